@@ -1,0 +1,133 @@
+# sfaasd: one binary, plain Makefile. See README.md.
+#   make          build ./sfaasd
+#   make run      install deps, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
+#   make test     install deps, build, run every test tier; last line "N passed, N failed"
+#   make asan     the whole suite under ASan + UBSan
+#   make bench    benchmarks against the peers (not part of make test)
+
+PYTHON   := /usr/bin/python3
+BUILD    ?= build
+CC       ?= cc
+VERSION  := 0.1.0
+GIT_SHA  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+PKGS_LIB := libuv1 libseccomp libcap libsqlite3 libssl jansson libarchive libcurl
+DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev libcap-dev \
+             libsqlite3-dev libssl-dev libjansson-dev libarchive-dev libcurl4-openssl-dev \
+             libcmocka-dev
+DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl
+DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
+
+LLHTTP_DIR := /usr/share/llhttp
+LLHTTP_INC := /usr/share/include/llhttp
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla \
+        -Wno-unused-parameter
+HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fstack-clash-protection -fcf-protection
+OPT ?= -O2 -g
+PKGCFLAGS = $(shell pkg-config --cflags libuv libseccomp libcap sqlite3 openssl jansson libarchive libcurl 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs libuv libseccomp libcap sqlite3 openssl jansson libarchive libcurl 2>/dev/null)
+CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -DSFAASD_VERSION='"$(VERSION)"' \
+           -DSFAASD_GIT_SHA='"$(GIT_SHA)"' -I. -I$(LLHTTP_INC) $(PKGCFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS += -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
+LDLIBS  += $(PKGLIBS) -lcrypto
+
+BASE_SRC    := $(wildcard core/base/*.c)
+CORE_SRC    := $(filter-out $(BASE_SRC),$(wildcard core/*.c))
+SANDBOX_SRC := $(wildcard sandbox/*.c)
+STORE_SRC   := $(wildcard store/*.c)
+CMD_SRC     := $(wildcard cmd/*.c)
+WEB_FILES   := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
+LIB_SRC     := $(BASE_SRC) $(CORE_SRC) $(SANDBOX_SRC) $(STORE_SRC)
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o
+LLHTTP_OBJ  := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
+CMD_OBJ     := $(CMD_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps deps-bench run test test-unit test-integration asan lint bench install clean format fuzz
+all: sfaasd
+
+sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# llhttp is generated C; compile it as shipped, without our warning set.
+$(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(OPT) $(HARDEN) -I$(LLHTTP_INC) $(EXTRA_CFLAGS) -c -o $@ $<
+
+# The web UI is embedded at build time (see web/embed.py).
+$(BUILD)/web_assets.c: web/embed.py $(WEB_FILES)
+	@mkdir -p $(dir $@)
+	$(PYTHON) web/embed.py $@ $(WEB_FILES)
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+# Unit tests link the library objects (not cmd/) plus cmocka.
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LLHTTP_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+# Installs only what is missing; silent and quick when everything is there.
+deps:
+	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(DEB_BUILD) $(DEB_TEST) 2>/dev/null \
+	    | awk '$$2 != "ii" {print $$1}'; \
+	  for p in $(DEB_BUILD) $(DEB_TEST); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done | sort -u); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing: $$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+deps-bench: deps
+	@missing=$$(for p in $(DEB_BENCH); do dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+
+run: deps
+	@$(MAKE) --no-print-directory sfaasd
+	./sfaasd serve --listen 127.0.0.1:8080 --data ./.sfaasd-data
+
+test: deps
+	@$(MAKE) --no-print-directory sfaasd $(UNIT_BIN)
+	@$(MAKE) --no-print-directory lint
+	@SFAASD_BIN=$(CURDIR)/sfaasd BUILD=$(BUILD) PYTHON=$(PYTHON) bash tests/run-all.sh
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
+	    EXTRA_CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE' \
+	    EXTRA_LDFLAGS='-fsanitize=address,undefined' test-asan-inner
+
+test-asan-inner:
+	@$(MAKE) --no-print-directory sfaasd-asan $(UNIT_BIN)
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:halt_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  SFAASD_BIN=$(CURDIR)/sfaasd-asan BUILD=$(BUILD) PYTHON=$(PYTHON) SFAASD_ASAN=1 bash tests/run-all.sh
+
+sfaasd-asan: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Forbidden calls (STYLE.md rule 10).
+lint:
+	@bad=$$(grep -nE '\b(sprintf|strcpy|strcat|gets|atoi|atol|strtok|system|popen)\s*\(|\bsignal\(' \
+	    $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/base/*.h) | grep -v 'snprintf\|vsnprintf' || true); \
+	if [ -n "$$bad" ]; then echo "lint: forbidden calls:"; echo "$$bad"; exit 1; fi
+
+bench: deps-bench sfaasd
+	@bash bench/run-all.sh
+
+install: sfaasd
+	install -D -m 0755 sfaasd $(DESTDIR)/usr/bin/sfaasd
+	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)/lib/systemd/system/sfaasd.service
+
+format:
+	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/base/*.h)
+
+clean:
+	rm -rf build build-asan sfaasd sfaasd-asan
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sandbox launcher. Knows nothing of HTTP or SQL; includes only the core
+ * base (core/base/). Used by the daemon (exec and, later, http mode) and by
+ * the one-shot `sfaasd run` command.
+ *
+ * Lifecycle:
+ *   sandbox_launcher_new()   once at start: compiles the seccomp policy to raw
+ *                            BPF, finds the cgroup hierarchy (v1 or v2) and
+ *                            creates the launcher's own cgroup subtree under
+ *                            the caller's cgroup.
+ *   sandbox_spawn()          per sandbox: clone into fresh namespaces, apply
+ *                            the whole default policy, execve the command.
+ *                            Returns only when the command has been exec'd
+ *                            (>= 0) or the start failed (< 0, err names the
+ *                            step and the errno). Never half-protected.
+ *   sandbox_pidfd()          poll it (uv_poll / poll) for exit.
+ *   sandbox_kill()           SIGKILL every process of the sandbox.
+ *   sandbox_reap()           collect the exit status once the pidfd is readable.
+ *   sandbox_free()           kill if still running, reap, remove the cgroup.
+ *   sandbox_launcher_free()  remove the launcher's cgroup subtree.
+ *
+ * Ownership: the caller owns the fds it passes in spec->stdio[]; spawn does
+ * not close them (the caller closes its copies of the child ends after
+ * sandbox_spawn returns). struct sandbox owns its pidfd and cgroup.
+ *
+ * Threading: sandbox_spawn may be called from one thread at a time per
+ * launcher (the daemon calls it from the loop thread).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../core/base/error.h"
+
+#define SANDBOX_UID_COUNT 65536u
+
+struct sandbox_limits {
+        uint64_t memory_bytes;   /* cgroup memory limit; 0 = default (256 MiB) */
+        uint64_t pids;           /* cgroup pids.max; 0 = default (128) */
+        uint64_t cpu_millis;     /* cgroup cpu quota in millicores; 0 = default (1000) */
+        uint64_t tmpfs_bytes;    /* size of /tmp; 0 = default (64 MiB) */
+        uint64_t tmpfs_inodes;   /* inodes of /tmp; 0 = default (4096) */
+        uint64_t nofile;         /* RLIMIT_NOFILE; 0 = default (1024) */
+        uint64_t fsize;          /* RLIMIT_FSIZE; 0 = default (= tmpfs size) */
+        uint64_t timeout_ms;     /* wall clock, enforced by the caller's loop or
+                                    sandbox_wait(); 0 = none */
+};
+
+enum sandbox_net {
+        SANDBOX_NET_NONE = 0,    /* own netns, loopback only (the default) */
+};
+
+/* A read-only bind mount of a host file or directory into the sandbox
+ * (secrets at /var/openfaas/secrets/NAME). dst is created on a tmpfs if
+ * needed; src must be absolute. */
+struct sandbox_bind {
+        const char *src;
+        const char *dst;
+};
+
+struct sandbox_spec {
+        const char *rootfs;          /* absolute path to the image rootfs (read-only, shared) */
+        char *const *argv;           /* argv[0] without '/' is looked up in PATH from envp */
+        char *const *envp;           /* complete environment */
+        const char *workdir;         /* inside the root; NULL = "/" */
+        uint32_t uid, gid;           /* user inside the sandbox (from image User) */
+        uint32_t uid_base;           /* host uid/gid that maps to 0 inside; must be > 0
+                                        (host root is never mapped) */
+        const char *hostname;        /* NULL = "sandbox" */
+        const char *name;            /* cgroup leaf name, unique among live sandboxes
+                                        ([A-Za-z0-9_.-]+); NULL = generated */
+        const char *group;           /* optional cgroup parent below the launcher's
+                                        subtree (the tenant); NULL = none */
+        struct sandbox_limits limits;
+        enum sandbox_net net;
+        int stdio[3];                /* fds dup'ed to 0,1,2 in the child; -1 = /dev/null */
+        const struct sandbox_bind *binds;
+        size_t n_binds;
+};
+
+struct sandbox_launcher_config {
+        /* Name of the launcher's cgroup subtree, created under the calling
+         * process's own cgroup in every hierarchy used. NULL = "sfaasd-<pid>". */
+        const char *cgroup_subtree;
+        bool no_cgroups;             /* for tests only; never the default */
+};
+
+struct sandbox_launcher;
+struct sandbox;
+
+int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandbox_launcher **ret,
+                         struct sf_err *err);
+void sandbox_launcher_free(struct sandbox_launcher *l);
+
+int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
+                  struct sf_err *err);
+
+pid_t sandbox_pid(const struct sandbox *sb);
+int sandbox_pidfd(const struct sandbox *sb);
+/* Kill every process of the sandbox (SIGKILL to its pid 1, which takes the
+ * whole pid namespace with it; cgroup.kill where available). Idempotent. */
+int sandbox_kill(struct sandbox *sb);
+/* Non-blocking: -EAGAIN while running; else the wait status (as from
+ * waitpid: use WIFEXITED etc.) in *ret_status. Reaps once. */
+int sandbox_reap(struct sandbox *sb, int *ret_status);
+/* Blocking wait with the spec's timeout (kills on expiry, *ret_timed_out). */
+int sandbox_wait(struct sandbox *sb, int *ret_status, bool *ret_timed_out);
+/* Resource figures from the cgroup (best effort; 0 when unknown). */
+struct sandbox_stats {
+        uint64_t memory_peak_bytes;
+        uint64_t oom_kills;
+        uint64_t pids_max_hits;   /* pids.events max */
+};
+int sandbox_stats(struct sandbox *sb, struct sandbox_stats *ret);
+void sandbox_free(struct sandbox *sb);
+
+/* Exit code as a shell reports it: status, or 128+N when killed by signal N. */
+int sandbox_exit_code(int wait_status);

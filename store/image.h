@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Image import and safe unpacking. Knows nothing of HTTP or SQL: the caller
+ * records the result in the database. Runs on a worker thread (no globals,
+ * no chdir, no process-wide state).
+ *
+ * Accepted inputs (auto-detected, optionally gzip/zstd compressed):
+ *   - `docker save` tarballs (manifest.json + layer tars, legacy and the
+ *     newer OCI-flavoured layout docker 25+ writes),
+ *   - OCI image-layout tars (oci-layout + index.json + blobs/sha256/...),
+ *     as written by `skopeo copy ... oci-archive:` or `tar -C layout -c .`.
+ *
+ * Store layout under images_dir (an absolute directory owned by the daemon):
+ *   images_dir/<hex>/rootfs/       the unpacked, read-only root filesystem
+ *   images_dir/<hex>/config.json   the image config (OCI "config" object)
+ *   images_dir/<hex>/.complete     written last; a folder without it is garbage
+ * where <hex> is the image id: the sha256 of the image config blob (what
+ * `docker images` shows as IMAGE ID). One rootfs per image id: importing
+ * the same image again does not unpack again.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/base/error.h"
+
+struct image_limits {
+        uint64_t max_archive_bytes;   /* whole input (default 2 GiB) */
+        uint64_t max_unpacked_bytes;  /* sum of file sizes unpacked (default 4 GiB) */
+        uint64_t max_entries;         /* entries over all layers (default 200000) */
+        uint64_t max_path_len;        /* per entry (default 4096) */
+        uint64_t max_layers;          /* default 128 */
+};
+
+/* The subset of the OCI image config the launcher applies. */
+struct image_config {
+        char **entrypoint;   /* NULL-terminated or NULL */
+        char **cmd;          /* NULL-terminated or NULL */
+        char **env;          /* "K=V", NULL-terminated or NULL */
+        char *workdir;       /* NULL = "/" */
+        char *user;          /* "uid[:gid]" or "name[:group]", NULL = root */
+};
+
+struct image_import_result {
+        char id[72];               /* "sha256:<64 hex>" config digest */
+        char manifest_digest[72];  /* "sha256:<64 hex>"; for docker-save legacy,
+                                      the digest of a synthesised manifest is not
+                                      computed: empty string */
+        char **tags;               /* repo tags found in the archive ("name:tag"),
+                                      NULL-terminated, possibly empty */
+        char *config_json;         /* the image config's "config" object, compact JSON */
+        char *rootfs;              /* absolute path images_dir/<hex>/rootfs */
+        uint64_t size;             /* bytes unpacked */
+        bool existed;              /* already present, nothing unpacked */
+};
+
+/* Import the archive read from fd (a regular file or a pipe; read once,
+ * sequentially). On failure nothing is left in images_dir, and err says
+ * what was wrong with the input (e.g. "layer sha256:ab..: digest mismatch",
+ * "truncated archive", "entry '../x' escapes the root"). Returns -EBADMSG
+ * for bad input, -EFBIG for a cap exceeded, other -errno for I/O trouble. */
+int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
+                    struct image_import_result **ret, struct sf_err *err);
+void image_import_result_free(struct image_import_result *r);
+
+/* Parse a config JSON (as stored in config_json) into its parts. */
+int image_config_parse(const char *config_json, struct image_config **ret, struct sf_err *err);
+void image_config_free(struct image_config *c);
+
+/* Resolve an image User string ("1000", "1000:1000", "app", "app:staff")
+ * against rootfs/etc/passwd and rootfs/etc/group (read with RESOLVE_IN_ROOT).
+ * NULL or "" is 0:0. */
+int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, uint32_t *ret_gid,
+                       struct sf_err *err);
+
+/* Remove images_dir/<hex> (an unreferenced image). */
+int image_remove(const char *images_dir, const char *id);
