@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#define _GNU_SOURCE
+
 #include "util.h"
 #include "cleanup.h"
 
@@ -262,20 +262,20 @@ int mkdir_p(const char *path, mode_t mode)
         return 0;
 }
 
-int rm_rf_at(int dirfd, const char *name)
+int rm_rf_at(int parent_fd, const char *name)
 {
         _cleanup_close_ int fd = -1;
         DIR *d;
         struct dirent *de;
         int r = 0;
 
-        if (unlinkat(dirfd, name, 0) == 0)
+        if (unlinkat(parent_fd, name, 0) == 0)
                 return 0;
         if (errno == ENOENT)
                 return 0;
         if (errno != EISDIR && errno != EPERM)
                 return -errno;
-        fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         d = fdopendir(fd);
@@ -291,7 +291,7 @@ int rm_rf_at(int dirfd, const char *name)
                         r = q;
         }
         (void) closedir(d);
-        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && r == 0)
+        if (unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && r == 0)
                 r = -errno;
         return r;
 }

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.1 server on libuv with llhttp.
+ *
+ * Ownership (libuv rules, written once here):
+ *  - struct http_server embeds its listening uv_tcp_t; it is freed by the
+ *    owner only after http_server_close()'s callback has run.
+ *  - struct http_conn embeds its uv_tcp_t and timer; it is freed in the
+ *    close callback of the last handle, never earlier.
+ *  - struct http_request is allocated per request and owned by the
+ *    connection until the handler takes it (http_request_hold). A held
+ *    request outlives its connection: if the client goes away, req->conn
+ *    becomes NULL (the handler may check http_request_aborted()), and the
+ *    handler's final http_respond*() frees it. Every request is answered or
+ *    released exactly once.
+ *
+ * Limits: header bytes and count -> 431, URL -> 414, body -> 413,
+ * connections -> 503, header read timeout -> 408; each with a JSON body
+ * {"error": "..."} and the connection closed afterwards.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct http_server;
+struct http_conn;
+
+struct http_header {
+        char *name;   /* as received */
+        char *value;
+};
+
+struct http_limits {
+        size_t max_header_bytes;   /* request line + headers (default 16 KiB) */
+        size_t max_headers;        /* default 100 */
+        size_t max_url_bytes;      /* default 8 KiB */
+        size_t max_body_bytes;     /* in-memory bodies (default 8 MiB) */
+        uint64_t max_stream_bytes; /* bodies streamed to a file (default 2 GiB) */
+        size_t max_connections;    /* default 1024 */
+        uint64_t header_timeout_ms;  /* default 10 s */
+        uint64_t idle_timeout_ms;    /* keep-alive idle (default 60 s) */
+};
+
+struct http_request {
+        struct http_conn *conn;    /* NULL once the client has gone */
+        struct http_server *server;
+        char method[16];
+        char *url;                 /* raw target */
+        char *path;                /* percent-decoded path, without query */
+        char *query;               /* raw query without '?', "" if none */
+        struct http_header *headers;
+        size_t n_headers;
+        char *body;                /* in-memory body (NUL-terminated), or NULL */
+        size_t body_len;
+        int body_fd;               /* streamed body file (see http_body_to_file), or -1 */
+        uint64_t body_file_len;
+        bool keep_alive;
+        bool held;
+        bool responded;
+        uint64_t start_ns;
+        char remote[64];           /* peer address */
+        void *data;                /* the handler's */
+};
+
+/*
+ * Called at headers-complete, before the body is read: return 0 to read the
+ * body into memory, 1 to stream it into the fd set by http_body_to_file(),
+ * or respond (http_respond_*) and return -1 to refuse it (e.g. 401 before a
+ * 2 GiB upload).
+ */
+typedef int (*http_head_cb)(struct http_request *req);
+/* Called when the whole request is in. The handler responds now or holds. */
+typedef void (*http_request_cb)(struct http_request *req);
+
+int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head_cb on_head,
+                    http_request_cb on_request, void *data, struct http_server **ret);
+/* Bind and listen; addr "127.0.0.1:8080" or "[::1]:8080". */
+int http_server_listen(struct http_server *s, const char *addr);
+/* The bound port (after listen, useful with port 0). */
+int http_server_port(struct http_server *s);
+void *http_server_data(struct http_server *s);
+/* Stop accepting; idle connections are closed; busy ones finish their
+ * request and close. cb runs once every connection is gone. */
+void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *s));
+void http_server_free(struct http_server *s);
+size_t http_server_connections(const struct http_server *s);
+
+/* Keep the request alive after the request callback returns. */
+void http_request_hold(struct http_request *req);
+bool http_request_aborted(const struct http_request *req);
+/* Case-insensitive header lookup; first value. */
+const char *http_request_header(const struct http_request *req, const char *name);
+/* Stream the body into fd (owned by the request from now on). Only from
+ * the head callback, then return 1. */
+void http_body_to_file(struct http_request *req, int fd);
+/* Value of query parameter key (percent-decoded), newly allocated; NULL if absent. */
+char *http_query_param(const struct http_request *req, const char *key);
+
+/* Respond. extra_headers is "Name: value\r\n..." (may be NULL). body may be
+ * NULL. The request is finished and freed (also when already aborted). */
+void http_respond(struct http_request *req, int status, const char *content_type, const char *extra_headers,
+                  const void *body, size_t body_len);
+/* {"error": msg} with the given status. */
+void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+const char *http_status_text(int status);

@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: MIT */
+#include "db.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../core/base/cleanup.h"
+#include "../core/base/log.h"
+#include "../core/base/util.h"
+
+struct store {
+        sqlite3 *db;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+
+/*
+ * Migrations: entry i moves the schema from version i to i+1. Never edit a
+ * released entry; append a new one.
+ */
+static const char *const migrations[] = {
+        /* 0 -> 1: the foundation schema */
+        "CREATE TABLE namespaces ("
+        "  name TEXT PRIMARY KEY,"
+        "  labels TEXT NOT NULL DEFAULT '{}',"
+        "  annotations TEXT NOT NULL DEFAULT '{}',"
+        "  uid_slot INTEGER NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL);"
+        "CREATE TABLE images ("
+        "  id TEXT PRIMARY KEY,"
+        "  config TEXT NOT NULL,"
+        "  rootfs TEXT NOT NULL,"
+        "  size INTEGER NOT NULL,"
+        "  created_at INTEGER NOT NULL);"
+        "CREATE TABLE image_tags ("
+        "  name TEXT PRIMARY KEY,"
+        "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE);"
+        "CREATE TABLE functions ("
+        "  namespace TEXT NOT NULL REFERENCES namespaces(name),"
+        "  name TEXT NOT NULL,"
+        "  image TEXT NOT NULL,"
+        "  image_id TEXT NOT NULL REFERENCES images(id),"
+        "  spec TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (namespace, name));",
+};
+
+int store_schema_version(void)
+{
+        return (int) ELEMENTSOF(migrations);
+}
+
+static int64_t unix_ns(void)
+{
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* Map an SQLite result code to -errno. */
+static int sql_errno(int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return 0;
+        case SQLITE_NOMEM: return -ENOMEM;
+        case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
+        case SQLITE_CONSTRAINT: return -EEXIST;
+        case SQLITE_FULL: return -ENOSPC;
+        case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: return -EACCES;
+        case SQLITE_CANTOPEN: return -ENOENT;
+        case SQLITE_TOOBIG: return -EFBIG;
+        default: return -EIO;
+        }
+}
+
+static int exec_sql(struct store *s, const char *sql)
+{
+        char *msg = NULL;
+        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+        if (rc != SQLITE_OK) {
+                log_error("sqlite: %s", msg ? msg : sqlite3_errstr(rc));
+                sqlite3_free(msg);
+                return sql_errno(rc);
+        }
+        return 0;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+        if (rc != SQLITE_OK) {
+                log_error("sqlite: cannot prepare '%s': %s", sql, sqlite3_errmsg(s->db));
+                return sql_errno(rc);
+        }
+        return 0;
+}
+
+static int step_done(struct store *s, sqlite3_stmt *st)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if ((rc & 0xff) != SQLITE_CONSTRAINT)
+                log_error("sqlite: %s", sqlite3_errmsg(s->db));
+        return sql_errno(rc);
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return strdup(t ? (const char *) t : "");
+}
+
+static int migrate(struct store *s, struct sf_err *err)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int version, r;
+
+        r = prepare(s, "PRAGMA user_version", &st);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot read schema version");
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return sf_err_set(err, -EIO, "cannot read schema version: %s", sqlite3_errmsg(s->db));
+        version = sqlite3_column_int(st, 0);
+        if (version > store_schema_version())
+                return sf_err_set(err, -EPROTO,
+                                  "database schema version %d is newer than this sfaasd supports (%d)",
+                                  version, store_schema_version());
+        for (int v = version; v < store_schema_version(); v++) {
+                char pragma[64];
+                r = exec_sql(s, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot begin migration %d", v + 1);
+                (void) xsnprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
+                if ((r = exec_sql(s, migrations[v])) < 0 || (r = exec_sql(s, pragma)) < 0 ||
+                    (r = exec_sql(s, "COMMIT")) < 0) {
+                        (void) exec_sql(s, "ROLLBACK");
+                        return sf_err_errno(err, r, "migration to schema version %d failed", v + 1);
+                }
+                log_debug("store: migrated schema to version %d", v + 1);
+        }
+        return 0;
+}
+
+int store_open(const char *path, struct store **ret, struct sf_err *err)
+{
+        _cleanup_free_ struct store *s = calloc(1, sizeof *s);
+        int rc, r;
+
+        if (!s)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                                     SQLITE_OPEN_EXRESCODE,
+                             NULL);
+        if (rc != SQLITE_OK) {
+                r = sf_err_set(err, sql_errno(rc), "cannot open database '%s': %s", path,
+                               s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                sqlite3_close(s->db);
+                return r;
+        }
+        (void) sqlite3_busy_timeout(s->db, 5000);
+        /* WAL + synchronous=FULL: a commit is on disk before we answer. */
+        if ((r = exec_sql(s, "PRAGMA journal_mode=WAL")) < 0 ||
+            (r = exec_sql(s, "PRAGMA synchronous=FULL")) < 0 ||
+            (r = exec_sql(s, "PRAGMA foreign_keys=ON")) < 0 || (r = migrate(s, err)) < 0) {
+                if (err && err->code == 0)
+                        sf_err_errno(err, r, "cannot initialise database '%s'", path);
+                sqlite3_close(s->db);
+                return r;
+        }
+        /* The default tenant always exists. */
+        r = store_namespace_create(s, STORE_DEFAULT_NAMESPACE, "{\"openfaas\":\"1\"}", "{}");
+        if (r < 0 && r != -EEXIST) {
+                sqlite3_close(s->db);
+                return sf_err_errno(err, r, "cannot create the default namespace");
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+void store_close(struct store *s)
+{
+        if (!s)
+                return;
+        (void) sqlite3_close(s->db);
+        free(s);
+}
+
+void store_namespace_free(struct store_namespace *n)
+{
+        if (!n)
+                return;
+        free(n->name);
+        free(n->labels_json);
+        free(n->annotations_json);
+        free(n);
+}
+
+int store_namespace_create(struct store *s, const char *name, const char *labels_json,
+                           const char *annotations_json)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r;
+
+        /* The slot is the lowest free one, so deleted tenants' ranges are reused
+         * only after their functions are gone. */
+        r = prepare(s,
+                    "INSERT INTO namespaces(name, labels, annotations, uid_slot, created_at) "
+                    "VALUES (?1, ?2, ?3, (SELECT COALESCE(MIN(a.uid_slot + 1), 0) FROM "
+                    "  (SELECT -1 AS uid_slot UNION ALL SELECT uid_slot FROM namespaces) a "
+                    "  WHERE NOT EXISTS (SELECT 1 FROM namespaces b WHERE b.uid_slot = a.uid_slot + 1)), ?4)",
+                    &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, annotations_json ? annotations_json : "{}", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, unix_ns());
+        return step_done(s, st);
+}
+
+int store_namespace_update(struct store *s, const char *name, const char *labels_json,
+                           const char *annotations_json)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "UPDATE namespaces SET labels = ?2, annotations = ?3 WHERE name = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, annotations_json ? annotations_json : "{}", -1, SQLITE_STATIC);
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
+}
+
+int store_namespace_delete(struct store *s, const char *name)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ sqlite3_stmt *cnt = NULL;
+        int r;
+
+        r = prepare(s, "SELECT COUNT(*) FROM functions WHERE namespace = ?1", &cnt);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(cnt, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(cnt) == SQLITE_ROW && sqlite3_column_int(cnt, 0) > 0)
+                return -ENOTEMPTY;
+        r = prepare(s, "DELETE FROM namespaces WHERE name = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
+}
+
+int store_namespace_get(struct store *s, const char *name, struct store_namespace **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        struct store_namespace *n;
+        int r, rc;
+
+        r = prepare(s, "SELECT name, labels, annotations, uid_slot, created_at FROM namespaces WHERE name = ?1",
+                    &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_errno(rc);
+        n = calloc(1, sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        n->name = col_strdup(st, 0);
+        n->labels_json = col_strdup(st, 1);
+        n->annotations_json = col_strdup(st, 2);
+        n->uid_base = STORE_UID_BASE + (uint32_t) sqlite3_column_int64(st, 3) * 65536u;
+        n->created_at = sqlite3_column_int64(st, 4);
+        if (!n->name || !n->labels_json || !n->annotations_json) {
+                store_namespace_free(n);
+                return -ENOMEM;
+        }
+        *ret = n;
+        return 0;
+}
+
+/* Collect column 0 of every row into a NULL-terminated string vector. */
+static int collect_strings(sqlite3_stmt *st, char ***ret)
+{
+        _cleanup_strv_free_ char **v = NULL;
+        size_t n = 0, cap = 0;
+        int rc;
+
+        v = calloc(1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n + 1 >= cap) {
+                        char **nv;
+                        cap = cap ? cap * 2 : 8;
+                        nv = realloc(v, cap * sizeof *v);
+                        if (!nv)
+                                return -ENOMEM;
+                        v = nv;
+                }
+                v[n] = col_strdup(st, 0);
+                if (!v[n])
+                        return -ENOMEM;
+                v[++n] = NULL;
+        }
+        if (rc != SQLITE_DONE)
+                return sql_errno(rc);
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+int store_namespace_list(struct store *s, char ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT name FROM namespaces ORDER BY name", &st);
+        if (r < 0)
+                return r;
+        return collect_strings(st, ret);
+}
+
+void store_image_free(struct store_image *i)
+{
+        if (!i)
+                return;
+        free(i->id);
+        free(i->config_json);
+        free(i->rootfs);
+        strv_free(i->tags);
+        free(i);
+}
+
+void store_image_list_free(struct store_image **v)
+{
+        if (!v)
+                return;
+        for (struct store_image **p = v; *p; p++)
+                store_image_free(*p);
+        free(v);
+}
+
+static bool valid_ref_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+               c == '-' || c == '_' || c == '/' || c == ':' || c == '@';
+}
+
+char *image_ref_normalize(const char *ref)
+{
+        const char *p = ref, *last_slash, *colon;
+        size_t len;
+
+        if (!ref || !*ref || strlen(ref) > 512)
+                return NULL;
+        for (const char *c = ref; *c; c++)
+                if (!valid_ref_char(*c))
+                        return NULL;
+        if (str_startswith(p, "docker.io/library/"))
+                p += STRLEN("docker.io/library/");
+        else if (str_startswith(p, "docker.io/"))
+                p += STRLEN("docker.io/");
+        else if (str_startswith(p, "index.docker.io/library/"))
+                p += STRLEN("index.docker.io/library/");
+        else if (str_startswith(p, "library/"))
+                p += STRLEN("library/");
+        if (!*p)
+                return NULL;
+        if (strchr(p, '@'))
+                return strdup(p);
+        last_slash = strrchr(p, '/');
+        colon = strrchr(p, ':');
+        if (colon && (!last_slash || colon > last_slash)) {
+                if (colon[1] == '\0')
+                        return NULL;
+                return strdup(p);
+        }
+        len = strlen(p);
+        return xasprintf("%.*s:latest", (int) len, p);
+}
+
+static bool is_hex(const char *s, size_t min, size_t max)
+{
+        size_t n = strlen(s);
+        if (n < min || n > max)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+                        return false;
+        return true;
+}
+
+static int image_tags(struct store *s, const char *id, char ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT name FROM image_tags WHERE image_id = ?1 ORDER BY name", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        return collect_strings(st, ret);
+}
+
+static int image_from_row(struct store *s, sqlite3_stmt *st, struct store_image **ret)
+{
+        struct store_image *i = calloc(1, sizeof *i);
+        int r;
+        if (!i)
+                return -ENOMEM;
+        i->id = col_strdup(st, 0);
+        i->config_json = col_strdup(st, 1);
+        i->rootfs = col_strdup(st, 2);
+        i->size = (uint64_t) sqlite3_column_int64(st, 3);
+        i->created_at = sqlite3_column_int64(st, 4);
+        if (!i->id || !i->config_json || !i->rootfs) {
+                store_image_free(i);
+                return -ENOMEM;
+        }
+        r = image_tags(s, i->id, &i->tags);
+        if (r < 0) {
+                store_image_free(i);
+                return r;
+        }
+        *ret = i;
+        return 0;
+}
+
+int store_image_put(struct store *s, const char *id, const char *config_json, const char *rootfs,
+                    uint64_t size, char *const *tags)
+{
+        _cleanup_stmt_ sqlite3_stmt *ins = NULL;
+        _cleanup_stmt_ sqlite3_stmt *tag = NULL;
+        int r;
+
+        r = exec_sql(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = prepare(s,
+                    "INSERT INTO images(id, config, rootfs, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+                    "ON CONFLICT(id) DO NOTHING",
+                    &ins);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, config_json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, rootfs, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 4, (sqlite3_int64) size);
+        sqlite3_bind_int64(ins, 5, unix_ns());
+        r = step_done(s, ins);
+        if (r < 0)
+                goto fail;
+        r = prepare(s,
+                    "INSERT INTO image_tags(name, image_id) VALUES (?1, ?2) "
+                    "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                    &tag);
+        if (r < 0)
+                goto fail;
+        for (char *const *t = tags; t && *t; t++) {
+                _cleanup_free_ char *norm = image_ref_normalize(*t);
+                if (!norm)
+                        continue; /* an unusable tag in an archive is skipped, not fatal */
+                sqlite3_reset(tag);
+                sqlite3_bind_text(tag, 1, norm, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(tag, 2, id, -1, SQLITE_STATIC);
+                r = step_done(s, tag);
+                if (r < 0)
+                        goto fail;
+        }
+        r = exec_sql(s, "COMMIT");
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        (void) exec_sql(s, "ROLLBACK");
+        return r;
+}
+
+int store_image_resolve(struct store *s, const char *ref, struct store_image **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ char *norm = NULL;
+        int r, rc;
+
+        if (str_startswith(ref, "sha256:") && is_hex(ref + 7, 12, 64)) {
+                _cleanup_free_ char *pattern = xasprintf("%s*", ref);
+                if (!pattern)
+                        return -ENOMEM;
+                r = prepare(s, "SELECT id, config, rootfs, size, created_at FROM images WHERE id GLOB ?1 LIMIT 2",
+                            &st);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+        } else {
+                norm = image_ref_normalize(ref);
+                if (!norm)
+                        return -EINVAL;
+                r = prepare(s,
+                            "SELECT i.id, i.config, i.rootfs, i.size, i.created_at FROM image_tags t "
+                            "JOIN images i ON i.id = t.image_id WHERE t.name = ?1",
+                            &st);
+                if (r < 0)
+                        return r;
+                sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
+        }
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_errno(rc);
+        {
+                struct store_image *img;
+                r = image_from_row(s, st, &img);
+                if (r < 0)
+                        return r;
+                if (sqlite3_step(st) == SQLITE_ROW) { /* ambiguous digest prefix */
+                        store_image_free(img);
+                        return -ENOTUNIQ;
+                }
+                *ret = img;
+        }
+        return 0;
+}
+
+int store_image_list(struct store *s, struct store_image ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        struct store_image **v = NULL;
+        size_t n = 0;
+        int r, rc;
+
+        r = prepare(s, "SELECT id, config, rootfs, size, created_at FROM images ORDER BY created_at DESC, id", &st);
+        if (r < 0)
+                return r;
+        v = calloc(1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct store_image **nv = realloc(v, (n + 2) * sizeof *v);
+                if (!nv) {
+                        store_image_list_free(v);
+                        return -ENOMEM;
+                }
+                v = nv;
+                r = image_from_row(s, st, &v[n]);
+                if (r < 0) {
+                        v[n] = NULL;
+                        store_image_list_free(v);
+                        return r;
+                }
+                v[++n] = NULL;
+        }
+        if (rc != SQLITE_DONE) {
+                store_image_list_free(v);
+                return sql_errno(rc);
+        }
+        *ret = v;
+        return 0;
+}
+
+int store_image_refcount(struct store *s, const char *id)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT COUNT(*) FROM functions WHERE image_id = ?1", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return -EIO;
+        return sqlite3_column_int(st, 0);
+}
+
+void store_function_free(struct store_function *f)
+{
+        if (!f)
+                return;
+        free(f->namespace);
+        free(f->name);
+        free(f->image);
+        free(f->image_id);
+        free(f->spec_json);
+        free(f);
+}
+
+void store_function_list_free(struct store_function **v)
+{
+        if (!v)
+                return;
+        for (struct store_function **p = v; *p; p++)
+                store_function_free(*p);
+        free(v);
+}
+
+int store_function_create(struct store *s, const struct store_function *f)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int64_t now = unix_ns();
+        int r = prepare(s,
+                        "INSERT INTO functions(namespace, name, image, image_id, spec, created_at, updated_at) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, f->namespace, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, f->image, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, f->image_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, f->spec_json, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, now);
+        return step_done(s, st);
+}
+
+int store_function_update(struct store *s, const struct store_function *f)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "UPDATE functions SET image = ?3, image_id = ?4, spec = ?5, updated_at = ?6 "
+                        "WHERE namespace = ?1 AND name = ?2",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, f->namespace, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, f->image, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, f->image_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, f->spec_json, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, unix_ns());
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
+}
+
+static int function_from_row(sqlite3_stmt *st, struct store_function **ret)
+{
+        struct store_function *f = calloc(1, sizeof *f);
+        if (!f)
+                return -ENOMEM;
+        f->namespace = col_strdup(st, 0);
+        f->name = col_strdup(st, 1);
+        f->image = col_strdup(st, 2);
+        f->image_id = col_strdup(st, 3);
+        f->spec_json = col_strdup(st, 4);
+        f->created_at = sqlite3_column_int64(st, 5);
+        f->updated_at = sqlite3_column_int64(st, 6);
+        if (!f->namespace || !f->name || !f->image || !f->image_id || !f->spec_json) {
+                store_function_free(f);
+                return -ENOMEM;
+        }
+        *ret = f;
+        return 0;
+}
+
+#define FUNCTION_COLUMNS "namespace, name, image, image_id, spec, created_at, updated_at"
+
+int store_function_get(struct store *s, const char *ns, const char *name, struct store_function **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r, rc;
+
+        r = prepare(s, "SELECT " FUNCTION_COLUMNS " FROM functions WHERE namespace = ?1 AND name = ?2", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return sql_errno(rc);
+        return function_from_row(st, ret);
+}
+
+int store_function_list(struct store *s, const char *ns, struct store_function ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        struct store_function **v;
+        size_t n = 0;
+        int r, rc;
+
+        r = prepare(s, "SELECT " FUNCTION_COLUMNS " FROM functions WHERE namespace = ?1 ORDER BY name", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        v = calloc(1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct store_function **nv = realloc(v, (n + 2) * sizeof *v);
+                if (!nv) {
+                        store_function_list_free(v);
+                        return -ENOMEM;
+                }
+                v = nv;
+                r = function_from_row(st, &v[n]);
+                if (r < 0) {
+                        v[n] = NULL;
+                        store_function_list_free(v);
+                        return r;
+                }
+                v[++n] = NULL;
+        }
+        if (rc != SQLITE_DONE) {
+                store_function_list_free(v);
+                return sql_errno(rc);
+        }
+        *ret = v;
+        return 0;
+}
+
+int store_function_delete(struct store *s, const char *ns, const char *name)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "DELETE FROM functions WHERE namespace = ?1 AND name = ?2", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        r = step_done(s, st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
+}

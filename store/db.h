@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SQLite state: tenants (OpenFaaS namespaces), images and their tags,
+ * functions. WAL journal, schema migrations keyed on PRAGMA user_version.
+ * Every mutating call returns only after its transaction has committed, so
+ * whatever the daemon acknowledges survives a crash.
+ *
+ * One connection, used from the daemon's loop thread only. Knows nothing of
+ * HTTP; includes only the core base.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../core/base/error.h"
+
+#define STORE_DEFAULT_NAMESPACE "openfaas-fn"
+/* Host uid/gid ranges of tenants: tenant k owns [BASE + k*65536, +65536). */
+#define STORE_UID_BASE 1073741824u
+
+struct store;
+
+int store_open(const char *path, struct store **ret, struct sf_err *err);
+void store_close(struct store *s);
+/* The schema version this binary migrates to. */
+int store_schema_version(void);
+
+struct store_namespace {
+        char *name;
+        char *labels_json;       /* object, "{}" when none */
+        char *annotations_json;  /* object, "{}" when none */
+        uint32_t uid_base;
+        int64_t created_at;      /* unix nanoseconds */
+};
+void store_namespace_free(struct store_namespace *n);
+
+/* Create a namespace; -EEXIST if it exists. The uid range is allocated here. */
+int store_namespace_create(struct store *s, const char *name, const char *labels_json,
+                           const char *annotations_json);
+int store_namespace_update(struct store *s, const char *name, const char *labels_json,
+                           const char *annotations_json);
+/* -ENOENT if absent, -ENOTEMPTY if it still has functions. */
+int store_namespace_delete(struct store *s, const char *name);
+int store_namespace_get(struct store *s, const char *name, struct store_namespace **ret);
+/* NULL-terminated list of names, sorted. */
+int store_namespace_list(struct store *s, char ***ret);
+
+struct store_image {
+        char *id;                /* "sha256:<hex>" */
+        char *config_json;
+        char *rootfs;
+        uint64_t size;
+        int64_t created_at;
+        char **tags;             /* NULL-terminated */
+};
+void store_image_free(struct store_image *i);
+
+/* Insert or keep the image (idempotent), and point each tag at it. */
+int store_image_put(struct store *s, const char *id, const char *config_json, const char *rootfs,
+                    uint64_t size, char *const *tags);
+/* ref is "sha256:<hex>" (or a unique prefix of at least 12 hex digits), or a
+ * tag, normalised with image_ref_normalize(). -ENOENT if unknown. */
+int store_image_resolve(struct store *s, const char *ref, struct store_image **ret);
+/* All images, newest first; NULL-terminated array. */
+int store_image_list(struct store *s, struct store_image ***ret);
+void store_image_list_free(struct store_image **v);
+
+/* "busybox" -> "busybox:latest"; "docker.io/library/x:1" -> "x:1";
+ * "docker.io/u/x" -> "u/x:latest"; digests "name@sha256:.." kept. Returns
+ * a new string, NULL on ENOMEM or an invalid reference. */
+char *image_ref_normalize(const char *ref);
+
+struct store_function {
+        char *namespace;
+        char *name;
+        char *image;             /* as given by the client */
+        char *image_id;          /* resolved at deploy */
+        char *spec_json;         /* the normalised FunctionDeployment */
+        int64_t created_at;      /* unix nanoseconds */
+        int64_t updated_at;
+};
+void store_function_free(struct store_function *f);
+
+/* create: -EEXIST if present; update: -ENOENT if absent. */
+int store_function_create(struct store *s, const struct store_function *f);
+int store_function_update(struct store *s, const struct store_function *f);
+int store_function_get(struct store *s, const char *ns, const char *name, struct store_function **ret);
+/* NULL-terminated, sorted by name. */
+int store_function_list(struct store *s, const char *ns, struct store_function ***ret);
+void store_function_list_free(struct store_function **v);
+int store_function_delete(struct store *s, const char *ns, const char *name);
+/* Number of functions that use image id. */
+int store_image_refcount(struct store *s, const char *id);
