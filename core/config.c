@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "core/sfaasd.h"
+
+void config_defaults(struct sfaasd_config *cfg)
+{
+        memset(cfg, 0, sizeof *cfg);
+        (void) xsnprintf(cfg->listen, sizeof cfg->listen, "127.0.0.1:8080");
+        (void) xsnprintf(cfg->data_dir, sizeof cfg->data_dir, "./.sfaasd-data");
+        cfg->http.max_header_bytes = 16384;
+        cfg->http.max_headers = 100;
+        cfg->http.max_url_bytes = 8192;
+        cfg->http.max_body_bytes = 8u << 20;
+        cfg->http.max_stream_bytes = 2ULL << 30;
+        cfg->http.max_connections = 1024;
+        cfg->http.header_timeout_ms = 10000;
+        cfg->http.idle_timeout_ms = 60000;
+        cfg->image.max_archive_bytes = 2ULL << 30;
+        cfg->image.max_unpacked_bytes = 4ULL << 30;
+        cfg->image.max_entries = 200000;
+        cfg->image.max_path_len = 4096;
+        cfg->image.max_layers = 128;
+        cfg->function.memory_bytes = 128ULL << 20;
+        cfg->function.pids = 64;
+        cfg->function.cpu_millis = 1000;
+        cfg->function.tmpfs_bytes = 64ULL << 20;
+        cfg->function.tmpfs_inodes = 4096;
+        cfg->function.nofile = 1024;
+        cfg->function.timeout_ms = 60000;
+        cfg->max_output_bytes = 16ULL << 20;
+        cfg->max_stderr_bytes = 64ULL << 10;
+        cfg->shutdown_grace_ms = 30000;
+        cfg->cgroups = true;
+}
+
+enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
+
+struct key {
+        const char *name;
+        enum kind kind;
+        size_t off;
+        size_t width; /* sizeof the field */
+};
+
+#define F(field) offsetof(struct sfaasd_config, field), sizeof(((struct sfaasd_config *) 0)->field)
+static const struct key keys[] = {
+        { "listen", K_STR, F(listen) },
+        { "data", K_STR, F(data_dir) },
+        { "max_header_bytes", K_SIZE, F(http.max_header_bytes) },
+        { "max_headers", K_COUNT, F(http.max_headers) },
+        { "max_url_bytes", K_SIZE, F(http.max_url_bytes) },
+        { "max_body_bytes", K_SIZE, F(http.max_body_bytes) },
+        { "max_upload_bytes", K_SIZE, F(http.max_stream_bytes) },
+        { "max_connections", K_COUNT, F(http.max_connections) },
+        { "header_timeout", K_MS, F(http.header_timeout_ms) },
+        { "idle_timeout", K_MS, F(http.idle_timeout_ms) },
+        { "max_image_bytes", K_SIZE, F(image.max_archive_bytes) },
+        { "max_unpacked_bytes", K_SIZE, F(image.max_unpacked_bytes) },
+        { "max_image_entries", K_COUNT, F(image.max_entries) },
+        { "function_memory", K_SIZE, F(function.memory_bytes) },
+        { "function_pids", K_COUNT, F(function.pids) },
+        { "function_cpu", K_CPU, F(function.cpu_millis) },
+        { "function_tmpfs", K_SIZE, F(function.tmpfs_bytes) },
+        { "function_tmpfs_inodes", K_COUNT, F(function.tmpfs_inodes) },
+        { "function_nofile", K_COUNT, F(function.nofile) },
+        { "function_timeout", K_MS, F(function.timeout_ms) },
+        { "max_output_bytes", K_SIZE, F(max_output_bytes) },
+        { "shutdown_grace", K_MS, F(shutdown_grace_ms) },
+        { "cgroups", K_BOOL, F(cgroups) },
+};
+#undef F
+
+static void set_uint(void *p, size_t width, uint64_t v)
+{
+        if (width == sizeof(uint64_t))
+                *(uint64_t *) p = v;
+        else if (width == sizeof(uint32_t))
+                *(uint32_t *) p = (uint32_t) v;
+}
+
+static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, struct sf_err *err)
+{
+        char *field = (char *) cfg + k->off;
+        uint64_t n = 0;
+        int r = 0;
+
+        if (k->kind == K_BOOL) {
+                if (!json_is_boolean(v))
+                        return sf_err_set(err, -EINVAL, "config: '%s' must be true or false", k->name);
+                *(bool *) field = json_is_true(v);
+                return 0;
+        }
+        if (k->kind == K_STR) {
+                if (!json_is_string(v))
+                        return sf_err_set(err, -EINVAL, "config: '%s' must be a string", k->name);
+                if (xsnprintf(field, k->width, "%s", json_string_value(v)) < 0)
+                        return sf_err_set(err, -EINVAL, "config: '%s' is too long", k->name);
+                return 0;
+        }
+        if (json_is_integer(v) && json_integer_value(v) >= 0) {
+                n = (uint64_t) json_integer_value(v);
+                if (k->kind == K_MS)
+                        n *= 1000; /* a bare number of seconds */
+                else if (k->kind == K_CPU)
+                        n *= 1000;
+        } else if (json_is_string(v)) {
+                const char *s = json_string_value(v);
+                switch (k->kind) {
+                case K_SIZE: r = parse_size(s, &n); break;
+                case K_COUNT: r = parse_u64(s, &n); break;
+                case K_MS: r = parse_duration_ms(s, &n); break;
+                case K_CPU: r = parse_cpu_millis(s, &n); break;
+                default: r = -EINVAL;
+                }
+        } else {
+                r = -EINVAL;
+        }
+        if (r < 0 || n == 0)
+                return sf_err_set(err, -EINVAL, "config: '%s' has a bad value", k->name);
+        set_uint(field, k->width, n);
+        return 0;
+}
+
+int config_load_file(struct sfaasd_config *cfg, const char *path, struct sf_err *err)
+{
+        json_error_t je;
+        json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+        const char *name;
+        json_t *v;
+        int r = 0;
+
+        if (!root)
+                return sf_err_set(err, -EINVAL, "config '%s': line %d: %s", path, je.line, je.text);
+        if (!json_is_object(root)) {
+                json_decref(root);
+                return sf_err_set(err, -EINVAL, "config '%s': must be a JSON object", path);
+        }
+        json_object_foreach(root, name, v) {
+                const struct key *k = NULL;
+                for (size_t i = 0; i < ELEMENTSOF(keys); i++)
+                        if (strcmp(keys[i].name, name) == 0)
+                                k = &keys[i];
+                if (!k) {
+                        r = sf_err_set(err, -EINVAL, "config '%s': unknown key '%s'", path, name);
+                        break;
+                }
+                r = apply_key(cfg, k, v, err);
+                if (r < 0)
+                        break;
+        }
+        json_decref(root);
+        return r;
+}
+
+char *config_to_json(const struct sfaasd_config *cfg)
+{
+        json_t *o = json_object();
+        char *s;
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                const char *field = (const char *) cfg + keys[i].off;
+                json_t *v;
+                if (keys[i].kind == K_STR)
+                        v = json_string(field);
+                else if (keys[i].kind == K_BOOL)
+                        v = json_boolean(*(const bool *) field);
+                else {
+                        uint64_t n = keys[i].width == sizeof(uint64_t) ? *(const uint64_t *) field
+                                                                      : *(const uint32_t *) field;
+                        if (keys[i].kind == K_MS) {
+                                char buf[32];
+                                (void) xsnprintf(buf, sizeof buf, "%llums", (unsigned long long) n);
+                                v = json_string(buf);
+                        } else if (keys[i].kind == K_CPU) {
+                                char buf[32];
+                                (void) xsnprintf(buf, sizeof buf, "%llum", (unsigned long long) n);
+                                v = json_string(buf);
+                        } else {
+                                v = json_integer((json_int_t) n);
+                        }
+                }
+                (void) json_object_set_new(o, keys[i].name, v);
+        }
+        s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        return s;
+}

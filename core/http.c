@@ -1,0 +1,896 @@
+/* SPDX-License-Identifier: MIT */
+#include "http.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <llhttp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <jansson.h>
+
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "base/util.h"
+
+struct http_server {
+        uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */
+        uv_loop_t *loop;
+        struct http_limits limits;
+        http_head_cb on_head;
+        http_request_cb on_request;
+        void *data;
+        struct http_conn *conns;    /* doubly linked list */
+        size_t n_conns;
+        bool listening;
+        bool shutting_down;
+        bool tcp_closed;
+        void (*shutdown_cb)(struct http_server *s);
+        llhttp_settings_t settings;
+};
+
+enum header_state { HS_NONE, HS_FIELD, HS_VALUE };
+
+struct http_conn {
+        uv_tcp_t tcp;
+        uv_timer_t timer;
+        int open_handles;           /* freed when both handles have closed */
+        struct http_server *server;
+        struct http_conn *prev, *next;
+        llhttp_t parser;
+        struct http_request *req;    /* being parsed */
+        struct http_request *active; /* parsed, waiting for its response */
+        enum header_state hstate;
+        size_t header_bytes;
+        size_t url_len;
+        char *pending;               /* bytes read but not parsed while paused */
+        size_t pending_len;
+        bool closing;
+        bool close_after_write;
+        bool reading;
+        bool refused;                /* head callback refused the body */
+        bool in_header_phase;
+        char remote[64];
+};
+
+struct write_ctx {
+        uv_write_t w;
+        struct http_conn *conn;
+        bool close_after;
+        size_t len;
+        char buf[];
+};
+
+static void conn_close(struct http_conn *c);
+static void on_timer(uv_timer_t *t);
+static void conn_process(struct http_conn *c, const char *data, size_t len);
+static void conn_fail(struct http_conn *c, int status, const char *msg);
+
+const char *http_status_text(int status)
+{
+        switch (status) {
+        case 100: return "Continue";
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 204: return "No Content";
+        case 301: return "Moved Permanently";
+        case 302: return "Found";
+        case 304: return "Not Modified";
+        case 307: return "Temporary Redirect";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
+        case 409: return "Conflict";
+        case 411: return "Length Required";
+        case 413: return "Content Too Large";
+        case 414: return "URI Too Long";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Content";
+        case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
+        case 500: return "Internal Server Error";
+        case 501: return "Not Implemented";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        case 507: return "Insufficient Storage";
+        default: return "Unknown";
+        }
+}
+
+static void request_free(struct http_request *req)
+{
+        if (!req)
+                return;
+        free(req->url);
+        free(req->path);
+        free(req->query);
+        for (size_t i = 0; i < req->n_headers; i++) {
+                free(req->headers[i].name);
+                free(req->headers[i].value);
+        }
+        free(req->headers);
+        free(req->body);
+        if (req->body_fd >= 0)
+                (void) close(req->body_fd);
+        free(req);
+}
+
+/* Append to a NUL-terminated growable string, with a cap on the total. */
+static int str_append(char **s, size_t *len, const char *at, size_t n, size_t cap)
+{
+        size_t nl;
+        char *ns;
+        if (size_add(*len, n, &nl) < 0 || nl > cap)
+                return -E2BIG;
+        ns = realloc(*s, nl + 1);
+        if (!ns)
+                return -ENOMEM;
+        memcpy(ns + *len, at, n);
+        ns[nl] = '\0';
+        *s = ns;
+        *len = nl;
+        return 0;
+}
+
+static struct http_conn *conn_of(llhttp_t *p)
+{
+        return p->data;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+        struct http_conn *c = conn_of(p);
+        struct http_request *req = calloc(1, sizeof *req);
+        if (!req)
+                return -1;
+        req->body_fd = -1;
+        req->server = c->server;
+        req->conn = c;
+        req->start_ns = now_ns();
+        memcpy(req->remote, c->remote, sizeof req->remote);
+        c->req = req;
+        c->hstate = HS_NONE;
+        c->header_bytes = 0;
+        c->url_len = 0;
+        c->in_header_phase = true;
+        /* The whole head must arrive within the header timeout (slowloris):
+         * an absolute deadline, not re-armed by each byte. */
+        (void) uv_timer_start(&c->timer, on_timer, c->server->limits.header_timeout_ms, 0);
+        return 0;
+}
+
+static int count_header_bytes(struct http_conn *c, size_t n)
+{
+        if (size_add(c->header_bytes, n, &c->header_bytes) < 0 ||
+            c->header_bytes > c->server->limits.max_header_bytes) {
+                conn_fail(c, 431, "request headers exceed the limit of bytes");
+                return -1;
+        }
+        return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+        struct http_conn *c = conn_of(p);
+        int r = str_append(&c->req->url, &c->url_len, at, n, c->server->limits.max_url_bytes);
+        if (r == -E2BIG) {
+                conn_fail(c, 414, "request target is too long");
+                return -1;
+        }
+        if (r < 0)
+                return -1;
+        return count_header_bytes(c, n);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+        struct http_conn *c = conn_of(p);
+        struct http_request *req = c->req;
+        size_t len;
+
+        if (count_header_bytes(c, n) < 0)
+                return -1;
+        if (c->hstate != HS_FIELD) {
+                struct http_header *nh;
+                if (req->n_headers >= c->server->limits.max_headers) {
+                        conn_fail(c, 431, "too many request headers");
+                        return -1;
+                }
+                nh = realloc(req->headers, (req->n_headers + 1) * sizeof *nh);
+                if (!nh)
+                        return -1;
+                req->headers = nh;
+                req->headers[req->n_headers].name = NULL;
+                req->headers[req->n_headers].value = NULL;
+                req->n_headers++;
+                c->hstate = HS_FIELD;
+        }
+        len = req->headers[req->n_headers - 1].name ? strlen(req->headers[req->n_headers - 1].name) : 0;
+        return str_append(&req->headers[req->n_headers - 1].name, &len, at, n, SIZE_MAX) < 0 ? -1 : 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+        struct http_conn *c = conn_of(p);
+        struct http_request *req = c->req;
+        size_t len;
+
+        if (count_header_bytes(c, n) < 0)
+                return -1;
+        if (req->n_headers == 0)
+                return -1;
+        c->hstate = HS_VALUE;
+        len = req->headers[req->n_headers - 1].value ? strlen(req->headers[req->n_headers - 1].value) : 0;
+        return str_append(&req->headers[req->n_headers - 1].value, &len, at, n, SIZE_MAX) < 0 ? -1 : 0;
+}
+
+static int hexval(char ch)
+{
+        if (ch >= '0' && ch <= '9')
+                return ch - '0';
+        if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
+        return -1;
+}
+
+/* Percent-decode n bytes; plus_space for query values. NULL on bad input. */
+static char *percent_decode(const char *s, size_t n, bool plus_space)
+{
+        char *out = malloc(n + 1), *o = out;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                if (s[i] == '%') {
+                        int h, l;
+                        if (i + 2 >= n) {
+                                free(out);
+                                return NULL;
+                        }
+                        h = hexval(s[i + 1]);
+                        l = hexval(s[i + 2]);
+                        if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+                                free(out);
+                                return NULL;
+                        }
+                        *o++ = (char) (h * 16 + l);
+                        i += 2;
+                } else if (plus_space && s[i] == '+') {
+                        *o++ = ' ';
+                } else {
+                        *o++ = s[i];
+                }
+        }
+        *o = '\0';
+        return out;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+        struct http_conn *c = conn_of(p);
+        struct http_request *req = c->req;
+        const char *q, *expect;
+        int r;
+
+        c->in_header_phase = false;
+        (void) xsnprintf(req->method, sizeof req->method, "%s", llhttp_method_name(llhttp_get_method(p)));
+        if (!req->url || req->url[0] != '/') {
+                conn_fail(c, 400, "request target must be an absolute path");
+                return -1;
+        }
+        q = strchr(req->url, '?');
+        req->path = percent_decode(req->url, q ? (size_t) (q - req->url) : strlen(req->url), false);
+        req->query = strdup(q ? q + 1 : "");
+        if (!req->path || !req->query) {
+                conn_fail(c, 400, "request path has a bad percent-encoding");
+                return -1;
+        }
+        for (size_t i = 0; i < req->n_headers; i++)
+                if (!req->headers[i].value && !(req->headers[i].value = strdup("")))
+                        return -1;
+        req->keep_alive = llhttp_should_keep_alive(p);
+        if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_stream_bytes) {
+                conn_fail(c, 413, "request body exceeds the limit of bytes for uploads");
+                return -1;
+        }
+
+        r = c->server->on_head ? c->server->on_head(req) : 0;
+        if (r < 0) {
+                /* The head callback answered already; the body is not read. */
+                c->refused = true;
+                return -1;
+        }
+        if (r == 0 && (p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_body_bytes) {
+                conn_fail(c, 413, "request body exceeds the limit of bytes");
+                return -1;
+        }
+        expect = http_request_header(req, "Expect");
+        if (expect && strcasecmp(expect, "100-continue") == 0) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                uv_buf_t b = uv_buf_init((char *) cont, sizeof cont - 1);
+                (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+        }
+        /* Body phase: inactivity timeout instead of the header deadline. */
+        (void) uv_timer_start(&c->timer, on_timer, c->server->limits.idle_timeout_ms, 0);
+        return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+        struct http_conn *c = conn_of(p);
+        struct http_request *req = c->req;
+
+        if (req->body_fd >= 0) {
+                uint64_t nl;
+                int r;
+                if (__builtin_add_overflow(req->body_file_len, (uint64_t) n, &nl) ||
+                    nl > c->server->limits.max_stream_bytes) {
+                        conn_fail(c, 413, "request body exceeds the limit");
+                        return -1;
+                }
+                r = write_all(req->body_fd, at, n);
+                if (r < 0) {
+                        log_error_errno(r, "cannot spool request body");
+                        conn_fail(c, r == -ENOSPC ? 507 : 500, "cannot store the request body");
+                        return -1;
+                }
+                req->body_file_len = nl;
+                return 0;
+        }
+        if (str_append(&req->body, &req->body_len, at, n, c->server->limits.max_body_bytes) < 0) {
+                conn_fail(c, 413, "request body exceeds the limit");
+                return -1;
+        }
+        return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+        struct http_conn *c = conn_of(p);
+        c->active = c->req;
+        c->req = NULL;
+        if (!c->active->body) {
+                c->active->body = strdup("");
+                if (!c->active->body)
+                        return -1;
+        }
+        (void) uv_timer_stop(&c->timer);
+        return HPE_PAUSED;
+}
+
+static void conn_free_if_closed(uv_handle_t *h)
+{
+        struct http_conn *c = h->data;
+        if (--c->open_handles > 0)
+                return;
+        free(c->pending);
+        free(c);
+}
+
+static void server_maybe_done(struct http_server *s)
+{
+        if (s->shutting_down && s->n_conns == 0 && s->tcp_closed && s->shutdown_cb) {
+                void (*cb)(struct http_server *) = s->shutdown_cb;
+                s->shutdown_cb = NULL;
+                cb(s);
+        }
+}
+
+static void conn_close(struct http_conn *c)
+{
+        struct http_server *s = c->server;
+        if (c->closing)
+                return;
+        c->closing = true;
+        if (c->active) {
+                /* The handler holds it: it learns the client is gone. */
+                if (c->active->held)
+                        c->active->conn = NULL;
+                else
+                        request_free(c->active);
+                c->active = NULL;
+        }
+        request_free(c->req);
+        c->req = NULL;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        s->n_conns--;
+        uv_close((uv_handle_t *) &c->tcp, conn_free_if_closed);
+        uv_close((uv_handle_t *) &c->timer, conn_free_if_closed);
+        server_maybe_done(s);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+        struct http_conn *c = t->data;
+        if (c->req && !c->active)
+                conn_fail(c, 408, "request not received in time");
+        else if (!c->active)
+                conn_close(c);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+        (void) h;
+        buf->base = malloc(65536);
+        buf->len = buf->base ? 65536 : 0;
+}
+
+static void conn_stop_reading(struct http_conn *c)
+{
+        if (c->reading) {
+                (void) uv_read_stop((uv_stream_t *) &c->tcp);
+                c->reading = false;
+        }
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_start_reading(struct http_conn *c)
+{
+        if (!c->reading && !c->closing) {
+                if (uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, on_read) == 0)
+                        c->reading = true;
+        }
+}
+
+static void arm_timer(struct http_conn *c)
+{
+        const struct http_limits *l = &c->server->limits;
+        uint64_t ms = c->in_header_phase ? l->header_timeout_ms : l->idle_timeout_ms;
+        if (c->active || (c->req && c->in_header_phase))
+                return; /* handled request: no timer; header phase: absolute deadline */
+        (void) uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* Feed bytes to the parser; dispatch a completed request. */
+static void conn_process(struct http_conn *c, const char *data, size_t len)
+{
+        struct http_server *s = c->server;
+        llhttp_errno_t e;
+
+        if (len == 0)
+                return;
+        e = llhttp_execute(&c->parser, data, len);
+        if (c->closing)
+                return;
+        if (e == HPE_PAUSED) {
+                const char *stop = llhttp_get_error_pos(&c->parser);
+                size_t used = stop ? (size_t) (stop - data) : len;
+                if (used < len) {
+                        char *np = malloc(len - used);
+                        if (!np) {
+                                conn_close(c);
+                                return;
+                        }
+                        memcpy(np, data + used, len - used);
+                        free(c->pending);
+                        c->pending = np;
+                        c->pending_len = len - used;
+                }
+                conn_stop_reading(c);
+                {
+                        struct http_request *req = c->active;
+                        s->on_request(req);
+                        /* Not held and not answered: a handler bug; answer for it. */
+                        if (c->active == req && !req->held && !req->responded)
+                                http_respond_error(req, 500, "request was not handled");
+                }
+                return;
+        }
+        if (e != HPE_OK) {
+                if (c->refused) {
+                        /* The head callback's response is queued; close after it. */
+                        conn_stop_reading(c);
+                        return;
+                }
+                if (!c->closing && !(c->active && c->active->responded)) {
+                        char msg[160];
+                        (void) xsnprintf(msg, sizeof msg, "malformed HTTP request: %s",
+                                         llhttp_get_error_reason(&c->parser) ? llhttp_get_error_reason(&c->parser)
+                                                                             : llhttp_errno_name(e));
+                        conn_fail(c, 400, msg);
+                }
+                return;
+        }
+        arm_timer(c);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+        struct http_conn *c = stream->data;
+        if (nread < 0) {
+                if (nread == UV_EOF && c->active) {
+                        /* Half-close: the client may still read our answer. */
+                        conn_stop_reading(c);
+                        c->close_after_write = true;
+                } else {
+                        conn_close(c);
+                }
+        } else if (nread > 0) {
+                conn_process(c, buf->base, (size_t) nread);
+        }
+        free(buf->base);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+        struct write_ctx *wc = (struct write_ctx *) w;
+        struct http_conn *c = wc->conn;
+        bool close_after = wc->close_after;
+        free(wc);
+        if (c->closing)
+                return;
+        if (status < 0 || close_after || c->close_after_write) {
+                conn_close(c);
+                return;
+        }
+        if (c->server->shutting_down) {
+                conn_close(c);
+                return;
+        }
+        /* Next request: resume the parser with what was buffered. */
+        llhttp_resume(&c->parser);
+        if (c->pending) {
+                char *p = c->pending;
+                size_t n = c->pending_len;
+                c->pending = NULL;
+                c->pending_len = 0;
+                conn_process(c, p, n);
+                free(p);
+                if (c->closing || c->active)
+                        return;
+        }
+        arm_timer(c);
+        conn_start_reading(c);
+}
+
+static void format_date(char *buf, size_t n)
+{
+        time_t t = time(NULL);
+        struct tm tm;
+        (void) gmtime_r(&t, &tm);
+        (void) strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const char *extra_headers,
+                  const void *body, size_t body_len)
+{
+        struct http_conn *c = req->conn;
+        struct write_ctx *wc;
+        char head[1024], date[64];
+        size_t hl, el = extra_headers ? strlen(extra_headers) : 0, total;
+        bool close_after;
+        int n;
+
+        req->responded = true;
+        if (!c || c->closing) {
+                request_free(req);
+                return;
+        }
+        close_after = !req->keep_alive || c->refused || c->server->shutting_down || c->close_after_write;
+        format_date(date, sizeof date);
+        n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: sfaasd/%s\r\nContent-Length: %zu\r\n%s%s%s%s",
+                     status, http_status_text(status), date, SFAASD_VERSION, body_len,
+                     content_type ? "Content-Type: " : "", content_type ? content_type : "",
+                     content_type ? "\r\n" : "", close_after ? "Connection: close\r\n" : "");
+        if (n < 0 || (size_t) n >= sizeof head) {
+                request_free(req);
+                conn_close(c);
+                return;
+        }
+        hl = (size_t) n;
+        if (size_add(hl, el + 2, &total) < 0 || size_add(total, body_len, &total) < 0 ||
+            !(wc = malloc(sizeof *wc + total))) {
+                request_free(req);
+                conn_close(c);
+                return;
+        }
+        memcpy(wc->buf, head, hl);
+        if (el)
+                memcpy(wc->buf + hl, extra_headers, el);
+        memcpy(wc->buf + hl + el, "\r\n", 2);
+        if (body_len && strcmp(req->method, "HEAD") != 0)
+                memcpy(wc->buf + hl + el + 2, body, body_len);
+        else
+                total = hl + el + 2;
+        wc->conn = c;
+        wc->close_after = close_after;
+        wc->len = total;
+        if (c->active == req)
+                c->active = NULL;
+        else if (c->req == req)
+                c->req = NULL;
+        request_free(req);
+        {
+                uv_buf_t b = uv_buf_init(wc->buf, (unsigned) wc->len);
+                if (uv_write(&wc->w, (uv_stream_t *) &c->tcp, &b, 1, on_write) < 0) {
+                        free(wc);
+                        conn_close(c);
+                }
+        }
+}
+
+void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+        json_t *o;
+        char *body;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        o = json_pack("{s:s}", "error", msg);
+        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (!body) {
+                http_respond(req, 500, "text/plain", NULL, "out of memory\n", 14);
+                return;
+        }
+        {
+                size_t len = strlen(body);
+                char *b2 = realloc(body, len + 2);
+                if (b2) {
+                        body = b2;
+                        body[len++] = '\n';
+                        body[len] = '\0';
+                }
+                http_respond(req, status, "application/json", NULL, body, len);
+        }
+        free(body);
+}
+
+/* Answer a protocol-level failure and close the connection afterwards. */
+static void conn_fail(struct http_conn *c, int status, const char *msg)
+{
+        struct http_request *req = c->req;
+        if (c->closing)
+                return;
+        conn_stop_reading(c);
+        if (!req) {
+                req = calloc(1, sizeof *req);
+                if (!req) {
+                        conn_close(c);
+                        return;
+                }
+                req->body_fd = -1;
+                req->conn = c;
+                req->server = c->server;
+                c->req = req;
+        }
+        if (!req->method[0])
+                (void) xsnprintf(req->method, sizeof req->method, "GET");
+        req->keep_alive = false;
+        c->close_after_write = true;
+        c->refused = true;
+        http_respond_error(req, status, "%s", msg);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+        struct http_server *s = server->data;
+        struct http_conn *c;
+        struct sockaddr_storage ss;
+        int len = sizeof ss;
+
+        if (status < 0) {
+                log_warning("accept failed: %s", uv_strerror(status));
+                return;
+        }
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return;
+        c->server = s;
+        uv_tcp_init(s->loop, &c->tcp);
+        uv_timer_init(s->loop, &c->timer);
+        c->tcp.data = c;
+        c->timer.data = c;
+        c->open_handles = 2;
+        if (uv_accept(server, (uv_stream_t *) &c->tcp) < 0) {
+                c->closing = true;
+                uv_close((uv_handle_t *) &c->tcp, conn_free_if_closed);
+                uv_close((uv_handle_t *) &c->timer, conn_free_if_closed);
+                return;
+        }
+        (void) uv_tcp_nodelay(&c->tcp, 1);
+        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) == 0) {
+                char ip[48] = "";
+                if (ss.ss_family == AF_INET) {
+                        uv_ip4_name((struct sockaddr_in *) &ss, ip, sizeof ip);
+                        (void) xsnprintf(c->remote, sizeof c->remote, "%s:%d", ip,
+                                         ntohs(((struct sockaddr_in *) &ss)->sin_port));
+                } else if (ss.ss_family == AF_INET6) {
+                        uv_ip6_name((struct sockaddr_in6 *) &ss, ip, sizeof ip);
+                        (void) xsnprintf(c->remote, sizeof c->remote, "[%s]:%d", ip,
+                                         ntohs(((struct sockaddr_in6 *) &ss)->sin6_port));
+                }
+        }
+        c->next = s->conns;
+        if (s->conns)
+                s->conns->prev = c;
+        s->conns = c;
+        s->n_conns++;
+        llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
+        c->parser.data = c;
+        if (s->n_conns > s->limits.max_connections) {
+                conn_fail(c, 503, "too many connections");
+                return;
+        }
+        c->in_header_phase = true;
+        (void) uv_timer_start(&c->timer, on_timer, s->limits.idle_timeout_ms, 0);
+        conn_start_reading(c);
+}
+
+int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head_cb on_head,
+                    http_request_cb on_request, void *data, struct http_server **ret)
+{
+        struct http_server *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->loop = loop;
+        s->limits = *limits;
+#define DEF(f, v) if (!s->limits.f) s->limits.f = (v)
+        DEF(max_header_bytes, 16384);
+        DEF(max_headers, 100);
+        DEF(max_url_bytes, 8192);
+        DEF(max_body_bytes, 8u << 20);
+        DEF(max_stream_bytes, 2ULL << 30);
+        DEF(max_connections, 1024);
+        DEF(header_timeout_ms, 10000);
+        DEF(idle_timeout_ms, 60000);
+#undef DEF
+        s->on_head = on_head;
+        s->on_request = on_request;
+        s->data = data;
+        llhttp_settings_init(&s->settings);
+        s->settings.on_message_begin = on_message_begin;
+        s->settings.on_url = on_url;
+        s->settings.on_header_field = on_header_field;
+        s->settings.on_header_value = on_header_value;
+        s->settings.on_headers_complete = on_headers_complete;
+        s->settings.on_body = on_body;
+        s->settings.on_message_complete = on_message_complete;
+        uv_tcp_init(loop, &s->tcp);
+        s->tcp.data = s;
+        *ret = s;
+        return 0;
+}
+
+int http_server_listen(struct http_server *s, const char *addr)
+{
+        char host[128];
+        const char *colon;
+        uint64_t port;
+        struct sockaddr_storage ss;
+        int r;
+
+        colon = strrchr(addr, ':');
+        if (!colon || colon == addr)
+                return -EINVAL;
+        if (addr[0] == '[') {
+                if (colon[-1] != ']' || (size_t) (colon - addr - 2) >= sizeof host)
+                        return -EINVAL;
+                memcpy(host, addr + 1, (size_t) (colon - addr - 2));
+                host[colon - addr - 2] = '\0';
+        } else {
+                if ((size_t) (colon - addr) >= sizeof host)
+                        return -EINVAL;
+                memcpy(host, addr, (size_t) (colon - addr));
+                host[colon - addr] = '\0';
+        }
+        if (parse_u64(colon + 1, &port) < 0 || port > 65535)
+                return -EINVAL;
+        if (uv_ip4_addr(host, (int) port, (struct sockaddr_in *) &ss) != 0 &&
+            uv_ip6_addr(host, (int) port, (struct sockaddr_in6 *) &ss) != 0)
+                return -EINVAL;
+        r = uv_tcp_bind(&s->tcp, (struct sockaddr *) &ss, 0);
+        if (r < 0)
+                return r;
+        r = uv_listen((uv_stream_t *) &s->tcp, 511, on_connection);
+        if (r < 0)
+                return r;
+        s->listening = true;
+        return 0;
+}
+
+int http_server_port(struct http_server *s)
+{
+        struct sockaddr_storage ss;
+        int len = sizeof ss;
+        if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *) &ss, &len) < 0)
+                return -EINVAL;
+        if (ss.ss_family == AF_INET)
+                return ntohs(((struct sockaddr_in *) &ss)->sin_port);
+        return ntohs(((struct sockaddr_in6 *) &ss)->sin6_port);
+}
+
+void *http_server_data(struct http_server *s) { return s->data; }
+size_t http_server_connections(const struct http_server *s) { return s->n_conns; }
+
+static void on_server_closed(uv_handle_t *h)
+{
+        struct http_server *s = h->data;
+        s->tcp_closed = true;
+        server_maybe_done(s);
+}
+
+void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *s))
+{
+        struct http_conn *c, *next;
+        if (s->shutting_down)
+                return;
+        s->shutting_down = true;
+        s->shutdown_cb = cb;
+        uv_close((uv_handle_t *) &s->tcp, on_server_closed);
+        for (c = s->conns; c; c = next) {
+                next = c->next;
+                if (!c->active)
+                        conn_close(c); /* idle or mid-request: nothing acknowledged yet */
+                else
+                        c->close_after_write = true;
+        }
+}
+
+void http_server_free(struct http_server *s)
+{
+        free(s);
+}
+
+void http_request_hold(struct http_request *req)
+{
+        req->held = true;
+}
+
+bool http_request_aborted(const struct http_request *req)
+{
+        return req->conn == NULL;
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+        for (size_t i = 0; i < req->n_headers; i++)
+                if (req->headers[i].name && strcasecmp(req->headers[i].name, name) == 0)
+                        return req->headers[i].value ? req->headers[i].value : "";
+        return NULL;
+}
+
+void http_body_to_file(struct http_request *req, int fd)
+{
+        if (req->body_fd >= 0)
+                (void) close(req->body_fd);
+        req->body_fd = fd;
+        req->body_file_len = 0;
+}
+
+char *http_query_param(const struct http_request *req, const char *key)
+{
+        const char *p = req->query;
+        size_t kl = strlen(key);
+        while (p && *p) {
+                const char *amp = strchr(p, '&');
+                size_t seg = amp ? (size_t) (amp - p) : strlen(p);
+                const char *eq = memchr(p, '=', seg);
+                size_t nl = eq ? (size_t) (eq - p) : seg;
+                if (nl == kl && memcmp(p, key, kl) == 0) {
+                        if (!eq)
+                                return strdup("");
+                        return percent_decode(eq + 1, seg - nl - 1, true);
+                }
+                p = amp ? amp + 1 : NULL;
+        }
+        return NULL;
+}
