@@ -1,0 +1,788 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP API: OpenFaaS gateway routes (shared/OPENFAAS-COMPAT.md) plus
+ * sfaasd's /system/images. Handlers answer in the loop thread, except image
+ * import, which runs on the libuv thread pool and answers from its
+ * after-work callback. State changes are committed before they are answered.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/router.h"
+#include "core/sfaasd.h"
+#include "core/ui.h"
+
+/* jansson provides json_decrefp (json_auto_t). */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+static struct sfaasd *sf_of(struct http_request *req)
+{
+        return http_server_data(req->server);
+}
+
+static void respond_json(struct http_request *req, int status, json_t *v)
+{
+        char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!s) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        http_respond(req, status, "application/json", NULL, s, strlen(s));
+        free(s);
+}
+
+/* ---- invocation counters (in memory; OpenFaaS keeps them in Prometheus) ---- */
+
+static struct fn_counter *counter_find(struct sfaasd *sf, const char *name, const char *ns, bool create)
+{
+        char key[2 * ROUTE_NAME_MAX + 2];
+        struct fn_counter *c;
+        if (xsnprintf(key, sizeof key, "%s.%s", name, ns) < 0)
+                return NULL;
+        for (c = sf->counters; c; c = c->next)
+                if (strcmp(c->key, key) == 0)
+                        return c;
+        if (!create)
+                return NULL;
+        c = calloc(1, sizeof *c);
+        if (!c || !(c->key = strdup(key))) {
+                free(c);
+                return NULL;
+        }
+        c->next = sf->counters;
+        sf->counters = c;
+        return c;
+}
+
+uint64_t api_invocation_count(struct sfaasd *sf, const char *name, const char *ns)
+{
+        struct fn_counter *c = counter_find(sf, name, ns, false);
+        return c ? c->invocations : 0;
+}
+
+void api_count_invocation(struct sfaasd *sf, const char *name, const char *ns)
+{
+        struct fn_counter *c = counter_find(sf, name, ns, true);
+        if (c)
+                c->invocations++;
+}
+
+void api_free_counters(struct sfaasd *sf)
+{
+        while (sf->counters) {
+                struct fn_counter *n = sf->counters->next;
+                free(sf->counters->key);
+                free(sf->counters);
+                sf->counters = n;
+        }
+}
+
+/* ---- request body and namespace helpers ---- */
+
+/* Parse the body as a JSON object, answering 400 with the position on error. */
+static json_t *parse_body_object(struct http_request *req)
+{
+        json_error_t je;
+        json_t *v;
+        if (req->body_len == 0) {
+                http_respond_error(req, 400, "request body must be a JSON object, got an empty body");
+                return NULL;
+        }
+        v = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+        if (!v) {
+                http_respond_error(req, 400, "malformed JSON at line %d column %d: %s", je.line, je.column, je.text);
+                return NULL;
+        }
+        if (!json_is_object(v)) {
+                json_decref(v);
+                http_respond_error(req, 400, "request body must be a JSON object");
+                return NULL;
+        }
+        return v;
+}
+
+/* Namespace: body field first, then ?namespace=, then the default. Writes
+ * into buf; answers and returns -1 when it is invalid or unknown. */
+static int resolve_namespace(struct http_request *req, json_t *body, char *buf, size_t size)
+{
+        struct sfaasd *sf = sf_of(req);
+        const char *ns = NULL;
+        _cleanup_free_ char *q = NULL;
+        struct store_namespace *n = NULL;
+        int r;
+
+        if (body) {
+                json_t *v = json_object_get(body, "namespace");
+                if (v && !json_is_null(v)) {
+                        if (!json_is_string(v)) {
+                                http_respond_error(req, 400, "field 'namespace' must be a string");
+                                return -1;
+                        }
+                        ns = json_string_value(v);
+                }
+        }
+        if (!ns || !*ns) {
+                q = http_query_param(req, "namespace");
+                ns = q;
+        }
+        if (!ns || !*ns)
+                ns = STORE_DEFAULT_NAMESPACE;
+        if (!route_valid_name(ns)) {
+                http_respond_error(req, 400, "invalid namespace '%.64s'", ns);
+                return -1;
+        }
+        r = store_namespace_get(sf->store, ns, &n);
+        if (r == -ENOENT) {
+                http_respond_error(req, 400, "namespace '%s' does not exist", ns);
+                return -1;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read namespace '%s': %s", ns, strerror(-r));
+                return -1;
+        }
+        store_namespace_free(n);
+        (void) xsnprintf(buf, size, "%s", ns);
+        return 0;
+}
+
+/* ---- FunctionDeployment validation ---- */
+
+static const char *check_string_map(json_t *v)
+{
+        const char *k;
+        json_t *e;
+        if (!json_is_object(v))
+                return "must be an object of strings";
+        json_object_foreach(v, k, e) if (!json_is_string(e)) return "must be an object of strings";
+        return NULL;
+}
+
+static const char *check_string_array(json_t *v)
+{
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v))
+                return "must be an array of strings";
+        json_array_foreach(v, i, e) if (!json_is_string(e)) return "must be an array of strings";
+        return NULL;
+}
+
+static const char *check_resources(json_t *v)
+{
+        const char *k;
+        json_t *e;
+        if (!json_is_object(v))
+                return "must be an object";
+        json_object_foreach(v, k, e) {
+                uint64_t n;
+                if (!json_is_string(e) && !json_is_null(e))
+                        return "values must be strings";
+                if (json_is_null(e))
+                        continue;
+                if (strcmp(k, "memory") == 0 && (parse_size(json_string_value(e), &n) < 0 || n < (4u << 20)))
+                        return "has a bad memory quantity (e.g. \"128Mi\", at least 4Mi)";
+                if (strcmp(k, "cpu") == 0 && (parse_cpu_millis(json_string_value(e), &n) < 0 || n == 0))
+                        return "has a bad cpu quantity (e.g. \"100m\" or \"0.5\")";
+        }
+        return NULL;
+}
+
+/*
+ * Validate a FunctionDeployment and build the normalised spec that is
+ * stored: known keys only, null maps dropped. Unknown keys are ignored (the
+ * UI sends "network", old clients "registryAuth"). Answers 400 on error.
+ */
+static json_t *deployment_normalize(struct http_request *req, json_t *body, const char *ns)
+{
+        static const struct {
+                const char *key;
+                const char *(*check)(json_t *);
+        } fields[] = {
+                { "envVars", check_string_map },     { "labels", check_string_map },
+                { "annotations", check_string_map }, { "constraints", check_string_array },
+                { "secrets", check_string_array },   { "limits", check_resources },
+                { "requests", check_resources },
+        };
+        _cleanup_json_ json_t *spec = json_object();
+        json_t *v;
+
+        if (!spec) {
+                http_respond_error(req, 500, "out of memory");
+                return NULL;
+        }
+        v = json_object_get(body, "service");
+        if (!v || !json_is_string(v) || !*json_string_value(v)) {
+                http_respond_error(req, 400, "field 'service' (the function name) is required and must be a string");
+                return NULL;
+        }
+        if (!route_valid_name(json_string_value(v))) {
+                http_respond_error(req, 400,
+                                   "invalid function name '%.64s': use letters, digits, '-' and '_' (at most 63)",
+                                   json_string_value(v));
+                return NULL;
+        }
+        (void) json_object_set(spec, "service", v);
+        v = json_object_get(body, "image");
+        if (!v || !json_is_string(v) || !*json_string_value(v)) {
+                http_respond_error(req, 400, "field 'image' is required and must be a string");
+                return NULL;
+        }
+        (void) json_object_set(spec, "image", v);
+        (void) json_object_set_new(spec, "namespace", json_string(ns));
+        v = json_object_get(body, "envProcess");
+        if (v && !json_is_null(v)) {
+                if (!json_is_string(v)) {
+                        http_respond_error(req, 400, "field 'envProcess' must be a string");
+                        return NULL;
+                }
+                if (*json_string_value(v))
+                        (void) json_object_set(spec, "envProcess", v);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                const char *why;
+                v = json_object_get(body, fields[i].key);
+                if (!v || json_is_null(v))
+                        continue;
+                why = fields[i].check(v);
+                if (why) {
+                        http_respond_error(req, 400, "field '%s' %s", fields[i].key, why);
+                        return NULL;
+                }
+                (void) json_object_set(spec, fields[i].key, v);
+        }
+        v = json_object_get(body, "readOnlyRootFilesystem");
+        if (v && !json_is_null(v)) {
+                if (!json_is_boolean(v)) {
+                        http_respond_error(req, 400, "field 'readOnlyRootFilesystem' must be true or false");
+                        return NULL;
+                }
+                if (json_is_true(v))
+                        (void) json_object_set(spec, "readOnlyRootFilesystem", v);
+        }
+        return json_incref(spec);
+}
+
+static void handle_deploy(struct http_request *req, bool update)
+{
+        struct sfaasd *sf = sf_of(req);
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_json_ json_t *spec = NULL;
+        _cleanup_free_ char *spec_s = NULL;
+        struct store_image *img = NULL;
+        struct store_function f = { 0 };
+        char ns[ROUTE_NAME_MAX];
+        json_t *secrets;
+        int r;
+
+        body = parse_body_object(req);
+        if (!body)
+                return;
+        if (resolve_namespace(req, body, ns, sizeof ns) < 0)
+                return;
+        spec = deployment_normalize(req, body, ns);
+        if (!spec)
+                return;
+        /* Secrets arrive with the secrets store; until then none can exist. */
+        secrets = json_object_get(spec, "secrets");
+        if (secrets && json_array_size(secrets) > 0) {
+                http_respond_error(req, 400, "unable to find secret: %s",
+                                   json_string_value(json_array_get(secrets, 0)));
+                return;
+        }
+        r = store_image_resolve(sf->store, json_string_value(json_object_get(spec, "image")), &img);
+        if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
+                http_respond_error(req, 400,
+                                   "image '%s' %s: import it first (POST /system/images or 'sfaasd image import')",
+                                   json_string_value(json_object_get(spec, "image")),
+                                   r == -ENOTUNIQ ? "is ambiguous" : r == -EINVAL ? "is not a valid reference"
+                                                                                : "is not in the image store");
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot resolve image: %s", strerror(-r));
+                return;
+        }
+        spec_s = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!spec_s) {
+                store_image_free(img);
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        f.namespace = ns;
+        f.name = (char *) json_string_value(json_object_get(spec, "service"));
+        f.image = (char *) json_string_value(json_object_get(spec, "image"));
+        f.image_id = img->id;
+        f.spec_json = spec_s;
+        r = update ? store_function_update(sf->store, &f) : store_function_create(sf->store, &f);
+        store_image_free(img);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", f.name, ns);
+                return;
+        }
+        if (r == -EEXIST) {
+                http_respond_error(req, 409, "function '%s' already exists in namespace '%s'", f.name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot store function: %s", strerror(-r));
+                return;
+        }
+        log_info("%s function '%s.%s' image '%s'", update ? "updated" : "deployed", f.name, ns, f.image);
+        http_respond(req, update ? 200 : 202, NULL, NULL, NULL, 0);
+}
+
+static void handle_delete(struct http_request *req)
+{
+        struct sfaasd *sf = sf_of(req);
+        _cleanup_json_ json_t *body = parse_body_object(req);
+        char ns[ROUTE_NAME_MAX];
+        json_t *v;
+        const char *name;
+        int r;
+
+        if (!body)
+                return;
+        v = json_object_get(body, "functionName");
+        if (!v || !json_is_string(v) || !*json_string_value(v)) {
+                http_respond_error(req, 400, "field 'functionName' is required and must be a string");
+                return;
+        }
+        name = json_string_value(v);
+        if (resolve_namespace(req, body, ns, sizeof ns) < 0)
+                return;
+        r = store_function_delete(sf->store, ns, name);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function %.64s.%s not found", name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot delete function: %s", strerror(-r));
+                return;
+        }
+        log_info("removed function '%s.%s'", name, ns);
+        http_respond(req, 200, NULL, NULL, NULL, 0);
+}
+
+static json_t *function_status(struct sfaasd *sf, const struct store_function *f, bool with_count,
+                               bool with_available)
+{
+        json_t *spec = json_loads(f->spec_json, 0, NULL);
+        json_t *st;
+        char ts[64];
+        struct tm tm;
+        time_t secs = (time_t) (f->created_at / 1000000000LL);
+        const char *k;
+        json_t *v;
+
+        if (!spec)
+                return NULL;
+        st = json_object();
+        if (!st) {
+                json_decref(spec);
+                return NULL;
+        }
+        json_object_foreach(spec, k, v) {
+                (void) json_object_set(st, strcmp(k, "service") == 0 ? "name" : k, v);
+        }
+        json_decref(spec);
+        (void) json_object_set_new(st, "namespace", json_string(f->namespace));
+        /* Exec mode: every call gets a fresh sandbox, so the function is
+         * always ready; replicas report that. */
+        (void) json_object_set_new(st, "replicas", json_integer(1));
+        if (with_available)
+                (void) json_object_set_new(st, "availableReplicas", json_integer(1));
+        if (with_count)
+                (void) json_object_set_new(st, "invocationCount",
+                                           json_real((double) api_invocation_count(sf, f->name, f->namespace)));
+        (void) gmtime_r(&secs, &tm);
+        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        {
+                char full[96];
+                (void) xsnprintf(full, sizeof full, "%s.%09lldZ", ts, (long long) (f->created_at % 1000000000LL));
+                (void) json_object_set_new(st, "createdAt", json_string(full));
+        }
+        return st;
+}
+
+static void handle_list(struct http_request *req)
+{
+        struct sfaasd *sf = sf_of(req);
+        struct store_function **fs = NULL;
+        _cleanup_json_ json_t *arr = json_array();
+        char ns[ROUTE_NAME_MAX];
+        int r;
+
+        if (resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+                return;
+        r = store_function_list(sf->store, ns, &fs);
+        if (r < 0 || !arr) {
+                store_function_list_free(fs);
+                http_respond_error(req, 500, "cannot list functions: %s", strerror(r < 0 ? -r : ENOMEM));
+                return;
+        }
+        for (struct store_function **p = fs; *p; p++) {
+                json_t *st = function_status(sf, *p, true, false);
+                if (st)
+                        (void) json_array_append_new(arr, st);
+        }
+        store_function_list_free(fs);
+        respond_json(req, 200, arr);
+}
+
+static void handle_get_function(struct http_request *req, const char *name)
+{
+        struct sfaasd *sf = sf_of(req);
+        struct store_function *f = NULL;
+        _cleanup_json_ json_t *st = NULL;
+        char ns[ROUTE_NAME_MAX];
+        int r;
+
+        if (resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+                return;
+        r = store_function_get(sf->store, ns, name, &f);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
+                return;
+        }
+        st = function_status(sf, f, false, true);
+        store_function_free(f);
+        if (!st) {
+                http_respond_error(req, 500, "stored function spec is unreadable");
+                return;
+        }
+        respond_json(req, 200, st);
+}
+
+static void handle_namespaces(struct http_request *req)
+{
+        struct sfaasd *sf = sf_of(req);
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_json_ json_t *arr = json_array();
+        int r = store_namespace_list(sf->store, &names);
+        if (r < 0 || !arr) {
+                http_respond_error(req, 500, "cannot list namespaces");
+                return;
+        }
+        for (char **n = names; *n; n++)
+                (void) json_array_append_new(arr, json_string(*n));
+        respond_json(req, 200, arr);
+}
+
+static void handle_info(struct http_request *req)
+{
+        struct utsname u;
+        _cleanup_json_ json_t *o = NULL;
+        (void) uname(&u);
+        o = json_pack("{s:{s:s,s:s,s:{s:s,s:s}},s:{s:s,s:s,s:s},s:s}", "provider", "provider", "sfaasd",
+                      "orchestration", "sfaasd", "version", "sha", SFAASD_GIT_SHA, "release", SFAASD_VERSION,
+                      "version", "commit_message", "", "sha", SFAASD_GIT_SHA, "release", SFAASD_VERSION, "arch",
+                      u.machine);
+        if (!o) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        respond_json(req, 200, o);
+}
+
+/* ---- images ---- */
+
+static json_t *image_json(const struct store_image *img)
+{
+        json_t *o = json_object(), *tags = json_array();
+        char ts[64];
+        struct tm tm;
+        time_t secs = (time_t) (img->created_at / 1000000000LL);
+        if (!o || !tags) {
+                json_decref(o);
+                json_decref(tags);
+                return NULL;
+        }
+        for (char **t = img->tags; t && *t; t++)
+                (void) json_array_append_new(tags, json_string(*t));
+        (void) gmtime_r(&secs, &tm);
+        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        (void) json_object_set_new(o, "id", json_string(img->id));
+        (void) json_object_set_new(o, "tags", tags);
+        (void) json_object_set_new(o, "size", json_integer((json_int_t) img->size));
+        (void) json_object_set_new(o, "createdAt", json_string(ts));
+        return o;
+}
+
+static void handle_image_list(struct http_request *req)
+{
+        struct sfaasd *sf = sf_of(req);
+        struct store_image **imgs = NULL;
+        _cleanup_json_ json_t *arr = json_array();
+        int r = store_image_list(sf->store, &imgs);
+        if (r < 0 || !arr) {
+                store_image_list_free(imgs);
+                http_respond_error(req, 500, "cannot list images");
+                return;
+        }
+        for (struct store_image **p = imgs; *p; p++) {
+                json_t *o = image_json(*p);
+                if (o)
+                        (void) json_array_append_new(arr, o);
+        }
+        store_image_list_free(imgs);
+        respond_json(req, 200, arr);
+}
+
+struct import_job {
+        uv_work_t work;
+        struct sfaasd *sf;
+        struct http_request *req;
+        int fd;                       /* owned by req (body_fd) */
+        char *name;                   /* ?name= tag, or NULL */
+        struct image_import_result *result;
+        struct sf_err err;
+        int r;
+};
+
+/* Thread pool: no loop or store access here. */
+static void import_work(uv_work_t *w)
+{
+        struct import_job *j = w->data;
+        if (lseek(j->fd, 0, SEEK_SET) < 0) {
+                j->r = sf_err_errno(&j->err, -errno, "cannot rewind the upload");
+                return;
+        }
+        j->r = image_import_fd(j->sf->images_dir, j->fd, &j->sf->cfg.image, &j->result, &j->err);
+}
+
+static void import_done(uv_work_t *w, int status)
+{
+        struct import_job *j = w->data;
+        struct sfaasd *sf = j->sf;
+        struct http_request *req = j->req;
+        struct image_import_result *res = j->result;
+        _cleanup_json_ json_t *o = NULL;
+        struct store_image *img = NULL;
+        int r;
+
+        sf->n_imports--;
+        if (status < 0 || j->r < 0) {
+                int code = j->r == -EFBIG ? 413 : (j->r == -EBADMSG || j->r == -EINVAL) ? 400
+                                                  : j->r == -ENOSPC                    ? 507
+                                                                                       : 500;
+                if (status < 0)
+                        http_respond_error(req, 500, "image import was cancelled");
+                else
+                        http_respond_error(req, code, "image import failed: %s",
+                                           j->err.msg[0] ? j->err.msg : strerror(-j->r));
+                goto out;
+        }
+        {
+                /* Tags from the archive plus ?name=, in one transaction. */
+                size_t n = 0;
+                _cleanup_free_ char **tags = NULL;
+                for (char **t = res->tags; t && *t; t++)
+                        n++;
+                tags = calloc(n + 2, sizeof *tags);
+                if (!tags) {
+                        http_respond_error(req, 500, "out of memory");
+                        goto out;
+                }
+                for (size_t i = 0; i < n; i++)
+                        tags[i] = res->tags[i];
+                if (j->name)
+                        tags[n++] = j->name;
+                r = store_image_put(sf->store, res->id, res->config_json, res->rootfs, res->size, tags);
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot record image: %s", strerror(-r));
+                goto out;
+        }
+        r = store_image_resolve(sf->store, res->id, &img);
+        if (r < 0 || !(o = image_json(img))) {
+                store_image_free(img);
+                http_respond_error(req, 500, "cannot read back image");
+                goto out;
+        }
+        store_image_free(img);
+        (void) json_object_set_new(o, "existed", json_boolean(res->existed));
+        log_info("imported image %s (%s)", res->id, res->existed ? "already present" : "unpacked");
+        respond_json(req, 200, o);
+out:
+        image_import_result_free(res);
+        free(j->name);
+        free(j);
+        sfaasd_maybe_finish(sf);
+}
+
+static void handle_image_import(struct http_request *req)
+{
+        struct sfaasd *sf = sf_of(req);
+        struct import_job *j;
+        _cleanup_free_ char *name = http_query_param(req, "name");
+
+        if (req->body_fd < 0 || req->body_file_len == 0) {
+                http_respond_error(req, 400, "request body must be an image archive (docker save or OCI layout tar)");
+                return;
+        }
+        if (name) {
+                char *norm = image_ref_normalize(name);
+                if (!norm) {
+                        http_respond_error(req, 400, "invalid image name '%.128s'", name);
+                        return;
+                }
+                free(norm);
+        }
+        j = calloc(1, sizeof *j);
+        if (!j) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        j->sf = sf;
+        j->req = req;
+        j->fd = req->body_fd;
+        j->name = TAKE_PTR(name);
+        j->work.data = j;
+        http_request_hold(req);
+        if (uv_queue_work(&sf->loop, &j->work, import_work, import_done) < 0) {
+                free(j->name);
+                free(j);
+                http_respond_error(req, 500, "cannot queue the import");
+                return;
+        }
+        sf->n_imports++;
+}
+
+/* ---- UI ---- */
+
+static void handle_ui(struct http_request *req, const char *file)
+{
+        const struct web_asset *a = web_asset_find(*file ? file : "index.html");
+        if (strcmp(req->path, "/ui") == 0) {
+                http_respond(req, 301, NULL, "Location: /ui/\r\n", NULL, 0);
+                return;
+        }
+        if (!a) {
+                http_respond_error(req, 404, "no such file '%s'", file);
+                return;
+        }
+        http_respond(req, 200, a->content_type,
+                     "Cache-Control: no-cache\r\nX-Content-Type-Options: nosniff\r\n"
+                     "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\n",
+                     a->data, a->size);
+}
+
+/* ---- entry points ---- */
+
+int api_on_head(struct http_request *req)
+{
+        struct sfaasd *sf = sf_of(req);
+        struct route rt;
+
+        /* Only image uploads are streamed to disk; the rest stays in memory. */
+        if (strcmp(req->method, "POST") != 0 || route_match(req->method, req->path, &rt) < 0 ||
+            rt.id != ROUTE_IMAGES)
+                return 0;
+        if (!auth_check_basic(sf, req)) {
+                auth_respond_unauthorized(req);
+                return -1;
+        }
+        {
+                int fd = open(sf->tmp_dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+                if (fd < 0) {
+                        http_respond_error(req, 500, "cannot store the upload: %s", strerror(errno));
+                        return -1;
+                }
+                http_body_to_file(req, fd);
+        }
+        return 1;
+}
+
+void api_on_request(struct http_request *req)
+{
+        struct sfaasd *sf = sf_of(req);
+        struct route rt;
+        int r = route_match(req->method, req->path, &rt);
+
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "no route for %s %s", req->method, req->path);
+                return;
+        }
+        if (rt.auth && !auth_check_basic(sf, req)) {
+                auth_respond_unauthorized(req);
+                return;
+        }
+        if (r == -EINVAL) {
+                if (rt.id == ROUTE_INVOKE || rt.id == ROUTE_ASYNC_INVOKE)
+                        http_respond_error(req, 404, "invalid function name in path '%.128s'", req->path);
+                else
+                        http_respond_error(req, 400, "invalid name in path '%.128s'", req->path);
+                return;
+        }
+        if (!rt.method_allowed) {
+                char allow[96];
+                (void) xsnprintf(allow, sizeof allow, "Allow: %s\r\n", rt.allow);
+                {
+                        static const char body[] = "{\"error\":\"method not allowed\"}\n";
+                        http_respond(req, 405, "application/json", allow, body, sizeof body - 1);
+                }
+                return;
+        }
+        switch (rt.id) {
+        case ROUTE_ROOT:
+                http_respond(req, 307, NULL, "Location: /ui/\r\n", NULL, 0);
+                return;
+        case ROUTE_HEALTHZ:
+                http_respond(req, 200, NULL, NULL, NULL, 0);
+                return;
+        case ROUTE_UI:
+                handle_ui(req, rt.rest);
+                return;
+        case ROUTE_FUNCTIONS:
+                if (strcmp(req->method, "GET") == 0)
+                        handle_list(req);
+                else if (strcmp(req->method, "POST") == 0)
+                        handle_deploy(req, false);
+                else if (strcmp(req->method, "PUT") == 0)
+                        handle_deploy(req, true);
+                else
+                        handle_delete(req);
+                return;
+        case ROUTE_FUNCTION:
+                handle_get_function(req, rt.name);
+                return;
+        case ROUTE_NAMESPACES:
+                handle_namespaces(req);
+                return;
+        case ROUTE_INFO:
+                handle_info(req);
+                return;
+        case ROUTE_IMAGES:
+                if (strcmp(req->method, "GET") == 0)
+                        handle_image_list(req);
+                else
+                        handle_image_import(req);
+                return;
+        case ROUTE_INVOKE: {
+                const char *ns = rt.ns[0] ? rt.ns : STORE_DEFAULT_NAMESPACE;
+                invoke_exec(sf, req, rt.name, ns, rt.rest);
+                return;
+        }
+        case ROUTE_ASYNC_INVOKE:
+                /* As the OpenFaaS gateway without a queue configured. */
+                http_respond_error(req, 404, "asynchronous invocation is not enabled");
+                return;
+        default:
+                http_respond_error(req, 501, "%s %s is not implemented yet", req->method, req->path);
+                return;
+        }
+}

@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Exec-mode invocation, the classic watchdog's semantics: every call starts
+ * a fresh sandbox from the function's image, the request body goes to
+ * stdin, stdout is the response body, Http_* variables describe the request.
+ *
+ * Ownership: struct invocation embeds its libuv handles (pidfd poll, three
+ * pipes, timer) and is freed only when the last of them has closed. It
+ * holds the HTTP request (http_request_hold) and answers it exactly once.
+ * The sandbox is reaped through its pidfd (no SIGCHLD) and freed, which
+ * removes its cgroup, before the invocation is freed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/sfaasd.h"
+
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+struct outbuf {
+        char *data;
+        size_t len;
+        size_t cap;        /* limit */
+        bool overflow;
+};
+
+struct invocation {
+        struct invocation *prev, *next;
+        struct sfaasd *sf;
+        struct http_request *req;
+        struct sandbox *sb;
+        uv_poll_t exit_poll;       /* on the pidfd */
+        uv_pipe_t in, out, err;
+        uv_timer_t timer;
+        uv_write_t wreq;
+        int open_handles;
+        bool in_open;
+        struct outbuf obuf, ebuf;
+        bool exited, out_eof, err_eof, timed_out, finished, killed;
+        int wait_status;
+        uint64_t start_ns;
+        uint64_t timeout_ms;
+        char name[64], ns[64];
+        char call_id[40];
+        char *content_type;
+};
+
+static void inv_finish(struct invocation *inv);
+
+static void inv_handle_closed(uv_handle_t *h)
+{
+        struct invocation *inv = h->data;
+        if (--inv->open_handles > 0)
+                return;
+        sandbox_free(inv->sb);
+        free(inv->obuf.data);
+        free(inv->ebuf.data);
+        free(inv->content_type);
+        {
+                struct sfaasd *sf = inv->sf;
+                free(inv);
+                sfaasd_maybe_finish(sf);
+        }
+}
+
+static void inv_close_handle(struct invocation *inv, uv_handle_t *h)
+{
+        if (!uv_is_closing(h))
+                uv_close(h, inv_handle_closed);
+}
+
+static void inv_kill(struct invocation *inv)
+{
+        if (!inv->killed && !inv->exited) {
+                inv->killed = true;
+                (void) sandbox_kill(inv->sb);
+        }
+}
+
+static void outbuf_append(struct outbuf *b, const char *p, size_t n)
+{
+        size_t want, room = b->cap - b->len;
+        if (n > room) {
+                b->overflow = true;
+                n = room;
+        }
+        if (n == 0)
+                return;
+        want = b->len + n;
+        if (want + 1 > b->len + 1) {
+                size_t ncap = b->data ? b->len + 1 : 0;
+                char *nd;
+                if (ncap < want + 1) {
+                        ncap = want + 1 < 4096 ? 4096 : want + 1;
+                        if (ncap < b->len * 2)
+                                ncap = b->len * 2;
+                        if (ncap > b->cap + 1)
+                                ncap = b->cap + 1;
+                        nd = realloc(b->data, ncap);
+                        if (!nd) {
+                                b->overflow = true;
+                                return;
+                        }
+                        b->data = nd;
+                }
+        }
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+        (void) h;
+        buf->base = malloc(65536);
+        buf->len = buf->base ? 65536 : 0;
+}
+
+static void on_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+        struct invocation *inv = s->data;
+        struct outbuf *b = s == (uv_stream_t *) &inv->out ? &inv->obuf : &inv->ebuf;
+        if (n > 0) {
+                outbuf_append(b, buf->base, (size_t) n);
+                /* stdout over its cap kills the sandbox; stderr is just truncated. */
+                if (b == &inv->obuf && b->overflow)
+                        inv_kill(inv);
+        } else if (n < 0) {
+                (void) uv_read_stop(s);
+                if (b == &inv->obuf)
+                        inv->out_eof = true;
+                else
+                        inv->err_eof = true;
+                inv_finish(inv);
+        }
+        free(buf->base);
+}
+
+static void on_exit_poll(uv_poll_t *p, int status, int events)
+{
+        struct invocation *inv = p->data;
+        int ws, r = sandbox_reap(inv->sb, &ws);
+        if (r == -EAGAIN)
+                return;
+        (void) uv_poll_stop(p);
+        inv->exited = true;
+        inv->wait_status = r < 0 ? (SIGKILL) : ws; /* reap failed: report as killed */
+        inv_finish(inv);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+        struct invocation *inv = t->data;
+        inv->timed_out = true;
+        inv_kill(inv);
+}
+
+static void on_stdin_written(uv_write_t *w, int status)
+{
+        struct invocation *inv = w->data;
+        /* EPIPE when the function does not read its input: not an error. */
+        inv->in_open = false;
+        inv_close_handle(inv, (uv_handle_t *) &inv->in);
+}
+
+static void respond_failure(struct invocation *inv, int status, const char *error)
+{
+        json_t *o = json_pack("{s:s}", "error", error);
+        char *s;
+        char hdr[128];
+        if (!o) {
+                http_respond_error(inv->req, 500, "out of memory");
+                return;
+        }
+        if (!inv->timed_out && inv->exited && WIFEXITED(inv->wait_status))
+                (void) json_object_set_new(o, "exitCode", json_integer(WEXITSTATUS(inv->wait_status)));
+        if (inv->ebuf.len)
+                (void) json_object_set_new(o, "stderr", json_stringn_nocheck(inv->ebuf.data, inv->ebuf.len));
+        s = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-OpenFaaS-Internal: sfaasd\r\n", inv->call_id);
+        if (!s) {
+                http_respond_error(inv->req, 500, "out of memory");
+                return;
+        }
+        http_respond(inv->req, status, "application/json", hdr, s, strlen(s));
+        free(s);
+}
+
+static void inv_finish(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+        double secs;
+        char hdr[256], msg[256];
+
+        if (inv->finished || !inv->exited || !inv->out_eof || !inv->err_eof)
+                return;
+        inv->finished = true;
+        (void) uv_timer_stop(&inv->timer);
+        secs = (double) (now_ns() - inv->start_ns) / 1e9;
+
+        if (inv->timed_out) {
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s' timed out after %llu ms and was killed",
+                                 inv->name, inv->ns, (unsigned long long) inv->timeout_ms);
+                respond_failure(inv, 504, msg);
+        } else if (inv->obuf.overflow) {
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s' wrote more than %llu bytes of output",
+                                 inv->name, inv->ns, (unsigned long long) inv->obuf.cap);
+                respond_failure(inv, 500, msg);
+        } else if (!WIFEXITED(inv->wait_status) || WEXITSTATUS(inv->wait_status) != 0) {
+                if (WIFSIGNALED(inv->wait_status))
+                        (void) xsnprintf(msg, sizeof msg, "function '%s.%s' was killed by signal %d%s", inv->name,
+                                         inv->ns, WTERMSIG(inv->wait_status),
+                                         WTERMSIG(inv->wait_status) == SIGKILL ? " (out of memory or killed)" : "");
+                else
+                        (void) xsnprintf(msg, sizeof msg, "function '%s.%s' exited with status %d", inv->name, inv->ns,
+                                         WEXITSTATUS(inv->wait_status));
+                respond_failure(inv, 500, msg);
+        } else {
+                (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-Duration-Seconds: %.6f\r\n", inv->call_id,
+                                 secs);
+                http_respond(inv->req, 200, inv->content_type, hdr, inv->obuf.data ? inv->obuf.data : "",
+                             inv->obuf.len);
+        }
+        inv->req = NULL;
+        api_count_invocation(sf, inv->name, inv->ns);
+        log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
+
+        if (inv->prev)
+                inv->prev->next = inv->next;
+        else
+                sf->invocations = inv->next;
+        if (inv->next)
+                inv->next->prev = inv->prev;
+        sf->n_invocations--;
+
+        inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
+        inv_close_handle(inv, (uv_handle_t *) &inv->out);
+        inv_close_handle(inv, (uv_handle_t *) &inv->err);
+        inv_close_handle(inv, (uv_handle_t *) &inv->timer);
+        if (inv->in_open)
+                inv_close_handle(inv, (uv_handle_t *) &inv->in);
+}
+
+void invoke_kill_all(struct sfaasd *sf)
+{
+        for (struct invocation *inv = sf->invocations; inv; inv = inv->next)
+                inv_kill(inv);
+}
+
+/* ---- building the sandbox spec ---- */
+
+struct strv {
+        char **v;
+        size_t n, cap;
+};
+
+static int strv_push(struct strv *s, char *str)
+{
+        if (!str)
+                return -ENOMEM;
+        if (s->n + 2 > s->cap) {
+                size_t nc = s->cap ? s->cap * 2 : 16;
+                char **nv = realloc(s->v, nc * sizeof *nv);
+                if (!nv) {
+                        free(str);
+                        return -ENOMEM;
+                }
+                s->v = nv;
+                s->cap = nc;
+        }
+        s->v[s->n++] = str;
+        s->v[s->n] = NULL;
+        return 0;
+}
+
+/* Set K=V, replacing an existing K. */
+static int env_set(struct strv *env, const char *k, const char *v)
+{
+        size_t kl = strlen(k);
+        char *e = xasprintf("%s=%s", k, v);
+        if (!e)
+                return -ENOMEM;
+        for (size_t i = 0; i < env->n; i++)
+                if (strncmp(env->v[i], k, kl) == 0 && env->v[i][kl] == '=') {
+                        free(env->v[i]);
+                        env->v[i] = e;
+                        return 0;
+                }
+        return strv_push(env, e);
+}
+
+/* "content-type" -> "Content_Type" as the watchdog names it (Go's canonical
+ * header form, '-' -> '_'). Returns false for names unusable in env. */
+static bool header_env_name(const char *h, char *out, size_t size)
+{
+        size_t n = strlen(h);
+        bool up = true;
+        if (n == 0 || n + 1 > size)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = h[i];
+                if (c == '-') {
+                        out[i] = '_';
+                        up = true;
+                        continue;
+                }
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+                        return false;
+                if (c >= 'a' && c <= 'z' && up)
+                        c = (char) (c - 'a' + 'A');
+                else if (c >= 'A' && c <= 'Z' && !up)
+                        c = (char) (c - 'A' + 'a');
+                out[i] = c;
+                up = false;
+        }
+        out[n] = '\0';
+        return true;
+}
+
+static void make_call_id(char out[40])
+{
+        unsigned char b[16];
+        char hex[33];
+        if (random_bytes(b, sizeof b) < 0)
+                memset(b, 0, sizeof b);
+        b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
+        b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
+        hex_encode(b, sizeof b, hex);
+        (void) xsnprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static bool valid_call_id(const char *s)
+{
+        size_t n = strlen(s);
+        if (n == 0 || n >= 40)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '-'))
+                        return false;
+        return true;
+}
+
+static int split_fprocess(const char *s, struct strv *argv)
+{
+        const char *p = s;
+        while (*p) {
+                const char *e;
+                int r;
+                while (*p == ' ' || *p == '\t')
+                        p++;
+                if (!*p)
+                        break;
+                e = p;
+                while (*e && *e != ' ' && *e != '\t')
+                        e++;
+                r = strv_push(argv, strndup(p, (size_t) (e - p)));
+                if (r < 0)
+                        return r;
+                p = e;
+        }
+        return argv->n > 0 ? 0 : -EINVAL;
+}
+
+static int pipe_pair(int fds[2])
+{
+        return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
+                 const char *subpath)
+{
+        struct store_function *fn = NULL;
+        struct store_image *img = NULL;
+        struct image_config *icfg = NULL;
+        _cleanup_json_ json_t *spec = NULL;
+        struct strv argv = { 0 }, env = { 0 };
+        struct sandbox_spec sp = { 0 };
+        struct sf_err err = { 0 };
+        struct invocation *inv = NULL;
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+        char hdrname[256];
+        const char *ctype, *callid;
+        json_t *v;
+        int r;
+
+        if (sf->stopping) {
+                http_respond_error(req, 503, "sfaasd is shutting down");
+                return;
+        }
+        r = store_function_get(sf->store, ns, name, &fn);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
+                return;
+        }
+        spec = json_loads(fn->spec_json, 0, NULL);
+        r = store_image_resolve(sf->store, fn->image_id, &img);
+        if (!spec || r < 0) {
+                http_respond_error(req, 500, "function '%s.%s': image %s is unavailable", name, ns, fn->image_id);
+                goto out;
+        }
+        r = image_config_parse(img->config_json, &icfg, &err);
+        if (r < 0) {
+                http_respond_error(req, 500, "function '%s.%s': bad image config: %s", name, ns, err.msg);
+                goto out;
+        }
+
+        inv = calloc(1, sizeof *inv);
+        if (!inv) {
+                http_respond_error(req, 500, "out of memory");
+                goto out;
+        }
+        inv->sf = sf;
+        inv->start_ns = now_ns();
+        (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
+        (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
+        callid = http_request_header(req, "X-Call-Id");
+        if (callid && valid_call_id(callid))
+                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", callid);
+        else
+                make_call_id(inv->call_id);
+        ctype = http_request_header(req, "Content-Type");
+        inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
+        inv->obuf.cap = sf->cfg.max_output_bytes;
+        inv->ebuf.cap = sf->cfg.max_stderr_bytes;
+
+        /* argv: fprocess when set (classic watchdog), else Entrypoint + Cmd. */
+        v = json_object_get(spec, "envProcess");
+        if (v && json_is_string(v)) {
+                if (split_fprocess(json_string_value(v), &argv) < 0) {
+                        http_respond_error(req, 500, "function '%s.%s': envProcess is empty", name, ns);
+                        goto out;
+                }
+        } else {
+                for (char **p = icfg->entrypoint; p && *p; p++)
+                        if (strv_push(&argv, strdup(*p)) < 0)
+                                goto oom;
+                for (char **p = icfg->cmd; p && *p; p++)
+                        if (strv_push(&argv, strdup(*p)) < 0)
+                                goto oom;
+        }
+        if (argv.n == 0) {
+                http_respond_error(req, 500,
+                                   "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name,
+                                   ns);
+                goto out;
+        }
+
+        /* env: image Env, then the function's envVars, then the request. */
+        if (env_set(&env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
+                goto oom;
+        for (char **p = icfg->env; p && *p; p++) {
+                char *eq = strchr(*p, '=');
+                char key[256];
+                if (!eq || (size_t) (eq - *p) >= sizeof key)
+                        continue;
+                memcpy(key, *p, (size_t) (eq - *p));
+                key[eq - *p] = '\0';
+                if (env_set(&env, key, eq + 1) < 0)
+                        goto oom;
+        }
+        {
+                const char *k;
+                json_t *e;
+                json_object_foreach(json_object_get(spec, "envVars"), k, e) {
+                        if (!*k || strchr(k, '=') || env_set(&env, k, json_string_value(e)) < 0)
+                                continue;
+                }
+        }
+        if (v && json_is_string(v) && env_set(&env, "fprocess", json_string_value(v)) < 0)
+                goto oom;
+        if (env_set(&env, "Http_Method", req->method) < 0 || env_set(&env, "Http_Path", subpath) < 0)
+                goto oom;
+        if (req->query[0] && env_set(&env, "Http_Query", req->query) < 0)
+                goto oom;
+        {
+                char num[32];
+                (void) xsnprintf(num, sizeof num, "%zu", req->body_len);
+                if (env_set(&env, "Http_ContentLength", num) < 0)
+                        goto oom;
+        }
+        for (size_t i = 0; i < req->n_headers; i++) {
+                char key[300];
+                if (strcasecmp(req->headers[i].name, "Authorization") == 0)
+                        continue; /* credentials are not the function's business */
+                if (!header_env_name(req->headers[i].name, hdrname, sizeof hdrname))
+                        continue;
+                (void) xsnprintf(key, sizeof key, "Http_%s", hdrname);
+                /* First value only, as the watchdog does. */
+                {
+                        bool seen = false;
+                        for (size_t j = 0; j < i; j++)
+                                if (strcasecmp(req->headers[j].name, req->headers[i].name) == 0)
+                                        seen = true;
+                        if (seen)
+                                continue;
+                }
+                if (env_set(&env, key, req->headers[i].value) < 0)
+                        goto oom;
+        }
+        if (!callid || !valid_call_id(callid))
+                if (env_set(&env, "Http_X_Call_Id", inv->call_id) < 0)
+                        goto oom;
+
+        /* limits: daemon defaults, then the function's limits. */
+        sp.limits = sf->cfg.function;
+        {
+                json_t *lim = json_object_get(spec, "limits");
+                const char *m = json_string_value(json_object_get(lim, "memory"));
+                const char *c = json_string_value(json_object_get(lim, "cpu"));
+                uint64_t n;
+                if (m && parse_size(m, &n) == 0 && n > 0)
+                        sp.limits.memory_bytes = n;
+                if (c && parse_cpu_millis(c, &n) == 0 && n > 0)
+                        sp.limits.cpu_millis = n;
+                v = json_object_get(json_object_get(spec, "envVars"), "exec_timeout");
+                if (v && json_is_string(v) && parse_duration_ms(json_string_value(v), &n) == 0 && n > 0)
+                        sp.limits.timeout_ms = n;
+        }
+        inv->timeout_ms = sp.limits.timeout_ms;
+        {
+                struct store_namespace *nsrec = NULL;
+                r = store_namespace_get(sf->store, ns, &nsrec);
+                if (r < 0) {
+                        http_respond_error(req, 500, "namespace '%s' is unavailable", ns);
+                        goto out;
+                }
+                sp.uid_base = nsrec->uid_base;
+                store_namespace_free(nsrec);
+        }
+        r = image_resolve_user(img->rootfs, icfg->user, &sp.uid, &sp.gid, &err);
+        if (r < 0) {
+                http_respond_error(req, 500, "function '%s.%s': %s", name, ns, err.msg);
+                goto out;
+        }
+        sp.rootfs = img->rootfs;
+        sp.argv = argv.v;
+        sp.envp = env.v;
+        sp.workdir = icfg->workdir;
+        sp.hostname = name;
+        sp.group = ns;
+        sp.net = SANDBOX_NET_NONE;
+
+        if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
+                http_respond_error(req, 503, "cannot create pipes: %s", strerror(errno));
+                goto out;
+        }
+        sp.stdio[0] = in[0];
+        sp.stdio[1] = out[1];
+        sp.stdio[2] = errp[1];
+        r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
+        (void) close(in[0]);
+        (void) close(out[1]);
+        (void) close(errp[1]);
+        in[0] = out[1] = errp[1] = -1;
+        if (r < 0) {
+                log_error("function '%s.%s': sandbox start failed: %s", name, ns, err.msg);
+                http_respond_error(req, 500, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
+                goto out;
+        }
+
+        /* From here on the invocation owns everything and answers the request. */
+        inv->req = req;
+        http_request_hold(req);
+        uv_pipe_init(&sf->loop, &inv->in, 0);
+        uv_pipe_init(&sf->loop, &inv->out, 0);
+        uv_pipe_init(&sf->loop, &inv->err, 0);
+        uv_timer_init(&sf->loop, &inv->timer);
+        inv->in.data = inv->out.data = inv->err.data = inv->timer.data = inv->exit_poll.data = inv;
+        inv->wreq.data = inv;
+        inv->open_handles = 4;
+        if (uv_poll_init(&sf->loop, &inv->exit_poll, sandbox_pidfd(inv->sb)) == 0) {
+                inv->open_handles++;
+                (void) uv_poll_start(&inv->exit_poll, UV_READABLE, on_exit_poll);
+        }
+        (void) uv_pipe_open(&inv->in, in[1]);
+        (void) uv_pipe_open(&inv->out, out[0]);
+        (void) uv_pipe_open(&inv->err, errp[0]);
+        in[1] = out[0] = errp[0] = -1;
+        inv->in_open = true;
+        inv->next = sf->invocations;
+        if (sf->invocations)
+                sf->invocations->prev = inv;
+        sf->invocations = inv;
+        sf->n_invocations++;
+        (void) uv_read_start((uv_stream_t *) &inv->out, alloc_cb, on_out);
+        (void) uv_read_start((uv_stream_t *) &inv->err, alloc_cb, on_out);
+        if (inv->timeout_ms)
+                (void) uv_timer_start(&inv->timer, on_timeout, inv->timeout_ms, 0);
+        {
+                /* The request body stays alive until the response frees the request. */
+                uv_buf_t b = uv_buf_init(req->body, (unsigned) req->body_len);
+                if (req->body_len == 0 ||
+                    uv_write(&inv->wreq, (uv_stream_t *) &inv->in, &b, 1, on_stdin_written) < 0) {
+                        inv->in_open = false;
+                        inv_close_handle(inv, (uv_handle_t *) &inv->in);
+                }
+        }
+        inv = NULL;
+        goto out;
+
+oom:
+        http_respond_error(req, 500, "out of memory");
+out:
+        for (int i = 0; i < 2; i++) {
+                if (in[i] >= 0)
+                        (void) close(in[i]);
+                if (out[i] >= 0)
+                        (void) close(out[i]);
+                if (errp[i] >= 0)
+                        (void) close(errp[i]);
+        }
+        if (inv) {
+                free(inv->content_type);
+                free(inv);
+        }
+        strv_free(argv.v);
+        strv_free(env.v);
+        image_config_free(icfg);
+        store_image_free(img);
+        store_function_free(fn);
+}
