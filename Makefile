@@ -73,6 +73,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# The client's pure helpers live in cmd/ but are unit-tested.
+$(BUILD)/tests/test_client: $(BUILD)/cmd/client_util.o
+
 # Installs only what is missing; silent and quick when everything is there.
 deps:
 	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(DEB_BUILD) $(DEB_TEST) 2>/dev/null \

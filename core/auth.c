@@ -115,6 +115,10 @@ bool auth_check_basic(const struct sfaasd *sf, const struct http_request *req)
 void auth_respond_unauthorized(struct http_request *req)
 {
         static const char body[] = "{\"error\":\"invalid credentials\"}\n";
-        http_respond(req, 401, "application/json", "WWW-Authenticate: Basic realm=\"Restricted\"\r\n", body,
-                     sizeof body - 1);
+        /* The web UI signs in with its own form and marks its requests with
+         * X-Requested-With; a challenge would make the browser pop its own
+         * password prompt over the form. */
+        const char *xrw = http_request_header(req, "X-Requested-With");
+        http_respond(req, 401, "application/json",
+                     xrw ? NULL : "WWW-Authenticate: Basic realm=\"Restricted\"\r\n", body, sizeof body - 1);
 }

@@ -502,7 +502,7 @@ int store_image_resolve(struct store *s, const char *ref, struct store_image **r
                             &st);
                 if (r < 0)
                         return r;
-                sqlite3_bind_text(st, 1, pattern, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 1, pattern, -1, SQLITE_TRANSIENT); /* pattern dies with this block */
         } else {
                 norm = image_ref_normalize(ref);
                 if (!norm)
