@@ -26,6 +26,7 @@
 
 #include "../core/base/error.h"
 
+/* A zero field means its default. */
 struct image_limits {
         uint64_t max_archive_bytes;   /* whole input (default 2 GiB) */
         uint64_t max_unpacked_bytes;  /* sum of file sizes unpacked (default 4 GiB) */
@@ -54,6 +55,8 @@ struct image_import_result {
         char *rootfs;              /* absolute path images_dir/<hex>/rootfs */
         uint64_t size;             /* bytes unpacked */
         bool existed;              /* already present, nothing unpacked */
+        uint64_t dropped;          /* device nodes, FIFOs and sockets left out
+                                      (0 when existed) */
 };
 
 /* Import the archive read from fd (a regular file or a pipe; read once,
@@ -75,5 +78,11 @@ void image_config_free(struct image_config *c);
 int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, uint32_t *ret_gid,
                        struct sf_err *err);
 
-/* Remove images_dir/<hex> (an unreferenced image). */
+/* Remove images_dir/<hex> (an unreferenced image). id is "sha256:<hex>"
+ * or "<hex>". -ENOENT when absent. */
 int image_remove(const char *images_dir, const char *id);
+
+/* Remove what an interrupted import left in images_dir: staging and unpack
+ * directories and image folders without .complete. Call at startup only,
+ * never while an import may run. */
+int image_gc_partial(const char *images_dir);

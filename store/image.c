@@ -1,0 +1,440 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Image import: stage, verify, unpack, publish. See store/image.h for the
+ * store layout and store/image_internal.h for how the steps are split.
+ *
+ * Crash and concurrency safety: everything is built in private dot-named
+ * directories inside images_dir (".tmp-<rand>" for the staged archive,
+ * ".unpack-<rand>" for the new image) and published with one
+ * renameat2(RENAME_NOREPLACE) once config.json and .complete are written and
+ * synced, so images_dir/<hex> is either absent or complete. Two threads
+ * importing the same image both unpack; the second rename loses and its
+ * copy is dropped. image_gc_partial() removes what a crash left behind.
+ */
+#include <archive.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "store/image_internal.h"
+
+#define COMPLETE_MAX_BYTES 64
+#define PRIVATE_DIR_TRIES 8
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct unpack_state *, unpack_state_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_import_result *, image_import_result_free)
+
+void image_limits_effective(const struct image_limits *in, struct image_limits *out)
+{
+        static const struct image_limits defaults = {
+                .max_archive_bytes = IMAGE_DEFAULT_MAX_ARCHIVE_BYTES,
+                .max_unpacked_bytes = IMAGE_DEFAULT_MAX_UNPACKED_BYTES,
+                .max_entries = IMAGE_DEFAULT_MAX_ENTRIES,
+                .max_path_len = IMAGE_DEFAULT_MAX_PATH_LEN,
+                .max_layers = IMAGE_DEFAULT_MAX_LAYERS,
+        };
+
+        *out = in ? *in : defaults;
+        if (!out->max_archive_bytes)
+                out->max_archive_bytes = defaults.max_archive_bytes;
+        if (!out->max_unpacked_bytes)
+                out->max_unpacked_bytes = defaults.max_unpacked_bytes;
+        if (!out->max_entries)
+                out->max_entries = defaults.max_entries;
+        if (!out->max_path_len)
+                out->max_path_len = defaults.max_path_len;
+        if (!out->max_layers)
+                out->max_layers = defaults.max_layers;
+}
+
+const char *image_printable(const char *s, char *buf, size_t n)
+{
+        size_t o = 0;
+
+        if (n == 0)
+                return "";
+        for (; *s && o + 1 < n; s++)
+                buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+        if (*s && n >= 4) {
+                memcpy(buf + n - 4, "...", 3);
+                o = n - 1;
+        }
+        buf[o] = '\0';
+        return buf;
+}
+
+int image_archive_support_filters(struct archive *a)
+{
+        if (!archive_zlib_version() || archive_read_support_filter_gzip(a) != ARCHIVE_OK)
+                return -ENOTSUP;
+        if (archive_libzstd_version() && archive_read_support_filter_zstd(a) != ARCHIVE_OK)
+                return -ENOTSUP;
+        if (archive_liblzma_version() && archive_read_support_filter_xz(a) != ARCHIVE_OK)
+                return -ENOTSUP;
+        if (archive_bzlib_version() && archive_read_support_filter_bzip2(a) != ARCHIVE_OK)
+                return -ENOTSUP;
+        return 0;
+}
+
+/* Accept "sha256:<hex>" or "<hex>"; return the hex part. */
+static const char *id_hex(const char *id)
+{
+        if (!id)
+                return NULL;
+        if (str_startswith(id, "sha256:"))
+                id += STRLEN("sha256:");
+        return image_is_hex64(id) ? id : NULL;
+}
+
+/* Create images_dir/<prefix><random> mode 0700 and open it. */
+static int private_dir_new(int dir_fd, const char *prefix, char *ret_name, size_t n, int *ret_fd)
+{
+        for (int i = 0; i < PRIVATE_DIR_TRIES; i++) {
+                unsigned char rnd[8];
+                char hex[17];
+                int fd, r;
+
+                r = random_bytes(rnd, sizeof rnd);
+                if (r < 0)
+                        return r;
+                hex_encode(rnd, sizeof rnd, hex);
+                r = xsnprintf(ret_name, n, "%s%s", prefix, hex);
+                if (r < 0)
+                        return r;
+                if (mkdirat(dir_fd, ret_name, 0700) < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        return -errno;
+                }
+                fd = openat(dir_fd, ret_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        r = -errno;
+                        (void) unlinkat(dir_fd, ret_name, AT_REMOVEDIR);
+                        return r;
+                }
+                *ret_fd = fd;
+                return 0;
+        }
+        return -EEXIST;
+}
+
+/* Is images_dir/<hex> a complete image? Returns 1 with its size, 0 if not. */
+static int image_complete(int dir_fd, const char *hex, uint64_t *ret_size)
+{
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        _cleanup_close_ int fd = -1;
+        struct stat sb;
+        uint64_t size = 0;
+        char *nl;
+
+        path = xasprintf("%s/.complete", hex);
+        if (!path)
+                return -ENOMEM;
+        fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+        if (fstat(fd, &sb) < 0)
+                return -errno;
+        if (!S_ISREG(sb.st_mode))
+                return 0;
+        if (read_file_at(dir_fd, path, COMPLETE_MAX_BYTES, &buf, NULL) == 0) {
+                nl = strchr(buf, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (parse_u64(buf, &size) < 0)
+                        size = 0;
+        }
+        if (ret_size)
+                *ret_size = size;
+        return 1;
+}
+
+/* Unpack the planned layers into a new private dir and publish it as
+ * images_dir/<hex>. Sets *ret_existed when another import won the race. */
+static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int stage_fd,
+                              const struct image_limits *lim, const char *config_json, uint64_t *ret_size,
+                              uint64_t *ret_dropped, bool *ret_existed, struct sf_err *err)
+{
+        _cleanup_(unpack_state_freep) struct unpack_state *st = NULL;
+        _cleanup_close_ int unpack_fd = -1, root_fd = -1, rfd = -1;
+        _cleanup_free_ char *complete = NULL, *config_file = NULL;
+        const char *hex = plan->config_digest + STRLEN("sha256:");
+        char name[64];
+        uint64_t size;
+        int r;
+
+        r = private_dir_new(dir_fd, ".unpack-", name, sizeof name, &unpack_fd);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot create an unpack directory");
+
+        if (mkdirat(unpack_fd, "rootfs", 0700) < 0) {
+                r = sf_err_errno(err, -errno, "cannot create the rootfs directory");
+                goto fail;
+        }
+        rfd = openat(unpack_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rfd < 0 || fchmod(rfd, 0755) < 0) {
+                r = sf_err_errno(err, -errno, "cannot open the rootfs directory");
+                goto fail;
+        }
+        root_fd = openat(unpack_fd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (root_fd < 0) {
+                r = sf_err_errno(err, -errno, "cannot open the rootfs directory");
+                goto fail;
+        }
+        r = unpack_state_new(root_fd, lim, &st);
+        if (r < 0)
+                goto fail;
+        for (size_t i = 0; i < plan->n_layers; i++) {
+                _cleanup_close_ int blob_fd =
+                        openat(stage_fd, plan->layers[i].blob->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (blob_fd < 0) {
+                        r = sf_err_errno(err, -errno, "cannot open the staged layer %zu", i + 1);
+                        goto fail;
+                }
+                r = image_unpack_layer(st, blob_fd, (unsigned) (i + 1), plan->layers[i].diff_id, err);
+                if (r < 0)
+                        goto fail;
+        }
+        r = image_unpack_finish(st, err);
+        if (r < 0)
+                goto fail;
+        size = unpack_state_bytes(st);
+
+        /* Data first, then the marker, then publish. */
+        config_file = xasprintf("%s\n", config_json);
+        complete = xasprintf("%llu\n", (unsigned long long) size);
+        if (!config_file || !complete) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = write_file_atomic(unpack_fd, "config.json", config_file, strlen(config_file), 0644);
+        if (r < 0) {
+                r = sf_err_errno(err, r, "cannot write config.json");
+                goto fail;
+        }
+        if (syncfs(unpack_fd) < 0) {
+                r = sf_err_errno(err, -errno, "cannot sync the unpacked image");
+                goto fail;
+        }
+        r = write_file_atomic(unpack_fd, ".complete", complete, strlen(complete), 0644);
+        if (r < 0) {
+                r = sf_err_errno(err, r, "cannot write .complete");
+                goto fail;
+        }
+        if (fchmod(unpack_fd, 0755) < 0 || fsync(unpack_fd) < 0) {
+                r = sf_err_errno(err, -errno, "cannot finish the image directory");
+                goto fail;
+        }
+
+        for (int attempt = 0;; attempt++) {
+                if (renameat2(dir_fd, name, dir_fd, hex, RENAME_NOREPLACE) == 0)
+                        break;
+                if ((errno != EEXIST && errno != ENOTEMPTY) || attempt > 0) {
+                        r = sf_err_errno(err, -errno, "cannot publish image %s", hex);
+                        goto fail;
+                }
+                r = image_complete(dir_fd, hex, NULL);
+                if (r > 0) {
+                        /* Another import of the same image won. */
+                        (void) rm_rf_at(dir_fd, name);
+                        *ret_existed = true;
+                        return 0;
+                }
+                /* A leftover without .complete is garbage from a crash. */
+                r = rm_rf_at(dir_fd, hex);
+                if (r < 0) {
+                        r = sf_err_errno(err, r, "cannot remove the incomplete image %s", hex);
+                        goto fail;
+                }
+        }
+        (void) fsync(dir_fd);
+        *ret_size = size;
+        *ret_dropped = unpack_state_dropped(st);
+        return 0;
+
+fail:
+        (void) rm_rf_at(dir_fd, name);
+        return r;
+}
+
+static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_fd,
+                         const struct image_limits *lim, struct image_import_result **ret, struct sf_err *err)
+{
+        _cleanup_(image_import_result_freep) struct image_import_result *res = NULL;
+        struct staged_set set = { 0 };
+        struct image_plan plan;
+        const char *hex;
+        uint64_t dropped = 0;
+        int r;
+
+        memset(&plan, 0, sizeof plan);
+        r = image_stage_archive(fd, stage_fd, lim, &set, err);
+        if (r < 0)
+                goto out;
+        r = image_plan_load(&set, stage_fd, lim, &plan, err);
+        if (r < 0)
+                goto out;
+        hex = plan.config_digest + STRLEN("sha256:");
+
+        res = calloc(1, sizeof *res);
+        if (!res) {
+                r = -ENOMEM;
+                goto out;
+        }
+        memcpy(res->id, plan.config_digest, sizeof plan.config_digest);
+        memcpy(res->manifest_digest, plan.manifest_digest, sizeof plan.manifest_digest);
+        res->tags = TAKE_PTR(plan.tags);
+        res->config_json = json_dumps(plan.config_clean, JSON_COMPACT | JSON_SORT_KEYS);
+        res->rootfs = xasprintf("%s/%s/rootfs", images_dir, hex);
+        if (!res->config_json || !res->rootfs) {
+                r = -ENOMEM;
+                goto out;
+        }
+
+        r = image_complete(dir_fd, hex, &res->size);
+        if (r < 0) {
+                r = sf_err_errno(err, r, "cannot inspect the image store");
+                goto out;
+        }
+        if (r > 0) {
+                res->existed = true;
+        } else {
+                r = unpack_and_publish(dir_fd, &plan, stage_fd, lim, res->config_json, &res->size, &dropped,
+                                       &res->existed, err);
+                if (r < 0)
+                        goto out;
+                if (res->existed)
+                        (void) image_complete(dir_fd, hex, &res->size);
+        }
+        res->dropped = dropped;
+        *ret = TAKE_PTR(res);
+        r = 0;
+out:
+        image_plan_release(&plan);
+        staged_set_release(&set);
+        return r;
+}
+
+int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
+                    struct image_import_result **ret, struct sf_err *err)
+{
+        _cleanup_close_ int dir_fd = -1, stage_fd = -1;
+        _cleanup_free_ char *dir = NULL;
+        struct image_limits lim;
+        struct sf_err local;
+        char stage_name[64];
+        size_t len;
+        int r;
+
+        /* The internals write their reasons into err unconditionally. */
+        if (!err)
+                err = &local;
+        sf_err_clear(err);
+        if (!images_dir || images_dir[0] != '/' || fd < 0 || !ret)
+                return sf_err_set(err, -EINVAL, "image import: bad arguments");
+        dir = strdup(images_dir);
+        if (!dir)
+                return -ENOMEM;
+        for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
+                dir[len - 1] = '\0';
+        image_limits_effective(limits, &lim);
+
+        dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return sf_err_errno(err, -errno, "cannot open the image store '%s'", dir);
+        r = private_dir_new(dir_fd, ".tmp-", stage_name, sizeof stage_name, &stage_fd);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot create a staging directory in '%s'", dir);
+
+        r = import_staged(dir, dir_fd, fd, stage_fd, &lim, ret, err);
+        if (r < 0 && !err->msg[0])
+                (void) sf_err_errno(err, r, "image import failed");
+        if (r >= 0 && (*ret)->dropped > 0)
+                log_info("image %s: dropped %llu device nodes, FIFOs and sockets", (*ret)->id,
+                         (unsigned long long) (*ret)->dropped);
+
+        (void) rm_rf_at(dir_fd, stage_name);
+        return r;
+}
+
+void image_import_result_free(struct image_import_result *r)
+{
+        if (!r)
+                return;
+        strv_free(r->tags);
+        free(r->config_json);
+        free(r->rootfs);
+        free(r);
+}
+
+int image_remove(const char *images_dir, const char *id)
+{
+        _cleanup_close_ int dir_fd = -1;
+        const char *hex = id_hex(id);
+        unsigned char rnd[8];
+        char rhex[17], name[64];
+        int r;
+
+        if (!images_dir || !hex)
+                return -EINVAL;
+        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        r = random_bytes(rnd, sizeof rnd);
+        if (r < 0)
+                return r;
+        hex_encode(rnd, sizeof rnd, rhex);
+        r = xsnprintf(name, sizeof name, ".rm-%s", rhex);
+        if (r < 0)
+                return r;
+        /* Make it disappear at once, then delete at leisure. */
+        if (renameat2(dir_fd, hex, dir_fd, name, RENAME_NOREPLACE) < 0)
+                return -errno;
+        r = rm_rf_at(dir_fd, name);
+        (void) fsync(dir_fd);
+        return r;
+}
+
+int image_gc_partial(const char *images_dir)
+{
+        _cleanup_close_ int dir_fd = -1;
+        DIR *d;
+        struct dirent *de;
+        int r = 0;
+
+        int fd;
+
+        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        while ((de = readdir(d))) {
+                bool junk = str_startswith(de->d_name, ".tmp-") || str_startswith(de->d_name, ".unpack-") ||
+                            str_startswith(de->d_name, ".rm-");
+                if (!junk && image_is_hex64(de->d_name))
+                        junk = image_complete(dir_fd, de->d_name, NULL) == 0;
+                if (junk) {
+                        int q = rm_rf_at(dir_fd, de->d_name);
+                        if (q < 0 && r == 0)
+                                r = q;
+                }
+        }
+        (void) closedir(d);
+        return r;
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internals shared by store/image*.c. Not for other modules: the public
+ * interface is store/image.h.
+ *
+ * The import runs in three steps, each in its own file:
+ *   image_stage.c     read the outer archive once, sequentially, and stage
+ *                     each accepted entry under a flat name in a private
+ *                     directory, hashing as it streams;
+ *   image_manifest.c  recognise the format (docker save or OCI layout),
+ *                     pick the image, verify every blob it references;
+ *   image_unpack.c    unpack the layers safely into a new rootfs, checking
+ *                     each layer's uncompressed digest against the config;
+ * and image_config.c validates the image config and resolves users.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "core/base/cleanup.h"
+#include "store/image.h"
+
+/* jansson ships json_decrefp for this. */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+#define IMAGE_DEFAULT_MAX_ARCHIVE_BYTES (2ULL << 30)
+#define IMAGE_DEFAULT_MAX_UNPACKED_BYTES (4ULL << 30)
+#define IMAGE_DEFAULT_MAX_ENTRIES 200000ULL
+#define IMAGE_DEFAULT_MAX_PATH_LEN 4096ULL
+#define IMAGE_DEFAULT_MAX_LAYERS 128ULL
+
+/* Metadata files (manifests, indexes, configs) are read whole: cap them. */
+#define IMAGE_MAX_JSON_BYTES (8U << 20)
+/* Files in the outer archive (not counting directories). */
+#define IMAGE_MAX_OUTER_FILES 4096U
+/* Image ids and digests: "sha256:" + 64 hex. */
+#define IMAGE_DIGEST_LEN 71
+
+/* Fill every zero field of *out from the defaults above (in may be NULL). */
+void image_limits_effective(const struct image_limits *in, struct image_limits *out);
+
+/* --- image_stage.c ------------------------------------------------------ */
+
+struct staged_entry {
+        char *name;        /* archive name, normalised ("blobs/sha256/<hex>") */
+        char *file;        /* file in the staging dir; NULL for links and skipped names */
+        char *link;        /* for symlinks and hard links: the archive name aliased */
+        uint64_t size;     /* bytes staged */
+        char sha256[65];   /* lower-case hex of the staged bytes */
+};
+
+struct staged_set {
+        struct staged_entry *v;
+        size_t n, cap;
+};
+
+/* Read the archive on fd once and stage its accepted entries into stage_fd
+ * (an empty private directory). Unexpected names or entry types fail with
+ * -EBADMSG; caps with -EFBIG. */
+int image_stage_archive(int fd, int stage_fd, const struct image_limits *limits, struct staged_set *set,
+                        struct sf_err *err);
+/* Find the staged file for an archive name, following link aliases within
+ * the staged set (never on the filesystem). NULL when absent. */
+const struct staged_entry *staged_lookup(const struct staged_set *set, const char *name);
+void staged_set_release(struct staged_set *set);
+
+/* --- image_manifest.c --------------------------------------------------- */
+
+struct image_plan_layer {
+        const struct staged_entry *blob;
+        char diff_id[IMAGE_DIGEST_LEN + 1];  /* from the config, "sha256:<hex>" */
+};
+
+struct image_plan {
+        char config_digest[IMAGE_DIGEST_LEN + 1];
+        char manifest_digest[IMAGE_DIGEST_LEN + 1];  /* "" for docker save */
+        const struct staged_entry *config;
+        json_t *config_doc;                 /* the whole config blob, parsed */
+        json_t *config_clean;               /* its "config" object, validated and cleaned */
+        struct image_plan_layer *layers;
+        size_t n_layers;
+        char **tags;                        /* NULL-terminated, never NULL after load */
+};
+
+/* Recognise the format, choose the image, verify the digest and size of
+ * every referenced blob (config, manifests, compressed layers) and fill the
+ * plan. The layers' uncompressed digests are checked while unpacking. */
+int image_plan_load(const struct staged_set *set, int stage_fd, const struct image_limits *limits,
+                    struct image_plan *plan, struct sf_err *err);
+void image_plan_release(struct image_plan *plan);
+
+/* Parse a whole staged JSON file (capped, duplicate keys rejected). */
+int image_load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
+                    struct sf_err *err);
+
+/* --- image_config.c ----------------------------------------------------- */
+
+/* Validate an image config's "config" object (NULL or JSON null = empty)
+ * and return a new object holding only the validated, cleaned fields. */
+int image_config_check(const json_t *config, json_t **ret, struct sf_err *err);
+/* Validate the whole config blob: os, rootfs.type, rootfs.diff_ids (each
+ * "sha256:<hex>"), and "config" as above. */
+int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err *err);
+/* "1000", "app", "app:staff", "0:0": ^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$ */
+bool image_user_valid(const char *user);
+/* Clean an absolute path: collapse "//" and "/./", drop a trailing "/";
+ * reject relative paths and ".." (-EBADMSG). */
+int image_clean_abs_path(const char *in, char **ret);
+
+/* --- image_unpack.c ----------------------------------------------------- */
+
+struct unpack_state;
+
+int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret);
+void unpack_state_free(struct unpack_state *st);
+/* Unpack one layer blob (any compression libarchive knows) into the root,
+ * applying whiteouts; the uncompressed stream must hash to diff_id. index
+ * is 1-based, for messages. */
+int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, const char *diff_id,
+                       struct sf_err *err);
+/* After the last layer: directory times, and real directories at /proc,
+ * /dev, /sys, /tmp and /etc. */
+int image_unpack_finish(struct unpack_state *st, struct sf_err *err);
+uint64_t unpack_state_bytes(const struct unpack_state *st);
+uint64_t unpack_state_dropped(const struct unpack_state *st);
+
+/* Normalise an entry name: strip leading "/" and "./", collapse "//" and
+ * "/./", drop a trailing "/"; "" is the root itself. Any ".." component is
+ * -EBADMSG. */
+int image_entry_path_normalize(const char *in, char **ret);
+
+/* --- helpers ------------------------------------------------------------ */
+
+struct archive;
+/* Enable gzip, zstd, xz and bzip2 decompression, each only when libarchive
+ * has the library linked in: never a fallback that runs an external
+ * program on hostile input from a worker thread. */
+int image_archive_support_filters(struct archive *a);
+
+/* Copy s into buf for a message: at most n-1 bytes, non-printable bytes as
+ * '?', "..." when cut. Hostile names must not reach a terminal raw. */
+const char *image_printable(const char *s, char *buf, size_t n);
+bool image_is_hex64(const char *s);
+/* "sha256:<64 lower-case hex>" */
+bool image_digest_valid(const char *s);

@@ -1,0 +1,874 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Safe layer unpacking. Layers are hostile (SECURITY.md): their entries try
+ * to write outside the root ("../x", "/x", through a symlink planted by an
+ * earlier entry or layer, through a hard link), to plant device nodes and
+ * setuid files, and to exhaust the disk.
+ *
+ * libarchive only reads; every write is a *at() call relative to a
+ * directory fd obtained with openat2(RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)
+ * from the rootfs fd, so symlinks in parent components resolve as they
+ * would inside the container (confined to the root, like docker's chroot
+ * unpack) and can never reach the host. The final component is never
+ * followed: it is removed and created with O_EXCL | O_NOFOLLOW, and
+ * metadata is applied through the new fd or with AT_SYMLINK_NOFOLLOW.
+ * archive_write_disk is not used: it relies on the process-wide cwd.
+ *
+ * Policy:
+ *   - names: a leading "/" or "./" is stripped; any ".." component rejects
+ *     the image, as does a hard link whose target has one;
+ *   - devices, FIFOs and sockets are dropped and counted (a FIFO in a
+ *     read-only rootfs only serves to block a reader); a 0:0 character
+ *     device is an overlayfs-style whiteout and removes the path;
+ *   - setuid and setgid bits are stripped, sticky kept on directories only;
+ *     xattrs and ACLs are never applied (no file capabilities, no security.*);
+ *   - owners are the in-image ids, which must be below 65536;
+ *   - OCI whiteouts are applied per layer, in order: ".wh.NAME" removes NAME
+ *     from lower layers, ".wh..wh..opq" removes from its directory what
+ *     lower layers put there and keeps what this layer adds, wherever the
+ *     marker sits in the layer's tar; other ".wh..wh." names, ".wh.",
+ *     ".wh.." and ".wh..." reject the image;
+ *   - caps: entries, name length, unpacked bytes (checked against each
+ *     file's declared size before writing), decompressed stream bytes.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "store/image_internal.h"
+
+#define UNPACK_BUF_SIZE (128U << 10)
+#define ID_LIMIT 65536
+#define OPEN_RETRIES 8
+/* Per entry allowance for tar headers and padding in the stream cap. */
+#define STREAM_BYTES_PER_ENTRY 8192ULL
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+struct layer_stream;
+static int layer_archive_error(struct unpack_state *st, struct archive *a, const struct layer_stream *ls);
+
+struct dir_time {
+        char *path;
+        struct timespec mtime;
+};
+
+struct unpack_state {
+        int root_fd;                 /* O_PATH rootfs, borrowed */
+        struct image_limits lim;
+        uint64_t bytes;              /* file bytes written */
+        uint64_t stream_bytes;       /* decompressed layer bytes */
+        uint64_t stream_cap;
+        uint64_t entries;
+        uint64_t dropped;            /* devices, FIFOs, sockets */
+        struct dir_time *dirs;       /* directory mtimes, applied at the end */
+        size_t n_dirs, cap_dirs;
+        json_t *layer_paths;         /* set of paths the current layer wrote */
+        unsigned char *buf;
+        unsigned layer;              /* 1-based, for messages */
+        struct sf_err *err;          /* never NULL while unpacking */
+        struct layer_stream *ls;     /* the current layer's stream */
+};
+
+/* What the current entry is, for messages. */
+struct entry_ctx {
+        const char *raw;             /* name as in the tar */
+        char pname[120];             /* printable copy */
+};
+
+int image_entry_path_normalize(const char *in, char **ret)
+{
+        _cleanup_free_ char *out = NULL;
+        size_t o = 0;
+        const char *p = in;
+
+        out = malloc(strlen(in) + 1);
+        if (!out)
+                return -ENOMEM;
+        while (*p) {
+                const char *c;
+                size_t n;
+
+                while (*p == '/')
+                        p++;
+                if (!*p)
+                        break;
+                c = p;
+                while (*p && *p != '/')
+                        p++;
+                n = (size_t) (p - c);
+                if (n == 1 && c[0] == '.')
+                        continue;
+                if (n == 2 && c[0] == '.' && c[1] == '.')
+                        return -EBADMSG;
+                if (o > 0)
+                        out[o++] = '/';
+                memcpy(out + o, c, n);
+                o += n;
+        }
+        out[o] = '\0';
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret)
+{
+        struct unpack_state *st = calloc(1, sizeof *st);
+        uint64_t extra;
+
+        if (!st)
+                return -ENOMEM;
+        st->root_fd = root_fd;
+        image_limits_effective(limits, &st->lim);
+        if (__builtin_mul_overflow(st->lim.max_entries, STREAM_BYTES_PER_ENTRY, &extra) ||
+            __builtin_add_overflow(st->lim.max_unpacked_bytes, extra, &st->stream_cap))
+                st->stream_cap = UINT64_MAX;
+        st->layer_paths = json_object();
+        st->buf = malloc(UNPACK_BUF_SIZE);
+        if (!st->layer_paths || !st->buf) {
+                unpack_state_free(st);
+                return -ENOMEM;
+        }
+        *ret = st;
+        return 0;
+}
+
+void unpack_state_free(struct unpack_state *st)
+{
+        if (!st)
+                return;
+        for (size_t i = 0; i < st->n_dirs; i++)
+                free(st->dirs[i].path);
+        free(st->dirs);
+        json_decref(st->layer_paths);
+        free(st->buf);
+        free(st);
+}
+
+uint64_t unpack_state_bytes(const struct unpack_state *st) { return st->bytes; }
+uint64_t unpack_state_dropped(const struct unpack_state *st) { return st->dropped; }
+
+/* openat2 in the root; RESOLVE_IN_ROOT may answer EAGAIN when a rename
+ * raced the walk of "..": retry a few times. */
+static int root_open(int root_fd, const char *path, int flags)
+{
+        int fd = -EAGAIN;
+
+        for (int i = 0; i < OPEN_RETRIES && fd == -EAGAIN; i++)
+                fd = open_in_root(root_fd, *path ? path : ".", flags, 0);
+        return fd;
+}
+
+static int entry_fail(struct unpack_state *st, const struct entry_ctx *ec, int code, const char *why)
+{
+        return sf_err_set(st->err, code, "layer %u: entry '%s': %s", st->layer, ec->pname, why);
+}
+
+static int entry_fail_errno(struct unpack_state *st, const struct entry_ctx *ec, int code, const char *what)
+{
+        return sf_err_errno(st->err, code, "layer %u: entry '%s': %s", st->layer, ec->pname, what);
+}
+
+/* ---- the set of paths this layer wrote (for opaque directories) -------- */
+
+/* jansson's object is a ready hash table; tar names need not be UTF-8,
+ * hence the _nocheck setter. Adding a path adds its ancestors too, which
+ * this layer implicitly keeps. */
+static int layer_paths_add(struct unpack_state *st, const char *path)
+{
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (;;) {
+                char *slash;
+
+                if (!*p || json_object_get(st->layer_paths, p))
+                        return 0;
+                if (json_object_set_new_nocheck(st->layer_paths, p, json_true()) < 0)
+                        return -ENOMEM;
+                slash = strrchr(p, '/');
+                if (!slash)
+                        return 0;
+                *slash = '\0';
+        }
+}
+
+static bool layer_paths_has(const struct unpack_state *st, const char *path)
+{
+        return json_object_get(st->layer_paths, path) != NULL;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+        return *dir ? xasprintf("%s/%s", dir, name) : strdup(name);
+}
+
+/* ---- directories ------------------------------------------------------- */
+
+static int dir_time_add(struct unpack_state *st, const char *path, const struct timespec *mtime)
+{
+        if (st->n_dirs == st->cap_dirs) {
+                size_t ncap = st->cap_dirs ? st->cap_dirs * 2 : 64;
+                struct dir_time *nv = reallocarray(st->dirs, ncap, sizeof *nv);
+                if (!nv)
+                        return -ENOMEM;
+                st->dirs = nv;
+                st->cap_dirs = ncap;
+        }
+        st->dirs[st->n_dirs].path = strdup(path);
+        if (!st->dirs[st->n_dirs].path)
+                return -ENOMEM;
+        st->dirs[st->n_dirs++].mtime = *mtime;
+        return 0;
+}
+
+/* Set owner and mode on a fresh or existing directory fd. */
+static int apply_owner_mode(int fd, uid_t uid, gid_t gid, mode_t mode)
+{
+        if (fchown(fd, uid, gid) < 0 && !(errno == EPERM && geteuid() != 0))
+                return -errno;
+        /* After chown, which may clear setuid/setgid anyway. */
+        if (fchmod(fd, mode) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Open path (relative to the root) as a directory, O_PATH. With create,
+ * missing components are made (0755 root:root), each resolved from the
+ * root again so symlinks stay confined. */
+static int open_dir(struct unpack_state *st, const struct entry_ctx *ec, const char *path, bool create,
+                    int *ret_fd)
+{
+        _cleanup_free_ char *prefix = NULL;
+        int fd;
+        char *p;
+
+        fd = root_open(st->root_fd, path, O_PATH | O_DIRECTORY);
+        if (fd >= 0 || fd != -ENOENT || !create)
+                goto out;
+
+        prefix = strdup(path);
+        if (!prefix)
+                return -ENOMEM;
+        p = prefix;
+        for (;;) {
+                char *slash = strchr(p, '/');
+                _cleanup_close_ int pfd = -1, dfd = -1;
+                const char *name;
+                char saved = '\0';
+                int r;
+
+                if (slash) {
+                        saved = *slash;
+                        *slash = '\0';
+                }
+                dfd = root_open(st->root_fd, prefix, O_PATH | O_DIRECTORY);
+                if (dfd == -ENOENT) {
+                        char *last = strrchr(prefix, '/');
+                        if (last) {
+                                *last = '\0';
+                                pfd = root_open(st->root_fd, prefix, O_PATH | O_DIRECTORY);
+                                *last = '/';
+                                name = last + 1;
+                        } else {
+                                pfd = root_open(st->root_fd, "", O_PATH | O_DIRECTORY);
+                                name = prefix;
+                        }
+                        if (pfd < 0) {
+                                fd = pfd;
+                                goto out;
+                        }
+                        if (mkdirat(pfd, name, 0700) < 0) {
+                                /* EEXIST here: a dangling symlink, confined but
+                                 * pointing nowhere. Do not create its target. */
+                                fd = errno == EEXIST ? -ENOENT : -errno;
+                                goto out;
+                        }
+                        dfd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (dfd < 0) {
+                                fd = -errno;
+                                goto out;
+                        }
+                        r = apply_owner_mode(dfd, 0, 0, 0755);
+                        if (r < 0) {
+                                fd = r;
+                                goto out;
+                        }
+                        r = layer_paths_add(st, prefix);
+                        if (r < 0)
+                                return r;
+                } else if (dfd < 0) {
+                        fd = dfd;
+                        goto out;
+                }
+                if (!slash) {
+                        fd = root_open(st->root_fd, prefix, O_PATH | O_DIRECTORY);
+                        goto out;
+                }
+                *slash = saved;
+                p = slash + 1;
+        }
+out:
+        if (fd >= 0) {
+                *ret_fd = fd;
+                return 0;
+        }
+        switch (fd) {
+        case -ENOMEM:
+                return fd;
+        case -ENOTDIR:
+                return entry_fail(st, ec, -EBADMSG, "a parent is not a directory");
+        case -ENOENT:
+                return entry_fail(st, ec, -EBADMSG, "a parent is a dangling symlink");
+        case -ELOOP:
+                return entry_fail(st, ec, -EBADMSG, "too many levels of symlinks in a parent");
+        case -ENAMETOOLONG:
+                return entry_fail(st, ec, -EBADMSG, "name too long");
+        default:
+                return entry_fail_errno(st, ec, fd, "cannot open a parent directory");
+        }
+}
+
+/* Make room for a new entry at dfd/name: keep an existing directory when
+ * a directory is wanted, remove anything else (never following it). */
+static int make_room(int dfd, const char *name, bool want_dir, bool *ret_kept_dir)
+{
+        struct stat sb;
+
+        *ret_kept_dir = false;
+        if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (want_dir && S_ISDIR(sb.st_mode)) {
+                *ret_kept_dir = true;
+                return 0;
+        }
+        return rm_rf_at(dfd, name);
+}
+
+/* ---- whiteouts --------------------------------------------------------- */
+
+/* Remove from the open directory what this layer did not write. */
+static int opaque_clear(struct unpack_state *st, int dfd, const char *relpath)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        int fd, r;
+
+        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        while ((errno = 0, de = readdir(d))) {
+                _cleanup_free_ char *child = NULL;
+                struct stat sb;
+
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                child = path_join(relpath, de->d_name);
+                if (!child)
+                        return -ENOMEM;
+                if (!layer_paths_has(st, child)) {
+                        r = rm_rf_at(dirfd(d), de->d_name);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode)) {
+                        _cleanup_close_ int cfd =
+                                openat(dirfd(d), de->d_name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (cfd < 0)
+                                return -errno;
+                        r = opaque_clear(st, cfd, child);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return errno > 0 ? -errno : 0;
+}
+
+static int apply_whiteout(struct unpack_state *st, const struct entry_ctx *ec, const char *parent,
+                          const char *base)
+{
+        const char *what = base + STRLEN(".wh.");
+        _cleanup_close_ int dfd = -1;
+        _cleanup_free_ char *victim = NULL;
+        int r;
+
+        if (strcmp(what, ".wh..opq") == 0) {
+                r = layer_paths_add(st, parent);
+                if (r < 0)
+                        return r;
+                r = open_dir(st, ec, parent, true, &dfd);
+                if (r < 0)
+                        return r;
+                r = opaque_clear(st, dfd, parent);
+                if (r < 0)
+                        return entry_fail_errno(st, ec, r, "cannot clear the opaque directory");
+                return 0;
+        }
+        if (str_startswith(what, ".wh.") || !*what || strcmp(what, ".") == 0 || strcmp(what, "..") == 0)
+                return entry_fail(st, ec, -EBADMSG, "malformed whiteout");
+
+        victim = path_join(parent, what);
+        if (!victim)
+                return -ENOMEM;
+        if (layer_paths_has(st, victim))
+                return 0; /* written by this very layer: not a lower entry */
+        dfd = root_open(st->root_fd, parent, O_PATH | O_DIRECTORY);
+        if (dfd == -ENOENT || dfd == -ENOTDIR)
+                return 0; /* nothing below to hide */
+        if (dfd < 0)
+                return entry_fail_errno(st, ec, dfd, "cannot open the whiteout's directory");
+        r = rm_rf_at(dfd, what);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot apply the whiteout");
+        return 0;
+}
+
+/* ---- entries ----------------------------------------------------------- */
+
+static int copy_data(struct unpack_state *st, struct archive *a, const struct entry_ctx *ec, int fd,
+                     uint64_t declared)
+{
+        uint64_t written = 0;
+
+        for (;;) {
+                la_ssize_t n = archive_read_data(a, st->buf, UNPACK_BUF_SIZE);
+                int r;
+
+                if (n < 0)
+                        return layer_archive_error(st, a, st->ls);
+                if (n == 0)
+                        return 0;
+                written += (uint64_t) n;
+                if (written > declared)
+                        return entry_fail(st, ec, -EBADMSG, "more data than its declared size");
+                r = write_all(fd, st->buf, (size_t) n);
+                if (r < 0)
+                        return entry_fail_errno(st, ec, r, "cannot write");
+                st->bytes += (uint64_t) n;
+        }
+}
+
+static int unpack_hardlink(struct unpack_state *st, const struct entry_ctx *ec, int dfd, const char *path,
+                           const char *name, const char *raw_target)
+{
+        _cleanup_free_ char *target = NULL;
+        _cleanup_close_ int tfd = -1;
+        const char *tname;
+        struct stat tsb, sb;
+        bool kept;
+        int r;
+
+        if (strlen(raw_target) > st->lim.max_path_len)
+                return entry_fail(st, ec, -EFBIG, "hard link target name too long");
+        r = image_entry_path_normalize(raw_target, &target);
+        if (r == -EBADMSG)
+                return entry_fail(st, ec, -EBADMSG, "hard link target escapes the root");
+        if (r < 0)
+                return r;
+        if (!*target)
+                return entry_fail(st, ec, -EBADMSG, "hard link to the root directory");
+        if (strcmp(target, path) == 0)
+                return 0;
+        tname = strrchr(target, '/');
+        if (tname) {
+                target[tname - target] = '\0';
+                tname++;
+        } else {
+                tname = target;
+        }
+        tfd = root_open(st->root_fd, tname == target ? "" : target, O_PATH | O_DIRECTORY);
+        if (tfd < 0 || fstatat(tfd, tname, &tsb, AT_SYMLINK_NOFOLLOW) < 0)
+                return entry_fail(st, ec, -EBADMSG, "hard link target is not in the image");
+        if (S_ISDIR(tsb.st_mode))
+                return entry_fail(st, ec, -EBADMSG, "hard link to a directory");
+        if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_dev == tsb.st_dev &&
+            sb.st_ino == tsb.st_ino)
+                return 0;
+        r = make_room(dfd, name, false, &kept);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot replace the existing entry");
+        /* No AT_SYMLINK_FOLLOW: a link to a symlink links the symlink. */
+        if (linkat(tfd, tname, dfd, name, 0) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot create the hard link");
+        return 0;
+}
+
+static int unpack_entry(struct unpack_state *st, struct archive *a, struct archive_entry *ae)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int dfd = -1, fd = -1;
+        struct entry_ctx ec = { 0 };
+        const char *name, *hardlink;
+        char *slash;
+        mode_t type, perm, mode;
+        la_int64_t uid, gid;
+        struct timespec times[2];
+        bool kept;
+        int r;
+
+        ec.raw = archive_entry_pathname(ae);
+        if (!ec.raw)
+                ec.raw = archive_entry_pathname_utf8(ae);
+        if (!ec.raw)
+                return sf_err_set(st->err, -EBADMSG, "layer %u: entry with an unreadable name", st->layer);
+        (void) image_printable(ec.raw, ec.pname, sizeof ec.pname);
+
+        if (++st->entries > st->lim.max_entries)
+                return sf_err_set(st->err, -EFBIG, "image has more than %llu entries",
+                                  (unsigned long long) st->lim.max_entries);
+        if (strlen(ec.raw) > st->lim.max_path_len)
+                return sf_err_set(st->err, -EFBIG, "layer %u: entry name longer than %llu bytes", st->layer,
+                                  (unsigned long long) st->lim.max_path_len);
+        r = image_entry_path_normalize(ec.raw, &path);
+        if (r == -EBADMSG)
+                return entry_fail(st, &ec, -EBADMSG, "escapes the root");
+        if (r < 0)
+                return r;
+
+        /* Split into parent and name ("" parent is the root). */
+        slash = strrchr(path, '/');
+        if (slash) {
+                *slash = '\0';
+                name = slash + 1;
+        } else {
+                name = path;
+        }
+        const char *parent = slash ? path : "";
+
+        if (str_startswith(name, ".wh."))
+                return apply_whiteout(st, &ec, parent, name);
+
+        type = archive_entry_filetype(ae);
+        hardlink = archive_entry_hardlink(ae);
+        if (!hardlink)
+                hardlink = archive_entry_hardlink_utf8(ae);
+        if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO || type == AE_IFSOCK ||
+                          (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK))) {
+                if (type == AE_IFCHR && archive_entry_rdev(ae) == 0) {
+                        /* overlayfs-style whiteout, 0:0 char device */
+                        _cleanup_free_ char *wh = xasprintf(".wh.%s", name);
+                        if (!wh)
+                                return -ENOMEM;
+                        return *name ? apply_whiteout(st, &ec, parent, wh) : 0;
+                }
+                st->dropped++;
+                return 0;
+        }
+
+        uid = archive_entry_uid(ae);
+        gid = archive_entry_gid(ae);
+        if (uid < 0 || uid >= ID_LIMIT || gid < 0 || gid >= ID_LIMIT)
+                return entry_fail(st, &ec, -EBADMSG, "owner ids must be in 0..65535");
+        perm = archive_entry_perm(ae);
+        mode = (perm & 0777) | (type == AE_IFDIR ? (perm & S_ISVTX) : 0);
+        times[0].tv_sec = times[1].tv_sec = archive_entry_mtime(ae);
+        times[0].tv_nsec = times[1].tv_nsec = archive_entry_mtime_nsec(ae);
+        if (times[1].tv_nsec < 0 || times[1].tv_nsec >= 1000000000L)
+                times[0].tv_nsec = times[1].tv_nsec = 0;
+
+        if (!*name) {
+                /* The root itself ("./"): metadata only. */
+                if (hardlink || type != AE_IFDIR)
+                        return entry_fail(st, &ec, -EBADMSG, "replaces the root directory");
+                fd = root_open(st->root_fd, "", O_RDONLY | O_DIRECTORY);
+                if (fd < 0)
+                        return entry_fail_errno(st, &ec, fd, "cannot open the root");
+                r = apply_owner_mode(fd, (uid_t) uid, (gid_t) gid, mode);
+                if (r < 0)
+                        return entry_fail_errno(st, &ec, r, "cannot set owner and mode");
+                return dir_time_add(st, ".", &times[1]);
+        }
+
+        r = open_dir(st, &ec, parent, true, &dfd);
+        if (r < 0)
+                return r;
+        if (slash)
+                *slash = '/';
+        r = layer_paths_add(st, path);
+        if (r < 0)
+                return r;
+
+        if (hardlink)
+                return unpack_hardlink(st, &ec, dfd, path, name, hardlink);
+
+        switch (type) {
+        case AE_IFDIR:
+                r = make_room(dfd, name, true, &kept);
+                if (r < 0)
+                        return entry_fail_errno(st, &ec, r, "cannot replace the existing entry");
+                if (!kept && mkdirat(dfd, name, 0700) < 0)
+                        return entry_fail_errno(st, &ec, -errno, "cannot create the directory");
+                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return entry_fail_errno(st, &ec, -errno, "cannot open the directory");
+                r = apply_owner_mode(fd, (uid_t) uid, (gid_t) gid, mode);
+                if (r < 0)
+                        return entry_fail_errno(st, &ec, r, "cannot set owner and mode");
+                return dir_time_add(st, path, &times[1]);
+
+        case AE_IFREG: {
+                la_int64_t size = archive_entry_size(ae);
+                uint64_t total;
+
+                if (size < 0)
+                        return entry_fail(st, &ec, -EBADMSG, "negative size");
+                /* Before writing a byte: a bomb stops at its header. */
+                if (__builtin_add_overflow(st->bytes, (uint64_t) size, &total) ||
+                    total > st->lim.max_unpacked_bytes)
+                        return sf_err_set(st->err, -EFBIG, "layer %u: unpacked size exceeds the limit of %llu bytes",
+                                          st->layer, (unsigned long long) st->lim.max_unpacked_bytes);
+                r = make_room(dfd, name, false, &kept);
+                if (r < 0)
+                        return entry_fail_errno(st, &ec, r, "cannot replace the existing entry");
+                fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd < 0)
+                        return entry_fail_errno(st, &ec, -errno, "cannot create the file");
+                r = copy_data(st, a, &ec, fd, (uint64_t) size);
+                if (r < 0)
+                        return r;
+                r = apply_owner_mode(fd, (uid_t) uid, (gid_t) gid, mode);
+                if (r < 0)
+                        return entry_fail_errno(st, &ec, r, "cannot set owner and mode");
+                if (futimens(fd, times) < 0)
+                        return entry_fail_errno(st, &ec, -errno, "cannot set the time");
+                return 0;
+        }
+
+        case AE_IFLNK: {
+                const char *target = archive_entry_symlink(ae);
+
+                if (!target)
+                        target = archive_entry_symlink_utf8(ae);
+                if (!target || !*target)
+                        return entry_fail(st, &ec, -EBADMSG, "symlink without a target");
+                if (strlen(target) > st->lim.max_path_len)
+                        return entry_fail(st, &ec, -EFBIG, "symlink target too long");
+                r = make_room(dfd, name, false, &kept);
+                if (r < 0)
+                        return entry_fail_errno(st, &ec, r, "cannot replace the existing entry");
+                /* The target is stored, never resolved here: it is
+                 * confined at use by RESOLVE_IN_ROOT and the sandbox. */
+                if (symlinkat(target, dfd, name) < 0)
+                        return entry_fail_errno(st, &ec, -errno, "cannot create the symlink");
+                if (fchownat(dfd, name, (uid_t) uid, (gid_t) gid, AT_SYMLINK_NOFOLLOW) < 0 &&
+                    !(errno == EPERM && geteuid() != 0))
+                        return entry_fail_errno(st, &ec, -errno, "cannot set the owner");
+                if (utimensat(dfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
+                        return entry_fail_errno(st, &ec, -errno, "cannot set the time");
+                return 0;
+        }
+        default:
+                st->dropped++;
+                return 0;
+        }
+}
+
+/* ---- one layer --------------------------------------------------------- */
+
+/* The tar reader pulls decompressed bytes through this callback from a
+ * second, raw-format archive that does the decompression, so the diff_id
+ * (sha256 of the uncompressed tar) is computed in the same single pass. */
+struct layer_stream {
+        struct archive *raw;
+        EVP_MD_CTX *md;
+        struct unpack_state *st;
+        int error;      /* -EFBIG: stream cap; -EBADMSG: decompression failed */
+        char msg[160];
+        bool eof;
+};
+
+static la_ssize_t layer_read_cb(struct archive *a, void *data, const void **ret_buf)
+{
+        struct layer_stream *ls = data;
+        const void *p;
+        size_t n = 0;
+        la_int64_t off;
+        int r;
+
+        while (!ls->eof) {
+                r = archive_read_data_block(ls->raw, &p, &n, &off);
+                if (r == ARCHIVE_EOF) {
+                        ls->eof = true;
+                        break;
+                }
+                if (r < ARCHIVE_WARN) {
+                        const char *m = archive_error_string(ls->raw);
+                        ls->error = -EBADMSG;
+                        (void) image_printable(m ? m : "unknown error", ls->msg, sizeof ls->msg);
+                        archive_set_error(a, EIO, "decompression failed");
+                        return -1;
+                }
+                if (n == 0)
+                        continue;
+                ls->st->stream_bytes += n;
+                if (ls->st->stream_bytes > ls->st->stream_cap) {
+                        ls->error = -EFBIG;
+                        archive_set_error(a, EFBIG, "stream cap");
+                        return -1;
+                }
+                if (EVP_DigestUpdate(ls->md, p, n) != 1) {
+                        ls->error = -ENOMEM;
+                        archive_set_error(a, ENOMEM, "digest");
+                        return -1;
+                }
+                *ret_buf = p;
+                return (la_ssize_t) n;
+        }
+        return 0;
+}
+
+static int layer_archive_error(struct unpack_state *st, struct archive *a, const struct layer_stream *ls)
+{
+        const char *m = archive_error_string(a);
+        char pbuf[160];
+
+        if (ls->error == -EFBIG)
+                return sf_err_set(st->err, -EFBIG, "layer %u: decompressed data exceeds the limit", st->layer);
+        if (ls->error == -ENOMEM)
+                return -ENOMEM;
+        if (ls->error < 0) {
+                if (strcasestr(ls->msg, "truncated") || strcasestr(ls->msg, "premature"))
+                        return sf_err_set(st->err, -EBADMSG, "layer %u: truncated compressed data", st->layer);
+                return sf_err_set(st->err, -EBADMSG, "layer %u: bad compressed data: %s", st->layer, ls->msg);
+        }
+        if (m && strcasestr(m, "truncated"))
+                return sf_err_set(st->err, -EBADMSG, "layer %u: truncated tar", st->layer);
+        return sf_err_set(st->err, -EBADMSG, "layer %u: not a valid tar: %s", st->layer,
+                          m ? image_printable(m, pbuf, sizeof pbuf) : "unknown error");
+}
+
+int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, const char *diff_id,
+                       struct sf_err *err)
+{
+        _cleanup_(archive_read_freep) struct archive *raw = NULL, *tar = NULL;
+        _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = NULL;
+        struct layer_stream ls = { 0 };
+        struct archive_entry *ae;
+        unsigned char digest[32];
+        char hex[65];
+        unsigned int dlen = 0;
+        int r;
+
+        st->layer = index;
+        st->err = err;
+        json_object_clear(st->layer_paths);
+
+        raw = archive_read_new();
+        tar = archive_read_new();
+        md = EVP_MD_CTX_new();
+        if (!raw || !tar || !md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+                return -ENOMEM;
+        if (archive_read_support_format_raw(raw) != ARCHIVE_OK || image_archive_support_filters(raw) < 0 ||
+            archive_read_support_format_tar(tar) != ARCHIVE_OK ||
+            archive_read_support_format_empty(tar) != ARCHIVE_OK)
+                return sf_err_set(err, -ENOTSUP, "libarchive lacks raw or tar support");
+        if (archive_read_open_fd(raw, blob_fd, UNPACK_BUF_SIZE) != ARCHIVE_OK ||
+            archive_read_next_header(raw, &ae) < ARCHIVE_WARN) {
+                const char *m = archive_error_string(raw);
+                char pbuf[160];
+                return sf_err_set(err, -EBADMSG, "layer %u: cannot read the blob: %s", index,
+                                  m ? image_printable(m, pbuf, sizeof pbuf) : "unknown error");
+        }
+        ls = (struct layer_stream){ .raw = raw, .md = md, .st = st };
+        st->ls = &ls;
+        if (archive_read_open(tar, &ls, NULL, layer_read_cb, NULL) != ARCHIVE_OK)
+                return layer_archive_error(st, tar, &ls);
+
+        for (;;) {
+                r = archive_read_next_header(tar, &ae);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN)
+                        return layer_archive_error(st, tar, &ls);
+                r = unpack_entry(st, tar, ae);
+                if (r < 0) {
+                        if (!err->msg[0])
+                                return sf_err_errno(err, r, "layer %u: unpack failed", index);
+                        return r;
+                }
+        }
+
+        /* Hash what follows the tar's end marker too: the diff_id covers the
+         * whole uncompressed stream. */
+        while (!ls.eof) {
+                const void *p;
+                la_ssize_t n = layer_read_cb(tar, &ls, &p);
+                if (n < 0)
+                        return layer_archive_error(st, tar, &ls);
+        }
+        if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != sizeof digest)
+                return -ENOMEM;
+        hex_encode(digest, sizeof digest, hex);
+        if (strcmp(hex, diff_id + STRLEN("sha256:")) != 0)
+                return sf_err_set(err, -EBADMSG, "layer %u: diff_id mismatch: the config says %s, the content is sha256:%s",
+                                  index, diff_id, hex);
+        return 0;
+}
+
+/* ---- after the last layer ---------------------------------------------- */
+
+int image_unpack_finish(struct unpack_state *st, struct sf_err *err)
+{
+        /* The launcher mounts over these; an image must not make them
+         * symlinks ("/proc -> /" and friends are classic tricks). */
+        static const struct {
+                const char *name;
+                mode_t mode;
+        } sysdirs[] = {
+                { "proc", 0755 }, { "dev", 0755 }, { "sys", 0755 }, { "tmp", 01777 }, { "etc", 0755 },
+        };
+        int r;
+
+        /* Directory times last: creating entries changed them. Later
+         * records of the same path win. */
+        for (size_t i = 0; i < st->n_dirs; i++) {
+                _cleanup_close_ int fd = root_open(st->root_fd, st->dirs[i].path,
+                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                struct timespec t[2] = { st->dirs[i].mtime, st->dirs[i].mtime };
+                if (fd >= 0)
+                        (void) futimens(fd, t); /* best effort: times are cosmetic */
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(sysdirs); i++) {
+                _cleanup_close_ int fd = -1;
+                struct stat sb;
+
+                if (fstatat(st->root_fd, sysdirs[i].name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+                        if (S_ISDIR(sb.st_mode))
+                                continue;
+                        r = rm_rf_at(st->root_fd, sysdirs[i].name);
+                        if (r < 0)
+                                return sf_err_errno(err, r, "cannot remove '/%s' from the image", sysdirs[i].name);
+                } else if (errno != ENOENT)
+                        return sf_err_errno(err, -errno, "cannot inspect '/%s' in the image", sysdirs[i].name);
+                if (mkdirat(st->root_fd, sysdirs[i].name, 0700) < 0)
+                        return sf_err_errno(err, -errno, "cannot create '/%s' in the image", sysdirs[i].name);
+                fd = openat(st->root_fd, sysdirs[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return sf_err_errno(err, -errno, "cannot open '/%s' in the image", sysdirs[i].name);
+                r = apply_owner_mode(fd, 0, 0, sysdirs[i].mode);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot set the mode of '/%s'", sysdirs[i].name);
+        }
+        return 0;
+}
