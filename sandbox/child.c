@@ -1,0 +1,552 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sandbox child: everything between clone3() and execve().
+ *
+ * CONTEXT (read before editing): the child is created with CLONE_VM on a
+ * dedicated stack, like posix_spawn, so that spawning costs the same whether
+ * the daemon is 5 MB or 5 GB. It therefore shares every byte of the
+ * parent's memory, including the parent's TLS and errno, while the parent
+ * keeps running. Rules in this file:
+ *   - no libc call that may touch errno, malloc, locks, stdio or TLS: every
+ *     system call goes through sys6() below, which returns -errno and never
+ *     writes errno (the parent thread reads its own errno concurrently);
+ *   - write nothing in the parent's memory except this stack and the plan's
+ *     own fields that the parent does not read before the error pipe closes;
+ *   - report a failure as {step, errno} on the CLOEXEC error pipe, then
+ *     exit with the raw exit syscall;
+ *   - the order is the policy: namespaces and mounts, pivot_root, stdio,
+ *     rlimits, capabilities and ids, no_new_privs, close fds, seccomp last,
+ *     execve (STYLE.md rule 11).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <linux/prctl.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <linux/securebits.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/internal.h"
+
+#if defined(__x86_64__)
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+        register long r10 __asm__("r10") = d;
+        register long r8 __asm__("r8") = e;
+        register long r9 __asm__("r9") = f;
+        long ret;
+        __asm__ volatile("syscall"
+                         : "=a"(ret)
+                         : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                         : "rcx", "r11", "memory");
+        return ret;
+}
+
+/* clone3 trampoline: the child starts on the new stack with the parent's
+ * registers, so it must not touch the caller's frame: call fn(arg) at once
+ * and exit with its return value. r12/r13 survive the syscall. */
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".type sb_raw_clone3, @function\n"
+        "sb_raw_clone3:\n"
+        "  endbr64\n"
+        "  push %r12\n"
+        "  push %r13\n"
+        "  mov %rdx, %r12\n"        /* fn */
+        "  mov %rcx, %r13\n"        /* arg */
+        "  mov $435, %eax\n"        /* __NR_clone3 */
+        "  syscall\n"
+        "  test %rax, %rax\n"
+        "  jnz 1f\n"
+        "  xor %ebp, %ebp\n"
+        "  mov %r13, %rdi\n"
+        "  call *%r12\n"
+        "  mov %rax, %rdi\n"
+        "  mov $60, %eax\n"         /* __NR_exit */
+        "  syscall\n"
+        "  hlt\n"
+        "1:\n"
+        "  pop %r13\n"
+        "  pop %r12\n"
+        "  ret\n"
+        ".size sb_raw_clone3, .-sb_raw_clone3\n");
+#elif defined(__aarch64__)
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+        register long x8 __asm__("x8") = n;
+        register long x0 __asm__("x0") = a;
+        register long x1 __asm__("x1") = b;
+        register long x2 __asm__("x2") = c;
+        register long x3 __asm__("x3") = d;
+        register long x4 __asm__("x4") = e;
+        register long x5 __asm__("x5") = f;
+        __asm__ volatile("svc 0"
+                         : "+r"(x0)
+                         : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                         : "memory");
+        return x0;
+}
+
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".type sb_raw_clone3, %function\n"
+        "sb_raw_clone3:\n"
+        "  mov x9, x2\n"
+        "  mov x10, x3\n"
+        "  mov x8, #435\n"
+        "  svc 0\n"
+        "  cbnz x0, 1f\n"
+        "  mov x0, x10\n"
+        "  blr x9\n"
+        "  mov x8, #93\n"
+        "  svc 0\n"
+        "1:\n"
+        "  ret\n"
+        ".size sb_raw_clone3, .-sb_raw_clone3\n");
+#else
+#error "sandbox/child.c needs a raw syscall and clone3 trampoline for this architecture"
+#endif
+
+long sb_raw_clone3(void *args, size_t size, int (*fn)(void *), void *arg);
+
+#define S0(n) sys6((n), 0, 0, 0, 0, 0, 0)
+#define S1(n, a) sys6((n), (long) (a), 0, 0, 0, 0, 0)
+#define S2(n, a, b) sys6((n), (long) (a), (long) (b), 0, 0, 0, 0)
+#define S3(n, a, b, c) sys6((n), (long) (a), (long) (b), (long) (c), 0, 0, 0)
+#define S4(n, a, b, c, d) sys6((n), (long) (a), (long) (b), (long) (c), (long) (d), 0, 0)
+#define S5(n, a, b, c, d, e) sys6((n), (long) (a), (long) (b), (long) (c), (long) (d), (long) (e), 0)
+
+__attribute__((noreturn)) static void child_exit(int code)
+{
+        for (;;)
+                (void) S1(SYS_exit, code);
+}
+
+__attribute__((noreturn)) static void child_fail(const struct sb_plan *p, int step, long r)
+{
+        struct sb_child_error e = { .step = step, .err = (int32_t) (r < 0 ? -r : r) };
+        (void) S3(SYS_write, p->err_fd, &e, sizeof e);
+        child_exit(125);
+}
+
+#define TRY(p, step, expr)                               \
+        do {                                             \
+                long _r = (expr);                        \
+                if (_r < 0)                              \
+                        child_fail((p), (step), _r);     \
+        } while (0)
+
+static long c_close(int fd)
+{
+        return S1(SYS_close, fd);
+}
+
+static long c_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
+{
+        struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = resolve };
+        return S4(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* Mount targets inside the image: never through a symlink, never outside. */
+static long c_target(int rootfd, const char *path)
+{
+        return c_openat2(rootfd, path, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+                         RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+}
+
+static long c_move_to_fd(int from, int to_fd)
+{
+        return S5(SYS_move_mount, from, "", to_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+static long c_setattr(int fd, uint64_t set, unsigned flags)
+{
+        struct mount_attr a = { .attr_set = set };
+        return S5(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | flags, &a, sizeof a);
+}
+
+/* fsopen + fsconfig + fsmount. Returns the detached mount fd. */
+static long c_newfs(const char *type, const char *const *kv, unsigned attrs)
+{
+        long fs, m;
+
+        fs = S2(SYS_fsopen, type, FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return fs;
+        for (; kv && kv[0]; kv += 2) {
+                long r = S5(SYS_fsconfig, fs, FSCONFIG_SET_STRING, kv[0], kv[1], 0);
+                if (r < 0) {
+                        (void) c_close((int) fs);
+                        return r;
+                }
+        }
+        m = S5(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, 0, 0, 0);
+        if (m >= 0)
+                m = S3(SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs);
+        (void) c_close((int) fs);
+        return m;
+}
+
+/* Mount a new filesystem on rootfd/path (a real directory of the image). */
+static long c_mount_new(int rootfd, const char *path, const char *type, const char *const *kv,
+                        unsigned attrs)
+{
+        long t, m, r;
+
+        t = c_target(rootfd, path);
+        if (t < 0)
+                return t;
+        m = c_newfs(type, kv, attrs);
+        if (m < 0) {
+                (void) c_close((int) t);
+                return m;
+        }
+        r = c_move_to_fd((int) m, (int) t);
+        (void) c_close((int) t);
+        if (r < 0) {
+                (void) c_close((int) m);
+                return r;
+        }
+        return m;
+}
+
+static long c_write_str(int dirfd, const char *path, const char *s)
+{
+        long fd = S4(SYS_openat, dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0), r;
+        if (fd < 0)
+                return fd;
+        r = S3(SYS_write, fd, s, strlen(s));
+        (void) c_close((int) fd);
+        return r;
+}
+
+/* Paths of procfs that reveal or change kernel-wide state (as runc/crun). */
+static const char *const proc_masked[] = {
+        "kcore", "keys", "timer_list", "timer_stats", "sched_debug", "latency_stats",
+        "sysrq-trigger", "kallsyms", "kmsg", "kpagecount", "kpageflags", "kpagecgroup",
+        "config.gz", "acpi", "scsi", "asound", "firmware", "driver", "pressure", NULL,
+};
+static const char *const proc_readonly[] = { "sys", "irq", "bus", "fs", NULL };
+
+static void setup_proc(const struct sb_plan *p, int rootfd)
+{
+        static const char *const ro_kv[] = { "size", "0k", "nr_inodes", "1", "mode", "0555", NULL };
+        long pfd, fd;
+
+        pfd = c_mount_new(rootfd, "proc", "proc", NULL,
+                          MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        TRY(p, SB_STEP_PROC, pfd);
+
+        /* No nested user namespaces from here on (SECURITY.md "lock the setup");
+         * this sysctl is per user namespace, and we are root in ours. */
+        TRY(p, SB_STEP_PROC_LIMIT_USERNS, c_write_str((int) pfd, "sys/user/max_user_namespaces", "0"));
+
+        for (const char *const *m = proc_masked; *m; m++) {
+                struct stat st;
+                long t = c_openat2((int) pfd, *m, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                if (t == -ENOENT)
+                        continue;
+                TRY(p, SB_STEP_PROC_MASK, t);
+                TRY(p, SB_STEP_PROC_MASK, S4(SYS_newfstatat, t, "", &st, AT_EMPTY_PATH));
+                if (S_ISDIR(st.st_mode))
+                        fd = c_newfs("tmpfs", ro_kv, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                             MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                else {
+                        fd = S3(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                        if (fd >= 0) {
+                                long r = c_setattr((int) fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                                     MOUNT_ATTR_NOEXEC, 0);
+                                if (r < 0)
+                                        fd = r;
+                        }
+                }
+                TRY(p, SB_STEP_PROC_MASK, fd);
+                TRY(p, SB_STEP_PROC_MASK, c_move_to_fd((int) fd, (int) t));
+                (void) c_close((int) fd);
+                (void) c_close((int) t);
+        }
+
+        for (const char *const *m = proc_readonly; *m; m++) {
+                long t = c_openat2((int) pfd, *m, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                if (t == -ENOENT)
+                        continue;
+                TRY(p, SB_STEP_PROC_READONLY, t);
+                fd = S3(SYS_open_tree, t, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+                TRY(p, SB_STEP_PROC_READONLY, fd);
+                TRY(p, SB_STEP_PROC_READONLY,
+                    c_setattr((int) fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                              AT_RECURSIVE));
+                TRY(p, SB_STEP_PROC_READONLY, c_move_to_fd((int) fd, (int) t));
+                (void) c_close((int) fd);
+                (void) c_close((int) t);
+        }
+        (void) c_close((int) pfd);
+}
+
+static void setup_dev(const struct sb_plan *p, int rootfd)
+{
+        static const char *const dev_kv[] = { "size", "64k", "nr_inodes", "64", "mode", "0755", NULL };
+        static const char *const nodes[] = { "null", "zero", "full", "random", "urandom", NULL };
+        static const char *const host_nodes[] = { "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                                                  "/dev/urandom", NULL };
+        static const char *const links[][2] = {
+                { "fd", "/proc/self/fd" },       { "stdin", "/proc/self/fd/0" },
+                { "stdout", "/proc/self/fd/1" }, { "stderr", "/proc/self/fd/2" },
+        };
+        const char *shm_kv[] = { "size", p->shm_size, "nr_inodes", "1024", "mode", "1777", NULL };
+        long dfd, fd;
+
+        dfd = c_mount_new(rootfd, "dev", "tmpfs", dev_kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        TRY(p, SB_STEP_DEV, dfd);
+        for (size_t i = 0; nodes[i]; i++) {
+                long t;
+                fd = S4(SYS_openat, dfd, nodes[i], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+                TRY(p, SB_STEP_DEV_NODE, fd);
+                (void) c_close((int) fd);
+                /* Bind the host node: a user namespace cannot mknod, and a node
+                 * from the image is never trusted. */
+                fd = S3(SYS_open_tree, AT_FDCWD, host_nodes[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+                TRY(p, SB_STEP_DEV_NODE, fd);
+                TRY(p, SB_STEP_DEV_NODE, c_setattr((int) fd, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0));
+                t = c_openat2((int) dfd, nodes[i], O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                TRY(p, SB_STEP_DEV_NODE, t);
+                TRY(p, SB_STEP_DEV_NODE, c_move_to_fd((int) fd, (int) t));
+                (void) c_close((int) fd);
+                (void) c_close((int) t);
+        }
+        for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+                TRY(p, SB_STEP_DEV, S3(SYS_symlinkat, links[i][1], dfd, links[i][0]));
+        TRY(p, SB_STEP_DEV, S3(SYS_mkdirat, dfd, "shm", 01777));
+        fd = c_mount_new((int) dfd, "shm", "tmpfs", shm_kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        TRY(p, SB_STEP_DEV_SHM, fd);
+        (void) c_close((int) fd);
+        /* /dev itself read-only: nothing new can be planted in it. */
+        TRY(p, SB_STEP_DEV, c_setattr((int) dfd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC, 0));
+        (void) c_close((int) dfd);
+}
+
+static void setup_binds(const struct sb_plan *p, int rootfd)
+{
+        static const char *const kv[] = { "size", "64k", "nr_inodes", "256", "mode", "0755", NULL };
+
+        for (size_t i = 0; i < p->n_bind_parents; i++) {
+                long tfd = c_mount_new(rootfd, p->bind_parents[i], "tmpfs", kv,
+                                       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                TRY(p, SB_STEP_BIND, tfd);
+                for (size_t j = 0; j < p->n_binds; j++) {
+                        const struct sb_bind_plan *b = &p->binds[j];
+                        long t;
+                        if (b->parent_index != (int) i)
+                                continue;
+                        if (b->is_dir)
+                                TRY(p, SB_STEP_BIND, S3(SYS_mkdirat, tfd, b->name, 0755));
+                        else {
+                                long fd = S4(SYS_openat, tfd, b->name,
+                                             O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0444);
+                                TRY(p, SB_STEP_BIND, fd);
+                                (void) c_close((int) fd);
+                        }
+                        t = c_openat2((int) tfd, b->name, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                        TRY(p, SB_STEP_BIND, t);
+                        TRY(p, SB_STEP_BIND, c_move_to_fd(b->mnt_fd, (int) t));
+                        (void) c_close((int) t);
+                }
+                TRY(p, SB_STEP_BIND, c_setattr((int) tfd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                                  MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 0));
+                (void) c_close((int) tfd);
+        }
+}
+
+static void setup_loopback(const struct sb_plan *p)
+{
+        struct ifreq ifr;
+        long s = S3(SYS_socket, AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        TRY(p, SB_STEP_LOOPBACK, s);
+        memset(&ifr, 0, sizeof ifr);
+        memcpy(ifr.ifr_name, "lo", 3);
+        TRY(p, SB_STEP_LOOPBACK, S3(SYS_ioctl, s, SIOCGIFFLAGS, &ifr));
+        ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+        TRY(p, SB_STEP_LOOPBACK, S3(SYS_ioctl, s, SIOCSIFFLAGS, &ifr));
+        (void) c_close((int) s);
+}
+
+/* Kernel's struct sigaction for rt_sigaction (x86_64 needs SA_RESTORER only
+ * for handlers; SIG_DFL needs none). */
+struct k_sigaction {
+        void *handler;
+        unsigned long flags;
+        void *restorer;
+        uint64_t mask;
+};
+
+static void reset_signals(const struct sb_plan *p)
+{
+        struct k_sigaction sa = { .handler = SIG_DFL };
+        for (int sig = 1; sig < 65; sig++) {
+                if (sig == SIGKILL || sig == SIGSTOP)
+                        continue;
+                long r = S4(SYS_rt_sigaction, sig, &sa, NULL, 8);
+                if (r < 0 && r != -EINVAL)
+                        child_fail(p, SB_STEP_SIGNALS, r);
+        }
+}
+
+static void drop_privileges(const struct sb_plan *p)
+{
+        struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+        struct __user_cap_data_struct data[2];
+        uint32_t gid = p->gid;
+
+        for (int c = 0; c <= p->last_cap; c++) {
+                long r = S5(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0);
+                if (r < 0 && r != -EINVAL)
+                        child_fail(p, SB_STEP_CAP_BOUNDING, r);
+        }
+        TRY(p, SB_STEP_CAP_AMBIENT, S5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+        /* Root inside gets no implicit capabilities on exec, setuid does not
+         * touch capabilities (we clear them ourselves below), and nothing can
+         * turn these off again. */
+        TRY(p, SB_STEP_SECUREBITS,
+            S5(SYS_prctl, PR_SET_SECUREBITS,
+               SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                       SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+               0, 0, 0));
+        TRY(p, SB_STEP_SETGROUPS, S2(SYS_setgroups, 1, &gid));
+        TRY(p, SB_STEP_SETUID, S3(SYS_setresgid, p->gid, p->gid, p->gid));
+        TRY(p, SB_STEP_SETUID, S3(SYS_setresuid, p->uid, p->uid, p->uid));
+        memset(data, 0, sizeof data);
+        TRY(p, SB_STEP_CAPSET, S2(SYS_capset, &hdr, data));
+        TRY(p, SB_STEP_NO_NEW_PRIVS, S5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+        /* Changing ids cleared the parent-death signal; set it again so a
+         * dying `sfaasd run` takes its sandbox with it. */
+        TRY(p, SB_STEP_NO_NEW_PRIVS, S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+}
+
+static int sb_child_main(void *arg)
+{
+        const struct sb_plan *p = arg;
+        long rootfd, r, wfd, nullfd;
+        char c;
+
+        /* Non-dumpable while setting up (the mm is the daemon's). */
+        (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+        (void) S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        reset_signals(p);
+
+        /* Wait until the parent wrote our uid/gid maps and cgroups. EOF means
+         * the parent gave up: leave quietly. */
+        do
+                r = S3(SYS_read, p->sync_fd, &c, 1);
+        while (r == -EINTR);
+        if (r != 1)
+                child_exit(125);
+        (void) c_close(p->sync_fd);
+
+        /* Become root of the new namespace: until now our kernel uid is host
+         * root, unmapped here, and files we create (in /dev, /tmp) would have
+         * no representable owner (EOVERFLOW). */
+        TRY(p, SB_STEP_SETUID, S3(SYS_setresgid, 0, 0, 0));
+        TRY(p, SB_STEP_SETUID, S3(SYS_setresuid, 0, 0, 0));
+
+        if (p->unshare_cgroupns)
+                TRY(p, SB_STEP_CGROUPNS, S1(SYS_unshare, CLONE_NEWCGROUP));
+
+        TRY(p, SB_STEP_PROPAGATION, S5(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+        TRY(p, SB_STEP_ROOTFS_ATTACH,
+            S5(SYS_move_mount, p->root_mnt_fd, "", AT_FDCWD, p->rootfs, MOVE_MOUNT_F_EMPTY_PATH));
+        rootfd = p->root_mnt_fd;
+
+        setup_proc(p, (int) rootfd);
+        setup_dev(p, (int) rootfd);
+        {
+                const char *tmp_kv[] = { "size", p->tmp_size, "nr_inodes", p->tmp_inodes, "mode", "1777", NULL };
+                r = c_mount_new((int) rootfd, "tmp", "tmpfs", tmp_kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+                TRY(p, SB_STEP_TMP, r);
+                (void) c_close((int) r);
+        }
+        setup_binds(p, (int) rootfd);
+
+        TRY(p, SB_STEP_HOSTNAME, S2(SYS_sethostname, p->hostname, p->hostname_len));
+        setup_loopback(p);
+
+        /* pivot_root(".", ".") stacks the old root under the new one; detach it. */
+        TRY(p, SB_STEP_PIVOT_ROOT, S1(SYS_fchdir, rootfd));
+        TRY(p, SB_STEP_PIVOT_ROOT, S2(SYS_pivot_root, ".", "."));
+        TRY(p, SB_STEP_PIVOT_ROOT, S2(SYS_umount2, ".", MNT_DETACH));
+        TRY(p, SB_STEP_PIVOT_ROOT, S1(SYS_chdir, "/"));
+
+        wfd = c_openat2(AT_FDCWD, p->workdir, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        TRY(p, SB_STEP_WORKDIR, wfd);
+
+        TRY(p, SB_STEP_SETSID, S0(SYS_setsid));
+
+        /* stdio: lift every source above 2 first, so 0..2 can be overwritten
+         * in any order; the copies are CLOEXEC. */
+        nullfd = S3(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        TRY(p, SB_STEP_STDIO, nullfd);
+        {
+                long tmp[3];
+                for (int i = 0; i < 3; i++) {
+                        tmp[i] = S3(SYS_fcntl, p->stdio[i] >= 0 ? p->stdio[i] : nullfd, F_DUPFD_CLOEXEC, 3);
+                        TRY(p, SB_STEP_STDIO, tmp[i]);
+                }
+                for (int i = 0; i < 3; i++)
+                        TRY(p, SB_STEP_STDIO, S3(SYS_dup3, tmp[i], i, 0));
+        }
+
+        for (size_t i = 0; i < p->n_rlimits; i++) {
+                struct rlimit rl = { .rlim_cur = p->rlimits[i].cur, .rlim_max = p->rlimits[i].max };
+                TRY(p, SB_STEP_RLIMITS, S4(SYS_prlimit64, 0, p->rlimits[i].resource, &rl, NULL));
+        }
+
+        drop_privileges(p);
+        TRY(p, SB_STEP_CHDIR, S1(SYS_fchdir, wfd));
+
+        /* Only stdio survives exec (CVE-2024-21626 class). */
+        TRY(p, SB_STEP_CLOSE_FDS, S3(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC));
+        {
+                uint64_t empty = 0;
+                TRY(p, SB_STEP_SIGMASK, S4(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8));
+        }
+
+        /* Last step before execve: from here only allowlisted syscalls. */
+        TRY(p, SB_STEP_SECCOMP, S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->seccomp));
+
+        r = -ENOENT;
+        {
+                long first_eacces = 0;
+                for (size_t i = 0; p->exec_paths[i]; i++) {
+                        r = S3(SYS_execve, p->exec_paths[i], p->argv, p->envp);
+                        if (r == -EACCES && !first_eacces)
+                                first_eacces = r;
+                        else if (r != -ENOENT && r != -ENOTDIR && r != -EACCES)
+                                break;
+                }
+                if (first_eacces && (r == -ENOENT || r == -ENOTDIR))
+                        r = first_eacces;
+        }
+        child_fail(p, SB_STEP_EXEC, r);
+}
+
+long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size, struct sb_plan *plan)
+{
+        struct clone_args *a = clone_args;
+        a->stack = (uint64_t) (uintptr_t) stack;
+        a->stack_size = stack_size;
+        return sb_raw_clone3(a, size, sb_child_main, plan);
+}

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Private to sandbox/: the spawn plan shared by the parent (launcher.c) and
+ * the child (child.c), the seccomp compiler (seccomp.c) and the cgroup code
+ * (cgroup.c).
+ *
+ * Ownership: a struct sb_plan lives on the parent's stack for the duration
+ * of one sandbox_spawn(). Every string and fd in it is prepared BEFORE the
+ * clone, because the child shares the parent's memory (CLONE_VM) and may
+ * only make raw system calls (see child.c).
+ */
+#pragma once
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/sandbox.h"
+
+/* Steps the child reports on failure, as {step, errno} over the error pipe. */
+enum sb_step {
+        SB_STEP_NONE = 0,
+        SB_STEP_SIGNALS,
+        SB_STEP_SYNC,
+        SB_STEP_CGROUPNS,
+        SB_STEP_PROPAGATION,
+        SB_STEP_ROOTFS_ATTACH,
+        SB_STEP_PROC,
+        SB_STEP_PROC_LIMIT_USERNS,
+        SB_STEP_PROC_MASK,
+        SB_STEP_PROC_READONLY,
+        SB_STEP_DEV,
+        SB_STEP_DEV_NODE,
+        SB_STEP_DEV_SHM,
+        SB_STEP_TMP,
+        SB_STEP_BIND,
+        SB_STEP_HOSTNAME,
+        SB_STEP_LOOPBACK,
+        SB_STEP_PIVOT_ROOT,
+        SB_STEP_WORKDIR,
+        SB_STEP_SETSID,
+        SB_STEP_STDIO,
+        SB_STEP_RLIMITS,
+        SB_STEP_CAP_BOUNDING,
+        SB_STEP_CAP_AMBIENT,
+        SB_STEP_SECUREBITS,
+        SB_STEP_SETGROUPS,
+        SB_STEP_SETUID,
+        SB_STEP_CAPSET,
+        SB_STEP_NO_NEW_PRIVS,
+        SB_STEP_CHDIR,
+        SB_STEP_CLOSE_FDS,
+        SB_STEP_SIGMASK,
+        SB_STEP_SECCOMP,
+        SB_STEP_EXEC,
+        SB_STEP_MAX_,
+};
+
+const char *sb_step_name(int step);
+
+struct sb_child_error {
+        int32_t step;
+        int32_t err;   /* positive errno */
+};
+
+#define SB_MAX_BINDS 64
+#define SB_MAX_EXEC_PATHS 64
+#define SB_MAX_RLIMITS 5
+
+struct sb_bind_plan {
+        int mnt_fd;           /* detached read-only tree of the source (parent's namespace) */
+        int parent_index;     /* index into sb_plan.bind_parents */
+        const char *name;     /* last component of the destination */
+        bool is_dir;
+};
+
+struct sb_rlimit_plan {
+        int resource;
+        uint64_t cur, max;
+};
+
+struct sb_plan {
+        /* fds in the parent's table; the child gets copies (no CLONE_FILES) */
+        int sync_fd;          /* read end: one byte once maps and cgroups are set */
+        int err_fd;           /* write end, CLOEXEC: EOF on exec, sb_child_error on failure */
+        int root_mnt_fd;      /* detached idmapped tree of the rootfs */
+        int stdio[3];         /* -1 = /dev/null inside */
+
+        const char *rootfs;   /* where the child attaches root_mnt_fd in its own namespace */
+        bool unshare_cgroupns; /* v1: the cgroup namespace is made after the parent moved us */
+
+        const char *hostname;
+        size_t hostname_len;
+        char tmp_size[24], tmp_inodes[24], shm_size[24];
+
+        const char *workdir;  /* absolute, resolved inside the root */
+
+        const char *bind_parents[SB_MAX_BINDS];   /* absolute directories in the image */
+        size_t n_bind_parents;
+        struct sb_bind_plan binds[SB_MAX_BINDS];
+        size_t n_binds;
+
+        struct sb_rlimit_plan rlimits[SB_MAX_RLIMITS];
+        size_t n_rlimits;
+
+        uint32_t uid, gid;
+        int last_cap;
+        const struct sock_fprog *seccomp;
+
+        char *const *argv;
+        char *const *envp;
+        const char *exec_paths[SB_MAX_EXEC_PATHS + 1];   /* candidates, NULL-terminated */
+};
+
+/* child.c: clone3 with CLONE_VM on a dedicated stack, child runs sb_child_main.
+ * Returns the pid in the parent, -errno on failure. */
+long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size,
+                  struct sb_plan *plan);
+
+/* seccomp.c */
+int sb_seccomp_compile(struct sock_filter **ret, size_t *ret_len, struct sf_err *err);
+
+/* cgroup.c */
+enum sb_cgroup_mode { SB_CGROUP_NONE = 0, SB_CGROUP_V1, SB_CGROUP_V2 };
+
+enum sb_ctrl { SB_CTRL_MEMORY = 0, SB_CTRL_PIDS, SB_CTRL_CPU, SB_CTRL_MAX_ };
+
+struct sb_cgroup_root {
+        enum sb_cgroup_mode mode;
+        /* v1: our own cgroup directory per controller (NULL = absent) */
+        char *own[SB_CTRL_MAX_];
+        /* created by sb_cgroup_root_init: v2 [0] only; v1 one per controller */
+        char *subtree[SB_CTRL_MAX_];
+        char *self_leaf;      /* v2: the leaf we moved ourselves into, or NULL */
+        char *own_v2;         /* v2: our original cgroup directory */
+        bool enabled_own;     /* v2: we wrote +controllers into own subtree_control */
+        bool has_kill;        /* v2: cgroup.kill exists */
+        bool has_swap;        /* v2 memory.swap.max / v1 memory.memsw.limit_in_bytes */
+};
+
+struct sb_cgroup {
+        enum sb_cgroup_mode mode;
+        char *path[SB_CTRL_MAX_];   /* leaf directories (v2: [0] only) */
+        int dir_fd;                 /* v2: leaf directory for CLONE_INTO_CGROUP */
+        bool has_kill;
+};
+
+/* Describe the hierarchy (no side effects). */
+int sb_cgroup_detect(struct sb_cgroup_root *root, struct sf_err *err);
+int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, struct sf_err *err);
+void sb_cgroup_root_release(struct sb_cgroup_root *root);
+int sb_cgroup_create(const struct sb_cgroup_root *root, const char *group, const char *name,
+                     const struct sandbox_limits *limits, struct sb_cgroup *ret, struct sf_err *err);
+/* v1: move pid into every controller's leaf. */
+int sb_cgroup_attach(const struct sb_cgroup *cg, pid_t pid);
+int sb_cgroup_kill(const struct sb_cgroup *cg);
+/* Remove the leaf once its processes are gone (waits briefly for them). */
+int sb_cgroup_destroy(struct sb_cgroup *cg);
+int sb_cgroup_stats(const struct sb_cgroup *cg, struct sandbox_stats *ret);
+/* Report for `sfaasd check`: mode and available controllers. */
+int sb_cgroup_describe(char *buf, size_t size);

@@ -1,0 +1,804 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The launcher's parent side: prepare everything the child needs (seccomp
+ * BPF, idmapped rootfs tree, bind trees, cgroup leaf, exec candidates,
+ * rlimits), clone3 into fresh namespaces, write the id maps, release the
+ * child and wait until it has exec'd or reported {step, errno}.
+ *
+ * Why the rootfs tree is prepared before the clone: an idmapped mount only
+ * needs *a* user namespace with the right mapping, not the child's own. The
+ * launcher keeps one template user namespace per uid_base ("0 <base> 65536",
+ * created once), so the tree can be cloned and idmapped before clone3 and
+ * simply inherited by the child in its fd table; no SCM_RIGHTS round trip.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "sandbox/internal.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+#define SB_STACK_SIZE (256u * 1024u)
+#define SB_USERNS_CACHE 16
+#define SB_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+struct userns_slot {
+        uint32_t uid_base;
+        int fd;
+        uint64_t last_use;
+};
+
+struct sandbox_launcher {
+        struct sock_filter *bpf;
+        struct sock_fprog prog;
+        struct sb_cgroup_root cg;
+        bool no_cgroups;
+        void *stack_map;
+        size_t stack_map_size;
+        int last_cap;
+        struct userns_slot userns[SB_USERNS_CACHE];
+        uint64_t tick;
+        uint64_t counter;
+};
+
+struct sandbox {
+        pid_t pid;
+        int pidfd;
+        struct sb_cgroup cg;
+        uint64_t timeout_ms;
+        bool reaped;
+        bool killed;
+        int status;
+};
+
+static const char *const step_names[SB_STEP_MAX_] = {
+        [SB_STEP_NONE] = "none",
+        [SB_STEP_SIGNALS] = "reset signals",
+        [SB_STEP_SYNC] = "wait for parent",
+        [SB_STEP_CGROUPNS] = "cgroup namespace",
+        [SB_STEP_PROPAGATION] = "make mounts private",
+        [SB_STEP_ROOTFS_ATTACH] = "attach rootfs",
+        [SB_STEP_PROC] = "mount /proc",
+        [SB_STEP_PROC_LIMIT_USERNS] = "limit user namespaces",
+        [SB_STEP_PROC_MASK] = "mask /proc paths",
+        [SB_STEP_PROC_READONLY] = "read-only /proc paths",
+        [SB_STEP_DEV] = "mount /dev",
+        [SB_STEP_DEV_NODE] = "bind /dev node",
+        [SB_STEP_DEV_SHM] = "mount /dev/shm",
+        [SB_STEP_TMP] = "mount /tmp",
+        [SB_STEP_BIND] = "bind mount",
+        [SB_STEP_HOSTNAME] = "sethostname",
+        [SB_STEP_LOOPBACK] = "loopback up",
+        [SB_STEP_PIVOT_ROOT] = "pivot_root",
+        [SB_STEP_WORKDIR] = "open working directory",
+        [SB_STEP_SETSID] = "setsid",
+        [SB_STEP_STDIO] = "stdio",
+        [SB_STEP_RLIMITS] = "rlimits",
+        [SB_STEP_CAP_BOUNDING] = "drop bounding set",
+        [SB_STEP_CAP_AMBIENT] = "clear ambient capabilities",
+        [SB_STEP_SECUREBITS] = "securebits",
+        [SB_STEP_SETGROUPS] = "setgroups",
+        [SB_STEP_SETUID] = "setresuid/setresgid",
+        [SB_STEP_CAPSET] = "capset",
+        [SB_STEP_NO_NEW_PRIVS] = "no_new_privs",
+        [SB_STEP_CHDIR] = "chdir",
+        [SB_STEP_CLOSE_FDS] = "close fds",
+        [SB_STEP_SIGMASK] = "signal mask",
+        [SB_STEP_SECCOMP] = "seccomp",
+        [SB_STEP_EXEC] = "execve",
+};
+
+const char *sb_step_name(int step)
+{
+        if (step < 0 || step >= SB_STEP_MAX_ || !step_names[step])
+                return "unknown";
+        return step_names[step];
+}
+
+static int read_last_cap(void)
+{
+        _cleanup_free_ char *buf = NULL;
+        uint64_t v;
+        if (read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", 64, &buf, NULL) < 0)
+                return 63;
+        buf[strcspn(buf, "\n")] = '\0';
+        if (parse_u64(buf, &v) < 0 || v > 63)
+                return 63;
+        return (int) v;
+}
+
+int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandbox_launcher **ret,
+                         struct sf_err *err)
+{
+        struct sandbox_launcher *l;
+        size_t n = 0;
+        char name[64];
+        int r;
+
+        sf_err_clear(err);
+        l = calloc(1, sizeof *l);
+        if (!l)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < SB_USERNS_CACHE; i++)
+                l->userns[i].fd = -1;
+        r = sb_seccomp_compile(&l->bpf, &n, err);
+        if (r < 0)
+                goto fail;
+        l->prog.len = (unsigned short) n;
+        l->prog.filter = l->bpf;
+        l->last_cap = read_last_cap();
+
+        /* The child's stack (see child.c), with a guard page below it. */
+        l->stack_map_size = SB_STACK_SIZE + (size_t) getpagesize();
+        l->stack_map = mmap(NULL, l->stack_map_size, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (l->stack_map == MAP_FAILED) {
+                l->stack_map = NULL;
+                r = sf_err_errno(err, -errno, "cannot allocate the spawn stack");
+                goto fail;
+        }
+        (void) mprotect(l->stack_map, (size_t) getpagesize(), PROT_NONE);
+
+        l->no_cgroups = cfg && cfg->no_cgroups;
+        if (!l->no_cgroups) {
+                const char *sub = cfg ? cfg->cgroup_subtree : NULL;
+                if (!sub) {
+                        (void) xsnprintf(name, sizeof name, "sfaasd-%d", (int) getpid());
+                        sub = name;
+                }
+                r = sb_cgroup_detect(&l->cg, err);
+                if (r >= 0)
+                        r = sb_cgroup_root_init(&l->cg, sub, err);
+                if (r < 0)
+                        goto fail;
+        }
+        *ret = l;
+        return 0;
+fail:
+        sandbox_launcher_free(l);
+        return r;
+}
+
+void sandbox_launcher_free(struct sandbox_launcher *l)
+{
+        if (!l)
+                return;
+        sb_cgroup_root_release(&l->cg);
+        for (size_t i = 0; i < SB_USERNS_CACHE; i++)
+                if (l->userns[i].fd >= 0)
+                        (void) close(l->userns[i].fd);
+        if (l->stack_map)
+                (void) munmap(l->stack_map, l->stack_map_size);
+        free(l->bpf);
+        free(l);
+}
+
+static int write_id_maps(pid_t pid, uint32_t base)
+{
+        char path[64], map[64];
+        int r;
+
+        (void) xsnprintf(map, sizeof map, "0 %u %u\n", base, SANDBOX_UID_COUNT);
+        (void) xsnprintf(path, sizeof path, "/proc/%d/uid_map", (int) pid);
+        r = write_string_file(path, map);
+        if (r < 0)
+                return r;
+        (void) xsnprintf(path, sizeof path, "/proc/%d/gid_map", (int) pid);
+        return write_string_file(path, map);
+}
+
+/* A user namespace mapping 0..65535 to base.., used only as the idmapping of
+ * mounts. Made by a short-lived fork-style child. */
+static int make_userns(uint32_t base, int *ret_fd)
+{
+        _cleanup_close_ int rd = -1, wr = -1;
+        int pfd[2], fd = -1, r, status;
+        char path[64];
+        pid_t pid;
+
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        rd = pfd[0];
+        wr = pfd[1];
+        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                char c;
+                (void) close(wr);
+                while (read(rd, &c, 1) < 0 && errno == EINTR)
+                        ;
+                _exit(0);
+        }
+        r = write_id_maps(pid, base);
+        if (r >= 0) {
+                (void) xsnprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = -errno;
+        }
+        (void) close(TAKE_FD(wr));
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (r < 0)
+                return r;
+        *ret_fd = fd;
+        return 0;
+}
+
+static int get_userns(struct sandbox_launcher *l, uint32_t base, int *ret_fd)
+{
+        struct userns_slot *victim = &l->userns[0];
+        int fd = -1, r;
+
+        l->tick++;
+        for (size_t i = 0; i < SB_USERNS_CACHE; i++) {
+                struct userns_slot *s = &l->userns[i];
+                if (s->fd >= 0 && s->uid_base == base) {
+                        s->last_use = l->tick;
+                        *ret_fd = s->fd;
+                        return 0;
+                }
+                if (s->fd < 0 || (victim->fd >= 0 && s->last_use < victim->last_use))
+                        victim = s;
+        }
+        r = make_userns(base, &fd);
+        if (r < 0)
+                return r;
+        if (victim->fd >= 0)
+                (void) close(victim->fd);
+        *victim = (struct userns_slot) { .uid_base = base, .fd = fd, .last_use = l->tick };
+        *ret_fd = fd;
+        return 0;
+}
+
+/* A detached, private, read-only, nosuid, nodev copy of path, idmapped
+ * through userns_fd when idmap is true. */
+static int make_tree(const char *path, int userns_fd, bool idmap, uint64_t extra, int *ret_fd)
+{
+        struct mount_attr a = {
+                .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | extra |
+                            (idmap ? MOUNT_ATTR_IDMAP : 0),
+                .propagation = MS_PRIVATE,
+                .userns_fd = idmap ? (uint64_t) userns_fd : 0,
+        };
+        int fd = (int) syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        if (fd < 0)
+                return -errno;
+        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a, sizeof a) < 0) {
+                int r = -errno;
+                (void) close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static bool valid_name(const char *s)
+{
+        if (!s || !*s || strlen(s) > 128 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                      *p == '_' || *p == '.' || *p == '-'))
+                        return false;
+        return true;
+}
+
+/* An absolute path with no "." or ".." component and no empty name. */
+static bool clean_abs_path(const char *p)
+{
+        if (!p || p[0] != '/')
+                return false;
+        for (const char *c = p + 1; *c;) {
+                size_t n = strcspn(c, "/");
+                if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+                        return false;
+                c += n;
+                if (*c == '/')
+                        c++;
+        }
+        return true;
+}
+
+struct spawn_ctx {
+        struct sb_plan plan;
+        char *exec_buf;
+        char *bind_strs;
+        int bind_fds[SB_MAX_BINDS];
+        size_t n_bind_fds;
+};
+
+static void spawn_ctx_release(struct spawn_ctx *c)
+{
+        free(c->exec_buf);
+        free(c->bind_strs);
+        for (size_t i = 0; i < c->n_bind_fds; i++)
+                (void) close(c->bind_fds[i]);
+        if (c->plan.root_mnt_fd >= 0)
+                (void) close(c->plan.root_mnt_fd);
+}
+
+static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
+{
+        const char *name = spec->argv[0], *path = SB_DEFAULT_PATH;
+        size_t nlen = strlen(name), cap, off = 0, n = 0;
+
+        if (strchr(name, '/')) {
+                c->plan.exec_paths[0] = name;
+                c->plan.exec_paths[1] = NULL;
+                return 0;
+        }
+        if (nlen == 0 || nlen > NAME_MAX)
+                return sf_err_set(err, -EINVAL, "bad command name '%s'", name);
+        for (char *const *e = spec->envp; e && *e; e++)
+                if (strncmp(*e, "PATH=", 5) == 0) {
+                        path = *e + 5;
+                        break;
+                }
+        /* Each candidate is "dir/name\0": at most strlen(path) + count*(nlen+2). */
+        cap = strlen(path) + (SB_MAX_EXEC_PATHS + 1) * (nlen + 2) + 1;
+        c->exec_buf = malloc(cap);
+        if (!c->exec_buf)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        for (const char *p = path; *p && n < SB_MAX_EXEC_PATHS;) {
+                size_t dl = strcspn(p, ":");
+                if (dl > 0 && off + dl + nlen + 2 <= cap) {
+                        char *dst = c->exec_buf + off;
+                        memcpy(dst, p, dl);
+                        dst[dl] = '/';
+                        memcpy(dst + dl + 1, name, nlen + 1);
+                        c->plan.exec_paths[n++] = dst;
+                        off += dl + nlen + 2;
+                }
+                p += dl;
+                if (*p == ':')
+                        p++;
+        }
+        c->plan.exec_paths[n] = NULL;
+        if (n == 0)
+                return sf_err_set(err, -ENOENT, "'%s' not found: PATH is empty", name);
+        return 0;
+}
+
+static void plan_rlimit(struct sb_plan *p, int res, uint64_t v)
+{
+        struct rlimit cur;
+        if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && v > cur.rlim_max)
+                v = cur.rlim_max; /* cannot raise without CAP_SYS_RESOURCE in the init ns */
+        p->rlimits[p->n_rlimits++] = (struct sb_rlimit_plan) { .resource = res, .cur = v, .max = v };
+}
+
+static int plan_binds(struct sandbox_launcher *l, struct spawn_ctx *c, const struct sandbox_spec *spec,
+                      int userns_fd, struct sf_err *err)
+{
+        size_t total = 0, off = 0;
+        struct sb_plan *p = &c->plan;
+
+        if (spec->n_binds == 0)
+                return 0;
+        if (spec->n_binds > SB_MAX_BINDS)
+                return sf_err_set(err, -E2BIG, "too many bind mounts (max %d)", SB_MAX_BINDS);
+        for (size_t i = 0; i < spec->n_binds; i++)
+                total += strlen(spec->binds[i].dst) + 1;
+        c->bind_strs = malloc(total);
+        if (!c->bind_strs)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < spec->n_binds; i++) {
+                const struct sandbox_bind *b = &spec->binds[i];
+                struct stat st;
+                char *parent, *slash;
+                size_t k;
+                int fd, r;
+
+                if (!b->src || b->src[0] != '/' || !clean_abs_path(b->dst))
+                        return sf_err_set(err, -EINVAL, "bind '%s' -> '%s': source and destination must be "
+                                          "absolute, without '.' or '..'", b->src ? b->src : "(null)",
+                                          b->dst ? b->dst : "(null)");
+                if (stat(b->src, &st) < 0)
+                        return sf_err_errno(err, -errno, "bind source '%s'", b->src);
+                parent = c->bind_strs + off;
+                memcpy(parent, b->dst, strlen(b->dst) + 1);
+                off += strlen(b->dst) + 1;
+                slash = strrchr(parent, '/');
+                if (slash == parent)
+                        return sf_err_set(err, -EINVAL, "bind destination '%s' must not be directly under /",
+                                          b->dst);
+                *slash = '\0';
+                for (k = 0; k < p->n_bind_parents; k++)
+                        if (strcmp(p->bind_parents[k], parent) == 0)
+                                break;
+                if (k == p->n_bind_parents)
+                        p->bind_parents[p->n_bind_parents++] = parent;
+                for (size_t j = 0; j < p->n_binds; j++)
+                        if (p->binds[j].parent_index == (int) k && strcmp(p->binds[j].name, slash + 1) == 0)
+                                return sf_err_set(err, -EEXIST, "bind destination '%s' given twice", b->dst);
+                r = make_tree(b->src, userns_fd, true, MOUNT_ATTR_NOEXEC, &fd);
+                if (r == -EINVAL) /* filesystem without idmap support: plain read-only bind */
+                        r = make_tree(b->src, userns_fd, false, MOUNT_ATTR_NOEXEC, &fd);
+                if (r < 0)
+                        return sf_err_errno(err, r, "bind source '%s'", b->src);
+                c->bind_fds[c->n_bind_fds++] = fd;
+                p->binds[p->n_binds++] = (struct sb_bind_plan) {
+                        .mnt_fd = fd, .parent_index = (int) k, .name = slash + 1, .is_dir = S_ISDIR(st.st_mode),
+                };
+        }
+        (void) l;
+        return 0;
+}
+
+static int check_stdio(int fd, int i, struct sf_err *err)
+{
+        if (fd < 0)
+                return 0;
+        if (fcntl(fd, F_GETFD) < 0)
+                return sf_err_errno(err, -errno, "stdio %d: fd %d", i, fd);
+        /* A terminal inside would allow TIOCSTI/TIOCLINUX injection into the
+         * caller's session; the caller relays through a pipe instead. */
+        if (isatty(fd))
+                return sf_err_set(err, -ENOTTY, "stdio %d: fd %d is a terminal; pass a pipe or socket", i, fd);
+        return 0;
+}
+
+static int wait_exit(int pidfd, int *ret_status)
+{
+        siginfo_t si;
+        for (;;) {
+                memset(&si, 0, sizeof si);
+                if (waitid((idtype_t) P_PIDFD, (id_t) pidfd, &si, WEXITED) == 0)
+                        break;
+                if (errno != EINTR)
+                        return -errno;
+        }
+        if (si.si_code == CLD_EXITED)
+                *ret_status = (si.si_status & 0xff) << 8;
+        else
+                *ret_status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+        return 0;
+}
+
+int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
+                  struct sf_err *err)
+{
+        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1 } };
+        struct sb_plan *p = &c.plan;
+        struct sandbox_limits lim;
+        struct sb_cgroup cg = { .dir_fd = -1 };
+        struct sandbox *sb = NULL;
+        struct clone_args args;
+        struct sb_child_error cerr;
+        sigset_t all, old;
+        char gen_name[64];
+        const char *name;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, pidfd = -1, userns_fd, r;
+        ssize_t n;
+        long pid;
+
+        sf_err_clear(err);
+        if (!l || !spec || !ret)
+                return sf_err_set(err, -EINVAL, "invalid arguments");
+        if (!spec->rootfs || spec->rootfs[0] != '/')
+                return sf_err_set(err, -EINVAL, "rootfs must be an absolute path");
+        if (!spec->argv || !spec->argv[0])
+                return sf_err_set(err, -EINVAL, "no command given");
+        if (spec->uid_base == 0)
+                return sf_err_set(err, -EPERM, "uid_base 0 would map host root; refused");
+        if ((uint64_t) spec->uid_base + SANDBOX_UID_COUNT > UINT32_MAX)
+                return sf_err_set(err, -ERANGE, "uid_base %u + %u overflows", spec->uid_base, SANDBOX_UID_COUNT);
+        if (spec->uid >= SANDBOX_UID_COUNT || spec->gid >= SANDBOX_UID_COUNT)
+                return sf_err_set(err, -ERANGE, "uid/gid must be below %u", SANDBOX_UID_COUNT);
+        if (spec->net != SANDBOX_NET_NONE)
+                return sf_err_set(err, -EOPNOTSUPP, "only the 'none' network mode exists");
+        if (spec->workdir && spec->workdir[0] != '/')
+                return sf_err_set(err, -EINVAL, "workdir '%s' must be absolute", spec->workdir);
+        if ((spec->name && !valid_name(spec->name)) || (spec->group && !valid_name(spec->group)))
+                return sf_err_set(err, -EINVAL, "bad sandbox name or group (allowed: [A-Za-z0-9_.-]+)");
+        for (int i = 0; i < 3; i++) {
+                r = check_stdio(spec->stdio[i], i, err);
+                if (r < 0)
+                        return r;
+        }
+
+        lim = spec->limits;
+        if (!lim.memory_bytes)
+                lim.memory_bytes = 256ULL << 20;
+        if (!lim.pids)
+                lim.pids = 128;
+        if (!lim.cpu_millis)
+                lim.cpu_millis = 1000;
+        if (!lim.tmpfs_bytes)
+                lim.tmpfs_bytes = 64ULL << 20;
+        if (!lim.tmpfs_inodes)
+                lim.tmpfs_inodes = 4096;
+        if (!lim.nofile)
+                lim.nofile = 1024;
+        if (!lim.fsize)
+                lim.fsize = lim.tmpfs_bytes;
+
+        p->rootfs = spec->rootfs;
+        p->hostname = spec->hostname ? spec->hostname : "sandbox";
+        p->hostname_len = strlen(p->hostname);
+        if (p->hostname_len == 0 || p->hostname_len > 64)
+                return sf_err_set(err, -EINVAL, "hostname must be 1..64 bytes");
+        p->workdir = spec->workdir ? spec->workdir : "/";
+        p->uid = spec->uid;
+        p->gid = spec->gid;
+        p->last_cap = l->last_cap;
+        p->seccomp = &l->prog;
+        p->argv = spec->argv;
+        p->envp = spec->envp;
+        for (int i = 0; i < 3; i++)
+                p->stdio[i] = spec->stdio[i];
+        (void) xsnprintf(p->tmp_size, sizeof p->tmp_size, "%llu", (unsigned long long) lim.tmpfs_bytes);
+        (void) xsnprintf(p->tmp_inodes, sizeof p->tmp_inodes, "%llu", (unsigned long long) lim.tmpfs_inodes);
+        (void) xsnprintf(p->shm_size, sizeof p->shm_size, "%llu",
+                         (unsigned long long) (lim.tmpfs_bytes < (64ULL << 20) ? lim.tmpfs_bytes : 64ULL << 20));
+        plan_rlimit(p, RLIMIT_NOFILE, lim.nofile);
+        plan_rlimit(p, RLIMIT_FSIZE, lim.fsize);
+        plan_rlimit(p, RLIMIT_CORE, 0);
+        plan_rlimit(p, RLIMIT_MEMLOCK, 64 * 1024);
+
+        r = plan_exec_paths(&c, spec, err);
+        if (r < 0)
+                goto out;
+
+        r = get_userns(l, spec->uid_base, &userns_fd);
+        if (r < 0) {
+                sf_err_errno(err, r, "cannot create the id-mapping user namespace for uid_base %u", spec->uid_base);
+                goto out;
+        }
+        r = make_tree(spec->rootfs, userns_fd, true, 0, &p->root_mnt_fd);
+        if (r < 0) {
+                if (r == -EINVAL || r == -EOPNOTSUPP || r == -ENOSYS)
+                        sf_err_errno(err, r, "idmapped mounts are not supported for rootfs '%s' (kernel >= 5.12 "
+                                     "and a filesystem with idmap support are required)", spec->rootfs);
+                else
+                        sf_err_errno(err, r, "cannot open rootfs '%s'", spec->rootfs);
+                goto out;
+        }
+        r = plan_binds(l, &c, spec, userns_fd, err);
+        if (r < 0)
+                goto out;
+
+        name = spec->name;
+        if (!name) {
+                (void) xsnprintf(gen_name, sizeof gen_name, "sb-%d-%llu", (int) getpid(),
+                                 (unsigned long long) ++l->counter);
+                name = gen_name;
+        }
+        if (!l->no_cgroups) {
+                r = sb_cgroup_create(&l->cg, spec->group, name, &lim, &cg, err);
+                if (r < 0)
+                        goto out;
+        }
+
+        if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
+                r = sf_err_errno(err, -errno, "pipe");
+                goto out;
+        }
+        p->sync_fd = sync_p[0];
+        p->err_fd = err_p[1];
+
+        memset(&args, 0, sizeof args);
+        args.flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
+                     CLONE_NEWIPC | CLONE_NEWUTS;
+        args.pidfd = (uint64_t) (uintptr_t) &pidfd;
+        args.exit_signal = SIGCHLD;
+        if (cg.mode == SB_CGROUP_V2 && cg.dir_fd >= 0) {
+                args.flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+                args.cgroup = (uint64_t) cg.dir_fd;
+        } else
+                p->unshare_cgroupns = true; /* after the parent moved us (v1) */
+
+        /* No signal handler of ours may run on the child's side of the shared
+         * memory; the child resets its handlers before unblocking. */
+        (void) sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        pid = sb_clone3_vm(&args, sizeof args, (char *) l->stack_map + getpagesize(), SB_STACK_SIZE, p);
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (pid < 0) {
+                r = sf_err_errno(err, (int) pid, "clone3 into new namespaces");
+                goto out;
+        }
+        (void) close(TAKE_FD(sync_p[0]));
+        (void) close(TAKE_FD(err_p[1]));
+
+        r = write_id_maps((pid_t) pid, spec->uid_base);
+        if (r < 0)
+                sf_err_errno(err, r, "cannot write uid/gid maps");
+        else {
+                r = sb_cgroup_attach(&cg, (pid_t) pid);
+                if (r < 0)
+                        sf_err_errno(err, r, "cannot move the sandbox into its cgroup");
+        }
+        if (r >= 0 && write(sync_p[1], "x", 1) != 1)
+                r = sf_err_errno(err, -errno, "cannot release the sandbox");
+        (void) close(TAKE_FD(sync_p[1]));
+
+        /* Block until exec (EOF: the CLOEXEC end closed) or a reported failure.
+         * The child uses our memory until then; nothing it uses is freed before. */
+        do
+                n = read(err_p[0], &cerr, sizeof cerr);
+        while (n < 0 && errno == EINTR);
+        if (r >= 0 && n == (ssize_t) sizeof cerr) {
+                r = -(cerr.err ? cerr.err : EIO);
+                if (cerr.step == SB_STEP_EXEC)
+                        sf_err_errno(err, r, "sandbox step '%s' failed for '%s'", sb_step_name(cerr.step),
+                                     spec->argv[0]);
+                else
+                        sf_err_errno(err, r, "sandbox step '%s' failed", sb_step_name(cerr.step));
+        } else if (r >= 0 && n != 0)
+                r = sf_err_errno(err, n < 0 ? -errno : -EIO, "reading the sandbox's start report");
+
+        if (r < 0) {
+                int status;
+                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                (void) wait_exit(pidfd, &status);
+                goto out;
+        }
+
+        sb = calloc(1, sizeof *sb);
+        if (!sb) {
+                int status;
+                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                (void) wait_exit(pidfd, &status);
+                r = sf_err_set(err, -ENOMEM, "out of memory");
+                goto out;
+        }
+        sb->pid = (pid_t) pid;
+        sb->pidfd = TAKE_FD(pidfd);
+        sb->cg = cg;
+        cg = (struct sb_cgroup) { .dir_fd = -1 };
+        if (sb->cg.dir_fd >= 0) /* only needed for CLONE_INTO_CGROUP */
+                (void) close(TAKE_FD(sb->cg.dir_fd));
+        sb->timeout_ms = spec->limits.timeout_ms;
+        *ret = sb;
+        r = 0;
+out:
+        for (int i = 0; i < 2; i++) {
+                if (sync_p[i] >= 0)
+                        (void) close(sync_p[i]);
+                if (err_p[i] >= 0)
+                        (void) close(err_p[i]);
+        }
+        if (pidfd >= 0)
+                (void) close(pidfd);
+        (void) sb_cgroup_destroy(&cg);
+        spawn_ctx_release(&c);
+        return r;
+}
+
+pid_t sandbox_pid(const struct sandbox *sb)
+{
+        return sb ? sb->pid : -1;
+}
+
+int sandbox_pidfd(const struct sandbox *sb)
+{
+        return sb ? sb->pidfd : -1;
+}
+
+int sandbox_kill(struct sandbox *sb)
+{
+        int r = 0;
+        if (!sb || sb->reaped)
+                return 0;
+        /* SIGKILL to pid 1 of the namespace: the kernel kills every process in it. */
+        if (syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+                r = -errno;
+        (void) sb_cgroup_kill(&sb->cg);
+        sb->killed = true;
+        return r;
+}
+
+int sandbox_reap(struct sandbox *sb, int *ret_status)
+{
+        siginfo_t si;
+
+        if (!sb)
+                return -EINVAL;
+        if (!sb->reaped) {
+                memset(&si, 0, sizeof si);
+                if (waitid((idtype_t) P_PIDFD, (id_t) sb->pidfd, &si, WEXITED | WNOHANG) < 0)
+                        return -errno;
+                if (si.si_pid == 0)
+                        return -EAGAIN;
+                if (si.si_code == CLD_EXITED)
+                        sb->status = (si.si_status & 0xff) << 8;
+                else
+                        sb->status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+                sb->reaped = true;
+        }
+        if (ret_status)
+                *ret_status = sb->status;
+        return 0;
+}
+
+int sandbox_wait(struct sandbox *sb, int *ret_status, bool *ret_timed_out)
+{
+        uint64_t deadline;
+        bool timed_out = false;
+        int r;
+
+        if (!sb)
+                return -EINVAL;
+        deadline = sb->timeout_ms ? now_ns() + sb->timeout_ms * 1000000ULL : 0;
+        while (!sb->reaped) {
+                struct pollfd pfd = { .fd = sb->pidfd, .events = POLLIN };
+                int timeout = -1;
+                if (deadline && !timed_out) {
+                        uint64_t now = now_ns();
+                        if (now >= deadline) {
+                                timed_out = true;
+                                r = sandbox_kill(sb);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        timeout = (int) ((deadline - now + 999999) / 1000000);
+                }
+                if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+                        return -errno;
+                r = sandbox_reap(sb, NULL);
+                if (r < 0 && r != -EAGAIN)
+                        return r;
+        }
+        if (ret_status)
+                *ret_status = sb->status;
+        if (ret_timed_out)
+                *ret_timed_out = timed_out;
+        return 0;
+}
+
+int sandbox_stats(struct sandbox *sb, struct sandbox_stats *ret)
+{
+        if (!sb || !ret)
+                return -EINVAL;
+        return sb_cgroup_stats(&sb->cg, ret);
+}
+
+void sandbox_free(struct sandbox *sb)
+{
+        if (!sb)
+                return;
+        if (!sb->reaped) {
+                int status;
+                (void) sandbox_kill(sb);
+                if (wait_exit(sb->pidfd, &status) == 0) {
+                        sb->reaped = true;
+                        sb->status = status;
+                }
+        }
+        (void) sb_cgroup_destroy(&sb->cg);
+        if (sb->pidfd >= 0)
+                (void) close(sb->pidfd);
+        free(sb);
+}
+
+int sandbox_exit_code(int wait_status)
+{
+        if (WIFEXITED(wait_status))
+                return WEXITSTATUS(wait_status);
+        if (WIFSIGNALED(wait_status))
+                return 128 + WTERMSIG(wait_status);
+        return 125;
+}
