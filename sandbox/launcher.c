@@ -802,3 +802,36 @@ int sandbox_exit_code(int wait_status)
                 return 128 + WTERMSIG(wait_status);
         return 125;
 }
+
+int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err)
+{
+        struct sb_cgroup_root root;
+        int r, mode;
+
+        sf_err_clear(err);
+        if (size > 0)
+                buf[0] = '\0';
+        (void) sb_cgroup_describe(buf, size);
+        r = sb_cgroup_detect(&root, err);
+        if (r < 0)
+                return r;
+        mode = root.mode == SB_CGROUP_V2 ? 2 : 1;
+        sb_cgroup_root_release(&root);
+        return mode;
+}
+
+int sandbox_seccomp_probe(size_t *ret_insns, struct sf_err *err)
+{
+        struct sock_filter *prog = NULL;
+        size_t n = 0;
+        int r;
+
+        sf_err_clear(err);
+        r = sb_seccomp_compile(&prog, &n, err);
+        if (r < 0)
+                return r;
+        free(prog);
+        if (ret_insns)
+                *ret_insns = n;
+        return 0;
+}

@@ -120,3 +120,11 @@ void sandbox_free(struct sandbox *sb);
 
 /* Exit code as a shell reports it: status, or 128+N when killed by signal N. */
 int sandbox_exit_code(int wait_status);
+
+/* For `sfaasd check`: which cgroup hierarchy sandbox_launcher_new() would use.
+ * Returns 2 (v2) or 1 (v1) and a one-line description of what the host
+ * offers in buf, or -errno (with the reason in err) when none is usable. */
+int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err);
+/* For `sfaasd check` and tests: compile the default seccomp policy and
+ * report its length in BPF instructions. */
+int sandbox_seccomp_probe(size_t *ret_insns, struct sf_err *err);
