@@ -302,24 +302,29 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 }
         }
 
-        /* Follow nested indexes down to a manifest. */
+        /* Follow nested indexes down to a manifest. de points into the
+         * document that named it: copy what outlives it. */
         for (unsigned depth = 0;; depth++) {
                 const struct staged_entry *blob;
                 json_t *doc;
+                bool is_index = mt_is_index(de.media_type);
 
                 if (depth >= INDEX_MAX_DEPTH)
                         return sf_err_set(err, -EBADMSG, "index.json: indexes nested more than %d deep",
                                           INDEX_MAX_DEPTH);
-                r = blob_verify(set, de.digest, de.size, mt_is_index(de.media_type) ? "index" : "manifest", &blob,
-                                err);
+                r = blob_verify(set, de.digest, de.size, is_index ? "index" : "manifest", &blob, err);
                 if (r < 0)
                         return r;
-                r = image_load_json(stage_fd, blob, mt_is_index(de.media_type) ? "index" : "manifest", &doc, err);
+                r = xsnprintf(plan->manifest_digest, sizeof plan->manifest_digest, "%s", de.digest);
+                if (r < 0)
+                        return r;
+                r = image_load_json(stage_fd, blob, is_index ? "index" : "manifest", &doc, err);
                 if (r < 0)
                         return r;
                 json_decref(cur);
                 cur = doc;
-                if (!mt_is_index(de.media_type)) {
+                memset(&de, 0, sizeof de);
+                if (!is_index) {
                         const char *mt = json_string_value(json_object_get(doc, "mediaType"));
                         /* Some writers omit the descriptor's mediaType: look inside. */
                         if (!mt_is_index(mt))
@@ -332,14 +337,12 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 if (r < 0)
                         return r;
         }
-        r = xsnprintf(plan->manifest_digest, sizeof plan->manifest_digest, "%s", de.digest);
-        if (r < 0)
-                return r;
         manifest = TAKE_PTR(cur);
         {
                 const char *mt = json_string_value(json_object_get(manifest, "mediaType"));
                 if (mt && !mt_is_manifest(mt))
-                        return sf_err_set(err, -EBADMSG, "manifest %s: unsupported media type", de.digest);
+                        return sf_err_set(err, -EBADMSG, "manifest %s: unsupported media type",
+                                          plan->manifest_digest);
         }
 
         r = desc_parse(json_object_get(manifest, "config"), "manifest config", &de, err);

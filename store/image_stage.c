@@ -39,7 +39,8 @@ struct stage_reader {
         uint64_t bytes;
         uint64_t cap;
         int error;            /* set by the callback: -errno or -EFBIG */
-        unsigned char *buf;
+        unsigned char *buf;   /* raw input; libarchive points into it */
+        unsigned char *data;  /* entry data copied out of libarchive */
 };
 
 static la_ssize_t stage_read_cb(struct archive *a, void *data, const void **ret_buf)
@@ -262,7 +263,7 @@ static int stage_copy(struct archive *a, const struct stage_reader *rd, int stag
         if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
                 return -ENOMEM;
         for (;;) {
-                la_ssize_t n = archive_read_data(a, rd->buf, STAGE_BUF_SIZE);
+                la_ssize_t n = archive_read_data(a, rd->data, STAGE_BUF_SIZE);
                 if (n < 0)
                         return stage_archive_error(a, rd, l, err);
                 if (n == 0)
@@ -273,9 +274,9 @@ static int stage_copy(struct archive *a, const struct stage_reader *rd, int stag
                 if (*total > l->max_archive_bytes)
                         return sf_err_set(err, -EFBIG, "archive expands beyond the limit of %llu bytes",
                                           (unsigned long long) l->max_archive_bytes);
-                if (EVP_DigestUpdate(md, rd->buf, (size_t) n) != 1)
+                if (EVP_DigestUpdate(md, rd->data, (size_t) n) != 1)
                         return -ENOMEM;
-                r = write_all(fd, rd->buf, (size_t) n);
+                r = write_all(fd, rd->data, (size_t) n);
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot write a staging file");
         }
@@ -289,7 +290,7 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                         struct sf_err *err)
 {
         _cleanup_(archive_read_freep) struct archive *a = NULL;
-        _cleanup_free_ unsigned char *buf = NULL;
+        _cleanup_free_ unsigned char *buf = NULL, *data = NULL;
         struct stage_reader rd = { .fd = fd, .cap = l->max_archive_bytes };
         struct archive_entry *ae;
         uint64_t total = 0, entries = 0;
@@ -297,10 +298,12 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
         int r;
 
         buf = malloc(STAGE_BUF_SIZE);
+        data = malloc(STAGE_BUF_SIZE);
         a = archive_read_new();
-        if (!buf || !a)
+        if (!buf || !data || !a)
                 return -ENOMEM;
         rd.buf = buf;
+        rd.data = data;
         if (archive_read_support_format_tar(a) != ARCHIVE_OK || image_archive_support_filters(a) < 0)
                 return sf_err_set(err, -ENOTSUP, "libarchive lacks tar support");
         if (archive_read_open(a, &rd, NULL, stage_read_cb, NULL) != ARCHIVE_OK)

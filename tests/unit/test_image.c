@@ -1,0 +1,791 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the image import and safe unpacker (store/image*.c).
+ *
+ * The fixture images are built by tests/fixtures/mkimages.sh (offline:
+ * busybox-static, umoci, skopeo, python3) into $SFAASD_FIXTURES or
+ * build/fixtures; the script skips the work when it is up to date. Every
+ * import goes to a fresh images dir under a private temp dir, next to a
+ * canary dir that no import may touch.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "store/image.h"
+#include "store/image_internal.h"
+
+extern char **environ;
+
+struct fx {
+        char tmp[64];          /* private temp dir */
+        char fixtures[512];    /* where mkimages.sh wrote the archives */
+        char canary[128];      /* tmp/canary, must stay as created */
+        unsigned n;            /* images dirs made so far */
+};
+
+static struct fx *F;
+
+static int run(char *const argv[])
+{
+        pid_t pid;
+        int status;
+
+        if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
+                return -1;
+        if (waitpid(pid, &status, 0) < 0)
+                return -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int setup_all(void **state)
+{
+        const char *env = getenv("SFAASD_FIXTURES");
+        char *argv[] = { (char *) "/bin/bash", (char *) "tests/fixtures/mkimages.sh", NULL, NULL };
+        int fd;
+
+        F = calloc(1, sizeof *F);
+        if (!F)
+                return -1;
+        if (xsnprintf(F->fixtures, sizeof F->fixtures, "%s", env && *env ? env : "build/fixtures") < 0)
+                return -1;
+        argv[2] = F->fixtures;
+        if (run(argv) != 0) {
+                fprintf(stderr, "tests/fixtures/mkimages.sh %s failed\n", F->fixtures);
+                return -1;
+        }
+        memcpy(F->tmp, "/tmp/sfaasd-test-image.XXXXXX", sizeof "/tmp/sfaasd-test-image.XXXXXX");
+        if (!mkdtemp(F->tmp))
+                return -1;
+        (void) xsnprintf(F->canary, sizeof F->canary, "%s/canary", F->tmp);
+        if (mkdir(F->canary, 0755) < 0)
+                return -1;
+        fd = open(F->canary, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || write_file_atomic(fd, "file", "canary\n", 7, 0644) < 0)
+                return -1;
+        close(fd);
+        *state = F;
+        return 0;
+}
+
+static int teardown_all(void **state)
+{
+        if (F) {
+                (void) rm_rf_at(AT_FDCWD, F->tmp);
+                free(F);
+                F = NULL;
+        }
+        return 0;
+}
+
+/* A fresh, empty images dir. */
+static char *images_dir_new(void)
+{
+        char *p = xasprintf("%s/images%u", F->tmp, F->n++);
+        assert_non_null(p);
+        assert_int_equal(mkdir(p, 0755), 0);
+        return p;
+}
+
+static char *fixture(const char *name)
+{
+        char *p = xasprintf("%s/%s", F->fixtures, name);
+        assert_non_null(p);
+        return p;
+}
+
+static int import_file(const char *images, const char *name, const struct image_limits *lim,
+                       struct image_import_result **ret, struct sf_err *err)
+{
+        _cleanup_free_ char *path = fixture(name);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        return image_import_fd(images, fd, lim, ret, err);
+}
+
+static struct image_import_result *import_ok(const char *images, const char *name)
+{
+        struct image_import_result *res = NULL;
+        struct sf_err err = { 0 };
+        int r = import_file(images, name, NULL, &res, &err);
+
+        if (r < 0)
+                fail_msg("import of %s failed: %d %s", name, r, err.msg);
+        assert_non_null(res);
+        return res;
+}
+
+static bool strv_contains(char **v, const char *s)
+{
+        for (; v && *v; v++)
+                if (strcmp(*v, s) == 0)
+                        return true;
+        return false;
+}
+
+static size_t dir_count(const char *path)
+{
+        DIR *d = opendir(path);
+        struct dirent *de;
+        size_t n = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* Only <hex> dirs in images_dir: no staging or unpack leftovers. */
+static void assert_no_leftovers(const char *images)
+{
+        DIR *d = opendir(images);
+        struct dirent *de;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                        continue;
+                if (!image_is_hex64(de->d_name))
+                        fail_msg("leftover '%s' in %s", de->d_name, images);
+        }
+        closedir(d);
+}
+
+static void assert_canary_intact(void)
+{
+        _cleanup_free_ char *buf = NULL;
+        int fd = open(F->canary, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(read_file_at(fd, "file", 64, &buf, NULL), 0);
+        close(fd);
+        assert_string_equal(buf, "canary\n");
+        assert_int_equal(dir_count(F->canary), 1);
+        /* The fixtures try these names outside the root. */
+        assert_int_equal(access("/tmp/sfaasd-fixture-escape", F_OK), -1);
+        assert_int_equal(access("/tmp/sfaasd-fixture-escape2", F_OK), -1);
+        assert_int_equal(access("/sfaasd-fixture-abs", F_OK), -1);
+        assert_int_equal(access("/escape", F_OK), -1);
+}
+
+static void lstat_in(const char *rootfs, const char *rel, struct stat *sb)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", rootfs, rel);
+        assert_non_null(p);
+        if (lstat(p, sb) < 0)
+                fail_msg("'%s' is missing: %s", rel, strerror(errno));
+}
+
+static bool exists_in(const char *rootfs, const char *rel)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", rootfs, rel);
+        struct stat sb;
+        assert_non_null(p);
+        return lstat(p, &sb) == 0;
+}
+
+static void assert_content(const char *rootfs, const char *rel, const char *want)
+{
+        _cleanup_free_ char *buf = NULL;
+        int fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(read_file_at(fd, rel, 4096, &buf, NULL), 0);
+        close(fd);
+        assert_string_equal(buf, want);
+}
+
+/* ---- good images ------------------------------------------------------- */
+
+static void check_busybox_rootfs(const char *rootfs)
+{
+        struct stat sb;
+        char target[64];
+        ssize_t n;
+        _cleanup_free_ char *link = xasprintf("%s/bin/sh", rootfs);
+
+        lstat_in(rootfs, "bin/busybox", &sb);
+        assert_true(S_ISREG(sb.st_mode));
+        assert_true(sb.st_size > 100000);
+        assert_int_equal(sb.st_mode & 07777, 0755);
+
+        lstat_in(rootfs, "bin/sh", &sb);
+        assert_true(S_ISLNK(sb.st_mode));
+        n = readlink(link, target, sizeof target - 1);
+        assert_true(n > 0);
+        target[n] = '\0';
+        assert_string_equal(target, "/bin/busybox");
+        lstat_in(rootfs, "bin/cat", &sb);
+        assert_true(S_ISLNK(sb.st_mode));
+
+        /* Owners preserved, setuid stripped. */
+        lstat_in(rootfs, "home/app", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_int_equal(sb.st_uid, 1000);
+        assert_int_equal(sb.st_gid, 1000);
+        assert_int_equal(sb.st_mode & 07777, 0750);
+        lstat_in(rootfs, "usr/local/bin/setuid-probe", &sb);
+        assert_int_equal(sb.st_mode & 07777, 0755);
+        lstat_in(rootfs, "usr/local/bin/echo-env", &sb);
+        assert_int_equal(sb.st_mode & 07777, 0755);
+
+        /* Real directories for the launcher. */
+        lstat_in(rootfs, "tmp", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_int_equal(sb.st_mode & 07777, 01777);
+        lstat_in(rootfs, "proc", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        lstat_in(rootfs, "dev", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_content(rootfs, "etc/passwd",
+                       "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
+                       "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n");
+}
+
+static void check_busybox_config(const char *config_json)
+{
+        struct image_config *c = NULL;
+        struct sf_err err = { 0 };
+
+        assert_int_equal(image_config_parse(config_json, &c, &err), 0);
+        assert_null(c->entrypoint);
+        assert_non_null(c->cmd);
+        assert_string_equal(c->cmd[0], "/bin/cat");
+        assert_null(c->cmd[1]);
+        assert_string_equal(c->user, "app");
+        assert_string_equal(c->workdir, "/home/app");
+        assert_non_null(c->env);
+        assert_true(strv_contains(c->env, "FIXTURE=busybox"));
+        assert_true(strv_contains(c->env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"));
+        image_config_free(c);
+}
+
+static void test_busybox_oci_and_docker(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new(), *images2 = images_dir_new();
+        _cleanup_free_ char *complete = NULL, *config = NULL;
+        struct image_import_result *oci, *docker, *docker2;
+        struct stat sb;
+
+        oci = import_ok(images, "busybox-oci.tar");
+        assert_false(oci->existed);
+        assert_true(image_digest_valid(oci->id));
+        assert_true(image_digest_valid(oci->manifest_digest));
+        assert_true(strv_contains(oci->tags, "busybox:latest"));
+        assert_true(oci->size > 1000000);
+        assert_int_equal(oci->dropped, 0);
+        assert_true(str_startswith(oci->rootfs, images));
+        check_busybox_rootfs(oci->rootfs);
+        check_busybox_config(oci->config_json);
+        complete = xasprintf("%s/%s/.complete", images, oci->id + 7);
+        config = xasprintf("%s/%s/config.json", images, oci->id + 7);
+        assert_int_equal(stat(complete, &sb), 0);
+        assert_int_equal(stat(config, &sb), 0);
+        assert_no_leftovers(images);
+
+        /* The docker-save export of the same image has the same id. */
+        docker = import_ok(images, "busybox-docker.tar");
+        assert_string_equal(docker->id, oci->id);
+        assert_true(docker->existed);
+        assert_int_equal(docker->size, oci->size);
+        assert_string_equal(docker->config_json, oci->config_json);
+        assert_true(strv_contains(docker->tags, "docker.io/library/busybox:latest"));
+        assert_string_equal(docker->manifest_digest, "");
+
+        /* Unpacked from the docker format alone, it is the same tree. */
+        docker2 = import_ok(images2, "busybox-docker.tar");
+        assert_false(docker2->existed);
+        assert_string_equal(docker2->id, oci->id);
+        assert_int_equal(docker2->size, oci->size);
+        check_busybox_rootfs(docker2->rootfs);
+        assert_no_leftovers(images2);
+
+        image_import_result_free(oci);
+        image_import_result_free(docker);
+        image_import_result_free(docker2);
+}
+
+static void test_import_twice_existed(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *a = import_ok(images, "busybox-oci.tar");
+        struct image_import_result *b = import_ok(images, "busybox-oci.tar");
+
+        assert_false(a->existed);
+        assert_true(b->existed);
+        assert_string_equal(a->id, b->id);
+        assert_string_equal(a->rootfs, b->rootfs);
+        assert_int_equal(a->size, b->size);
+        assert_true(strv_contains(b->tags, "busybox:latest"));
+        assert_int_equal(dir_count(images), 1);
+        image_import_result_free(a);
+        image_import_result_free(b);
+}
+
+/* A gzip-compressed docker save, read from a pipe. */
+static void test_compressed_from_pipe(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new(), *path = fixture("busybox-docker.tar.gz");
+        struct image_import_result *res = NULL;
+        struct sf_err err = { 0 };
+        int p[2], status;
+        pid_t pid;
+
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd = open(path, O_RDONLY | O_CLOEXEC);
+                char buf[65536];
+                ssize_t n;
+                close(p[0]);
+                while (fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0)
+                        if (write_all(p[1], buf, (size_t) n) < 0)
+                                _exit(1);
+                _exit(0);
+        }
+        close(p[1]);
+        assert_int_equal(image_import_fd(images, p[0], NULL, &res, &err), 0);
+        close(p[0]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_false(res->existed);
+        check_busybox_rootfs(res->rootfs);
+        assert_no_leftovers(images);
+        image_import_result_free(res);
+}
+
+static void test_whiteouts_umoci(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res = import_ok(images, "layers-oci.tar");
+        struct stat sb;
+
+        assert_true(strv_contains(res->tags, "layers:latest"));
+        assert_false(exists_in(res->rootfs, "data/gone"));
+        assert_content(res->rootfs, "data/keep", "keep\n");
+        assert_content(res->rootfs, "data/added", "added\n");
+        lstat_in(res->rootfs, "dir2file", &sb);
+        assert_true(S_ISREG(sb.st_mode));
+        assert_content(res->rootfs, "dir2file", "now a file\n");
+        lstat_in(res->rootfs, "file2dir", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_content(res->rootfs, "file2dir/new", "now in a dir\n");
+        image_import_result_free(res);
+}
+
+static void test_opaque_and_replacements(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res = import_ok(images, "crafted-opaque.tar");
+        _cleanup_free_ char *o2 = xasprintf("%s/o2", res->rootfs);
+        struct stat sb;
+
+        /* d is opaque in layer 2: lower d/a and d/sub/b are gone, this
+         * layer's d/c (before the marker) and d/sub/new (after) stay. */
+        assert_false(exists_in(res->rootfs, "d/a"));
+        assert_false(exists_in(res->rootfs, "d/sub/b"));
+        assert_content(res->rootfs, "d/c", "c");
+        assert_content(res->rootfs, "d/sub/new", "new");
+        assert_false(exists_in(res->rootfs, "gone"));
+        assert_content(res->rootfs, "keep/x", "x");
+        lstat_in(res->rootfs, "f2d", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_content(res->rootfs, "f2d/inner", "inner");
+        lstat_in(res->rootfs, "d2f", &sb);
+        assert_true(S_ISREG(sb.st_mode));
+        assert_content(res->rootfs, "dot-prefixed", "dot");
+        assert_content(res->rootfs, "slash-prefixed", "slash");
+        assert_int_equal(dir_count(o2), 0);
+        image_import_result_free(res);
+}
+
+static void test_nested_index(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res = import_ok(images, "crafted-nested.tar");
+
+        assert_true(strv_contains(res->tags, "docker.io/library/multi:latest"));
+        assert_true(image_digest_valid(res->manifest_digest));
+#if defined(__x86_64__)
+        assert_content(res->rootfs, "arch", "amd64\n");
+#elif defined(__aarch64__)
+        assert_content(res->rootfs, "arch", "arm64\n");
+#endif
+        image_import_result_free(res);
+}
+
+static void test_docker_legacy(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res = import_ok(images, "crafted-legacy.tar");
+        struct image_config *c = NULL;
+
+        assert_true(strv_contains(res->tags, "legacy:1.0"));
+        assert_true(strv_contains(res->tags, "docker.io/library/legacy:latest"));
+        assert_string_equal(res->manifest_digest, "");
+        assert_content(res->rootfs, "etc/hostname", "legacy\n");
+        assert_int_equal(image_config_parse(res->config_json, &c, NULL), 0);
+        assert_string_equal(c->cmd[0], "/bin/true");
+        assert_string_equal(c->env[0], "A=1");
+        assert_null(c->user);
+        assert_null(c->workdir);
+        image_config_free(c);
+        image_import_result_free(res);
+}
+
+/* ---- hostile images ---------------------------------------------------- */
+
+struct hostile_case {
+        const char *file;
+        int code;
+        const char *msg;              /* substring of err.msg */
+        struct image_limits limits;
+};
+
+static void test_hostile_rejected(void **state)
+{
+        static const struct hostile_case cases[] = {
+                { "hostile-dotdot.tar", -EBADMSG, "'a/../../escape': escapes the root", { 0 } },
+                { "hostile-hardlink.tar", -EBADMSG, "hard link target is not in the image", { 0 } },
+                { "hostile-hardlink-dotdot.tar", -EBADMSG, "hard link target escapes the root", { 0 } },
+                { "hostile-uid.tar", -EBADMSG, "0..65535", { 0 } },
+                { "hostile-digest.tar", -EBADMSG, "(layer 1): digest mismatch", { 0 } },
+                { "hostile-size.tar", -EBADMSG, "(layer 1): size mismatch", { 0 } },
+                { "hostile-diffid.tar", -EBADMSG, "layer 1: diff_id mismatch", { 0 } },
+                { "hostile-truncated.tar", -EBADMSG, "truncated archive", { 0 } },
+                { "hostile-bomb.tar", -EFBIG, "unpacked size exceeds the limit",
+                  { .max_unpacked_bytes = 16 << 20 } },
+                { "hostile-entries.tar", -EFBIG, "more than 1000 entries", { .max_entries = 1000 } },
+                { "hostile-longpath.tar", -EFBIG, "entry name longer than 4096", { 0 } },
+                { "hostile-wh-empty.tar", -EBADMSG, "malformed whiteout", { 0 } },
+                { "hostile-wh-meta.tar", -EBADMSG, "malformed whiteout", { 0 } },
+                { "hostile-wh-dotdot.tar", -EBADMSG, "malformed whiteout", { 0 } },
+                { "hostile-outer-name.tar", -EBADMSG, "unexpected archive entry", { 0 } },
+                { "hostile-outer-symlink.tar", -EBADMSG, "points outside the image", { 0 } },
+                { "hostile-config-workdir.tar", -EBADMSG, "WorkingDir", { 0 } },
+                { "hostile-config-user.tar", -EBADMSG, "User 'root;id'", { 0 } },
+                { "hostile-config-env.tar", -EBADMSG, "Env entry '1BAD=x'", { 0 } },
+                { "hostile-config-nul.tar", -EBADMSG, "image config", { 0 } },
+                { "layers-oci.tar", -EFBIG, "2 layers, more than the limit of 1", { .max_layers = 1 } },
+                { "busybox-oci.tar", -EFBIG, "larger than the limit", { .max_archive_bytes = 100000 } },
+                { "busybox-docker.tar.gz", -EFBIG, "expands beyond the limit", { .max_archive_bytes = 1200000 } },
+        };
+        _cleanup_free_ char *images = images_dir_new();
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                const struct hostile_case *c = &cases[i];
+                struct image_import_result *res = NULL;
+                struct sf_err err = { 0 };
+                int r;
+
+                r = import_file(images, c->file, &c->limits, &res, &err);
+                if (r != c->code || !strstr(err.msg, c->msg))
+                        fail_msg("%s: got %d '%s', want %d '...%s...'", c->file, r, err.msg, c->code, c->msg);
+                assert_null(res);
+                assert_int_equal(err.code, c->code);
+                /* Nothing left behind, nothing outside touched. */
+                if (dir_count(images) != 0)
+                        fail_msg("%s left something in the images dir", c->file);
+                assert_canary_intact();
+                assert_int_equal(dir_count(F->tmp), F->n + 1);
+        }
+}
+
+static void test_not_an_archive(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res = NULL;
+        struct sf_err err = { 0 };
+        char path[128];
+        int fd;
+
+        fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        assert_int_equal(image_import_fd(images, fd, NULL, &res, &err), -EBADMSG);
+        close(fd);
+        assert_true(err.msg[0] != '\0');
+
+        (void) xsnprintf(path, sizeof path, "%s/junk", F->tmp);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write_all(fd, "this is not a tar archive at all\n", 33), 0);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        assert_int_equal(image_import_fd(images, fd, NULL, &res, &err), -EBADMSG);
+        close(fd);
+        unlink(path);
+        assert_null(res);
+        assert_int_equal(dir_count(images), 0);
+
+        assert_int_equal(image_import_fd("relative/dir", 0, NULL, &res, &err), -EINVAL);
+}
+
+static void test_hostile_confined(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res;
+        struct stat sb;
+        char list[64];
+
+        (void) unlink("/tmp/sfaasd-fixture-escape");
+        (void) unlink("/tmp/sfaasd-fixture-escape2");
+
+        /* "/x" is stripped to "x": inside the root. */
+        res = import_ok(images, "hostile-abspath.tar");
+        assert_content(res->rootfs, "sfaasd-fixture-abs", "abs");
+        image_import_result_free(res);
+
+        /* Writes through symlinks to "../../..../tmp" and "/tmp" land in
+         * the root's own /tmp, as inside the container. */
+        res = import_ok(images, "hostile-symlink.tar");
+        assert_content(res->rootfs, "tmp/sfaasd-fixture-escape", "x");
+        assert_content(res->rootfs, "tmp/sfaasd-fixture-escape2", "x");
+        lstat_in(res->rootfs, "esc", &sb);
+        assert_true(S_ISLNK(sb.st_mode));
+        image_import_result_free(res);
+
+        res = import_ok(images, "hostile-device.tar");
+        assert_int_equal(res->dropped, 3);
+        assert_false(exists_in(res->rootfs, "dev/mem"));
+        assert_false(exists_in(res->rootfs, "dev/sda"));
+        assert_false(exists_in(res->rootfs, "fifo"));
+        assert_content(res->rootfs, "after-devices", "ok");
+        image_import_result_free(res);
+
+        res = import_ok(images, "hostile-setuid.tar");
+        lstat_in(res->rootfs, "suid", &sb);
+        assert_int_equal(sb.st_mode & 07777, 0755);
+        lstat_in(res->rootfs, "sgid", &sb);
+        assert_int_equal(sb.st_mode & 07777, 0755);
+        lstat_in(res->rootfs, "sgiddir", &sb);
+        assert_int_equal(sb.st_mode & 07777, 0775);
+        lstat_in(res->rootfs, "stickydir", &sb);
+        assert_int_equal(sb.st_mode & 07777, 01777);
+        {
+                _cleanup_free_ char *p = xasprintf("%s/capfile", res->rootfs);
+                assert_int_equal(llistxattr(p, list, sizeof list), 0);
+        }
+        image_import_result_free(res);
+
+        /* /proc -> /, /dev a file, /tmp and /etc symlinks: all replaced. */
+        res = import_ok(images, "hostile-sysdirs.tar");
+        lstat_in(res->rootfs, "proc", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_int_equal(sb.st_mode & 07777, 0755);
+        lstat_in(res->rootfs, "dev", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        lstat_in(res->rootfs, "tmp", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        assert_int_equal(sb.st_mode & 07777, 01777);
+        lstat_in(res->rootfs, "etc", &sb);
+        assert_true(S_ISDIR(sb.st_mode));
+        {
+                _cleanup_free_ char *p = xasprintf("%s/proc", res->rootfs);
+                assert_int_equal(dir_count(p), 0);
+        }
+        image_import_result_free(res);
+
+        assert_no_leftovers(images);
+        assert_canary_intact();
+}
+
+/* ---- config, users, paths ---------------------------------------------- */
+
+static void test_config_parse(void **state)
+{
+        struct image_config *c = NULL;
+        struct sf_err err = { 0 };
+
+        assert_int_equal(image_config_parse("{\"Entrypoint\":[\"/bin/sh\",\"-c\"],\"Cmd\":[\"echo hi\"],"
+                                            "\"WorkingDir\":\"//srv/./app/\",\"User\":\"1000:1000\","
+                                            "\"Env\":[\"A=b=c\",\"_X=\"]}",
+                                            &c, &err),
+                         0);
+        assert_string_equal(c->entrypoint[0], "/bin/sh");
+        assert_string_equal(c->entrypoint[1], "-c");
+        assert_null(c->entrypoint[2]);
+        assert_string_equal(c->cmd[0], "echo hi");
+        assert_string_equal(c->workdir, "/srv/app");
+        assert_string_equal(c->user, "1000:1000");
+        assert_string_equal(c->env[0], "A=b=c");
+        assert_string_equal(c->env[1], "_X=");
+        image_config_free(c);
+
+        assert_int_equal(image_config_parse("{}", &c, &err), 0);
+        assert_null(c->cmd);
+        assert_null(c->user);
+        image_config_free(c);
+
+        static const char *const bad[] = {
+                "[]",
+                "{\"Cmd\":\"/bin/sh\"}",
+                "{\"Cmd\":[1]}",
+                "{\"Cmd\":[\"a\\u0000b\"]}",
+                "{\"Env\":[\"NOEQUALS\"]}",
+                "{\"Env\":[\"=v\"]}",
+                "{\"Env\":[\"A-B=v\"]}",
+                "{\"WorkingDir\":\"relative\"}",
+                "{\"WorkingDir\":\"/a/../b\"}",
+                "{\"User\":\"a:b:c\"}",
+                "{\"User\":\"us er\"}",
+                "{\"User\":\":0\"}",
+                "{\"Cmd\":[\"a\"],\"Cmd\":[\"b\"]}",
+                "not json",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                c = NULL;
+                if (image_config_parse(bad[i], &c, &err) != -EBADMSG)
+                        fail_msg("accepted bad config %s", bad[i]);
+                assert_null(c);
+        }
+}
+
+static void test_paths(void **state)
+{
+        static const struct {
+                const char *in, *out;
+        } good[] = {
+                { "a/b", "a/b" }, { "./a/b/", "a/b" }, { "/a//b/./c", "a/b/c" },
+                { "./", "" }, { "/", "" }, { "...", "..." }, { "a/..b", "a/..b" },
+        };
+        static const char *const bad[] = { "..", "../x", "a/../../x", "a/..", "/../x", "./a/./../b" };
+        char *out;
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                assert_int_equal(image_entry_path_normalize(good[i].in, &out), 0);
+                assert_string_equal(out, good[i].out);
+                free(out);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(image_entry_path_normalize(bad[i], &out), -EBADMSG);
+
+        assert_int_equal(image_clean_abs_path("/", &out), 0);
+        assert_string_equal(out, "/");
+        free(out);
+        assert_int_equal(image_clean_abs_path("/a/./b//", &out), 0);
+        assert_string_equal(out, "/a/b");
+        free(out);
+        assert_int_equal(image_clean_abs_path("a", &out), -EBADMSG);
+        assert_int_equal(image_clean_abs_path("/a/..", &out), -EBADMSG);
+
+        assert_true(image_user_valid("app"));
+        assert_true(image_user_valid("1000:1000"));
+        assert_true(image_user_valid("a.b-c_d:staff"));
+        assert_false(image_user_valid(""));
+        assert_false(image_user_valid("app:"));
+        assert_false(image_user_valid("a b"));
+        assert_false(image_user_valid("a\nb"));
+}
+
+static void test_resolve_user(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new(), *evil = NULL;
+        struct image_import_result *res = import_ok(images, "busybox-oci.tar");
+        struct sf_err err = { 0 };
+        uint32_t uid = 99, gid = 99;
+
+        assert_int_equal(image_resolve_user(res->rootfs, NULL, &uid, &gid, &err), 0);
+        assert_int_equal(uid, 0);
+        assert_int_equal(gid, 0);
+        assert_int_equal(image_resolve_user(res->rootfs, "app", &uid, &gid, &err), 0);
+        assert_int_equal(uid, 1000);
+        assert_int_equal(gid, 1000);
+        assert_int_equal(image_resolve_user(res->rootfs, "1000", &uid, &gid, &err), 0);
+        assert_int_equal(uid, 1000);
+        assert_int_equal(gid, 1000);
+        assert_int_equal(image_resolve_user(res->rootfs, "app:staff", &uid, &gid, &err), 0);
+        assert_int_equal(uid, 1000);
+        assert_int_equal(gid, 50);
+        assert_int_equal(image_resolve_user(res->rootfs, "1234:5", &uid, &gid, &err), 0);
+        assert_int_equal(uid, 1234);
+        assert_int_equal(gid, 5);
+        assert_int_equal(image_resolve_user(res->rootfs, "1234", &uid, &gid, &err), 0);
+        assert_int_equal(gid, 0);
+        assert_int_equal(image_resolve_user(res->rootfs, "nobody", &uid, &gid, &err), 0);
+        assert_int_equal(uid, 65534);
+
+        uid = gid = 7;
+        assert_int_equal(image_resolve_user(res->rootfs, "nosuch", &uid, &gid, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "'nosuch'"));
+        assert_int_equal(image_resolve_user(res->rootfs, "app:nosuch", &uid, &gid, &err), -EBADMSG);
+        assert_int_equal(image_resolve_user(res->rootfs, "65536", &uid, &gid, &err), -EBADMSG);
+        assert_int_equal(image_resolve_user(res->rootfs, "0:70000", &uid, &gid, &err), -EBADMSG);
+        assert_int_equal(image_resolve_user(res->rootfs, "root;id", &uid, &gid, &err), -EBADMSG);
+        assert_int_equal(uid, 7);
+        assert_int_equal(gid, 7);
+
+        /* An /etc/passwd symlink climbing out must not reach the host's. */
+        evil = xasprintf("%s/evilroot/etc", F->tmp);
+        assert_int_equal(mkdir_p(evil, 0755), 0);
+        {
+                _cleanup_free_ char *lnk = xasprintf("%s/passwd", evil), *root = xasprintf("%s/evilroot", F->tmp);
+                assert_int_equal(symlink("../../../../../../../../etc/passwd", lnk), 0);
+                assert_true(image_resolve_user(root, "daemon", &uid, &gid, &err) < 0);
+                assert_true(image_resolve_user(root, "root", &uid, &gid, &err) < 0);
+                assert_int_equal(uid, 7);
+                (void) rm_rf_at(AT_FDCWD, root);
+        }
+        image_import_result_free(res);
+}
+
+static void test_remove_and_gc(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new(), *junk1 = NULL, *junk2 = NULL, *junk3 = NULL;
+        struct image_import_result *res = import_ok(images, "crafted-legacy.tar");
+        struct image_import_result *res2 = import_ok(images, "crafted-opaque.tar");
+
+        assert_int_equal(image_remove(images, res->id), 0);
+        assert_false(exists_in(images, res->id + 7));
+        assert_int_equal(image_remove(images, res->id), -ENOENT);
+        assert_int_equal(image_remove(images, "sha256:xyz"), -EINVAL);
+        assert_int_equal(image_remove(images, "../etc"), -EINVAL);
+
+        junk1 = xasprintf("%s/.tmp-0123", images);
+        junk2 = xasprintf("%s/.unpack-4567/rootfs", images);
+        junk3 = xasprintf("%s/%s/rootfs", images, res->id + 7);
+        assert_int_equal(mkdir_p(junk1, 0700), 0);
+        assert_int_equal(mkdir_p(junk2, 0700), 0);
+        assert_int_equal(mkdir_p(junk3, 0700), 0); /* no .complete */
+        assert_int_equal(image_gc_partial(images), 0);
+        assert_int_equal(dir_count(images), 1);
+        assert_true(exists_in(images, res2->id + 7));
+        image_import_result_free(res);
+        image_import_result_free(res2);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_paths),
+                cmocka_unit_test(test_config_parse),
+                cmocka_unit_test(test_busybox_oci_and_docker),
+                cmocka_unit_test(test_import_twice_existed),
+                cmocka_unit_test(test_compressed_from_pipe),
+                cmocka_unit_test(test_whiteouts_umoci),
+                cmocka_unit_test(test_opaque_and_replacements),
+                cmocka_unit_test(test_nested_index),
+                cmocka_unit_test(test_docker_legacy),
+                cmocka_unit_test(test_hostile_rejected),
+                cmocka_unit_test(test_not_an_archive),
+                cmocka_unit_test(test_hostile_confined),
+                cmocka_unit_test(test_resolve_user),
+                cmocka_unit_test(test_remove_and_gc),
+        };
+        return cmocka_run_group_tests_name("image", tests, setup_all, teardown_all);
+}
