@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sandbox launcher tests: real sandboxes in a busybox rootfs built by the
+ * test itself in a temporary directory. Need root (skipped otherwise).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "sandbox/sandbox.h"
+
+#define UID_BASE (1u << 30)
+
+struct fixture {
+        char root[PATH_MAX];
+        struct sandbox_launcher *l;
+};
+
+static const char *const applets[] = {
+        "sh", "true", "false", "id", "cat", "sleep", "ls", "echo", "touch", "dd", "test", "mount",
+        "unshare", "readlink", "hostname", "grep", "wc",
+};
+
+static int copy_file(const char *src, const char *dst, mode_t mode)
+{
+        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int out = -1;
+        char buf[65536];
+        ssize_t n;
+
+        if (in < 0)
+                return -errno;
+        out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (out < 0)
+                return -errno;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+                if (write_all(out, buf, (size_t) n) < 0)
+                        return -EIO;
+        return n < 0 ? -errno : 0;
+}
+
+static int make_rootfs(char *root, size_t size)
+{
+        static const char *const dirs[] = { "bin", "proc", "dev", "tmp", "etc", "var", "var/secrets" };
+        char p[PATH_MAX], tmpl[] = "/tmp/sfaasd-test-rootfs-XXXXXX";
+
+        if (!mkdtemp(tmpl))
+                return -errno;
+        (void) chmod(tmpl, 0755);
+        (void) xsnprintf(root, size, "%s", tmpl);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                (void) xsnprintf(p, sizeof p, "%s/%s", root, dirs[i]);
+                if (mkdir(p, 0755) < 0)
+                        return -errno;
+        }
+        (void) xsnprintf(p, sizeof p, "%s/bin/busybox", root);
+        if (copy_file("/bin/busybox", p, 0755) < 0)
+                return -ENOENT;
+        for (size_t i = 0; i < ELEMENTSOF(applets); i++) {
+                (void) xsnprintf(p, sizeof p, "%s/bin/%s", root, applets[i]);
+                if (symlink("busybox", p) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+static int setup(void **state)
+{
+        struct fixture *f;
+        struct sandbox_launcher_config cfg = { .cgroup_subtree = NULL };
+        struct sf_err err = { 0 };
+        char name[64];
+
+        if (geteuid() != 0) {
+                print_message("skipping: sandbox tests need root\n");
+                skip();
+        }
+        if (access("/bin/busybox", X_OK) < 0) {
+                print_message("skipping: /bin/busybox (busybox-static) is missing\n");
+                skip();
+        }
+        f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        assert_int_equal(make_rootfs(f->root, sizeof f->root), 0);
+        (void) xsnprintf(name, sizeof name, "sfaasd-test-%d", (int) getpid());
+        cfg.cgroup_subtree = name;
+        if (sandbox_launcher_new(&cfg, &f->l, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        if (!f)
+                return 0;
+        sandbox_launcher_free(f->l);
+        (void) rm_rf_at(AT_FDCWD, f->root);
+        free(f);
+        return 0;
+}
+
+static char *env_default[] = { "PATH=/bin", "HOME=/", NULL };
+
+static struct sandbox_spec base_spec(struct fixture *f, char **argv)
+{
+        struct sandbox_spec s = {
+                .rootfs = f->root, .argv = argv, .envp = env_default, .uid_base = UID_BASE,
+                .stdio = { -1, -1, -1 },
+        };
+        return s;
+}
+
+/* Run to completion; stdout and stderr captured into out (NUL-terminated). */
+static int run_capture(struct fixture *f, struct sandbox_spec *s, char *out, size_t size, int *ret_status,
+                       struct sf_err *err)
+{
+        int p[2], r, status = 0;
+        size_t len = 0;
+        ssize_t n;
+        struct sandbox *sb = NULL;
+        bool to;
+
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        s->stdio[1] = p[1];
+        s->stdio[2] = p[1];
+        r = sandbox_spawn(f->l, s, &sb, err);
+        (void) close(p[1]);
+        if (r < 0) {
+                (void) close(p[0]);
+                return r;
+        }
+        while (len + 1 < size && (n = read(p[0], out + len, size - 1 - len)) > 0)
+                len += (size_t) n;
+        out[len] = '\0';
+        (void) close(p[0]);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        sandbox_free(sb);
+        *ret_status = status;
+        return 0;
+}
+
+static void test_true_exits_zero(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "/bin/true", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        int status = -1;
+        bool to = true;
+
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_true(sandbox_pid(sb) > 0);
+        assert_true(sandbox_pidfd(sb) >= 0);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_false(to);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(sandbox_exit_code(status), 0);
+        sandbox_free(sb);
+}
+
+static void test_exit_code_and_signal(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "exit 7", NULL };
+        char *argv2[] = { "sleep", "30", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        int status = -1;
+        bool to;
+
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_int_equal(sandbox_exit_code(status), 7);
+        sandbox_free(sb);
+
+        s = base_spec(f, argv2);
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_reap(sb, &status), -EAGAIN);
+        assert_int_equal(sandbox_kill(sb), 0);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGKILL);
+        assert_int_equal(sandbox_exit_code(status), 128 + SIGKILL);
+        assert_int_equal(sandbox_kill(sb), 0); /* idempotent */
+        sandbox_free(sb);
+
+        assert_int_equal(sandbox_exit_code(3 << 8), 3);
+        assert_int_equal(sandbox_exit_code(SIGTERM), 128 + SIGTERM);
+}
+
+static void test_uid_inside_and_host_view(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "id", NULL };
+        char *argv2[] = { "sleep", "30", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        _cleanup_free_ char *st = NULL;
+        char out[4096], path[64], want[64];
+        int status;
+
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_exit_code(status), 0);
+        assert_non_null(strstr(out, "uid=0 gid=0"));
+
+        s = base_spec(f, argv2);
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        (void) xsnprintf(path, sizeof path, "/proc/%d/status", (int) sandbox_pid(sb));
+        assert_int_equal(read_file_at(AT_FDCWD, path, 1 << 16, &st, NULL), 0);
+        (void) xsnprintf(want, sizeof want, "\nUid:\t%u\t%u\t%u\t%u\n", UID_BASE, UID_BASE, UID_BASE, UID_BASE);
+        assert_non_null(strstr(st, want));
+        assert_non_null(strstr(st, "\nCapEff:\t0000000000000000\n"));
+        assert_non_null(strstr(st, "\nNoNewPrivs:\t1\n"));
+        assert_non_null(strstr(st, "\nSeccomp:\t2\n"));
+        sandbox_free(sb);
+
+        /* host root is never mapped */
+        s = base_spec(f, argv);
+        s.uid_base = 0;
+        assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -EPERM);
+}
+
+static void test_rootfs_read_only(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "touch /newfile; touch /bin/newfile", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        char out[4096], p[PATH_MAX];
+        int status;
+
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_not_equal(sandbox_exit_code(status), 0);
+        assert_non_null(strstr(out, "Read-only file system"));
+        (void) xsnprintf(p, sizeof p, "%s/newfile", f->root);
+        assert_int_equal(access(p, F_OK), -1);
+}
+
+static void test_tmp_writable_with_cap(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "echo hello > /tmp/a && cat /tmp/a", NULL };
+        char *argv2[] = { "sh", "-c", "dd if=/dev/zero of=/tmp/big bs=1024 count=4096", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        char out[4096];
+        int status;
+
+        s.limits.tmpfs_bytes = 1 << 20;
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_exit_code(status), 0);
+        assert_string_equal(out, "hello\n");
+
+        s = base_spec(f, argv2);
+        s.limits.tmpfs_bytes = 1 << 20;
+        s.limits.fsize = 8 << 20; /* so the tmpfs size, not RLIMIT_FSIZE, stops dd */
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_not_equal(sandbox_exit_code(status), 0);
+        assert_non_null(strstr(out, "No space left on device"));
+}
+
+static void test_timeout_kills(void **state)
+{
+        struct fixture *f = *state;
+        /* a background child too: the whole pid namespace must die */
+        char *argv[] = { "sh", "-c", "sleep 60 & sleep 60", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        int status;
+        bool to = false;
+        uint64_t t0 = now_ns();
+
+        s.limits.timeout_ms = 200;
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_true(to);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_true(now_ns() - t0 < 5000000000ULL);
+        sandbox_free(sb);
+}
+
+static void test_missing_command_reports_step(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "/bin/does-not-exist", NULL };
+        char *argv2[] = { "does-not-exist", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+
+        assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -ENOENT);
+        assert_null(sb);
+        assert_int_equal(err.code, -ENOENT);
+        assert_non_null(strstr(err.msg, "execve"));
+        assert_non_null(strstr(err.msg, "No such file or directory"));
+
+        s = base_spec(f, argv2);
+        assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "execve"));
+
+        s = base_spec(f, argv2);
+        s.workdir = "/no/such/dir";
+        argv2[0] = "true";
+        assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "working directory"));
+}
+
+static void test_no_fd_leak(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "for n in 3 4 5 50; do test -e /proc/self/fd/$n && echo LEAK$n; done; echo done",
+                         NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        char out[4096];
+        int status, fd, leak;
+
+        fd = open("/etc/passwd", O_RDONLY); /* deliberately without O_CLOEXEC */
+        assert_true(fd >= 0);
+        leak = dup2(fd, 50);
+        assert_int_equal(leak, 50);
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        (void) close(fd);
+        (void) close(leak);
+        assert_int_equal(sandbox_exit_code(status), 0);
+        assert_string_equal(out, "done\n");
+}
+
+static void test_policy_denials(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c",
+                         "unshare -U true && echo UNSHARE; mount -t tmpfs x /tmp && echo MOUNT; "
+                         "test -e /sys/kernel && echo SYS; hostname; readlink /dev/stdin; echo end",
+                         NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        char out[4096];
+        int status;
+
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_null(strstr(out, "UNSHARE"));
+        assert_null(strstr(out, "MOUNT"));
+        assert_null(strstr(out, "SYS"));
+        assert_non_null(strstr(out, "sandbox\n"));
+        assert_non_null(strstr(out, "end\n"));
+}
+
+static void test_terminal_refused(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "true", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        int fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+        if (fd < 0)
+                skip();
+        s.stdio[0] = fd;
+        assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -ENOTTY);
+        (void) close(fd);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_true_exits_zero),
+                cmocka_unit_test(test_exit_code_and_signal),
+                cmocka_unit_test(test_uid_inside_and_host_view),
+                cmocka_unit_test(test_rootfs_read_only),
+                cmocka_unit_test(test_tmp_writable_with_cap),
+                cmocka_unit_test(test_timeout_kills),
+                cmocka_unit_test(test_missing_command_reports_step),
+                cmocka_unit_test(test_no_fd_leak),
+                cmocka_unit_test(test_policy_denials),
+                cmocka_unit_test(test_terminal_refused),
+        };
+        return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
+}
