@@ -24,7 +24,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <cmocka.h>
+#include <openssl/evp.h>
 
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
@@ -451,6 +454,134 @@ static void test_docker_legacy(void **state)
         image_import_result_free(res);
 }
 
+/* ---- zstd layer in an xz-compressed outer archive ---------------------- */
+
+/* Write one archive to memory with libarchive: format raw (one entry's
+ * bytes) or pax; optional filter. */
+static size_t mem_archive(bool raw, int filter, const char *const *names, const void *const *datas,
+                          const size_t *sizes, size_t n, unsigned char *out, size_t cap)
+{
+        struct archive *a = archive_write_new();
+        size_t used = 0;
+
+        assert_non_null(a);
+        assert_int_equal(raw ? archive_write_set_format_raw(a) : archive_write_set_format_pax_restricted(a),
+                         ARCHIVE_OK);
+        if (filter == ARCHIVE_FILTER_ZSTD)
+                assert_int_equal(archive_write_add_filter_zstd(a), ARCHIVE_OK);
+        else if (filter == ARCHIVE_FILTER_XZ)
+                assert_int_equal(archive_write_add_filter_xz(a), ARCHIVE_OK);
+        assert_int_equal(archive_write_set_bytes_in_last_block(a, 1), ARCHIVE_OK);
+        assert_int_equal(archive_write_open_memory(a, out, cap, &used), ARCHIVE_OK);
+        for (size_t i = 0; i < n; i++) {
+                struct archive_entry *e = archive_entry_new();
+                archive_entry_set_pathname(e, names[i]);
+                archive_entry_set_filetype(e, AE_IFREG);
+                archive_entry_set_perm(e, 0644);
+                archive_entry_set_size(e, (la_int64_t) sizes[i]);
+                assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+                assert_int_equal(archive_write_data(a, datas[i], sizes[i]), (la_ssize_t) sizes[i]);
+                archive_entry_free(e);
+        }
+        assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+        archive_write_free(a);
+        return used;
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+        unsigned char d[32];
+        unsigned int len = 0;
+        assert_int_equal(EVP_Digest(p, n, d, &len, EVP_sha256(), NULL), 1);
+        hex_encode(d, sizeof d, out);
+}
+
+static void test_zstd_layer_xz_outer(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new(), *path = NULL, *cfg = NULL, *man = NULL, *idx = NULL;
+        _cleanup_free_ char *n_cfg = NULL, *n_man = NULL, *n_layer = NULL;
+        _cleanup_free_ unsigned char *tar = malloc(1 << 16), *zst = malloc(1 << 16), *outer = malloc(1 << 18);
+        static const char content[] = "zstd\n";
+        const char *layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
+        char h_tar[65], h_zst[65], h_cfg[65], h_man[65];
+        struct image_import_result *res = NULL;
+        struct sf_err err = { 0 };
+        size_t n_tar, n_zst, n_outer;
+        int fd;
+
+        {
+                const char *names[] = { "zstd-file" };
+                const void *datas[] = { content };
+                size_t sizes[] = { sizeof content - 1 };
+                n_tar = mem_archive(false, 0, names, datas, sizes, 1, tar, 1 << 16);
+        }
+        {
+                const char *names[] = { "data" };
+                const void *datas[] = { tar };
+                size_t sizes[] = { n_tar };
+                n_zst = mem_archive(true, ARCHIVE_FILTER_ZSTD, names, datas, sizes, 1, zst, 1 << 16);
+        }
+        sha256_hex(tar, n_tar, h_tar);
+        sha256_hex(zst, n_zst, h_zst);
+        cfg = xasprintf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{\"Cmd\":[\"/zstd-file\"]},"
+                        "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"sha256:%s\"]}}",
+                        h_tar);
+        sha256_hex(cfg, strlen(cfg), h_cfg);
+        man = xasprintf("{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+                        "\"digest\":\"sha256:%s\",\"size\":%zu},\"layers\":[{\"mediaType\":"
+                        "\"application/vnd.oci.image.layer.v1.tar+zstd\",\"digest\":\"sha256:%s\",\"size\":%zu}]}",
+                        h_cfg, strlen(cfg), h_zst, n_zst);
+        sha256_hex(man, strlen(man), h_man);
+        idx = xasprintf("{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":"
+                        "\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"sha256:%s\",\"size\":%zu,"
+                        "\"annotations\":{\"org.opencontainers.image.ref.name\":\"zstd:1\"}}]}",
+                        h_man, strlen(man));
+        n_cfg = xasprintf("blobs/sha256/%s", h_cfg);
+        n_man = xasprintf("blobs/sha256/%s", h_man);
+        n_layer = xasprintf("./blobs/sha256/%s", h_zst);
+        {
+                const char *names[] = { n_layer, n_cfg, n_man, "./index.json", "oci-layout" };
+                const void *datas[] = { zst, cfg, man, idx, layout };
+                size_t sizes[] = { n_zst, strlen(cfg), strlen(man), strlen(idx), strlen(layout) };
+                n_outer = mem_archive(false, ARCHIVE_FILTER_XZ, names, datas, sizes, 5, outer, 1 << 18);
+        }
+        path = xasprintf("%s/zstd.tar.xz", F->tmp);
+        fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(write_all(fd, outer, n_outer), 0);
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        assert_int_equal(image_import_fd(images, fd, NULL, &res, &err), 0);
+        close(fd);
+        unlink(path);
+        assert_true(strv_contains(res->tags, "zstd:1"));
+        assert_content(res->rootfs, "zstd-file", "zstd\n");
+        assert_string_equal(res->id + 7, h_cfg);
+        image_import_result_free(res);
+}
+
+static size_t count_fds(void)
+{
+        return dir_count("/proc/self/fd");
+}
+
+/* Every fd the import opens is closed again, on success and on failure. */
+static void test_no_fd_leak(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        static const char *const files[] = { "busybox-oci.tar", "busybox-oci.tar", "crafted-opaque.tar",
+                                             "hostile-dotdot.tar", "hostile-digest.tar", "hostile-truncated.tar" };
+        size_t before = count_fds();
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                struct image_import_result *res = NULL;
+                struct sf_err err = { 0 };
+                (void) import_file(images, files[i], NULL, &res, &err);
+                image_import_result_free(res);
+        }
+        assert_int_equal(count_fds(), before);
+}
+
 /* ---- hostile images ---------------------------------------------------- */
 
 struct hostile_case {
@@ -781,6 +912,8 @@ int main(void)
                 cmocka_unit_test(test_opaque_and_replacements),
                 cmocka_unit_test(test_nested_index),
                 cmocka_unit_test(test_docker_legacy),
+                cmocka_unit_test(test_zstd_layer_xz_outer),
+                cmocka_unit_test(test_no_fd_leak),
                 cmocka_unit_test(test_hostile_rejected),
                 cmocka_unit_test(test_not_an_archive),
                 cmocka_unit_test(test_hostile_confined),
