@@ -29,7 +29,10 @@
  *     marker sits in the layer's tar; other ".wh..wh." names, ".wh.",
  *     ".wh.." and ".wh..." reject the image;
  *   - caps: entries, name length, unpacked bytes (checked against each
- *     file's declared size before writing), decompressed stream bytes.
+ *     file's declared size before writing), decompressed stream bytes, and
+ *     the real depth of directories: entries written through symlinks can
+ *     nest deeper than their names say, and every tool that walks the tree
+ *     (rm -rf on failure or removal included) holds an fd per level.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -52,6 +55,8 @@
 #define OPEN_RETRIES 8
 /* Per entry allowance for tar headers and padding in the stream cap. */
 #define STREAM_BYTES_PER_ENTRY 8192ULL
+/* Real directory depth below the root. */
+#define MAX_DIR_DEPTH 256
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
@@ -76,6 +81,7 @@ struct unpack_state {
         struct dir_time *dirs;       /* directory mtimes, applied at the end */
         size_t n_dirs, cap_dirs;
         json_t *layer_paths;         /* set of paths the current layer wrote */
+        json_t *dir_depth;           /* directory inode -> depth below the root */
         unsigned char *buf;
         unsigned layer;              /* 1-based, for messages */
         struct sf_err *err;          /* never NULL while unpacking */
@@ -136,10 +142,20 @@ int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpa
             __builtin_add_overflow(st->lim.max_unpacked_bytes, extra, &st->stream_cap))
                 st->stream_cap = UINT64_MAX;
         st->layer_paths = json_object();
+        st->dir_depth = json_object();
         st->buf = malloc(UNPACK_BUF_SIZE);
-        if (!st->layer_paths || !st->buf) {
+        if (!st->layer_paths || !st->dir_depth || !st->buf) {
                 unpack_state_free(st);
                 return -ENOMEM;
+        }
+        {
+                struct stat sb;
+                char key[32];
+                if (fstat(root_fd, &sb) < 0 || xsnprintf(key, sizeof key, "%llu", (unsigned long long) sb.st_ino) < 0 ||
+                    json_object_set_new(st->dir_depth, key, json_integer(0)) < 0) {
+                        unpack_state_free(st);
+                        return -ENOMEM;
+                }
         }
         *ret = st;
         return 0;
@@ -153,6 +169,7 @@ void unpack_state_free(struct unpack_state *st)
                 free(st->dirs[i].path);
         free(st->dirs);
         json_decref(st->layer_paths);
+        json_decref(st->dir_depth);
         free(st->buf);
         free(st);
 }
@@ -217,6 +234,33 @@ static char *path_join(const char *dir, const char *name)
 }
 
 /* ---- directories ------------------------------------------------------- */
+
+/* Record the depth of a directory just created in parent_fd, and refuse
+ * to go deeper than MAX_DIR_DEPTH. Every directory in the rootfs was
+ * created here, so its parent is always known; an unknown one counts as
+ * too deep. */
+static int dir_depth_note(struct unpack_state *st, const struct entry_ctx *ec, int parent_fd, int dir_fd)
+{
+        struct stat psb, sb;
+        char key[32];
+        json_t *d;
+        json_int_t depth;
+
+        if (fstat(parent_fd, &psb) < 0 || fstat(dir_fd, &sb) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot inspect a directory");
+        if (xsnprintf(key, sizeof key, "%llu", (unsigned long long) psb.st_ino) < 0)
+                return -EINVAL;
+        d = json_object_get(st->dir_depth, key);
+        depth = json_is_integer(d) ? json_integer_value(d) + 1 : MAX_DIR_DEPTH + 1;
+        if (depth > MAX_DIR_DEPTH)
+                return sf_err_set(st->err, -EFBIG, "layer %u: entry '%s': directories nested deeper than %d levels",
+                                  st->layer, ec->pname, MAX_DIR_DEPTH);
+        if (xsnprintf(key, sizeof key, "%llu", (unsigned long long) sb.st_ino) < 0)
+                return -EINVAL;
+        if (json_object_set_new(st->dir_depth, key, json_integer(depth)) < 0)
+                return -ENOMEM;
+        return 0;
+}
 
 static int dir_time_add(struct unpack_state *st, const char *path, const struct timespec *mtime)
 {
@@ -302,6 +346,9 @@ static int open_dir(struct unpack_state *st, const struct entry_ctx *ec, const c
                                 fd = -errno;
                                 goto out;
                         }
+                        r = dir_depth_note(st, ec, pfd, dfd);
+                        if (r < 0)
+                                return r;
                         r = apply_owner_mode(dfd, 0, 0, 0755);
                         if (r < 0) {
                                 fd = r;
@@ -621,6 +668,11 @@ static int unpack_entry(struct unpack_state *st, struct archive *a, struct archi
                 fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return entry_fail_errno(st, &ec, -errno, "cannot open the directory");
+                if (!kept) {
+                        r = dir_depth_note(st, &ec, dfd, fd);
+                        if (r < 0)
+                                return r;
+                }
                 r = apply_owner_mode(fd, (uid_t) uid, (gid_t) gid, mode);
                 if (r < 0)
                         return entry_fail_errno(st, &ec, r, "cannot set owner and mode");

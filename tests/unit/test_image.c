@@ -454,6 +454,16 @@ static void test_docker_legacy(void **state)
         image_import_result_free(res);
 }
 
+static void test_docker25(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res = import_ok(images, "crafted-docker25.tar");
+
+        assert_true(strv_contains(res->tags, "docker25:latest"));
+        assert_content(res->rootfs, "etc/hostname", "docker25\n");
+        image_import_result_free(res);
+}
+
 /* ---- zstd layer in an xz-compressed outer archive ---------------------- */
 
 /* Write one archive to memory with libarchive: format raw (one entry's
@@ -606,6 +616,7 @@ static void test_hostile_rejected(void **state)
                   { .max_unpacked_bytes = 16 << 20 } },
                 { "hostile-entries.tar", -EFBIG, "more than 1000 entries", { .max_entries = 1000 } },
                 { "hostile-longpath.tar", -EFBIG, "entry name longer than 4096", { 0 } },
+                { "hostile-deep.tar", -EFBIG, "nested deeper than 256 levels", { 0 } },
                 { "hostile-wh-empty.tar", -EBADMSG, "malformed whiteout", { 0 } },
                 { "hostile-wh-meta.tar", -EBADMSG, "malformed whiteout", { 0 } },
                 { "hostile-wh-dotdot.tar", -EBADMSG, "malformed whiteout", { 0 } },
@@ -912,6 +923,7 @@ int main(void)
                 cmocka_unit_test(test_opaque_and_replacements),
                 cmocka_unit_test(test_nested_index),
                 cmocka_unit_test(test_docker_legacy),
+                cmocka_unit_test(test_docker25),
                 cmocka_unit_test(test_zstd_layer_xz_outer),
                 cmocka_unit_test(test_no_fd_leak),
                 cmocka_unit_test(test_hostile_rejected),
