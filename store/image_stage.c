@@ -148,9 +148,9 @@ found:
 }
 
 /* Lexically normalise an archive-relative name: strip "./" and "//",
- * resolve ".." without leaving the archive root. NULL if it would leave it
- * or is absolute. */
-static char *outer_normalize(const char *base_dir, const char *name)
+ * resolve ".." (only when allowed: link targets) without leaving the
+ * archive root. NULL if absolute, or for a ".." not allowed or leaving. */
+static char *outer_normalize(const char *base_dir, const char *name, bool allow_dotdot)
 {
         _cleanup_free_ char *joined = NULL, *out = NULL;
         size_t o = 0;
@@ -180,7 +180,7 @@ static char *outer_normalize(const char *base_dir, const char *name)
                 if (n == 1 && c[0] == '.')
                         continue;
                 if (n == 2 && c[0] == '.' && c[1] == '.') {
-                        if (o == 0)
+                        if (!allow_dotdot || o == 0)
                                 return NULL;
                         while (o > 0 && out[o - 1] != '/')
                                 o--;
@@ -330,7 +330,7 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                 if (!raw || strlen(raw) > l->max_path_len)
                         return sf_err_set(err, -EBADMSG, "archive entry with a missing or too long name");
                 type = archive_entry_filetype(ae);
-                name = outer_normalize(NULL, raw);
+                name = outer_normalize(NULL, raw, false);
                 if (!name)
                         return sf_err_set(err, -EBADMSG, "unexpected archive entry '%s'",
                                           image_printable(raw, pbuf, sizeof pbuf));
@@ -374,7 +374,7 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                                         dir[0] = '\0';
                         }
                         if (target)
-                                e->link = outer_normalize(dir, target);
+                                e->link = outer_normalize(dir, target, true);
                         /* The alias must name another accepted, staged name. */
                         if (!e->link || outer_classify(e->link, &tfile) <= 0 || !tfile)
                                 return sf_err_set(err, -EBADMSG, "archive link '%s' points outside the image",

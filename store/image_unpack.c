@@ -55,6 +55,8 @@
 #define OPEN_RETRIES 8
 /* Per entry allowance for tar headers and padding in the stream cap. */
 #define STREAM_BYTES_PER_ENTRY 8192ULL
+/* Bytes allowed after a layer tar's end marker (record padding). */
+#define MAX_TRAILING_BYTES (1U << 20)
 /* Real directory depth below the root. */
 #define MAX_DIR_DEPTH 256
 
@@ -861,12 +863,19 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         }
 
         /* Hash what follows the tar's end marker too: the diff_id covers the
-         * whole uncompressed stream. */
-        while (!ls.eof) {
-                const void *p;
-                la_ssize_t n = layer_read_cb(tar, &ls, &p);
-                if (n < 0)
-                        return layer_archive_error(st, tar, &ls);
+         * whole uncompressed stream. That is padding; a bomb hidden there
+         * stops at MAX_TRAILING_BYTES. */
+        {
+                uint64_t at_end = st->stream_bytes;
+                while (!ls.eof) {
+                        const void *p;
+                        la_ssize_t n = layer_read_cb(tar, &ls, &p);
+                        if (n < 0)
+                                return layer_archive_error(st, tar, &ls);
+                        if (st->stream_bytes - at_end > MAX_TRAILING_BYTES)
+                                return sf_err_set(err, -EBADMSG, "layer %u: more than %u bytes after the end of the tar",
+                                                  index, MAX_TRAILING_BYTES);
+                }
         }
         if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen != sizeof digest)
                 return -ENOMEM;

@@ -614,6 +614,7 @@ static void test_hostile_rejected(void **state)
                 { "hostile-truncated.tar", -EBADMSG, "truncated archive", { 0 } },
                 { "hostile-bomb.tar", -EFBIG, "unpacked size exceeds the limit",
                   { .max_unpacked_bytes = 16 << 20 } },
+                { "hostile-trailing.tar", -EBADMSG, "bytes after the end of the tar", { 0 } },
                 { "hostile-entries.tar", -EFBIG, "more than 1000 entries", { .max_entries = 1000 } },
                 { "hostile-longpath.tar", -EFBIG, "entry name longer than 4096", { 0 } },
                 { "hostile-deep.tar", -EFBIG, "nested deeper than 256 levels", { 0 } },
