@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: MIT
+"""Daemon lifecycle: graceful restart, SIGTERM with a request in flight,
+kill -9 durability, credentials. Each test has its own daemon(s)."""
+import os
+import signal
+import socket
+import stat
+import threading
+
+import pytest
+import requests
+
+from sfaasd_testlib import (DEFAULT_NS, HTTP_TIMEOUT, SLOW, Api, DaemonError, basic, error_of, parse_env,
+                            procs_with_argv, wait_until)
+
+
+def setup_state(api, images):
+    r = api.import_image(images.path("busybox-oci.tar"))
+    assert r.status_code == 200, r.text
+    img = r.json()
+    r = api.import_image(images.path("layers-oci.tar"), name="example.com/team/layers:v2")
+    assert r.status_code == 200, r.text
+    api.deploy("keep-cat", fprocess="cat", expect=202)
+    api.deploy("keep-env", fprocess="echo-env", env={"PERSIST": "yes"}, labels={"tier": "gold"},
+               annotations={"note": "kept"}, limits={"memory": "64Mi"}, expect=202)
+    api.deploy("keep-env", fprocess="echo-env", env={"PERSIST": "updated"}, labels={"tier": "gold"},
+               annotations={"note": "kept"}, limits={"memory": "64Mi"}, method="PUT", expect=200)
+    api.deploy("gone", fprocess="cat", expect=202)
+    assert api.remove("gone").status_code == 200
+    return img
+
+
+def check_state(api, img):
+    images = {i["id"]: i for i in api.get("/system/images").json()}
+    assert img["id"] in images
+    assert "busybox:latest" in images[img["id"]]["tags"]
+    assert any("example.com/team/layers:v2" in i["tags"] for i in images.values()), images
+    fns = {f["name"]: f for f in api.get("/system/functions").json()}
+    assert set(fns) == {"keep-cat", "keep-env"}, fns
+    g = api.get("/system/function/keep-env").json()
+    assert g["envVars"] == {"PERSIST": "updated"}
+    assert g["labels"] == {"tier": "gold"}
+    assert g["annotations"] == {"note": "kept"}
+    assert g["limits"] == {"memory": "64Mi"}
+    assert g["namespace"] == DEFAULT_NS
+    assert api.get("/system/function/gone").status_code == 404
+    assert api.get("/system/namespaces").json() == [DEFAULT_NS]
+    r = api.invoke("keep-cat", data=b"after restart")
+    assert r.status_code == 200, r.text
+    assert r.content == b"after restart"
+    r = api.invoke("keep-env")
+    assert r.status_code == 200, r.text
+    assert parse_env(r.text)["PERSIST"] == "updated"
+
+
+def test_graceful_restart_keeps_state(make_daemon, images):
+    d = make_daemon()
+    api = Api(d)
+    img = setup_state(api, images)
+    check_state(api, img)
+    password = d.password
+    created = {f["name"]: f["createdAt"] for f in api.get("/system/functions").json()}
+
+    rc = d.stop()
+    assert rc == 0, d.log_tail()
+    d.start()
+    assert d.password == password
+    api = Api(d)
+    check_state(api, img)
+    assert {f["name"]: f["createdAt"] for f in api.get("/system/functions").json()} == created
+    # a reimport after restart finds the image present
+    r = api.import_image(images.path("busybox-docker.tar"))
+    assert r.status_code == 200
+    assert r.json()["existed"] is True
+    assert r.json()["id"] == img["id"]
+
+
+def test_sigterm_lets_inflight_request_finish(make_daemon, images):
+    d = make_daemon()
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("slow", fprocess="sh -s inflight-marker", expect=202)
+    result = {}
+
+    def call():
+        try:
+            result["r"] = api.invoke("slow", data=b"sleep 1\necho finished\n")
+        except Exception as e:  # reported below
+            result["e"] = e
+
+    th = threading.Thread(target=call)
+    th.start()
+    try:
+        # the request is in flight once its sandbox runs
+        wait_until(lambda: procs_with_argv(["sh", "-s", "inflight-marker"]), 30 * SLOW, "the slow function to start")
+        d.signal(signal.SIGTERM)
+    finally:
+        th.join(HTTP_TIMEOUT)
+    assert "e" not in result, "in-flight request failed: %r" % result.get("e")
+    r = result["r"]
+    assert r.status_code == 200, r.text
+    assert r.text == "finished\n"
+    rc = d.wait()
+    assert rc == 0, d.log_tail()
+    assert procs_with_argv(["sh", "-s", "inflight-marker"]) == []
+
+
+def test_sigterm_refuses_new_work(make_daemon, images):
+    """After SIGTERM the listener is closed: no new connection is served, while
+    the in-flight one still gets its answer."""
+    d = make_daemon()
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("slow2", fprocess="sh -s refuse-marker", expect=202)
+    result = {}
+    th = threading.Thread(target=lambda: result.update(r=api.invoke("slow2", data=b"sleep 2\necho ok\n")))
+    th.start()
+    try:
+        wait_until(lambda: procs_with_argv(["sh", "-s", "refuse-marker"]), 30 * SLOW, "the slow function to start")
+        d.signal(signal.SIGTERM)
+        # the daemon is still running (the sandbox sleeps): wait until the
+        # listener is gone, then a new connection must fail
+        def refused():
+            try:
+                requests.get(d.url + "/healthz", timeout=HTTP_TIMEOUT)
+                return False
+            except requests.ConnectionError:
+                return True
+        wait_until(refused, 30 * SLOW, "the listener to close after SIGTERM")
+        assert d.running(), "daemon exited before its in-flight request finished"
+    finally:
+        th.join(HTTP_TIMEOUT)
+    assert result["r"].status_code == 200
+    assert result["r"].text == "ok\n"
+    assert d.wait() == 0, d.log_tail()
+
+
+def test_kill9_keeps_acknowledged_state(make_daemon, images):
+    d = make_daemon()
+    api = Api(d)
+    img = setup_state(api, images)
+    # every answer above was an acknowledgement: nothing more to wait for
+    assert d.kill9() == -signal.SIGKILL
+    d.start()
+    check_state(Api(d), img)
+    # and the daemon is in a state where it can still change things
+    api = Api(d)
+    api.deploy("post-crash", fprocess="cat", expect=202)
+    assert api.invoke("post-crash", data=b"z").content == b"z"
+
+
+def test_kill9_during_import_leaves_no_half_image(make_daemon, images):
+    d = make_daemon()
+    api = Api(d)
+    size = os.path.getsize(images.path("busybox-docker.tar"))
+    # send the head and half of the archive, then kill the daemon
+    with open(images.path("busybox-docker.tar"), "rb") as f:
+        data = f.read()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=HTTP_TIMEOUT)
+    s.sendall(("POST /system/images HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+               "Content-Length: %d\r\n\r\n" % (basic(d.password), size)).encode() + data[:size // 2])
+    d.kill9()
+    s.close()
+    d.start()
+    api = Api(d)
+    assert api.get("/system/images").json() == []
+    # the import works after the crash
+    r = api.import_image(images.path("busybox-docker.tar"))
+    assert r.status_code == 200, r.text
+    assert r.json()["existed"] is False
+
+
+def test_credentials_file(make_daemon):
+    d = make_daemon()
+    st = os.stat(d.password_path)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    assert st.st_uid == os.getuid()
+    pw = d.password
+    assert len(pw) >= 16
+    secrets_dir = os.path.dirname(d.password_path)
+    assert stat.S_IMODE(os.stat(secrets_dir).st_mode) & 0o077 == 0
+    assert open(os.path.join(secrets_dir, "basic-auth-user")).read().strip() == "admin"
+    assert "password: cat " in d.log()
+    assert pw not in d.log(), "the password must not be logged"
+
+    assert d.stop() == 0
+    d.start()
+    assert d.password == pw
+    assert stat.S_IMODE(os.stat(d.password_path).st_mode) == 0o600
+    r = requests.get(d.url + "/system/functions", auth=("admin", pw), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200
+    r = requests.get(d.url + "/system/functions", auth=("admin", pw + "x"), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 401
+
+
+def test_password_file_edited_by_admin(make_daemon):
+    """An operator may set the password (faasd-style file, trailing newline
+    trimmed); it takes effect on restart."""
+    d = make_daemon()
+    assert d.stop() == 0
+    with open(d.password_path, "w") as f:
+        f.write("my-chosen-password\n")
+    d.start()
+    assert requests.get(d.url + "/system/info", auth=("admin", "my-chosen-password"),
+                        timeout=HTTP_TIMEOUT).status_code == 200
+    r = requests.get(d.url + "/system/info", auth=("admin", "my-chosen-password\n"), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 401
+
+
+def test_distinct_daemons_distinct_passwords(make_daemon):
+    a, b = make_daemon(), make_daemon()
+    assert a.password != b.password
+    assert requests.get(a.url + "/system/info", auth=("admin", b.password), timeout=HTTP_TIMEOUT).status_code == 401
+
+
+def test_config_function_timeout(make_daemon, images):
+    d = make_daemon(config={"function_timeout": "1s"})
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("cfgsleep", fprocess="sleep 987657", expect=202)
+    r = api.invoke("cfgsleep")
+    assert r.status_code == 504, r.text
+    assert "timed out" in error_of(r)
+    assert procs_with_argv(["sleep", "987657"]) == []
+    # exec_timeout in envVars overrides the daemon's default (here: longer)
+    api.deploy("cfgfast", fprocess="sh", env={"exec_timeout": "30s"}, expect=202)
+    r = api.invoke("cfgfast", data=b"sleep 1.5; echo slept")
+    assert r.status_code == 200, r.text
+    assert r.text == "slept\n"
+
+
+def test_bad_config_refused(make_daemon):
+    for cfg in ({"no_such_key": 1}, {"max_body_bytes": "lots"}, {"function_timeout": 0}):
+        d = make_daemon(config=cfg, start=False)
+        with pytest.raises(DaemonError) as ei:
+            d.start()
+        assert "exited with 1" in str(ei.value), str(ei.value)
+        assert "config" in d.log()
