@@ -57,6 +57,10 @@
 #define STREAM_BYTES_PER_ENTRY 8192ULL
 /* Bytes allowed after a layer tar's end marker (record padding). */
 #define MAX_TRAILING_BYTES (1U << 20)
+/* Memory held for names (the layer's path set, directory times): names
+ * compress well, so an archive of a few MiB could otherwise ask for GiBs. */
+#define MAX_NAME_BYTES (64ULL << 20)
+#define NAME_OVERHEAD 64
 /* Real directory depth below the root. */
 #define MAX_DIR_DEPTH 256
 
@@ -84,6 +88,8 @@ struct unpack_state {
         size_t n_dirs, cap_dirs;
         json_t *layer_paths;         /* set of paths the current layer wrote */
         json_t *dir_depth;           /* directory inode -> depth below the root */
+        uint64_t dir_name_bytes;     /* held by dirs[] */
+        uint64_t layer_name_bytes;   /* held by layer_paths */
         unsigned char *buf;
         unsigned layer;              /* 1-based, for messages */
         struct sf_err *err;          /* never NULL while unpacking */
@@ -205,9 +211,19 @@ static int entry_fail_errno(struct unpack_state *st, const struct entry_ctx *ec,
 /* jansson's object is a ready hash table; tar names need not be UTF-8,
  * hence the _nocheck setter. Adding a path adds its ancestors too, which
  * this layer implicitly keeps. */
+static int name_budget(struct unpack_state *st, uint64_t *counter, size_t len)
+{
+        *counter += len + NAME_OVERHEAD;
+        if (st->dir_name_bytes + st->layer_name_bytes > MAX_NAME_BYTES)
+                return sf_err_set(st->err, -EFBIG, "layer %u: more than %llu MiB of entry names to track",
+                                  st->layer, MAX_NAME_BYTES >> 20);
+        return 0;
+}
+
 static int layer_paths_add(struct unpack_state *st, const char *path)
 {
         _cleanup_free_ char *p = strdup(path);
+        int r;
 
         if (!p)
                 return -ENOMEM;
@@ -216,6 +232,9 @@ static int layer_paths_add(struct unpack_state *st, const char *path)
 
                 if (!*p || json_object_get(st->layer_paths, p))
                         return 0;
+                r = name_budget(st, &st->layer_name_bytes, strlen(p));
+                if (r < 0)
+                        return r;
                 if (json_object_set_new_nocheck(st->layer_paths, p, json_true()) < 0)
                         return -ENOMEM;
                 slash = strrchr(p, '/');
@@ -266,6 +285,10 @@ static int dir_depth_note(struct unpack_state *st, const struct entry_ctx *ec, i
 
 static int dir_time_add(struct unpack_state *st, const char *path, const struct timespec *mtime)
 {
+        int r = name_budget(st, &st->dir_name_bytes, strlen(path));
+
+        if (r < 0)
+                return r;
         if (st->n_dirs == st->cap_dirs) {
                 size_t ncap = st->cap_dirs ? st->cap_dirs * 2 : 64;
                 struct dir_time *nv = reallocarray(st->dirs, ncap, sizeof *nv);
@@ -337,6 +360,11 @@ static int open_dir(struct unpack_state *st, const struct entry_ctx *ec, const c
                                 fd = pfd;
                                 goto out;
                         }
+                        /* Implied directories count as entries: one deep
+                         * name must not create hundreds of them unchecked. */
+                        if (++st->entries > st->lim.max_entries)
+                                return sf_err_set(st->err, -EFBIG, "image has more than %llu entries",
+                                                  (unsigned long long) st->lim.max_entries);
                         if (mkdirat(pfd, name, 0700) < 0) {
                                 /* EEXIST here: a dangling symlink, confined but
                                  * pointing nowhere. Do not create its target. */
@@ -826,6 +854,7 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         st->layer = index;
         st->err = err;
         json_object_clear(st->layer_paths);
+        st->layer_name_bytes = 0;
 
         raw = archive_read_new();
         tar = archive_read_new();
