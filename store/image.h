@@ -4,7 +4,7 @@
  * records the result in the database. Runs on a worker thread (no globals,
  * no chdir, no process-wide state).
  *
- * Accepted inputs (auto-detected, optionally gzip/zstd compressed):
+ * Accepted inputs (auto-detected, optionally gzip/zstd/xz/bzip2 compressed):
  *   - `docker save` tarballs (manifest.json + layer tars, legacy and the
  *     newer OCI-flavoured layout docker 25+ writes),
  *   - OCI image-layout tars (oci-layout + index.json + blobs/sha256/...),
@@ -16,7 +16,19 @@
  *   images_dir/<hex>/.complete     written last; a folder without it is garbage
  * where <hex> is the image id: the sha256 of the image config blob (what
  * `docker images` shows as IMAGE ID). One rootfs per image id: importing
- * the same image again does not unpack again.
+ * the same image again does not unpack again. .complete holds the unpacked
+ * size in bytes (decimal, newline).
+ *
+ * What the rootfs holds (see store/image_unpack.c for the why):
+ *   - every entry resolved inside the root: names with ".." and hard links
+ *     leaving the root reject the image; a leading "/" or "./" is stripped;
+ *     writes through symlinked parents are confined to the root (as inside
+ *     the container, like docker's chroot unpack);
+ *   - no device nodes, FIFOs or sockets (dropped, counted in ->dropped);
+ *   - no setuid/setgid bits, no xattrs (so no file capabilities);
+ *   - owners are the in-image ids (0..65535; others reject the image);
+ *   - /proc, /dev, /sys, /tmp and /etc are real directories (an image's
+ *     symlink or file there is replaced by an empty directory).
  */
 #pragma once
 
