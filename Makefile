@@ -126,6 +126,7 @@ bench: deps-bench sfaasd
 install: sfaasd
 	install -D -m 0755 sfaasd $(DESTDIR)/usr/bin/sfaasd
 	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)/lib/systemd/system/sfaasd.service
+	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
 
 format:
 	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/base/*.h)
