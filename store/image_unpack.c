@@ -929,16 +929,6 @@ int image_unpack_finish(struct unpack_state *st, struct sf_err *err)
         };
         int r;
 
-        /* Directory times last: creating entries changed them. Later
-         * records of the same path win. */
-        for (size_t i = 0; i < st->n_dirs; i++) {
-                _cleanup_close_ int fd = root_open(st->root_fd, st->dirs[i].path,
-                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-                struct timespec t[2] = { st->dirs[i].mtime, st->dirs[i].mtime };
-                if (fd >= 0)
-                        (void) futimens(fd, t); /* best effort: times are cosmetic */
-        }
-
         for (size_t i = 0; i < ELEMENTSOF(sysdirs); i++) {
                 _cleanup_close_ int fd = -1;
                 struct stat sb;
@@ -959,6 +949,15 @@ int image_unpack_finish(struct unpack_state *st, struct sf_err *err)
                 r = apply_owner_mode(fd, 0, 0, sysdirs[i].mode);
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot set the mode of '/%s'", sysdirs[i].name);
+        }
+        /* Directory times last: creating entries (and the directories
+         * above) changed them. Later records of the same path win. */
+        for (size_t i = 0; i < st->n_dirs; i++) {
+                _cleanup_close_ int fd = root_open(st->root_fd, st->dirs[i].path,
+                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+                struct timespec t[2] = { st->dirs[i].mtime, st->dirs[i].mtime };
+                if (fd >= 0)
+                        (void) futimens(fd, t); /* best effort: times are cosmetic */
         }
         return 0;
 }
