@@ -46,7 +46,10 @@ CMD_OBJ     := $(CMD_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps deps-bench run test test-unit test-integration asan lint bench install clean format fuzz
+fixtures:
+	@bash tests/fixtures/mkimages.sh tests/fixtures/out
+
+.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint bench install clean format fuzz
 all: sfaasd
 
 sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
