@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -592,6 +593,47 @@ static void test_no_fd_leak(void **state)
         assert_int_equal(count_fds(), before);
 }
 
+/* Two worker threads import the same image at once: both succeed, one
+ * unpacks and publishes, the other finds it (or loses the rename). */
+struct import_thread {
+        const char *images;
+        struct image_import_result *res;
+        struct sf_err err;
+        int r;
+};
+
+static void *import_thread_main(void *data)
+{
+        struct import_thread *t = data;
+        _cleanup_free_ char *path = fixture("busybox-oci.tar");
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+        t->r = fd < 0 ? -errno : image_import_fd(t->images, fd, NULL, &t->res, &t->err);
+        if (fd >= 0)
+                close(fd);
+        return NULL;
+}
+
+static void test_concurrent_imports(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct import_thread t[2] = { { .images = images }, { .images = images } };
+        pthread_t th[2];
+
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(pthread_create(&th[i], NULL, import_thread_main, &t[i]), 0);
+        for (int i = 0; i < 2; i++)
+                assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(t[0].r, 0);
+        assert_int_equal(t[1].r, 0);
+        assert_string_equal(t[0].res->id, t[1].res->id);
+        assert_true(t[0].res->existed != t[1].res->existed);
+        assert_int_equal(dir_count(images), 1);
+        check_busybox_rootfs(t[0].res->rootfs);
+        image_import_result_free(t[0].res);
+        image_import_result_free(t[1].res);
+}
+
 /* ---- hostile images ---------------------------------------------------- */
 
 struct hostile_case {
@@ -927,6 +969,7 @@ int main(void)
                 cmocka_unit_test(test_docker25),
                 cmocka_unit_test(test_zstd_layer_xz_outer),
                 cmocka_unit_test(test_no_fd_leak),
+                cmocka_unit_test(test_concurrent_imports),
                 cmocka_unit_test(test_hostile_rejected),
                 cmocka_unit_test(test_not_an_archive),
                 cmocka_unit_test(test_hostile_confined),
