@@ -4,7 +4,8 @@
  *
  * The fixture images are built by tests/fixtures/mkimages.sh (offline:
  * busybox-static, umoci, skopeo, python3) into $SFAASD_FIXTURES or
- * build/fixtures; the script skips the work when it is up to date. Every
+ * tests/fixtures/out (shared with the integration tests); the script skips
+ * the work when it is up to date. Every
  * import goes to a fresh images dir under a private temp dir, next to a
  * canary dir that no import may touch.
  */
@@ -67,7 +68,7 @@ static int setup_all(void **state)
         F = calloc(1, sizeof *F);
         if (!F)
                 return -1;
-        if (xsnprintf(F->fixtures, sizeof F->fixtures, "%s", env && *env ? env : "build/fixtures") < 0)
+        if (xsnprintf(F->fixtures, sizeof F->fixtures, "%s", env && *env ? env : "tests/fixtures/out") < 0)
                 return -1;
         argv[2] = F->fixtures;
         if (run(argv) != 0) {
