@@ -74,7 +74,7 @@ $(BUILD)/web_assets.o: $(BUILD)/web_assets.c
 # Unit tests link the library objects (not cmd/) plus cmocka.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
 # The client's pure helpers live in cmd/ but are unit-tested.
 $(BUILD)/tests/test_client: $(BUILD)/cmd/client_util.o

@@ -79,6 +79,10 @@ static int prepare_data_dir(struct sfaasd *sf, struct sf_err *err)
                 return sf_err_errno(err, -errno, "cannot create '%s'", sf->images_dir);
         if (mkdir(sf->tmp_dir, 0700) < 0 && errno != EEXIST)
                 return sf_err_errno(err, -errno, "cannot create '%s'", sf->tmp_dir);
+        /* Half-written imports from a crash are garbage: nothing refers to them. */
+        r = image_gc_partial(sf->images_dir);
+        if (r < 0)
+                log_warning_errno(r, "cannot clean partial imports in '%s'", sf->images_dir);
         return 0;
 }
 
