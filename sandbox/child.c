@@ -262,6 +262,15 @@ static void setup_proc(const struct sb_plan *p, int rootfd)
                         continue;
                 TRY(p, SB_STEP_PROC_MASK, t);
                 TRY(p, SB_STEP_PROC_MASK, S4(SYS_newfstatat, t, "", &st, AT_EMPTY_PATH));
+                /* Entries only their owner may open (kcore, kmsg, kpage*, ... are
+                 * 0400 host root, which is unmapped here and over which the
+                 * sandbox never holds a capability) are closed already; each
+                 * mask costs a mount, so mask only what the sandbox could read
+                 * or write. */
+                if ((st.st_mode & 0077) == 0) {
+                        (void) c_close((int) t);
+                        continue;
+                }
                 if (S_ISDIR(st.st_mode))
                         fd = c_newfs("tmpfs", ro_kv, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
                                                              MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
@@ -437,34 +446,36 @@ static void drop_privileges(const struct sb_plan *p)
         TRY(p, SB_STEP_NO_NEW_PRIVS, S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
 }
 
+static void wait_parent(const struct sb_plan *p)
+{
+        char c;
+        long r;
+        do
+                r = S3(SYS_read, p->sync_fd, &c, 1);
+        while (r == -EINTR);
+        if (r != 1)
+                child_exit(125);
+}
+
 static int sb_child_main(void *arg)
 {
         const struct sb_plan *p = arg;
         long rootfd, r, wfd, nullfd;
-        char c;
 
         /* Non-dumpable while setting up (the mm is the daemon's). */
         (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
         (void) S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         reset_signals(p);
 
-        /* Wait until the parent wrote our uid/gid maps and cgroups. EOF means
+        /* Phase 1: wait until the parent wrote our uid/gid maps. EOF means
          * the parent gave up: leave quietly. */
-        do
-                r = S3(SYS_read, p->sync_fd, &c, 1);
-        while (r == -EINTR);
-        if (r != 1)
-                child_exit(125);
-        (void) c_close(p->sync_fd);
+        wait_parent(p);
 
         /* Become root of the new namespace: until now our kernel uid is host
          * root, unmapped here, and files we create (in /dev, /tmp) would have
          * no representable owner (EOVERFLOW). */
         TRY(p, SB_STEP_SETUID, S3(SYS_setresgid, 0, 0, 0));
         TRY(p, SB_STEP_SETUID, S3(SYS_setresuid, 0, 0, 0));
-
-        if (p->unshare_cgroupns)
-                TRY(p, SB_STEP_CGROUPNS, S1(SYS_unshare, CLONE_NEWCGROUP));
 
         TRY(p, SB_STEP_PROPAGATION, S5(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
         TRY(p, SB_STEP_ROOTFS_ATTACH,
@@ -482,7 +493,8 @@ static int sb_child_main(void *arg)
         setup_binds(p, (int) rootfd);
 
         TRY(p, SB_STEP_HOSTNAME, S2(SYS_sethostname, p->hostname, p->hostname_len));
-        setup_loopback(p);
+        if (!p->pooled_netns)
+                setup_loopback(p);
 
         /* pivot_root(".", ".") stacks the old root under the new one; detach it. */
         TRY(p, SB_STEP_PIVOT_ROOT, S1(SYS_fchdir, rootfd));
@@ -492,6 +504,13 @@ static int sb_child_main(void *arg)
 
         wfd = c_openat2(AT_FDCWD, p->workdir, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
         TRY(p, SB_STEP_WORKDIR, wfd);
+
+        /* Phase 2: the parent made and joined our cgroup (v1) while we built
+         * the mounts. */
+        wait_parent(p);
+        (void) c_close(p->sync_fd);
+        if (p->unshare_cgroupns)
+                TRY(p, SB_STEP_CGROUPNS, S1(SYS_unshare, CLONE_NEWCGROUP));
 
         TRY(p, SB_STEP_SETSID, S0(SYS_setsid));
 

@@ -83,13 +83,15 @@ struct sb_rlimit_plan {
 
 struct sb_plan {
         /* fds in the parent's table; the child gets copies (no CLONE_FILES) */
-        int sync_fd;          /* read end: one byte once maps and cgroups are set */
+        int sync_fd;          /* socket: byte 1 once the id maps are written, byte 2
+                                 once the cgroup is joined (v1) */
         int err_fd;           /* write end, CLOEXEC: EOF on exec, sb_child_error on failure */
         int root_mnt_fd;      /* detached idmapped tree of the rootfs */
         int stdio[3];         /* -1 = /dev/null inside */
 
         const char *rootfs;   /* where the child attaches root_mnt_fd in its own namespace */
         bool unshare_cgroupns; /* v1: the cgroup namespace is made after the parent moved us */
+        bool pooled_netns;    /* netns from the pool: loopback is up, and not ours to configure */
 
         const char *hostname;
         size_t hostname_len;
@@ -118,6 +120,17 @@ struct sb_plan {
  * Returns the pid in the parent, -errno on failure. */
 long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size,
                   struct sb_plan *plan);
+
+/* netns.c: pre-made network namespaces (see the file's comment). */
+struct sb_netns_pool {
+        int sock;      /* receives netns fds (SCM_RIGHTS) from the helper */
+        pid_t helper;
+        int orig_fd;   /* the launcher's own netns, to return to after clone3 */
+};
+int sb_netns_pool_start(struct sb_netns_pool *pool, struct sf_err *err);
+/* A fresh netns fd (CLOEXEC), or -EAGAIN when none is ready. */
+int sb_netns_pool_take(struct sb_netns_pool *pool);
+void sb_netns_pool_stop(struct sb_netns_pool *pool);
 
 /* seccomp.c */
 int sb_seccomp_compile(struct sock_filter **ret, size_t *ret_len, struct sf_err *err);

@@ -24,6 +24,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -50,8 +51,17 @@ struct userns_slot {
 struct sandbox_launcher {
         struct sock_filter *bpf;
         struct sock_fprog prog;
+        /* Compiled once in sandbox_launcher_new (~1.5 ms of libseccomp).
+         * Not on a thread: a second thread faulting and mprotect()ing in the
+         * same mm made spawns several times slower on a 2-vCPU VM (measured),
+         * and the CLONE_VM child shares that mm too. */
+        bool compiled;
+        int compile_r;
+        struct sf_err compile_err;
         struct sb_cgroup_root cg;
         bool no_cgroups;
+        bool have_pool;
+        struct sb_netns_pool pool;
         void *stack_map;
         size_t stack_map_size;
         int last_cap;
@@ -126,11 +136,36 @@ static int read_last_cap(void)
         return (int) v;
 }
 
+static void compile_policy(struct sandbox_launcher *l)
+{
+        size_t n = 0;
+
+        l->compile_r = sb_seccomp_compile(&l->bpf, &n, &l->compile_err);
+        if (l->compile_r >= 0) {
+                l->prog.len = (unsigned short) n;
+                l->prog.filter = l->bpf;
+        }
+}
+
+/* Compile the policy once per launcher; the program or its error from then on. */
+static int seccomp_ready(struct sandbox_launcher *l, struct sf_err *err)
+{
+        if (!l->compiled) {
+                compile_policy(l);
+                l->compiled = true;
+        }
+        if (l->compile_r < 0) {
+                if (err)
+                        *err = l->compile_err;
+                return l->compile_r;
+        }
+        return 0;
+}
+
 int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandbox_launcher **ret,
                          struct sf_err *err)
 {
         struct sandbox_launcher *l;
-        size_t n = 0;
         char name[64];
         int r;
 
@@ -140,11 +175,9 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 return sf_err_set(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 l->userns[i].fd = -1;
-        r = sb_seccomp_compile(&l->bpf, &n, err);
+        r = seccomp_ready(l, err);
         if (r < 0)
                 goto fail;
-        l->prog.len = (unsigned short) n;
-        l->prog.filter = l->bpf;
         l->last_cap = read_last_cap();
 
         /* The child's stack (see child.c), with a guard page below it. */
@@ -158,6 +191,12 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
         }
         (void) mprotect(l->stack_map, (size_t) getpagesize(), PROT_NONE);
 
+        if (cfg && cfg->netns_pool) {
+                r = sb_netns_pool_start(&l->pool, err);
+                if (r < 0)
+                        goto fail;
+                l->have_pool = true;
+        }
         l->no_cgroups = cfg && cfg->no_cgroups;
         if (!l->no_cgroups) {
                 const char *sub = cfg ? cfg->cgroup_subtree : NULL;
@@ -182,6 +221,8 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
 {
         if (!l)
                 return;
+        if (l->have_pool)
+                sb_netns_pool_stop(&l->pool);
         sb_cgroup_root_release(&l->cg);
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 if (l->userns[i].fd >= 0)
@@ -489,7 +530,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         sigset_t all, old;
         char gen_name[64];
         const char *name;
-        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, pidfd = -1, userns_fd, r;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1, userns_fd, r;
         ssize_t n;
         long pid;
 
@@ -585,17 +626,20 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                                  (unsigned long long) ++l->counter);
                 name = gen_name;
         }
-        if (!l->no_cgroups) {
+        /* v2: the leaf must exist before clone3(CLONE_INTO_CGROUP). v1: it is
+         * made while the child builds its mounts (see below). */
+        if (!l->no_cgroups && l->cg.mode == SB_CGROUP_V2) {
                 r = sb_cgroup_create(&l->cg, spec->group, name, &lim, &cg, err);
                 if (r < 0)
                         goto out;
         }
 
-        if (pipe2(sync_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
-                r = sf_err_errno(err, -errno, "pipe");
+        /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
+                r = sf_err_errno(err, -errno, "socketpair/pipe");
                 goto out;
         }
-        p->sync_fd = sync_p[0];
+        p->sync_fd = sync_p[1];
         p->err_fd = err_p[1];
 
         memset(&args, 0, sizeof args);
@@ -609,30 +653,63 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         } else
                 p->unshare_cgroupns = true; /* after the parent moved us (v1) */
 
+        /* A pooled netns: enter it on this thread just for the clone, so the
+         * child is born in it; then come straight back. */
+        if (l->have_pool && (net_fd = sb_netns_pool_take(&l->pool)) >= 0) {
+                if (setns(net_fd, CLONE_NEWNET) == 0) {
+                        args.flags &= ~(uint64_t) CLONE_NEWNET;
+                        p->pooled_netns = true;
+                } else
+                        (void) close(TAKE_FD(net_fd));
+        }
+
         /* No signal handler of ours may run on the child's side of the shared
          * memory; the child resets its handlers before unblocking. */
         (void) sigfillset(&all);
         (void) pthread_sigmask(SIG_SETMASK, &all, &old);
         pid = sb_clone3_vm(&args, sizeof args, (char *) l->stack_map + getpagesize(), SB_STACK_SIZE, p);
         (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (net_fd >= 0) {
+                (void) close(TAKE_FD(net_fd));
+                if (setns(l->pool.orig_fd, CLONE_NEWNET) < 0) {
+                        /* Cannot happen with the privileges we hold; if it did,
+                         * this thread would be stranded in a sandbox's netns. */
+                        r = sf_err_errno(err, -errno, "cannot return to the launcher's network namespace");
+                        if (pid > 0) {
+                                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+                                int st;
+                                (void) wait_exit(pidfd, &st);
+                        }
+                        abort();
+                }
+        }
         if (pid < 0) {
                 r = sf_err_errno(err, (int) pid, "clone3 into new namespaces");
                 goto out;
         }
-        (void) close(TAKE_FD(sync_p[0]));
+        (void) close(TAKE_FD(sync_p[1]));
         (void) close(TAKE_FD(err_p[1]));
 
+        /* Phase 1: maps, then the child builds its mounts while we make its
+         * cgroup (v1). */
         r = write_id_maps((pid_t) pid, spec->uid_base);
         if (r < 0)
                 sf_err_errno(err, r, "cannot write uid/gid maps");
-        else {
-                r = sb_cgroup_attach(&cg, (pid_t) pid);
-                if (r < 0)
-                        sf_err_errno(err, r, "cannot move the sandbox into its cgroup");
-        }
-        if (r >= 0 && write(sync_p[1], "x", 1) != 1)
+        if (r >= 0 && send(sync_p[0], "1", 1, MSG_NOSIGNAL) != 1)
                 r = sf_err_errno(err, -errno, "cannot release the sandbox");
-        (void) close(TAKE_FD(sync_p[1]));
+        if (r >= 0 && !l->no_cgroups && l->cg.mode == SB_CGROUP_V1) {
+                r = sb_cgroup_create(&l->cg, spec->group, name, &lim, &cg, err);
+                if (r >= 0) {
+                        r = sb_cgroup_attach(&cg, (pid_t) pid);
+                        if (r < 0)
+                                sf_err_errno(err, r, "cannot move the sandbox into its cgroup");
+                }
+        }
+        /* Phase 2: the child may drop privileges, load seccomp and exec. A
+         * child that already failed is not an error here: its report follows. */
+        if (r >= 0)
+                (void) send(sync_p[0], "2", 1, MSG_NOSIGNAL);
+        (void) close(TAKE_FD(sync_p[0]));
 
         /* Block until exec (EOF: the CLOEXEC end closed) or a reported failure.
          * The child uses our memory until then; nothing it uses is freed before. */

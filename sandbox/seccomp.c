@@ -270,7 +270,9 @@ int sb_seccomp_compile(struct sock_filter **ret, size_t *ret_len, struct sf_err 
         r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
         if (r < 0)
                 return sf_err_errno(err, r, "seccomp: nnp attribute");
-        (void) seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); /* binary tree, best effort */
+        /* Binary tree: fewer instructions for the kernel to check, JIT and
+         * emulate when it builds its per-syscall allow cache. Best effort. */
+        (void) seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
         r = add_rules(ctx, err);
         if (r < 0)
                 return r;

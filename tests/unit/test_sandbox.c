@@ -33,7 +33,7 @@ struct fixture {
 
 static const char *const applets[] = {
         "sh", "true", "false", "id", "cat", "sleep", "ls", "echo", "touch", "dd", "test", "mount",
-        "unshare", "readlink", "hostname", "grep", "wc",
+        "unshare", "readlink", "hostname", "grep", "wc", "ip",
 };
 
 static int copy_file(const char *src, const char *dst, mode_t mode)
@@ -394,6 +394,40 @@ static void test_terminal_refused(void **state)
         (void) close(fd);
 }
 
+static void test_netns_loopback_only(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "ip -o link; ip link set lo down && echo DOWN; echo end", NULL };
+        struct sandbox_launcher_config cfg = { .netns_pool = true, .no_cgroups = true };
+        struct sandbox_launcher *pooled = NULL;
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        char out[4096];
+        int status;
+
+        /* own netns: only lo, and up */
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_non_null(strstr(out, "1: lo: <LOOPBACK,UP"));
+        assert_null(strstr(out, "2: "));
+
+        /* pooled netns: the same view, and not reconfigurable from inside */
+        if (sandbox_launcher_new(&cfg, &pooled, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        for (int i = 0; i < 3; i++) {
+                struct sandbox_launcher *saved = f->l;
+                f->l = pooled;
+                s = base_spec(f, argv);
+                if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                        fail_msg("spawn: %s", err.msg);
+                f->l = saved;
+                assert_non_null(strstr(out, "1: lo: <LOOPBACK,UP"));
+                assert_null(strstr(out, "2: "));
+                assert_null(strstr(out, "DOWN"));
+        }
+        sandbox_launcher_free(pooled);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -407,6 +441,7 @@ int main(void)
                 cmocka_unit_test(test_no_fd_leak),
                 cmocka_unit_test(test_policy_denials),
                 cmocka_unit_test(test_terminal_refused),
+                cmocka_unit_test(test_netns_loopback_only),
         };
         return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
 }
