@@ -348,35 +348,159 @@ static void setup_dev(const struct sb_plan *p, int rootfd)
         (void) c_close((int) dfd);
 }
 
+struct k_dirent64 {
+        uint64_t d_ino;
+        int64_t d_off;
+        unsigned short d_reclen;
+        unsigned char d_type;
+        char d_name[];
+};
+
+/* Put a copy of every entry of the image directory efd into the tmpfs mfd
+ * (now mounted over it): bind mounts for files and directories, copies for
+ * symlinks, so the directory looks the same with room for new entries. */
+static void mirror_dir(const struct sb_plan *p, int efd, int mfd)
+{
+        char buf[4096], link[4096];
+        long dfd = S4(SYS_openat, efd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), n;
+
+        TRY(p, SB_STEP_BIND, dfd);
+        while ((n = S3(SYS_getdents64, dfd, buf, sizeof buf)) > 0) {
+                for (long off = 0; off < n;) {
+                        struct k_dirent64 *d = (struct k_dirent64 *) (buf + off);
+                        const char *name = d->d_name;
+                        struct stat st;
+                        long fd, t;
+
+                        off += d->d_reclen;
+                        if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0')))
+                                continue;
+                        TRY(p, SB_STEP_BIND, S4(SYS_newfstatat, efd, name, &st, AT_SYMLINK_NOFOLLOW));
+                        if (S_ISLNK(st.st_mode)) {
+                                long len = S4(SYS_readlinkat, efd, name, link, sizeof link - 1);
+                                TRY(p, SB_STEP_BIND, len);
+                                link[len] = '\0';
+                                TRY(p, SB_STEP_BIND, S3(SYS_symlinkat, link, mfd, name));
+                                continue;
+                        }
+                        if (S_ISDIR(st.st_mode))
+                                TRY(p, SB_STEP_BIND, S3(SYS_mkdirat, mfd, name, 0755));
+                        else {
+                                fd = S4(SYS_openat, mfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0444);
+                                TRY(p, SB_STEP_BIND, fd);
+                                (void) c_close((int) fd);
+                        }
+                        fd = S3(SYS_open_tree, efd, name,
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_SYMLINK_NOFOLLOW);
+                        TRY(p, SB_STEP_BIND, fd);
+                        t = c_openat2(mfd, name, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                        TRY(p, SB_STEP_BIND, t);
+                        TRY(p, SB_STEP_BIND, c_move_to_fd((int) fd, (int) t));
+                        (void) c_close((int) t);
+                        (void) c_close((int) fd);
+                }
+        }
+        TRY(p, SB_STEP_BIND, n);
+        (void) c_close((int) dfd);
+}
+
+/* Secrets and other read-only binds. For each destination directory P:
+ * when P exists in the image, a small tmpfs goes over it; when it does not
+ * (/var/openfaas/secrets in most images), the tmpfs goes over its deepest
+ * existing ancestor E, which is mirrored into it (mirror_dir) so E looks
+ * unchanged, and the missing directories are made in the tmpfs. Nothing is
+ * ever written to the shared rootfs. A symlink or file on the way is refused
+ * (ELOOP/ENOTDIR); E may not be / itself (ENOENT). */
 static void setup_binds(const struct sb_plan *p, int rootfd)
 {
-        static const char *const kv[] = { "size", "64k", "nr_inodes", "256", "mode", "0755", NULL };
+        static const char *const kv[] = { "size", "64k", "nr_inodes", "1024", "mode", "0755", NULL };
 
         for (size_t i = 0; i < p->n_bind_parents; i++) {
-                long tfd = c_mount_new(rootfd, p->bind_parents[i], "tmpfs", kv,
-                                       MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-                TRY(p, SB_STEP_BIND, tfd);
+                const char *path = p->bind_parents[i], *rest = NULL;
+                long efd = -1, mfd, cur, t;
+                char comp[256];
+
+                /* Walk P one component at a time, never through a symlink. */
+                cur = c_openat2(rootfd, "/", O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
+                TRY(p, SB_STEP_BIND, cur);
+                for (const char *c = path; *c;) {
+                        size_t len;
+                        long next;
+                        while (*c == '/')
+                                c++;
+                        len = strcspn(c, "/");
+                        if (len == 0)
+                                break;
+                        if (len >= sizeof comp)
+                                child_fail(p, SB_STEP_BIND, -ENAMETOOLONG);
+                        memcpy(comp, c, len);
+                        comp[len] = '\0';
+                        next = c_openat2((int) cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+                                         RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+                        if (next == -ENOENT) {
+                                rest = c;
+                                break;
+                        }
+                        TRY(p, SB_STEP_BIND, next);
+                        (void) c_close((int) cur);
+                        cur = next;
+                        c += len;
+                }
+                if (rest == path + 1 || (rest && rest == path))
+                        child_fail(p, SB_STEP_BIND, -ENOENT); /* E would be / */
+                efd = cur;
+
+                mfd = c_newfs("tmpfs", kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                TRY(p, SB_STEP_BIND, mfd);
+                TRY(p, SB_STEP_BIND, c_move_to_fd((int) mfd, (int) efd));
+                cur = S1(SYS_dup, mfd);
+                TRY(p, SB_STEP_BIND, cur);
+                if (rest) {
+                        mirror_dir(p, (int) efd, (int) mfd);
+                        /* the missing directories, inside the tmpfs */
+                        for (const char *c = rest; *c;) {
+                                size_t len;
+                                long next;
+                                while (*c == '/')
+                                        c++;
+                                len = strcspn(c, "/");
+                                if (len == 0)
+                                        break;
+                                if (len >= sizeof comp)
+                                        child_fail(p, SB_STEP_BIND, -ENAMETOOLONG);
+                                memcpy(comp, c, len);
+                                comp[len] = '\0';
+                                TRY(p, SB_STEP_BIND, S3(SYS_mkdirat, cur, comp, 0755));
+                                next = c_openat2((int) cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW,
+                                                 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                                TRY(p, SB_STEP_BIND, next);
+                                (void) c_close((int) cur);
+                                cur = next;
+                                c += len;
+                        }
+                }
                 for (size_t j = 0; j < p->n_binds; j++) {
                         const struct sb_bind_plan *b = &p->binds[j];
-                        long t;
                         if (b->parent_index != (int) i)
                                 continue;
                         if (b->is_dir)
-                                TRY(p, SB_STEP_BIND, S3(SYS_mkdirat, tfd, b->name, 0755));
+                                TRY(p, SB_STEP_BIND, S3(SYS_mkdirat, cur, b->name, 0755));
                         else {
-                                long fd = S4(SYS_openat, tfd, b->name,
+                                long fd = S4(SYS_openat, cur, b->name,
                                              O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0444);
                                 TRY(p, SB_STEP_BIND, fd);
                                 (void) c_close((int) fd);
                         }
-                        t = c_openat2((int) tfd, b->name, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                        t = c_openat2((int) cur, b->name, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
                         TRY(p, SB_STEP_BIND, t);
                         TRY(p, SB_STEP_BIND, c_move_to_fd(b->mnt_fd, (int) t));
                         (void) c_close((int) t);
                 }
-                TRY(p, SB_STEP_BIND, c_setattr((int) tfd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                TRY(p, SB_STEP_BIND, c_setattr((int) mfd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
                                                                   MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, 0));
-                (void) c_close((int) tfd);
+                (void) c_close((int) cur);
+                (void) c_close((int) mfd);
+                (void) c_close((int) efd);
         }
 }
 

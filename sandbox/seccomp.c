@@ -117,8 +117,9 @@ static const char *const denied[] = {
         "vm86", "vm86old",
 };
 
-static const uint32_t personality_ok[] = { 0x0, 0x0008 /* UNAME26 */, 0x20000 /* ADDR_NO_RANDOMIZE */,
-                                            0x20008, 0xffffffff /* query */ };
+/* PER_LINUX, PER_LINUX32, UNAME26, both, and the 0xffffffff query (as Docker's
+ * default profile); never ADDR_NO_RANDOMIZE or READ_IMPLIES_EXEC. */
+static const uint32_t personality_ok[] = { 0x0, 0x0008, 0x20000, 0x20008, 0xffffffff };
 static const uint32_t socket_families_ok[] = { AF_UNIX, AF_INET, AF_INET6 };
 
 #define CLONE_NS_FLAGS                                                                             \

@@ -22,7 +22,16 @@
 
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
+
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sched.h>
 
 #define UID_BASE (1u << 30)
 
@@ -428,6 +437,111 @@ static void test_netns_loopback_only(void **state)
         sandbox_launcher_free(pooled);
 }
 
+static void test_secret_binds(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c",
+                         "cat /var/openfaas/secrets/token; test -d /var/secrets && echo MIRRORED; "
+                         "echo x > /var/openfaas/secrets/token || echo RO; touch /var/new || echo RO2",
+                         NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox_bind b[1];
+        struct sf_err err = { 0 };
+        char out[4096], src[PATH_MAX], p[PATH_MAX];
+        int status;
+
+        (void) xsnprintf(src, sizeof src, "%s.secret", f->root);
+        assert_int_equal(write_file_atomic(AT_FDCWD, src, "s3cret\n", 7, 0400), 0);
+        b[0] = (struct sandbox_bind) { .src = src, .dst = "/var/openfaas/secrets/token" };
+        s.binds = b;
+        s.n_binds = 1;
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        (void) unlink(src);
+        assert_non_null(strstr(out, "s3cret\n"));
+        assert_non_null(strstr(out, "MIRRORED\n"));
+        assert_non_null(strstr(out, "RO\n"));
+        assert_non_null(strstr(out, "RO2\n"));
+        (void) xsnprintf(p, sizeof p, "%s/var/openfaas", f->root);
+        assert_int_equal(access(p, F_OK), -1); /* nothing written to the shared rootfs */
+}
+
+/* Load the launcher's compiled policy in a forked child and report what the
+ * kernel answers; no rootfs needed. Exit codes: 0 all as expected, 10+N the
+ * N-th check failed; death by SIGSYS is the expected end of the last check. */
+static int policy_child(const struct sock_fprog *prog, int mode)
+{
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog) < 0)
+                return 2;
+        if (mode == 1) {
+                /* x32 ABI number for getpid: must be killed, never answered */
+                (void) syscall(0x40000000 | SYS_getpid);
+                return 3;
+        }
+        if (mode == 2) {
+                long r;
+                /* i386 int 0x80 getpid (20): wrong architecture, killed */
+                __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+                return 4;
+        }
+        if (syscall(SYS_getpid) <= 0) return 10;
+        if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS) return 11;
+        if (unshare(CLONE_NEWUSER) != -1 || errno != EPERM) return 12;
+        if (syscall(SYS_mount, "x", "/tmp", "tmpfs", 0, NULL) != -1 || errno != EPERM) return 13;
+        if (syscall(SYS_ioctl, 0, TIOCSTI, "x") != -1 || errno != EPERM) return 14;
+        if (syscall(SYS_ioctl, 0, 0x100000000UL | TIOCSTI, "x") != -1 || errno != EPERM) return 15;
+        if (socket(AF_PACKET, SOCK_RAW, 0) != -1 || errno != EAFNOSUPPORT) return 16;
+        if (socket(AF_NETLINK, SOCK_RAW, 9 /* NETLINK_AUDIT */) != -1 || errno != EAFNOSUPPORT) return 17;
+        int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0 /* NETLINK_ROUTE */);
+        if (s < 0) return 18;
+        (void) close(s);
+        s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) return 19;
+        (void) close(s);
+        if (personality(0xffffffff) == -1) return 20;
+        if (personality(ADDR_NO_RANDOMIZE) != -1 || errno != EPERM) return 21;
+        if (syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, 0, 0, 0, 0) != -1 || errno != EPERM) return 22;
+        if (syscall(SYS_bpf, 0, NULL, 0) != -1 || errno != EPERM) return 23;
+        if (syscall(SYS_io_uring_setup, 1, NULL) != -1 || errno != EPERM) return 24;
+        if (syscall(SYS_ptrace, 0, 0, 0, 0) != -1 || errno != EPERM) return 25;
+        if (syscall(SYS_afs_syscall) != -1 || errno != ENOSYS) return 26;
+        pid_t pid = fork(); /* clone without namespace flags still works */
+        if (pid < 0) return 27;
+        if (pid == 0) _exit(0);
+        (void) waitpid(pid, NULL, 0);
+        return 0;
+}
+
+static void test_seccomp_policy(void **state)
+{
+        struct sock_filter *insns = NULL;
+        struct sock_fprog prog;
+        struct sf_err err = { 0 };
+        size_t n = 0;
+        (void) state;
+
+        if (sb_seccomp_compile(&insns, &n, &err) < 0)
+                fail_msg("compile: %s", err.msg);
+        prog.len = (unsigned short) n;
+        prog.filter = insns;
+        for (int mode = 0; mode < 3; mode++) {
+                int status;
+                pid_t pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0)
+                        _exit(policy_child(&prog, mode));
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                if (mode == 0) {
+                        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                                fail_msg("policy check failed: status %#x", status);
+                } else {
+                        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+                                fail_msg("mode %d: expected SIGSYS, status %#x", mode, status);
+                }
+        }
+        free(insns);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -442,6 +556,8 @@ int main(void)
                 cmocka_unit_test(test_policy_denials),
                 cmocka_unit_test(test_terminal_refused),
                 cmocka_unit_test(test_netns_loopback_only),
+                cmocka_unit_test(test_seccomp_policy),
+                cmocka_unit_test(test_secret_binds),
         };
         return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
 }
