@@ -556,7 +556,8 @@ int sb_cgroup_describe(char *buf, size_t size)
         }
         buf[0] = '\0';
         if (h->v2_mnt[0] && join(dir, sizeof dir, h->v2_mnt, h->v2_own) >= 0) {
-                r = xsnprintf(buf, size, "v2 at %s (own cgroup controllers:", h->v2_mnt);
+                bool hybrid = h->v1_mnt[SB_CTRL_MEMORY][0] || h->v1_mnt[SB_CTRL_PIDS][0] || h->v1_mnt[SB_CTRL_CPU][0];
+                r = xsnprintf(buf, size, "%sv2 at %s (own cgroup controllers:", hybrid ? "hybrid: " : "", h->v2_mnt);
                 n = r > 0 ? (size_t) r : 0;
                 for (int c = 0; c < SB_CTRL_MAX_; c++)
                         if (v2_has(dir, ctrl_names[c]) && n < size) {

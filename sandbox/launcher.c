@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <sched.h>
@@ -487,6 +488,28 @@ static int plan_binds(struct sandbox_launcher *l, struct spawn_ctx *c, const str
         return 0;
 }
 
+/* The mount points the launcher needs, checked up front for a clear message;
+ * the child resolves them again (never through a symlink) when it mounts. */
+static int check_rootfs_dirs(const char *rootfs, struct sf_err *err)
+{
+        static const char *const dirs[] = { "proc", "dev", "tmp" };
+        _cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+        if (root < 0)
+                return sf_err_errno(err, -errno, "cannot open rootfs '%s'", rootfs);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+                int fd = (int) syscall(SYS_openat2, root, dirs[i], &how, sizeof how);
+                if (fd < 0)
+                        return sf_err_errno(err, -errno, "rootfs '%s' needs a real /%s directory (not a symlink); "
+                                            "images from the store have one, --rootfs users must create it",
+                                            rootfs, dirs[i]);
+                (void) close(fd);
+        }
+        return 0;
+}
+
 static int check_stdio(int fd, int i, struct sf_err *err)
 {
         if (fd < 0)
@@ -602,6 +625,9 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         if (r < 0)
                 goto out;
 
+        r = check_rootfs_dirs(spec->rootfs, err);
+        if (r < 0)
+                goto out;
         r = get_userns(l, spec->uid_base, &userns_fd);
         if (r < 0) {
                 sf_err_errno(err, r, "cannot create the id-mapping user namespace for uid_base %u", spec->uid_base);
