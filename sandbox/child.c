@@ -591,9 +591,18 @@ static int sb_child_main(void *arg)
         (void) S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         reset_signals(p);
 
-        /* Phase 1: wait until the parent wrote our uid/gid maps. EOF means
-         * the parent gave up: leave quietly. */
+        /* Wait until the parent wrote our uid/gid maps. EOF means the parent
+         * gave up: leave quietly. */
         wait_parent(p);
+        (void) c_close(p->sync_fd);
+
+        /* v1: join our leaf in each hierarchy (see sb_cgroup_create), then
+         * root a new cgroup namespace there. v2 did both in clone3. */
+        for (int c = 0; c < SB_CTRL_MAX_; c++)
+                if (p->cg_tasks_fd[c] >= 0)
+                        TRY(p, SB_STEP_CGROUP_JOIN, S3(SYS_write, p->cg_tasks_fd[c], "0", 1));
+        if (p->unshare_cgroupns)
+                TRY(p, SB_STEP_CGROUPNS, S1(SYS_unshare, CLONE_NEWCGROUP));
 
         /* Become root of the new namespace: until now our kernel uid is host
          * root, unmapped here, and files we create (in /dev, /tmp) would have
@@ -628,13 +637,6 @@ static int sb_child_main(void *arg)
 
         wfd = c_openat2(AT_FDCWD, p->workdir, O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
         TRY(p, SB_STEP_WORKDIR, wfd);
-
-        /* Phase 2: the parent made and joined our cgroup (v1) while we built
-         * the mounts. */
-        wait_parent(p);
-        (void) c_close(p->sync_fd);
-        if (p->unshare_cgroupns)
-                TRY(p, SB_STEP_CGROUPNS, S1(SYS_unshare, CLONE_NEWCGROUP));
 
         TRY(p, SB_STEP_SETSID, S0(SYS_setsid));
 

@@ -24,6 +24,7 @@ enum sb_step {
         SB_STEP_NONE = 0,
         SB_STEP_SIGNALS,
         SB_STEP_SYNC,
+        SB_STEP_CGROUP_JOIN,
         SB_STEP_CGROUPNS,
         SB_STEP_PROPAGATION,
         SB_STEP_ROOTFS_ATTACH,
@@ -65,6 +66,8 @@ struct sb_child_error {
         int32_t err;   /* positive errno */
 };
 
+enum sb_ctrl { SB_CTRL_MEMORY = 0, SB_CTRL_PIDS, SB_CTRL_CPU, SB_CTRL_MAX_ };
+
 #define SB_MAX_BINDS 64
 #define SB_MAX_EXEC_PATHS 64
 #define SB_MAX_RLIMITS 5
@@ -83,14 +86,14 @@ struct sb_rlimit_plan {
 
 struct sb_plan {
         /* fds in the parent's table; the child gets copies (no CLONE_FILES) */
-        int sync_fd;          /* socket: byte 1 once the id maps are written, byte 2
-                                 once the cgroup is joined (v1) */
+        int sync_fd;          /* socket: one byte once the id maps are written */
         int err_fd;           /* write end, CLOEXEC: EOF on exec, sb_child_error on failure */
         int root_mnt_fd;      /* detached idmapped tree of the rootfs */
         int stdio[3];         /* -1 = /dev/null inside */
 
         const char *rootfs;   /* where the child attaches root_mnt_fd in its own namespace */
-        bool unshare_cgroupns; /* v1: the cgroup namespace is made after the parent moved us */
+        bool unshare_cgroupns; /* v1: the cgroup namespace is made after we joined the leaf */
+        int cg_tasks_fd[SB_CTRL_MAX_]; /* v1: the child writes "0" to each to join its leaf */
         bool pooled_netns;    /* netns from the pool: loopback is up, and not ours to configure */
 
         const char *hostname;
@@ -138,7 +141,6 @@ int sb_seccomp_compile(struct sock_filter **ret, size_t *ret_len, struct sf_err 
 /* cgroup.c */
 enum sb_cgroup_mode { SB_CGROUP_NONE = 0, SB_CGROUP_V1, SB_CGROUP_V2 };
 
-enum sb_ctrl { SB_CTRL_MEMORY = 0, SB_CTRL_PIDS, SB_CTRL_CPU, SB_CTRL_MAX_ };
 
 struct sb_cgroup_root {
         enum sb_cgroup_mode mode;
@@ -157,6 +159,7 @@ struct sb_cgroup {
         enum sb_cgroup_mode mode;
         char *path[SB_CTRL_MAX_];   /* leaf directories (v2: [0] only) */
         int dir_fd;                 /* v2: leaf directory for CLONE_INTO_CGROUP */
+        int tasks_fd[SB_CTRL_MAX_]; /* v1: each leaf's "tasks", opened by us (see sb_cgroup_create) */
         bool has_kill;
 };
 
@@ -166,8 +169,8 @@ int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, s
 void sb_cgroup_root_release(struct sb_cgroup_root *root);
 int sb_cgroup_create(const struct sb_cgroup_root *root, const char *group, const char *name,
                      const struct sandbox_limits *limits, struct sb_cgroup *ret, struct sf_err *err);
-/* v1: move pid into every controller's leaf. */
-int sb_cgroup_attach(const struct sb_cgroup *cg, pid_t pid);
+/* Close the fds only the spawn needs (dir_fd, tasks_fd). */
+void sb_cgroup_close_spawn_fds(struct sb_cgroup *cg);
 int sb_cgroup_kill(const struct sb_cgroup *cg);
 /* Remove the leaf once its processes are gone (waits briefly for them). */
 int sb_cgroup_destroy(struct sb_cgroup *cg);

@@ -85,6 +85,7 @@ static const char *const step_names[SB_STEP_MAX_] = {
         [SB_STEP_NONE] = "none",
         [SB_STEP_SIGNALS] = "reset signals",
         [SB_STEP_SYNC] = "wait for parent",
+        [SB_STEP_CGROUP_JOIN] = "join cgroup",
         [SB_STEP_CGROUPNS] = "cgroup namespace",
         [SB_STEP_PROPAGATION] = "make mounts private",
         [SB_STEP_ROOTFS_ATTACH] = "attach rootfs",
@@ -546,7 +547,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1 } };
         struct sb_plan *p = &c.plan;
         struct sandbox_limits lim;
-        struct sb_cgroup cg = { .dir_fd = -1 };
+        struct sb_cgroup cg = { .dir_fd = -1, .tasks_fd = { -1, -1, -1 } };
         struct sandbox *sb = NULL;
         struct clone_args args;
         struct sb_child_error cerr;
@@ -652,13 +653,13 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                                  (unsigned long long) ++l->counter);
                 name = gen_name;
         }
-        /* v2: the leaf must exist before clone3(CLONE_INTO_CGROUP). v1: it is
-         * made while the child builds its mounts (see below). */
-        if (!l->no_cgroups && l->cg.mode == SB_CGROUP_V2) {
+        if (!l->no_cgroups) {
                 r = sb_cgroup_create(&l->cg, spec->group, name, &lim, &cg, err);
                 if (r < 0)
                         goto out;
         }
+        for (int k = 0; k < SB_CTRL_MAX_; k++)
+                p->cg_tasks_fd[k] = cg.mode == SB_CGROUP_V1 ? cg.tasks_fd[k] : -1;
 
         /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE. */
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
@@ -716,25 +717,11 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         (void) close(TAKE_FD(sync_p[1]));
         (void) close(TAKE_FD(err_p[1]));
 
-        /* Phase 1: maps, then the child builds its mounts while we make its
-         * cgroup (v1). */
         r = write_id_maps((pid_t) pid, spec->uid_base);
         if (r < 0)
                 sf_err_errno(err, r, "cannot write uid/gid maps");
-        if (r >= 0 && send(sync_p[0], "1", 1, MSG_NOSIGNAL) != 1)
+        else if (send(sync_p[0], "1", 1, MSG_NOSIGNAL) != 1)
                 r = sf_err_errno(err, -errno, "cannot release the sandbox");
-        if (r >= 0 && !l->no_cgroups && l->cg.mode == SB_CGROUP_V1) {
-                r = sb_cgroup_create(&l->cg, spec->group, name, &lim, &cg, err);
-                if (r >= 0) {
-                        r = sb_cgroup_attach(&cg, (pid_t) pid);
-                        if (r < 0)
-                                sf_err_errno(err, r, "cannot move the sandbox into its cgroup");
-                }
-        }
-        /* Phase 2: the child may drop privileges, load seccomp and exec. A
-         * child that already failed is not an error here: its report follows. */
-        if (r >= 0)
-                (void) send(sync_p[0], "2", 1, MSG_NOSIGNAL);
         (void) close(TAKE_FD(sync_p[0]));
 
         /* Block until exec (EOF: the CLOEXEC end closed) or a reported failure.
@@ -770,9 +757,8 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         sb->pid = (pid_t) pid;
         sb->pidfd = TAKE_FD(pidfd);
         sb->cg = cg;
-        cg = (struct sb_cgroup) { .dir_fd = -1 };
-        if (sb->cg.dir_fd >= 0) /* only needed for CLONE_INTO_CGROUP */
-                (void) close(TAKE_FD(sb->cg.dir_fd));
+        cg = (struct sb_cgroup) { .dir_fd = -1, .tasks_fd = { -1, -1, -1 } };
+        sb_cgroup_close_spawn_fds(&sb->cg);
         sb->timeout_ms = spec->limits.timeout_ms;
         *ret = sb;
         r = 0;

@@ -437,6 +437,23 @@ static void test_netns_loopback_only(void **state)
         sandbox_launcher_free(pooled);
 }
 
+static void test_cgroup_limits(void **state)
+{
+        struct fixture *f = *state;
+        /* pid 1 exits on the failed fork; the pid namespace takes the sleeps */
+        char *argv[] = { "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        char out[8192];
+        int status;
+
+        s.limits.pids = 4;
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_non_null(strstr(out, "can't fork"));
+        assert_int_not_equal(sandbox_exit_code(status), 0);
+}
+
 static void test_secret_binds(void **state)
 {
         struct fixture *f = *state;
@@ -558,6 +575,7 @@ int main(void)
                 cmocka_unit_test(test_netns_loopback_only),
                 cmocka_unit_test(test_seccomp_policy),
                 cmocka_unit_test(test_secret_binds),
+                cmocka_unit_test(test_cgroup_limits),
         };
         return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
 }
