@@ -604,16 +604,21 @@ static int sb_child_main(void *arg)
         if (p->unshare_cgroupns)
                 TRY(p, SB_STEP_CGROUPNS, S1(SYS_unshare, CLONE_NEWCGROUP));
 
+        /* Attach the rootfs while our fsuid is still host root: the path to it
+         * runs through the daemon's data folder (mode 0700, owned by host
+         * root), which the tenant's uid could not traverse. Owner DAC checks
+         * compare kernel uids, so host root passes here without any
+         * capability over the host. */
+        TRY(p, SB_STEP_PROPAGATION, S5(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+        TRY(p, SB_STEP_ROOTFS_ATTACH,
+            S5(SYS_move_mount, p->root_mnt_fd, "", AT_FDCWD, p->rootfs, MOVE_MOUNT_F_EMPTY_PATH));
+        rootfd = p->root_mnt_fd;
+
         /* Become root of the new namespace: until now our kernel uid is host
          * root, unmapped here, and files we create (in /dev, /tmp) would have
          * no representable owner (EOVERFLOW). */
         TRY(p, SB_STEP_SETUID, S3(SYS_setresgid, 0, 0, 0));
         TRY(p, SB_STEP_SETUID, S3(SYS_setresuid, 0, 0, 0));
-
-        TRY(p, SB_STEP_PROPAGATION, S5(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-        TRY(p, SB_STEP_ROOTFS_ATTACH,
-            S5(SYS_move_mount, p->root_mnt_fd, "", AT_FDCWD, p->rootfs, MOVE_MOUNT_F_EMPTY_PATH));
-        rootfd = p->root_mnt_fd;
 
         setup_proc(p, (int) rootfd);
         setup_dev(p, (int) rootfd);
