@@ -2,11 +2,12 @@
 """The OpenFaaS gateway API plus /system/images, against one daemon."""
 import platform
 import re
+import socket
 
 import pytest
 import requests
 
-from sfaasd_testlib import DEFAULT_NS, HTTP_TIMEOUT, RFC3339, error_of, parse_env
+from sfaasd_testlib import DEFAULT_NS, HTTP_TIMEOUT, RFC3339, error_of, parse_env, read_response
 
 SHA256_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -365,3 +366,31 @@ def test_unknown_route_404(api):
     r = api.get("/system/nothing-here")
     assert r.status_code == 404
     error_of(r)
+
+
+# ---- HTTP connection handling ----------------------------------------------------------------
+
+def test_pipelined_requests_answered_in_order(daemon, api, busybox):
+    api.deploy("pipe", fprocess="cat", expect=202)
+    reqs = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /function/pipe HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+            b"GET /system/namespaces HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /function/pipe HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond")
+    with socket.create_connection(("127.0.0.1", daemon.port)) as s:
+        s.sendall(reqs)
+        r1 = read_response(s)
+        r2 = read_response(s)
+        r3 = read_response(s)
+        r4 = read_response(s)
+    assert r1.status == 200 and r1.body == b""
+    assert r2.status == 200 and r2.body == b"first", r2
+    assert r3.status == 401, r3
+    assert r4.status == 200 and r4.body == b"second", r4
+
+
+def test_keep_alive_many_requests_one_connection(daemon, api, busybox):
+    s = requests.Session()
+    for i in range(20):
+        r = s.get(daemon.url + "/healthz", timeout=HTTP_TIMEOUT)
+        assert r.status_code == 200
+        assert r.headers.get("Connection", "").lower() != "close"

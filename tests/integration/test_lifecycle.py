@@ -236,3 +236,87 @@ def test_bad_config_refused(make_daemon):
             d.start()
         assert "exited with 1" in str(ei.value), str(ei.value)
         assert "config" in d.log()
+
+
+def _start_inflight(api, fn, argv, body=b""):
+    """Invoke fn in a thread; return (thread, result dict) once argv runs."""
+    result = {}
+
+    def call():
+        try:
+            result["r"] = api.invoke(fn, data=body)
+        except Exception as e:  # checked by the caller
+            result["e"] = e
+
+    th = threading.Thread(target=call)
+    th.start()
+    wait_until(lambda: procs_with_argv(argv), 30 * SLOW, "%r to start" % (argv,))
+    return th, result
+
+
+def test_shutdown_grace_kills_sandboxes(make_daemon, images):
+    d = make_daemon(config={"shutdown_grace": "1s"})
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("forever", fprocess="sleep 987658", expect=202)
+    th, result = _start_inflight(api, "forever", ["sleep", "987658"])
+    d.signal(signal.SIGTERM)
+    th.join(HTTP_TIMEOUT)
+    rc = d.wait()
+    assert rc == 0, d.log_tail()
+    assert procs_with_argv(["sleep", "987658"]) == []
+    # the caller got an answer, not a dropped connection
+    assert "e" not in result, result
+    assert result["r"].status_code >= 500
+    error_of(result["r"])
+
+
+def test_second_sigterm_kills_sandboxes_now(make_daemon, images):
+    d = make_daemon()
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("forever2", fprocess="sleep 987659", expect=202)
+    th, result = _start_inflight(api, "forever2", ["sleep", "987659"])
+    d.signal(signal.SIGTERM)
+    # the first signal leaves the sandbox alone (default grace: 30s) ...
+    wait_until(lambda: "received" in d.log(), 30 * SLOW, "the daemon to log the first signal")
+    assert procs_with_argv(["sleep", "987659"]), "first SIGTERM killed the sandbox"
+    # ... the second one kills it at once
+    d.signal(signal.SIGTERM)
+    th.join(HTTP_TIMEOUT)
+    rc = d.wait()
+    assert rc == 0, d.log_tail()
+    assert procs_with_argv(["sleep", "987659"]) == []
+    assert "e" not in result, result
+    assert result["r"].status_code >= 500
+
+
+def test_sigterm_drops_unfinished_upload(make_daemon, images):
+    """An upload still arriving is not acknowledged: SIGTERM drops it, the
+    daemon exits 0 and the next start has no trace of it."""
+    d = make_daemon()
+    with open(images.path("busybox-oci.tar"), "rb") as f:
+        data = f.read()
+    s = socket.create_connection(("127.0.0.1", d.port), timeout=HTTP_TIMEOUT)
+    try:
+        s.sendall(("POST /system/images HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n"
+                   "Content-Length: %d\r\n\r\n" % (basic(d.password), len(data))).encode() + data[:-1])
+        # make sure the daemon has the request (an authenticated request
+        # on another connection is answered after it was read)
+        assert requests.get(d.url + "/system/images", auth=("admin", d.password),
+                            timeout=HTTP_TIMEOUT).status_code == 200
+        d.signal(signal.SIGTERM)
+        rc = d.wait()
+        assert rc == 0, d.log_tail()
+        s.settimeout(HTTP_TIMEOUT)
+        try:
+            got = s.recv(65536)
+        except ConnectionResetError:
+            got = b""
+        assert not got.startswith(b"HTTP/1.1 200"), got[:200]
+    finally:
+        s.close()
+    d.start()
+    api = Api(d)
+    assert api.get("/system/images").json() == []
+    assert os.listdir(os.path.join(d.data_dir, "images")) == []
