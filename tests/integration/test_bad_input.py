@@ -3,7 +3,6 @@
 the daemon keeps serving afterwards (healthz 200, a normal invoke works).
 One daemon with small limits for the whole module."""
 import gzip
-import json
 import os
 import select
 import socket
