@@ -394,3 +394,17 @@ def test_keep_alive_many_requests_one_connection(daemon, api, busybox):
         r = s.get(daemon.url + "/healthz", timeout=HTTP_TIMEOUT)
         assert r.status_code == 200
         assert r.headers.get("Connection", "").lower() != "close"
+
+
+def test_image_reference_forms(api, busybox):
+    """Docker Hub spellings of one image all resolve; so does the id."""
+    short = busybox["id"][:7 + 12]
+    for i, ref in enumerate(["busybox", "busybox:latest", "docker.io/library/busybox:latest",
+                             "library/busybox", "index.docker.io/library/busybox", busybox["id"], short]):
+        r = api.deploy("ref%d" % i, image=ref, fprocess="cat")
+        assert r.status_code == 202, (ref, r.text)
+        r = api.invoke("ref%d" % i, data=ref.encode())
+        assert r.status_code == 200, (ref, r.text)
+        assert r.text == ref
+    r = api.deploy("refbad", image="sha256:" + "f" * 12)
+    assert r.status_code == 400

@@ -357,3 +357,33 @@ def test_concurrent_invocations(api, daemon, fns):
     bad = [res for res in results if res[1] != 200 or not res[2]]
     assert not bad, bad
     assert zombie_children(daemon.pid) == []
+
+
+def test_failure_with_binary_stderr_keeps_exit_code(api, fns):
+    """stderr is not necessarily UTF-8; the 500 answer must still carry the
+    exit code and be valid JSON."""
+    r = sh(api, "printf 'bad \\377\\376 bytes' >&2; exit 2")
+    assert r.status_code == 500, r.text
+    j = r.json()
+    assert j.get("exitCode") == 2, j
+    assert "status 2" in j["error"], j
+
+
+def test_success_headers(api, fns):
+    r = api.invoke("cat", data=b"x")
+    assert r.status_code == 200
+    assert float(r.headers["X-Duration-Seconds"]) > 0
+
+
+def test_client_disconnect_mid_invocation(api, daemon, fns):
+    """A caller that goes away does not hurt the daemon; the sandbox ends at
+    the latest with its timeout and is reaped."""
+    api.deploy("gone-caller", fprocess="sleep 987662", env={"exec_timeout": "2s"}, expect=202)
+    s = socket.create_connection(("127.0.0.1", daemon.port))
+    s.sendall(b"POST /function/gone-caller HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+    wait_until(lambda: procs_with_argv(["sleep", "987662"]), 30 * SLOW, "the sandbox to start")
+    s.close()
+    wait_until(lambda: not procs_with_argv(["sleep", "987662"]), 30 * SLOW, "the sandbox to end")
+    r = api.invoke("cat", data=b"after disconnect")
+    assert r.content == b"after disconnect"
+    wait_until(lambda: zombie_children(daemon.pid) == [], 30 * SLOW, "no zombie children")
