@@ -29,8 +29,9 @@ static void on_http_closed(struct http_server *s)
 
 void sfaasd_maybe_finish(struct sfaasd *sf)
 {
-        if (!sf->stopping || !sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0)
+        if (!sf->stopping || !sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0 || sf->finished)
                 return;
+        sf->finished = true;
         /* Everything acknowledged is committed; close what is left. */
         (void) uv_timer_stop(&sf->grace_timer);
         uv_close((uv_handle_t *) &sf->grace_timer, NULL);

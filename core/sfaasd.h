@@ -57,6 +57,7 @@ struct sfaasd {
         uv_timer_t grace_timer;
         bool stopping;
         bool http_closed;
+        bool finished;                 /* the loop's last handles are closing */
         struct invocation *invocations;   /* live exec-mode invocations */
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
