@@ -2114,6 +2114,133 @@ static int c_exit_true(void)
         _exit(0);
 }
 
+static void do_segv(void)
+{
+        if (chdir("/tmp") < 0)
+                _exit(9);
+        raise(SIGSEGV);
+        _exit(8);
+}
+
+static int c_core_dump(void)
+{
+        /* RLIMIT_CORE is 0: a crash leaves no core file (with a file
+         * core_pattern; a piped core_pattern runs a host helper regardless,
+         * which the host-side test reports). */
+        int st = 0;
+        if (child_status(do_segv, &st) < 0)
+                return result(2, "fork: %s", ename(errno));
+        DIR *d = opendir("/tmp");
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (strncmp(de->d_name, "core", 4) == 0) {
+                        closedir(d);
+                        return result(1, "core file /tmp/%s written", de->d_name);
+                }
+        if (d)
+                closedir(d);
+        if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGSEGV)
+                return result(2, "child did not die of SIGSEGV");
+        return result(WCOREDUMP(st) ? 1 : 0, "%s", WCOREDUMP(st) ? "core dumped" : "no-core");
+}
+
+static int c_oom_score_adj(void)
+{
+        /* Lowering our OOM score would make the host's OOM killer pick others. */
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return result(0, "open:%s", ename(errno));
+        ssize_t n = write(fd, "-1000", 5);
+        int e = errno;
+        close(fd);
+        if (n == 5)
+                return result(1, "oom_score_adj set to -1000");
+        return result(0, "%s", ename(e));
+}
+
+static int c_nice_raise(void)
+{
+        return must_fail(syscall(SYS_setpriority, (long) PRIO_PROCESS, 0L, -20L), "setpriority(-20)");
+}
+
+static int c_rt_sched(void)
+{
+        /* SCHED_FIFO at top priority would starve the host's CPUs. */
+        struct sched_param sp = { .sched_priority = 99 };
+        long r = syscall(SYS_sched_setscheduler, 0L, (long) SCHED_FIFO, &sp);
+        if (r == 0) {
+                struct sched_param z = { 0 };
+                syscall(SYS_sched_setscheduler, 0L, (long) SCHED_OTHER, &z);
+        }
+        return must_fail(r, "sched_setscheduler(SCHED_FIFO, 99)");
+}
+
+static int c_ioprio_rt(void)
+{
+        /* IOPRIO_WHO_PROCESS=1, class RT=1 << 13, level 0 */
+        return must_fail(syscall(SYS_ioprio_set, 1L, 0L, (long) (1 << 13)), "ioprio_set(RT)");
+}
+
+static int c_mlock_limit(void)
+{
+        size_t len = 8u << 20;
+        char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+                return result(2, "mmap: %s", ename(errno));
+        long r = syscall(SYS_mlock, m, (long) len);
+        int e = errno;
+        if (r == 0)
+                munlock(m, len);
+        munmap(m, len);
+        errno = e;
+        return must_fail(r, "mlock of 8 MiB (RLIMIT_MEMLOCK)");
+}
+
+static int c_bind_ro(void)
+{
+        /* argv[2]: a directory bound read-only from the host, holding
+         * "canary" (readable), "exe" (an executable) and "mem" (a device). */
+        const char *dir = arg(2);
+        char p[512], b[64];
+        int fd;
+        snprintf(p, sizeof p, "%s/canary", dir);
+        fd = open(p, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return result(2, "bound canary unreadable: %s (bind missing?)", ename(errno));
+        close(fd);
+        if ((fd = open(p, O_WRONLY | O_CLOEXEC)) >= 0) {
+                close(fd);
+                return result(1, "bound file opened for writing");
+        }
+        int e = errno;
+        snprintf(p, sizeof p, "%s/planted", dir);
+        if ((fd = open(p, O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) >= 0) {
+                close(fd);
+                return result(1, "created a file in the bind");
+        }
+        snprintf(p, sizeof p, "%s/canary", dir);
+        if (unlink(p) == 0 || chmod(p, 0777) == 0)
+                return result(1, "changed the bound canary");
+        snprintf(p, sizeof p, "%s/mem", dir);
+        if ((fd = open(p, O_RDONLY | O_CLOEXEC)) >= 0) {
+                close(fd);
+                return result(1, "opened a device node through the bind");
+        }
+        snprintf(p, sizeof p, "%s/exe", dir);
+        pid_t pid = fork();
+        if (pid == 0) {
+                char *av[] = { p, "_exit_true", NULL };
+                execve(p, av, environ);
+                _exit(100 + (errno & 0x7f));
+        }
+        int st;
+        waitpid(pid, &st, 0);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) < 100)
+                return result(1, "executed a binary from the bind");
+        (void) b;
+        return result(0, "%s,exec:%s", ename(e), ename(WEXITSTATUS(st) - 100));
+}
+
 /* ================= table ================= */
 
 struct pcase {
@@ -2261,6 +2388,13 @@ static const struct pcase cases[] = {
         { "cpu_spin_forks", c_cpu_spin_forks },
         { "orphan", c_orphan },
         { "cpu_quota", c_cpu_quota },
+        { "core_dump", c_core_dump },
+        { "oom_score_adj", c_oom_score_adj },
+        { "nice_raise", c_nice_raise },
+        { "rt_sched", c_rt_sched },
+        { "ioprio_rt", c_ioprio_rt },
+        { "mlock_limit", c_mlock_limit },
+        { "bind_ro", c_bind_ro },
         /* information leaks */
         { "hostname", c_hostname },
         { "uid_map", c_uid_map },

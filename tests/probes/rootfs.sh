@@ -34,7 +34,7 @@ canary=$3
 busybox=$(command -v busybox)
 
 mkdir "$out"
-mkdir -p "$out"/{bin,proc,dev,tmp,etc,sys,work,usr/bin,sbin}
+mkdir -p "$out"/{bin,proc,dev,tmp,etc,sys,work,usr/bin,sbin,secrets}
 install -m 0755 "$busybox" "$out/bin/busybox"
 for applet in $("$out/bin/busybox" --list); do
         [ -e "$out/bin/$applet" ] || ln -s busybox "$out/bin/$applet"

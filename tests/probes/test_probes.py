@@ -131,9 +131,10 @@ def cg_key(path: Path, key: str) -> Optional[int]:
     return None
 
 
-def leftover_processes(uid_base: int, tokens: tuple) -> list:
-    """Processes whose host uid is in the sandbox's range or whose command
-    line is the probe's."""
+def leftover_processes(uid_base: Optional[int], tokens: tuple) -> list:
+    """Processes whose host uid is in the sandbox's range (uid_base None: not
+    checked, the default range may hold other sandboxes of this machine) or
+    whose command line is the probe's."""
     left = []
     for p in Path("/proc").iterdir():
         if not p.name.isdigit():
@@ -144,7 +145,7 @@ def leftover_processes(uid_base: int, tokens: tuple) -> list:
         except OSError:
             continue
         uids = [int(x) for x in re.search(r"^Uid:\s+(.*)$", st, re.M).group(1).split()]
-        in_range = any(uid_base <= u < uid_base + 65536 for u in uids)
+        in_range = uid_base is not None and any(uid_base <= u < uid_base + 65536 for u in uids)
         argv = cmd.split(b"\0")
         is_probe = len(argv) > 1 and argv[0].startswith(b"/probe") and argv[1].decode(errors="replace") in tokens
         if in_range or is_probe:
@@ -180,6 +181,12 @@ class Host:
         self.probe = base / "probe"
         subprocess.run(["gcc", "-static", "-O2", "-o", str(self.probe), str(HERE / "probe.c")], check=True,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # Source of a read-only --bind: a file, an executable, a device node.
+        self.bindsrc = base / "bindsrc"
+        self.bindsrc.mkdir()
+        (self.bindsrc / "canary").write_text("bound canary\n")
+        shutil.copy(self.probe, self.bindsrc / "exe")
+        os.mknod(self.bindsrc / "mem", 0o666 | stat.S_IFCHR, os.makedev(1, 1))
         self.rootfs = base / "rootfs"
         subprocess.run([str(HERE / "rootfs.sh"), str(self.rootfs), str(self.probe), str(self.canary)], check=True)
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -201,7 +208,7 @@ class Host:
         self.unix.close()
 
     def subst(self, s: str) -> str:
-        return s.format(port=self.port, canary=self.canary, abstract=self.abstract, hostname=self.hostname,
+        return s.format(bindsrc=self.bindsrc, port=self.port, canary=self.canary, abstract=self.abstract, hostname=self.hostname,
                         ip=self.ip, base=self.base, uid_base=UID_BASE, default_uid_base=DEFAULT_UID_BASE,
                         secret=self.secret_env, target=self.target)
 
@@ -212,6 +219,7 @@ class Host:
             "mounts": read_mountinfo(),
             "hostname": socket.gethostname(),
             "target": sorted(os.listdir(self.target)),
+            "bindsrc": sorted((p.name, p.stat().st_mtime_ns, p.stat().st_mode) for p in self.bindsrc.iterdir()),
         }
 
     def accepted(self) -> list:
@@ -389,7 +397,7 @@ def _run_tty(cmd, env, t0) -> Run:
     return run
 
 
-def host_oracles(host: Host, before: dict, run: Run, tokens: tuple, uid_base: int):
+def host_oracles(host: Host, before: dict, run: Run, tokens: tuple, uid_base: Optional[int]):
     """What must hold on the host after every run."""
     after = host.snapshot()
     assert after["canary"] == before["canary"], "host canary file changed"
@@ -398,6 +406,7 @@ def host_oracles(host: Host, before: dict, run: Run, tokens: tuple, uid_base: in
     assert not added and not removed, f"host mount table changed: +{added} -{removed}"
     assert after["hostname"] == before["hostname"], "host hostname changed"
     assert after["target"] == before["target"], "host directory behind the hostile symlinks changed"
+    assert after["bindsrc"] == before["bindsrc"], "host directory behind the read-only bind changed"
     assert host.accepted() == [], "a host listener saw a connection from the sandbox"
     left = leftover_processes(uid_base, tokens)
     assert not left, f"processes left after the run: {left}"
@@ -557,6 +566,13 @@ CASES = [
     Case("cpu_spin", opts=("--timeout", "2s"), rc=128 + 9, result=False, check=check_timeout),
     Case("cpu_spin_forks", opts=("--timeout", "2s"), rc=128 + 9, result=False, check=check_timeout),
     Case("orphan", expect="detached-grandchild-left"),
+    Case("core_dump", expect="no-core"),
+    Case("oom_score_adj", expect="EACCES|EPERM"),
+    Case("nice_raise", expect="EACCES|EPERM"),
+    Case("rt_sched"), Case("ioprio_rt"),
+    Case("mlock_limit", expect="ENOMEM|EPERM|EAGAIN"),
+    # --- read-only bind of a host directory (secrets): no write, no device, no exec
+    Case("bind_ro", args=("/secrets/b",), opts=("--bind", "{bindsrc}:/secrets/b"), expect="EROFS,exec:EACCES"),
     # --- information leaks
     Case("hostname", args=("{hostname}",), expect="sandbox"),
     Case("uid_map", args=("{uid_base}",), expect=f"0 {UID_BASE} 65536(;setgroups=allow)?"),
@@ -604,7 +620,7 @@ def test_probe(host, case: Case):
         pytest.skip("setcap missing or file capabilities unsupported here")
     name = case.probe or case.id
     argv = ["/probe", name, *(host.subst(a) for a in case.args)]
-    opts = list(case.opts)
+    opts = [host.subst(o) for o in case.opts]
     if case.uid_base is not None:
         opts += ["--uid-base", str(case.uid_base)]
     before = host.snapshot()
@@ -620,7 +636,7 @@ def test_probe(host, case: Case):
         if case.check:
             case.check(host, run)
     finally:
-        host_oracles(host, before, run, (name,), case.uid_base or DEFAULT_UID_BASE)
+        host_oracles(host, before, run, (name,), case.uid_base)
 
 
 # ---------------------------------------------------------------- hostile rootfs layouts and options
@@ -682,6 +698,32 @@ def test_uid_base_zero_refused(host):
         check_uid_base_refused(host, run)
     finally:
         host_oracles(host, before, run, ("uid_map",), UID_BASE)
+
+
+LAUNCH_FAILURES = {
+    "no_such_command": (["/nonexistent"], []),
+    "not_executable": (["/etc/passwd"], []),
+    "directory_as_command": (["/tmp"], []),
+    "command_not_in_path": (["no-such-tool"], []),
+    "workdir_missing": (["/probe", "cwd_inside"], ["--workdir", "/nonexistent"]),
+    "workdir_is_file": (["/probe", "cwd_inside"], ["--workdir", "/probe"]),
+    "bind_parent_missing": (["/probe", "cwd_inside"], ["--bind", "{bindsrc}:/nonexistent/dir/b"]),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(LAUNCH_FAILURES))
+def test_launch_failure_leaves_nothing(host, variant):
+    """A start that fails is reported as 125 with a reason, and leaves no
+    process, mount or cgroup behind."""
+    argv, opts = LAUNCH_FAILURES[variant]
+    before = host.snapshot()
+    run = sfaasd_run(host, argv, [host.subst(o) for o in opts] + ["--uid-base", str(UID_BASE)])
+    try:
+        assert run.rc == 125, f"exit {run.rc}\nstdout: {run.out}\nstderr: {run.err}"
+        assert run.result is None
+        assert run.err.strip(), "launcher failed without saying why"
+    finally:
+        host_oracles(host, before, run, ("cwd_inside",), UID_BASE)
 
 
 def test_sigterm_to_run_kills_sandbox(host):
