@@ -35,6 +35,15 @@
 #include "core/base/util.h"
 #include "sandbox/internal.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* The child never returns through its frames (it execs or exits), so its
+ * stack keeps ASan's scope poisoning; clear it before the stack is reused. */
+#define SB_UNPOISON_STACK(p, n) __asan_unpoison_memory_region((p), (n))
+#else
+#define SB_UNPOISON_STACK(p, n) do { } while (0)
+#endif
+
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -692,6 +701,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
 
         /* No signal handler of ours may run on the child's side of the shared
          * memory; the child resets its handlers before unblocking. */
+        SB_UNPOISON_STACK((char *) l->stack_map + getpagesize(), SB_STACK_SIZE);
         (void) sigfillset(&all);
         (void) pthread_sigmask(SIG_SETMASK, &all, &old);
         pid = sb_clone3_vm(&args, sizeof args, (char *) l->stack_map + getpagesize(), SB_STACK_SIZE, p);
