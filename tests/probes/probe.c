@@ -1385,6 +1385,35 @@ static bool same_file(const char *a, const char *b)
         return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+static int c_stdio_dir(void)
+{
+        /* argv[2]: name of a file in the host directory the test passed as
+         * stdin (CVE-2024-21626 shape: a directory fd from outside is a way
+         * out of the root, through openat() or /proc/self/fd/N/..). */
+        const char *name = arg(2);
+        char p[512];
+        for (int fd = 0; fd < 3; fd++) {
+                struct stat st;
+                if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;
+                int f = openat(fd, name, O_RDONLY | O_CLOEXEC);
+                if (f >= 0) {
+                        close(f);
+                        return result(1, "fd %d is a host directory: opened %s through it", fd, name);
+                }
+                snprintf(p, sizeof p, "/proc/self/fd/%d/../%s", fd, "");
+                f = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (f >= 0 && !same_file(p, "/")) {
+                        close(f);
+                        return result(1, "fd %d is a host directory: its parent is reachable", fd);
+                }
+                if (f >= 0)
+                        close(f);
+                return result(1, "fd %d is a directory", fd);
+        }
+        return result(0, "no-directory-fd");
+}
+
 static int c_cwd_dotdot(void)
 {
         for (int i = 0; i < 64; i++)
@@ -2114,6 +2143,23 @@ static int c_exit_true(void)
         _exit(0);
 }
 
+static int c_exit_code(void)
+{
+        /* For the host's check of exit status passing: exit with argv[2]. */
+        fflush(stdout);
+        _exit((int) arg_long(2));
+}
+
+static int c_int80_self(void)
+{
+        /* pid 1 itself takes the wrong ABI: the whole sandbox dies of SIGSYS
+         * and `sfaasd run` reports 128 + 31. */
+        printf("TRYING\n");
+        fflush(stdout);
+        do_int80_getpid();
+        return result(1, "int 0x80 in pid 1 returned");
+}
+
 static void do_segv(void)
 {
         if (chdir("/tmp") < 0)
@@ -2358,9 +2404,12 @@ static const struct pcase cases[] = {
         { "rootfs_owner", c_rootfs_owner },
         { "_ids", c_ids },
         { "_exit_true", c_exit_true },
+        { "exit_code", c_exit_code },
+        { "int80_self", c_int80_self },
         /* fd and cwd leaks */
         { "fd_scan", c_fd_scan },
         { "cwd_dotdot", c_cwd_dotdot },
+        { "stdio_dir", c_stdio_dir },
         { "cwd_inside", c_cwd_inside },
         { "proc_root_links", c_proc_root_links },
         { "host_path", c_host_path },

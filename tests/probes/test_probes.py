@@ -317,7 +317,7 @@ def read_held(pid: int) -> dict:
 
 
 def sfaasd_run(host: Host, probe_argv: list, opts: list = (), hold: bool = False, tty_stdio: bool = False,
-               rootfs: Optional[Path] = None, extra_env: Optional[dict] = None) -> Run:
+               rootfs: Optional[Path] = None, extra_env: Optional[dict] = None, stdin=None) -> Run:
     cmd = [SFAASD, "run", "--rootfs", str(rootfs or host.rootfs), *CAPS, *opts]
     if hold:
         cmd += ["--env", "PROBE_HOLD=1"]
@@ -328,7 +328,9 @@ def sfaasd_run(host: Host, probe_argv: list, opts: list = (), hold: bool = False
     t0 = time.monotonic()
     if tty_stdio:
         return _run_tty(cmd, env, t0)
-    p = subprocess.Popen(cmd, stdin=subprocess.PIPE if hold else subprocess.DEVNULL, stdout=subprocess.PIPE,
+    if stdin is None:
+        stdin = subprocess.PIPE if hold else subprocess.DEVNULL
+    p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env)
     held = {}
     first = b""
@@ -496,6 +498,8 @@ CASES = [
     Case("int80_getpid", expect="killed-SYS"), Case("int80_mount", expect="killed-SYS"),
     Case("x32_getpid", expect="killed-SYS"),
     Case("nr_hibits", expect="EPERM"),
+    Case("int80_self", rc=128 + 31, result=False),  # pid 1 killed by SIGSYS: 128+31
+    Case("exit_code", args=("42",), rc=42, result=False),
     Case("tiocsti_hibits", expect="fd0:EPERM,fd1:EPERM,fd2:EPERM"),
     Case("personality_rie"), Case("personality_norandom"), Case("personality_hibits"),
     Case("sock_netlink_audit", expect="EAFNOSUPPORT"), Case("sock_netlink_hibits", expect="EAFNOSUPPORT"),
@@ -608,7 +612,7 @@ def _params():
 def test_probe_list_covered(host):
     """Every case the probe knows is exercised here."""
     listed = subprocess.run([str(host.probe), "--list"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-    used = {c.probe or c.id for c in CASES}
+    used = {c.probe or c.id for c in CASES} | {"stdio_dir"}  # stdio_dir: test_stdio_directory
     assert sorted(set(listed) - used) == []
 
 
@@ -724,6 +728,46 @@ def test_launch_failure_leaves_nothing(host, variant):
         assert run.err.strip(), "launcher failed without saying why"
     finally:
         host_oracles(host, before, run, ("cwd_inside",), UID_BASE)
+
+
+def test_stdio_directory(host):
+    """CVE-2024-21626 shape through stdio: a caller whose stdin is a host
+    directory (`sfaasd run ... < /some/dir`) must not hand the sandbox a way
+    out of its root. The launcher must refuse such an fd (125) or the probe
+    must find no way through it."""
+    before = host.snapshot()
+    dfd = os.open(host.hostdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        run = sfaasd_run(host, ["/probe", "stdio_dir", host.canary.name], ["--uid-base", str(UID_BASE)], stdin=dfd)
+    finally:
+        os.close(dfd)
+    try:
+        assert run.rc in (0, 125), f"exit {run.rc}\nstdout: {run.out}\nstderr: {run.err}"
+        if run.rc == 0:
+            assert run.result and run.result[1] == "contained", f"{run.result}"
+    finally:
+        host_oracles(host, before, run, ("stdio_dir",), UID_BASE)
+
+
+def test_closed_stdio(host):
+    """With the caller's stdin, stdout and stderr closed, the sandbox gets
+    /dev/null on 0..2 and nothing else (the launcher's own fds then take the
+    low numbers in sfaasd). Nothing can be printed, so a shell inside checks
+    and answers with its exit status."""
+    before = host.snapshot()
+    script = ("for f in 0 1 2; do [ \"$(readlink /proc/$$/fd/$f)\" = /dev/null ] || exit 11; done; "
+              "/probe fd_scan >/dev/null || exit 12; exit 0")
+    cmd = [SFAASD, "run", "--rootfs", str(host.rootfs), *CAPS, "--uid-base", str(UID_BASE), "--",
+           "/bin/sh", "-c", script]
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=lambda: [os.close(i) for i in (0, 1, 2)])
+    rc = p.wait(timeout=RUN_TIMEOUT)
+    run = Run(rc, "", "", time.monotonic() - t0, p.pid)
+    try:
+        assert rc == 0, f"exit {rc} (11: an fd of 0..2 is not /dev/null, 12: fd_scan found a leaked fd)"
+    finally:
+        host_oracles(host, before, run, ("fd_scan",), UID_BASE)
 
 
 def test_sigterm_to_run_kills_sandbox(host):
