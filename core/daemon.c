@@ -123,6 +123,8 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out;
         }
         lc.no_cgroups = !sf->cfg.cgroups;
+        /* Fresh network namespaces made ahead of time, off the spawn path. */
+        lc.netns_pool = true;
         r = sandbox_launcher_new(&lc, &sf->launcher, &err);
         if (r < 0) {
                 log_error("cannot start the sandbox launcher: %s", err.msg);
