@@ -11,10 +11,9 @@ CC       ?= cc
 VERSION  := 0.1.0
 GIT_SHA  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-PKGS_LIB := libuv1 libseccomp libcap libsqlite3 libssl jansson libarchive libcurl
-DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev libcap-dev \
+DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
              libsqlite3-dev libssl-dev libjansson-dev libarchive-dev libcurl4-openssl-dev \
-             libcmocka-dev
+             zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev libcmocka-dev
 DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
@@ -25,12 +24,16 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wno-unused-parameter
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fstack-clash-protection -fcf-protection
 OPT ?= -O2 -g
-PKGCFLAGS = $(shell pkg-config --cflags libuv libseccomp libcap sqlite3 openssl jansson libarchive libcurl 2>/dev/null)
-PKGLIBS   = $(shell pkg-config --libs libuv libseccomp libcap sqlite3 openssl jansson libarchive libcurl 2>/dev/null)
+PKGCFLAGS = $(shell pkg-config --cflags libuv libseccomp sqlite3 libcrypto jansson libarchive libcurl 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs libuv libseccomp sqlite3 libcrypto jansson libcurl 2>/dev/null)
+# libarchive is linked statically: only its tar reader and decompressors are
+# used, and the shared library would load libxml2, ICU, nettle and acl into
+# every start of every subcommand (1.5 ms of a 'sfaasd run' cold start).
+ARCHIVE_LIBS := -Wl,-Bstatic -larchive -Wl,-Bdynamic -lz -lzstd -llzma -lbz2 -llz4
 CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -DSFAASD_VERSION='"$(VERSION)"' \
            -DSFAASD_GIT_SHA='"$(GIT_SHA)"' -I. -I$(LLHTTP_INC) $(PKGCFLAGS) -MMD -MP $(EXTRA_CFLAGS)
-LDFLAGS += -pie -Wl,-z,relro,-z,now $(EXTRA_LDFLAGS)
-LDLIBS  += $(PKGLIBS) -lcrypto
+LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
+LDLIBS  += $(PKGLIBS) $(ARCHIVE_LIBS)
 
 BASE_SRC    := $(wildcard core/base/*.c)
 CORE_SRC    := $(filter-out $(BASE_SRC),$(wildcard core/*.c))
