@@ -34,6 +34,9 @@ CFLAGS  += -std=gnu11 $(OPT) $(WARN) $(HARDEN) -D_GNU_SOURCE -DSFAASD_VERSION='"
            -DSFAASD_GIT_SHA='"$(GIT_SHA)"' -I. -I$(LLHTTP_INC) $(PKGCFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS += -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(EXTRA_LDFLAGS)
 LDLIBS  += $(PKGLIBS) $(ARCHIVE_LIBS)
+# Unit tests also write archives (fixtures made in C), which needs the whole
+# shared libarchive; the product binary only reads them.
+TEST_LDLIBS = $(PKGLIBS) $(shell pkg-config --libs libarchive) -lcmocka
 
 BASE_SRC    := $(wildcard core/base/*.c)
 CORE_SRC    := $(filter-out $(BASE_SRC),$(wildcard core/*.c))
@@ -77,7 +80,7 @@ $(BUILD)/web_assets.o: $(BUILD)/web_assets.c
 # Unit tests link the library objects (not cmd/) plus cmocka.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LDLIBS)
 
 # The client's pure helpers live in cmd/ but are unit-tested.
 $(BUILD)/tests/test_client: $(BUILD)/cmd/client_util.o
