@@ -30,6 +30,7 @@
 struct outbuf {
         char *data;
         size_t len;
+        size_t alloc;      /* bytes allocated */
         size_t cap;        /* limit */
         bool overflow;
 };
@@ -87,32 +88,32 @@ static void inv_kill(struct invocation *inv)
         }
 }
 
+/* Append up to the cap; what does not fit sets overflow. The buffer grows
+ * geometrically and never beyond cap + 1 (for the terminating NUL). */
 static void outbuf_append(struct outbuf *b, const char *p, size_t n)
 {
-        size_t want, room = b->cap - b->len;
+        size_t room = b->cap - b->len, need, have = b->data ? b->alloc : 0;
         if (n > room) {
                 b->overflow = true;
                 n = room;
         }
         if (n == 0)
                 return;
-        want = b->len + n;
-        if (want + 1 > b->len + 1) {
-                size_t ncap = b->data ? b->len + 1 : 0;
+        need = b->len + n + 1;
+        if (need > have) {
+                size_t ncap = have ? have * 2 : 4096;
                 char *nd;
-                if (ncap < want + 1) {
-                        ncap = want + 1 < 4096 ? 4096 : want + 1;
-                        if (ncap < b->len * 2)
-                                ncap = b->len * 2;
-                        if (ncap > b->cap + 1)
-                                ncap = b->cap + 1;
-                        nd = realloc(b->data, ncap);
-                        if (!nd) {
-                                b->overflow = true;
-                                return;
-                        }
-                        b->data = nd;
+                if (ncap < need)
+                        ncap = need;
+                if (ncap > b->cap + 1)
+                        ncap = b->cap + 1;
+                nd = realloc(b->data, ncap);
+                if (!nd) {
+                        b->overflow = true;
+                        return;
                 }
+                b->data = nd;
+                b->alloc = ncap;
         }
         memcpy(b->data + b->len, p, n);
         b->len += n;
