@@ -185,8 +185,21 @@ static void respond_failure(struct invocation *inv, int status, const char *erro
         }
         if (!inv->timed_out && inv->exited && WIFEXITED(inv->wait_status))
                 (void) json_object_set_new(o, "exitCode", json_integer(WEXITSTATUS(inv->wait_status)));
-        if (inv->ebuf.len)
-                (void) json_object_set_new(o, "stderr", json_stringn_nocheck(inv->ebuf.data, inv->ebuf.len));
+        if (inv->ebuf.len) {
+                /* stderr is bytes, JSON is UTF-8: keep it when valid, else
+                 * replace what is not printable ASCII. */
+                json_t *e = json_stringn(inv->ebuf.data, inv->ebuf.len);
+                if (!e) {
+                        for (size_t i = 0; i < inv->ebuf.len; i++) {
+                                unsigned char ch = (unsigned char) inv->ebuf.data[i];
+                                if (ch >= 0x80 || (ch < 0x20 && ch != '\n' && ch != '\t'))
+                                        inv->ebuf.data[i] = '?';
+                        }
+                        e = json_stringn(inv->ebuf.data, inv->ebuf.len);
+                }
+                if (e)
+                        (void) json_object_set_new(o, "stderr", e);
+        }
         s = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-OpenFaaS-Internal: sfaasd\r\n", inv->call_id);
