@@ -45,7 +45,7 @@ STORE_SRC   := $(wildcard store/*.c)
 CMD_SRC     := $(wildcard cmd/*.c)
 WEB_FILES   := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
 LIB_SRC     := $(BASE_SRC) $(CORE_SRC) $(SANDBOX_SRC) $(STORE_SRC)
-LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o $(BUILD)/seccomp_policy.o
 LLHTTP_OBJ  := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
 CMD_OBJ     := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
@@ -76,6 +76,20 @@ $(BUILD)/web_assets.c: web/embed.py $(WEB_FILES)
 	$(PYTHON) web/embed.py $@ $(WEB_FILES)
 $(BUILD)/web_assets.o: $(BUILD)/web_assets.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+# The seccomp policy is compiled once, here, for the build machine's
+# architecture (sandbox/seccomp.c explains); sfaasd never calls libseccomp.
+SECCOMP_GEN_OBJ := $(BUILD)/sandbox/policy/seccomp.o $(BUILD)/core/base/error.o
+$(BUILD)/tools/gen_seccomp: tools/gen_seccomp.c $(SECCOMP_GEN_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) -lseccomp
+$(BUILD)/seccomp_policy.c: $(BUILD)/tools/gen_seccomp
+	$(BUILD)/tools/gen_seccomp $@
+$(BUILD)/seccomp_policy.o: $(BUILD)/seccomp_policy.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+# The sandbox test checks the generated program against a fresh compile.
+$(BUILD)/tests/test_sandbox: $(SECCOMP_GEN_OBJ)
+$(BUILD)/tests/test_sandbox: TEST_LDLIBS += -lseccomp
 
 # Unit tests link the library objects (not cmd/) plus cmocka.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LLHTTP_OBJ)

@@ -178,9 +178,9 @@ static void check_seccomp(struct report *rep)
                      "actions: %s", avail);
         r = sandbox_seccomp_probe(&insns, &err);
         if (r < 0)
-                item(rep, LV_FAIL, "seccomp policy", "check libseccomp", "%s", err.msg);
+                item(rep, LV_FAIL, "seccomp policy", "rebuild sfaasd on this architecture", "%s", err.msg);
         else
-                item(rep, LV_OK, "seccomp policy", NULL, "default policy compiles to %zu BPF instructions", insns);
+                item(rep, LV_OK, "seccomp policy", NULL, "built-in default policy: %zu BPF instructions", insns);
 }
 
 static void check_cgroups(struct report *rep)

@@ -11,6 +11,7 @@
  */
 #pragma once
 
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -135,8 +136,30 @@ int sb_netns_pool_start(struct sb_netns_pool *pool, struct sf_err *err);
 int sb_netns_pool_take(struct sb_netns_pool *pool);
 void sb_netns_pool_stop(struct sb_netns_pool *pool);
 
-/* seccomp.c */
+/* The architecture this code is built for, as seccomp_data.arch reports it. */
+#if defined(__x86_64__)
+#define SB_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define SB_ARCH_NAME "x86_64"
+#elif defined(__aarch64__)
+#define SB_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#define SB_ARCH_NAME "aarch64"
+#else
+#error "sandbox: unsupported architecture"
+#endif
+
+/* policy/seccomp.c (build time and tests only; needs libseccomp): compile
+ * the default policy to raw BPF for the native architecture. */
 int sb_seccomp_compile(struct sock_filter **ret, size_t *ret_len, struct sf_err *err);
+
+/* $(BUILD)/seccomp_policy.c, written by tools/gen_seccomp at build time. */
+extern const struct sock_filter sb_seccomp_policy[];
+extern const size_t sb_seccomp_policy_len;
+extern const uint32_t sb_seccomp_policy_arch;   /* AUDIT_ARCH_* it was generated for */
+extern const char sb_seccomp_policy_arch_name[];
+
+/* seccomp.c: the generated program, after checking it was generated for the
+ * architecture this binary runs as. */
+int sb_seccomp_builtin(struct sock_fprog *ret, struct sf_err *err);
 
 /* cgroup.c */
 enum sb_cgroup_mode { SB_CGROUP_NONE = 0, SB_CGROUP_V1, SB_CGROUP_V2 };

@@ -59,15 +59,7 @@ struct userns_slot {
 };
 
 struct sandbox_launcher {
-        struct sock_filter *bpf;
-        struct sock_fprog prog;
-        /* Compiled once in sandbox_launcher_new (~1.5 ms of libseccomp).
-         * Not on a thread: a second thread faulting and mprotect()ing in the
-         * same mm made spawns several times slower on a 2-vCPU VM (measured),
-         * and the CLONE_VM child shares that mm too. */
-        bool compiled;
-        int compile_r;
-        struct sf_err compile_err;
+        struct sock_fprog prog;   /* the built-in program (sandbox/seccomp.c) */
         struct sb_cgroup_root cg;
         bool no_cgroups;
         bool have_pool;
@@ -147,32 +139,6 @@ static int read_last_cap(void)
         return (int) v;
 }
 
-static void compile_policy(struct sandbox_launcher *l)
-{
-        size_t n = 0;
-
-        l->compile_r = sb_seccomp_compile(&l->bpf, &n, &l->compile_err);
-        if (l->compile_r >= 0) {
-                l->prog.len = (unsigned short) n;
-                l->prog.filter = l->bpf;
-        }
-}
-
-/* Compile the policy once per launcher; the program or its error from then on. */
-static int seccomp_ready(struct sandbox_launcher *l, struct sf_err *err)
-{
-        if (!l->compiled) {
-                compile_policy(l);
-                l->compiled = true;
-        }
-        if (l->compile_r < 0) {
-                if (err)
-                        *err = l->compile_err;
-                return l->compile_r;
-        }
-        return 0;
-}
-
 int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandbox_launcher **ret,
                          struct sf_err *err)
 {
@@ -186,7 +152,7 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 return sf_err_set(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 l->userns[i].fd = -1;
-        r = seccomp_ready(l, err);
+        r = sb_seccomp_builtin(&l->prog, err);
         if (r < 0)
                 goto fail;
         l->last_cap = read_last_cap();
@@ -240,7 +206,6 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
                         (void) close(l->userns[i].fd);
         if (l->stack_map)
                 (void) munmap(l->stack_map, l->stack_map_size);
-        free(l->bpf);
         free(l);
 }
 
@@ -917,20 +882,4 @@ int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err)
         mode = root.mode == SB_CGROUP_V2 ? 2 : 1;
         sb_cgroup_root_release(&root);
         return mode;
-}
-
-int sandbox_seccomp_probe(size_t *ret_insns, struct sf_err *err)
-{
-        struct sock_filter *prog = NULL;
-        size_t n = 0;
-        int r;
-
-        sf_err_clear(err);
-        r = sb_seccomp_compile(&prog, &n, err);
-        if (r < 0)
-                return r;
-        free(prog);
-        if (ret_insns)
-                *ret_insns = n;
-        return 0;
 }

@@ -5,8 +5,9 @@
  * the one-shot `sfaasd run` command.
  *
  * Lifecycle:
- *   sandbox_launcher_new()   once at start: compiles the seccomp policy to raw
- *                            BPF, finds the cgroup hierarchy (v1 or v2) and
+ *   sandbox_launcher_new()   once at start: checks that the seccomp program
+ *                            built in at build time is for this architecture,
+ *                            finds the cgroup hierarchy (v1 or v2) and
  *                            creates the launcher's own cgroup subtree under
  *                            the caller's cgroup.
  *   sandbox_spawn()          per sandbox: clone into fresh namespaces, apply
@@ -130,6 +131,7 @@ int sandbox_exit_code(int wait_status);
  * Returns 2 (v2) or 1 (v1) and a one-line description of what the host
  * offers in buf, or -errno (with the reason in err) when none is usable. */
 int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err);
-/* For `sfaasd check` and tests: compile the default seccomp policy and
+/* For `sfaasd check`: check the built-in seccomp program (generated at
+ * build time for one architecture) fits this binary's architecture, and
  * report its length in BPF instructions. */
 int sandbox_seccomp_probe(size_t *ret_insns, struct sf_err *err);

@@ -1,6 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seccomp policy, compiled once per launcher to raw BPF.
+ * The seccomp policy and its compiler. Build-time only: tools/gen_seccomp
+ * links this file with libseccomp and writes the raw BPF program to
+ * $(BUILD)/seccomp_policy.c, which the launcher uses (sandbox/seccomp.c);
+ * sfaasd itself never links libseccomp nor compiles a policy at run time.
+ * The unit tests link it too, to check the generated program is exactly what
+ * this file compiles to. The program is for the build machine's native
+ * architecture (libseccomp's native arch must equal SB_AUDIT_ARCH).
  *
  * The program is a short hand-written prefix followed by what libseccomp
  * generates:
@@ -50,10 +56,7 @@
 #endif
 
 #if defined(__x86_64__)
-#define SB_AUDIT_ARCH AUDIT_ARCH_X86_64
 #define SB_X32_BIT 0x40000000u
-#elif defined(__aarch64__)
-#define SB_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(scmp_filter_ctx, seccomp_release)
@@ -262,6 +265,10 @@ int sb_seccomp_compile(struct sock_filter **ret, size_t *ret_len, struct sf_err 
         if (prefix.n > ELEMENTSOF(prefix.insn))
                 return sf_err_set(err, -E2BIG, "seccomp: prefix too long");
 
+        /* libseccomp's arch tokens are the AUDIT_ARCH values. */
+        if (seccomp_arch_native() != SB_AUDIT_ARCH)
+                return sf_err_set(err, -EXDEV, "seccomp: libseccomp's native architecture %#x is not %s",
+                                  seccomp_arch_native(), SB_ARCH_NAME);
         ctx = seccomp_init(SCMP_ACT_ERRNO(ENOSYS));
         if (!ctx)
                 return sf_err_set(err, -ENOMEM, "seccomp: cannot create filter context");

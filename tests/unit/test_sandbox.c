@@ -529,6 +529,8 @@ static int policy_child(const struct sock_fprog *prog, int mode)
         return 0;
 }
 
+/* The launcher attaches the program generated at build time; it must be
+ * exactly what the policy source compiles to now, and behave as intended. */
 static void test_seccomp_policy(void **state)
 {
         struct sock_filter *insns = NULL;
@@ -539,8 +541,15 @@ static void test_seccomp_policy(void **state)
 
         if (sb_seccomp_compile(&insns, &n, &err) < 0)
                 fail_msg("compile: %s", err.msg);
-        prog.len = (unsigned short) n;
-        prog.filter = insns;
+        if (sb_seccomp_builtin(&prog, &err) < 0)
+                fail_msg("built-in program: %s", err.msg);
+        assert_int_equal(sb_seccomp_policy_arch, SB_AUDIT_ARCH);
+        assert_int_equal(prog.len, n);
+        assert_memory_equal(prog.filter, insns, n * sizeof *insns);
+        free(insns);
+        assert_int_equal(sandbox_seccomp_probe(&n, &err), 0);
+        assert_int_equal(n, prog.len);
+
         for (int mode = 0; mode < 3; mode++) {
                 int status;
                 pid_t pid = fork();
@@ -556,7 +565,6 @@ static void test_seccomp_policy(void **state)
                                 fail_msg("mode %d: expected SIGSYS, status %#x", mode, status);
                 }
         }
-        free(insns);
 }
 
 int main(void)
