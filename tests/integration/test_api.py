@@ -7,7 +7,7 @@ import socket
 import pytest
 import requests
 
-from sfaasd_testlib import DEFAULT_NS, HTTP_TIMEOUT, RFC3339, error_of, parse_env, read_response
+from sfaasd_testlib import DEFAULT_NS, HTTP_TIMEOUT, RFC3339, SLOW, error_of, parse_env, read_response
 
 SHA256_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -370,6 +370,9 @@ def test_unknown_route_404(api):
 
 # ---- HTTP connection handling ----------------------------------------------------------------
 
+PIPE_TIMEOUT = 10 * SLOW  # answers come in milliseconds; the idle timeout is 60s
+
+
 def test_pipelined_requests_answered_in_order(daemon, api, busybox):
     api.deploy("pipe", fprocess="cat", expect=202)
     reqs = (b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -378,14 +381,23 @@ def test_pipelined_requests_answered_in_order(daemon, api, busybox):
             b"POST /function/pipe HTTP/1.1\r\nHost: x\r\nContent-Length: 6\r\n\r\nsecond")
     with socket.create_connection(("127.0.0.1", daemon.port)) as s:
         s.sendall(reqs)
-        r1 = read_response(s)
-        r2 = read_response(s)
-        r3 = read_response(s)
-        r4 = read_response(s)
-    assert r1.status == 200 and r1.body == b""
-    assert r2.status == 200 and r2.body == b"first", r2
-    assert r3.status == 401, r3
-    assert r4.status == 200 and r4.body == b"second", r4
+        got = [read_response(s, PIPE_TIMEOUT) for _ in range(4)]
+    assert [(r.status, r.body) for r in got[:2]] == [(200, b""), (200, b"first")], got
+    assert got[2].status == 401, got
+    assert (got[3].status, got[3].body) == (200, b"second"), got
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_pipelined_request_after_invocation(daemon, api, busybox, trial):
+    """A request pipelined behind an invocation is answered too."""
+    api.deploy("pipe2", fprocess="cat", expect=202 if trial == 0 else None)
+    with socket.create_connection(("127.0.0.1", daemon.port)) as s:
+        s.sendall(b"POST /function/pipe2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                  b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        r1 = read_response(s, PIPE_TIMEOUT)
+        assert (r1.status, r1.body) == (200, b"abc"), r1
+        r2 = read_response(s, PIPE_TIMEOUT)
+        assert r2.status == 200, r2
 
 
 def test_keep_alive_many_requests_one_connection(daemon, api, busybox):
