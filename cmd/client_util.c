@@ -3,7 +3,6 @@
 #include "cmd/client.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,8 +10,6 @@
 
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(CURLU *, curl_url_cleanup)
 
 #define NAME_MAX_LEN 253
 #define ERROR_LINE_MAX 300
@@ -216,28 +213,57 @@ int client_deployment_json(const struct deploy_spec *spec, json_t **ret, struct 
         return 0;
 }
 
+/* Append s to b, URL-encoded as a query parameter: unreserved bytes as they
+ * are, ' ' as '+', the first '=' kept (it splits key from value), every
+ * other byte as %xx, so a value can never start another parameter. */
+static char *query_encode(char *b, const char *s)
+{
+        static const char hex[] = "0123456789abcdef";
+        bool eq = true;
+
+        for (; *s; s++) {
+                unsigned char ch = (unsigned char) *s;
+
+                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~' || (ch == '=' && eq)) {
+                        *b++ = (char) ch;
+                        eq = eq && ch != '=';
+                } else if (ch == ' ') {
+                        *b++ = '+';
+                } else {
+                        *b++ = '%';
+                        *b++ = hex[ch >> 4];
+                        *b++ = hex[ch & 15];
+                }
+        }
+        return b;
+}
+
 int client_url(const char *gateway, const char *path, const char *const *query, size_t n, char **ret)
 {
-        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
-        _cleanup_free_ char *base = NULL;
-        char *out = NULL;
+        size_t len, add;
+        char *out, *p;
+        bool has_query;
 
-        base = xasprintf("%s%s", gateway, path);
-        if (!base)
-                return -ENOMEM;
-        u = curl_url();
-        if (!u)
-                return -ENOMEM;
-        if (curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK)
+        if (!gateway || !path)
                 return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (curl_url_set(u, CURLUPART_QUERY, query[i], CURLU_APPENDQUERY | CURLU_URLENCODE) != CURLUE_OK)
-                        return -EINVAL;
-        if (curl_url_get(u, CURLUPART_URL, &out, 0) != CURLUE_OK)
-                return -EINVAL;
-        *ret = strdup(out);
-        curl_free(out);
-        return *ret ? 0 : -ENOMEM;
+        if (size_add(strlen(gateway), strlen(path), &len) < 0 || size_add(len, 1, &len) < 0)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) /* '?' or '&', then at most 3 bytes per byte */
+                if (size_mul(strlen(query[i]), 3, &add) < 0 || size_add(add, 1, &add) < 0 ||
+                    size_add(len, add, &len) < 0)
+                        return -ENOMEM;
+        out = malloc(len);
+        if (!out)
+                return -ENOMEM;
+        has_query = strchr(gateway, '?') || strchr(path, '?');
+        p = stpcpy(stpcpy(out, gateway), path);
+        for (size_t i = 0; i < n; i++) {
+                *p++ = i == 0 && !has_query ? '?' : '&';
+                p = query_encode(p, query[i]);
+        }
+        *p = '\0';
+        *ret = out;
+        return 0;
 }
 
 int client_function_path(const char *name, const char *namespace, char **ret)
