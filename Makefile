@@ -12,7 +12,7 @@ VERSION  := 0.1.0
 GIT_SHA  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
-             libsqlite3-dev libssl-dev libjansson-dev libarchive-dev libcurl4-openssl-dev \
+             libsqlite3-dev libssl-dev libjansson-dev libarchive-dev \
              zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev libcmocka-dev
 DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
@@ -24,8 +24,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wno-unused-parameter
 HARDEN := -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fPIE -fstack-clash-protection -fcf-protection
 OPT ?= -O2 -g
-PKGCFLAGS = $(shell pkg-config --cflags libuv libseccomp sqlite3 libcrypto jansson libarchive libcurl 2>/dev/null)
-PKGLIBS   = $(shell pkg-config --libs libuv libseccomp sqlite3 libcrypto jansson libcurl 2>/dev/null)
+PKGCFLAGS = $(shell pkg-config --cflags libuv libseccomp sqlite3 libcrypto jansson libarchive 2>/dev/null)
+PKGLIBS   = $(shell pkg-config --libs libuv libseccomp sqlite3 libcrypto jansson 2>/dev/null)
 # libarchive is linked statically: only its tar reader and decompressors are
 # used, and the shared library would load libxml2, ICU, nettle and acl into
 # every start of every subcommand (1.5 ms of a 'sfaasd run' cold start).
