@@ -244,6 +244,17 @@ static int child_status(void (*fn)(void), int *ret_status)
         return 0;
 }
 
+/* Make the calling process the memory cgroup's first OOM victim (raising
+ * oom_score_adj needs no privilege), so the reporting parent survives. */
+static void oom_first(void)
+{
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+                (void) write(fd, "1000", 4);
+                close(fd);
+        }
+}
+
 /* ================= privileged syscalls ================= */
 
 static int c_mount(void)
@@ -1716,6 +1727,7 @@ static int c_mem_bomb(void)
         pid_t pid = fork();
         if (pid == 0) {
                 close(p[0]);
+                oom_first();
                 for (long i = 1; i <= 2048; i++) {
                         char *m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
                         if (m == MAP_FAILED)
@@ -2287,6 +2299,96 @@ static int c_bind_ro(void)
         return result(0, "%s,exec:%s", ename(e), ename(WEXITSTATUS(st) - 100));
 }
 
+/* Fill kernel buffers (unix socket queues or pipes) from `workers`
+ * processes until the kernel refuses or `cap` bytes are held; report the
+ * total over fd wfd and keep everything pinned until rfd hits EOF. */
+static void kbuf_worker(bool pipes, long cap, int wfd, int rfd)
+{
+        static char chunk[65536];
+        long held = 0;
+        int e = 0;
+        oom_first();
+        memset(chunk, 'k', sizeof chunk);
+        while (held < cap && !e) {
+                int sv[2];
+                if (pipes ? pipe2(sv, O_CLOEXEC | O_NONBLOCK) < 0
+                          : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
+                        e = errno;
+                        break;
+                }
+                if (pipes)
+                        (void) fcntl(sv[1], F_SETPIPE_SZ, 1 << 20);
+                else {
+                        int sz = 4 << 20;
+                        (void) setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+                        (void) setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
+                }
+                int out = pipes ? sv[1] : sv[0];
+                for (;;) {
+                        ssize_t n = write(out, chunk, sizeof chunk);
+                        if (n > 0) {
+                                held += n;
+                                if (held >= cap)
+                                        break;
+                                continue;
+                        }
+                        if (n < 0 && errno != EAGAIN)
+                                e = errno;
+                        break;
+                }
+        }
+        (void) write(wfd, &held, sizeof held);
+        close(wfd); /* the parent sees EOF once every worker reported or died */
+        char c;
+        while (read(rfd, &c, 1) < 0 && errno == EINTR)
+                ;
+        _exit(0);
+}
+
+static int kbuf_bomb(bool pipes)
+{
+        /* argv[2]: the memory limit. Kernel buffers are memory too: what the
+         * sandbox can pin must stay near its limit, whatever the process
+         * count times RLIMIT_NOFILE allows. Stops at 1 GiB in total. */
+        long limit = arg_long(2), total = 0, cap_total = 1L << 30;
+        enum { WORKERS = 32 };
+        int rep[2], rel[2], got = 0, killed = 0;
+        pid_t kids[WORKERS];
+        if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(rel, O_CLOEXEC) < 0)
+                return result(2, "pipe: %s", ename(errno));
+        for (int i = 0; i < WORKERS; i++) {
+                kids[i] = fork();
+                if (kids[i] == 0) {
+                        close(rep[0]);
+                        close(rel[1]);
+                        kbuf_worker(pipes, cap_total / WORKERS, rep[1], rel[0]);
+                }
+        }
+        close(rep[1]);
+        close(rel[0]);
+        for (long v; got < WORKERS && read(rep[0], &v, sizeof v) == sizeof v; got++)
+                total += v;
+        close(rel[1]);
+        for (int i = 0; i < WORKERS; i++) {
+                int st;
+                if (kids[i] > 0 && waitpid(kids[i], &st, 0) == kids[i] && WIFSIGNALED(st))
+                        killed++;
+        }
+        close(rep[0]);
+        return result(total > 2 * limit, "held=%ld MiB by %d workers (%d killed), limit %ld MiB", total >> 20, got, killed,
+                      limit >> 20);
+}
+
+static int c_sock_buf_bomb(void)
+{
+        return kbuf_bomb(false);
+}
+
+static int c_pipe_buf_bomb(void)
+{
+        return kbuf_bomb(true);
+}
+
 /* ================= table ================= */
 
 struct pcase {
@@ -2438,6 +2540,8 @@ static const struct pcase cases[] = {
         { "orphan", c_orphan },
         { "cpu_quota", c_cpu_quota },
         { "core_dump", c_core_dump },
+        { "sock_buf_bomb", c_sock_buf_bomb },
+        { "pipe_buf_bomb", c_pipe_buf_bomb },
         { "oom_score_adj", c_oom_score_adj },
         { "nice_raise", c_nice_raise },
         { "rt_sched", c_rt_sched },

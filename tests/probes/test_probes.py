@@ -46,9 +46,13 @@ REPO = HERE.parent.parent
 SFAASD = os.environ.get("SFAASD_BIN") or str(REPO / "sfaasd")
 
 DEFAULT_UID_BASE = 1 << 30
-# The suite's own uid base, so that a leftover process of ours is told apart
-# from other sandboxes on the machine by its host uid alone.
-UID_BASE = 0x5A000000
+# This session's own uid base, so that a leftover process of ours is told
+# apart by its host uid alone from other sandboxes on the machine, including
+# a concurrent run of this very suite (make test and make asan at once).
+UID_BASE = 0x50000000 + (os.getpid() % 8192) * 65536
+# Appended to every probe command line: leftovers are found by it, never by
+# another run's probes.
+NONCE = f"nonce-{os.getpid()}-{os.urandom(4).hex()}"
 CAPS = ["--memory", "64M", "--pids", "64", "--timeout", "10s", "--tmpfs-size", "16M"]
 TMPFS_BYTES = 16_000_000  # "16M" is decimal for sfaasd (16Mi would be 16777216)
 RUN_TIMEOUT = 60
@@ -147,7 +151,7 @@ def leftover_processes(uid_base: Optional[int], tokens: tuple) -> list:
         uids = [int(x) for x in re.search(r"^Uid:\s+(.*)$", st, re.M).group(1).split()]
         in_range = uid_base is not None and any(uid_base <= u < uid_base + 65536 for u in uids)
         argv = cmd.split(b"\0")
-        is_probe = len(argv) > 1 and argv[0].startswith(b"/probe") and argv[1].decode(errors="replace") in tokens
+        is_probe = NONCE.encode() in argv and argv[0].startswith(b"/probe")
         if in_range or is_probe:
             left.append(f"pid {p.name} uids {uids} cmd {cmd!r}")
     return left
@@ -237,10 +241,15 @@ class Host:
 
 @pytest.fixture(scope="module")
 def host():
+    global SFAASD
     if not os.path.exists(SFAASD):
         pytest.fail(f"sfaasd binary not found at {SFAASD} (set SFAASD_BIN or run make)")
     base = Path(tempfile.mkdtemp(prefix="sfaasd-probes-", dir="/tmp"))
     os.chmod(base, 0o755)
+    # Run a private copy: a concurrent `make` relinking ./sfaasd must not
+    # turn into 170 spurious failures halfway through.
+    shutil.copy2(SFAASD, base / "sfaasd")
+    SFAASD = str(base / "sfaasd")
     h = Host(base)
     yield h
     h.close()
@@ -322,6 +331,8 @@ def sfaasd_run(host: Host, probe_argv: list, opts: list = (), hold: bool = False
     if hold:
         cmd += ["--env", "PROBE_HOLD=1"]
     cmd += ["--", *probe_argv]
+    if probe_argv and probe_argv[0].startswith("/probe"):
+        cmd.append(NONCE)  # ignored by the probe (cases read only their own arguments)
     env = dict(os.environ)
     env[host.secret_env] = "host-secret-value"
     env.update(extra_env or {})
@@ -403,9 +414,15 @@ def host_oracles(host: Host, before: dict, run: Run, tokens: tuple, uid_base: Op
     """What must hold on the host after every run."""
     after = host.snapshot()
     assert after["canary"] == before["canary"], "host canary file changed"
-    added = sorted(set(after["mounts"]) - set(before["mounts"]))
-    removed = sorted(set(before["mounts"]) - set(after["mounts"]))
+    # Other work on the machine (benchmarks starting runc/runsc, say) may
+    # mount and unmount on the host while we run; a leak of ours names our
+    # directories (rootfs, bind source, canary: all under host.base).
+    added = sorted(m for m in set(after["mounts"]) - set(before["mounts"]) if str(host.base) in m)
+    removed = sorted(m for m in set(before["mounts"]) - set(after["mounts"]) if str(host.base) in m)
     assert not added and not removed, f"host mount table changed: +{added} -{removed}"
+    new_kinds = sorted(m for m in set(after["mounts"]) - set(before["mounts"])
+                       if re.search(r" - (proc|sysfs|cgroup2?|devpts|mqueue) ", m))
+    assert not new_kinds, f"new proc/sysfs/cgroup mounts on the host: {new_kinds}"
     assert after["hostname"] == before["hostname"], "host hostname changed"
     assert after["target"] == before["target"], "host directory behind the hostile symlinks changed"
     assert after["bindsrc"] == before["bindsrc"], "host directory behind the read-only bind changed"
@@ -571,6 +588,10 @@ CASES = [
     Case("cpu_spin_forks", opts=("--timeout", "2s"), rc=128 + 9, result=False, check=check_timeout),
     Case("orphan", expect="detached-grandchild-left"),
     Case("core_dump", expect="no-core"),
+    # kernel buffers are memory too: 32 processes x RLIMIT_NOFILE of full
+    # socket queues / pipes must stay within the memory cgroup
+    Case("sock_buf_bomb", args=("64000000",), expect=r"held=\d+ MiB by \d+ workers \(\d+ killed\), limit 61 MiB"),
+    Case("pipe_buf_bomb", args=("64000000",), expect=r"held=\d+ MiB by \d+ workers \(\d+ killed\), limit 61 MiB"),
     Case("oom_score_adj", expect="EACCES|EPERM"),
     Case("nice_raise", expect="EACCES|EPERM"),
     Case("rt_sched"), Case("ioprio_rt"),
@@ -770,11 +791,41 @@ def test_closed_stdio(host):
         host_oracles(host, before, run, ("fd_scan",), UID_BASE)
 
 
+def test_stale_cgroup_subtree(host):
+    """A `sfaasd run` that was SIGKILLed leaves its empty cgroup subtree
+    `sfaasd-<pid>` behind (nothing is alive to remove it; see
+    test_sigkill_to_run_kills_sandbox). When a later run gets the same pid,
+    it must still start (reuse or replace the empty subtree), not fail with
+    EEXIST: on a busy host pids wrap and such runs fail at random. The stale
+    subtree is made here deterministically: the shell's pid is sfaasd's after
+    exec."""
+    _, own = cgroup_layout()
+    dirs = " ".join(f"'{d}'/sfaasd-$$" for d in sorted(set(own.values())))
+    cmd = (f"mkdir {dirs} && exec '{SFAASD}' run --rootfs '{host.rootfs}' {' '.join(CAPS)} "
+           f"--uid-base {UID_BASE} -- /probe fd_scan {NONCE}")
+    before = host.snapshot()
+    t0 = time.monotonic()
+    p = subprocess.Popen(["/bin/sh", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=RUN_TIMEOUT)
+    run = Run(p.returncode, out.decode(), err.decode(), time.monotonic() - t0, p.pid)
+    try:
+        assert run.rc == 0, f"exit {run.rc} with a stale empty cgroup subtree of the same pid: {run.err.strip()}"
+        assert parse_result(run.out)[1] == "contained"
+    finally:
+        for d in run_cgroup_dirs(p.pid):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        host_oracles(host, before, run, ("fd_scan",), UID_BASE)
+
+
 def test_sigterm_to_run_kills_sandbox(host):
     """A signal to `sfaasd run` takes the whole sandbox down with it."""
     before = host.snapshot()
     cmd = [SFAASD, "run", "--rootfs", str(host.rootfs), *CAPS, "--uid-base", str(UID_BASE), "--",
-           "/probe", "cpu_spin_forks"]
+           "/probe", "cpu_spin_forks", NONCE]
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert b"SPINNING" in readline_timeout(p.stdout, RUN_TIMEOUT)
@@ -794,7 +845,7 @@ def test_sigkill_to_run_kills_sandbox(host):
     left behind (nobody is alive to remove them) are removed here and not
     counted: that is the daemon's job at its next start."""
     cmd = [SFAASD, "run", "--rootfs", str(host.rootfs), *CAPS, "--uid-base", str(UID_BASE), "--",
-           "/probe", "cpu_spin_forks"]
+           "/probe", "cpu_spin_forks", NONCE]
     before = host.snapshot()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -835,4 +886,4 @@ def test_sigkill_to_run_kills_sandbox(host):
                 pass
     after = host.snapshot()
     assert after["canary"] == before["canary"]
-    assert after["mounts"] == before["mounts"]
+    assert not [m for m in set(after["mounts"]) ^ set(before["mounts"]) if str(host.base) in m]
