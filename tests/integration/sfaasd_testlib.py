@@ -20,6 +20,7 @@ import subprocess
 import tarfile
 import threading
 import time
+import weakref
 
 import requests
 
@@ -300,10 +301,14 @@ class RawResponse:
         return "<%d %s %r>" % (self.status, self.reason, self.body[:200])
 
 
+_leftover = weakref.WeakKeyDictionary()  # bytes read past one response, per socket
+
+
 def read_response(sock, timeout=HTTP_TIMEOUT):
-    """Read one HTTP/1.1 response (Content-Length framed, or until close)."""
+    """Read one HTTP/1.1 response (Content-Length framed, or until close).
+    Bytes of a following (pipelined) response are kept for the next call."""
     sock.settimeout(timeout)
-    buf = b""
+    buf = _leftover.pop(sock, b"")
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
@@ -324,6 +329,8 @@ def read_response(sock, timeout=HTTP_TIMEOUT):
             if not chunk:
                 break
             rest += chunk
+        if len(rest) > n:
+            _leftover[sock] = rest[n:]
         rest = rest[:n]
     else:
         while True:
