@@ -188,7 +188,8 @@ static int endpoint_parse(const char *url, struct endpoint *ret, struct sf_err *
         if (*a == '[') {
                 hend = memchr(a, ']', (size_t) (slash - a));
                 if (!hend || hend == a + 1)
-                        return sf_err_set(err, -EINVAL, "gateway URL '%s' holds an invalid IPv6 address", url);
+                        return sf_err_set(err, -EINVAL, "gateway URL '%s' holds an invalid IPv6 address",
+                                          url);
                 host = strndup(a + 1, (size_t) (hend - a - 1));
                 hend++;
                 if (hend < slash && *hend != ':')
@@ -211,7 +212,8 @@ static int endpoint_parse(const char *url, struct endpoint *ret, struct sf_err *
 
                 for (const char *p = colon + 1; p < slash; p++) {
                         if (*p < '0' || *p > '9' || v > 65535)
-                                return sf_err_set(err, -EINVAL, "gateway URL '%s' holds an invalid port", url);
+                                return sf_err_set(err, -EINVAL, "gateway URL '%s' holds an invalid port",
+                                                  url);
                         v = v * 10 + (unsigned long) (*p - '0');
                 }
                 if (v == 0 || v > 65535 || n > 5)
@@ -220,7 +222,8 @@ static int endpoint_parse(const char *url, struct endpoint *ret, struct sf_err *
         }
         for (const char *p = slash; *p; p++)
                 if (!target_char(*p))
-                        return sf_err_set(err, -EINVAL, "the request path holds a character that cannot be sent");
+                        return sf_err_set(err, -EINVAL,
+                                          "the request path holds a character that cannot be sent");
 
         authority = strndup(a, (size_t) (slash - a));
         target = *slash == '/' ? strdup(slash) : xasprintf("/%s", slash);
@@ -354,9 +357,11 @@ static int request_head(const struct client_request *req, const struct endpoint 
         char num[32];
         int r = 0;
 
-        /* req->method was checked by client_do(); ep->target was checked by endpoint_parse(); the path is part of it. */
+        /* Checked already: req->method by client_do(), ep->target (the path
+         * and query) by endpoint_parse(). */
         if (req->content_type && !value_valid(req->content_type))
-                return sf_err_set(err, -EINVAL, "refusing a content type with a line break or control character");
+                return sf_err_set(err, -EINVAL,
+                                  "refusing a content type with a line break or control character");
         for (size_t i = 0; i < req->n_headers; i++) {
                 const char *h = req->headers[i], *colon = strchr(h, ':');
                 _cleanup_free_ char *name = colon ? strndup(h, (size_t) (colon - h)) : NULL;
@@ -364,7 +369,8 @@ static int request_head(const struct client_request *req, const struct endpoint 
                 if (colon && !name)
                         return -ENOMEM;
                 if (!name || !token_valid(name) || !value_valid(colon + 1))
-                        return sf_err_set(err, -EINVAL, "refusing header '%s': not a valid 'Name: value' line",
+                        return sf_err_set(err, -EINVAL,
+                                          "refusing header '%s': not a valid 'Name: value' line",
                                           value_valid(h) ? h : "(with a control character)");
                 /* Framing is ours: a second Content-Length would smuggle a request. */
                 if (header_is(h, "Content-Length") || header_is(h, "Transfer-Encoding") ||
@@ -421,7 +427,8 @@ static int ms_left(uint64_t deadline)
         now = now_ns();
         if (now >= deadline)
                 return 0;
-        return (deadline - now) / 1000000 > INT32_MAX ? INT32_MAX : (int) ((deadline - now + 999999) / 1000000);
+        return (deadline - now) / 1000000 > INT32_MAX ? INT32_MAX
+                                                      : (int) ((deadline - now + 999999) / 1000000);
 }
 
 /* Wait for events on fd; returns the revents, or -ETIMEDOUT. */
@@ -618,15 +625,16 @@ static int parse_error(struct client *c, struct receiver *rc, struct sf_err *err
         if (rc->write_errno == ENOMEM)
                 return -ENOMEM;
         if (rc->write_errno)
-                return sf_err_set(err, -rc->write_errno, "cannot write the answer: %s", strerror(rc->write_errno));
+                return sf_err_set(err, -rc->write_errno, "cannot write the answer: %s",
+                                  strerror(rc->write_errno));
         return sf_err_set(err, -EPROTO, "gateway %s answered something that is not HTTP: %s", c->gateway,
                           llhttp_get_error_reason(&rc->parser));
 }
 
 static int timeout_error(struct client *c, struct sf_err *err)
 {
-        return sf_err_set(err, -ETIMEDOUT, "gateway %s did not answer within %ld.%03ld s (see --timeout)", c->gateway,
-                          c->timeout_ms / 1000, c->timeout_ms % 1000);
+        return sf_err_set(err, -ETIMEDOUT, "gateway %s did not answer within %ld.%03ld s (see --timeout)",
+                          c->gateway, c->timeout_ms / 1000, c->timeout_ms % 1000);
 }
 
 /* Read and parse until the answer is complete. send_errno: why sending
@@ -688,7 +696,8 @@ static int send_body(int fd, const struct client_request *req, uint64_t deadline
         off_t left = req->upload_len;
 
         if (!req->upload)
-                return req->has_body && req->body_len > 0 ? send_all(fd, req->body, req->body_len, deadline) : 0;
+                return req->has_body && req->body_len > 0 ? send_all(fd, req->body, req->body_len, deadline)
+                                                          : 0;
         chunk = malloc(IO_CHUNK);
         if (!chunk)
                 return -ENOMEM;
@@ -709,7 +718,8 @@ static int send_body(int fd, const struct client_request *req, uint64_t deadline
         return 0;
 }
 
-int client_do(struct client *c, const struct client_request *req, struct client_response *ret, struct sf_err *err)
+int client_do(struct client *c, const struct client_request *req, struct client_response *ret,
+              struct sf_err *err)
 {
         _cleanup_(freeaddrinfop) struct addrinfo *ais = NULL;
         _cleanup_free_ char *url = NULL;
@@ -757,7 +767,8 @@ int client_do(struct client *c, const struct client_request *req, struct client_
                 goto out;
         }
         if (r != 0) {
-                r = sf_err_set(err, -EHOSTUNREACH, "cannot reach gateway %s: cannot resolve host", c->gateway);
+                r = sf_err_set(err, -EHOSTUNREACH, "cannot reach gateway %s: cannot resolve host",
+                               c->gateway);
                 goto out;
         }
         fd = connect_any(ais, connect_deadline);

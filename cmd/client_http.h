@@ -73,5 +73,6 @@ void client_release(struct client *c);
  * byte in the path, the content type or a header. Skips 1xx answers. On
  * success *ret holds the final status and body; release it with
  * client_response_release(). */
-int client_do(struct client *c, const struct client_request *req, struct client_response *ret, struct sf_err *err);
+int client_do(struct client *c, const struct client_request *req, struct client_response *ret,
+              struct sf_err *err);
 void client_response_release(struct client_response *r);

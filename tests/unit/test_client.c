@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests of the client's pure helpers (cmd/client_util.c). */
+/*
+ * Unit tests of the client's pure helpers (cmd/client_util.c) and of its
+ * HTTP call (cmd/client_http.c) against a forked one-shot server.
+ *
+ * client_http.c is included, not linked: its URL splitting and request
+ * serialisation are static, and this test binary links only client_util.o
+ * from cmd/ (see the Makefile).
+ */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +17,13 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
 #include "cmd/client.h"
+#include "cmd/client_http.c"
 #include "core/base/cleanup.h"
 
 static void check_gateway(const char *in, const char *want)
@@ -319,6 +332,386 @@ static void test_format_size(void **state)
         assert_int_equal(client_format_size(4400000, buf, 4), -ENAMETOOLONG);
 }
 
+
+/* ---- client_http.c ------------------------------------------------------ */
+
+static void check_endpoint(const char *url, const char *host, const char *port, const char *authority,
+                           const char *target)
+{
+        struct endpoint ep = {};
+        struct sf_err e = {};
+
+        assert_int_equal(endpoint_parse(url, &ep, &e), 0);
+        assert_string_equal(ep.host, host);
+        assert_string_equal(ep.port, port);
+        assert_string_equal(ep.authority, authority);
+        assert_string_equal(ep.target, target);
+        endpoint_release(&ep);
+}
+
+static void check_endpoint_bad(const char *url, int want, const char *msg_part)
+{
+        struct endpoint ep = {};
+        struct sf_err e = {};
+
+        assert_int_equal(endpoint_parse(url, &ep, &e), want);
+        assert_null(ep.host);
+        assert_non_null(strstr(e.msg, msg_part));
+}
+
+static void test_endpoint_parse(void **state)
+{
+        check_endpoint("http://127.0.0.1:8080/system/functions", "127.0.0.1", "8080", "127.0.0.1:8080",
+                       "/system/functions");
+        check_endpoint("http://gw", "gw", "80", "gw", "/");
+        check_endpoint("http://gw:/x?a=b+c&d=%26", "gw", "80", "gw:", "/x?a=b+c&d=%26");
+        check_endpoint("http://[::1]:9/f", "::1", "9", "[::1]:9", "/f");
+        check_endpoint("http://[::1]", "::1", "80", "[::1]", "/");
+        check_endpoint("http://gw?q=1", "gw", "80", "gw", "/?q=1");
+        check_endpoint_bad("https://gw/x", -EPROTONOSUPPORT, "https gateways are not supported yet");
+        check_endpoint_bad("ftp://gw/x", -EINVAL, "only http://");
+        check_endpoint_bad("http:///x", -EINVAL, "no host");
+        check_endpoint_bad("http://:80/x", -EINVAL, "no host");
+        check_endpoint_bad("http://admin:pw@gw/x", -EINVAL, "credentials in the URL");
+        check_endpoint_bad("http://gw:0/x", -EINVAL, "invalid port");
+        check_endpoint_bad("http://gw:65536/x", -EINVAL, "invalid port");
+        check_endpoint_bad("http://gw:0000080/x", -EINVAL, "invalid port");
+        check_endpoint_bad("http://gw:8a/x", -EINVAL, "invalid port");
+        check_endpoint_bad("http://[::1/x", -EINVAL, "IPv6");
+        check_endpoint_bad("http://[::1]x/", -EINVAL, "invalid host");
+        check_endpoint_bad("http://gw/a b", -EINVAL, "cannot be sent");
+        check_endpoint_bad("http://gw/a\r\nX-Evil: 1", -EINVAL, "cannot be sent");
+        check_endpoint_bad("http://gw/a#frag", -EINVAL, "cannot be sent");
+        check_endpoint_bad("http://gw/\xc3\xa9", -EINVAL, "cannot be sent");
+}
+
+static int head_of(const struct client_request *req, const char *password, long long body_len, struct buf *b,
+                   struct sf_err *e)
+{
+        struct endpoint ep = {};
+        int r;
+
+        assert_int_equal(endpoint_parse("http://gw:8080/system/functions?a=1", &ep, e), 0);
+        r = request_head(req, &ep, password, body_len, b, e);
+        endpoint_release(&ep);
+        return r;
+}
+
+static void test_request_head(void **state)
+{
+        struct buf b = {};
+        struct sf_err e = {};
+        const char *hs[] = { "X-A: 1", "Host: other" };
+        const char *crlf[] = { "X-A: 1\r\nX-Injected: 1" };
+        const char *cl[] = { "content-length: 1" };
+        const char *te[] = { "Transfer-Encoding: chunked" };
+        const char *noname[] = { ": v" };
+
+        assert_int_equal(head_of(&(struct client_request) { .method = "GET" }, NULL, -1, &b, &e), 0);
+        assert_string_equal(b.p, "GET /system/functions?a=1 HTTP/1.1\r\n"
+                                 "Host: gw:8080\r\n"
+                                 "User-Agent: sfaasd/" SFAASD_VERSION "\r\n"
+                                 "Accept: */*\r\n"
+                                 "Connection: close\r\n\r\n");
+        buf_wipe(&b);
+
+        /* base64("admin:secret") = YWRtaW46c2VjcmV0 */
+        assert_int_equal(head_of(&(struct client_request){.method = "PUT",
+                                                          .content_type = "application/json",
+                                                          .headers = hs,
+                                                          .n_headers = 2},
+                                 "secret", 12, &b, &e),
+                         0);
+        assert_string_equal(b.p, "PUT /system/functions?a=1 HTTP/1.1\r\n"
+                                 "User-Agent: sfaasd/" SFAASD_VERSION "\r\n"
+                                 "Accept: */*\r\n"
+                                 "Authorization: Basic YWRtaW46c2VjcmV0\r\n"
+                                 "Content-Type: application/json\r\n"
+                                 "X-A: 1\r\n"
+                                 "Host: other\r\n"
+                                 "Content-Length: 12\r\n"
+                                 "Connection: close\r\n\r\n");
+        buf_wipe(&b);
+
+        /* Refused: injection, our framing headers, bad method or content type. */
+        assert_int_equal(head_of(&(struct client_request){.method = "POST", .headers = crlf, .n_headers = 1},
+                                 NULL, 0, &b, &e),
+                         -EINVAL);
+        assert_null(strpbrk(e.msg, "\r\n"));
+        assert_int_equal(head_of(&(struct client_request) { .method = "POST", .headers = cl, .n_headers = 1 },
+                                 NULL, 0, &b, &e),
+                         -EINVAL);
+        assert_non_null(strstr(e.msg, "sets it itself"));
+        assert_int_equal(head_of(&(struct client_request) { .method = "POST", .headers = te, .n_headers = 1 },
+                                 NULL, 0, &b, &e),
+                         -EINVAL);
+        assert_int_equal(
+            head_of(&(struct client_request){.method = "POST", .headers = noname, .n_headers = 1}, NULL, 0,
+                    &b, &e),
+            -EINVAL);
+        assert_int_equal(head_of(&(struct client_request){.method = "POST", .content_type = "a/b\r\nX: 1"},
+                                 NULL, 0, &b, &e),
+                         -EINVAL);
+        buf_wipe(&b);
+}
+
+/* A one-shot server in a child: accept one connection, read the request
+ * head plus body_len bytes into a memfd (for the parent to check), then
+ * write answer and close; with answer NULL, wait for the client to go. */
+struct fake {
+        pid_t pid;
+        int port, capture;
+};
+
+static void fake_start(struct fake *f, const char *answer, size_t answer_len, size_t body_len)
+{
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t sl = sizeof(sa);
+        int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(lfd >= 0);
+        assert_int_equal(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(listen(lfd, 1), 0);
+        assert_int_equal(getsockname(lfd, (struct sockaddr *) &sa, &sl), 0);
+        f->port = ntohs(sa.sin_port);
+        f->capture = memfd_create("request", MFD_CLOEXEC);
+        assert_true(f->capture >= 0);
+        f->pid = fork();
+        assert_true(f->pid >= 0);
+        if (f->pid == 0) {
+                char buf[65536];
+                size_t got = 0, head_end = 0;
+                int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+                if (cfd < 0)
+                        _exit(1);
+                /* Test-only framing: the head ends at the first blank line,
+                 * then exactly body_len bytes follow (the test knows). */
+                for (;;) {
+                        ssize_t n;
+
+                        if (head_end && got >= head_end + body_len)
+                                break;
+                        n = read(cfd, buf, sizeof(buf));
+                        if (n <= 0)
+                                break;
+                        if (write(f->capture, buf, (size_t) n) != n)
+                                _exit(1);
+                        if (!head_end) {
+                                char *all = malloc(got + (size_t) n + 1);
+                                if (!all || pread(f->capture, all, got + (size_t) n, 0) !=
+                                                (ssize_t) (got + (size_t) n))
+                                        _exit(1);
+                                all[got + (size_t) n] = '\0';
+                                if (strstr(all, "\r\n\r\n"))
+                                        head_end = (size_t) (strstr(all, "\r\n\r\n") - all) + 4;
+                                free(all);
+                        }
+                        got += (size_t) n;
+                }
+                if (answer) {
+                        if (write(cfd, answer, answer_len) != (ssize_t) answer_len)
+                                _exit(1);
+                } else {
+                        while (read(cfd, buf, sizeof(buf)) > 0)
+                                ;
+                }
+                _exit(0);
+        }
+        (void) close(lfd);
+}
+
+/* Wait for the child; return what it captured (NUL-terminated). */
+static char *fake_finish(struct fake *f, size_t *ret_len)
+{
+        off_t len;
+        char *s;
+        int status;
+
+        assert_int_equal(waitpid(f->pid, &status, 0), f->pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        len = lseek(f->capture, 0, SEEK_END);
+        s = malloc((size_t) len + 1);
+        assert_non_null(s);
+        assert_int_equal(pread(f->capture, s, (size_t) len, 0), len);
+        s[len] = '\0';
+        (void) close(f->capture);
+        if (ret_len)
+                *ret_len = (size_t) len;
+        return s;
+}
+
+static void fake_client(struct client *c, const struct fake *f, long timeout_ms)
+{
+        *c = (struct client) { .timeout_ms = timeout_ms };
+        c->gateway = xasprintf("http://127.0.0.1:%d", f->port);
+        c->password = strdup("secret");
+        assert_non_null(c->gateway);
+        assert_non_null(c->password);
+}
+
+static void test_http_exchange(void **state)
+{
+        static const char answer[] = "HTTP/1.1 100 Continue\r\n\r\n"
+                                     "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                     "5\r\nhello\r\n0\r\n\r\n";
+        const char *q[] = { "name=a b" };
+        _cleanup_free_ char *got = NULL, *line = NULL, *host = NULL;
+        struct client_response resp = {};
+        struct client c;
+        struct sf_err e = {};
+        struct fake f;
+
+        fake_start(&f, answer, STRLEN(answer), 3);
+        fake_client(&c, &f, 5000);
+        assert_int_equal(client_do(&c,
+                                   &(struct client_request){.method = "POST",
+                                                            .path = "/system/images",
+                                                            .query = q,
+                                                            .n_query = 1,
+                                                            .auth = true,
+                                                            .has_body = true,
+                                                            .body = "a\0c",
+                                                            .body_len = 3},
+                                   &resp, &e),
+                         0);
+        got = fake_finish(&f, NULL);
+        host = xasprintf("\r\nHost: 127.0.0.1:%d\r\n", f.port);
+        assert_true(str_startswith(got, "POST /system/images?name=a+b HTTP/1.1\r\n"));
+        assert_non_null(strstr(got, host));
+        assert_non_null(strstr(got, "\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n"));
+        assert_non_null(strstr(got, "\r\nContent-Length: 3\r\nConnection: close\r\n\r\na"));
+        assert_int_equal(resp.status, 201);
+        assert_int_equal(resp.len, 5);
+        assert_string_equal(resp.body, "hello");
+        client_response_release(&resp);
+        client_release(&c);
+}
+
+static void test_http_eof_body_and_sink(void **state)
+{
+        static const char answer[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbin\0ary\xff";
+        _cleanup_fclose_ FILE *sink = tmpfile();
+        _cleanup_free_ char *got = NULL;
+        char out[16];
+        struct client_response resp = {};
+        struct client c;
+        struct sf_err e = {};
+        struct fake f;
+
+        /* A body that ends at EOF (no Content-Length), binary, into a sink. */
+        assert_non_null(sink);
+        fake_start(&f, answer, STRLEN(answer), 0);
+        fake_client(&c, &f, 5000);
+        assert_int_equal(
+            client_do(&c, &(struct client_request){.method = "GET", .path = "/f", .sink = sink}, &resp, &e),
+            0);
+        got = fake_finish(&f, NULL);
+        assert_null(strstr(got, "Authorization")); /* auth not asked for */
+        assert_null(strstr(got, "Content-Length"));
+        assert_int_equal(resp.status, 200);
+        assert_int_equal(resp.len, 0);
+        rewind(sink);
+        assert_int_equal(fread(out, 1, sizeof(out), sink), 8);
+        assert_memory_equal(out, "bin\0ary\xff", 8);
+        client_response_release(&resp);
+        client_release(&c);
+}
+
+static void test_http_upload(void **state)
+{
+        static const char answer[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\n\r\nboom";
+        _cleanup_fclose_ FILE *up = tmpfile();
+        _cleanup_fclose_ FILE *sink = tmpfile();
+        _cleanup_free_ char *got = NULL, *data = malloc(300000);
+        struct client_response resp = {};
+        struct client c;
+        struct sf_err e = {};
+        struct fake f;
+        size_t len;
+
+        /* A file streamed in chunks, more than one send and one pipe's worth;
+         * only upload_len of it goes. A non-2xx body is kept, not sunk. */
+        assert_non_null(up);
+        assert_non_null(data);
+        for (size_t i = 0; i < 300000; i++)
+                data[i] = (char) (i * 7 + i / 251);
+        assert_int_equal(fwrite(data, 1, 300000, up), 300000);
+        rewind(up);
+        fake_start(&f, answer, STRLEN(answer), 250000);
+        fake_client(&c, &f, 5000);
+        assert_int_equal(client_do(&c,
+                                   &(struct client_request) { .method = "POST", .path = "/f", .upload = up,
+                                                              .upload_len = 250000, .sink = sink },
+                                   &resp, &e),
+                         0);
+        got = fake_finish(&f, &len);
+        assert_non_null(strstr(got, "\r\nContent-Length: 250000\r\n"));
+        assert_true(len > 250000);
+        assert_memory_equal(got + len - 250000, data, 250000);
+        assert_int_equal(resp.status, 500);
+        assert_string_equal(resp.body, "boom");
+        assert_int_equal(ftell(sink), 0);
+        client_response_release(&resp);
+        client_release(&c);
+}
+
+static void check_http_fails(const char *answer, size_t len, long timeout_ms, int want, const char *msg_part)
+{
+        _cleanup_free_ char *got = NULL;
+        struct client_response resp = { .status = -1 };
+        struct client c;
+        struct sf_err e = {};
+        struct fake f;
+
+        fake_start(&f, answer, len, 0);
+        fake_client(&c, &f, timeout_ms);
+        assert_int_equal(client_do(&c, &(struct client_request){.method = "GET", .path = "/f"}, &resp, &e),
+                         want);
+        assert_int_equal(resp.status, -1); /* untouched */
+        assert_non_null(strstr(e.msg, msg_part));
+        client_release(&c); /* closes nothing of the child's; it sees EOF and goes */
+        got = fake_finish(&f, NULL);
+}
+
+static void test_http_failures(void **state)
+{
+        static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+        static const char junk[] = "SSH-2.0-OpenSSH_9.6\r\n\r\n";
+        _cleanup_free_ char *gw = NULL;
+        struct client c = {};
+        struct client_response resp = {};
+        struct sf_err e = {};
+        struct fake f;
+
+        check_http_fails(cut, STRLEN(cut), 5000, -ECONNRESET, "the answer ended early");
+        check_http_fails("", 0, 5000, -ECONNRESET, "empty reply");
+        check_http_fails(junk, STRLEN(junk), 5000, -EPROTO, "not HTTP");
+        check_http_fails(NULL, 0, 200, -ETIMEDOUT, "did not answer within 0.200 s (see --timeout)");
+
+        /* Refused: a port that was just free. */
+        fake_start(&f, "", 0, 0);
+        {
+                int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t) f.port),
+                                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                assert_int_equal(connect(cfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+                (void) close(cfd);
+        }
+        free(fake_finish(&f, NULL));
+        fake_client(&c, &f, 5000);
+        gw = xasprintf("cannot reach gateway http://127.0.0.1:%d: Connection refused", f.port);
+        assert_int_equal(client_do(&c, &(struct client_request) { .method = "GET", .path = "/f" }, &resp, &e),
+                         -ECONNREFUSED);
+        assert_string_equal(e.msg, gw);
+        client_release(&c);
+
+        /* https is refused up front, with the reason. */
+        assert_int_equal(client_init(&c, "https://127.0.0.1:1", NULL, false, 0, &e), -EPROTONOSUPPORT);
+        assert_string_equal(e.msg,
+                            "https gateways are not supported yet; use http:// or a TLS-terminating proxy");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -335,6 +728,12 @@ int main(void)
                 cmocka_unit_test(test_error_message),
                 cmocka_unit_test(test_status_reason),
                 cmocka_unit_test(test_format_size),
+                cmocka_unit_test(test_endpoint_parse),
+                cmocka_unit_test(test_request_head),
+                cmocka_unit_test(test_http_exchange),
+                cmocka_unit_test(test_http_eof_body_and_sink),
+                cmocka_unit_test(test_http_upload),
+                cmocka_unit_test(test_http_failures),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
