@@ -224,7 +224,8 @@ static char *query_encode(char *b, const char *s)
         for (; *s; s++) {
                 unsigned char ch = (unsigned char) *s;
 
-                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~' || (ch == '=' && eq)) {
+                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '-' || ch == '.' || ch == '_' || ch == '~' || (ch == '=' && eq)) {
                         *b++ = (char) ch;
                         eq = eq && ch != '=';
                 } else if (ch == ' ') {
