@@ -15,10 +15,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,6 +183,8 @@ int sb_cgroup_detect(struct sb_cgroup_root *root, struct sf_err *err)
         return 0;
 }
 
+static void sweep_stale(const char *base, bool v2, bool has_kill);
+
 /* v2: "+memory +pids +cpu" for what dir offers. */
 static int v2_enable(const char *dir, const char *avail_dir)
 {
@@ -205,6 +209,7 @@ int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, s
         if (root->mode == SB_CGROUP_V2) {
                 _cleanup_free_ char *before = NULL;
                 char p[PATH_MAX];
+                sweep_stale(root->own_v2, true, exists_at(root->own_v2, "cgroup.kill"));
                 r = xsnprintf(p, sizeof p, "%s/cgroup.subtree_control", root->own_v2);
                 if (r < 0 || read_file_at(AT_FDCWD, p, 4096, &before, NULL) < 0)
                         return sf_err_set(err, -EIO, "cgroup: cannot read '%s'", p);
@@ -247,6 +252,7 @@ int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, s
                 for (int c = 0; c < SB_CTRL_MAX_; c++) {
                         if (!root->own[c])
                                 continue;
+                        sweep_stale(root->own[c], false, false);
                         r = xsnprintf(dir, sizeof dir, "%s/%s", root->own[c], subtree_name);
                         if (r >= 0 && mkdir(dir, 0755) < 0)
                                 r = -errno;
@@ -262,31 +268,124 @@ int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, s
         return 0;
 }
 
-/* rmdir the children of dir (cgroup directories only hold control files and
- * child cgroups), then dir. */
-static int rmdir_cgroup_tree(const char *dir, int depth)
+static bool cgroup_empty(const char *dir);
+static void wait_empty(const char *dir, bool v2);
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+/* Parse a cgroup.procs buffer into pids (at most max). */
+static size_t parse_pids(char *buf, pid_t *pids, size_t max)
+{
+        size_t n = 0;
+        for (char *l = buf; l && *l && n < max;) {
+                char *e = strchr(l, '\n');
+                uint64_t v;
+                if (e)
+                        *e = '\0';
+                if (parse_u64(l, &v) == 0 && v > 0 && v <= INT32_MAX)
+                        pids[n++] = (pid_t) v;
+                l = e ? e + 1 : NULL;
+        }
+        return n;
+}
+
+static bool pid_listed(const pid_t *pids, size_t n, pid_t pid)
+{
+        for (size_t i = 0; i < n; i++)
+                if (pids[i] == pid)
+                        return true;
+        return false;
+}
+
+/* SIGKILL every process in the cgroup dir (not below), until it is empty or
+ * a deadline passes. v1 has no cgroup.kill: read cgroup.procs, pin each pid
+ * with a pidfd, read cgroup.procs again and signal only the pidfds whose pid
+ * is still listed, so a pid that exited and was reused between the two
+ * reads is never signalled (the pidfd still names the dead process). A
+ * sandbox forks from the pids we read; each round kills what appeared, and
+ * pids.max bounds the number of rounds a fork bomb can force. */
+static void kill_procs(const char *dir)
+{
+        enum { MAX = 256 };
+        uint64_t deadline = now_ns() + 1000000000ULL;
+        char p[PATH_MAX];
+
+        if (xsnprintf(p, sizeof p, "%s/cgroup.procs", dir) < 0)
+                return;
+        while (now_ns() < deadline) {
+                _cleanup_free_ char *a = NULL, *b = NULL;
+                pid_t first[MAX], again[MAX];
+                int fds[MAX];
+                size_t n, m;
+
+                if (read_file_at(AT_FDCWD, p, 1 << 20, &a, NULL) < 0)
+                        return;
+                n = parse_pids(a, first, MAX);
+                if (n == 0)
+                        return;
+                for (size_t i = 0; i < n; i++)
+                        fds[i] = (int) syscall(SYS_pidfd_open, first[i], 0);
+                m = read_file_at(AT_FDCWD, p, 1 << 20, &b, NULL) < 0 ? 0 : parse_pids(b, again, MAX);
+                for (size_t i = 0; i < n; i++) {
+                        if (fds[i] < 0)
+                                continue;
+                        if (pid_listed(again, m, first[i]))
+                                (void) syscall(SYS_pidfd_send_signal, fds[i], SIGKILL, NULL, 0);
+                        (void) close(fds[i]);
+                }
+                sched_yield();
+        }
+}
+
+/* Kill what is left in dir and below, then rmdir bottom-up (cgroup
+ * directories hold only control files and child cgroups). v2 with
+ * cgroup.kill takes the whole subtree at once. depth bounds the walk
+ * (subtree/group/leaf). */
+static int remove_cgroup_tree(const char *dir, bool v2, bool has_kill, int depth)
 {
         DIR *d;
         struct dirent *de;
         char p[PATH_MAX];
 
+        if (v2 && has_kill && !cgroup_empty(dir))
+                (void) write_at(dir, "cgroup.kill", "1");
         if (depth > 0 && (d = opendir(dir))) {
                 while ((de = readdir(d)))
                         if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
                             xsnprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= 0)
-                                (void) rmdir_cgroup_tree(p, depth - 1);
+                                (void) remove_cgroup_tree(p, v2, has_kill, depth - 1);
                 (void) closedir(d);
         }
-        return rmdir(dir) < 0 ? -errno : 0;
+        if (rmdir(dir) == 0 || errno == ENOENT)
+                return 0;
+        if (errno != EBUSY)
+                return -errno;
+        for (int tries = 0; tries < 20; tries++) {
+                if (!v2 || !has_kill)
+                        kill_procs(dir);
+                wait_empty(dir, v2);
+                if (rmdir(dir) == 0 || errno == ENOENT)
+                        return 0;
+                if (errno != EBUSY)
+                        return -errno;
+        }
+        return -EBUSY;
 }
 
 void sb_cgroup_root_release(struct sb_cgroup_root *root)
 {
         if (!root)
                 return;
+        /* Every directory we made, in every hierarchy: the leaves a caller
+         * did not free, the group (tenant) directories, the subtree. */
         for (int c = 0; c < SB_CTRL_MAX_; c++)
                 if (root->subtree[c])
-                        (void) rmdir_cgroup_tree(root->subtree[c], 2);
+                        (void) remove_cgroup_tree(root->subtree[c], root->mode == SB_CGROUP_V2, root->has_kill, 2);
         if (root->self_leaf && root->own_v2) {
                 if (root->enabled_own)
                         (void) write_at(root->own_v2, "cgroup.subtree_control", "-memory -pids -cpu");
@@ -303,6 +402,104 @@ void sb_cgroup_root_release(struct sb_cgroup_root *root)
         free(root->own_v2);
         root->self_leaf = root->own_v2 = NULL;
         root->mode = SB_CGROUP_NONE;
+}
+
+/* "sfaasd-<pid>" or "sfaasd-<pid>-daemon": the default subtree names. */
+static pid_t default_subtree_pid(const char *name)
+{
+        uint64_t v = 0;
+        const char *p = name + 7;
+
+        if (strncmp(name, "sfaasd-", 7) != 0 || *p < '1' || *p > '9')
+                return 0;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                v = v * 10 + (uint64_t) (*p - '0');
+                if (v > INT32_MAX)
+                        return 0;
+        }
+        if (*p != '\0' && strcmp(p, "-daemon") != 0)
+                return 0;
+        return (pid_t) v;
+}
+
+/* Is this process, or any child of ours, in dir (or below)? Then the
+ * subtree belongs to this very process (a live launcher's, or the v2 leaf we
+ * moved ourselves into), not to a dead one. */
+static bool tree_has_us(const char *dir, int depth)
+{
+        _cleanup_free_ char *buf = NULL;
+        char p[PATH_MAX];
+        pid_t pids[256];
+        size_t n;
+        DIR *d;
+        struct dirent *de;
+        bool found = false;
+
+        if (xsnprintf(p, sizeof p, "%s/cgroup.procs", dir) >= 0 && read_file_at(AT_FDCWD, p, 1 << 20, &buf, NULL) >= 0) {
+                n = parse_pids(buf, pids, ELEMENTSOF(pids));
+                for (size_t i = 0; i < n && !found; i++) {
+                        _cleanup_free_ char *st = NULL;
+                        if (pids[i] == getpid()) {
+                                found = true;
+                                break;
+                        }
+                        char sp[64];
+                        const char *e;
+                        uint64_t ppid;
+                        (void) xsnprintf(sp, sizeof sp, "/proc/%d/stat", (int) pids[i]);
+                        if (read_file_at(AT_FDCWD, sp, 4096, &st, NULL) < 0 || !(e = strrchr(st, ')')))
+                                continue;
+                        /* ") S <ppid> ..." */
+                        if (strlen(e) > 4) {
+                                char *sp2 = strchr(e + 4, ' ');
+                                if (sp2)
+                                        *sp2 = '\0';
+                                if (parse_u64(e + 4, &ppid) == 0 && ppid == (uint64_t) getpid())
+                                        found = true;
+                        }
+                }
+        }
+        if (!found && depth > 0 && (d = opendir(dir))) {
+                while (!found && (de = readdir(d)))
+                        if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
+                            xsnprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= 0)
+                                found = tree_has_us(p, depth - 1);
+                (void) closedir(d);
+        }
+        return found;
+}
+
+/* Remove the default-named subtrees ("sfaasd-<pid>") that dead launchers
+ * left under our own cgroup directory base: a daemon killed with SIGKILL
+ * frees nothing, and its sandboxes (reparented, still running, still
+ * counted against their limits) would stay forever. A subtree is stale when
+ * its pid no longer exists, or when it is our own pid (we are about to
+ * create it: it is a leftover of an earlier process that had our pid)
+ * and holds no child of ours. Assumes the launchers sharing this cgroup
+ * directory share our pid namespace (a pid in a name means nothing across
+ * pid namespaces); custom subtree names are never touched. */
+static void sweep_stale(const char *base, bool v2, bool has_kill)
+{
+        DIR *d = opendir(base);
+        struct dirent *de;
+        char p[PATH_MAX];
+
+        if (!d)
+                return;
+        while ((de = readdir(d))) {
+                pid_t pid;
+                if (de->d_type != DT_DIR || !(pid = default_subtree_pid(de->d_name)))
+                        continue;
+                if (xsnprintf(p, sizeof p, "%s/%s", base, de->d_name) < 0)
+                        continue;
+                if (pid == getpid()) {
+                        if (tree_has_us(p, 2))
+                                continue;
+                } else if (kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                (void) remove_cgroup_tree(p, v2, has_kill, 2);
+        }
+        (void) closedir(d);
 }
 
 static int write_u64(const char *dir, const char *file, uint64_t v)
@@ -484,19 +681,17 @@ int sb_cgroup_destroy(struct sb_cgroup *cg)
                 return 0;
         sb_cgroup_close_spawn_fds(cg);
         for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                int r;
                 if (!cg->path[c])
                         continue;
-                if (rmdir(cg->path[c]) < 0 && errno == EBUSY) {
-                        /* Dying tasks linger for a moment after the pid namespace is gone. */
-                        for (int tries = 0; tries < 50; tries++) {
-                                wait_empty(cg->path[c], cg->mode == SB_CGROUP_V2);
-                                if (rmdir(cg->path[c]) == 0 || errno != EBUSY)
-                                        break;
-                                sched_yield();
-                        }
-                }
-                if (access(cg->path[c], F_OK) == 0 && ret == 0)
-                        ret = -EBUSY;
+                /* Normally empty by now: the sandbox's pid 1 was killed and
+                 * reaped, and the kernel kills the rest of its pid namespace
+                 * with it. Dying tasks may linger a moment (EBUSY); anything
+                 * still alive is killed (v1 has no cgroup.kill: each pid from
+                 * cgroup.procs) before the leaf goes, never left behind. */
+                r = remove_cgroup_tree(cg->path[c], cg->mode == SB_CGROUP_V2, cg->has_kill, 0);
+                if (r < 0 && ret == 0)
+                        ret = r;
                 free(cg->path[c]);
                 cg->path[c] = NULL;
         }

@@ -567,6 +567,136 @@ static void test_seccomp_policy(void **state)
         }
 }
 
+/* The cgroup directories a launcher uses: the hierarchy's own dirs. */
+static int own_cgroup_dirs(char *dirs[SB_CTRL_MAX_], bool *v2)
+{
+        struct sb_cgroup_root root;
+        struct sf_err err = { 0 };
+        int n = 0;
+
+        if (sb_cgroup_detect(&root, &err) < 0)
+                return -1;
+        *v2 = root.mode == SB_CGROUP_V2;
+        for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                const char *d = *v2 ? (c == 0 ? root.own_v2 : NULL) : root.own[c];
+                dirs[c] = d ? strdup(d) : NULL;
+                n += d != NULL;
+        }
+        sb_cgroup_root_release(&root);
+        return n;
+}
+
+static bool dir_exists(const char *base, const char *name)
+{
+        char p[PATH_MAX];
+        (void) xsnprintf(p, sizeof p, "%s/%s", base, name);
+        return access(p, F_OK) == 0;
+}
+
+/* sandbox_launcher_free removes everything it made, group (tenant)
+ * directories included, in every hierarchy. */
+static void test_launcher_free_removes_groups(void **state)
+{
+        struct fixture *f = *state;
+        struct sandbox_launcher_config cfg = { 0 };
+        struct sandbox_launcher *l = NULL, *saved = f->l;
+        char *argv[] = { "true", NULL }, *dirs[SB_CTRL_MAX_] = { NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        char name[64], out[256];
+        bool v2;
+        int status;
+
+        assert_true(own_cgroup_dirs(dirs, &v2) > 0);
+        (void) xsnprintf(name, sizeof name, "sfaasd-test-free-%d", (int) getpid());
+        cfg.cgroup_subtree = name;
+        if (sandbox_launcher_new(&cfg, &l, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        s.group = "tenant-a";
+        f->l = l;
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        s.group = "tenant-b";
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        f->l = saved;
+        for (int c = 0; c < SB_CTRL_MAX_; c++)
+                if (dirs[c]) {
+                        char g[128];
+                        (void) xsnprintf(g, sizeof g, "%s/tenant-a", name);
+                        assert_true(dir_exists(dirs[c], g));
+                }
+        sandbox_launcher_free(l);
+        for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                if (dirs[c] && dir_exists(dirs[c], name))
+                        fail_msg("'%s/%s' left behind", dirs[c], name);
+                free(dirs[c]);
+        }
+}
+
+/* A daemon killed with SIGKILL leaves its "sfaasd-<pid>" subtree, maybe
+ * with processes in it; the next launcher kills them and removes it. */
+static void test_stale_subtree_swept(void **state)
+{
+        struct sandbox_launcher *l = NULL;
+        char *dirs[SB_CTRL_MAX_] = { NULL }, p[PATH_MAX], name[64];
+        struct sf_err err = { 0 };
+        pid_t dead, orphan;
+        int ready[2], status;
+        bool v2;
+        char c;
+        (void) state;
+
+        assert_true(own_cgroup_dirs(dirs, &v2) > 0);
+        dead = fork();
+        assert_true(dead >= 0);
+        if (dead == 0)
+                _exit(0);
+        assert_int_equal(waitpid(dead, NULL, 0), dead);
+        (void) xsnprintf(name, sizeof name, "sfaasd-%d", (int) dead);
+        for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                if (!dirs[k])
+                        continue;
+                (void) xsnprintf(p, sizeof p, "%s/%s", dirs[k], name);
+                assert_int_equal(mkdir(p, 0755), 0);
+                (void) xsnprintf(p, sizeof p, "%s/%s/openfaas-fn", dirs[k], name);
+                assert_int_equal(mkdir(p, 0755), 0);
+                (void) xsnprintf(p, sizeof p, "%s/%s/openfaas-fn/leaf", dirs[k], name);
+                assert_int_equal(mkdir(p, 0755), 0);
+        }
+        /* A process left in the leaves (as an orphaned sandbox would be). */
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        orphan = fork();
+        assert_true(orphan >= 0);
+        if (orphan == 0) {
+                for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                        if (!dirs[k])
+                                continue;
+                        (void) xsnprintf(p, sizeof p, "%s/%s/openfaas-fn/leaf/cgroup.procs", dirs[k], name);
+                        if (write_string_file(p, "0") < 0)
+                                _exit(3);
+                }
+                if (write(ready[1], "r", 1) != 1)
+                        _exit(4);
+                for (;;)
+                        pause();
+        }
+        (void) close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        (void) close(ready[0]);
+
+        if (sandbox_launcher_new(NULL, &l, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        assert_int_equal(waitpid(orphan, &status, 0), orphan);
+        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        for (int k = 0; k < SB_CTRL_MAX_; k++)
+                if (dirs[k] && dir_exists(dirs[k], name))
+                        fail_msg("stale '%s/%s' not removed", dirs[k], name);
+        sandbox_launcher_free(l);
+        for (int k = 0; k < SB_CTRL_MAX_; k++)
+                free(dirs[k]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -584,6 +714,8 @@ int main(void)
                 cmocka_unit_test(test_seccomp_policy),
                 cmocka_unit_test(test_secret_binds),
                 cmocka_unit_test(test_cgroup_limits),
+                cmocka_unit_test(test_launcher_free_removes_groups),
+                cmocka_unit_test(test_stale_subtree_swept),
         };
         return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);
 }
