@@ -53,6 +53,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <linux/rtnetlink.h>
+#include <linux/if_link.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -2389,6 +2393,85 @@ static int c_pipe_buf_bomb(void)
         return kbuf_bomb(true);
 }
 
+static int c_netlink_newlink(void)
+{
+        /* RTM_NEWLINK of kind "bridge" over the allowed NETLINK_ROUTE: needs
+         * CAP_NET_ADMIN over our netns, and for an unknown kind the kernel
+         * would autoload a module (rtnl-link-*) if the check came later. */
+        struct {
+                struct nlmsghdr nh;
+                struct ifinfomsg ifi;
+                char attrs[64];
+        } req;
+        char buf[4096];
+        int s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (s < 0)
+                return result(0, "socket:%s", ename(errno));
+        memset(&req, 0, sizeof req);
+        struct rtattr *li = (struct rtattr *) req.attrs, *kind;
+        li->rta_type = IFLA_LINKINFO;
+        kind = (struct rtattr *) ((char *) li + RTA_LENGTH(0));
+        kind->rta_type = IFLA_INFO_KIND;
+        kind->rta_len = RTA_LENGTH(7);
+        memcpy(RTA_DATA(kind), "bridge", 7);
+        li->rta_len = RTA_LENGTH(RTA_ALIGN(kind->rta_len));
+        req.nh.nlmsg_len = NLMSG_LENGTH(sizeof req.ifi) + RTA_ALIGN(li->rta_len);
+        req.nh.nlmsg_type = RTM_NEWLINK;
+        req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+        req.nh.nlmsg_seq = 1;
+        req.ifi.ifi_family = AF_UNSPEC;
+        if (send(s, &req, req.nh.nlmsg_len, 0) < 0) {
+                int e = errno;
+                close(s);
+                return result(0, "send:%s", ename(e));
+        }
+        ssize_t n = recv(s, buf, sizeof buf, 0);
+        close(s);
+        if (n < (ssize_t) NLMSG_LENGTH(sizeof(struct nlmsgerr)))
+                return result(2, "short netlink answer");
+        struct nlmsghdr *h = (struct nlmsghdr *) buf;
+        if (h->nlmsg_type != NLMSG_ERROR)
+                return result(2, "unexpected netlink message %d", h->nlmsg_type);
+        int err = ((struct nlmsgerr *) NLMSG_DATA(h))->error;
+        if (err == 0)
+                return result(1, "created a bridge link (CAP_NET_ADMIN)");
+        return result(0, "%s", ename(-err));
+}
+
+static int c_tenant_a(void)
+{
+        /* Leave traces another sandbox must not see, then hold (stdin EOF). */
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        memcpy(a.sun_path + 1, "sfaasd-tenant", 13);
+        if (s < 0 || bind(s, (struct sockaddr *) &a, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 14)) < 0 ||
+            listen(s, 4) < 0)
+                return result(2, "abstract bind: %s", ename(errno));
+        if (syscall(SYS_shmget, 0x5fa5fa, 4096L, (long) (IPC_CREAT | 0666)) < 0)
+                return result(2, "shmget: %s", ename(errno));
+        int fd = open("/tmp/tenant-a", O_CREAT | O_WRONLY | O_CLOEXEC, 0666);
+        if (fd < 0)
+                return result(2, "create: %s", ename(errno));
+        close(fd);
+        return result(0, "traces-left");
+}
+
+static int c_tenant_b(void)
+{
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        memcpy(a.sun_path + 1, "sfaasd-tenant", 13);
+        if (connect(s, (struct sockaddr *) &a, (socklen_t) (offsetof(struct sockaddr_un, sun_path) + 14)) == 0)
+                return result(1, "connected to the other sandbox's abstract socket");
+        int e1 = errno;
+        if (syscall(SYS_shmget, 0x5fa5fa, 0L, 0L) >= 0)
+                return result(1, "saw the other sandbox's SysV shm segment");
+        int e2 = errno;
+        if (access("/tmp/tenant-a", F_OK) == 0)
+                return result(1, "saw the other sandbox's /tmp");
+        return result(0, "abstract:%s,shm:%s,tmp:ENOENT", ename(e1), ename(e2));
+}
+
 /* ================= table ================= */
 
 struct pcase {
@@ -2526,6 +2609,9 @@ static const struct pcase cases[] = {
         { "abstract_unix", c_abstract_unix },
         { "proc_net_tcp", c_proc_net_tcp },
         { "net_admin", c_net_admin },
+        { "netlink_newlink", c_netlink_newlink },
+        { "tenant_a", c_tenant_a },
+        { "tenant_b", c_tenant_b },
         /* resource bombs */
         { "fork_bomb", c_fork_bomb },
         { "mem_bomb", c_mem_bomb },

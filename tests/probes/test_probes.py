@@ -223,6 +223,7 @@ class Host:
             "mounts": read_mountinfo(),
             "hostname": socket.gethostname(),
             "target": sorted(os.listdir(self.target)),
+            "modules": Path("/proc/modules").read_text() if os.path.exists("/proc/modules") else "",
             "bindsrc": sorted((p.name, p.stat().st_mtime_ns, p.stat().st_mode) for p in self.bindsrc.iterdir()),
         }
 
@@ -424,6 +425,7 @@ def host_oracles(host: Host, before: dict, run: Run, tokens: tuple, uid_base: Op
                        if re.search(r" - (proc|sysfs|cgroup2?|devpts|mqueue) ", m))
     assert not new_kinds, f"new proc/sysfs/cgroup mounts on the host: {new_kinds}"
     assert after["hostname"] == before["hostname"], "host hostname changed"
+    assert after["modules"] == before["modules"], "kernel modules were loaded or unloaded during the run"
     assert after["target"] == before["target"], "host directory behind the hostile symlinks changed"
     assert after["bindsrc"] == before["bindsrc"], "host directory behind the read-only bind changed"
     assert host.accepted() == [], "a host listener saw a connection from the sandbox"
@@ -572,7 +574,7 @@ CASES = [
     Case("connect_metadata", expect="ENETUNREACH"),
     Case("abstract_unix", args=("{abstract}",), expect="ECONNREFUSED"),
     Case("proc_net_tcp", args=("{port}",), expect="not-visible"),
-    Case("sock_raw"), Case("net_admin"),
+    Case("sock_raw"), Case("net_admin"), Case("netlink_newlink"),
     # --- resource bombs (hard caps on every run; counters read while held)
     Case("fork_bomb", args=("64",), expect=r"forks=\d+,EAGAIN", hold=True, check=check_fork_bomb),
     Case("mem_bomb", expect=r"oom-killed after \d+ MiB", hold=True, check=check_mem_bomb),
@@ -633,7 +635,7 @@ def _params():
 def test_probe_list_covered(host):
     """Every case the probe knows is exercised here."""
     listed = subprocess.run([str(host.probe), "--list"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-    used = {c.probe or c.id for c in CASES} | {"stdio_dir"}  # stdio_dir: test_stdio_directory
+    used = {c.probe or c.id for c in CASES} | {"stdio_dir", "tenant_a", "tenant_b"}  # used by the tests below
     assert sorted(set(listed) - used) == []
 
 
@@ -789,6 +791,32 @@ def test_closed_stdio(host):
         assert rc == 0, f"exit {rc} (11: an fd of 0..2 is not /dev/null, 12: fd_scan found a leaked fd)"
     finally:
         host_oracles(host, before, run, ("fd_scan",), UID_BASE)
+
+
+def test_two_tenants(host):
+    """Two sandboxes at once, with different uid bases: while tenant A holds
+    an abstract socket, a SysV shm segment and a file in /tmp, tenant B sees
+    none of them."""
+    before = host.snapshot()
+    base_a = UID_BASE
+    cmd_a = [SFAASD, "run", "--rootfs", str(host.rootfs), *CAPS, "--uid-base", str(base_a), "--env",
+             "PROBE_HOLD=1", "--", "/probe", "tenant_a", NONCE]
+    t0 = time.monotonic()
+    a = subprocess.Popen(cmd_a, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = readline_timeout(a.stdout, RUN_TIMEOUT).decode()
+        assert "traces-left" in line, f"tenant A did not start: {line!r}"
+        b = sfaasd_run(host, ["/probe", "tenant_b"], ["--uid-base", str(UID_BASE + 65536)])
+        assert b.rc == 0 and b.result and b.result[1] == "contained", f"{b.rc} {b.out} {b.err}"
+        assert re.fullmatch("abstract:ECONNREFUSED,shm:ENOENT,tmp:ENOENT", b.result[2]), b.result
+    finally:
+        a.stdin.close()
+        a.stdin = None  # so communicate() does not flush it
+        out, err = a.communicate(timeout=RUN_TIMEOUT)
+    run_a = Run(a.returncode, out.decode(), err.decode(), time.monotonic() - t0, a.pid)
+    assert run_a.rc == 0, run_a.err
+    host_oracles(host, before, run_a, ("tenant_a",), base_a)
+    assert not leftover_processes(UID_BASE + 65536, ())
 
 
 def test_stale_cgroup_subtree(host):
