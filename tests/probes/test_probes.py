@@ -849,6 +849,48 @@ def test_stale_cgroup_subtree(host):
         host_oracles(host, before, run, ("fd_scan",), UID_BASE)
 
 
+def test_sweep_spares_other_pid_namespace(host):
+    """A launcher's start sweeps `sfaasd-<pid>` subtrees whose pid is dead
+    (sandbox/cgroup.c sweep_stale). Launcher A runs in its own pid namespace
+    (a container, say) and names its subtree with a pid of that namespace;
+    on hybrid v1 hosts the pids and cpu hierarchies are shared from "/", so
+    launcher B on the host sees "sfaasd-<A's pid>", finds no such pid in its
+    own namespace, and must still not kill A's running sandbox."""
+    if not shutil.which("unshare"):
+        pytest.skip("unshare(1) missing")
+    with open("/proc/sys/kernel/pid_max") as f:
+        pid_max = int(f.read())
+    last = pid_max // 2
+    while os.path.exists(f"/proc/{last + 1}") and last < pid_max - 2:
+        last += 7
+    before = host.snapshot()
+    inner = (f"echo {last} > /proc/sys/kernel/ns_last_pid && '{SFAASD}' run --rootfs '{host.rootfs}' "
+             f"{' '.join(CAPS)} --uid-base {UID_BASE} --env PROBE_HOLD=1 -- /probe fd_scan {NONCE}")
+    t0 = time.monotonic()
+    a = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--mount-proc", "sh", "-c", inner],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = readline_timeout(a.stdout, RUN_TIMEOUT).decode()
+        assert "contained" in line, f"launcher A did not start: {line!r}"
+        b = sfaasd_run(host, ["/probe", "fd_scan"], ["--uid-base", str(UID_BASE + 65536)])
+        assert b.rc == 0, f"launcher B: {b.rc} {b.err}"
+    finally:
+        a.stdin.close()
+        a.stdin = None  # so communicate() does not flush it
+        out, err = a.communicate(timeout=RUN_TIMEOUT)
+    run_a = Run(a.returncode, out.decode(), err.decode(), time.monotonic() - t0, a.pid)
+    try:
+        assert run_a.rc == 0, (f"launcher B's start killed launcher A's sandbox (A exit {run_a.rc}): "
+                               f"A's subtree sfaasd-{last + 1} was taken for a dead launcher's")
+    finally:
+        for d in run_cgroup_dirs(last + 1):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+        host_oracles(host, before, run_a, ("fd_scan",), UID_BASE)
+
+
 def test_sigterm_to_run_kills_sandbox(host):
     """A signal to `sfaasd run` takes the whole sandbox down with it."""
     before = host.snapshot()
