@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `make bench`: every benchmark against the peers installed on this machine.
+# Not part of `make test`; needs root. Results are printed; raw samples go to
+# bench/out/ (gitignored). See bench/RESULTS.md for the last recorded run.
+#
+#   1. bench/coldstart     `sfaasd run` vs host exec, the unshare floor, bwrap,
+#                          crun, runc, runsc: /bin/true start-to-exit, interleaved
+#   2. bench/spawnbench    the launcher inside one process (as the daemon uses
+#                          it): spawn-to-exit latency and spawns/s, sequential
+#                          and 2 in parallel; plus the one-shot phase breakdown
+#   3. bench/e2e-http      exec-mode invocations over HTTP through the daemon
+#   4. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
+#
+# Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
+# SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
+# BENCH_SKIP_E2E=1, BENCH_PROFILE=1.
+set -u
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-/usr/bin/python3}
+ITER=${ITER:-200}
+RUNSC_ITER=${RUNSC_ITER:-30}
+SPAWN_N=${SPAWN_N:-2000}
+E2E_DURATION=${E2E_DURATION:-10}
+OUT=bench/out
+SB_BUILD=$OUT/build
+mkdir -p "$OUT"
+stamp=$(date +%Y%m%d-%H%M%S)
+
+if [ "$(id -u)" != 0 ]; then
+        echo "bench: needs root (namespaces, cgroups, crun/runc/runsc)" >&2
+        exit 1
+fi
+[ -x ./sfaasd ] || { echo "bench: ./sfaasd missing (make sfaasd)" >&2; exit 1; }
+
+tmp=$(mktemp -d /tmp/sfaasd-bench.XXXXXX)
+chmod 755 "$tmp"
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+# A private copy of the binary: the working tree is shared, and a concurrent
+# `make` relinking ./sfaasd mid-run would fail or mix two builds.
+cp ./sfaasd "$tmp/sfaasd" || exit 1
+SFAASD=$tmp/sfaasd
+
+echo "== environment"
+echo "   $(uname -sr), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $("$SFAASD" version 2>&1 | head -1)"
+for t in crun runc runsc bwrap wrk; do
+        command -v "$t" >/dev/null || echo "   $t: not installed (make deps-bench)"
+done
+
+echo "== building the busybox rootfs shared by every runner"
+"$PYTHON" bench/coldstart --make-rootfs "$tmp/rootfs" || exit 1
+
+echo "== building spawnbench (project objects, Makefile CFLAGS, private build dir $SB_BUILD)"
+make --no-print-directory -s -f Makefile -f bench/spawnbench.mk BUILD="$SB_BUILD" "$SB_BUILD/spawnbench" || exit 1
+
+echo "== 1. cold start of /bin/true: sfaasd run vs peers (interleaved round-robin)"
+"$PYTHON" bench/coldstart --rootfs "$tmp/rootfs" --iterations "$ITER" --runsc-iterations "$RUNSC_ITER" \
+        --sfaasd "$SFAASD" --spawnbench "$SB_BUILD/spawnbench" \
+        --out "$OUT" || status=1
+
+echo "== 2. the launcher inside one process (no runtime binary exec'd)"
+sb=$SB_BUILD/spawnbench
+run_sb() { # label, args...
+        local label=$1
+        shift
+        "$sb" --rootfs "$tmp/rootfs" --label "$label" -o "$OUT/spawnbench-$stamp-$label.json" "$@" || status=1
+}
+run_sb seq -n "$SPAWN_N" --mode seq
+run_sb seq-netns-pool -n "$SPAWN_N" --mode seq --netns-pool
+run_sb par2-proc -n "$SPAWN_N" --mode proc -p 2
+run_sb par2-thread -n "$SPAWN_N" --mode thread -p 2
+run_sb oneshot -n 200 --mode oneshot
+"$PYTHON" - "$OUT" "$stamp" <<'EOF'
+import json, statistics, sys
+out, stamp = sys.argv[1], sys.argv[2]
+def load(label):
+    try:
+        with open("%s/spawnbench-%s-%s.json" % (out, stamp, label)) as f:
+            return json.load(f)
+    except OSError:
+        return None
+seq, par, thr = load("seq"), load("par2-proc"), load("par2-thread")
+if seq:
+    m = statistics.median(seq["spawn_to_exit_ns"]) / 1e6
+    r = seq["rate_per_s"]
+    print("target spawn-to-exit median <= 1.5 ms: %.3f ms -> %s" % (
+        m, "MET (%.3f ms to spare)" % (1.5 - m) if m <= 1.5 else "MISSED by %.3f ms (%.0f%% over)" % (m - 1.5, 100 * (m - 1.5) / 1.5)))
+    print("target sequential rate >= 500/s: %.0f/s -> %s" % (
+        r, "MET" if r >= 500 else "MISSED by %.0f/s (%.0f%% short)" % (500 - r, 100 * (500 - r) / 500)))
+for name, d in (("2-parallel (processes)", par), ("2-parallel (threads)", thr)):
+    if d and seq:
+        print("%s: %.0f spawns/s = %.2fx the sequential rate" % (name, d["rate_per_s"], d["rate_per_s"] / seq["rate_per_s"]))
+EOF
+
+if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
+        echo "== 3. end to end: exec-mode invocations over HTTP (POST /function/cat)"
+        if [ ! -f tests/fixtures/out/busybox-oci.tar ]; then
+                make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture image"
+        fi
+        "$PYTHON" bench/e2e-http --sfaasd "$SFAASD" --duration "$E2E_DURATION" --out "$OUT" || status=1
+fi
+
+if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
+        echo "== 4. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
+        strace -c -f -o "$OUT/strace-run-$stamp.txt" "$SFAASD" run --rootfs "$tmp/rootfs" -- /bin/true
+        head -25 "$OUT/strace-run-$stamp.txt"
+        strace -c -f -o "$OUT/strace-spawnbench-$stamp.txt" "$sb" --rootfs "$tmp/rootfs" -n 200 >/dev/null
+        head -25 "$OUT/strace-spawnbench-$stamp.txt"
+fi
+exit $status
