@@ -2311,9 +2311,17 @@ static void kbuf_worker(bool pipes, long cap, int wfd, int rfd)
         static char chunk[65536];
         long held = 0;
         int e = 0;
+        struct timespec t0, t;
         oom_first();
         memset(chunk, 'k', sizeof chunk);
+        /* Near the limit the kernel reclaims (slowly, without swap) instead of
+         * failing: stop after 3 s of wall clock, or when a fresh buffer takes
+         * nothing, and report what is held. */
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         while (held < cap && !e) {
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                if (t.tv_sec - t0.tv_sec >= 3)
+                        break;
                 int sv[2];
                 if (pipes ? pipe2(sv, O_CLOEXEC | O_NONBLOCK) < 0
                           : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv) < 0) {
@@ -2328,6 +2336,7 @@ static void kbuf_worker(bool pipes, long cap, int wfd, int rfd)
                         (void) setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
                 }
                 int out = pipes ? sv[1] : sv[0];
+                long before = held;
                 for (;;) {
                         ssize_t n = write(out, chunk, sizeof chunk);
                         if (n > 0) {
@@ -2340,8 +2349,11 @@ static void kbuf_worker(bool pipes, long cap, int wfd, int rfd)
                                 e = errno;
                         break;
                 }
+                if (held == before)
+                        break;
         }
-        (void) write(wfd, &held, sizeof held);
+        long rep[2] = { (long) getpid(), held };
+        (void) write(wfd, rep, sizeof rep);
         close(wfd); /* the parent sees EOF once every worker reported or died */
         char c;
         while (read(rfd, &c, 1) < 0 && errno == EINTR)
@@ -2370,17 +2382,26 @@ static int kbuf_bomb(bool pipes)
         }
         close(rep[1]);
         close(rel[0]);
-        for (long v; got < WORKERS && read(rep[0], &v, sizeof v) == sizeof v; got++)
-                total += v;
+        long held[WORKERS] = { 0 };
+        for (long v[2]; got < WORKERS && read(rep[0], v, sizeof v) == sizeof v; got++)
+                for (int i = 0; i < WORKERS; i++)
+                        if (kids[i] == (pid_t) v[0])
+                                held[i] = v[1];
+        /* Count only what survivors hold until released: a worker that
+         * reported and was OOM-killed afterwards gave its memory back. */
         close(rel[1]);
         for (int i = 0; i < WORKERS; i++) {
                 int st;
-                if (kids[i] > 0 && waitpid(kids[i], &st, 0) == kids[i] && WIFSIGNALED(st))
+                if (kids[i] <= 0 || waitpid(kids[i], &st, 0) != kids[i])
+                        continue;
+                if (WIFSIGNALED(st))
                         killed++;
+                else if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+                        total += held[i];
         }
         close(rep[0]);
-        return result(total > 2 * limit, "held=%ld MiB by %d workers (%d killed), limit %ld MiB", total >> 20, got, killed,
-                      limit >> 20);
+        return result(total > 2 * limit, "held=%ld MiB by %d workers (%d killed), limit %ld MiB", total >> 20,
+                      WORKERS - killed, killed, limit >> 20);
 }
 
 static int c_sock_buf_bomb(void)
