@@ -2493,6 +2493,42 @@ static int c_tenant_b(void)
         return result(0, "abstract:%s,shm:%s,tmp:ENOENT", ename(e1), ename(e2));
 }
 
+static int c_setfcap(void)
+{
+        /* Root inside without CAP_SETFCAP cannot give a file capabilities
+         * (v2 xattr: cap_sys_admin effective+permitted), nor set trusted.*. */
+        struct {
+                uint32_t magic_etc;
+                struct {
+                        uint32_t permitted, inheritable;
+                } data[2];
+        } cap = { .magic_etc = 0x02000000 | 1 /* VFS_CAP_REVISION_2 | EFFECTIVE */,
+                  .data = { { 1u << CAP_SYS_ADMIN, 0 }, { 0, 0 } } };
+        int fd = open("/tmp/fcap", O_CREAT | O_WRONLY | O_CLOEXEC, 0755);
+        if (fd < 0)
+                return result(2, "create: %s", ename(errno));
+        close(fd);
+        long r1 = syscall(SYS_setxattr, "/tmp/fcap", "security.capability", &cap, sizeof cap, 0L);
+        int e1 = errno;
+        long r2 = syscall(SYS_setxattr, "/tmp/fcap", "trusted.probe", "x", 1L, 0L);
+        int e2 = errno;
+        if (r1 == 0 || r2 == 0)
+                return result(1, "security.capability:%s trusted:%s", r1 ? ename(e1) : "OK", r2 ? ename(e2) : "OK");
+        return result(0, "security.capability:%s,trusted:%s", ename(e1), ename(e2));
+}
+
+static int c_kill_all(void)
+{
+        /* kill(-1) reaches only our own pid namespace: other sandboxes of the
+         * same host uid must survive it. From a child (pid 1 is exempt anyway). */
+        pid_t pid = fork();
+        if (pid == 0)
+                _exit(kill(-1, SIGKILL) == 0 ? 0 : 1);
+        int st;
+        waitpid(pid, &st, 0);
+        return result(0, "kill(-1) %s", WIFSIGNALED(st) ? "killed the child itself" : "sent");
+}
+
 /* ================= table ================= */
 
 struct pcase {
@@ -2607,6 +2643,8 @@ static const struct pcase cases[] = {
         { "fcap_exec", c_fcap_exec },
         { "dac_override", c_dac_override },
         { "chown_nocap", c_chown_nocap },
+        { "setfcap", c_setfcap },
+        { "kill_all", c_kill_all },
         { "rootfs_owner", c_rootfs_owner },
         { "_ids", c_ids },
         { "_exit_true", c_exit_true },

@@ -553,6 +553,7 @@ CASES = [
          needs="fcap"),
     Case("fcap_exec_root", probe="fcap_exec", expect=r"no-elevation uid=0|execve:EACCES|execve:EPERM", needs="fcap"),
     Case("dac_override", expect="EACCES"), Case("chown_nocap"),
+    Case("setfcap", expect="security.capability:EPERM,trusted:EPERM"),
     Case("rootfs_owner", expect="0:0"),
     # --- fd and cwd leaks
     Case("fd_scan", expect="only-0-1-2"), Case("cwd_dotdot", expect="stays-in-root"),
@@ -635,7 +636,7 @@ def _params():
 def test_probe_list_covered(host):
     """Every case the probe knows is exercised here."""
     listed = subprocess.run([str(host.probe), "--list"], check=True, stdout=subprocess.PIPE, text=True).stdout.split()
-    used = {c.probe or c.id for c in CASES} | {"stdio_dir", "tenant_a", "tenant_b"}  # used by the tests below
+    used = {c.probe or c.id for c in CASES} | {"stdio_dir", "tenant_a", "tenant_b", "kill_all"}  # used by the tests below
     assert sorted(set(listed) - used) == []
 
 
@@ -809,6 +810,10 @@ def test_two_tenants(host):
         b = sfaasd_run(host, ["/probe", "tenant_b"], ["--uid-base", str(UID_BASE + 65536)])
         assert b.rc == 0 and b.result and b.result[1] == "contained", f"{b.rc} {b.out} {b.err}"
         assert re.fullmatch("abstract:ECONNREFUSED,shm:ENOENT,tmp:ENOENT", b.result[2]), b.result
+        # Same host uid as A this time: kill(-1, SIGKILL) from B must not reach A.
+        k = sfaasd_run(host, ["/probe", "kill_all"], ["--uid-base", str(base_a)])
+        assert k.rc == 0 and k.result and k.result[1] == "contained", f"{k.rc} {k.out} {k.err}"
+        assert a.poll() is None, "tenant A died while tenant B (same host uid) ran kill(-1, SIGKILL)"
     finally:
         a.stdin.close()
         a.stdin = None  # so communicate() does not flush it
@@ -889,6 +894,39 @@ def test_sweep_spares_other_pid_namespace(host):
             except OSError:
                 pass
         host_oracles(host, before, run_a, ("fd_scan",), UID_BASE)
+
+
+def test_workdir_dotdot_under_concurrent_spawns(host):
+    """openat2(RESOLVE_IN_ROOT) answers EAGAIN when any mount or rename
+    happens on the system during a lookup that walks "..", and callers must
+    retry (openat2(2)). Every spawn mounts, so on a busy host a --workdir (or
+    an image path) with ".." in it must not fail at random: 80 starts with
+    --workdir /escape (-> /../../../..) while other sandboxes start."""
+    import threading
+    stop = threading.Event()
+
+    def churn():
+        while not stop.is_set():
+            subprocess.run([SFAASD, "run", "--rootfs", str(host.rootfs), *CAPS, "--uid-base", str(UID_BASE),
+                            "--", "/probe", "_exit_true", NONCE], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    before = host.snapshot()
+    threads = [threading.Thread(target=churn) for _ in range(2)]
+    for t in threads:
+        t.start()
+    failures = []
+    try:
+        for _ in range(80):
+            run = sfaasd_run(host, ["/probe", "cwd_inside"], ["--workdir", "/escape", "--uid-base", str(UID_BASE)])
+            if run.rc != 0:
+                failures.append(run.err.strip())
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert not failures, f"{len(failures)}/80 starts failed: {sorted(set(failures))}"
+    host_oracles(host, before, run, ("cwd_inside",), UID_BASE)
 
 
 def test_sigterm_to_run_kills_sandbox(host):
