@@ -21,6 +21,19 @@ the probe waits for EOF on stdin after printing its result).
 Every run carries hard caps (--memory 64M --pids 64 --timeout 10s
 --tmpfs-size 16M) so a failing test cannot hurt the machine.
 
+Beyond the per-case table (test_probe): hostile rootfs layouts (/proc,
+/dev, /tmp as symlinks out of the image, missing /tmp), launch failures
+that must leave nothing behind, a host directory passed as stdin
+(CVE-2024-21626 shape), closed stdio, two concurrent tenants, stale and
+foreign `sfaasd-<pid>` cgroup subtrees, --workdir with ".." while other
+sandboxes start, and SIGTERM/SIGKILL of `sfaasd run` itself.
+
+Concurrency with other users of the machine: the suite runs a private copy
+of the sfaasd binary, uses its own uid base (derived from its pid) and a
+nonce in every probe command line, and only counts host mount-table changes
+that name its own directories; so `make test` and `make asan` may run side
+by side.
+
 Needs root (user namespaces with idmapped mounts, cgroups); skips otherwise.
 """
 import dataclasses
@@ -514,7 +527,8 @@ CASES = [
     Case("syslog"), Case("iopl"), Case("ioperm"), Case("quotactl"),
     Case("unknown_syscall", expect="ENOSYS"),
     # --- ABI and argument tricks
-    Case("int80_getpid", expect="killed-SYS"), Case("int80_mount", expect="killed-SYS"),
+    # killed-SEGV: a kernel without IA32 emulation has no int 0x80 entry at all
+    Case("int80_getpid", expect="killed-SYS|killed-SEGV"), Case("int80_mount", expect="killed-SYS|killed-SEGV"),
     Case("x32_getpid", expect="killed-SYS"),
     Case("nr_hibits", expect="EPERM"),
     Case("int80_self", rc=128 + 31, result=False),  # pid 1 killed by SIGSYS: 128+31
