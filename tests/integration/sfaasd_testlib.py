@@ -7,6 +7,7 @@ events (a log line, a socket answer, a process appearing in /proc), each with
 a generous deadline so the same suite runs against an ASan build.
 """
 import base64
+import ctypes
 import gzip
 import hashlib
 import io
@@ -504,3 +505,36 @@ def build_rootbox(path):
         for h, data in blobs.items():
             add("blobs/sha256/" + h, data)
     os.replace(tmp, path)
+
+
+# ---- gates: a function waits until the test lets it go --------------------------
+
+# Script prefix for an `sh -s MARKER` function: blocks until the host
+# creates /tmp/go inside that sandbox (see open_gate).
+GATE = b"while [ ! -e /tmp/go ]; do sleep 0.02; done\n"
+
+
+def open_gate(pid):
+    """Create /tmp/go in the sandbox whose process is pid. The host reaches
+    the sandbox's private /tmp through /proc/PID/root; the file is created
+    with this thread's fsuid/fsgid set to the sandbox process's host ids,
+    as host root is not mapped inside (EOVERFLOW)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    uid = proc_uids(pid)[1]
+    gid = None
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Gid:"):
+                gid = int(line.split()[2])
+    dfd = os.open("/proc/%d/root/tmp" % pid, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        libc.setfsgid(gid)
+        libc.setfsuid(uid)
+        try:
+            fd = os.open("go", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644, dir_fd=dfd)
+        finally:
+            libc.setfsuid(0)
+            libc.setfsgid(0)
+        os.close(fd)
+    finally:
+        os.close(dfd)

@@ -420,3 +420,13 @@ def test_image_reference_forms(api, busybox):
         assert r.text == ref
     r = api.deploy("refbad", image="sha256:" + "f" * 12)
     assert r.status_code == 400
+
+
+def test_ui_requests_get_no_browser_challenge(daemon):
+    """The web UI signs in with its own form: its calls (X-Requested-With)
+    get 401 without WWW-Authenticate, so no browser prompt pops up."""
+    r = requests.get(daemon.url + "/system/functions", headers={"X-Requested-With": "XMLHttpRequest"},
+                     timeout=HTTP_TIMEOUT)
+    assert r.status_code == 401
+    assert "WWW-Authenticate" not in r.headers
+    assert r.json() == {"error": "invalid credentials"}

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from sfaasd_testlib import (DEFAULT_NS, HTTP_TIMEOUT, SLOW, error_of, parse_env, proc_uids, procs_with_argv,
+from sfaasd_testlib import (GATE, DEFAULT_NS, open_gate, HTTP_TIMEOUT, SLOW, error_of, parse_env, proc_uids, procs_with_argv,
                             wait_until, zombie_children)
 
 OUTPUT_CAP = 1 << 20
@@ -387,3 +387,25 @@ def test_client_disconnect_mid_invocation(api, daemon, fns):
     r = api.invoke("cat", data=b"after disconnect")
     assert r.content == b"after disconnect"
     wait_until(lambda: zombie_children(daemon.pid) == [], 30 * SLOW, "no zombie children")
+
+
+def test_delete_and_update_while_in_flight(api, fns):
+    """An invocation runs with the spec it started with; removing or
+    updating the function meanwhile does not break it."""
+    api.deploy("inflight", fprocess="sh -s inflight-x", env={"GEN": "old"}, expect=202)
+    result = {}
+    th = threading.Thread(target=lambda: result.update(
+        r=api.invoke("inflight", data=GATE + b"echo gen=$GEN\n")))
+    th.start()
+    try:
+        pids = wait_until(lambda: procs_with_argv(["sh", "-s", "inflight-x"]), 30 * SLOW, "the invocation to start")
+        r = api.deploy("inflight", fprocess="sh -s inflight-x", env={"GEN": "new"}, method="PUT")
+        assert r.status_code == 200
+        assert api.remove("inflight").status_code == 200
+        assert th.is_alive(), "the gated invocation ended early: %r" % result
+        open_gate(pids[0])
+    finally:
+        th.join(HTTP_TIMEOUT)
+    assert result["r"].status_code == 200, result["r"].text
+    assert result["r"].text == "gen=old\n"
+    assert api.invoke("inflight").status_code == 404

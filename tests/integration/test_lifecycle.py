@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Daemon lifecycle: graceful restart, SIGTERM with a request in flight,
 kill -9 durability, credentials. Each test has its own daemon(s)."""
+import concurrent.futures
 import os
 import signal
 import socket
@@ -10,7 +11,7 @@ import threading
 import pytest
 import requests
 
-from sfaasd_testlib import (DEFAULT_NS, HTTP_TIMEOUT, SLOW, Api, DaemonError, basic, error_of, parse_env,
+from sfaasd_testlib import (GATE, DEFAULT_NS, open_gate, HTTP_TIMEOUT, SLOW, Api, DaemonError, basic, error_of, parse_env,
                             procs_with_argv, wait_until)
 
 
@@ -80,20 +81,21 @@ def test_sigterm_lets_inflight_request_finish(make_daemon, images):
     api = Api(d)
     assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
     api.deploy("slow", fprocess="sh -s inflight-marker", expect=202)
-    result = {}
-
-    def call():
-        try:
-            result["r"] = api.invoke("slow", data=b"sleep 1\necho finished\n")
-        except Exception as e:  # reported below
-            result["e"] = e
-
-    th = threading.Thread(target=call)
-    th.start()
+    th, result = _start_inflight(api, "slow", ["sh", "-s", "inflight-marker"], GATE + b"echo finished\n")
     try:
-        # the request is in flight once its sandbox runs
-        wait_until(lambda: procs_with_argv(["sh", "-s", "inflight-marker"]), 30 * SLOW, "the slow function to start")
         d.signal(signal.SIGTERM)
+        wait_until(lambda: "received" in d.log(), 30 * SLOW, "the daemon to log the signal")
+        # the listener closes; the daemon waits for the in-flight request
+        def refused():
+            try:
+                requests.get(d.url + "/healthz", timeout=HTTP_TIMEOUT)
+                return False
+            except requests.ConnectionError:
+                return True
+        wait_until(refused, 30 * SLOW, "the listener to close after SIGTERM")
+        assert d.running(), "daemon exited with a request in flight:\n" + d.log_tail()
+        assert th.is_alive()
+        open_gate(procs_with_argv(["sh", "-s", "inflight-marker"])[0])
     finally:
         th.join(HTTP_TIMEOUT)
     assert "e" not in result, "in-flight request failed: %r" % result.get("e")
@@ -103,36 +105,6 @@ def test_sigterm_lets_inflight_request_finish(make_daemon, images):
     rc = d.wait()
     assert rc == 0, d.log_tail()
     assert procs_with_argv(["sh", "-s", "inflight-marker"]) == []
-
-
-def test_sigterm_refuses_new_work(make_daemon, images):
-    """After SIGTERM the listener is closed: no new connection is served, while
-    the in-flight one still gets its answer."""
-    d = make_daemon()
-    api = Api(d)
-    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
-    api.deploy("slow2", fprocess="sh -s refuse-marker", expect=202)
-    result = {}
-    th = threading.Thread(target=lambda: result.update(r=api.invoke("slow2", data=b"sleep 2\necho ok\n")))
-    th.start()
-    try:
-        wait_until(lambda: procs_with_argv(["sh", "-s", "refuse-marker"]), 30 * SLOW, "the slow function to start")
-        d.signal(signal.SIGTERM)
-        # the daemon is still running (the sandbox sleeps): wait until the
-        # listener is gone, then a new connection must fail
-        def refused():
-            try:
-                requests.get(d.url + "/healthz", timeout=HTTP_TIMEOUT)
-                return False
-            except requests.ConnectionError:
-                return True
-        wait_until(refused, 30 * SLOW, "the listener to close after SIGTERM")
-        assert d.running(), "daemon exited before its in-flight request finished"
-    finally:
-        th.join(HTTP_TIMEOUT)
-    assert result["r"].status_code == 200
-    assert result["r"].text == "ok\n"
-    assert d.wait() == 0, d.log_tail()
 
 
 def test_kill9_keeps_acknowledged_state(make_daemon, images):
@@ -320,3 +292,65 @@ def test_sigterm_drops_unfinished_upload(make_daemon, images):
     api = Api(d)
     assert api.get("/system/images").json() == []
     assert os.listdir(os.path.join(d.data_dir, "images")) == []
+
+
+def test_kill9_leaves_no_orphan_sandbox(make_daemon, images):
+    """Sandboxes die with the daemon (nothing keeps running unaccounted for
+    after a crash), and the restarted daemon serves normally."""
+    d = make_daemon()
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("orphan", fprocess="sh -s orphan-marker", expect=202)
+    th, result = _start_inflight(api, "orphan", ["sh", "-s", "orphan-marker"],
+                                 b"sleep 987664 &\nsleep 987665\n")
+    wait_until(lambda: procs_with_argv(["sleep", "987664"]) and procs_with_argv(["sleep", "987665"]),
+               30 * SLOW, "the sandbox's children")
+    d.kill9()
+    th.join(HTTP_TIMEOUT)
+    assert "e" in result, "a killed daemon cannot have answered: %r" % result
+    for argv in (["sh", "-s", "orphan-marker"], ["sleep", "987664"], ["sleep", "987665"]):
+        wait_until(lambda: procs_with_argv(argv) == [], 30 * SLOW, "%r to die with the daemon" % (argv,))
+    d.start()
+    r = Api(d).invoke("orphan", data=b"echo back")
+    assert r.status_code == 200, r.text
+    assert r.text == "back\n"
+
+
+def test_parallel_imports_of_one_image(make_daemon, images):
+    d = make_daemon()
+    path = images.path("busybox-docker.tar")
+    with open(path, "rb") as f:
+        data = f.read()
+
+    def one(_):
+        return requests.post(d.url + "/system/images", data=data, auth=("admin", d.password),
+                             timeout=HTTP_TIMEOUT)
+
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        rs = list(ex.map(one, range(6)))
+    assert all(r.status_code == 200 for r in rs), [(r.status_code, r.text) for r in rs]
+    ids = {r.json()["id"] for r in rs}
+    assert len(ids) == 1
+    assert [r.json()["existed"] for r in rs].count(False) >= 1
+    assert os.listdir(os.path.join(d.data_dir, "images")) == [ids.pop().split(":", 1)[1]]
+    api = Api(d)
+    assert len(api.get("/system/images").json()) == 1
+    api.deploy("afterpar", fprocess="cat", expect=202)
+    assert api.invoke("afterpar", data=b"ok").content == b"ok"
+
+
+def test_parallel_deploys_of_one_name(make_daemon, images):
+    d = make_daemon()
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+
+    def one(i):
+        return requests.post(d.url + "/system/functions", auth=("admin", d.password), timeout=HTTP_TIMEOUT,
+                             json={"service": "race", "image": "busybox:latest", "envProcess": "echo-args %d" % i})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        rs = list(ex.map(one, range(8)))
+    codes = sorted(r.status_code for r in rs)
+    assert codes == [202] + [409] * 7, codes
+    winner = [i for i, r in enumerate(rs) if r.status_code == 202][0]
+    assert api.invoke("race").text == "%d\n" % winner
