@@ -538,3 +538,42 @@ def open_gate(pid):
         os.close(fd)
     finally:
         os.close(dfd)
+
+
+# ---- cgroups -------------------------------------------------------------------
+
+def cgroup_subtree_candidates(pid):
+    """Where the launcher of process pid puts its subtree "sfaasd-<pid>":
+    below its own cgroup (or the parent of it, when the daemon moved itself
+    into a leaf), in every mounted hierarchy. Read while pid runs."""
+    own = set()
+    with open("/proc/%d/cgroup" % pid) as f:
+        for line in f:
+            path = line.rstrip("\n").split(":", 2)[2]
+            own.add(path)
+            own.add(os.path.dirname(path))
+    mounts = ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", e) for e in os.listdir("/sys/fs/cgroup")]
+    out = set()
+    for m in mounts:
+        for p in own:
+            out.add(os.path.normpath(m + p + "/sfaasd-%d" % pid))
+    return sorted(out)
+
+
+def existing_dirs(paths):
+    return [p for p in paths if os.path.isdir(p)]
+
+
+def leaf_cgroups(subtrees):
+    """Sandbox leaves below the subtrees (tenant group dirs excluded)."""
+    out = []
+    for st in subtrees:
+        for group in os.listdir(st):
+            g = os.path.join(st, group)
+            if os.path.isdir(g):
+                out += [os.path.join(g, leaf) for leaf in os.listdir(g) if os.path.isdir(os.path.join(g, leaf))]
+    return out
+
+
+def fd_count(pid):
+    return len(os.listdir("/proc/%d/fd" % pid))

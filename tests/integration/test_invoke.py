@@ -10,7 +10,8 @@ import time
 import pytest
 import requests
 
-from sfaasd_testlib import (GATE, DEFAULT_NS, open_gate, HTTP_TIMEOUT, SLOW, error_of, parse_env, proc_uids, procs_with_argv,
+from sfaasd_testlib import (GATE, DEFAULT_NS, cgroup_subtree_candidates, existing_dirs, fd_count, leaf_cgroups,
+                            open_gate, HTTP_TIMEOUT, SLOW, error_of, parse_env, proc_uids, procs_with_argv,
                             wait_until, zombie_children)
 
 OUTPUT_CAP = 1 << 20
@@ -409,3 +410,25 @@ def test_delete_and_update_while_in_flight(api, fns):
     assert result["r"].status_code == 200, result["r"].text
     assert result["r"].text == "gen=old\n"
     assert api.invoke("inflight").status_code == 404
+
+
+def test_no_fd_or_cgroup_leak(api, daemon, fns):
+    """Many invocations, ending every way there is, leave the daemon with
+    the descriptors it had and no sandbox cgroup behind."""
+    def settle(want):
+        wait_until(lambda: fd_count(daemon.pid) <= want, 30 * SLOW,
+                   "daemon fds back to %d (now %d)" % (want, fd_count(daemon.pid)))
+
+    assert api.invoke("cat", data=b"warm").status_code == 200
+    api.s.close()  # the keep-alive connection would count
+    base = fd_count(daemon.pid)
+    for _ in range(5):
+        assert requests.post(daemon.url + "/function/cat", data=b"x", timeout=HTTP_TIMEOUT).status_code == 200
+        assert requests.post(daemon.url + "/function/false", timeout=HTTP_TIMEOUT).status_code == 500
+        assert requests.post(daemon.url + "/function/yes", timeout=HTTP_TIMEOUT).status_code == 500
+        assert requests.post(daemon.url + "/function/nosuch", timeout=HTTP_TIMEOUT).status_code == 404
+    assert requests.post(daemon.url + "/function/sleeper", timeout=HTTP_TIMEOUT).status_code == 504
+    settle(base)
+    subtrees = existing_dirs(cgroup_subtree_candidates(daemon.pid))
+    if subtrees:  # the daemon uses cgroups on this host
+        wait_until(lambda: leaf_cgroups(subtrees) == [], 30 * SLOW, "sandbox cgroups to be removed")

@@ -11,7 +11,7 @@ import threading
 import pytest
 import requests
 
-from sfaasd_testlib import (GATE, DEFAULT_NS, open_gate, HTTP_TIMEOUT, SLOW, Api, DaemonError, basic, error_of, parse_env,
+from sfaasd_testlib import (GATE, DEFAULT_NS, cgroup_subtree_candidates, existing_dirs, open_gate, HTTP_TIMEOUT, SLOW, Api, DaemonError, basic, error_of, parse_env,
                             procs_with_argv, wait_until)
 
 
@@ -354,3 +354,25 @@ def test_parallel_deploys_of_one_name(make_daemon, images):
     assert codes == [202] + [409] * 7, codes
     winner = [i for i, r in enumerate(rs) if r.status_code == 202][0]
     assert api.invoke("race").text == "%d\n" % winner
+
+
+def test_cgroup_subtree_removed_on_exit_and_swept_after_crash(make_daemon, images):
+    d = make_daemon()
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("cg", fprocess="cat", expect=202)
+    assert api.invoke("cg", data=b"x").status_code == 200
+    cands = cgroup_subtree_candidates(d.pid)
+    if not existing_dirs(cands):
+        pytest.skip("the daemon made no cgroup subtree on this host (no delegated cgroups)")
+    assert d.stop() == 0
+    assert existing_dirs(cands) == [], "cgroup subtree left after a graceful exit"
+
+    d.start()
+    assert Api(d).invoke("cg", data=b"x").status_code == 200
+    cands = cgroup_subtree_candidates(d.pid)
+    assert existing_dirs(cands)
+    d.kill9()
+    d.start()
+    assert existing_dirs(cands) == [], "the next start did not sweep the crashed daemon's subtree"
+    assert Api(d).invoke("cg", data=b"y").content == b"y"
