@@ -2367,7 +2367,7 @@ static int kbuf_bomb(bool pipes)
          * sandbox can pin must stay near its limit, whatever the process
          * count times RLIMIT_NOFILE allows. Stops at 1 GiB in total. */
         long limit = arg_long(2), total = 0, cap_total = 1L << 30;
-        enum { WORKERS = 32 };
+        enum { WORKERS = 8 };
         int rep[2], rel[2], got = 0, killed = 0;
         pid_t kids[WORKERS];
         if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(rel, O_CLOEXEC) < 0)
