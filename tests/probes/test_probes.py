@@ -749,7 +749,7 @@ LAUNCH_FAILURES = {
     "command_not_in_path": (["no-such-tool"], []),
     "workdir_missing": (["/probe", "cwd_inside"], ["--workdir", "/nonexistent"]),
     "workdir_is_file": (["/probe", "cwd_inside"], ["--workdir", "/probe"]),
-    "bind_parent_missing": (["/probe", "cwd_inside"], ["--bind", "{bindsrc}:/nonexistent/dir/b"]),
+    "bind_source_missing": (["/probe", "cwd_inside"], ["--bind", "{base}/no-such-source:/secrets/b"]),
 }
 
 
