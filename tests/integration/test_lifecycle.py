@@ -356,23 +356,37 @@ def test_parallel_deploys_of_one_name(make_daemon, images):
     assert api.invoke("race").text == "%d\n" % winner
 
 
-def test_cgroup_subtree_removed_on_exit_and_swept_after_crash(make_daemon, images):
+def test_cgroup_subtree_removed_on_exit_and_empty_after_crash(make_daemon, images):
     d = make_daemon()
     api = Api(d)
     assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
-    api.deploy("cg", fprocess="cat", expect=202)
-    assert api.invoke("cg", data=b"x").status_code == 200
+    api.deploy("cg", fprocess="sh -s cg-marker", expect=202)
+    assert api.invoke("cg", data=b"echo x").status_code == 200
     cands = cgroup_subtree_candidates(d.pid)
     if not existing_dirs(cands):
         pytest.skip("the daemon made no cgroup subtree on this host (no delegated cgroups)")
     assert d.stop() == 0
     assert existing_dirs(cands) == [], "cgroup subtree left after a graceful exit"
 
+    # crash with a sandbox running: nothing may stay alive in the subtree
     d.start()
-    assert Api(d).invoke("cg", data=b"x").status_code == 200
+    api = Api(d)
     cands = cgroup_subtree_candidates(d.pid)
-    assert existing_dirs(cands)
+    th, result = _start_inflight(api, "cg", ["sh", "-s", "cg-marker"], b"sleep 987666\n")
     d.kill9()
+    th.join(HTTP_TIMEOUT)
+    wait_until(lambda: procs_with_argv(["sleep", "987666"]) == [], 30 * SLOW, "the sandbox to die with the daemon")
     d.start()
-    assert existing_dirs(cands) == [], "the next start did not sweep the crashed daemon's subtree"
-    assert Api(d).invoke("cg", data=b"y").content == b"y"
+
+    def procs_in(dirs):
+        pids = []
+        for top in dirs:
+            for dirpath, _, files in os.walk(top):
+                if "cgroup.procs" in files:
+                    with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                        pids += f.read().split()
+        return pids
+
+    wait_until(lambda: procs_in(existing_dirs(cands)) == [], 30 * SLOW,
+               "no process left in the crashed daemon's cgroup subtree")
+    assert Api(d).invoke("cg", data=b"echo y").text == "y\n"
