@@ -7,7 +7,7 @@ import socket
 import pytest
 import requests
 
-from sfaasd_testlib import DEFAULT_NS, HTTP_TIMEOUT, RFC3339, SLOW, error_of, parse_env, read_response
+from sfaasd_testlib import DEFAULT_NS, HTTP_TIMEOUT, RFC3339, SLOW, Api, error_of, parse_env, read_response
 
 SHA256_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -430,3 +430,12 @@ def test_ui_requests_get_no_browser_challenge(daemon):
     assert r.status_code == 401
     assert "WWW-Authenticate" not in r.headers
     assert r.json() == {"error": "invalid credentials"}
+
+
+def test_fresh_daemon_lists_are_empty_arrays(make_daemon):
+    d = make_daemon()
+    api = Api(d)
+    for path in ("/system/functions", "/system/images"):
+        r = api.get(path)
+        assert r.status_code == 200
+        assert r.text.strip() == "[]", (path, r.text)

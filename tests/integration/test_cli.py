@@ -210,3 +210,20 @@ def test_usage_errors(cli):
     p = cli("list", "--gateway", "ftp://nowhere", gateway=False)
     assert p.returncode == 2
     one_line_error(p)
+
+
+def test_list_unknown_namespace(cli):
+    p = cli("list", "-n", "tenant-nope")
+    assert p.returncode == 1
+    err = one_line_error(p)
+    assert "400" in err and "tenant-nope" in err
+
+
+def test_invoke_client_timeout(cli, images):
+    cli("image", "import", images.path("busybox-oci.tar"), check=0)
+    cli("deploy", "--name", "clislow", "--image", "busybox:latest", "--fprocess", "sleep 987667",
+        "--env", "exec_timeout=3s", check=0)
+    p = cli("invoke", "clislow", "--timeout", "1s", password=False)
+    assert p.returncode == 1
+    err = one_line_error(p)
+    assert "did not answer" in err

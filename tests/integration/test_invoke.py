@@ -432,3 +432,25 @@ def test_no_fd_or_cgroup_leak(api, daemon, fns):
     subtrees = existing_dirs(cgroup_subtree_candidates(daemon.pid))
     if subtrees:  # the daemon uses cgroups on this host
         wait_until(lambda: leaf_cgroups(subtrees) == [], 30 * SLOW, "sandbox cgroups to be removed")
+
+
+def test_chunked_request_body(api, daemon, fns):
+    parts = [b"chunk-%d|" % i * 100 for i in range(20)]
+    r = requests.post(daemon.url + "/function/cat", data=iter(parts), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, r.text
+    assert r.content == b"".join(parts)
+
+
+def test_stderr_not_in_success_body(api, fns):
+    r = sh(api, "echo out; echo err >&2")
+    assert r.status_code == 200
+    assert r.content == b"out\n"
+
+
+def test_default_content_type(api, daemon, fns):
+    r = requests.post(daemon.url + "/function/cat", data=b"x", headers={"Content-Type": None},
+                      timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "text/plain"
+    r = api.invoke("cat", data=b"{}", headers={"Content-Type": "application/json"})
+    assert r.headers["Content-Type"] == "application/json"
