@@ -155,10 +155,19 @@ static long c_close(int fd)
         return S1(SYS_close, fd);
 }
 
+/* openat2 answers EAGAIN when a mount or rename anywhere on the system
+ * races a lookup that walks ".." under RESOLVE_IN_ROOT/BENEATH (seqlock
+ * check), and callers are to retry (openat2(2)); every spawn mounts, so
+ * that happens on a busy host. Bounded, so a livelock still fails. */
 static long c_openat2(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
         struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = resolve };
-        return S4(SYS_openat2, dirfd, path, &how, sizeof how);
+        long r;
+        int tries = 0;
+        do
+                r = S4(SYS_openat2, dirfd, path, &how, sizeof how);
+        while (r == -EAGAIN && ++tries < 1000);
+        return r;
 }
 
 /* Mount targets inside the image: never through a symlink, never outside. */

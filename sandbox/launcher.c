@@ -475,7 +475,10 @@ static int check_rootfs_dirs(const char *rootfs, struct sf_err *err)
         for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
                 struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
                                         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
-                int fd = (int) syscall(SYS_openat2, root, dirs[i], &how, sizeof how);
+                int fd, tries = 0;
+                do /* EAGAIN: a concurrent mount or rename; retry (openat2(2)) */
+                        fd = (int) syscall(SYS_openat2, root, dirs[i], &how, sizeof how);
+                while (fd < 0 && errno == EAGAIN && ++tries < 1000);
                 if (fd < 0)
                         return sf_err_errno(err, -errno, "rootfs '%s' needs a real /%s directory (not a symlink); "
                                             "images from the store have one, --rootfs users must create it",
@@ -489,8 +492,15 @@ static int check_stdio(int fd, int i, struct sf_err *err)
 {
         if (fd < 0)
                 return 0;
-        if (fcntl(fd, F_GETFD) < 0)
+        struct stat st;
+
+        if (fcntl(fd, F_GETFD) < 0 || fstat(fd, &st) < 0)
                 return sf_err_errno(err, -errno, "stdio %d: fd %d", i, fd);
+        /* A directory fd is a way out of the root: openat(0, "../..") or
+         * fchdir(0) inside resolve on the host (CVE-2024-21626 shape through
+         * stdio). Only streams and files the sandbox may read or write. */
+        if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
+                return sf_err_set(err, -EBADF, "stdio %d: fd %d is not a pipe, socket, file or character device", i, fd);
         /* A terminal inside would allow TIOCSTI/TIOCLINUX injection into the
          * caller's session; the caller relays through a pipe instead. */
         if (isatty(fd))

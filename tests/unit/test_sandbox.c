@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -641,10 +642,10 @@ static void test_stale_subtree_swept(void **state)
         struct sandbox_launcher *l = NULL;
         char *dirs[SB_CTRL_MAX_] = { NULL }, p[PATH_MAX], name[64];
         struct sf_err err = { 0 };
-        pid_t dead, orphan;
+        struct pollfd pfd = { .fd = -1, .events = POLLIN };
+        pid_t dead, mid, orphan = 0;
         int ready[2], status;
         bool v2;
-        char c;
         (void) state;
 
         assert_true(own_cgroup_dirs(dirs, &v2) > 0);
@@ -664,31 +665,44 @@ static void test_stale_subtree_swept(void **state)
                 (void) xsnprintf(p, sizeof p, "%s/%s/openfaas-fn/leaf", dirs[k], name);
                 assert_int_equal(mkdir(p, 0755), 0);
         }
-        /* A process left in the leaves (as an orphaned sandbox would be). */
+        /* A process left in the leaves, orphaned (adopted by init) as a dead
+         * daemon's sandbox would be: fork twice, the middle one exits. */
         assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
-        orphan = fork();
-        assert_true(orphan >= 0);
-        if (orphan == 0) {
+        mid = fork();
+        assert_true(mid >= 0);
+        if (mid == 0) {
+                pid_t g = fork();
+                if (g < 0)
+                        _exit(5);
+                if (g > 0)
+                        _exit(0);
                 for (int k = 0; k < SB_CTRL_MAX_; k++) {
                         if (!dirs[k])
                                 continue;
                         (void) xsnprintf(p, sizeof p, "%s/%s/openfaas-fn/leaf/cgroup.procs", dirs[k], name);
-                        if (write_string_file(p, "0") < 0)
+                        int wr = write_string_file(p, "0");
+                        if (wr < 0) {
+                                fprintf(stderr, "orphan: cannot join '%s': %s\n", p, strerror(-wr));
                                 _exit(3);
+                        }
                 }
-                if (write(ready[1], "r", 1) != 1)
+                g = getpid();
+                if (write(ready[1], &g, sizeof g) != sizeof g)
                         _exit(4);
                 for (;;)
                         pause();
         }
         (void) close(ready[1]);
-        assert_int_equal(read(ready[0], &c, 1), 1);
+        assert_int_equal(waitpid(mid, &status, 0), mid);
+        assert_int_equal(read(ready[0], &orphan, sizeof orphan), (ssize_t) sizeof orphan);
         (void) close(ready[0]);
+        pfd.fd = (int) syscall(SYS_pidfd_open, orphan, 0);
+        assert_true(pfd.fd >= 0);
 
         if (sandbox_launcher_new(NULL, &l, &err) < 0)
                 fail_msg("launcher: %s", err.msg);
-        assert_int_equal(waitpid(orphan, &status, 0), orphan);
-        assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+        assert_int_equal(poll(&pfd, 1, 5000), 1); /* the orphan is gone */
+        (void) close(pfd.fd);
         for (int k = 0; k < SB_CTRL_MAX_; k++)
                 if (dirs[k] && dir_exists(dirs[k], name))
                         fail_msg("stale '%s/%s' not removed", dirs[k], name);
