@@ -3,7 +3,7 @@
  * spawnbench: the sandbox launcher measured inside one long-lived process,
  * the way the daemon uses it, without exec'ing any runtime binary.
  *
- *   spawnbench --rootfs DIR [-n N] [-w WARMUP] [-p PAR] [--netns-pool]
+ *   spawnbench --rootfs DIR [-n N] [-w WARMUP] [-p PAR] [--netns-pool] [--no-cgroups]
  *              [--mode seq|proc|thread|oneshot|once] [-o OUT.json] [-- CMD ARGS...]
  *
  * Each worker calls sandbox_launcher_new() once, then loops:
@@ -58,6 +58,10 @@
 #include "sandbox/sandbox.h"
 
 #define MAX_PAR 16
+
+/* --no-cgroups: a diagnostic only (what the cgroup work costs); the launcher
+ * documents no_cgroups as "for tests only, never the default". */
+static bool no_cgroups;
 
 struct worker {
         int index;
@@ -132,7 +136,7 @@ static int one_spawn(struct sandbox_launcher *l, const struct worker *w, uint64_
 static void *worker_run(void *arg)
 {
         struct worker *w = arg;
-        struct sandbox_launcher_config cfg = { .netns_pool = w->netns_pool };
+        struct sandbox_launcher_config cfg = { .netns_pool = w->netns_pool, .no_cgroups = no_cgroups };
         struct sandbox_launcher *l = NULL;
         struct sf_err err = { 0 };
         char subtree[64];
@@ -214,7 +218,7 @@ static const struct sandbox_launcher_config *bench_launcher_config(void)
         static char name[64];
         static struct sandbox_launcher_config cfg;
         (void) snprintf(name, sizeof name, "sfaasd-bench-%d", (int) getpid());
-        cfg = (struct sandbox_launcher_config) { .cgroup_subtree = name };
+        cfg = (struct sandbox_launcher_config) { .cgroup_subtree = name, .no_cgroups = no_cgroups };
         return &cfg;
 }
 
@@ -389,7 +393,7 @@ static long parse_count(const char *s)
 static void usage(FILE *f)
 {
         fprintf(f, "usage: spawnbench --rootfs DIR [-n N] [-w WARMUP] [-p PAR] [--mode seq|proc|thread|oneshot|once]\n"
-                   "                  [--netns-pool] [-o OUT.json] [--label TEXT] [-- CMD ARGS...]\n");
+                   "                  [--netns-pool] [--no-cgroups] [-o OUT.json] [--label TEXT] [-- CMD ARGS...]\n");
 }
 
 int main(int argc, char **argv)
@@ -398,6 +402,7 @@ int main(int argc, char **argv)
                 { "rootfs", required_argument, NULL, 'r' }, { "iterations", required_argument, NULL, 'n' },
                 { "warmup", required_argument, NULL, 'w' }, { "parallel", required_argument, NULL, 'p' },
                 { "mode", required_argument, NULL, 'm' },   { "netns-pool", no_argument, NULL, 'P' },
+                { "no-cgroups", no_argument, NULL, 'G' },
                 { "out", required_argument, NULL, 'o' },    { "label", required_argument, NULL, 'l' },
                 { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
         };
@@ -420,6 +425,7 @@ int main(int argc, char **argv)
                 case 'p': par = parse_count(optarg); break;
                 case 'm': mode = optarg; break;
                 case 'P': pool = true; break;
+                case 'G': no_cgroups = true; break;
                 case 'o': out = optarg; break;
                 case 'l': label = optarg; break;
                 case 'h': usage(stdout); return 0;
