@@ -332,7 +332,7 @@ int cmd_run(int argc, char **argv)
                 goto out;
         }
 
-        r = sandbox_launcher_new(NULL, &l, &err);
+        r = sandbox_launcher_new(&(struct sandbox_launcher_config) { .one_shot = true }, &l, &err);
         if (r < 0) {
                 fprintf(stderr, "sfaasd run: %s\n", err.msg);
                 goto out;

@@ -188,7 +188,10 @@ struct sb_cgroup {
 
 /* Describe the hierarchy (no side effects). */
 int sb_cgroup_detect(struct sb_cgroup_root *root, struct sf_err *err);
-int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, struct sf_err *err);
+/* sweep_all: also remove the stale "sfaasd-<pid>" subtrees of dead
+ * launchers (see sweep_stale); else only a stale one with our own name. */
+int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, bool sweep_all,
+                        struct sf_err *err);
 void sb_cgroup_root_release(struct sb_cgroup_root *root);
 int sb_cgroup_create(const struct sb_cgroup_root *root, const char *group, const char *name,
                      const struct sandbox_limits *limits, struct sb_cgroup *ret, struct sf_err *err);

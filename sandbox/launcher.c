@@ -183,7 +183,7 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 }
                 r = sb_cgroup_detect(&l->cg, err);
                 if (r >= 0)
-                        r = sb_cgroup_root_init(&l->cg, sub, err);
+                        r = sb_cgroup_root_init(&l->cg, sub, !(cfg && cfg->one_shot), err);
                 if (r < 0)
                         goto fail;
         }

@@ -93,6 +93,11 @@ struct sandbox_launcher_config {
          * launchers (the daemon); a one-shot `run` gains nothing. Each netns
          * is used once; when none is ready, spawn makes its own as usual. */
         bool netns_pool;
+        /* One sandbox and exit (`sfaasd run`): skip the sweep of subtrees
+         * that dead launchers left (walking them all costs ~1 ms per start
+         * on a host with many); only a leftover with our own name, which we
+         * need, is removed. A daemon's start does the full sweep. */
+        bool one_shot;
 };
 
 struct sandbox_launcher;
