@@ -454,3 +454,21 @@ def test_default_content_type(api, daemon, fns):
     assert r.headers["Content-Type"] == "text/plain"
     r = api.invoke("cat", data=b"{}", headers={"Content-Type": "application/json"})
     assert r.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("length", [900, 4000])
+def test_long_content_type_gets_an_answer(api, daemon, fns, length):
+    """A Content-Type well within the header limits is echoed on the
+    answer (or refused with a 4xx naming it); the connection is never just
+    dropped without an answer."""
+    ct = "text/plain; note=" + "a" * length
+    try:
+        r = api.invoke("cat", data=b"hello", headers={"Content-Type": ct})
+    except requests.ConnectionError as e:
+        pytest.fail("no HTTP answer at all: %r" % e)
+    if r.status_code == 200:
+        assert r.content == b"hello"
+        assert r.headers["Content-Type"] == ct
+    else:
+        assert 400 <= r.status_code < 500, r.status_code
+        assert "content-type" in error_of(r).lower()
