@@ -472,3 +472,19 @@ def test_long_content_type_gets_an_answer(api, daemon, fns, length):
     else:
         assert 400 <= r.status_code < 500, r.status_code
         assert "content-type" in error_of(r).lower()
+
+
+def test_headers_cannot_spoof_request_metadata(api, fns):
+    """Headers named Method, Path or Query would become Http_Method,
+    Http_Path, Http_Query: the real request line must win (as in the
+    classic watchdog, where the request's own values come last)."""
+    r = api.invoke("env", method="GET", path="/public?x=1",
+                   headers={"Path": "/admin", "Method": "DELETE", "Query": "evil=1"})
+    assert r.status_code == 200, r.text
+    env = parse_env(r.text)
+    assert env["Http_Path"] == "/public"
+    assert env["Http_Method"] == "GET"
+    assert env["Http_Query"] == "x=1"
+    # without a query string, a Query header must not invent one
+    env = parse_env(api.invoke("env", method="GET", headers={"Query": "evil=1"}).text)
+    assert "Http_Query" not in env
