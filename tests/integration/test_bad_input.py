@@ -242,6 +242,12 @@ def test_long_url_414(daemon, serving):
     b"GET /function/echo%00x HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET http://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n",
     b"POST /function/echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    # request smuggling shapes
+    b"POST /function/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\n\r\n",
+    b"POST /function/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\nTransfer-Encoding: x\r\n\r\n",
+    b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Nul: a\x00b\r\n\r\n",
 ])
 def test_malformed_http_400(daemon, serving, request_bytes):
     r = raw_request(daemon.port, request_bytes)
@@ -490,3 +496,12 @@ def test_invoke_function_whose_command_is_missing(api, serving):
     r = api.invoke("nocmd", data=b"x")
     assert r.status_code == 500, r.text
     assert "/no/such/binary" in error_of(r)
+
+
+@pytest.mark.parametrize("path", ["/ui/..%2fsecrets%2fbasic-auth-password", "/ui/%2e%2e/secrets/basic-auth-password",
+                                  "/ui/../../etc/passwd", "/ui/..", "/ui/secrets"])
+def test_ui_path_traversal(daemon, serving, path):
+    r = raw_request(daemon.port, ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+    assert r.status in (400, 404), r
+    assert daemon.password.encode() not in r.body
+    assert b"root:" not in r.body
