@@ -152,7 +152,7 @@ def test_credentials_file(make_daemon):
     secrets_dir = os.path.dirname(d.password_path)
     assert stat.S_IMODE(os.stat(secrets_dir).st_mode) & 0o077 == 0
     assert open(os.path.join(secrets_dir, "basic-auth-user")).read().strip() == "admin"
-    assert "password: cat " in d.log()
+    wait_until(lambda: "password: cat " in d.log(), 30 * SLOW, "the credentials hint in the log")
     assert pw not in d.log(), "the password must not be logged"
 
     assert d.stop() == 0
