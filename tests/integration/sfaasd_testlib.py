@@ -492,7 +492,7 @@ def build_rootbox(path):
     mdesc = blob(json.dumps(man).encode(), "application/vnd.oci.image.manifest.v1+json")
     mdesc["annotations"] = {"org.opencontainers.image.ref.name": "rootbox:latest"}
     index = {"schemaVersion": 2, "manifests": [mdesc]}
-    tmp = path + ".tmp"
+    tmp = "%s.tmp.%d" % (path, os.getpid())  # concurrent test sessions share the folder
     with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as t:
         def add(name, data):
             ti = tarfile.TarInfo(name)
