@@ -570,50 +570,55 @@ void http_respond(struct http_request *req, int status, const char *content_type
 {
         struct http_conn *c = req->conn;
         struct write_ctx *wc;
-        char head[1024], date[64];
-        size_t hl, el = extra_headers ? strlen(extra_headers) : 0, total;
-        bool close_after;
+        char date[64];
+        size_t el = extra_headers ? strlen(extra_headers) : 0, hl, total;
+        bool close_after, send_body = body_len && strcmp(req->method, "HEAD") != 0;
         int n;
 
         req->responded = true;
+        /* Detach first: whatever happens below, the connection no longer
+         * refers to this request, and it is freed exactly once. */
+        if (c) {
+                if (c->active == req)
+                        c->active = NULL;
+                else if (c->req == req)
+                        c->req = NULL;
+        }
         if (!c || c->closing) {
                 request_free(req);
                 return;
         }
         close_after = !req->keep_alive || c->refused || c->server->shutting_down || c->close_after_write;
         format_date(date, sizeof date);
-        n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: sfaasd/%s\r\nContent-Length: %zu\r\n%s%s%s%s",
-                     status, http_status_text(status), date, SFAASD_VERSION, body_len,
-                     content_type ? "Content-Type: " : "", content_type ? content_type : "",
-                     content_type ? "\r\n" : "", close_after ? "Connection: close\r\n" : "");
-        if (n < 0 || (size_t) n >= sizeof head) {
-                request_free(req);
-                conn_close(c);
-                return;
-        }
-        hl = (size_t) n;
-        if (size_add(hl, el + 2, &total) < 0 || size_add(total, body_len, &total) < 0 ||
+        if (content_type && strpbrk(content_type, "\r\n"))
+                content_type = "application/octet-stream"; /* never split our own header block */
+#define HEAD_FMT "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: sfaasd/%s\r\nContent-Length: %zu\r\n%s%s%s%s"
+#define HEAD_ARGS                                                                                         \
+        status, http_status_text(status), date, SFAASD_VERSION, body_len, content_type ? "Content-Type: " : "", \
+                content_type ? content_type : "", content_type ? "\r\n" : "",                            \
+                close_after ? "Connection: close\r\n" : ""
+        /* The head is sized exactly: a Content-Type echoed from the request can
+         * be as long as the header limit allows. */
+        n = snprintf(NULL, 0, HEAD_FMT, HEAD_ARGS);
+        if (n < 0 || size_add((size_t) n, el + 2, &total) < 0 ||
+            size_add(total, send_body ? body_len : 0, &total) < 0 || size_add(total, 1, &total) < 0 ||
             !(wc = malloc(sizeof *wc + total))) {
                 request_free(req);
                 conn_close(c);
                 return;
         }
-        memcpy(wc->buf, head, hl);
+        (void) snprintf(wc->buf, (size_t) n + 1, HEAD_FMT, HEAD_ARGS);
+#undef HEAD_FMT
+#undef HEAD_ARGS
+        hl = (size_t) n;
         if (el)
                 memcpy(wc->buf + hl, extra_headers, el);
         memcpy(wc->buf + hl + el, "\r\n", 2);
-        if (body_len && strcmp(req->method, "HEAD") != 0)
+        if (send_body)
                 memcpy(wc->buf + hl + el + 2, body, body_len);
-        else
-                total = hl + el + 2;
         wc->conn = c;
         wc->close_after = close_after;
-        wc->len = total;
-        if (c->active == req)
-                c->active = NULL;
-        else if (c->req == req)
-                c->req = NULL;
+        wc->len = hl + el + 2 + (send_body ? body_len : 0);
         request_free(req);
         {
                 uv_buf_t b = uv_buf_init(wc->buf, (unsigned) wc->len);

@@ -314,6 +314,20 @@ static int env_set(struct strv *env, const char *k, const char *v)
         return strv_push(env, e);
 }
 
+/* Remove K (a header named Query must not survive as Http_Query). */
+static int env_unset(struct strv *env, const char *k)
+{
+        size_t kl = strlen(k);
+        for (size_t i = 0; i < env->n; i++)
+                if (strncmp(env->v[i], k, kl) == 0 && env->v[i][kl] == '=') {
+                        free(env->v[i]);
+                        memmove(&env->v[i], &env->v[i + 1], (env->n - i) * sizeof *env->v);
+                        env->n--;
+                        return 0;
+                }
+        return 0;
+}
+
 /* "content-type" -> "Content_Type" as the watchdog names it (Go's canonical
  * header form, '-' -> '_'). Returns false for names unusable in env. */
 static bool header_env_name(const char *h, char *out, size_t size)
@@ -497,16 +511,6 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         }
         if (v && json_is_string(v) && env_set(&env, "fprocess", json_string_value(v)) < 0)
                 goto oom;
-        if (env_set(&env, "Http_Method", req->method) < 0 || env_set(&env, "Http_Path", subpath) < 0)
-                goto oom;
-        if (req->query[0] && env_set(&env, "Http_Query", req->query) < 0)
-                goto oom;
-        {
-                char num[32];
-                (void) xsnprintf(num, sizeof num, "%zu", req->body_len);
-                if (env_set(&env, "Http_ContentLength", num) < 0)
-                        goto oom;
-        }
         for (size_t i = 0; i < req->n_headers; i++) {
                 char key[300];
                 if (strcasecmp(req->headers[i].name, "Authorization") == 0)
@@ -529,6 +533,18 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         if (!callid || !valid_call_id(callid))
                 if (env_set(&env, "Http_X_Call_Id", inv->call_id) < 0)
                         goto oom;
+        /* The request line last, so that headers named Method, Path or Query
+         * cannot pose as it (the classic watchdog's order). */
+        if (env_set(&env, "Http_Method", req->method) < 0 || env_set(&env, "Http_Path", subpath) < 0)
+                goto oom;
+        if (req->query[0] ? env_set(&env, "Http_Query", req->query) < 0 : env_unset(&env, "Http_Query") < 0)
+                goto oom;
+        {
+                char num[32];
+                (void) xsnprintf(num, sizeof num, "%zu", req->body_len);
+                if (env_set(&env, "Http_ContentLength", num) < 0)
+                        goto oom;
+        }
 
         /* limits: daemon defaults, then the function's limits. */
         sp.limits = sf->cfg.function;
