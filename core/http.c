@@ -682,6 +682,13 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
         req->keep_alive = false;
         c->close_after_write = true;
         c->refused = true;
+        if (status == 429) {
+                char body[256];
+                int n = snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", msg); /* msg is ours, plain ASCII */
+                http_respond(req, status, "application/json", "Retry-After: 1\r\n", body,
+                             n > 0 && (size_t) n < sizeof body ? (size_t) n : 0);
+                return;
+        }
         http_respond_error(req, status, "%s", msg);
 }
 
@@ -732,7 +739,8 @@ static void on_connection(uv_stream_t *server, int status)
         llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
         c->parser.data = c;
         if (s->n_conns > s->limits.max_connections) {
-                conn_fail(c, 503, "too many connections");
+                /* A 4xx like every other limit: the client may retry shortly. */
+                conn_fail(c, 429, "too many connections");
                 return;
         }
         c->in_header_phase = true;

@@ -15,7 +15,7 @@
  *    released exactly once.
  *
  * Limits: header bytes and count -> 431, URL -> 414, body -> 413,
- * connections -> 503, header read timeout -> 408; each with a JSON body
+ * connections -> 429 (with Retry-After), header read timeout -> 408; each with a JSON body
  * {"error": "..."} and the connection closed afterwards.
  */
 #pragma once

@@ -294,15 +294,16 @@ def test_trickling_head_still_times_out(daemon, serving):
         assert r.status == 408, r
 
 
-def test_connection_limit_503(daemon, serving):
+def test_connection_limit_429(daemon, serving):
     socks = []
     try:
         for _ in range(24):
             socks.append(socket.create_connection(("127.0.0.1", daemon.port)))
         # the last ones are over the limit of 16 and are told so at once
         r = read_response(socks[-1], timeout=30 * SLOW)
-        assert r.status == 503, r
+        assert r.status == 429, r
         assert "connections" in r.json()["error"]
+        assert r.headers.get("retry-after") == "1", r.headers
         # an early connection is still served
         socks[0].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(socks[0]).status == 200

@@ -192,7 +192,8 @@ static void client_connections(struct harness *h)
         d = connect_to(h);
         assert_true(d >= 0);
         read_all(d, resp, sizeof resp);
-        assert_non_null(strstr(resp, "HTTP/1.1 503"));
+        assert_non_null(strstr(resp, "HTTP/1.1 429"));
+        assert_non_null(strstr(resp, "Retry-After: 1"));
         assert_non_null(strstr(resp, "too many connections"));
         (void) close(a);
         (void) close(b);
