@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The OpenFaaS gateway API plus /system/images, against one daemon."""
+import json
 import platform
 import re
 import socket
@@ -439,3 +440,13 @@ def test_fresh_daemon_lists_are_empty_arrays(make_daemon):
         r = api.get(path)
         assert r.status_code == 200
         assert r.text.strip() == "[]", (path, r.text)
+
+
+@pytest.mark.parametrize("limits", [{"memory": "128M", "cpu": "100m"}, {"cpu": "0.5"}, {"memory": "1Gi"},
+                                    {"memory": "64Mi", "cpu": "1"}])
+def test_resource_quantities_accepted(api, busybox, limits):
+    name = "lim" + "".join(c for c in json.dumps(limits) if c.isalnum())[:40].lower()
+    r = api.deploy(name, fprocess="cat", limits=limits, requests=limits)
+    assert r.status_code == 202, r.text
+    assert api.get("/system/function/" + name).json()["limits"] == limits
+    assert api.invoke(name, data=b"ok").content == b"ok"

@@ -390,3 +390,19 @@ def test_cgroup_subtree_removed_on_exit_and_empty_after_crash(make_daemon, image
     wait_until(lambda: procs_in(existing_dirs(cands)) == [], 30 * SLOW,
                "no process left in the crashed daemon's cgroup subtree")
     assert Api(d).invoke("cg", data=b"echo y").text == "y\n"
+
+
+def test_config_pids_limit(make_daemon, images):
+    """function_pids caps the processes of one sandbox (fork bomb)."""
+    d = make_daemon(config={"function_pids": 16})
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("forker", fprocess="sh", expect=202)
+    script = "for i in $(seq %d); do sleep 987669 & done; echo started"
+    r = api.invoke("forker", data=(script % 8).encode())
+    assert r.status_code == 200, r.text
+    assert r.text == "started\n"
+    r = api.invoke("forker", data=(script % 40).encode())
+    assert r.status_code == 500, r.text
+    assert "fork" in r.json().get("stderr", ""), r.text
+    wait_until(lambda: procs_with_argv(["sleep", "987669"]) == [], 30 * SLOW, "the sandbox's sleeps to be gone")
