@@ -280,10 +280,17 @@ static void setup_proc(const struct sb_plan *p, int rootfd)
                         (void) c_close((int) t);
                         continue;
                 }
-                if (S_ISDIR(st.st_mode))
-                        fd = c_newfs("tmpfs", ro_kv, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
-                                                             MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-                else {
+                if (S_ISDIR(st.st_mode)) {
+                        /* A clone of the launcher's empty read-only tmpfs (no new
+                         * superblock to make here and to tear down at exit); a
+                         * fresh one when the kernel refuses the clone. */
+                        fd = p->mask_tmpl_fd >= 0 ? S3(SYS_open_tree, p->mask_tmpl_fd, "",
+                                                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH)
+                                                  : -EINVAL;
+                        if (fd < 0)
+                                fd = c_newfs("tmpfs", ro_kv, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
+                                                                     MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                } else {
                         fd = S3(SYS_open_tree, AT_FDCWD, "/dev/null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
                         if (fd >= 0) {
                                 long r = c_setattr((int) fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID |
@@ -327,6 +334,23 @@ static void setup_dev(const struct sb_plan *p, int rootfd)
         };
         const char *shm_kv[] = { "size", p->shm_size, "nr_inodes", "1024", "mode", "1777", NULL };
         long dfd, fd;
+
+        /* The launcher's template (templates.c): the same tree, read-only
+         * already, in one clone; only /dev/shm is made here. */
+        dfd = p->dev_tmpl_fd >= 0 ? S3(SYS_open_tree, p->dev_tmpl_fd, "",
+                                       OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE)
+                                  : -EINVAL;
+        if (dfd >= 0) {
+                long t = c_target(rootfd, "dev");
+                TRY(p, SB_STEP_DEV, t);
+                TRY(p, SB_STEP_DEV, c_move_to_fd((int) dfd, (int) t));
+                (void) c_close((int) t);
+                fd = c_mount_new((int) dfd, "shm", "tmpfs", shm_kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+                TRY(p, SB_STEP_DEV_SHM, fd);
+                (void) c_close((int) fd);
+                (void) c_close((int) dfd);
+                return;
+        }
 
         dfd = c_mount_new(rootfd, "dev", "tmpfs", dev_kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
         TRY(p, SB_STEP_DEV, dfd);

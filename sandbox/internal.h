@@ -96,6 +96,8 @@ struct sb_plan {
         bool unshare_cgroupns; /* v1: the cgroup namespace is made after we joined the leaf */
         int cg_tasks_fd[SB_CTRL_MAX_]; /* v1: the child writes "0" to each to join its leaf */
         bool pooled_netns;    /* netns from the pool: loopback is up, and not ours to configure */
+        int dev_tmpl_fd;      /* launcher's /dev template (templates.c), or -1: build /dev */
+        int mask_tmpl_fd;     /* launcher's /proc mask template, or -1: a tmpfs per mask */
 
         const char *hostname;
         size_t hostname_len;
@@ -124,6 +126,11 @@ struct sb_plan {
  * Returns the pid in the parent, -errno on failure. */
 long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size,
                   struct sb_plan *plan);
+
+/* templates.c: detached mount trees made once per launcher and cloned by
+ * each child (see the file's comment). Return the tree's fd (CLOEXEC). */
+int sb_template_dev(int *ret_fd);
+int sb_template_mask(int *ret_fd);
 
 /* netns.c: pre-made network namespaces (see the file's comment). */
 struct sb_netns_pool {

@@ -63,6 +63,8 @@ struct sandbox_launcher {
         struct sb_cgroup_root cg;
         bool no_cgroups;
         bool have_pool;
+        int dev_tmpl_fd;          /* templates.c; -1 = each child builds its own */
+        int mask_tmpl_fd;
         struct sb_netns_pool pool;
         void *stack_map;
         size_t stack_map_size;
@@ -152,6 +154,7 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 return sf_err_set(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 l->userns[i].fd = -1;
+        l->dev_tmpl_fd = l->mask_tmpl_fd = -1;
         r = sb_seccomp_builtin(&l->prog, err);
         if (r < 0)
                 goto fail;
@@ -167,6 +170,12 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 goto fail;
         }
         (void) mprotect(l->stack_map, (size_t) getpagesize(), PROT_NONE);
+
+        /* Best effort: without them each child builds /dev and the masks. */
+        if (sb_template_dev(&l->dev_tmpl_fd) < 0)
+                l->dev_tmpl_fd = -1;
+        if (sb_template_mask(&l->mask_tmpl_fd) < 0)
+                l->mask_tmpl_fd = -1;
 
         if (cfg && cfg->netns_pool) {
                 r = sb_netns_pool_start(&l->pool, err);
@@ -201,6 +210,10 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
         if (l->have_pool)
                 sb_netns_pool_stop(&l->pool);
         sb_cgroup_root_release(&l->cg);
+        if (l->dev_tmpl_fd >= 0)
+                (void) close(l->dev_tmpl_fd);
+        if (l->mask_tmpl_fd >= 0)
+                (void) close(l->mask_tmpl_fd);
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 if (l->userns[i].fd >= 0)
                         (void) close(l->userns[i].fd);
@@ -593,6 +606,8 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->gid = spec->gid;
         p->last_cap = l->last_cap;
         p->seccomp = &l->prog;
+        p->dev_tmpl_fd = l->dev_tmpl_fd;
+        p->mask_tmpl_fd = l->mask_tmpl_fd;
         p->argv = spec->argv;
         p->envp = spec->envp;
         for (int i = 0; i < 3; i++)
