@@ -53,40 +53,20 @@ bool image_user_valid(const char *user)
 
 int image_clean_abs_path(const char *in, char **ret)
 {
-        _cleanup_free_ char *out = NULL;
-        size_t len, o = 0;
-        const char *p = in;
+        _cleanup_free_ char *rel = NULL;
+        char *out;
+        int r;
 
         if (!in || in[0] != '/')
                 return -EBADMSG;
-        len = strlen(in);
-        out = malloc(len + 2);
+        /* The same rule as entry names (no "..", "." and "//" dropped), rooted. */
+        r = image_entry_path_normalize(in, &rel);
+        if (r < 0)
+                return r;
+        out = xasprintf("/%s", rel);
         if (!out)
                 return -ENOMEM;
-        while (*p) {
-                const char *c;
-                size_t n;
-
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                c = p;
-                while (*p && *p != '/')
-                        p++;
-                n = (size_t) (p - c);
-                if (n == 1 && c[0] == '.')
-                        continue;
-                if (n == 2 && c[0] == '.' && c[1] == '.')
-                        return -EBADMSG;
-                out[o++] = '/';
-                memcpy(out + o, c, n);
-                o += n;
-        }
-        if (o == 0)
-                out[o++] = '/';
-        out[o] = '\0';
-        *ret = TAKE_PTR(out);
+        *ret = out;
         return 0;
 }
 
