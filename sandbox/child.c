@@ -603,21 +603,48 @@ static void drop_privileges(const struct sb_plan *p)
         TRY(p, SB_STEP_NO_NEW_PRIVS, S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
 }
 
-static void wait_parent(const struct sb_plan *p)
+/* Returns the rootfs tree the parent sent with the byte (late_root), else -1. */
+static long wait_parent(const struct sb_plan *p)
 {
         char c;
         long r;
-        do
-                r = S3(SYS_read, p->sync_fd, &c, 1);
-        while (r == -EINTR);
-        if (r != 1)
-                child_exit(125);
+
+        if (!p->late_root) {
+                do
+                        r = S3(SYS_read, p->sync_fd, &c, 1);
+                while (r == -EINTR);
+                if (r != 1)
+                        child_exit(125);
+                return -1;
+        }
+        {
+                union {
+                        struct cmsghdr h;
+                        char buf[CMSG_SPACE(sizeof(int))];
+                } u;
+                struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+                struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+                                    .msg_controllen = sizeof u.buf };
+                struct cmsghdr *h;
+                int fd;
+
+                memset(u.buf, 0, sizeof u.buf);
+                do
+                        r = S3(SYS_recvmsg, p->sync_fd, &m, MSG_CMSG_CLOEXEC);
+                while (r == -EINTR);
+                h = CMSG_FIRSTHDR(&m);
+                if (r != 1 || (m.msg_flags & MSG_CTRUNC) || !h || h->cmsg_level != SOL_SOCKET ||
+                    h->cmsg_type != SCM_RIGHTS || h->cmsg_len != CMSG_LEN(sizeof(int)))
+                        child_exit(125);
+                memcpy(&fd, CMSG_DATA(h), sizeof fd);
+                return fd;
+        }
 }
 
 static int sb_child_main(void *arg)
 {
         const struct sb_plan *p = arg;
-        long rootfd, r, wfd, nullfd;
+        long rootfd, r, wfd, nullfd, late_fd;
 
         /* Non-dumpable while setting up (the mm is the daemon's). */
         (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -626,7 +653,7 @@ static int sb_child_main(void *arg)
 
         /* Wait until the parent wrote our uid/gid maps. EOF means the parent
          * gave up: leave quietly. */
-        wait_parent(p);
+        late_fd = wait_parent(p);
         (void) c_close(p->sync_fd);
 
         /* v1: join our leaf in each hierarchy (see sb_cgroup_create), then
@@ -643,9 +670,8 @@ static int sb_child_main(void *arg)
          * compare kernel uids, so host root passes here without any
          * capability over the host. */
         TRY(p, SB_STEP_PROPAGATION, S5(SYS_mount, NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-        TRY(p, SB_STEP_ROOTFS_ATTACH,
-            S5(SYS_move_mount, p->root_mnt_fd, "", AT_FDCWD, p->rootfs, MOVE_MOUNT_F_EMPTY_PATH));
-        rootfd = p->root_mnt_fd;
+        rootfd = p->late_root ? late_fd : p->root_mnt_fd;
+        TRY(p, SB_STEP_ROOTFS_ATTACH, S5(SYS_move_mount, rootfd, "", AT_FDCWD, p->rootfs, MOVE_MOUNT_F_EMPTY_PATH));
 
         /* Become root of the new namespace: until now our kernel uid is host
          * root, unmapped here, and files we create (in /dev, /tmp) would have

@@ -90,6 +90,9 @@ struct sb_plan {
         int sync_fd;          /* socket: one byte once the id maps are written */
         int err_fd;           /* write end, CLOEXEC: EOF on exec, sb_child_error on failure */
         int root_mnt_fd;      /* detached idmapped tree of the rootfs */
+        bool late_root;       /* root_mnt_fd is made after clone3, idmapped with the
+                               * child's own user namespace, and sent with the sync
+                               * byte (SCM_RIGHTS); the child ignores root_mnt_fd */
         int stdio[3];         /* -1 = /dev/null inside */
 
         const char *rootfs;   /* where the child attaches root_mnt_fd in its own namespace */

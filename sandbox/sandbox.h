@@ -96,7 +96,9 @@ struct sandbox_launcher_config {
         /* One sandbox and exit (`sfaasd run`): skip the sweep of subtrees
          * that dead launchers left (walking them all costs ~1 ms per start
          * on a host with many); only a leftover with our own name, which we
-         * need, is removed. A daemon's start does the full sweep. */
+         * need, is removed. A daemon's start does the full sweep. Also: the
+         * rootfs is idmapped with the sandbox's own user namespace rather
+         * than a cached template one (see launcher.c). */
         bool one_shot;
 };
 
