@@ -392,6 +392,29 @@ def test_cgroup_subtree_removed_on_exit_and_empty_after_crash(make_daemon, image
     assert Api(d).invoke("cg", data=b"echo y").text == "y\n"
 
 
+def test_cgroup_subtree_recreated_when_removed(make_daemon, images):
+    """Someone removes the daemon's (empty) cgroup subtree while it runs: the
+    next invocation makes it again instead of failing until a restart."""
+    d = make_daemon()
+    api = Api(d)
+    assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+    api.deploy("cgre", fprocess="cat", expect=202)
+    assert api.invoke("cgre", data=b"one").text == "one"
+    cands = existing_dirs(cgroup_subtree_candidates(d.pid))
+    if not cands:
+        pytest.skip("the daemon made no cgroup subtree on this host (no delegated cgroups)")
+    for top in cands:
+        for dirpath, dirs, _ in sorted(os.walk(top, topdown=False), key=lambda w: -len(w[0])):
+            os.rmdir(dirpath)
+    assert existing_dirs(cands) == []
+    r = api.invoke("cgre", data=b"two")
+    assert r.status_code == 200, r.text
+    assert r.text == "two"
+    assert existing_dirs(cands) != [], "the subtree was not made again"
+    assert d.stop() == 0
+    assert existing_dirs(cands) == [], "cgroup subtree left after a graceful exit"
+
+
 def test_config_pids_limit(make_daemon, images):
     """function_pids caps the processes of one sandbox (fork bomb)."""
     d = make_daemon(config={"function_pids": 16})
