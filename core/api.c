@@ -20,17 +20,16 @@
 #include "core/base/util.h"
 #include "core/router.h"
 #include "core/sfaasd.h"
+#include "core/api.h"
 #include "core/ui.h"
 
-/* jansson provides json_decrefp (json_auto_t). */
-#define _cleanup_json_ _cleanup_(json_decrefp)
 
-static struct sfaasd *sf_of(struct http_request *req)
+struct sfaasd *api_sfaasd(struct http_request *req)
 {
         return http_server_data(req->server);
 }
 
-static void respond_json(struct http_request *req, int status, json_t *v)
+void api_respond_json(struct http_request *req, int status, json_t *v)
 {
         char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (!s) {
@@ -90,7 +89,7 @@ void api_free_counters(struct sfaasd *sf)
 /* ---- request body and namespace helpers ---- */
 
 /* Parse the body as a JSON object, answering 400 with the position on error. */
-static json_t *parse_body_object(struct http_request *req)
+json_t *api_parse_body_object(struct http_request *req)
 {
         json_error_t je;
         json_t *v;
@@ -113,9 +112,9 @@ static json_t *parse_body_object(struct http_request *req)
 
 /* Namespace: body field first, then ?namespace=, then the default. Writes
  * into buf; answers and returns -1 when it is invalid or unknown. */
-static int resolve_namespace(struct http_request *req, json_t *body, char *buf, size_t size)
+int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, size_t size)
 {
-        struct sfaasd *sf = sf_of(req);
+        struct sfaasd *sf = api_sfaasd(req);
         const char *ns = NULL;
         _cleanup_free_ char *q = NULL;
         struct store_namespace *n = NULL;
@@ -274,7 +273,7 @@ static json_t *deployment_normalize(struct http_request *req, json_t *body, cons
 
 static void handle_deploy(struct http_request *req, bool update)
 {
-        struct sfaasd *sf = sf_of(req);
+        struct sfaasd *sf = api_sfaasd(req);
         _cleanup_json_ json_t *body = NULL;
         _cleanup_json_ json_t *spec = NULL;
         _cleanup_free_ char *spec_s = NULL;
@@ -284,10 +283,10 @@ static void handle_deploy(struct http_request *req, bool update)
         json_t *secrets;
         int r;
 
-        body = parse_body_object(req);
+        body = api_parse_body_object(req);
         if (!body)
                 return;
-        if (resolve_namespace(req, body, ns, sizeof ns) < 0)
+        if (api_resolve_namespace(req, body, ns, sizeof ns) < 0)
                 return;
         spec = deployment_normalize(req, body, ns);
         if (!spec)
@@ -343,8 +342,8 @@ static void handle_deploy(struct http_request *req, bool update)
 
 static void handle_delete(struct http_request *req)
 {
-        struct sfaasd *sf = sf_of(req);
-        _cleanup_json_ json_t *body = parse_body_object(req);
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *body = api_parse_body_object(req);
         char ns[ROUTE_NAME_MAX];
         json_t *v;
         const char *name;
@@ -358,7 +357,7 @@ static void handle_delete(struct http_request *req)
                 return;
         }
         name = json_string_value(v);
-        if (resolve_namespace(req, body, ns, sizeof ns) < 0)
+        if (api_resolve_namespace(req, body, ns, sizeof ns) < 0)
                 return;
         r = store_function_delete(sf->store, ns, name);
         if (r == -ENOENT) {
@@ -416,13 +415,13 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
 
 static void handle_list(struct http_request *req)
 {
-        struct sfaasd *sf = sf_of(req);
+        struct sfaasd *sf = api_sfaasd(req);
         struct store_function **fs = NULL;
         _cleanup_json_ json_t *arr = json_array();
         char ns[ROUTE_NAME_MAX];
         int r;
 
-        if (resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+        if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
                 return;
         r = store_function_list(sf->store, ns, &fs);
         if (r < 0 || !arr) {
@@ -436,18 +435,18 @@ static void handle_list(struct http_request *req)
                         (void) json_array_append_new(arr, st);
         }
         store_function_list_free(fs);
-        respond_json(req, 200, arr);
+        api_respond_json(req, 200, arr);
 }
 
 static void handle_get_function(struct http_request *req, const char *name)
 {
-        struct sfaasd *sf = sf_of(req);
+        struct sfaasd *sf = api_sfaasd(req);
         struct store_function *f = NULL;
         _cleanup_json_ json_t *st = NULL;
         char ns[ROUTE_NAME_MAX];
         int r;
 
-        if (resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+        if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
                 return;
         r = store_function_get(sf->store, ns, name, &f);
         if (r == -ENOENT) {
@@ -464,12 +463,12 @@ static void handle_get_function(struct http_request *req, const char *name)
                 http_respond_error(req, 500, "stored function spec is unreadable");
                 return;
         }
-        respond_json(req, 200, st);
+        api_respond_json(req, 200, st);
 }
 
 static void handle_namespaces(struct http_request *req)
 {
-        struct sfaasd *sf = sf_of(req);
+        struct sfaasd *sf = api_sfaasd(req);
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_json_ json_t *arr = json_array();
         int r = store_namespace_list(sf->store, &names);
@@ -479,7 +478,7 @@ static void handle_namespaces(struct http_request *req)
         }
         for (char **n = names; *n; n++)
                 (void) json_array_append_new(arr, json_string(*n));
-        respond_json(req, 200, arr);
+        api_respond_json(req, 200, arr);
 }
 
 static void handle_info(struct http_request *req)
@@ -495,171 +494,7 @@ static void handle_info(struct http_request *req)
                 http_respond_error(req, 500, "out of memory");
                 return;
         }
-        respond_json(req, 200, o);
-}
-
-/* ---- images ---- */
-
-static json_t *image_json(const struct store_image *img)
-{
-        json_t *o = json_object(), *tags = json_array();
-        char ts[64];
-        struct tm tm;
-        time_t secs = (time_t) (img->created_at / 1000000000LL);
-        if (!o || !tags) {
-                json_decref(o);
-                json_decref(tags);
-                return NULL;
-        }
-        for (char **t = img->tags; t && *t; t++)
-                (void) json_array_append_new(tags, json_string(*t));
-        (void) gmtime_r(&secs, &tm);
-        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        (void) json_object_set_new(o, "id", json_string(img->id));
-        (void) json_object_set_new(o, "tags", tags);
-        (void) json_object_set_new(o, "size", json_integer((json_int_t) img->size));
-        (void) json_object_set_new(o, "createdAt", json_string(ts));
-        return o;
-}
-
-static void handle_image_list(struct http_request *req)
-{
-        struct sfaasd *sf = sf_of(req);
-        struct store_image **imgs = NULL;
-        _cleanup_json_ json_t *arr = json_array();
-        int r = store_image_list(sf->store, &imgs);
-        if (r < 0 || !arr) {
-                store_image_list_free(imgs);
-                http_respond_error(req, 500, "cannot list images");
-                return;
-        }
-        for (struct store_image **p = imgs; *p; p++) {
-                json_t *o = image_json(*p);
-                if (o)
-                        (void) json_array_append_new(arr, o);
-        }
-        store_image_list_free(imgs);
-        respond_json(req, 200, arr);
-}
-
-struct import_job {
-        uv_work_t work;
-        struct sfaasd *sf;
-        struct http_request *req;
-        int fd;                       /* owned by req (body_fd) */
-        char *name;                   /* ?name= tag, or NULL */
-        struct image_import_result *result;
-        struct sf_err err;
-        int r;
-};
-
-/* Thread pool: no loop or store access here. */
-static void import_work(uv_work_t *w)
-{
-        struct import_job *j = w->data;
-        if (lseek(j->fd, 0, SEEK_SET) < 0) {
-                j->r = sf_err_errno(&j->err, -errno, "cannot rewind the upload");
-                return;
-        }
-        j->r = image_import_fd(j->sf->images_dir, j->fd, &j->sf->cfg.image, &j->result, &j->err);
-}
-
-static void import_done(uv_work_t *w, int status)
-{
-        struct import_job *j = w->data;
-        struct sfaasd *sf = j->sf;
-        struct http_request *req = j->req;
-        struct image_import_result *res = j->result;
-        _cleanup_json_ json_t *o = NULL;
-        struct store_image *img = NULL;
-        int r;
-
-        sf->n_imports--;
-        if (status < 0 || j->r < 0) {
-                int code = j->r == -EFBIG ? 413 : (j->r == -EBADMSG || j->r == -EINVAL) ? 400
-                                                  : j->r == -ENOSPC                    ? 507
-                                                                                       : 500;
-                if (status < 0)
-                        http_respond_error(req, 500, "image import was cancelled");
-                else
-                        http_respond_error(req, code, "image import failed: %s",
-                                           j->err.msg[0] ? j->err.msg : strerror(-j->r));
-                goto out;
-        }
-        {
-                /* Tags from the archive plus ?name=, in one transaction. */
-                size_t n = 0;
-                _cleanup_free_ char **tags = NULL;
-                for (char **t = res->tags; t && *t; t++)
-                        n++;
-                tags = calloc(n + 2, sizeof *tags);
-                if (!tags) {
-                        http_respond_error(req, 500, "out of memory");
-                        goto out;
-                }
-                for (size_t i = 0; i < n; i++)
-                        tags[i] = res->tags[i];
-                if (j->name)
-                        tags[n++] = j->name;
-                r = store_image_put(sf->store, res->id, res->config_json, res->rootfs, res->size, tags);
-        }
-        if (r < 0) {
-                http_respond_error(req, 500, "cannot record image: %s", strerror(-r));
-                goto out;
-        }
-        r = store_image_resolve(sf->store, res->id, &img);
-        if (r < 0 || !(o = image_json(img))) {
-                store_image_free(img);
-                http_respond_error(req, 500, "cannot read back image");
-                goto out;
-        }
-        store_image_free(img);
-        (void) json_object_set_new(o, "existed", json_boolean(res->existed));
-        log_info("imported image %s (%s)", res->id, res->existed ? "already present" : "unpacked");
-        respond_json(req, 200, o);
-out:
-        image_import_result_free(res);
-        free(j->name);
-        free(j);
-        sfaasd_maybe_finish(sf);
-}
-
-static void handle_image_import(struct http_request *req)
-{
-        struct sfaasd *sf = sf_of(req);
-        struct import_job *j;
-        _cleanup_free_ char *name = http_query_param(req, "name");
-
-        if (req->body_fd < 0 || req->body_file_len == 0) {
-                http_respond_error(req, 400, "request body must be an image archive (docker save or OCI layout tar)");
-                return;
-        }
-        if (name) {
-                char *norm = image_ref_normalize(name);
-                if (!norm) {
-                        http_respond_error(req, 400, "invalid image name '%.128s'", name);
-                        return;
-                }
-                free(norm);
-        }
-        j = calloc(1, sizeof *j);
-        if (!j) {
-                http_respond_error(req, 500, "out of memory");
-                return;
-        }
-        j->sf = sf;
-        j->req = req;
-        j->fd = req->body_fd;
-        j->name = TAKE_PTR(name);
-        j->work.data = j;
-        http_request_hold(req);
-        if (uv_queue_work(&sf->loop, &j->work, import_work, import_done) < 0) {
-                free(j->name);
-                free(j);
-                http_respond_error(req, 500, "cannot queue the import");
-                return;
-        }
-        sf->n_imports++;
+        api_respond_json(req, 200, o);
 }
 
 /* ---- UI ---- */
@@ -685,7 +520,7 @@ static void handle_ui(struct http_request *req, const char *file)
 
 int api_on_head(struct http_request *req)
 {
-        struct sfaasd *sf = sf_of(req);
+        struct sfaasd *sf = api_sfaasd(req);
         struct route rt;
 
         /* Only image uploads are streamed to disk; the rest stays in memory. */
@@ -709,7 +544,7 @@ int api_on_head(struct http_request *req)
 
 void api_on_request(struct http_request *req)
 {
-        struct sfaasd *sf = sf_of(req);
+        struct sfaasd *sf = api_sfaasd(req);
         struct route rt;
         int r = route_match(req->method, req->path, &rt);
 
@@ -767,10 +602,14 @@ void api_on_request(struct http_request *req)
                 handle_info(req);
                 return;
         case ROUTE_IMAGES:
-                if (strcmp(req->method, "GET") == 0)
-                        handle_image_list(req);
-                else
-                        handle_image_import(req);
+        case ROUTE_IMAGE:
+                api_images(req, &rt);
+                return;
+        case ROUTE_SECRETS:
+                api_secrets(req, &rt);
+                return;
+        case ROUTE_METRICS:
+                api_metrics(req, &rt);
                 return;
         case ROUTE_INVOKE: {
                 const char *ns = rt.ns[0] ? rt.ns : STORE_DEFAULT_NAMESPACE;

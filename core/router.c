@@ -69,6 +69,7 @@ int route_match(const char *method, const char *path, struct route *r)
         static const char *const crud[] = { "GET", "POST", "PUT", "DELETE", NULL };
         static const char *const get_post[] = { "GET", "POST", NULL };
         static const char *const post[] = { "POST", NULL };
+        static const char *const get_delete[] = { "GET", "DELETE", NULL };
         static const char *const invoke[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", NULL };
         static const char *const ns_crud[] = { "GET", "POST", "PUT", "DELETE", NULL };
         const char *const *allowed = get_head;
@@ -80,6 +81,8 @@ int route_match(const char *method, const char *path, struct route *r)
                 r->id = ROUTE_ROOT;
         } else if (strcmp(path, "/healthz") == 0) {
                 r->id = ROUTE_HEALTHZ;
+        } else if (strcmp(path, "/metrics") == 0) {
+                r->id = ROUTE_METRICS;
         } else if (strcmp(path, "/ui") == 0 || str_startswith(path, "/ui/")) {
                 r->id = ROUTE_UI;
                 r->rest = path[3] ? path + 4 : "";
@@ -123,6 +126,11 @@ int route_match(const char *method, const char *path, struct route *r)
                 } else if (strcmp(p, "images") == 0) {
                         r->id = ROUTE_IMAGES;
                         allowed = get_post;
+                } else if (str_startswith(p, "images/") && p[7]) {
+                        /* A reference has '/', ':' and '@' in it: the rest is it. */
+                        r->id = ROUTE_IMAGE;
+                        r->rest = p + 7;
+                        allowed = get_delete;
                 } else if (str_startswith(p, "scale-function/")) {
                         r->id = ROUTE_SCALE;
                         allowed = post;
@@ -144,6 +152,7 @@ int route_match(const char *method, const char *path, struct route *r)
                    : allowed == get_post ? "GET, POST"
                    : allowed == post ? "POST"
                    : allowed == ns_crud ? "GET, POST, PUT, DELETE"
+                   : allowed == get_delete ? "GET, DELETE"
                                         : "GET, HEAD";
         return 0;
 }

@@ -19,6 +19,8 @@ enum route_id {
         ROUTE_NAMESPACE,       /* /system/namespace/{name} */
         ROUTE_INFO,            /* /system/info */
         ROUTE_IMAGES,          /* /system/images (sfaasd) */
+        ROUTE_IMAGE,           /* /system/images/{ref} (sfaasd): rest = the reference */
+        ROUTE_METRICS,         /* GET /metrics (Prometheus), no auth */
         ROUTE_SCALE,           /* /system/scale-function/{name} */
         ROUTE_SECRETS,         /* /system/secrets */
         ROUTE_LOGS,            /* /system/logs */

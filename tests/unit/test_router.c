@@ -123,6 +123,16 @@ static void test_open_routes(void **state)
         assert_string_equal(r.rest, "app.js");
         assert_int_equal(route_match("GET", "/ui/../etc/passwd", &r), -ENOENT);
         assert_int_equal(route_match("GET", "/nothing", &r), -ENOENT);
+        assert_int_equal(route_match("GET", "/metrics", &r), 0);
+        assert_int_equal(r.id, ROUTE_METRICS);
+        assert_false(r.auth);
+        assert_int_equal(route_match("DELETE", "/system/images/docker.io/library/busybox:1.36", &r), 0);
+        assert_int_equal(r.id, ROUTE_IMAGE);
+        assert_true(r.auth);
+        assert_true(r.method_allowed);
+        assert_string_equal(r.rest, "docker.io/library/busybox:1.36");
+        assert_int_equal(route_match("PUT", "/system/images/x", &r), 0);
+        assert_false(r.method_allowed);
         assert_int_equal(route_match("POST", "/async-function/f.ns", &r), 0);
         assert_int_equal(r.id, ROUTE_ASYNC_INVOKE);
         assert_true(r.method_allowed);

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP API's shared pieces. core/api.c holds the entry points (on_head,
+ * on_request), the route dispatch and the function registry; each other
+ * group of routes lives in its own core/api_<group>.c with one entry point
+ * declared here. Every handler answers its request exactly once (or holds it
+ * and answers later from the loop thread).
+ */
+#pragma once
+
+#include <jansson.h>
+
+#include "core/router.h"
+#include "core/sfaasd.h"
+
+/* jansson provides json_decrefp (json_auto_t). */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
+struct sfaasd *api_sfaasd(struct http_request *req);
+/* Answer with v as compact JSON. */
+void api_respond_json(struct http_request *req, int status, json_t *v);
+/* The body as a JSON object; answers 400 (with the parse position) and
+ * returns NULL otherwise. */
+json_t *api_parse_body_object(struct http_request *req);
+/* Namespace from the body's "namespace", then ?namespace=, then the default;
+ * answers 400 and returns -1 when invalid or unknown. */
+int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, size_t size);
+
+/* core/api_images.c: GET/POST /system/images, GET/DELETE /system/images/{ref}. */
+void api_images(struct http_request *req, const struct route *rt);
+/* core/api_secrets.c: /system/secrets. */
+void api_secrets(struct http_request *req, const struct route *rt);
+/* core/metrics.c: GET /metrics (Prometheus text format). */
+void api_metrics(struct http_request *req, const struct route *rt);
