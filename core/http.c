@@ -59,6 +59,7 @@ struct write_ctx {
         uv_write_t w;
         struct http_conn *conn;
         bool close_after;
+        bool final;          /* the last write of a response: then the next request */
         size_t len;
         char buf[];
 };
@@ -297,6 +298,7 @@ static int on_headers_complete(llhttp_t *p)
                 if (!req->headers[i].value && !(req->headers[i].value = strdup("")))
                         return -1;
         req->keep_alive = llhttp_should_keep_alive(p);
+        req->http10 = p->http_major == 1 && p->http_minor == 0;
         if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_stream_bytes) {
                 conn_fail(c, 413, "request body exceeds the limit of bytes for uploads");
                 return -1;
@@ -391,12 +393,16 @@ static void conn_close(struct http_conn *c)
                 return;
         c->closing = true;
         if (c->active) {
-                /* The handler holds it: it learns the client is gone. */
-                if (c->active->held)
-                        c->active->conn = NULL;
-                else
-                        request_free(c->active);
+                struct http_request *req = c->active;
                 c->active = NULL;
+                /* The handler holds it: it learns the client is gone. */
+                if (req->held) {
+                        req->conn = NULL;
+                        if (req->on_abort)
+                                req->on_abort(req);
+                } else {
+                        request_free(req);
+                }
         }
         request_free(c->req);
         c->req = NULL;
@@ -511,6 +517,25 @@ static void conn_process(struct http_conn *c, const char *data, size_t len)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
         struct http_conn *c = stream->data;
+        if (c->active && c->active->streaming) {
+                /* Reading during a stream only to learn that the client left;
+                 * a pipelined next request waits (bounded) in pending. */
+                if (nread < 0) {
+                        conn_close(c);
+                } else if (nread > 0) {
+                        char *np;
+                        if (c->pending_len + (size_t) nread > c->server->limits.max_header_bytes ||
+                            !(np = realloc(c->pending, c->pending_len + (size_t) nread))) {
+                                conn_stop_reading(c);
+                        } else {
+                                memcpy(np + c->pending_len, buf->base, (size_t) nread);
+                                c->pending = np;
+                                c->pending_len += (size_t) nread;
+                        }
+                }
+                free(buf->base);
+                return;
+        }
         if (nread < 0) {
                 if (nread == UV_EOF && c->active) {
                         /* Half-close: the client may still read our answer. */
@@ -529,10 +554,16 @@ static void on_write(uv_write_t *w, int status)
 {
         struct write_ctx *wc = (struct write_ctx *) w;
         struct http_conn *c = wc->conn;
-        bool close_after = wc->close_after;
+        bool close_after = wc->close_after, final = wc->final;
         free(wc);
         if (c->closing)
                 return;
+        if (!final) {
+                /* A chunk of a streamed response: only a failure matters here. */
+                if (status < 0)
+                        conn_close(c);
+                return;
+        }
         if (status < 0 || close_after || c->close_after_write) {
                 conn_close(c);
                 return;
@@ -618,6 +649,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
                 memcpy(wc->buf + hl + el + 2, body, body_len);
         wc->conn = c;
         wc->close_after = close_after;
+        wc->final = true;
         wc->len = hl + el + 2 + (send_body ? body_len : 0);
         request_free(req);
         {
@@ -906,4 +938,104 @@ char *http_query_param(const struct http_request *req, const char *key)
                 p = amp ? amp + 1 : NULL;
         }
         return NULL;
+}
+
+/* ---- streamed responses ---- */
+
+static int stream_queue(struct http_request *req, const char *prefix, size_t plen, const void *data, size_t len,
+                        const char *suffix, size_t slen, bool final, bool close_after)
+{
+        struct http_conn *c = req->conn;
+        struct write_ctx *wc;
+        size_t total;
+
+        if (!c || c->closing)
+                return -EPIPE;
+        if (size_add(plen, len, &total) < 0 || size_add(total, slen, &total) < 0 ||
+            !(wc = malloc(sizeof *wc + total)))
+                return -ENOMEM;
+        memcpy(wc->buf, prefix, plen);
+        if (len)
+                memcpy(wc->buf + plen, data, len);
+        memcpy(wc->buf + plen + len, suffix, slen);
+        wc->conn = c;
+        wc->close_after = close_after;
+        wc->final = final;
+        wc->len = total;
+        {
+                uv_buf_t b = uv_buf_init(wc->buf, (unsigned) wc->len);
+                if (uv_write(&wc->w, (uv_stream_t *) &c->tcp, &b, 1, on_write) < 0) {
+                        free(wc);
+                        conn_close(c);
+                        return -EPIPE;
+                }
+        }
+        return 0;
+}
+
+int http_stream_begin(struct http_request *req, int status, const char *content_type, const char *extra_headers)
+{
+        struct http_conn *c = req->conn;
+        char date[64];
+        _cleanup_free_ char *head = NULL;
+        int r;
+
+        if (!c || c->closing)
+                return -EPIPE;
+        req->held = true;
+        req->responded = true;
+        req->streaming = true;
+        format_date(date, sizeof date);
+        if (content_type && strpbrk(content_type, "\r\n"))
+                content_type = "application/octet-stream";
+        /* HTTP/1.0 has no chunked coding: the body ends when we close. */
+        head = xasprintf("HTTP/1.1 %d %s\r\nDate: %s\r\nServer: sfaasd/%s\r\n%s%s%s%s%s\r\n", status,
+                         http_status_text(status), date, SFAASD_VERSION,
+                         req->http10 ? "Connection: close\r\n" : "Transfer-Encoding: chunked\r\n",
+                         content_type ? "Content-Type: " : "", content_type ? content_type : "",
+                         content_type ? "\r\n" : "", extra_headers ? extra_headers : "");
+        if (!head)
+                return -ENOMEM;
+        r = stream_queue(req, head, strlen(head), NULL, 0, "", 0, false, false);
+        if (r >= 0)
+                conn_start_reading(c); /* to notice a client that goes away */
+        return r;
+}
+
+int http_stream_write(struct http_request *req, const void *data, size_t len)
+{
+        char size[32];
+        int n;
+
+        if (!req->conn)
+                return -EPIPE;
+        if (len == 0 || strcmp(req->method, "HEAD") == 0)
+                return 0;
+        if (req->http10)
+                return stream_queue(req, "", 0, data, len, "", 0, false, false);
+        n = snprintf(size, sizeof size, "%zx\r\n", len);
+        return stream_queue(req, size, (size_t) n, data, len, "\r\n", 2, false, false);
+}
+
+size_t http_stream_pending(const struct http_request *req)
+{
+        if (!req->conn)
+                return 0;
+        return uv_stream_get_write_queue_size((const uv_stream_t *) &req->conn->tcp);
+}
+
+void http_stream_end(struct http_request *req)
+{
+        struct http_conn *c = req->conn;
+        if (c && !c->closing) {
+                bool close_after = req->http10 || !req->keep_alive || c->server->shutting_down ||
+                                   c->close_after_write;
+                if (c->active == req)
+                        c->active = NULL;
+                if (req->http10 || strcmp(req->method, "HEAD") == 0)
+                        (void) stream_queue(req, "", 0, NULL, 0, "", 0, true, close_after);
+                else
+                        (void) stream_queue(req, "0\r\n\r\n", 5, NULL, 0, "", 0, true, close_after);
+        }
+        request_free(req);
 }

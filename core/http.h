@@ -58,8 +58,14 @@ struct http_request {
         int body_fd;               /* streamed body file (see http_body_to_file), or -1 */
         uint64_t body_file_len;
         bool keep_alive;
+        bool http10;               /* HTTP/1.0 client: no chunked coding */
         bool held;
         bool responded;
+        bool streaming;            /* http_stream_begin() was called */
+        /* Called (once) when the client goes away while the request is held:
+         * req->conn is already NULL; the handler still owns and must finish
+         * the request (http_respond or http_stream_end frees it). */
+        void (*on_abort)(struct http_request *req);
         uint64_t start_ns;
         char remote[64];           /* peer address */
         void *data;                /* the handler's */
@@ -108,3 +114,16 @@ void http_respond_error(struct http_request *req, int status, const char *fmt, .
         __attribute__((format(printf, 3, 4)));
 
 const char *http_status_text(int status);
+
+/*
+ * Streamed responses (NDJSON logs, proxied bodies): begin writes the head
+ * with Transfer-Encoding: chunked (HTTP/1.0: Connection: close and a body
+ * ending at close) and holds the request; write queues one chunk (copied);
+ * end writes the last chunk and frees the request. Writes return -EPIPE once
+ * the client has gone (the producer then calls end). http_stream_pending()
+ * is the number of bytes queued but not yet sent, for back-pressure.
+ */
+int http_stream_begin(struct http_request *req, int status, const char *content_type, const char *extra_headers);
+int http_stream_write(struct http_request *req, const void *data, size_t len);
+size_t http_stream_pending(const struct http_request *req);
+void http_stream_end(struct http_request *req);

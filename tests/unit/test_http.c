@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,8 +36,33 @@ struct harness {
         int failures;
 };
 
+static int abort_efd = -1; /* written by on_abort: the client thread waits on it */
+
+static void stream_aborted(struct http_request *req)
+{
+        uint64_t one = 1;
+        assert_int_equal(write(abort_efd, &one, sizeof one), (ssize_t) sizeof one);
+        http_stream_end(req); /* the producer finishes what it started */
+}
+
 static void on_request(struct http_request *req)
 {
+        if (strcmp(req->path, "/stream") == 0) {
+                assert_int_equal(http_stream_begin(req, 200, "application/x-ndjson", "X-Test: 1\r\n"), 0);
+                assert_int_equal(http_stream_write(req, "{\"a\":1}\n", 8), 0);
+                assert_int_equal(http_stream_write(req, "", 0), 0); /* empty: nothing sent, no end */
+                assert_int_equal(http_stream_write(req, "{\"b\":2}\n", 8), 0);
+                http_stream_end(req);
+                return;
+        }
+        if (strcmp(req->path, "/hold") == 0) {
+                /* Begin and never end: only the client going away finishes it. */
+                req->on_abort = stream_aborted;
+                assert_int_equal(http_stream_begin(req, 200, "text/plain", NULL), 0);
+                assert_int_equal(http_stream_write(req, "first\n", 6), 0);
+                return;
+        }
+
         char body[256];
         int n = snprintf(body, sizeof body, "%s %s %zu", req->method, req->path, req->body_len);
         http_respond(req, 200, "text/plain", NULL, body, (size_t) n);
@@ -212,7 +239,52 @@ static void client_slow_headers(struct harness *h)
         assert_non_null(strstr(resp, "HTTP/1.1 408"));
 }
 
+static void client_stream(struct harness *h)
+{
+        const char two[] = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        int fd = connect_to(h);
+        assert_true(fd >= 0);
+        assert_int_equal(write_all(fd, two, sizeof two - 1), 0);
+        read_all(fd, resp, sizeof resp);
+        (void) close(fd);
+        assert_non_null(strstr(resp, "Transfer-Encoding: chunked\r\n"));
+        assert_non_null(strstr(resp, "X-Test: 1\r\n"));
+        /* Exact chunk framing, then the terminating chunk. */
+        assert_non_null(strstr(resp, "\r\n\r\n8\r\n{\"a\":1}\n\r\n8\r\n{\"b\":2}\n\r\n0\r\n\r\n"));
+        /* The connection stays usable: the pipelined request is answered after it. */
+        assert_non_null(strstr(resp, "GET /after 0"));
+
+        /* HTTP/1.0: no chunked coding, the body ends at close. */
+        fd = connect_to(h);
+        static const char old10[] = "GET /stream HTTP/1.0\r\n\r\n";
+        assert_int_equal(write_all(fd, old10, strlen(old10)), 0);
+        read_all(fd, resp, sizeof resp);
+        (void) close(fd);
+        assert_null(strstr(resp, "chunked"));
+        assert_non_null(strstr(resp, "\r\n\r\n{\"a\":1}\n{\"b\":2}\n"));
+}
+
+static void client_stream_abort(struct harness *h)
+{
+        struct pollfd pfd = { .events = POLLIN };
+        uint64_t v = 0;
+        int fd = connect_to(h);
+        assert_true(fd >= 0);
+        static const char hold[] = "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_int_equal(write_all(fd, hold, strlen(hold)), 0);
+        assert_true(recv(fd, resp, sizeof resp, 0) > 0); /* the head (and maybe the first chunk) */
+        (void) close(fd);
+        /* The server notices without writing anything more. */
+        pfd.fd = abort_efd;
+        assert_int_equal(poll(&pfd, 1, 5000), 1);
+        assert_int_equal(read(abort_efd, &v, sizeof v), (ssize_t) sizeof v);
+        assert_int_equal(v, 1);
+}
+
 static void test_basic(void **s) { run_with_client(client_basic); }
+static void test_stream(void **s) { run_with_client(client_stream); }
+static void test_stream_abort(void **s) { run_with_client(client_stream_abort); }
 static void test_limits(void **s) { run_with_client(client_limits); }
 static void test_connections(void **s) { run_with_client(client_connections); }
 static void test_slow_headers(void **s) { run_with_client(client_slow_headers); }
@@ -223,10 +295,13 @@ int main(void)
         struct sigaction sa = { .sa_handler = SIG_IGN };
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_basic),
+                cmocka_unit_test(test_stream),
+                cmocka_unit_test(test_stream_abort),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_connections),
                 cmocka_unit_test(test_slow_headers),
         };
         (void) sigaction(SIGPIPE, &sa, NULL);
+        abort_efd = eventfd(0, EFD_CLOEXEC);
         return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }
