@@ -18,6 +18,7 @@
 
 #include "cmd/client.h"
 #include "cmd/client_http.h"
+#include "cmd/client_image.h"
 #include "cmd/commands.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
@@ -769,11 +770,12 @@ int cmd_rm(int argc, char **argv)
 /* ---- image ------------------------------------------------------------- */
 
 static const char image_help[] =
-        "usage: sfaasd image import FILE [--name NAME:TAG] [OPTIONS]\n"
+        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [OPTIONS]\n"
         "       sfaasd image list [--json] [OPTIONS]\n"
         "\n"
-        "Import an image archive (docker save tar or OCI archive tar) into the\n"
-        "gateway's image store, or list the images it holds.\n"
+        "Import an image archive (docker save tar, OCI archive tar, or an OCI image\n"
+        "layout directory, sent as a tar) into the gateway's image store, or list\n"
+        "the images it holds. A progress bar is drawn on stderr when it is a terminal.\n"
         "\n"
         "      --name NAME:TAG       tag the imported image (import)\n"
         "      --json                print the gateway's JSON as is (list)\n" COMMON_HELP;
@@ -788,6 +790,9 @@ static int image_import(int argc, char **argv, const char *cmd)
         struct common co = { .timeout_ms = DEFAULT_TIMEOUT_MS };
         const char *file, *tag = NULL;
         _cleanup_fclose_ FILE *f = NULL;
+        FILE *up;
+        off_t body_len = 0;
+        int wrapped = 0;
         _cleanup_free_ char *q = NULL, *tags = NULL;
         _cleanup_(json_decrefp) json_t *ans = NULL;
         struct client cl = {};
@@ -820,14 +825,24 @@ static int image_import(int argc, char **argv, const char *cmd)
         if (tag && (!*tag || strpbrk(tag, " \t\r\n")))
                 return usage_error(cmd, "invalid image name '%s'", tag);
 
-        f = fopen(file, "re");
-        if (!f) {
+        if (stat(file, &st) < 0) {
                 fprintf(stderr, "sfaasd: cannot open '%s': %s\n", file, strerror(errno));
                 return 1;
         }
-        if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
-                fprintf(stderr, "sfaasd: '%s' is not a regular file\n", file);
+        if (S_ISDIR(st.st_mode)) {
+                r = client_tar_oci_dir(file, &f, &body_len, &e);
+                if (r < 0)
+                        return fail(r, &e);
+        } else if (!(f = fopen(file, "re"))) {
+                fprintf(stderr, "sfaasd: cannot open '%s': %s\n", file, strerror(errno));
                 return 1;
+        }
+        if (!S_ISDIR(st.st_mode)) {
+                if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+                        fprintf(stderr, "sfaasd: '%s' is not a regular file or a directory\n", file);
+                        return 1;
+                }
+                body_len = st.st_size;
         }
         if (tag && !(q = xasprintf("name=%s", tag)))
                 return fail(-ENOMEM, &e);
@@ -835,6 +850,7 @@ static int image_import(int argc, char **argv, const char *cmd)
         r = connect_client(&cl, &co, true);
         if (r > 0)
                 return r;
+        up = client_progress_wrap(f, body_len, "uploading", &wrapped);
         r = client_do(&cl,
                       &(struct client_request) {
                               .method = "POST",
@@ -843,10 +859,12 @@ static int image_import(int argc, char **argv, const char *cmd)
                               .n_query = q ? 1 : 0,
                               .auth = true,
                               .content_type = "application/x-tar",
-                              .upload = f,
-                              .upload_len = st.st_size,
+                              .upload = up,
+                              .upload_len = body_len,
                       },
                       &resp, &e);
+        if (wrapped)
+                (void) fclose(up);
         if (r < 0)
                 r = fail(r, &e);
         else if (!is_2xx(resp.status))
