@@ -21,6 +21,7 @@
 #include "core/router.h"
 #include "core/sfaasd.h"
 #include "core/api.h"
+#include "core/secret_files.h"
 #include "core/ui.h"
 
 
@@ -291,12 +292,24 @@ static void handle_deploy(struct http_request *req, bool update)
         spec = deployment_normalize(req, body, ns);
         if (!spec)
                 return;
-        /* Secrets arrive with the secrets store; until then none can exist. */
+        /* Every secret listed must exist in the function's namespace (faasd:
+         * 400 "unable to find secret: X"); core/secret_files.c mounts them. */
         secrets = json_object_get(spec, "secrets");
-        if (secrets && json_array_size(secrets) > 0) {
-                http_respond_error(req, 400, "unable to find secret: %s",
-                                   json_string_value(json_array_get(secrets, 0)));
+        if (json_array_size(secrets) > SECRET_FILES_MAX) {
+                http_respond_error(req, 400, "field 'secrets' lists more than %d secrets", SECRET_FILES_MAX);
                 return;
+        }
+        for (size_t i = 0; i < json_array_size(secrets); i++) {
+                const char *sname = json_string_value(json_array_get(secrets, i));
+                r = secret_name_valid(sname) ? store_secret_exists(sf->store, ns, sname) : -ENOENT;
+                if (r == -ENOENT) {
+                        http_respond_error(req, 400, "unable to find secret: %.64s", sname);
+                        return;
+                }
+                if (r < 0) {
+                        http_respond_error(req, 500, "cannot read secret '%s': %s", sname, strerror(-r));
+                        return;
+                }
         }
         r = store_image_resolve(sf->store, json_string_value(json_object_get(spec, "image")), &img);
         if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {

@@ -116,6 +116,9 @@ int sfaasd_run(struct sfaasd_config *cfg)
         r = auth_ensure_credentials(sf->cfg.data_dir, &sf->password, &created, &err);
         if (r < 0)
                 return log_error("%s", err.msg), r;
+        r = secret_key_load(sf->cfg.data_dir, &sf->secret_key, &err);
+        if (r < 0)
+                return log_error("%s", err.msg), r;
         (void) xsnprintf(dbpath, sizeof dbpath, "%s/sfaasd.db", sf->cfg.data_dir);
         r = store_open(dbpath, &sf->store, &err);
         if (r < 0) {
@@ -177,5 +180,6 @@ out:
         store_close(sf->store);
         api_free_counters(sf);
         free(sf->password);
+        secret_key_wipe(&sf->secret_key);
         return r;
 }

@@ -23,6 +23,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/secret_files.h"
 #include "core/sfaasd.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
@@ -415,6 +416,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         struct strv argv = { 0 }, env = { 0 };
         struct sandbox_spec sp = { 0 };
         struct sf_err err = { 0 };
+        struct secret_files secrets; /* the function's secrets (core/secret_files.h) */
         struct invocation *inv = NULL;
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         char hdrname[256];
@@ -422,6 +424,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         json_t *v;
         int r;
 
+        secret_files_init(&secrets);
         if (sf->stopping) {
                 http_respond_error(req, 503, "sfaasd is shutting down");
                 return;
@@ -584,6 +587,17 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         sp.hostname = name;
         sp.group = ns;
         sp.net = SANDBOX_NET_NONE;
+        /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
+         * into a private tmpfs that only this spawn and its sandbox reach ---- */
+        r = secret_files_prepare(sf, ns, json_object_get(spec, "secrets"), &secrets, &err);
+        if (r < 0) {
+                log_error("function '%s.%s': %s", name, ns, err.msg);
+                http_respond_error(req, 500, "function '%s.%s': %s", name, ns, err.msg);
+                goto out;
+        }
+        sp.binds = secrets.binds;
+        sp.n_binds = secrets.n;
+        /* ---- end of secrets ---- */
 
         if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
                 http_respond_error(req, 503, "cannot create pipes: %s", strerror(errno));
@@ -593,6 +607,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         sp.stdio[1] = out[1];
         sp.stdio[2] = errp[1];
         r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
+        secret_files_release(&secrets); /* the sandbox holds its own mounts of them */
         (void) close(in[0]);
         (void) close(out[1]);
         (void) close(errp[1]);
@@ -658,6 +673,7 @@ out:
                 free(inv->content_type);
                 free(inv);
         }
+        secret_files_release(&secrets);
         strv_free(argv.v);
         strv_free(env.v);
         image_config_free(icfg);

@@ -15,6 +15,7 @@
 #include "sandbox/sandbox.h"
 #include "store/db.h"
 #include "store/image.h"
+#include "store/secrets.h"
 
 struct sfaasd_config {
         char listen[128];              /* "127.0.0.1:8080" */
@@ -50,6 +51,7 @@ struct sfaasd {
         struct sandbox_launcher *launcher;
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
+        struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
         char images_dir[PATH_MAX];
         char tmp_dir[PATH_MAX];
         int tmp_fd;

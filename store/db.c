@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "db.h"
+#include "db_internal.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -45,6 +46,15 @@ static const char *const migrations[] = {
         "  image TEXT NOT NULL,"
         "  image_id TEXT NOT NULL REFERENCES images(id),"
         "  spec TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  updated_at INTEGER NOT NULL,"
+        "  PRIMARY KEY (namespace, name));",
+        /* 1 -> 2: secrets, sealed by store/secrets.c (never cleartext) */
+        "CREATE TABLE secrets ("
+        "  namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  nonce BLOB NOT NULL,"
+        "  ciphertext BLOB NOT NULL,"
         "  created_at INTEGER NOT NULL,"
         "  updated_at INTEGER NOT NULL,"
         "  PRIMARY KEY (namespace, name));",
@@ -732,4 +742,15 @@ int store_function_delete(struct store *s, const char *ns, const char *name)
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
+}
+
+/* store/db_internal.h: the connection, for the other store/ tables. */
+sqlite3 *store_sqlite(struct store *s)
+{
+        return s->db;
+}
+
+int store_sql_errno(int rc)
+{
+        return sql_errno(rc);
 }

@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/* Secrets at rest: AES-256-GCM rows in the secrets table (store/secrets.h). */
+#include "secrets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "../core/base/cleanup.h"
+#include "../core/base/util.h"
+#include "db_internal.h"
+
+#define NONCE_BYTES 12
+#define TAG_BYTES 16
+#define KEY_FILE "store.key"
+/* Domain separation: AAD = "sfaasd-secret-v1\0" NS "\0" NAME. */
+#define AAD_PREFIX "sfaasd-secret-v1"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
+#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free)
+#define _cleanup_cipher_ _cleanup_(EVP_CIPHER_CTX_freep)
+
+void secret_key_wipe(struct secret_key *k)
+{
+        if (k)
+                OPENSSL_cleanse(k->bytes, sizeof k->bytes);
+}
+
+int secret_key_load(const char *data_dir, struct secret_key *ret, struct sf_err *err)
+{
+        char dir[PATH_MAX];
+        _cleanup_close_ int dfd = -1;
+        char *buf = NULL;
+        size_t len = 0;
+        struct stat st;
+        int r;
+
+        r = xsnprintf(dir, sizeof dir, "%s/secrets", data_dir);
+        if (r < 0)
+                return sf_err_set(err, r, "data folder path is too long");
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return sf_err_errno(err, -errno, "cannot create '%s'", dir);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd < 0)
+                return sf_err_errno(err, -errno, "cannot open '%s'", dir);
+        if (fstatat(dfd, KEY_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                struct secret_key k;
+                if (errno != ENOENT)
+                        return sf_err_errno(err, -errno, "cannot read '%s/%s'", dir, KEY_FILE);
+                r = random_bytes(k.bytes, sizeof k.bytes);
+                if (r >= 0)
+                        r = write_file_atomic(dfd, KEY_FILE, k.bytes, sizeof k.bytes, 0600);
+                if (r < 0) {
+                        secret_key_wipe(&k);
+                        return sf_err_errno(err, r, "cannot create the secrets key '%s/%s'", dir, KEY_FILE);
+                }
+                *ret = k;
+                secret_key_wipe(&k);
+                return 0;
+        }
+        if (!S_ISREG(st.st_mode))
+                return sf_err_set(err, -EINVAL, "'%s/%s' is not a regular file", dir, KEY_FILE);
+        if (st.st_mode & 077)
+                return sf_err_set(err, -EPERM, "'%s/%s' has mode %04o: it must be readable by its owner only "
+                                  "(chmod 600)", dir, KEY_FILE, (unsigned) (st.st_mode & 07777));
+        r = read_file_at(dfd, KEY_FILE, SECRET_KEY_BYTES + 1, &buf, &len);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot read '%s/%s'", dir, KEY_FILE);
+        if (len != SECRET_KEY_BYTES) {
+                OPENSSL_cleanse(buf, len);
+                free(buf);
+                return sf_err_set(err, -EINVAL, "'%s/%s' must hold exactly %d bytes, it holds %zu", dir,
+                                  KEY_FILE, SECRET_KEY_BYTES, len);
+        }
+        memcpy(ret->bytes, buf, SECRET_KEY_BYTES);
+        OPENSSL_cleanse(buf, len);
+        free(buf);
+        return 0;
+}
+
+bool secret_name_valid(const char *name)
+{
+        size_t n = name ? strlen(name) : 0;
+        if (n == 0 || n > SECRET_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char c = name[i];
+                bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+                if (!alnum && (i == 0 || (c != '-' && c != '_' && c != '.')))
+                        return false;
+        }
+        return true;
+}
+
+/* ---- sealing ---- */
+
+static int crypt_init(EVP_CIPHER_CTX *ctx, bool enc, const struct secret_key *k, const char *ns,
+                      const char *name, const unsigned char nonce[NONCE_BYTES])
+{
+        size_t nl = strlen(ns), ml = strlen(name);
+        int outl;
+        if (nl > SECRET_NAME_MAX + 1 || ml > SECRET_NAME_MAX + 1 || nl > INT_MAX)
+                return -EINVAL;
+        if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_BYTES, NULL) != 1 ||
+            EVP_CipherInit_ex(ctx, NULL, NULL, k->bytes, nonce, enc) != 1 ||
+            EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *) AAD_PREFIX, (int) sizeof AAD_PREFIX) != 1 ||
+            EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *) ns, (int) nl + 1) != 1 ||
+            EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *) name, (int) ml) != 1)
+                return -EIO;
+        return 0;
+}
+
+int secret_seal(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
+                const void *in, size_t len, unsigned char *out)
+{
+        _cleanup_cipher_ EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        int outl = 0, fin = 0, r;
+
+        if (!ctx)
+                return -ENOMEM;
+        if (len > SECRET_VALUE_MAX)
+                return -EFBIG;
+        r = crypt_init(ctx, true, k, ns, name, nonce);
+        if (r < 0)
+                return r;
+        if ((len > 0 && EVP_EncryptUpdate(ctx, out, &outl, in, (int) len) != 1) ||
+            EVP_EncryptFinal_ex(ctx, out + outl, &fin) != 1 || (size_t) (outl + fin) != len ||
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, out + len) != 1)
+                return -EIO;
+        return 0;
+}
+
+int secret_open(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
+                const unsigned char *in, size_t len, unsigned char *out)
+{
+        _cleanup_cipher_ EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+        unsigned char tag[TAG_BYTES];
+        size_t clen;
+        int outl = 0, fin = 0, r;
+
+        if (!ctx)
+                return -ENOMEM;
+        if (len < TAG_BYTES || len - TAG_BYTES > SECRET_VALUE_MAX)
+                return -EBADMSG;
+        clen = len - TAG_BYTES;
+        memcpy(tag, in + clen, TAG_BYTES);
+        r = crypt_init(ctx, false, k, ns, name, nonce);
+        if (r < 0)
+                return r;
+        if ((clen > 0 && EVP_DecryptUpdate(ctx, out, &outl, in, (int) clen) != 1) ||
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tag) != 1)
+                return -EIO;
+        if (EVP_DecryptFinal_ex(ctx, out + outl, &fin) != 1) {
+                OPENSSL_cleanse(out, clen);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+/* ---- the table ---- */
+
+static int64_t unix_ns(void)
+{
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
+{
+        int rc = sqlite3_prepare_v2(store_sqlite(s), sql, -1, ret, NULL);
+        return rc == SQLITE_OK ? 0 : store_sql_errno(rc);
+}
+
+/* Seal value and run sql with ?1 ns, ?2 name, ?3 nonce, ?4 ciphertext, ?5 now. */
+static int secret_write(struct store *s, const struct secret_key *k, const char *sql, const char *ns,
+                        const char *name, const void *value, size_t len)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_free_ unsigned char *ct = NULL;
+        unsigned char nonce[NONCE_BYTES];
+        int r, rc;
+
+        if (len > SECRET_VALUE_MAX)
+                return -EFBIG;
+        if (!secret_name_valid(name))
+                return -EINVAL;
+        ct = malloc(len + TAG_BYTES);
+        if (!ct)
+                return -ENOMEM;
+        /* A nonce is never reused under one key: 96 random bits per write. */
+        r = random_bytes(nonce, sizeof nonce);
+        if (r < 0)
+                return r;
+        r = secret_seal(k, ns, name, nonce, value, len, ct);
+        if (r < 0)
+                return r;
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 3, nonce, sizeof nonce, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 4, ct, (int) (len + TAG_BYTES), SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, unix_ns());
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
+                return -ENOENT;
+        if (rc != SQLITE_DONE)
+                return store_sql_errno(rc);
+        return sqlite3_changes(store_sqlite(s)) == 0 ? -ENOENT : 0;
+}
+
+int store_secret_create(struct store *s, const struct secret_key *k, const char *ns, const char *name,
+                        const void *value, size_t len)
+{
+        return secret_write(s, k,
+                            "INSERT INTO secrets(namespace, name, nonce, ciphertext, created_at, updated_at) "
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                            ns, name, value, len);
+}
+
+int store_secret_update(struct store *s, const struct secret_key *k, const char *ns, const char *name,
+                        const void *value, size_t len)
+{
+        return secret_write(s, k,
+                            "UPDATE secrets SET nonce = ?3, ciphertext = ?4, updated_at = ?5 "
+                            "WHERE namespace = ?1 AND name = ?2",
+                            ns, name, value, len);
+}
+
+int store_secret_delete(struct store *s, const char *ns, const char *name)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_DONE)
+                return store_sql_errno(rc);
+        return sqlite3_changes(store_sqlite(s)) == 0 ? -ENOENT : 0;
+}
+
+int store_secret_exists(struct store *s, const char *ns, const char *name)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT 1 FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 0;
+        return rc == SQLITE_DONE ? -ENOENT : store_sql_errno(rc);
+}
+
+int store_secret_list(struct store *s, const char *ns, char ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_strv_free_ char **v = calloc(1, sizeof *v);
+        size_t n = 0;
+        int r, rc;
+
+        if (!v)
+                return -ENOMEM;
+        r = prepare(s, "SELECT name FROM secrets WHERE namespace = ?1 ORDER BY name", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const unsigned char *t = sqlite3_column_text(st, 0);
+                char **nv = realloc(v, (n + 2) * sizeof *v);
+                if (!nv)
+                        return -ENOMEM;
+                v = nv;
+                v[n] = strdup(t ? (const char *) t : "");
+                if (!v[n])
+                        return -ENOMEM;
+                v[++n] = NULL;
+        }
+        if (rc != SQLITE_DONE)
+                return store_sql_errno(rc);
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
+void secret_value_free(unsigned char *v, size_t len)
+{
+        if (!v)
+                return;
+        OPENSSL_cleanse(v, len + 1);
+        free(v);
+}
+
+int store_secret_get(struct store *s, const struct secret_key *k, const char *ns, const char *name,
+                     unsigned char **ret, size_t *ret_len)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        const void *nonce, *ct;
+        unsigned char *out;
+        size_t clen;
+        int r, rc;
+
+        r = prepare(s, "SELECT nonce, ciphertext FROM secrets WHERE namespace = ?1 AND name = ?2", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc);
+        nonce = sqlite3_column_blob(st, 0);
+        if (!nonce || sqlite3_column_bytes(st, 0) != NONCE_BYTES)
+                return -EBADMSG;
+        ct = sqlite3_column_blob(st, 1);
+        clen = (size_t) sqlite3_column_bytes(st, 1);
+        if (!ct || clen < TAG_BYTES || clen - TAG_BYTES > SECRET_VALUE_MAX)
+                return -EBADMSG;
+        out = malloc(clen - TAG_BYTES + 1);
+        if (!out)
+                return -ENOMEM;
+        r = secret_open(k, ns, name, nonce, ct, clen, out);
+        if (r < 0) {
+                free(out);
+                return r;
+        }
+        out[clen - TAG_BYTES] = '\0';
+        *ret = out;
+        *ret_len = clen - TAG_BYTES;
+        return 0;
+}

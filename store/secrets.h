@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * OpenFaaS secrets, per namespace, encrypted at rest.
+ *
+ * Each value is sealed with AES-256-GCM (OpenSSL EVP) under the store key,
+ * with a fresh random 96-bit nonce per write and "sfaasd-secret-v1\0" NS
+ * "\0" NAME as additional data, so a ciphertext moved to another row (other
+ * name or other namespace) no longer opens. The table holds only nonce and
+ * ciphertext||tag; cleartext never reaches SQLite or any file.
+ *
+ * The key is 32 random bytes in DATA/secrets/store.key (mode 0600, created
+ * on first start). Losing it loses every secret; replacing it makes every
+ * stored secret fail to open (-EBADMSG).
+ *
+ * Same threading rule as store/db.h: the loop thread only.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "db.h"
+
+#define SECRET_KEY_BYTES 32
+/* Largest secret value accepted (Kubernetes caps a Secret at 1 MiB). */
+#define SECRET_VALUE_MAX (512u * 1024u)
+/* Longest secret name; see secret_name_valid(). */
+#define SECRET_NAME_MAX 63
+
+struct secret_key {
+        unsigned char bytes[SECRET_KEY_BYTES];
+};
+
+/* Read DATA/secrets/store.key, creating it (0600, random) when absent. A
+ * key file of the wrong size or mode wider than 0600 is refused: better not
+ * to start than to write secrets nobody can open later. */
+int secret_key_load(const char *data_dir, struct secret_key *ret, struct sf_err *err);
+/* Wipe a key (OPENSSL_cleanse). */
+void secret_key_wipe(struct secret_key *k);
+
+/*
+ * Secret names become file names at /var/openfaas/secrets/NAME, so they
+ * follow function names plus '.': [a-zA-Z0-9][-a-zA-Z0-9_.]{0,62}. That is
+ * a superset of Kubernetes Secret names up to 63 characters (lower-case
+ * alphanumerics, '-', '.'): faasd accepts any file name, and upper case and
+ * '_' are common there. Never "", ".", ".." or anything with '/'.
+ */
+bool secret_name_valid(const char *name);
+
+/* -EEXIST when (ns, name) exists; -ENOENT when ns does not exist;
+ * -EFBIG when len > SECRET_VALUE_MAX. */
+int store_secret_create(struct store *s, const struct secret_key *k, const char *ns, const char *name,
+                        const void *value, size_t len);
+/* -ENOENT when (ns, name) does not exist. */
+int store_secret_update(struct store *s, const struct secret_key *k, const char *ns, const char *name,
+                        const void *value, size_t len);
+/* -ENOENT when absent. */
+int store_secret_delete(struct store *s, const char *ns, const char *name);
+/* 0 when present, -ENOENT when not. */
+int store_secret_exists(struct store *s, const char *ns, const char *name);
+/* Names in ns, sorted, NULL-terminated (empty list for an unknown ns). */
+int store_secret_list(struct store *s, const char *ns, char ***ret);
+/*
+ * The decrypted value, for mounting only: *ret is len + 1 bytes (NUL
+ * appended, not counted). Free it with secret_value_free(), which wipes it.
+ * -ENOENT when absent, -EBADMSG when it does not open (wrong key, tampered
+ * row, row moved to another name or namespace).
+ */
+int store_secret_get(struct store *s, const struct secret_key *k, const char *ns, const char *name,
+                     unsigned char **ret, size_t *ret_len);
+void secret_value_free(unsigned char *v, size_t len);
+
+/* The raw sealing, exposed for tests: out must hold len + 16 bytes
+ * (ciphertext then tag). open writes len - 16 bytes. */
+int secret_seal(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
+                const void *in, size_t len, unsigned char *out);
+int secret_open(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
+                const unsigned char *in, size_t len, unsigned char *out);
