@@ -41,52 +41,6 @@ void api_respond_json(struct http_request *req, int status, json_t *v)
         free(s);
 }
 
-/* ---- invocation counters (in memory; OpenFaaS keeps them in Prometheus) ---- */
-
-static struct fn_counter *counter_find(struct sfaasd *sf, const char *name, const char *ns, bool create)
-{
-        char key[2 * ROUTE_NAME_MAX + 2];
-        struct fn_counter *c;
-        if (xsnprintf(key, sizeof key, "%s.%s", name, ns) < 0)
-                return NULL;
-        for (c = sf->counters; c; c = c->next)
-                if (strcmp(c->key, key) == 0)
-                        return c;
-        if (!create)
-                return NULL;
-        c = calloc(1, sizeof *c);
-        if (!c || !(c->key = strdup(key))) {
-                free(c);
-                return NULL;
-        }
-        c->next = sf->counters;
-        sf->counters = c;
-        return c;
-}
-
-uint64_t api_invocation_count(struct sfaasd *sf, const char *name, const char *ns)
-{
-        struct fn_counter *c = counter_find(sf, name, ns, false);
-        return c ? c->invocations : 0;
-}
-
-void api_count_invocation(struct sfaasd *sf, const char *name, const char *ns)
-{
-        struct fn_counter *c = counter_find(sf, name, ns, true);
-        if (c)
-                c->invocations++;
-}
-
-void api_free_counters(struct sfaasd *sf)
-{
-        while (sf->counters) {
-                struct fn_counter *n = sf->counters->next;
-                free(sf->counters->key);
-                free(sf->counters);
-                sf->counters = n;
-        }
-}
-
 /* ---- request body and namespace helpers ---- */
 
 /* Parse the body as a JSON object, answering 400 with the position on error. */
@@ -381,6 +335,7 @@ static void handle_delete(struct http_request *req)
                 http_respond_error(req, 500, "cannot delete function: %s", strerror(-r));
                 return;
         }
+        metrics_forget_function(&sf->metrics, name, ns);
         log_info("removed function '%s.%s'", name, ns);
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
@@ -414,8 +369,9 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         if (with_available)
                 (void) json_object_set_new(st, "availableReplicas", json_integer(1));
         if (with_count)
-                (void) json_object_set_new(st, "invocationCount",
-                                           json_real((double) api_invocation_count(sf, f->name, f->namespace)));
+                (void) json_object_set_new(
+                        st, "invocationCount",
+                        json_real((double) metrics_invocation_count(&sf->metrics, f->name, f->namespace)));
         (void) gmtime_r(&secs, &tm);
         (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
         {

@@ -135,6 +135,8 @@ static void import_done(uv_work_t *w, int status)
         store_image_free(img);
         (void) json_object_set_new(o, "existed", json_boolean(res->existed));
         log_info("imported image %s (%s)", res->id, res->existed ? "already present" : "unpacked");
+        if (!res->existed)
+                metrics_images_changed(sf);
         api_respond_json(req, 200, o);
 out:
         image_import_result_free(res);

@@ -107,6 +107,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 return log_error_errno(-ENOMEM, "out of memory");
         sf->cfg = *cfg;
         sf->tmp_fd = -1;
+        metrics_init(&sf->metrics);
         /* A closed client socket must be an error return, not a fatal signal. */
         (void) sigaction(SIGPIPE, &sa, NULL);
 
@@ -140,6 +141,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out;
         }
         sf->loop.data = sf;
+        metrics_images_changed(sf);
         r = http_server_new(&sf->loop, &sf->cfg.http, api_on_head, api_on_request, sf, &sf->http);
         if (r < 0)
                 goto out_loop;
@@ -178,7 +180,7 @@ out_loop:
 out:
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);
-        api_free_counters(sf);
+        metrics_release(&sf->metrics);
         free(sf->password);
         secret_key_wipe(&sf->secret_key);
         return r;

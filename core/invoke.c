@@ -217,6 +217,7 @@ static void inv_finish(struct invocation *inv)
         struct sfaasd *sf = inv->sf;
         double secs;
         char hdr[256], msg[256];
+        int code = 500; /* the answer's status, for the metrics */
 
         if (inv->finished || !inv->exited || !inv->out_eof || !inv->err_eof)
                 return;
@@ -227,11 +228,12 @@ static void inv_finish(struct invocation *inv)
         if (inv->timed_out) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' timed out after %llu ms and was killed",
                                  inv->name, inv->ns, (unsigned long long) inv->timeout_ms);
-                respond_failure(inv, 504, msg);
+                code = 504;
+                respond_failure(inv, code, msg);
         } else if (inv->obuf.overflow) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' wrote more than %llu bytes of output",
                                  inv->name, inv->ns, (unsigned long long) inv->obuf.cap);
-                respond_failure(inv, 500, msg);
+                respond_failure(inv, code, msg);
         } else if (!WIFEXITED(inv->wait_status) || WEXITSTATUS(inv->wait_status) != 0) {
                 if (WIFSIGNALED(inv->wait_status))
                         (void) xsnprintf(msg, sizeof msg, "function '%s.%s' was killed by signal %d%s", inv->name,
@@ -240,15 +242,16 @@ static void inv_finish(struct invocation *inv)
                 else
                         (void) xsnprintf(msg, sizeof msg, "function '%s.%s' exited with status %d", inv->name, inv->ns,
                                          WEXITSTATUS(inv->wait_status));
-                respond_failure(inv, 500, msg);
+                respond_failure(inv, code, msg);
         } else {
                 (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-Duration-Seconds: %.6f\r\n", inv->call_id,
                                  secs);
-                http_respond(inv->req, 200, inv->content_type, hdr, inv->obuf.data ? inv->obuf.data : "",
+                code = 200;
+                http_respond(inv->req, code, inv->content_type, hdr, inv->obuf.data ? inv->obuf.data : "",
                              inv->obuf.len);
         }
         inv->req = NULL;
-        api_count_invocation(sf, inv->name, inv->ns);
+        metrics_invocation_finished(&sf->metrics, inv->name, inv->ns, code, secs);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
 
         if (inv->prev)
@@ -423,6 +426,12 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         const char *ctype, *callid;
         json_t *v;
         int r;
+        /* metrics: an answer given here, before the sandbox ran, is counted
+         * at `out` with fail_status (every early answer below is a 500
+         * except where fail_status is set); handed_off when inv answers. */
+        uint64_t t0 = now_ns();
+        int fail_status = 500;
+        bool handed_off = false;
 
         secret_files_init(&secrets);
         if (sf->stopping) {
@@ -438,6 +447,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
                 http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
                 return;
         }
+        metrics_invocation_started(&sf->metrics, name, ns);
         spec = json_loads(fn->spec_json, 0, NULL);
         r = store_image_resolve(sf->store, fn->image_id, &img);
         if (!spec || r < 0) {
@@ -456,7 +466,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
                 goto out;
         }
         inv->sf = sf;
-        inv->start_ns = now_ns();
+        inv->start_ns = t0;
         (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
         (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
         callid = http_request_header(req, "X-Call-Id");
@@ -600,13 +610,18 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         /* ---- end of secrets ---- */
 
         if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
+                fail_status = 503;
                 http_respond_error(req, 503, "cannot create pipes: %s", strerror(errno));
                 goto out;
         }
         sp.stdio[0] = in[0];
         sp.stdio[1] = out[1];
         sp.stdio[2] = errp[1];
-        r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
+        {
+                uint64_t spawn_t0 = now_ns();
+                r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
+                metrics_sandbox_start(&sf->metrics, r >= 0, (double) (now_ns() - spawn_t0) / 1e9);
+        }
         secret_files_release(&secrets); /* the sandbox holds its own mounts of them */
         (void) close(in[0]);
         (void) close(out[1]);
@@ -656,11 +671,14 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
                 }
         }
         inv = NULL;
+        handed_off = true;
         goto out;
 
 oom:
         http_respond_error(req, 500, "out of memory");
 out:
+        if (fn && !handed_off)
+                metrics_invocation_finished(&sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
         for (int i = 0; i < 2; i++) {
                 if (in[i] >= 0)
                         (void) close(in[i]);

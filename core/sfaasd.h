@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "core/http.h"
+#include "core/metrics.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
 #include "store/image.h"
@@ -38,12 +39,6 @@ char *config_to_json(const struct sfaasd_config *cfg);
 
 struct invocation;
 
-struct fn_counter {
-        struct fn_counter *next;
-        char *key;                     /* "name.namespace" */
-        uint64_t invocations;
-};
-
 struct sfaasd {
         uv_loop_t loop;
         struct sfaasd_config cfg;
@@ -63,7 +58,7 @@ struct sfaasd {
         struct invocation *invocations;   /* live exec-mode invocations */
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
-        struct fn_counter *counters;
+        struct metrics metrics;           /* core/metrics.h */
         int exit_code;
 };
 
@@ -80,9 +75,6 @@ void auth_respond_unauthorized(struct http_request *req);
 /* api.c: the request entry points given to the HTTP server. */
 int api_on_head(struct http_request *req);
 void api_on_request(struct http_request *req);
-uint64_t api_invocation_count(struct sfaasd *sf, const char *name, const char *ns);
-void api_count_invocation(struct sfaasd *sf, const char *name, const char *ns);
-void api_free_counters(struct sfaasd *sf);
 
 /* invoke.c: exec-mode invocation (classic watchdog semantics). */
 void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
