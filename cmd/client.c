@@ -772,13 +772,19 @@ int cmd_rm(int argc, char **argv)
 static const char image_help[] =
         "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [OPTIONS]\n"
         "       sfaasd image list [--json] [OPTIONS]\n"
+        "       sfaasd image rm REF [-n NS] [OPTIONS]\n"
+        "       sfaasd image prune [OPTIONS]\n"
         "\n"
         "Import an image archive (docker save tar, OCI archive tar, or an OCI image\n"
         "layout directory, sent as a tar) into the gateway's image store, or list\n"
         "the images it holds. A progress bar is drawn on stderr when it is a terminal.\n"
+        "rm removes a name (REF a tag) or every name of the namespace for an image\n"
+        "(REF an id), and the image once nothing refers to it; an image a function\n"
+        "uses is refused. prune removes every image without a name or a function.\n"
         "\n"
         "      --name NAME:TAG       tag the imported image (import)\n"
-        "      --json                print the gateway's JSON as is (list)\n" COMMON_HELP;
+        "      --json                print the gateway's JSON as is (list)\n"
+        "  -n, --namespace NS        namespace of the name (rm; default: the gateway's)\n" COMMON_HELP;
 
 static int image_import(int argc, char **argv, const char *cmd)
 {
@@ -982,10 +988,111 @@ static int image_list(int argc, char **argv, const char *cmd)
         return r;
 }
 
+static bool image_ref_chars_ok(const char *s)
+{
+        if (!*s || strlen(s) > 512)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                      strchr("._-/:@", *s)))
+                        return false;
+        return true;
+}
+
+/* rm (ref set) or prune (ref NULL): one call, the answer summarised. */
+static int image_remove_call(int argc, char **argv, const char *cmd, bool prune)
+{
+        static const struct option opts[] = {
+                { "namespace", required_argument, NULL, 'n' },
+                COMMON_LONGOPTS,
+                {},
+        };
+        struct common co = { .timeout_ms = DEFAULT_TIMEOUT_MS };
+        const char *ns = NULL, *ref = NULL;
+        _cleanup_free_ char *path = NULL, *q = NULL;
+        _cleanup_(json_decrefp) json_t *ans = NULL;
+        struct client cl = {};
+        struct client_response resp = {};
+        struct sf_err e = {};
+        int c, r;
+
+        optind = 0;
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "n:", opts, NULL)) != -1) {
+                r = common_option(&co, cmd, c, argv);
+                if (r < 0)
+                        return -r;
+                if (r > 0)
+                        continue;
+                switch (c) {
+                case 'h':
+                        fputs(image_help, stdout);
+                        return 0;
+                case 'n': ns = optarg; break;
+                default: return usage_error(cmd, "unexpected option");
+                }
+        }
+        if (!prune) {
+                if (optind >= argc)
+                        return usage_error(cmd, "an image REF is required");
+                ref = argv[optind++];
+                if (!image_ref_chars_ok(ref))
+                        return usage_error(cmd, "invalid image reference '%s'", ref);
+        }
+        if (optind < argc)
+                return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        if (ns && !client_name_valid(ns))
+                return usage_error(cmd, "invalid namespace '%s'", ns);
+        path = prune ? strdup("/system/images/prune") : xasprintf("/system/images/%s", ref);
+        if (!path || (ns && !(q = xasprintf("namespace=%s", ns))))
+                return fail(-ENOMEM, &e);
+
+        r = connect_client(&cl, &co, true);
+        if (r > 0)
+                return r;
+        r = client_do(&cl,
+                      &(struct client_request) {
+                              .method = prune ? "POST" : "DELETE",
+                              .path = path,
+                              .query = (const char *const[]) { q },
+                              .n_query = q ? 1 : 0,
+                              .auth = true,
+                      },
+                      &resp, &e);
+        if (r < 0)
+                r = fail(r, &e);
+        else if (!is_2xx(resp.status))
+                r = fail_response(&resp, true, cmd);
+        else if (!(ans = parse_answer(&resp, cmd)))
+                r = 1;
+        else {
+                json_t *freed = json_object_get(ans, "bytesFreed"), *v;
+                char size[32] = "0 B";
+                size_t i;
+
+                if (json_is_integer(freed) && json_integer_value(freed) >= 0)
+                        (void) client_format_size((unsigned long long) json_integer_value(freed), size, sizeof size);
+                if (prune) {
+                        json_array_foreach(json_object_get(ans, "removed"), i, v)
+                                printf("removed %s\n", json_is_string(v) ? json_string_value(v) : "?");
+                        printf("freed %s\n", size);
+                } else {
+                        json_array_foreach(json_object_get(ans, "untagged"), i, v)
+                                printf("untagged %s\n", json_is_string(v) ? json_string_value(v) : "?");
+                        if (json_is_true(json_object_get(ans, "removed")))
+                                printf("removed %s (freed %s)\n", str_or(ans, "id", "?"), size);
+                }
+                r = flush_stdout();
+        }
+        client_response_release(&resp);
+        client_release(&cl);
+        return r;
+}
+
 int cmd_image(int argc, char **argv)
 {
         if (argc < 2)
-                return usage_error("image", "a subcommand is required: import or list");
+                return usage_error("image", "a subcommand is required: import, list, rm or prune");
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
                 fputs(image_help, stdout);
                 return 0;
@@ -994,5 +1101,9 @@ int cmd_image(int argc, char **argv)
                 return image_import(argc - 1, argv + 1, "image import");
         if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
                 return image_list(argc - 1, argv + 1, "image list");
+        if (strcmp(argv[1], "rm") == 0 || strcmp(argv[1], "remove") == 0)
+                return image_remove_call(argc - 1, argv + 1, "image rm", false);
+        if (strcmp(argv[1], "prune") == 0)
+                return image_remove_call(argc - 1, argv + 1, "image prune", true);
         return usage_error("image", "unknown subcommand '%s'", argv[1]);
 }

@@ -265,7 +265,7 @@ static void handle_deploy(struct http_request *req, bool update)
                         return;
                 }
         }
-        r = store_image_resolve(sf->store, json_string_value(json_object_get(spec, "image")), &img);
+        r = store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
         if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
                 http_respond_error(req, 400,
                                    "image '%s' %s: import it first (POST /system/images or 'sfaasd image import')",

@@ -70,6 +70,7 @@ int route_match(const char *method, const char *path, struct route *r)
         static const char *const get_post[] = { "GET", "POST", NULL };
         static const char *const post[] = { "POST", NULL };
         static const char *const get_delete[] = { "GET", "DELETE", NULL };
+        static const char *const get_post_delete[] = { "GET", "POST", "DELETE", NULL };
         static const char *const invoke[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD", NULL };
         static const char *const ns_crud[] = { "GET", "POST", "PUT", "DELETE", NULL };
         const char *const *allowed = get_head;
@@ -130,7 +131,9 @@ int route_match(const char *method, const char *path, struct route *r)
                         /* A reference has '/', ':' and '@' in it: the rest is it. */
                         r->id = ROUTE_IMAGE;
                         r->rest = p + 7;
-                        allowed = get_delete;
+                        /* POST /system/images/prune; GET and DELETE of it
+                         * are the image "prune:latest" as usual. */
+                        allowed = strcmp(r->rest, "prune") == 0 ? get_post_delete : get_delete;
                 } else if (str_startswith(p, "scale-function/")) {
                         r->id = ROUTE_SCALE;
                         allowed = post;
@@ -153,6 +156,7 @@ int route_match(const char *method, const char *path, struct route *r)
                    : allowed == post ? "POST"
                    : allowed == ns_crud ? "GET, POST, PUT, DELETE"
                    : allowed == get_delete ? "GET, DELETE"
+                   : allowed == get_post_delete ? "GET, POST, DELETE"
                                         : "GET, HEAD";
         return 0;
 }

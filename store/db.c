@@ -58,6 +58,19 @@ static const char *const migrations[] = {
         "  created_at INTEGER NOT NULL,"
         "  updated_at INTEGER NOT NULL,"
         "  PRIMARY KEY (namespace, name));",
+        /* 2 -> 3: image names are per namespace (the content stays shared);
+         * existing tags belong to the default namespace. */
+        "CREATE TABLE image_tags_ns ("
+        "  namespace TEXT NOT NULL,"
+        "  name TEXT NOT NULL,"
+        "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+        "  PRIMARY KEY (namespace, name));"
+        "INSERT INTO image_tags_ns(namespace, name, image_id)"
+        "  SELECT '" STORE_DEFAULT_NAMESPACE "', name, image_id FROM image_tags;"
+        "DROP TABLE image_tags;"
+        "ALTER TABLE image_tags_ns RENAME TO image_tags;"
+        "CREATE INDEX image_tags_by_image ON image_tags(image_id);"
+        "CREATE INDEX functions_by_image ON functions(image_id);",
 };
 
 int store_schema_version(void)
@@ -137,6 +150,9 @@ static int migrate(struct store *s, struct sf_err *err)
         if (sqlite3_step(st) != SQLITE_ROW)
                 return sf_err_set(err, -EIO, "cannot read schema version: %s", sqlite3_errmsg(s->db));
         version = sqlite3_column_int(st, 0);
+        /* A statement still stepping holds a read lock on the schema:
+         * a migration's DROP TABLE would fail "database table is locked". */
+        sqlite3_reset(st);
         if (version > store_schema_version())
                 return sf_err_set(err, -EPROTO,
                                   "database schema version %d is newer than this sfaasd supports (%d)",
@@ -414,17 +430,23 @@ static bool is_hex(const char *s, size_t min, size_t max)
         return true;
 }
 
-static int image_tags(struct store *s, const char *id, char ***ret)
+/* The tags of an image in namespace ns (NULL: in every namespace), sorted. */
+static int image_tags(struct store *s, const char *ns, const char *id, char ***ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT name FROM image_tags WHERE image_id = ?1 ORDER BY name", &st);
+        int r = prepare(s,
+                        "SELECT name FROM image_tags WHERE image_id = ?1 AND (?2 IS NULL OR namespace = ?2) "
+                        "ORDER BY name",
+                        &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (ns)
+                sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
         return collect_strings(st, ret);
 }
 
-static int image_from_row(struct store *s, sqlite3_stmt *st, struct store_image **ret)
+static int image_from_row_ns(struct store *s, const char *ns, sqlite3_stmt *st, struct store_image **ret)
 {
         struct store_image *i = calloc(1, sizeof *i);
         int r;
@@ -439,7 +461,7 @@ static int image_from_row(struct store *s, sqlite3_stmt *st, struct store_image 
                 store_image_free(i);
                 return -ENOMEM;
         }
-        r = image_tags(s, i->id, &i->tags);
+        r = image_tags(s, ns, i->id, &i->tags);
         if (r < 0) {
                 store_image_free(i);
                 return r;
@@ -450,6 +472,12 @@ static int image_from_row(struct store *s, sqlite3_stmt *st, struct store_image 
 
 int store_image_put(struct store *s, const char *id, const char *config_json, const char *rootfs,
                     uint64_t size, char *const *tags)
+{
+        return store_image_put_ns(s, STORE_DEFAULT_NAMESPACE, id, config_json, rootfs, size, tags);
+}
+
+int store_image_put_ns(struct store *s, const char *ns, const char *id, const char *config_json,
+                       const char *rootfs, uint64_t size, char *const *tags)
 {
         _cleanup_stmt_ sqlite3_stmt *ins = NULL;
         _cleanup_stmt_ sqlite3_stmt *tag = NULL;
@@ -473,8 +501,8 @@ int store_image_put(struct store *s, const char *id, const char *config_json, co
         if (r < 0)
                 goto fail;
         r = prepare(s,
-                    "INSERT INTO image_tags(name, image_id) VALUES (?1, ?2) "
-                    "ON CONFLICT(name) DO UPDATE SET image_id = excluded.image_id",
+                    "INSERT INTO image_tags(namespace, name, image_id) VALUES (?3, ?1, ?2) "
+                    "ON CONFLICT(namespace, name) DO UPDATE SET image_id = excluded.image_id",
                     &tag);
         if (r < 0)
                 goto fail;
@@ -485,6 +513,7 @@ int store_image_put(struct store *s, const char *id, const char *config_json, co
                 sqlite3_reset(tag);
                 sqlite3_bind_text(tag, 1, norm, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_text(tag, 2, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(tag, 3, ns, -1, SQLITE_STATIC);
                 r = step_done(s, tag);
                 if (r < 0)
                         goto fail;
@@ -499,6 +528,11 @@ fail:
 }
 
 int store_image_resolve(struct store *s, const char *ref, struct store_image **ret)
+{
+        return store_image_resolve_ns(s, STORE_DEFAULT_NAMESPACE, ref, ret);
+}
+
+int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, struct store_image **ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *norm = NULL;
@@ -519,11 +553,12 @@ int store_image_resolve(struct store *s, const char *ref, struct store_image **r
                         return -EINVAL;
                 r = prepare(s,
                             "SELECT i.id, i.config, i.rootfs, i.size, i.created_at FROM image_tags t "
-                            "JOIN images i ON i.id = t.image_id WHERE t.name = ?1",
+                            "JOIN images i ON i.id = t.image_id WHERE t.namespace = ?2 AND t.name = ?1",
                             &st);
                 if (r < 0)
                         return r;
                 sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
         }
         rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
@@ -532,7 +567,7 @@ int store_image_resolve(struct store *s, const char *ref, struct store_image **r
                 return sql_errno(rc);
         {
                 struct store_image *img;
-                r = image_from_row(s, st, &img);
+                r = image_from_row_ns(s, ns, st, &img);
                 if (r < 0)
                         return r;
                 if (sqlite3_step(st) == SQLITE_ROW) { /* ambiguous digest prefix */
@@ -546,14 +581,27 @@ int store_image_resolve(struct store *s, const char *ref, struct store_image **r
 
 int store_image_list(struct store *s, struct store_image ***ret)
 {
+        return store_image_list_ns(s, STORE_DEFAULT_NAMESPACE, ret);
+}
+
+int store_image_list_ns(struct store *s, const char *ns, struct store_image ***ret)
+{
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         struct store_image **v = NULL;
         size_t n = 0;
         int r, rc;
 
-        r = prepare(s, "SELECT id, config, rootfs, size, created_at FROM images ORDER BY created_at DESC, id", &st);
+        r = prepare(s,
+                    "SELECT id, config, rootfs, size, created_at FROM images i WHERE ?1 IS NULL "
+                    "OR EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.namespace = ?1) "
+                    "OR EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id AND f.namespace = ?1) "
+                    "OR NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
+                    "ORDER BY created_at DESC, id",
+                    &st);
         if (r < 0)
                 return r;
+        if (ns)
+                sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
         v = calloc(1, sizeof *v);
         if (!v)
                 return -ENOMEM;
@@ -564,7 +612,7 @@ int store_image_list(struct store *s, struct store_image ***ret)
                         return -ENOMEM;
                 }
                 v = nv;
-                r = image_from_row(s, st, &v[n]);
+                r = image_from_row_ns(s, ns, st, &v[n]);
                 if (r < 0) {
                         v[n] = NULL;
                         store_image_list_free(v);
@@ -590,6 +638,112 @@ int store_image_refcount(struct store *s, const char *id)
         if (sqlite3_step(st) != SQLITE_ROW)
                 return -EIO;
         return sqlite3_column_int(st, 0);
+}
+
+int store_image_users(struct store *s, const char *ns, const char *id, char ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s,
+                        "SELECT name || '.' || namespace FROM functions WHERE image_id = ?1 "
+                        "AND (?2 IS NULL OR namespace = ?2) ORDER BY namespace, name",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        if (ns)
+                sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
+        return collect_strings(st, ret);
+}
+
+int store_image_untag(struct store *s, const char *ns, const char *id, const char *tag, bool *ret_gone)
+{
+        _cleanup_stmt_ sqlite3_stmt *del = NULL;
+        _cleanup_stmt_ sqlite3_stmt *img = NULL;
+        int r;
+
+        r = exec_sql(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = prepare(s,
+                    "DELETE FROM image_tags WHERE namespace = ?1 AND image_id = ?2 AND (?3 IS NULL OR name = ?3)",
+                    &del);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(del, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(del, 2, id, -1, SQLITE_STATIC);
+        if (tag)
+                sqlite3_bind_text(del, 3, tag, -1, SQLITE_STATIC);
+        r = step_done(s, del);
+        if (r < 0)
+                goto fail;
+        /* The image row goes with its last tag unless a function pins it. */
+        r = prepare(s,
+                    "DELETE FROM images WHERE id = ?1 "
+                    "AND NOT EXISTS (SELECT 1 FROM image_tags WHERE image_id = ?1) "
+                    "AND NOT EXISTS (SELECT 1 FROM functions WHERE image_id = ?1)",
+                    &img);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(img, 1, id, -1, SQLITE_STATIC);
+        r = step_done(s, img);
+        if (r < 0)
+                goto fail;
+        *ret_gone = sqlite3_changes(s->db) > 0;
+        r = exec_sql(s, "COMMIT");
+        if (r < 0)
+                goto fail;
+        return 0;
+fail:
+        (void) exec_sql(s, "ROLLBACK");
+        return r;
+}
+
+int store_image_ids(struct store *s, char ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = prepare(s, "SELECT id FROM images ORDER BY id", &st);
+        if (r < 0)
+                return r;
+        return collect_strings(st, ret);
+}
+
+int store_image_prune(struct store *s, char ***ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *sel = NULL;
+        _cleanup_stmt_ sqlite3_stmt *del = NULL;
+        _cleanup_strv_free_ char **ids = NULL;
+        int r;
+
+        r = exec_sql(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = prepare(s,
+                    "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
+                    "AND NOT EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id) ORDER BY id",
+                    &sel);
+        if (r < 0)
+                goto fail;
+        r = collect_strings(sel, &ids);
+        if (r < 0)
+                goto fail;
+        r = prepare(s, "DELETE FROM images WHERE id = ?1", &del);
+        if (r < 0)
+                goto fail;
+        for (char **p = ids; *p; p++) {
+                sqlite3_reset(del);
+                sqlite3_bind_text(del, 1, *p, -1, SQLITE_STATIC);
+                r = step_done(s, del);
+                if (r < 0)
+                        goto fail;
+        }
+        r = exec_sql(s, "COMMIT");
+        if (r < 0)
+                goto fail;
+        *ret = TAKE_PTR(ids);
+        return 0;
+fail:
+        (void) exec_sql(s, "ROLLBACK");
+        return r;
 }
 
 void store_function_free(struct store_function *f)

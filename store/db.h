@@ -57,14 +57,40 @@ struct store_image {
 };
 void store_image_free(struct store_image *i);
 
-/* Insert or keep the image (idempotent), and point each tag at it. */
+/*
+ * Image names (tags) are per namespace: "busybox:latest" in namespace a and
+ * in namespace b are two names, possibly for two images. The content (the
+ * images row, its rootfs and blobs) is shared by id. The functions without
+ * _ns work in STORE_DEFAULT_NAMESPACE.
+ */
+
+/* Insert or keep the image (idempotent), and point each tag in ns at it. */
+int store_image_put_ns(struct store *s, const char *ns, const char *id, const char *config_json,
+                       const char *rootfs, uint64_t size, char *const *tags);
 int store_image_put(struct store *s, const char *id, const char *config_json, const char *rootfs,
                     uint64_t size, char *const *tags);
-/* ref is "sha256:<hex>" (or a unique prefix of at least 12 hex digits), or a
- * tag, normalised with image_ref_normalize(). -ENOENT if unknown. */
+/* ref is "sha256:<hex>" (or a unique prefix of at least 12 hex digits; ids
+ * are content addresses and resolve in every namespace), or a tag of ns,
+ * normalised with image_ref_normalize(). ->tags are ns's. -ENOENT if
+ * unknown. */
+int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, struct store_image **ret);
 int store_image_resolve(struct store *s, const char *ref, struct store_image **ret);
-/* All images, newest first; NULL-terminated array. */
+/* Images newest first, NULL-terminated, each with its tags in ns: those
+ * tagged in ns, used by a function of ns, or untagged everywhere. ns NULL:
+ * every image with every tag. */
+int store_image_list_ns(struct store *s, const char *ns, struct store_image ***ret);
 int store_image_list(struct store *s, struct store_image ***ret);
+/* "name.namespace" of each function (of ns; NULL: of all) that uses id. */
+int store_image_users(struct store *s, const char *ns, const char *id, char ***ret);
+/* Remove tag (NULL: every tag) of image id in ns; then the image row too
+ * when no tag and no function is left (*ret_gone: the caller removes its
+ * files). */
+int store_image_untag(struct store *s, const char *ns, const char *id, const char *tag, bool *ret_gone);
+/* Every image id (for finding folders no row refers to). */
+int store_image_ids(struct store *s, char ***ret);
+/* Remove the rows of images without tags and functions; *ret lists their
+ * ids (the caller removes their files). */
+int store_image_prune(struct store *s, char ***ret);
 void store_image_list_free(struct store_image **v);
 
 /* "busybox" -> "busybox:latest"; "docker.io/library/x:1" -> "x:1";

@@ -403,6 +403,95 @@ int image_remove(const char *images_dir, const char *id)
         return r;
 }
 
+int image_detach(const char *images_dir, const char *id, char *ret_name, size_t n, uint64_t *ret_size)
+{
+        _cleanup_close_ int dir_fd = -1;
+        const char *hex = id_hex(id);
+        unsigned char rnd[8];
+        char rhex[17];
+        uint64_t size = 0;
+        int r;
+
+        if (!images_dir || !hex)
+                return -EINVAL;
+        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        (void) image_complete(dir_fd, hex, &size);
+        r = random_bytes(rnd, sizeof rnd);
+        if (r < 0)
+                return r;
+        hex_encode(rnd, sizeof rnd, rhex);
+        r = xsnprintf(ret_name, n, ".rm-%s", rhex);
+        if (r < 0)
+                return r;
+        if (renameat2(dir_fd, hex, dir_fd, ret_name, RENAME_NOREPLACE) < 0)
+                return -errno;
+        (void) fsync(dir_fd);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+int image_purge_detached(const char *images_dir, const char *name)
+{
+        _cleanup_close_ int dir_fd = -1;
+
+        if (!str_startswith(name, ".rm-") || strchr(name, '/'))
+                return -EINVAL;
+        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        return rm_rf_at(dir_fd, name);
+}
+
+int image_list_complete(const char *images_dir, char ***ret)
+{
+        _cleanup_close_ int dir_fd = -1;
+        _cleanup_strv_free_ char **v = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        DIR *d;
+        int fd, r = 0;
+
+        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return -errno;
+        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                (void) close(fd);
+                return -ENOMEM;
+        }
+        v = calloc(1, sizeof *v);
+        while (v && (de = readdir(d))) {
+                char **nv;
+                if (!image_is_hex64(de->d_name) || image_complete(dir_fd, de->d_name, NULL) <= 0)
+                        continue;
+                nv = realloc(v, (n + 2) * sizeof *v);
+                if (!nv) {
+                        r = -ENOMEM;
+                        break;
+                }
+                v = nv;
+                v[n] = xasprintf("sha256:%s", de->d_name);
+                if (!v[n]) {
+                        r = -ENOMEM;
+                        break;
+                }
+                v[++n] = NULL;
+        }
+        (void) closedir(d);
+        if (!v)
+                return -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(v);
+        return 0;
+}
+
 int image_gc_partial(const char *images_dir)
 {
         _cleanup_close_ int dir_fd = -1;

@@ -94,6 +94,16 @@ int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, 
  * or "<hex>". -ENOENT when absent. */
 int image_remove(const char *images_dir, const char *id);
 
+/* Make images_dir/<hex> disappear at once: rename it to a private
+ * ".rm-<random>" name, returned in ret_name (n >= 32), for
+ * image_purge_detached() to delete later (e.g. on a worker thread). An
+ * import that starts afterwards unpacks the image anew. *ret_size: the
+ * bytes its .complete recorded (0 if unreadable). -ENOENT when absent. */
+int image_detach(const char *images_dir, const char *id, char *ret_name, size_t n, uint64_t *ret_size);
+int image_purge_detached(const char *images_dir, const char *name);
+/* The ids ("sha256:<hex>") of the complete images in images_dir. */
+int image_list_complete(const char *images_dir, char ***ret);
+
 /* Remove what an interrupted import left in images_dir: staging and unpack
  * directories and image folders without .complete. Call at startup only,
  * never while an import may run. */

@@ -33,6 +33,7 @@
 
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "store/db.h"
 #include "store/image.h"
 #include "store/image_internal.h"
 
@@ -957,6 +958,67 @@ static void test_remove_and_gc(void **state)
         image_import_result_free(res2);
 }
 
+/* Image names are per namespace; content (the images row) is shared; a
+ * name's removal takes the image only when nothing refers to it; prune
+ * takes untagged, unused images. */
+static void test_store_namespaced_names(void **state)
+{
+        char dir[] = "/tmp/sfaasd-test-nsimg-XXXXXX", path[64];
+        static const char A[] = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        static const char B[] = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+        char *tag_box[] = { (char *) "box:1", NULL };
+        struct store *s = NULL;
+        struct store_image *img = NULL, **list = NULL;
+        char **ids = NULL, **users = NULL;
+        struct sf_err err = { 0 };
+        bool gone = true;
+        (void) state;
+
+        assert_non_null(mkdtemp(dir));
+        assert_true(xsnprintf(path, sizeof path, "%s/db", dir) >= 0);
+        assert_int_equal(store_open(path, &s, &err), 0);
+        assert_int_equal(store_image_put_ns(s, "ns-a", A, "{}", "/x/a", 10, tag_box), 0);
+        assert_int_equal(store_image_put_ns(s, "ns-b", B, "{}", "/x/b", 20, tag_box), 0);
+        /* the same name, two namespaces, two images */
+        assert_int_equal(store_image_resolve_ns(s, "ns-a", "box:1", &img), 0);
+        assert_string_equal(img->id, A);
+        store_image_free(img);
+        assert_int_equal(store_image_resolve_ns(s, "ns-b", "box:1", &img), 0);
+        assert_string_equal(img->id, B);
+        store_image_free(img);
+        assert_int_equal(store_image_resolve_ns(s, "ns-c", "box:1", &img), -ENOENT);
+        /* ids resolve everywhere */
+        assert_int_equal(store_image_resolve_ns(s, "ns-c", B, &img), 0);
+        assert_null(img->tags[0]); /* ns-c has no name for it */
+        store_image_free(img);
+        /* each namespace lists its own */
+        assert_int_equal(store_image_list_ns(s, "ns-a", &list), 0);
+        assert_non_null(list[0]);
+        assert_string_equal(list[0]->id, A);
+        assert_null(list[1]);
+        store_image_list_free(list);
+        assert_int_equal(store_image_users(s, "ns-a", A, &users), 0);
+        assert_null(users[0]);
+        strv_free(users);
+        /* ns-b also names A: removing ns-a's name keeps the image */
+        assert_int_equal(store_image_put_ns(s, "ns-b", A, "{}", "/x/a", 10, (char *[]) { (char *) "other:1", NULL }), 0);
+        assert_int_equal(store_image_untag(s, "ns-a", A, "box:1", &gone), 0);
+        assert_false(gone);
+        assert_int_equal(store_image_untag(s, "ns-b", A, NULL, &gone), 0);
+        assert_true(gone);
+        assert_int_equal(store_image_resolve_ns(s, "ns-b", A, &img), -ENOENT);
+        /* prune: B still named, nothing to take; untag B's row by hand */
+        assert_int_equal(store_image_prune(s, &ids), 0);
+        assert_null(ids[0]);
+        strv_free(ids);
+        assert_int_equal(store_image_ids(s, &ids), 0);
+        assert_string_equal(ids[0], B);
+        assert_null(ids[1]);
+        strv_free(ids);
+        store_close(s);
+        assert_int_equal(rm_rf_at(AT_FDCWD, dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -978,6 +1040,7 @@ int main(void)
                 cmocka_unit_test(test_hostile_confined),
                 cmocka_unit_test(test_resolve_user),
                 cmocka_unit_test(test_remove_and_gc),
+                cmocka_unit_test(test_store_namespaced_names),
         };
         return cmocka_run_group_tests_name("image", tests, setup_all, teardown_all);
 }
