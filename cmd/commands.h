@@ -14,4 +14,5 @@ int cmd_list(int argc, char **argv);
 int cmd_invoke(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_image(int argc, char **argv);   /* "image import FILE [--name REF]" */
+int cmd_logs(int argc, char **argv);
 int cmd_version(int argc, char **argv);

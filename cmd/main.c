@@ -20,6 +20,7 @@ static const struct command commands[] = {
         { "list", cmd_list, "list functions on a gateway" },
         { "invoke", cmd_invoke, "invoke a function (body from stdin)" },
         { "rm", cmd_rm, "remove a function" },
+        { "logs", cmd_logs, "print a function's logs (-f to follow)" },
         { "image", cmd_image, "image import FILE [--name NAME:TAG]: import an image archive" },
         { "version", cmd_version, "print the version" },
 };

@@ -304,6 +304,7 @@ static void handle_deploy(struct http_request *req, bool update)
                 return;
         }
         log_info("%s function '%s.%s' image '%s'", update ? "updated" : "deployed", f.name, ns, f.image);
+        logs_daemon(&sf->logs, ns, f.name, "%s with image '%s'", update ? "updated" : "deployed", f.image);
         http_respond(req, update ? 200 : 202, NULL, NULL, NULL, 0);
 }
 
@@ -337,6 +338,7 @@ static void handle_delete(struct http_request *req)
         }
         metrics_forget_function(&sf->metrics, name, ns);
         log_info("removed function '%s.%s'", name, ns);
+        logs_remove(&sf->logs, ns, name);
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
 
@@ -579,6 +581,9 @@ void api_on_request(struct http_request *req)
                 return;
         case ROUTE_METRICS:
                 api_metrics(req, &rt);
+                return;
+        case ROUTE_LOGS:
+                api_logs(req);
                 return;
         case ROUTE_INVOKE: {
                 const char *ns = rt.ns[0] ? rt.ns : STORE_DEFAULT_NAMESPACE;

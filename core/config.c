@@ -36,6 +36,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->max_output_bytes = 16ULL << 20;
         cfg->max_stderr_bytes = 64ULL << 10;
         cfg->shutdown_grace_ms = 30000;
+        cfg->log_bytes = 1u << 20;
         cfg->cgroups = true;
 }
 
@@ -72,6 +73,7 @@ static const struct key keys[] = {
         { "function_timeout", K_MS, F(function.timeout_ms) },
         { "max_output_bytes", K_SIZE, F(max_output_bytes) },
         { "shutdown_grace", K_MS, F(shutdown_grace_ms) },
+        { "log_bytes", K_SIZE, F(log_bytes) },
         { "cgroups", K_BOOL, F(cgroups) },
 };
 #undef F

@@ -57,6 +57,8 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("received %s: finishing %zu request(s), then exiting", strsignal(signum),
                  http_server_connections(sf->http));
         sf->stopping = true;
+        /* Log followers would hold their connections open for ever. */
+        logs_shutdown(&sf->logs);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);
         http_server_shutdown(sf->http, on_http_closed);
 }
@@ -121,6 +123,9 @@ int sfaasd_run(struct sfaasd_config *cfg)
         if (r < 0)
                 return log_error("%s", err.msg), r;
         (void) xsnprintf(dbpath, sizeof dbpath, "%s/sfaasd.db", sf->cfg.data_dir);
+        r = logs_init(&sf->logs, sf->cfg.data_dir, sf->cfg.log_bytes);
+        if (r < 0)
+                return log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
         r = store_open(dbpath, &sf->store, &err);
         if (r < 0) {
                 log_error("%s", err.msg);

@@ -54,6 +54,7 @@ struct invocation {
         uint64_t timeout_ms;
         char name[64], ns[64];
         char call_id[40];
+        char fail_msg[256];          /* why the call failed, for the function's log */
         char *content_type;
 };
 
@@ -177,6 +178,7 @@ static void on_stdin_written(uv_write_t *w, int status)
 
 static void respond_failure(struct invocation *inv, int status, const char *error)
 {
+        (void) xsnprintf(inv->fail_msg, sizeof inv->fail_msg, "%s", error);
         json_t *o = json_pack("{s:s}", "error", error);
         char *s;
         char hdr[128];
@@ -252,6 +254,11 @@ static void inv_finish(struct invocation *inv)
         }
         inv->req = NULL;
         metrics_invocation_finished(&sf->metrics, inv->name, inv->ns, code, secs);
+        /* Logs: the function's stderr, and a daemon line when the call failed. */
+        if (inv->ebuf.len)
+                logs_append(&sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.data, inv->ebuf.len);
+        if (code != 200)
+                logs_daemon(&sf->logs, inv->ns, inv->name, "call %s failed: %s", inv->call_id, inv->fail_msg);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
 
         if (inv->prev)

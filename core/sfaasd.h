@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "core/http.h"
+#include "core/logs.h"
 #include "core/metrics.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
@@ -27,6 +28,7 @@ struct sfaasd_config {
         uint64_t max_output_bytes;     /* a function's stdout cap (default 16 MiB) */
         uint64_t max_stderr_bytes;     /* kept for errors/logs (default 64 KiB) */
         uint64_t shutdown_grace_ms;    /* in-flight work on SIGTERM (default 30 s) */
+        uint64_t log_bytes;            /* per function and generation (default 1 MiB) */
         bool cgroups;                  /* false only for tests on hosts without them */
 };
 
@@ -59,6 +61,7 @@ struct sfaasd {
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
         struct metrics metrics;           /* core/metrics.h */
+        struct logs logs;                 /* per-function logs and their followers (core/logs.h) */
         int exit_code;
 };
 

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+#include "core/logs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/api.h"
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/sfaasd.h"
+
+#define LOG_LINE_MAX 16384
+/* A follower further behind than this is dropped: a slow reader must not
+ * make the daemon buffer without bound. */
+#define FOLLOWER_MAX_PENDING (1u << 20)
+
+struct log_follower {
+        struct log_follower *next;
+        struct logs *logs;
+        struct http_request *req;
+        char ns[64], name[64], instance[128];
+};
+
+int logs_init(struct logs *l, const char *data_dir, size_t cap_bytes)
+{
+        int r = xsnprintf(l->dir, sizeof l->dir, "%s/logs", data_dir);
+        if (r < 0)
+                return r;
+        l->cap_bytes = cap_bytes ? cap_bytes : (1u << 20);
+        l->followers = NULL;
+        if (mkdir(l->dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static void follower_drop(struct log_follower *f)
+{
+        struct log_follower **pp;
+        for (pp = &f->logs->followers; *pp; pp = &(*pp)->next)
+                if (*pp == f) {
+                        *pp = f->next;
+                        break;
+                }
+        f->req->data = NULL;
+        f->req->on_abort = NULL;
+        http_stream_end(f->req);
+        free(f);
+}
+
+void logs_shutdown(struct logs *l)
+{
+        while (l->followers)
+                follower_drop(l->followers);
+}
+
+static int log_path(const struct logs *l, const char *ns, const char *name, const char *suffix, char *buf,
+                    size_t size)
+{
+        return xsnprintf(buf, size, "%s/%s/%s.ndjson%s", l->dir, ns, name, suffix);
+}
+
+/* Fixed-width RFC 3339 UTC: 2026-01-02T03:04:05.123456789Z (compares as text). */
+static void timestamp_now(char out[40])
+{
+        struct timespec ts;
+        struct tm tm;
+        char base[32];
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        (void) gmtime_r(&ts.tv_sec, &tm);
+        (void) strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+        (void) xsnprintf(out, 40, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+/* A JSON string of bytes that may not be UTF-8. */
+static json_t *json_text(const char *s, size_t n)
+{
+        json_t *v = json_stringn(s, n);
+        _cleanup_free_ char *copy = NULL;
+        if (v)
+                return v;
+        copy = malloc(n ? n : 1);
+        if (!copy)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                copy[i] = ((unsigned char) s[i] >= 0x80 || s[i] == '\0') ? '?' : s[i];
+        return json_stringn(copy, n);
+}
+
+static void notify_followers(struct logs *l, const char *ns, const char *name, const char *instance,
+                             const char *line, size_t len)
+{
+        struct log_follower *f = l->followers, *next;
+        for (; f; f = next) {
+                next = f->next;
+                if (strcmp(f->ns, ns) != 0 || strcmp(f->name, name) != 0 ||
+                    (f->instance[0] && strcmp(f->instance, instance) != 0))
+                        continue;
+                if (http_stream_write(f->req, line, len) < 0 || http_stream_pending(f->req) > FOLLOWER_MAX_PENDING)
+                        follower_drop(f);
+        }
+}
+
+static void append_record(struct logs *l, const char *ns, const char *name, const char *instance, const char *text,
+                          size_t len)
+{
+        char ts[40], path[4200], dir[4200];
+        _cleanup_close_ int fd = -1;
+        json_t *o;
+        char *line;
+        size_t n;
+        struct stat st;
+
+        timestamp_now(ts);
+        o = json_pack("{s:s,s:s,s:s,s:s,s:o*}", "name", name, "namespace", ns, "instance", instance, "timestamp",
+                      ts, "text", json_text(text, len));
+        if (!o)
+                return;
+        line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (!line)
+                return;
+        n = strlen(line);
+        line[n++] = '\n'; /* json_dumps leaves room: the NUL is replaced, length is explicit */
+
+        if (xsnprintf(dir, sizeof dir, "%s/%s", l->dir, ns) < 0 || log_path(l, ns, name, "", path, sizeof path) < 0)
+                goto out;
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                goto out;
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0 && fstat(fd, &st) == 0 && (size_t) st.st_size + n > l->cap_bytes) {
+                char old[4210];
+                /* Keep one older generation: at most twice the cap per function. */
+                if (log_path(l, ns, name, ".1", old, sizeof old) >= 0 && rename(path, old) == 0) {
+                        (void) close(fd);
+                        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                }
+        }
+        if (fd >= 0)
+                (void) write_all(fd, line, n);
+        notify_followers(l, ns, name, instance, line, n);
+out:
+        free(line);
+}
+
+void logs_append(struct logs *l, const char *ns, const char *name, const char *instance, const char *text,
+                 size_t len)
+{
+        const char *p = text, *end = text + len;
+        while (p < end) {
+                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
+                append_record(l, ns, name, instance, p, n > LOG_LINE_MAX ? LOG_LINE_MAX : n);
+                p += n + (nl ? 1 : 0);
+        }
+}
+
+void logs_daemon(struct logs *l, const char *ns, const char *name, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+        int n;
+        va_start(ap, fmt);
+        n = vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        append_record(l, ns, name, "sfaasd", msg, strlen(msg));
+}
+
+void logs_remove(struct logs *l, const char *ns, const char *name)
+{
+        char path[4210];
+        if (log_path(l, ns, name, "", path, sizeof path) >= 0)
+                (void) unlink(path);
+        if (log_path(l, ns, name, ".1", path, sizeof path) >= 0)
+                (void) unlink(path);
+}
+
+/* ---- GET /system/logs ---- */
+
+/* strconv.ParseBool's spellings (faas-cli sends true/false, go-sdk 1/0). */
+static int parse_bool(const char *s, bool *ret)
+{
+        static const char *const yes[] = { "1", "t", "T", "TRUE", "true", "True" };
+        static const char *const no[] = { "0", "f", "F", "FALSE", "false", "False" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++)
+                if (strcmp(s, yes[i]) == 0) {
+                        *ret = true;
+                        return 0;
+                }
+        for (size_t i = 0; i < ELEMENTSOF(no); i++)
+                if (strcmp(s, no[i]) == 0) {
+                        *ret = false;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+/* RFC 3339 ("2026-01-02T03:04:05Z", fraction and offset optional) to the
+ * fixed-width UTC form the records use. */
+static int parse_since(const char *s, char out[40])
+{
+        struct tm tm = { 0 };
+        const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+        long frac = 0, scale = 100000000;
+        time_t t;
+
+        if (!p)
+                return -EINVAL;
+        if (*p == '.') {
+                p++;
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                for (; *p >= '0' && *p <= '9'; p++) {
+                        frac += (long) (*p - '0') * scale;
+                        scale /= 10;
+                }
+        }
+        t = timegm(&tm);
+        if (*p == 'Z' || *p == 'z') {
+                p++;
+        } else if ((*p == '+' || *p == '-') && p[1] >= '0' && p[1] <= '9' && p[2] >= '0' && p[2] <= '9' &&
+                   p[3] == ':' && p[4] >= '0' && p[4] <= '9' && p[5] >= '0' && p[5] <= '9') {
+                int off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600 + ((p[4] - '0') * 10 + (p[5] - '0')) * 60;
+                t -= *p == '+' ? off : -off;
+                p += 6;
+        } else {
+                return -EINVAL;
+        }
+        if (*p != '\0')
+                return -EINVAL;
+        {
+                struct tm utc;
+                char base[32];
+                (void) gmtime_r(&t, &utc);
+                (void) strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &utc);
+                (void) xsnprintf(out, 40, "%s.%09ldZ", base, frac);
+        }
+        return 0;
+}
+
+static void follower_aborted(struct http_request *req)
+{
+        struct log_follower *f = req->data;
+        if (f)
+                follower_drop(f);
+        else
+                http_stream_end(req);
+}
+
+/* Append the matching records of one file to out (a growing buffer of lines). */
+static void collect(const char *path, const char *instance, const char *since, char ***lines, size_t *n,
+                    char **bufs, size_t *nbufs)
+{
+        char *data = NULL;
+        size_t len = 0;
+        char *p, *nl;
+
+        if (read_file_at(AT_FDCWD, path, 64u << 20, &data, &len) < 0)
+                return;
+        bufs[(*nbufs)++] = data;
+        for (p = data; p < data + len; p = nl + 1) {
+                json_t *o;
+                const char *inst, *ts;
+                char **nv;
+                nl = memchr(p, '\n', (size_t) (data + len - p));
+                if (!nl)
+                        break;
+                *nl = '\0';
+                o = json_loads(p, 0, NULL);
+                inst = json_string_value(json_object_get(o, "instance"));
+                ts = json_string_value(json_object_get(o, "timestamp"));
+                if (o && inst && ts && (!*instance || strcmp(inst, instance) == 0) &&
+                    (!*since || strcmp(ts, since) >= 0) && (nv = realloc(*lines, (*n + 1) * sizeof **lines))) {
+                        *lines = nv;
+                        (*lines)[(*n)++] = p;
+                }
+                json_decref(o);
+        }
+}
+
+void api_logs(struct http_request *req)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_free_ char *name = http_query_param(req, "name");
+        _cleanup_free_ char *instance = http_query_param(req, "instance");
+        _cleanup_free_ char *tail_s = http_query_param(req, "tail");
+        _cleanup_free_ char *follow_s = http_query_param(req, "follow");
+        _cleanup_free_ char *since_s = http_query_param(req, "since");
+        struct store_function *fn = NULL;
+        char ns[ROUTE_NAME_MAX], since[40] = "", path[4210];
+        char **lines = NULL, *bufs[2] = { NULL, NULL };
+        size_t n = 0, nbufs = 0, first = 0;
+        bool follow = false;
+        long tail = -1;
+        int r;
+
+        if (!name || !*name) {
+                http_respond_error(req, 400, "query parameter 'name' is required");
+                return;
+        }
+        if (!route_valid_name(name)) {
+                http_respond_error(req, 400, "invalid function name '%.64s'", name);
+                return;
+        }
+        if (tail_s && *tail_s) {
+                char *end;
+                errno = 0;
+                tail = strtol(tail_s, &end, 10);
+                if (errno || *end) {
+                        http_respond_error(req, 422, "query parameter 'tail' must be an integer");
+                        return;
+                }
+        }
+        if (follow_s && *follow_s && parse_bool(follow_s, &follow) < 0) {
+                http_respond_error(req, 422, "query parameter 'follow' must be true/false or 1/0");
+                return;
+        }
+        if (since_s && *since_s && parse_since(since_s, since) < 0) {
+                http_respond_error(req, 422, "query parameter 'since' must be an RFC 3339 time");
+                return;
+        }
+        if (instance && strlen(instance) >= 128) {
+                http_respond_error(req, 400, "query parameter 'instance' is too long");
+                return;
+        }
+        if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+                return;
+        r = store_function_get(sf->store, ns, name, &fn);
+        store_function_free(fn);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
+                return;
+        }
+
+        if (log_path(&sf->logs, ns, name, ".1", path, sizeof path) >= 0)
+                collect(path, instance ? instance : "", since, &lines, &n, bufs, &nbufs);
+        if (log_path(&sf->logs, ns, name, "", path, sizeof path) >= 0)
+                collect(path, instance ? instance : "", since, &lines, &n, bufs, &nbufs);
+        if (tail > 0 && (size_t) tail < n)
+                first = n - (size_t) tail;
+
+        r = http_stream_begin(req, 200, "application/x-ndjson", NULL);
+        for (size_t i = first; r >= 0 && i < n; i++) {
+                size_t len = strlen(lines[i]);
+                lines[i][len] = '\n'; /* the NUL put there by collect() */
+                r = http_stream_write(req, lines[i], len + 1);
+        }
+        free(lines);
+        free(bufs[0]);
+        free(bufs[1]);
+        if (r >= 0 && follow && !sf->stopping) {
+                struct log_follower *f = calloc(1, sizeof *f);
+                if (f) {
+                        f->logs = &sf->logs;
+                        f->req = req;
+                        (void) xsnprintf(f->ns, sizeof f->ns, "%s", ns);
+                        (void) xsnprintf(f->name, sizeof f->name, "%s", name);
+                        (void) xsnprintf(f->instance, sizeof f->instance, "%s", instance ? instance : "");
+                        req->data = f;
+                        req->on_abort = follower_aborted;
+                        f->next = sf->logs.followers;
+                        sf->logs.followers = f;
+                        return;
+                }
+        }
+        http_stream_end(req);
+}

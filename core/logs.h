@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Function logs: what a function wrote to stderr (one record per line,
+ * instance = the call id in exec mode) and the daemon's lines about it,
+ * kept per function in DATA/logs/<namespace>/<name>.ndjson with a size cap
+ * (one rotated generation, .ndjson.1). Records are stored in the exact
+ * wire format of GET /system/logs (OpenFaaS logs.Message):
+ *   {"name","namespace","instance","timestamp","text"}
+ * with RFC 3339 UTC timestamps of fixed width (nanoseconds), so that
+ * "since" compares as text. Followers (follow=true) get new records as they
+ * are appended. Loop thread only.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "core/http.h"
+
+struct sfaasd;
+struct log_follower;
+
+struct logs {
+        char dir[4096];               /* DATA/logs */
+        size_t cap_bytes;             /* per generation */
+        struct log_follower *followers;
+};
+
+int logs_init(struct logs *l, const char *data_dir, size_t cap_bytes);
+/* End every follower's stream (shutdown). */
+void logs_shutdown(struct logs *l);
+
+/* Append text (may hold many lines; a trailing partial line is kept as a
+ * line). Lines longer than 16 KiB are cut. Best effort: a failure to log
+ * never fails the caller's work. */
+void logs_append(struct logs *l, const char *ns, const char *name, const char *instance, const char *text,
+                 size_t len);
+/* Append one daemon line ("sfaasd: ..."), printf-style. */
+void logs_daemon(struct logs *l, const char *ns, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* Forget a function's logs (after it is deleted). */
+void logs_remove(struct logs *l, const char *ns, const char *name);
+
+/* GET /system/logs (see core/api_logs.c). */
+void api_logs(struct http_request *req);
