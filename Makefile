@@ -105,10 +105,11 @@ $(BUILD)/seccomp_policy.o: $(BUILD)/seccomp_policy.c
 $(BUILD)/tests/test_sandbox: $(SECCOMP_GEN_OBJ)
 $(BUILD)/tests/test_sandbox: TEST_LDLIBS += -lseccomp
 
-# Unit tests link the library objects (not cmd/) plus cmocka.
+# Unit tests link the library objects (not cmd/) plus cmocka. Only the test's
+# own .c is compiled: a source it #includes shows up in $^ through its .d file.
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(TEST_LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter tests/unit/%.c %.o,$^) $(TEST_LDLIBS)
 
 # The client's pure helpers live in cmd/ but are unit-tested.
 $(BUILD)/tests/test_client: $(BUILD)/cmd/client_util.o

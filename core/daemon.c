@@ -39,6 +39,12 @@ void sfaasd_maybe_finish(struct sfaasd *sf)
         uv_close((uv_handle_t *) &sf->sigint, NULL);
 }
 
+static void on_http_response(struct http_request *req, int status)
+{
+        struct sfaasd *sf = http_server_data(req->server);
+        metrics_http_response(&sf->metrics, req->method[0] ? req->method : "UNKNOWN", status);
+}
+
 static void on_grace_expired(uv_timer_t *t)
 {
         struct sfaasd *sf = t->data;
@@ -150,6 +156,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         r = http_server_new(&sf->loop, &sf->cfg.http, api_on_head, api_on_request, sf, &sf->http);
         if (r < 0)
                 goto out_loop;
+        http_server_on_response(sf->http, on_http_response);
         r = http_server_listen(sf->http, sf->cfg.listen);
         if (r < 0) {
                 log_error("cannot listen on '%s': %s", sf->cfg.listen, r == -EINVAL ? "bad address" : uv_strerror(r));

@@ -28,6 +28,7 @@ struct http_server {
         bool shutting_down;
         bool tcp_closed;
         void (*shutdown_cb)(struct http_server *s);
+        void (*on_response)(struct http_request *req, int status);
         llhttp_settings_t settings;
 };
 
@@ -607,6 +608,8 @@ void http_respond(struct http_request *req, int status, const char *content_type
         int n;
 
         req->responded = true;
+        if (req->server && req->server->on_response)
+                req->server->on_response(req, status);
         /* Detach first: whatever happens below, the connection no longer
          * refers to this request, and it is freed exactly once. */
         if (c) {
@@ -864,6 +867,11 @@ int http_server_port(struct http_server *s)
 }
 
 void *http_server_data(struct http_server *s) { return s->data; }
+
+void http_server_on_response(struct http_server *s, void (*cb)(struct http_request *req, int status))
+{
+        s->on_response = cb;
+}
 size_t http_server_connections(const struct http_server *s) { return s->n_conns; }
 
 static void on_server_closed(uv_handle_t *h)
@@ -985,6 +993,8 @@ int http_stream_begin(struct http_request *req, int status, const char *content_
         req->held = true;
         req->responded = true;
         req->streaming = true;
+        if (req->server && req->server->on_response)
+                req->server->on_response(req, status);
         format_date(date, sizeof date);
         if (content_type && strpbrk(content_type, "\r\n"))
                 content_type = "application/octet-stream";

@@ -88,6 +88,10 @@ int http_server_listen(struct http_server *s, const char *addr);
 /* The bound port (after listen, useful with port 0). */
 int http_server_port(struct http_server *s);
 void *http_server_data(struct http_server *s);
+/* Called once for every response the server starts (status known): handler
+ * answers, protocol errors (400, 408, 413, 414, 429, 431) and streams. For
+ * metrics; it must not answer or free the request. */
+void http_server_on_response(struct http_server *s, void (*cb)(struct http_request *req, int status));
 /* Stop accepting; idle connections are closed; busy ones finish their
  * request and close. cb runs once every connection is gone. */
 void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *s));

@@ -243,3 +243,23 @@ def test_promtool_is_clean(daemon, fns):
     p = subprocess.run([promtool, "check", "metrics"], input=r.content, capture_output=True, timeout=60)
     assert p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(), \
         "promtool: rc=%d\n%s%s\non:\n%s" % (p.returncode, p.stdout.decode(), p.stderr.decode(), r.text)
+
+
+def test_http_answers_counted_by_code_and_method(daemon):
+    """Every answer is counted, the protocol layer's limit errors included."""
+    before = scrape(daemon)
+
+    def count(m, code, method):
+        return m.get("sfaasd_http_requests_total", code=code, method=method) or 0
+
+    assert requests.get(daemon.url + "/healthz", timeout=HTTP_TIMEOUT).status_code == 200
+    assert requests.get(daemon.url + "/system/functions", timeout=HTTP_TIMEOUT).status_code == 401
+    r = requests.get(daemon.url + "/healthz", headers={"X-Big": "a" * 40000}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 431
+    assert requests.request("TRACE", daemon.url + "/function/x", timeout=HTTP_TIMEOUT).status_code == 405
+    after = scrape(daemon)
+    # the scrape itself adds one GET 200 between the two readings
+    assert count(after, "200", "GET") - count(before, "200", "GET") == 2
+    assert count(after, "401", "GET") - count(before, "401", "GET") == 1
+    assert count(after, "431", "GET") - count(before, "431", "GET") == 1
+    assert count(after, "405", "TRACE") - count(before, "405", "TRACE") == 1
