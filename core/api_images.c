@@ -16,6 +16,11 @@
  *                                    function, and image folders no row
  *                                    refers to: {"removed":[ids],"bytesFreed":N}
  *
+ * Blobs: imports keep every verified blob in DATA/blobs (store/image.h);
+ * after a delete that removed an image, and on every prune, the blobs no
+ * remaining image lists are collected on the thread pool (skipped while an
+ * import holds the store: the next prune or start collects them).
+ *
  * Removing files: the image folder is renamed away on the loop thread
  * (instant, store/image.h image_detach) and deleted on the thread pool. An
  * import that found the image present ("existed") re-checks, on the loop,
@@ -103,6 +108,12 @@ static void handle_image_list(struct http_request *req)
         api_respond_json(req, 200, arr);
 }
 
+/* DATA/blobs: the blob store next to the images. */
+static int blobs_dir(const struct sfaasd *sf, char *buf, size_t n)
+{
+        return xsnprintf(buf, n, "%s/blobs", sf->cfg.data_dir);
+}
+
 struct import_job {
         uv_work_t work;
         struct sfaasd *sf;
@@ -119,11 +130,17 @@ struct import_job {
 static void import_work(uv_work_t *w)
 {
         struct import_job *j = w->data;
+        char blobs[PATH_MAX];
+
         if (lseek(j->fd, 0, SEEK_SET) < 0) {
                 j->r = sf_err_errno(&j->err, -errno, "cannot rewind the upload");
                 return;
         }
-        j->r = image_import_fd(j->sf->images_dir, j->fd, &j->sf->cfg.image, &j->result, &j->err);
+        if (blobs_dir(j->sf, blobs, sizeof blobs) < 0) {
+                j->r = sf_err_set(&j->err, -ENAMETOOLONG, "data folder path is too long");
+                return;
+        }
+        j->r = image_import(j->sf->images_dir, blobs, j->fd, &j->sf->cfg.image, &j->result, &j->err);
 }
 
 static void import_done(uv_work_t *w, int status)
@@ -255,6 +272,7 @@ struct purge_job {
         struct http_request *req;     /* answered when done, or NULL */
         json_t *answer;
         char **names;                 /* ".rm-<hex>" */
+        bool collect;                 /* then collect unreferenced blobs */
 };
 
 static void purge_work(uv_work_t *w)
@@ -265,6 +283,25 @@ static void purge_work(uv_work_t *w)
                 if (r < 0)
                         log_warning("cannot remove image folder '%s': %s (the next start removes it)", *n,
                                     strerror(-r));
+        }
+        if (j->collect) {
+                /* The answer is ours until purge_done. */
+                char blobs[PATH_MAX];
+                uint64_t removed = 0, bytes = 0;
+                json_int_t freed = json_integer_value(json_object_get(j->answer, "bytesFreed"));
+                int r = blobs_dir(j->sf, blobs, sizeof blobs);
+
+                if (r >= 0)
+                        r = image_blobs_gc(j->sf->images_dir, blobs, &removed, &bytes);
+                if (r == -EBUSY)
+                        log_info("blob store busy with an import: unreferenced blobs are collected later");
+                else if (r < 0)
+                        log_warning_errno(r, "cannot collect unreferenced blobs");
+                else if (removed)
+                        log_info("removed %llu unreferenced blobs (%llu bytes)", (unsigned long long) removed,
+                                 (unsigned long long) bytes);
+                (void) json_object_set_new(j->answer, "blobsRemoved", json_integer((json_int_t) removed));
+                (void) json_object_set_new(j->answer, "bytesFreed", json_integer(freed + (json_int_t) bytes));
         }
 }
 
@@ -283,8 +320,9 @@ static void purge_done(uv_work_t *w, int status)
 }
 
 /* Detach the folders of ids (on the loop), then delete them on the pool
- * and answer with answer (taken). Adds "bytesFreed". */
-static void remove_and_answer(struct http_request *req, char *const *ids, json_t *answer)
+ * and answer with answer (taken). Adds "bytesFreed", and with collect
+ * (also when a folder was removed) "blobsRemoved". */
+static void remove_and_answer(struct http_request *req, char *const *ids, json_t *answer, bool collect)
 {
         struct sfaasd *sf = api_sfaasd(req);
         struct purge_job *j = calloc(1, sizeof *j);
@@ -316,6 +354,7 @@ static void remove_and_answer(struct http_request *req, char *const *ids, json_t
                         n++;
         }
         (void) json_object_set_new(answer, "bytesFreed", json_integer((json_int_t) freed));
+        j->collect = collect || n > 0;
         j->sf = sf;
         j->req = req;
         j->answer = answer;
@@ -444,7 +483,7 @@ static void handle_image_delete(struct http_request *req, const char *ref)
         log_info("image %s: untagged %s in namespace %s%s", img->id, tag ? tag : "every name", ns,
                  gone ? "; removing the image" : "");
         ids[0] = gone ? img->id : NULL;
-        remove_and_answer(req, ids, o);
+        remove_and_answer(req, ids, o, false);
         store_image_free(img);
 }
 
@@ -506,7 +545,7 @@ static void handle_image_prune(struct http_request *req)
         (void) json_object_set_new(o, "removed", arr);
         if (n)
                 log_info("image prune: removing %zu images", n);
-        remove_and_answer(req, all, o);
+        remove_and_answer(req, all, o, true);
 }
 
 void api_images(struct http_request *req, const struct route *rt)

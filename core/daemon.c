@@ -92,6 +92,15 @@ static int prepare_data_dir(struct sfaasd *sf, struct sf_err *err)
         r = image_gc_partial(sf->images_dir);
         if (r < 0)
                 log_warning_errno(r, "cannot clean partial imports in '%s'", sf->images_dir);
+        /* Then the blobs they (or a delete before a crash) left behind. */
+        {
+                char blobs[PATH_MAX + 8];
+                r = xsnprintf(blobs, sizeof blobs, "%s/blobs", real);
+                if (r >= 0)
+                        r = image_blobs_gc(sf->images_dir, blobs, NULL, NULL);
+                if (r < 0)
+                        log_warning_errno(r, "cannot collect unreferenced blobs in '%s/blobs'", real);
+        }
         return 0;
 }
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -157,23 +158,94 @@ static int image_complete(int dir_fd, const char *hex, uint64_t *ret_size)
         return 1;
 }
 
+int image_is_complete(int dir_fd, const char *hex)
+{
+        return image_complete(dir_fd, hex, NULL);
+}
+
+/* The layers, unpacked on a thread confined to the new rootfs (see
+ * store/image_confine.c): everything it touches by path is below root_fd,
+ * the layer blobs come in as open fds. */
+struct unpack_job {
+        struct unpack_state *st;
+        const struct image_plan *plan;
+        const int *blob_fds;
+        struct sf_err *err;
+};
+
+static int unpack_layers(void *arg)
+{
+        struct unpack_job *j = arg;
+        int r;
+
+        for (size_t i = 0; i < j->plan->n_layers; i++) {
+                r = image_unpack_layer(j->st, j->blob_fds[i], (unsigned) (i + 1), j->plan->layers[i].diff_id,
+                                       j->err);
+                if (r < 0)
+                        return r;
+        }
+        return image_unpack_finish(j->st, j->err);
+}
+
+static void fds_close(int *fds, size_t n)
+{
+        for (size_t i = 0; fds && i < n; i++)
+                if (fds[i] >= 0)
+                        (void) close(fds[i]);
+        free(fds);
+}
+
 /* Unpack the planned layers into a new private dir and publish it as
- * images_dir/<hex>. Sets *ret_existed when another import won the race. */
-static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int stage_fd,
+ * images_dir/<hex>. With a blob store (bs), the plan's blobs are stored
+ * first, the layers read from the store, and blobs.json published with the
+ * image. Sets *ret_existed when another import won the race. */
+static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int stage_fd, struct blob_store *bs,
                               const struct image_limits *lim, const char *config_json, uint64_t *ret_size,
                               uint64_t *ret_dropped, bool *ret_existed, struct sf_err *err)
 {
         _cleanup_(unpack_state_freep) struct unpack_state *st = NULL;
         _cleanup_close_ int unpack_fd = -1, root_fd = -1, rfd = -1;
-        _cleanup_free_ char *complete = NULL, *config_file = NULL;
+        _cleanup_free_ char *complete = NULL, *config_file = NULL, *blobs_json = NULL;
         const char *hex = plan->config_digest + STRLEN("sha256:");
+        struct unpack_job job = { .plan = plan, .err = err };
+        int *blob_fds = NULL;
+        bool confined = false;
         char name[64];
         uint64_t size;
         int r;
 
+        if (bs) {
+                r = blob_store_put_plan(bs, stage_fd, plan, err);
+                if (r < 0)
+                        return r;
+                r = image_blobs_json(plan, &blobs_json);
+                if (r < 0)
+                        return r;
+        }
+        blob_fds = malloc((plan->n_layers ? plan->n_layers : 1) * sizeof *blob_fds);
+        if (!blob_fds)
+                return -ENOMEM;
+        for (size_t i = 0; i < plan->n_layers; i++)
+                blob_fds[i] = -1;
+        for (size_t i = 0; i < plan->n_layers; i++) {
+                if (bs) {
+                        r = blob_store_open_blob(bs, plan->layers[i].blob, &blob_fds[i], err);
+                } else {
+                        blob_fds[i] = openat(stage_fd, plan->layers[i].blob->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                        r = blob_fds[i] < 0 ? sf_err_errno(err, -errno, "cannot open the staged layer %zu", i + 1) : 0;
+                }
+                if (r < 0) {
+                        fds_close(blob_fds, plan->n_layers);
+                        return r;
+                }
+        }
+        job.blob_fds = blob_fds;
+
         r = private_dir_new(dir_fd, ".unpack-", name, sizeof name, &unpack_fd);
-        if (r < 0)
+        if (r < 0) {
+                fds_close(blob_fds, plan->n_layers);
                 return sf_err_errno(err, r, "cannot create an unpack directory");
+        }
 
         if (mkdirat(unpack_fd, "rootfs", 0700) < 0) {
                 r = sf_err_errno(err, -errno, "cannot create the rootfs directory");
@@ -192,20 +264,17 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
         r = unpack_state_new(root_fd, lim, &st);
         if (r < 0)
                 goto fail;
-        for (size_t i = 0; i < plan->n_layers; i++) {
-                _cleanup_close_ int blob_fd =
-                        openat(stage_fd, plan->layers[i].blob->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (blob_fd < 0) {
-                        r = sf_err_errno(err, -errno, "cannot open the staged layer %zu", i + 1);
-                        goto fail;
-                }
-                r = image_unpack_layer(st, blob_fd, (unsigned) (i + 1), plan->layers[i].diff_id, err);
-                if (r < 0)
-                        goto fail;
-        }
-        r = image_unpack_finish(st, err);
-        if (r < 0)
+        job.st = st;
+        r = image_run_confined(root_fd, unpack_layers, &job, &confined);
+        if (r < 0) {
+                if (!err->msg[0])
+                        (void) sf_err_errno(err, r, "cannot run the confined unpacker");
                 goto fail;
+        }
+        if (!confined)
+                log_warning("image %s: Landlock is unavailable; layers unpacked without the per-thread confinement",
+                            plan->config_digest);
+        fds_close(TAKE_PTR(blob_fds), plan->n_layers);
         size = unpack_state_bytes(st);
 
         /* Data first, then the marker, then publish. */
@@ -219,6 +288,13 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
         if (r < 0) {
                 r = sf_err_errno(err, r, "cannot write config.json");
                 goto fail;
+        }
+        if (blobs_json) {
+                r = write_file_atomic(unpack_fd, "blobs.json", blobs_json, strlen(blobs_json), 0644);
+                if (r < 0) {
+                        r = sf_err_errno(err, r, "cannot write blobs.json");
+                        goto fail;
+                }
         }
         if (syncfs(unpack_fd) < 0) {
                 r = sf_err_errno(err, -errno, "cannot sync the unpacked image");
@@ -261,11 +337,12 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
         return 0;
 
 fail:
+        fds_close(blob_fds, plan->n_layers);
         (void) rm_rf_at(dir_fd, name);
         return r;
 }
 
-static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_fd,
+static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_fd, struct blob_store *bs,
                          const struct image_limits *lim, struct image_import_result **ret, struct sf_err *err)
 {
         _cleanup_(image_import_result_freep) struct image_import_result *res = NULL;
@@ -307,7 +384,16 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
         if (r > 0) {
                 res->existed = true;
         } else {
-                r = unpack_and_publish(dir_fd, &plan, stage_fd, lim, res->config_json, &res->size, &dropped,
+                /* Held until the image (and its blobs.json) is published
+                 * or the import failed: the collector waits for neither. */
+                if (bs) {
+                        r = blob_store_lock(bs, LOCK_SH);
+                        if (r < 0) {
+                                r = sf_err_errno(err, r, "cannot lock the blob store");
+                                goto out;
+                        }
+                }
+                r = unpack_and_publish(dir_fd, &plan, stage_fd, bs, lim, res->config_json, &res->size, &dropped,
                                        &res->existed, err);
                 if (r < 0)
                         goto out;
@@ -326,8 +412,15 @@ out:
 int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
                     struct image_import_result **ret, struct sf_err *err)
 {
+        return image_import(images_dir, NULL, fd, limits, ret, err);
+}
+
+int image_import(const char *images_dir, const char *blobs_dir, int fd, const struct image_limits *limits,
+                 struct image_import_result **ret, struct sf_err *err)
+{
         _cleanup_close_ int dir_fd = -1, stage_fd = -1;
         _cleanup_free_ char *dir = NULL;
+        struct blob_store bs = { .dir_fd = -1, .sha_fd = -1, .lock_fd = -1 };
         struct image_limits lim;
         struct sf_err local;
         char stage_name[64];
@@ -338,7 +431,7 @@ int image_import_fd(const char *images_dir, int fd, const struct image_limits *l
         if (!err)
                 err = &local;
         sf_err_clear(err);
-        if (!images_dir || images_dir[0] != '/' || fd < 0 || !ret)
+        if (!images_dir || images_dir[0] != '/' || (blobs_dir && blobs_dir[0] != '/') || fd < 0 || !ret)
                 return sf_err_set(err, -EINVAL, "image import: bad arguments");
         dir = strdup(images_dir);
         if (!dir)
@@ -350,11 +443,19 @@ int image_import_fd(const char *images_dir, int fd, const struct image_limits *l
         dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
                 return sf_err_errno(err, -errno, "cannot open the image store '%s'", dir);
+        if (blobs_dir) {
+                r = blob_store_open(blobs_dir, &bs);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot open the blob store '%s'", blobs_dir);
+        }
         r = private_dir_new(dir_fd, ".tmp-", stage_name, sizeof stage_name, &stage_fd);
-        if (r < 0)
+        if (r < 0) {
+                blob_store_close(&bs);
                 return sf_err_errno(err, r, "cannot create a staging directory in '%s'", dir);
+        }
 
-        r = import_staged(dir, dir_fd, fd, stage_fd, &lim, ret, err);
+        r = import_staged(dir, dir_fd, fd, stage_fd, blobs_dir ? &bs : NULL, &lim, ret, err);
+        blob_store_close(&bs);
         if (r < 0 && !err->msg[0])
                 (void) sf_err_errno(err, r, "image import failed");
         if (r >= 0 && (*ret)->dropped > 0)

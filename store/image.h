@@ -14,10 +14,23 @@
  *   images_dir/<hex>/rootfs/       the unpacked, read-only root filesystem
  *   images_dir/<hex>/config.json   the image config (OCI "config" object)
  *   images_dir/<hex>/.complete     written last; a folder without it is garbage
+ *   images_dir/<hex>/blobs.json    the blobs the image uses (with a blob store)
  * where <hex> is the image id: the sha256 of the image config blob (what
  * `docker images` shows as IMAGE ID). One rootfs per image id: importing
  * the same image again does not unpack again. .complete holds the unpacked
  * size in bytes (decimal, newline).
+ *
+ * Blob store under blobs_dir (the daemon uses DATA/blobs next to
+ * DATA/images; same filesystem, so storing a blob is a rename):
+ *   blobs_dir/sha256/<hex>   every verified blob (config, manifests and
+ *                            indexes, layers as received), once, mode 0444
+ *   blobs_dir/.lock          imports share it, the collector takes it alone
+ * The unpacker reads the layers from there. An image's references are its
+ * blobs.json, published with it; image_blobs_gc() removes the blobs no
+ * complete image lists. store/image_blobs.c has the details.
+ *
+ * The layers are unpacked on a short-lived thread that Landlock confines
+ * to the new rootfs (store/image_confine.c, with its residual risk).
  *
  * What the rootfs holds (see store/image_unpack.c for the why):
  *   - every entry resolved inside the root: names with ".." and hard links
@@ -72,10 +85,17 @@ struct image_import_result {
 };
 
 /* Import the archive read from fd (a regular file or a pipe; read once,
- * sequentially). On failure nothing is left in images_dir, and err says
+ * sequentially) into images_dir, keeping its verified blobs in blobs_dir
+ * (absolute; created when missing). On failure nothing is left in
+ * images_dir (blobs already stored stay until the next image_blobs_gc()),
+ * and err says
  * what was wrong with the input (e.g. "layer sha256:ab..: digest mismatch",
  * "truncated archive", "entry '../x' escapes the root"). Returns -EBADMSG
  * for bad input, -EFBIG for a cap exceeded, other -errno for I/O trouble. */
+int image_import(const char *images_dir, const char *blobs_dir, int fd, const struct image_limits *limits,
+                 struct image_import_result **ret, struct sf_err *err);
+/* image_import() without a blob store: the layers are unpacked from the
+ * staged copy, which is dropped afterwards; no blobs.json. */
 int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
                     struct image_import_result **ret, struct sf_err *err);
 void image_import_result_free(struct image_import_result *r);
@@ -108,3 +128,10 @@ int image_list_complete(const char *images_dir, char ***ret);
  * directories and image folders without .complete. Call at startup only,
  * never while an import may run. */
 int image_gc_partial(const char *images_dir);
+
+/* Remove the blobs in blobs_dir that no complete image in images_dir lists
+ * in its blobs.json, and stale temporary copies. -EBUSY (nothing done)
+ * while an import holds the store; -EBADMSG when an image's blobs.json is
+ * unreadable (nothing removed rather than a blob still needed).
+ * *ret_removed, *ret_bytes (may be NULL): blobs and bytes removed. */
+int image_blobs_gc(const char *images_dir, const char *blobs_dir, uint64_t *ret_removed, uint64_t *ret_bytes);

@@ -72,10 +72,17 @@ struct image_plan_layer {
         char diff_id[IMAGE_DIGEST_LEN + 1];  /* from the config, "sha256:<hex>" */
 };
 
+/* Indexes nested in an OCI layout, counting the manifest. */
+#define IMAGE_INDEX_MAX_DEPTH 4
+
 struct image_plan {
         char config_digest[IMAGE_DIGEST_LEN + 1];
         char manifest_digest[IMAGE_DIGEST_LEN + 1];  /* "" for docker save */
         const struct staged_entry *config;
+        /* The verified index and manifest blobs followed (OCI), outermost
+         * first; none for docker save (its manifest.json is no blob). */
+        const struct staged_entry *manifests[IMAGE_INDEX_MAX_DEPTH];
+        size_t n_manifests;
         json_t *config_doc;                 /* the whole config blob, parsed */
         json_t *config_clean;               /* its "config" object, validated and cleaned */
         struct image_plan_layer *layers;
@@ -130,7 +137,46 @@ uint64_t unpack_state_dropped(const struct unpack_state *st);
  * -EBADMSG. */
 int image_entry_path_normalize(const char *in, char **ret);
 
+/* --- image_blobs.c ------------------------------------------------------ */
+
+/* The content-addressed blob store blobs_dir/sha256/<hex>; see
+ * store/image_blobs.c for the protocol. */
+struct blob_store {
+        int dir_fd;   /* blobs_dir */
+        int sha_fd;   /* blobs_dir/sha256 */
+        int lock_fd;  /* blobs_dir/.lock, flock()ed */
+};
+
+/* Open (creating as needed) the store; blob_store_close() drops any lock. */
+int blob_store_open(const char *blobs_dir, struct blob_store *ret);
+void blob_store_close(struct blob_store *bs);
+/* flock(how) on the store's lock: LOCK_SH while an import stores blobs and
+ * publishes, LOCK_EX to collect. -EBUSY when LOCK_NB and held. */
+int blob_store_lock(struct blob_store *bs, int how);
+/* Store every blob of the plan (staged and verified), each once: moved in
+ * from stage_fd, or, when present, re-verified and replaced if corrupt. */
+int blob_store_put_plan(struct blob_store *bs, int stage_fd, const struct image_plan *plan, struct sf_err *err);
+/* Open a stored blob for reading; its size must be e->size. */
+int blob_store_open_blob(const struct blob_store *bs, const struct staged_entry *e, int *ret_fd,
+                         struct sf_err *err);
+/* The blobs.json of an image folder for the plan. */
+int image_blobs_json(const struct image_plan *plan, char **ret);
+
+/* --- image_confine.c ---------------------------------------------------- */
+
+/* Restrict the calling thread (only it) with Landlock to the tree below
+ * root_fd. 1 confined, 0 Landlock unavailable, -errno on failure. */
+int image_confine_thread(int root_fd);
+/* Run fn(arg) on a new thread confined by image_confine_thread(root_fd),
+ * and wait for it. Returns fn's result; *ret_confined says whether
+ * Landlock was available. A failure to confine is an error: fn does not
+ * run. */
+int image_run_confined(int root_fd, int (*fn)(void *), void *arg, bool *ret_confined);
+
 /* --- helpers ------------------------------------------------------------ */
+
+/* Is images_dir/<hex> a complete image (its .complete present)? 1/0/-errno. */
+int image_is_complete(int dir_fd, const char *hex);
 
 struct archive;
 /* Enable gzip, zstd, xz and bzip2 decompression, each only when libarchive

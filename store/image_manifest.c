@@ -17,7 +17,7 @@
 #include "core/base/util.h"
 #include "store/image_internal.h"
 
-#define INDEX_MAX_DEPTH 4
+#define INDEX_MAX_DEPTH IMAGE_INDEX_MAX_DEPTH
 #define TAG_MAX_LEN 255
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -315,6 +315,7 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 r = blob_verify(set, de.digest, de.size, is_index ? "index" : "manifest", &blob, err);
                 if (r < 0)
                         return r;
+                plan->manifests[plan->n_manifests++] = blob;
                 r = xsnprintf(plan->manifest_digest, sizeof plan->manifest_digest, "%s", de.digest);
                 if (r < 0)
                         return r;

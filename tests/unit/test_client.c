@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the client's pure helpers (cmd/client_util.c) and of its
- * HTTP call (cmd/client_http.c) against a forked one-shot server.
+ * HTTP call (cmd/client_http.c over core/httpclient.c) against a forked one-shot server.
  *
- * client_http.c is included, not linked: its URL splitting and request
- * serialisation are static, and this test binary links only client_util.o
- * from cmd/ (see the Makefile).
+ * core/httpclient.c and cmd/client_http.c are included, not linked: the
+ * URL splitting and request serialisation are static, and this test binary
+ * links only client_util.o from cmd/ and leaves httpclient.o out (see the
+ * Makefile).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 
 #include "cmd/client.h"
+#include "core/httpclient.c"
 #include "cmd/client_http.c"
 #include "core/base/cleanup.h"
 
@@ -385,7 +387,7 @@ static void test_endpoint_parse(void **state)
         check_endpoint_bad("http://gw/\xc3\xa9", -EINVAL, "cannot be sent");
 }
 
-static int head_of(const struct client_request *req, const char *password, long long body_len, struct buf *b,
+static int head_of(const struct httpc_request *req, const char *password, long long body_len, struct buf *b,
                    struct sf_err *e)
 {
         struct endpoint ep = {};
@@ -407,7 +409,7 @@ static void test_request_head(void **state)
         const char *te[] = { "Transfer-Encoding: chunked" };
         const char *noname[] = { ": v" };
 
-        assert_int_equal(head_of(&(struct client_request) { .method = "GET" }, NULL, -1, &b, &e), 0);
+        assert_int_equal(head_of(&(struct httpc_request) { .method = "GET" }, NULL, -1, &b, &e), 0);
         assert_string_equal(b.p, "GET /system/functions?a=1 HTTP/1.1\r\n"
                                  "Host: gw:8080\r\n"
                                  "User-Agent: sfaasd/" SFAASD_VERSION "\r\n"
@@ -416,7 +418,7 @@ static void test_request_head(void **state)
         buf_wipe(&b);
 
         /* base64("admin:secret") = YWRtaW46c2VjcmV0 */
-        assert_int_equal(head_of(&(struct client_request){.method = "PUT",
+        assert_int_equal(head_of(&(struct httpc_request){.method = "PUT",
                                                           .content_type = "application/json",
                                                           .headers = hs,
                                                           .n_headers = 2},
@@ -434,22 +436,22 @@ static void test_request_head(void **state)
         buf_wipe(&b);
 
         /* Refused: injection, our framing headers, bad method or content type. */
-        assert_int_equal(head_of(&(struct client_request){.method = "POST", .headers = crlf, .n_headers = 1},
+        assert_int_equal(head_of(&(struct httpc_request){.method = "POST", .headers = crlf, .n_headers = 1},
                                  NULL, 0, &b, &e),
                          -EINVAL);
         assert_null(strpbrk(e.msg, "\r\n"));
-        assert_int_equal(head_of(&(struct client_request) { .method = "POST", .headers = cl, .n_headers = 1 },
+        assert_int_equal(head_of(&(struct httpc_request) { .method = "POST", .headers = cl, .n_headers = 1 },
                                  NULL, 0, &b, &e),
                          -EINVAL);
         assert_non_null(strstr(e.msg, "sets it itself"));
-        assert_int_equal(head_of(&(struct client_request) { .method = "POST", .headers = te, .n_headers = 1 },
+        assert_int_equal(head_of(&(struct httpc_request) { .method = "POST", .headers = te, .n_headers = 1 },
                                  NULL, 0, &b, &e),
                          -EINVAL);
         assert_int_equal(
-            head_of(&(struct client_request){.method = "POST", .headers = noname, .n_headers = 1}, NULL, 0,
+            head_of(&(struct httpc_request){.method = "POST", .headers = noname, .n_headers = 1}, NULL, 0,
                     &b, &e),
             -EINVAL);
-        assert_int_equal(head_of(&(struct client_request){.method = "POST", .content_type = "a/b\r\nX: 1"},
+        assert_int_equal(head_of(&(struct httpc_request){.method = "POST", .content_type = "a/b\r\nX: 1"},
                                  NULL, 0, &b, &e),
                          -EINVAL);
         buf_wipe(&b);

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A blocking HTTP/1.1 client: one request per connection over a plain TCP
+ * socket, the answer parsed by llhttp; no libcurl. Used by the command-line
+ * client (cmd/client_http.c, which adds the gateway, its credentials and
+ * its messages) and by the daemon's async callbacks (core/async.c), which
+ * call it from the libuv thread pool, never from the loop thread.
+ *
+ * Only http:// URLs. Errors that happen before an HTTP status exists
+ * (connection refused, timeout, an address refused by addr_ok, a broken or
+ * non-HTTP answer) come back as -errno plus a human message in err; any
+ * HTTP status, 4xx and 5xx included, is a success of httpc_do() and left to
+ * the caller to judge. Thread-safe: no state outside the call.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "core/base/error.h"
+
+/* One request. Borrowed pointers only; zero-initialise and fill. */
+struct httpc_request {
+        const char *method;         /* "GET", "POST", ... */
+        const char *url;            /* absolute "http://host[:port]/target" */
+        const char *peer;           /* who is called, in messages: "gateway http://h:8080" */
+        const char *timeout_hint;   /* appended to the timeout message, e.g. " (see --timeout)"; may be NULL */
+        const char *password;       /* Basic credentials of user "admin"; NULL: none */
+        const char *content_type;   /* NULL: no Content-Type header */
+        const char *const *headers; /* extra "Name: value" lines, checked here; Host and
+                                     * User-Agent replace ours, framing ones are refused */
+        size_t n_headers;
+        bool has_body;              /* send body/body_len (may be empty) */
+        const void *body;
+        size_t body_len;
+        FILE *upload;               /* else stream this many bytes of upload_len from here */
+        off_t upload_len;
+        FILE *sink;                 /* a 2xx body is written here instead of kept (no size limit) */
+        long timeout_ms;            /* whole request; 0: none, but connecting never waits more than 10 s */
+        size_t max_body;            /* kept answer body ceiling; 0: 64 MiB */
+        /* Asked for every resolved address before connecting to it; false
+         * skips the address (the daemon's callback policy: no loopback,
+         * link-local or metadata addresses). The address checked is the one
+         * connected to, so DNS cannot answer differently in between. NULL:
+         * every address. */
+        bool (*addr_ok)(const struct sockaddr *sa, socklen_t len, void *data);
+        void *addr_data;
+};
+
+struct httpc_response {
+        long status;
+        char *body;     /* NUL-terminated copy of the body (not of a sunk one), at most
+                         * max_body (64 KiB for an error body of a sunk call) */
+        size_t len;
+        bool truncated; /* the body was longer than kept (error bodies of sunk calls) */
+        double seconds; /* total time */
+};
+
+/* Send one request and read its answer. Adds Host, User-Agent
+ * (sfaasd/VERSION), Accept, Authorization (Basic, user admin, with a
+ * password), Content-Length and Connection: close. Refuses (-EINVAL) a
+ * method that is not a token and any CR, LF or other control byte in the
+ * URL, the content type or a header. Skips 1xx answers. On success *ret
+ * holds the final status and body; release it with httpc_response_release(). */
+int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct sf_err *err);
+void httpc_response_release(struct httpc_response *r);
+
+/* Whether url is an absolute http:// URL that httpc_do() can send: no
+ * userinfo, a numeric port, a target of visible ASCII. -EPROTONOSUPPORT for
+ * https://, -EINVAL otherwise; the reason in err. */
+int httpc_url_check(const char *url, struct sf_err *err);
+/* The host part of an http:// URL as getaddrinfo() takes it (an IPv6
+ * literal without brackets), newly allocated; NULL when the URL is bad. */
+char *httpc_url_host(const char *url);
