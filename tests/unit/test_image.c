@@ -190,6 +190,10 @@ static void assert_canary_intact(void)
         assert_int_equal(access("/tmp/sfaasd-fixture-escape2", F_OK), -1);
         assert_int_equal(access("/sfaasd-fixture-abs", F_OK), -1);
         assert_int_equal(access("/escape", F_OK), -1);
+        assert_int_equal(access("/tmp/sfaasd-fixture-dot", F_OK), -1);
+        assert_int_equal(access("/sfaasd-fixture-dot2", F_OK), -1);
+        assert_int_equal(access("/sfaasd-fixture-xlayer", F_OK), -1);
+        assert_int_equal(access("/tmp/sfaasd-fixture-xlayer2", F_OK), -1);
 }
 
 static void lstat_in(const char *rootfs, const char *rel, struct stat *sb)
@@ -673,6 +677,28 @@ static void test_hostile_rejected(void **state)
                 { "hostile-config-user.tar", -EBADMSG, "User 'root;id'", { 0 } },
                 { "hostile-config-env.tar", -EBADMSG, "Env entry '1BAD=x'", { 0 } },
                 { "hostile-config-nul.tar", -EBADMSG, "image config", { 0 } },
+                /* A symlink named "." would replace the root by a link. */
+                { "hostile-symlink-dot.tar", -EBADMSG, "entry '.': replaces the root directory", { 0 } },
+                { "hostile-symlink-dotdot.tar", -EBADMSG, "entry 'a/..': escapes the root", { 0 } },
+                /* Bad JSON: every blob's digest matches its bad bytes. */
+                { "hostile-json-index-truncated.tar", -EBADMSG, "index.json: bad JSON", { 0 } },
+                { "hostile-json-index-type.tar", -EBADMSG, "index.json: \"manifests\" is not an array", { 0 } },
+                { "hostile-json-index-dupkey.tar", -EBADMSG, "index.json: bad JSON at line 1: duplicate object key",
+                  { 0 } },
+                { "hostile-json-manifest-truncated.tar", -EBADMSG, "manifest: bad JSON", { 0 } },
+                { "hostile-json-manifest-layers-type.tar", -EBADMSG, "manifest: \"layers\" is not an array", { 0 } },
+                { "hostile-json-manifest-size-type.tar", -EBADMSG, "manifest config: size is missing", { 0 } },
+                { "hostile-json-manifest-dupkey.tar", -EBADMSG, "manifest: bad JSON at line 1: duplicate object key",
+                  { 0 } },
+                { "hostile-json-config-truncated.tar", -EBADMSG, "image config: bad JSON", { 0 } },
+                { "hostile-json-config-diffids-type.tar", -EBADMSG, "image config: rootfs.diff_ids is not an array",
+                  { 0 } },
+                { "hostile-json-config-config-type.tar", -EBADMSG, "image config: \"config\" is not an object",
+                  { 0 } },
+                { "hostile-json-config-dupkey.tar", -EBADMSG, "image config: bad JSON at line 1: duplicate object key",
+                  { 0 } },
+                { "hostile-json-docker-truncated.tar", -EBADMSG, "manifest.json: bad JSON", { 0 } },
+                { "hostile-json-docker-type.tar", -EBADMSG, "manifest.json: not a non-empty array", { 0 } },
                 { "layers-oci.tar", -EFBIG, "2 layers, more than the limit of 1", { .max_layers = 1 } },
                 { "busybox-oci.tar", -EFBIG, "larger than the limit", { .max_archive_bytes = 100000 } },
                 { "busybox-docker.tar.gz", -EFBIG, "expands beyond the limit", { .max_archive_bytes = 1200000 } },
@@ -791,6 +817,95 @@ static void test_hostile_confined(void **state)
         image_import_result_free(res);
 
         assert_no_leftovers(images);
+        assert_canary_intact();
+}
+
+static void assert_no_xattrs(const char *rootfs, const char *rel)
+{
+        _cleanup_free_ char *p = xasprintf("%s/%s", rootfs, rel);
+        char list[256];
+        ssize_t n;
+
+        assert_non_null(p);
+        n = llistxattr(p, list, sizeof list);
+        if (n != 0)
+                fail_msg("'%s' has xattrs (%zd bytes of names: '%s')", rel, n, n > 0 ? list : "");
+}
+
+/* Capability, SELinux and overlay xattrs and ACLs in PAX headers are never
+ * applied; setuid/setgid bits on the same files are stripped. */
+static void test_hostile_xattrs(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res;
+        static const char *const files[] = { "cap-schily", "cap-libarchive", "selinux", "acl" };
+        struct stat sb;
+
+        res = import_ok(images, "hostile-xattrs.tar");
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                lstat_in(res->rootfs, files[i], &sb);
+                assert_true(S_ISREG(sb.st_mode));
+                if (sb.st_mode & (S_ISUID | S_ISGID | S_ISVTX))
+                        fail_msg("'%s' kept mode %04o", files[i], sb.st_mode & 07777);
+                assert_no_xattrs(res->rootfs, files[i]);
+        }
+        lstat_in(res->rootfs, "cap-schily", &sb);
+        assert_int_equal(sb.st_mode & 07777, 0755);
+        assert_no_xattrs(res->rootfs, ".");
+        image_import_result_free(res);
+
+        /* trusted.overlay.opaque on a layer-2 dir: not applied, and not
+         * taken for an opaque marker (layer 1's file stays). */
+        res = import_ok(images, "hostile-xattrs-overlay.tar");
+        assert_content(res->rootfs, "ovl/lower", "lower");
+        assert_content(res->rootfs, "ovl/upper", "upper");
+        assert_no_xattrs(res->rootfs, "ovl");
+        image_import_result_free(res);
+
+        assert_no_leftovers(images);
+        assert_canary_intact();
+}
+
+/* Layer 1 plants "escdir" -> "/" and "escdir2" -> "../../../../../../tmp";
+ * layer 2 writes through them: the files land inside the root. */
+static void test_hostile_symlink_across_layers(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res = import_ok(images, "hostile-xlayer-symlink.tar");
+        struct stat sb;
+
+        lstat_in(res->rootfs, "escdir", &sb);
+        assert_true(S_ISLNK(sb.st_mode));
+        assert_content(res->rootfs, "sfaasd-fixture-xlayer", "xl");
+        assert_content(res->rootfs, "tmp/sfaasd-fixture-xlayer2", "xl2");
+        image_import_result_free(res);
+        assert_no_leftovers(images);
+        assert_canary_intact();
+}
+
+/* A layer's compression label is not trusted: libarchive picks the
+ * decompressor by content (gzip, zstd, xz, bzip2 or none), and the
+ * diff_id check covers the uncompressed tar whatever the label says. All
+ * four unpack to the same image. */
+static void test_mislabelled_compression(void **state)
+{
+        static const char *const files[] = { "mislabel-gz-is-zstd.tar", "mislabel-gz-is-plain.tar",
+                                             "mislabel-plain-is-gz.tar", "mislabel-zstd-is-gz.tar" };
+        _cleanup_free_ char *first = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *images = images_dir_new();
+                struct image_import_result *res = import_ok(images, files[i]);
+
+                assert_false(res->existed);
+                assert_content(res->rootfs, "mislabel", "m\n");
+                if (!first)
+                        first = strdup(res->id);
+                else
+                        assert_string_equal(res->id, first);
+                image_import_result_free(res);
+                assert_no_leftovers(images);
+        }
         assert_canary_intact();
 }
 
@@ -1038,6 +1153,9 @@ int main(void)
                 cmocka_unit_test(test_hostile_rejected),
                 cmocka_unit_test(test_not_an_archive),
                 cmocka_unit_test(test_hostile_confined),
+                cmocka_unit_test(test_hostile_xattrs),
+                cmocka_unit_test(test_hostile_symlink_across_layers),
+                cmocka_unit_test(test_mislabelled_compression),
                 cmocka_unit_test(test_resolve_user),
                 cmocka_unit_test(test_remove_and_gc),
                 cmocka_unit_test(test_store_namespaced_names),
