@@ -591,8 +591,10 @@ void api_on_request(struct http_request *req)
                 return;
         }
         case ROUTE_ASYNC_INVOKE:
-                /* As the OpenFaaS gateway without a queue configured. */
-                http_respond_error(req, 404, "asynchronous invocation is not enabled");
+                api_async_invoke(req, &rt);
+                return;
+        case ROUTE_ASYNC_STATUS:
+                api_async_status(req, &rt);
                 return;
         default:
                 http_respond_error(req, 501, "%s %s is not implemented yet", req->method, req->path);

@@ -38,6 +38,12 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->shutdown_grace_ms = 30000;
         cfg->log_bytes = 1u << 20;
         cfg->cgroups = true;
+        cfg->async_concurrency = 1;
+        cfg->async_max_running = 8;
+        cfg->async_callback_retries = 5;
+        cfg->async_callback_timeout_ms = 10000;
+        cfg->async_result_bytes = 64u << 10;
+        cfg->async_callback_allow_loopback = false;
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -75,6 +81,12 @@ static const struct key keys[] = {
         { "shutdown_grace", K_MS, F(shutdown_grace_ms) },
         { "log_bytes", K_SIZE, F(log_bytes) },
         { "cgroups", K_BOOL, F(cgroups) },
+        { "async_concurrency", K_COUNT, F(async_concurrency) },
+        { "async_max_running", K_COUNT, F(async_max_running) },
+        { "async_callback_retries", K_COUNT, F(async_callback_retries) },
+        { "async_callback_timeout", K_MS, F(async_callback_timeout_ms) },
+        { "async_result_bytes", K_SIZE, F(async_result_bytes) },
+        { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
 };
 #undef F
 

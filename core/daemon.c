@@ -29,9 +29,12 @@ static void on_http_closed(struct http_server *s)
 
 void sfaasd_maybe_finish(struct sfaasd *sf)
 {
-        if (!sf->stopping || !sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0 || sf->finished)
+        if (!sf->stopping || !sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0 ||
+            async_busy(sf) > 0 || sf->finished)
                 return;
         sf->finished = true;
+        /* Queued calls and pending callbacks stay in the store for the next start. */
+        async_close(sf);
         /* Everything acknowledged is committed; close what is left. */
         (void) uv_timer_stop(&sf->grace_timer);
         uv_close((uv_handle_t *) &sf->grace_timer, NULL);
@@ -162,6 +165,9 @@ int sfaasd_run(struct sfaasd_config *cfg)
         }
         sf->loop.data = sf;
         metrics_images_changed(sf);
+        r = async_start(sf);
+        if (r < 0)
+                goto out_loop;
         r = http_server_new(&sf->loop, &sf->cfg.http, api_on_head, api_on_request, sf, &sf->http);
         if (r < 0)
                 goto out_loop;

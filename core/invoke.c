@@ -4,9 +4,14 @@
  * a fresh sandbox from the function's image, the request body goes to
  * stdin, stdout is the response body, Http_* variables describe the request.
  *
+ * invoke_run() runs one call and hands its result (status, headers, body,
+ * duration) to a callback exactly once; invoke_exec() is the synchronous
+ * HTTP path on top of it and core/async.c the queued one, so both run a
+ * call the same way.
+ *
  * Ownership: struct invocation embeds its libuv handles (pidfd poll, three
- * pipes, timer) and is freed only when the last of them has closed. It
- * holds the HTTP request (http_request_hold) and answers it exactly once.
+ * pipes, timer) and is freed only when the last of them has closed. The
+ * call's body is borrowed and must stay alive until the callback has run.
  * The sandbox is reaped through its pidfd (no SIGCHLD) and freed, which
  * removes its cgroup, before the invocation is freed.
  */
@@ -14,6 +19,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +45,8 @@ struct outbuf {
 struct invocation {
         struct invocation *prev, *next;
         struct sfaasd *sf;
-        struct http_request *req;
+        invoke_done_fn done;         /* called once with the result */
+        void *done_data;
         struct sandbox *sb;
         uv_poll_t exit_poll;       /* on the pidfd */
         uv_pipe_t in, out, err;
@@ -176,14 +183,67 @@ static void on_stdin_written(uv_write_t *w, int status)
         inv_close_handle(inv, (uv_handle_t *) &inv->in);
 }
 
-static void respond_failure(struct invocation *inv, int status, const char *error)
+#define OOM_BODY "{\"error\":\"out of memory\"}\n"
+
+/* Hand the result to the caller (once). */
+static void deliver(struct invocation *inv, int status, const char *content_type, const char *extra_headers,
+                    const char *body, size_t body_len, double seconds)
+{
+        struct invoke_result res = {
+                .status = status,
+                .content_type = content_type,
+                .extra_headers = extra_headers,
+                .body = body ? body : "",
+                .body_len = body ? body_len : 0,
+                .seconds = seconds,
+                .call_id = inv->call_id,
+                .ran = true,
+        };
+        invoke_done_fn done = inv->done;
+
+        inv->done = NULL;
+        if (done)
+                done(&res, inv->done_data);
+}
+
+/* A failure before any sandbox ran: {"error": msg} as http_respond_error(). */
+static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+{
+        char msg[1024];
+        _cleanup_free_ char *body = NULL;
+        json_t *o;
+        va_list ap;
+        struct invoke_result res = { .call_id = call_id, .content_type = "application/json" };
+
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        o = json_pack("{s:s}", "error", msg);
+        body = o ? json_dumps(o, JSON_COMPACT) : NULL;
+        json_decref(o);
+        if (body) {
+                char *nb = xasprintf("%s\n", body);
+                if (nb) {
+                        free(body);
+                        body = nb;
+                }
+        }
+        res.status = body ? status : 500;
+        res.body = body ? body : OOM_BODY;
+        res.body_len = strlen(res.body);
+        done(&res, data);
+}
+
+static void respond_failure(struct invocation *inv, int status, const char *error, double secs)
 {
         (void) xsnprintf(inv->fail_msg, sizeof inv->fail_msg, "%s", error);
         json_t *o = json_pack("{s:s}", "error", error);
         char *s;
         char hdr[128];
         if (!o) {
-                http_respond_error(inv->req, 500, "out of memory");
+                deliver(inv, 500, "application/json", NULL, OOM_BODY, sizeof OOM_BODY - 1, secs);
                 return;
         }
         if (!inv->timed_out && inv->exited && WIFEXITED(inv->wait_status))
@@ -207,10 +267,10 @@ static void respond_failure(struct invocation *inv, int status, const char *erro
         json_decref(o);
         (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-OpenFaaS-Internal: sfaasd\r\n", inv->call_id);
         if (!s) {
-                http_respond_error(inv->req, 500, "out of memory");
+                deliver(inv, 500, "application/json", hdr, OOM_BODY, sizeof OOM_BODY - 1, secs);
                 return;
         }
-        http_respond(inv->req, status, "application/json", hdr, s, strlen(s));
+        deliver(inv, status, "application/json", hdr, s, strlen(s), secs);
         free(s);
 }
 
@@ -231,11 +291,11 @@ static void inv_finish(struct invocation *inv)
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' timed out after %llu ms and was killed",
                                  inv->name, inv->ns, (unsigned long long) inv->timeout_ms);
                 code = 504;
-                respond_failure(inv, code, msg);
+                respond_failure(inv, code, msg, secs);
         } else if (inv->obuf.overflow) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' wrote more than %llu bytes of output",
                                  inv->name, inv->ns, (unsigned long long) inv->obuf.cap);
-                respond_failure(inv, code, msg);
+                respond_failure(inv, code, msg, secs);
         } else if (!WIFEXITED(inv->wait_status) || WEXITSTATUS(inv->wait_status) != 0) {
                 if (WIFSIGNALED(inv->wait_status))
                         (void) xsnprintf(msg, sizeof msg, "function '%s.%s' was killed by signal %d%s", inv->name,
@@ -244,15 +304,14 @@ static void inv_finish(struct invocation *inv)
                 else
                         (void) xsnprintf(msg, sizeof msg, "function '%s.%s' exited with status %d", inv->name, inv->ns,
                                          WEXITSTATUS(inv->wait_status));
-                respond_failure(inv, code, msg);
+                respond_failure(inv, code, msg, secs);
         } else {
                 (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-Duration-Seconds: %.6f\r\n", inv->call_id,
                                  secs);
                 code = 200;
-                http_respond(inv->req, code, inv->content_type, hdr, inv->obuf.data ? inv->obuf.data : "",
-                             inv->obuf.len);
+                deliver(inv, code, inv->content_type, hdr, inv->obuf.data ? inv->obuf.data : "", inv->obuf.len,
+                        secs);
         }
-        inv->req = NULL;
         metrics_invocation_finished(&sf->metrics, inv->name, inv->ns, code, secs);
         /* Logs: the function's stderr, and a daemon line when the call failed. */
         if (inv->ebuf.len)
@@ -367,7 +426,7 @@ static bool header_env_name(const char *h, char *out, size_t size)
         return true;
 }
 
-static void make_call_id(char out[40])
+void invoke_make_call_id(char out[40])
 {
         unsigned char b[16];
         char hex[33];
@@ -379,7 +438,7 @@ static void make_call_id(char out[40])
         (void) xsnprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
 
-static bool valid_call_id(const char *s)
+bool invoke_valid_call_id(const char *s)
 {
         size_t n = strlen(s);
         if (n == 0 || n >= 40)
@@ -416,8 +475,20 @@ static int pipe_pair(int fds[2])
         return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }
 
-void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
-                 const char *subpath)
+/* The first value of header name in the call, or NULL. */
+static const char *call_header(const struct invoke_call *call, const char *name)
+{
+        for (size_t i = 0; i < call->n_headers; i++)
+                if (strcasecmp(call->headers[i].name, name) == 0)
+                        return call->headers[i].value;
+        return NULL;
+}
+
+/* An answer given before the sandbox ran (every one is a 500 unless said). */
+#define FAIL(status, ...) fail_early(done, data, call->call_id, status, __VA_ARGS__)
+
+void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
+                invoke_done_fn done, void *data)
 {
         struct store_function *fn = NULL;
         struct store_image *img = NULL;
@@ -442,46 +513,48 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
 
         secret_files_init(&secrets);
         if (sf->stopping) {
-                http_respond_error(req, 503, "sfaasd is shutting down");
+                FAIL(503, "sfaasd is shutting down");
                 return;
         }
         r = store_function_get(sf->store, ns, name, &fn);
         if (r == -ENOENT) {
-                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", name, ns);
+                FAIL(404, "function '%s' not found in namespace '%s'", name, ns);
                 return;
         }
         if (r < 0) {
-                http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
+                FAIL(500, "cannot read function: %s", strerror(-r));
                 return;
         }
         metrics_invocation_started(&sf->metrics, name, ns);
         spec = json_loads(fn->spec_json, 0, NULL);
         r = store_image_resolve(sf->store, fn->image_id, &img);
         if (!spec || r < 0) {
-                http_respond_error(req, 500, "function '%s.%s': image %s is unavailable", name, ns, fn->image_id);
+                FAIL(500, "function '%s.%s': image %s is unavailable", name, ns, fn->image_id);
                 goto out;
         }
         r = image_config_parse(img->config_json, &icfg, &err);
         if (r < 0) {
-                http_respond_error(req, 500, "function '%s.%s': bad image config: %s", name, ns, err.msg);
+                FAIL(500, "function '%s.%s': bad image config: %s", name, ns, err.msg);
                 goto out;
         }
 
         inv = calloc(1, sizeof *inv);
         if (!inv) {
-                http_respond_error(req, 500, "out of memory");
+                FAIL(500, "out of memory");
                 goto out;
         }
         inv->sf = sf;
         inv->start_ns = t0;
         (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
         (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
-        callid = http_request_header(req, "X-Call-Id");
-        if (callid && valid_call_id(callid))
+        callid = call_header(call, "X-Call-Id");
+        if (call->call_id && invoke_valid_call_id(call->call_id))
+                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", call->call_id);
+        else if (callid && invoke_valid_call_id(callid))
                 (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", callid);
         else
-                make_call_id(inv->call_id);
-        ctype = http_request_header(req, "Content-Type");
+                invoke_make_call_id(inv->call_id);
+        ctype = call_header(call, "Content-Type");
         inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
         inv->obuf.cap = sf->cfg.max_output_bytes;
         inv->ebuf.cap = sf->cfg.max_stderr_bytes;
@@ -490,7 +563,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         v = json_object_get(spec, "envProcess");
         if (v && json_is_string(v)) {
                 if (split_fprocess(json_string_value(v), &argv) < 0) {
-                        http_respond_error(req, 500, "function '%s.%s': envProcess is empty", name, ns);
+                        FAIL(500, "function '%s.%s': envProcess is empty", name, ns);
                         goto out;
                 }
         } else {
@@ -502,7 +575,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
                                 goto oom;
         }
         if (argv.n == 0) {
-                http_respond_error(req, 500,
+                FAIL(500,
                                    "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name,
                                    ns);
                 goto out;
@@ -531,37 +604,37 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         }
         if (v && json_is_string(v) && env_set(&env, "fprocess", json_string_value(v)) < 0)
                 goto oom;
-        for (size_t i = 0; i < req->n_headers; i++) {
+        for (size_t i = 0; i < call->n_headers; i++) {
                 char key[300];
-                if (strcasecmp(req->headers[i].name, "Authorization") == 0)
+                if (strcasecmp(call->headers[i].name, "Authorization") == 0)
                         continue; /* credentials are not the function's business */
-                if (!header_env_name(req->headers[i].name, hdrname, sizeof hdrname))
+                if (!header_env_name(call->headers[i].name, hdrname, sizeof hdrname))
                         continue;
                 (void) xsnprintf(key, sizeof key, "Http_%s", hdrname);
                 /* First value only, as the watchdog does. */
                 {
                         bool seen = false;
                         for (size_t j = 0; j < i; j++)
-                                if (strcasecmp(req->headers[j].name, req->headers[i].name) == 0)
+                                if (strcasecmp(call->headers[j].name, call->headers[i].name) == 0)
                                         seen = true;
                         if (seen)
                                 continue;
                 }
-                if (env_set(&env, key, req->headers[i].value) < 0)
+                if (env_set(&env, key, call->headers[i].value) < 0)
                         goto oom;
         }
-        if (!callid || !valid_call_id(callid))
+        if (!callid || strcmp(callid, inv->call_id) != 0)
                 if (env_set(&env, "Http_X_Call_Id", inv->call_id) < 0)
                         goto oom;
         /* The request line last, so that headers named Method, Path or Query
          * cannot pose as it (the classic watchdog's order). */
-        if (env_set(&env, "Http_Method", req->method) < 0 || env_set(&env, "Http_Path", subpath) < 0)
+        if (env_set(&env, "Http_Method", call->method) < 0 || env_set(&env, "Http_Path", call->path) < 0)
                 goto oom;
-        if (req->query[0] ? env_set(&env, "Http_Query", req->query) < 0 : env_unset(&env, "Http_Query") < 0)
+        if (call->query[0] ? env_set(&env, "Http_Query", call->query) < 0 : env_unset(&env, "Http_Query") < 0)
                 goto oom;
         {
                 char num[32];
-                (void) xsnprintf(num, sizeof num, "%zu", req->body_len);
+                (void) xsnprintf(num, sizeof num, "%zu", call->body_len);
                 if (env_set(&env, "Http_ContentLength", num) < 0)
                         goto oom;
         }
@@ -586,7 +659,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
                 struct store_namespace *nsrec = NULL;
                 r = store_namespace_get(sf->store, ns, &nsrec);
                 if (r < 0) {
-                        http_respond_error(req, 500, "namespace '%s' is unavailable", ns);
+                        FAIL(500, "namespace '%s' is unavailable", ns);
                         goto out;
                 }
                 sp.uid_base = nsrec->uid_base;
@@ -594,7 +667,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         }
         r = image_resolve_user(img->rootfs, icfg->user, &sp.uid, &sp.gid, &err);
         if (r < 0) {
-                http_respond_error(req, 500, "function '%s.%s': %s", name, ns, err.msg);
+                FAIL(500, "function '%s.%s': %s", name, ns, err.msg);
                 goto out;
         }
         sp.rootfs = img->rootfs;
@@ -609,7 +682,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         r = secret_files_prepare(sf, ns, json_object_get(spec, "secrets"), &secrets, &err);
         if (r < 0) {
                 log_error("function '%s.%s': %s", name, ns, err.msg);
-                http_respond_error(req, 500, "function '%s.%s': %s", name, ns, err.msg);
+                FAIL(500, "function '%s.%s': %s", name, ns, err.msg);
                 goto out;
         }
         sp.binds = secrets.binds;
@@ -618,7 +691,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
 
         if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
                 fail_status = 503;
-                http_respond_error(req, 503, "cannot create pipes: %s", strerror(errno));
+                FAIL(503, "cannot create pipes: %s", strerror(errno));
                 goto out;
         }
         sp.stdio[0] = in[0];
@@ -636,13 +709,13 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         in[0] = out[1] = errp[1] = -1;
         if (r < 0) {
                 log_error("function '%s.%s': sandbox start failed: %s", name, ns, err.msg);
-                http_respond_error(req, 500, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
+                FAIL(500, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
                 goto out;
         }
 
-        /* From here on the invocation owns everything and answers the request. */
-        inv->req = req;
-        http_request_hold(req);
+        /* From here on the invocation owns everything and delivers the result. */
+        inv->done = done;
+        inv->done_data = data;
         uv_pipe_init(&sf->loop, &inv->in, 0);
         uv_pipe_init(&sf->loop, &inv->out, 0);
         uv_pipe_init(&sf->loop, &inv->err, 0);
@@ -669,9 +742,9 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         if (inv->timeout_ms)
                 (void) uv_timer_start(&inv->timer, on_timeout, inv->timeout_ms, 0);
         {
-                /* The request body stays alive until the response frees the request. */
-                uv_buf_t b = uv_buf_init(req->body, (unsigned) req->body_len);
-                if (req->body_len == 0 ||
+                /* The caller keeps the body alive until the result is delivered. */
+                uv_buf_t b = uv_buf_init((char *) call->body, (unsigned) call->body_len);
+                if (call->body_len == 0 ||
                     uv_write(&inv->wreq, (uv_stream_t *) &inv->in, &b, 1, on_stdin_written) < 0) {
                         inv->in_open = false;
                         inv_close_handle(inv, (uv_handle_t *) &inv->in);
@@ -682,7 +755,7 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
         goto out;
 
 oom:
-        http_respond_error(req, 500, "out of memory");
+        FAIL(500, "out of memory");
 out:
         if (fn && !handed_off)
                 metrics_invocation_finished(&sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
@@ -704,4 +777,31 @@ out:
         image_config_free(icfg);
         store_image_free(img);
         store_function_free(fn);
+}
+
+/* ---- the synchronous HTTP path ---- */
+
+static void sync_done(const struct invoke_result *res, void *data)
+{
+        struct http_request *req = data;
+
+        http_respond(req, res->status, res->content_type, res->extra_headers, res->body, res->body_len);
+}
+
+void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
+                 const char *subpath)
+{
+        struct invoke_call call = {
+                .method = req->method,
+                .path = subpath,
+                .query = req->query,
+                .headers = req->headers,
+                .n_headers = req->n_headers,
+                .body = req->body,
+                .body_len = req->body_len,
+        };
+
+        /* Held until sync_done answers (maybe at once, for an early failure). */
+        http_request_hold(req);
+        invoke_run(sf, name, ns, &call, sync_done, req);
 }

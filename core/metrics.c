@@ -42,6 +42,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/metrics.h"
+#include "store/async.h"
 
 /* The Prometheus client libraries' default buckets, as the gateway uses. */
 static const double gateway_bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
@@ -418,6 +419,9 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
         sample_u64(&b, "sfaasd_invocations_in_flight", "", g->in_flight);
         family(&b, "sfaasd_instances", "gauge", "Function instances (sandboxes) by state.");
         sample_u64(&b, "sfaasd_instances", "state=\"running\"", g->instances_running);
+        family(&b, "sfaasd_async_calls", "gauge", "Accepted asynchronous calls not finished yet, by state.");
+        sample_u64(&b, "sfaasd_async_calls", "state=\"queued\"", g->async_queued);
+        sample_u64(&b, "sfaasd_async_calls", "state=\"running\"", g->async_running);
         family(&b, "sfaasd_images", "gauge", "Images in the image store.");
         sample_u64(&b, "sfaasd_images", "", g->images);
         if (g->have_store_bytes) {
@@ -708,6 +712,12 @@ void api_metrics(struct http_request *req, const struct route *rt)
         g.replicas = 1; /* exec mode: a function is always ready */
         g.in_flight = sf->n_invocations;
         g.instances_running = sf->n_invocations; /* exec mode: one sandbox per call */
+        g.async_running = sf->async.running;
+        r = store_async_count(sf->store, "queued", &g.async_queued);
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot count async calls: %s", strerror(-r));
+                return;
+        }
         if (sf->metrics.images_bytes_known) {
                 g.have_store_bytes = true;
                 g.store_bytes = db_usage(sf) + sf->metrics.images_bytes;

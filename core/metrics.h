@@ -76,6 +76,8 @@ struct metrics_gauges {
         uint64_t in_flight;            /* invocations being answered */
         uint64_t instances_running;    /* sandboxes alive */
         uint64_t images;
+        uint64_t async_queued;         /* accepted async calls waiting for a worker */
+        uint64_t async_running;        /* async calls in sandboxes */
         bool have_store_bytes;
         uint64_t store_bytes;
         bool have_process;

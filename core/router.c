@@ -144,6 +144,11 @@ int route_match(const char *method, const char *path, struct route *r)
                         allowed = crud;
                 } else if (strcmp(p, "logs") == 0) {
                         r->id = ROUTE_LOGS;
+                } else if (str_startswith(p, "async/")) {
+                        r->id = ROUTE_ASYNC_STATUS;
+                        if (!copy_seg(r->name, sizeof r->name, p + 6, strlen(p + 6)) || !r->name[0] ||
+                            strchr(r->name, '/'))
+                                return -EINVAL;
                 } else {
                         return -ENOENT;
                 }

@@ -26,6 +26,7 @@ enum route_id {
         ROUTE_LOGS,            /* /system/logs */
         ROUTE_INVOKE,          /* any /function/{name}[.{ns}][/rest] */
         ROUTE_ASYNC_INVOKE,    /* POST /async-function/... */
+        ROUTE_ASYNC_STATUS,    /* GET /system/async/{call-id} (sfaasd): name = the call id */
 };
 
 #define ROUTE_NAME_MAX 64

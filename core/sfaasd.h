@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/async.h"
 #include "core/http.h"
 #include "core/logs.h"
 #include "core/metrics.h"
@@ -30,6 +31,13 @@ struct sfaasd_config {
         uint64_t shutdown_grace_ms;    /* in-flight work on SIGTERM (default 30 s) */
         uint64_t log_bytes;            /* per function and generation (default 1 MiB) */
         bool cgroups;                  /* false only for tests on hosts without them */
+        /* async invocation (core/async.h) */
+        uint64_t async_concurrency;    /* calls of one function at once (default 1) */
+        uint64_t async_max_running;    /* calls of all functions at once (default 8) */
+        uint64_t async_callback_retries; /* retries after a failed callback (default 5) */
+        uint64_t async_callback_timeout_ms; /* one callback attempt (default 10 s) */
+        uint64_t async_result_bytes;   /* result body kept in the table (default 64 KiB) */
+        bool async_callback_allow_loopback; /* callbacks to 127/8 and ::1 (default false) */
 };
 
 /* Fill cfg with the embedded defaults (the values `make run` uses). */
@@ -62,6 +70,7 @@ struct sfaasd {
         size_t n_imports;                 /* image imports on the thread pool */
         struct metrics metrics;           /* core/metrics.h */
         struct logs logs;                 /* per-function logs and their followers (core/logs.h) */
+        struct async async;               /* the async call queue (core/async.h) */
         int exit_code;
 };
 
@@ -80,7 +89,47 @@ int api_on_head(struct http_request *req);
 void api_on_request(struct http_request *req);
 
 /* invoke.c: exec-mode invocation (classic watchdog semantics). */
+
+/* One call to run. Borrowed: everything but body is copied by invoke_run();
+ * body must stay alive until the result has been delivered. */
+struct invoke_call {
+        const char *method;
+        const char *path;                 /* as the function sees it: "/" or "/sub/path" */
+        const char *query;                /* raw, without '?'; "" if none */
+        const struct http_header *headers;
+        size_t n_headers;
+        const char *body;
+        size_t body_len;
+        const char *call_id;              /* NULL: X-Call-Id when valid, else a new one */
+};
+
+/* What a call produced: the function's answer, or sfaasd's JSON error when
+ * it failed (exit status, timeout, output cap, or before a sandbox ran).
+ * Valid only during the callback. */
+struct invoke_result {
+        int status;
+        const char *content_type;
+        const char *extra_headers;        /* "Name: value\r\n..." (X-Call-Id, X-Duration-Seconds); may be NULL */
+        const char *body;
+        size_t body_len;
+        double seconds;
+        const char *call_id;              /* NULL when it failed before one was chosen */
+        bool ran;                         /* a sandbox ran (false: an early failure) */
+};
+typedef void (*invoke_done_fn)(const struct invoke_result *res, void *data);
+
+/* Run call against function name in namespace ns in a fresh sandbox.
+ * done is called exactly once: from the loop when the sandbox is done, or
+ * before invoke_run() returns when the call fails early (unknown function
+ * 404, shutting down 503, a sandbox that cannot start 500). */
+void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
+                invoke_done_fn done, void *data);
+/* The synchronous HTTP path: runs the request and answers it. */
 void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
                  const char *subpath);
+/* A call id as sfaasd makes them (a UUID v4) and the ones it accepts from
+ * clients (1..39 of [A-Za-z0-9-]). */
+void invoke_make_call_id(char out[40]);
+bool invoke_valid_call_id(const char *s);
 /* Kill every live sandbox (shutdown after the grace period). */
 void invoke_kill_all(struct sfaasd *sf);

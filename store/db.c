@@ -71,6 +71,35 @@ static const char *const migrations[] = {
         "ALTER TABLE image_tags_ns RENAME TO image_tags;"
         "CREATE INDEX image_tags_by_image ON image_tags(image_id);"
         "CREATE INDEX functions_by_image ON functions(image_id);",
+        /* 3 -> 4: the durable async call queue (store/async.c) */
+        "CREATE TABLE async_calls ("
+        "  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  id TEXT NOT NULL UNIQUE,"
+        "  namespace TEXT NOT NULL,"
+        "  function TEXT NOT NULL,"
+        "  function_name TEXT NOT NULL,"
+        "  method TEXT NOT NULL,"
+        "  path TEXT NOT NULL,"
+        "  query TEXT NOT NULL,"
+        "  headers TEXT NOT NULL,"
+        "  body BLOB NOT NULL,"
+        "  callback_url TEXT,"
+        "  state TEXT NOT NULL,"
+        "  attempts INTEGER NOT NULL DEFAULT 0,"
+        "  created_at INTEGER NOT NULL,"
+        "  started_at INTEGER,"
+        "  finished_at INTEGER,"
+        "  status INTEGER,"
+        "  duration REAL,"
+        "  result_headers TEXT,"
+        "  result_body BLOB,"
+        "  callback_state TEXT,"
+        "  callback_attempts INTEGER NOT NULL DEFAULT 0,"
+        "  callback_status INTEGER,"
+        "  callback_error TEXT,"
+        "  callback_next_at INTEGER);"
+        "CREATE INDEX async_calls_queue ON async_calls(state, namespace, function, seq);"
+        "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at);",
 };
 
 int store_schema_version(void)

@@ -155,7 +155,8 @@ static void test_label_escaping(void **state)
 static void test_gauges_and_omissions(void **state)
 {
         struct metrics m;
-        struct metrics_gauges g = { .in_flight = 2, .instances_running = 2, .images = 3 };
+        struct metrics_gauges g = { .in_flight = 2, .instances_running = 2, .images = 3, .async_queued = 4,
+                                    .async_running = 1 };
         char *text;
 
         metrics_init(&m);
@@ -174,12 +175,13 @@ static void test_gauges_and_omissions(void **state)
         assert_value(text, "sfaasd_invocations_in_flight", "2");
         assert_value(text, "sfaasd_instances{state=\"running\"}", "2");
         assert_value(text, "sfaasd_images", "3");
+        assert_value(text, "sfaasd_async_calls{state=\"queued\"}", "4");
+        assert_value(text, "sfaasd_async_calls{state=\"running\"}", "1");
         /* Not known yet or not wired: left out, not exported as 0. */
         assert_null(strstr(text, "sfaasd_store_bytes"));
         assert_null(strstr(text, "process_"));
         assert_null(strstr(text, "sfaasd_http_requests_total"));
         assert_null(strstr(text, "gateway_"));
-        assert_null(strstr(text, "async"));
         free(text);
 
         g.have_store_bytes = true;

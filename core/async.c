@@ -1,0 +1,652 @@
+/* SPDX-License-Identifier: MIT */
+/* Asynchronous invocation: the durable queue, its workers and callbacks (core/async.h). */
+#include "core/async.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/api.h"
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/httpclient.h"
+#include "core/sfaasd.h"
+#include "store/async.h"
+
+#define CALLBACKS_MAX 4            /* callbacks on the thread pool at once */
+#define CALLBACK_URL_MAX 2048
+#define BACKOFF_MAX_S 300          /* the longest wait between two callback attempts */
+
+struct async_slot {
+        struct async_slot *next;
+        char ns[64], name[64];
+        unsigned running;
+};
+
+struct async_run {
+        struct async *q;
+        struct async_slot *slot;
+        struct store_async_call *call;
+        struct http_header *headers;
+        size_t n_headers;
+        json_t *headers_json;      /* owns the strings headers point to */
+};
+
+struct async_cb {
+        uv_work_t work;
+        struct async *q;
+        struct store_async_call *call;
+        /* settings copied for the worker thread */
+        bool allow_loopback;
+        long timeout_ms;
+        /* the outcome, written by the worker */
+        int r;
+        long status;
+        char error[256];
+};
+
+static int64_t unix_ns(void)
+{
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void on_kick(uv_timer_t *t);
+
+/* Work the queue and the callbacks soon, from the loop (never re-entrant). */
+static void kick(struct async *q)
+{
+        if (q->started && !q->closed)
+                (void) uv_timer_start(&q->kick, on_kick, 0, 0);
+}
+
+/* ---- the callback address policy (runs on the thread pool) ---- */
+
+static bool addr_allowed(const struct sockaddr *sa, socklen_t len, void *data)
+{
+        const struct async_cb *cb = data;
+
+        if (sa->sa_family == AF_INET && len >= (socklen_t) sizeof(struct sockaddr_in)) {
+                uint32_t a = ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr);
+                if ((a >> 24) == 127)
+                        return cb->allow_loopback;
+                if ((a >> 24) == 0 || (a >> 16) == 0xa9fe /* 169.254/16: link-local, metadata */ ||
+                    (a >> 28) == 0xe || a == 0xffffffffu || a == 0x64646464u /* Alibaba metadata 100.100.100.100 */)
+                        return false;
+                return true;
+        }
+        if (sa->sa_family == AF_INET6 && len >= (socklen_t) sizeof(struct sockaddr_in6)) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
+                if (IN6_IS_ADDR_LOOPBACK(a))
+                        return cb->allow_loopback;
+                if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a)) {
+                        struct sockaddr_in v4 = { .sin_family = AF_INET };
+                        memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
+                        return addr_allowed((const struct sockaddr *) &v4, sizeof v4, data);
+                }
+                if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+                    IN6_IS_ADDR_SITELOCAL(a))
+                        return false;
+                /* fd00:ec2::254, the AWS metadata address over IPv6 */
+                if (a->s6_addr[0] == 0xfd && a->s6_addr[1] == 0x00 && a->s6_addr[2] == 0x0e && a->s6_addr[3] == 0xc2)
+                        return false;
+                return true;
+        }
+        return false;
+}
+
+/* ---- callbacks ---- */
+
+static void cb_work(uv_work_t *w)
+{
+        struct async_cb *cb = w->data;
+        struct store_async_call *c = cb->call;
+        _cleanup_json_ json_t *rh = json_loads(c->result_headers_json ? c->result_headers_json : "{}", 0, NULL);
+        const char *lines[32];
+        char *owned[32];
+        size_t n = 0;
+        const char *ctype = NULL, *k;
+        json_t *v;
+        struct httpc_response resp = {};
+        struct sf_err err = {};
+        _cleanup_free_ char *peer = xasprintf("callback receiver %s", c->callback_url);
+
+        json_object_foreach(rh, k, v) {
+                if (!json_is_string(v))
+                        continue;
+                if (strcasecmp(k, "Content-Type") == 0) {
+                        ctype = json_string_value(v);
+                        continue;
+                }
+                /* Ours are added below. */
+                if (strcasecmp(k, "X-Call-Id") == 0 || strcasecmp(k, "X-Duration-Seconds") == 0 ||
+                    strcasecmp(k, "X-Function-Status") == 0 || strcasecmp(k, "X-Function-Name") == 0 ||
+                    n >= 26)
+                        continue;
+                owned[n] = xasprintf("%s: %s", k, json_string_value(v));
+                if (owned[n]) {
+                        lines[n] = owned[n];
+                        n++;
+                }
+        }
+        {
+                size_t first = n;
+                owned[n] = xasprintf("X-Call-Id: %s", c->id);
+                owned[n + 1] = xasprintf("X-Duration-Seconds: %.6f", c->duration);
+                owned[n + 2] = xasprintf("X-Function-Status: %d", c->status);
+                owned[n + 3] = xasprintf("X-Function-Name: %s", c->function_name);
+                n += 4;
+                for (size_t i = first; i < n; i++)
+                        lines[i] = owned[i];
+                for (size_t i = first; i < n; i++)
+                        if (!owned[i])
+                                cb->r = -ENOMEM;
+        }
+        if (!peer)
+                cb->r = -ENOMEM;
+        if (cb->r == 0) {
+                cb->r = httpc_do(&(struct httpc_request) {
+                                         .method = "POST",
+                                         .url = c->callback_url,
+                                         .peer = peer,
+                                         .content_type = ctype ? ctype : "text/plain",
+                                         .headers = lines,
+                                         .n_headers = n,
+                                         .has_body = true,
+                                         .body = c->result_body,
+                                         .body_len = c->result_body_len,
+                                         .timeout_ms = cb->timeout_ms,
+                                         .max_body = 64 << 10,
+                                         .addr_ok = addr_allowed,
+                                         .addr_data = cb,
+                                 },
+                                 &resp, &err);
+                if (cb->r >= 0)
+                        cb->status = resp.status;
+                else
+                        (void) xsnprintf(cb->error, sizeof cb->error, "%s", err.msg[0] ? err.msg : strerror(-cb->r));
+                httpc_response_release(&resp);
+        } else {
+                (void) xsnprintf(cb->error, sizeof cb->error, "out of memory");
+        }
+        for (size_t i = 0; i < n; i++)
+                free(owned[i]);
+}
+
+static void schedule_retry(struct async *q);
+
+static void cb_after(uv_work_t *w, int status)
+{
+        struct async_cb *cb = w->data;
+        struct async *q = cb->q;
+        struct sfaasd *sf = q->sf;
+        struct store_async_call *c = cb->call;
+        int attempts = c->callback_attempts + 1, r;
+        bool retry = cb->r < 0 || cb->status >= 500;
+        const char *state;
+        int64_t next = 0;
+
+        if (!retry)
+                state = cb->status >= 200 && cb->status < 300 ? "delivered" : "failed";
+        else if (attempts > (int) sf->cfg.async_callback_retries || cb->r == -EACCES)
+                state = "failed"; /* out of attempts; a refused address stays refused */
+        else {
+                uint64_t delay = 1ULL << (attempts - 1 > 8 ? 8 : attempts - 1);
+                state = "pending";
+                if (delay > BACKOFF_MAX_S)
+                        delay = BACKOFF_MAX_S;
+                next = unix_ns() + (int64_t) delay * 1000000000LL;
+        }
+        r = store_async_callback_update(sf->store, c->id, state, attempts, (int) cb->status,
+                                        cb->r < 0 ? cb->error : NULL, next, sf->cfg.async_result_bytes);
+        if (r < 0)
+                log_error_errno(r, "async call %s: cannot record its callback", c->id);
+        if (cb->r < 0 || cb->status >= 300)
+                log_warning("async call %s: callback to '%s' %s (attempt %d): %s%s", c->id, c->callback_url,
+                            strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts,
+                            cb->r < 0 ? cb->error : "status ",
+                            cb->r < 0 ? "" : (cb->status >= 500 ? "5xx" : "not 2xx"));
+        logs_daemon(&sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, %s%ld)", c->id,
+                    state, attempts, cb->r < 0 ? cb->error : "status ", cb->r < 0 ? 0L : cb->status);
+        store_async_call_free(c);
+        free(cb);
+        q->callbacks--;
+        kick(q);
+        sfaasd_maybe_finish(sf);
+}
+
+static void start_callbacks(struct async *q)
+{
+        struct sfaasd *sf = q->sf;
+        struct store_async_call **due = NULL;
+        int r;
+
+        if (sf->stopping || q->callbacks >= CALLBACKS_MAX)
+                return;
+        r = store_async_callbacks_due(sf->store, unix_ns(), CALLBACKS_MAX - q->callbacks, &due);
+        if (r < 0) {
+                log_error_errno(r, "cannot read due async callbacks");
+                return;
+        }
+        for (struct store_async_call **p = due; *p; p++) {
+                struct async_cb *cb = calloc(1, sizeof *cb);
+                if (!cb) {
+                        /* Stays "sending" until the next start; rare enough. */
+                        log_error("async call %s: out of memory for its callback", (*p)->id);
+                        store_async_call_free(*p);
+                        continue;
+                }
+                cb->q = q;
+                cb->call = *p;
+                cb->allow_loopback = sf->cfg.async_callback_allow_loopback;
+                cb->timeout_ms = (long) sf->cfg.async_callback_timeout_ms;
+                cb->work.data = cb;
+                r = uv_queue_work(&sf->loop, &cb->work, cb_work, cb_after);
+                if (r < 0) {
+                        log_error("async call %s: cannot queue its callback: %s", (*p)->id, uv_strerror(r));
+                        store_async_call_free(*p);
+                        free(cb);
+                        continue;
+                }
+                q->callbacks++;
+        }
+        free(due); /* the calls are owned by their callbacks now */
+}
+
+static void on_retry(uv_timer_t *t)
+{
+        struct async *q = t->data;
+        start_callbacks(q);
+        schedule_retry(q);
+}
+
+static void schedule_retry(struct async *q)
+{
+        int64_t at, now;
+        uint64_t ms;
+        int r;
+
+        if (q->closed || q->sf->stopping)
+                return;
+        r = store_async_callback_next(q->sf->store, &at);
+        if (r < 0) {
+                (void) uv_timer_stop(&q->retry);
+                return;
+        }
+        now = unix_ns();
+        ms = at > now ? (uint64_t) ((at - now + 999999) / 1000000) : 0;
+        (void) uv_timer_start(&q->retry, on_retry, ms, 0);
+}
+
+/* ---- running calls ---- */
+
+static struct async_slot *slot_get(struct async *q, const char *ns, const char *name)
+{
+        struct async_slot *s;
+        for (s = q->slots; s; s = s->next)
+                if (strcmp(s->ns, ns) == 0 && strcmp(s->name, name) == 0)
+                        return s;
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return NULL;
+        (void) xsnprintf(s->ns, sizeof s->ns, "%s", ns);
+        (void) xsnprintf(s->name, sizeof s->name, "%s", name);
+        s->next = q->slots;
+        q->slots = s;
+        return s;
+}
+
+/* "Name: value\r\n..." lines into the object o. */
+static void add_header_lines(json_t *o, const char *lines)
+{
+        const char *p = lines;
+        while (p && *p) {
+                const char *eol = strstr(p, "\r\n"), *colon;
+                size_t n = eol ? (size_t) (eol - p) : strlen(p);
+                colon = memchr(p, ':', n);
+                if (colon) {
+                        _cleanup_free_ char *k = strndup(p, (size_t) (colon - p));
+                        const char *vs = colon + 1;
+                        while (*vs == ' ')
+                                vs++;
+                        if (k)
+                                (void) json_object_set_new(o, k, json_stringn(vs, (size_t) (p + n - vs)));
+                }
+                p = eol ? eol + 2 : p + n;
+        }
+}
+
+static void run_done(const struct invoke_result *res, void *data)
+{
+        struct async_run *run = data;
+        struct async *q = run->q;
+        struct sfaasd *sf = q->sf;
+        struct store_async_call *c = run->call;
+        _cleanup_json_ json_t *rh = json_object();
+        _cleanup_free_ char *rh_s = NULL;
+        size_t keep = res->body_len;
+        const char *state = res->status >= 200 && res->status < 300 ? "done" : "failed";
+        int r;
+
+        if (rh) {
+                (void) json_object_set_new(rh, "Content-Type",
+                                           json_string(res->content_type ? res->content_type : "text/plain"));
+                add_header_lines(rh, res->extra_headers);
+                rh_s = json_dumps(rh, JSON_COMPACT);
+        }
+        /* The whole answer is kept while a callback still has to carry it;
+         * otherwise (and once the callback is over) only its start. */
+        if (!c->callback_url && keep > sf->cfg.async_result_bytes)
+                keep = sf->cfg.async_result_bytes;
+        r = store_async_finish(sf->store, c->id, state, res->status, res->seconds, rh_s, res->body, keep);
+        if (r < 0)
+                log_error_errno(r, "async call %s: cannot record its result", c->id);
+        log_debug("async call %s of '%s.%s': status %d in %.3f s", c->id, c->function, c->namespace, res->status,
+                  res->seconds);
+        if (run->slot)
+                run->slot->running--;
+        q->running--;
+        json_decref(run->headers_json);
+        free(run->headers);
+        store_async_call_free(c);
+        free(run);
+        kick(q);
+}
+
+static void start_call(struct async *q, struct async_slot *slot, struct store_async_call *c)
+{
+        struct sfaasd *sf = q->sf;
+        struct async_run *run = calloc(1, sizeof *run);
+        struct invoke_call call;
+        size_t i;
+        json_t *h;
+
+        if (!run) {
+                (void) store_async_finish(sf->store, c->id, "failed", 500, 0, NULL, NULL, 0);
+                store_async_call_free(c);
+                return;
+        }
+        run->q = q;
+        run->slot = slot;
+        run->call = c;
+        run->headers_json = json_loads(c->headers_json, 0, NULL);
+        if (json_is_array(run->headers_json) && json_array_size(run->headers_json) > 0) {
+                run->headers = calloc(json_array_size(run->headers_json), sizeof *run->headers);
+                if (run->headers)
+                        json_array_foreach(run->headers_json, i, h) {
+                                const char *k = json_string_value(json_array_get(h, 0));
+                                const char *v = json_string_value(json_array_get(h, 1));
+                                if (!k || !v)
+                                        continue;
+                                run->headers[run->n_headers].name = (char *) k;
+                                run->headers[run->n_headers].value = (char *) v;
+                                run->n_headers++;
+                        }
+        }
+        call = (struct invoke_call) {
+                .method = c->method,
+                .path = c->path,
+                .query = c->query,
+                .headers = run->headers,
+                .n_headers = run->n_headers,
+                .body = c->body,
+                .body_len = c->body_len,
+                .call_id = c->id,
+        };
+        if (slot)
+                slot->running++;
+        q->running++;
+        /* run_done may run before this returns (an early failure). */
+        invoke_run(sf, c->function, c->namespace, &call, run_done, run);
+}
+
+static void schedule_calls(struct async *q)
+{
+        struct sfaasd *sf = q->sf;
+        _cleanup_strv_free_ char **ns = NULL, **fn = NULL;
+        int r;
+
+        if (sf->stopping || q->running >= sf->cfg.async_max_running)
+                return;
+        r = store_async_queued_functions(sf->store, &ns, &fn);
+        if (r < 0) {
+                log_error_errno(r, "cannot read the async queue");
+                return;
+        }
+        for (size_t i = 0; ns[i] && q->running < sf->cfg.async_max_running; i++) {
+                struct async_slot *slot = slot_get(q, ns[i], fn[i]);
+                struct store_async_call **calls = NULL;
+                size_t room;
+
+                if (!slot || slot->running >= sf->cfg.async_concurrency)
+                        continue;
+                room = sf->cfg.async_concurrency - slot->running;
+                if (room > sf->cfg.async_max_running - q->running)
+                        room = sf->cfg.async_max_running - q->running;
+                r = store_async_take(sf->store, ns[i], fn[i], room, &calls);
+                if (r < 0) {
+                        log_error_errno(r, "cannot take calls of '%s.%s' from the async queue", fn[i], ns[i]);
+                        continue;
+                }
+                for (struct store_async_call **p = calls; *p; p++)
+                        start_call(q, slot, *p);
+                free(calls);
+        }
+}
+
+static void on_kick(uv_timer_t *t)
+{
+        struct async *q = t->data;
+        schedule_calls(q);
+        start_callbacks(q);
+        schedule_retry(q);
+}
+
+int async_start(struct sfaasd *sf)
+{
+        struct async *q = &sf->async;
+        int calls = 0, cbs = 0, r;
+
+        q->sf = sf;
+        r = store_async_recover(sf->store, &calls, &cbs);
+        if (r < 0)
+                return log_error_errno(r, "cannot recover the async queue");
+        if (calls || cbs)
+                log_info("async: %d interrupted call(s) and %d callback(s) back in line", calls, cbs);
+        uv_timer_init(&sf->loop, &q->kick);
+        uv_timer_init(&sf->loop, &q->retry);
+        q->kick.data = q->retry.data = q;
+        q->started = true;
+        (void) uv_timer_start(&q->kick, on_kick, 0, 0);
+        return 0;
+}
+
+void async_close(struct sfaasd *sf)
+{
+        struct async *q = &sf->async;
+        if (!q->started || q->closed)
+                return;
+        q->closed = true;
+        (void) uv_timer_stop(&q->kick);
+        (void) uv_timer_stop(&q->retry);
+        uv_close((uv_handle_t *) &q->kick, NULL);
+        uv_close((uv_handle_t *) &q->retry, NULL);
+        while (q->slots) {
+                struct async_slot *s = q->slots;
+                q->slots = s->next;
+                free(s);
+        }
+}
+
+unsigned async_busy(const struct sfaasd *sf)
+{
+        return sf->async.callbacks;
+}
+
+/* ---- the API ---- */
+
+/* An absolute http:// URL that httpc_do() can send. */
+static bool callback_url_valid(const char *url, char *why, size_t size)
+{
+        struct sf_err err = {};
+        if (strlen(url) > CALLBACK_URL_MAX) {
+                (void) xsnprintf(why, size, "longer than %d bytes", CALLBACK_URL_MAX);
+                return false;
+        }
+        if (httpc_url_check(url, &err) < 0) {
+                (void) xsnprintf(why, size, "%s", err.code == -EPROTONOSUPPORT ? "only http:// is supported"
+                                                                                : err.msg);
+                return false;
+        }
+        return true;
+}
+
+void api_async_invoke(struct http_request *req, const struct route *rt)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        const char *ns = rt->ns[0] ? rt->ns : STORE_DEFAULT_NAMESPACE;
+        struct store_function *fn = NULL;
+        const char *cb_url = http_request_header(req, "X-Callback-Url");
+        const char *given = http_request_header(req, "X-Call-Id");
+        _cleanup_json_ json_t *hdrs = json_array();
+        _cleanup_free_ char *hdrs_s = NULL, *fname = NULL;
+        struct store_async_call c = { 0 };
+        char id[40], why[600], extra[96];
+        int r;
+
+        if (sf->stopping) {
+                http_respond_error(req, 503, "sfaasd is shutting down");
+                return;
+        }
+        r = store_function_get(sf->store, ns, rt->name, &fn);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", rt->name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
+                return;
+        }
+        store_function_free(fn);
+        if (cb_url && !callback_url_valid(cb_url, why, sizeof why)) {
+                http_respond_error(req, 400, "X-Callback-Url is not a valid absolute http URL: %s", why);
+                return;
+        }
+        if (!hdrs) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        /* The function sees the headers as a synchronous call would; the
+         * caller's credentials are not stored. */
+        for (size_t i = 0; i < req->n_headers; i++) {
+                if (strcasecmp(req->headers[i].name, "Authorization") == 0)
+                        continue;
+                if (json_array_append_new(hdrs, json_pack("[s,s]", req->headers[i].name, req->headers[i].value)) < 0)
+                        json_array_append_new(hdrs, json_pack("[s,s]", req->headers[i].name, "")); /* not UTF-8 */
+        }
+        hdrs_s = json_dumps(hdrs, JSON_COMPACT);
+        fname = rt->ns[0] ? xasprintf("%s.%s", rt->name, rt->ns) : strdup(rt->name);
+        if (!hdrs_s || !fname) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        if (given && invoke_valid_call_id(given))
+                (void) xsnprintf(id, sizeof id, "%s", given);
+        else
+                invoke_make_call_id(id);
+        c.id = id;
+        c.namespace = (char *) ns;
+        c.function = (char *) rt->name;
+        c.function_name = fname;
+        c.method = req->method;
+        c.path = (char *) rt->rest;
+        c.query = req->query;
+        c.headers_json = hdrs_s;
+        c.body = req->body;
+        c.body_len = req->body_len;
+        c.callback_url = (char *) cb_url;
+        r = store_async_insert(sf->store, &c);
+        if (r == -EEXIST) {
+                /* The caller's id is taken (ids are the key): a fresh one. */
+                invoke_make_call_id(id);
+                r = store_async_insert(sf->store, &c);
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot queue the call: %s", strerror(-r));
+                return;
+        }
+        (void) xsnprintf(extra, sizeof extra, "X-Call-Id: %s\r\n", id);
+        http_respond(req, 202, NULL, extra, NULL, 0);
+        kick(&sf->async);
+}
+
+static json_t *ts_or_null(int64_t ns)
+{
+        char ts[32], full[64];
+        struct tm tm;
+        time_t secs = (time_t) (ns / 1000000000LL);
+        if (!ns)
+                return json_null();
+        (void) gmtime_r(&secs, &tm);
+        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        (void) xsnprintf(full, sizeof full, "%s.%09lldZ", ts, (long long) (ns % 1000000000LL));
+        return json_string(full);
+}
+
+void api_async_status(struct http_request *req, const struct route *rt)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        struct store_async_call *c = NULL;
+        _cleanup_json_ json_t *o = NULL;
+        int r;
+
+        if (!invoke_valid_call_id(rt->name)) {
+                http_respond_error(req, 404, "no async call '%.64s'", rt->name);
+                return;
+        }
+        r = store_async_get(sf->store, rt->name, &c);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "no async call '%s'", rt->name);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read async call: %s", strerror(-r));
+                return;
+        }
+        o = json_object();
+        if (o) {
+                (void) json_object_set_new(o, "callId", json_string(c->id));
+                (void) json_object_set_new(o, "function", json_string(c->function));
+                (void) json_object_set_new(o, "namespace", json_string(c->namespace));
+                (void) json_object_set_new(o, "state", json_string(c->state));
+                (void) json_object_set_new(o, "status", c->status ? json_integer(c->status) : json_null());
+                (void) json_object_set_new(o, "attempts", json_integer(c->attempts));
+                (void) json_object_set_new(o, "createdAt", ts_or_null(c->created_at));
+                (void) json_object_set_new(o, "finishedAt", ts_or_null(c->finished_at));
+                (void) json_object_set_new(o, "durationSeconds",
+                                           c->finished_at ? json_real(c->duration) : json_null());
+                (void) json_object_set_new(o, "callbackUrl",
+                                           c->callback_url ? json_string(c->callback_url) : json_null());
+                (void) json_object_set_new(o, "callbackState",
+                                           c->callback_state ? json_string(c->callback_state) : json_null());
+                (void) json_object_set_new(o, "callbackStatus",
+                                           c->callback_status ? json_integer(c->callback_status) : json_null());
+                (void) json_object_set_new(o, "callbackAttempts", json_integer(c->callback_attempts));
+                (void) json_object_set_new(o, "callbackError",
+                                           c->callback_error ? json_string(c->callback_error) : json_null());
+        }
+        store_async_call_free(c);
+        if (!o) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        api_respond_json(req, 200, o);
+}

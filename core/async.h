@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Asynchronous invocation: POST /async-function/{name}[.{ns}][/path] is
+ * stored in SQLite (store/async.h) and answered 202 with X-Call-Id only
+ * after the commit. Workers on the loop run queued calls FIFO per function,
+ * at most async_concurrency at a time per function and async_max_running
+ * in all, each in a fresh sandbox exactly like a synchronous call
+ * (invoke_run). With X-Callback-Url the result is POSTed there from the
+ * libuv thread pool (core/httpclient.c), retried with exponential backoff
+ * (1 s, 2 s, 4 s, ...) on a connection error or a 5xx, at most
+ * async_callback_retries more times; the retry state is in SQLite too.
+ *
+ * Callback policy (SSRF): a tenant chooses the URL, so by default only
+ * http:// to addresses that are not loopback, link-local (169.254/16 with
+ * the cloud metadata address, fe80::/10), unspecified or multicast is
+ * allowed; the address checked is the one connected to.
+ * async_callback_allow_loopback: true also allows loopback (tests, a
+ * receiver on the same host).
+ *
+ * Ownership: struct async is embedded in struct sfaasd; its two timers are
+ * closed by async_close() when the daemon finishes. A running call (struct
+ * async_run) lives until invoke_run's callback; a callback in flight
+ * (struct async_cb) until its after-work callback. Loop thread only,
+ * except the work function of a callback.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct sfaasd;
+struct http_request;
+struct route;
+struct async_slot;
+
+struct async {
+        struct sfaasd *sf;
+        uv_timer_t kick;           /* schedule soon: queued calls and due callbacks */
+        uv_timer_t retry;          /* the next callback retry */
+        bool started, closed;
+        unsigned running;          /* calls in sandboxes */
+        unsigned callbacks;        /* callbacks on the thread pool */
+        struct async_slot *slots;  /* per function: how many of its calls run */
+};
+
+/* Start: calls left running or sending by a crash go back in line, then
+ * the queue is worked. */
+int async_start(struct sfaasd *sf);
+/* Close the timers (the daemon is finishing; nothing runs any more). */
+void async_close(struct sfaasd *sf);
+/* Work in flight (calls and callbacks), for the shutdown. */
+unsigned async_busy(const struct sfaasd *sf);
+
+/* POST /async-function/...: store and answer 202 with X-Call-Id. */
+void api_async_invoke(struct http_request *req, const struct route *rt);
+/* GET /system/async/{call-id} (sfaasd extension). */
+void api_async_status(struct http_request *req, const struct route *rt);
