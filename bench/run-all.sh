@@ -10,11 +10,13 @@
 #                          it): spawn-to-exit latency and spawns/s, sequential
 #                          and 2 in parallel; plus the one-shot phase breakdown
 #   3. bench/e2e-http      exec-mode invocations over HTTP through the daemon
-#   4. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
+#   4. bench/unpack        import+unpack of a debootstrap image (bench/unpackbench)
+#                          vs tar -xzf of its layers vs umoci unpack, interleaved
+#   5. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
-# BENCH_SKIP_E2E=1, BENCH_PROFILE=1.
+# BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK, BENCH_PROFILE=1.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -100,6 +102,18 @@ if [ "${BENCH_SKIP_E2E:-0}" != 1 ]; then
                 make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture image"
         fi
         "$PYTHON" bench/e2e-http --sfaasd "$SFAASD" --duration "$E2E_DURATION" --out "$OUT" || status=1
+fi
+
+if [ "${BENCH_SKIP_UNPACK:-0}" != 1 ]; then
+        echo "== 4. image import and unpack: sfaasd vs tar -xzf of the same layers vs umoci unpack (interleaved)"
+        make --no-print-directory -s -f Makefile -f bench/unpackbench.mk BUILD="$SB_BUILD" "$SB_BUILD/unpackbench" || status=1
+        # The debootstrap rootfs and the image (~400 MB with the unpacked
+        # copies) go to the run's temp dir, removed at exit, unless
+        # UNPACK_WORK names a folder to keep them in across runs (debootstrap
+        # needs the network and ~2 minutes).
+        "$PYTHON" bench/unpack --unpackbench "$SB_BUILD/unpackbench" --rounds "${UNPACK_ROUNDS:-5}" \
+                --work "${UNPACK_WORK:-$tmp/unpack}" \
+                --small "$PWD/tests/fixtures/out/busybox-oci.tar" --json "$OUT/unpack-$stamp.json" || status=1
 fi
 
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
