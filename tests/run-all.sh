@@ -23,6 +23,23 @@ for t in "$BUILD"/tests/test_*; do
         fi
 done
 
+# Fuzz corpus replays (tests/fuzz/): one test case per harness.
+for t in "$BUILD"/tests/fuzz_*; do
+        [ -x "$t" ] || continue
+        name=$(basename "$t")
+        corpus=tests/fuzz/corpus/${name#fuzz_}
+        if "$t" "$corpus" >"$out/$name.log" 2>&1; then
+                echo "   $name: ok ($(tail -n1 "$out/$name.log"))"
+                result=""
+        else
+                echo "   $name: FAILED"
+                tail -40 "$out/$name.log" | sed 's/^/      /'
+                result='<failure message="replay failed"/>'
+        fi
+        printf '<testsuite name="fuzz"><testcase classname="fuzz" name="%s">%s</testcase></testsuite>\n' \
+                "$name" "$result" >"$out/fuzz-$name.xml"
+done
+
 echo "== integration and probe tests (pytest)"
 "$PYTHON" -m pytest -q -p no:cacheprovider --junitxml="$out/pytest.xml" tests/integration tests/probes "$@" \
         || true
