@@ -569,6 +569,12 @@ void api_on_request(struct http_request *req)
         case ROUTE_NAMESPACES:
                 handle_namespaces(req);
                 return;
+        case ROUTE_NAMESPACE:
+                api_namespace(req, &rt);
+                return;
+        case ROUTE_SCALE:
+                api_scale(req, &rt);
+                return;
         case ROUTE_INFO:
                 handle_info(req);
                 return;

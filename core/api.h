@@ -28,6 +28,12 @@ int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, siz
 
 /* core/api_images.c: GET/POST /system/images, GET/DELETE /system/images/{ref}. */
 void api_images(struct http_request *req, const struct route *rt);
+/* core/api_namespaces.c: GET/POST/PUT/DELETE /system/namespace/{name}
+ * (tenant CRUD; POST takes the name from the body). */
+void api_namespace(struct http_request *req, const struct route *rt);
+/* core/api_namespaces.c: POST /system/scale-function/{name}; 200 or 404
+ * (exec mode has no instances to scale: nothing is recorded). */
+void api_scale(struct http_request *req, const struct route *rt);
 /* core/api_secrets.c: /system/secrets. */
 void api_secrets(struct http_request *req, const struct route *rt);
 /* core/metrics.c: GET /metrics (Prometheus text format). */
