@@ -300,22 +300,47 @@ int store_namespace_delete(struct store *s, const char *name)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_stmt_ sqlite3_stmt *cnt = NULL;
-        int r;
+        _cleanup_stmt_ sqlite3_stmt *tags = NULL;
+        int r, changed;
 
+        r = exec_sql(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
         r = prepare(s, "SELECT COUNT(*) FROM functions WHERE namespace = ?1", &cnt);
         if (r < 0)
-                return r;
+                goto fail;
         sqlite3_bind_text(cnt, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(cnt) == SQLITE_ROW && sqlite3_column_int(cnt, 0) > 0)
-                return -ENOTEMPTY;
+        if (sqlite3_step(cnt) == SQLITE_ROW && sqlite3_column_int(cnt, 0) > 0) {
+                r = -ENOTEMPTY;
+                goto fail;
+        }
+        /* The tenant's image names go with it: a namespace made again later
+         * under the same name must not see them (the content stays shared,
+         * and unreferenced images are collected by prune). Secrets go by
+         * their foreign key. */
+        r = prepare(s, "DELETE FROM image_tags WHERE namespace = ?1", &tags);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(tags, 1, name, -1, SQLITE_STATIC);
+        r = step_done(s, tags);
+        if (r < 0)
+                goto fail;
         r = prepare(s, "DELETE FROM namespaces WHERE name = ?1", &st);
         if (r < 0)
-                return r;
+                goto fail;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         r = step_done(s, st);
         if (r < 0)
-                return r;
-        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
+                goto fail;
+        changed = sqlite3_changes(s->db);
+        if (changed == 0) {
+                r = -ENOENT;
+                goto fail;
+        }
+        return exec_sql(s, "COMMIT");
+fail:
+        (void) exec_sql(s, "ROLLBACK");
+        return r;
 }
 
 int store_namespace_get(struct store *s, const char *name, struct store_namespace **ret)

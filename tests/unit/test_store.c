@@ -97,6 +97,27 @@ static void test_namespace_uid_ranges(void **state)
         store_namespace_free(c);
 }
 
+static void test_namespace_delete_drops_its_image_names(void **state)
+{
+        struct fixture *f = *state;
+        struct store_image *img = NULL;
+        char *tags[] = { "private:v1", NULL };
+
+        assert_int_equal(store_namespace_create(f->s, "tenant-x", NULL, NULL), 0);
+        assert_int_equal(store_image_put_ns(f->s, "tenant-x", ID1, "{}", "/x/rootfs", 1, tags), 0);
+        assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", "private:v1", &img), 0);
+        store_image_free(img);
+        img = NULL;
+        assert_int_equal(store_namespace_delete(f->s, "tenant-x"), 0);
+        /* A tenant made again under the same name starts without the old names. */
+        assert_int_equal(store_namespace_create(f->s, "tenant-x", NULL, NULL), 0);
+        assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", "private:v1", &img), -ENOENT);
+        assert_null(img);
+        /* The content itself is still there, by id. */
+        assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", ID1, &img), 0);
+        store_image_free(img);
+}
+
 static void test_ref_normalize(void **state)
 {
         static const struct { const char *in, *out; } cases[] = {
@@ -231,6 +252,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_default_namespace, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_namespace_uid_ranges, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_namespace_delete_drops_its_image_names, setup, teardown),
                 cmocka_unit_test(test_ref_normalize),
                 cmocka_unit_test_setup_teardown(test_images, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_functions, setup, teardown),
