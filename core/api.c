@@ -603,7 +603,10 @@ void api_on_request(struct http_request *req)
                 api_async_status(req, &rt);
                 return;
         default:
-                http_respond_error(req, 501, "%s %s is not implemented yet", req->method, req->path);
+                /* Every route the router knows has a handler above; reaching
+                 * here is a bug in this file, not a missing feature. */
+                log_error("no handler for route %d (%s %s)", (int) rt.id, req->method, req->path);
+                http_respond_error(req, 500, "no handler for %s %s", req->method, req->path);
                 return;
         }
 }
