@@ -119,9 +119,13 @@ def cgroup_layout():
 def run_cgroup_dirs(pid: int) -> list:
     """Every cgroup directory `sfaasd run` (pid) may have made."""
     _, own = cgroup_layout()
+    # Exact names only: a prefix glob ("sfaasd-321*") would also match other
+    # runs' "sfaasd-32146" once pids wrap around.
     found = []
     for d in set(own.values()):
-        found += [str(p) for p in Path(d).glob(f"sfaasd-{pid}*")]
+        for name in (f"sfaasd-{pid}", f"sfaasd-{pid}-daemon"):
+            if Path(d, name).is_dir():
+                found.append(str(Path(d, name)))
     return found
 
 
