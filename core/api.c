@@ -337,6 +337,7 @@ static void handle_delete(struct http_request *req)
                 return;
         }
         metrics_forget_function(&sf->metrics, name, ns);
+        api_function_group_remove(sf, ns, name);
         log_info("removed function '%s.%s'", name, ns);
         logs_remove(&sf->logs, ns, name);
         http_respond(req, 200, NULL, NULL, NULL, 0);
@@ -390,6 +391,7 @@ static void handle_list(struct http_request *req)
         struct store_function **fs = NULL;
         _cleanup_json_ json_t *arr = json_array();
         char ns[ROUTE_NAME_MAX];
+        bool usage = api_usage_requested(req);
         int r;
 
         if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
@@ -402,6 +404,8 @@ static void handle_list(struct http_request *req)
         }
         for (struct store_function **p = fs; *p; p++) {
                 json_t *st = function_status(sf, *p, true, false);
+                if (st && usage)
+                        (void) api_add_usage(sf, st, (*p)->namespace, (*p)->name);
                 if (st)
                         (void) json_array_append_new(arr, st);
         }
@@ -429,6 +433,11 @@ static void handle_get_function(struct http_request *req, const char *name)
                 return;
         }
         st = function_status(sf, f, false, true);
+        if (st && api_usage_requested(req) && api_add_usage(sf, st, f->namespace, f->name) < 0) {
+                store_function_free(f);
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
         store_function_free(f);
         if (!st) {
                 http_respond_error(req, 500, "stored function spec is unreadable");

@@ -38,3 +38,13 @@ void api_scale(struct http_request *req, const struct route *rt);
 void api_secrets(struct http_request *req, const struct route *rt);
 /* core/metrics.c: GET /metrics (Prometheus text format). */
 void api_metrics(struct http_request *req, const struct route *rt);
+/* core/api_usage.c: ?usage=1 (or true) on GET /system/function(s). */
+bool api_usage_requested(struct http_request *req);
+/* Add "usage": {"cpu": CPU seconds, "totalMemoryBytes": N} from the
+ * function's cgroup group to status (zeros when no sandbox of it ran since
+ * the start; the key stays absent when the daemon runs without cgroups or
+ * cannot read them, which is logged). -ENOMEM. */
+int api_add_usage(struct sfaasd *sf, json_t *status, const char *ns, const char *name);
+/* The function was removed: remove its cgroup group unless a sandbox of it
+ * still runs (then it stays until the daemon exits). Logs, never fails. */
+void api_function_group_remove(struct sfaasd *sf, const char *ns, const char *name);

@@ -675,7 +675,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         sp.envp = env.v;
         sp.workdir = icfg->workdir;
         sp.hostname = name;
-        sp.group = ns;
+        sp.group = api_function_group(ns, name, (char[API_FUNCTION_GROUP_MAX]) { 0 }, API_FUNCTION_GROUP_MAX);
         sp.net = SANDBOX_NET_NONE;
         /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
          * into a private tmpfs that only this spawn and its sandbox reach ---- */

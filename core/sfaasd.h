@@ -79,6 +79,15 @@ int sfaasd_run(struct sfaasd_config *cfg);
 /* Called when some in-flight work ended; finishes a pending shutdown. */
 void sfaasd_maybe_finish(struct sfaasd *sf);
 
+/* api_usage.c: the cgroup group "NS/NAME" of function name in namespace ns,
+ * written into buf. Every sandbox of the function is spawned with it as
+ * sandbox_spec.group (exec calls, async calls, instances), so the kernel sums
+ * their CPU time and memory for GET /system/function/NAME?usage=1. Returns
+ * buf, or NULL when it does not fit: never for names route_valid_name()
+ * accepts (at most 63 bytes each) and a buffer of API_FUNCTION_GROUP_MAX. */
+#define API_FUNCTION_GROUP_MAX 128
+const char *api_function_group(const char *ns, const char *name, char *buf, size_t size);
+
 /* auth.c */
 int auth_ensure_credentials(const char *data_dir, char **ret_password, bool *ret_created, struct sf_err *err);
 bool auth_check_basic(const struct sfaasd *sf, const struct http_request *req);

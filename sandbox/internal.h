@@ -67,7 +67,13 @@ struct sb_child_error {
         int32_t err;   /* positive errno */
 };
 
-enum sb_ctrl { SB_CTRL_MEMORY = 0, SB_CTRL_PIDS, SB_CTRL_CPU, SB_CTRL_MAX_ };
+/* SB_CTRL_CPUACCT is v1 only and accounting only: no limits, no leaf per
+ * sandbox; a sandbox with a group joins the group's directory there (see
+ * sb_cgroup_create), which is all sandbox_group_usage() needs. When cpuacct
+ * is co-mounted with cpu ("cpu,cpuacct"), the cpu leaves carry it. */
+enum sb_ctrl { SB_CTRL_MEMORY = 0, SB_CTRL_PIDS, SB_CTRL_CPU, SB_CTRL_CPUACCT, SB_CTRL_MAX_ };
+
+#define SB_CGROUP_INIT { .dir_fd = -1, .tasks_fd = { -1, -1, -1, -1 } }
 
 #define SB_MAX_BINDS 64
 #define SB_MAX_EXEC_PATHS 64
@@ -186,11 +192,12 @@ struct sb_cgroup_root {
         bool enabled_own;     /* v2: we wrote +controllers into own subtree_control */
         bool has_kill;        /* v2: cgroup.kill exists */
         bool has_swap;        /* v2 memory.swap.max / v1 memory.memsw.limit_in_bytes */
+        bool cpuacct_in_cpu;  /* v1: cpuacct is co-mounted with cpu (own[SB_CTRL_CPUACCT] is NULL) */
 };
 
 struct sb_cgroup {
         enum sb_cgroup_mode mode;
-        char *path[SB_CTRL_MAX_];   /* leaf directories (v2: [0] only) */
+        char *path[SB_CTRL_MAX_];   /* leaf directories (v2: [0] only; never [SB_CTRL_CPUACCT]) */
         int dir_fd;                 /* v2: leaf directory for CLONE_INTO_CGROUP */
         int tasks_fd[SB_CTRL_MAX_]; /* v1: each leaf's "tasks", opened by us (see sb_cgroup_create) */
         bool has_kill;
@@ -203,8 +210,16 @@ int sb_cgroup_detect(struct sb_cgroup_root *root, struct sf_err *err);
 int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, bool sweep_all,
                         struct sf_err *err);
 void sb_cgroup_root_release(struct sb_cgroup_root *root);
+/* group: NULL, "NS" or "NS/FUNCTION" (each level created on demand, valid
+ * names checked by the caller); name: the leaf below it. */
 int sb_cgroup_create(const struct sb_cgroup_root *root, const char *group, const char *name,
                      const struct sandbox_limits *limits, struct sb_cgroup *ret, struct sf_err *err);
+/* What the kernel accounts to a group: see sandbox_group_usage(). -ENOENT
+ * (and zeros) when the group does not exist. */
+int sb_cgroup_group_usage(const struct sb_cgroup_root *root, const char *group, struct sandbox_usage *ret);
+/* rmdir the group's last level in every hierarchy; -EBUSY while it holds
+ * a sandbox, 0 when it is gone or never existed. */
+int sb_cgroup_group_remove(const struct sb_cgroup_root *root, const char *group);
 /* Close the fds only the spawn needs (dir_fd, tasks_fd). */
 void sb_cgroup_close_spawn_fds(struct sb_cgroup *cg);
 int sb_cgroup_kill(const struct sb_cgroup *cg);

@@ -391,6 +391,21 @@ static bool valid_name(const char *s)
         return true;
 }
 
+/* A cgroup group: "NS" or "NS/FUNCTION", each a valid_name. */
+static bool valid_group(const char *s)
+{
+        char first[129];
+        const char *slash = s ? strchr(s, '/') : NULL;
+
+        if (!slash)
+                return valid_name(s);
+        if ((size_t) (slash - s) >= sizeof first)
+                return false;
+        memcpy(first, s, (size_t) (slash - s));
+        first[slash - s] = '\0';
+        return valid_name(first) && valid_name(slash + 1);
+}
+
 /* An absolute path with no "." or ".." component and no empty name. */
 static bool clean_abs_path(const char *p)
 {
@@ -601,7 +616,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1 } };
         struct sb_plan *p = &c.plan;
         struct sandbox_limits lim;
-        struct sb_cgroup cg = { .dir_fd = -1, .tasks_fd = { -1, -1, -1 } };
+        struct sb_cgroup cg = SB_CGROUP_INIT;
         struct sandbox *sb = NULL;
         struct clone_args args;
         struct sb_child_error cerr;
@@ -629,8 +644,9 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                 return sf_err_set(err, -EOPNOTSUPP, "only the 'none' network mode exists");
         if (spec->workdir && spec->workdir[0] != '/')
                 return sf_err_set(err, -EINVAL, "workdir '%s' must be absolute", spec->workdir);
-        if ((spec->name && !valid_name(spec->name)) || (spec->group && !valid_name(spec->group)))
-                return sf_err_set(err, -EINVAL, "bad sandbox name or group (allowed: [A-Za-z0-9_.-]+)");
+        if ((spec->name && !valid_name(spec->name)) || (spec->group && !valid_group(spec->group)))
+                return sf_err_set(err, -EINVAL,
+                                  "bad sandbox name or group (allowed: [A-Za-z0-9_.-]+, group NAME or NAME/NAME)");
         for (int i = 0; i < 3; i++) {
                 r = check_stdio(spec->stdio[i], i, err);
                 if (r < 0)
@@ -819,7 +835,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         sb->pid = (pid_t) pid;
         sb->pidfd = TAKE_FD(pidfd);
         sb->cg = cg;
-        cg = (struct sb_cgroup) { .dir_fd = -1, .tasks_fd = { -1, -1, -1 } };
+        cg = (struct sb_cgroup) SB_CGROUP_INIT;
         sb_cgroup_close_spawn_fds(&sb->cg);
         sb->timeout_ms = spec->limits.timeout_ms;
         *ret = sb;
@@ -943,6 +959,39 @@ void sandbox_free(struct sandbox *sb)
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
         free(sb);
+}
+
+int sandbox_group_usage(struct sandbox_launcher *l, const char *group, struct sandbox_usage *ret,
+                        struct sf_err *err)
+{
+        int r;
+
+        sf_err_clear(err);
+        if (!l || !ret || !valid_group(group))
+                return sf_err_set(err, -EINVAL, "bad cgroup group '%.140s'", group ? group : "(null)");
+        if (l->no_cgroups) {
+                memset(ret, 0, sizeof *ret);
+                return sf_err_set(err, -EOPNOTSUPP, "the launcher runs without cgroups");
+        }
+        r = sb_cgroup_group_usage(&l->cg, group, ret);
+        if (r < 0 && r != -ENOENT)
+                return sf_err_errno(err, r, "cgroup: cannot read the usage of group '%s'", group);
+        return r;
+}
+
+int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct sf_err *err)
+{
+        int r;
+
+        sf_err_clear(err);
+        if (!l || !valid_group(group))
+                return sf_err_set(err, -EINVAL, "bad cgroup group '%.140s'", group ? group : "(null)");
+        if (l->no_cgroups)
+                return 0;
+        r = sb_cgroup_group_remove(&l->cg, group);
+        if (r < 0)
+                return sf_err_errno(err, r, "cgroup: cannot remove group '%s'", group);
+        return 0;
 }
 
 int sandbox_exit_code(int wait_status)

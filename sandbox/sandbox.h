@@ -19,6 +19,8 @@
  *   sandbox_kill()           SIGKILL every process of the sandbox.
  *   sandbox_reap()           collect the exit status once the pidfd is readable.
  *   sandbox_free()           kill if still running, reap, remove the cgroup.
+ *   sandbox_group_usage()    CPU and memory the kernel accounts to a group.
+ *   sandbox_group_remove()   remove a group nothing runs in any more.
  *   sandbox_launcher_free()  remove the launcher's cgroup subtree.
  *
  * Ownership: the caller owns the fds it passes in spec->stdio[]; spawn does
@@ -75,7 +77,9 @@ struct sandbox_spec {
         const char *name;            /* cgroup leaf name, unique among live sandboxes
                                         ([A-Za-z0-9_.-]+); NULL = generated */
         const char *group;           /* optional cgroup parent below the launcher's
-                                        subtree (the tenant); NULL = none */
+                                        subtree: "NS" (the tenant) or "NS/FUNCTION"
+                                        (each level a [A-Za-z0-9_.-]+ name, made on
+                                        demand); NULL = none */
         struct sandbox_limits limits;
         enum sandbox_net net;
         int stdio[3];                /* fds dup'ed to 0,1,2 in the child; -1 = /dev/null */
@@ -130,6 +134,28 @@ struct sandbox_stats {
 };
 int sandbox_stats(struct sandbox *sb, struct sandbox_stats *ret);
 void sandbox_free(struct sandbox *sb);
+
+/* What the kernel accounts to a group of sandboxes (spec->group). */
+struct sandbox_usage {
+        uint64_t cpu_usec;       /* cumulative CPU time of every process that ran
+                                    in the group since it was made (v2 cpu.stat
+                                    usage_usec; v1 cpuacct.usage), live or gone */
+        uint64_t memory_bytes;   /* memory charged now (v2 memory.current; v1
+                                    memory.usage_in_bytes): live sandboxes plus
+                                    page cache the kernel has not reclaimed */
+};
+/* Usage of group ("NS" or "NS/FUNCTION"). -ENOENT, with *ret zeroed, when
+ * the group does not exist (no sandbox of it ran since the launcher
+ * started, or it was removed); -EOPNOTSUPP without cgroups; -EINVAL for a
+ * bad group name. On v1 without a cpuacct hierarchy cpu_usec is 0. */
+int sandbox_group_usage(struct sandbox_launcher *l, const char *group, struct sandbox_usage *ret,
+                        struct sf_err *err);
+/* Remove group's last level ("FUNCTION" of "NS/FUNCTION") in every
+ * hierarchy, when no sandbox of it is left: 0 when it is gone (or never
+ * existed), -EBUSY while a sandbox of it still runs (it then stays until the
+ * launcher is freed, or the next start's sweep of a dead launcher's
+ * subtree). Never kills anything. */
+int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct sf_err *err);
 
 /* Exit code as a shell reports it: status, or 128+N when killed by signal N. */
 int sandbox_exit_code(int wait_status);

@@ -564,15 +564,29 @@ def existing_dirs(paths):
     return [p for p in paths if os.path.isdir(p)]
 
 
+def _subdirs(d):
+    try:
+        return [os.path.join(d, e) for e in os.listdir(d) if os.path.isdir(os.path.join(d, e))]
+    except FileNotFoundError:  # removed while we looked
+        return []
+
+
 def leaf_cgroups(subtrees):
-    """Sandbox leaves below the subtrees (tenant group dirs excluded)."""
+    """Sandbox leaves below the subtrees: SUBTREE/NAMESPACE/FUNCTION/LEAF
+    (the namespace and function group directories are excluded; they stay
+    while the function exists)."""
     out = []
     for st in subtrees:
-        for group in os.listdir(st):
-            g = os.path.join(st, group)
-            if os.path.isdir(g):
-                out += [os.path.join(g, leaf) for leaf in os.listdir(g) if os.path.isdir(os.path.join(g, leaf))]
+        for ns in _subdirs(st):
+            for fn in _subdirs(ns):
+                out += _subdirs(fn)
     return out
+
+
+def function_cgroups(subtrees, namespace, name):
+    """The function's group directory SUBTREE/NAMESPACE/NAME in every
+    hierarchy where it exists."""
+    return [p for p in (os.path.join(st, namespace, name) for st in subtrees) if os.path.isdir(p)]
 
 
 def fd_count(pid):

@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-function cgroup groups (sandbox/cgroup.c): "NS/FUNCTION" below the
+ * launcher's subtree in every hierarchy, the CPU time and memory the kernel
+ * accounts there (sandbox_group_usage), removal of an empty function group
+ * (sandbox_group_remove) and the start-up sweep of a dead launcher's
+ * three-level subtree. Real sandboxes in a busybox rootfs made here; the
+ * file readers are also checked against fake v1 and v2 directories, since
+ * a host offers only one of the two. Need root (skipped otherwise).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <dirent.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "sandbox/internal.h"
+#include "sandbox/sandbox.h"
+
+#define UID_BASE (1u << 30)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+
+struct fixture {
+        char root[PATH_MAX];
+        char subtree[64];
+        struct sandbox_launcher *l;
+        char *own[SB_CTRL_MAX_]; /* our cgroup directory per hierarchy used (v2: [0]) */
+        bool v2;
+};
+
+static int copy_file(const char *src, const char *dst, mode_t mode)
+{
+        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
+        _cleanup_close_ int out = -1;
+        char buf[65536];
+        ssize_t n;
+
+        if (in < 0)
+                return -errno;
+        out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (out < 0)
+                return -errno;
+        while ((n = read(in, buf, sizeof buf)) > 0)
+                if (write_all(out, buf, (size_t) n) < 0)
+                        return -EIO;
+        return n < 0 ? -errno : 0;
+}
+
+static int make_rootfs(char *root, size_t size)
+{
+        static const char *const dirs[] = { "bin", "proc", "dev", "tmp", "etc" };
+        static const char *const applets[] = { "sh", "true", "sleep", "dd", "echo", "cat" };
+        char p[PATH_MAX], tmpl[] = "/tmp/sfaasd-test-cgroup-XXXXXX";
+
+        if (!mkdtemp(tmpl))
+                return -errno;
+        (void) chmod(tmpl, 0755);
+        (void) xsnprintf(root, size, "%s", tmpl);
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                (void) xsnprintf(p, sizeof p, "%s/%s", root, dirs[i]);
+                if (mkdir(p, 0755) < 0)
+                        return -errno;
+        }
+        (void) xsnprintf(p, sizeof p, "%s/bin/busybox", root);
+        if (copy_file("/bin/busybox", p, 0755) < 0)
+                return -ENOENT;
+        for (size_t i = 0; i < ELEMENTSOF(applets); i++) {
+                (void) xsnprintf(p, sizeof p, "%s/bin/%s", root, applets[i]);
+                if (symlink("busybox", p) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+static int setup(void **state)
+{
+        struct sandbox_launcher_config cfg = { 0 };
+        struct sb_cgroup_root root;
+        struct sf_err err = { 0 };
+        struct fixture *f;
+
+        if (geteuid() != 0) {
+                print_message("skipping: cgroup tests need root\n");
+                skip();
+        }
+        if (access("/bin/busybox", X_OK) < 0) {
+                print_message("skipping: /bin/busybox (busybox-static) is missing\n");
+                skip();
+        }
+        f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        assert_int_equal(make_rootfs(f->root, sizeof f->root), 0);
+        if (sb_cgroup_detect(&root, &err) < 0)
+                fail_msg("detect: %s", err.msg);
+        f->v2 = root.mode == SB_CGROUP_V2;
+        for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                const char *d = f->v2 ? (c == 0 ? root.own_v2 : NULL) : root.own[c];
+                f->own[c] = d ? strdup(d) : NULL;
+        }
+        sb_cgroup_root_release(&root);
+        (void) xsnprintf(f->subtree, sizeof f->subtree, "sfaasd-test-cg-%d", (int) getpid());
+        cfg.cgroup_subtree = f->subtree;
+        if (sandbox_launcher_new(&cfg, &f->l, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        if (!f)
+                return 0;
+        sandbox_launcher_free(f->l);
+        for (int c = 0; c < SB_CTRL_MAX_; c++)
+                free(f->own[c]);
+        (void) rm_rf_at(AT_FDCWD, f->root);
+        free(f);
+        return 0;
+}
+
+static char *env_default[] = { "PATH=/bin", "HOME=/", NULL };
+
+static bool group_dir_exists(struct fixture *f, int c, const char *rel)
+{
+        char p[PATH_MAX];
+        (void) xsnprintf(p, sizeof p, "%s/%s/%s", f->own[c], f->subtree, rel);
+        return access(p, F_OK) == 0;
+}
+
+/* Spawn argv in group with stdout on a pipe; *ret_out is the read end. */
+static struct sandbox *spawn_in(struct fixture *f, const char *group, char **argv, int *ret_out)
+{
+        struct sandbox_spec s = {
+                .rootfs = f->root, .argv = argv, .envp = env_default, .uid_base = UID_BASE,
+                .stdio = { -1, -1, -1 }, .group = group,
+        };
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        int p[2];
+
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        s.stdio[1] = p[1];
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn in '%s': %s", group, err.msg);
+        (void) close(p[1]);
+        *ret_out = p[0];
+        return sb;
+}
+
+/* Read until the marker line arrives (the sandbox reached that point). */
+static void wait_marker(int fd, const char *marker)
+{
+        char buf[256];
+        size_t len = 0;
+        ssize_t n;
+
+        while (len + 1 < sizeof buf && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) {
+                len += (size_t) n;
+                buf[len] = '\0';
+                if (strstr(buf, marker))
+                        return;
+        }
+        fail_msg("no '%s' from the sandbox (got '%.*s')", marker, (int) len, buf);
+}
+
+/* utime + stime of pid in microseconds (clock ticks from /proc/PID/stat). */
+static uint64_t proc_cpu_usec(pid_t pid)
+{
+        _cleanup_free_ char *st = NULL;
+        char path[64], *p;
+        unsigned long long ut = 0, stime = 0;
+        long hz = sysconf(_SC_CLK_TCK);
+
+        (void) xsnprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+        assert_int_equal(read_file_at(AT_FDCWD, path, 4096, &st, NULL), 0);
+        p = strrchr(st, ')');
+        assert_non_null(p);
+        /* ") S ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime" */
+        assert_int_equal(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &stime), 2);
+        return (ut + stime) * 1000000ULL / (unsigned long long) hz;
+}
+
+static void finish(struct sandbox *sb, int fd)
+{
+        int status;
+        (void) sandbox_kill(sb);
+        assert_int_equal(sandbox_wait(sb, &status, NULL), 0);
+        sandbox_free(sb);
+        (void) close(fd);
+}
+
+/* Two functions of one tenant: each gets NS/FUNCTION in every hierarchy,
+ * the leaf goes with its sandbox, the function directory stays, and the
+ * usage read there is the kernel's for exactly that function. */
+static void test_function_group_layout_and_usage(void **state)
+{
+        struct fixture *f = *state;
+        /* A busy loop in sh itself (no fork), then 8 MiB into the sandbox's
+         * /tmp (tmpfs pages are charged to the writer's memory cgroup). */
+        char *busy[] = { "sh", "-c",
+                         "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; "
+                         "dd if=/dev/zero of=/tmp/f bs=1048576 count=8 2>/dev/null; echo ready; sleep 100",
+                         NULL };
+        char *idle[] = { "sh", "-c", "echo ready; sleep 100", NULL };
+        struct sandbox_usage a = { 0 }, b = { 0 }, ns = { 0 }, after = { 0 };
+        struct sf_err err = { 0 };
+        struct sandbox *sa, *sb;
+        uint64_t pid1_usec;
+        int fa, fb;
+
+        sa = spawn_in(f, "tenant-x/fn-a", busy, &fa);
+        sb = spawn_in(f, "tenant-x/fn-b", idle, &fb);
+        wait_marker(fa, "ready");
+        wait_marker(fb, "ready");
+
+        for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                if (!f->own[c])
+                        continue;
+                assert_true(group_dir_exists(f, c, "tenant-x/fn-a"));
+                assert_true(group_dir_exists(f, c, "tenant-x/fn-b"));
+        }
+
+        pid1_usec = proc_cpu_usec(sandbox_pid(sa));
+        if (sandbox_group_usage(f->l, "tenant-x/fn-a", &a, &err) < 0)
+                fail_msg("usage: %s", err.msg);
+        assert_int_equal(sandbox_group_usage(f->l, "tenant-x/fn-b", &b, &err), 0);
+        assert_int_equal(sandbox_group_usage(f->l, "tenant-x", &ns, &err), 0);
+        print_message("fn-a: %llu us cpu (its pid 1: %llu us), %llu bytes; fn-b: %llu us, %llu bytes\n",
+                      (unsigned long long) a.cpu_usec, (unsigned long long) pid1_usec,
+                      (unsigned long long) a.memory_bytes, (unsigned long long) b.cpu_usec,
+                      (unsigned long long) b.memory_bytes);
+
+        /* The loop ran in fn-a's pid 1: the group holds at least its time
+         * (ticks of 1/HZ s: one tick of slack) and not much more (start-up,
+         * dd, echo). v1 without any cpuacct hierarchy cannot say. */
+        if (f->v2 || f->own[SB_CTRL_CPUACCT] || a.cpu_usec) {
+                uint64_t tick = 1000000ULL / (uint64_t) sysconf(_SC_CLK_TCK);
+                assert_true(pid1_usec > 0);
+                assert_true(a.cpu_usec + tick >= pid1_usec);
+                assert_true(a.cpu_usec <= pid1_usec + 500000);
+                assert_true(b.cpu_usec < a.cpu_usec);
+                /* the tenant sums its functions */
+                assert_true(ns.cpu_usec >= a.cpu_usec + b.cpu_usec);
+        }
+        /* 8 MiB on fn-a's tmpfs, charged to fn-a only */
+        assert_true(a.memory_bytes >= 8ULL << 20);
+        assert_true(b.memory_bytes < 8ULL << 20);
+        assert_true(ns.memory_bytes >= a.memory_bytes);
+
+        finish(sa, fa);
+        finish(sb, fb);
+        /* The leaves are gone, the function directories stay, and the CPU
+         * time of the sandboxes that ended is still counted there. */
+        for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                char leafdir[PATH_MAX];
+                _cleanup_(closedirp) DIR *d = NULL;
+                struct dirent *de;
+                if (!f->own[c])
+                        continue;
+                (void) xsnprintf(leafdir, sizeof leafdir, "%s/%s/tenant-x/fn-a", f->own[c], f->subtree);
+                d = opendir(leafdir);
+                assert_non_null(d);
+                while ((de = readdir(d)))
+                        if (de->d_type == DT_DIR && de->d_name[0] != '.')
+                                fail_msg("leaf '%s/%s' left after sandbox_free", leafdir, de->d_name);
+        }
+        assert_int_equal(sandbox_group_usage(f->l, "tenant-x/fn-a", &after, &err), 0);
+        assert_true(after.cpu_usec >= a.cpu_usec);
+        /* the tmpfs went with the sandbox's mount namespace */
+        assert_true(after.memory_bytes < a.memory_bytes);
+}
+
+static void test_usage_of_unknown_and_bad_groups(void **state)
+{
+        struct fixture *f = *state;
+        static const char *const bad[] = { "a/b/c", "../x", "a/..", "a/", "/a", "a//b", "", "a/.", "a b" };
+        struct sandbox_usage u = { .cpu_usec = 7, .memory_bytes = 7 };
+        struct sf_err err = { 0 };
+
+        assert_int_equal(sandbox_group_usage(f->l, "never-ran/fn", &u, &err), -ENOENT);
+        assert_int_equal(u.cpu_usec, 0);
+        assert_int_equal(u.memory_bytes, 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                assert_int_equal(sandbox_group_usage(f->l, bad[i], &u, &err), -EINVAL);
+                assert_int_equal(sandbox_group_remove(f->l, bad[i], &err), -EINVAL);
+        }
+        {
+                char *argv[] = { "true", NULL };
+                struct sandbox_spec s = {
+                        .rootfs = f->root, .argv = argv, .envp = env_default, .uid_base = UID_BASE,
+                        .stdio = { -1, -1, -1 }, .group = "a/b/c",
+                };
+                struct sandbox *sb = NULL;
+                assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -EINVAL);
+                assert_null(sb);
+        }
+}
+
+/* sandbox_group_remove: -EBUSY (and nothing killed) while a sandbox of the
+ * function runs; afterwards the function level goes in every hierarchy and
+ * the tenant level stays. */
+static void test_group_remove(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "echo ready; sleep 100", NULL };
+        struct sandbox_usage u;
+        struct sf_err err = { 0 };
+        struct sandbox *sb;
+        int fd, status;
+
+        sb = spawn_in(f, "tenant-r/fn", argv, &fd);
+        wait_marker(fd, "ready");
+        assert_int_equal(sandbox_group_remove(f->l, "tenant-r/fn", &err), -EBUSY);
+        assert_int_equal(sandbox_reap(sb, &status), -EAGAIN); /* still running */
+        finish(sb, fd);
+        assert_int_equal(sandbox_group_remove(f->l, "tenant-r/fn", &err), 0);
+        for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                if (!f->own[c])
+                        continue;
+                assert_false(group_dir_exists(f, c, "tenant-r/fn"));
+                assert_true(group_dir_exists(f, c, "tenant-r"));
+        }
+        assert_int_equal(sandbox_group_usage(f->l, "tenant-r/fn", &u, &err), -ENOENT);
+        /* gone already, or never made: not an error */
+        assert_int_equal(sandbox_group_remove(f->l, "tenant-r/fn", &err), 0);
+        assert_int_equal(sandbox_group_remove(f->l, "tenant-never/fn", &err), 0);
+        /* made again on the next spawn */
+        sb = spawn_in(f, "tenant-r/fn", argv, &fd);
+        wait_marker(fd, "ready");
+        finish(sb, fd);
+        assert_int_equal(sandbox_group_usage(f->l, "tenant-r/fn", &u, &err), 0);
+}
+
+static void put(const char *dir, const char *file, const char *text)
+{
+        char p[PATH_MAX];
+        _cleanup_close_ int fd = -1;
+        (void) xsnprintf(p, sizeof p, "%s/%s", dir, file);
+        fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(write_all(fd, text, strlen(text)), 0);
+}
+
+/* mkdir -p base/rel; the full path into out. */
+static void mkdirs(const char *base, const char *rel, char *out, size_t size)
+{
+        char p[PATH_MAX];
+        (void) xsnprintf(p, sizeof p, "%s/%s", base, rel);
+        for (char *s = p + 1; (s = strchr(s, '/')); s++) {
+                *s = '\0';
+                (void) mkdir(p, 0755);
+                *s = '/';
+        }
+        assert_true(mkdir(p, 0755) == 0 || errno == EEXIST);
+        (void) xsnprintf(out, size, "%s", p);
+}
+
+/* The readers against fake hierarchies: v2 (cpu.stat usage_usec,
+ * memory.current), v1 with cpuacct on its own (cpuacct.usage in ns) and
+ * v1 "cpu,cpuacct". This host runs only one of them for real. */
+static void test_usage_files_v1_v2(void **state)
+{
+        char tmpl[] = "/tmp/sfaasd-test-cgfake-XXXXXX", d[PATH_MAX], base[4][PATH_MAX];
+        struct sb_cgroup_root root;
+        struct sandbox_usage u;
+        (void) state;
+
+        assert_non_null(mkdtemp(tmpl));
+        for (int i = 0; i < 4; i++) {
+                (void) xsnprintf(base[i], sizeof base[i], "%s/h%d", tmpl, i);
+                assert_int_equal(mkdir(base[i], 0755), 0);
+        }
+
+        /* v2 */
+        memset(&root, 0, sizeof root);
+        root.mode = SB_CGROUP_V2;
+        root.subtree[0] = base[0];
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn", &u), -ENOENT);
+        mkdirs(base[0], "ns/fn", d, sizeof d);
+        put(d, "cpu.stat", "usage_usec 1234567\nuser_usec 1000000\nsystem_usec 234567\n");
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn", &u), -EIO); /* memory.current missing */
+        put(d, "memory.current", "4096\n");
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn", &u), 0);
+        assert_int_equal(u.cpu_usec, 1234567);
+        assert_int_equal(u.memory_bytes, 4096);
+        put(d, "cpu.stat", "user_usec 1\n");
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn", &u), -EBADMSG);
+
+        /* v1, cpuacct a hierarchy of its own */
+        memset(&root, 0, sizeof root);
+        root.mode = SB_CGROUP_V1;
+        root.subtree[SB_CTRL_MEMORY] = base[0];
+        root.subtree[SB_CTRL_CPU] = base[1];
+        root.subtree[SB_CTRL_CPUACCT] = base[2];
+        mkdirs(base[0], "ns/fn1", d, sizeof d);
+        put(d, "memory.usage_in_bytes", "8192\n");
+        /* not in cpuacct yet: no CPU time counted */
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn1", &u), 0);
+        assert_int_equal(u.cpu_usec, 0);
+        assert_int_equal(u.memory_bytes, 8192);
+        mkdirs(base[2], "ns/fn1", d, sizeof d);
+        put(d, "cpuacct.usage", "2500000000\n");
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn1", &u), 0);
+        assert_int_equal(u.cpu_usec, 2500000);
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/nope", &u), -ENOENT);
+
+        /* v1 "cpu,cpuacct" */
+        root.subtree[SB_CTRL_CPUACCT] = NULL;
+        root.cpuacct_in_cpu = true;
+        mkdirs(base[1], "ns/fn1", d, sizeof d);
+        put(d, "cpuacct.usage", "7000\n");
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn1", &u), 0);
+        assert_int_equal(u.cpu_usec, 7);
+        assert_int_equal(u.memory_bytes, 8192);
+
+        /* v1 without cpuacct at all */
+        root.cpuacct_in_cpu = false;
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn1", &u), 0);
+        assert_int_equal(u.cpu_usec, 0);
+
+        memset(&root, 0, sizeof root);
+        assert_int_equal(sb_cgroup_group_usage(&root, "ns/fn1", &u), -EOPNOTSUPP);
+        (void) rm_rf_at(AT_FDCWD, tmpl);
+}
+
+/* A daemon killed with SIGKILL leaves "sfaasd-<pid>/NS/FUNCTION/leaf" with
+ * a process in it; the next launcher kills it and removes all three
+ * levels in every hierarchy (cpuacct included, where the process sits in
+ * the function directory itself). */
+static void test_stale_three_level_subtree_swept(void **state)
+{
+        struct fixture *f = *state;
+        struct sandbox_launcher *l = NULL;
+        struct pollfd pfd = { .fd = -1, .events = POLLIN };
+        struct sf_err err = { 0 };
+        char p[PATH_MAX], name[64];
+        pid_t dead, mid, orphan = 0;
+        int ready[2], status;
+
+        dead = fork();
+        assert_true(dead >= 0);
+        if (dead == 0)
+                _exit(0);
+        assert_int_equal(waitpid(dead, NULL, 0), dead);
+        (void) xsnprintf(name, sizeof name, "sfaasd-%d", (int) dead);
+        for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                char d[PATH_MAX];
+                if (!f->own[k])
+                        continue;
+                (void) xsnprintf(p, sizeof p, "%s/%s", f->own[k], name);
+                mkdirs(p, k == SB_CTRL_CPUACCT ? "openfaas-fn/fn" : "openfaas-fn/fn/leaf", d, sizeof d);
+        }
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        mid = fork();
+        assert_true(mid >= 0);
+        if (mid == 0) {
+                pid_t g = fork();
+                if (g < 0)
+                        _exit(5);
+                if (g > 0)
+                        _exit(0);
+                for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                        if (!f->own[k])
+                                continue;
+                        (void) xsnprintf(p, sizeof p, "%s/%s/openfaas-fn/fn%s/cgroup.procs", f->own[k], name,
+                                         k == SB_CTRL_CPUACCT ? "" : "/leaf");
+                        if (write_string_file(p, "0") < 0)
+                                _exit(3);
+                }
+                g = getpid();
+                if (write(ready[1], &g, sizeof g) != sizeof g)
+                        _exit(4);
+                for (;;)
+                        pause();
+        }
+        (void) close(ready[1]);
+        assert_int_equal(waitpid(mid, &status, 0), mid);
+        assert_int_equal(read(ready[0], &orphan, sizeof orphan), (ssize_t) sizeof orphan);
+        (void) close(ready[0]);
+        pfd.fd = (int) syscall(SYS_pidfd_open, orphan, 0);
+        assert_true(pfd.fd >= 0);
+
+        if (sandbox_launcher_new(NULL, &l, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        assert_int_equal(poll(&pfd, 1, 5000), 1); /* the orphan is gone */
+        (void) close(pfd.fd);
+        for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                if (!f->own[k])
+                        continue;
+                (void) xsnprintf(p, sizeof p, "%s/%s", f->own[k], name);
+                if (access(p, F_OK) == 0)
+                        fail_msg("stale '%s' not removed", p);
+        }
+        sandbox_launcher_free(l);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_function_group_layout_and_usage),
+                cmocka_unit_test(test_usage_of_unknown_and_bad_groups),
+                cmocka_unit_test(test_group_remove),
+                cmocka_unit_test(test_usage_files_v1_v2),
+                cmocka_unit_test(test_stale_three_level_subtree_swept),
+        };
+        return cmocka_run_group_tests_name("cgroup", tests, setup, teardown);
+}
