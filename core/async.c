@@ -23,6 +23,8 @@
 #define CALLBACKS_MAX 4            /* callbacks on the thread pool at once */
 #define CALLBACK_URL_MAX 2048
 #define BACKOFF_MAX_S 300          /* the longest wait between two callback attempts */
+#define PURGE_EVERY_MS 60000       /* how often finished calls are purged (at most) */
+#define PURGE_BATCH 1000           /* rows per purge transaction: the loop waits for it */
 
 struct async_slot {
         struct async_slot *next;
@@ -442,6 +444,31 @@ static void schedule_calls(struct async *q)
         }
 }
 
+/* ---- retention ---- */
+
+/* Delete finished calls older than async_retention_ms, a batch at a time;
+ * the next batch (when this one was full) or round is a timer away, so a
+ * backlog (a long downtime) never holds the loop for long. */
+static void on_purge(uv_timer_t *t)
+{
+        struct async *q = t->data;
+        struct sfaasd *sf = q->sf;
+        uint64_t every = sf->cfg.async_retention_ms < PURGE_EVERY_MS ? sf->cfg.async_retention_ms : PURGE_EVERY_MS;
+        size_t n = 0;
+        int r;
+
+        if (q->closed || sf->stopping)
+                return;
+        r = store_async_purge(sf->store, unix_ns() - (int64_t) sf->cfg.async_retention_ms * 1000000LL, PURGE_BATCH,
+                              &n);
+        if (r < 0)
+                log_error_errno(r, "cannot purge finished async calls");
+        else if (n)
+                log_debug("async: purged %zu finished call(s) older than %llu ms", n,
+                          (unsigned long long) sf->cfg.async_retention_ms);
+        (void) uv_timer_start(&q->purge, on_purge, r >= 0 && n == PURGE_BATCH ? 0 : every, 0);
+}
+
 static void on_kick(uv_timer_t *t)
 {
         struct async *q = t->data;
@@ -463,9 +490,11 @@ int async_start(struct sfaasd *sf)
                 log_info("async: %d interrupted call(s) and %d callback(s) back in line", calls, cbs);
         uv_timer_init(&sf->loop, &q->kick);
         uv_timer_init(&sf->loop, &q->retry);
-        q->kick.data = q->retry.data = q;
+        uv_timer_init(&sf->loop, &q->purge);
+        q->kick.data = q->retry.data = q->purge.data = q;
         q->started = true;
         (void) uv_timer_start(&q->kick, on_kick, 0, 0);
+        (void) uv_timer_start(&q->purge, on_purge, 0, 0); /* at start, then periodically */
         return 0;
 }
 
@@ -477,8 +506,10 @@ void async_close(struct sfaasd *sf)
         q->closed = true;
         (void) uv_timer_stop(&q->kick);
         (void) uv_timer_stop(&q->retry);
+        (void) uv_timer_stop(&q->purge);
         uv_close((uv_handle_t *) &q->kick, NULL);
         uv_close((uv_handle_t *) &q->retry, NULL);
+        uv_close((uv_handle_t *) &q->purge, NULL);
         while (q->slots) {
                 struct async_slot *s = q->slots;
                 q->slots = s->next;

@@ -17,7 +17,12 @@
  * async_callback_allow_loopback: true also allows loopback (tests, a
  * receiver on the same host).
  *
- * Ownership: struct async is embedded in struct sfaasd; its two timers are
+ * Retention: a finished call (done or failed, its callback delivered or
+ * failed) is deleted async_retention (default 24 h) after it finished, at
+ * start and then every minute (more often when the retention is shorter);
+ * GET /system/async/{id} answers 404 from then on.
+ *
+ * Ownership: struct async is embedded in struct sfaasd; its three timers are
  * closed by async_close() when the daemon finishes. A running call (struct
  * async_run) lives until invoke_run's callback; a callback in flight
  * (struct async_cb) until its after-work callback. Loop thread only,
@@ -38,6 +43,7 @@ struct async {
         struct sfaasd *sf;
         uv_timer_t kick;           /* schedule soon: queued calls and due callbacks */
         uv_timer_t retry;          /* the next callback retry */
+        uv_timer_t purge;          /* finished calls past async_retention_ms */
         bool started, closed;
         unsigned running;          /* calls in sandboxes */
         unsigned callbacks;        /* callbacks on the thread pool */

@@ -44,6 +44,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->async_callback_timeout_ms = 10000;
         cfg->async_result_bytes = 64u << 10;
         cfg->async_callback_allow_loopback = false;
+        cfg->async_retention_ms = 24ULL * 3600 * 1000;
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -53,9 +54,10 @@ struct key {
         enum kind kind;
         size_t off;
         size_t width; /* sizeof the field */
+        uint64_t min, max; /* numbers: the accepted range (in the field's unit); 0 = none */
 };
 
-#define F(field) offsetof(struct sfaasd_config, field), sizeof(((struct sfaasd_config *) 0)->field)
+#define F(field) .off = offsetof(struct sfaasd_config, field), .width = sizeof(((struct sfaasd_config *) 0)->field)
 static const struct key keys[] = {
         { "listen", K_STR, F(listen) },
         { "data", K_STR, F(data_dir) },
@@ -87,6 +89,9 @@ static const struct key keys[] = {
         { "async_callback_timeout", K_MS, F(async_callback_timeout_ms) },
         { "async_result_bytes", K_SIZE, F(async_result_bytes) },
         { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
+        /* at least 1 s; at most ten years, so that now minus it stays far from
+         * int64 nanoseconds' limits */
+        { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },
 };
 #undef F
 
@@ -119,10 +124,9 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
         }
         if (json_is_integer(v) && json_integer_value(v) >= 0) {
                 n = (uint64_t) json_integer_value(v);
-                if (k->kind == K_MS)
-                        n *= 1000; /* a bare number of seconds */
-                else if (k->kind == K_CPU)
-                        n *= 1000;
+                /* K_MS: a bare number of seconds; K_CPU: of cores */
+                if ((k->kind == K_MS || k->kind == K_CPU) && __builtin_mul_overflow(n, 1000, &n))
+                        r = -ERANGE;
         } else if (json_is_string(v)) {
                 const char *s = json_string_value(v);
                 switch (k->kind) {
@@ -137,6 +141,10 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
         }
         if (r < 0 || n == 0)
                 return sf_err_set(err, -EINVAL, "config: '%s' has a bad value", k->name);
+        if ((k->min && n < k->min) || (k->max && n > k->max))
+                return sf_err_set(err, -ERANGE, "config: '%s' must be between %llu%s and %llu%s", k->name,
+                                  (unsigned long long) k->min, k->kind == K_MS ? "ms" : "",
+                                  (unsigned long long) k->max, k->kind == K_MS ? "ms" : "");
         set_uint(field, k->width, n);
         return 0;
 }

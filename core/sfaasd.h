@@ -38,6 +38,7 @@ struct sfaasd_config {
         uint64_t async_callback_timeout_ms; /* one callback attempt (default 10 s) */
         uint64_t async_result_bytes;   /* result body kept in the table (default 64 KiB) */
         bool async_callback_allow_loopback; /* callbacks to 127/8 and ::1 (default false) */
+        uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
 };
 
 /* Fill cfg with the embedded defaults (the values `make run` uses). */

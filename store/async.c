@@ -441,6 +441,28 @@ int store_async_callback_update(struct store *s, const char *id, const char *sta
         return step_done(st);
 }
 
+int store_async_purge(struct store *s, int64_t before, size_t max, size_t *ret_n)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        /* SQLite has no DELETE ... LIMIT by default: choose the rows first
+         * (async_calls_finished keeps that a range scan). */
+        int r = prepare(s,
+                        "DELETE FROM async_calls WHERE seq IN (SELECT seq FROM async_calls WHERE finished_at < ?1 "
+                        "AND state IN ('done', 'failed') AND (callback_state IS NULL OR callback_state IN "
+                        "('delivered', 'failed')) ORDER BY finished_at LIMIT ?2)",
+                        &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, before);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) max);
+        r = step_done(st);
+        if (r < 0)
+                return r;
+        if (ret_n)
+                *ret_n = (size_t) sqlite3_changes(store_sqlite(s));
+        return 0;
+}
+
 int store_async_count(struct store *s, const char *state, uint64_t *ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;

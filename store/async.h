@@ -72,5 +72,10 @@ int store_async_callback_next(struct store *s, int64_t *ret_at);
  * failed. A final state trims the kept result body to keep_body bytes. */
 int store_async_callback_update(struct store *s, const char *id, const char *state, int attempts, int status,
                                 const char *error, int64_t next_at, size_t keep_body);
+/* Delete up to max calls that finished (done or failed) before `before`
+ * (unix ns) and whose callback, if any, is over (delivered or failed): a
+ * pending or sending callback keeps its row. The oldest go first; the
+ * number deleted is in *ret_n (max: call again, more may be due). */
+int store_async_purge(struct store *s, int64_t before, size_t max, size_t *ret_n);
 /* Number of calls in state. */
 int store_async_count(struct store *s, const char *state, uint64_t *ret);

@@ -100,6 +100,8 @@ static const char *const migrations[] = {
         "  callback_next_at INTEGER);"
         "CREATE INDEX async_calls_queue ON async_calls(state, namespace, function, seq);"
         "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at);",
+        /* 4 -> 5: finished async calls are purged by age (store_async_purge) */
+        "CREATE INDEX async_calls_finished ON async_calls(state, finished_at);",
 };
 
 int store_schema_version(void)

@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for store/async.c (the durable async queue) against a real
+ * SQLite file in a temp folder: the life of a call, recovery after a crash,
+ * and the purge of finished calls by age (store_async_purge). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "store/async.h"
+#include "store/db.h"
+
+#include <sqlite3.h>
+
+struct fixture {
+        char dir[64];
+        char path[128];
+        struct store *s;
+};
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof *f);
+        struct sf_err err = { 0 };
+        (void) xsnprintf(f->dir, sizeof f->dir, "/tmp/sfaasd-store-async-XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        (void) xsnprintf(f->path, sizeof f->path, "%s/test.db", f->dir);
+        assert_int_equal(store_open(f->path, &f->s, &err), 0);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+        store_close(f->s);
+        (void) rm_rf_at(-100 /* AT_FDCWD */, f->dir);
+        free(f);
+        return 0;
+}
+
+static void insert(struct store *s, const char *id, const char *fn, const char *callback)
+{
+        struct store_async_call c = {
+                .id = (char *) id, .namespace = "openfaas-fn", .function = (char *) fn,
+                .function_name = (char *) fn, .method = "POST", .path = "/", .query = "",
+                .headers_json = "[]", .body = "in", .body_len = 2, .callback_url = (char *) callback,
+        };
+        assert_int_equal(store_async_insert(s, &c), 0);
+}
+
+/* Take the function's queued calls and finish each with state. */
+static void run_all(struct store *s, const char *fn, const char *state)
+{
+        struct store_async_call **v = NULL;
+        assert_int_equal(store_async_take(s, "openfaas-fn", fn, 100, &v), 0);
+        for (struct store_async_call **p = v; *p; p++)
+                assert_int_equal(store_async_finish(s, (*p)->id, state, strcmp(state, "done") == 0 ? 200 : 500,
+                                                    0.01, "{}", "out", 3),
+                                 0);
+        store_async_call_list_free(v);
+}
+
+static int64_t finished_at(struct store *s, const char *id)
+{
+        struct store_async_call *c = NULL;
+        int64_t t;
+        assert_int_equal(store_async_get(s, id, &c), 0);
+        t = c->finished_at;
+        store_async_call_free(c);
+        return t;
+}
+
+static bool exists(struct store *s, const char *id)
+{
+        struct store_async_call *c = NULL;
+        int r = store_async_get(s, id, &c);
+        assert_true(r == 0 || r == -ENOENT);
+        store_async_call_free(c);
+        return r == 0;
+}
+
+static void test_lifecycle_and_recover(void **state)
+{
+        struct fixture *f = *state;
+        struct store_async_call **v = NULL, *c = NULL;
+        int calls = -1, cbs = -1;
+        uint64_t n = 0;
+
+        insert(f->s, "a1", "fa", NULL);
+        insert(f->s, "a2", "fa", "http://127.0.0.1:1/cb");
+        assert_int_equal(store_async_count(f->s, "queued", &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(store_async_take(f->s, "openfaas-fn", "fa", 1, &v), 0);
+        assert_non_null(v[0]);
+        assert_string_equal(v[0]->id, "a1"); /* FIFO */
+        assert_null(v[1]);
+        store_async_call_list_free(v);
+        /* a crash with a1 running puts it back in line */
+        assert_int_equal(store_async_recover(f->s, &calls, &cbs), 0);
+        assert_int_equal(calls, 1);
+        assert_int_equal(cbs, 0);
+        run_all(f->s, "fa", "done");
+        assert_int_equal(store_async_get(f->s, "a1", &c), 0);
+        assert_string_equal(c->state, "done");
+        assert_int_equal(c->attempts, 2);
+        assert_null(c->callback_state);
+        assert_int_equal(c->body_len, 0); /* the request body is dropped once finished */
+        store_async_call_free(c);
+        assert_int_equal(store_async_get(f->s, "a2", &c), 0);
+        assert_string_equal(c->callback_state, "pending");
+        store_async_call_free(c);
+}
+
+/* Only finished calls whose callback is over go, oldest first, before the
+ * cutoff only, at most max per call. */
+static void test_purge(void **state)
+{
+        struct fixture *f = *state;
+        size_t n = 99;
+        int64_t far = INT64_MAX;
+
+        insert(f->s, "old-done", "fp", NULL);
+        run_all(f->s, "fp", "done");
+        insert(f->s, "old-failed", "fp", NULL);
+        run_all(f->s, "fp", "failed");
+        insert(f->s, "cb-pending", "fp", "http://127.0.0.1:1/cb");
+        insert(f->s, "cb-sending", "fp", "http://127.0.0.1:1/cb");
+        insert(f->s, "cb-delivered", "fp", "http://127.0.0.1:1/cb");
+        insert(f->s, "cb-failed", "fp", "http://127.0.0.1:1/cb");
+        run_all(f->s, "fp", "done");
+        {
+                struct store_async_call **due = NULL;
+                /* all four pending; take them (-> sending), then settle three */
+                assert_int_equal(store_async_callbacks_due(f->s, far, 10, &due), 0);
+                store_async_call_list_free(due);
+                assert_int_equal(store_async_callback_update(f->s, "cb-pending", "pending", 1, 503, NULL, far, 10), 0);
+                assert_int_equal(store_async_callback_update(f->s, "cb-delivered", "delivered", 1, 200, NULL, 0, 10),
+                                 0);
+                assert_int_equal(store_async_callback_update(f->s, "cb-failed", "failed", 6, 500, NULL, 0, 10), 0);
+        }
+        insert(f->s, "queued", "fq", NULL);
+        insert(f->s, "running", "fr", NULL);
+        {
+                struct store_async_call **v = NULL;
+                assert_int_equal(store_async_take(f->s, "openfaas-fn", "fr", 1, &v), 0);
+                store_async_call_list_free(v);
+        }
+
+        /* a cutoff before everything: nothing */
+        assert_int_equal(store_async_purge(f->s, finished_at(f->s, "old-done"), 100, &n), 0);
+        assert_int_equal(n, 0);
+        /* the cutoff is strict: old-done finished before old-failed's time */
+        if (finished_at(f->s, "old-failed") > finished_at(f->s, "old-done")) {
+                assert_int_equal(store_async_purge(f->s, finished_at(f->s, "old-failed"), 100, &n), 0);
+                assert_int_equal(n, 1);
+                assert_false(exists(f->s, "old-done"));
+                assert_true(exists(f->s, "old-failed"));
+        }
+        /* everything due: at most max at a time, the oldest first */
+        assert_int_equal(store_async_purge(f->s, far, 1, &n), 0);
+        assert_int_equal(n, 1);
+        assert_false(exists(f->s, "old-done"));
+        assert_false(exists(f->s, "old-failed"));
+        assert_int_equal(store_async_purge(f->s, far, 100, &n), 0);
+        assert_int_equal(n, 2);
+        assert_false(exists(f->s, "cb-delivered"));
+        assert_false(exists(f->s, "cb-failed"));
+        /* a callback still to send, and unfinished calls, stay */
+        assert_true(exists(f->s, "cb-pending"));
+        assert_true(exists(f->s, "cb-sending"));
+        assert_true(exists(f->s, "queued"));
+        assert_true(exists(f->s, "running"));
+        assert_int_equal(store_async_purge(f->s, far, 100, &n), 0);
+        assert_int_equal(n, 0);
+}
+
+/* The purge's index is in the schema (migration 4 -> 5) and used. */
+static void test_purge_uses_an_index(void **state)
+{
+        struct fixture *f = *state;
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        bool indexed = false;
+
+        assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "EXPLAIN QUERY PLAN SELECT seq FROM async_calls WHERE finished_at < 5 "
+                                            "AND state IN ('done', 'failed') ORDER BY finished_at LIMIT 10",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW)
+                if (strstr((const char *) sqlite3_column_text(st, 3), "async_calls_finished"))
+                        indexed = true;
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        assert_true(indexed);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_lifecycle_and_recover, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_purge_uses_an_index, setup, teardown),
+        };
+        return cmocka_run_group_tests_name("store_async", tests, NULL, NULL);
+}
