@@ -45,6 +45,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->async_result_bytes = 64u << 10;
         cfg->async_callback_allow_loopback = false;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
+        cfg->metrics_auth = false;
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -92,6 +93,7 @@ static const struct key keys[] = {
         /* at least 1 s; at most ten years, so that now minus it stays far from
          * int64 nanoseconds' limits */
         { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },
+        { "metrics_auth", K_BOOL, F(metrics_auth) },
 };
 #undef F
 

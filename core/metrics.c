@@ -3,11 +3,12 @@
  * GET /metrics: the Prometheus text exposition format 0.0.4 with the
  * OpenFaaS gateway's names (shared/OPENFAAS-COMPAT.md 2.7) plus sfaasd's own.
  *
- * The route has no authentication, as the OpenFaaS gateway's metrics port
- * has none: what it shows is function names, counts and sizes, never
- * arguments, bodies or secrets. A deployment that must hide even function
- * names should not expose the listener beyond the Prometheus host (a config
- * switch "metrics_auth": true is proposed, not implemented).
+ * By default the route has no authentication, as the OpenFaaS gateway's
+ * metrics port has none: what it shows is function names, counts and sizes,
+ * never arguments, bodies or secrets. A deployment that must hide even
+ * function names sets "metrics_auth": true; then /metrics wants the same
+ * Basic auth as the /system/ routes (401 with the same challenge otherwise), and
+ * Prometheus scrapes with basic_auth in its scrape config.
  *
  * Deliberate differences and omissions:
  *  - Two OpenFaaS names break the naming rules `promtool check metrics`
@@ -693,6 +694,10 @@ void api_metrics(struct http_request *req, const struct route *rt)
         int r;
 
         (void) rt;
+        if (sf->cfg.metrics_auth && !auth_check_basic(sf, req)) {
+                auth_respond_unauthorized(req);
+                return;
+        }
         /* A scrape that cannot read the store fails rather than exporting
          * partial numbers that look like a drop. */
         r = list_services(sf, &services);

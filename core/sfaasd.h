@@ -39,6 +39,7 @@ struct sfaasd_config {
         uint64_t async_result_bytes;   /* result body kept in the table (default 64 KiB) */
         bool async_callback_allow_loopback; /* callbacks to 127/8 and ::1 (default false) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
+        bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
 };
 
 /* Fill cfg with the embedded defaults (the values `make run` uses). */
