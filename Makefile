@@ -75,6 +75,8 @@ FUZZ_SRC    := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN    := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/tests/%)
 FUZZ_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard store/image*.c) $(BASE_SRC))
 
+.DEFAULT_GOAL := all
+
 fixtures:
 	@bash tests/fixtures/mkimages.sh tests/fixtures/out
 

@@ -21,6 +21,7 @@
 #include "core/router.h"
 #include "core/sfaasd.h"
 #include "core/api.h"
+#include "core/pool.h"
 #include "core/secret_files.h"
 #include "core/ui.h"
 
@@ -305,6 +306,8 @@ static void handle_deploy(struct http_request *req, bool update)
         }
         log_info("%s function '%s.%s' image '%s'", update ? "updated" : "deployed", f.name, ns, f.image);
         logs_daemon(&sf->logs, ns, f.name, "%s with image '%s'", update ? "updated" : "deployed", f.image);
+        /* Committed: warm instances of an old version are replaced, scale.min starts. */
+        pools_function_changed(sf, ns, f.name);
         http_respond(req, update ? 200 : 202, NULL, NULL, NULL, 0);
 }
 
@@ -337,6 +340,7 @@ static void handle_delete(struct http_request *req)
                 return;
         }
         metrics_forget_function(&sf->metrics, name, ns);
+        pools_function_removed(sf, ns, name);
         api_function_group_remove(sf, ns, name);
         log_info("removed function '%s.%s'", name, ns);
         logs_remove(&sf->logs, ns, name);
@@ -366,11 +370,11 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         }
         json_decref(spec);
         (void) json_object_set_new(st, "namespace", json_string(f->namespace));
-        /* Exec mode: every call gets a fresh sandbox, so the function is
-         * always ready; replicas report that. */
-        (void) json_object_set_new(st, "replicas", json_integer(1));
-        if (with_available)
-                (void) json_object_set_new(st, "availableReplicas", json_integer(1));
+        /* replicas/availableReplicas: the warm instances (http mode); exec
+         * mode is always ready (core/pool.h). */
+        pools_status(sf, f->namespace, f->name, st);
+        if (!with_available)
+                (void) json_object_del(st, "availableReplicas");
         if (with_count)
                 (void) json_object_set_new(
                         st, "invocationCount",
@@ -503,9 +507,13 @@ int api_on_head(struct http_request *req)
         struct sfaasd *sf = api_sfaasd(req);
         struct route rt;
 
-        /* Only image uploads are streamed to disk; the rest stays in memory. */
-        if (strcmp(req->method, "POST") != 0 || route_match(req->method, req->path, &rt) < 0 ||
-            rt.id != ROUTE_IMAGES)
+        if (route_match(req->method, req->path, &rt) < 0)
+                return 0;
+        /* Calls to http-mode functions stream through the proxy. */
+        if (rt.id == ROUTE_INVOKE)
+                return proxy_on_head(sf, req, rt.name, rt.ns[0] ? rt.ns : STORE_DEFAULT_NAMESPACE, rt.rest);
+        /* Image uploads are streamed to disk; the rest stays in memory. */
+        if (strcmp(req->method, "POST") != 0 || rt.id != ROUTE_IMAGES)
                 return 0;
         if (!auth_check_basic(sf, req)) {
                 auth_respond_unauthorized(req);

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/api.h"
+#include "core/pool.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 
@@ -295,12 +296,23 @@ void api_scale(struct http_request *req, const struct route *rt)
         }
         store_function_free(f);
         /*
-         * Exec mode: every call gets a fresh sandbox and nothing runs between
-         * calls, so there is no pool to size. replicas >= 1 is accepted and
-         * not recorded (the warm-pool work will store it as the pool size);
-         * 0 is accepted too, since scale-to-zero is already the resting
-         * state. GET /system/function/NAME keeps reporting 1/1 because the
-         * function is always ready to serve.
+         * http mode: the pool's floor becomes replicas (clamped to
+         * com.openfaas.scale.max) and instances start or stop now; the floor
+         * holds until the next deploy or daemon restart. Exec mode: every
+         * call gets a fresh sandbox, there is no pool to size; accepted.
          */
+        {
+                struct sf_err err = { 0 };
+                uint64_t n = v && json_is_integer(v) ? (uint64_t) json_integer_value(v) : 0;
+                r = pools_scale(sf, ns, rt->name, n, &err);
+                if (r == -ENOENT) {
+                        http_respond_error(req, 404, "function '%s' not found in namespace '%s'", rt->name, ns);
+                        return;
+                }
+                if (r < 0) {
+                        http_respond_error(req, 500, "cannot scale '%s.%s': %s", rt->name, ns, err.msg);
+                        return;
+                }
+        }
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }

@@ -44,6 +44,12 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->async_callback_timeout_ms = 10000;
         cfg->async_result_bytes = 64u << 10;
         cfg->async_callback_allow_loopback = false;
+        cfg->http_idle_ms = 5 * 60 * 1000;
+        cfg->http_grace_ms = 10000;
+        cfg->http_timeout_ms = 60000;
+        cfg->http_ready_timeout_ms = 30000;
+        cfg->http_queue_max = 100;
+        cfg->http_max_instances = 20;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
         cfg->metrics_auth = false;
 }
@@ -90,6 +96,12 @@ static const struct key keys[] = {
         { "async_callback_timeout", K_MS, F(async_callback_timeout_ms) },
         { "async_result_bytes", K_SIZE, F(async_result_bytes) },
         { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
+        { "http_idle", K_MS, F(http_idle_ms) },
+        { "http_grace", K_MS, F(http_grace_ms) },
+        { "http_timeout", K_MS, F(http_timeout_ms) },
+        { "http_ready_timeout", K_MS, F(http_ready_timeout_ms) },
+        { "http_queue_max", K_COUNT, F(http_queue_max) },
+        { "http_max_instances", K_COUNT, F(http_max_instances) },
         /* at least 1 s; at most ten years, so that now minus it stays far from
          * int64 nanoseconds' limits */
         { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },

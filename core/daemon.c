@@ -18,6 +18,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/pool.h"
 #include "core/sfaasd.h"
 
 static void on_http_closed(struct http_server *s)
@@ -30,9 +31,10 @@ static void on_http_closed(struct http_server *s)
 void sfaasd_maybe_finish(struct sfaasd *sf)
 {
         if (!sf->stopping || !sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0 ||
-            async_busy(sf) > 0 || sf->finished)
+            async_busy(sf) > 0 || pools_busy(sf) > 0 || sf->finished)
                 return;
         sf->finished = true;
+        pools_close(sf);
         /* Queued calls and pending callbacks stay in the store for the next start. */
         async_close(sf);
         /* Everything acknowledged is committed; close what is left. */
@@ -51,8 +53,10 @@ static void on_http_response(struct http_request *req, int status)
 static void on_grace_expired(uv_timer_t *t)
 {
         struct sfaasd *sf = t->data;
-        log_warning("shutdown grace period over: killing %zu running sandbox(es)", sf->n_invocations);
+        log_warning("shutdown grace period over: killing %zu running sandbox(es)",
+                    sf->n_invocations + pools_busy(sf));
         invoke_kill_all(sf);
+        pools_kill_all(sf);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -61,6 +65,7 @@ static void on_signal(uv_signal_t *h, int signum)
         if (sf->stopping) {
                 log_notice("second signal: killing running sandboxes now");
                 invoke_kill_all(sf);
+                pools_kill_all(sf);
                 return;
         }
         log_info("received %s: finishing %zu request(s), then exiting", strsignal(signum),
@@ -68,6 +73,8 @@ static void on_signal(uv_signal_t *h, int signum)
         sf->stopping = true;
         /* Log followers would hold their connections open for ever. */
         logs_shutdown(&sf->logs);
+        /* Warm instances get SIGTERM and their grace period. */
+        pools_shutdown(sf);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);
         http_server_shutdown(sf->http, on_http_closed);
 }
@@ -164,6 +171,11 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out;
         }
         sf->loop.data = sf;
+        r = pools_new(sf);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up the instance pools");
+                goto out_loop;
+        }
         metrics_images_changed(sf);
         r = async_start(sf);
         if (r < 0)
@@ -183,6 +195,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->sigterm.data = sf->sigint.data = sf->grace_timer.data = sf;
         (void) uv_signal_start(&sf->sigterm, on_signal, SIGTERM);
         (void) uv_signal_start(&sf->sigint, on_signal, SIGINT);
+        pools_start(sf);
 
         {
                 char host[128];
@@ -204,6 +217,7 @@ out_loop:
         (void) uv_run(&sf->loop, UV_RUN_DEFAULT);
         (void) uv_loop_close(&sf->loop);
         http_server_free(sf->http);
+        pools_free(sf);
 out:
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);

@@ -59,6 +59,7 @@ struct http_conn {
 struct write_ctx {
         uv_write_t w;
         struct http_conn *conn;
+        struct http_request *req;  /* for on_drain (compared, never dereferenced unchecked) */
         bool close_after;
         bool final;          /* the last write of a response: then the next request */
         size_t len;
@@ -311,6 +312,8 @@ static int on_headers_complete(llhttp_t *p)
                 c->refused = true;
                 return -1;
         }
+        if (r == 2)
+                req->body_streamed = true;
         if (r == 0 && (p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_body_bytes) {
                 conn_fail(c, 413, "request body exceeds the limit of bytes");
                 return -1;
@@ -331,6 +334,21 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
         struct http_conn *c = conn_of(p);
         struct http_request *req = c->req;
 
+        if (!req)
+                return -1; /* answered and detached mid-body: stop here */
+        if (req->body_streamed) {
+                uint64_t nl;
+                if (__builtin_add_overflow(req->body_file_len, (uint64_t) n, &nl) ||
+                    nl > c->server->limits.max_stream_bytes) {
+                        conn_fail(c, 413, "request body exceeds the limit");
+                        return -1;
+                }
+                req->body_file_len = nl;
+                if (req->on_body)
+                        req->on_body(req, at, n);
+                /* The handler may have answered (and so detached it). */
+                return c->req == req && !c->closing ? 0 : -1;
+        }
         if (req->body_fd >= 0) {
                 uint64_t nl;
                 int r;
@@ -358,9 +376,11 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 static int on_message_complete(llhttp_t *p)
 {
         struct http_conn *c = conn_of(p);
+        if (!c->req)
+                return -1;
         c->active = c->req;
         c->req = NULL;
-        if (!c->active->body) {
+        if (!c->active->body && !c->active->body_streamed) {
                 c->active->body = strdup("");
                 if (!c->active->body)
                         return -1;
@@ -404,6 +424,14 @@ static void conn_close(struct http_conn *c)
                 } else {
                         request_free(req);
                 }
+        }
+        if (c->req && c->req->held) {
+                /* A streamed body's handler holds it mid-body. */
+                struct http_request *req = c->req;
+                c->req = NULL;
+                req->conn = NULL;
+                if (req->on_abort)
+                        req->on_abort(req);
         }
         request_free(c->req);
         c->req = NULL;
@@ -488,6 +516,18 @@ static void conn_process(struct http_conn *c, const char *data, size_t len)
                         c->pending_len = len - used;
                 }
                 conn_stop_reading(c);
+                if (c->active && c->active->body_streamed) {
+                        /* Taken by the head callback: only the end of its body is news. */
+                        struct http_request *req = c->active;
+                        if (req->on_body_end)
+                                req->on_body_end(req);
+                        /* An answer under way: read to notice a client that leaves. */
+                        if (c->active == req && req->streaming)
+                                conn_start_reading(c);
+                        return;
+                }
+                if (!c->active)
+                        return;
                 {
                         struct http_request *req = c->active;
                         s->on_request(req);
@@ -555,14 +595,22 @@ static void on_write(uv_write_t *w, int status)
 {
         struct write_ctx *wc = (struct write_ctx *) w;
         struct http_conn *c = wc->conn;
+        struct http_request *wc_req = wc->req;
         bool close_after = wc->close_after, final = wc->final;
         free(wc);
         if (c->closing)
                 return;
         if (!final) {
-                /* A chunk of a streamed response: only a failure matters here. */
-                if (status < 0)
+                /* A chunk of a streamed response: only a failure matters here,
+                 * and a queue that drained for a producer that waits. */
+                struct http_request *cur = c->active ? c->active : c->req;
+                if (status < 0) {
                         conn_close(c);
+                        return;
+                }
+                if (cur && cur == wc_req && cur->on_drain &&
+                    uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) < HTTP_DRAIN_BYTES)
+                        cur->on_drain(cur);
                 return;
         }
         if (status < 0 || close_after || c->close_after_write) {
@@ -613,10 +661,16 @@ void http_respond(struct http_request *req, int status, const char *content_type
         /* Detach first: whatever happens below, the connection no longer
          * refers to this request, and it is freed exactly once. */
         if (c) {
-                if (c->active == req)
+                if (c->active == req) {
                         c->active = NULL;
-                else if (c->req == req)
+                } else if (c->req == req) {
                         c->req = NULL;
+                        if (req->body_streamed) {
+                                /* Answered before its body ended: the rest is not read. */
+                                c->refused = true;
+                                conn_stop_reading(c);
+                        }
+                }
         }
         if (!c || c->closing) {
                 request_free(req);
@@ -651,6 +705,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
         if (send_body)
                 memcpy(wc->buf + hl + el + 2, body, body_len);
         wc->conn = c;
+        wc->req = NULL;
         wc->close_after = close_after;
         wc->final = true;
         wc->len = hl + el + 2 + (send_body ? body_len : 0);
@@ -701,6 +756,20 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
         if (c->closing)
                 return;
         conn_stop_reading(c);
+        if (req && req->held) {
+                /* A streamed body's handler holds it: it learns the request
+                 * is gone; the error goes out on a request of our own, or,
+                 * when an answer has begun already, the connection closes. */
+                if (req->responded) {
+                        conn_close(c);
+                        return;
+                }
+                c->req = NULL;
+                req->conn = NULL;
+                if (req->on_abort)
+                        req->on_abort(req);
+                req = NULL;
+        }
         if (!req) {
                 req = calloc(1, sizeof *req);
                 if (!req) {
@@ -967,6 +1036,7 @@ static int stream_queue(struct http_request *req, const char *prefix, size_t ple
                 memcpy(wc->buf + plen, data, len);
         memcpy(wc->buf + plen + len, suffix, slen);
         wc->conn = c;
+        wc->req = final ? NULL : req;
         wc->close_after = close_after;
         wc->final = final;
         wc->len = total;
@@ -1040,12 +1110,106 @@ void http_stream_end(struct http_request *req)
         if (c && !c->closing) {
                 bool close_after = req->http10 || !req->keep_alive || c->server->shutting_down ||
                                    c->close_after_write;
-                if (c->active == req)
+                if (c->active == req) {
                         c->active = NULL;
+                } else if (c->req == req) {
+                        /* Ended before its streamed body did: the rest is not read. */
+                        c->req = NULL;
+                        c->refused = true;
+                        conn_stop_reading(c);
+                        close_after = true;
+                }
                 if (req->http10 || strcmp(req->method, "HEAD") == 0)
                         (void) stream_queue(req, "", 0, NULL, 0, "", 0, true, close_after);
                 else
                         (void) stream_queue(req, "0\r\n\r\n", 5, NULL, 0, "", 0, true, close_after);
         }
         request_free(req);
+}
+
+/* ---- streamed request bodies and raw answers (the proxy) ---- */
+
+void http_request_pause_body(struct http_request *req)
+{
+        struct http_conn *c = req->conn;
+        if (c && c->req == req)
+                conn_stop_reading(c);
+}
+
+void http_request_resume_body(struct http_request *req)
+{
+        struct http_conn *c = req->conn;
+        if (c && c->req == req && !c->refused)
+                conn_start_reading(c);
+}
+
+bool http_request_keep_alive(const struct http_request *req)
+{
+        const struct http_conn *c = req->conn;
+        return c && !c->closing && req->keep_alive && !c->server->shutting_down && !c->close_after_write &&
+               !c->refused;
+}
+
+int http_raw_begin(struct http_request *req, int status, bool keep_alive)
+{
+        struct http_conn *c = req->conn;
+
+        if (!c || c->closing)
+                return -EPIPE;
+        req->held = true;
+        req->responded = true;
+        req->streaming = true;
+        req->raw = true;
+        req->raw_close = !keep_alive;
+        if (req->server && req->server->on_response)
+                req->server->on_response(req, status);
+        /* Once the body is in, read only to notice a client that goes away
+         * (a body still arriving is read by the parser, paused or not). */
+        if (c->active == req)
+                conn_start_reading(c);
+        return 0;
+}
+
+int http_raw_write(struct http_request *req, const void *data, size_t len, bool last)
+{
+        struct http_conn *c = req->conn;
+        bool close_after;
+        int r;
+
+        if (!last) {
+                if (!c || c->closing)
+                        return -EPIPE;
+                return len ? stream_queue(req, "", 0, data, len, "", 0, false, false) : 0;
+        }
+        if (!c || c->closing) {
+                request_free(req);
+                return -EPIPE;
+        }
+        close_after = req->raw_close || c->server->shutting_down || c->close_after_write;
+        if (c->active == req) {
+                c->active = NULL;
+        } else if (c->req == req) {
+                /* Ended before its streamed body did: the rest is not read. */
+                c->req = NULL;
+                c->refused = true;
+                conn_stop_reading(c);
+                close_after = true;
+        }
+        r = stream_queue(req, "", 0, data, len, "", 0, true, close_after);
+        request_free(req);
+        return r;
+}
+
+const char *http_date(void)
+{
+        static __thread char buf[64];
+        static __thread time_t last;
+        time_t t = time(NULL);
+        if (t != last) {
+                struct tm tm;
+                (void) gmtime_r(&t, &tm);
+                (void) strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+                last = t;
+        }
+        return buf;
 }

@@ -66,6 +66,19 @@ struct http_request {
          * req->conn is already NULL; the handler still owns and must finish
          * the request (http_respond or http_stream_end frees it). */
         void (*on_abort)(struct http_request *req);
+        /* Bodies streamed to the handler (the head callback returned 2):
+         * on_body gets each piece as it arrives, on_body_end once after the
+         * last. The handler may answer before the body has ended; the rest
+         * of the body is then not read and the connection closes after the
+         * answer. */
+        bool body_streamed;
+        void (*on_body)(struct http_request *req, const char *data, size_t len);
+        void (*on_body_end)(struct http_request *req);
+        /* Streamed answers: called when the queue of bytes not yet sent to
+         * the client fell below HTTP_DRAIN_BYTES (for back-pressure). */
+        void (*on_drain)(struct http_request *req);
+        bool raw;                  /* http_raw_begin(): the caller writes the framing */
+        bool raw_close;            /* ... and the connection closes after it */
         uint64_t start_ns;
         char remote[64];           /* peer address */
         void *data;                /* the handler's */
@@ -74,8 +87,10 @@ struct http_request {
 /*
  * Called at headers-complete, before the body is read: return 0 to read the
  * body into memory, 1 to stream it into the fd set by http_body_to_file(),
- * or respond (http_respond_*) and return -1 to refuse it (e.g. 401 before a
- * 2 GiB upload).
+ * 2 when the head callback took the request itself (held, with on_body and
+ * on_body_end set; the request callback is not called for it), or respond
+ * (http_respond_*) and return -1 to refuse it (e.g. 401 before a 2 GiB
+ * upload).
  */
 typedef int (*http_head_cb)(struct http_request *req);
 /* Called when the whole request is in. The handler responds now or holds. */
@@ -118,6 +133,29 @@ void http_respond_error(struct http_request *req, int status, const char *fmt, .
         __attribute__((format(printf, 3, 4)));
 
 const char *http_status_text(int status);
+
+#define HTTP_DRAIN_BYTES (256u * 1024u)
+
+/* Streamed request bodies: stop and restart reading from the client (the
+ * consumer's back-pressure). At most one read buffer more arrives after a
+ * pause. */
+void http_request_pause_body(struct http_request *req);
+void http_request_resume_body(struct http_request *req);
+
+/*
+ * Raw answers (the proxy): the caller writes the status line, headers and
+ * body framing itself. http_request_keep_alive() says whether the
+ * connection may stay open after this answer; the caller passes what its
+ * head says (false: "Connection: close", the connection closes after the
+ * last write). begin marks the request answered with status (metrics
+ * hook); write queues bytes (copied); last = true ends the answer and frees
+ * the request. Both return -EPIPE once the client has gone.
+ */
+bool http_request_keep_alive(const struct http_request *req);
+int http_raw_begin(struct http_request *req, int status, bool keep_alive);
+int http_raw_write(struct http_request *req, const void *data, size_t len, bool last);
+/* The Date header value, cached per second. */
+const char *http_date(void);
 
 /*
  * Streamed responses (NDJSON logs, proxied bodies): begin writes the head

@@ -38,6 +38,13 @@ struct sfaasd_config {
         uint64_t async_callback_timeout_ms; /* one callback attempt (default 10 s) */
         uint64_t async_result_bytes;   /* result body kept in the table (default 64 KiB) */
         bool async_callback_allow_loopback; /* callbacks to 127/8 and ::1 (default false) */
+        /* http-mode functions (core/pool.h); labels and annotations override */
+        uint64_t http_idle_ms;         /* idle instance stops (default 5 min) */
+        uint64_t http_grace_ms;        /* SIGTERM to SIGKILL (default 10 s) */
+        uint64_t http_timeout_ms;      /* one proxied call (default 60 s) */
+        uint64_t http_ready_timeout_ms; /* start to ready (default 30 s) */
+        uint64_t http_queue_max;       /* calls waiting per function (default 100) */
+        uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
 };
@@ -73,6 +80,7 @@ struct sfaasd {
         struct metrics metrics;           /* core/metrics.h */
         struct logs logs;                 /* per-function logs and their followers (core/logs.h) */
         struct async async;               /* the async call queue (core/async.h) */
+        struct pools *pools;              /* warm http-mode instances (core/pool.h) */
         int exit_code;
 };
 

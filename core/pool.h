@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Warm http-mode functions: per-function pools of long-lived sandboxes
+ * (instances) that run the image's own HTTP server (an OpenFaaS watchdog or
+ * the function itself), and the proxy that routes /function/NAME to them.
+ *
+ * Mode: annotation com.sfaasd.mode = http | exec; absent: http when the
+ * image config exposes a TCP port, else exec. Port: com.sfaasd.port, else
+ * the exposed port, else 8080.
+ *
+ * Reaching an instance: every instance keeps its own network namespace
+ * with loopback only. The daemon holds an fd of that namespace and makes
+ * its upstream sockets inside it (setns on the loop thread, socket(), setns
+ * back): a socket stays in the namespace it was made in, so the daemon
+ * connects to 127.0.0.1:PORT of the instance without a bridge or veth.
+ * Upstream connections are kept alive and reused.
+ *
+ * Scaling: instances start on the first call (concurrent first calls wait
+ * for the same start), stay warm while used, and stop after an idle time
+ * (scale to zero) down to the pool's floor: com.openfaas.scale.min, or the
+ * replicas of the last POST /system/scale-function (kept until the next
+ * deploy or daemon restart). com.openfaas.scale.max caps the instances;
+ * com.sfaasd.max-inflight caps the calls per instance; calls that find no
+ * capacity wait in a bounded queue (com.sfaasd.queue-max), a full queue
+ * answers 429. Readiness: GET /_/health == 200 for watchdog images
+ * (entrypoint named fwatchdog), else a TCP connect. A crashed instance is
+ * replaced with exponential backoff. Stopping sends SIGTERM, waits the
+ * grace period (com.sfaasd.grace-period), then kills.
+ *
+ * Everything here runs on the loop thread.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <llhttp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/sfaasd.h"
+
+struct pools;
+struct pool;
+struct instance;
+struct upconn;
+struct pcall;
+
+/* ---- the daemon's side (core/daemon.c, core/api*.c) ---- */
+
+int pools_new(struct sfaasd *sf);
+/* After the loop and the HTTP server exist: start the floor (scale.min) of
+ * every http-mode function. */
+void pools_start(struct sfaasd *sf);
+/* SIGTERM: stop every instance (SIGTERM, grace, kill); queued calls 503. */
+void pools_shutdown(struct sfaasd *sf);
+/* Grace period over: kill every instance now. */
+void pools_kill_all(struct sfaasd *sf);
+/* Instances alive and calls under way (shutdown waits for 0). */
+size_t pools_busy(const struct sfaasd *sf);
+/* Close the pools' handles (at exit, once pools_busy() is 0). */
+void pools_close(struct sfaasd *sf);
+void pools_free(struct sfaasd *sf);
+
+/* A function was deployed, updated (its instances are replaced) or removed
+ * (its instances stop). */
+void pools_function_changed(struct sfaasd *sf, const char *ns, const char *name);
+void pools_function_removed(struct sfaasd *sf, const char *ns, const char *name);
+
+/* /function/NAME[.NS][/sub] from the HTTP head callback: 0 when the
+ * function runs in exec mode (the caller reads the body and runs it), 2
+ * when the proxy took the request (http mode; body streamed), -1 when it
+ * was answered already (404, 429, 503). */
+int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
+                  const char *subpath);
+
+/* POST /system/scale-function: set the floor and start or stop instances
+ * now. -ENOENT unknown function; exec-mode functions accept and ignore it. */
+int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t replicas, struct sf_err *err);
+
+/* Fill replicas, availableReplicas and the "sfaasd" extension object of a
+ * FunctionStatus. */
+void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *st);
+
+/* For GET /metrics. */
+struct pools_counts {
+        size_t starting, ready, stopping, queued, inflight;
+};
+void pools_counts(const struct sfaasd *sf, struct pools_counts *ret);
+
+/* ---- shared by core/pool.c and core/proxy.c ---- */
+
+enum fn_mode { FN_MODE_UNKNOWN = 0, FN_MODE_EXEC, FN_MODE_HTTP };
+enum inst_state { INST_STARTING, INST_READY, INST_STOPPING };
+
+struct linebuf {
+        char buf[4096];
+        size_t len;
+};
+
+struct instance {
+        struct instance *prev, *next;
+        struct pool *pool;
+        char id[96];
+        struct sandbox *sb;
+        pid_t pid;
+        int netns_fd;
+        enum inst_state state;
+        unsigned inflight;
+        uint64_t start_ns, ready_ns, last_used_ns;
+        uv_poll_t exit_poll;
+        uv_pipe_t out, err;
+        struct linebuf outl, errl;
+        uv_timer_t timer;          /* readiness retries, then the grace period */
+        int open_handles;
+        struct upconn *conns;      /* every upstream connection to it */
+        struct upconn *idle;       /* kept-alive upstream connections */
+        size_t n_idle;
+        struct upconn *probe;      /* readiness probe under way */
+        unsigned probes;
+        bool exited, gone;
+        bool outdated;             /* the function changed: stop when idle */
+        int wait_status;
+};
+
+struct pool {
+        struct pool *next;
+        struct sfaasd *sf;
+        char ns[64], name[64];
+        enum fn_mode mode;
+        bool removed;
+        struct fn_recipe *recipe;  /* http mode: how instances are made */
+        uint16_t port;
+        bool watchdog;
+        uint32_t min, max, max_inflight, queue_max, floor;
+        bool scale_zero;
+        uint64_t idle_ms, timeout_ms, grace_ms;
+        struct instance *instances;
+        size_t n_starting, n_ready, n_stopping;
+        struct pcall *qhead, *qtail;
+        size_t queued;
+        size_t calls;              /* pcalls that refer to this pool */
+        uint64_t seq;
+        uint64_t restarts;         /* crashed instances replaced */
+        uint64_t restart_at_ns;    /* backoff: no start before this */
+        uint64_t backoff_ms;
+        char last_error[256];      /* why the last start failed */
+};
+
+/* Upstream HTTP connection to one instance. */
+struct upconn {
+        struct upconn *next;        /* in the instance's idle list */
+        struct upconn *aprev, *anext; /* in the instance's list of all its connections */
+        bool idle;
+        struct instance *inst;      /* NULL once the instance is gone */
+        struct pcall *call;         /* the call using it, if any */
+        uv_tcp_t tcp;
+        uv_connect_t creq;
+        llhttp_t parser;
+        bool connected, closing, probe, reusable;
+        int probe_status;
+};
+
+/* One proxied call (core/proxy.c). */
+struct pcall {
+        struct pcall *qprev, *qnext;   /* in its pool's wait queue */
+        bool queued;
+        struct pool *pool;
+        struct http_request *req;      /* NULL once answered or gone */
+        struct instance *inst;
+        struct upconn *uc;
+        uv_timer_t timer;              /* the call's timeout */
+        bool timer_open;
+        char call_id[40];
+        uint64_t start_unix_ns, start_ns;
+        char *head;                    /* the request head for the instance */
+        size_t head_len;
+        char *pend;                    /* body received before the instance was reached */
+        size_t pend_len, pend_cap;
+        bool body_chunked, body_done, body_sent, head_sent, body_paused;
+        bool head_req, retried, timed_out, ended, reused, had_body;
+        /* the answer */
+        int status;
+        char reason[64];
+        bool resp_begun, resp_done, resp_chunked, resp_close, interim, up_paused, up_keep_alive;
+        struct http_header *rh;        /* the instance's headers, while they arrive */
+        size_t n_rh;
+        int rh_state;                  /* 0 none, 1 field, 2 value */
+        char *out;                     /* bytes for the client from one read */
+        size_t out_len, out_cap;
+};
+
+/* pool.c */
+struct pool *pool_lookup(struct sfaasd *sf, const char *ns, const char *name);
+/* The same, saying why not: *ret_status 404 (unknown function) or 500. */
+struct pool *pool_get(struct sfaasd *sf, const char *ns, const char *name, int *ret_status, struct sf_err *err);
+/* pcalls count toward the daemon's busy work. */
+void pools_call_ref(struct sfaasd *sf, struct pool *p);
+void pools_call_unref(struct sfaasd *sf, struct pool *p);
+/* Dispatch queued calls to instances with room; start instances as needed. */
+void pool_dispatch(struct pool *p);
+/* A call ended on inst (ok: the instance answered properly). */
+void pool_call_done(struct pool *p, struct instance *inst);
+/* An upstream connection inside inst's network namespace; NULL + errno on failure. */
+struct upconn *upconn_open(struct instance *inst);
+/* Write to the instance (copied). */
+int upconn_write(struct upconn *uc, const char *a, size_t alen, const char *b, size_t blen, const char *c, size_t clen);
+void upconn_pause(struct upconn *uc, bool pause);
+void upconn_close(struct upconn *uc);
+/* Give uc back to its instance's idle list (or close it). */
+void upconn_release(struct upconn *uc);
+void pool_unref(struct pool *p);
+
+/* Wait queue (pool.c). */
+void pool_enqueue(struct pool *p, struct pcall *pc);
+void pool_dequeue(struct pool *p, struct pcall *pc);
+/* Read callback data for a connection in use by a call (pool.c routes it). */
+void proxy_upstream_read(struct pcall *pc, ssize_t n, const char *data);
+void proxy_upstream_connected(struct pcall *pc, int status);
+/* An upstream write finished; wake a paused client body when drained. */
+void proxy_upstream_drained(struct pcall *pc);
+
+/* proxy.c */
+/* Start call pc on instance inst (pool.c, when capacity appears). */
+void pcall_attach(struct pcall *pc, struct instance *inst);
+/* Answer a call that will not run (shutdown, failed starts) or lost its
+ * instance: an error answer, or a cut stream when one has begun. */
+void pcall_fail(struct pcall *pc, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * How a function's sandbox is made, read once from the store: the image,
+ * the command (envProcess as fprocess, else Entrypoint + Cmd), the base
+ * environment (PATH, image Env, envVars, fprocess), the limits (daemon
+ * defaults, then the function's), the user and the tenant's uid range.
+ * Used by the warm pools (core/pool.c) for every instance they start; the
+ * exec path (core/invoke.c) adds the per-request Http_* variables itself.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/sfaasd.h"
+
+/* A growable NULL-terminated string vector (argv, envp). */
+struct svec {
+        char **v;
+        size_t n, cap;
+};
+/* Append str (owned from now on; freed on failure). -ENOMEM. */
+int svec_push(struct svec *s, char *str);
+/* Set K=V in an environment, replacing an existing K. */
+int svec_setenv(struct svec *env, const char *k, const char *v);
+/* Split an fprocess string at blanks, as the classic watchdog does. */
+int svec_split_words(struct svec *argv, const char *s);
+void svec_free(struct svec *s);
+
+struct fn_recipe {
+        struct store_function *fn;
+        struct store_image *img;
+        struct image_config *icfg;
+        json_t *spec;                 /* the deployment (owned) */
+        struct svec argv, env;
+        struct sandbox_limits limits;
+        uint32_t uid, gid, uid_base;
+        const char *rootfs;           /* img->rootfs */
+        const char *workdir;          /* icfg->workdir or NULL */
+        uint16_t exposed_port;        /* first TCP port the image exposes, 0 if none */
+};
+
+/* Read function ns/name and everything its sandboxes need. On failure
+ * *ret_status is the HTTP status to answer (404 unknown function, else 500)
+ * and err says why. */
+int fn_recipe_load(struct sfaasd *sf, const char *ns, const char *name, struct fn_recipe *r, int *ret_status,
+                   struct sf_err *err);
+void fn_recipe_release(struct fn_recipe *r);
+
+/* Labels and annotations: the value of key in either (annotations win), or NULL. */
+const char *fn_recipe_meta(const struct fn_recipe *r, const char *key);
