@@ -196,7 +196,7 @@ static void pool_free(struct pool *p)
 void pool_unref(struct pool *p)
 {
         struct pools *ps = p->sf->pools;
-        if (!p->removed || p->instances || p->calls)
+        if (!p->removed || p->n_structs || p->calls)
                 return;
         for (struct pool **pp = &ps->dead; *pp; pp = &(*pp)->next)
                 if (*pp == p) {
@@ -475,6 +475,7 @@ static void instance_closed(uv_handle_t *h)
                 (void) close(inst->netns_fd);
         free(inst);
         ps->instances--;
+        p->n_structs--;
         pool_unref(p);
         sfaasd_maybe_finish(ps->sf);
 }
@@ -863,6 +864,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (p->instances)
                 p->instances->prev = inst;
         p->instances = inst;
+        p->n_structs++;
         sf->pools->instances++;
 
         uv_pipe_init(&sf->loop, &inst->out, 0);

@@ -139,6 +139,7 @@ struct pool {
         struct pcall *qhead, *qtail;
         size_t queued;
         size_t calls;              /* pcalls that refer to this pool */
+        size_t n_structs;          /* instance structs not yet freed (gone ones close their handles) */
         uint64_t seq;
         uint64_t restarts;         /* crashed instances replaced */
         uint64_t restart_at_ns;    /* backoff: no start before this */
