@@ -739,8 +739,12 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         sf->n_invocations++;
         (void) uv_read_start((uv_stream_t *) &inv->out, alloc_cb, on_out);
         (void) uv_read_start((uv_stream_t *) &inv->err, alloc_cb, on_out);
-        if (inv->timeout_ms)
+        if (inv->timeout_ms) {
+                /* The loop's clock is the start of this iteration: without an
+                 * update the timeout would fire early by the spawn's time. */
+                uv_update_time(&sf->loop);
                 (void) uv_timer_start(&inv->timer, on_timeout, inv->timeout_ms, 0);
+        }
         {
                 /* The caller keeps the body alive until the result is delivered. */
                 uv_buf_t b = uv_buf_init((char *) call->body, (unsigned) call->body_len);

@@ -43,6 +43,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/metrics.h"
+#include "core/pool.h"
 #include "store/async.h"
 
 /* The Prometheus client libraries' default buckets, as the gateway uses. */
@@ -406,8 +407,9 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
                 /* A gauge in OpenFaaS; untyped here (see the top comment). */
                 family(&b, "gateway_service_count", "untyped",
                        "Current count of replicas for a function (a gauge).");
-                for (char **s = g->services; *s; s++)
-                        sample_u64(&b, "gateway_service_count", fn_labels(&lb, *s, 0), g->replicas);
+                for (size_t i = 0; g->services[i]; i++)
+                        sample_u64(&b, "gateway_service_count", fn_labels(&lb, g->services[i], 0),
+                                   g->service_replicas ? g->service_replicas[i] : g->replicas);
         }
 
         family(&b, "sfaasd_sandbox_starts_total", "counter", "Sandbox starts by result.");
@@ -420,6 +422,11 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
         sample_u64(&b, "sfaasd_invocations_in_flight", "", g->in_flight);
         family(&b, "sfaasd_instances", "gauge", "Function instances (sandboxes) by state.");
         sample_u64(&b, "sfaasd_instances", "state=\"running\"", g->instances_running);
+        sample_u64(&b, "sfaasd_instances", "state=\"starting\"", g->instances_starting);
+        sample_u64(&b, "sfaasd_instances", "state=\"ready\"", g->instances_ready);
+        sample_u64(&b, "sfaasd_instances", "state=\"stopping\"", g->instances_stopping);
+        family(&b, "sfaasd_queued_calls", "gauge", "Calls waiting for a warm instance (all http-mode functions).");
+        sample_u64(&b, "sfaasd_queued_calls", "", g->queued);
         family(&b, "sfaasd_async_calls", "gauge", "Accepted asynchronous calls not finished yet, by state.");
         sample_u64(&b, "sfaasd_async_calls", "state=\"queued\"", g->async_queued);
         sample_u64(&b, "sfaasd_async_calls", "state=\"running\"", g->async_running);
@@ -715,7 +722,29 @@ void api_metrics(struct http_request *req, const struct route *rt)
         store_image_list_free(imgs);
         g.services = services;
         g.replicas = 1; /* exec mode: a function is always ready */
-        g.in_flight = sf->n_invocations;
+        {
+                size_t n = 0;
+                struct pools_counts pc;
+                while (services[n])
+                        n++;
+                g.service_replicas = calloc(n + 1, sizeof *g.service_replicas);
+                for (size_t i = 0; g.service_replicas && i < n; i++) {
+                        char fn[160], *dot;
+                        (void) xsnprintf(fn, sizeof fn, "%s", services[i]);
+                        dot = strchr(fn, '.');
+                        g.service_replicas[i] = 1;
+                        if (dot) {
+                                *dot = '\0';
+                                g.service_replicas[i] = pools_replicas(sf, dot + 1, fn);
+                        }
+                }
+                pools_counts(sf, &pc);
+                g.instances_starting = pc.starting;
+                g.instances_ready = pc.ready;
+                g.instances_stopping = pc.stopping;
+                g.queued = pc.queued;
+                g.in_flight = sf->n_invocations + pc.inflight + pc.queued;
+        }
         g.instances_running = sf->n_invocations; /* exec mode: one sandbox per call */
         g.async_running = sf->async.running;
         r = store_async_count(sf->store, "queued", &g.async_queued);
@@ -731,6 +760,7 @@ void api_metrics(struct http_request *req, const struct route *rt)
         if (r < 0)
                 log_debug("cannot read process metrics: %s", strerror(-r));
         r = metrics_render(&sf->metrics, &g, &text, &len);
+        free(g.service_replicas);
         if (r < 0) {
                 http_respond_error(req, 500, "out of memory");
                 return;

@@ -72,9 +72,14 @@ struct metrics {
 /* What the scrape reads fresh; see api_metrics() in core/metrics.c. */
 struct metrics_gauges {
         char **services;               /* "name.namespace" of each deployed function, NULL-terminated */
-        uint64_t replicas;             /* per function (exec mode: 1) */
+        uint64_t replicas;             /* per function when service_replicas is NULL */
+        uint64_t *service_replicas;    /* replicas of services[i] (http mode: its instances) */
         uint64_t in_flight;            /* invocations being answered */
-        uint64_t instances_running;    /* sandboxes alive */
+        uint64_t instances_running;    /* exec-mode sandboxes alive (one per call) */
+        uint64_t instances_starting;   /* http-mode instances by state */
+        uint64_t instances_ready;
+        uint64_t instances_stopping;
+        uint64_t queued;               /* calls waiting for an http-mode instance */
         uint64_t images;
         uint64_t async_queued;         /* accepted async calls waiting for a worker */
         uint64_t async_running;        /* async calls in sandboxes */

@@ -1231,6 +1231,14 @@ void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *s
         (void) json_object_set_new(st, "sfaasd", ext);
 }
 
+uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name)
+{
+        struct pool *p = pool_lookup(sf, ns, name);
+        if (!p || p->mode != FN_MODE_HTTP)
+                return 1;
+        return p->n_starting + p->n_ready;
+}
+
 void pools_counts(const struct sfaasd *sf, struct pools_counts *ret)
 {
         const struct pools *ps = sf->pools;

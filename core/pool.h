@@ -81,6 +81,8 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
  * FunctionStatus. */
 void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *st);
 
+/* gateway_service_count: instances of an http-mode function, 1 for exec mode. */
+uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name);
 /* For GET /metrics. */
 struct pools_counts {
         size_t starting, ready, stopping, queued, inflight;

@@ -805,8 +805,10 @@ int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name,
          * the connection expecting it. */
         req->body_streamed = true;
         http_request_hold(req);
-        if (p->timeout_ms)
+        if (p->timeout_ms) {
+                uv_update_time(&sf->loop);
                 (void) uv_timer_start(&pc->timer, on_call_timeout, p->timeout_ms, 0);
+        }
 
         pool_enqueue(p, pc);
         pool_dispatch(p);
