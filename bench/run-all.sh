@@ -12,11 +12,18 @@
 #   3. bench/e2e-http      exec-mode invocations over HTTP through the daemon
 #   4. bench/unpack        import+unpack of a debootstrap image (bench/unpackbench)
 #                          vs tar -xzf of its layers vs umoci unpack, interleaved
-#   5. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
+#   5. bench/warm          one warm http-mode instance (httpfn) through wrk:
+#                          direct in its netns vs nginx (1 and auto workers)
+#                          vs sfaasd's /function/fn, interleaved rounds
+#   6. bench/coldinvoke    first call from zero, exec-mode calls, a burst of
+#                          200 first calls, all through HTTP
+#   7. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
-# BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK, BENCH_PROFILE=1.
+# BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK,
+# BENCH_SKIP_WARM=1, WARM_ROUNDS (3), WARM_DURATION (wrk seconds, 10),
+# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (50), COLD_EXEC (200), BENCH_PROFILE=1.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -47,7 +54,7 @@ SFAASD=$tmp/sfaasd
 
 echo "== environment"
 echo "   $(uname -sr), $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), $("$SFAASD" version 2>&1 | head -1)"
-for t in crun runc runsc bwrap wrk; do
+for t in crun runc runsc bwrap wrk nginx; do
         command -v "$t" >/dev/null || echo "   $t: not installed (make deps-bench)"
 done
 
@@ -116,8 +123,26 @@ if [ "${BENCH_SKIP_UNPACK:-0}" != 1 ]; then
                 --small "$PWD/tests/fixtures/out/busybox-oci.tar" --json "$OUT/unpack-$stamp.json" || status=1
 fi
 
+if [ "${BENCH_SKIP_WARM:-0}" != 1 ] || [ "${BENCH_SKIP_COLDINVOKE:-0}" != 1 ]; then
+        if [ ! -f tests/fixtures/out/httpfn-oci.tar ] || [ ! -f tests/fixtures/out/busybox-oci.tar ]; then
+                make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture images"
+        fi
+fi
+
+if [ "${BENCH_SKIP_WARM:-0}" != 1 ]; then
+        echo "== 5. warm http-mode calls: direct in the instance's netns vs nginx vs sfaasd (wrk, interleaved)"
+        "$PYTHON" bench/warm --sfaasd "$SFAASD" --rounds "${WARM_ROUNDS:-3}" --duration "${WARM_DURATION:-10}" \
+                --out "$OUT" || status=1
+fi
+
+if [ "${BENCH_SKIP_COLDINVOKE:-0}" != 1 ]; then
+        echo "== 6. first calls from zero, exec-mode calls, a burst of 200 first calls (through HTTP)"
+        "$PYTHON" bench/coldinvoke --sfaasd "$SFAASD" --first-calls "${COLD_FIRST:-50}" \
+                --exec-calls "${COLD_EXEC:-200}" --out "$OUT" || status=1
+fi
+
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
-        echo "== 4. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
+        echo "== 7. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
         strace -c -f -o "$OUT/strace-run-$stamp.txt" "$SFAASD" run --rootfs "$tmp/rootfs" -- /bin/true
         head -25 "$OUT/strace-run-$stamp.txt"
         strace -c -f -o "$OUT/strace-spawnbench-$stamp.txt" "$sb" --rootfs "$tmp/rootfs" -n 200 >/dev/null
