@@ -38,8 +38,8 @@ PKGLIBS   = $(shell pkg-config --libs libuv libseccomp sqlite3 libcrypto jansson
 # STATIC_DEPS=0 links them shared.
 STATIC_DEPS ?= 1
 ifeq ($(STATIC_DEPS),1)
-BIN_LIBS = $(shell pkg-config --libs libuv libseccomp 2>/dev/null) \
-           -Wl,-Bstatic -lcrypto -lsqlite3 -ljansson -larchive -Wl,-Bdynamic \
+BIN_LIBS = $(shell pkg-config --libs libuv 2>/dev/null) \
+           -Wl,-Bstatic -lcrypto -lsqlite3 -ljansson -larchive -lseccomp -Wl,-Bdynamic \
            -lz -lzstd -llzma -lbz2 -llz4 -lpthread -ldl -lm
 else
 BIN_LIBS = $(PKGLIBS) $(shell pkg-config --libs libarchive 2>/dev/null)
