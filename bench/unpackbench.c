@@ -2,9 +2,11 @@
 /*
  * bench/unpackbench: one import of an image archive through the project's
  * own store/image*.c, as the daemon runs it (image_import() into an images
- * dir with the blob store next to it, layers unpacked on the Landlock-
- * confined thread, fsync/syncfs included), in a process of its own so that
- * the caller's wait4() reports this import's peak RSS alone.
+ * dir with the blob store next to it, layers unpacked by the confined
+ * helper process, fsync/syncfs included), in a process of its own so that
+ * the caller's wait4() reports this import's peak RSS alone (the helper is
+ * a child of this process: GNU time's ru_maxrss is the larger of the two,
+ * as RUSAGE_CHILDREN reports the largest descendant).
  *
  *   unpackbench ARCHIVE DIR     DIR must not exist; DIR/images, DIR/blobs
  *

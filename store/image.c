@@ -30,7 +30,6 @@
 #define COMPLETE_MAX_BYTES 64
 #define PRIVATE_DIR_TRIES 8
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct unpack_state *, unpack_state_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_import_result *, image_import_result_free)
 
 void image_limits_effective(const struct image_limits *in, struct image_limits *out)
@@ -163,30 +162,6 @@ int image_is_complete(int dir_fd, const char *hex)
         return image_complete(dir_fd, hex, NULL);
 }
 
-/* The layers, unpacked on a thread confined to the new rootfs (see
- * store/image_confine.c): everything it touches by path is below root_fd,
- * the layer blobs come in as open fds. */
-struct unpack_job {
-        struct unpack_state *st;
-        const struct image_plan *plan;
-        const int *blob_fds;
-        struct sf_err *err;
-};
-
-static int unpack_layers(void *arg)
-{
-        struct unpack_job *j = arg;
-        int r;
-
-        for (size_t i = 0; i < j->plan->n_layers; i++) {
-                r = image_unpack_layer(j->st, j->blob_fds[i], (unsigned) (i + 1), j->plan->layers[i].diff_id,
-                                       j->err);
-                if (r < 0)
-                        return r;
-        }
-        return image_unpack_finish(j->st, j->err);
-}
-
 static void fds_close(int *fds, size_t n)
 {
         for (size_t i = 0; fds && i < n; i++)
@@ -203,15 +178,13 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                               const struct image_limits *lim, const char *config_json, uint64_t *ret_size,
                               uint64_t *ret_dropped, bool *ret_existed, struct sf_err *err)
 {
-        _cleanup_(unpack_state_freep) struct unpack_state *st = NULL;
         _cleanup_close_ int unpack_fd = -1, root_fd = -1, rfd = -1;
         _cleanup_free_ char *complete = NULL, *config_file = NULL, *blobs_json = NULL;
         const char *hex = plan->config_digest + STRLEN("sha256:");
-        struct unpack_job job = { .plan = plan, .err = err };
         int *blob_fds = NULL;
-        bool confined = false;
+        unsigned flags = 0;
         char name[64];
-        uint64_t size;
+        uint64_t size = 0, dropped = 0;
         int r;
 
         if (bs) {
@@ -239,7 +212,6 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                         return r;
                 }
         }
-        job.blob_fds = blob_fds;
 
         r = private_dir_new(dir_fd, ".unpack-", name, sizeof name, &unpack_fd);
         if (r < 0) {
@@ -261,21 +233,21 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                 r = sf_err_errno(err, -errno, "cannot open the rootfs directory");
                 goto fail;
         }
-        r = unpack_state_new(root_fd, lim, &st);
-        if (r < 0)
-                goto fail;
-        job.st = st;
-        r = image_run_confined(root_fd, unpack_layers, &job, &confined);
+        /* The layers are hostile: decompressed, parsed and written by a
+         * throwaway confined process (store/image_confine.c). */
+        r = image_unpack_isolated(root_fd, plan, blob_fds, lim, &size, &dropped, &flags, err);
         if (r < 0) {
                 if (!err->msg[0])
                         (void) sf_err_errno(err, r, "cannot run the confined unpacker");
                 goto fail;
         }
-        if (!confined)
-                log_warning("image %s: Landlock is unavailable; layers unpacked without the per-thread confinement",
+        if (flags & UNPACK_CONFINED_NOCHROOT)
+                log_warning("image %s: not running as root; layers unpacked without the namespaces, chroot "
+                            "and capability cut (Landlock, seccomp and rlimits only)",
                             plan->config_digest);
+        if (flags & UNPACK_CONFINED_NOLANDLOCK)
+                log_warning("image %s: Landlock is unavailable; layers unpacked without it", plan->config_digest);
         fds_close(TAKE_PTR(blob_fds), plan->n_layers);
-        size = unpack_state_bytes(st);
 
         /* Data first, then the marker, then publish. */
         config_file = xasprintf("%s\n", config_json);
@@ -333,7 +305,7 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
         }
         (void) fsync(dir_fd);
         *ret_size = size;
-        *ret_dropped = unpack_state_dropped(st);
+        *ret_dropped = dropped;
         return 0;
 
 fail:

@@ -29,8 +29,13 @@
  * blobs.json, published with it; image_blobs_gc() removes the blobs no
  * complete image lists. store/image_blobs.c has the details.
  *
- * The layers are unpacked on a short-lived thread that Landlock confines
- * to the new rootfs (store/image_confine.c, with its residual risk).
+ * The layers are decompressed, parsed and written by a throwaway helper
+ * process (the running binary re-executed) confined to the new rootfs:
+ * namespaces, chroot, only CAP_CHOWN/CAP_DAC_OVERRIDE/CAP_FOWNER,
+ * no_new_privs, rlimits, Landlock and a seccomp allowlist; the caller's
+ * thread waits for it and then re-checks the tree it left
+ * (store/image_confine.c has the design and the residual risk,
+ * store/image_helper.c the protocol).
  *
  * What the rootfs holds (see store/image_unpack.c for the why):
  *   - every entry resolved inside the root: names with ".." and hard links

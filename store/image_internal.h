@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/base/cleanup.h"
 #include "store/image.h"
@@ -162,16 +163,51 @@ int blob_store_open_blob(const struct blob_store *bs, const struct staged_entry 
 /* The blobs.json of an image folder for the plan. */
 int image_blobs_json(const struct image_plan *plan, char **ret);
 
-/* --- image_confine.c ---------------------------------------------------- */
+/* --- image_confine.c, image_helper.c ----------------------------------- */
 
-/* Restrict the calling thread (only it) with Landlock to the tree below
- * root_fd. 1 confined, 0 Landlock unavailable, -errno on failure. */
-int image_confine_thread(int root_fd);
-/* Run fn(arg) on a new thread confined by image_confine_thread(root_fd),
- * and wait for it. Returns fn's result; *ret_confined says whether
- * Landlock was available. A failure to confine is an error: fn does not
- * run. */
-int image_run_confined(int root_fd, int (*fn)(void *), void *arg, bool *ret_confined);
+/* Real directory depth below a rootfs the unpacker makes (and the
+ * parent's check accepts). */
+#define IMAGE_MAX_DIR_DEPTH 256
+
+/* The layers are unpacked by a throwaway confined process; see
+ * store/image_confine.c for the design. */
+struct unpack_confinement {
+        int root_fd;              /* the new rootfs: the only tree it may touch */
+        int max_fd;               /* highest fd it holds */
+        uint64_t max_file_bytes;  /* RLIMIT_FSIZE */
+};
+
+/* Flags the helper reports: which confinement steps were not possible. */
+#define UNPACK_CONFINED_NOCHROOT 1u   /* not root: no namespaces, chroot, capability cut */
+#define UNPACK_CONFINED_NOLANDLOCK 2u /* the kernel has no Landlock */
+
+/* Restrict the calling thread (the whole process when it has one thread)
+ * with Landlock to the tree below root_fd. 1 confined, 0 Landlock
+ * unavailable, -errno on failure. */
+int image_confine_landlock(int root_fd);
+/* Compile the unpacker's seccomp filter (a scmp_filter_ctx) for process
+ * self; image_confine_process() loads it. */
+int image_confine_seccomp_new(pid_t self, void **ret);
+void image_confine_seccomp_free(void *filter);
+/* Confine the calling single-threaded process to c->root_fd: namespaces,
+ * chroot, capabilities, no_new_privs, rlimits, Landlock, then the seccomp
+ * filter. Any failed step fails (err says which); *ret_flags says which
+ * steps the environment made impossible (UNPACK_CONFINED_*). Irreversible:
+ * for the helper, and for tests in a forked child. */
+int image_confine_process(const struct unpack_confinement *c, void *filter, unsigned *ret_flags,
+                          struct sf_err *err);
+
+/* Unpack the plan's layers (blob_fds, in order) into the empty rootfs
+ * root_fd in a confined helper process, then check the tree it left with
+ * image_rootfs_check(). The counters are the helper's. */
+int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int *blob_fds,
+                          const struct image_limits *lim, uint64_t *ret_bytes, uint64_t *ret_dropped,
+                          unsigned *ret_flags, struct sf_err *err);
+/* Refuse (-EBADMSG) a rootfs holding what the unpack policy never makes:
+ * devices, FIFOs, sockets, setuid/setgid, sticky non-directories, owners
+ * outside 0..65535, directories deeper than IMAGE_MAX_DIR_DEPTH, more than
+ * the entry limit, or no real directory at /proc /dev /sys /tmp /etc. */
+int image_rootfs_check(int root_fd, const struct image_limits *lim, struct sf_err *err);
 
 /* --- helpers ------------------------------------------------------------ */
 

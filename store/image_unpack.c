@@ -61,8 +61,6 @@
  * compress well, so an archive of a few MiB could otherwise ask for GiBs. */
 #define MAX_NAME_BYTES (64ULL << 20)
 #define NAME_OVERHEAD 64
-/* Real directory depth below the root. */
-#define MAX_DIR_DEPTH 256
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
@@ -257,7 +255,7 @@ static char *path_join(const char *dir, const char *name)
 /* ---- directories ------------------------------------------------------- */
 
 /* Record the depth of a directory just created in parent_fd, and refuse
- * to go deeper than MAX_DIR_DEPTH. Every directory in the rootfs was
+ * to go deeper than IMAGE_MAX_DIR_DEPTH. Every directory in the rootfs was
  * created here, so its parent is always known; an unknown one counts as
  * too deep. */
 static int dir_depth_note(struct unpack_state *st, const struct entry_ctx *ec, int parent_fd, int dir_fd)
@@ -272,10 +270,10 @@ static int dir_depth_note(struct unpack_state *st, const struct entry_ctx *ec, i
         if (xsnprintf(key, sizeof key, "%llu", (unsigned long long) psb.st_ino) < 0)
                 return -EINVAL;
         d = json_object_get(st->dir_depth, key);
-        depth = json_is_integer(d) ? json_integer_value(d) + 1 : MAX_DIR_DEPTH + 1;
-        if (depth > MAX_DIR_DEPTH)
+        depth = json_is_integer(d) ? json_integer_value(d) + 1 : IMAGE_MAX_DIR_DEPTH + 1;
+        if (depth > IMAGE_MAX_DIR_DEPTH)
                 return sf_err_set(st->err, -EFBIG, "layer %u: entry '%s': directories nested deeper than %d levels",
-                                  st->layer, ec->pname, MAX_DIR_DEPTH);
+                                  st->layer, ec->pname, IMAGE_MAX_DIR_DEPTH);
         if (xsnprintf(key, sizeof key, "%llu", (unsigned long long) sb.st_ino) < 0)
                 return -EINVAL;
         if (json_object_set_new(st->dir_depth, key, json_integer(depth)) < 0)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the blob store and its collector (store/image_blobs.c) and
- * of the Landlock-confined unpack thread (store/image_confine.c).
+ * Unit tests of the blob store and its collector (store/image_blobs.c), of
+ * the confinement of the unpacker process (store/image_confine.c) and of
+ * the parent's check of the tree it leaves (store/image_helper.c).
  *
  * The images are OCI archives made here with libarchive: each layer an
  * uncompressed tar of one file, so two images can share a base layer byte
@@ -18,8 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <archive.h>
@@ -443,59 +450,234 @@ static void test_failed_import_blobs_collected(void **state)
         dirs_free(&d);
 }
 
-/* ---- the confined unpack thread ---- */
+/* ---- the confined unpacker process (store/image_confine.c) ---- */
 
+/* What the kernel answered inside, as -errno or a count. */
 struct probe {
-        int root_fd;
-        int outside;   /* open of /etc/hostname: fd or -errno */
-        int inside;    /* create below the root: fd or -errno */
-        int mkdir_out; /* mkdir in the parent of the root */
-        const char *parent;
+        int passwd;      /* open("/etc/passwd") */
+        int root_same;   /* "/" is the rootfs: 1 */
+        int sock_inet;   /* socket(AF_INET) */
+        int sock_unix;   /* socket(AF_UNIX) */
+        int exec;        /* execve("/bin/sh") */
+        int write_out;   /* create through a dir fd opened before, outside */
+        int mkdir_in;    /* mkdir inside the root: 0 */
+        int chown_in;    /* chown inside the root to an image uid: 0 */
+        int mknod_fifo;  /* mkfifo inside */
+        int chroot_up;   /* chroot("..") */
+        int kill_parent; /* kill(getppid(), 0) */
+        int ptrace;      /* ptrace(PTRACE_ATTACH, getppid()) */
+        int mmap_exec;   /* mmap(PROT_EXEC) */
+        int unshare;     /* unshare(CLONE_NEWUSER) */
+        int confine;     /* image_confine_process() */
+        unsigned flags;
 };
 
-static int probe_fn(void *arg)
-{
-        struct probe *p = arg;
-        int fd;
+static int neg_errno(long r) { return r < 0 ? -errno : (int) r; }
 
-        fd = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
-        p->outside = fd < 0 ? -errno : fd;
-        fd = openat(p->root_fd, "made-inside", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-        p->inside = fd < 0 ? -errno : fd;
-        {
-                _cleanup_free_ char *d = xasprintf("%s/made-outside", p->parent);
-                p->mkdir_out = mkdir(d, 0700) < 0 ? -errno : 0;
+/* In the forked child: confine exactly as the helper does, then try. */
+__attribute__((noreturn)) static void probe_child(const char *root, const char *outside, int out_fd, int go_fd)
+{
+        struct probe p;
+        struct sf_err err = { 0 };
+        struct unpack_confinement c = { .max_file_bytes = 1 << 20 };
+        struct stat want, got;
+        void *filter = NULL;
+        int outside_fd, fd;
+        char b;
+
+        memset(&p, 0x7f, sizeof p);
+        c.root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        outside_fd = open(outside, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (c.root_fd < 0 || outside_fd < 0 || fstat(c.root_fd, &want) < 0 ||
+            image_confine_seccomp_new(getpid(), &filter) < 0)
+                _exit(2);
+        c.max_fd = out_fd > go_fd ? out_fd : go_fd;
+        if (c.max_fd < outside_fd)
+                c.max_fd = outside_fd;
+        p.confine = image_confine_process(&c, filter, &p.flags, &err);
+        if (p.confine == 0) {
+                fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+                p.passwd = neg_errno(fd);
+                p.root_same = stat("/", &got) == 0 && got.st_ino == want.st_ino && got.st_dev == want.st_dev;
+                p.sock_inet = neg_errno(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+                p.sock_unix = neg_errno(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+                {
+                        char *argv[] = { (char *) "/bin/sh", (char *) "-c", (char *) "true", NULL };
+                        char *envp[] = { NULL };
+                        p.exec = neg_errno(execve("/bin/sh", argv, envp));
+                }
+                p.write_out = neg_errno(openat(outside_fd, "made-outside", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+                p.mkdir_in = neg_errno(mkdirat(c.root_fd, "made-inside", 0755));
+                p.chown_in = neg_errno(fchownat(c.root_fd, "made-inside", 1234, 1234, AT_SYMLINK_NOFOLLOW));
+                p.mknod_fifo = neg_errno(mknodat(c.root_fd, "fifo", S_IFIFO | 0644, 0));
+                p.chroot_up = neg_errno(chroot(".."));
+                p.kill_parent = neg_errno(kill(getppid(), 0));
+                p.ptrace = neg_errno(ptrace(PTRACE_ATTACH, getppid(), NULL, NULL));
+                {
+                        void *m = mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                        p.mmap_exec = m == MAP_FAILED ? -errno : 0;
+                }
+                p.unshare = neg_errno(unshare(CLONE_NEWUSER));
         }
-        return 0;
+        if (write_all(out_fd, &p, sizeof p) < 0)
+                _exit(3);
+        /* Stay alive until the parent has read /proc/<pid>/status. */
+        _exit(read(go_fd, &b, 1) < 0 ? 4 : 0);
 }
 
-static void test_confined_thread(void **state)
+/* "CapEff:\t0000000000000000" and friends, from /proc/pid/status. */
+static unsigned long long status_field(pid_t pid, const char *key, int base)
+{
+        _cleanup_free_ char *path = xasprintf("/proc/%d/status", (int) pid), *buf = NULL;
+        const char *at;
+
+        assert_int_equal(read_file_at(AT_FDCWD, path, 1 << 16, &buf, NULL), 0);
+        at = strstr(buf, key);
+        assert_non_null(at);
+        return strtoull(at + strlen(key), NULL, base);
+}
+
+static void test_confined_process(void **state)
 {
         struct dirs d;
-        struct probe p = { .outside = 1 };
-        _cleanup_free_ char *root = NULL;
-        _cleanup_close_ int root_fd = -1, after = -1;
-        bool confined = false;
+        struct probe p;
+        _cleanup_free_ char *root = NULL, *outside_file = NULL;
+        int out[2], go[2], status = 0;
+        unsigned long long want_caps = (1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_FOWNER);
+        struct stat sb;
+        pid_t pid;
 
+        dirs_new(&d);
+        root = xasprintf("%s/images/rootfs", d.top);
+        outside_file = xasprintf("%s/made-outside", d.images);
+        assert_int_equal(mkdir(root, 0755), 0);
+        /* The host has what the probe must not reach. */
+        assert_int_equal(access("/etc/passwd", R_OK), 0);
+        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(go, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                (void) close(out[0]);
+                (void) close(go[1]);
+                probe_child(root, d.images, out[1], go[0]);
+        }
+        (void) close(out[1]);
+        (void) close(go[0]);
+        assert_int_equal(read(out[0], &p, sizeof p), (ssize_t) sizeof p);
+        assert_int_equal(p.confine, 0);
+
+        if (geteuid() == 0) {
+                /* Only CHOWN, DAC_OVERRIDE and FOWNER, everywhere. */
+                assert_int_equal(p.flags & UNPACK_CONFINED_NOCHROOT, 0);
+                assert_int_equal(status_field(pid, "CapEff:\t", 16), want_caps);
+                assert_int_equal(status_field(pid, "CapPrm:\t", 16), want_caps);
+                assert_int_equal(status_field(pid, "CapBnd:\t", 16), want_caps);
+                assert_int_equal(status_field(pid, "CapInh:\t", 16), 0);
+                assert_int_equal(status_field(pid, "CapAmb:\t", 16), 0);
+                assert_int_equal(p.root_same, 1);
+                assert_int_equal(p.passwd, -ENOENT);
+                assert_int_equal(p.chown_in, 0);
+        } else {
+                assert_int_equal(p.passwd, -EACCES); /* Landlock */
+        }
+        assert_int_equal(status_field(pid, "NoNewPrivs:\t", 10), 1);
+        assert_int_equal(status_field(pid, "Seccomp:\t", 10), 2);
+        (void) close(go[1]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        (void) close(out[0]);
+
+        assert_int_equal(p.sock_inet, -EPERM);
+        assert_int_equal(p.sock_unix, -EPERM);
+        assert_int_equal(p.exec, -EPERM);
+        assert_int_equal(p.chroot_up, -EPERM);
+        assert_int_equal(p.kill_parent, -EPERM);
+        assert_int_equal(p.ptrace, -EPERM);
+        assert_int_equal(p.mmap_exec, -EPERM);
+        assert_int_equal(p.unshare, -EPERM);
+        assert_int_equal(p.mknod_fifo, -EPERM); /* seccomp; Landlock too */
+        if (!(p.flags & UNPACK_CONFINED_NOLANDLOCK))
+                assert_int_equal(p.write_out, -EACCES);
+        else
+                assert_true(p.write_out < 0);
+        assert_int_equal(p.mkdir_in, 0);
+        /* Host side: inside changed, outside did not. */
+        assert_int_equal(lstat(outside_file, &sb), -1);
+        {
+                _cleanup_free_ char *in = xasprintf("%s/made-inside", root);
+                assert_int_equal(lstat(in, &sb), 0);
+                assert_true(S_ISDIR(sb.st_mode));
+                if (geteuid() == 0)
+                        assert_int_equal(sb.st_uid, 1234);
+        }
+        dirs_free(&d);
+}
+
+/* The parent's check refuses what only a compromised unpacker leaves. */
+static void test_rootfs_check(void **state)
+{
+        static const char *const sysdirs[] = { "proc", "dev", "sys", "tmp", "etc" };
+        struct image_limits lim;
+        struct dirs d;
+        _cleanup_free_ char *root = NULL;
+        _cleanup_close_ int root_fd = -1;
+        struct sf_err err = { 0 };
+        int fd;
+
+        image_limits_effective(NULL, &lim);
         dirs_new(&d);
         root = xasprintf("%s/images/rootfs", d.top);
         assert_int_equal(mkdir(root, 0755), 0);
         root_fd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         assert_true(root_fd >= 0);
-        p.root_fd = root_fd;
-        p.parent = d.images;
-        assert_int_equal(image_run_confined(root_fd, probe_fn, &p, &confined), 0);
-        if (!confined) {
-                dirs_free(&d);
-                skip();
+        /* No /proc & co yet. */
+        assert_int_equal(image_rootfs_check(root_fd, &lim, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "'/proc': not a directory"));
+        for (size_t i = 0; i < ELEMENTSOF(sysdirs); i++)
+                assert_int_equal(mkdirat(root_fd, sysdirs[i], 0755), 0);
+        assert_int_equal(mkdirat(root_fd, "usr", 0755), 0);
+        assert_int_equal(mkdirat(root_fd, "usr/bin", 0755), 0);
+        fd = openat(root_fd, "usr/bin/su", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+        assert_true(fd >= 0);
+        assert_int_equal(symlinkat("/etc/shadow", root_fd, "usr/link"), 0);
+        assert_int_equal(image_rootfs_check(root_fd, &lim, &err), 0);
+
+        assert_int_equal(fchmod(fd, 04755), 0);
+        assert_int_equal(image_rootfs_check(root_fd, &lim, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "'/usr/bin/su': setuid or setgid"));
+        assert_int_equal(fchmod(fd, 0755), 0);
+        if (geteuid() == 0) {
+                assert_int_equal(fchown(fd, 70000, 0), 0);
+                assert_int_equal(image_rootfs_check(root_fd, &lim, &err), -EBADMSG);
+                assert_non_null(strstr(err.msg, "owner outside 0..65535"));
+                assert_int_equal(fchown(fd, 0, 0), 0);
         }
-        assert_int_equal(p.outside, -EACCES);
-        assert_true(p.inside >= 0);
-        (void) close(p.inside);
-        assert_int_equal(p.mkdir_out, -EACCES);
-        /* Only that thread was confined. */
-        after = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
-        assert_true(after >= 0);
+        (void) close(fd);
+        assert_int_equal(mknodat(root_fd, "usr/fifo", S_IFIFO | 0644, 0), 0);
+        assert_int_equal(image_rootfs_check(root_fd, &lim, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "'/usr/fifo': a device, FIFO or socket"));
+        assert_int_equal(unlinkat(root_fd, "usr/fifo", 0), 0);
+        assert_int_equal(unlinkat(root_fd, "proc", AT_REMOVEDIR), 0);
+        assert_int_equal(symlinkat("/", root_fd, "proc"), 0);
+        assert_int_equal(image_rootfs_check(root_fd, &lim, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "'/proc': not a directory"));
+        assert_int_equal(unlinkat(root_fd, "proc", 0), 0);
+        assert_int_equal(mkdirat(root_fd, "proc", 0755), 0);
+        /* Deeper than the unpacker ever nests. */
+        {
+                _cleanup_close_ int dfd = openat(root_fd, "usr", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                for (int i = 0; i < IMAGE_MAX_DIR_DEPTH; i++) {
+                        int nfd;
+                        assert_int_equal(mkdirat(dfd, "d", 0755), 0);
+                        nfd = openat(dfd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        assert_true(nfd >= 0);
+                        (void) close(dfd);
+                        dfd = nfd;
+                }
+        }
+        assert_int_equal(image_rootfs_check(root_fd, &lim, &err), -EBADMSG);
+        assert_non_null(strstr(err.msg, "nested too deep"));
         dirs_free(&d);
 }
 
@@ -508,7 +690,8 @@ int main(void)
                 cmocka_unit_test(test_corrupt_blob_replaced),
                 cmocka_unit_test(test_truncated_blob_replaced),
                 cmocka_unit_test(test_failed_import_blobs_collected),
-                cmocka_unit_test(test_confined_thread),
+                cmocka_unit_test(test_confined_process),
+                cmocka_unit_test(test_rootfs_check),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
