@@ -159,7 +159,11 @@ def check_string_map(v, what):
 def check_function_status(f, *, name, namespace, image, in_list):
     """A FunctionStatus as faas-provider's types/function_status.go encodes it."""
     assert isinstance(f, dict), f
-    assert set(f) <= FUNCTION_STATUS_KEYS, "unknown keys: %s" % (set(f) - FUNCTION_STATUS_KEYS)
+    # Go clients ignore unknown keys; the one extra allowed is sfaasd's own
+    # extension object, so that a misspelt OpenFaaS key still fails here.
+    assert set(f) <= FUNCTION_STATUS_KEYS | {"sfaasd"}, "unknown keys: %s" % (set(f) - FUNCTION_STATUS_KEYS)
+    if "sfaasd" in f:
+        assert isinstance(f["sfaasd"], dict) and isinstance(f["sfaasd"].get("mode"), str), f["sfaasd"]
     assert "service" not in f  # renamed "name" in the status
     assert f["name"] == name
     assert f["image"] == image
