@@ -53,6 +53,8 @@ struct http_conn {
         bool reading;
         bool refused;                /* head callback refused the body */
         bool in_header_phase;
+        bool done_pending;           /* an answer went out whole: finish it from the timer */
+        bool done_close;
         char remote[64];
 };
 
@@ -447,9 +449,16 @@ static void conn_close(struct http_conn *c)
         server_maybe_done(s);
 }
 
+static void response_done(struct http_conn *c, int status, bool close_after);
+
 static void on_timer(uv_timer_t *t)
 {
         struct http_conn *c = t->data;
+        if (c->done_pending) {
+                c->done_pending = false;
+                response_done(c, 0, c->done_close);
+                return;
+        }
         if (c->req && !c->active)
                 conn_fail(c, 408, "request not received in time");
         else if (!c->active)
@@ -485,6 +494,8 @@ static void arm_timer(struct http_conn *c)
 {
         const struct http_limits *l = &c->server->limits;
         uint64_t ms = c->in_header_phase ? l->header_timeout_ms : l->idle_timeout_ms;
+        if (c->done_pending)
+                return; /* the timer finishes an answer first (conn_write) */
         if (c->active || (c->req && c->in_header_phase))
                 return; /* handled request: no timer; header phase: absolute deadline */
         (void) uv_timer_start(&c->timer, on_timer, ms, 0);
@@ -515,14 +526,13 @@ static void conn_process(struct http_conn *c, const char *data, size_t len)
                         c->pending = np;
                         c->pending_len = len - used;
                 }
-                conn_stop_reading(c);
                 if (c->active && c->active->body_streamed) {
                         /* Taken by the head callback: only the end of its body is news. */
                         struct http_request *req = c->active;
                         if (req->on_body_end)
                                 req->on_body_end(req);
-                        /* An answer under way: read to notice a client that leaves. */
-                        if (c->active == req && req->streaming)
+                        /* Read on (a body paused by back-pressure resumes here). */
+                        if (c->active == req)
                                 conn_start_reading(c);
                         return;
                 }
@@ -558,10 +568,18 @@ static void conn_process(struct http_conn *c, const char *data, size_t len)
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
         struct http_conn *c = stream->data;
-        if (c->active && c->active->streaming) {
-                /* Reading during a stream only to learn that the client left;
-                 * a pipelined next request waits (bounded) in pending. */
-                if (nread < 0) {
+        /* Between an answer and the next request the parser is paused: what
+         * arrives waits in pending like during the answer. */
+        if (c->active || llhttp_get_errno(&c->parser) == HPE_PAUSED) {
+                /* A request is being answered: reading goes on (stopping and
+                 * restarting costs two epoll_ctl calls per request) to learn
+                 * that the client left; a pipelined next request waits
+                 * (bounded) in pending. A half-close before a plain answer
+                 * still gets the answer. */
+                if (nread == UV_EOF && !(c->active && c->active->streaming)) {
+                        conn_stop_reading(c);
+                        c->close_after_write = true;
+                } else if (nread < 0) {
                         conn_close(c);
                 } else if (nread > 0) {
                         char *np;
@@ -613,6 +631,13 @@ static void on_write(uv_write_t *w, int status)
                         cur->on_drain(cur);
                 return;
         }
+        response_done(c, status, close_after);
+}
+
+/* The last byte of an answer is out (or queued in the kernel): close, or
+ * go on with the next request. */
+static void response_done(struct http_conn *c, int status, bool close_after)
+{
         if (status < 0 || close_after || c->close_after_write) {
                 conn_close(c);
                 return;
@@ -635,6 +660,46 @@ static void on_write(uv_write_t *w, int status)
         }
         arm_timer(c);
         conn_start_reading(c);
+}
+
+/* Send wc (owned from here): at once when the socket takes it whole (no
+ * copy kept, no write callback, no epoll_ctl for the drain), else through
+ * libuv's write queue, whose order it keeps. An answer written whole is
+ * finished from the connection's timer on the next loop turn (never from
+ * inside the handler that answered). */
+static int conn_write(struct http_conn *c, struct write_ctx *wc)
+{
+        size_t off = 0;
+        uv_buf_t b;
+
+        if (uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0 && !c->done_pending) {
+                int w;
+                b = uv_buf_init(wc->buf, (unsigned) wc->len);
+                w = uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+                if (w < 0 && w != UV_EAGAIN) {
+                        free(wc);
+                        conn_close(c);
+                        return -EPIPE;
+                }
+                if (w > 0)
+                        off = (size_t) w;
+                if (off == wc->len) {
+                        if (wc->final) {
+                                c->done_pending = true;
+                                c->done_close = wc->close_after;
+                                (void) uv_timer_start(&c->timer, on_timer, 0, 0);
+                        }
+                        free(wc);
+                        return 0;
+                }
+        }
+        b = uv_buf_init(wc->buf + off, (unsigned) (wc->len - off));
+        if (uv_write(&wc->w, (uv_stream_t *) &c->tcp, &b, 1, on_write) < 0) {
+                free(wc);
+                conn_close(c);
+                return -EPIPE;
+        }
+        return 0;
 }
 
 static void format_date(char *buf, size_t n)
@@ -710,13 +775,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
         wc->final = true;
         wc->len = hl + el + 2 + (send_body ? body_len : 0);
         request_free(req);
-        {
-                uv_buf_t b = uv_buf_init(wc->buf, (unsigned) wc->len);
-                if (uv_write(&wc->w, (uv_stream_t *) &c->tcp, &b, 1, on_write) < 0) {
-                        free(wc);
-                        conn_close(c);
-                }
-        }
+        (void) conn_write(c, wc);
 }
 
 void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
@@ -1040,15 +1099,7 @@ static int stream_queue(struct http_request *req, const char *prefix, size_t ple
         wc->close_after = close_after;
         wc->final = final;
         wc->len = total;
-        {
-                uv_buf_t b = uv_buf_init(wc->buf, (unsigned) wc->len);
-                if (uv_write(&wc->w, (uv_stream_t *) &c->tcp, &b, 1, on_write) < 0) {
-                        free(wc);
-                        conn_close(c);
-                        return -EPIPE;
-                }
-        }
-        return 0;
+        return conn_write(c, wc);
 }
 
 int http_stream_begin(struct http_request *req, int status, const char *content_type, const char *extra_headers)

@@ -428,10 +428,19 @@ static bool header_env_name(const char *h, char *out, size_t size)
 
 void invoke_make_call_id(char out[40])
 {
+        /* One getrandom() per 64 ids: every proxied call makes one. */
+        static __thread unsigned char pool[1024];
+        static __thread size_t left;
         unsigned char b[16];
         char hex[33];
-        if (random_bytes(b, sizeof b) < 0)
-                memset(b, 0, sizeof b);
+        if (left < sizeof b) {
+                if (random_bytes(pool, sizeof pool) < 0)
+                        memset(pool, 0, sizeof pool);
+                left = sizeof pool;
+        }
+        memcpy(b, pool + sizeof pool - left, sizeof b);
+        explicit_bzero(pool + sizeof pool - left, sizeof b);
+        left -= sizeof b;
         b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
         b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
         hex_encode(b, sizeof b, hex);

@@ -37,6 +37,8 @@ int logs_init(struct logs *l, const char *data_dir, size_t cap_bytes)
                 return r;
         l->cap_bytes = cap_bytes ? cap_bytes : (1u << 20);
         l->followers = NULL;
+        for (size_t i = 0; i < LOGS_OPEN_MAX; i++)
+                l->files[i].fd = -1;
         if (mkdir(l->dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
         return 0;
@@ -109,45 +111,106 @@ static void notify_followers(struct logs *l, const char *ns, const char *name, c
         }
 }
 
-static void append_record(struct logs *l, const char *ns, const char *name, const char *instance, const char *text,
-                          size_t len)
+/* One record, newline-terminated, in *ret (malloc'ed). */
+static int format_record(const char *ns, const char *name, const char *instance, const char *text, size_t len,
+                         char **ret, size_t *ret_len)
 {
-        char ts[40], path[4200], dir[4200];
-        _cleanup_close_ int fd = -1;
+        char ts[40];
         json_t *o;
         char *line;
         size_t n;
-        struct stat st;
 
         timestamp_now(ts);
         o = json_pack("{s:s,s:s,s:s,s:s,s:o*}", "name", name, "namespace", ns, "instance", instance, "timestamp",
                       ts, "text", json_text(text, len));
         if (!o)
-                return;
+                return -ENOMEM;
         line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
         if (!line)
-                return;
+                return -ENOMEM;
         n = strlen(line);
         line[n++] = '\n'; /* json_dumps leaves room: the NUL is replaced, length is explicit */
+        *ret = line;
+        *ret_len = n;
+        return 0;
+}
 
+static void file_close(struct log_file *f)
+{
+        if (f->fd >= 0)
+                (void) close(f->fd);
+        f->fd = -1;
+        f->ns[0] = f->name[0] = '\0';
+}
+
+/* The function's log file, from the cache or opened (least recently used
+ * one evicted). NULL when it cannot be opened. */
+static struct log_file *file_get(struct logs *l, const char *ns, const char *name)
+{
+        struct log_file *f, *victim = &l->files[0];
+        char path[4200], dir[4200];
+        struct stat st;
+
+        for (size_t i = 0; i < LOGS_OPEN_MAX; i++) {
+                f = &l->files[i];
+                if (f->fd >= 0 && strcmp(f->name, name) == 0 && strcmp(f->ns, ns) == 0) {
+                        f->used = ++l->tick;
+                        return f;
+                }
+                if (f->fd < 0 || (victim->fd >= 0 && f->used < victim->used))
+                        victim = f;
+        }
+        file_close(victim);
         if (xsnprintf(dir, sizeof dir, "%s/%s", l->dir, ns) < 0 || log_path(l, ns, name, "", path, sizeof path) < 0)
-                goto out;
+                return NULL;
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                goto out;
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0 && fstat(fd, &st) == 0 && (size_t) st.st_size + n > l->cap_bytes) {
-                char old[4210];
+                return NULL;
+        victim->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (victim->fd < 0)
+                return NULL;
+        if (fstat(victim->fd, &st) < 0) {
+                file_close(victim);
+                return NULL;
+        }
+        victim->size = (uint64_t) st.st_size;
+        (void) xsnprintf(victim->ns, sizeof victim->ns, "%s", ns);
+        (void) xsnprintf(victim->name, sizeof victim->name, "%s", name);
+        victim->used = ++l->tick;
+        return victim;
+}
+
+/* Append n bytes of whole records, rotating first when the cap would be passed. */
+static void file_write(struct logs *l, const char *ns, const char *name, const char *data, size_t n)
+{
+        struct log_file *f = file_get(l, ns, name);
+        if (!f)
+                return;
+        if (f->size + n > l->cap_bytes) {
+                char path[4200], old[4210];
                 /* Keep one older generation: at most twice the cap per function. */
-                if (log_path(l, ns, name, ".1", old, sizeof old) >= 0 && rename(path, old) == 0) {
-                        (void) close(fd);
-                        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (log_path(l, ns, name, "", path, sizeof path) >= 0 &&
+                    log_path(l, ns, name, ".1", old, sizeof old) >= 0 && rename(path, old) == 0) {
+                        file_close(f);
+                        f = file_get(l, ns, name);
+                        if (!f)
+                                return;
                 }
         }
-        if (fd >= 0)
-                (void) write_all(fd, line, n);
+        if (write_all(f->fd, data, n) == 0)
+                f->size += n;
+}
+
+static void append_record(struct logs *l, const char *ns, const char *name, const char *instance, const char *text,
+                          size_t len)
+{
+        char *line;
+        size_t n;
+
+        if (format_record(ns, name, instance, text, len, &line, &n) < 0)
+                return;
+        file_write(l, ns, name, line, n);
         notify_followers(l, ns, name, instance, line, n);
-out:
         free(line);
 }
 
@@ -155,12 +218,40 @@ void logs_append(struct logs *l, const char *ns, const char *name, const char *i
                  size_t len)
 {
         const char *p = text, *end = text + len;
+        char *batch = NULL;
+        size_t blen = 0, bcap = 0;
+
+        /* Every line of one read in one write. */
         while (p < end) {
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
-                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
-                append_record(l, ns, name, instance, p, n > LOG_LINE_MAX ? LOG_LINE_MAX : n);
+                size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p), rn;
+                char *rec;
+                if (format_record(ns, name, instance, p, n > LOG_LINE_MAX ? LOG_LINE_MAX : n, &rec, &rn) == 0) {
+                        notify_followers(l, ns, name, instance, rec, rn);
+                        if (blen + rn > bcap) {
+                                size_t nc = bcap ? bcap * 2 : 4096;
+                                char *nb;
+                                while (nc < blen + rn)
+                                        nc *= 2;
+                                nb = realloc(batch, nc);
+                                if (!nb) {
+                                        file_write(l, ns, name, rec, rn);
+                                        free(rec);
+                                        p += n + (nl ? 1 : 0);
+                                        continue;
+                                }
+                                batch = nb;
+                                bcap = nc;
+                        }
+                        memcpy(batch + blen, rec, rn);
+                        blen += rn;
+                        free(rec);
+                }
                 p += n + (nl ? 1 : 0);
         }
+        if (blen)
+                file_write(l, ns, name, batch, blen);
+        free(batch);
 }
 
 void logs_daemon(struct logs *l, const char *ns, const char *name, const char *fmt, ...)
@@ -179,6 +270,9 @@ void logs_daemon(struct logs *l, const char *ns, const char *name, const char *f
 void logs_remove(struct logs *l, const char *ns, const char *name)
 {
         char path[4210];
+        for (size_t i = 0; i < LOGS_OPEN_MAX; i++)
+                if (l->files[i].fd >= 0 && strcmp(l->files[i].name, name) == 0 && strcmp(l->files[i].ns, ns) == 0)
+                        file_close(&l->files[i]);
         if (log_path(l, ns, name, "", path, sizeof path) >= 0)
                 (void) unlink(path);
         if (log_path(l, ns, name, ".1", path, sizeof path) >= 0)

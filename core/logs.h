@@ -13,16 +13,30 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/http.h"
 
 struct sfaasd;
 struct log_follower;
 
+#define LOGS_OPEN_MAX 32
+
+/* An open log file (a warm instance may log a line per request: opening
+ * the file for each would cost four system calls a line). */
+struct log_file {
+        char ns[64], name[64];
+        int fd;                       /* -1: free slot */
+        uint64_t size;
+        uint64_t used;                /* for least-recently-used eviction */
+};
+
 struct logs {
         char dir[4096];               /* DATA/logs */
         size_t cap_bytes;             /* per generation */
         struct log_follower *followers;
+        struct log_file files[LOGS_OPEN_MAX];
+        uint64_t tick;
 };
 
 int logs_init(struct logs *l, const char *data_dir, size_t cap_bytes);
