@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,12 @@ struct pools {
         int self_netns;           /* the loop thread's own network namespace */
         uv_timer_t tick;
         bool tick_started, closed;
+        /* Fast readiness probes: a 200 us periodic timerfd, armed while an
+         * instance is young (libuv timers have 1 ms steps; spinning on the
+         * loop would take the CPU the starting instance needs). */
+        int probe_tfd;
+        uv_poll_t probe_poll;
+        bool probe_armed, probe_poll_open;
         size_t instances;         /* alive (not yet reaped) */
         size_t calls;             /* pcalls not yet freed */
 };
@@ -701,8 +708,8 @@ static void instance_ready(struct instance *inst)
         instance_set_state(inst, INST_READY);
         inst->ready_ns = now;
         inst->last_used_ns = now;
-        log_debug("function '%s.%s': instance %s ready in %.3f ms", p->name, p->ns, inst->id,
-                  (double) (now - inst->start_ns) / 1e6);
+        log_debug("function '%s.%s': instance %s ready in %.3f ms (%u probes)", p->name, p->ns, inst->id,
+                  (double) (now - inst->start_ns) / 1e6, inst->probes);
         pool_dispatch(p);
 }
 
@@ -717,6 +724,53 @@ static int probe_on_complete(llhttp_t *parser)
 }
 
 static llhttp_settings_t probe_settings;
+
+#define PROBE_FAST_NS 200000ULL      /* every 200 us ... */
+#define PROBE_FAST_FOR_MS 30         /* ... for an instance's first 30 ms */
+
+static void probe_arm(struct pools *ps, bool on)
+{
+        struct itimerspec its = { 0 };
+        if (ps->probe_tfd < 0 || ps->probe_armed == on)
+                return;
+        if (on) {
+                its.it_value.tv_nsec = (long) PROBE_FAST_NS;
+                its.it_interval.tv_nsec = (long) PROBE_FAST_NS;
+        }
+        if (timerfd_settime(ps->probe_tfd, 0, &its, NULL) == 0)
+                ps->probe_armed = on;
+}
+
+/* A fast tick: young instances whose last probe failed try again. */
+static void on_probe_tick(uv_poll_t *h, int status, int events)
+{
+        struct pools *ps = h->data;
+        uint64_t n, now = now_ns();
+        bool young = false;
+        (void) status;
+        (void) events;
+        if (read(ps->probe_tfd, &n, sizeof n) < 0 && errno != EAGAIN)
+                return;
+        for (struct pool *p = ps->list; p; p = p->next) {
+                struct instance *next;
+                if (!p->n_starting)
+                        continue;
+                for (struct instance *i = p->instances; i; i = next) {
+                        next = i->next;
+                        if (i->state != INST_STARTING || i->gone)
+                                continue;
+                        if (now - i->start_ns >= PROBE_FAST_FOR_MS * 1000000ULL)
+                                continue;
+                        young = true;
+                        if (i->fast_wait) {
+                                i->fast_wait = false;
+                                probe_start(i);
+                        }
+                }
+        }
+        if (!young)
+                probe_arm(ps, false);
+}
 
 static void on_probe_timer(uv_timer_t *t)
 {
@@ -742,7 +796,12 @@ static void probe_retry(struct instance *inst)
                 instance_stop(inst, 0);
                 return;
         }
-        delay = p->watchdog ? (age_ms < 100 ? 2 : 20) : (age_ms < 5 ? 0 : age_ms < 100 ? 1 : 10);
+        if (!p->watchdog && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
+                inst->fast_wait = true;
+                probe_arm(p->sf->pools, true);
+                return;
+        }
+        delay = p->watchdog ? (age_ms < 100 ? 2 : 20) : (age_ms < 100 ? 1 : 10);
         (void) uv_timer_start(&inst->timer, on_probe_timer, delay, 0);
 }
 
@@ -1053,6 +1112,7 @@ int pools_new(struct sfaasd *sf)
                 free(ps);
                 return r;
         }
+        ps->probe_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
         llhttp_settings_init(&probe_settings);
         probe_settings.on_message_complete = probe_on_complete;
         sf->pools = ps;
@@ -1069,6 +1129,15 @@ void pools_start(struct sfaasd *sf)
         (void) uv_timer_start(&ps->tick, on_tick, POOL_TICK_MS, POOL_TICK_MS);
         uv_unref((uv_handle_t *) &ps->tick);
         ps->tick_started = true;
+        if (ps->probe_tfd >= 0 && uv_poll_init(&sf->loop, &ps->probe_poll, ps->probe_tfd) == 0) {
+                ps->probe_poll.data = ps;
+                ps->probe_poll_open = true;
+                (void) uv_poll_start(&ps->probe_poll, UV_READABLE, on_probe_tick);
+                uv_unref((uv_handle_t *) &ps->probe_poll);
+        } else if (ps->probe_tfd >= 0) {
+                (void) close(ps->probe_tfd);
+                ps->probe_tfd = -1;
+        }
         /* Every http-mode function's floor (scale.min) starts now. */
         if (store_namespace_list(sf->store, &nss) < 0)
                 return;
@@ -1128,6 +1197,8 @@ void pools_close(struct sfaasd *sf)
         ps->closed = true;
         if (ps->tick_started)
                 uv_close((uv_handle_t *) &ps->tick, NULL);
+        if (ps->probe_poll_open)
+                uv_close((uv_handle_t *) &ps->probe_poll, NULL);
 }
 
 void pools_free(struct sfaasd *sf)
@@ -1144,6 +1215,8 @@ void pools_free(struct sfaasd *sf)
         }
         if (ps->self_netns >= 0)
                 (void) close(ps->self_netns);
+        if (ps->probe_tfd >= 0)
+                (void) close(ps->probe_tfd);
         free(ps);
         sf->pools = NULL;
 }

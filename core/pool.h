@@ -119,6 +119,7 @@ struct instance {
         size_t n_idle;
         struct upconn *probe;      /* readiness probe under way */
         unsigned probes;
+        bool fast_wait;            /* waits for the fast probe tick */
         bool exited, gone;
         bool outdated;             /* the function changed: stop when idle */
         int wait_status;
