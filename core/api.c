@@ -247,6 +247,14 @@ static void handle_deploy(struct http_request *req, bool update)
         spec = deployment_normalize(req, body, ns);
         if (!spec)
                 return;
+        {
+                /* The warm-pool settings in labels and annotations (core/pool.h). */
+                struct sf_err err = { 0 };
+                if (pools_check_meta(spec, &err) < 0) {
+                        http_respond_error(req, 400, "%s", err.msg);
+                        return;
+                }
+        }
         /* Every secret listed must exist in the function's namespace (faasd:
          * 400 "unable to find secret: X"); core/secret_files.c mounts them. */
         secrets = json_object_get(spec, "secrets");

@@ -123,6 +123,51 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
         p->floor = p->min;
 }
 
+int pools_check_meta(json_t *spec, struct sf_err *err)
+{
+        static const char *const counts[] = { "com.openfaas.scale.min", "com.openfaas.scale.max",
+                                              "com.sfaasd.max-inflight", "com.sfaasd.queue-max", "com.sfaasd.port" };
+        static const char *const durations[] = { "com.openfaas.scale.zero-duration", "com.sfaasd.timeout",
+                                                  "com.sfaasd.grace-period" };
+        struct fn_recipe r = { .spec = spec };
+        const char *v;
+        uint64_t n, min = 0, max = 0;
+        bool have_min = false, have_max = false;
+
+        v = fn_recipe_meta(&r, "com.sfaasd.mode");
+        if (v && strcmp(v, "http") != 0 && strcmp(v, "exec") != 0)
+                return sf_err_set(err, -EINVAL, "com.sfaasd.mode must be 'http' or 'exec', not '%.32s'", v);
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                v = fn_recipe_meta(&r, counts[i]);
+                if (!v)
+                        continue;
+                if (parse_u64(v, &n) < 0 || n > 100000)
+                        return sf_err_set(err, -EINVAL, "%s must be a whole number (0 to 100000), not '%.32s'",
+                                          counts[i], v);
+                if (i == 0)
+                        min = n, have_min = true;
+                if (i == 1)
+                        max = n, have_max = true;
+                if (i == 1 && n == 0)
+                        return sf_err_set(err, -EINVAL, "com.openfaas.scale.max must be at least 1");
+                if (i == 4 && (n == 0 || n > 65535))
+                        return sf_err_set(err, -EINVAL, "com.sfaasd.port must be a TCP port (1 to 65535)");
+        }
+        if (have_min && have_max && min > max)
+                return sf_err_set(err, -EINVAL, "com.openfaas.scale.min (%llu) is above com.openfaas.scale.max (%llu)",
+                                  (unsigned long long) min, (unsigned long long) max);
+        for (size_t i = 0; i < ELEMENTSOF(durations); i++) {
+                v = fn_recipe_meta(&r, durations[i]);
+                if (v && parse_duration_ms(v, &n) < 0)
+                        return sf_err_set(err, -EINVAL, "%s must be a duration such as '30s' or '500ms', not '%.32s'",
+                                          durations[i], v);
+        }
+        v = fn_recipe_meta(&r, "com.openfaas.scale.zero");
+        if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+                return sf_err_set(err, -EINVAL, "com.openfaas.scale.zero must be 'true' or 'false', not '%.32s'", v);
+        return 0;
+}
+
 /* (Re)read the function. -ENOENT when it is gone. */
 static int pool_load(struct pool *p, int *ret_status, struct sf_err *err)
 {

@@ -73,6 +73,11 @@ void pools_function_removed(struct sfaasd *sf, const char *ns, const char *name)
 int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
                   const char *subpath);
 
+/* Deploy-time check of the pool settings in a deployment's labels and
+ * annotations (mode, port, scale.min/max, max-inflight, queue-max,
+ * durations): -EINVAL with the key and the problem in err. */
+int pools_check_meta(json_t *spec, struct sf_err *err);
+
 /* POST /system/scale-function: set the floor and start or stop instances
  * now. -ENOENT unknown function; exec-mode functions accept and ignore it. */
 int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t replicas, struct sf_err *err);

@@ -123,28 +123,52 @@ int parse_cpu_millis(const char *s, uint64_t *ret)
 
 int parse_duration_ms(const char *s, uint64_t *ret)
 {
+        /* A bare number is seconds; else Go's time.ParseDuration form, one
+         * or more number+unit terms ("500ms", "1m30s", "1.5h"). */
         static const struct { const char *suffix; uint64_t ms; } units[] = {
-                { "", 1000 }, { "s", 1000 }, { "ms", 1 }, { "m", 60000 }, { "h", 3600000 },
+                { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
         };
-        const char *end;
-        uint64_t nano;
+        const char *p = s, *end;
+        uint64_t nano, total = 0;
         int r;
 
-        if (!s)
+        if (!s || !*s)
                 return -EINVAL;
-        r = parse_decimal_nano(s, &end, &nano);
+        r = parse_decimal_nano(p, &end, &nano);
         if (r < 0)
                 return r;
-        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
-                if (strcmp(end, units[i].suffix) != 0)
-                        continue;
-                unsigned __int128 x = (unsigned __int128) nano * units[i].ms / 1000000000ULL;
+        if (*end == '\0') {
+                unsigned __int128 x = (unsigned __int128) nano * 1000 / 1000000000ULL;
                 if (x > UINT64_MAX)
                         return -ERANGE;
                 *ret = (uint64_t) x;
                 return 0;
         }
-        return -EINVAL;
+        for (;;) {
+                size_t i;
+                for (i = 0; i < ELEMENTSOF(units); i++) {
+                        size_t l = strlen(units[i].suffix);
+                        /* "m" must not take the "m" of "ms" */
+                        if (strncmp(end, units[i].suffix, l) == 0 && !(l == 1 && end[0] == 'm' && end[1] == 's'))
+                                break;
+                }
+                if (i == ELEMENTSOF(units))
+                        return -EINVAL;
+                {
+                        unsigned __int128 x = (unsigned __int128) nano * units[i].ms / 1000000000ULL;
+                        if (x > UINT64_MAX || total + (uint64_t) x < total)
+                                return -ERANGE;
+                        total += (uint64_t) x;
+                }
+                p = end + strlen(units[i].suffix);
+                if (*p == '\0')
+                        break;
+                r = parse_decimal_nano(p, &end, &nano);
+                if (r < 0)
+                        return r;
+        }
+        *ret = total;
+        return 0;
 }
 
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
