@@ -86,9 +86,14 @@ def test_follow_streams_new_lines(api, noisy):
         assert r.headers.get("Transfer-Encoding") == "chunked"
 
         def reader():
+            # Returns by itself after the live line: closing a response while
+            # another thread is blocked reading it waits for the read timeout.
             for line in r.iter_lines():
                 if line:
-                    got.put(json.loads(line))
+                    rec = json.loads(line)
+                    got.put(rec)
+                    if rec["text"] == "live-line":
+                        return
         t = threading.Thread(target=reader, daemon=True)
         t.start()
         got.get(timeout=HTTP_TIMEOUT * SLOW)  # the one line of history (tail=1)
@@ -99,6 +104,7 @@ def test_follow_streams_new_lines(api, noisy):
             if rec["text"] == "live-line":
                 assert rec["instance"] == inv.headers["X-Call-Id"]
                 break
+        t.join(HTTP_TIMEOUT * SLOW)
     # the daemon notices the follower left and keeps serving
     assert api.get("/healthz").status_code == 200
 
