@@ -29,6 +29,8 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/pool.h"
+#include "core/recipe.h"
 #include "core/secret_files.h"
 #include "core/sfaasd.h"
 
@@ -344,48 +346,8 @@ void invoke_kill_all(struct sfaasd *sf)
 
 /* ---- building the sandbox spec ---- */
 
-struct strv {
-        char **v;
-        size_t n, cap;
-};
-
-static int strv_push(struct strv *s, char *str)
-{
-        if (!str)
-                return -ENOMEM;
-        if (s->n + 2 > s->cap) {
-                size_t nc = s->cap ? s->cap * 2 : 16;
-                char **nv = realloc(s->v, nc * sizeof *nv);
-                if (!nv) {
-                        free(str);
-                        return -ENOMEM;
-                }
-                s->v = nv;
-                s->cap = nc;
-        }
-        s->v[s->n++] = str;
-        s->v[s->n] = NULL;
-        return 0;
-}
-
-/* Set K=V, replacing an existing K. */
-static int env_set(struct strv *env, const char *k, const char *v)
-{
-        size_t kl = strlen(k);
-        char *e = xasprintf("%s=%s", k, v);
-        if (!e)
-                return -ENOMEM;
-        for (size_t i = 0; i < env->n; i++)
-                if (strncmp(env->v[i], k, kl) == 0 && env->v[i][kl] == '=') {
-                        free(env->v[i]);
-                        env->v[i] = e;
-                        return 0;
-                }
-        return strv_push(env, e);
-}
-
 /* Remove K (a header named Query must not survive as Http_Query). */
-static int env_unset(struct strv *env, const char *k)
+static int env_unset(struct svec *env, const char *k)
 {
         size_t kl = strlen(k);
         for (size_t i = 0; i < env->n; i++)
@@ -458,27 +420,6 @@ bool invoke_valid_call_id(const char *s)
         return true;
 }
 
-static int split_fprocess(const char *s, struct strv *argv)
-{
-        const char *p = s;
-        while (*p) {
-                const char *e;
-                int r;
-                while (*p == ' ' || *p == '\t')
-                        p++;
-                if (!*p)
-                        break;
-                e = p;
-                while (*e && *e != ' ' && *e != '\t')
-                        e++;
-                r = strv_push(argv, strndup(p, (size_t) (e - p)));
-                if (r < 0)
-                        return r;
-                p = e;
-        }
-        return argv->n > 0 ? 0 : -EINVAL;
-}
-
 static int pipe_pair(int fds[2])
 {
         return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
@@ -499,51 +440,48 @@ static const char *call_header(const struct invoke_call *call, const char *name)
 void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
                 invoke_done_fn done, void *data)
 {
-        struct store_function *fn = NULL;
-        struct store_image *img = NULL;
-        struct image_config *icfg = NULL;
-        _cleanup_json_ json_t *spec = NULL;
-        struct strv argv = { 0 }, env = { 0 };
+        struct pool *pool;
+        struct fn_recipe *rc;
+        struct svec env = { 0 };
         struct sandbox_spec sp = { 0 };
         struct sf_err err = { 0 };
         struct secret_files secrets; /* the function's secrets (core/secret_files.h) */
         struct invocation *inv = NULL;
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        char hdrname[256];
+        char hdrname[256], group[API_FUNCTION_GROUP_MAX];
         const char *ctype, *callid;
-        json_t *v;
-        int r;
+        int r, status;
         /* metrics: an answer given here, before the sandbox ran, is counted
          * at `out` with fail_status (every early answer below is a 500
          * except where fail_status is set); handed_off when inv answers. */
         uint64_t t0 = now_ns();
         int fail_status = 500;
-        bool handed_off = false;
+        bool handed_off = false, started = false;
 
         secret_files_init(&secrets);
         if (sf->stopping) {
                 FAIL(503, "sfaasd is shutting down");
                 return;
         }
-        r = store_function_get(sf->store, ns, name, &fn);
-        if (r == -ENOENT) {
-                FAIL(404, "function '%s' not found in namespace '%s'", name, ns);
-                return;
-        }
-        if (r < 0) {
-                FAIL(500, "cannot read function: %s", strerror(-r));
-                return;
-        }
-        metrics_invocation_started(&sf->metrics, name, ns);
-        spec = json_loads(fn->spec_json, 0, NULL);
-        r = store_image_resolve(sf->store, fn->image_id, &img);
-        if (!spec || r < 0) {
-                FAIL(500, "function '%s.%s': image %s is unavailable", name, ns, fn->image_id);
+        /* The function as its pool keeps it (read once, reread on every
+         * deploy): store, image config, command, environment, limits, user. */
+        pool = pool_get(sf, ns, name, &status, &err);
+        if (!pool) {
+                if (status != 404)
+                        metrics_invocation_started(&sf->metrics, name, ns);
+                started = status != 404;
+                FAIL(status, "%s", err.msg);
                 goto out;
         }
-        r = image_config_parse(img->config_json, &icfg, &err);
-        if (r < 0) {
-                FAIL(500, "function '%s.%s': bad image config: %s", name, ns, err.msg);
+        rc = pool->recipe;
+        metrics_invocation_started(&sf->metrics, name, ns);
+        started = true;
+        if (rc->has_fprocess && rc->exec_argv.n == 0) {
+                FAIL(500, "function '%s.%s': envProcess is empty", name, ns);
+                goto out;
+        }
+        if (rc->exec_argv.n == 0) {
+                FAIL(500, "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name, ns);
                 goto out;
         }
 
@@ -568,51 +506,10 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         inv->obuf.cap = sf->cfg.max_output_bytes;
         inv->ebuf.cap = sf->cfg.max_stderr_bytes;
 
-        /* argv: fprocess when set (classic watchdog), else Entrypoint + Cmd. */
-        v = json_object_get(spec, "envProcess");
-        if (v && json_is_string(v)) {
-                if (split_fprocess(json_string_value(v), &argv) < 0) {
-                        FAIL(500, "function '%s.%s': envProcess is empty", name, ns);
-                        goto out;
-                }
-        } else {
-                for (char **p = icfg->entrypoint; p && *p; p++)
-                        if (strv_push(&argv, strdup(*p)) < 0)
-                                goto oom;
-                for (char **p = icfg->cmd; p && *p; p++)
-                        if (strv_push(&argv, strdup(*p)) < 0)
-                                goto oom;
-        }
-        if (argv.n == 0) {
-                FAIL(500,
-                                   "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name,
-                                   ns);
-                goto out;
-        }
-
-        /* env: image Env, then the function's envVars, then the request. */
-        if (env_set(&env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
-                goto oom;
-        for (char **p = icfg->env; p && *p; p++) {
-                char *eq = strchr(*p, '=');
-                char key[256];
-                if (!eq || (size_t) (eq - *p) >= sizeof key)
-                        continue;
-                memcpy(key, *p, (size_t) (eq - *p));
-                key[eq - *p] = '\0';
-                if (env_set(&env, key, eq + 1) < 0)
+        /* env: the function's (PATH, image Env, envVars, fprocess), then the request. */
+        for (size_t i = 0; i < rc->env.n; i++)
+                if (svec_push(&env, strdup(rc->env.v[i])) < 0)
                         goto oom;
-        }
-        {
-                const char *k;
-                json_t *e;
-                json_object_foreach(json_object_get(spec, "envVars"), k, e) {
-                        if (!*k || strchr(k, '=') || env_set(&env, k, json_string_value(e)) < 0)
-                                continue;
-                }
-        }
-        if (v && json_is_string(v) && env_set(&env, "fprocess", json_string_value(v)) < 0)
-                goto oom;
         for (size_t i = 0; i < call->n_headers; i++) {
                 char key[300];
                 if (strcasecmp(call->headers[i].name, "Authorization") == 0)
@@ -629,66 +526,43 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                         if (seen)
                                 continue;
                 }
-                if (env_set(&env, key, call->headers[i].value) < 0)
+                if (svec_setenv(&env, key, call->headers[i].value) < 0)
                         goto oom;
         }
         if (!callid || strcmp(callid, inv->call_id) != 0)
-                if (env_set(&env, "Http_X_Call_Id", inv->call_id) < 0)
+                if (svec_setenv(&env, "Http_X_Call_Id", inv->call_id) < 0)
                         goto oom;
         /* The request line last, so that headers named Method, Path or Query
          * cannot pose as it (the classic watchdog's order). */
-        if (env_set(&env, "Http_Method", call->method) < 0 || env_set(&env, "Http_Path", call->path) < 0)
+        if (svec_setenv(&env, "Http_Method", call->method) < 0 || svec_setenv(&env, "Http_Path", call->path) < 0)
                 goto oom;
-        if (call->query[0] ? env_set(&env, "Http_Query", call->query) < 0 : env_unset(&env, "Http_Query") < 0)
+        if (call->query[0] ? svec_setenv(&env, "Http_Query", call->query) < 0 : env_unset(&env, "Http_Query") < 0)
                 goto oom;
         {
                 char num[32];
                 (void) xsnprintf(num, sizeof num, "%zu", call->body_len);
-                if (env_set(&env, "Http_ContentLength", num) < 0)
+                if (svec_setenv(&env, "Http_ContentLength", num) < 0)
                         goto oom;
         }
 
-        /* limits: daemon defaults, then the function's limits. */
-        sp.limits = sf->cfg.function;
-        {
-                json_t *lim = json_object_get(spec, "limits");
-                const char *m = json_string_value(json_object_get(lim, "memory"));
-                const char *c = json_string_value(json_object_get(lim, "cpu"));
-                uint64_t n;
-                if (m && parse_size(m, &n) == 0 && n > 0)
-                        sp.limits.memory_bytes = n;
-                if (c && parse_cpu_millis(c, &n) == 0 && n > 0)
-                        sp.limits.cpu_millis = n;
-                v = json_object_get(json_object_get(spec, "envVars"), "exec_timeout");
-                if (v && json_is_string(v) && parse_duration_ms(json_string_value(v), &n) == 0 && n > 0)
-                        sp.limits.timeout_ms = n;
-        }
+        sp.limits = rc->limits;
+        sp.limits.timeout_ms = rc->exec_timeout_ms;
         inv->timeout_ms = sp.limits.timeout_ms;
-        {
-                struct store_namespace *nsrec = NULL;
-                r = store_namespace_get(sf->store, ns, &nsrec);
-                if (r < 0) {
-                        FAIL(500, "namespace '%s' is unavailable", ns);
-                        goto out;
-                }
-                sp.uid_base = nsrec->uid_base;
-                store_namespace_free(nsrec);
-        }
-        r = image_resolve_user(img->rootfs, icfg->user, &sp.uid, &sp.gid, &err);
-        if (r < 0) {
-                FAIL(500, "function '%s.%s': %s", name, ns, err.msg);
-                goto out;
-        }
-        sp.rootfs = img->rootfs;
-        sp.argv = argv.v;
+        sp.uid_base = rc->uid_base;
+        sp.uid = rc->uid;
+        sp.gid = rc->gid;
+        sp.rootfs = rc->rootfs;
+        sp.argv = rc->exec_argv.v;
         sp.envp = env.v;
-        sp.workdir = icfg->workdir;
+        sp.workdir = rc->workdir;
         sp.hostname = name;
-        sp.group = api_function_group(ns, name, (char[API_FUNCTION_GROUP_MAX]) { 0 }, API_FUNCTION_GROUP_MAX);
+        /* Every sandbox of the function in its cgroup NS/NAME, where the
+         * kernel sums its usage (GET /system/function/NAME?usage=1). */
+        sp.group = api_function_group(ns, name, group, sizeof group);
         sp.net = SANDBOX_NET_NONE;
         /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
          * into a private tmpfs that only this spawn and its sandbox reach ---- */
-        r = secret_files_prepare(sf, ns, json_object_get(spec, "secrets"), &secrets, &err);
+        r = secret_files_prepare(sf, ns, json_object_get(rc->spec, "secrets"), &secrets, &err);
         if (r < 0) {
                 log_error("function '%s.%s': %s", name, ns, err.msg);
                 FAIL(500, "function '%s.%s': %s", name, ns, err.msg);
@@ -770,7 +644,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
 oom:
         FAIL(500, "out of memory");
 out:
-        if (fn && !handed_off)
+        if (started && !handed_off)
                 metrics_invocation_finished(&sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
         for (int i = 0; i < 2; i++) {
                 if (in[i] >= 0)
@@ -785,11 +659,7 @@ out:
                 free(inv);
         }
         secret_files_release(&secrets);
-        strv_free(argv.v);
-        strv_free(env.v);
-        image_config_free(icfg);
-        store_image_free(img);
-        store_function_free(fn);
+        svec_free(&env);
 }
 
 /* ---- the synchronous HTTP path ---- */

@@ -180,25 +180,47 @@ static struct log_file *file_get(struct logs *l, const char *ns, const char *nam
         return victim;
 }
 
-/* Append n bytes of whole records, rotating first when the cap would be passed. */
+/* Append n bytes of whole records, rotating whenever the next records
+ * would pass the cap (a batch is cut at record boundaries). */
 static void file_write(struct logs *l, const char *ns, const char *name, const char *data, size_t n)
 {
-        struct log_file *f = file_get(l, ns, name);
-        if (!f)
-                return;
-        if (f->size + n > l->cap_bytes) {
-                char path[4200], old[4210];
-                /* Keep one older generation: at most twice the cap per function. */
-                if (log_path(l, ns, name, "", path, sizeof path) >= 0 &&
-                    log_path(l, ns, name, ".1", old, sizeof old) >= 0 && rename(path, old) == 0) {
-                        file_close(f);
-                        f = file_get(l, ns, name);
-                        if (!f)
+        while (n > 0) {
+                struct log_file *f = file_get(l, ns, name);
+                size_t take = n;
+                if (!f)
+                        return;
+                if (f->size + n > l->cap_bytes) {
+                        /* The whole records that still fit; at least one into an empty file. */
+                        size_t room = f->size < l->cap_bytes ? l->cap_bytes - f->size : 0, fit = 0;
+                        const char *p = data, *end = data + n;
+                        while (p < end) {
+                                const char *nl = memchr(p, '\n', (size_t) (end - p));
+                                size_t rl = nl ? (size_t) (nl - p) + 1 : (size_t) (end - p);
+                                if (fit + rl > room && !(fit == 0 && f->size == 0))
+                                        break;
+                                fit += rl;
+                                p += rl;
+                                if (f->size == 0 && fit >= room)
+                                        break;
+                        }
+                        take = fit;
+                }
+                if (take > 0) {
+                        if (write_all(f->fd, data, take) < 0)
                                 return;
+                        f->size += take;
+                        data += take;
+                        n -= take;
+                }
+                if (n > 0) {
+                        char path[4200], old[4210];
+                        /* Keep one older generation: at most twice the cap per function. */
+                        if (log_path(l, ns, name, "", path, sizeof path) < 0 ||
+                            log_path(l, ns, name, ".1", old, sizeof old) < 0 || rename(path, old) < 0)
+                                return;
+                        file_close(f);
                 }
         }
-        if (write_all(f->fd, data, n) == 0)
-                f->size += n;
 }
 
 static void append_record(struct logs *l, const char *ns, const char *name, const char *instance, const char *text,

@@ -98,7 +98,7 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
         if (!meta_u32(r, "com.sfaasd.port", &port) || port == 0 || port > 65535)
                 port = r->exposed_port ? r->exposed_port : 8080;
         p->port = (uint16_t) port;
-        arg0 = r->argv.v[0];
+        arg0 = r->argv.n ? r->argv.v[0] : "";
         slash = strrchr(arg0, '/');
         p->watchdog = strcmp(slash ? slash + 1 : arg0, "fwatchdog") == 0;
         p->min = 0;
@@ -941,6 +941,9 @@ static int instance_start(struct pool *p, struct sf_err *err)
         uint64_t t0;
         int ret;
 
+        if (r->argv.n == 0)
+                return sf_err_set(err, -EINVAL, "function '%s.%s' has no command: set an image Entrypoint/Cmd",
+                                  p->name, p->ns);
         inst = calloc(1, sizeof *inst);
         if (!inst)
                 return sf_err_set(err, -ENOMEM, "out of memory");

@@ -134,20 +134,27 @@ int fn_recipe_load(struct sfaasd *sf, const char *ns, const char *name, struct f
         r->exposed_port = exposed_tcp_port(r->img->config_json);
 
         /* argv: fprocess when set (classic watchdog), else Entrypoint + Cmd. */
-        /* An http-mode image keeps its entrypoint (a watchdog reads fprocess
-         * from the environment); fprocess is the command only without one. */
-        v = json_object_get(r->spec, "envProcess");
         for (char **p = r->icfg->entrypoint; p && *p; p++)
                 if (svec_push(&r->argv, strdup(*p)) < 0)
                         goto oom;
         for (char **p = r->icfg->cmd; p && *p; p++)
                 if (svec_push(&r->argv, strdup(*p)) < 0)
                         goto oom;
-        if (r->argv.n == 0 && v && json_is_string(v) && svec_split_words(&r->argv, json_string_value(v)) < 0)
-                return sf_err_set(err, -EINVAL, "function '%s.%s': envProcess is empty", name, ns);
-        if (r->argv.n == 0)
-                return sf_err_set(err, -EINVAL, "function '%s.%s' has no command: set an image Entrypoint/Cmd",
-                                  name, ns);
+        v = json_object_get(r->spec, "envProcess");
+        r->has_fprocess = v && json_is_string(v);
+        if (r->has_fprocess) {
+                /* exec mode runs fprocess itself (blank: exec_argv stays empty) */
+                if (svec_split_words(&r->exec_argv, json_string_value(v)) == -ENOMEM)
+                        goto oom;
+        } else {
+                for (size_t i = 0; i < r->argv.n; i++)
+                        if (svec_push(&r->exec_argv, strdup(r->argv.v[i])) < 0)
+                                goto oom;
+        }
+        /* An http-mode image keeps its entrypoint (a watchdog reads fprocess
+         * from the environment); fprocess is its command only without one. */
+        if (r->argv.n == 0 && r->has_fprocess && svec_split_words(&r->argv, json_string_value(v)) == -ENOMEM)
+                goto oom;
 
         /* env: PATH, image Env, the function's envVars, fprocess. */
         if (svec_setenv(&r->env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin") < 0)
@@ -178,6 +185,13 @@ int fn_recipe_load(struct sfaasd *sf, const char *ns, const char *name, struct f
         /* limits: daemon defaults, then the function's. */
         r->limits = sf->cfg.function;
         r->limits.timeout_ms = 0; /* a long-lived instance; calls have their own timeout */
+        r->exec_timeout_ms = sf->cfg.function.timeout_ms;
+        {
+                const char *t = json_string_value(json_object_get(json_object_get(r->spec, "envVars"), "exec_timeout"));
+                uint64_t n;
+                if (t && parse_duration_ms(t, &n) == 0 && n > 0)
+                        r->exec_timeout_ms = n;
+        }
         {
                 json_t *lim = json_object_get(r->spec, "limits");
                 const char *m = json_string_value(json_object_get(lim, "memory"));
@@ -207,6 +221,7 @@ oom:
 void fn_recipe_release(struct fn_recipe *r)
 {
         svec_free(&r->argv);
+        svec_free(&r->exec_argv);
         svec_free(&r->env);
         image_config_free(r->icfg);
         store_image_free(r->img);

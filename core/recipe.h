@@ -33,7 +33,11 @@ struct fn_recipe {
         struct store_image *img;
         struct image_config *icfg;
         json_t *spec;                 /* the deployment (owned) */
-        struct svec argv, env;
+        struct svec argv;             /* http mode: Entrypoint + Cmd, else fprocess */
+        struct svec exec_argv;        /* exec mode: fprocess when set (classic watchdog), else Entrypoint + Cmd */
+        bool has_fprocess;            /* envProcess given (exec_argv empty: it was blank) */
+        uint64_t exec_timeout_ms;     /* exec mode: envVars exec_timeout, else the daemon's function_timeout */
+        struct svec env;
         struct sandbox_limits limits;
         uint32_t uid, gid, uid_base;
         const char *rootfs;           /* img->rootfs */
@@ -41,7 +45,8 @@ struct fn_recipe {
         uint16_t exposed_port;        /* first TCP port the image exposes, 0 if none */
 };
 
-/* Read function ns/name and everything its sandboxes need. On failure
+/* Read function ns/name and everything its sandboxes need (a command may
+ * be missing: argv/exec_argv empty, the caller says so). On failure
  * *ret_status is the HTTP status to answer (404 unknown function, else 500)
  * and err says why. */
 int fn_recipe_load(struct sfaasd *sf, const char *ns, const char *name, struct fn_recipe *r, int *ret_status,
