@@ -355,10 +355,14 @@ static void on_call_timeout(uv_timer_t *t)
 
 /* ---- the instance's side ---- */
 
+static bool retry_fresh(struct pcall *pc);
+
 static void send_to_instance(struct pcall *pc)
 {
         if (upconn_write(pc->uc, pc->head, pc->head_len, pc->pend, pc->pend_len, NULL, 0) < 0) {
-                pcall_fail(pc, 502, "cannot send the request to the function");
+                /* A kept-alive connection the instance has just closed. */
+                if (!retry_fresh(pc))
+                        pcall_fail(pc, 502, "cannot send the request to the function");
                 return;
         }
         pc->head_sent = true;
@@ -613,7 +617,7 @@ static bool retry_fresh(struct pcall *pc)
 {
         struct instance *inst = pc->inst;
         struct upconn *uc = pc->uc;
-        if (pc->retried || !pc->reused || pc->resp_begun || !pc->body_done || pc->had_body || !inst ||
+        if (pc->retried || !pc->reused || pc->resp_begun || pc->had_body || !inst ||
             inst->gone || inst->state != INST_READY)
                 return false;
         pc->retried = true;
