@@ -22,7 +22,7 @@
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
 # BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK,
-# BENCH_SKIP_WARM=1, WARM_ROUNDS (3), WARM_DURATION (wrk seconds, 10),
+# BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (50), COLD_EXEC (200), BENCH_PROFILE=1.
 set -u
 cd "$(dirname "$0")/.."
@@ -131,7 +131,7 @@ fi
 
 if [ "${BENCH_SKIP_WARM:-0}" != 1 ]; then
         echo "== 5. warm http-mode calls: direct in the instance's netns vs nginx vs sfaasd (wrk, interleaved)"
-        "$PYTHON" bench/warm --sfaasd "$SFAASD" --rounds "${WARM_ROUNDS:-3}" --duration "${WARM_DURATION:-10}" \
+        "$PYTHON" bench/warm --sfaasd "$SFAASD" --rounds "${WARM_ROUNDS:-5}" --duration "${WARM_DURATION:-10}" \
                 --out "$OUT" || status=1
 fi
 
