@@ -75,13 +75,16 @@
  *      (ABI >= 4), abstract unix sockets and signals scoped (ABI >= 6).
  *      Redundant with the chroot for paths, but it also holds where the
  *      daemon runs without root (see below) and if the chroot had a hole.
- *   7. seccomp last: an allowlist of the ~40 calls the unpack makes; known
- *      dangerous ones (socket, exec, fork and clone, ptrace, the mount
- *      family, namespaces, chroot, kill, mknod, ioctl, prctl, bpf, keyctl,
+ *   7. seccomp last: an allowlist of the ~45 calls the unpack makes; known
+ *      dangerous ones (socket, exec, fork, vfork, ptrace, the mount family,
+ *      namespaces, chroot, kill, mknod, ioctl, prctl, bpf, keyctl,
  *      io_uring, ...) EPERM, everything else ENOSYS, another architecture
- *      killed. mmap and mprotect only without PROT_EXEC; tgkill only to
- *      itself (abort()). x32 numbers fall to the default (ENOSYS): none of
- *      them equals an allowed number.
+ *      killed. clone only with pthread_create's exact flags (the unpacker
+ *      decompresses on a second thread, which shares all of the above);
+ *      any other clone, and clone3 (flags out of a filter's sight), gets
+ *      ENOSYS. mmap and mprotect only without PROT_EXEC; tgkill only within
+ *      this process (abort()). x32 numbers fall to the default (ENOSYS):
+ *      none of them equals an allowed number.
  *
  * Why real root with three capabilities, and not a user namespace with a
  * mapped uid: the rootfs on disk must hold the image's raw uids and gids
@@ -144,6 +147,11 @@
 #define LL_NET_CONNECT_TCP (1ULL << 1)
 #define LL_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)
 #define LL_SCOPE_SIGNAL (1ULL << 1)
+
+/* glibc's pthread_create (sysdeps/unix/sysv/linux/createthread.c). */
+#define UNPACK_THREAD_FLAGS                                                                                 \
+        (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SYSVSEM | CLONE_SIGHAND | CLONE_THREAD | CLONE_SETTLS | \
+         CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID)
 
 #define UNPACK_AS_LIMIT (2ULL << 30)
 #define UNPACK_CPU_SECONDS 3600
@@ -231,14 +239,16 @@ static const char *const unpack_allowed[] = {
         "brk", "clock_gettime", "close", "exit", "exit_group", "fchmod", "fchown", "fchownat", "fcntl",
         "fstat", "futex", "getdents64", "getpid", "getrandom", "gettid", "gettimeofday", "linkat", "lseek",
         "madvise", "mkdirat", "mremap", "munmap", "newfstatat", "openat", "openat2", "pread64", "read",
-        "readv", "restart_syscall", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield",
-        "statx", "symlinkat", "unlinkat", "utimensat", "write", "writev",
+        "readv", "restart_syscall", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield",
+        "set_robust_list", "sigaltstack", "statx", "symlinkat", "unlinkat", "utimensat", "write", "writev",
 };
 
-/* Known dangerous: EPERM rather than ENOSYS, so nothing "falls back". */
+/* Known dangerous: EPERM rather than ENOSYS, so nothing "falls back".
+ * clone is handled apart (threads only); clone3 is left to the default
+ * ENOSYS, so that glibc's pthread_create falls back to clone, whose flags
+ * a filter can see (clone3's are in memory). */
 static const char *const unpack_denied[] = {
-        "accept", "accept4", "add_key", "bind", "bpf", "capset", "chdir", "chroot", "clone", "clone3",
-        "connect", "delete_module", "execve", "execveat", "fchdir", "finit_module", "fork", "fsconfig",
+        "accept", "accept4", "add_key", "bind", "bpf", "capset", "chdir", "chroot", "connect", "delete_module", "execve", "execveat", "fchdir", "finit_module", "fork", "fsconfig",
         "fsetxattr", "fsmount", "fsopen", "fspick", "init_module", "io_uring_enter", "io_uring_register",
         "io_uring_setup", "ioctl", "kexec_file_load", "kexec_load", "keyctl", "kill", "landlock_add_rule",
         "landlock_create_ruleset", "landlock_restrict_self", "lsetxattr", "listen", "memfd_create", "mknod",
@@ -297,11 +307,18 @@ int image_confine_seccomp_new(pid_t self, void **ret)
                 if (r < 0)
                         return r;
         }
-        /* abort() signals the calling thread: only this process, whose one
-         * thread has tid == pid. Low 32 bits compared (SECURITY.md). */
-        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 2,
-                             SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffULL, (scmp_datum_t) (uint32_t) self),
-                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffULL, (scmp_datum_t) (uint32_t) self));
+        /* abort() signals the calling thread: only this process (tgid ==
+         * self). Low 32 bits compared (SECURITY.md). */
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffULL, (scmp_datum_t) (uint32_t) self));
+        if (r < 0)
+                return r;
+        /* A thread (image_unpack.c decompresses on one): exactly the flags
+         * glibc's pthread_create passes; it shares this process's
+         * namespaces, root, credentials, Landlock domain and this filter.
+         * fork(), vfork() and any other flag set stay refused. */
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+                             SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffULL, (scmp_datum_t) UNPACK_THREAD_FLAGS));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(ctx);
