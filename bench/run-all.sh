@@ -23,7 +23,7 @@
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
 # BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK,
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
-# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (50), COLD_EXEC (200), BENCH_PROFILE=1.
+# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_PROFILE=1.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -137,8 +137,8 @@ fi
 
 if [ "${BENCH_SKIP_COLDINVOKE:-0}" != 1 ]; then
         echo "== 6. first calls from zero, exec-mode calls, a burst of 200 first calls (through HTTP)"
-        "$PYTHON" bench/coldinvoke --sfaasd "$SFAASD" --first-calls "${COLD_FIRST:-50}" \
-                --exec-calls "${COLD_EXEC:-200}" --out "$OUT" || status=1
+        "$PYTHON" bench/coldinvoke --sfaasd "$SFAASD" --first-calls "${COLD_FIRST:-200}" \
+                --exec-calls "${COLD_EXEC:-500}" --out "$OUT" || status=1
 fi
 
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
