@@ -30,6 +30,10 @@ struct http_server {
         void (*shutdown_cb)(struct http_server *s);
         void (*on_response)(struct http_request *req, int status);
         llhttp_settings_t settings;
+        /* One read buffer for every connection: libuv reads a stream and calls
+         * its read callback before it reads another, and everything kept from
+         * a read is copied (request fields, pending bytes). */
+        char rbuf[65536];
 };
 
 enum header_state { HS_NONE, HS_FIELD, HS_VALUE };
@@ -467,9 +471,10 @@ static void on_timer(uv_timer_t *t)
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-        (void) h;
-        buf->base = malloc(65536);
-        buf->len = buf->base ? 65536 : 0;
+        struct http_conn *c = h->data;
+        (void) suggested;
+        buf->base = c->server->rbuf;
+        buf->len = sizeof c->server->rbuf;
 }
 
 static void conn_stop_reading(struct http_conn *c)
@@ -592,7 +597,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                                 c->pending_len += (size_t) nread;
                         }
                 }
-                free(buf->base);
                 return;
         }
         if (nread < 0) {
@@ -606,7 +610,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         } else if (nread > 0) {
                 conn_process(c, buf->base, (size_t) nread);
         }
-        free(buf->base);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -1087,8 +1090,39 @@ static int stream_queue(struct http_request *req, const char *prefix, size_t ple
 
         if (!c || c->closing)
                 return -EPIPE;
-        if (size_add(plen, len, &total) < 0 || size_add(total, slen, &total) < 0 ||
-            !(wc = malloc(sizeof *wc + total)))
+        if (size_add(plen, len, &total) < 0 || size_add(total, slen, &total) < 0)
+                return -ENOMEM;
+        if (total && uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0 && !c->done_pending) {
+                /* Straight from the caller's buffers when the socket takes it
+                 * all (the usual case): no copy at all. */
+                uv_buf_t bufs[3] = { uv_buf_init((char *) prefix, (unsigned) plen),
+                                     uv_buf_init((char *) data, (unsigned) len),
+                                     uv_buf_init((char *) suffix, (unsigned) slen) };
+                int w = uv_try_write((uv_stream_t *) &c->tcp, bufs, 3);
+                size_t done = w > 0 ? (size_t) w : 0;
+                if (w < 0 && w != UV_EAGAIN) {
+                        conn_close(c);
+                        return -EPIPE;
+                }
+                if (done == total) {
+                        if (final) {
+                                c->done_pending = true;
+                                c->done_close = close_after;
+                                (void) uv_timer_start(&c->timer, on_timer, 0, 0);
+                        }
+                        return 0;
+                }
+                /* The rest is queued: skip what went out. */
+                {
+                        size_t k = done < plen ? done : plen;
+                        prefix += k, plen -= k, done -= k;
+                        k = done < len ? done : len;
+                        data = (const char *) data + k, len -= k, done -= k;
+                        suffix += done, slen -= done;
+                        total = plen + len + slen;
+                }
+        }
+        if (!(wc = malloc(sizeof *wc + total)))
                 return -ENOMEM;
         memcpy(wc->buf, prefix, plen);
         if (len)

@@ -53,9 +53,18 @@ struct pools {
         bool probe_armed, probe_poll_open;
         size_t instances;         /* alive (not yet reaped) */
         size_t calls;             /* pcalls not yet freed */
+        struct pcall *free_calls; /* ended, kept for reuse */
+        size_t n_free_calls;
+        /* One read buffer for every upstream connection and instance pipe:
+         * libuv calls a read callback before it reads another stream, and
+         * what a read brings is copied before it returns. */
+        char rbuf[65536];
 };
 
+#define POOL_FREE_CALLS_MAX 256
+
 static void instance_stop(struct instance *inst, uint64_t grace_ms);
+static void pcall_closed(uv_handle_t *h);
 static void probe_start(struct instance *inst);
 static void pool_ensure(struct pool *p);
 
@@ -298,10 +307,10 @@ void pool_dequeue(struct pool *p, struct pcall *pc)
 
 static void up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-        (void) h;
+        struct pools *ps = h->loop->data ? ((struct sfaasd *) h->loop->data)->pools : NULL;
         (void) suggested;
-        buf->base = malloc(65536);
-        buf->len = buf->base ? 65536 : 0;
+        buf->base = ps ? ps->rbuf : NULL;
+        buf->len = ps ? sizeof ps->rbuf : 0;
 }
 
 static void upconn_unlink(struct upconn *uc)
@@ -367,7 +376,6 @@ static void on_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
                 probe_read(uc, n, buf->base);
         else if (n != 0)
                 upconn_close(uc); /* idle: the instance closed it, or spoke out of turn */
-        free(buf->base);
 }
 
 struct up_write {
@@ -604,7 +612,6 @@ static void on_inst_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
                 linebuf_feed(inst, lb, NULL, 0, true);
                 instance_close_handle(inst, (uv_handle_t *) s);
         }
-        free(buf->base);
 }
 
 static void counts_leave(struct instance *inst)
@@ -1247,6 +1254,12 @@ void pools_close(struct sfaasd *sf)
                 uv_close((uv_handle_t *) &ps->tick, NULL);
         if (ps->probe_poll_open)
                 uv_close((uv_handle_t *) &ps->probe_poll, NULL);
+        while (ps->free_calls) {
+                struct pcall *pc = ps->free_calls;
+                ps->free_calls = pc->free_next;
+                ps->n_free_calls--;
+                uv_close((uv_handle_t *) &pc->timer, pcall_closed);
+        }
 }
 
 void pools_free(struct sfaasd *sf)
@@ -1405,6 +1418,64 @@ void pools_counts(const struct sfaasd *sf, struct pools_counts *ret)
                         for (const struct instance *i = p->instances; i; i = i->next)
                                 ret->inflight += i->inflight;
                 }
+}
+
+static void pcall_closed(uv_handle_t *h)
+{
+        struct pcall *pc = h->data;
+        free(pc->rh);
+        free(pc->rhbuf);
+        free(pc->head);
+        free(pc->pend);
+        free(pc->out);
+        free(pc);
+}
+
+struct pcall *pools_pcall_get(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        struct pcall *pc = ps->free_calls;
+        if (pc) {
+                struct pcall keep = *pc;
+                ps->free_calls = pc->free_next;
+                ps->n_free_calls--;
+                memset(pc, 0, sizeof *pc);
+                /* buffers and the timer handle stay */
+                pc->timer = keep.timer;
+                pc->rh = keep.rh;
+                pc->rh_cap = keep.rh_cap;
+                pc->rhbuf = keep.rhbuf;
+                pc->rhbuf_cap = keep.rhbuf_cap;
+                pc->head = keep.head;
+                pc->head_cap = keep.head_cap;
+                pc->pend = keep.pend;
+                pc->pend_cap = keep.pend_cap;
+                pc->out = keep.out;
+                pc->out_cap = keep.out_cap;
+                pc->timer.data = pc;
+                pc->timer_open = true;
+                return pc;
+        }
+        pc = calloc(1, sizeof *pc);
+        if (!pc)
+                return NULL;
+        uv_timer_init(&sf->loop, &pc->timer);
+        pc->timer.data = pc;
+        pc->timer_open = true;
+        return pc;
+}
+
+void pools_pcall_put(struct sfaasd *sf, struct pcall *pc)
+{
+        struct pools *ps = sf->pools;
+        (void) uv_timer_stop(&pc->timer);
+        if (ps->closed || ps->n_free_calls >= POOL_FREE_CALLS_MAX) {
+                uv_close((uv_handle_t *) &pc->timer, pcall_closed);
+                return;
+        }
+        pc->free_next = ps->free_calls;
+        ps->free_calls = pc;
+        ps->n_free_calls++;
 }
 
 void pools_call_ref(struct sfaasd *sf, struct pool *p)

@@ -191,17 +191,29 @@ struct pcall {
         int status;
         char reason[64];
         bool resp_begun, resp_done, resp_chunked, resp_close, interim, up_paused, up_keep_alive;
-        struct http_header *rh;        /* the instance's headers, while they arrive */
-        size_t n_rh;
+        /* The instance's headers while they arrive: NUL-terminated names
+         * and values in rhbuf, found by offsets (no allocation per header). */
+        struct rh_ent {
+                uint32_t name, value;
+        } *rh;
+        size_t n_rh, rh_cap;
+        char *rhbuf;
+        size_t rhbuf_len, rhbuf_cap;
         int rh_state;                  /* 0 none, 1 field, 2 value */
         char *out;                     /* bytes for the client from one read */
         size_t out_len, out_cap;
+        size_t head_cap;
+        struct pcall *free_next;       /* kept for reuse with its buffers and timer */
 };
 
 /* pool.c */
 struct pool *pool_lookup(struct sfaasd *sf, const char *ns, const char *name);
 /* The same, saying why not: *ret_status 404 (unknown function) or 500. */
 struct pool *pool_get(struct sfaasd *sf, const char *ns, const char *name, int *ret_status, struct sf_err *err);
+/* A pcall (zeroed but for its buffers, timer initialised) and back: ended
+ * calls are kept for reuse, buffers and timer included. */
+struct pcall *pools_pcall_get(struct sfaasd *sf);
+void pools_pcall_put(struct sfaasd *sf, struct pcall *pc);
 /* pcalls count toward the daemon's busy work. */
 void pools_call_ref(struct sfaasd *sf, struct pool *p);
 void pools_call_unref(struct sfaasd *sf, struct pool *p);

@@ -62,32 +62,46 @@ static int buf_add(char **b, size_t *len, size_t *cap, const char *d, size_t n)
         return 0;
 }
 
-static int buf_fmt(char **b, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int buf_fmt(char **b, size_t *len, size_t *cap, const char *fmt, ...)
+static int buf_str(char **b, size_t *len, size_t *cap, const char *s)
 {
-        char small[512];
-        va_list ap;
-        int n;
+        return buf_add(b, len, cap, s, strlen(s));
+}
 
-        va_start(ap, fmt);
-        n = vsnprintf(small, sizeof small, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return -EINVAL;
-        if ((size_t) n < sizeof small)
-                return buf_add(b, len, cap, small, (size_t) n);
-        {
-                char *big = malloc((size_t) n + 1);
-                int r;
-                if (!big)
-                        return -ENOMEM;
-                va_start(ap, fmt);
-                (void) vsnprintf(big, (size_t) n + 1, fmt, ap);
-                va_end(ap);
-                r = buf_add(b, len, cap, big, (size_t) n);
-                free(big);
-                return r;
+static int buf_u64(char **b, size_t *len, size_t *cap, uint64_t v)
+{
+        char tmp[24], *p = tmp + sizeof tmp;
+        do {
+                *--p = (char) ('0' + v % 10);
+                v /= 10;
+        } while (v);
+        return buf_add(b, len, cap, p, (size_t) (tmp + sizeof tmp - p));
+}
+
+/* "Name: value\r\n" */
+static int buf_header(char **b, size_t *len, size_t *cap, const char *name, const char *value)
+{
+        int r = buf_str(b, len, cap, name);
+        r |= buf_add(b, len, cap, ": ", 2);
+        r |= buf_str(b, len, cap, value);
+        r |= buf_add(b, len, cap, "\r\n", 2);
+        return r;
+}
+
+/* Seconds with six decimals, from nanoseconds (X-Duration-Seconds). */
+static int buf_seconds(char **b, size_t *len, size_t *cap, uint64_t ns)
+{
+        uint64_t us = ns / 1000;
+        char frac[7];
+        uint64_t f = us % 1000000;
+        int r = buf_u64(b, len, cap, us / 1000000);
+        for (int i = 5; i >= 0; i--) {
+                frac[i] = (char) ('0' + f % 10);
+                f /= 10;
         }
+        frac[6] = '.';
+        r |= buf_add(b, len, cap, &frac[6], 1);
+        r |= buf_add(b, len, cap, frac, 6);
+        return r;
 }
 
 /* ---- header rules ---- */
@@ -128,37 +142,12 @@ static bool token_listed(const char *list, const char *name)
         return false;
 }
 
-static bool listed_in_connection(const struct http_header *h, size_t n, const char *name)
-{
-        for (size_t i = 0; i < n; i++)
-                if (h[i].name && strcasecmp(h[i].name, "Connection") == 0 && token_listed(h[i].value, name))
-                        return true;
-        return false;
-}
-
 static bool has_token(const char *v, const char *tok)
 {
         return v && token_listed(v, tok);
 }
 
 /* ---- the end of a call ---- */
-
-static void pcall_free(uv_handle_t *h)
-{
-        struct pcall *pc = h->data;
-        struct pool *p = pc->pool;
-        struct sfaasd *sf = p->sf;
-        for (size_t i = 0; i < pc->n_rh; i++) {
-                free(pc->rh[i].name);
-                free(pc->rh[i].value);
-        }
-        free(pc->rh);
-        free(pc->head);
-        free(pc->pend);
-        free(pc->out);
-        free(pc);
-        pools_call_unref(sf, p);
-}
 
 /* Finish the call's bookkeeping (the client has its answer or is gone). */
 static void pcall_end(struct pcall *pc, int code, bool conn_ok)
@@ -198,9 +187,12 @@ static void pcall_end(struct pcall *pc, int code, bool conn_ok)
         }
         metrics_invocation_finished(&p->sf->metrics, p->name, p->ns, code,
                                     (double) (now_ns() - pc->start_ns) / 1e9);
-        (void) uv_timer_stop(&pc->timer);
-        uv_close((uv_handle_t *) &pc->timer, pcall_free);
         pool_call_done(p, inst);
+        {
+                struct sfaasd *sf = p->sf;
+                pools_pcall_put(sf, pc);
+                pools_call_unref(sf, p);
+        }
 }
 
 static void detach_request(struct pcall *pc)
@@ -445,55 +437,57 @@ static int on_resp_status(llhttp_t *parser, const char *at, size_t n)
         return 0;
 }
 
+/* Names and values go into one buffer, each NUL-terminated when the next
+ * part starts (llhttp may hand a name or a value over in pieces). */
+static int rh_append(struct pcall *pc, const char *at, size_t n)
+{
+        if (pc->rhbuf_len + n > 64 * 1024)
+                return -1; /* a function answering with this much head is broken */
+        return buf_add(&pc->rhbuf, &pc->rhbuf_len, &pc->rhbuf_cap, at, n) < 0 ? -1 : 0;
+}
+
 static int on_resp_field(llhttp_t *parser, const char *at, size_t n)
 {
         struct pcall *pc = call_of(parser);
-        size_t len;
         if (pc->rh_state != 1) {
-                struct http_header *nh;
-                if (pc->n_rh >= 200)
-                        return -1; /* a function that answers with this many headers is broken */
-                nh = realloc(pc->rh, (pc->n_rh + 1) * sizeof *nh);
-                if (!nh)
+                if (pc->rh_state == 2 && rh_append(pc, "", 1) < 0) /* ends the value before */
                         return -1;
-                pc->rh = nh;
-                pc->rh[pc->n_rh].name = NULL;
-                pc->rh[pc->n_rh].value = NULL;
+                if (pc->n_rh >= 200)
+                        return -1;
+                if (pc->n_rh == pc->rh_cap) {
+                        size_t nc = pc->rh_cap ? pc->rh_cap * 2 : 16;
+                        struct rh_ent *ne = realloc(pc->rh, nc * sizeof *ne);
+                        if (!ne)
+                                return -1;
+                        pc->rh = ne;
+                        pc->rh_cap = nc;
+                }
+                pc->rh[pc->n_rh].name = (uint32_t) pc->rhbuf_len;
+                pc->rh[pc->n_rh].value = UINT32_MAX;
                 pc->n_rh++;
                 pc->rh_state = 1;
         }
-        len = pc->rh[pc->n_rh - 1].name ? strlen(pc->rh[pc->n_rh - 1].name) : 0;
-        {
-                size_t cap = len + 1;
-                if (len + n > 8192)
-                        return -1;
-                return buf_add(&pc->rh[pc->n_rh - 1].name, &len, &cap, at, n) < 0 ? -1 : 0;
-        }
+        return rh_append(pc, at, n);
 }
 
 static int on_resp_value(llhttp_t *parser, const char *at, size_t n)
 {
         struct pcall *pc = call_of(parser);
-        size_t len;
         if (pc->n_rh == 0)
                 return -1;
-        pc->rh_state = 2;
-        len = pc->rh[pc->n_rh - 1].value ? strlen(pc->rh[pc->n_rh - 1].value) : 0;
-        {
-                size_t cap = len + 1;
-                if (len + n > 65536)
+        if (pc->rh_state != 2) {
+                if (rh_append(pc, "", 1) < 0) /* ends the name */
                         return -1;
-                return buf_add(&pc->rh[pc->n_rh - 1].value, &len, &cap, at, n) < 0 ? -1 : 0;
+                pc->rh[pc->n_rh - 1].value = (uint32_t) pc->rhbuf_len;
+                pc->rh_state = 2;
         }
+        return rh_append(pc, at, n);
 }
 
 static void clear_resp_headers(struct pcall *pc)
 {
-        for (size_t i = 0; i < pc->n_rh; i++) {
-                free(pc->rh[i].name);
-                free(pc->rh[i].value);
-        }
         pc->n_rh = 0;
+        pc->rhbuf_len = 0;
         pc->rh_state = 0;
         pc->reason[0] = '\0';
 }
@@ -504,7 +498,7 @@ static int on_resp_headers_complete(llhttp_t *parser)
         struct http_request *req = pc->req;
         int status = parser->status_code;
         bool nobody, fixed, keep;
-        const char *ctype = NULL;
+        const char *ctype = NULL, *conn = NULL;
         bool have_date = false;
         char **o = &pc->out;
         size_t *ol = &pc->out_len, *oc = &pc->out_cap;
@@ -517,6 +511,17 @@ static int on_resp_headers_complete(llhttp_t *parser)
         }
         if (!req)
                 return -1;
+        /* End the last part; names and values are C strings from here on. */
+        if (pc->rh_state != 0 && rh_append(pc, "", 1) < 0)
+                return -1;
+        if (pc->rh_state == 1 && rh_append(pc, "", 1) < 0) /* a name without a value */
+                return -1;
+        for (size_t i = 0; i < pc->n_rh; i++) {
+                if (pc->rh[i].value == UINT32_MAX)
+                        pc->rh[i].value = pc->rh[i].name + (uint32_t) strlen(pc->rhbuf + pc->rh[i].name) + 1;
+                if (strcasecmp(pc->rhbuf + pc->rh[i].name, "Connection") == 0)
+                        conn = pc->rhbuf + pc->rh[i].value;
+        }
         pc->status = status;
         nobody = pc->head_req || status == 204 || status == 304;
         fixed = (parser->flags & F_CONTENT_LENGTH) && !(parser->flags & F_CHUNKED);
@@ -524,41 +529,61 @@ static int on_resp_headers_complete(llhttp_t *parser)
         pc->resp_close = !nobody && !fixed && req->http10;
         keep = http_request_keep_alive(req) && !pc->resp_close;
 
-        r |= buf_fmt(o, ol, oc, "HTTP/1.1 %d %s\r\n", status, pc->reason[0] ? pc->reason : http_status_text(status));
+        r |= buf_add(o, ol, oc, "HTTP/1.1 ", 9);
+        r |= buf_u64(o, ol, oc, (uint64_t) status);
+        r |= buf_add(o, ol, oc, " ", 1);
+        r |= buf_str(o, ol, oc, pc->reason[0] ? pc->reason : http_status_text(status));
+        r |= buf_add(o, ol, oc, "\r\n", 2);
         for (size_t i = 0; i < pc->n_rh; i++) {
-                const char *n = pc->rh[i].name, *v = pc->rh[i].value ? pc->rh[i].value : "";
-                if (!n || hop_by_hop(n) || listed_in_connection(pc->rh, pc->n_rh, n))
+                const char *n = pc->rhbuf + pc->rh[i].name, *v = pc->rhbuf + pc->rh[i].value;
+                if (!*n || hop_by_hop(n) || (conn && token_listed(conn, n)))
                         continue;
                 if (strpbrk(n, "\r\n: \t") || strpbrk(v, "\r\n"))
                         continue; /* never let a function split our header block */
-                if (strcasecmp(n, "Content-Length") == 0) {
-                        if (!nobody)
-                                continue; /* framing is ours; HEAD keeps the size it describes */
-                } else if (strcasecmp(n, "X-Call-Id") == 0 || strcasecmp(n, "X-Start-Time") == 0 ||
-                           strcasecmp(n, "X-Duration-Seconds") == 0) {
-                        continue;
-                } else if (strcasecmp(n, "Content-Type") == 0) {
-                        ctype = v;
-                } else if (strcasecmp(n, "Date") == 0) {
-                        have_date = true;
+                switch (n[0] | 0x20) {
+                case 'c':
+                        if (strcasecmp(n, "Content-Length") == 0) {
+                                if (!nobody)
+                                        continue; /* framing is ours; HEAD keeps the size it describes */
+                        } else if (strcasecmp(n, "Content-Type") == 0) {
+                                ctype = v;
+                        }
+                        break;
+                case 'x':
+                        if (strcasecmp(n, "X-Call-Id") == 0 || strcasecmp(n, "X-Start-Time") == 0 ||
+                            strcasecmp(n, "X-Duration-Seconds") == 0)
+                                continue;
+                        break;
+                case 'd':
+                        if (strcasecmp(n, "Date") == 0)
+                                have_date = true;
+                        break;
+                default:
+                        break;
                 }
-                r |= buf_fmt(o, ol, oc, "%s: %s\r\n", n, v);
+                r |= buf_header(o, ol, oc, n, v);
         }
         if (!have_date)
-                r |= buf_fmt(o, ol, oc, "Date: %s\r\n", http_date());
+                r |= buf_header(o, ol, oc, "Date", http_date());
         if (!ctype && !nobody) {
                 const char *rc = http_request_header(req, "Content-Type");
-                r |= buf_fmt(o, ol, oc, "Content-Type: %s\r\n", rc && *rc && !strpbrk(rc, "\r\n") ? rc : "text/plain");
+                r |= buf_header(o, ol, oc, "Content-Type", rc && *rc && !strpbrk(rc, "\r\n") ? rc : "text/plain");
         }
-        if (fixed && !nobody)
-                r |= buf_fmt(o, ol, oc, "Content-Length: %llu\r\n", (unsigned long long) parser->content_length);
+        if (fixed && !nobody) {
+                r |= buf_add(o, ol, oc, "Content-Length: ", 16);
+                r |= buf_u64(o, ol, oc, parser->content_length);
+                r |= buf_add(o, ol, oc, "\r\n", 2);
+        }
         if (pc->resp_chunked)
-                r |= buf_fmt(o, ol, oc, "Transfer-Encoding: chunked\r\n");
+                r |= buf_add(o, ol, oc, "Transfer-Encoding: chunked\r\n", 28);
         if (!keep)
-                r |= buf_fmt(o, ol, oc, "Connection: close\r\n");
-        r |= buf_fmt(o, ol, oc, "X-Call-Id: %s\r\nX-Start-Time: %llu\r\nX-Duration-Seconds: %.6f\r\n\r\n",
-                     pc->call_id, (unsigned long long) pc->start_unix_ns,
-                     (double) (now_ns() - pc->start_ns) / 1e9);
+                r |= buf_add(o, ol, oc, "Connection: close\r\n", 19);
+        r |= buf_header(o, ol, oc, "X-Call-Id", pc->call_id);
+        r |= buf_add(o, ol, oc, "X-Start-Time: ", 14);
+        r |= buf_u64(o, ol, oc, pc->start_unix_ns);
+        r |= buf_add(o, ol, oc, "\r\nX-Duration-Seconds: ", 22);
+        r |= buf_seconds(o, ol, oc, now_ns() - pc->start_ns);
+        r |= buf_add(o, ol, oc, "\r\n\r\n", 4);
         if (r < 0)
                 return -1;
         if (http_raw_begin(req, status, keep) < 0)
@@ -571,7 +596,9 @@ static int on_resp_body(llhttp_t *parser, const char *at, size_t n)
 {
         struct pcall *pc = call_of(parser);
         if (pc->resp_chunked) {
-                if (buf_fmt(&pc->out, &pc->out_len, &pc->out_cap, "%zx\r\n", n) < 0 ||
+                char hex[24];
+                int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
+                if (buf_add(&pc->out, &pc->out_len, &pc->out_cap, hex, (size_t) hl) < 0 ||
                     buf_add(&pc->out, &pc->out_len, &pc->out_cap, at, n) < 0 ||
                     buf_add(&pc->out, &pc->out_len, &pc->out_cap, "\r\n", 2) < 0)
                         return -1;
@@ -696,11 +723,10 @@ static int build_head(struct pcall *pc, struct http_request *req)
 {
         struct pool *p = pc->pool;
         const char *target = function_target(req->url);
-        const char *te = http_request_header(req, "Transfer-Encoding");
-        const char *cl = http_request_header(req, "Content-Length");
-        const char *host = http_request_header(req, "Host");
+        const char *te = NULL, *cl = NULL, *host = NULL, *conn = NULL;
+        bool have_xff = false, have_xfh = false;
         char **o = &pc->head;
-        size_t *ol = &pc->head_len, cap = 0;
+        size_t *ol = &pc->head_len, *oc = &pc->head_cap;
         char ip[64];
         int r = 0;
 
@@ -717,30 +743,54 @@ static int build_head(struct pcall *pc, struct http_request *req)
                                 ip[l - 2] = '\0';
                 }
         }
-        pc->body_chunked = has_token(te, "chunked");
-        pc->had_body = pc->body_chunked || (cl && strcmp(cl, "0") != 0);
-        r |= buf_fmt(o, ol, &cap, "%s %s%s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", req->method,
-                     *target == '/' ? "" : "/", target, p->port);
+        /* One pass for the headers that decide something. */
         for (size_t i = 0; i < req->n_headers; i++) {
                 const char *n = req->headers[i].name, *v = req->headers[i].value;
-                if (!n || hop_by_hop(n) || listed_in_connection(req->headers, req->n_headers, n))
+                if (!n)
+                        continue;
+                if (!te && strcasecmp(n, "Transfer-Encoding") == 0)
+                        te = v;
+                else if (!cl && strcasecmp(n, "Content-Length") == 0)
+                        cl = v;
+                else if (!host && strcasecmp(n, "Host") == 0)
+                        host = v;
+                else if (!conn && strcasecmp(n, "Connection") == 0)
+                        conn = v;
+                else if (strcasecmp(n, "X-Forwarded-For") == 0)
+                        have_xff = true;
+                else if (strcasecmp(n, "X-Forwarded-Host") == 0)
+                        have_xfh = true;
+        }
+        pc->body_chunked = has_token(te, "chunked");
+        pc->had_body = pc->body_chunked || (cl && strcmp(cl, "0") != 0);
+        r |= buf_str(o, ol, oc, req->method);
+        r |= buf_add(o, ol, oc, *target == '/' ? " " : " /", *target == '/' ? 1 : 2);
+        r |= buf_str(o, ol, oc, target);
+        r |= buf_add(o, ol, oc, " HTTP/1.1\r\nHost: 127.0.0.1:", 27);
+        r |= buf_u64(o, ol, oc, p->port);
+        r |= buf_add(o, ol, oc, "\r\n", 2);
+        for (size_t i = 0; i < req->n_headers; i++) {
+                const char *n = req->headers[i].name, *v = req->headers[i].value;
+                if (!n || hop_by_hop(n) || (conn && token_listed(conn, n)))
                         continue;
                 if (strcasecmp(n, "Host") == 0 || strcasecmp(n, "Expect") == 0 ||
                     strcasecmp(n, "Content-Length") == 0 || strcasecmp(n, "X-Call-Id") == 0 ||
                     strcasecmp(n, "X-Start-Time") == 0)
                         continue;
-                r |= buf_fmt(o, ol, &cap, "%s: %s\r\n", n, v ? v : "");
+                r |= buf_header(o, ol, oc, n, v ? v : "");
         }
         if (pc->body_chunked)
-                r |= buf_fmt(o, ol, &cap, "Transfer-Encoding: chunked\r\n");
+                r |= buf_add(o, ol, oc, "Transfer-Encoding: chunked\r\n", 28);
         else if (cl)
-                r |= buf_fmt(o, ol, &cap, "Content-Length: %s\r\n", cl);
-        if (!http_request_header(req, "X-Forwarded-For") && ip[0])
-                r |= buf_fmt(o, ol, &cap, "X-Forwarded-For: %s\r\n", ip);
-        if (!http_request_header(req, "X-Forwarded-Host") && host && *host)
-                r |= buf_fmt(o, ol, &cap, "X-Forwarded-Host: %s\r\n", host);
-        r |= buf_fmt(o, ol, &cap, "X-Call-Id: %s\r\nX-Start-Time: %llu\r\n\r\n", pc->call_id,
-                     (unsigned long long) pc->start_unix_ns);
+                r |= buf_header(o, ol, oc, "Content-Length", cl);
+        if (!have_xff && ip[0])
+                r |= buf_header(o, ol, oc, "X-Forwarded-For", ip);
+        if (!have_xfh && host && *host)
+                r |= buf_header(o, ol, oc, "X-Forwarded-Host", host);
+        r |= buf_header(o, ol, oc, "X-Call-Id", pc->call_id);
+        r |= buf_add(o, ol, oc, "X-Start-Time: ", 14);
+        r |= buf_u64(o, ol, oc, pc->start_unix_ns);
+        r |= buf_add(o, ol, oc, "\r\n\r\n", 4);
         return r < 0 ? -ENOMEM : 0;
 }
 
@@ -773,7 +823,7 @@ int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name,
                 resp_settings.on_message_complete = on_resp_complete;
                 resp_settings_ready = true;
         }
-        pc = calloc(1, sizeof *pc);
+        pc = pools_pcall_get(sf);
         if (!pc) {
                 http_respond_error(req, 500, "out of memory");
                 return -1;
@@ -793,8 +843,6 @@ int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name,
         else
                 invoke_make_call_id(pc->call_id);
         pc->head_req = strcmp(req->method, "HEAD") == 0;
-        uv_timer_init(&sf->loop, &pc->timer);
-        pc->timer.data = pc;
         metrics_invocation_started(&sf->metrics, name, ns);
         if (build_head(pc, req) < 0) {
                 pcall_fail(pc, 500, "out of memory");
