@@ -811,9 +811,10 @@ static void on_probe_tick(uv_poll_t *h, int status, int events)
                         next = i->next;
                         if (i->state != INST_STARTING || i->gone)
                                 continue;
-                        if (now - i->start_ns >= PROBE_FAST_FOR_MS * 1000000ULL)
-                                continue;
-                        young = true;
+                        /* Past its fast phase it probes once more from here,
+                         * and a failure moves it to the slower timer. */
+                        if (now - i->start_ns < PROBE_FAST_FOR_MS * 1000000ULL)
+                                young = true;
                         if (i->fast_wait) {
                                 i->fast_wait = false;
                                 probe_start(i);

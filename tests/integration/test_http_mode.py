@@ -338,6 +338,20 @@ def test_other_images_ready_by_tcp_connect(api, fn):
     wait_ready(api, "tcpready", 1)
 
 
+@pytest.mark.parametrize("delay_ms", [40, 400])
+def test_slow_listener_still_gets_the_first_call(api, fn, delay_ms):
+    # The instance listens only after delay_ms: past the launcher's fast
+    # probing (its first 30 ms) the first call still waits for it and
+    # succeeds, instead of the instance staying "starting" for ever.
+    name = "slowlisten%d" % delay_ms
+    fn(name, env={"LISTEN_DELAY_MS": str(delay_ms)})
+    t0 = time.monotonic()
+    r = call(api, name, "/hello")
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert time.monotonic() - t0 >= delay_ms / 1000.0
+    wait_ready(api, name, 1)
+
+
 # ---- max-inflight, scale.max, the queue ------------------------------------------------------
 
 def test_max_inflight_starts_more_instances(api, fn):
