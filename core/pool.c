@@ -652,7 +652,8 @@ static void instance_gone(struct instance *inst, int wait_status)
         struct pool *p = inst->pool;
         enum inst_state was = inst->state;
         uint64_t now = now_ns();
-        bool crash = was != INST_STOPPING;
+        /* A start that failed its readiness counts as a crash (backoff). */
+        bool crash = was != INST_STOPPING || inst->failed_start;
         char why[200];
 
         inst->gone = true;
@@ -687,12 +688,14 @@ static void instance_gone(struct instance *inst, int wait_status)
         instance_close_handle(inst, (uv_handle_t *) &inst->timer);
 
         if (crash) {
-                logs_daemon(&p->sf->logs, p->ns, p->name, "%s%s", why,
-                            was == INST_STARTING ? " before it was ready" : "");
-                log_warning("function '%s.%s': %s%s", p->name, p->ns, why,
-                            was == INST_STARTING ? " before it was ready" : "");
-                (void) xsnprintf(p->last_error, sizeof p->last_error, "%s%s", why,
-                                 was == INST_STARTING ? " before it was ready" : "");
+                if (!inst->failed_start) { /* else the readiness timeout said why already */
+                        logs_daemon(&p->sf->logs, p->ns, p->name, "%s%s", why,
+                                    was == INST_STARTING ? " before it was ready" : "");
+                        log_warning("function '%s.%s': %s%s", p->name, p->ns, why,
+                                    was == INST_STARTING ? " before it was ready" : "");
+                        (void) xsnprintf(p->last_error, sizeof p->last_error, "%s%s", why,
+                                         was == INST_STARTING ? " before it was ready" : "");
+                }
                 if (was == INST_READY && inst->ready_ns && now - inst->ready_ns >= POOL_STABLE_MS * 1000000ULL)
                         p->backoff_ms = 0;
                 else
@@ -846,6 +849,7 @@ static void probe_retry(struct instance *inst)
                                  p->watchdog ? ", GET /_/health" : "");
                 logs_daemon(&p->sf->logs, p->ns, p->name, "%s", p->last_error);
                 log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
+                inst->failed_start = true;
                 instance_stop(inst, 0);
                 return;
         }
@@ -1144,6 +1148,23 @@ static void on_tick(uv_timer_t *t)
                                                   i->id);
                                         instance_stop(i, p->grace_ms);
                                         alive--;
+                                }
+                        }
+                }
+                /* A start that hangs (a health check never answered) ends too. */
+                if (p->n_starting) {
+                        struct instance *next;
+                        for (struct instance *i = p->instances; i; i = next) {
+                                next = i->next;
+                                if (i->state == INST_STARTING && !i->gone &&
+                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL) {
+                                        (void) xsnprintf(p->last_error, sizeof p->last_error,
+                                                         "instance %s was not ready within %llu ms", i->id,
+                                                         (unsigned long long) ps->sf->cfg.http_ready_timeout_ms);
+                                        logs_daemon(&ps->sf->logs, p->ns, p->name, "%s", p->last_error);
+                                        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
+                                        i->failed_start = true;
+                                        instance_stop(i, 0);
                                 }
                         }
                 }

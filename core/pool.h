@@ -126,6 +126,7 @@ struct instance {
         unsigned probes;
         bool fast_wait;            /* waits for the fast probe tick */
         bool exited, gone;
+        bool failed_start;         /* stopped for not getting ready in time */
         bool outdated;             /* the function changed: stop when idle */
         int wait_status;
 };

@@ -923,3 +923,23 @@ def test_config_defaults(make_daemon, images):
     wait_gone(pid, "c-grace killed after its grace period")
     took = time.monotonic() - t0
     assert 0.35 <= took < 0.4 + 4 * SLOW, "killed %.2fs after the scale-down, grace 400ms" % took
+
+
+def test_ready_timeout_fails_the_start(make_daemon, images):
+    # An instance that does not listen within http_ready_timeout is stopped
+    # and counted as a failed start: the waiting call gets a 503 naming it
+    # (not a 504 after the call's whole timeout), lastError says why, and
+    # the next call starts afresh.
+    d = make_daemon(config={"http_ready_timeout": "1s"})
+    a = Api(d)
+    import_http_images(a, images)
+    a.deploy("never-ready", image="httpfn:latest", env={"LISTEN_DELAY_MS": "60000"}, expect=202)
+    t0 = time.monotonic()
+    r = call(a, "never-ready", "/hello")
+    took = time.monotonic() - t0
+    assert r.status_code == 503, (r.status_code, r.text)
+    assert "not ready within 1000 ms" in error_of(r)
+    assert 0.9 <= took < 1 + 4 * SLOW
+    st = a.get("/system/function/never-ready").json()
+    assert "not ready within" in st["sfaasd"]["lastError"]
+    wait_status(a, "never-ready", lambda st: insts(st) == [], "the unready instance is gone")
