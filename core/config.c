@@ -48,7 +48,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http_grace_ms = 10000;
         cfg->http_timeout_ms = 60000;
         cfg->http_ready_timeout_ms = 30000;
-        cfg->http_queue_max = 100;
+        cfg->http_queue_max = 1000;
         cfg->http_max_instances = 20;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
         cfg->metrics_auth = false;

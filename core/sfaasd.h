@@ -43,7 +43,7 @@ struct sfaasd_config {
         uint64_t http_grace_ms;        /* SIGTERM to SIGKILL (default 10 s) */
         uint64_t http_timeout_ms;      /* one proxied call (default 60 s) */
         uint64_t http_ready_timeout_ms; /* start to ready (default 30 s) */
-        uint64_t http_queue_max;       /* calls waiting per function (default 100) */
+        uint64_t http_queue_max;       /* calls waiting per function (default 1000) */
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */

@@ -285,9 +285,11 @@ def test_scale_from_zero_first_call(api, fn):
     assert insts(status(api, "sfz"))[0]["id"] == inst["id"]
 
 
-def test_concurrent_first_calls_share_one_start(api, fn):
+@pytest.mark.parametrize("n", [20, 200])
+def test_concurrent_first_calls_share_one_start(api, fn, n):
+    # 200: the burst of first calls to a scaled-to-zero function,
+    # every one answered 200 with the default queue bound.
     fn("burst")
-    n = 20
     barrier = threading.Barrier(n)
 
     def one():
