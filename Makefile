@@ -137,7 +137,8 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_OBJ)
 # libFuzzer builds (clang), in their own tree; not part of make test.
 #   make fuzz                      build build-fuzz/fuzz/fuzz_*
 #   build-fuzz/fuzz/fuzz_image_import -max_len=200000 tests/fuzz/corpus/image_import
-FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_SAN := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+            -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 fuzz:
 	@command -v clang >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev >/dev/null; }
