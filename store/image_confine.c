@@ -325,12 +325,6 @@ int image_confine_seccomp_new(pid_t self, void **ret)
         return 0;
 }
 
-void image_confine_seccomp_free(void *filter)
-{
-        if (filter)
-                seccomp_release(filter);
-}
-
 /* ---- capabilities and limits ------------------------------------------- */
 
 #define KEEP_CAPS ((1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_FOWNER))

@@ -186,9 +186,9 @@ struct unpack_confinement {
  * unavailable, -errno on failure. */
 int image_confine_landlock(int root_fd);
 /* Compile the unpacker's seccomp filter (a scmp_filter_ctx) for process
- * self; image_confine_process() loads it. */
+ * self; image_confine_process() loads it. Meant for a process that ends
+ * after the unpack: nothing frees it. */
 int image_confine_seccomp_new(pid_t self, void **ret);
-void image_confine_seccomp_free(void *filter);
 /* Confine the calling single-threaded process to c->root_fd: namespaces,
  * chroot, capabilities, no_new_privs, rlimits, Landlock, then the seccomp
  * filter. Any failed step fails (err says which); *ret_flags says which
