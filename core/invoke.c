@@ -241,6 +241,8 @@ static void fail_early(invoke_done_fn done, void *data, const char *call_id, int
 static void respond_failure(struct invocation *inv, int status, const char *error, double secs)
 {
         (void) xsnprintf(inv->fail_msg, sizeof inv->fail_msg, "%s", error);
+        /* The daemon's line about it, before the answer (see inv_finish). */
+        logs_daemon(&inv->sf->logs, inv->ns, inv->name, "call %s failed: %s", inv->call_id, inv->fail_msg);
         json_t *o = json_pack("{s:s}", "error", error);
         char *s;
         char hdr[128];
@@ -288,6 +290,9 @@ static void inv_finish(struct invocation *inv)
         inv->finished = true;
         (void) uv_timer_stop(&inv->timer);
         secs = (double) (now_ns() - inv->start_ns) / 1e9;
+        /* Logs first: when the answer arrives, the call's lines are there. */
+        if (inv->ebuf.len)
+                logs_append(&sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.data, inv->ebuf.len);
 
         if (inv->timed_out) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' timed out after %llu ms and was killed",
@@ -315,11 +320,6 @@ static void inv_finish(struct invocation *inv)
                         secs);
         }
         metrics_invocation_finished(&sf->metrics, inv->name, inv->ns, code, secs);
-        /* Logs: the function's stderr, and a daemon line when the call failed. */
-        if (inv->ebuf.len)
-                logs_append(&sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.data, inv->ebuf.len);
-        if (code != 200)
-                logs_daemon(&sf->logs, inv->ns, inv->name, "call %s failed: %s", inv->call_id, inv->fail_msg);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
 
         if (inv->prev)

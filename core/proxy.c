@@ -218,6 +218,9 @@ void pcall_fail(struct pcall *pc, int status, const char *fmt, ...)
         va_start(ap, fmt);
         (void) vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        /* Logged before the answer: when it arrives, the line is there. */
+        if (status != 404)
+                logs_daemon(&p->sf->logs, p->ns, p->name, "call %s failed: %s", pc->call_id, msg);
         if (pc->req) {
                 struct http_request *req = pc->req;
                 detach_request(pc);
@@ -248,8 +251,6 @@ void pcall_fail(struct pcall *pc, int status, const char *fmt, ...)
                         (void) http_raw_write(req, NULL, 0, true);
                 }
         }
-        if (status != 404)
-                logs_daemon(&p->sf->logs, p->ns, p->name, "call %s failed: %s", pc->call_id, msg);
         pcall_end(pc, pc->resp_begun ? pc->status : status, false);
 }
 
