@@ -781,7 +781,8 @@ void http_respond(struct http_request *req, int status, const char *content_type
         (void) conn_write(c, wc);
 }
 
-void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
+void http_respond_error_with(struct http_request *req, int status, const char *extra_headers, const char *fmt,
+                             ...)
 {
         char msg[1024];
         va_list ap;
@@ -795,7 +796,7 @@ void http_respond_error(struct http_request *req, int status, const char *fmt, .
         body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
         if (!body) {
-                http_respond(req, 500, "text/plain", NULL, "out of memory\n", 14);
+                http_respond(req, 500, "text/plain", extra_headers, "out of memory\n", 14);
                 return;
         }
         {
@@ -806,9 +807,20 @@ void http_respond_error(struct http_request *req, int status, const char *fmt, .
                         body[len++] = '\n';
                         body[len] = '\0';
                 }
-                http_respond(req, status, "application/json", NULL, body, len);
+                http_respond(req, status, "application/json", extra_headers, body, len);
         }
         free(body);
+}
+
+void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        http_respond_error_with(req, status, NULL, "%s", msg);
 }
 
 /* Answer a protocol-level failure and close the connection afterwards. */
@@ -1081,6 +1093,22 @@ char *http_query_param(const struct http_request *req, const char *key)
 
 /* ---- streamed responses ---- */
 
+/* The connection lets go of req, whose answer ends now. True when the answer
+ * ended before the request's streamed body did: the rest of that body is
+ * not read and the connection must close after the answer. */
+static bool answer_ends(struct http_conn *c, struct http_request *req)
+{
+        if (c->active == req) {
+                c->active = NULL;
+        } else if (c->req == req) {
+                c->req = NULL;
+                c->refused = true;
+                conn_stop_reading(c);
+                return true;
+        }
+        return false;
+}
+
 static int stream_queue(struct http_request *req, const char *prefix, size_t plen, const void *data, size_t len,
                         const char *suffix, size_t slen, bool final, bool close_after)
 {
@@ -1195,15 +1223,8 @@ void http_stream_end(struct http_request *req)
         if (c && !c->closing) {
                 bool close_after = req->http10 || !req->keep_alive || c->server->shutting_down ||
                                    c->close_after_write;
-                if (c->active == req) {
-                        c->active = NULL;
-                } else if (c->req == req) {
-                        /* Ended before its streamed body did: the rest is not read. */
-                        c->req = NULL;
-                        c->refused = true;
-                        conn_stop_reading(c);
+                if (answer_ends(c, req))
                         close_after = true;
-                }
                 if (req->http10 || strcmp(req->method, "HEAD") == 0)
                         (void) stream_queue(req, "", 0, NULL, 0, "", 0, true, close_after);
                 else
@@ -1271,15 +1292,8 @@ int http_raw_write(struct http_request *req, const void *data, size_t len, bool 
                 return -EPIPE;
         }
         close_after = req->raw_close || c->server->shutting_down || c->close_after_write;
-        if (c->active == req) {
-                c->active = NULL;
-        } else if (c->req == req) {
-                /* Ended before its streamed body did: the rest is not read. */
-                c->req = NULL;
-                c->refused = true;
-                conn_stop_reading(c);
+        if (answer_ends(c, req))
                 close_after = true;
-        }
         r = stream_queue(req, "", 0, data, len, "", 0, true, close_after);
         request_free(req);
         return r;

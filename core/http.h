@@ -131,6 +131,9 @@ void http_respond(struct http_request *req, int status, const char *content_type
 /* {"error": msg} with the given status. */
 void http_respond_error(struct http_request *req, int status, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* The same with extra headers ("Name: value\r\n..."). */
+void http_respond_error_with(struct http_request *req, int status, const char *extra_headers, const char *fmt,
+                             ...) __attribute__((format(printf, 4, 5)));
 
 const char *http_status_text(int status);
 

@@ -226,25 +226,10 @@ void pcall_fail(struct pcall *pc, int status, const char *fmt, ...)
                 detach_request(pc);
                 pc->req = NULL;
                 if (!pc->resp_begun) {
-                        json_t *o = json_pack("{s:s}", "error", msg);
-                        char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
                         char hdr[160];
-                        json_decref(o);
                         (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-OpenFaaS-Internal: sfaasd\r\n",
                                          pc->call_id);
-                        if (body) {
-                                size_t n = strlen(body);
-                                char *b2 = realloc(body, n + 2);
-                                if (b2) {
-                                        body = b2;
-                                        body[n++] = '\n';
-                                        body[n] = '\0';
-                                }
-                                http_respond(req, status, "application/json", hdr, body, n);
-                                free(body);
-                        } else {
-                                http_respond(req, 500, "text/plain", hdr, "out of memory\n", 14);
-                        }
+                        http_respond_error_with(req, status, hdr, "%s", msg);
                 } else {
                         /* The head is out: cut the stream, the client sees it unfinished. */
                         req->raw_close = true;
