@@ -253,6 +253,16 @@
     addProp(dl, "Namespace", f.namespace || state.ns);
     addProp(dl, "Process", f.envProcess);
     addProp(dl, "Replicas", (f.availableReplicas ?? "?") + " ready of " + (f.replicas ?? "?"));
+    // sfaasd's own object: the mode and, in http mode, the warm instances.
+    const ext = f.sfaasd && typeof f.sfaasd === "object" ? f.sfaasd : null;
+    if (ext) {
+      addProp(dl, "Mode", ext.mode === "http" ? "http (warm instances, port " + ext.port + ")"
+                                              : "exec (a fresh sandbox per call)");
+      if (Array.isArray(ext.instances) && ext.instances.length)
+        addProp(dl, "Instances", ext.instances.map((i) => i.id + " " + i.state +
+                (i.inflight ? " (" + i.inflight + " in flight)" : "")).join(", "));
+      if (ext.lastError) addProp(dl, "Last error", ext.lastError);
+    }
     const listed = state.functions.find((x) => x.name === name);
     if (listed) addProp(dl, "Invocations", Math.round(Number(listed.invocationCount) || 0));
     if (f.createdAt && !String(f.createdAt).startsWith("0001-")) addProp(dl, "Created", f.createdAt);
