@@ -945,3 +945,88 @@ def test_ready_timeout_fails_the_start(make_daemon, images):
     st = a.get("/system/function/never-ready").json()
     assert "not ready within" in st["sfaasd"]["lastError"]
     wait_status(a, "never-ready", lambda st: insts(st) == [], "the unready instance is gone")
+
+
+# ---- clients that misbehave, and HTTP edge cases through the proxy ---------------------------
+
+def _raw(daemon, data, until_close=True, timeout=HTTP_TIMEOUT):
+    s = socket.create_connection(("127.0.0.1", daemon.port), timeout=timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        while until_close:
+            b = s.recv(65536)
+            if not b:
+                break
+            out += b
+        return out
+    finally:
+        s.close()
+
+
+def test_abandoned_clients_leave_the_instance_serving(api, daemon, fn):
+    # Uploads dropped mid-body, downloads and event streams dropped
+    # mid-answer: the instance stays the same ready one, nothing in flight
+    # is left behind, and the daemon's open files come back to where they were.
+    fn("abandon", labels={MIN: "1"})
+    pid = insts(wait_ready(api, "abandon", 1))[0]["pid"]
+    fds_before = len(os.listdir("/proc/%d/fd" % daemon.pid))
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", daemon.port))
+        s.sendall(b"POST /function/abandon/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"
+                  + b"a" * 100000)
+        s.close()
+    for _ in range(10):
+        s = socket.create_connection(("127.0.0.1", daemon.port))
+        s.sendall(b"GET /function/abandon/big?bytes=50000000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.recv(1000)
+        s.close()
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", daemon.port))
+        s.sendall(b"GET /function/abandon/sse?n=50&ms=20 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        s.recv(100)
+        s.close()
+    wait_status(api, "abandon", lambda st: [i["inflight"] for i in insts(st)] == [0],
+                "no call left in flight")
+    st = status(api, "abandon")
+    assert [i["pid"] for i in insts(st, "ready")] == [pid]
+    assert call(api, "abandon", "/hello").text == "hello\n"
+    wait_until(lambda: len(os.listdir("/proc/%d/fd" % daemon.pid)) <= fds_before + 2, DEADLINE,
+               "the daemon's fds back near %d" % fds_before)
+
+
+def test_pipelined_calls_answered_in_order(api, daemon, fn):
+    fn("pipeline")
+    out = _raw(daemon, b"GET /function/pipeline/hello HTTP/1.1\r\nHost: x\r\n\r\n"
+                       b"POST /function/pipeline/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nworld"
+                       b"GET /function/pipeline/status?code=201 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    heads = re.findall(rb"HTTP/1\.1 (\d{3})", out)
+    assert heads == [b"200", b"200", b"201"], out[:400]
+    assert out.index(b"hello\n") < out.index(b"world") < out.rindex(b"HTTP/1.1 201")
+
+
+def test_http10_client_of_a_chunked_answer(api, daemon, fn):
+    # An HTTP/1.0 client cannot take chunked coding: the body ends at the close.
+    fn("h10")
+    out = _raw(daemon, b"GET /function/h10/sse?n=3&ms=10 HTTP/1.0\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert b"transfer-encoding" not in head.lower() and b"connection: close" in head.lower(), head
+    assert body == b"data: 0\n\ndata: 1\n\ndata: 2\n\n", body
+
+
+def test_head_keeps_the_length_and_sends_no_body(api, daemon, fn):
+    fn("headfn")
+    out = _raw(daemon, b"HEAD /function/headfn/big?bytes=1000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    head, _, body = out.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert b"content-length: 1000" in head.lower(), head
+    assert body == b""
+
+
+def test_bad_chunk_from_the_client_is_400(api, daemon, fn):
+    fn("badchunk")
+    out = _raw(daemon, b"POST /function/badchunk/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"zz\r\nabc\r\n0\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:200]
+    assert call(api, "badchunk", "/hello").status_code == 200
