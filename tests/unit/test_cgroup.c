@@ -32,6 +32,7 @@
 #include "core/base/util.h"
 #include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
+#include "tests/unit/helpers.h"
 
 #define UID_BASE (1u << 30)
 
@@ -45,48 +46,10 @@ struct fixture {
         bool v2;
 };
 
-static int copy_file(const char *src, const char *dst, mode_t mode)
-{
-        _cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-        _cleanup_close_ int out = -1;
-        char buf[65536];
-        ssize_t n;
-
-        if (in < 0)
-                return -errno;
-        out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-        if (out < 0)
-                return -errno;
-        while ((n = read(in, buf, sizeof buf)) > 0)
-                if (write_all(out, buf, (size_t) n) < 0)
-                        return -EIO;
-        return n < 0 ? -errno : 0;
-}
-
 static int make_rootfs(char *root, size_t size)
 {
-        static const char *const dirs[] = { "bin", "proc", "dev", "tmp", "etc" };
-        static const char *const applets[] = { "sh", "true", "sleep", "dd", "echo", "cat" };
-        char p[PATH_MAX], tmpl[] = "/tmp/sfaasd-test-cgroup-XXXXXX";
-
-        if (!mkdtemp(tmpl))
-                return -errno;
-        (void) chmod(tmpl, 0755);
-        (void) xsnprintf(root, size, "%s", tmpl);
-        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-                (void) xsnprintf(p, sizeof p, "%s/%s", root, dirs[i]);
-                if (mkdir(p, 0755) < 0)
-                        return -errno;
-        }
-        (void) xsnprintf(p, sizeof p, "%s/bin/busybox", root);
-        if (copy_file("/bin/busybox", p, 0755) < 0)
-                return -ENOENT;
-        for (size_t i = 0; i < ELEMENTSOF(applets); i++) {
-                (void) xsnprintf(p, sizeof p, "%s/bin/%s", root, applets[i]);
-                if (symlink("busybox", p) < 0)
-                        return -errno;
-        }
-        return 0;
+        static const char *const applets[] = { "sh", "true", "sleep", "dd", "echo", "cat", NULL };
+        return test_make_rootfs(root, size, "cgroup", NULL, applets);
 }
 
 static int setup(void **state)

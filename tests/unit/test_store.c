@@ -15,35 +15,10 @@
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 #include "store/db.h"
+#define TEST_STORE_FIXTURE
+#include "tests/unit/helpers.h"
 
 #include <sqlite3.h>
-
-struct fixture {
-        char dir[64];
-        char path[128];
-        struct store *s;
-};
-
-static int setup(void **state)
-{
-        struct fixture *f = calloc(1, sizeof *f);
-        struct sf_err err = { 0 };
-        (void) xsnprintf(f->dir, sizeof f->dir, "/tmp/sfaasd-store-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        (void) xsnprintf(f->path, sizeof f->path, "%s/test.db", f->dir);
-        assert_int_equal(store_open(f->path, &f->s, &err), 0);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct fixture *f = *state;
-        store_close(f->s);
-        (void) rm_rf_at(-100 /* AT_FDCWD */, f->dir);
-        free(f);
-        return 0;
-}
 
 static void put_image(struct store *s, const char *id, const char *tag)
 {
@@ -250,14 +225,14 @@ static void test_newer_schema_refused(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_default_namespace, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_namespace_uid_ranges, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_namespace_delete_drops_its_image_names, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_default_namespace, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_namespace_uid_ranges, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_namespace_delete_drops_its_image_names, test_store_setup, test_store_teardown),
                 cmocka_unit_test(test_ref_normalize),
-                cmocka_unit_test_setup_teardown(test_images, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_functions, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_persistence_and_wal, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_images, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_functions, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_persistence_and_wal, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_newer_schema_refused, test_store_setup, test_store_teardown),
         };
         return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -18,35 +18,10 @@
 #include "core/base/util.h"
 #include "store/async.h"
 #include "store/db.h"
+#define TEST_STORE_FIXTURE
+#include "tests/unit/helpers.h"
 
 #include <sqlite3.h>
-
-struct fixture {
-        char dir[64];
-        char path[128];
-        struct store *s;
-};
-
-static int setup(void **state)
-{
-        struct fixture *f = calloc(1, sizeof *f);
-        struct sf_err err = { 0 };
-        (void) xsnprintf(f->dir, sizeof f->dir, "/tmp/sfaasd-store-async-XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        (void) xsnprintf(f->path, sizeof f->path, "%s/test.db", f->dir);
-        assert_int_equal(store_open(f->path, &f->s, &err), 0);
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state)
-{
-        struct fixture *f = *state;
-        store_close(f->s);
-        (void) rm_rf_at(-100 /* AT_FDCWD */, f->dir);
-        free(f);
-        return 0;
-}
 
 static void insert(struct store *s, const char *id, const char *fn, const char *callback)
 {
@@ -209,9 +184,9 @@ static void test_purge_uses_an_index(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_lifecycle_and_recover, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_purge_uses_an_index, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_lifecycle_and_recover, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_purge, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_purge_uses_an_index, test_store_setup, test_store_teardown),
         };
         return cmocka_run_group_tests_name("store_async", tests, NULL, NULL);
 }
