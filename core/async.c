@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/api.h"
 #include "core/base/cleanup.h"
@@ -20,16 +22,23 @@
 #include "core/sfaasd.h"
 #include "store/async.h"
 
-#define CALLBACKS_MAX 4            /* callbacks on the thread pool at once */
+#define CALLBACK_WORKERS 16        /* own threads sending callbacks, so a dead receiver never
+                                    * holds libuv's thread pool (imports, unpacking) */
+#define CALLBACKS_PER_RECEIVER 2   /* callbacks in flight to one "host:port" at once */
 #define CALLBACK_URL_MAX 2048
 #define BACKOFF_MAX_S 300          /* the longest wait between two callback attempts */
 #define PURGE_EVERY_MS 60000       /* how often finished calls are purged (at most) */
 #define PURGE_BATCH 1000           /* rows per purge transaction: the loop waits for it */
+#define PURGE_NEXT_MS 10           /* between two batches of a backlog; never 0 (see kick()) */
+#define PURGE_AFTER_DRAIN_MS 1000  /* the queue emptied: give its pages back this soon */
+#define RECLAIM_PAGES 2048         /* pages given back to the file system per round */
+#define RETRY_AFTER_S "5"          /* Retry-After of a 429 for a full queue */
 
 struct async_slot {
         struct async_slot *next;
         char ns[64], name[64];
         unsigned running;
+        uint64_t calls, bytes;     /* queued or running, and their request bytes */
 };
 
 struct async_run {
@@ -41,17 +50,47 @@ struct async_run {
         json_t *headers_json;      /* owns the strings headers point to */
 };
 
+/* Callbacks in flight to one receiver; freed when none is. */
+struct async_receiver {
+        struct async_receiver *next;
+        unsigned inflight;
+        char key[STORE_ASYNC_RECEIVER_MAX];
+};
+
 struct async_cb {
-        uv_work_t work;
+        struct async_cb *next;     /* in the workers' todo or done list */
         struct async *q;
+        struct async_receiver *rcv;
         struct store_async_call *call;
         /* settings copied for the worker thread */
         bool allow_loopback;
         long timeout_ms;
+        int cancel_fd;
         /* the outcome, written by the worker */
         int r;
         long status;
         char error[256];
+};
+
+/*
+ * The callback senders: up to CALLBACK_WORKERS threads of our own, started
+ * as needed, each sending one callback at a time with the blocking client
+ * (core/httpclient.h: connect and total deadlines, the address policy on
+ * the address connected to). The loop hands a callback over through todo;
+ * a finished one comes back through done and the wake handle. The mutex
+ * guards todo, done, idle and quit; everything else is the loop's.
+ * Shutdown writes cancel_fd, which ends every callback at its next wait.
+ */
+struct async_workers {
+        uv_mutex_t mu;
+        uv_cond_t cv;
+        struct async_cb *todo, **todo_tail, *done;
+        unsigned idle;
+        bool quit;
+        uv_async_t wake;
+        uv_thread_t threads[CALLBACK_WORKERS];
+        unsigned n_threads;
+        int cancel_fd;             /* an eventfd */
 };
 
 static int64_t unix_ns(void)
@@ -61,16 +100,23 @@ static int64_t unix_ns(void)
         return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void on_kick(uv_timer_t *t);
+static void on_kick(uv_idle_t *h);
 
-/* Work the queue and the callbacks soon, from the loop (never re-entrant). */
+/*
+ * Work the queue and the callbacks soon, from the loop: at the loop's next
+ * turn, after it has polled for I/O. An idle handle, not a 0 ms timer:
+ * libuv 1.44 runs a timer re-armed at 0 ms from its own callback again in
+ * the same timer phase (libuv issue 4245, fixed in 1.48), so a kick from
+ * work that a kick started (a call that fails at once) spun the loop for
+ * ever. A kick that arrives while one is pending changes nothing.
+ */
 static void kick(struct async *q)
 {
         if (q->started && !q->closed)
-                (void) uv_timer_start(&q->kick, on_kick, 0, 0);
+                (void) uv_idle_start(&q->kick, on_kick);
 }
 
-/* ---- the callback address policy (runs on the thread pool) ---- */
+/* ---- the callback address policy (runs on a worker thread) ---- */
 
 static bool addr_allowed(const struct sockaddr *sa, socklen_t len, void *data)
 {
@@ -107,9 +153,9 @@ static bool addr_allowed(const struct sockaddr *sa, socklen_t len, void *data)
 
 /* ---- callbacks ---- */
 
-static void cb_work(uv_work_t *w)
+/* Send one callback (a worker thread; touches only cb and its call). */
+static void cb_send(struct async_cb *cb)
 {
-        struct async_cb *cb = w->data;
         struct store_async_call *c = cb->call;
         _cleanup_json_ json_t *rh = json_loads(c->result_headers_json ? c->result_headers_json : "{}", 0, NULL);
         const char *lines[32];
@@ -166,6 +212,7 @@ static void cb_work(uv_work_t *w)
                                          .body = c->result_body,
                                          .body_len = c->result_body_len,
                                          .timeout_ms = cb->timeout_ms,
+                                         .cancel_fd = cb->cancel_fd,
                                          .max_body = 64 << 10,
                                          .addr_ok = addr_allowed,
                                          .addr_data = cb,
@@ -183,11 +230,93 @@ static void cb_work(uv_work_t *w)
                 free(owned[i]);
 }
 
-static void schedule_retry(struct async *q);
-
-static void cb_after(uv_work_t *w, int status)
+static void worker_main(void *arg)
 {
-        struct async_cb *cb = w->data;
+        struct async_workers *w = arg;
+
+        uv_mutex_lock(&w->mu);
+        for (;;) {
+                struct async_cb *cb;
+
+                w->idle++;
+                while (!w->todo && !w->quit)
+                        uv_cond_wait(&w->cv, &w->mu);
+                w->idle--;
+                if (!w->todo)
+                        break; /* quit, and nothing left to send */
+                cb = w->todo;
+                w->todo = cb->next;
+                if (!w->todo)
+                        w->todo_tail = &w->todo;
+                uv_mutex_unlock(&w->mu);
+
+                cb_send(cb);
+
+                uv_mutex_lock(&w->mu);
+                cb->next = w->done;
+                w->done = cb;
+                /* The handle is closed only after every thread is joined. */
+                (void) uv_async_send(&w->wake);
+        }
+        uv_mutex_unlock(&w->mu);
+}
+
+/* Hand cb to a worker, starting one when none is idle. */
+static int workers_submit(struct async_workers *w, struct async_cb *cb)
+{
+        int r = 0;
+
+        uv_mutex_lock(&w->mu);
+        if (w->idle == 0 && w->n_threads < CALLBACK_WORKERS) {
+                r = uv_thread_create(&w->threads[w->n_threads], worker_main, w);
+                if (r == 0)
+                        w->n_threads++;
+                else if (w->n_threads > 0)
+                        r = 0; /* the running ones will get to it */
+        }
+        if (r == 0) {
+                cb->next = NULL;
+                *w->todo_tail = cb;
+                w->todo_tail = &cb->next;
+                uv_cond_signal(&w->cv);
+        }
+        uv_mutex_unlock(&w->mu);
+        return r;
+}
+
+static void arm_retry(struct async *q);
+
+static struct async_receiver *receiver_get(struct async *q, const char *key)
+{
+        struct async_receiver *rcv;
+
+        for (rcv = q->receivers; rcv; rcv = rcv->next)
+                if (strcmp(rcv->key, key) == 0)
+                        return rcv;
+        rcv = calloc(1, sizeof *rcv);
+        if (!rcv)
+                return NULL;
+        (void) xsnprintf(rcv->key, sizeof rcv->key, "%s", key);
+        rcv->next = q->receivers;
+        q->receivers = rcv;
+        return rcv;
+}
+
+static void receiver_put(struct async *q, struct async_receiver *rcv)
+{
+        if (!rcv || --rcv->inflight > 0)
+                return;
+        for (struct async_receiver **p = &q->receivers; *p; p = &(*p)->next)
+                if (*p == rcv) {
+                        *p = rcv->next;
+                        free(rcv);
+                        return;
+                }
+}
+
+/* A callback came back from its worker (the loop). */
+static void cb_done(struct async_cb *cb)
+{
         struct async *q = cb->q;
         struct sfaasd *sf = q->sf;
         struct store_async_call *c = cb->call;
@@ -196,7 +325,12 @@ static void cb_after(uv_work_t *w, int status)
         const char *state;
         int64_t next = 0;
 
-        if (!retry)
+        if (cb->r == -ECANCELED) {
+                /* The daemon is stopping: not an attempt; due again at the next start. */
+                attempts = c->callback_attempts;
+                state = "pending";
+                next = unix_ns();
+        } else if (!retry)
                 state = cb->status >= 200 && cb->status < 300 ? "delivered" : "failed";
         else if (attempts > (int) sf->cfg.async_callback_retries || cb->r == -EACCES)
                 state = "failed"; /* out of attempts; a refused address stays refused */
@@ -211,49 +345,126 @@ static void cb_after(uv_work_t *w, int status)
                                         cb->r < 0 ? cb->error : NULL, next, sf->cfg.async_result_bytes);
         if (r < 0)
                 log_error_errno(r, "async call %s: cannot record its callback", c->id);
-        if (cb->r < 0 || cb->status >= 300)
+        if (cb->r == -ECANCELED)
+                log_info("async call %s: callback to '%s' interrupted by the shutdown, due again at the next start",
+                         c->id, c->callback_url);
+        else if (cb->r < 0 || cb->status >= 300)
                 log_warning("async call %s: callback to '%s' %s (attempt %d): %s%s", c->id, c->callback_url,
                             strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts,
                             cb->r < 0 ? cb->error : "status ",
                             cb->r < 0 ? "" : (cb->status >= 500 ? "5xx" : "not 2xx"));
-        logs_daemon(&sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, %s%ld)", c->id,
-                    state, attempts, cb->r < 0 ? cb->error : "status ", cb->r < 0 ? 0L : cb->status);
+        if (cb->r < 0)
+                logs_daemon(&sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, %s)", c->id,
+                            state, attempts, cb->error);
+        else
+                logs_daemon(&sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, status %ld)",
+                            c->id, state, attempts, cb->status);
+        receiver_put(q, cb->rcv);
         store_async_call_free(c);
         free(cb);
         q->callbacks--;
+        /* A slot is free: what waited for it goes now (never a 0 ms timer). */
         kick(q);
         sfaasd_maybe_finish(sf);
+}
+
+static void on_wake(uv_async_t *h)
+{
+        struct async_workers *w = h->data;
+        struct async_cb *done;
+
+        uv_mutex_lock(&w->mu);
+        done = w->done;
+        w->done = NULL;
+        uv_mutex_unlock(&w->mu);
+        while (done) {
+                struct async_cb *cb = done;
+                done = cb->next;
+                cb_done(cb);
+        }
+}
+
+/* Which due callbacks to take in one round: at most CALLBACKS_PER_RECEIVER
+ * in flight per receiver, counting those taken in this round. */
+struct pick {
+        struct async *q;
+        size_t n;
+        struct {
+                char key[STORE_ASYNC_RECEIVER_MAX];
+                unsigned taken;
+        } rcv[CALLBACK_WORKERS];
+};
+
+static bool pick_receiver(const char *key, void *data)
+{
+        struct pick *pk = data;
+        unsigned busy = 0;
+        size_t i;
+
+        for (struct async_receiver *r = pk->q->receivers; r; r = r->next)
+                if (strcmp(r->key, key) == 0)
+                        busy = r->inflight;
+        for (i = 0; i < pk->n; i++)
+                if (strcmp(pk->rcv[i].key, key) == 0)
+                        break;
+        if (i < pk->n)
+                busy += pk->rcv[i].taken;
+        if (busy >= CALLBACKS_PER_RECEIVER)
+                return false;
+        if (i == pk->n) {
+                if (pk->n == CALLBACK_WORKERS)
+                        return false; /* cannot happen: the round takes at most that many */
+                (void) xsnprintf(pk->rcv[i].key, sizeof pk->rcv[i].key, "%s", key);
+                pk->n++;
+        }
+        pk->rcv[i].taken++;
+        return true;
 }
 
 static void start_callbacks(struct async *q)
 {
         struct sfaasd *sf = q->sf;
         struct store_async_call **due = NULL;
+        struct pick *pk;
         int r;
 
-        if (sf->stopping || q->callbacks >= CALLBACKS_MAX)
+        if (sf->stopping || q->closed || q->callbacks >= CALLBACK_WORKERS)
                 return;
-        r = store_async_callbacks_due(sf->store, unix_ns(), CALLBACKS_MAX - q->callbacks, &due);
+        pk = calloc(1, sizeof *pk);
+        if (!pk) {
+                log_error("cannot start async callbacks: out of memory");
+                return;
+        }
+        pk->q = q;
+        r = store_async_callbacks_due(sf->store, unix_ns(), CALLBACK_WORKERS - q->callbacks, pick_receiver, pk,
+                                      &due);
+        free(pk);
         if (r < 0) {
                 log_error_errno(r, "cannot read due async callbacks");
                 return;
         }
         for (struct store_async_call **p = due; *p; p++) {
                 struct async_cb *cb = calloc(1, sizeof *cb);
-                if (!cb) {
+                struct async_receiver *rcv = receiver_get(q, (*p)->callback_receiver ? (*p)->callback_receiver : "");
+
+                if (!cb || !rcv) {
                         /* Stays "sending" until the next start; rare enough. */
                         log_error("async call %s: out of memory for its callback", (*p)->id);
                         store_async_call_free(*p);
+                        free(cb);
                         continue;
                 }
+                rcv->inflight++;
                 cb->q = q;
+                cb->rcv = rcv;
                 cb->call = *p;
                 cb->allow_loopback = sf->cfg.async_callback_allow_loopback;
                 cb->timeout_ms = (long) sf->cfg.async_callback_timeout_ms;
-                cb->work.data = cb;
-                r = uv_queue_work(&sf->loop, &cb->work, cb_work, cb_after);
+                cb->cancel_fd = q->workers->cancel_fd;
+                r = workers_submit(q->workers, cb);
                 if (r < 0) {
-                        log_error("async call %s: cannot queue its callback: %s", (*p)->id, uv_strerror(r));
+                        log_error("async call %s: cannot start its callback: %s", (*p)->id, uv_strerror(r));
+                        receiver_put(q, rcv);
                         store_async_call_free(*p);
                         free(cb);
                         continue;
@@ -267,25 +478,28 @@ static void on_retry(uv_timer_t *t)
 {
         struct async *q = t->data;
         start_callbacks(q);
-        schedule_retry(q);
+        arm_retry(q);
 }
 
-static void schedule_retry(struct async *q)
+/*
+ * The retry timer waits for the next pending callback that is due later
+ * than now. Callbacks due now that were not taken wait for a free sender
+ * or a free receiver slot, and every callback that ends kicks the queue,
+ * so nothing here waits for them; and the timer is never armed at 0 ms
+ * from its own callback (see kick()).
+ */
+static void arm_retry(struct async *q)
 {
-        int64_t at, now;
+        int64_t at, now = unix_ns();
         uint64_t ms;
-        int r;
 
-        if (q->closed || q->sf->stopping)
-                return;
-        r = store_async_callback_next(q->sf->store, &at);
-        if (r < 0) {
+        if (q->closed || q->sf->stopping || q->callbacks >= CALLBACK_WORKERS ||
+            store_async_callback_next(q->sf->store, now, &at) < 0) {
                 (void) uv_timer_stop(&q->retry);
                 return;
         }
-        now = unix_ns();
-        ms = at > now ? (uint64_t) ((at - now + 999999) / 1000000) : 0;
-        (void) uv_timer_start(&q->retry, on_retry, ms, 0);
+        ms = (uint64_t) ((at - now + 999999) / 1000000);
+        (void) uv_timer_start(&q->retry, on_retry, ms ? ms : 1, 0);
 }
 
 /* ---- running calls ---- */
@@ -326,6 +540,8 @@ static void add_header_lines(json_t *o, const char *lines)
         }
 }
 
+static void on_purge(uv_timer_t *t);
+
 static void run_done(const struct invoke_result *res, void *data)
 {
         struct async_run *run = data;
@@ -353,9 +569,16 @@ static void run_done(const struct invoke_result *res, void *data)
                 log_error_errno(r, "async call %s: cannot record its result", c->id);
         log_debug("async call %s of '%s.%s': status %d in %.3f s", c->id, c->function, c->namespace, res->status,
                   res->seconds);
-        if (run->slot)
+        if (run->slot) {
                 run->slot->running--;
+                run->slot->calls -= run->slot->calls ? 1 : 0;
+                run->slot->bytes -= run->slot->bytes >= c->body_len ? c->body_len : run->slot->bytes;
+        }
         q->running--;
+        q->calls -= q->calls ? 1 : 0;
+        q->bytes -= q->bytes >= c->body_len ? c->body_len : q->bytes;
+        if (q->calls == 0 && !q->closed && uv_timer_get_due_in(&q->purge) > PURGE_AFTER_DRAIN_MS)
+                (void) uv_timer_start(&q->purge, on_purge, PURGE_AFTER_DRAIN_MS, 0);
         json_decref(run->headers_json);
         free(run->headers);
         store_async_call_free(c);
@@ -446,16 +669,19 @@ static void schedule_calls(struct async *q)
 
 /* ---- retention ---- */
 
-/* Delete finished calls older than async_retention_ms, a batch at a time;
- * the next batch (when this one was full) or round is a timer away, so a
- * backlog (a long downtime) never holds the loop for long. */
+/* Delete finished calls older than async_retention_ms, a batch at a time,
+ * then give freed pages back to the file system a batch at a time; the
+ * next batch (when this one was full) or round is a timer away (never
+ * 0 ms: see kick()), so a backlog (a long downtime, a drained flood) never
+ * holds the loop for long. */
 static void on_purge(uv_timer_t *t)
 {
         struct async *q = t->data;
         struct sfaasd *sf = q->sf;
         uint64_t every = sf->cfg.async_retention_ms < PURGE_EVERY_MS ? sf->cfg.async_retention_ms : PURGE_EVERY_MS;
+        uint64_t free_pages = 0;
         size_t n = 0;
-        int r;
+        int r, rr;
 
         if (q->closed || sf->stopping)
                 return;
@@ -466,20 +692,49 @@ static void on_purge(uv_timer_t *t)
         else if (n)
                 log_debug("async: purged %zu finished call(s) older than %llu ms", n,
                           (unsigned long long) sf->cfg.async_retention_ms);
-        (void) uv_timer_start(&q->purge, on_purge, r >= 0 && n == PURGE_BATCH ? 0 : every, 0);
+        rr = store_reclaim(sf->store, RECLAIM_PAGES, &free_pages);
+        if (rr < 0)
+                log_error_errno(rr, "cannot give free database pages back");
+        (void) uv_timer_start(&q->purge, on_purge,
+                              (r >= 0 && n == PURGE_BATCH) || (rr >= 0 && free_pages > 0) ? PURGE_NEXT_MS : every, 0);
 }
 
-static void on_kick(uv_timer_t *t)
+static void on_kick(uv_idle_t *h)
 {
-        struct async *q = t->data;
+        struct async *q = h->data;
+        (void) uv_idle_stop(h);
         schedule_calls(q);
         start_callbacks(q);
-        schedule_retry(q);
+        arm_retry(q);
+}
+
+static void count_queued(const char *ns, const char *fn, uint64_t calls, uint64_t bytes, void *data)
+{
+        struct async *q = data;
+        struct async_slot *slot = slot_get(q, ns, fn);
+
+        if (slot) {
+                slot->calls += calls;
+                slot->bytes += bytes;
+        }
+        q->calls += calls;
+        q->bytes += bytes;
+}
+
+static void on_workers_closed(uv_handle_t *h)
+{
+        struct async_workers *w = h->data;
+        uv_mutex_destroy(&w->mu);
+        uv_cond_destroy(&w->cv);
+        if (w->cancel_fd >= 0)
+                (void) close(w->cancel_fd);
+        free(w);
 }
 
 int async_start(struct sfaasd *sf)
 {
         struct async *q = &sf->async;
+        struct async_workers *w;
         int calls = 0, cbs = 0, r;
 
         q->sf = sf;
@@ -488,32 +743,89 @@ int async_start(struct sfaasd *sf)
                 return log_error_errno(r, "cannot recover the async queue");
         if (calls || cbs)
                 log_info("async: %d interrupted call(s) and %d callback(s) back in line", calls, cbs);
-        uv_timer_init(&sf->loop, &q->kick);
+        r = store_async_fill_receivers(sf->store, httpc_url_receiver);
+        if (r < 0)
+                return log_error_errno(r, "cannot prepare the async callbacks");
+        r = store_async_queue_totals(sf->store, count_queued, q);
+        if (r < 0)
+                return log_error_errno(r, "cannot count the async queue");
+
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return log_error_errno(-ENOMEM, "cannot set up the callback senders");
+        w->todo_tail = &w->todo;
+        w->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (w->cancel_fd < 0) {
+                r = -errno;
+                free(w);
+                return log_error_errno(r, "cannot make the callbacks' cancel event");
+        }
+        if (uv_mutex_init(&w->mu) < 0 || uv_cond_init(&w->cv) < 0 ||
+            uv_async_init(&sf->loop, &w->wake, on_wake) < 0) {
+                (void) close(w->cancel_fd);
+                free(w);
+                return log_error_errno(-ENOMEM, "cannot set up the callback senders");
+        }
+        w->wake.data = w;
+        q->workers = w;
+
+        uv_idle_init(&sf->loop, &q->kick);
         uv_timer_init(&sf->loop, &q->retry);
         uv_timer_init(&sf->loop, &q->purge);
         q->kick.data = q->retry.data = q->purge.data = q;
         q->started = true;
-        (void) uv_timer_start(&q->kick, on_kick, 0, 0);
-        (void) uv_timer_start(&q->purge, on_purge, 0, 0); /* at start, then periodically */
+        kick(q);
+        (void) uv_timer_start(&q->purge, on_purge, 1, 0); /* at start, then periodically */
         return 0;
+}
+
+void async_shutdown(struct sfaasd *sf)
+{
+        struct async *q = &sf->async;
+        uint64_t one = 1;
+
+        if (!q->started || !q->workers)
+                return;
+        /* Every callback in flight ends at its next wait; it stays pending. */
+        if (write(q->workers->cancel_fd, &one, sizeof one) < 0)
+                log_warning_errno(-errno, "cannot interrupt the callbacks in flight");
 }
 
 void async_close(struct sfaasd *sf)
 {
         struct async *q = &sf->async;
+        struct async_workers *w = q->workers;
+
         if (!q->started || q->closed)
                 return;
         q->closed = true;
-        (void) uv_timer_stop(&q->kick);
+        (void) uv_idle_stop(&q->kick);
         (void) uv_timer_stop(&q->retry);
         (void) uv_timer_stop(&q->purge);
         uv_close((uv_handle_t *) &q->kick, NULL);
         uv_close((uv_handle_t *) &q->retry, NULL);
         uv_close((uv_handle_t *) &q->purge, NULL);
+        if (w) {
+                /* No callback is in flight (async_busy() is 0): the threads
+                 * wait for work and end at once. */
+                uv_mutex_lock(&w->mu);
+                w->quit = true;
+                uv_cond_broadcast(&w->cv);
+                uv_mutex_unlock(&w->mu);
+                for (unsigned i = 0; i < w->n_threads; i++)
+                        (void) uv_thread_join(&w->threads[i]);
+                uv_close((uv_handle_t *) &w->wake, on_workers_closed);
+                q->workers = NULL;
+        }
         while (q->slots) {
                 struct async_slot *s = q->slots;
                 q->slots = s->next;
                 free(s);
+        }
+        while (q->receivers) {
+                struct async_receiver *rcv = q->receivers;
+                q->receivers = rcv->next;
+                free(rcv);
         }
 }
 
@@ -550,7 +862,9 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
         _cleanup_json_ json_t *hdrs = json_array();
         _cleanup_free_ char *hdrs_s = NULL, *fname = NULL;
         struct store_async_call c = { 0 };
-        char id[40], why[600], extra[96];
+        struct async *q = &sf->async;
+        struct async_slot *slot;
+        char id[40], why[600], extra[96], receiver[STORE_ASYNC_RECEIVER_MAX];
         int r;
 
         if (sf->stopping) {
@@ -589,10 +903,52 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
                 http_respond_error(req, 500, "out of memory");
                 return;
         }
-        if (given && invoke_valid_call_id(given))
+        if (given && invoke_valid_call_id(given)) {
+                struct store_async_call *old = NULL;
+                /* A retry of a call already accepted (the caller did not see
+                 * our 202) gets that call, not a second run. An id of another
+                 * function's call is not revealed: the new call gets its own. */
+                r = store_async_get(sf->store, given, &old);
+                if (r >= 0 && strcmp(old->namespace, ns) == 0 && strcmp(old->function, rt->name) == 0) {
+                        store_async_call_free(old);
+                        (void) xsnprintf(extra, sizeof extra, "X-Call-Id: %s\r\n", given);
+                        http_respond(req, 202, NULL, extra, NULL, 0);
+                        return;
+                }
+                store_async_call_free(old);
                 (void) xsnprintf(id, sizeof id, "%s", given);
-        else
+        } else
                 invoke_make_call_id(id);
+        slot = slot_get(q, ns, rt->name);
+        if (!slot) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        if (q->calls >= sf->cfg.async_queue_max || q->bytes + req->body_len > sf->cfg.async_queue_max_bytes) {
+                http_respond_error_with(req, 429, "Retry-After: " RETRY_AFTER_S "\r\n",
+                                        "the async queue is full (%llu calls, %llu bytes waiting; limits "
+                                        "async_queue_max %llu, async_queue_max_bytes %llu)",
+                                        (unsigned long long) q->calls, (unsigned long long) q->bytes,
+                                        (unsigned long long) sf->cfg.async_queue_max,
+                                        (unsigned long long) sf->cfg.async_queue_max_bytes);
+                return;
+        }
+        if (slot->calls >= sf->cfg.async_function_queue_max ||
+            slot->bytes + req->body_len > sf->cfg.async_function_queue_max_bytes) {
+                http_respond_error_with(req, 429, "Retry-After: " RETRY_AFTER_S "\r\n",
+                                        "the async queue of function '%s' in namespace '%s' is full (%llu calls, "
+                                        "%llu bytes waiting; limits async_function_queue_max %llu, "
+                                        "async_function_queue_max_bytes %llu)",
+                                        rt->name, ns, (unsigned long long) slot->calls,
+                                        (unsigned long long) slot->bytes,
+                                        (unsigned long long) sf->cfg.async_function_queue_max,
+                                        (unsigned long long) sf->cfg.async_function_queue_max_bytes);
+                return;
+        }
+        if (cb_url && httpc_url_receiver(cb_url, receiver, sizeof receiver) < 0) {
+                http_respond_error(req, 400, "X-Callback-Url is not a valid absolute http URL: its host is too long");
+                return;
+        }
         c.id = id;
         c.namespace = (char *) ns;
         c.function = (char *) rt->name;
@@ -604,6 +960,7 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
         c.body = req->body;
         c.body_len = req->body_len;
         c.callback_url = (char *) cb_url;
+        c.callback_receiver = cb_url ? receiver : NULL;
         r = store_async_insert(sf->store, &c);
         if (r == -EEXIST) {
                 /* The caller's id is taken (ids are the key): a fresh one. */
@@ -614,9 +971,13 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
                 http_respond_error(req, 500, "cannot queue the call: %s", strerror(-r));
                 return;
         }
+        slot->calls++;
+        slot->bytes += req->body_len;
+        q->calls++;
+        q->bytes += req->body_len;
         (void) xsnprintf(extra, sizeof extra, "X-Call-Id: %s\r\n", id);
         http_respond(req, 202, NULL, extra, NULL, 0);
-        kick(&sf->async);
+        kick(q);
 }
 
 static json_t *ts_or_null(int64_t ns)

@@ -6,7 +6,8 @@
  * at most async_concurrency at a time per function and async_max_running
  * in all, each in a fresh sandbox exactly like a synchronous call
  * (invoke_run). With X-Callback-Url the result is POSTed there from the
- * libuv thread pool (core/httpclient.c), retried with exponential backoff
+ * callback senders, threads of our own (core/httpclient.c; at most 2 at
+ * once per receiver), retried with exponential backoff
  * (1 s, 2 s, 4 s, ...) on a connection error or a 5xx, at most
  * async_callback_retries more times; the retry state is in SQLite too.
  *
@@ -22,11 +23,12 @@
  * start and then every minute (more often when the retention is shorter);
  * GET /system/async/{id} answers 404 from then on.
  *
- * Ownership: struct async is embedded in struct sfaasd; its three timers are
+ * Ownership: struct async is embedded in struct sfaasd; its kick, timers and
+ * callback senders are
  * closed by async_close() when the daemon finishes. A running call (struct
  * async_run) lives until invoke_run's callback; a callback in flight
- * (struct async_cb) until its after-work callback. Loop thread only,
- * except the work function of a callback.
+ * (struct async_cb) until cb_done() takes it back from its sender. Loop thread only,
+ * except cb_send() on a sender thread.
  */
 #pragma once
 
@@ -39,20 +41,29 @@ struct http_request;
 struct route;
 struct async_slot;
 
+struct async_receiver;
+struct async_workers;
+
 struct async {
         struct sfaasd *sf;
-        uv_timer_t kick;           /* schedule soon: queued calls and due callbacks */
+        uv_idle_t kick;            /* schedule at the next loop turn: queued calls and due callbacks */
         uv_timer_t retry;          /* the next callback retry */
-        uv_timer_t purge;          /* finished calls past async_retention_ms */
+        uv_timer_t purge;          /* finished calls past async_retention_ms; free pages back */
         bool started, closed;
         unsigned running;          /* calls in sandboxes */
-        unsigned callbacks;        /* callbacks on the thread pool */
-        struct async_slot *slots;  /* per function: how many of its calls run */
+        unsigned callbacks;        /* callbacks in flight (on the senders) */
+        uint64_t calls, bytes;     /* calls queued or running and their request bytes (the caps) */
+        struct async_slot *slots;  /* per function: its calls running and waiting */
+        struct async_receiver *receivers; /* per receiver: its callbacks in flight */
+        struct async_workers *workers;    /* the callback senders */
 };
 
 /* Start: calls left running or sending by a crash go back in line, then
  * the queue is worked. */
 int async_start(struct sfaasd *sf);
+/* The daemon begins to stop: callbacks in flight are interrupted (they
+ * stay pending for the next start) and no new one starts. */
+void async_shutdown(struct sfaasd *sf);
 /* Close the timers (the daemon is finishing; nothing runs any more). */
 void async_close(struct sfaasd *sf);
 /* Work in flight (calls and callbacks), for the shutdown. */

@@ -44,6 +44,10 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->async_callback_timeout_ms = 10000;
         cfg->async_result_bytes = 64u << 10;
         cfg->async_callback_allow_loopback = false;
+        cfg->async_queue_max = 100000;
+        cfg->async_queue_max_bytes = 1ULL << 30;
+        cfg->async_function_queue_max = 10000;
+        cfg->async_function_queue_max_bytes = 256ULL << 20;
         cfg->http_idle_ms = 5 * 60 * 1000;
         cfg->http_grace_ms = 10000;
         cfg->http_timeout_ms = 60000;
@@ -96,6 +100,10 @@ static const struct key keys[] = {
         { "async_callback_timeout", K_MS, F(async_callback_timeout_ms) },
         { "async_result_bytes", K_SIZE, F(async_result_bytes) },
         { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
+        { "async_queue_max", K_COUNT, F(async_queue_max), .min = 1 },
+        { "async_queue_max_bytes", K_SIZE, F(async_queue_max_bytes), .min = 1 },
+        { "async_function_queue_max", K_COUNT, F(async_function_queue_max), .min = 1 },
+        { "async_function_queue_max_bytes", K_SIZE, F(async_function_queue_max_bytes), .min = 1 },
         { "http_idle", K_MS, F(http_idle_ms) },
         { "http_grace", K_MS, F(http_grace_ms) },
         { "http_timeout", K_MS, F(http_timeout_ms) },

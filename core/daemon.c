@@ -73,6 +73,7 @@ static void on_signal(uv_signal_t *h, int signum)
         sf->stopping = true;
         /* Log followers would hold their connections open for ever. */
         logs_shutdown(&sf->logs);
+        async_shutdown(sf);
         /* Warm instances get SIGTERM and their grace period. */
         pools_shutdown(sf);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);

@@ -316,6 +316,13 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
 
 /* ---- socket I/O against one deadline ------------------------------------ */
 
+/* When a wait ends: at (ns, monotonic; 0: never), or as soon as cancel_fd
+ * (when > 0) becomes readable, which ends the request with -ECANCELED. */
+struct until {
+        uint64_t at;
+        int cancel_fd;
+};
+
 /* Milliseconds left before deadline (ns, monotonic; 0: none) for poll(). */
 static int ms_left(uint64_t deadline)
 {
@@ -330,16 +337,18 @@ static int ms_left(uint64_t deadline)
                                                       : (int) ((deadline - now + 999999) / 1000000);
 }
 
-/* Wait for events on fd; returns the revents, or -ETIMEDOUT. */
-static int wait_fd(int fd, short events, uint64_t deadline)
+/* Wait for events on fd; returns the revents, -ETIMEDOUT or -ECANCELED. */
+static int wait_fd(int fd, short events, struct until deadline)
 {
-        struct pollfd pfd = { .fd = fd, .events = events };
+        struct pollfd pfd[2] = { { .fd = fd, .events = events }, { .fd = deadline.cancel_fd, .events = POLLIN } };
         int r;
 
         for (;;) {
-                r = poll(&pfd, 1, ms_left(deadline));
+                r = poll(pfd, deadline.cancel_fd > 0 ? 2 : 1, ms_left(deadline.at));
+                if (r > 0 && deadline.cancel_fd > 0 && pfd[1].revents)
+                        return -ECANCELED;
                 if (r > 0)
-                        return pfd.revents;
+                        return pfd[0].revents;
                 if (r == 0)
                         return -ETIMEDOUT;
                 if (errno != EINTR)
@@ -348,7 +357,7 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 }
 
 /* Connect to one address before deadline; returns the fd or -errno. */
-static int connect_one(const struct addrinfo *ai, uint64_t deadline)
+static int connect_one(const struct addrinfo *ai, struct until deadline)
 {
         _cleanup_close_ int fd = -1;
         socklen_t len = sizeof(int);
@@ -374,7 +383,7 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline)
 /* Try each address in turn, giving each an equal share of what is left of
  * the connect deadline, so a black-holed first address (an unrouted IPv6)
  * leaves time for the next. Returns the fd, or the last -errno. */
-static int connect_any(const struct addrinfo *ais, uint64_t deadline)
+static int connect_any(const struct addrinfo *ais, struct until deadline)
 {
         size_t n = 0;
         int r = -ENOENT;
@@ -382,12 +391,13 @@ static int connect_any(const struct addrinfo *ais, uint64_t deadline)
         for (const struct addrinfo *ai = ais; ai; ai = ai->ai_next)
                 n++;
         for (const struct addrinfo *ai = ais; ai; ai = ai->ai_next, n--) {
-                uint64_t now = now_ns(), d = deadline;
+                uint64_t now = now_ns();
+                struct until d = deadline;
 
-                if (now >= deadline)
+                if (now >= deadline.at)
                         return -ETIMEDOUT;
                 if (n > 1)
-                        d = now + (deadline - now) / n;
+                        d.at = now + (deadline.at - now) / n;
                 r = connect_one(ai, d);
                 if (r >= 0)
                         return r;
@@ -397,7 +407,7 @@ static int connect_any(const struct addrinfo *ais, uint64_t deadline)
 
 /* Send all of buf. Returns 0; 1 if the server has already answered (or
  * closed) and further sending is pointless; -ETIMEDOUT or another -errno. */
-static int send_all(int fd, const char *buf, size_t len, uint64_t deadline)
+static int send_all(int fd, const char *buf, size_t len, struct until deadline)
 {
         while (len > 0) {
                 ssize_t n;
@@ -539,7 +549,7 @@ static int timeout_error(const struct httpc_request *c, struct sf_err *err)
 /* Read and parse until the answer is complete. send_errno: why sending
  * failed, if it did; the answer may still have arrived (a server may refuse
  * a body early, e.g. 401 or 413, then close). */
-static int receive(const struct httpc_request *c, int fd, struct receiver *rc, uint64_t deadline, int send_errno,
+static int receive(const struct httpc_request *c, int fd, struct receiver *rc, struct until deadline, int send_errno,
                    struct sf_err *err)
 {
         _cleanup_free_ char *buf = malloc(IO_CHUNK);
@@ -589,7 +599,7 @@ static int receive(const struct httpc_request *c, int fd, struct receiver *rc, u
 /* Send the body from memory or, in chunks, from the upload FILE. Returns 0,
  * 1 when the server answered early, or -errno (read_errno set when the
  * FILE failed rather than the socket). */
-static int send_body(int fd, const struct httpc_request *req, uint64_t deadline, int *read_errno)
+static int send_body(int fd, const struct httpc_request *req, struct until deadline, int *read_errno)
 {
         _cleanup_free_ char *chunk = NULL;
         off_t left = req->upload_len;
@@ -635,22 +645,23 @@ int httpc_url_check(const char *url, struct sf_err *err)
         return r;
 }
 
-char *httpc_url_host(const char *url)
+int httpc_url_receiver(const char *url, char *buf, size_t size)
 {
         struct endpoint ep = {};
         struct sf_err err = {};
-        char *host;
+        int r = endpoint_parse(url, &ep, &err);
 
-        if (endpoint_parse(url, &ep, &err) < 0)
-                return NULL;
-        host = TAKE_PTR(ep.host);
+        if (r >= 0)
+                r = xsnprintf(buf, size, "%s:%s", ep.host, ep.port);
+        for (char *p = buf; r >= 0 && *p; p++)
+                *p = (char) tolower((unsigned char) *p);
         endpoint_release(&ep);
-        return host;
+        return r < 0 ? r : 0;
 }
 
 /* Like connect_any(), over the addresses addr_ok accepts only (all when it
  * is NULL). -EACCES when it accepts none. */
-static int connect_allowed(const struct httpc_request *req, const struct addrinfo *ais, uint64_t deadline)
+static int connect_allowed(const struct httpc_request *req, const struct addrinfo *ais, struct until deadline)
 {
         size_t n = 0;
         int r = -EACCES;
@@ -661,14 +672,15 @@ static int connect_allowed(const struct httpc_request *req, const struct addrinf
                 if (req->addr_ok(ai->ai_addr, ai->ai_addrlen, req->addr_data))
                         n++;
         for (const struct addrinfo *ai = ais; ai && n > 0; ai = ai->ai_next) {
-                uint64_t now = now_ns(), d = deadline;
+                uint64_t now = now_ns();
+                struct until d = deadline;
 
                 if (!req->addr_ok(ai->ai_addr, ai->ai_addrlen, req->addr_data))
                         continue;
-                if (now >= deadline)
+                if (now >= deadline.at)
                         return -ETIMEDOUT;
                 if (n > 1)
-                        d = now + (deadline - now) / n;
+                        d.at = now + (deadline.at - now) / n;
                 n--;
                 r = connect_one(ai, d);
                 if (r >= 0)
@@ -685,7 +697,8 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
         struct buf head = {};
         struct receiver rc = { .sink = req->sink, .max_body = req->max_body ? req->max_body : RESPONSE_MAX };
         struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-        uint64_t start = now_ns(), deadline = 0, connect_deadline;
+        uint64_t start = now_ns();
+        struct until deadline = { .cancel_fd = req->cancel_fd }, connect_deadline = deadline;
         long long body_len = -1;
         int r, read_errno = 0, send_errno = 0;
 
@@ -707,10 +720,10 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
                 goto out;
 
         if (req->timeout_ms > 0)
-                deadline = start + (uint64_t) req->timeout_ms * 1000000;
-        connect_deadline = start + (uint64_t) CONNECT_MAX_MS * 1000000;
-        if (deadline && deadline < connect_deadline)
-                connect_deadline = deadline;
+                deadline.at = start + (uint64_t) req->timeout_ms * 1000000;
+        connect_deadline.at = start + (uint64_t) CONNECT_MAX_MS * 1000000;
+        if (deadline.at && deadline.at < connect_deadline.at)
+                connect_deadline.at = deadline.at;
 
         r = getaddrinfo(ep.host, ep.port, &hints, &ais);
         if (r == EAI_MEMORY) {
@@ -722,7 +735,7 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
                 goto out;
         }
         fd = connect_allowed(req, ais, connect_deadline);
-        if (fd == -ETIMEDOUT && connect_deadline == deadline) {
+        if (fd == -ETIMEDOUT && connect_deadline.at == deadline.at) {
                 r = timeout_error(req, err);
                 goto out;
         }

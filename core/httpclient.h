@@ -4,7 +4,7 @@
  * socket, the answer parsed by llhttp; no libcurl. Used by the command-line
  * client (cmd/client_http.c, which adds the gateway, its credentials and
  * its messages) and by the daemon's async callbacks (core/async.c), which
- * call it from the libuv thread pool, never from the loop thread.
+ * call it from their own sender threads, never from the loop thread.
  *
  * Only http:// URLs. Errors that happen before an HTTP status exists
  * (connection refused, timeout, an address refused by addr_ok, a broken or
@@ -40,6 +40,8 @@ struct httpc_request {
         off_t upload_len;
         FILE *sink;                 /* a 2xx body is written here instead of kept (no size limit) */
         long timeout_ms;            /* whole request; 0: none, but connecting never waits more than 10 s */
+        int cancel_fd;              /* > 0: an fd (an eventfd) whose readability aborts the request
+                                     * with -ECANCELED at its next wait (the daemon's shutdown) */
         size_t max_body;            /* kept answer body ceiling; 0: 64 MiB */
         /* Asked for every resolved address before connecting to it; false
          * skips the address (the daemon's callback policy: no loopback,
@@ -72,6 +74,7 @@ void httpc_response_release(struct httpc_response *r);
  * userinfo, a numeric port, a target of visible ASCII. -EPROTONOSUPPORT for
  * https://, -EINVAL otherwise; the reason in err. */
 int httpc_url_check(const char *url, struct sf_err *err);
-/* The host part of an http:// URL as getaddrinfo() takes it (an IPv6
- * literal without brackets), newly allocated; NULL when the URL is bad. */
-char *httpc_url_host(const char *url);
+/* Who receives requests sent to url: "host:port" (lower case, the port
+ * explicit, an IPv6 literal without brackets), for per-receiver limits.
+ * -EINVAL when url is bad, -ENOBUFS when buf is too small. */
+int httpc_url_receiver(const char *url, char *buf, size_t size);

@@ -17,7 +17,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
 #define CALL_COLUMNS                                                                                           \
         "seq, id, namespace, function, function_name, method, path, query, headers, body, callback_url, state, attempts, "  \
         "created_at, started_at, finished_at, status, duration, result_headers, result_body, callback_state, " \
-        "callback_attempts, callback_status, callback_error, callback_next_at"
+        "callback_attempts, callback_status, callback_error, callback_next_at, callback_receiver"
 
 static int64_t unix_ns(void)
 {
@@ -105,6 +105,7 @@ static struct store_async_call *row_to_call(sqlite3_stmt *st)
         c->callback_status = sqlite3_column_int(st, 22);
         c->callback_error = col_text(st, 23, &ok);
         c->callback_next_at = sqlite3_column_int64(st, 24);
+        c->callback_receiver = col_text(st, 25, &ok);
         if (!ok || !c->id || !c->namespace || !c->function || !c->function_name || !c->method || !c->path || !c->query ||
             !c->headers_json || !c->state) {
                 store_async_call_free(c);
@@ -132,6 +133,7 @@ void store_async_call_free(struct store_async_call *c)
         free(c->result_body);
         free(c->callback_state);
         free(c->callback_error);
+        free(c->callback_receiver);
         free(c);
 }
 
@@ -180,8 +182,8 @@ int store_async_insert(struct store *s, const struct store_async_call *c)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r = prepare(s,
                         "INSERT INTO async_calls(id, namespace, function, method, path, query, headers, body, "
-                        "callback_url, state, created_at, function_name) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11)",
+                        "callback_url, state, created_at, function_name, callback_receiver) "
+                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11, ?12)",
                         &st);
         if (r < 0)
                 return r;
@@ -199,6 +201,10 @@ int store_async_insert(struct store *s, const struct store_async_call *c)
                 sqlite3_bind_null(st, 9);
         sqlite3_bind_int64(st, 10, c->created_at ? c->created_at : unix_ns());
         sqlite3_bind_text(st, 11, c->function_name, -1, SQLITE_STATIC);
+        if (c->callback_receiver)
+                sqlite3_bind_text(st, 12, c->callback_receiver, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, 12);
         return step_done(st);
 }
 
@@ -358,32 +364,65 @@ int store_async_finish(struct store *s, const char *id, const char *state, int s
         return step_done(st);
 }
 
-int store_async_callbacks_due(struct store *s, int64_t now, size_t max, struct store_async_call ***ret)
+int store_async_callbacks_due(struct store *s, int64_t now, size_t max,
+                              bool (*pick)(const char *receiver, void *data), void *data,
+                              struct store_async_call ***ret)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL, *up = NULL;
-        struct store_async_call **v = NULL;
-        int r;
+        _cleanup_stmt_ sqlite3_stmt *scan = NULL, *get = NULL, *up = NULL;
+        _cleanup_free_ int64_t *seqs = calloc(max ? max : 1, sizeof *seqs);
+        struct store_async_call **v = calloc(max + 1, sizeof *v);
+        size_t n = 0, got = 0;
+        int rc, r;
 
+        if (!seqs || !v) {
+                free(v);
+                return -ENOMEM;
+        }
         r = exec(s, "BEGIN IMMEDIATE");
-        if (r < 0)
+        if (r < 0) {
+                free(v);
                 return r;
+        }
+        /* Covered by the async_calls_callbacks index: no row (and none of
+         * its bodies) is read for a callback that is not picked. */
         r = prepare(s,
-                    "SELECT " CALL_COLUMNS " FROM async_calls WHERE callback_state = 'pending' AND "
-                    "callback_next_at <= ?1 ORDER BY callback_next_at LIMIT ?2",
-                    &st);
+                    "SELECT seq, callback_receiver FROM async_calls WHERE callback_state = 'pending' AND "
+                    "callback_next_at <= ?1 ORDER BY callback_next_at",
+                    &scan);
         if (r < 0)
                 goto fail;
-        sqlite3_bind_int64(st, 1, now);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64) max);
-        r = collect(st, &v);
+        sqlite3_bind_int64(scan, 1, now);
+        while (n < max && (rc = sqlite3_step(scan)) == SQLITE_ROW) {
+                const unsigned char *rcv = sqlite3_column_text(scan, 1);
+                if (!pick || pick(rcv ? (const char *) rcv : "", data))
+                        seqs[n++] = sqlite3_column_int64(scan, 0);
+        }
+        if (n < max && rc != SQLITE_DONE) {
+                r = store_sql_errno(rc);
+                goto fail;
+        }
+        r = prepare(s, "SELECT " CALL_COLUMNS " FROM async_calls WHERE seq = ?1", &get);
         if (r < 0)
                 goto fail;
-        r = prepare(s, "UPDATE async_calls SET callback_state = 'sending' WHERE id = ?1", &up);
+        r = prepare(s, "UPDATE async_calls SET callback_state = 'sending' WHERE seq = ?1", &up);
         if (r < 0)
                 goto fail;
-        for (struct store_async_call **p = v; *p; p++) {
+        for (size_t i = 0; i < n; i++) {
+                sqlite3_reset(get);
+                sqlite3_bind_int64(get, 1, seqs[i]);
+                rc = sqlite3_step(get);
+                if (rc != SQLITE_ROW) {
+                        r = store_sql_errno(rc == SQLITE_DONE ? SQLITE_CORRUPT : rc);
+                        goto fail;
+                }
+                v[got] = row_to_call(get);
+                if (!v[got]) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                got++;
                 sqlite3_reset(up);
-                sqlite3_bind_text(up, 1, (*p)->id, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(up, 1, seqs[i]);
                 r = step_done(up);
                 if (r < 0)
                         goto fail;
@@ -399,12 +438,16 @@ fail:
         return r;
 }
 
-int store_async_callback_next(struct store *s, int64_t *ret_at)
+int store_async_callback_next(struct store *s, int64_t after, int64_t *ret_at)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r = prepare(s, "SELECT MIN(callback_next_at) FROM async_calls WHERE callback_state = 'pending'", &st);
+        int rc, r = prepare(s,
+                            "SELECT MIN(callback_next_at) FROM async_calls WHERE callback_state = 'pending' AND "
+                            "callback_next_at > ?1",
+                            &st);
         if (r < 0)
                 return r;
+        sqlite3_bind_int64(st, 1, after);
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW)
                 return store_sql_errno(rc);
@@ -412,6 +455,57 @@ int store_async_callback_next(struct store *s, int64_t *ret_at)
                 return -ENOENT;
         *ret_at = sqlite3_column_int64(st, 0);
         return 0;
+}
+
+int store_async_fill_receivers(struct store *s, int (*key)(const char *url, char *buf, size_t size))
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL, *up = NULL;
+        char k[STORE_ASYNC_RECEIVER_MAX];
+        int rc, r;
+
+        r = exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = prepare(s,
+                    "SELECT seq, callback_url FROM async_calls WHERE callback_url IS NOT NULL AND "
+                    "callback_receiver IS NULL AND callback_state IN ('pending', 'sending')",
+                    &st);
+        if (r >= 0)
+                r = prepare(s, "UPDATE async_calls SET callback_receiver = ?2 WHERE seq = ?1", &up);
+        while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const unsigned char *url = sqlite3_column_text(st, 1);
+                /* A URL that no longer parses still needs a receiver: its own text. */
+                if (!url || key((const char *) url, k, sizeof k) < 0)
+                        (void) snprintf(k, sizeof k, "%s", url ? (const char *) url : "");
+                sqlite3_reset(up);
+                sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
+                sqlite3_bind_text(up, 2, k, -1, SQLITE_STATIC);
+                r = step_done(up);
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = store_sql_errno(rc);
+        if (r >= 0)
+                r = exec(s, "COMMIT");
+        if (r < 0)
+                (void) exec(s, "ROLLBACK");
+        return r;
+}
+
+int store_async_queue_totals(struct store *s,
+                             void (*each)(const char *ns, const char *fn, uint64_t calls, uint64_t bytes, void *data),
+                             void *data)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = prepare(s,
+                            "SELECT namespace, function, COUNT(*), TOTAL(length(body)) FROM async_calls "
+                            "WHERE state IN ('queued', 'running') GROUP BY namespace, function",
+                            &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                each((const char *) sqlite3_column_text(st, 0), (const char *) sqlite3_column_text(st, 1),
+                     (uint64_t) sqlite3_column_int64(st, 2), (uint64_t) sqlite3_column_double(st, 3), data);
+        return rc == SQLITE_DONE ? 0 : store_sql_errno(rc);
 }
 
 int store_async_callback_update(struct store *s, const char *id, const char *state, int attempts, int status,

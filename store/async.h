@@ -19,6 +19,8 @@
 
 #include "db.h"
 
+#define STORE_ASYNC_RECEIVER_MAX 300 /* "host:port" of a callback receiver, NUL included */
+
 struct store_async_call {
         int64_t seq;                 /* FIFO order */
         char *id;
@@ -42,12 +44,13 @@ struct store_async_call {
         int callback_status;         /* the receiver's last HTTP status; 0: none */
         char *callback_error;        /* the last connection error; NULL: none */
         int64_t callback_next_at;    /* unix ns */
+        char *callback_receiver;     /* "host:port" the callback goes to (per-receiver limits) */
 };
 void store_async_call_free(struct store_async_call *c);
 void store_async_call_list_free(struct store_async_call **v);
 
 /* Insert a queued call (id, namespace, function, function_name, method, path, query,
- * headers_json, body, callback_url are read). -EEXIST if the id exists. */
+ * headers_json, body, callback_url, callback_receiver are read). -EEXIST if the id exists. */
 int store_async_insert(struct store *s, const struct store_async_call *c);
 /* One call by id, with its bodies; -ENOENT if unknown. */
 int store_async_get(struct store *s, const char *id, struct store_async_call **ret);
@@ -64,10 +67,22 @@ int store_async_take(struct store *s, const char *ns, const char *fn, size_t max
  * with a callback, its state becomes pending, due now. */
 int store_async_finish(struct store *s, const char *id, const char *state, int status, double duration,
                        const char *result_headers_json, const char *body, size_t body_len);
-/* Up to max pending callbacks due at or before now, marked sending. */
-int store_async_callbacks_due(struct store *s, int64_t now, size_t max, struct store_async_call ***ret);
-/* The earliest due time of a pending callback; -ENOENT if none. */
-int store_async_callback_next(struct store *s, int64_t *ret_at);
+/* Up to max pending callbacks due at or before now, oldest due first,
+ * marked sending. pick (NULL: take all) is asked for each due callback's
+ * receiver in that order and says whether to take it; it sees only the
+ * index, so a long line of callbacks to one busy receiver costs little. */
+int store_async_callbacks_due(struct store *s, int64_t now, size_t max,
+                              bool (*pick)(const char *receiver, void *data), void *data,
+                              struct store_async_call ***ret);
+/* The earliest due time of a pending callback later than after; -ENOENT if none. */
+int store_async_callback_next(struct store *s, int64_t after, int64_t *ret_at);
+/* Give pending or sending callbacks stored without a receiver (before
+ * schema 6) the one key() makes of their URL. */
+int store_async_fill_receivers(struct store *s, int (*key)(const char *url, char *buf, size_t size));
+/* Calls not finished (queued or running) and their request bytes, per function. */
+int store_async_queue_totals(struct store *s,
+                             void (*each)(const char *ns, const char *fn, uint64_t calls, uint64_t bytes, void *data),
+                             void *data);
 /* Record a callback attempt: state pending (retry at next_at), delivered or
  * failed. A final state trims the kept result body to keep_body bytes. */
 int store_async_callback_update(struct store *s, const char *id, const char *state, int attempts, int status,

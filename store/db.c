@@ -102,6 +102,11 @@ static const char *const migrations[] = {
         "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at);",
         /* 4 -> 5: finished async calls are purged by age (store_async_purge) */
         "CREATE INDEX async_calls_finished ON async_calls(state, finished_at);",
+        /* 5 -> 6: callbacks are limited per receiver ("host:port", filled in
+         * by the daemon for older rows); the due scan reads the index only. */
+        "ALTER TABLE async_calls ADD COLUMN callback_receiver TEXT;"
+        "DROP INDEX async_calls_callbacks;"
+        "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at, callback_receiver);",
 };
 
 int store_schema_version(void)
@@ -204,6 +209,68 @@ static int migrate(struct store *s, struct sf_err *err)
         return 0;
 }
 
+static int pragma_int(struct store *s, const char *sql, int64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = prepare(s, sql, &st);
+
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        *ret = sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+/* Pages freed by deletes (finished async calls with their bodies) go back
+ * to the file system a batch at a time (store_reclaim) instead of staying
+ * in the file for ever: auto_vacuum=INCREMENTAL. A new database gets it
+ * before its first table; an older one is rebuilt once with VACUUM, which
+ * the setting needs to take effect. */
+static int auto_vacuum_incremental(struct store *s)
+{
+        int64_t mode = 0, pages = 0;
+        int r = pragma_int(s, "PRAGMA auto_vacuum", &mode);
+
+        if (r < 0 || mode == 2)
+                return r;
+        if ((r = pragma_int(s, "PRAGMA page_count", &pages)) < 0 ||
+            (r = exec_sql(s, "PRAGMA auto_vacuum=INCREMENTAL")) < 0)
+                return r;
+        if (pages == 0)
+                return 0;
+        log_info("store: converting the database to incremental auto-vacuum (once; %lld pages)", (long long) pages);
+        return exec_sql(s, "VACUUM");
+}
+
+int store_reclaim(struct store *s, unsigned max_pages, uint64_t *ret_free_pages)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        char sql[64];
+        int64_t left = 0;
+        int rc, r;
+
+        (void) xsnprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%u)", max_pages);
+        r = prepare(s, sql, &st);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                ;
+        if (rc != SQLITE_DONE)
+                return sql_errno(rc);
+        r = pragma_int(s, "PRAGMA freelist_count", &left);
+        if (r < 0)
+                return r;
+        /* With WAL the file shrinks at a checkpoint: one now, once the free
+         * pages are all given back. */
+        if (left == 0 && (r = exec_sql(s, "PRAGMA wal_checkpoint(TRUNCATE)")) < 0)
+                return r;
+        if (ret_free_pages)
+                *ret_free_pages = (uint64_t) left;
+        return 0;
+}
+
 int store_open(const char *path, struct store **ret, struct sf_err *err)
 {
         _cleanup_free_ struct store *s = calloc(1, sizeof *s);
@@ -223,6 +290,11 @@ int store_open(const char *path, struct store **ret, struct sf_err *err)
         }
         (void) sqlite3_busy_timeout(s->db, 5000);
         /* WAL + synchronous=FULL: a commit is on disk before we answer. */
+        if ((r = auto_vacuum_incremental(s)) < 0) {
+                sf_err_errno(err, r, "cannot set up space reclaim in database '%s'", path);
+                sqlite3_close(s->db);
+                return r;
+        }
         if ((r = exec_sql(s, "PRAGMA journal_mode=WAL")) < 0 ||
             (r = exec_sql(s, "PRAGMA synchronous=FULL")) < 0 ||
             (r = exec_sql(s, "PRAGMA foreign_keys=ON")) < 0 || (r = migrate(s, err)) < 0) {
