@@ -1051,6 +1051,25 @@ void http_request_hold(struct http_request *req)
         req->held = true;
 }
 
+void http_request_release(struct http_request *req)
+{
+        struct http_conn *c;
+
+        if (!req)
+                return;
+        c = req->conn;
+        if (c) {
+                /* Nothing will answer it: the client must not wait for it. */
+                if (c->active == req)
+                        c->active = NULL;
+                else if (c->req == req)
+                        c->req = NULL;
+                req->conn = NULL;
+                conn_close(c);
+        }
+        request_free(req);
+}
+
 bool http_request_aborted(const struct http_request *req)
 {
         return req->conn == NULL;
