@@ -19,8 +19,10 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http.max_body_bytes = 8u << 20;
         cfg->http.max_stream_bytes = 2ULL << 30;
         cfg->http.max_connections = 1024;
+        cfg->http.max_connections_per_client = 256;
         cfg->http.header_timeout_ms = 10000;
         cfg->http.idle_timeout_ms = 60000;
+        cfg->http.first_byte_timeout_ms = 5000;
         cfg->image.max_archive_bytes = 2ULL << 30;
         cfg->image.max_unpacked_bytes = 4ULL << 30;
         cfg->image.max_entries = 200000;
@@ -78,8 +80,10 @@ static const struct key keys[] = {
         { "max_body_bytes", K_SIZE, F(http.max_body_bytes) },
         { "max_upload_bytes", K_SIZE, F(http.max_stream_bytes) },
         { "max_connections", K_COUNT, F(http.max_connections) },
+        { "max_connections_per_client", K_COUNT, F(http.max_connections_per_client) },
         { "header_timeout", K_MS, F(http.header_timeout_ms) },
         { "idle_timeout", K_MS, F(http.idle_timeout_ms) },
+        { "first_byte_timeout", K_MS, F(http.first_byte_timeout_ms) },
         { "max_image_bytes", K_SIZE, F(image.max_archive_bytes) },
         { "max_unpacked_bytes", K_SIZE, F(image.max_unpacked_bytes) },
         { "max_image_entries", K_COUNT, F(image.max_entries) },

@@ -14,6 +14,7 @@
 #include "base/cleanup.h"
 #include "base/log.h"
 #include "base/util.h"
+#include "http_clients.h"
 
 struct http_server {
         uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */
@@ -24,6 +25,10 @@ struct http_server {
         void *data;
         struct http_conn *conns;    /* doubly linked list */
         size_t n_conns;
+        /* Idle connections (no request in flight), longest idle first: the
+         * first to close when the table is full (see http.h). */
+        struct http_conn *idle_head, *idle_tail;
+        struct http_clients *clients; /* connections per client address */
         bool listening;
         bool shutting_down;
         bool tcp_closed;
@@ -59,6 +64,11 @@ struct http_conn {
         bool in_header_phase;
         bool done_pending;           /* an answer went out whole: finish it from the timer */
         bool done_close;
+        bool idle;                   /* on the server's idle list */
+        bool begun;                  /* has begun a request: kept alive, not new */
+        bool counted;                /* counted in server->clients under client */
+        struct http_conn *idle_prev, *idle_next;
+        struct http_client_key client;
         char remote[64];
 };
 
@@ -76,6 +86,7 @@ static void conn_close(struct http_conn *c);
 static void on_timer(uv_timer_t *t);
 static void conn_process(struct http_conn *c, const char *data, size_t len);
 static void conn_fail(struct http_conn *c, int status, const char *msg);
+static void conn_idle_end(struct http_conn *c);
 
 const char *http_status_text(int status)
 {
@@ -164,6 +175,8 @@ static int on_message_begin(llhttp_t *p)
         req->conn = c;
         req->start_ns = now_ns();
         memcpy(req->remote, c->remote, sizeof req->remote);
+        conn_idle_end(c);
+        c->begun = true;
         c->req = req;
         c->hstate = HS_NONE;
         c->header_bytes = 0;
@@ -441,6 +454,11 @@ static void conn_close(struct http_conn *c)
         }
         request_free(c->req);
         c->req = NULL;
+        conn_idle_end(c);
+        if (c->counted) {
+                http_clients_remove(s->clients, &c->client);
+                c->counted = false;
+        }
         if (c->prev)
                 c->prev->next = c->next;
         else
@@ -495,15 +513,60 @@ static void conn_start_reading(struct http_conn *c)
         }
 }
 
+/* The connection has no request in flight: onto the idle list (at the
+ * tail: the head has been idle longest), with its deadline to begin one,
+ * counted from now. Already idle: nothing changes, so that bytes which
+ * begin no request do not push the deadline back. */
+static void conn_idle_begin(struct http_conn *c)
+{
+        struct http_server *s = c->server;
+        const struct http_limits *l = &s->limits;
+
+        if (c->idle || c->closing)
+                return;
+        c->idle = true;
+        c->idle_next = NULL;
+        c->idle_prev = s->idle_tail;
+        if (s->idle_tail)
+                s->idle_tail->idle_next = c;
+        else
+                s->idle_head = c;
+        s->idle_tail = c;
+        (void) uv_timer_start(&c->timer, on_timer, c->begun ? l->idle_timeout_ms : l->first_byte_timeout_ms, 0);
+}
+
+static void conn_idle_end(struct http_conn *c)
+{
+        struct http_server *s = c->server;
+
+        if (!c->idle)
+                return;
+        c->idle = false;
+        if (c->idle_prev)
+                c->idle_prev->idle_next = c->idle_next;
+        else
+                s->idle_head = c->idle_next;
+        if (c->idle_next)
+                c->idle_next->idle_prev = c->idle_prev;
+        else
+                s->idle_tail = c->idle_prev;
+        c->idle_prev = c->idle_next = NULL;
+}
+
 static void arm_timer(struct http_conn *c)
 {
-        const struct http_limits *l = &c->server->limits;
-        uint64_t ms = c->in_header_phase ? l->header_timeout_ms : l->idle_timeout_ms;
         if (c->done_pending)
                 return; /* the timer finishes an answer first (conn_write) */
-        if (c->active || (c->req && c->in_header_phase))
-                return; /* handled request: no timer; header phase: absolute deadline */
-        (void) uv_timer_start(&c->timer, on_timer, ms, 0);
+        if (c->active)
+                return; /* handled request: no timer */
+        if (!c->req) {
+                conn_idle_begin(c);
+                return;
+        }
+        /* Header phase: the absolute deadline set at its start stands. Body
+         * phase: an inactivity timeout, re-armed by each read. */
+        if (!c->in_header_phase)
+                (void) uv_timer_start(&c->timer, on_timer, c->server->limits.idle_timeout_ms, 0);
 }
 
 /* Feed bytes to the parser; dispatch a completed request. */
@@ -830,6 +893,7 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
         if (c->closing)
                 return;
         conn_stop_reading(c);
+        conn_idle_end(c); /* busy with this answer until it closes */
         if (req && req->held) {
                 /* A streamed body's handler holds it: it learns the request
                  * is gone; the error goes out on a request of our own, or,
@@ -853,6 +917,7 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
                 req->body_fd = -1;
                 req->conn = c;
                 req->server = c->server;
+                memcpy(req->remote, c->remote, sizeof req->remote);
                 c->req = req;
         }
         if (!req->method[0])
@@ -870,12 +935,47 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
         http_respond_error(req, status, "%s", msg);
 }
 
+/* Make room in a full table: close the connection idle the longest. */
+static bool server_evict_idle(struct http_server *s)
+{
+        struct http_conn *c = s->idle_head;
+        if (!c)
+                return false;
+        log_debug("closing idle connection from %s to make room for a new one", c->remote);
+        conn_close(c);
+        return true;
+}
+
+/* "a.b.c.d:port" or "[v6]:port"; an IPv4-mapped peer as plain IPv4. */
+static void format_remote(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+        char ip[INET6_ADDRSTRLEN] = "";
+
+        if (ss->ss_family == AF_INET) {
+                const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
+                (void) uv_ip4_name(in, ip, sizeof ip);
+                (void) xsnprintf(buf, size, "%s:%d", ip, ntohs(in->sin_port));
+        } else if (ss->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
+                if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+                        struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = in6->sin6_port };
+                        memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+                        (void) uv_ip4_name(&in, ip, sizeof ip);
+                        (void) xsnprintf(buf, size, "%s:%d", ip, ntohs(in6->sin6_port));
+                } else {
+                        (void) uv_ip6_name(in6, ip, sizeof ip);
+                        (void) xsnprintf(buf, size, "[%s]:%d", ip, ntohs(in6->sin6_port));
+                }
+        }
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
         struct http_server *s = server->data;
         struct http_conn *c;
         struct sockaddr_storage ss;
         int len = sizeof ss;
+        size_t n_client;
 
         if (status < 0) {
                 log_warning("accept failed: %s", uv_strerror(status));
@@ -897,18 +997,6 @@ static void on_connection(uv_stream_t *server, int status)
                 return;
         }
         (void) uv_tcp_nodelay(&c->tcp, 1);
-        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) == 0) {
-                char ip[48] = "";
-                if (ss.ss_family == AF_INET) {
-                        uv_ip4_name((struct sockaddr_in *) &ss, ip, sizeof ip);
-                        (void) xsnprintf(c->remote, sizeof c->remote, "%s:%d", ip,
-                                         ntohs(((struct sockaddr_in *) &ss)->sin_port));
-                } else if (ss.ss_family == AF_INET6) {
-                        uv_ip6_name((struct sockaddr_in6 *) &ss, ip, sizeof ip);
-                        (void) xsnprintf(c->remote, sizeof c->remote, "[%s]:%d", ip,
-                                         ntohs(((struct sockaddr_in6 *) &ss)->sin6_port));
-                }
-        }
         c->next = s->conns;
         if (s->conns)
                 s->conns->prev = c;
@@ -916,13 +1004,28 @@ static void on_connection(uv_stream_t *server, int status)
         s->n_conns++;
         llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
         c->parser.data = c;
-        if (s->n_conns > s->limits.max_connections) {
-                /* A 4xx like every other limit: the client may retry shortly. */
+        if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *) &ss, &len) < 0 ||
+            http_client_key_from_sockaddr((struct sockaddr *) &ss, &c->client) < 0) {
+                conn_close(c); /* gone already, or not a TCP/IP peer */
+                return;
+        }
+        format_remote(&ss, c->remote, sizeof c->remote);
+        if (http_clients_add(s->clients, &c->client, &n_client) < 0) {
+                conn_close(c);
+                return;
+        }
+        c->counted = true;
+        /* A 4xx like every other limit: the client may retry shortly. Its
+         * own connections are its business: nobody is evicted for it. */
+        if (n_client > s->limits.max_connections_per_client) {
+                conn_fail(c, 429, "too many connections from this address");
+                return;
+        }
+        if (s->n_conns > s->limits.max_connections && !server_evict_idle(s)) {
                 conn_fail(c, 429, "too many connections");
                 return;
         }
-        c->in_header_phase = true;
-        (void) uv_timer_start(&c->timer, on_timer, s->limits.idle_timeout_ms, 0);
+        conn_idle_begin(c); /* the first-byte deadline */
         conn_start_reading(c);
 }
 
@@ -930,6 +1033,7 @@ int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head
                     http_request_cb on_request, void *data, struct http_server **ret)
 {
         struct http_server *s = calloc(1, sizeof *s);
+        int r;
         if (!s)
                 return -ENOMEM;
         s->loop = loop;
@@ -941,9 +1045,16 @@ int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head
         DEF(max_body_bytes, 8u << 20);
         DEF(max_stream_bytes, 2ULL << 30);
         DEF(max_connections, 1024);
+        DEF(max_connections_per_client, 256);
         DEF(header_timeout_ms, 10000);
         DEF(idle_timeout_ms, 60000);
+        DEF(first_byte_timeout_ms, 5000);
 #undef DEF
+        r = http_clients_new(s->limits.max_connections, &s->clients);
+        if (r < 0) {
+                free(s);
+                return r;
+        }
         s->on_head = on_head;
         s->on_request = on_request;
         s->data = data;
@@ -1043,12 +1154,34 @@ void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *
 
 void http_server_free(struct http_server *s)
 {
+        if (!s)
+                return;
+        http_clients_free(s->clients);
         free(s);
 }
 
 void http_request_hold(struct http_request *req)
 {
         req->held = true;
+}
+
+void http_request_release(struct http_request *req)
+{
+        struct http_conn *c;
+
+        if (!req)
+                return;
+        c = req->conn;
+        if (c) {
+                /* Nothing will answer it: the client must not wait for it. */
+                if (c->active == req)
+                        c->active = NULL;
+                else if (c->req == req)
+                        c->req = NULL;
+                req->conn = NULL;
+                conn_close(c);
+        }
+        request_free(req);
 }
 
 bool http_request_aborted(const struct http_request *req)

@@ -11,12 +11,29 @@
  *    connection until the handler takes it (http_request_hold). A held
  *    request outlives its connection: if the client goes away, req->conn
  *    becomes NULL (the handler may check http_request_aborted()), and the
- *    handler's final http_respond*() frees it. Every request is answered or
- *    released exactly once.
+ *    handler's final http_respond*() frees it, or, with no answer to give
+ *    (the client is gone), http_request_release(). Every request is
+ *    answered or released exactly once: a handler that sets on_abort and
+ *    drops its pointer there must release the request in it.
  *
  * Limits: header bytes and count -> 431, URL -> 414, body -> 413,
  * connections -> 429 (with Retry-After), header read timeout -> 408; each with a JSON body
  * {"error": "..."} and the connection closed afterwards.
+ *
+ * Connections (a full table must not lock clients out):
+ *  - idle means no request in flight: never sent one yet, or kept alive
+ *    between requests. Idle connections are kept on a list in the order
+ *    they became idle. A new connection must begin its first request
+ *    within first_byte_timeout, a kept-alive one its next within
+ *    idle_timeout; both are deadlines from the moment it became idle
+ *    (bytes that begin no request, like blank lines, do not extend them).
+ *    Either closes silently.
+ *  - when the table (max_connections) is full, a newcomer closes the
+ *    longest idle connection to take its place; only a table full of busy
+ *    connections answers 429.
+ *  - at most max_connections_per_client connections per client address
+ *    (IPv4, IPv6; IPv4-mapped counts as IPv4), idle or busy; the next one
+ *    is answered 429 with Retry-After and closed, without evicting anyone.
  */
 #pragma once
 
@@ -40,8 +57,10 @@ struct http_limits {
         size_t max_body_bytes;     /* in-memory bodies (default 8 MiB) */
         uint64_t max_stream_bytes; /* bodies streamed to a file (default 2 GiB) */
         size_t max_connections;    /* default 1024 */
+        size_t max_connections_per_client; /* per client address (default 256) */
         uint64_t header_timeout_ms;  /* default 10 s */
-        uint64_t idle_timeout_ms;    /* keep-alive idle (default 60 s) */
+        uint64_t idle_timeout_ms;    /* keep-alive idle and body inactivity (default 60 s) */
+        uint64_t first_byte_timeout_ms; /* a new connection's first request (default 5 s) */
 };
 
 struct http_request {
@@ -115,6 +134,11 @@ size_t http_server_connections(const struct http_server *s);
 
 /* Keep the request alive after the request callback returns. */
 void http_request_hold(struct http_request *req);
+/* Finish a held request without an answer and free it: for a handler whose
+ * client has gone (on_abort, http_request_aborted()). A request still
+ * connected has its connection closed, since nothing will answer it.
+ * Accepts NULL. */
+void http_request_release(struct http_request *req);
 bool http_request_aborted(const struct http_request *req);
 /* Case-insensitive header lookup; first value. */
 const char *http_request_header(const struct http_request *req, const char *name);

@@ -22,8 +22,8 @@
  * stream (the client sees a truncated body and a closed connection).
  *
  * Ownership: struct pcall is created in the head callback, holds the
- * request until it is answered or the client goes, and is freed in its
- * timer's close callback.
+ * request until it is answered or the client goes (on_client_abort then
+ * releases it), and is freed in its timer's close callback.
  */
 
 #include <errno.h>
@@ -294,15 +294,22 @@ static void on_client_body_end(struct http_request *req)
         }
 }
 
+/* The client went away (closed, a bad chunk, a body that stopped coming):
+ * http.c has let go of the request and hands it to us to finish. Nothing
+ * can be answered, so it is released here; dropping the pointer alone
+ * leaked the request with its URL and headers on every such call. */
 static void on_client_abort(struct http_request *req)
 {
         struct pcall *pc = req->data;
-        if (!pc)
+        if (!pc) {
+                http_request_release(req);
                 return;
+        }
         detach_request(pc);
         pc->req = NULL;
         /* The instance may still be writing: its connection is not reused. */
         pcall_end(pc, pc->resp_begun ? pc->status : 499, false);
+        http_request_release(req);
 }
 
 static void on_client_drain(struct http_request *req)

@@ -1030,3 +1030,38 @@ def test_bad_chunk_from_the_client_is_400(api, daemon, fn):
                        b"zz\r\nabc\r\n0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400"), out[:200]
     assert call(api, "badchunk", "/hello").status_code == 200
+
+
+def test_bad_chunk_to_an_exec_mode_call_is_400(api, daemon, busybox):
+    # The same bad chunk on an exec-mode call, whose body is read into memory.
+    api.deploy("execchunk", fprocess="cat", annotations={MODE: "exec"}, expect=202)
+    try:
+        out = _raw(daemon, b"POST /function/execchunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           b"3\r\nabc\r\nzz\r\n")
+        assert out.startswith(b"HTTP/1.1 400"), out[:200]
+        r = api.invoke("execchunk", data=b"still here")
+        assert r.status_code == 200 and r.content == b"still here", r.text
+    finally:
+        api.remove("execchunk")
+
+
+def test_bodies_ended_early_leave_nothing_behind(api, daemon, fn):
+    # The ways a proxied call's body can end before it is whole, with no
+    # answer begun (/hello answers after the body): the client leaves, the
+    # call's timeout, a bad chunk after good ones. Each ends the call; under
+    # ASan the daemon's exit (checked by the fixture) finds nothing leaked.
+    fn("midbody", labels={MIN: "1"}, annotations={TIMEOUT: "1s"})
+    pid = insts(wait_ready(api, "midbody", 1))[0]["pid"]
+    head = b"POST /function/midbody/hello HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n"
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", daemon.port))
+        s.sendall(head + b"a" * 1000)
+        s.close()
+    out = _raw(daemon, head + b"a" * 1000)
+    assert out.startswith(b"HTTP/1.1 504"), out[:200]
+    out = _raw(daemon, b"POST /function/midbody/hello HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"5\r\nhello\r\nzz\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:200]
+    wait_status(api, "midbody", lambda st: [i["inflight"] for i in insts(st)] == [0], "no call left in flight")
+    assert [i["pid"] for i in insts(status(api, "midbody"), "ready")] == [pid]
+    assert call(api, "midbody", "/hello").text == "hello\n"
