@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "core/async.h"
-#include "core/http.h"
-#include "core/logs.h"
-#include "core/metrics.h"
+#include "core/runtime/async.h"
+#include "core/http/server.h"
+#include "core/runtime/logs.h"
+#include "core/runtime/metrics.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
 #include "store/image.h"

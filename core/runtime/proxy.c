@@ -35,7 +35,7 @@
 
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/pool.h"
+#include "core/runtime/pool.h"
 
 static llhttp_settings_t resp_settings;
 static bool resp_settings_ready;

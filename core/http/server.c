@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "http.h"
+#include "core/http/server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,10 +11,10 @@
 #include <strings.h>
 #include <jansson.h>
 
-#include "base/cleanup.h"
-#include "base/log.h"
-#include "base/util.h"
-#include "http_clients.h"
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/http/peers.h"
 
 struct http_server {
         uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */

@@ -10,7 +10,7 @@
 
 #include <jansson.h>
 
-#include "core/router.h"
+#include "core/api/router.h"
 #include "core/sfaasd.h"
 
 /* jansson provides json_decrefp (json_auto_t). */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "http_clients.h"
+#include "core/http/peers.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/util.h"
+#include "core/base/util.h"
 
 struct client_entry {
         struct client_entry *next;

@@ -18,7 +18,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/pool.h"
+#include "core/runtime/pool.h"
 #include "core/sfaasd.h"
 
 static void on_http_closed(struct http_server *s)

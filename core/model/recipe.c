@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/recipe.h"
+#include "core/model/recipe.h"
 
 #include <errno.h>
 #include <stdlib.h>

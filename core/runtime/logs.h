@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/http.h"
+#include "core/http/server.h"
 
 struct sfaasd;
 struct log_follower;

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "core/api.h"
+#include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/logs.h"
+#include "core/runtime/logs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/api.h"
+#include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"

@@ -10,7 +10,7 @@
  * send and receive together. The one wait that has no deadline is
  * getaddrinfo(), which libc gives no way to bound.
  */
-#include "core/httpclient.h"
+#include "core/http/client.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/api.h"
+#include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "store/secrets.h"

@@ -18,12 +18,12 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/router.h"
+#include "core/api/router.h"
 #include "core/sfaasd.h"
-#include "core/api.h"
-#include "core/pool.h"
-#include "core/secret_files.h"
-#include "core/ui.h"
+#include "core/api/api.h"
+#include "core/runtime/pool.h"
+#include "core/model/secret_files.h"
+#include "core/api/ui.h"
 
 
 struct sfaasd *api_sfaasd(struct http_request *req)

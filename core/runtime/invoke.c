@@ -29,9 +29,9 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/pool.h"
-#include "core/recipe.h"
-#include "core/secret_files.h"
+#include "core/runtime/pool.h"
+#include "core/model/recipe.h"
+#include "core/model/secret_files.h"
 #include "core/sfaasd.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)

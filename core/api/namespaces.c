@@ -32,8 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/api.h"
-#include "core/pool.h"
+#include "core/api/api.h"
+#include "core/runtime/pool.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 

@@ -38,12 +38,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/api.h"
+#include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/metrics.h"
-#include "core/pool.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/pool.h"
 #include "store/async.h"
 
 /* The Prometheus client libraries' default buckets, as the gateway uses. */

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "core/router.h"
+#include "core/api/router.h"
 
 #include <errno.h>
 #include <string.h>

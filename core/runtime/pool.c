@@ -11,8 +11,8 @@
  * instance that goes away detaches its connections (uc->inst = NULL).
  */
 
-#include "core/pool.h"
-#include "core/api.h"
+#include "core/runtime/pool.h"
+#include "core/api/api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +29,8 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/recipe.h"
-#include "core/secret_files.h"
+#include "core/model/recipe.h"
+#include "core/model/secret_files.h"
 
 #define POOL_MAX_IDLE_CONNS 256
 #define POOL_BACKOFF_MIN_MS 100

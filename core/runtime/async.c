@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Asynchronous invocation: the durable queue, its workers and callbacks (core/async.h). */
-#include "core/async.h"
+#include "core/runtime/async.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/api.h"
+#include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/httpclient.h"
+#include "core/http/client.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* A function's secrets on a private detached tmpfs (core/secret_files.h). */
-#include "core/secret_files.h"
+#include "core/model/secret_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
