@@ -24,6 +24,7 @@
 #include "core/runtime/pool.h"
 #include "core/model/secret_files.h"
 #include "core/api/ui.h"
+#include "core/runtime/usage.h"
 
 
 struct sfaasd *api_sfaasd(struct http_request *req)
@@ -349,7 +350,7 @@ static void handle_delete(struct http_request *req)
         }
         metrics_forget_function(&sf->metrics, name, ns);
         pools_function_removed(sf, ns, name);
-        api_function_group_remove(sf, ns, name);
+        usage_group_remove(sf, ns, name);
         log_info("removed function '%s.%s'", name, ns);
         logs_remove(&sf->logs, ns, name);
         http_respond(req, 200, NULL, NULL, NULL, 0);

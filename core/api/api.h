@@ -45,6 +45,3 @@ bool api_usage_requested(struct http_request *req);
  * the start; the key stays absent when the daemon runs without cgroups or
  * cannot read them, which is logged). -ENOMEM. */
 int api_add_usage(struct sfaasd *sf, json_t *status, const char *ns, const char *name);
-/* The function was removed: remove its cgroup group unless a sandbox of it
- * still runs (then it stays until the daemon exits). Logs, never fails. */
-void api_function_group_remove(struct sfaasd *sf, const char *ns, const char *name);

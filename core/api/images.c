@@ -218,7 +218,6 @@ out:
         image_import_result_free(res);
         free(j->name);
         free(j);
-        sfaasd_maybe_finish(sf);
 }
 
 static void handle_image_import(struct http_request *req)
@@ -316,7 +315,6 @@ static void purge_done(uv_work_t *w, int status)
         json_decref(j->answer);
         strv_free(j->names);
         free(j);
-        sfaasd_maybe_finish(sf);
 }
 
 /* Detach the folders of ids (on the loop), then delete them on the pool

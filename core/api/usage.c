@@ -27,13 +27,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
-
-const char *api_function_group(const char *ns, const char *name, char *buf, size_t size)
-{
-        if (xsnprintf(buf, size, "%s/%s", ns, name) < 0)
-                return NULL;
-        return buf;
-}
+#include "core/model/group.h"
 
 bool api_usage_requested(struct http_request *req)
 {
@@ -45,13 +39,13 @@ bool api_usage_requested(struct http_request *req)
 
 int api_add_usage(struct sfaasd *sf, json_t *status, const char *ns, const char *name)
 {
-        char group[API_FUNCTION_GROUP_MAX];
+        char group[FN_GROUP_MAX];
         struct sandbox_usage u = { 0 };
         struct sf_err err = { 0 };
         json_t *o;
         int r;
 
-        if (!api_function_group(ns, name, group, sizeof group))
+        if (!fn_group(ns, name, group, sizeof group))
                 return -ENAMETOOLONG;
         r = sandbox_group_usage(sf->launcher, group, &u, &err);
         if (r == -EOPNOTSUPP)
@@ -67,19 +61,4 @@ int api_add_usage(struct sfaasd *sf, json_t *status, const char *ns, const char 
         if (!o || json_object_set_new(status, "usage", o) < 0)
                 return -ENOMEM;
         return 0;
-}
-
-void api_function_group_remove(struct sfaasd *sf, const char *ns, const char *name)
-{
-        char group[API_FUNCTION_GROUP_MAX];
-        struct sf_err err = { 0 };
-        int r;
-
-        if (!api_function_group(ns, name, group, sizeof group))
-                return;
-        r = sandbox_group_remove(sf->launcher, group, &err);
-        if (r == -EBUSY)
-                log_debug("function '%s.%s': its cgroup stays while a sandbox of it runs", name, ns);
-        else if (r < 0)
-                log_warning("function '%s.%s': %s", name, ns, err.msg);
 }

@@ -25,15 +25,25 @@ static void on_http_closed(struct http_server *s)
 {
         struct sfaasd *sf = http_server_data(s);
         sf->http_closed = true;
-        sfaasd_maybe_finish(sf);
 }
 
-void sfaasd_maybe_finish(struct sfaasd *sf)
+/*
+ * Draining: from the first SIGTERM on, a prepare handle reads the engines'
+ * counters at the start of every loop turn, before the loop would block, and
+ * finishes once nothing is in flight. Work ends in ordinary callbacks and in
+ * close callbacks (the last handle of an instance or an invocation); either
+ * way the next turn sees it, so no engine has to call back into the daemon.
+ */
+static void on_drain(uv_prepare_t *h)
 {
-        if (!sf->stopping || !sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0 ||
-            async_busy(sf) > 0 || pools_busy(sf) > 0 || sf->finished)
+        struct sfaasd *sf = h->data;
+
+        if (!sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0 || async_busy(sf) > 0 ||
+            pools_busy(sf) > 0 || sf->finished)
                 return;
         sf->finished = true;
+        (void) uv_prepare_stop(&sf->drain);
+        uv_close((uv_handle_t *) &sf->drain, NULL);
         pools_close(sf);
         /* Queued calls and pending callbacks stay in the store for the next start. */
         async_close(sf);
@@ -71,6 +81,7 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("received %s: finishing %zu request(s), then exiting", strsignal(signum),
                  http_server_connections(sf->http));
         sf->stopping = true;
+        (void) uv_prepare_start(&sf->drain, on_drain);
         /* Log followers would hold their connections open for ever. */
         logs_shutdown(&sf->logs);
         async_shutdown(sf);
@@ -193,7 +204,8 @@ int sfaasd_run(struct sfaasd_config *cfg)
         uv_signal_init(&sf->loop, &sf->sigterm);
         uv_signal_init(&sf->loop, &sf->sigint);
         uv_timer_init(&sf->loop, &sf->grace_timer);
-        sf->sigterm.data = sf->sigint.data = sf->grace_timer.data = sf;
+        uv_prepare_init(&sf->loop, &sf->drain);
+        sf->sigterm.data = sf->sigint.data = sf->grace_timer.data = sf->drain.data = sf;
         (void) uv_signal_start(&sf->sigterm, on_signal, SIGTERM);
         (void) uv_signal_start(&sf->sigint, on_signal, SIGINT);
         pools_start(sf);

@@ -21,6 +21,7 @@
 #include "core/http/client.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
+#include "core/model/callid.h"
 
 #define CALLBACK_WORKERS 16        /* own threads sending callbacks, so a dead receiver never
                                     * holds libuv's thread pool (imports, unpacking) */
@@ -365,7 +366,6 @@ static void cb_done(struct async_cb *cb)
         q->callbacks--;
         /* A slot is free: what waited for it goes now (never a 0 ms timer). */
         kick(q);
-        sfaasd_maybe_finish(sf);
 }
 
 static void on_wake(uv_async_t *h)
@@ -864,7 +864,7 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
         struct store_async_call c = { 0 };
         struct async *q = &sf->async;
         struct async_slot *slot;
-        char id[40], why[600], extra[96], receiver[STORE_ASYNC_RECEIVER_MAX];
+        char id[CALL_ID_MAX], why[600], extra[96], receiver[STORE_ASYNC_RECEIVER_MAX];
         int r;
 
         if (sf->stopping) {
@@ -903,7 +903,7 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
                 http_respond_error(req, 500, "out of memory");
                 return;
         }
-        if (given && invoke_valid_call_id(given)) {
+        if (given && call_id_valid(given)) {
                 struct store_async_call *old = NULL;
                 /* A retry of a call already accepted (the caller did not see
                  * our 202) gets that call, not a second run. An id of another
@@ -918,7 +918,7 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
                 store_async_call_free(old);
                 (void) xsnprintf(id, sizeof id, "%s", given);
         } else
-                invoke_make_call_id(id);
+                call_id_make(id);
         slot = slot_get(q, ns, rt->name);
         if (!slot) {
                 http_respond_error(req, 500, "out of memory");
@@ -964,7 +964,7 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
         r = store_async_insert(sf->store, &c);
         if (r == -EEXIST) {
                 /* The caller's id is taken (ids are the key): a fresh one. */
-                invoke_make_call_id(id);
+                call_id_make(id);
                 r = store_async_insert(sf->store, &c);
         }
         if (r < 0) {
@@ -1000,7 +1000,7 @@ void api_async_status(struct http_request *req, const struct route *rt)
         _cleanup_json_ json_t *o = NULL;
         int r;
 
-        if (!invoke_valid_call_id(rt->name)) {
+        if (!call_id_valid(rt->name)) {
                 http_respond_error(req, 404, "no async call '%.64s'", rt->name);
                 return;
         }

@@ -33,6 +33,8 @@
 #include "core/model/recipe.h"
 #include "core/model/secret_files.h"
 #include "core/sfaasd.h"
+#include "core/model/callid.h"
+#include "core/model/group.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
@@ -62,7 +64,7 @@ struct invocation {
         uint64_t start_ns;
         uint64_t timeout_ms;
         char name[64], ns[64];
-        char call_id[40];
+        char call_id[CALL_ID_MAX];
         char fail_msg[256];          /* why the call failed, for the function's log */
         char *content_type;
 };
@@ -78,11 +80,7 @@ static void inv_handle_closed(uv_handle_t *h)
         free(inv->obuf.data);
         free(inv->ebuf.data);
         free(inv->content_type);
-        {
-                struct sfaasd *sf = inv->sf;
-                free(inv);
-                sfaasd_maybe_finish(sf);
-        }
+        free(inv);
 }
 
 static void inv_close_handle(struct invocation *inv, uv_handle_t *h)
@@ -388,38 +386,6 @@ static bool header_env_name(const char *h, char *out, size_t size)
         return true;
 }
 
-void invoke_make_call_id(char out[40])
-{
-        /* One getrandom() per 64 ids: every proxied call makes one. */
-        static __thread unsigned char pool[1024];
-        static __thread size_t left;
-        unsigned char b[16];
-        char hex[33];
-        if (left < sizeof b) {
-                if (random_bytes(pool, sizeof pool) < 0)
-                        memset(pool, 0, sizeof pool);
-                left = sizeof pool;
-        }
-        memcpy(b, pool + sizeof pool - left, sizeof b);
-        explicit_bzero(pool + sizeof pool - left, sizeof b);
-        left -= sizeof b;
-        b[6] = (unsigned char) ((b[6] & 0x0f) | 0x40);
-        b[8] = (unsigned char) ((b[8] & 0x3f) | 0x80);
-        hex_encode(b, sizeof b, hex);
-        (void) xsnprintf(out, 40, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
-}
-
-bool invoke_valid_call_id(const char *s)
-{
-        size_t n = strlen(s);
-        if (n == 0 || n >= 40)
-                return false;
-        for (; *s; s++)
-                if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '-'))
-                        return false;
-        return true;
-}
-
 static int pipe_pair(int fds[2])
 {
         return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
@@ -448,7 +414,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         struct secret_files secrets; /* the function's secrets (core/secret_files.h) */
         struct invocation *inv = NULL;
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        char hdrname[256], group[API_FUNCTION_GROUP_MAX];
+        char hdrname[256], group[FN_GROUP_MAX];
         const char *ctype, *callid;
         int r, status;
         /* metrics: an answer given here, before the sandbox ran, is counted
@@ -495,12 +461,12 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
         (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
         callid = call_header(call, "X-Call-Id");
-        if (call->call_id && invoke_valid_call_id(call->call_id))
+        if (call->call_id && call_id_valid(call->call_id))
                 (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", call->call_id);
-        else if (callid && invoke_valid_call_id(callid))
+        else if (callid && call_id_valid(callid))
                 (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", callid);
         else
-                invoke_make_call_id(inv->call_id);
+                call_id_make(inv->call_id);
         ctype = call_header(call, "Content-Type");
         inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
         inv->obuf.cap = sf->cfg.max_output_bytes;
@@ -558,7 +524,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         sp.hostname = name;
         /* Every sandbox of the function in its cgroup NS/NAME, where the
          * kernel sums its usage (GET /system/function/NAME?usage=1). */
-        sp.group = api_function_group(ns, name, group, sizeof group);
+        sp.group = fn_group(ns, name, group, sizeof group);
         sp.net = SANDBOX_NET_NONE;
         /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
          * into a private tmpfs that only this spawn and its sandbox reach ---- */

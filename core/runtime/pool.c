@@ -31,6 +31,8 @@
 #include "core/base/util.h"
 #include "core/model/recipe.h"
 #include "core/model/secret_files.h"
+#include "core/model/group.h"
+#include "core/runtime/usage.h"
 
 #define POOL_MAX_IDLE_CONNS 256
 #define POOL_BACKOFF_MIN_MS 100
@@ -267,7 +269,7 @@ void pool_unref(struct pool *p)
                 }
         /* Its last sandbox is gone: the function's cgroup can go too. */
         if (!pool_find(ps, p->ns, p->name))
-                api_function_group_remove(p->sf, p->ns, p->name);
+                usage_group_remove(p->sf, p->ns, p->name);
         pool_free(p);
 }
 
@@ -567,7 +569,6 @@ static void instance_closed(uv_handle_t *h)
         ps->instances--;
         p->n_structs--;
         pool_unref(p);
-        sfaasd_maybe_finish(ps->sf);
 }
 
 static void instance_close_handle(struct instance *inst, uv_handle_t *h)
@@ -979,7 +980,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         sp.gid = r->gid;
         sp.uid_base = r->uid_base;
         sp.hostname = p->name;
-        sp.group = api_function_group(p->ns, p->name, group, sizeof group); /* usage is counted per function */
+        sp.group = fn_group(p->ns, p->name, group, sizeof group); /* usage is counted per function */
         sp.limits = r->limits;
         sp.net = SANDBOX_NET_NONE;
         sp.stdio[0] = -1;
@@ -1511,5 +1512,4 @@ void pools_call_unref(struct sfaasd *sf, struct pool *p)
         sf->pools->calls--;
         p->calls--;
         pool_unref(p);
-        sfaasd_maybe_finish(sf);
 }

@@ -38,6 +38,7 @@
 #include <uv.h>
 
 #include "core/sfaasd.h"
+#include "core/model/callid.h"
 
 struct pools;
 struct pool;
@@ -180,7 +181,7 @@ struct pcall {
         struct upconn *uc;
         uv_timer_t timer;              /* the call's timeout */
         bool timer_open;
-        char call_id[40];
+        char call_id[CALL_ID_MAX];
         uint64_t start_unix_ns, start_ns;
         char *head;                    /* the request head for the instance */
         size_t head_len;

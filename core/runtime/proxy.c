@@ -36,6 +36,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/runtime/pool.h"
+#include "core/model/callid.h"
 
 static llhttp_settings_t resp_settings;
 static bool resp_settings_ready;
@@ -831,10 +832,10 @@ int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name,
                 pc->start_unix_ns = (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
         }
         cid = http_request_header(req, "X-Call-Id");
-        if (cid && invoke_valid_call_id(cid))
+        if (cid && call_id_valid(cid))
                 (void) xsnprintf(pc->call_id, sizeof pc->call_id, "%s", cid);
         else
-                invoke_make_call_id(pc->call_id);
+                call_id_make(pc->call_id);
         pc->head_req = strcmp(req->method, "HEAD") == 0;
         metrics_invocation_started(&sf->metrics, name, ns);
         if (build_head(pc, req) < 0) {
