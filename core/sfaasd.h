@@ -98,9 +98,6 @@ int auth_ensure_credentials(const char *data_dir, char **ret_password, bool *ret
 bool auth_check_basic(const struct sfaasd *sf, const struct http_request *req);
 void auth_respond_unauthorized(struct http_request *req);
 
-/* api.c: the request entry points given to the HTTP server. */
-int api_on_head(struct http_request *req);
-void api_on_request(struct http_request *req);
 
 /* invoke.c: exec-mode invocation (classic watchdog semantics). */
 

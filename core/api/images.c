@@ -5,7 +5,7 @@
  *   GET    /system/images            the namespace's images: id (= digest),
  *                                    name, tags, size, created, usedBy
  *   POST   /system/images[?name=]    import an archive streamed to disk by
- *                                    api_on_head, unpacked on the thread pool
+ *                                    api_images_head, unpacked on the thread pool
  *   GET    /system/images/{ref}      one image (a tag of the namespace, or
  *                                    an id or unique id prefix)
  *   DELETE /system/images/{ref}      409 naming the functions of the
@@ -544,6 +544,27 @@ static void handle_image_prune(struct http_request *req)
         if (n)
                 log_info("image prune: removing %zu images", n);
         remove_and_answer(req, all, o, true);
+}
+
+int api_images_head(struct http_request *req, const struct route *rt)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        int fd;
+
+        /* Image uploads are streamed to disk; the rest stays in memory. */
+        if (strcmp(req->method, "POST") != 0 || rt->id != ROUTE_IMAGES)
+                return 0;
+        if (!auth_check_basic(sf, req)) {
+                auth_respond_unauthorized(req);
+                return -1;
+        }
+        fd = open(sf->tmp_dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+        if (fd < 0) {
+                http_respond_error(req, 500, "cannot store the upload: %s", strerror(errno));
+                return -1;
+        }
+        http_body_to_file(req, fd);
+        return 1;
 }
 
 void api_images(struct http_request *req, const struct route *rt)

@@ -18,6 +18,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/api/api.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
 

@@ -128,6 +128,7 @@ static void request_free(struct http_request *req)
 {
         if (!req)
                 return;
+        free(req->app);
         free(req->url);
         free(req->path);
         free(req->query);

@@ -101,6 +101,8 @@ struct http_request {
         uint64_t start_ns;
         char remote[64];           /* peer address */
         void *data;                /* the handler's */
+        void *app;                 /* the application's per-request state from the head callback on
+                                    * (the API's route); free()d with the request */
 };
 
 /*

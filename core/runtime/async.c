@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
@@ -33,7 +32,6 @@
 #define PURGE_NEXT_MS 10           /* between two batches of a backlog; never 0 (see kick()) */
 #define PURGE_AFTER_DRAIN_MS 1000  /* the queue emptied: give its pages back this soon */
 #define RECLAIM_PAGES 2048         /* pages given back to the file system per round */
-#define RETRY_AFTER_S "5"          /* Retry-After of a 429 for a full queue */
 
 struct async_slot {
         struct async_slot *next;
@@ -428,6 +426,7 @@ static void start_callbacks(struct async *q)
         struct pick *pk;
         int r;
 
+        q->scanned_ns = unix_ns();
         if (sf->stopping || q->closed || q->callbacks >= CALLBACK_WORKERS)
                 return;
         pk = calloc(1, sizeof *pk);
@@ -436,7 +435,7 @@ static void start_callbacks(struct async *q)
                 return;
         }
         pk->q = q;
-        r = store_async_callbacks_due(sf->store, unix_ns(), CALLBACK_WORKERS - q->callbacks, pick_receiver, pk,
+        r = store_async_callbacks_due(sf->store, q->scanned_ns, CALLBACK_WORKERS - q->callbacks, pick_receiver, pk,
                                       &due);
         free(pk);
         if (r < 0) {
@@ -482,11 +481,12 @@ static void on_retry(uv_timer_t *t)
 }
 
 /*
- * The retry timer waits for the next pending callback that is due later
- * than now. Callbacks due now that were not taken wait for a free sender
- * or a free receiver slot, and every callback that ends kicks the queue,
- * so nothing here waits for them; and the timer is never armed at 0 ms
- * from its own callback (see kick()).
+ * The retry timer waits for the next pending callback that was not yet due
+ * at the last scan (start_callbacks()): one that became due since then is
+ * found too, and taken at the next tick. Callbacks due at the scan that were
+ * not taken wait for a free sender or a free receiver slot, and every
+ * callback that ends kicks the queue, so nothing here waits for them; and
+ * the timer is never armed at 0 ms from its own callback (see kick()).
  */
 static void arm_retry(struct async *q)
 {
@@ -494,11 +494,11 @@ static void arm_retry(struct async *q)
         uint64_t ms;
 
         if (q->closed || q->sf->stopping || q->callbacks >= CALLBACK_WORKERS ||
-            store_async_callback_next(q->sf->store, now, &at) < 0) {
+            store_async_callback_next(q->sf->store, q->scanned_ns ? q->scanned_ns : now, &at) < 0) {
                 (void) uv_timer_stop(&q->retry);
                 return;
         }
-        ms = (uint64_t) ((at - now + 999999) / 1000000);
+        ms = at > now ? (uint64_t) ((at - now + 999999) / 1000000) : 1;
         (void) uv_timer_start(&q->retry, on_retry, ms ? ms : 1, 0);
 }
 
@@ -834,10 +834,73 @@ unsigned async_busy(const struct sfaasd *sf)
         return sf->async.callbacks;
 }
 
-/* ---- the API ---- */
+/* ---- accepting calls ---- */
 
-/* An absolute http:// URL that httpc_do() can send. */
-static bool callback_url_valid(const char *url, char *why, size_t size)
+int async_submit(struct sfaasd *sf, struct store_async_call *c, bool *ret_existing, struct sf_err *err)
+{
+        struct async *q = &sf->async;
+        struct store_async_call *old = NULL;
+        struct async_slot *slot;
+        char receiver[STORE_ASYNC_RECEIVER_MAX];
+        int r;
+
+        *ret_existing = false;
+        /* A retry of a call already accepted (the caller did not see our
+         * 202) gets that call, not a second run. An id of another function's
+         * call is not revealed: the new call gets its own. */
+        r = store_async_get(sf->store, c->id, &old);
+        if (r >= 0 && strcmp(old->namespace, c->namespace) == 0 && strcmp(old->function, c->function) == 0) {
+                store_async_call_free(old);
+                *ret_existing = true;
+                return 0;
+        }
+        store_async_call_free(old);
+        if (r >= 0)
+                call_id_make(c->id);
+        slot = slot_get(q, c->namespace, c->function);
+        if (!slot)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        if (q->calls >= sf->cfg.async_queue_max || q->bytes + c->body_len > sf->cfg.async_queue_max_bytes)
+                return sf_err_set(err, -EDQUOT,
+                                  "the async queue is full (%llu calls, %llu bytes waiting; limits "
+                                  "async_queue_max %llu, async_queue_max_bytes %llu)",
+                                  (unsigned long long) q->calls, (unsigned long long) q->bytes,
+                                  (unsigned long long) sf->cfg.async_queue_max,
+                                  (unsigned long long) sf->cfg.async_queue_max_bytes);
+        if (slot->calls >= sf->cfg.async_function_queue_max ||
+            slot->bytes + c->body_len > sf->cfg.async_function_queue_max_bytes)
+                return sf_err_set(err, -EDQUOT,
+                                  "the async queue of function '%s' in namespace '%s' is full (%llu calls, "
+                                  "%llu bytes waiting; limits async_function_queue_max %llu, "
+                                  "async_function_queue_max_bytes %llu)",
+                                  c->function, c->namespace, (unsigned long long) slot->calls,
+                                  (unsigned long long) slot->bytes,
+                                  (unsigned long long) sf->cfg.async_function_queue_max,
+                                  (unsigned long long) sf->cfg.async_function_queue_max_bytes);
+        if (c->callback_url) {
+                if (httpc_url_receiver(c->callback_url, receiver, sizeof receiver) < 0)
+                        return sf_err_set(err, -EINVAL, "X-Callback-Url is not a valid absolute http URL: "
+                                                        "its host is too long");
+                c->callback_receiver = receiver;
+        }
+        r = store_async_insert(sf->store, c);
+        if (r == -EEXIST) {
+                /* Taken between the look-up and the insert: a fresh one. */
+                call_id_make(c->id);
+                r = store_async_insert(sf->store, c);
+        }
+        c->callback_receiver = NULL;
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot queue the call");
+        slot->calls++;
+        slot->bytes += c->body_len;
+        q->calls++;
+        q->bytes += c->body_len;
+        kick(q);
+        return 0;
+}
+
+bool async_callback_url_valid(const char *url, char *why, size_t size)
 {
         struct sf_err err = {};
         if (strlen(url) > CALLBACK_URL_MAX) {
@@ -850,195 +913,4 @@ static bool callback_url_valid(const char *url, char *why, size_t size)
                 return false;
         }
         return true;
-}
-
-void api_async_invoke(struct http_request *req, const struct route *rt)
-{
-        struct sfaasd *sf = api_sfaasd(req);
-        const char *ns = rt->ns[0] ? rt->ns : STORE_DEFAULT_NAMESPACE;
-        struct store_function *fn = NULL;
-        const char *cb_url = http_request_header(req, "X-Callback-Url");
-        const char *given = http_request_header(req, "X-Call-Id");
-        _cleanup_json_ json_t *hdrs = json_array();
-        _cleanup_free_ char *hdrs_s = NULL, *fname = NULL;
-        struct store_async_call c = { 0 };
-        struct async *q = &sf->async;
-        struct async_slot *slot;
-        char id[CALL_ID_MAX], why[600], extra[96], receiver[STORE_ASYNC_RECEIVER_MAX];
-        int r;
-
-        if (sf->stopping) {
-                http_respond_error(req, 503, "sfaasd is shutting down");
-                return;
-        }
-        r = store_function_get(sf->store, ns, rt->name, &fn);
-        if (r == -ENOENT) {
-                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", rt->name, ns);
-                return;
-        }
-        if (r < 0) {
-                http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
-                return;
-        }
-        store_function_free(fn);
-        if (cb_url && !callback_url_valid(cb_url, why, sizeof why)) {
-                http_respond_error(req, 400, "X-Callback-Url is not a valid absolute http URL: %s", why);
-                return;
-        }
-        if (!hdrs) {
-                http_respond_error(req, 500, "out of memory");
-                return;
-        }
-        /* The function sees the headers as a synchronous call would; the
-         * caller's credentials are not stored. */
-        for (size_t i = 0; i < req->n_headers; i++) {
-                if (strcasecmp(req->headers[i].name, "Authorization") == 0)
-                        continue;
-                if (json_array_append_new(hdrs, json_pack("[s,s]", req->headers[i].name, req->headers[i].value)) < 0)
-                        json_array_append_new(hdrs, json_pack("[s,s]", req->headers[i].name, "")); /* not UTF-8 */
-        }
-        hdrs_s = json_dumps(hdrs, JSON_COMPACT);
-        fname = rt->ns[0] ? xasprintf("%s.%s", rt->name, rt->ns) : strdup(rt->name);
-        if (!hdrs_s || !fname) {
-                http_respond_error(req, 500, "out of memory");
-                return;
-        }
-        if (given && call_id_valid(given)) {
-                struct store_async_call *old = NULL;
-                /* A retry of a call already accepted (the caller did not see
-                 * our 202) gets that call, not a second run. An id of another
-                 * function's call is not revealed: the new call gets its own. */
-                r = store_async_get(sf->store, given, &old);
-                if (r >= 0 && strcmp(old->namespace, ns) == 0 && strcmp(old->function, rt->name) == 0) {
-                        store_async_call_free(old);
-                        (void) xsnprintf(extra, sizeof extra, "X-Call-Id: %s\r\n", given);
-                        http_respond(req, 202, NULL, extra, NULL, 0);
-                        return;
-                }
-                store_async_call_free(old);
-                (void) xsnprintf(id, sizeof id, "%s", given);
-        } else
-                call_id_make(id);
-        slot = slot_get(q, ns, rt->name);
-        if (!slot) {
-                http_respond_error(req, 500, "out of memory");
-                return;
-        }
-        if (q->calls >= sf->cfg.async_queue_max || q->bytes + req->body_len > sf->cfg.async_queue_max_bytes) {
-                http_respond_error_with(req, 429, "Retry-After: " RETRY_AFTER_S "\r\n",
-                                        "the async queue is full (%llu calls, %llu bytes waiting; limits "
-                                        "async_queue_max %llu, async_queue_max_bytes %llu)",
-                                        (unsigned long long) q->calls, (unsigned long long) q->bytes,
-                                        (unsigned long long) sf->cfg.async_queue_max,
-                                        (unsigned long long) sf->cfg.async_queue_max_bytes);
-                return;
-        }
-        if (slot->calls >= sf->cfg.async_function_queue_max ||
-            slot->bytes + req->body_len > sf->cfg.async_function_queue_max_bytes) {
-                http_respond_error_with(req, 429, "Retry-After: " RETRY_AFTER_S "\r\n",
-                                        "the async queue of function '%s' in namespace '%s' is full (%llu calls, "
-                                        "%llu bytes waiting; limits async_function_queue_max %llu, "
-                                        "async_function_queue_max_bytes %llu)",
-                                        rt->name, ns, (unsigned long long) slot->calls,
-                                        (unsigned long long) slot->bytes,
-                                        (unsigned long long) sf->cfg.async_function_queue_max,
-                                        (unsigned long long) sf->cfg.async_function_queue_max_bytes);
-                return;
-        }
-        if (cb_url && httpc_url_receiver(cb_url, receiver, sizeof receiver) < 0) {
-                http_respond_error(req, 400, "X-Callback-Url is not a valid absolute http URL: its host is too long");
-                return;
-        }
-        c.id = id;
-        c.namespace = (char *) ns;
-        c.function = (char *) rt->name;
-        c.function_name = fname;
-        c.method = req->method;
-        c.path = (char *) rt->rest;
-        c.query = req->query;
-        c.headers_json = hdrs_s;
-        c.body = req->body;
-        c.body_len = req->body_len;
-        c.callback_url = (char *) cb_url;
-        c.callback_receiver = cb_url ? receiver : NULL;
-        r = store_async_insert(sf->store, &c);
-        if (r == -EEXIST) {
-                /* The caller's id is taken (ids are the key): a fresh one. */
-                call_id_make(id);
-                r = store_async_insert(sf->store, &c);
-        }
-        if (r < 0) {
-                http_respond_error(req, 500, "cannot queue the call: %s", strerror(-r));
-                return;
-        }
-        slot->calls++;
-        slot->bytes += req->body_len;
-        q->calls++;
-        q->bytes += req->body_len;
-        (void) xsnprintf(extra, sizeof extra, "X-Call-Id: %s\r\n", id);
-        http_respond(req, 202, NULL, extra, NULL, 0);
-        kick(q);
-}
-
-static json_t *ts_or_null(int64_t ns)
-{
-        char ts[32], full[64];
-        struct tm tm;
-        time_t secs = (time_t) (ns / 1000000000LL);
-        if (!ns)
-                return json_null();
-        (void) gmtime_r(&secs, &tm);
-        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-        (void) xsnprintf(full, sizeof full, "%s.%09lldZ", ts, (long long) (ns % 1000000000LL));
-        return json_string(full);
-}
-
-void api_async_status(struct http_request *req, const struct route *rt)
-{
-        struct sfaasd *sf = api_sfaasd(req);
-        struct store_async_call *c = NULL;
-        _cleanup_json_ json_t *o = NULL;
-        int r;
-
-        if (!call_id_valid(rt->name)) {
-                http_respond_error(req, 404, "no async call '%.64s'", rt->name);
-                return;
-        }
-        r = store_async_get(sf->store, rt->name, &c);
-        if (r == -ENOENT) {
-                http_respond_error(req, 404, "no async call '%s'", rt->name);
-                return;
-        }
-        if (r < 0) {
-                http_respond_error(req, 500, "cannot read async call: %s", strerror(-r));
-                return;
-        }
-        o = json_object();
-        if (o) {
-                (void) json_object_set_new(o, "callId", json_string(c->id));
-                (void) json_object_set_new(o, "function", json_string(c->function));
-                (void) json_object_set_new(o, "namespace", json_string(c->namespace));
-                (void) json_object_set_new(o, "state", json_string(c->state));
-                (void) json_object_set_new(o, "status", c->status ? json_integer(c->status) : json_null());
-                (void) json_object_set_new(o, "attempts", json_integer(c->attempts));
-                (void) json_object_set_new(o, "createdAt", ts_or_null(c->created_at));
-                (void) json_object_set_new(o, "finishedAt", ts_or_null(c->finished_at));
-                (void) json_object_set_new(o, "durationSeconds",
-                                           c->finished_at ? json_real(c->duration) : json_null());
-                (void) json_object_set_new(o, "callbackUrl",
-                                           c->callback_url ? json_string(c->callback_url) : json_null());
-                (void) json_object_set_new(o, "callbackState",
-                                           c->callback_state ? json_string(c->callback_state) : json_null());
-                (void) json_object_set_new(o, "callbackStatus",
-                                           c->callback_status ? json_integer(c->callback_status) : json_null());
-                (void) json_object_set_new(o, "callbackAttempts", json_integer(c->callback_attempts));
-                (void) json_object_set_new(o, "callbackError",
-                                           c->callback_error ? json_string(c->callback_error) : json_null());
-        }
-        store_async_call_free(c);
-        if (!o) {
-                http_respond_error(req, 500, "out of memory");
-                return;
-        }
-        api_respond_json(req, 200, o);
 }

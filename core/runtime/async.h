@@ -37,8 +37,8 @@
 #include <uv.h>
 
 struct sfaasd;
-struct http_request;
-struct route;
+struct sf_err;
+struct store_async_call;
 struct async_slot;
 
 struct async_receiver;
@@ -53,6 +53,7 @@ struct async {
         unsigned running;          /* calls in sandboxes */
         unsigned callbacks;        /* callbacks in flight (on the senders) */
         uint64_t calls, bytes;     /* calls queued or running and their request bytes (the caps) */
+        int64_t scanned_ns;        /* "now" of the last scan for due callbacks (unix ns) */
         struct async_slot *slots;  /* per function: its calls running and waiting */
         struct async_receiver *receivers; /* per receiver: its callbacks in flight */
         struct async_workers *workers;    /* the callback senders */
@@ -69,7 +70,16 @@ void async_close(struct sfaasd *sf);
 /* Work in flight (calls and callbacks), for the shutdown. */
 unsigned async_busy(const struct sfaasd *sf);
 
-/* POST /async-function/...: store and answer 202 with X-Call-Id. */
-void api_async_invoke(struct http_request *req, const struct route *rt);
-/* GET /system/async/{call-id} (sfaasd extension). */
-void api_async_status(struct http_request *req, const struct route *rt);
+/*
+ * Accept a call: c (id, namespace, function, function_name, method, path,
+ * query, headers_json, body, callback_url) is committed to the queue. When
+ * c->id names a call already accepted for the same function, nothing is
+ * queued and *ret_existing is true (an idempotent retry); when it names
+ * another function's call, c->id is replaced by a new id. -EDQUOT when a
+ * queue cap is reached, -EINVAL for a callback URL that cannot be used,
+ * each with the reason in err.
+ */
+int async_submit(struct sfaasd *sf, struct store_async_call *c, bool *ret_existing, struct sf_err *err);
+/* Whether url can be a callback URL (an absolute http:// URL that the
+ * client can send); why not in why. */
+bool async_callback_url_valid(const char *url, char *why, size_t size);

@@ -407,7 +407,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                 invoke_done_fn done, void *data)
 {
         struct pool *pool;
-        struct fn_recipe *rc;
+        const struct fn_recipe *rc;
         struct svec env = { 0 };
         struct sandbox_spec sp = { 0 };
         struct sf_err err = { 0 };
@@ -439,7 +439,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                 FAIL(status, "%s", err.msg);
                 goto out;
         }
-        rc = pool->recipe;
+        rc = pool_recipe(pool);
         metrics_invocation_started(&sf->metrics, name, ns);
         started = true;
         if (rc->has_fprocess && rc->exec_argv.n == 0) {

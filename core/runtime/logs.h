@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,7 @@ struct sfaasd;
 struct log_follower;
 
 #define LOGS_OPEN_MAX 32
+#define LOGS_PATH_MAX (PATH_MAX + 2 * 64 + 32) /* DATA/logs/NS/NAME.ndjson.1 */
 
 /* An open log file (a warm instance may log a line per request: opening
  * the file for each would cost four system calls a line). */
@@ -32,7 +34,7 @@ struct log_file {
 };
 
 struct logs {
-        char dir[4096];               /* DATA/logs */
+        char dir[PATH_MAX];           /* DATA/logs */
         size_t cap_bytes;             /* per generation */
         struct log_follower *followers;
         struct log_file files[LOGS_OPEN_MAX];
@@ -54,5 +56,12 @@ void logs_daemon(struct logs *l, const char *ns, const char *name, const char *f
 /* Forget a function's logs (after it is deleted). */
 void logs_remove(struct logs *l, const char *ns, const char *name);
 
-/* GET /system/logs (see core/api_logs.c). */
-void api_logs(struct http_request *req);
+/* Write the stored records of a function to req, whose stream has begun:
+ * those of instance (all when "") at or after since (all when ""), the last
+ * tail of them when tail > 0. Returns what the last stream write did. */
+int logs_write_stored(struct logs *l, struct http_request *req, const char *ns, const char *name,
+                      const char *instance, const char *since, long tail);
+/* Keep req's stream open and write the function's new records (of instance,
+ * all when "") to it as they are appended, until the client goes, falls
+ * more than 1 MiB behind, or logs_shutdown(). -ENOMEM: the caller ends it. */
+int logs_follow(struct logs *l, struct http_request *req, const char *ns, const char *name, const char *instance);

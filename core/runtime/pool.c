@@ -11,7 +11,7 @@
  * instance that goes away detaches its connections (uc->inst = NULL).
  */
 
-#include "core/runtime/pool.h"
+#include "core/runtime/pool_internal.h"
 #include "core/api/api.h"
 
 #include <errno.h>
@@ -238,6 +238,16 @@ struct pool *pool_get(struct sfaasd *sf, const char *ns, const char *name, int *
         if (pool_load(p, ret_status, err) < 0)
                 return NULL; /* an empty pool stays in the list; loaded again next time */
         return p;
+}
+
+enum fn_mode pool_mode(const struct pool *p)
+{
+        return p->mode;
+}
+
+const struct fn_recipe *pool_recipe(const struct pool *p)
+{
+        return p->recipe;
 }
 
 struct pool *pool_lookup(struct sfaasd *sf, const char *ns, const char *name)

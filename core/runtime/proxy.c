@@ -35,7 +35,7 @@
 
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/runtime/pool.h"
+#include "core/runtime/pool_internal.h"
 #include "core/model/callid.h"
 
 static llhttp_settings_t resp_settings;
@@ -788,21 +788,11 @@ static int build_head(struct pcall *pc, struct http_request *req)
         return r < 0 ? -ENOMEM : 0;
 }
 
-int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
-                  const char *subpath)
+int proxy_start(struct sfaasd *sf, struct http_request *req, struct pool *p)
 {
-        struct sf_err err = { 0 };
-        struct pool *p;
         struct pcall *pc;
         const char *cid;
-        int status;
 
-        (void) subpath;
-        p = pool_get(sf, ns, name, &status, &err);
-        if (!p && status != 404)
-                log_warning("function '%s.%s': %s", name, ns, err.msg);
-        if (!p || p->mode != FN_MODE_HTTP)
-                return 0; /* exec mode, or an error the exec path reports the same way */
         if (sf->stopping) {
                 http_respond_error(req, 503, "sfaasd is shutting down");
                 return -1;
@@ -837,7 +827,7 @@ int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name,
         else
                 call_id_make(pc->call_id);
         pc->head_req = strcmp(req->method, "HEAD") == 0;
-        metrics_invocation_started(&sf->metrics, name, ns);
+        metrics_invocation_started(&sf->metrics, p->name, p->ns);
         if (build_head(pc, req) < 0) {
                 pcall_fail(pc, 500, "out of memory");
                 return -1;
@@ -860,7 +850,7 @@ int proxy_on_head(struct sfaasd *sf, struct http_request *req, const char *name,
         pool_dispatch(p);
         if (pc->queued && p->queued > (p->queue_max ? p->queue_max : 1)) {
                 pool_dequeue(p, pc);
-                pcall_fail(pc, 429, "function '%s.%s' is busy: %u call(s) waiting already", name, ns,
+                pcall_fail(pc, 429, "function '%s.%s' is busy: %u call(s) waiting already", p->name, p->ns,
                            p->queue_max);
         }
         /* Answered already (a full queue, an instance that cannot start):
