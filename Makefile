@@ -56,7 +56,7 @@ LDLIBS  += $(BIN_LIBS)
 TEST_LDLIBS = $(PKGLIBS) $(shell pkg-config --libs libarchive) -lcmocka
 
 BASE_SRC    := $(wildcard core/base/*.c)
-CORE_SRC    := $(filter-out $(BASE_SRC),$(wildcard core/*.c))
+CORE_SRC    := $(filter-out $(BASE_SRC),$(wildcard core/*/*.c))
 SANDBOX_SRC := $(wildcard sandbox/*.c)
 STORE_SRC   := $(wildcard store/*.c)
 CMD_SRC     := $(wildcard cmd/*.c)
@@ -123,9 +123,9 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(LIB_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter tests/unit/%.c %.o,$^) $(TEST_LDLIBS)
 
 # The client's pure helpers live in cmd/ but are unit-tested. The test
-# #includes core/httpclient.c (to reach its static helpers), so its object
+# #includes core/http/client.c (to reach its static helpers), so its object
 # is left out of the link.
-$(BUILD)/tests/test_client: tests/unit/test_client.c $(filter-out $(BUILD)/core/httpclient.o,$(LIB_OBJ)) \
+$(BUILD)/tests/test_client: tests/unit/test_client.c $(filter-out $(BUILD)/core/http/client.o,$(LIB_OBJ)) \
 		$(LLHTTP_OBJ) $(BUILD)/cmd/client_util.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter tests/unit/%.c %.o,$^) $(TEST_LDLIBS)
@@ -191,7 +191,7 @@ sfaasd-asan: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
 # Forbidden calls (STYLE.md rule 10).
 lint:
 	@bad=$$(grep -nE '\b(sprintf|strcpy|strcat|gets|atoi|atol|strtok|system|popen)\s*\(|\bsignal\(' \
-	    $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/base/*.h) | grep -v 'snprintf\|vsnprintf' || true); \
+	    $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/*/*.h) | grep -v 'snprintf\|vsnprintf' || true); \
 	if [ -n "$$bad" ]; then echo "lint: forbidden calls:"; echo "$$bad"; exit 1; fi
 
 bench: deps-bench sfaasd
@@ -203,7 +203,7 @@ install: sfaasd
 	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
 
 format:
-	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/base/*.h)
+	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/*/*.h)
 
 clean:
 	rm -rf build build-asan sfaasd sfaasd-asan

@@ -15,7 +15,7 @@
 #include "cmd/client.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
-#include "core/httpclient.h"
+#include "core/http/client.h"
 
 #define PASSWORD_MAX 4096
 

@@ -11,10 +11,10 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "core/async.h"
-#include "core/http.h"
-#include "core/logs.h"
-#include "core/metrics.h"
+#include "core/runtime/async.h"
+#include "core/http/server.h"
+#include "core/runtime/logs.h"
+#include "core/runtime/metrics.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
 #include "store/image.h"
@@ -75,6 +75,7 @@ struct sfaasd {
         int tmp_fd;
         uv_signal_t sigterm, sigint;
         uv_timer_t grace_timer;
+        uv_prepare_t drain;            /* while stopping: finish once nothing is in flight */
         bool stopping;
         bool http_closed;
         bool finished;                 /* the loop's last handles are closing */
@@ -90,26 +91,13 @@ struct sfaasd {
 
 /* daemon.c: start everything; run the loop until shutdown. */
 int sfaasd_run(struct sfaasd_config *cfg);
-/* Called when some in-flight work ended; finishes a pending shutdown. */
-void sfaasd_maybe_finish(struct sfaasd *sf);
 
-/* api_usage.c: the cgroup group "NS/NAME" of function name in namespace ns,
- * written into buf. Every sandbox of the function is spawned with it as
- * sandbox_spec.group (exec calls, async calls, instances), so the kernel sums
- * their CPU time and memory for GET /system/function/NAME?usage=1. Returns
- * buf, or NULL when it does not fit: never for names route_valid_name()
- * accepts (at most 63 bytes each) and a buffer of API_FUNCTION_GROUP_MAX. */
-#define API_FUNCTION_GROUP_MAX 128
-const char *api_function_group(const char *ns, const char *name, char *buf, size_t size);
 
 /* auth.c */
 int auth_ensure_credentials(const char *data_dir, char **ret_password, bool *ret_created, struct sf_err *err);
 bool auth_check_basic(const struct sfaasd *sf, const struct http_request *req);
 void auth_respond_unauthorized(struct http_request *req);
 
-/* api.c: the request entry points given to the HTTP server. */
-int api_on_head(struct http_request *req);
-void api_on_request(struct http_request *req);
 
 /* invoke.c: exec-mode invocation (classic watchdog semantics). */
 
@@ -150,9 +138,5 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
 /* The synchronous HTTP path: runs the request and answers it. */
 void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
                  const char *subpath);
-/* A call id as sfaasd makes them (a UUID v4) and the ones it accepts from
- * clients (1..39 of [A-Za-z0-9-]). */
-void invoke_make_call_id(char out[40]);
-bool invoke_valid_call_id(const char *s);
 /* Kill every live sandbox (shutdown after the grace period). */
 void invoke_kill_all(struct sfaasd *sf);

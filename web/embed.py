@@ -17,7 +17,7 @@ TYPES = {
 
 def main() -> None:
     out, files = sys.argv[1], sys.argv[2:]
-    lines = ['#include <stddef.h>', '#include "core/ui.h"', ""]
+    lines = ['#include <stddef.h>', '#include "core/api/ui.h"', ""]
     for i, path in enumerate(files):
         data = open(path, "rb").read()
         body = ",".join(str(b) for b in data)

@@ -44,6 +44,9 @@ static inline void strv_free(char **v)
 static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
+/* jansson's json_decrefp (json_auto_t); the macro needs <jansson.h> where it is used. */
+#define _cleanup_json_ _cleanup_(json_decrefp)
+
 #define TAKE_PTR(p) ({ __typeof__(p) _p = (p); (p) = NULL; _p; })
 #define TAKE_FD(fd) ({ int _fd = (fd); (fd) = -1; _fd; })
 

@@ -83,7 +83,7 @@ class Daemon:
             raise DaemonError("already running")
         os.makedirs(self.data_dir, exist_ok=True)
         os.makedirs(self.log_dir, exist_ok=True)
-        args = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir]
+        args = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", self.data_dir] + (["--log-level", "debug"] if os.environ.get("SFAASD_DEBUG") else [])
         if self.config is not None:
             self.config_path = os.path.join(self.log_dir, "%s-config.json" % self.name)
             with open(self.config_path, "w") as f:

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Deploy-time checks of the warm-pool settings in labels and annotations
-(core/pool.c pools_check_meta): a value sfaasd would otherwise ignore or
+(core/runtime/pool.c pools_check_meta): a value sfaasd would otherwise ignore or
 misread is a 400 naming the key, and the function is not stored."""
 import pytest
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the client's pure helpers (cmd/client_util.c) and of its
- * HTTP call (cmd/client_http.c over core/httpclient.c) against a forked one-shot server.
+ * HTTP call (cmd/client_http.c over core/http/client.c) against a forked one-shot server.
  *
- * core/httpclient.c and cmd/client_http.c are included, not linked: the
+ * core/http/client.c and cmd/client_http.c are included, not linked: the
  * URL splitting and request serialisation are static, and this test binary
  * links only client_util.o from cmd/ and leaves httpclient.o out (see the
  * Makefile).
@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 
 #include "cmd/client.h"
-#include "core/httpclient.c"
+#include "core/http/client.c"
 #include "cmd/client_http.c"
 #include "core/base/cleanup.h"
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for core/http.c request limits: a real server on a real libuv
+ * Unit tests for core/http/server.c request limits: a real server on a real libuv
  * loop in this process, driven by raw sockets from a client thread, so the
  * exact bytes on the wire are under the test's control.
  */
@@ -25,8 +25,8 @@
 #include <cmocka.h>
 
 #include "core/base/util.h"
-#include "core/http.h"
-#include "core/http_clients.h"
+#include "core/http/server.h"
+#include "core/http/peers.h"
 
 struct harness {
         uv_loop_t loop;

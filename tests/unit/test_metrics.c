@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "core/metrics.h"
+#include "core/runtime/metrics.h"
 
 static char *render(const struct metrics *m, const struct metrics_gauges *g)
 {

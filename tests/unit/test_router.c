@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "core/router.h"
+#include "core/api/router.h"
 
 static void test_invoke_routes(void **state)
 {

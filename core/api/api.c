@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP API's entry points: every request is routed once, at its head
+ * (route_match, core/api/router.h), and the route is kept with the request
+ * until its handler runs. The table below names the handler of every route;
+ * a route without one answers 500, so a new route cannot be forgotten.
+ * Who may call a route (Basic auth or not) is the router's table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/api/api.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/sfaasd.h"
+
+static void api_root(struct http_request *req, const struct route *rt)
+{
+        http_respond(req, 307, NULL, "Location: /ui/\r\n", NULL, 0);
+}
+
+static void api_healthz(struct http_request *req, const struct route *rt)
+{
+        http_respond(req, 200, NULL, NULL, NULL, 0);
+}
+
+static void api_logs_route(struct http_request *req, const struct route *rt)
+{
+        api_logs(req);
+}
+
+/* The handler of each route; head, when set, runs at headers-complete and
+ * returns what an http_head_fn returns (0: read the body into memory). */
+static const struct {
+        int (*head)(struct http_request *req, const struct route *rt);
+        void (*handle)(struct http_request *req, const struct route *rt);
+} handlers[] = {
+        [ROUTE_ROOT] = { NULL, api_root },
+        [ROUTE_HEALTHZ] = { NULL, api_healthz },
+        [ROUTE_UI] = { NULL, api_ui },
+        [ROUTE_FUNCTIONS] = { NULL, api_functions },
+        [ROUTE_FUNCTION] = { NULL, api_function_get },
+        [ROUTE_NAMESPACES] = { NULL, api_namespaces_list },
+        [ROUTE_NAMESPACE] = { NULL, api_namespace },
+        [ROUTE_INFO] = { NULL, api_info },
+        [ROUTE_IMAGES] = { api_images_head, api_images },
+        [ROUTE_IMAGE] = { NULL, api_images },
+        [ROUTE_METRICS] = { NULL, api_metrics },
+        [ROUTE_SCALE] = { NULL, api_scale },
+        [ROUTE_SECRETS] = { NULL, api_secrets },
+        [ROUTE_LOGS] = { NULL, api_logs_route },
+        [ROUTE_INVOKE] = { api_invoke_head, api_invoke },
+        [ROUTE_ASYNC_INVOKE] = { NULL, api_async_invoke },
+        [ROUTE_ASYNC_STATUS] = { NULL, api_async_status },
+};
+
+/* A request's route, from its head to its handler (req->app). */
+struct routed {
+        int match;                /* route_match()'s result */
+        struct route rt;
+};
+
+int api_on_head(struct http_request *req)
+{
+        struct routed *rd = calloc(1, sizeof *rd);
+        struct route *rt;
+
+        if (!rd) {
+                http_respond_error(req, 500, "out of memory");
+                return -1;
+        }
+        req->app = rd;
+        rt = &rd->rt;
+        rd->match = route_match(req->method, req->path, rt);
+        if (rd->match < 0 || !rt->method_allowed || (size_t) rt->id >= ELEMENTSOF(handlers) || !handlers[rt->id].head)
+                return 0; /* answered from api_on_request */
+        return handlers[rt->id].head(req, rt);
+}
+
+void api_on_request(struct http_request *req)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        struct routed *rd = req->app;
+        struct route *rt = rd ? &rd->rt : NULL;
+        int r = rd ? rd->match : -EIO;
+
+        if (!rt) {
+                http_respond_error(req, 500, "request without a route");
+                return;
+        }
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "no route for %s %s", req->method, req->path);
+                return;
+        }
+        if (rt->auth && !auth_check_basic(sf, req)) {
+                auth_respond_unauthorized(req);
+                return;
+        }
+        if (r == -EINVAL) {
+                if (rt->id == ROUTE_INVOKE || rt->id == ROUTE_ASYNC_INVOKE)
+                        http_respond_error(req, 404, "invalid function name in path '%.128s'", req->path);
+                else
+                        http_respond_error(req, 400, "invalid name in path '%.128s'", req->path);
+                return;
+        }
+        if (!rt->method_allowed) {
+                char allow[96];
+                static const char body[] = "{\"error\":\"method not allowed\"}\n";
+                (void) xsnprintf(allow, sizeof allow, "Allow: %s\r\n", rt->allow);
+                http_respond(req, 405, "application/json", allow, body, sizeof body - 1);
+                return;
+        }
+        if ((size_t) rt->id >= ELEMENTSOF(handlers) || !handlers[rt->id].handle) {
+                /* Every route the router knows has a handler above; reaching
+                 * here is a bug in this file, not a missing feature. */
+                log_error("no handler for route %d (%s %s)", (int) rt->id, req->method, req->path);
+                http_respond_error(req, 500, "no handler for %s %s", req->method, req->path);
+                return;
+        }
+        handlers[rt->id].handle(req, rt);
+}

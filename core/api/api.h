@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP API. core/api/api.c holds the entry points (api_on_head,
+ * api_on_request) and the table of handlers, one per route of
+ * core/api/router.h; each group of routes lives in its own core/api/<group>.c
+ * with its handlers declared here; core/api/common.c holds what they share.
+ * Every handler answers its request exactly once (or holds it and answers
+ * later from the loop thread).
+ */
+#pragma once
+
+#include <jansson.h>
+
+#include "core/api/router.h"
+#include "core/base/cleanup.h"
+#include "core/sfaasd.h"
+
+
+struct sfaasd *api_sfaasd(struct http_request *req);
+/* Answer with v as compact JSON. */
+void api_respond_json(struct http_request *req, int status, json_t *v);
+/* The body as a JSON object; answers 400 (with the parse position) and
+ * returns NULL otherwise. */
+json_t *api_parse_body_object(struct http_request *req);
+/* Namespace from the body's "namespace", then ?namespace=, then the default;
+ * answers 400 and returns -1 when invalid or unknown. */
+int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, size_t size);
+
+/* The request entry points given to the HTTP server (api.c). */
+int api_on_head(struct http_request *req);
+void api_on_request(struct http_request *req);
+
+/* functions.c: GET/POST/PUT/DELETE /system/functions, GET /system/function/{name}. */
+void api_functions(struct http_request *req, const struct route *rt);
+void api_function_get(struct http_request *req, const struct route *rt);
+/* invoke.c: /function/{name}[.{ns}][/path]; the head decides exec or http mode. */
+int api_invoke_head(struct http_request *req, const struct route *rt);
+void api_invoke(struct http_request *req, const struct route *rt);
+/* system.c: GET /system/namespaces, GET /system/info, the UI's files. */
+void api_namespaces_list(struct http_request *req, const struct route *rt);
+void api_info(struct http_request *req, const struct route *rt);
+void api_ui(struct http_request *req, const struct route *rt);
+/* images.c: GET/POST /system/images, GET/DELETE /system/images/{ref}; the
+ * head streams an upload to a temporary file. */
+int api_images_head(struct http_request *req, const struct route *rt);
+void api_images(struct http_request *req, const struct route *rt);
+/* core/api/namespaces.c: GET/POST/PUT/DELETE /system/namespace/{name}
+ * (tenant CRUD; POST takes the name from the body). */
+void api_namespace(struct http_request *req, const struct route *rt);
+/* core/api/namespaces.c: POST /system/scale-function/{name}; 200 or 404
+ * (exec mode has no instances to scale: nothing is recorded). */
+void api_scale(struct http_request *req, const struct route *rt);
+/* core/api/secrets.c: /system/secrets. */
+void api_secrets(struct http_request *req, const struct route *rt);
+/* core/api/async.c: POST /async-function/..., GET /system/async/{call-id}. */
+void api_async_invoke(struct http_request *req, const struct route *rt);
+void api_async_status(struct http_request *req, const struct route *rt);
+/* core/api/logs.c: GET /system/logs. */
+void api_logs(struct http_request *req);
+/* metrics.c: GET /metrics (Prometheus text format). */
+void api_metrics(struct http_request *req, const struct route *rt);
+/* usage.c: ?usage=1 (or true) on GET /system/function(s). */
+bool api_usage_requested(struct http_request *req);
+/* Add "usage": {"cpu": CPU seconds, "totalMemoryBytes": N} from the
+ * function's cgroup group to status (zeros when no sandbox of it ran since
+ * the start; the key stays absent when the daemon runs without cgroups or
+ * cannot read them, which is logged). -ENOMEM. */
+int api_add_usage(struct sfaasd *sf, json_t *status, const char *ns, const char *name);

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The function registry: GET/POST/PUT/DELETE /system/functions and
+ * GET /system/function/{name} (OpenFaaS FunctionDeployment in,
+ * FunctionStatus out). A deploy is committed to the store before it is
+ * answered; the runtime's function table then reloads the function.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/api/router.h"
+#include "core/sfaasd.h"
+#include "core/api/api.h"
+#include "core/runtime/pool.h"
+#include "core/model/secret_files.h"
+#include "core/api/ui.h"
+#include "core/runtime/usage.h"
+
+
+
+/* ---- FunctionDeployment validation ---- */
+
+static const char *check_string_map(json_t *v)
+{
+        const char *k;
+        json_t *e;
+        if (!json_is_object(v))
+                return "must be an object of strings";
+        json_object_foreach(v, k, e) if (!json_is_string(e)) return "must be an object of strings";
+        return NULL;
+}
+
+static const char *check_string_array(json_t *v)
+{
+        size_t i;
+        json_t *e;
+        if (!json_is_array(v))
+                return "must be an array of strings";
+        json_array_foreach(v, i, e) if (!json_is_string(e)) return "must be an array of strings";
+        return NULL;
+}
+
+static const char *check_resources(json_t *v)
+{
+        const char *k;
+        json_t *e;
+        if (!json_is_object(v))
+                return "must be an object";
+        json_object_foreach(v, k, e) {
+                uint64_t n;
+                if (!json_is_string(e) && !json_is_null(e))
+                        return "values must be strings";
+                if (json_is_null(e))
+                        continue;
+                if (strcmp(k, "memory") == 0 && (parse_size(json_string_value(e), &n) < 0 || n < (4u << 20)))
+                        return "has a bad memory quantity (e.g. \"128Mi\", at least 4Mi)";
+                if (strcmp(k, "cpu") == 0 && (parse_cpu_millis(json_string_value(e), &n) < 0 || n == 0))
+                        return "has a bad cpu quantity (e.g. \"100m\" or \"0.5\")";
+        }
+        return NULL;
+}
+
+/*
+ * Validate a FunctionDeployment and build the normalised spec that is
+ * stored: known keys only, null maps dropped. Unknown keys are ignored (the
+ * UI sends "network", old clients "registryAuth"). Answers 400 on error.
+ */
+static json_t *deployment_normalize(struct http_request *req, json_t *body, const char *ns)
+{
+        static const struct {
+                const char *key;
+                const char *(*check)(json_t *);
+        } fields[] = {
+                { "envVars", check_string_map },     { "labels", check_string_map },
+                { "annotations", check_string_map }, { "constraints", check_string_array },
+                { "secrets", check_string_array },   { "limits", check_resources },
+                { "requests", check_resources },
+        };
+        _cleanup_json_ json_t *spec = json_object();
+        json_t *v;
+
+        if (!spec) {
+                http_respond_error(req, 500, "out of memory");
+                return NULL;
+        }
+        v = json_object_get(body, "service");
+        if (!v || !json_is_string(v) || !*json_string_value(v)) {
+                http_respond_error(req, 400, "field 'service' (the function name) is required and must be a string");
+                return NULL;
+        }
+        if (!route_valid_name(json_string_value(v))) {
+                http_respond_error(req, 400,
+                                   "invalid function name '%.64s': use letters, digits, '-' and '_' (at most 63)",
+                                   json_string_value(v));
+                return NULL;
+        }
+        (void) json_object_set(spec, "service", v);
+        v = json_object_get(body, "image");
+        if (!v || !json_is_string(v) || !*json_string_value(v)) {
+                http_respond_error(req, 400, "field 'image' is required and must be a string");
+                return NULL;
+        }
+        (void) json_object_set(spec, "image", v);
+        (void) json_object_set_new(spec, "namespace", json_string(ns));
+        v = json_object_get(body, "envProcess");
+        if (v && !json_is_null(v)) {
+                if (!json_is_string(v)) {
+                        http_respond_error(req, 400, "field 'envProcess' must be a string");
+                        return NULL;
+                }
+                if (*json_string_value(v))
+                        (void) json_object_set(spec, "envProcess", v);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                const char *why;
+                v = json_object_get(body, fields[i].key);
+                if (!v || json_is_null(v))
+                        continue;
+                why = fields[i].check(v);
+                if (why) {
+                        http_respond_error(req, 400, "field '%s' %s", fields[i].key, why);
+                        return NULL;
+                }
+                (void) json_object_set(spec, fields[i].key, v);
+        }
+        v = json_object_get(body, "readOnlyRootFilesystem");
+        if (v && !json_is_null(v)) {
+                if (!json_is_boolean(v)) {
+                        http_respond_error(req, 400, "field 'readOnlyRootFilesystem' must be true or false");
+                        return NULL;
+                }
+                if (json_is_true(v))
+                        (void) json_object_set(spec, "readOnlyRootFilesystem", v);
+        }
+        return json_incref(spec);
+}
+
+static void functions_deploy(struct http_request *req, bool update)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_json_ json_t *spec = NULL;
+        _cleanup_free_ char *spec_s = NULL;
+        struct store_image *img = NULL;
+        struct store_function f = { 0 };
+        char ns[ROUTE_NAME_MAX];
+        json_t *secrets;
+        int r;
+
+        body = api_parse_body_object(req);
+        if (!body)
+                return;
+        if (api_resolve_namespace(req, body, ns, sizeof ns) < 0)
+                return;
+        spec = deployment_normalize(req, body, ns);
+        if (!spec)
+                return;
+        {
+                /* The warm-pool settings in labels and annotations (core/pool.h). */
+                struct sf_err err = { 0 };
+                if (pools_check_meta(spec, &err) < 0) {
+                        http_respond_error(req, 400, "%s", err.msg);
+                        return;
+                }
+        }
+        /* Every secret listed must exist in the function's namespace (faasd:
+         * 400 "unable to find secret: X"); core/secret_files.c mounts them. */
+        secrets = json_object_get(spec, "secrets");
+        if (json_array_size(secrets) > SECRET_FILES_MAX) {
+                http_respond_error(req, 400, "field 'secrets' lists more than %d secrets", SECRET_FILES_MAX);
+                return;
+        }
+        for (size_t i = 0; i < json_array_size(secrets); i++) {
+                const char *sname = json_string_value(json_array_get(secrets, i));
+                r = secret_name_valid(sname) ? store_secret_exists(sf->store, ns, sname) : -ENOENT;
+                if (r == -ENOENT) {
+                        http_respond_error(req, 400, "unable to find secret: %.64s", sname);
+                        return;
+                }
+                if (r < 0) {
+                        http_respond_error(req, 500, "cannot read secret '%s': %s", sname, strerror(-r));
+                        return;
+                }
+        }
+        r = store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
+        if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
+                http_respond_error(req, 400,
+                                   "image '%s' %s: import it first (POST /system/images or 'sfaasd image import')",
+                                   json_string_value(json_object_get(spec, "image")),
+                                   r == -ENOTUNIQ ? "is ambiguous" : r == -EINVAL ? "is not a valid reference"
+                                                                                : "is not in the image store");
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot resolve image: %s", strerror(-r));
+                return;
+        }
+        spec_s = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!spec_s) {
+                store_image_free(img);
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        f.namespace = ns;
+        f.name = (char *) json_string_value(json_object_get(spec, "service"));
+        f.image = (char *) json_string_value(json_object_get(spec, "image"));
+        f.image_id = img->id;
+        f.spec_json = spec_s;
+        r = update ? store_function_update(sf->store, &f) : store_function_create(sf->store, &f);
+        store_image_free(img);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", f.name, ns);
+                return;
+        }
+        if (r == -EEXIST) {
+                http_respond_error(req, 409, "function '%s' already exists in namespace '%s'", f.name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot store function: %s", strerror(-r));
+                return;
+        }
+        log_info("%s function '%s.%s' image '%s'", update ? "updated" : "deployed", f.name, ns, f.image);
+        logs_daemon(&sf->logs, ns, f.name, "%s with image '%s'", update ? "updated" : "deployed", f.image);
+        /* Committed: warm instances of an old version are replaced, scale.min starts. */
+        pools_function_changed(sf, ns, f.name);
+        http_respond(req, update ? 200 : 202, NULL, NULL, NULL, 0);
+}
+
+static void functions_delete(struct http_request *req)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *body = api_parse_body_object(req);
+        char ns[ROUTE_NAME_MAX];
+        json_t *v;
+        const char *name;
+        int r;
+
+        if (!body)
+                return;
+        v = json_object_get(body, "functionName");
+        if (!v || !json_is_string(v) || !*json_string_value(v)) {
+                http_respond_error(req, 400, "field 'functionName' is required and must be a string");
+                return;
+        }
+        name = json_string_value(v);
+        if (api_resolve_namespace(req, body, ns, sizeof ns) < 0)
+                return;
+        r = store_function_delete(sf->store, ns, name);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function %.64s.%s not found", name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot delete function: %s", strerror(-r));
+                return;
+        }
+        metrics_forget_function(&sf->metrics, name, ns);
+        pools_function_removed(sf, ns, name);
+        usage_group_remove(sf, ns, name);
+        log_info("removed function '%s.%s'", name, ns);
+        logs_remove(&sf->logs, ns, name);
+        http_respond(req, 200, NULL, NULL, NULL, 0);
+}
+
+static json_t *function_status(struct sfaasd *sf, const struct store_function *f, bool with_count,
+                               bool with_available)
+{
+        json_t *spec = json_loads(f->spec_json, 0, NULL);
+        json_t *st;
+        char ts[64];
+        struct tm tm;
+        time_t secs = (time_t) (f->created_at / 1000000000LL);
+        const char *k;
+        json_t *v;
+
+        if (!spec)
+                return NULL;
+        st = json_object();
+        if (!st) {
+                json_decref(spec);
+                return NULL;
+        }
+        json_object_foreach(spec, k, v) {
+                (void) json_object_set(st, strcmp(k, "service") == 0 ? "name" : k, v);
+        }
+        json_decref(spec);
+        (void) json_object_set_new(st, "namespace", json_string(f->namespace));
+        /* replicas/availableReplicas: the warm instances (http mode); exec
+         * mode is always ready (core/pool.h). */
+        pools_status(sf, f->namespace, f->name, st);
+        if (!with_available)
+                (void) json_object_del(st, "availableReplicas");
+        if (with_count)
+                (void) json_object_set_new(
+                        st, "invocationCount",
+                        json_real((double) metrics_invocation_count(&sf->metrics, f->name, f->namespace)));
+        (void) gmtime_r(&secs, &tm);
+        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
+        {
+                char full[96];
+                (void) xsnprintf(full, sizeof full, "%s.%09lldZ", ts, (long long) (f->created_at % 1000000000LL));
+                (void) json_object_set_new(st, "createdAt", json_string(full));
+        }
+        return st;
+}
+
+static void functions_list(struct http_request *req)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        struct store_function **fs = NULL;
+        _cleanup_json_ json_t *arr = json_array();
+        char ns[ROUTE_NAME_MAX];
+        bool usage = api_usage_requested(req);
+        int r;
+
+        if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+                return;
+        r = store_function_list(sf->store, ns, &fs);
+        if (r < 0 || !arr) {
+                store_function_list_free(fs);
+                http_respond_error(req, 500, "cannot list functions: %s", strerror(r < 0 ? -r : ENOMEM));
+                return;
+        }
+        for (struct store_function **p = fs; *p; p++) {
+                json_t *st = function_status(sf, *p, true, false);
+                if (st && usage)
+                        (void) api_add_usage(sf, st, (*p)->namespace, (*p)->name);
+                if (st)
+                        (void) json_array_append_new(arr, st);
+        }
+        store_function_list_free(fs);
+        api_respond_json(req, 200, arr);
+}
+
+void api_function_get(struct http_request *req, const struct route *rt)
+{
+        const char *name = rt->name;
+        struct sfaasd *sf = api_sfaasd(req);
+        struct store_function *f = NULL;
+        _cleanup_json_ json_t *st = NULL;
+        char ns[ROUTE_NAME_MAX];
+        int r;
+
+        if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+                return;
+        r = store_function_get(sf->store, ns, name, &f);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "function '%s' not found in namespace '%s'", name, ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read function: %s", strerror(-r));
+                return;
+        }
+        st = function_status(sf, f, false, true);
+        if (st && api_usage_requested(req) && api_add_usage(sf, st, f->namespace, f->name) < 0) {
+                store_function_free(f);
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        store_function_free(f);
+        if (!st) {
+                http_respond_error(req, 500, "stored function spec is unreadable");
+                return;
+        }
+        api_respond_json(req, 200, st);
+}
+
+void api_functions(struct http_request *req, const struct route *rt)
+{
+        if (strcmp(req->method, "GET") == 0)
+                functions_list(req);
+        else if (strcmp(req->method, "POST") == 0)
+                functions_deploy(req, false);
+        else if (strcmp(req->method, "PUT") == 0)
+                functions_deploy(req, true);
+        else
+                functions_delete(req);
+}

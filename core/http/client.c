@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A blocking HTTP/1.1 client over a plain TCP socket; see core/httpclient.h.
+ *
+ * One request per connection ("Connection: close"): resolve, connect, write
+ * the request head (serialised here, from validated parts only), send the
+ * body, then feed what comes back to llhttp until the message is complete or
+ * the server closes. The socket is non-blocking and every wait is a poll()
+ * against one deadline for the whole request, so the timeout bounds connect,
+ * send and receive together. The one wait that has no deadline is
+ * getaddrinfo(), which libc gives no way to bound.
+ */
+#include "core/http/client.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <llhttp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo)
+
+/* Ceilings (STYLE.md rule 9): what a server may make us hold in memory. */
+#define RESPONSE_MAX (64u << 20)   /* default: an API answer (function and image lists) */
+#define ERROR_BODY_MAX (64u << 10) /* an error body of a sunk call: only its first line is shown */
+#define HEAD_MAX (64u << 10)       /* status line and headers of an answer, together */
+#define IO_CHUNK (64u << 10)
+#define CONNECT_MAX_MS 10000 /* connecting never waits longer, even with no --timeout */
+
+#define HTTPS_UNSUPPORTED "https gateways are not supported yet; use http:// or a TLS-terminating proxy"
+
+/* ---- growable byte buffer ----------------------------------------------- */
+
+struct buf {
+        char *p;
+        size_t len, cap;
+};
+
+/* Append n bytes and keep a NUL after them. */
+static int buf_add(struct buf *b, const void *data, size_t n)
+{
+        size_t need;
+
+        if (size_add(b->len, n, &need) < 0 || size_add(need, 1, &need) < 0)
+                return -ENOMEM;
+        if (need > b->cap) {
+                size_t cap = b->cap ? b->cap : 1024;
+                char *np;
+
+                while (cap < need) {
+                        if (size_mul(cap, 2, &cap) < 0)
+                                return -ENOMEM;
+                }
+                np = realloc(b->p, cap);
+                if (!np)
+                        return -ENOMEM;
+                b->p = np;
+                b->cap = cap;
+        }
+        if (n > 0)
+                memcpy(b->p + b->len, data, n);
+        b->len += n;
+        b->p[b->len] = '\0';
+        return 0;
+}
+
+static int buf_adds(struct buf *b, const char *s) { return buf_add(b, s, strlen(s)); }
+
+/* Wipe (it may hold credentials) and free. */
+static void buf_wipe(struct buf *b)
+{
+        if (b->p)
+                explicit_bzero(b->p, b->cap);
+        free(b->p);
+        *b = (struct buf) {};
+}
+
+/* ---- URL ---------------------------------------------------------------- */
+
+/* Where to connect and what to ask, split out of "http://host[:port]/target". */
+struct endpoint {
+        char *host;      /* for getaddrinfo(): an IPv6 literal without its brackets */
+        char port[8];    /* decimal */
+        char *authority; /* for the Host header: "host[:port]" as written */
+        char *target;    /* request target: "/path?query" */
+};
+
+static void endpoint_release(struct endpoint *ep)
+{
+        free(ep->host);
+        free(ep->authority);
+        free(ep->target);
+        *ep = (struct endpoint) {};
+}
+
+/* A byte that may appear unescaped in our request target: visible ASCII, no
+ * '#' (a fragment is never sent) and none that RFC 3986 excludes outright. */
+static bool target_char(char c)
+{
+        return c > ' ' && c < 0x7f && !strchr("#\"<>\\^`{|}", c);
+}
+
+/* Split an absolute http:// URL. Only what this
+ * file can serialise safely is accepted: no userinfo, a numeric port, a
+ * target of plain visible ASCII. https:// is refused with HTTPS_UNSUPPORTED. */
+static int endpoint_parse(const char *url, struct endpoint *ret, struct sf_err *err)
+{
+        _cleanup_free_ char *host = NULL, *authority = NULL, *target = NULL;
+        const char *a, *slash, *hend, *colon = NULL;
+        char port[8] = "80";
+
+        if (strncasecmp(url, "https://", STRLEN("https://")) == 0)
+                return sf_err_set(err, -EPROTONOSUPPORT, HTTPS_UNSUPPORTED);
+        if (strncasecmp(url, "http://", STRLEN("http://")) != 0)
+                return sf_err_set(err, -EINVAL, "URL '%s': only http:// is supported", url);
+        a = url + STRLEN("http://");
+        slash = a + strcspn(a, "/?#");
+        if (slash == a)
+                return sf_err_set(err, -EINVAL, "URL '%s' has no host", url);
+        for (const char *p = a; p < slash; p++)
+                if (*p == '@')
+                        return sf_err_set(err, -EINVAL,
+                                          "URL '%s': credentials in the URL are not supported",
+                                          url);
+                else if (!target_char(*p))
+                        return sf_err_set(err, -EINVAL, "URL '%s' holds an invalid host", url);
+
+        if (*a == '[') {
+                hend = memchr(a, ']', (size_t) (slash - a));
+                if (!hend || hend == a + 1)
+                        return sf_err_set(err, -EINVAL, "URL '%s' holds an invalid IPv6 address",
+                                          url);
+                host = strndup(a + 1, (size_t) (hend - a - 1));
+                hend++;
+                if (hend < slash && *hend != ':')
+                        return sf_err_set(err, -EINVAL, "URL '%s' holds an invalid host", url);
+                if (hend < slash)
+                        colon = hend;
+        } else {
+                colon = memchr(a, ':', (size_t) (slash - a));
+                hend = colon ? colon : slash;
+                if (hend == a)
+                        return sf_err_set(err, -EINVAL, "URL '%s' has no host", url);
+                host = strndup(a, (size_t) (hend - a));
+        }
+        if (!host)
+                return -ENOMEM;
+        if (colon && colon + 1 < slash) {
+                /* An empty port ("host:") means the default, as in RFC 3986. */
+                unsigned long v = 0;
+                size_t n = (size_t) (slash - colon - 1);
+
+                for (const char *p = colon + 1; p < slash; p++) {
+                        if (*p < '0' || *p > '9' || v > 65535)
+                                return sf_err_set(err, -EINVAL, "URL '%s' holds an invalid port",
+                                                  url);
+                        v = v * 10 + (unsigned long) (*p - '0');
+                }
+                if (v == 0 || v > 65535 || n > 5)
+                        return sf_err_set(err, -EINVAL, "URL '%s' holds an invalid port", url);
+                (void) xsnprintf(port, sizeof(port), "%lu", v);
+        }
+        for (const char *p = slash; *p; p++)
+                if (!target_char(*p))
+                        return sf_err_set(err, -EINVAL,
+                                          "the request path holds a character that cannot be sent");
+
+        authority = strndup(a, (size_t) (slash - a));
+        target = *slash == '/' ? strdup(slash) : xasprintf("/%s", slash);
+        if (!authority || !target)
+                return -ENOMEM;
+        *ret = (struct endpoint) {
+                .host = TAKE_PTR(host),
+                .authority = TAKE_PTR(authority),
+                .target = TAKE_PTR(target),
+        };
+        memcpy(ret->port, port, sizeof(port));
+        return 0;
+}
+
+/* ---- request head ------------------------------------------------------- */
+
+static bool token_valid(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++)
+                if (!isalnum((unsigned char) *s) && !strchr("!#$%&'*+-.^_`|~", *s))
+                        return false;
+        return true;
+}
+
+/* A header value we may write: no CR, LF, NUL or other control byte but TAB
+ * (header injection and request splitting). */
+static bool value_valid(const char *s)
+{
+        for (; *s; s++)
+                if (((unsigned char) *s < ' ' && *s != '\t') || *s == 0x7f)
+                        return false;
+        return true;
+}
+
+/* Does the "Name: value" line h name header `name`? */
+static bool header_is(const char *h, const char *name)
+{
+        size_t n = strlen(name);
+
+        return strncasecmp(h, name, n) == 0 && h[n] == ':';
+}
+
+/* "Basic base64(admin:password)" into b. */
+static int add_basic_auth(struct buf *b, const char *password)
+{
+        _cleanup_free_ unsigned char *plain = NULL, *enc = NULL;
+        size_t n, enc_len;
+        int r;
+
+        if (size_add(STRLEN("admin:"), strlen(password), &n) < 0 || n > INT32_MAX / 2)
+                return -ENOMEM;
+        enc_len = (n + 2) / 3 * 4 + 1;
+        plain = malloc(n);
+        enc = malloc(enc_len);
+        if (!plain || !enc)
+                return -ENOMEM;
+        memcpy(plain, "admin:", STRLEN("admin:"));
+        memcpy(plain + STRLEN("admin:"), password, n - STRLEN("admin:"));
+        (void) EVP_EncodeBlock(enc, plain, (int) n);
+        r = buf_adds(b, "Authorization: Basic ");
+        if (r >= 0)
+                r = buf_adds(b, (const char *) enc);
+        if (r >= 0)
+                r = buf_adds(b, "\r\n");
+        explicit_bzero(plain, n);
+        explicit_bzero(enc, enc_len);
+        return r;
+}
+
+/* Serialise the request line and headers. Everything written was checked
+ * here for the bytes that could end a line early. body_len < 0: no body. */
+static int request_head(const struct httpc_request *req, const struct endpoint *ep, const char *password,
+                        long long body_len, struct buf *b, struct sf_err *err)
+{
+        bool own_host = true, own_agent = true;
+        char num[32];
+        int r = 0;
+
+        /* Checked already: req->method by httpc_do(), ep->target (the path
+         * and query) by endpoint_parse(). */
+        if (req->content_type && !value_valid(req->content_type))
+                return sf_err_set(err, -EINVAL,
+                                  "refusing a content type with a line break or control character");
+        for (size_t i = 0; i < req->n_headers; i++) {
+                const char *h = req->headers[i], *colon = strchr(h, ':');
+                _cleanup_free_ char *name = colon ? strndup(h, (size_t) (colon - h)) : NULL;
+
+                if (colon && !name)
+                        return -ENOMEM;
+                if (!name || !token_valid(name) || !value_valid(colon + 1))
+                        return sf_err_set(err, -EINVAL,
+                                          "refusing header '%s': not a valid 'Name: value' line",
+                                          value_valid(h) ? h : "(with a control character)");
+                /* Framing is ours: a second Content-Length would smuggle a request. */
+                if (header_is(h, "Content-Length") || header_is(h, "Transfer-Encoding") ||
+                    header_is(h, "Connection") || header_is(h, "Expect") || header_is(h, "Upgrade"))
+                        return sf_err_set(err, -EINVAL, "refusing header '%s': sfaasd sets it itself", name);
+                if (header_is(h, "Host"))
+                        own_host = false;
+                if (header_is(h, "User-Agent"))
+                        own_agent = false;
+        }
+
+        r = buf_adds(b, req->method);
+        r = r < 0 ? r : buf_adds(b, " ");
+        r = r < 0 ? r : buf_adds(b, ep->target);
+        r = r < 0 ? r : buf_adds(b, " HTTP/1.1\r\n");
+        if (own_host) {
+                r = r < 0 ? r : buf_adds(b, "Host: ");
+                r = r < 0 ? r : buf_adds(b, ep->authority);
+                r = r < 0 ? r : buf_adds(b, "\r\n");
+        }
+        if (own_agent)
+                r = r < 0 ? r : buf_adds(b, "User-Agent: sfaasd/" SFAASD_VERSION "\r\n");
+        r = r < 0 ? r : buf_adds(b, "Accept: */*\r\n");
+        if (password && r >= 0)
+                r = add_basic_auth(b, password);
+        if (req->content_type) {
+                r = r < 0 ? r : buf_adds(b, "Content-Type: ");
+                r = r < 0 ? r : buf_adds(b, req->content_type);
+                r = r < 0 ? r : buf_adds(b, "\r\n");
+        }
+        for (size_t i = 0; i < req->n_headers; i++) {
+                r = r < 0 ? r : buf_adds(b, req->headers[i]);
+                r = r < 0 ? r : buf_adds(b, "\r\n");
+        }
+        if (body_len >= 0) {
+                (void) xsnprintf(num, sizeof(num), "%lld", body_len);
+                r = r < 0 ? r : buf_adds(b, "Content-Length: ");
+                r = r < 0 ? r : buf_adds(b, num);
+                r = r < 0 ? r : buf_adds(b, "\r\n");
+        }
+        r = r < 0 ? r : buf_adds(b, "Connection: close\r\n\r\n");
+        return r;
+}
+
+/* ---- socket I/O against one deadline ------------------------------------ */
+
+/* When a wait ends: at (ns, monotonic; 0: never), or as soon as cancel_fd
+ * (when > 0) becomes readable, which ends the request with -ECANCELED. */
+struct until {
+        uint64_t at;
+        int cancel_fd;
+};
+
+/* Milliseconds left before deadline (ns, monotonic; 0: none) for poll(). */
+static int ms_left(uint64_t deadline)
+{
+        uint64_t now;
+
+        if (deadline == 0)
+                return -1;
+        now = now_ns();
+        if (now >= deadline)
+                return 0;
+        return (deadline - now) / 1000000 > INT32_MAX ? INT32_MAX
+                                                      : (int) ((deadline - now + 999999) / 1000000);
+}
+
+/* Wait for events on fd; returns the revents, -ETIMEDOUT or -ECANCELED. */
+static int wait_fd(int fd, short events, struct until deadline)
+{
+        struct pollfd pfd[2] = { { .fd = fd, .events = events }, { .fd = deadline.cancel_fd, .events = POLLIN } };
+        int r;
+
+        for (;;) {
+                r = poll(pfd, deadline.cancel_fd > 0 ? 2 : 1, ms_left(deadline.at));
+                if (r > 0 && deadline.cancel_fd > 0 && pfd[1].revents)
+                        return -ECANCELED;
+                if (r > 0)
+                        return pfd[0].revents;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (errno != EINTR)
+                        return -errno;
+        }
+}
+
+/* Connect to one address before deadline; returns the fd or -errno. */
+static int connect_one(const struct addrinfo *ai, struct until deadline)
+{
+        _cleanup_close_ int fd = -1;
+        socklen_t len = sizeof(int);
+        int r, soerr = 0;
+
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+                return TAKE_FD(fd);
+        if (errno != EINPROGRESS && errno != EINTR)
+                return -errno;
+        r = wait_fd(fd, POLLOUT, deadline);
+        if (r < 0)
+                return r;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+                return -errno;
+        if (soerr)
+                return -soerr;
+        return TAKE_FD(fd);
+}
+
+/* Try each address in turn, giving each an equal share of what is left of
+ * the connect deadline, so a black-holed first address (an unrouted IPv6)
+ * leaves time for the next. Returns the fd, or the last -errno. */
+static int connect_any(const struct addrinfo *ais, struct until deadline)
+{
+        size_t n = 0;
+        int r = -ENOENT;
+
+        for (const struct addrinfo *ai = ais; ai; ai = ai->ai_next)
+                n++;
+        for (const struct addrinfo *ai = ais; ai; ai = ai->ai_next, n--) {
+                uint64_t now = now_ns();
+                struct until d = deadline;
+
+                if (now >= deadline.at)
+                        return -ETIMEDOUT;
+                if (n > 1)
+                        d.at = now + (deadline.at - now) / n;
+                r = connect_one(ai, d);
+                if (r >= 0)
+                        return r;
+        }
+        return r;
+}
+
+/* Send all of buf. Returns 0; 1 if the server has already answered (or
+ * closed) and further sending is pointless; -ETIMEDOUT or another -errno. */
+static int send_all(int fd, const char *buf, size_t len, struct until deadline)
+{
+        while (len > 0) {
+                ssize_t n;
+                int ev = wait_fd(fd, POLLOUT | POLLIN, deadline);
+
+                if (ev < 0)
+                        return ev;
+                if (ev & (POLLIN | POLLHUP))
+                        return 1;
+                /* MSG_NOSIGNAL: a closed peer is EPIPE here, not a SIGPIPE that kills us. */
+                n = send(fd, buf, len, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                buf += n;
+                len -= (size_t) n;
+        }
+        return 0;
+}
+
+/* ---- response ----------------------------------------------------------- */
+
+/* Where the body goes: decided when the headers are complete and the status
+ * is known. Reached from llhttp's callbacks through parser.data. */
+struct receiver {
+        llhttp_t parser;
+        bool head_request;
+        FILE *sink;
+        bool to_sink, informational, complete;
+        size_t max, max_body, head_bytes;
+        long status;
+        struct buf body;
+        bool truncated, too_large, head_too_large;
+        int write_errno;
+};
+
+static int count_head(llhttp_t *p, const char *at, size_t n)
+{
+        struct receiver *rc = p->data;
+
+        rc->head_bytes += n;
+        if (rc->head_bytes > HEAD_MAX) {
+                rc->head_too_large = true;
+                return -1;
+        }
+        return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+        struct receiver *rc = p->data;
+
+        rc->status = llhttp_get_status_code(p);
+        /* 1xx answers (100 Continue, 103 Early Hints) precede the real one. */
+        rc->informational = rc->status >= 100 && rc->status < 200 && rc->status != 101;
+        rc->to_sink = rc->sink && rc->status >= 200 && rc->status < 300;
+        rc->max = rc->sink ? ERROR_BODY_MAX : rc->max_body;
+        /* A HEAD answer announces a length but carries no body. */
+        return rc->head_request || rc->informational ? 1 : 0;
+}
+
+static int on_body(llhttp_t *p, const char *data, size_t n)
+{
+        struct receiver *rc = p->data;
+
+        if (rc->to_sink) {
+                if (fwrite(data, 1, n, rc->sink) != n) {
+                        rc->write_errno = errno ? errno : EIO;
+                        return -1;
+                }
+                return 0;
+        }
+        if (n > rc->max - rc->body.len) {
+                if (!rc->sink) {
+                        rc->too_large = true;
+                        return -1;
+                }
+                rc->truncated = true;
+                n = rc->max - rc->body.len; /* keep the start, swallow the rest */
+                if (n == 0)
+                        return 0;
+        }
+        if (buf_add(&rc->body, data, n) < 0) {
+                rc->write_errno = ENOMEM;
+                return -1;
+        }
+        return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+        struct receiver *rc = p->data;
+
+        if (rc->informational) {
+                rc->informational = false;
+                rc->status = 0;
+                rc->head_bytes = 0;
+                return 0; /* the next message is the answer */
+        }
+        rc->complete = true;
+        return HPE_PAUSED; /* stop: anything after it is not ours */
+}
+
+static const llhttp_settings_t parser_settings = {
+        .on_status = count_head,
+        .on_header_field = count_head,
+        .on_header_value = count_head,
+        .on_headers_complete = on_headers_complete,
+        .on_body = on_body,
+        .on_message_complete = on_message_complete,
+};
+
+/* Why the parser stopped, as the one line a person needs. */
+static int parse_error(const struct httpc_request *c, struct receiver *rc, struct sf_err *err)
+{
+        if (rc->too_large)
+                return sf_err_set(err, -EFBIG, "the answer of %s is larger than %zu bytes", c->peer,
+                                  rc->max);
+        if (rc->head_too_large)
+                return sf_err_set(err, -EFBIG, "the answer of %s has headers larger than %u KiB",
+                                  c->peer, HEAD_MAX >> 10);
+        if (rc->write_errno == ENOMEM)
+                return -ENOMEM;
+        if (rc->write_errno)
+                return sf_err_set(err, -rc->write_errno, "cannot write the answer: %s",
+                                  strerror(rc->write_errno));
+        return sf_err_set(err, -EPROTO, "%s answered something that is not HTTP: %s", c->peer,
+                          llhttp_get_error_reason(&rc->parser));
+}
+
+static int timeout_error(const struct httpc_request *c, struct sf_err *err)
+{
+        return sf_err_set(err, -ETIMEDOUT, "%s did not answer within %ld.%03ld s%s", c->peer,
+                          c->timeout_ms / 1000, c->timeout_ms % 1000, c->timeout_hint ? c->timeout_hint : "");
+}
+
+/* Read and parse until the answer is complete. send_errno: why sending
+ * failed, if it did; the answer may still have arrived (a server may refuse
+ * a body early, e.g. 401 or 413, then close). */
+static int receive(const struct httpc_request *c, int fd, struct receiver *rc, struct until deadline, int send_errno,
+                   struct sf_err *err)
+{
+        _cleanup_free_ char *buf = malloc(IO_CHUNK);
+        bool got_bytes = false;
+
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                llhttp_errno_t e;
+                ssize_t n;
+                int ev = wait_fd(fd, POLLIN, deadline);
+
+                if (ev == -ETIMEDOUT)
+                        return timeout_error(c, err);
+                if (ev < 0)
+                        return sf_err_errno(err, ev, "%s", c->peer);
+                n = recv(fd, buf, IO_CHUNK, 0);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                if (n < 0 || (n == 0 && send_errno && !got_bytes))
+                        return sf_err_set(err, -ECONNRESET, "%s broke the connection: %s", c->peer,
+                                          strerror(send_errno ? send_errno : errno));
+                if (n == 0) {
+                        /* EOF: ends a body without Content-Length, or cuts one short. */
+                        (void) llhttp_finish(&rc->parser);
+                        if (rc->complete)
+                                return 0;
+                        return sf_err_set(err, -ECONNRESET, "%s broke the connection: %s", c->peer,
+                                          got_bytes ? "the answer ended early" : "empty reply");
+                }
+                got_bytes = true;
+                e = llhttp_execute(&rc->parser, buf, (size_t) n);
+                if (rc->complete)
+                        return 0;
+                if (e == HPE_PAUSED_UPGRADE) {
+                        /* 101 Switching Protocols, which we never ask for: report the status. */
+                        rc->complete = true;
+                        return 0;
+                }
+                if (e != HPE_OK)
+                        return parse_error(c, rc, err);
+        }
+}
+
+/* ---- the call ----------------------------------------------------------- */
+
+/* Send the body from memory or, in chunks, from the upload FILE. Returns 0,
+ * 1 when the server answered early, or -errno (read_errno set when the
+ * FILE failed rather than the socket). */
+static int send_body(int fd, const struct httpc_request *req, struct until deadline, int *read_errno)
+{
+        _cleanup_free_ char *chunk = NULL;
+        off_t left = req->upload_len;
+
+        if (!req->upload)
+                return req->has_body && req->body_len > 0 ? send_all(fd, req->body, req->body_len, deadline)
+                                                          : 0;
+        chunk = malloc(IO_CHUNK);
+        if (!chunk)
+                return -ENOMEM;
+        while (left > 0) {
+                size_t want = left > (off_t) IO_CHUNK ? IO_CHUNK : (size_t) left;
+                size_t got = fread(chunk, 1, want, req->upload);
+                int r;
+
+                if (got == 0) {
+                        *read_errno = ferror(req->upload) ? (errno ? errno : EIO) : ENODATA;
+                        return -*read_errno;
+                }
+                r = send_all(fd, chunk, got, deadline);
+                if (r != 0)
+                        return r;
+                left -= (off_t) got;
+        }
+        return 0;
+}
+
+void httpc_response_release(struct httpc_response *r)
+{
+        if (!r)
+                return;
+        free(r->body);
+        r->body = NULL;
+        r->len = 0;
+}
+
+int httpc_url_check(const char *url, struct sf_err *err)
+{
+        struct endpoint ep = {};
+        int r = endpoint_parse(url, &ep, err);
+
+        endpoint_release(&ep);
+        return r;
+}
+
+int httpc_url_receiver(const char *url, char *buf, size_t size)
+{
+        struct endpoint ep = {};
+        struct sf_err err = {};
+        int r = endpoint_parse(url, &ep, &err);
+
+        if (r >= 0)
+                r = xsnprintf(buf, size, "%s:%s", ep.host, ep.port);
+        for (char *p = buf; r >= 0 && *p; p++)
+                *p = (char) tolower((unsigned char) *p);
+        endpoint_release(&ep);
+        return r < 0 ? r : 0;
+}
+
+/* Like connect_any(), over the addresses addr_ok accepts only (all when it
+ * is NULL). -EACCES when it accepts none. */
+static int connect_allowed(const struct httpc_request *req, const struct addrinfo *ais, struct until deadline)
+{
+        size_t n = 0;
+        int r = -EACCES;
+
+        if (!req->addr_ok)
+                return connect_any(ais, deadline);
+        for (const struct addrinfo *ai = ais; ai; ai = ai->ai_next)
+                if (req->addr_ok(ai->ai_addr, ai->ai_addrlen, req->addr_data))
+                        n++;
+        for (const struct addrinfo *ai = ais; ai && n > 0; ai = ai->ai_next) {
+                uint64_t now = now_ns();
+                struct until d = deadline;
+
+                if (!req->addr_ok(ai->ai_addr, ai->ai_addrlen, req->addr_data))
+                        continue;
+                if (now >= deadline.at)
+                        return -ETIMEDOUT;
+                if (n > 1)
+                        d.at = now + (deadline.at - now) / n;
+                n--;
+                r = connect_one(ai, d);
+                if (r >= 0)
+                        return r;
+        }
+        return r;
+}
+
+int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct sf_err *err)
+{
+        _cleanup_(freeaddrinfop) struct addrinfo *ais = NULL;
+        _cleanup_close_ int fd = -1;
+        struct endpoint ep = {};
+        struct buf head = {};
+        struct receiver rc = { .sink = req->sink, .max_body = req->max_body ? req->max_body : RESPONSE_MAX };
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+        uint64_t start = now_ns();
+        struct until deadline = { .cancel_fd = req->cancel_fd }, connect_deadline = deadline;
+        long long body_len = -1;
+        int r, read_errno = 0, send_errno = 0;
+
+        if (!req->method || !token_valid(req->method))
+                return sf_err_set(err, -EINVAL, "invalid HTTP method");
+        rc.head_request = strcmp(req->method, "HEAD") == 0;
+        r = endpoint_parse(req->url, &ep, err);
+        if (r < 0)
+                goto out;
+
+        if (req->upload)
+                body_len = (long long) req->upload_len;
+        else if (req->has_body)
+                body_len = (long long) req->body_len;
+        else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT") || !strcmp(req->method, "PATCH"))
+                body_len = 0; /* RFC 9110 8.6: say "no content" where the method expects some */
+        r = request_head(req, &ep, req->password, body_len, &head, err);
+        if (r < 0)
+                goto out;
+
+        if (req->timeout_ms > 0)
+                deadline.at = start + (uint64_t) req->timeout_ms * 1000000;
+        connect_deadline.at = start + (uint64_t) CONNECT_MAX_MS * 1000000;
+        if (deadline.at && deadline.at < connect_deadline.at)
+                connect_deadline.at = deadline.at;
+
+        r = getaddrinfo(ep.host, ep.port, &hints, &ais);
+        if (r == EAI_MEMORY) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (r != 0) {
+                r = sf_err_set(err, -EHOSTUNREACH, "cannot reach %s: cannot resolve host", req->peer);
+                goto out;
+        }
+        fd = connect_allowed(req, ais, connect_deadline);
+        if (fd == -ETIMEDOUT && connect_deadline.at == deadline.at) {
+                r = timeout_error(req, err);
+                goto out;
+        }
+        if (fd == -EACCES && req->addr_ok) {
+                r = sf_err_set(err, -EACCES, "cannot reach %s: its address is not allowed", req->peer);
+                goto out;
+        }
+        if (fd < 0) {
+                r = sf_err_set(err, fd, "cannot reach %s: %s", req->peer, strerror(-fd));
+                goto out;
+        }
+
+        r = send_all(fd, head.p, head.len, deadline);
+        if (r == 0)
+                r = send_body(fd, req, deadline, &read_errno);
+        buf_wipe(&head); /* it held the credentials */
+        if (read_errno) {
+                r = sf_err_set(err, -read_errno, "cannot read the request body: %s",
+                               read_errno == ENODATA ? "it ended early" : strerror(read_errno));
+                goto out;
+        }
+        if (r == -ETIMEDOUT) {
+                r = timeout_error(req, err);
+                goto out;
+        }
+        if (r == -ENOMEM)
+                goto out;
+        if (r < 0)
+                send_errno = -r; /* EPIPE, ECONNRESET: the answer may be waiting anyway */
+        /* 0, or 1 (answered early): nothing more to send either way. No
+         * shutdown(SHUT_WR): some servers take a half-close for an abort. */
+
+        llhttp_init(&rc.parser, HTTP_RESPONSE, &parser_settings);
+        rc.parser.data = &rc;
+        r = receive(req, fd, &rc, deadline, send_errno, err);
+        if (r < 0)
+                goto out;
+        if (!rc.body.p && buf_add(&rc.body, "", 0) < 0) {
+                r = -ENOMEM;
+                goto out;
+        }
+        *ret = (struct httpc_response) {
+                .status = rc.status,
+                .body = TAKE_PTR(rc.body.p),
+                .len = rc.body.len,
+                .truncated = rc.truncated,
+                .seconds = (double) (now_ns() - start) / 1e9,
+        };
+        r = 0;
+out:
+        buf_wipe(&head);
+        free(rc.body.p);
+        endpoint_release(&ep);
+        return r;
+}

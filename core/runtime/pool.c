@@ -1,0 +1,1525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Pools of warm http-mode instances (see core/pool.h for the model).
+ *
+ * Ownership: struct pools hangs off struct sfaasd. A struct pool lives in
+ * the lookup list until its function is removed, then until its last
+ * instance and call are gone. A struct instance embeds four libuv handles
+ * (pidfd poll, stdout and stderr pipes, timer) and is freed when the last
+ * has closed; its sandbox is freed (cgroup removed) just before. A struct
+ * upconn embeds its uv_tcp_t and is freed in its close callback; an
+ * instance that goes away detaches its connections (uc->inst = NULL).
+ */
+
+#include "core/runtime/pool_internal.h"
+#include "core/api/api.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/model/recipe.h"
+#include "core/model/secret_files.h"
+#include "core/model/group.h"
+#include "core/runtime/usage.h"
+
+#define POOL_MAX_IDLE_CONNS 256
+#define POOL_BACKOFF_MIN_MS 100
+#define POOL_BACKOFF_MAX_MS 10000
+#define POOL_STABLE_MS 10000      /* ready this long before a crash: no backoff */
+#define POOL_TICK_MS 100
+
+struct pools {
+        struct sfaasd *sf;
+        struct pool *list;        /* live functions */
+        struct pool *dead;        /* removed, draining */
+        int self_netns;           /* the loop thread's own network namespace */
+        uv_timer_t tick;
+        bool tick_started, closed;
+        /* Fast readiness probes: a 200 us periodic timerfd, armed while an
+         * instance is young (libuv timers have 1 ms steps; spinning on the
+         * loop would take the CPU the starting instance needs). */
+        int probe_tfd;
+        uv_poll_t probe_poll;
+        bool probe_armed, probe_poll_open;
+        size_t instances;         /* alive (not yet reaped) */
+        size_t calls;             /* pcalls not yet freed */
+        struct pcall *free_calls; /* ended, kept for reuse */
+        size_t n_free_calls;
+        /* One read buffer for every upstream connection and instance pipe:
+         * libuv calls a read callback before it reads another stream, and
+         * what a read brings is copied before it returns. */
+        char rbuf[65536];
+};
+
+#define POOL_FREE_CALLS_MAX 256
+
+static void instance_stop(struct instance *inst, uint64_t grace_ms);
+static void pcall_closed(uv_handle_t *h);
+static void probe_start(struct instance *inst);
+static void pool_ensure(struct pool *p);
+
+/* ---- settings from labels and annotations ---- */
+
+static bool meta_u32(const struct fn_recipe *r, const char *key, uint32_t *v)
+{
+        const char *s = fn_recipe_meta(r, key);
+        uint64_t n;
+        if (!s || parse_u64(s, &n) < 0 || n > UINT32_MAX)
+                return false;
+        *v = (uint32_t) n;
+        return true;
+}
+
+static bool meta_ms(const struct fn_recipe *r, const char *key, uint64_t *v)
+{
+        const char *s = fn_recipe_meta(r, key);
+        uint64_t n;
+        if (!s || parse_duration_ms(s, &n) < 0)
+                return false;
+        *v = n;
+        return true;
+}
+
+static void pool_configure(struct pool *p, struct fn_recipe *r)
+{
+        const struct sfaasd_config *cfg = &p->sf->cfg;
+        const char *mode = fn_recipe_meta(r, "com.sfaasd.mode");
+        const char *zero = fn_recipe_meta(r, "com.openfaas.scale.zero");
+        uint32_t port = 0;
+        const char *arg0, *slash;
+
+        if (mode && strcmp(mode, "http") == 0)
+                p->mode = FN_MODE_HTTP;
+        else if (mode && strcmp(mode, "exec") == 0)
+                p->mode = FN_MODE_EXEC;
+        else
+                p->mode = r->exposed_port ? FN_MODE_HTTP : FN_MODE_EXEC;
+        if (!meta_u32(r, "com.sfaasd.port", &port) || port == 0 || port > 65535)
+                port = r->exposed_port ? r->exposed_port : 8080;
+        p->port = (uint16_t) port;
+        arg0 = r->argv.n ? r->argv.v[0] : "";
+        slash = strrchr(arg0, '/');
+        p->watchdog = strcmp(slash ? slash + 1 : arg0, "fwatchdog") == 0;
+        p->min = 0;
+        (void) meta_u32(r, "com.openfaas.scale.min", &p->min);
+        p->max = (uint32_t) cfg->http_max_instances;
+        (void) meta_u32(r, "com.openfaas.scale.max", &p->max);
+        if (p->max == 0)
+                p->max = 1;
+        if (p->min > p->max)
+                p->min = p->max;
+        p->max_inflight = 0;
+        (void) meta_u32(r, "com.sfaasd.max-inflight", &p->max_inflight);
+        p->queue_max = (uint32_t) cfg->http_queue_max;
+        (void) meta_u32(r, "com.sfaasd.queue-max", &p->queue_max);
+        p->idle_ms = cfg->http_idle_ms;
+        (void) meta_ms(r, "com.openfaas.scale.zero-duration", &p->idle_ms);
+        p->scale_zero = !(zero && (strcmp(zero, "false") == 0 || strcmp(zero, "0") == 0));
+        p->timeout_ms = cfg->http_timeout_ms;
+        (void) meta_ms(r, "com.sfaasd.timeout", &p->timeout_ms);
+        p->grace_ms = cfg->http_grace_ms;
+        (void) meta_ms(r, "com.sfaasd.grace-period", &p->grace_ms);
+        p->floor = p->min;
+}
+
+int pools_check_meta(json_t *spec, struct sf_err *err)
+{
+        static const char *const counts[] = { "com.openfaas.scale.min", "com.openfaas.scale.max",
+                                              "com.sfaasd.max-inflight", "com.sfaasd.queue-max", "com.sfaasd.port" };
+        static const char *const durations[] = { "com.openfaas.scale.zero-duration", "com.sfaasd.timeout",
+                                                  "com.sfaasd.grace-period" };
+        struct fn_recipe r = { .spec = spec };
+        const char *v;
+        uint64_t n, min = 0, max = 0;
+        bool have_min = false, have_max = false;
+
+        v = fn_recipe_meta(&r, "com.sfaasd.mode");
+        if (v && strcmp(v, "http") != 0 && strcmp(v, "exec") != 0)
+                return sf_err_set(err, -EINVAL, "com.sfaasd.mode must be 'http' or 'exec', not '%.32s'", v);
+        for (size_t i = 0; i < ELEMENTSOF(counts); i++) {
+                v = fn_recipe_meta(&r, counts[i]);
+                if (!v)
+                        continue;
+                if (parse_u64(v, &n) < 0 || n > 100000)
+                        return sf_err_set(err, -EINVAL, "%s must be a whole number (0 to 100000), not '%.32s'",
+                                          counts[i], v);
+                if (i == 0)
+                        min = n, have_min = true;
+                if (i == 1)
+                        max = n, have_max = true;
+                if (i == 1 && n == 0)
+                        return sf_err_set(err, -EINVAL, "com.openfaas.scale.max must be at least 1");
+                if (i == 4 && (n == 0 || n > 65535))
+                        return sf_err_set(err, -EINVAL, "com.sfaasd.port must be a TCP port (1 to 65535)");
+        }
+        if (have_min && have_max && min > max)
+                return sf_err_set(err, -EINVAL, "com.openfaas.scale.min (%llu) is above com.openfaas.scale.max (%llu)",
+                                  (unsigned long long) min, (unsigned long long) max);
+        for (size_t i = 0; i < ELEMENTSOF(durations); i++) {
+                v = fn_recipe_meta(&r, durations[i]);
+                if (v && parse_duration_ms(v, &n) < 0)
+                        return sf_err_set(err, -EINVAL, "%s must be a duration such as '30s' or '500ms', not '%.32s'",
+                                          durations[i], v);
+        }
+        v = fn_recipe_meta(&r, "com.openfaas.scale.zero");
+        if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+                return sf_err_set(err, -EINVAL, "com.openfaas.scale.zero must be 'true' or 'false', not '%.32s'", v);
+        return 0;
+}
+
+/* (Re)read the function. -ENOENT when it is gone. */
+static int pool_load(struct pool *p, int *ret_status, struct sf_err *err)
+{
+        struct fn_recipe *r = calloc(1, sizeof *r);
+        int ret;
+
+        if (!r)
+                return -ENOMEM;
+        ret = fn_recipe_load(p->sf, p->ns, p->name, r, ret_status, err);
+        if (ret < 0) {
+                fn_recipe_release(r);
+                free(r);
+                return ret;
+        }
+        if (p->recipe) {
+                fn_recipe_release(p->recipe);
+                free(p->recipe);
+        }
+        p->recipe = r;
+        pool_configure(p, r);
+        return 0;
+}
+
+static struct pool *pool_find(struct pools *ps, const char *ns, const char *name)
+{
+        for (struct pool *p = ps->list; p; p = p->next)
+                if (strcmp(p->name, name) == 0 && strcmp(p->ns, ns) == 0)
+                        return p;
+        return NULL;
+}
+
+static struct pool *pool_new(struct pools *ps, const char *ns, const char *name)
+{
+        struct pool *p = calloc(1, sizeof *p);
+        if (!p)
+                return NULL;
+        p->sf = ps->sf;
+        (void) xsnprintf(p->ns, sizeof p->ns, "%s", ns);
+        (void) xsnprintf(p->name, sizeof p->name, "%s", name);
+        p->next = ps->list;
+        ps->list = p;
+        return p;
+}
+
+/* The pool of ns/name, loaded on first use. NULL with *ret_status/err set. */
+struct pool *pool_get(struct sfaasd *sf, const char *ns, const char *name, int *ret_status, struct sf_err *err)
+{
+        struct pools *ps = sf->pools;
+        struct pool *p = pool_find(ps, ns, name);
+        if (p && p->mode != FN_MODE_UNKNOWN)
+                return p;
+        if (!p && !(p = pool_new(ps, ns, name))) {
+                *ret_status = 500;
+                sf_err_set(err, -ENOMEM, "out of memory");
+                return NULL;
+        }
+        if (pool_load(p, ret_status, err) < 0)
+                return NULL; /* an empty pool stays in the list; loaded again next time */
+        return p;
+}
+
+enum fn_mode pool_mode(const struct pool *p)
+{
+        return p->mode;
+}
+
+const struct fn_recipe *pool_recipe(const struct pool *p)
+{
+        return p->recipe;
+}
+
+struct pool *pool_lookup(struct sfaasd *sf, const char *ns, const char *name)
+{
+        int status;
+        struct sf_err err = { 0 };
+        return pool_get(sf, ns, name, &status, &err);
+}
+
+static void pool_free(struct pool *p)
+{
+        if (p->recipe) {
+                fn_recipe_release(p->recipe);
+                free(p->recipe);
+        }
+        free(p);
+}
+
+/* A removed pool goes when nothing refers to it any more. */
+void pool_unref(struct pool *p)
+{
+        struct pools *ps = p->sf->pools;
+        if (!p->removed || p->n_structs || p->calls)
+                return;
+        for (struct pool **pp = &ps->dead; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                        *pp = p->next;
+                        break;
+                }
+        /* Its last sandbox is gone: the function's cgroup can go too. */
+        if (!pool_find(ps, p->ns, p->name))
+                usage_group_remove(p->sf, p->ns, p->name);
+        pool_free(p);
+}
+
+/* ---- the wait queue ---- */
+
+void pool_enqueue(struct pool *p, struct pcall *pc)
+{
+        pc->qnext = NULL;
+        pc->qprev = p->qtail;
+        if (p->qtail)
+                p->qtail->qnext = pc;
+        else
+                p->qhead = pc;
+        p->qtail = pc;
+        pc->queued = true;
+        p->queued++;
+}
+
+void pool_dequeue(struct pool *p, struct pcall *pc)
+{
+        if (!pc->queued)
+                return;
+        if (pc->qprev)
+                pc->qprev->qnext = pc->qnext;
+        else
+                p->qhead = pc->qnext;
+        if (pc->qnext)
+                pc->qnext->qprev = pc->qprev;
+        else
+                p->qtail = pc->qprev;
+        pc->qprev = pc->qnext = NULL;
+        pc->queued = false;
+        p->queued--;
+}
+
+/* ---- upstream connections ---- */
+
+static void up_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+        struct pools *ps = h->loop->data ? ((struct sfaasd *) h->loop->data)->pools : NULL;
+        (void) suggested;
+        buf->base = ps ? ps->rbuf : NULL;
+        buf->len = ps ? sizeof ps->rbuf : 0;
+}
+
+static void upconn_unlink(struct upconn *uc)
+{
+        struct instance *inst = uc->inst;
+        if (!inst)
+                return;
+        if (uc->idle) {
+                for (struct upconn **pp = &inst->idle; *pp; pp = &(*pp)->next)
+                        if (*pp == uc) {
+                                *pp = uc->next;
+                                break;
+                        }
+                uc->idle = false;
+                inst->n_idle--;
+        }
+        if (uc->aprev)
+                uc->aprev->anext = uc->anext;
+        else
+                inst->conns = uc->anext;
+        if (uc->anext)
+                uc->anext->aprev = uc->aprev;
+        uc->aprev = uc->anext = NULL;
+        if (inst->probe == uc)
+                inst->probe = NULL;
+        uc->inst = NULL;
+}
+
+static void upconn_closed(uv_handle_t *h)
+{
+        free(h->data);
+}
+
+void upconn_close(struct upconn *uc)
+{
+        if (uc->closing)
+                return;
+        uc->closing = true;
+        upconn_unlink(uc);
+        uc->call = NULL;
+        uv_close((uv_handle_t *) &uc->tcp, upconn_closed);
+}
+
+static void on_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void probe_read(struct upconn *uc, ssize_t n, const char *data);
+
+void upconn_pause(struct upconn *uc, bool pause)
+{
+        if (uc->closing)
+                return;
+        if (pause)
+                (void) uv_read_stop((uv_stream_t *) &uc->tcp);
+        else
+                (void) uv_read_start((uv_stream_t *) &uc->tcp, up_alloc, on_up_read);
+}
+
+static void on_up_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+        struct upconn *uc = s->data;
+        if (uc->call)
+                proxy_upstream_read(uc->call, n, buf->base);
+        else if (uc->probe)
+                probe_read(uc, n, buf->base);
+        else if (n != 0)
+                upconn_close(uc); /* idle: the instance closed it, or spoke out of turn */
+}
+
+struct up_write {
+        uv_write_t w;
+        struct upconn *uc;
+        char data[];
+};
+
+static void on_up_written(uv_write_t *w, int status)
+{
+        struct up_write *uw = (struct up_write *) w;
+        struct upconn *uc = uw->uc;
+        free(uw);
+        if (status < 0 || uc->closing)
+                return; /* the read side reports the failure */
+        if (uc->call && uv_stream_get_write_queue_size((uv_stream_t *) &uc->tcp) < HTTP_DRAIN_BYTES)
+                proxy_upstream_drained(uc->call);
+}
+
+int upconn_write(struct upconn *uc, const char *a, size_t alen, const char *b, size_t blen, const char *c,
+                 size_t clen)
+{
+        struct up_write *uw;
+        size_t total = alen + blen + clen;
+        uv_buf_t buf;
+
+        if (uc->closing)
+                return -EPIPE;
+        if (total == 0)
+                return 0;
+        if (uc->connected && uv_stream_get_write_queue_size((uv_stream_t *) &uc->tcp) == 0) {
+                /* Most requests fit the socket buffer: written now, with no
+                 * copy, no callback and no epoll_ctl for a drain. */
+                uv_buf_t bufs[3] = { uv_buf_init((char *) a, (unsigned) alen), uv_buf_init((char *) b, (unsigned) blen),
+                                     uv_buf_init((char *) c, (unsigned) clen) };
+                int w = uv_try_write((uv_stream_t *) &uc->tcp, bufs, 3);
+                size_t done = w > 0 ? (size_t) w : 0;
+                if (w < 0 && w != UV_EAGAIN)
+                        return -EPIPE;
+                if (done == total)
+                        return 0;
+                /* The rest goes through the write queue. */
+                {
+                        size_t skip = done;
+                        const char *parts[3] = { a, b, c };
+                        size_t lens[3] = { alen, blen, clen };
+                        for (int i = 0; i < 3; i++) {
+                                size_t k = skip < lens[i] ? skip : lens[i];
+                                parts[i] += k;
+                                lens[i] -= k;
+                                skip -= k;
+                        }
+                        a = parts[0], alen = lens[0], b = parts[1], blen = lens[1], c = parts[2], clen = lens[2];
+                        total -= done;
+                }
+        }
+        uw = malloc(sizeof *uw + total);
+        if (!uw)
+                return -ENOMEM;
+        uw->uc = uc;
+        if (alen)
+                memcpy(uw->data, a, alen);
+        if (blen)
+                memcpy(uw->data + alen, b, blen);
+        if (clen)
+                memcpy(uw->data + alen + blen, c, clen);
+        buf = uv_buf_init(uw->data, (unsigned) total);
+        if (uv_write(&uw->w, (uv_stream_t *) &uc->tcp, &buf, 1, on_up_written) < 0) {
+                free(uw);
+                return -EPIPE;
+        }
+        return 0;
+}
+
+static void probe_connected(struct upconn *uc, int status);
+
+static void on_up_connect(uv_connect_t *creq, int status)
+{
+        struct upconn *uc = creq->data;
+        if (uc->closing)
+                return;
+        if (status == 0) {
+                uc->connected = true;
+                (void) uv_read_start((uv_stream_t *) &uc->tcp, up_alloc, on_up_read);
+        }
+        if (uc->probe)
+                probe_connected(uc, status);
+        else if (uc->call)
+                proxy_upstream_connected(uc->call, status);
+        else
+                upconn_close(uc);
+}
+
+/* A socket made inside the instance's network namespace, connecting to its
+ * loopback port. The loop thread enters the namespace only for socket(). */
+struct upconn *upconn_open(struct instance *inst)
+{
+        struct pools *ps = inst->pool->sf->pools;
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        struct upconn *uc;
+        int fd, e;
+
+        if (inst->gone || inst->netns_fd < 0) {
+                errno = ECONNREFUSED;
+                return NULL;
+        }
+        uc = calloc(1, sizeof *uc);
+        if (!uc)
+                return NULL;
+        if (setns(inst->netns_fd, CLONE_NEWNET) < 0) {
+                e = errno;
+                free(uc);
+                errno = e;
+                return NULL;
+        }
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        e = errno;
+        if (setns(ps->self_netns, CLONE_NEWNET) < 0) {
+                /* The loop thread would serve every later client from the
+                 * instance's namespace: never go on like that. */
+                log_error_errno(-errno, "cannot return to the daemon's network namespace");
+                abort();
+        }
+        if (fd < 0) {
+                free(uc);
+                errno = e;
+                return NULL;
+        }
+        uv_tcp_init(&inst->pool->sf->loop, &uc->tcp);
+        uc->tcp.data = uc;
+        uc->creq.data = uc;
+        if (uv_tcp_open(&uc->tcp, fd) < 0) {
+                (void) close(fd);
+                uc->closing = true;
+                uv_close((uv_handle_t *) &uc->tcp, upconn_closed);
+                errno = EIO;
+                return NULL;
+        }
+        (void) uv_tcp_nodelay(&uc->tcp, 1);
+        uc->inst = inst;
+        uc->anext = inst->conns;
+        if (inst->conns)
+                inst->conns->aprev = uc;
+        inst->conns = uc;
+        sa.sin_port = htons(inst->pool->port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        e = uv_tcp_connect(&uc->creq, &uc->tcp, (struct sockaddr *) &sa, on_up_connect);
+        if (e < 0) {
+                upconn_close(uc);
+                errno = -e;
+                return NULL;
+        }
+        return uc;
+}
+
+void upconn_release(struct upconn *uc)
+{
+        struct instance *inst = uc->inst;
+        uc->call = NULL;
+        if (uc->closing)
+                return;
+        if (!inst || inst->gone || inst->state == INST_STOPPING || !uc->reusable ||
+            inst->n_idle >= POOL_MAX_IDLE_CONNS) {
+                upconn_close(uc);
+                return;
+        }
+        /* Keep reading: an idle connection the instance closes is noticed. */
+        (void) uv_read_start((uv_stream_t *) &uc->tcp, up_alloc, on_up_read);
+        uc->idle = true;
+        uc->next = inst->idle;
+        inst->idle = uc;
+        inst->n_idle++;
+}
+
+/* ---- instances ---- */
+
+static void instance_closed(uv_handle_t *h)
+{
+        struct instance *inst = h->data;
+        struct pool *p = inst->pool;
+        struct pools *ps = p->sf->pools;
+
+        if (--inst->open_handles > 0)
+                return;
+        sandbox_free(inst->sb);
+        if (inst->netns_fd >= 0)
+                (void) close(inst->netns_fd);
+        free(inst);
+        ps->instances--;
+        p->n_structs--;
+        pool_unref(p);
+}
+
+static void instance_close_handle(struct instance *inst, uv_handle_t *h)
+{
+        if (!uv_is_closing(h))
+                uv_close(h, instance_closed);
+}
+
+/* Lines of the instance's stdout/stderr into the function's log. */
+static void linebuf_feed(struct instance *inst, struct linebuf *lb, const char *data, size_t n, bool flush)
+{
+        struct pool *p = inst->pool;
+        while (n > 0) {
+                size_t room = sizeof lb->buf - lb->len, take = n < room ? n : room;
+                memcpy(lb->buf + lb->len, data, take);
+                lb->len += take;
+                data += take;
+                n -= take;
+                {
+                        char *nl = memrchr(lb->buf, '\n', lb->len);
+                        size_t upto = nl ? (size_t) (nl - lb->buf) + 1 : (lb->len == sizeof lb->buf ? lb->len : 0);
+                        if (upto) {
+                                logs_append(&p->sf->logs, p->ns, p->name, inst->id, lb->buf, upto);
+                                memmove(lb->buf, lb->buf + upto, lb->len - upto);
+                                lb->len -= upto;
+                        }
+                }
+        }
+        if (flush && lb->len) {
+                logs_append(&p->sf->logs, p->ns, p->name, inst->id, lb->buf, lb->len);
+                lb->len = 0;
+        }
+}
+
+static void on_inst_output(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+        struct instance *inst = s->data;
+        struct linebuf *lb = s == (uv_stream_t *) &inst->out ? &inst->outl : &inst->errl;
+        if (n > 0) {
+                linebuf_feed(inst, lb, buf->base, (size_t) n, false);
+        } else if (n < 0) {
+                linebuf_feed(inst, lb, NULL, 0, true);
+                instance_close_handle(inst, (uv_handle_t *) s);
+        }
+}
+
+static void counts_leave(struct instance *inst)
+{
+        struct pool *p = inst->pool;
+        switch (inst->state) {
+        case INST_STARTING: p->n_starting--; break;
+        case INST_READY: p->n_ready--; break;
+        case INST_STOPPING: p->n_stopping--; break;
+        }
+}
+
+static void instance_set_state(struct instance *inst, enum inst_state st)
+{
+        struct pool *p = inst->pool;
+        counts_leave(inst);
+        inst->state = st;
+        switch (st) {
+        case INST_STARTING: p->n_starting++; break;
+        case INST_READY: p->n_ready++; break;
+        case INST_STOPPING: p->n_stopping++; break;
+        }
+}
+
+/* No instance is ready or starting: calls waiting would wait for nothing. */
+static void pool_fail_queue(struct pool *p, int status, const char *why)
+{
+        while (p->qhead) {
+                struct pcall *pc = p->qhead;
+                pool_dequeue(p, pc);
+                pcall_fail(pc, status, "%s", why);
+        }
+}
+
+/* The instance's pid 1 exited: reap, detach, maybe replace. */
+static void instance_gone(struct instance *inst, int wait_status)
+{
+        struct pool *p = inst->pool;
+        enum inst_state was = inst->state;
+        uint64_t now = now_ns();
+        /* A start that failed its readiness counts as a crash (backoff). */
+        bool crash = was != INST_STOPPING || inst->failed_start;
+        char why[200];
+
+        inst->gone = true;
+        inst->exited = true;
+        inst->wait_status = wait_status;
+        counts_leave(inst);
+        /* unlink from the pool */
+        if (inst->prev)
+                inst->prev->next = inst->next;
+        else
+                p->instances = inst->next;
+        if (inst->next)
+                inst->next->prev = inst->prev;
+        inst->prev = inst->next = NULL;
+
+        if (WIFSIGNALED(wait_status))
+                (void) xsnprintf(why, sizeof why, "instance %s was killed by signal %d", inst->id,
+                                 WTERMSIG(wait_status));
+        else
+                (void) xsnprintf(why, sizeof why, "instance %s exited with status %d", inst->id,
+                                 WEXITSTATUS(wait_status));
+        /* Calls on its connections lose their upstream. */
+        while (inst->conns) {
+                struct upconn *uc = inst->conns;
+                struct pcall *pc = uc->call;
+                upconn_close(uc);
+                if (pc)
+                        pcall_fail(pc, 502, "function '%s.%s': %s during the call", p->ns, p->name, why);
+        }
+        (void) uv_timer_stop(&inst->timer);
+        instance_close_handle(inst, (uv_handle_t *) &inst->exit_poll);
+        instance_close_handle(inst, (uv_handle_t *) &inst->timer);
+
+        if (crash) {
+                if (!inst->failed_start) { /* else the readiness timeout said why already */
+                        logs_daemon(&p->sf->logs, p->ns, p->name, "%s%s", why,
+                                    was == INST_STARTING ? " before it was ready" : "");
+                        log_warning("function '%s.%s': %s%s", p->name, p->ns, why,
+                                    was == INST_STARTING ? " before it was ready" : "");
+                        (void) xsnprintf(p->last_error, sizeof p->last_error, "%s%s", why,
+                                         was == INST_STARTING ? " before it was ready" : "");
+                }
+                if (was == INST_READY && inst->ready_ns && now - inst->ready_ns >= POOL_STABLE_MS * 1000000ULL)
+                        p->backoff_ms = 0;
+                else
+                        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+                if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
+                        p->backoff_ms = POOL_BACKOFF_MAX_MS;
+                p->restart_at_ns = now + p->backoff_ms * 1000000ULL;
+                p->restarts++;
+                if (p->n_ready == 0 && p->n_starting == 0 && p->queued)
+                        pool_fail_queue(p, 503, p->last_error);
+        } else {
+                log_debug("function '%s.%s': %s", p->name, p->ns, why);
+        }
+        pool_dispatch(p);
+}
+
+static void on_inst_exit(uv_poll_t *h, int status, int events)
+{
+        struct instance *inst = h->data;
+        int ws, r;
+        (void) status;
+        (void) events;
+        r = sandbox_reap(inst->sb, &ws);
+        if (r == -EAGAIN)
+                return;
+        (void) uv_poll_stop(h);
+        instance_gone(inst, r < 0 ? SIGKILL : ws);
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+        struct instance *inst = t->data;
+        if (!inst->gone)
+                (void) sandbox_kill(inst->sb);
+}
+
+static void instance_stop(struct instance *inst, uint64_t grace_ms)
+{
+        struct pool *p = inst->pool;
+        if (inst->gone || inst->state == INST_STOPPING)
+                return;
+        if (inst->state == INST_STARTING) {
+                instance_set_state(inst, INST_STOPPING);
+                (void) sandbox_kill(inst->sb);
+                return;
+        }
+        instance_set_state(inst, INST_STOPPING);
+        while (inst->idle) {
+                struct upconn *uc = inst->idle;
+                upconn_close(uc);
+        }
+        log_debug("function '%s.%s': stopping instance %s (grace %llu ms)", p->name, p->ns, inst->id,
+                  (unsigned long long) grace_ms);
+        if (syscall(SYS_pidfd_send_signal, sandbox_pidfd(inst->sb), SIGTERM, NULL, 0) < 0 || grace_ms == 0)
+                (void) sandbox_kill(inst->sb);
+        else
+                (void) uv_timer_start(&inst->timer, on_grace_over, grace_ms, 0);
+}
+
+static void instance_ready(struct instance *inst)
+{
+        struct pool *p = inst->pool;
+        uint64_t now = now_ns();
+        (void) uv_timer_stop(&inst->timer);
+        instance_set_state(inst, INST_READY);
+        inst->ready_ns = now;
+        inst->last_used_ns = now;
+        log_debug("function '%s.%s': instance %s ready in %.3f ms (%u probes)", p->name, p->ns, inst->id,
+                  (double) (now - inst->start_ns) / 1e6, inst->probes);
+        pool_dispatch(p);
+}
+
+/* ---- readiness ---- */
+
+static int probe_on_complete(llhttp_t *parser)
+{
+        struct upconn *uc = parser->data;
+        uc->probe_status = parser->status_code;
+        uc->reusable = llhttp_should_keep_alive(parser);
+        return HPE_PAUSED;
+}
+
+static llhttp_settings_t probe_settings;
+
+#define PROBE_FAST_NS 200000ULL      /* every 200 us ... */
+#define PROBE_FAST_FOR_MS 30         /* ... for an instance's first 30 ms */
+
+static void probe_arm(struct pools *ps, bool on)
+{
+        struct itimerspec its = { 0 };
+        if (ps->probe_tfd < 0 || ps->probe_armed == on)
+                return;
+        if (on) {
+                its.it_value.tv_nsec = (long) PROBE_FAST_NS;
+                its.it_interval.tv_nsec = (long) PROBE_FAST_NS;
+        }
+        if (timerfd_settime(ps->probe_tfd, 0, &its, NULL) == 0)
+                ps->probe_armed = on;
+}
+
+/* A fast tick: young instances whose last probe failed try again. */
+static void on_probe_tick(uv_poll_t *h, int status, int events)
+{
+        struct pools *ps = h->data;
+        uint64_t n, now = now_ns();
+        bool young = false;
+        (void) status;
+        (void) events;
+        if (read(ps->probe_tfd, &n, sizeof n) < 0 && errno != EAGAIN)
+                return;
+        for (struct pool *p = ps->list; p; p = p->next) {
+                struct instance *next;
+                if (!p->n_starting)
+                        continue;
+                for (struct instance *i = p->instances; i; i = next) {
+                        next = i->next;
+                        if (i->state != INST_STARTING || i->gone)
+                                continue;
+                        /* Past its fast phase it probes once more from here,
+                         * and a failure moves it to the slower timer. */
+                        if (now - i->start_ns < PROBE_FAST_FOR_MS * 1000000ULL)
+                                young = true;
+                        if (i->fast_wait) {
+                                i->fast_wait = false;
+                                probe_start(i);
+                        }
+                }
+        }
+        if (!young)
+                probe_arm(ps, false);
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+        struct instance *inst = t->data;
+        if (!inst->gone && inst->state == INST_STARTING)
+                probe_start(inst);
+}
+
+/* Next attempt: at once while the instance is young (a server binds within
+ * a few ms of exec), then every ms, then every 10 ms; give up at the ready
+ * timeout. */
+static void probe_retry(struct instance *inst)
+{
+        struct pool *p = inst->pool;
+        uint64_t age_ms = (now_ns() - inst->start_ns) / 1000000ULL, delay;
+        if (age_ms >= p->sf->cfg.http_ready_timeout_ms) {
+                (void) xsnprintf(p->last_error, sizeof p->last_error,
+                                 "instance %s was not ready within %llu ms (port %u%s)", inst->id,
+                                 (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
+                                 p->watchdog ? ", GET /_/health" : "");
+                logs_daemon(&p->sf->logs, p->ns, p->name, "%s", p->last_error);
+                log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
+                inst->failed_start = true;
+                instance_stop(inst, 0);
+                return;
+        }
+        if (!p->watchdog && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
+                inst->fast_wait = true;
+                probe_arm(p->sf->pools, true);
+                return;
+        }
+        delay = p->watchdog ? (age_ms < 100 ? 2 : 20) : (age_ms < 100 ? 1 : 10);
+        (void) uv_timer_start(&inst->timer, on_probe_timer, delay, 0);
+}
+
+static void probe_start(struct instance *inst)
+{
+        struct upconn *uc;
+        if (inst->probe || inst->gone || inst->state != INST_STARTING)
+                return;
+        inst->probes++;
+        uc = upconn_open(inst);
+        if (!uc) {
+                probe_retry(inst);
+                return;
+        }
+        uc->probe = true;
+        inst->probe = uc;
+}
+
+static void probe_connected(struct upconn *uc, int status)
+{
+        struct instance *inst = uc->inst;
+        static const char health[] = "GET /_/health HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sfaasd-probe\r\n\r\n";
+
+        if (!inst || inst->gone || inst->state != INST_STARTING) {
+                upconn_close(uc);
+                return;
+        }
+        if (status < 0) {
+                upconn_close(uc);
+                probe_retry(inst);
+                return;
+        }
+        if (!inst->pool->watchdog) {
+                /* Listening: ready, and this connection serves the first call. */
+                uc->probe = false;
+                inst->probe = NULL;
+                uc->reusable = true;
+                upconn_release(uc);
+                instance_ready(inst);
+                return;
+        }
+        llhttp_init(&uc->parser, HTTP_RESPONSE, &probe_settings);
+        uc->parser.data = uc;
+        if (upconn_write(uc, health, sizeof health - 1, NULL, 0, NULL, 0) < 0) {
+                upconn_close(uc);
+                probe_retry(inst);
+        }
+}
+
+static void probe_read(struct upconn *uc, ssize_t n, const char *data)
+{
+        struct instance *inst = uc->inst;
+        llhttp_errno_t e = HPE_OK;
+
+        if (n == 0)
+                return;
+        if (n > 0)
+                e = llhttp_execute(&uc->parser, data, (size_t) n);
+        if (!inst || inst->gone || inst->state != INST_STARTING) {
+                upconn_close(uc);
+                return;
+        }
+        if (n > 0 && e == HPE_OK)
+                return; /* more to come */
+        if (e == HPE_PAUSED && uc->probe_status == 200) {
+                uc->probe = false;
+                inst->probe = NULL;
+                upconn_release(uc);
+                instance_ready(inst);
+                return;
+        }
+        upconn_close(uc);
+        probe_retry(inst);
+}
+
+/* ---- starting instances ---- */
+
+static int pipe_pair(int fds[2])
+{
+        return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
+}
+
+static int instance_start(struct pool *p, struct sf_err *err)
+{
+        struct sfaasd *sf = p->sf;
+        struct fn_recipe *r = p->recipe;
+        struct sandbox_spec sp = { 0 };
+        struct secret_files secrets;
+        struct instance *inst;
+        int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+        char leaf[128], nspath[64], group[160];
+        uint64_t t0;
+        int ret;
+
+        if (r->argv.n == 0)
+                return sf_err_set(err, -EINVAL, "function '%s.%s' has no command: set an image Entrypoint/Cmd",
+                                  p->name, p->ns);
+        inst = calloc(1, sizeof *inst);
+        if (!inst)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        inst->pool = p;
+        inst->netns_fd = -1;
+        p->seq++;
+        (void) xsnprintf(inst->id, sizeof inst->id, "%s-%llu", p->name, (unsigned long long) p->seq);
+        secret_files_init(&secrets);
+        ret = secret_files_prepare(sf, p->ns, json_object_get(r->spec, "secrets"), &secrets, err);
+        if (ret < 0)
+                goto fail;
+        if ((ret = pipe_pair(out)) < 0 || (ret = pipe_pair(errp)) < 0) {
+                sf_err_set(err, ret, "cannot create pipes: %s", strerror(-ret));
+                goto fail;
+        }
+        sp.rootfs = r->rootfs;
+        sp.argv = r->argv.v;
+        sp.envp = r->env.v;
+        sp.workdir = r->workdir;
+        sp.uid = r->uid;
+        sp.gid = r->gid;
+        sp.uid_base = r->uid_base;
+        sp.hostname = p->name;
+        sp.group = fn_group(p->ns, p->name, group, sizeof group); /* usage is counted per function */
+        sp.limits = r->limits;
+        sp.net = SANDBOX_NET_NONE;
+        sp.stdio[0] = -1;
+        sp.stdio[1] = out[1];
+        sp.stdio[2] = errp[1];
+        sp.binds = secrets.binds;
+        sp.n_binds = secrets.n;
+        (void) xsnprintf(leaf, sizeof leaf, "i-%s-%llu-%d", p->name, (unsigned long long) p->seq, getpid());
+        sp.name = leaf;
+        t0 = now_ns();
+        ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
+        metrics_sandbox_start(&sf->metrics, ret >= 0, (double) (now_ns() - t0) / 1e9);
+        secret_files_release(&secrets);
+        (void) close(out[1]);
+        (void) close(errp[1]);
+        out[1] = errp[1] = -1;
+        if (ret < 0)
+                goto fail;
+        inst->pid = sandbox_pid(inst->sb);
+        (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
+        inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        if (inst->netns_fd < 0) {
+                ret = sf_err_errno(err, -errno, "cannot open the network namespace of instance %s", inst->id);
+                (void) sandbox_kill(inst->sb);
+                /* reaped below through the pidfd like any other exit */
+        }
+        inst->start_ns = t0;
+        inst->state = INST_STARTING;
+        p->n_starting++;
+        inst->next = p->instances;
+        if (p->instances)
+                p->instances->prev = inst;
+        p->instances = inst;
+        p->n_structs++;
+        sf->pools->instances++;
+
+        uv_pipe_init(&sf->loop, &inst->out, 0);
+        uv_pipe_init(&sf->loop, &inst->err, 0);
+        uv_timer_init(&sf->loop, &inst->timer);
+        uv_poll_init(&sf->loop, &inst->exit_poll, sandbox_pidfd(inst->sb));
+        inst->out.data = inst->err.data = inst->timer.data = inst->exit_poll.data = inst;
+        inst->open_handles = 4;
+        (void) uv_pipe_open(&inst->out, out[0]);
+        (void) uv_pipe_open(&inst->err, errp[0]);
+        out[0] = errp[0] = -1;
+        (void) uv_read_start((uv_stream_t *) &inst->out, up_alloc, on_inst_output);
+        (void) uv_read_start((uv_stream_t *) &inst->err, up_alloc, on_inst_output);
+        (void) uv_poll_start(&inst->exit_poll, UV_READABLE, on_inst_exit);
+        if (inst->netns_fd >= 0)
+                probe_start(inst);
+        return 0;
+
+fail:
+        secret_files_release(&secrets);
+        for (int i = 0; i < 2; i++) {
+                if (out[i] >= 0)
+                        (void) close(out[i]);
+                if (errp[i] >= 0)
+                        (void) close(errp[i]);
+        }
+        free(inst);
+        return ret < 0 ? ret : -EIO;
+}
+
+/* ---- scaling ---- */
+
+static struct instance *pick_instance(struct pool *p)
+{
+        struct instance *best = NULL;
+        for (struct instance *i = p->instances; i; i = i->next) {
+                if (i->state != INST_READY || (p->max_inflight && i->inflight >= p->max_inflight))
+                        continue;
+                if (!best || i->inflight < best->inflight)
+                        best = i;
+                if (best->inflight == 0)
+                        break;
+        }
+        return best;
+}
+
+static void pool_ensure(struct pool *p)
+{
+        struct sfaasd *sf = p->sf;
+        size_t alive, want;
+        struct sf_err err = { 0 };
+
+        if (p->mode != FN_MODE_HTTP || p->removed || sf->stopping)
+                return;
+        alive = p->n_starting + p->n_ready;
+        want = p->floor;
+        if (p->queued) {
+                size_t need;
+                if (p->max_inflight == 0) {
+                        need = p->n_starting + p->n_ready > 0 ? alive : 1;
+                } else {
+                        size_t cap = p->n_starting * p->max_inflight;
+                        need = p->n_ready + p->n_starting;
+                        if (p->queued > cap)
+                                need += (p->queued - cap + p->max_inflight - 1) / p->max_inflight;
+                }
+                if (need > want)
+                        want = need;
+        }
+        if (want > p->max)
+                want = p->max;
+        while (alive < want) {
+                if (now_ns() < p->restart_at_ns)
+                        return; /* the tick starts it when the backoff is over */
+                if (instance_start(p, &err) < 0) {
+                        (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
+                                         err.msg);
+                        log_error("function '%s.%s': %s", p->name, p->ns, p->last_error);
+                        logs_daemon(&sf->logs, p->ns, p->name, "%s", p->last_error);
+                        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+                        if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
+                                p->backoff_ms = POOL_BACKOFF_MAX_MS;
+                        p->restart_at_ns = now_ns() + p->backoff_ms * 1000000ULL;
+                        if (p->n_ready == 0 && p->n_starting == 0)
+                                pool_fail_queue(p, 503, p->last_error);
+                        return;
+                }
+                alive++;
+        }
+}
+
+void pool_dispatch(struct pool *p)
+{
+        while (p->qhead) {
+                struct instance *inst = pick_instance(p);
+                struct pcall *pc = p->qhead;
+                if (!inst)
+                        break;
+                pool_dequeue(p, pc);
+                pcall_attach(pc, inst);
+        }
+        pool_ensure(p);
+}
+
+void pool_call_done(struct pool *p, struct instance *inst)
+{
+        if (inst) {
+                inst->inflight--;
+                inst->last_used_ns = now_ns();
+        }
+        pool_dispatch(p);
+}
+
+/* Every 100 ms: idle instances above the floor stop; starts delayed by a
+ * backoff happen. */
+static void on_tick(uv_timer_t *t)
+{
+        struct pools *ps = t->data;
+        uint64_t now = now_ns();
+        for (struct pool *p = ps->list; p; p = p->next) {
+                size_t alive;
+                if (p->mode != FN_MODE_HTTP)
+                        continue;
+                alive = p->n_starting + p->n_ready;
+                if (p->scale_zero && !ps->sf->stopping) {
+                        struct instance *next;
+                        for (struct instance *i = p->instances; i && alive > p->floor; i = next) {
+                                next = i->next;
+                                if (i->state == INST_READY && i->inflight == 0 &&
+                                    now - i->last_used_ns >= p->idle_ms * 1000000ULL) {
+                                        log_debug("function '%s.%s': instance %s idle, stopping", p->name, p->ns,
+                                                  i->id);
+                                        instance_stop(i, p->grace_ms);
+                                        alive--;
+                                }
+                        }
+                }
+                /* A start that hangs (a health check never answered) ends too. */
+                if (p->n_starting) {
+                        struct instance *next;
+                        for (struct instance *i = p->instances; i; i = next) {
+                                next = i->next;
+                                if (i->state == INST_STARTING && !i->gone &&
+                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL) {
+                                        (void) xsnprintf(p->last_error, sizeof p->last_error,
+                                                         "instance %s was not ready within %llu ms", i->id,
+                                                         (unsigned long long) ps->sf->cfg.http_ready_timeout_ms);
+                                        logs_daemon(&ps->sf->logs, p->ns, p->name, "%s", p->last_error);
+                                        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
+                                        i->failed_start = true;
+                                        instance_stop(i, 0);
+                                }
+                        }
+                }
+                if (p->restart_at_ns && now >= p->restart_at_ns) {
+                        p->restart_at_ns = 0;
+                        pool_dispatch(p);
+                }
+        }
+}
+
+/* ---- the daemon's side ---- */
+
+int pools_new(struct sfaasd *sf)
+{
+        struct pools *ps = calloc(1, sizeof *ps);
+        if (!ps)
+                return -ENOMEM;
+        ps->sf = sf;
+        ps->self_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        if (ps->self_netns < 0) {
+                int r = -errno;
+                free(ps);
+                return r;
+        }
+        ps->probe_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        llhttp_settings_init(&probe_settings);
+        probe_settings.on_message_complete = probe_on_complete;
+        sf->pools = ps;
+        return 0;
+}
+
+void pools_start(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        char **nss = NULL;
+
+        uv_timer_init(&sf->loop, &ps->tick);
+        ps->tick.data = ps;
+        (void) uv_timer_start(&ps->tick, on_tick, POOL_TICK_MS, POOL_TICK_MS);
+        uv_unref((uv_handle_t *) &ps->tick);
+        ps->tick_started = true;
+        if (ps->probe_tfd >= 0 && uv_poll_init(&sf->loop, &ps->probe_poll, ps->probe_tfd) == 0) {
+                ps->probe_poll.data = ps;
+                ps->probe_poll_open = true;
+                (void) uv_poll_start(&ps->probe_poll, UV_READABLE, on_probe_tick);
+                uv_unref((uv_handle_t *) &ps->probe_poll);
+        } else if (ps->probe_tfd >= 0) {
+                (void) close(ps->probe_tfd);
+                ps->probe_tfd = -1;
+        }
+        /* Every http-mode function's floor (scale.min) starts now. */
+        if (store_namespace_list(sf->store, &nss) < 0)
+                return;
+        for (char **n = nss; n && *n; n++) {
+                struct store_function **fs = NULL;
+                if (store_function_list(sf->store, *n, &fs) < 0)
+                        continue;
+                for (struct store_function **f = fs; *f; f++) {
+                        struct pool *p = pool_lookup(sf, (*f)->namespace, (*f)->name);
+                        if (p && p->mode == FN_MODE_HTTP && p->floor > 0)
+                                pool_dispatch(p);
+                }
+                store_function_list_free(fs);
+        }
+        strv_free(nss);
+}
+
+static void pool_stop_all(struct pool *p, uint64_t grace_ms)
+{
+        struct instance *next;
+        for (struct instance *i = p->instances; i; i = next) {
+                next = i->next;
+                instance_stop(i, grace_ms);
+        }
+}
+
+void pools_shutdown(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        for (struct pool *p = ps->list; p; p = p->next) {
+                pool_fail_queue(p, 503, "sfaasd is shutting down");
+                pool_stop_all(p, p->grace_ms < sf->cfg.shutdown_grace_ms ? p->grace_ms : sf->cfg.shutdown_grace_ms);
+        }
+}
+
+void pools_kill_all(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        for (int pass = 0; pass < 2; pass++)
+                for (struct pool *p = pass ? ps->dead : ps->list; p; p = p->next)
+                        for (struct instance *i = p->instances; i; i = i->next)
+                                if (!i->gone)
+                                        (void) sandbox_kill(i->sb);
+}
+
+size_t pools_busy(const struct sfaasd *sf)
+{
+        const struct pools *ps = sf->pools;
+        return ps ? ps->instances + ps->calls : 0;
+}
+
+void pools_close(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        if (!ps || ps->closed)
+                return;
+        ps->closed = true;
+        if (ps->tick_started)
+                uv_close((uv_handle_t *) &ps->tick, NULL);
+        if (ps->probe_poll_open)
+                uv_close((uv_handle_t *) &ps->probe_poll, NULL);
+        while (ps->free_calls) {
+                struct pcall *pc = ps->free_calls;
+                ps->free_calls = pc->free_next;
+                ps->n_free_calls--;
+                uv_close((uv_handle_t *) &pc->timer, pcall_closed);
+        }
+}
+
+void pools_free(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        if (!ps)
+                return;
+        for (int pass = 0; pass < 2; pass++) {
+                struct pool *p = pass ? ps->dead : ps->list, *next;
+                for (; p; p = next) {
+                        next = p->next;
+                        pool_free(p);
+                }
+        }
+        if (ps->self_netns >= 0)
+                (void) close(ps->self_netns);
+        if (ps->probe_tfd >= 0)
+                (void) close(ps->probe_tfd);
+        free(ps);
+        sf->pools = NULL;
+}
+
+void pools_function_changed(struct sfaasd *sf, const char *ns, const char *name)
+{
+        struct pools *ps = sf->pools;
+        struct pool *p = pool_find(ps, ns, name);
+        int status;
+        struct sf_err err = { 0 };
+
+        if (p) {
+                /* Instances of the old version finish what they serve, then go. */
+                pool_stop_all(p, p->grace_ms);
+                p->mode = FN_MODE_UNKNOWN;
+                p->backoff_ms = 0;
+                p->restart_at_ns = 0;
+        } else if (!(p = pool_new(ps, ns, name))) {
+                return;
+        }
+        if (pool_load(p, &status, &err) < 0) {
+                log_warning("function '%s.%s': %s", name, ns, err.msg);
+                return;
+        }
+        pool_dispatch(p);
+}
+
+void pools_function_removed(struct sfaasd *sf, const char *ns, const char *name)
+{
+        struct pools *ps = sf->pools;
+        struct pool *p = pool_find(ps, ns, name);
+        if (!p)
+                return;
+        for (struct pool **pp = &ps->list; *pp; pp = &(*pp)->next)
+                if (*pp == p) {
+                        *pp = p->next;
+                        break;
+                }
+        p->removed = true;
+        p->next = ps->dead;
+        ps->dead = p;
+        pool_fail_queue(p, 404, "function was removed");
+        pool_stop_all(p, p->grace_ms);
+        pool_unref(p);
+}
+
+int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t replicas, struct sf_err *err)
+{
+        int status;
+        struct pool *p = pool_get(sf, ns, name, &status, err);
+        size_t alive;
+
+        if (!p)
+                return status == 404 ? -ENOENT : -EIO;
+        if (p->mode != FN_MODE_HTTP)
+                return 0;
+        if (replicas > p->max)
+                replicas = p->max;
+        p->floor = (uint32_t) replicas;
+        alive = p->n_starting + p->n_ready;
+        /* Down: the idle first, then the least busy. */
+        for (int pass = 0; pass < 2 && alive > replicas; pass++) {
+                struct instance *next;
+                for (struct instance *i = p->instances; i && alive > replicas; i = next) {
+                        next = i->next;
+                        if (i->state == INST_STOPPING || (pass == 0 && i->inflight > 0))
+                                continue;
+                        instance_stop(i, p->grace_ms);
+                        alive--;
+                }
+        }
+        p->restart_at_ns = 0; /* an operator's request is not held back by a backoff */
+        pool_dispatch(p);
+        return 0;
+}
+
+void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *st)
+{
+        struct pool *p = pool_lookup(sf, ns, name);
+        json_t *ext = json_object(), *arr = json_array();
+        static const char *const names[] = { "starting", "ready", "stopping" };
+
+        if (!ext || !arr || !p) {
+                json_decref(ext);
+                json_decref(arr);
+                /* exec mode semantics when the pool cannot be read */
+                (void) json_object_set_new(st, "replicas", json_integer(1));
+                (void) json_object_set_new(st, "availableReplicas", json_integer(1));
+                return;
+        }
+        if (p->mode == FN_MODE_HTTP) {
+                (void) json_object_set_new(st, "replicas", json_integer((json_int_t) (p->n_starting + p->n_ready)));
+                (void) json_object_set_new(st, "availableReplicas", json_integer((json_int_t) p->n_ready));
+                for (struct instance *i = p->instances; i; i = i->next) {
+                        json_t *o = json_pack("{s:s,s:I,s:s,s:I,s:I}", "id", i->id, "pid", (json_int_t) i->pid,
+                                              "state", names[i->state], "inflight", (json_int_t) i->inflight,
+                                              "restarts", (json_int_t) p->restarts);
+                        if (o)
+                                (void) json_array_append_new(arr, o);
+                }
+                (void) json_object_set_new(ext, "mode", json_string("http"));
+                (void) json_object_set_new(ext, "port", json_integer(p->port));
+                (void) json_object_set_new(ext, "queued", json_integer((json_int_t) p->queued));
+                (void) json_object_set_new(ext, "restarts", json_integer((json_int_t) p->restarts));
+                if (p->last_error[0])
+                        (void) json_object_set_new(ext, "lastError", json_string(p->last_error));
+        } else {
+                /* Exec mode: every call gets a fresh sandbox, so the function
+                 * is always ready to serve. */
+                (void) json_object_set_new(st, "replicas", json_integer(1));
+                (void) json_object_set_new(st, "availableReplicas", json_integer(1));
+                (void) json_object_set_new(ext, "mode", json_string("exec"));
+        }
+        (void) json_object_set_new(ext, "instances", arr);
+        (void) json_object_set_new(st, "sfaasd", ext);
+}
+
+uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name)
+{
+        struct pool *p = pool_lookup(sf, ns, name);
+        if (!p || p->mode != FN_MODE_HTTP)
+                return 1;
+        return p->n_starting + p->n_ready;
+}
+
+void pools_counts(const struct sfaasd *sf, struct pools_counts *ret)
+{
+        const struct pools *ps = sf->pools;
+        memset(ret, 0, sizeof *ret);
+        if (!ps)
+                return;
+        for (int pass = 0; pass < 2; pass++)
+                for (const struct pool *p = pass ? ps->dead : ps->list; p; p = p->next) {
+                        ret->starting += p->n_starting;
+                        ret->ready += p->n_ready;
+                        ret->stopping += p->n_stopping;
+                        ret->queued += p->queued;
+                        for (const struct instance *i = p->instances; i; i = i->next)
+                                ret->inflight += i->inflight;
+                }
+}
+
+static void pcall_closed(uv_handle_t *h)
+{
+        struct pcall *pc = h->data;
+        free(pc->rh);
+        free(pc->rhbuf);
+        free(pc->head);
+        free(pc->pend);
+        free(pc->out);
+        free(pc);
+}
+
+struct pcall *pools_pcall_get(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        struct pcall *pc = ps->free_calls;
+        if (pc) {
+                struct pcall keep = *pc;
+                ps->free_calls = pc->free_next;
+                ps->n_free_calls--;
+                memset(pc, 0, sizeof *pc);
+                /* buffers and the timer handle stay */
+                pc->timer = keep.timer;
+                pc->rh = keep.rh;
+                pc->rh_cap = keep.rh_cap;
+                pc->rhbuf = keep.rhbuf;
+                pc->rhbuf_cap = keep.rhbuf_cap;
+                pc->head = keep.head;
+                pc->head_cap = keep.head_cap;
+                pc->pend = keep.pend;
+                pc->pend_cap = keep.pend_cap;
+                pc->out = keep.out;
+                pc->out_cap = keep.out_cap;
+                pc->timer.data = pc;
+                pc->timer_open = true;
+                return pc;
+        }
+        pc = calloc(1, sizeof *pc);
+        if (!pc)
+                return NULL;
+        uv_timer_init(&sf->loop, &pc->timer);
+        pc->timer.data = pc;
+        pc->timer_open = true;
+        return pc;
+}
+
+void pools_pcall_put(struct sfaasd *sf, struct pcall *pc)
+{
+        struct pools *ps = sf->pools;
+        (void) uv_timer_stop(&pc->timer);
+        if (ps->closed || ps->n_free_calls >= POOL_FREE_CALLS_MAX) {
+                uv_close((uv_handle_t *) &pc->timer, pcall_closed);
+                return;
+        }
+        pc->free_next = ps->free_calls;
+        ps->free_calls = pc;
+        ps->n_free_calls++;
+}
+
+void pools_call_ref(struct sfaasd *sf, struct pool *p)
+{
+        sf->pools->calls++;
+        p->calls++;
+}
+
+void pools_call_unref(struct sfaasd *sf, struct pool *p)
+{
+        sf->pools->calls--;
+        p->calls--;
+        pool_unref(p);
+}

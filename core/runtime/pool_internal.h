@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What core/runtime/pool.c and core/runtime/proxy.c share (the pools and the
+ * proxy are one module in two files): instances, upstream connections and
+ * proxied calls. Nothing else includes this.
+ */
+#pragma once
+
+#include <llhttp.h>
+
+#include "core/model/callid.h"
+#include "core/runtime/pool.h"
+
+enum inst_state { INST_STARTING, INST_READY, INST_STOPPING };
+
+struct linebuf {
+        char buf[4096];
+        size_t len;
+};
+
+struct instance {
+        struct instance *prev, *next;
+        struct pool *pool;
+        char id[96];
+        struct sandbox *sb;
+        pid_t pid;
+        int netns_fd;
+        enum inst_state state;
+        unsigned inflight;
+        uint64_t start_ns, ready_ns, last_used_ns;
+        uv_poll_t exit_poll;
+        uv_pipe_t out, err;
+        struct linebuf outl, errl;
+        uv_timer_t timer;          /* readiness retries, then the grace period */
+        int open_handles;
+        struct upconn *conns;      /* every upstream connection to it */
+        struct upconn *idle;       /* kept-alive upstream connections */
+        size_t n_idle;
+        struct upconn *probe;      /* readiness probe under way */
+        unsigned probes;
+        bool fast_wait;            /* waits for the fast probe tick */
+        bool exited, gone;
+        bool failed_start;         /* stopped for not getting ready in time */
+        bool outdated;             /* the function changed: stop when idle */
+        int wait_status;
+};
+
+struct pool {
+        struct pool *next;
+        struct sfaasd *sf;
+        char ns[64], name[64];
+        enum fn_mode mode;
+        bool removed;
+        struct fn_recipe *recipe;  /* http mode: how instances are made */
+        uint16_t port;
+        bool watchdog;
+        uint32_t min, max, max_inflight, queue_max, floor;
+        bool scale_zero;
+        uint64_t idle_ms, timeout_ms, grace_ms;
+        struct instance *instances;
+        size_t n_starting, n_ready, n_stopping;
+        struct pcall *qhead, *qtail;
+        size_t queued;
+        size_t calls;              /* pcalls that refer to this pool */
+        size_t n_structs;          /* instance structs not yet freed (gone ones close their handles) */
+        uint64_t seq;
+        uint64_t restarts;         /* crashed instances replaced */
+        uint64_t restart_at_ns;    /* backoff: no start before this */
+        uint64_t backoff_ms;
+        char last_error[256];      /* why the last start failed */
+};
+
+/* Upstream HTTP connection to one instance. */
+struct upconn {
+        struct upconn *next;        /* in the instance's idle list */
+        struct upconn *aprev, *anext; /* in the instance's list of all its connections */
+        bool idle;
+        struct instance *inst;      /* NULL once the instance is gone */
+        struct pcall *call;         /* the call using it, if any */
+        uv_tcp_t tcp;
+        uv_connect_t creq;
+        llhttp_t parser;
+        bool connected, closing, probe, reusable;
+        int probe_status;
+};
+
+/* One proxied call (core/proxy.c). */
+struct pcall {
+        struct pcall *qprev, *qnext;   /* in its pool's wait queue */
+        bool queued;
+        struct pool *pool;
+        struct http_request *req;      /* NULL once answered or gone */
+        struct instance *inst;
+        struct upconn *uc;
+        uv_timer_t timer;              /* the call's timeout */
+        bool timer_open;
+        char call_id[CALL_ID_MAX];
+        uint64_t start_unix_ns, start_ns;
+        char *head;                    /* the request head for the instance */
+        size_t head_len;
+        char *pend;                    /* body received before the instance was reached */
+        size_t pend_len, pend_cap;
+        bool body_chunked, body_done, body_sent, head_sent, body_paused;
+        bool head_req, retried, timed_out, ended, reused, had_body;
+        /* the answer */
+        int status;
+        char reason[64];
+        bool resp_begun, resp_done, resp_chunked, resp_close, interim, up_paused, up_keep_alive;
+        /* The instance's headers while they arrive: NUL-terminated names
+         * and values in rhbuf, found by offsets (no allocation per header). */
+        struct rh_ent {
+                uint32_t name, value;
+        } *rh;
+        size_t n_rh, rh_cap;
+        char *rhbuf;
+        size_t rhbuf_len, rhbuf_cap;
+        int rh_state;                  /* 0 none, 1 field, 2 value */
+        char *out;                     /* bytes for the client from one read */
+        size_t out_len, out_cap;
+        size_t head_cap;
+        struct pcall *free_next;       /* kept for reuse with its buffers and timer */
+};
+
+/* pool.c */
+struct pool *pool_lookup(struct sfaasd *sf, const char *ns, const char *name);
+/* A pcall (zeroed but for its buffers, timer initialised) and back: ended
+ * calls are kept for reuse, buffers and timer included. */
+struct pcall *pools_pcall_get(struct sfaasd *sf);
+void pools_pcall_put(struct sfaasd *sf, struct pcall *pc);
+/* pcalls count toward the daemon's busy work. */
+void pools_call_ref(struct sfaasd *sf, struct pool *p);
+void pools_call_unref(struct sfaasd *sf, struct pool *p);
+/* Dispatch queued calls to instances with room; start instances as needed. */
+void pool_dispatch(struct pool *p);
+/* A call ended on inst (ok: the instance answered properly). */
+void pool_call_done(struct pool *p, struct instance *inst);
+/* An upstream connection inside inst's network namespace; NULL + errno on failure. */
+struct upconn *upconn_open(struct instance *inst);
+/* Write to the instance (copied). */
+int upconn_write(struct upconn *uc, const char *a, size_t alen, const char *b, size_t blen, const char *c, size_t clen);
+void upconn_pause(struct upconn *uc, bool pause);
+void upconn_close(struct upconn *uc);
+/* Give uc back to its instance's idle list (or close it). */
+void upconn_release(struct upconn *uc);
+void pool_unref(struct pool *p);
+
+/* Wait queue (pool.c). */
+void pool_enqueue(struct pool *p, struct pcall *pc);
+void pool_dequeue(struct pool *p, struct pcall *pc);
+/* Read callback data for a connection in use by a call (pool.c routes it). */
+void proxy_upstream_read(struct pcall *pc, ssize_t n, const char *data);
+void proxy_upstream_connected(struct pcall *pc, int status);
+/* An upstream write finished; wake a paused client body when drained. */
+void proxy_upstream_drained(struct pcall *pc);
+
+/* proxy.c */
+/* Start call pc on instance inst (pool.c, when capacity appears). */
+void pcall_attach(struct pcall *pc, struct instance *inst);
+/* Answer a call that will not run (shutdown, failed starts) or lost its
+ * instance: an error answer, or a cut stream when one has begun. */
+void pcall_fail(struct pcall *pc, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
