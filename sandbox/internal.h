@@ -228,3 +228,14 @@ int sb_cgroup_destroy(struct sb_cgroup *cg);
 int sb_cgroup_stats(const struct sb_cgroup *cg, struct sandbox_stats *ret);
 /* Report for `sfaasd check`: mode and available controllers. */
 int sb_cgroup_describe(char *buf, size_t size);
+/* Write value into dir/file (a control file: no create, no truncate). */
+int sb_cgroup_write(const char *dir, const char *file, const char *value);
+
+/* cgroup_sweep.c: removing trees (see the file's comment). */
+
+/* Depth of a launcher's subtree below it: namespace, function, leaf. */
+#define SB_CGROUP_TREE_DEPTH 3
+/* Kill what is left in dir and below (depth levels), then rmdir bottom-up. */
+int sb_cgroup_remove_tree(const char *dir, bool v2, bool has_kill, int depth);
+/* Remove the subtrees dead launchers left under bases (see the comment). */
+void sb_cgroup_sweep_stale(char *const bases[], size_t n_bases, const char *only, bool v2, bool has_kill);
