@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/base/cleanup.h"
+#include "core/base/lockfile.h"
 #include "core/base/util.h"
 #include "sandbox/internal.h"
 
@@ -33,12 +34,11 @@ static bool cgroup_empty(const char *dir)
         return buf[0] == '\0';
 }
 
-/* Wait (bounded) until the cgroup has no process. v2 has an event for it
- * (cgroup.events "populated 0", POLLPRI); v1 has none, so poll
- * cgroup.procs with a short backoff. */
-static void wait_empty(const char *dir, bool v2)
+/* Wait until the cgroup has no process, or the deadline passes. v2 has an
+ * event for it (cgroup.events "populated 0", POLLPRI); v1 has none, so
+ * poll cgroup.procs with a short backoff. */
+static void wait_empty(const char *dir, bool v2, uint64_t deadline)
 {
-        uint64_t deadline = now_ns() + 2000000000ULL;
         long delay_ns = 50000;
 
         if (v2) {
@@ -105,10 +105,9 @@ static bool pid_listed(const pid_t *pids, size_t n, pid_t pid)
  * reads is never signalled (the pidfd still names the dead process). A
  * sandbox forks from the pids we read; each round kills what appeared, and
  * pids.max bounds the number of rounds a fork bomb can force. */
-static void kill_procs(const char *dir)
+static void kill_procs(const char *dir, uint64_t deadline)
 {
         enum { MAX = 256 };
-        uint64_t deadline = now_ns() + 1000000000ULL;
         char p[PATH_MAX];
 
         if (xsnprintf(p, sizeof p, "%s/cgroup.procs", dir) < 0)
@@ -139,11 +138,13 @@ static void kill_procs(const char *dir)
 }
 
 /* Kill what is left in dir and below, then rmdir bottom-up (cgroup
- * directories hold only control files and child cgroups). v2 with
- * cgroup.kill takes the whole subtree at once. depth bounds the walk
- * (subtree/namespace/function/leaf: SB_CGROUP_TREE_DEPTH). */
-int sb_cgroup_remove_tree(const char *dir, bool v2, bool has_kill, int depth)
+ * directories hold only control files and child cgroups), until deadline.
+ * v2 with cgroup.kill takes the whole subtree at once. depth bounds the
+ * walk (subtree/namespace/function/leaf: SB_CGROUP_TREE_DEPTH). */
+static int remove_tree(const char *dir, bool v2, bool has_kill, int depth, uint64_t deadline, unsigned *removed)
 {
+        bool child_busy = false;
+        uint64_t delay_ns = 50000;
         DIR *d;
         struct dirent *de;
         char p[PATH_MAX];
@@ -153,51 +154,146 @@ int sb_cgroup_remove_tree(const char *dir, bool v2, bool has_kill, int depth)
         if (depth > 0 && (d = opendir(dir))) {
                 while ((de = readdir(d)))
                         if (de->d_type == DT_DIR && de->d_name[0] != '.' &&
-                            xsnprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= 0)
-                                (void) sb_cgroup_remove_tree(p, v2, has_kill, depth - 1);
+                            xsnprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= 0 &&
+                            remove_tree(p, v2, has_kill, depth - 1, deadline, removed) < 0)
+                                child_busy = true;
                 (void) closedir(d);
         }
-        if (rmdir(dir) == 0 || errno == ENOENT)
-                return 0;
-        if (errno != EBUSY)
-                return -errno;
-        /* A killed task keeps the cgroup busy until its parent reaps it
-         * (an orphan's reaper may take a while), without being listed in
-         * cgroup.procs any more; v1 has no event for that: back off. */
-        for (uint64_t deadline = now_ns() + 2000000000ULL, delay_ns = 50000;;) {
-                struct timespec ts;
-                if (!v2 || !has_kill)
-                        kill_procs(dir);
-                wait_empty(dir, v2);
-                if (rmdir(dir) == 0 || errno == ENOENT)
+        for (bool waited = false;; waited = true) {
+                if (rmdir(dir) == 0) {
+                        if (removed)
+                                (*removed)++;
                         return 0;
-                if (errno != EBUSY)
+                }
+                if (errno == ENOENT)
+                        return 0;
+                /* A child that stayed keeps us busy too: no use waiting. */
+                if (errno != EBUSY || child_busy)
                         return -errno;
                 if (now_ns() >= deadline)
                         return -EBUSY;
-                ts = (struct timespec) { .tv_sec = 0, .tv_nsec = (long) delay_ns };
-                (void) nanosleep(&ts, NULL);
-                if (delay_ns < 10000000)
-                        delay_ns *= 2;
+                /* A killed task keeps the cgroup busy until its parent reaps
+                 * it (an orphan's reaper may take a while), without being
+                 * listed in cgroup.procs any more; v1 has no event for
+                 * that: back off. */
+                if (waited) {
+                        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long) delay_ns };
+                        (void) nanosleep(&ts, NULL);
+                        if (delay_ns < 10000000)
+                                delay_ns *= 2;
+                }
+                if (!v2 || !has_kill)
+                        kill_procs(dir, deadline);
+                wait_empty(dir, v2, deadline);
         }
 }
 
-/* "sfaasd-<pid>" or "sfaasd-<pid>-daemon": the default subtree names. */
-static pid_t default_subtree_pid(const char *name)
+int sb_cgroup_remove_tree(const char *dir, bool v2, bool has_kill, int depth, unsigned *removed)
+{
+        return remove_tree(dir, v2, has_kill, depth, now_ns() + 2000000000ULL, removed);
+}
+
+/* Parse "<digits>" ([1-9][0-9]*, at most INT32_MAX) at *p, advancing it. */
+static pid_t parse_pid(const char **p)
 {
         uint64_t v = 0;
-        const char *p = name + 7;
+        const char *s = *p;
 
-        if (strncmp(name, "sfaasd-", 7) != 0 || *p < '1' || *p > '9')
+        if (*s < '1' || *s > '9')
                 return 0;
-        for (; *p >= '0' && *p <= '9'; p++) {
-                v = v * 10 + (uint64_t) (*p - '0');
+        for (; *s >= '0' && *s <= '9'; s++) {
+                v = v * 10 + (uint64_t) (*s - '0');
                 if (v > INT32_MAX)
                         return 0;
         }
-        if (*p != '\0' && strcmp(p, "-daemon") != 0)
-                return 0;
+        *p = s;
         return (pid_t) v;
+}
+
+/* n lower-case hex digits at *p, advancing it. */
+static bool parse_hex(const char **p, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!(((*p)[i] >= '0' && (*p)[i] <= '9') || ((*p)[i] >= 'a' && (*p)[i] <= 'f')))
+                        return false;
+        *p += n;
+        return true;
+}
+
+enum sb_subtree_kind sb_subtree_name_parse(const char *name, struct sb_subtree_name *ret)
+{
+        struct sb_subtree_name n = { .kind = SB_SUBTREE_FOREIGN };
+        const char *p = name, *id = NULL;
+        size_t len;
+
+        if (!str_startswith(p, "sfaasd-"))
+                return SB_SUBTREE_FOREIGN;
+        p += 7;
+        if (str_startswith(p, "run-")) {
+                p += 4;
+                n.kind = SB_SUBTREE_RUN;
+                if (!(n.pid = parse_pid(&p)) || *p++ != '-' || !parse_hex(&p, SB_RUN_RAND_LEN))
+                        return SB_SUBTREE_FOREIGN;
+        } else if ((id = p, parse_hex(&p, SB_OWNER_ID_LEN)) && *p == '-') {
+                p++;
+                n.kind = SB_SUBTREE_DAEMON;
+                memcpy(n.id, id, SB_OWNER_ID_LEN);
+                if (!(n.pid = parse_pid(&p)))
+                        return SB_SUBTREE_FOREIGN;
+        } else {
+                p = name + 7;
+                n.kind = SB_SUBTREE_LEGACY;
+                if (!(n.pid = parse_pid(&p)))
+                        return SB_SUBTREE_FOREIGN;
+        }
+        if (strcmp(p, "-daemon") == 0)
+                n.self_leaf = true;
+        else if (*p)
+                return SB_SUBTREE_FOREIGN;
+        len = (size_t) (p - name);
+        if (len >= sizeof n.base)
+                return SB_SUBTREE_FOREIGN;
+        memcpy(n.base, name, len);
+        n.base[len] = '\0';
+        if (ret)
+                *ret = n;
+        return n.kind;
+}
+
+int sb_subtree_name_make(char *buf, size_t size, const char *owner_id, pid_t pid)
+{
+        unsigned char rnd[SB_RUN_RAND_LEN / 2];
+        char hex[SB_RUN_RAND_LEN + 1];
+        const char *p = owner_id;
+        int r;
+
+        if (owner_id) {
+                if (strlen(owner_id) != SB_OWNER_ID_LEN || !parse_hex(&p, SB_OWNER_ID_LEN))
+                        return -EINVAL;
+                return xsnprintf(buf, size, "sfaasd-%s-%d", owner_id, (int) pid);
+        }
+        r = random_bytes(rnd, sizeof rnd);
+        if (r < 0)
+                return r;
+        hex_encode(rnd, sizeof rnd, hex);
+        return xsnprintf(buf, size, "sfaasd-run-%d-%s", (int) pid, hex);
+}
+
+int sb_lock_dir_open(const char *path)
+{
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (st.st_uid != geteuid() || (st.st_mode & 022))
+                return -EPERM;
+        return TAKE_FD(fd);
 }
 
 /* Every visible pid in dir and below (at most max). */
@@ -306,22 +402,78 @@ static enum tree_owner tree_owner(const char *dir)
         return o;
 }
 
-/* Remove the default-named subtrees ("sfaasd-<pid>") that dead launchers
- * left under our own cgroup directories (bases: one per v1 hierarchy, or
- * the v2 one): a daemon killed with SIGKILL frees nothing, and processes
- * left in its leaves would stay counted (and running) forever. A subtree is
- * taken for stale when its pid does not exist in our pid namespace, or is
- * our own pid (we are about to create it: an earlier process with our pid
- * left it), and its processes are provably orphans of our pid namespace
- * (tree_owner). An empty subtree of another pid is kept: an idle launcher
- * of another pid namespace cannot be told from a dead one, and an empty
- * directory costs nothing; our own pid's is removed, since we need the
- * name. Custom subtree names are never touched. With only set, just the
- * subtree of that name is considered (a one-shot launcher's own). */
-void sb_cgroup_sweep_stale(char *const bases[], size_t n_bases, const char *only, bool v2, bool has_kill)
+
+/* A legacy subtree "sfaasd-<pid>" (made by versions before the names
+ * below) is taken for stale when <pid> does not exist in our pid namespace
+ * and its processes are provably orphans of our pid namespace (tree_owner).
+ * An empty one is kept: an idle launcher of another pid namespace cannot be
+ * told from a dead one by a pid, and an empty directory costs nothing. */
+static bool legacy_dead(char *const bases[], size_t n_bases, const struct sb_subtree_name *n)
 {
-        /* One decision per name over every hierarchy: killing the processes
-         * found through one hierarchy empties the others. */
+        enum tree_owner o = TREE_EMPTY;
+
+        if (kill(n->pid, 0) == 0 || errno != ESRCH)
+                return false;
+        for (size_t k = 0; k < n_bases; k++)
+                for (int leaf = 0; leaf < 2; leaf++) {
+                        enum tree_owner ok;
+                        char p[PATH_MAX];
+                        if (!bases[k] || xsnprintf(p, sizeof p, "%s/%s%s", bases[k], n->base, leaf ? "-daemon" : "") < 0 ||
+                            access(p, F_OK) < 0)
+                                continue;
+                        ok = tree_owner(p);
+                        if (ok == TREE_OURS || ok == TREE_UNKNOWN)
+                                return false;
+                        if (ok == TREE_ORPHANED)
+                                o = ok;
+                }
+        return o == TREE_ORPHANED;
+}
+
+/* Kill and remove "<name>" and "<name>-daemon" below every base; counts go
+ * into rep. True when nothing of them is left. */
+static bool remove_named(char *const bases[], size_t n_bases, const char *name, bool v2, bool has_kill,
+                         struct sandbox_sweep *rep)
+{
+        enum { MAX = 1024 };
+        _cleanup_free_ pid_t *pids = calloc(MAX, sizeof *pids);
+        size_t procs = 0;
+        unsigned removed = 0;
+        bool complete = true;
+
+        /* Processes found before the kill, for the report: the same process
+         * is listed in every v1 hierarchy, so the largest count of one. */
+        for (size_t k = 0; k < n_bases && pids; k++) {
+                size_t n = 0;
+                for (int leaf = 0; leaf < 2; leaf++) {
+                        char p[PATH_MAX];
+                        if (bases[k] && xsnprintf(p, sizeof p, "%s/%s%s", bases[k], name, leaf ? "-daemon" : "") >= 0)
+                                n = tree_pids(p, SB_CGROUP_TREE_DEPTH, pids, n, MAX);
+                }
+                if (n > procs)
+                        procs = n;
+        }
+        for (size_t k = 0; k < n_bases; k++)
+                for (int leaf = 0; leaf < 2; leaf++) {
+                        char p[PATH_MAX];
+                        if (!bases[k] || xsnprintf(p, sizeof p, "%s/%s%s", bases[k], name, leaf ? "-daemon" : "") < 0)
+                                continue;
+                        if (sb_cgroup_remove_tree(p, v2, has_kill, SB_CGROUP_TREE_DEPTH, &removed) < 0)
+                                complete = false;
+                }
+        if (rep && removed) {
+                rep->subtrees++;
+                rep->dirs += removed;
+                rep->procs += (unsigned) procs;
+        }
+        if (rep && !complete)
+                rep->busy++;
+        return complete;
+}
+
+void sb_cgroup_sweep(char *const bases[], size_t n_bases, bool v2, bool has_kill, const struct sb_sweep *sw,
+                     struct sandbox_sweep *rep)
+{
         for (size_t b = 0; b < n_bases; b++) {
                 DIR *d = bases[b] ? opendir(bases[b]) : NULL;
                 struct dirent *de;
@@ -329,32 +481,44 @@ void sb_cgroup_sweep_stale(char *const bases[], size_t n_bases, const char *only
                 if (!d)
                         continue;
                 while ((de = readdir(d))) {
-                        enum tree_owner o = TREE_EMPTY;
-                        char p[PATH_MAX];
-                        pid_t pid;
-                        if (de->d_type != DT_DIR || !(pid = default_subtree_pid(de->d_name)) ||
-                            (only && strcmp(de->d_name, only) != 0))
+                        struct sb_subtree_name n;
+                        char lock[sizeof n.base + 8];
+                        bool ours, same_owner, dead = false;
+                        int lock_fd = -1;
+
+                        if (de->d_type != DT_DIR || sb_subtree_name_parse(de->d_name, &n) == SB_SUBTREE_FOREIGN)
                                 continue;
-                        if (pid != getpid() && (kill(pid, 0) == 0 || errno != ESRCH))
+                        ours = sw->own_name && strcmp(n.base, sw->own_name) == 0;
+                        same_owner = n.kind == SB_SUBTREE_DAEMON && sw->owner_id &&
+                                     strcmp(n.id, sw->owner_id) == 0;
+                        (void) xsnprintf(lock, sizeof lock, "%s.lock", n.base);
+                        if (n.kind == SB_SUBTREE_LEGACY)
+                                dead = sw->legacy && legacy_dead(bases, n_bases, &n);
+                        else if (same_owner)
+                                /* Our caller holds our data folder's lock for
+                                 * its life, as every daemon on it did: the
+                                 * one that made this is gone. Our own name
+                                 * too (an earlier daemon with our pid). */
+                                dead = true;
+                        else if (!ours && sw->lock_dir_fd >= 0)
+                                dead = lockfile_take_abandoned(sw->lock_dir_fd, lock, &lock_fd) == 0;
+                        if (!dead)
                                 continue;
-                        for (size_t k = 0; k < n_bases; k++) {
-                                enum tree_owner ok;
-                                if (!bases[k] || xsnprintf(p, sizeof p, "%s/%s", bases[k], de->d_name) < 0 ||
-                                    access(p, F_OK) < 0)
-                                        continue;
-                                ok = tree_owner(p);
-                                if (ok == TREE_OURS || ok == TREE_UNKNOWN || (ok == TREE_ORPHANED && o == TREE_EMPTY))
-                                        o = ok;
-                                if (o == TREE_OURS || o == TREE_UNKNOWN)
-                                        break;
+                        if (!remove_named(bases, n_bases, n.base, v2, has_kill, rep)) {
+                                /* Left as it is (and the abandoned lock with
+                                 * it) for the next sweep to try again. */
+                                if (lock_fd >= 0)
+                                        (void) close(lock_fd);
+                                continue;
                         }
-                        if (o != TREE_ORPHANED && !(o == TREE_EMPTY && pid == getpid()))
-                                continue;
-                        for (size_t k = 0; k < n_bases; k++)
-                                if (bases[k] && xsnprintf(p, sizeof p, "%s/%s", bases[k], de->d_name) >= 0)
-                                        (void) sb_cgroup_remove_tree(p, v2, has_kill, SB_CGROUP_TREE_DEPTH);
+                        if (lock_fd >= 0) {
+                                lockfile_remove(sw->lock_dir_fd, lock, TAKE_FD(lock_fd));
+                                if (rep)
+                                        rep->lock_files++;
+                        } else if (same_owner && !ours && sw->lock_dir_fd >= 0 &&
+                                   unlinkat(sw->lock_dir_fd, lock, 0) == 0 && rep)
+                                rep->lock_files++;
                 }
                 (void) closedir(d);
         }
 }
-
