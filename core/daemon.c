@@ -99,7 +99,7 @@ static int prepare_data_dir(struct sfaasd *sf, struct sf_err *err)
         if (mkdir(sf->tmp_dir, 0700) < 0 && errno != EEXIST)
                 return sf_err_errno(err, -errno, "cannot create '%s'", sf->tmp_dir);
         /* Half-written imports from a crash are garbage: nothing refers to them. */
-        r = image_gc_partial(sf->images_dir);
+        r = image_gc_partial(sf->images_dir, NULL);
         if (r < 0)
                 log_warning_errno(r, "cannot clean partial imports in '%s'", sf->images_dir);
         /* Then the blobs they (or a delete before a crash) left behind. */
