@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "core/async.h"
+#include "core/datadir.h"
 #include "core/http.h"
 #include "core/logs.h"
 #include "core/metrics.h"
@@ -63,6 +64,7 @@ struct sfaasd {
         struct sfaasd_config cfg;
         struct store *store;
         struct sandbox_launcher *launcher;
+        struct datadir datadir;        /* the data folder's lock and identity (core/datadir.h) */
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
         struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
