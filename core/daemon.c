@@ -116,13 +116,13 @@ static void log_cleanup(const struct sandbox_sweep *sw, const struct datadir_res
 {
         if (sw->lock_error)
                 log_warning_errno(sw->lock_error,
-                                  "no lock file in '%s' for the cgroup subtree: if this daemon is killed, only the "
-                                  "next daemon on this data folder removes its cgroups",
+                                  "no lock file in '%s' for the cgroup subtree: if this daemon is "
+                                  "killed, only the next daemon on this data folder removes its cgroups",
                                   SANDBOX_LOCK_DIR);
         if (!sw->subtrees && !sw->busy && !sw->lock_files && !res->imports && !res->blobs && !res->tmp_files)
                 return;
-        log_notice("cleaned up after a killed run: %u cgroup subtree(s) (%u directories, %u process(es) killed, "
-                   "%u lock file(s))%s, %u partial import(s), %u blob(s), %u temporary file(s)",
+        log_notice("cleaned up after a killed run: %u cgroup subtree(s) (%u directories, %u process(es) "
+                   "killed, %u lock file(s))%s, %u partial import(s), %u blob(s), %u temporary file(s)",
                    sw->subtrees, sw->dirs, sw->procs, sw->lock_files,
                    sw->busy ? ", some still busy and left for the next start" : "", res->imports, res->blobs,
                    res->tmp_files);

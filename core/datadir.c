@@ -122,8 +122,8 @@ int datadir_open(const char *data_dir, struct datadir *ret, struct sf_err *err)
                 _cleanup_free_ char *holder = NULL;
                 if (read_file_at(dfd, LOCK_FILE, 64, &holder, NULL) >= 0)
                         holder[strcspn(holder, "\n")] = '\0';
-                return sf_err_set(err, -EBUSY, "data folder '%s' is in use by another sfaasd (pid %s)", data_dir,
-                                  holder && holder[0] ? holder : "unknown");
+                return sf_err_set(err, -EBUSY, "data folder '%s' is in use by another sfaasd (pid %s)",
+                                  data_dir, holder && holder[0] ? holder : "unknown");
         }
         if (r < 0)
                 return sf_err_errno(err, r, "cannot lock '%s/%s'", data_dir, LOCK_FILE);

@@ -44,9 +44,12 @@ void datadir_close(struct datadir *d);
 
 /* What a killed daemon left in the data folder, removed at the next start. */
 struct datadir_residue {
-        unsigned imports;     /* images/: staging, unpack and half-removed folders, images without .complete */
-        unsigned blobs;       /* blobs/sha256/: temporary copies and blobs no image lists */
-        unsigned tmp_files;   /* "<name>.tmp-<hex>" of atomic writes in DATA and DATA/secrets; entries in DATA/tmp */
+        /* images/: staging, unpack and half-removed folders, images without .complete */
+        unsigned imports;
+        /* blobs/sha256/: temporary copies, and blobs no image lists */
+        unsigned blobs;
+        /* "<name>.tmp-<hex>" of atomic writes in DATA and DATA/secrets; entries in DATA/tmp */
+        unsigned tmp_files;
 };
 /* Remove it. Only with the folder's lock held (nothing else may be
  * importing). Best effort: what cannot be removed is logged and left. */

@@ -29,7 +29,8 @@ static bool cgroup_empty(const char *dir)
 {
         _cleanup_free_ char *buf = NULL;
         char p[PATH_MAX];
-        if (xsnprintf(p, sizeof p, "%s/cgroup.procs", dir) < 0 || read_file_at(AT_FDCWD, p, 1 << 20, &buf, NULL) < 0)
+        if (xsnprintf(p, sizeof p, "%s/cgroup.procs", dir) < 0 ||
+            read_file_at(AT_FDCWD, p, 1 << 20, &buf, NULL) < 0)
                 return true;
         return buf[0] == '\0';
 }
@@ -141,7 +142,8 @@ static void kill_procs(const char *dir, uint64_t deadline)
  * directories hold only control files and child cgroups), until deadline.
  * v2 with cgroup.kill takes the whole subtree at once. depth bounds the
  * walk (subtree/namespace/function/leaf: SB_CGROUP_TREE_DEPTH). */
-static int remove_tree(const char *dir, bool v2, bool has_kill, int depth, uint64_t deadline, unsigned *removed)
+static int remove_tree(const char *dir, bool v2, bool has_kill, int depth, uint64_t deadline,
+                       unsigned *removed)
 {
         bool child_busy = false;
         uint64_t delay_ns = 50000;
@@ -304,7 +306,8 @@ static size_t tree_pids(const char *dir, int depth, pid_t *pids, size_t n, size_
         DIR *d;
         struct dirent *de;
 
-        if (xsnprintf(p, sizeof p, "%s/cgroup.procs", dir) >= 0 && read_file_at(AT_FDCWD, p, 1 << 20, &buf, NULL) >= 0)
+        if (xsnprintf(p, sizeof p, "%s/cgroup.procs", dir) >= 0 &&
+            read_file_at(AT_FDCWD, p, 1 << 20, &buf, NULL) >= 0)
                 n += parse_pids(buf, pids + n, max - n);
         if (depth > 0 && n < max && (d = opendir(dir))) {
                 while (n < max && (de = readdir(d)))
@@ -402,6 +405,13 @@ static enum tree_owner tree_owner(const char *dir)
         return o;
 }
 
+/* base/name, or with leaf base/name-daemon, into p. */
+static int named_path(char *p, size_t size, const char *base, const char *name, bool leaf)
+{
+        if (!base)
+                return -ENOENT;
+        return xsnprintf(p, size, "%s/%s%s", base, name, leaf ? "-daemon" : "");
+}
 
 /* A legacy subtree "sfaasd-<pid>" (made by versions before the names
  * below) is taken for stale when <pid> does not exist in our pid namespace
@@ -418,8 +428,7 @@ static bool legacy_dead(char *const bases[], size_t n_bases, const struct sb_sub
                 for (int leaf = 0; leaf < 2; leaf++) {
                         enum tree_owner ok;
                         char p[PATH_MAX];
-                        if (!bases[k] || xsnprintf(p, sizeof p, "%s/%s%s", bases[k], n->base, leaf ? "-daemon" : "") < 0 ||
-                            access(p, F_OK) < 0)
+                        if (named_path(p, sizeof p, bases[k], n->base, leaf) < 0 || access(p, F_OK) < 0)
                                 continue;
                         ok = tree_owner(p);
                         if (ok == TREE_OURS || ok == TREE_UNKNOWN)
@@ -447,7 +456,7 @@ static bool remove_named(char *const bases[], size_t n_bases, const char *name, 
                 size_t n = 0;
                 for (int leaf = 0; leaf < 2; leaf++) {
                         char p[PATH_MAX];
-                        if (bases[k] && xsnprintf(p, sizeof p, "%s/%s%s", bases[k], name, leaf ? "-daemon" : "") >= 0)
+                        if (named_path(p, sizeof p, bases[k], name, leaf) >= 0)
                                 n = tree_pids(p, SB_CGROUP_TREE_DEPTH, pids, n, MAX);
                 }
                 if (n > procs)
@@ -456,7 +465,7 @@ static bool remove_named(char *const bases[], size_t n_bases, const char *name, 
         for (size_t k = 0; k < n_bases; k++)
                 for (int leaf = 0; leaf < 2; leaf++) {
                         char p[PATH_MAX];
-                        if (!bases[k] || xsnprintf(p, sizeof p, "%s/%s%s", bases[k], name, leaf ? "-daemon" : "") < 0)
+                        if (named_path(p, sizeof p, bases[k], name, leaf) < 0)
                                 continue;
                         if (sb_cgroup_remove_tree(p, v2, has_kill, SB_CGROUP_TREE_DEPTH, &removed) < 0)
                                 complete = false;
@@ -486,7 +495,8 @@ void sb_cgroup_sweep(char *const bases[], size_t n_bases, bool v2, bool has_kill
                         bool ours, same_owner, dead = false;
                         int lock_fd = -1;
 
-                        if (de->d_type != DT_DIR || sb_subtree_name_parse(de->d_name, &n) == SB_SUBTREE_FOREIGN)
+                        if (de->d_type != DT_DIR ||
+                            sb_subtree_name_parse(de->d_name, &n) == SB_SUBTREE_FOREIGN)
                                 continue;
                         ours = sw->own_name && strcmp(n.base, sw->own_name) == 0;
                         same_owner = n.kind == SB_SUBTREE_DAEMON && sw->owner_id &&

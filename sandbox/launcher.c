@@ -201,7 +201,8 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 if (!o.name) {
                         r = sb_subtree_name_make(name, sizeof name, o.owner_id, getpid());
                         if (r < 0) {
-                                sf_err_errno(err, r, "cgroup: bad owner id '%s'", o.owner_id ? o.owner_id : "");
+                                sf_err_errno(err, r, "cgroup: bad owner id '%s'",
+                                             o.owner_id ? o.owner_id : "");
                                 goto fail;
                         }
                         o.name = name;
@@ -226,8 +227,9 @@ void sandbox_launcher_sweep(const struct sandbox_launcher *l, struct sandbox_swe
 
 int sandbox_launcher_describe_cgroups(const struct sandbox_launcher *l, char *buf, size_t size)
 {
+        const char *mode = l->cg.mode == SB_CGROUP_V2 ? "v2" : l->cg.mode == SB_CGROUP_V1 ? "v1" : "none";
         size_t n = 0;
-        int r = xsnprintf(buf, size, "%s", l->cg.mode == SB_CGROUP_V2 ? "v2" : l->cg.mode == SB_CGROUP_V1 ? "v1" : "none");
+        int r = xsnprintf(buf, size, "%s", mode);
 
         for (int c = 0; r >= 0 && c < SB_CTRL_MAX_; c++) {
                 if (!l->cg.subtree[c])
