@@ -812,6 +812,81 @@ static void test_killed_run_swept_by_next(void **state)
         (void) rm_rf_at(AT_FDCWD, tmpl);
 }
 
+static bool in_base(const char *base, const char *name)
+{
+        char p[PATH_MAX];
+        (void) xsnprintf(p, sizeof p, "%s/%s", base, name);
+        return access(p, F_OK) == 0;
+}
+
+/* The sweep's decisions over a fake v2 hierarchy (plain directories: no
+ * process, so no kill), since this host may offer only one of v1 and v2:
+ * a dead predecessor's subtree and its "-daemon" leaf go, as does a
+ * subtree with an abandoned lock; held, missing-lock and foreign ones
+ * stay; old "sfaasd-<pid>" names only with legacy, and an empty one never. */
+static void test_sweep_decisions_v2_layout(void **state)
+{
+        char tmpl[] = "/tmp/sfaasd-test-cgv2-XXXXXX", base[PATH_MAX], locks[PATH_MAX], p[PATH_MAX];
+        static const char *const gone[] = {
+                "sfaasd-00000000000000aa-11", "sfaasd-00000000000000aa-11-daemon",
+                "sfaasd-00000000000000aa-12-daemon", "sfaasd-00000000000000bb-13",
+                "sfaasd-00000000000000bb-13-daemon", "sfaasd-run-14-0000abcd",
+        };
+        static const char *const kept[] = {
+                "sfaasd-00000000000000cc-15", "sfaasd-00000000000000cc-15-daemon", "sfaasd-run-16-0000abcd",
+                "sfaasd-2000000000", "sfaasd-test-x", "sfaasd-00000000000000aa", "system.slice",
+        };
+        char *bases[1] = { base };
+        struct sb_sweep sw = { .own_name = "sfaasd-00000000000000aa-99", .owner_id = "00000000000000aa" };
+        struct sandbox_sweep rep = { 0 };
+        pid_t holder;
+        (void) state;
+
+        assert_non_null(mkdtemp(tmpl));
+        (void) xsnprintf(base, sizeof base, "%s/own", tmpl);
+        (void) xsnprintf(locks, sizeof locks, "%s/locks", tmpl);
+        assert_int_equal(mkdir(base, 0755), 0);
+        sw.lock_dir_fd = sb_lock_dir_open(locks);
+        assert_true(sw.lock_dir_fd >= 0);
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
+                mkdirs(base, gone[i], p, sizeof p);
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++)
+                mkdirs(base, kept[i], p, sizeof p);
+        mkdirs(base, "sfaasd-00000000000000aa-11/ns/fn/leaf", p, sizeof p);
+        mkdirs(base, "sfaasd-run-14-0000abcd/leaf", p, sizeof p);
+        abandoned_lock(sw.lock_dir_fd, "sfaasd-00000000000000bb-13");
+        abandoned_lock(sw.lock_dir_fd, "sfaasd-run-14-0000abcd");
+        holder = hold_lock(sw.lock_dir_fd, "sfaasd-00000000000000cc-15");
+
+        sb_cgroup_sweep(bases, 1, true, true, &sw, &rep);
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
+                if (in_base(base, gone[i]))
+                        fail_msg("'%s' not swept", gone[i]);
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++)
+                if (!in_base(base, kept[i]))
+                        fail_msg("'%s' swept", kept[i]);
+        assert_false(lock_exists(sw.lock_dir_fd, "sfaasd-00000000000000bb-13"));
+        assert_false(lock_exists(sw.lock_dir_fd, "sfaasd-run-14-0000abcd"));
+        assert_true(lock_exists(sw.lock_dir_fd, "sfaasd-00000000000000cc-15"));
+        /* aa-11 (+ its leaf and 3 levels), aa-12's leaf, bb-13 (+ leaf), run-14 (+ leaf) */
+        assert_int_equal(rep.subtrees, 4);
+        assert_int_equal(rep.dirs, 5 + 1 + 2 + 2);
+        assert_int_equal(rep.lock_files, 2);
+        assert_int_equal(rep.busy, 0);
+
+        /* an old name: only with legacy, only a dead pid, never when empty */
+        sw.legacy = true;
+        memset(&rep, 0, sizeof rep);
+        sb_cgroup_sweep(bases, 1, true, true, &sw, &rep);
+        assert_true(in_base(base, "sfaasd-2000000000"));
+        assert_int_equal(rep.subtrees, 0);
+
+        (void) kill(holder, SIGKILL);
+        (void) waitpid(holder, NULL, 0);
+        (void) close(sw.lock_dir_fd);
+        (void) rm_rf_at(AT_FDCWD, tmpl);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -823,6 +898,7 @@ int main(void)
                 cmocka_unit_test(test_subtree_names),
                 cmocka_unit_test(test_sweep_by_owner_and_lock),
                 cmocka_unit_test(test_killed_run_swept_by_next),
+                cmocka_unit_test(test_sweep_decisions_v2_layout),
         };
         return cmocka_run_group_tests_name("cgroup", tests, setup, teardown);
 }
