@@ -177,8 +177,9 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
 void sandbox_launcher_free(struct sandbox_launcher *l);
 /* What sandbox_launcher_new() swept, for the caller's log. */
 void sandbox_launcher_sweep(const struct sandbox_launcher *l, struct sandbox_sweep *ret);
-/* "v1 DIR, DIR, ..." or "v2 DIR": the subtree in every hierarchy, for the
- * log (v1 cpuacct only once a group was made there); "none" without. */
+/* "v1 DIR, DIR, ..." or "v2 DIR": where the subtree is in every hierarchy,
+ * for the log (v1 cpuacct's is made with the first group, spec->group);
+ * "none" without cgroups. */
 int sandbox_launcher_describe_cgroups(const struct sandbox_launcher *l, char *buf, size_t size);
 
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
