@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The client's HTTP calls; see cmd/client_http.h. The transport (socket,
- * request serialisation, llhttp parsing, one deadline) is core/httpclient.c;
+ * request serialisation, llhttp parsing, one deadline) is core/http/client.c;
  * this file adds the gateway, its credentials and the client's messages.
  */
 #include "cmd/client_http.h"

@@ -11,8 +11,9 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "core/runtime/async.h"
+#include "core/daemon/datadir.h"
 #include "core/http/server.h"
+#include "core/runtime/async.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "sandbox/sandbox.h"
@@ -31,7 +32,7 @@ struct sfaasd_config {
         uint64_t shutdown_grace_ms;    /* in-flight work on SIGTERM (default 30 s) */
         uint64_t log_bytes;            /* per function and generation (default 1 MiB) */
         bool cgroups;                  /* false only for tests on hosts without them */
-        /* async invocation (core/async.h) */
+        /* async invocation (core/runtime/async.h) */
         uint64_t async_concurrency;    /* calls of one function at once (default 1) */
         uint64_t async_max_running;    /* calls of all functions at once (default 8) */
         uint64_t async_callback_retries; /* retries after a failed callback (default 5) */
@@ -42,7 +43,7 @@ struct sfaasd_config {
         uint64_t async_queue_max_bytes; /* their request bytes (default 1 GiB) */
         uint64_t async_function_queue_max; /* calls queued or running, one function (default 10000) */
         uint64_t async_function_queue_max_bytes; /* their request bytes (default 256 MiB) */
-        /* http-mode functions (core/pool.h); labels and annotations override */
+        /* http-mode functions (core/runtime/pool.h); labels and annotations override */
         uint64_t http_idle_ms;         /* idle instance stops (default 5 min) */
         uint64_t http_grace_ms;        /* SIGTERM to SIGKILL (default 10 s) */
         uint64_t http_timeout_ms;      /* one proxied call (default 60 s) */
@@ -67,6 +68,7 @@ struct sfaasd {
         struct sfaasd_config cfg;
         struct store *store;
         struct sandbox_launcher *launcher;
+        struct datadir datadir;        /* the data folder's lock and identity (core/daemon/datadir.h) */
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
         struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
@@ -82,10 +84,10 @@ struct sfaasd {
         struct invocation *invocations;   /* live exec-mode invocations */
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
-        struct metrics metrics;           /* core/metrics.h */
-        struct logs logs;                 /* per-function logs and their followers (core/logs.h) */
-        struct async async;               /* the async call queue (core/async.h) */
-        struct pools *pools;              /* warm http-mode instances (core/pool.h) */
+        struct metrics metrics;           /* core/runtime/metrics.h */
+        struct logs logs;                 /* per-function logs and their followers (core/runtime/logs.h) */
+        struct async async;               /* the async call queue (core/runtime/async.h) */
+        struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
         int exit_code;
 };
 

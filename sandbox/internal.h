@@ -193,6 +193,9 @@ struct sb_cgroup_root {
         bool has_kill;        /* v2: cgroup.kill exists */
         bool has_swap;        /* v2 memory.swap.max / v1 memory.memsw.limit_in_bytes */
         bool cpuacct_in_cpu;  /* v1: cpuacct is co-mounted with cpu (own[SB_CTRL_CPUACCT] is NULL) */
+        char *name;           /* the subtree's name */
+        int lock_dir_fd;      /* the lock folder (SANDBOX_LOCK_DIR), or -1 */
+        int lock_fd;          /* our "<name>.lock" in it, held; or -1 */
 };
 
 struct sb_cgroup {
@@ -205,9 +208,16 @@ struct sb_cgroup {
 
 /* Describe the hierarchy (no side effects). */
 int sb_cgroup_detect(struct sb_cgroup_root *root, struct sf_err *err);
-/* sweep_all: also remove the stale "sfaasd-<pid>" subtrees of dead
- * launchers (see sweep_stale); else only a stale one with our own name. */
-int sb_cgroup_root_init(struct sb_cgroup_root *root, const char *subtree_name, bool sweep_all,
+
+struct sb_root_opts {
+        const char *name;      /* the subtree's name (sb_subtree_name_make, or a test's own) */
+        const char *owner_id;  /* sandbox_launcher_config.owner_id, or NULL */
+        const char *lock_dir;  /* where launchers keep their lock files; NULL = none */
+        bool legacy;           /* also sweep the "sfaasd-<pid>" subtrees of older versions */
+};
+/* Take our lock file, sweep what dead launchers left (sb_cgroup_sweep; its
+ * counts into rep), then create our subtree in every hierarchy. */
+int sb_cgroup_root_init(struct sb_cgroup_root *root, const struct sb_root_opts *o, struct sandbox_sweep *rep,
                         struct sf_err *err);
 void sb_cgroup_root_release(struct sb_cgroup_root *root);
 /* group: NULL, "NS" or "NS/FUNCTION" (each level created on demand, valid
@@ -228,3 +238,56 @@ int sb_cgroup_destroy(struct sb_cgroup *cg);
 int sb_cgroup_stats(const struct sb_cgroup *cg, struct sandbox_stats *ret);
 /* Report for `sfaasd check`: mode and available controllers. */
 int sb_cgroup_describe(char *buf, size_t size);
+/* Write value into dir/file (a control file: no create, no truncate). */
+int sb_cgroup_write(const char *dir, const char *file, const char *value);
+
+/* cgroup_sweep.c: removing trees (see the file's comment). */
+
+/* Depth of a launcher's subtree below it: namespace, function, leaf. */
+#define SB_CGROUP_TREE_DEPTH 3
+/* Kill what is left in dir and below (depth levels), then rmdir bottom-up,
+ * for at most 2 s. Adds the number of directories removed to *removed
+ * (may be NULL). -EBUSY when something stayed. */
+int sb_cgroup_remove_tree(const char *dir, bool v2, bool has_kill, int depth, unsigned *removed);
+
+/* The names of launcher subtrees (see sandbox.h, "Cgroup subtree names"). */
+enum sb_subtree_kind {
+        SB_SUBTREE_FOREIGN = 0,  /* not ours: never touched */
+        SB_SUBTREE_LEGACY,       /* "sfaasd-<pid>" (versions before these names) */
+        SB_SUBTREE_DAEMON,       /* "sfaasd-<owner id>-<pid>" */
+        SB_SUBTREE_RUN,          /* "sfaasd-run-<pid>-<random>" */
+};
+#define SB_OWNER_ID_LEN 16       /* lower-case hex */
+#define SB_RUN_RAND_LEN 8        /* lower-case hex */
+struct sb_subtree_name {
+        enum sb_subtree_kind kind;
+        pid_t pid;
+        char id[SB_OWNER_ID_LEN + 1];  /* DAEMON: the owner id */
+        char base[64];                 /* the name without "-daemon" */
+        bool self_leaf;                /* "<base>-daemon": the v2 leaf the launcher moved into */
+};
+/* Parse a directory name; the kind, and with ret the parts (ret may be NULL). */
+enum sb_subtree_kind sb_subtree_name_parse(const char *name, struct sb_subtree_name *ret);
+/* Our subtree's name: with owner_id "sfaasd-<owner_id>-<pid>", else
+ * "sfaasd-run-<pid>-<8 random hex>". -EINVAL for a malformed owner_id. */
+int sb_subtree_name_make(char *buf, size_t size, const char *owner_id, pid_t pid);
+/* Open (and make, mode 0700) the lock folder. Refused (-EPERM) unless it
+ * is a directory of our own euid that nobody else may write to: a lock
+ * file planted there would get a live launcher's subtree swept. */
+int sb_lock_dir_open(const char *path);
+
+struct sb_sweep {
+        const char *own_name;   /* our subtree's name: its lock is ours */
+        const char *owner_id;   /* our owner id (the caller holds its data folder's lock), or NULL */
+        int lock_dir_fd;        /* the lock folder, or -1 */
+        bool legacy;            /* also the "sfaasd-<pid>" names */
+};
+/* Kill and remove every subtree under bases (our own cgroup directory of
+ * each hierarchy) whose launcher is provably gone, with its lock file:
+ *   - "sfaasd-<owner_id>-<any pid>" for our owner_id;
+ *   - a recognised name whose lock file is in the lock folder and held by
+ *     nobody (lockfile_take_abandoned);
+ *   - with legacy, "sfaasd-<pid>" by the old rule (see legacy_dead).
+ * Anything else stays. Counts go into rep (may be NULL). */
+void sb_cgroup_sweep(char *const bases[], size_t n_bases, bool v2, bool has_kill, const struct sb_sweep *sw,
+                     struct sandbox_sweep *rep);

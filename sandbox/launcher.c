@@ -64,6 +64,7 @@ struct userns_slot {
 struct sandbox_launcher {
         struct sock_fprog prog;   /* the built-in program (sandbox/seccomp.c) */
         struct sb_cgroup_root cg;
+        struct sandbox_sweep swept;   /* what the start-up sweep removed */
         bool no_cgroups;
         bool have_pool;
         bool one_shot;
@@ -156,6 +157,7 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
         l = calloc(1, sizeof *l);
         if (!l)
                 return sf_err_set(err, -ENOMEM, "out of memory");
+        l->cg.lock_fd = l->cg.lock_dir_fd = -1;
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 l->userns[i].fd = -1;
         l->dev_tmpl_fd = l->mask_tmpl_fd = -1;
@@ -190,14 +192,24 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
         l->no_cgroups = cfg && cfg->no_cgroups;
         l->one_shot = cfg && cfg->one_shot;
         if (!l->no_cgroups) {
-                const char *sub = cfg ? cfg->cgroup_subtree : NULL;
-                if (!sub) {
-                        (void) xsnprintf(name, sizeof name, "sfaasd-%d", (int) getpid());
-                        sub = name;
+                struct sb_root_opts o = {
+                        .name = cfg ? cfg->cgroup_subtree : NULL,
+                        .owner_id = cfg ? cfg->owner_id : NULL,
+                        .lock_dir = cfg && cfg->lock_dir ? cfg->lock_dir : SANDBOX_LOCK_DIR,
+                        .legacy = !(cfg && cfg->one_shot),
+                };
+                if (!o.name) {
+                        r = sb_subtree_name_make(name, sizeof name, o.owner_id, getpid());
+                        if (r < 0) {
+                                sf_err_errno(err, r, "cgroup: bad owner id '%s'",
+                                             o.owner_id ? o.owner_id : "");
+                                goto fail;
+                        }
+                        o.name = name;
                 }
                 r = sb_cgroup_detect(&l->cg, err);
                 if (r >= 0)
-                        r = sb_cgroup_root_init(&l->cg, sub, !(cfg && cfg->one_shot), err);
+                        r = sb_cgroup_root_init(&l->cg, &o, &l->swept, err);
                 if (r < 0)
                         goto fail;
         }
@@ -206,6 +218,26 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
 fail:
         sandbox_launcher_free(l);
         return r;
+}
+
+void sandbox_launcher_sweep(const struct sandbox_launcher *l, struct sandbox_sweep *ret)
+{
+        *ret = l->swept;
+}
+
+int sandbox_launcher_describe_cgroups(const struct sandbox_launcher *l, char *buf, size_t size)
+{
+        const char *mode = l->cg.mode == SB_CGROUP_V2 ? "v2" : l->cg.mode == SB_CGROUP_V1 ? "v1" : "none";
+        size_t n = 0;
+        int r = xsnprintf(buf, size, "%s", mode);
+
+        for (int c = 0; r >= 0 && c < SB_CTRL_MAX_; c++) {
+                if (!l->cg.subtree[c])
+                        continue;
+                n += (size_t) r;
+                r = xsnprintf(buf + n, size - n, "%s%s", n > 2 ? ", " : " ", l->cg.subtree[c]);
+        }
+        return r < 0 ? r : 0;
 }
 
 void sandbox_launcher_free(struct sandbox_launcher *l)

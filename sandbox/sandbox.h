@@ -7,9 +7,10 @@
  * Lifecycle:
  *   sandbox_launcher_new()   once at start: checks that the seccomp program
  *                            built in at build time is for this architecture,
- *                            finds the cgroup hierarchy (v1 or v2) and
- *                            creates the launcher's own cgroup subtree under
- *                            the caller's cgroup.
+ *                            finds the cgroup hierarchy (v1 or v2), removes
+ *                            the subtrees of dead launchers and creates the
+ *                            launcher's own cgroup subtree under the
+ *                            caller's cgroup (names and cleanup: below).
  *   sandbox_spawn()          per sandbox: clone into fresh namespaces, apply
  *                            the whole default policy, execve the command.
  *                            Returns only when the command has been exec'd
@@ -21,7 +22,8 @@
  *   sandbox_free()           kill if still running, reap, remove the cgroup.
  *   sandbox_group_usage()    CPU and memory the kernel accounts to a group.
  *   sandbox_group_remove()   remove a group nothing runs in any more.
- *   sandbox_launcher_free()  remove the launcher's cgroup subtree.
+ *   sandbox_launcher_free()  remove the launcher's cgroup subtree and its
+ *                            lock file.
  *
  * Ownership: the caller owns the fds it passes in spec->stdio[]; spawn does
  * not close them (the caller closes its copies of the child ends after
@@ -87,23 +89,84 @@ struct sandbox_spec {
         size_t n_binds;
 };
 
+/*
+ * Cgroup subtree names, and the cleanup after a killed launcher.
+ *
+ * A launcher makes one subtree below its own cgroup in every hierarchy it
+ * uses (each v1 controller, or v2), named so that a later start can tell
+ * whether the launcher that made it is gone:
+ *
+ *   sfaasd-<owner id>-<pid>      a daemon: <owner id> identifies its data
+ *                                folder (16 hex, core/daemon/datadir.h), whose
+ *                                lock the daemon holds for its whole life
+ *   sfaasd-run-<pid>-<random>    any other launcher (`sfaasd run`, tests):
+ *                                8 random hex, so names never repeat
+ *   <name>-daemon                v2 only: the leaf the launcher moved itself
+ *                                into (see cgroup.c); goes with <name>
+ *
+ * and holds the lock file SANDBOX_LOCK_DIR/<name>.lock (flock, core/base/
+ * lockfile.h) from before the subtree exists until after it is removed.
+ * A lock is released however its holder ends, kill -9 included, and means
+ * the same across pid namespaces, where a pid in a name does not.
+ *
+ * At start, before making its own, a launcher kills whatever still runs in
+ * the subtrees below its own cgroup whose launcher is provably gone, and
+ * removes them depth-first in every hierarchy, with their lock files:
+ *   - with owner_id: every "sfaasd-<owner_id>-<pid>" (any pid, ours too).
+ *     The caller holds the data folder's lock, as every daemon that used
+ *     the folder did, so none of them is alive;
+ *   - any "sfaasd-<id>-<pid>" or "sfaasd-run-<pid>-<r>" whose lock file
+ *     exists and is held by nobody (its launcher died; the lock file stays
+ *     behind, as a claim ticket, exactly when a launcher did not get to
+ *     remove its subtree);
+ *   - a daemon's launcher (not one_shot) also "sfaasd-<pid>", the names of
+ *     older versions, by their old rule: only when the pid is dead in our
+ *     pid namespace and the subtree's processes are provably orphans of it.
+ * A name without a lock file (another mount namespace's /run, or no
+ * usable lock folder) or with a held one stays, and so does every name
+ * that is not one of these. Nothing outside the launcher's own cgroup
+ * directories is looked at: a daemon restarted from another cgroup does not
+ * find its predecessor's subtree (systemd restarts a unit in the same one).
+ */
+#define SANDBOX_LOCK_DIR "/run/sfaasd"
+
 struct sandbox_launcher_config {
         /* Name of the launcher's cgroup subtree, created under the calling
-         * process's own cgroup in every hierarchy used. NULL = "sfaasd-<pid>". */
+         * process's own cgroup in every hierarchy used. NULL = the names
+         * above (from owner_id). A name of another form gets no lock file
+         * and is never swept by anyone (tests). */
         const char *cgroup_subtree;
+        /* The identity of the data folder whose exclusive lock the caller
+         * holds for the launcher's life (16 lower-case hex); see above. */
+        const char *owner_id;
+        /* Where the lock files live; NULL = SANDBOX_LOCK_DIR (made if
+         * missing, mode 0700; refused unless ours and not writable by
+         * others). Without it there are no lock files: the subtree is then
+         * removed after a kill only by the next daemon on the same folder. */
+        const char *lock_dir;
         bool no_cgroups;             /* for tests only; never the default */
         /* Keep fresh network namespaces made ahead of time by a helper
          * process, so a spawn need not create one (~0.5 ms). For long-lived
          * launchers (the daemon); a one-shot `run` gains nothing. Each netns
          * is used once; when none is ready, spawn makes its own as usual. */
         bool netns_pool;
-        /* One sandbox and exit (`sfaasd run`): skip the sweep of subtrees
-         * that dead launchers left (walking them all costs ~1 ms per start
-         * on a host with many); only a leftover with our own name, which we
-         * need, is removed. A daemon's start does the full sweep. Also: the
+        /* One sandbox and exit (`sfaasd run`): skip the sweep of the old
+         * "sfaasd-<pid>" names (it walks their trees and reads /proc for
+         * each, ~1 ms per start on a host with many); the lock-file sweep
+         * costs a readdir and an flock per subtree and is done. Also: the
          * rootfs is idmapped with the sandbox's own user namespace rather
          * than a cached template one (see launcher.c). */
         bool one_shot;
+};
+
+/* What the start-up sweep removed (sandbox_launcher_sweep). */
+struct sandbox_sweep {
+        unsigned subtrees;    /* dead launchers' subtrees removed */
+        unsigned dirs;        /* cgroup directories removed with them, every hierarchy */
+        unsigned procs;       /* processes that were still running in them, killed */
+        unsigned lock_files;  /* their lock files removed */
+        unsigned busy;        /* subtrees that could not be removed (left for the next start) */
+        int lock_error;       /* -errno: the lock folder or our lock file is unusable; 0 */
 };
 
 struct sandbox_launcher;
@@ -112,6 +175,12 @@ struct sandbox;
 int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandbox_launcher **ret,
                          struct sf_err *err);
 void sandbox_launcher_free(struct sandbox_launcher *l);
+/* What sandbox_launcher_new() swept, for the caller's log. */
+void sandbox_launcher_sweep(const struct sandbox_launcher *l, struct sandbox_sweep *ret);
+/* "v1 DIR, DIR, ..." or "v2 DIR": where the subtree is in every hierarchy,
+ * for the log (v1 cpuacct's is made with the first group, spec->group);
+ * "none" without cgroups. */
+int sandbox_launcher_describe_cgroups(const struct sandbox_launcher *l, char *buf, size_t size);
 
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err);

@@ -565,11 +565,12 @@ int image_list_complete(const char *images_dir, char ***ret)
         return 0;
 }
 
-int image_gc_partial(const char *images_dir)
+int image_gc_partial(const char *images_dir, unsigned *ret_removed)
 {
         _cleanup_close_ int dir_fd = -1;
         DIR *d;
         struct dirent *de;
+        unsigned removed = 0;
         int r = 0;
 
         int fd;
@@ -595,8 +596,12 @@ int image_gc_partial(const char *images_dir)
                         int q = rm_rf_at(dir_fd, de->d_name);
                         if (q < 0 && r == 0)
                                 r = q;
+                        else if (q >= 0)
+                                removed++;
                 }
         }
         (void) closedir(d);
+        if (r >= 0 && ret_removed)
+                *ret_removed = removed;
         return r;
 }

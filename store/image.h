@@ -130,9 +130,10 @@ int image_purge_detached(const char *images_dir, const char *name);
 int image_list_complete(const char *images_dir, char ***ret);
 
 /* Remove what an interrupted import left in images_dir: staging and unpack
- * directories and image folders without .complete. Call at startup only,
- * never while an import may run. */
-int image_gc_partial(const char *images_dir);
+ * directories and image folders without .complete; how many in
+ * *ret_removed (may be NULL). Call at startup only, never while an import
+ * may run (the daemon holds its data folder's lock: core/daemon/datadir.h). */
+int image_gc_partial(const char *images_dir, unsigned *ret_removed);
 
 /* Remove the blobs in blobs_dir that no complete image in images_dir lists
  * in its blobs.json, and stale temporary copies. -EBUSY (nothing done)

@@ -68,7 +68,11 @@ def objects(build):
             if f.endswith(".o"):
                 src = os.path.normpath(os.path.join(rel, f[:-2] + ".c"))
                 if not os.path.exists(os.path.join(HERE, "..", src)):
-                    src = "build/" + src  # generated (web assets, seccomp policy)
+                    # generated in the build folder (web assets, seccomp
+                    # policy), or a stale object of a source that is gone
+                    if not os.path.exists(os.path.join(root, f[:-2] + ".c")):
+                        continue
+                    src = "build/" + src
                 objs[src] = os.path.join(root, f)
     return objs
 

@@ -2,7 +2,7 @@
 """Embed the web UI files into a C source (build step, see Makefile).
 
 Emits `const struct web_asset web_assets[]` with name, content type and bytes,
-terminated by a zeroed entry. core/ui.c serves them under /ui/.
+terminated by a zeroed entry. core/api/ui.c serves them under /ui/.
 """
 import os
 import sys

@@ -166,7 +166,7 @@ static void functions_deploy(struct http_request *req, bool update)
         if (!spec)
                 return;
         {
-                /* The warm-pool settings in labels and annotations (core/pool.h). */
+                /* The warm-pool settings in labels and annotations (core/runtime/pool.h). */
                 struct sf_err err = { 0 };
                 if (pools_check_meta(spec, &err) < 0) {
                         http_respond_error(req, 400, "%s", err.msg);
@@ -174,7 +174,7 @@ static void functions_deploy(struct http_request *req, bool update)
                 }
         }
         /* Every secret listed must exist in the function's namespace (faasd:
-         * 400 "unable to find secret: X"); core/secret_files.c mounts them. */
+         * 400 "unable to find secret: X"); core/model/secret_files.c mounts them. */
         secrets = json_object_get(spec, "secrets");
         if (json_array_size(secrets) > SECRET_FILES_MAX) {
                 http_respond_error(req, 400, "field 'secrets' lists more than %d secrets", SECRET_FILES_MAX);
@@ -297,7 +297,7 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         json_decref(spec);
         (void) json_object_set_new(st, "namespace", json_string(f->namespace));
         /* replicas/availableReplicas: the warm instances (http mode); exec
-         * mode is always ready (core/pool.h). */
+         * mode is always ready (core/runtime/pool.h). */
         pools_status(sf, f->namespace, f->name, st);
         if (!with_available)
                 (void) json_object_del(st, "availableReplicas");

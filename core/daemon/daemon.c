@@ -19,6 +19,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/api/api.h"
+#include "core/daemon/datadir.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
 
@@ -92,7 +93,9 @@ static void on_signal(uv_signal_t *h, int signum)
         http_server_shutdown(sf->http, on_http_closed);
 }
 
-static int prepare_data_dir(struct sfaasd *sf, struct sf_err *err)
+/* The data folder, locked for us (core/daemon/datadir.h), with what a killed
+ * daemon left in it removed into *ret_res. */
+static int prepare_data_dir(struct sfaasd *sf, struct datadir_residue *ret_res, struct sf_err *err)
 {
         char real[PATH_MAX];
         int r;
@@ -104,6 +107,11 @@ static int prepare_data_dir(struct sfaasd *sf, struct sf_err *err)
                 return sf_err_errno(err, -errno, "cannot resolve data folder '%s'", sf->cfg.data_dir);
         (void) xsnprintf(sf->cfg.data_dir, sizeof sf->cfg.data_dir, "%s", real);
         (void) chmod(real, 0700);
+        /* Before anything else touches the folder: a second daemon on it
+         * would take the first one's imports in progress for garbage. */
+        r = datadir_open(real, &sf->datadir, err);
+        if (r < 0)
+                return r;
         if ((r = xsnprintf(sf->images_dir, sizeof sf->images_dir, "%s/images", real)) < 0 ||
             (r = xsnprintf(sf->tmp_dir, sizeof sf->tmp_dir, "%s/tmp", real)) < 0)
                 return sf_err_set(err, r, "data folder path is too long");
@@ -111,20 +119,26 @@ static int prepare_data_dir(struct sfaasd *sf, struct sf_err *err)
                 return sf_err_errno(err, -errno, "cannot create '%s'", sf->images_dir);
         if (mkdir(sf->tmp_dir, 0700) < 0 && errno != EEXIST)
                 return sf_err_errno(err, -errno, "cannot create '%s'", sf->tmp_dir);
-        /* Half-written imports from a crash are garbage: nothing refers to them. */
-        r = image_gc_partial(sf->images_dir);
-        if (r < 0)
-                log_warning_errno(r, "cannot clean partial imports in '%s'", sf->images_dir);
-        /* Then the blobs they (or a delete before a crash) left behind. */
-        {
-                char blobs[PATH_MAX + 8];
-                r = xsnprintf(blobs, sizeof blobs, "%s/blobs", real);
-                if (r >= 0)
-                        r = image_blobs_gc(sf->images_dir, blobs, NULL, NULL);
-                if (r < 0)
-                        log_warning_errno(r, "cannot collect unreferenced blobs in '%s/blobs'", real);
-        }
+        datadir_clean(real, ret_res);
         return 0;
+}
+
+/* One line with what the start removed of a killed predecessor's (or a
+ * killed `sfaasd run`'s) leftovers, when there was any. */
+static void log_cleanup(const struct sandbox_sweep *sw, const struct datadir_residue *res)
+{
+        if (sw->lock_error)
+                log_warning_errno(sw->lock_error,
+                                  "no lock file in '%s' for the cgroup subtree: if this daemon is "
+                                  "killed, only the next daemon on this data folder removes its cgroups",
+                                  SANDBOX_LOCK_DIR);
+        if (!sw->subtrees && !sw->busy && !sw->lock_files && !res->imports && !res->blobs && !res->tmp_files)
+                return;
+        log_notice("cleaned up after a killed run: %u cgroup subtree(s) (%u directories, %u process(es) "
+                   "killed, %u lock file(s))%s, %u partial import(s), %u blob(s), %u temporary file(s)",
+                   sw->subtrees, sw->dirs, sw->procs, sw->lock_files,
+                   sw->busy ? ", some still busy and left for the next start" : "", res->imports, res->blobs,
+                   res->tmp_files);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -137,6 +151,8 @@ int sfaasd_run(struct sfaasd_config *cfg)
 {
         _cleanup_free_ struct sfaasd *sf = calloc(1, sizeof *sf);
         struct sandbox_launcher_config lc = { 0 };
+        struct sandbox_sweep swept = { 0 };
+        struct datadir_residue residue = { 0 };
         struct sf_err err = { 0 };
         char dbpath[PATH_MAX + 16];
         bool created = false;
@@ -147,35 +163,56 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 return log_error_errno(-ENOMEM, "out of memory");
         sf->cfg = *cfg;
         sf->tmp_fd = -1;
+        sf->datadir.lock_fd = -1;
         metrics_init(&sf->metrics);
         /* A closed client socket must be an error return, not a fatal signal. */
         (void) sigaction(SIGPIPE, &sa, NULL);
 
-        r = prepare_data_dir(sf, &err);
-        if (r < 0)
-                return log_error("%s", err.msg), r;
+        r = prepare_data_dir(sf, &residue, &err);
+        if (r < 0) {
+                log_error("%s", err.msg);
+                datadir_close(&sf->datadir);
+                return r;
+        }
         r = auth_ensure_credentials(sf->cfg.data_dir, &sf->password, &created, &err);
-        if (r < 0)
-                return log_error("%s", err.msg), r;
+        if (r < 0) {
+                log_error("%s", err.msg);
+                goto out;
+        }
         r = secret_key_load(sf->cfg.data_dir, &sf->secret_key, &err);
-        if (r < 0)
-                return log_error("%s", err.msg), r;
+        if (r < 0) {
+                log_error("%s", err.msg);
+                goto out;
+        }
         (void) xsnprintf(dbpath, sizeof dbpath, "%s/sfaasd.db", sf->cfg.data_dir);
         r = logs_init(&sf->logs, sf->cfg.data_dir, sf->cfg.log_bytes);
-        if (r < 0)
-                return log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
+        if (r < 0) {
+                log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
+                goto out;
+        }
         r = store_open(dbpath, &sf->store, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
                 goto out;
         }
         lc.no_cgroups = !sf->cfg.cgroups;
+        /* Our cgroup subtree carries the data folder's identity, whose
+         * lock we hold: the subtrees of every earlier daemon on this
+         * folder are then provably dead ones (sandbox/sandbox.h). */
+        lc.owner_id = sf->datadir.id;
         /* Fresh network namespaces made ahead of time, off the spawn path. */
         lc.netns_pool = true;
         r = sandbox_launcher_new(&lc, &sf->launcher, &err);
         if (r < 0) {
                 log_error("cannot start the sandbox launcher: %s", err.msg);
                 goto out;
+        }
+        sandbox_launcher_sweep(sf->launcher, &swept);
+        log_cleanup(&swept, &residue);
+        {
+                char where[4096];
+                if (sandbox_launcher_describe_cgroups(sf->launcher, where, sizeof where) >= 0)
+                        log_info("cgroups: %s", where);
         }
 
         r = uv_loop_init(&sf->loop);
@@ -238,5 +275,7 @@ out:
         metrics_release(&sf->metrics);
         free(sf->password);
         secret_key_wipe(&sf->secret_key);
+        /* Last: the lock outlives our cgroup subtree (removed above). */
+        datadir_close(&sf->datadir);
         return r;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A blocking HTTP/1.1 client over a plain TCP socket; see core/httpclient.h.
+ * A blocking HTTP/1.1 client over a plain TCP socket; see core/http/client.h.
  *
  * One request per connection ("Connection: close"): resolve, connect, write
  * the request head (serialised here, from validated parts only), send the

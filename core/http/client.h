@@ -3,7 +3,7 @@
  * A blocking HTTP/1.1 client: one request per connection over a plain TCP
  * socket, the answer parsed by llhttp; no libcurl. Used by the command-line
  * client (cmd/client_http.c, which adds the gateway, its credentials and
- * its messages) and by the daemon's async callbacks (core/async.c), which
+ * its messages) and by the daemon's async callbacks (core/runtime/async.c), which
  * call it from their own sender threads, never from the loop thread.
  *
  * Only http:// URLs. Errors that happen before an HTTP status exists

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Open connections per client address, for the HTTP server's per-client cap
- * (core/http.c, max_connections_per_client).
+ * (core/http/server.c, max_connections_per_client).
  *
  * An address is 16 bytes: IPv6 as it is, IPv4 as the IPv4-mapped IPv6
  * address ::ffff:a.b.c.d, so a client reaching a dual-stack listener counts

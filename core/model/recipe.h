@@ -4,8 +4,8 @@
  * the command (envProcess as fprocess, else Entrypoint + Cmd), the base
  * environment (PATH, image Env, envVars, fprocess), the limits (daemon
  * defaults, then the function's), the user and the tenant's uid range.
- * Used by the warm pools (core/pool.c) for every instance they start; the
- * exec path (core/invoke.c) adds the per-request Http_* variables itself.
+ * Used by the warm pools (core/runtime/pool.c) for every instance they start; the
+ * exec path (core/runtime/invoke.c) adds the per-request Http_* variables itself.
  */
 #pragma once
 

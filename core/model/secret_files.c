@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* A function's secrets on a private detached tmpfs (core/secret_files.h). */
+/* A function's secrets on a private detached tmpfs (core/model/secret_files.h). */
 #include "core/model/secret_files.h"
 
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Asynchronous invocation: the durable queue, its workers and callbacks (core/async.h). */
+/* Asynchronous invocation: the durable queue, its workers and callbacks (core/runtime/async.h). */
 #include "core/runtime/async.h"
 
 #include <arpa/inet.h>
@@ -74,7 +74,7 @@ struct async_cb {
 /*
  * The callback senders: up to CALLBACK_WORKERS threads of our own, started
  * as needed, each sending one callback at a time with the blocking client
- * (core/httpclient.h: connect and total deadlines, the address policy on
+ * (core/http/client.h: connect and total deadlines, the address policy on
  * the address connected to). The loop hands a callback over through todo;
  * a finished one comes back through done and the wake handle. The mutex
  * guards todo, done, idle and quit; everything else is the loop's.

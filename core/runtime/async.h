@@ -6,7 +6,7 @@
  * at most async_concurrency at a time per function and async_max_running
  * in all, each in a fresh sandbox exactly like a synchronous call
  * (invoke_run). With X-Callback-Url the result is POSTed there from the
- * callback senders, threads of our own (core/httpclient.c; at most 2 at
+ * callback senders, threads of our own (core/http/client.c; at most 2 at
  * once per receiver), retried with exponential backoff
  * (1 s, 2 s, 4 s, ...) on a connection error or a 5xx, at most
  * async_callback_retries more times; the retry state is in SQLite too.

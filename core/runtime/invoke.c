@@ -6,7 +6,7 @@
  *
  * invoke_run() runs one call and hands its result (status, headers, body,
  * duration) to a callback exactly once; invoke_exec() is the synchronous
- * HTTP path on top of it and core/async.c the queued one, so both run a
+ * HTTP path on top of it and core/runtime/async.c the queued one, so both run a
  * call the same way.
  *
  * Ownership: struct invocation embeds its libuv handles (pidfd poll, three
@@ -411,7 +411,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         struct svec env = { 0 };
         struct sandbox_spec sp = { 0 };
         struct sf_err err = { 0 };
-        struct secret_files secrets; /* the function's secrets (core/secret_files.h) */
+        struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
         struct invocation *inv = NULL;
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         char hdrname[256], group[FN_GROUP_MAX];

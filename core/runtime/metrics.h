@@ -69,7 +69,7 @@ struct metrics {
         int du_r;
 };
 
-/* What the scrape reads fresh; see api_metrics() in core/metrics.c. */
+/* What the scrape reads fresh; see api_metrics() in core/runtime/metrics.c. */
 struct metrics_gauges {
         char **services;               /* "name.namespace" of each deployed function, NULL-terminated */
         uint64_t replicas;             /* per function when service_replicas is NULL */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Pools of warm http-mode instances (see core/pool.h for the model).
+ * Pools of warm http-mode instances (see core/runtime/pool.h for the model).
  *
  * Ownership: struct pools hangs off struct sfaasd. A struct pool lives in
  * the lookup list until its function is removed, then until its last

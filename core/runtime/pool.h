@@ -44,7 +44,7 @@ struct instance;
 struct upconn;
 struct pcall;
 
-/* ---- the daemon's side (core/daemon.c, core/api*.c) ---- */
+/* ---- the daemon's side (core/daemon/daemon.c, the API) ---- */
 
 int pools_new(struct sfaasd *sf);
 /* After the loop and the HTTP server exist: start the floor (scale.min) of

@@ -84,7 +84,7 @@ struct upconn {
         int probe_status;
 };
 
-/* One proxied call (core/proxy.c). */
+/* One proxied call (core/runtime/proxy.c). */
 struct pcall {
         struct pcall *qprev, *qnext;   /* in its pool's wait queue */
         bool queued;

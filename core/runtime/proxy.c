@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The proxy from /function/NAME[.NS][/path] to a warm instance (see
- * core/pool.h). Bodies stream both ways: the client's body goes to the
+ * core/runtime/pool.h). Bodies stream both ways: the client's body goes to the
  * instance as it arrives (re-framed: Content-Length kept, chunked
  * re-chunked), the instance's answer goes to the client as it arrives,
  * each upstream read becoming one client write. Back-pressure both ways:

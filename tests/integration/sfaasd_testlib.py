@@ -542,22 +542,25 @@ def open_gate(pid):
 
 # ---- cgroups -------------------------------------------------------------------
 
-def cgroup_subtree_candidates(pid):
-    """Where the launcher of process pid puts its subtree "sfaasd-<pid>":
-    below its own cgroup (or the parent of it, when the daemon moved itself
-    into a leaf), in every mounted hierarchy. Read while pid runs."""
-    own = set()
-    with open("/proc/%d/cgroup" % pid) as f:
-        for line in f:
-            path = line.rstrip("\n").split(":", 2)[2]
-            own.add(path)
-            own.add(os.path.dirname(path))
-    mounts = ["/sys/fs/cgroup"] + [os.path.join("/sys/fs/cgroup", e) for e in os.listdir("/sys/fs/cgroup")]
-    out = set()
-    for m in mounts:
-        for p in own:
-            out.add(os.path.normpath(m + p + "/sfaasd-%d" % pid))
-    return sorted(out)
+def cgroup_subtree_candidates(daemon):
+    """The daemon's cgroup subtree "sfaasd-<data folder id>-<pid>" in every
+    hierarchy, as its current run logged them ("cgroups: v1 DIR, DIR" or
+    "cgroups: v2 DIR"; README "Cgroups"), plus the "-daemon" leaf a v2
+    daemon may have moved itself into. [] when it logged "cgroups: none"."""
+    m = re.search(r"cgroups: (v1|v2|none)(?: (.*))?$", daemon.log(), re.M)
+    assert m, "the daemon logged no 'cgroups:' line:\n" + daemon.log_tail()
+    if m.group(1) == "none":
+        return []
+    dirs = m.group(2).split(", ")
+    name = "sfaasd-%s-%d" % (data_dir_id(daemon.data_dir), daemon.pid)
+    assert all(os.path.basename(d) == name for d in dirs), (dirs, name)
+    return sorted(set(dirs + [d + "-daemon" for d in dirs]))
+
+
+def data_dir_id(data_dir):
+    """The data folder's identity (core/daemon/datadir.h: DATA/sfaasd.id)."""
+    with open(os.path.join(data_dir, "sfaasd.id")) as f:
+        return f.read().split()[0]
 
 
 def existing_dirs(paths):

@@ -429,7 +429,7 @@ def test_no_fd_or_cgroup_leak(api, daemon, fns):
         assert requests.post(daemon.url + "/function/nosuch", timeout=HTTP_TIMEOUT).status_code == 404
     assert requests.post(daemon.url + "/function/sleeper", timeout=HTTP_TIMEOUT).status_code == 504
     settle(base)
-    subtrees = existing_dirs(cgroup_subtree_candidates(daemon.pid))
+    subtrees = existing_dirs(cgroup_subtree_candidates(daemon))
     if subtrees:  # the daemon uses cgroups on this host
         wait_until(lambda: leaf_cgroups(subtrees) == [], 30 * SLOW, "sandbox cgroups to be removed")
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Namespaces (tenants) and scale-function as faas-cli drives them
-(OPENFAAS-COMPAT.md §2.1, §2.3, §2.4, §3.2; core/api_namespaces.c):
+(OPENFAAS-COMPAT.md §2.1, §2.3, §2.4, §3.2; core/api/namespaces.c):
 namespace create/get/update/remove, a function deployed into and invoked in
 a new namespace, delete refused while functions remain, the default
 namespace never deletable (403), labels/annotations validation, scale

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """/system/secrets as faas-cli drives it (OPENFAAS-COMPAT.md §2.3, §2.4, §3.2),
 secrets mounted read-only at /var/openfaas/secrets/NAME, and no cleartext on
-disk (store/secrets.h, core/secret_files.h)."""
+disk (store/secrets.h, core/model/secret_files.h)."""
 import base64
 import os
 import sqlite3

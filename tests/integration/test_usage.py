@@ -24,7 +24,7 @@ def fns(api, busybox):
 
 
 def subtrees(daemon):
-    st = existing_dirs(cgroup_subtree_candidates(daemon.pid))
+    st = existing_dirs(cgroup_subtree_candidates(daemon))
     if not st:
         pytest.skip("the daemon made no cgroup subtree on this host")
     return st

@@ -25,7 +25,7 @@ Beyond the per-case table (test_probe): hostile rootfs layouts (/proc,
 /dev, /tmp as symlinks out of the image, missing /tmp), launch failures
 that must leave nothing behind, a host directory passed as stdin
 (CVE-2024-21626 shape), closed stdio, two concurrent tenants, stale and
-foreign `sfaasd-<pid>` cgroup subtrees, --workdir with ".." while other
+foreign cgroup subtrees of killed runs, --workdir with ".." while other
 sandboxes start, and SIGTERM/SIGKILL of `sfaasd run` itself.
 
 Concurrency with other users of the machine: the suite runs a private copy
@@ -69,6 +69,7 @@ NONCE = f"nonce-{os.getpid()}-{os.urandom(4).hex()}"
 CAPS = ["--memory", "64M", "--pids", "64", "--timeout", "10s", "--tmpfs-size", "16M"]
 TMPFS_BYTES = 16_000_000  # "16M" is decimal for sfaasd (16Mi would be 16777216)
 RUN_TIMEOUT = 60
+LOCK_DIR = "/run/sfaasd"  # SANDBOX_LOCK_DIR (sandbox/sandbox.h)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="probes need root (user namespaces, idmapped mounts, cgroups)")
 
@@ -116,17 +117,35 @@ def cgroup_layout():
     return "v1", {c: v1[c] + own.get(c, "") for c in v1}
 
 
+def run_subtree_names(pid: int, d: str) -> list:
+    """The subtree names `sfaasd run` (pid) makes below d:
+    "sfaasd-run-<pid>-<8 hex>" and its "-daemon" leaf (sandbox/sandbox.h),
+    and "sfaasd-<pid>" of older versions. Exact names only: a prefix glob
+    ("sfaasd-run-321*") would also match other runs' "sfaasd-run-32146-..."
+    once pids wrap around."""
+    pat = re.compile(rf"^sfaasd-(run-{pid}-[0-9a-f]{{8}}|{pid})(-daemon)?$")
+    try:
+        return sorted(e for e in os.listdir(d) if pat.match(e))
+    except FileNotFoundError:
+        return []
+
+
 def run_cgroup_dirs(pid: int) -> list:
     """Every cgroup directory `sfaasd run` (pid) may have made."""
     _, own = cgroup_layout()
-    # Exact names only: a prefix glob ("sfaasd-321*") would also match other
-    # runs' "sfaasd-32146" once pids wrap around.
     found = []
     for d in set(own.values()):
-        for name in (f"sfaasd-{pid}", f"sfaasd-{pid}-daemon"):
-            if Path(d, name).is_dir():
-                found.append(str(Path(d, name)))
+        found += [str(Path(d, name)) for name in run_subtree_names(pid, d) if Path(d, name).is_dir()]
     return found
+
+
+def run_lock_files(pid: int) -> list:
+    """The lock files of `sfaasd run` (pid) in /run/sfaasd."""
+    pat = re.compile(rf"^sfaasd-run-{pid}-[0-9a-f]{{8}}\.lock$")
+    try:
+        return sorted(e for e in os.listdir(LOCK_DIR) if pat.match(e))
+    except FileNotFoundError:
+        return []
 
 
 def cgroup_leaves(pid: int) -> dict:
@@ -134,10 +153,11 @@ def cgroup_leaves(pid: int) -> dict:
     mode, own = cgroup_layout()
     leaves = {}
     for ctrl, d in own.items():
-        sub = Path(d, f"sfaasd-{pid}")
-        cands = [p for p in sub.rglob("*") if p.is_dir() and not any(q.is_dir() for q in p.iterdir())]
-        if cands:
-            leaves[ctrl] = cands[0]
+        for name in run_subtree_names(pid, d):
+            sub = Path(d, name)
+            cands = [p for p in sub.rglob("*") if p.is_dir() and not any(q.is_dir() for q in p.iterdir())]
+            if cands:
+                leaves[ctrl] = cands[0]
     return leaves
 
 
@@ -450,6 +470,8 @@ def host_oracles(host: Host, before: dict, run: Run, tokens: tuple, uid_base: Op
     assert not left, f"processes left after the run: {left}"
     dirs = run_cgroup_dirs(run.pid)
     assert not dirs, f"cgroup directories left after the run: {dirs}"
+    locks = run_lock_files(run.pid)
+    assert not locks, f"lock files left in {LOCK_DIR} after the run: {locks}"
 
 
 # ---------------------------------------------------------------- cases
@@ -843,13 +865,12 @@ def test_two_tenants(host):
 
 
 def test_stale_cgroup_subtree(host):
-    """A `sfaasd run` that was SIGKILLed leaves its empty cgroup subtree
-    `sfaasd-<pid>` behind (nothing is alive to remove it; see
-    test_sigkill_to_run_kills_sandbox). When a later run gets the same pid,
-    it must still start (reuse or replace the empty subtree), not fail with
-    EEXIST: on a busy host pids wrap and such runs fail at random. The stale
-    subtree is made here deterministically: the shell's pid is sfaasd's after
-    exec."""
+    """Older versions named a run's subtree `sfaasd-<pid>`, and one that was
+    SIGKILLed left it behind. A run that gets the same pid must still start
+    (the names are "sfaasd-run-<pid>-<random>" now and never repeat), and
+    it leaves the old subtree alone: only a daemon sweeps the old names, by
+    their old rule (sandbox/sandbox.h). The stale subtree is made here
+    deterministically: the shell's pid is sfaasd's after exec."""
     _, own = cgroup_layout()
     dirs = " ".join(f"'{d}'/sfaasd-$$" for d in sorted(set(own.values())))
     cmd = (f"mkdir {dirs} && exec '{SFAASD}' run --rootfs '{host.rootfs}' {' '.join(CAPS)} "
@@ -863,6 +884,8 @@ def test_stale_cgroup_subtree(host):
     try:
         assert run.rc == 0, f"exit {run.rc} with a stale empty cgroup subtree of the same pid: {run.err.strip()}"
         assert parse_result(run.out)[1] == "contained"
+        old = [str(Path(d, f"sfaasd-{p.pid}")) for d in sorted(set(own.values()))]
+        assert sorted(run_cgroup_dirs(p.pid)) == sorted(old), "the run's own subtree left, or the old one removed"
     finally:
         for d in run_cgroup_dirs(p.pid):
             try:
@@ -873,12 +896,13 @@ def test_stale_cgroup_subtree(host):
 
 
 def test_sweep_spares_other_pid_namespace(host):
-    """A launcher's start sweeps `sfaasd-<pid>` subtrees whose pid is dead
-    (sandbox/cgroup.c sweep_stale). Launcher A runs in its own pid namespace
-    (a container, say) and names its subtree with a pid of that namespace;
-    on hybrid v1 hosts the pids and cpu hierarchies are shared from "/", so
-    launcher B on the host sees "sfaasd-<A's pid>", finds no such pid in its
-    own namespace, and must still not kill A's running sandbox."""
+    """A launcher's start sweeps the subtrees of dead launchers
+    (sandbox/cgroup_sweep.c). Launcher A runs in its own pid namespace (a
+    container, say) and names its subtree with a pid of that namespace; on
+    hybrid v1 hosts the pids and cpu hierarchies are shared from "/", so
+    launcher B on the host sees "sfaasd-run-<A's pid>-...", finds no such
+    pid in its own namespace, and must still not kill A's running sandbox:
+    A's lock file is held, whatever the pids say."""
     if not shutil.which("unshare"):
         pytest.skip("unshare(1) missing")
     with open("/proc/sys/kernel/pid_max") as f:
@@ -904,7 +928,7 @@ def test_sweep_spares_other_pid_namespace(host):
     run_a = Run(a.returncode, out.decode(), err.decode(), time.monotonic() - t0, a.pid)
     try:
         assert run_a.rc == 0, (f"launcher B's start killed launcher A's sandbox (A exit {run_a.rc}): "
-                               f"A's subtree sfaasd-{last + 1} was taken for a dead launcher's")
+                               f"A's subtree sfaasd-run-{last + 1}-... was taken for a dead launcher's")
     finally:
         for d in run_cgroup_dirs(last + 1):
             try:
@@ -967,9 +991,9 @@ def test_sigterm_to_run_kills_sandbox(host):
 def test_sigkill_to_run_kills_sandbox(host):
     """Even SIGKILL of `sfaasd run` (no cleanup possible) must not leave the
     sandbox running: the child has PR_SET_PDEATHSIG. Its processes are taken
-    from the sandbox's cgroup and watched through pidfds. Cgroup directories
-    left behind (nobody is alive to remove them) are removed here and not
-    counted: that is the daemon's job at its next start."""
+    from the sandbox's cgroup and watched through pidfds. Its cgroup
+    subtree and lock file stay behind (nobody is alive to remove them), and
+    the next launcher's start removes them: here the next `sfaasd run`."""
     cmd = [SFAASD, "run", "--rootfs", str(host.rootfs), *CAPS, "--uid-base", str(UID_BASE), "--",
            "/probe", "cpu_spin_forks", NONCE]
     before = host.snapshot()
@@ -996,6 +1020,12 @@ def test_sigkill_to_run_kills_sandbox(host):
             r, _, _ = select.select(alive, [], [], max(0.0, deadline - time.monotonic()))
             alive = [fd for fd in alive if fd not in r]
         assert not alive, f"{len(alive)} sandbox processes survived SIGKILL of sfaasd run"
+        left = run_cgroup_dirs(p.pid)
+        assert left and run_lock_files(p.pid), "no leftovers after SIGKILL: nothing to check the sweep with"
+        nxt = sfaasd_run(host, ["/probe", "fd_scan"], ["--uid-base", str(UID_BASE)])
+        assert nxt.rc == 0, nxt.err
+        assert run_cgroup_dirs(p.pid) == [], "the next run did not remove a killed run's subtree"
+        assert run_lock_files(p.pid) == [], "the next run did not remove a killed run's lock file"
     finally:
         for fd in pidfds:
             os.close(fd)

@@ -3,8 +3,9 @@
  * Per-function cgroup groups (sandbox/cgroup.c): "NS/FUNCTION" below the
  * launcher's subtree in every hierarchy, the CPU time and memory the kernel
  * accounts there (sandbox_group_usage), removal of an empty function group
- * (sandbox_group_remove) and the start-up sweep of a dead launcher's
- * three-level subtree. Real sandboxes in a busybox rootfs made here; the
+ * (sandbox_group_remove), the names of launcher subtrees and the start-up
+ * sweep of dead launchers' subtrees (by owner id, by abandoned lock file,
+ * and the old "sfaasd-<pid>" names). Real sandboxes in a busybox rootfs made here; the
  * file readers are also checked against fake v1 and v2 directories, since
  * a host offers only one of the two. Need root (skipped otherwise).
  */
@@ -29,6 +30,7 @@
 #include <dirent.h>
 
 #include "core/base/cleanup.h"
+#include "core/base/lockfile.h"
 #include "core/base/util.h"
 #include "sandbox/internal.h"
 #include "sandbox/sandbox.h"
@@ -475,6 +477,416 @@ static void test_stale_three_level_subtree_swept(void **state)
         sandbox_launcher_free(l);
 }
 
+
+/* The names the sweep recognises, and only those. */
+static void test_subtree_names(void **state)
+{
+        struct sb_subtree_name n;
+        char buf[64];
+        static const char *const foreign[] = {
+                "sfaasd", "sfaasd-", "sfaasd-0", "sfaasd-012", "sfaasd-12x", "sfaasd-2147483648",
+                "sfaasd-12-daemonx", "sfaasd-12-", "sfaasd-test-cg-12", "sfaasd-run-12",
+                "sfaasd-run-12-0123456", "sfaasd-run-12-0123456789", "sfaasd-run-12-0123456G",
+                "sfaasd-run-0-01234567", "sfaasd-0123456789abcdef", "sfaasd-0123456789abcdef-",
+                "sfaasd-0123456789abcdef-0", "sfaasd-0123456789ABCDEF-12", "sfaasd-0123456789abcde-12",
+                "sfaasd-0123456789abcdef0-12", "sfaasd-0123456789abcdef-12-x", "system.slice", "",
+                "xsfaasd-12", "sfaasd-run-12-01234567-daemon-daemon",
+        };
+        (void) state;
+
+        for (size_t i = 0; i < ELEMENTSOF(foreign); i++)
+                if (sb_subtree_name_parse(foreign[i], &n) != SB_SUBTREE_FOREIGN)
+                        fail_msg("'%s' taken for a launcher's subtree", foreign[i]);
+
+        assert_int_equal(sb_subtree_name_parse("sfaasd-4242", &n), SB_SUBTREE_LEGACY);
+        assert_int_equal(n.pid, 4242);
+        assert_string_equal(n.base, "sfaasd-4242");
+        assert_false(n.self_leaf);
+        assert_int_equal(sb_subtree_name_parse("sfaasd-2147483647-daemon", &n), SB_SUBTREE_LEGACY);
+        assert_int_equal(n.pid, 2147483647);
+        assert_string_equal(n.base, "sfaasd-2147483647");
+        assert_true(n.self_leaf);
+
+        assert_int_equal(sb_subtree_name_parse("sfaasd-0123456789abcdef-77", &n), SB_SUBTREE_DAEMON);
+        assert_string_equal(n.id, "0123456789abcdef");
+        assert_int_equal(n.pid, 77);
+        assert_string_equal(n.base, "sfaasd-0123456789abcdef-77");
+        assert_int_equal(sb_subtree_name_parse("sfaasd-0123456789abcdef-77-daemon", &n), SB_SUBTREE_DAEMON);
+        assert_string_equal(n.base, "sfaasd-0123456789abcdef-77");
+        assert_true(n.self_leaf);
+        /* an id of digits only is still an id, not a pid */
+        assert_int_equal(sb_subtree_name_parse("sfaasd-1234567890123456-5", &n), SB_SUBTREE_DAEMON);
+        assert_int_equal(n.pid, 5);
+
+        assert_int_equal(sb_subtree_name_parse("sfaasd-run-31-00c0ffee", &n), SB_SUBTREE_RUN);
+        assert_int_equal(n.pid, 31);
+        assert_string_equal(n.base, "sfaasd-run-31-00c0ffee");
+        assert_int_equal(sb_subtree_name_parse("sfaasd-run-31-00c0ffee-daemon", &n), SB_SUBTREE_RUN);
+        assert_true(n.self_leaf);
+
+        /* what the launcher makes is what the sweep recognises */
+        assert_true(sb_subtree_name_make(buf, sizeof buf, "00000000deadbeef", 123) >= 0);
+        assert_string_equal(buf, "sfaasd-00000000deadbeef-123");
+        assert_int_equal(sb_subtree_name_parse(buf, &n), SB_SUBTREE_DAEMON);
+        assert_true(sb_subtree_name_make(buf, sizeof buf, NULL, 123) >= 0);
+        assert_int_equal(sb_subtree_name_parse(buf, &n), SB_SUBTREE_RUN);
+        assert_int_equal(n.pid, 123);
+        assert_int_equal(sb_subtree_name_make(buf, sizeof buf, "00000000DEADBEEF", 1), -EINVAL);
+        assert_int_equal(sb_subtree_name_make(buf, sizeof buf, "deadbeef", 1), -EINVAL);
+        assert_int_equal(sb_subtree_name_make(buf, sizeof buf, "../../../etc/x12", 1), -EINVAL);
+}
+
+/* A process that sits in base/<name>/<rel> of every hierarchy until
+ * killed: forked twice, so its parent is gone (as a dead launcher's
+ * sandbox would be); returned as a pidfd. */
+static int orphan_in(struct fixture *f, const char *name, const char *rel)
+{
+        int ready[2], status, fd;
+        pid_t mid, orphan = 0;
+
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        mid = fork();
+        assert_true(mid >= 0);
+        if (mid == 0) {
+                pid_t g = fork();
+                if (g < 0)
+                        _exit(5);
+                if (g > 0)
+                        _exit(0);
+                for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                        char p[PATH_MAX];
+                        if (!f->own[k])
+                                continue;
+                        (void) xsnprintf(p, sizeof p, "%s/%s/%s/cgroup.procs", f->own[k], name, rel);
+                        if (write_string_file(p, "0") < 0)
+                                _exit(3);
+                }
+                g = getpid();
+                if (write(ready[1], &g, sizeof g) != sizeof g)
+                        _exit(4);
+                for (;;)
+                        pause();
+        }
+        (void) close(ready[1]);
+        assert_int_equal(waitpid(mid, &status, 0), mid);
+        assert_int_equal(read(ready[0], &orphan, sizeof orphan), (ssize_t) sizeof orphan);
+        (void) close(ready[0]);
+        fd = (int) syscall(SYS_pidfd_open, orphan, 0);
+        assert_true(fd >= 0);
+        return fd;
+}
+
+static void mkdirs(const char *base, const char *rel, char *out, size_t size);
+
+/* name/rel in every hierarchy */
+static void make_tree(struct fixture *f, const char *name, const char *rel)
+{
+        for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                char p[PATH_MAX], d[PATH_MAX];
+                if (!f->own[k])
+                        continue;
+                (void) xsnprintf(p, sizeof p, "%s/%s", f->own[k], name);
+                mkdirs(p, rel, d, sizeof d);
+        }
+}
+
+static bool tree_exists(struct fixture *f, const char *name)
+{
+        for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                char p[PATH_MAX];
+                if (!f->own[k])
+                        continue;
+                (void) xsnprintf(p, sizeof p, "%s/%s", f->own[k], name);
+                if (access(p, F_OK) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static void remove_tree_by_hand(struct fixture *f, const char *name)
+{
+        for (int k = 0; k < SB_CTRL_MAX_; k++) {
+                char p[PATH_MAX];
+                if (!f->own[k])
+                        continue;
+                (void) xsnprintf(p, sizeof p, "%s/%s", f->own[k], name);
+                (void) sb_cgroup_remove_tree(p, f->v2, false, SB_CGROUP_TREE_DEPTH, NULL);
+        }
+}
+
+static bool lock_exists(int dfd, const char *name)
+{
+        char l[128];
+        (void) xsnprintf(l, sizeof l, "%s.lock", name);
+        return faccessat(dfd, l, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* A lock file held by a child process until it is killed. */
+static pid_t hold_lock(int dfd, const char *name)
+{
+        int ready[2];
+        char l[128], c;
+        pid_t pid;
+
+        (void) xsnprintf(l, sizeof l, "%s.lock", name);
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd;
+                if (lockfile_acquire(dfd, l, false, &fd) < 0 || write(ready[1], "k", 1) != 1)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        (void) close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        (void) close(ready[0]);
+        return pid;
+}
+
+static void abandoned_lock(int dfd, const char *name)
+{
+        pid_t pid = hold_lock(dfd, name);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
+/* The start-up sweep with an owner id: every subtree of that id goes
+ * (processes killed, all levels, every hierarchy, the "-daemon" leaf, our
+ * own pid's too); of other launchers only those whose lock file is there
+ * and held by nobody; nothing without a lock file, with a held one, or of
+ * a foreign name. The launcher's own lock file lives exactly as long as
+ * its subtree. */
+static void test_sweep_by_owner_and_lock(void **state)
+{
+        struct fixture *f = *state;
+        const char *id = "5eed5eed5eed0001";
+        char tmpl[] = "/tmp/sfaasd-test-cglock-XXXXXX";
+        char dead_own[64], same_pid[64], dead_own_leaf[80], live_other[64], dead_other[64], dead_run[64],
+                nolock_run[64], foreign[64], mine[64];
+        struct sandbox_launcher_config cfg = { .owner_id = id };
+        struct sandbox_launcher *l = NULL;
+        struct sandbox_sweep sw;
+        struct sf_err err = { 0 };
+        struct pollfd pfd[2] = { { .events = POLLIN }, { .events = POLLIN } };
+        pid_t holder;
+        int dfd;
+
+        assert_non_null(mkdtemp(tmpl));
+        dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        cfg.lock_dir = tmpl;
+
+        (void) xsnprintf(dead_own, sizeof dead_own, "sfaasd-%s-%d", id, 999999);
+        (void) xsnprintf(dead_own_leaf, sizeof dead_own_leaf, "%s-daemon", dead_own);
+        (void) xsnprintf(same_pid, sizeof same_pid, "sfaasd-%s-%d", id, (int) getpid());
+        (void) xsnprintf(live_other, sizeof live_other, "sfaasd-5eed5eed5eed0002-%d", 999998);
+        (void) xsnprintf(dead_other, sizeof dead_other, "sfaasd-5eed5eed5eed0003-%d", 999997);
+        (void) xsnprintf(dead_run, sizeof dead_run, "sfaasd-run-%d-0000beef", 999996);
+        (void) xsnprintf(nolock_run, sizeof nolock_run, "sfaasd-run-%d-0000cafe", 999995);
+        (void) xsnprintf(foreign, sizeof foreign, "sfaasd-test-foreign-%d", (int) getpid());
+
+        make_tree(f, dead_own, "openfaas-fn/fn/leaf");
+        make_tree(f, dead_own_leaf, ".");
+        make_tree(f, same_pid, "ns");
+        make_tree(f, live_other, "openfaas-fn/fn/leaf");
+        make_tree(f, dead_other, "openfaas-fn/fn/leaf");
+        make_tree(f, dead_run, "leaf");
+        make_tree(f, nolock_run, "leaf");
+        make_tree(f, foreign, "leaf");
+        /* a dead daemon's sandbox that is still running, and one of a live
+         * launcher (which must not be touched) */
+        pfd[0].fd = orphan_in(f, dead_own, "openfaas-fn/fn/leaf");
+        pfd[1].fd = orphan_in(f, live_other, "openfaas-fn/fn/leaf");
+        holder = hold_lock(dfd, live_other);
+        abandoned_lock(dfd, dead_other);
+        abandoned_lock(dfd, dead_run);
+        abandoned_lock(dfd, dead_own); /* goes with its subtree */
+
+        if (sandbox_launcher_new(&cfg, &l, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        sandbox_launcher_sweep(l, &sw);
+        print_message("swept %u subtrees, %u dirs, %u procs, %u lock files, %u busy\n", sw.subtrees, sw.dirs,
+                      sw.procs, sw.lock_files, sw.busy);
+
+        assert_int_equal(poll(&pfd[0], 1, 5000), 1); /* the dead daemon's orphan is gone */
+        assert_int_equal(poll(&pfd[1], 1, 0), 0);    /* the live launcher's is not */
+        assert_false(tree_exists(f, dead_own));
+        assert_false(tree_exists(f, dead_own_leaf));
+        assert_false(tree_exists(f, dead_other));
+        assert_false(tree_exists(f, dead_run));
+        assert_true(tree_exists(f, live_other));
+        assert_true(tree_exists(f, nolock_run));
+        assert_true(tree_exists(f, foreign));
+        assert_false(lock_exists(dfd, dead_own));
+        assert_false(lock_exists(dfd, dead_other));
+        assert_false(lock_exists(dfd, dead_run));
+        assert_true(lock_exists(dfd, live_other));
+        /* ours: the stale one with our pid was replaced by a fresh one */
+        (void) xsnprintf(mine, sizeof mine, "%s/ns", same_pid);
+        assert_true(tree_exists(f, same_pid));
+        assert_false(tree_exists(f, mine));
+        assert_true(lock_exists(dfd, same_pid));
+        assert_int_equal(sw.subtrees, 4);
+        assert_int_equal(sw.procs, 1);
+        assert_int_equal(sw.lock_files, 3);
+        assert_int_equal(sw.busy, 0);
+        assert_int_equal(sw.lock_error, 0);
+
+        sandbox_launcher_free(l);
+        assert_false(tree_exists(f, same_pid));
+        assert_false(lock_exists(dfd, same_pid));
+
+        (void) kill(holder, SIGKILL);
+        (void) waitpid(holder, NULL, 0);
+        remove_tree_by_hand(f, live_other); /* kills its orphan */
+        assert_int_equal(poll(&pfd[1], 1, 5000), 1);
+        remove_tree_by_hand(f, nolock_run);
+        remove_tree_by_hand(f, foreign);
+        (void) close(pfd[0].fd);
+        (void) close(pfd[1].fd);
+        (void) close(dfd);
+        (void) rm_rf_at(AT_FDCWD, tmpl);
+}
+
+/* A one-shot launcher (`sfaasd run`): its own subtree has a random name
+ * and a lock file, and a SIGKILLed one's leftovers are removed by the
+ * next launcher, owner or not. */
+static void test_killed_run_swept_by_next(void **state)
+{
+        struct fixture *f = *state;
+        char tmpl[] = "/tmp/sfaasd-test-cgrun-XXXXXX", name[64] = "";
+        int dfd, p[2], status;
+        struct sandbox_launcher *l = NULL;
+        struct sandbox_sweep sw;
+        struct sf_err err = { 0 };
+        pid_t child;
+
+        assert_non_null(mkdtemp(tmpl));
+        dfd = open(tmpl, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                struct sandbox_launcher_config c = { .one_shot = true, .lock_dir = tmpl };
+                struct sandbox_launcher *cl = NULL;
+                struct sb_subtree_name n;
+                DIR *d;
+                struct dirent *de;
+                if (sandbox_launcher_new(&c, &cl, &err) < 0)
+                        _exit(1);
+                /* tell the parent our subtree's name, then wait to be killed */
+                d = opendir(f->own[f->v2 ? 0 : SB_CTRL_MEMORY]);
+                while (d && (de = readdir(d)))
+                        if (sb_subtree_name_parse(de->d_name, &n) == SB_SUBTREE_RUN && n.pid == getpid() &&
+                            write(p[1], n.base, strlen(n.base)) > 0)
+                                break;
+                for (;;)
+                        pause();
+        }
+        (void) close(p[1]);
+        assert_true(read(p[0], name, sizeof name - 1) > 0);
+        (void) close(p[0]);
+        assert_true(tree_exists(f, name));
+        assert_true(lock_exists(dfd, name));
+        assert_int_equal(kill(child, SIGKILL), 0);
+        assert_int_equal(waitpid(child, &status, 0), child);
+        /* left behind: nothing was alive to remove them */
+        assert_true(tree_exists(f, name));
+        assert_true(lock_exists(dfd, name));
+
+        {
+                struct sandbox_launcher_config c = { .one_shot = true, .lock_dir = tmpl };
+                if (sandbox_launcher_new(&c, &l, &err) < 0)
+                        fail_msg("launcher: %s", err.msg);
+        }
+        sandbox_launcher_sweep(l, &sw);
+        assert_false(tree_exists(f, name));
+        assert_false(lock_exists(dfd, name));
+        assert_int_equal(sw.subtrees, 1);
+        assert_int_equal(sw.lock_files, 1);
+        sandbox_launcher_free(l);
+        (void) close(dfd);
+        (void) rm_rf_at(AT_FDCWD, tmpl);
+}
+
+static bool in_base(const char *base, const char *name)
+{
+        char p[PATH_MAX];
+        (void) xsnprintf(p, sizeof p, "%s/%s", base, name);
+        return access(p, F_OK) == 0;
+}
+
+/* The sweep's decisions over a fake v2 hierarchy (plain directories: no
+ * process, so no kill), since this host may offer only one of v1 and v2:
+ * a dead predecessor's subtree and its "-daemon" leaf go, as does a
+ * subtree with an abandoned lock; held, missing-lock and foreign ones
+ * stay; old "sfaasd-<pid>" names only with legacy, and an empty one never. */
+static void test_sweep_decisions_v2_layout(void **state)
+{
+        char tmpl[] = "/tmp/sfaasd-test-cgv2-XXXXXX", base[PATH_MAX], locks[PATH_MAX], p[PATH_MAX];
+        static const char *const gone[] = {
+                "sfaasd-00000000000000aa-11", "sfaasd-00000000000000aa-11-daemon",
+                "sfaasd-00000000000000aa-12-daemon", "sfaasd-00000000000000bb-13",
+                "sfaasd-00000000000000bb-13-daemon", "sfaasd-run-14-0000abcd",
+        };
+        static const char *const kept[] = {
+                "sfaasd-00000000000000cc-15", "sfaasd-00000000000000cc-15-daemon", "sfaasd-run-16-0000abcd",
+                "sfaasd-2000000000", "sfaasd-test-x", "sfaasd-00000000000000aa", "system.slice",
+        };
+        char *bases[1] = { base };
+        struct sb_sweep sw = { .own_name = "sfaasd-00000000000000aa-99", .owner_id = "00000000000000aa" };
+        struct sandbox_sweep rep = { 0 };
+        pid_t holder;
+        (void) state;
+
+        assert_non_null(mkdtemp(tmpl));
+        (void) xsnprintf(base, sizeof base, "%s/own", tmpl);
+        (void) xsnprintf(locks, sizeof locks, "%s/locks", tmpl);
+        assert_int_equal(mkdir(base, 0755), 0);
+        sw.lock_dir_fd = sb_lock_dir_open(locks);
+        assert_true(sw.lock_dir_fd >= 0);
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
+                mkdirs(base, gone[i], p, sizeof p);
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++)
+                mkdirs(base, kept[i], p, sizeof p);
+        mkdirs(base, "sfaasd-00000000000000aa-11/ns/fn/leaf", p, sizeof p);
+        mkdirs(base, "sfaasd-run-14-0000abcd/leaf", p, sizeof p);
+        abandoned_lock(sw.lock_dir_fd, "sfaasd-00000000000000bb-13");
+        abandoned_lock(sw.lock_dir_fd, "sfaasd-run-14-0000abcd");
+        holder = hold_lock(sw.lock_dir_fd, "sfaasd-00000000000000cc-15");
+
+        sb_cgroup_sweep(bases, 1, true, true, &sw, &rep);
+        for (size_t i = 0; i < ELEMENTSOF(gone); i++)
+                if (in_base(base, gone[i]))
+                        fail_msg("'%s' not swept", gone[i]);
+        for (size_t i = 0; i < ELEMENTSOF(kept); i++)
+                if (!in_base(base, kept[i]))
+                        fail_msg("'%s' swept", kept[i]);
+        assert_false(lock_exists(sw.lock_dir_fd, "sfaasd-00000000000000bb-13"));
+        assert_false(lock_exists(sw.lock_dir_fd, "sfaasd-run-14-0000abcd"));
+        assert_true(lock_exists(sw.lock_dir_fd, "sfaasd-00000000000000cc-15"));
+        /* aa-11 (+ its leaf and 3 levels), aa-12's leaf, bb-13 (+ leaf), run-14 (+ leaf) */
+        assert_int_equal(rep.subtrees, 4);
+        assert_int_equal(rep.dirs, 5 + 1 + 2 + 2);
+        assert_int_equal(rep.lock_files, 2);
+        assert_int_equal(rep.busy, 0);
+
+        /* an old name: only with legacy, only a dead pid, never when empty */
+        sw.legacy = true;
+        memset(&rep, 0, sizeof rep);
+        sb_cgroup_sweep(bases, 1, true, true, &sw, &rep);
+        assert_true(in_base(base, "sfaasd-2000000000"));
+        assert_int_equal(rep.subtrees, 0);
+
+        (void) kill(holder, SIGKILL);
+        (void) waitpid(holder, NULL, 0);
+        (void) close(sw.lock_dir_fd);
+        (void) rm_rf_at(AT_FDCWD, tmpl);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -483,6 +895,10 @@ int main(void)
                 cmocka_unit_test(test_group_remove),
                 cmocka_unit_test(test_usage_files_v1_v2),
                 cmocka_unit_test(test_stale_three_level_subtree_swept),
+                cmocka_unit_test(test_subtree_names),
+                cmocka_unit_test(test_sweep_by_owner_and_lock),
+                cmocka_unit_test(test_killed_run_swept_by_next),
+                cmocka_unit_test(test_sweep_decisions_v2_layout),
         };
         return cmocka_run_group_tests_name("cgroup", tests, setup, teardown);
 }

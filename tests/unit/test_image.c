@@ -1053,6 +1053,7 @@ static void test_remove_and_gc(void **state)
         _cleanup_free_ char *images = images_dir_new(), *junk1 = NULL, *junk2 = NULL, *junk3 = NULL;
         struct image_import_result *res = import_ok(images, "crafted-legacy.tar");
         struct image_import_result *res2 = import_ok(images, "crafted-opaque.tar");
+        unsigned removed = 0;
 
         assert_int_equal(image_remove(images, res->id), 0);
         assert_false(exists_in(images, res->id + 7));
@@ -1066,7 +1067,8 @@ static void test_remove_and_gc(void **state)
         assert_int_equal(mkdir_p(junk1, 0700), 0);
         assert_int_equal(mkdir_p(junk2, 0700), 0);
         assert_int_equal(mkdir_p(junk3, 0700), 0); /* no .complete */
-        assert_int_equal(image_gc_partial(images), 0);
+        assert_int_equal(image_gc_partial(images, &removed), 0);
+        assert_int_equal(removed, 3);
         assert_int_equal(dir_count(images), 1);
         assert_true(exists_in(images, res2->id + 7));
         image_import_result_free(res);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/metrics.c: the registry and the text format 0.0.4. */
+/* Unit tests for core/runtime/metrics.c: the registry and the text format 0.0.4. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

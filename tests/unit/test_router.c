@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for core/router.c: the OpenFaaS route table. */
+/* Unit tests for core/api/router.c: the OpenFaaS route table. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

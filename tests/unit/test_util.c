@@ -1,15 +1,23 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for core/base/util.c: the parsers of sizes, CPU quantities and
- * durations that config files, limits and annotations use. */
+ * durations that config files, limits and annotations use; and the lock
+ * files of core/base/lockfile.c. */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "core/base/lockfile.h"
 #include "core/base/util.h"
 
 static uint64_t ms(const char *s)
@@ -54,11 +62,65 @@ static void test_sizes_and_cpu(void **state)
         assert_true(parse_size("lots", &v) < 0);
 }
 
+/* A lock held by a live process (another open file description) is not
+ * abandoned; once that process is gone (SIGKILL: nothing it could run on
+ * the way out) the file is taken, and a removed file is made anew by the
+ * next acquirer. */
+static void test_lockfile(void **state)
+{
+        char dir[] = "/tmp/sfaasd-test-lock-XXXXXX";
+        int dfd, fd = -1, fd2 = -1, ready[2], status;
+        pid_t child;
+        struct stat a, b;
+        char c;
+        (void) state;
+
+        assert_non_null(mkdtemp(dir));
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        assert_true(dfd >= 0);
+        assert_int_equal(lockfile_take_abandoned(dfd, "x.lock", &fd), -ENOENT);
+
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        child = fork();
+        assert_true(child >= 0);
+        if (child == 0) {
+                int cfd;
+                if (lockfile_acquire(dfd, "x.lock", false, &cfd) < 0 || write(ready[1], "k", 1) != 1)
+                        _exit(1);
+                for (;;)
+                        pause();
+        }
+        (void) close(ready[1]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        (void) close(ready[0]);
+        assert_int_equal(lockfile_take_abandoned(dfd, "x.lock", &fd), -EAGAIN);
+        assert_int_equal(lockfile_acquire(dfd, "x.lock", false, &fd), -EAGAIN);
+        assert_int_equal(kill(child, SIGKILL), 0);
+        assert_int_equal(waitpid(child, &status, 0), child);
+
+        assert_int_equal(lockfile_take_abandoned(dfd, "x.lock", &fd), 0);
+        /* held by us now: not abandoned for anyone else */
+        assert_int_equal(lockfile_take_abandoned(dfd, "x.lock", &fd2), -EAGAIN);
+        assert_int_equal(fstat(fd, &a), 0);
+        lockfile_remove(dfd, "x.lock", fd);
+        assert_int_equal(faccessat(dfd, "x.lock", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+
+        assert_int_equal(lockfile_acquire(dfd, "x.lock", true, &fd), 0);
+        assert_int_equal(fstat(fd, &b), 0);
+        assert_true(b.st_nlink == 1);
+        assert_int_equal(lockfile_acquire(dfd, "x.lock", false, &fd2), -EAGAIN);
+        lockfile_remove(dfd, "x.lock", fd);
+        lockfile_remove(dfd, "x.lock", -1); /* nothing */
+        (void) close(dfd);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_sizes_and_cpu),
+                cmocka_unit_test(test_lockfile),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
