@@ -83,7 +83,7 @@ def test_idle_connections_make_room(daemon):
         r = requests.get(daemon.url + "/healthz", timeout=HTTP_TIMEOUT)
         took = time.monotonic() - t0
         assert r.status_code == 200, r.text
-        assert took < 2 * SLOW, "healthz took %.2fs" % took
+        assert took < 10 * SLOW, "healthz took %.2fs (the idle ones hold their slots for 60s)" % took
         # The 10 over the limit and the healthz connection made room: the
         # 11 oldest are closed (the first-byte deadline is 60 s here).
         assert closed_by_peer(socks[10])
@@ -122,7 +122,7 @@ def test_first_byte_deadline_closes_a_silent_connection(make_daemon):
         t0 = time.monotonic()
         assert closed_by_peer(silent, 10 * SLOW)
         took = time.monotonic() - t0
-        assert 0.9 <= took < 1 + 2 * SLOW, "closed after %.2fs with a 1s deadline" % took
+        assert 0.9 <= took < 1 + 10 * SLOW, "closed after %.2fs with a 1s deadline" % took
         silent.close()
         # A kept-alive connection has the idle timeout (60 s by default).
         assert still_open(kept)
@@ -193,7 +193,7 @@ def test_body_that_stops_coming_is_408(api, daemon, images, busybox):
                 assert r.status == 408, (name, r)
                 assert "not received in time" in r.json()["error"]
             took = time.monotonic() - t0
-            assert 1.5 <= took < 2 + 4 * SLOW, "%s%s ended after %.2fs (idle_timeout 2s)" % (name, path, took)
+            assert 1.5 <= took < 2 + 15 * SLOW, "%s%s ended after %.2fs (idle_timeout 2s)" % (name, path, took)
             s.close()
         wait_until(lambda: all(i["inflight"] == 0 for i in api.get("/system/function/stall-http")
                                .json()["sfaasd"]["instances"]), DEADLINE, "no call left in flight")

@@ -120,10 +120,11 @@ def cgroup_layout():
 def run_subtree_names(pid: int, d: str) -> list:
     """The subtree names `sfaasd run` (pid) makes below d:
     "sfaasd-run-<pid>-<8 hex>" and its "-daemon" leaf (sandbox/sandbox.h),
-    and "sfaasd-<pid>" of older versions. Exact names only: a prefix glob
+    (the binary under test makes no other; old "sfaasd-<pid>" names of dead
+    runs may linger on a host and would match a new pid). Exact names only: a prefix glob
     ("sfaasd-run-321*") would also match other runs' "sfaasd-run-32146-..."
     once pids wrap around."""
-    pat = re.compile(rf"^sfaasd-(run-{pid}-[0-9a-f]{{8}}|{pid})(-daemon)?$")
+    pat = re.compile(rf"^sfaasd-run-{pid}-[0-9a-f]{{8}}(-daemon)?$")
     try:
         return sorted(e for e in os.listdir(d) if pat.match(e))
     except FileNotFoundError:

@@ -379,15 +379,17 @@ static void client_first_byte(struct harness *h)
         double t0 = mono_s(), took;
         assert_true(a >= 0 && b >= 0 && k >= 0);
         assert_int_equal(ask(k, "/k"), 200);
+        /* Lower bounds: no deadline fires early. The upper ones only say
+         * that it fires at all: a loaded machine may be seconds late. */
         assert_true(trickle_blank_lines_until_closed(b));
         took = mono_s() - t0;
-        assert_true(took >= 0.15 && took < 1);
+        assert_true(took >= 0.15 && took < 20);
         assert_true(closed_by_server(a));
         took = mono_s() - t0;
-        assert_true(took < 1);
+        assert_true(took < 20);
         assert_true(closed_by_server(k));
         took = mono_s() - t0;
-        assert_true(took >= 0.55 && took < 4);
+        assert_true(took >= 0.55 && took < 30);
         (void) close(a);
         (void) close(b);
         (void) close(k);
