@@ -8,6 +8,8 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
+#include "core/daemon/config.h"
+#include "core/daemon/daemon.h"
 
 static void serve_usage(FILE *f)
 {

@@ -3,6 +3,11 @@
  * The daemon's one context. Everything the daemon owns hangs off struct
  * sfaasd, reached through loop.data or passed in: no hidden globals.
  * All fields are used from the loop thread only, except where noted.
+ *
+ * This header holds the context and the configuration only: the engines it
+ * points to are declared forward here and each module's functions are in
+ * that module's own header (core/<layer>/<module>.h). Its includes are of
+ * lower layers only (limits structs embedded in the configuration).
  */
 #pragma once
 
@@ -11,11 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "core/daemon/datadir.h"
 #include "core/http/server.h"
-#include "core/runtime/async.h"
-#include "core/runtime/logs.h"
-#include "core/runtime/metrics.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
 #include "store/image.h"
@@ -54,21 +55,19 @@ struct sfaasd_config {
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
 };
 
-/* Fill cfg with the embedded defaults (the values `make run` uses). */
-void config_defaults(struct sfaasd_config *cfg);
-/* Apply a JSON config file; unknown keys and wrong types are errors. */
-int config_load_file(struct sfaasd_config *cfg, const char *path, struct sf_err *err);
-/* Print the effective configuration as JSON (for --print-config). */
-char *config_to_json(const struct sfaasd_config *cfg);
-
+struct async;
+struct datadir;
 struct invocation;
+struct logs;
+struct metrics;
+struct pools;
 
 struct sfaasd {
         uv_loop_t loop;
         struct sfaasd_config cfg;
         struct store *store;
         struct sandbox_launcher *launcher;
-        struct datadir datadir;        /* the data folder's lock and identity (core/daemon/datadir.h) */
+        struct datadir *datadir;       /* the data folder's lock and identity (core/daemon/datadir.h) */
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
         struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
@@ -84,61 +83,9 @@ struct sfaasd {
         struct invocation *invocations;   /* live exec-mode invocations */
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
-        struct metrics metrics;           /* core/runtime/metrics.h */
-        struct logs logs;                 /* per-function logs and their followers (core/runtime/logs.h) */
-        struct async async;               /* the async call queue (core/runtime/async.h) */
+        struct metrics *metrics;          /* core/runtime/metrics.h */
+        struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */
+        struct async *async;              /* the async call queue (core/runtime/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
         int exit_code;
 };
-
-/* daemon.c: start everything; run the loop until shutdown. */
-int sfaasd_run(struct sfaasd_config *cfg);
-
-
-/* auth.c */
-int auth_ensure_credentials(const char *data_dir, char **ret_password, bool *ret_created, struct sf_err *err);
-bool auth_check_basic(const struct sfaasd *sf, const struct http_request *req);
-void auth_respond_unauthorized(struct http_request *req);
-
-
-/* invoke.c: exec-mode invocation (classic watchdog semantics). */
-
-/* One call to run. Borrowed: everything but body is copied by invoke_run();
- * body must stay alive until the result has been delivered. */
-struct invoke_call {
-        const char *method;
-        const char *path;                 /* as the function sees it: "/" or "/sub/path" */
-        const char *query;                /* raw, without '?'; "" if none */
-        const struct http_header *headers;
-        size_t n_headers;
-        const char *body;
-        size_t body_len;
-        const char *call_id;              /* NULL: X-Call-Id when valid, else a new one */
-};
-
-/* What a call produced: the function's answer, or sfaasd's JSON error when
- * it failed (exit status, timeout, output cap, or before a sandbox ran).
- * Valid only during the callback. */
-struct invoke_result {
-        int status;
-        const char *content_type;
-        const char *extra_headers;        /* "Name: value\r\n..." (X-Call-Id, X-Duration-Seconds); may be NULL */
-        const char *body;
-        size_t body_len;
-        double seconds;
-        const char *call_id;              /* NULL when it failed before one was chosen */
-        bool ran;                         /* a sandbox ran (false: an early failure) */
-};
-typedef void (*invoke_done_fn)(const struct invoke_result *res, void *data);
-
-/* Run call against function name in namespace ns in a fresh sandbox.
- * done is called exactly once: from the loop when the sandbox is done, or
- * before invoke_run() returns when the call fails early (unknown function
- * 404, shutting down 503, a sandbox that cannot start 500). */
-void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
-                invoke_done_fn done, void *data);
-/* The synchronous HTTP path: runs the request and answers it. */
-void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
-                 const char *subpath);
-/* Kill every live sandbox (shutdown after the grace period). */
-void invoke_kill_all(struct sfaasd *sf);

@@ -16,6 +16,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
+#include "core/api/auth.h"
 
 static void api_root(struct http_request *req, const struct route *rt)
 {

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"

@@ -25,6 +25,8 @@
 #include "core/model/secret_files.h"
 #include "core/api/ui.h"
 #include "core/runtime/usage.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/logs.h"
 
 
 
@@ -231,7 +233,7 @@ static void functions_deploy(struct http_request *req, bool update)
                 return;
         }
         log_info("%s function '%s.%s' image '%s'", update ? "updated" : "deployed", f.name, ns, f.image);
-        logs_daemon(&sf->logs, ns, f.name, "%s with image '%s'", update ? "updated" : "deployed", f.image);
+        logs_daemon(sf->logs, ns, f.name, "%s with image '%s'", update ? "updated" : "deployed", f.image);
         /* Committed: warm instances of an old version are replaced, scale.min starts. */
         pools_function_changed(sf, ns, f.name);
         http_respond(req, update ? 200 : 202, NULL, NULL, NULL, 0);
@@ -265,11 +267,11 @@ static void functions_delete(struct http_request *req)
                 http_respond_error(req, 500, "cannot delete function: %s", strerror(-r));
                 return;
         }
-        metrics_forget_function(&sf->metrics, name, ns);
+        metrics_forget_function(sf->metrics, name, ns);
         pools_function_removed(sf, ns, name);
         usage_group_remove(sf, ns, name);
         log_info("removed function '%s.%s'", name, ns);
-        logs_remove(&sf->logs, ns, name);
+        logs_remove(sf->logs, ns, name);
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
 
@@ -304,7 +306,7 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         if (with_count)
                 (void) json_object_set_new(
                         st, "invocationCount",
-                        json_real((double) metrics_invocation_count(&sf->metrics, f->name, f->namespace)));
+                        json_real((double) metrics_invocation_count(sf->metrics, f->name, f->namespace)));
         (void) gmtime_r(&secs, &tm);
         (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
         {

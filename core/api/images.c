@@ -40,6 +40,8 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/api/auth.h"
+#include "core/runtime/metrics.h"
 
 /* ---- images ---- */
 

@@ -13,6 +13,7 @@
 #include "core/base/log.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
+#include "core/runtime/invoke.h"
 
 static const char *route_ns(const struct route *rt)
 {

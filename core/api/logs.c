@@ -135,8 +135,8 @@ void api_logs(struct http_request *req)
 
         r = http_stream_begin(req, 200, "application/x-ndjson", NULL);
         if (r >= 0)
-                r = logs_write_stored(&sf->logs, req, ns, name, instance ? instance : "", since, tail);
-        if (r >= 0 && follow && !sf->stopping && logs_follow(&sf->logs, req, ns, name, instance ? instance : "") >= 0)
+                r = logs_write_stored(sf->logs, req, ns, name, instance ? instance : "", since, tail);
+        if (r >= 0 && follow && !sf->stopping && logs_follow(sf->logs, req, ns, name, instance ? instance : "") >= 0)
                 return;
         http_stream_end(req);
 }

@@ -13,10 +13,12 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/runtime/async.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
+#include "core/api/auth.h"
 
 /* The database and its write-ahead log, in allocated bytes. */
 static uint64_t db_usage(const struct sfaasd *sf)
@@ -133,20 +135,20 @@ void api_metrics(struct http_request *req, const struct route *rt)
                 g.in_flight = sf->n_invocations + pc.inflight + pc.queued;
         }
         g.instances_running = sf->n_invocations; /* exec mode: one sandbox per call */
-        g.async_running = sf->async.running;
+        g.async_running = sf->async->running;
         r = store_async_count(sf->store, "queued", &g.async_queued);
         if (r < 0) {
                 http_respond_error(req, 500, "cannot count async calls: %s", strerror(-r));
                 return;
         }
-        if (sf->metrics.images_bytes_known) {
+        if (sf->metrics->images_bytes_known) {
                 g.have_store_bytes = true;
-                g.store_bytes = db_usage(sf) + sf->metrics.images_bytes;
+                g.store_bytes = db_usage(sf) + sf->metrics->images_bytes;
         }
         r = metrics_read_process(&g);
         if (r < 0)
                 log_debug("cannot read process metrics: %s", strerror(-r));
-        r = metrics_render(&sf->metrics, &g, &text, &len);
+        r = metrics_render(sf->metrics, &g, &text, &len);
         free(g.service_replicas);
         if (r < 0) {
                 http_respond_error(req, 500, "out of memory");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/daemon/config.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/daemon/daemon.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
@@ -22,6 +23,11 @@
 #include "core/daemon/datadir.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
+#include "core/runtime/invoke.h"
+#include "core/api/auth.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/logs.h"
+#include "core/runtime/async.h"
 
 static void on_http_closed(struct http_server *s)
 {
@@ -59,7 +65,7 @@ static void on_drain(uv_prepare_t *h)
 static void on_http_response(struct http_request *req, int status)
 {
         struct sfaasd *sf = http_server_data(req->server);
-        metrics_http_response(&sf->metrics, req->method[0] ? req->method : "UNKNOWN", status);
+        metrics_http_response(sf->metrics, req->method[0] ? req->method : "UNKNOWN", status);
 }
 
 static void on_grace_expired(uv_timer_t *t)
@@ -85,7 +91,7 @@ static void on_signal(uv_signal_t *h, int signum)
         sf->stopping = true;
         (void) uv_prepare_start(&sf->drain, on_drain);
         /* Log followers would hold their connections open for ever. */
-        logs_shutdown(&sf->logs);
+        logs_shutdown(sf->logs);
         async_shutdown(sf);
         /* Warm instances get SIGTERM and their grace period. */
         pools_shutdown(sf);
@@ -109,7 +115,7 @@ static int prepare_data_dir(struct sfaasd *sf, struct datadir_residue *ret_res, 
         (void) chmod(real, 0700);
         /* Before anything else touches the folder: a second daemon on it
          * would take the first one's imports in progress for garbage. */
-        r = datadir_open(real, &sf->datadir, err);
+        r = datadir_open(real, sf->datadir, err);
         if (r < 0)
                 return r;
         if ((r = xsnprintf(sf->images_dir, sizeof sf->images_dir, "%s/images", real)) < 0 ||
@@ -147,9 +153,19 @@ static void close_walk(uv_handle_t *h, void *arg)
                 uv_close(h, NULL);
 }
 
+/* The context and the engines it points to, in one allocation. */
+struct sfaasd_owned {
+        struct sfaasd sf;
+        struct datadir datadir;
+        struct metrics metrics;
+        struct logs logs;
+        struct async async;
+};
+
 int sfaasd_run(struct sfaasd_config *cfg)
 {
-        _cleanup_free_ struct sfaasd *sf = calloc(1, sizeof *sf);
+        _cleanup_free_ struct sfaasd_owned *owned = calloc(1, sizeof *owned);
+        struct sfaasd *sf = owned ? &owned->sf : NULL;
         struct sandbox_launcher_config lc = { 0 };
         struct sandbox_sweep swept = { 0 };
         struct datadir_residue residue = { 0 };
@@ -162,16 +178,20 @@ int sfaasd_run(struct sfaasd_config *cfg)
         if (!sf)
                 return log_error_errno(-ENOMEM, "out of memory");
         sf->cfg = *cfg;
+        sf->datadir = &owned->datadir;
+        sf->metrics = &owned->metrics;
+        sf->logs = &owned->logs;
+        sf->async = &owned->async;
         sf->tmp_fd = -1;
-        sf->datadir.lock_fd = -1;
-        metrics_init(&sf->metrics);
+        sf->datadir->lock_fd = -1;
+        metrics_init(sf->metrics);
         /* A closed client socket must be an error return, not a fatal signal. */
         (void) sigaction(SIGPIPE, &sa, NULL);
 
         r = prepare_data_dir(sf, &residue, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
-                datadir_close(&sf->datadir);
+                datadir_close(sf->datadir);
                 return r;
         }
         r = auth_ensure_credentials(sf->cfg.data_dir, &sf->password, &created, &err);
@@ -185,7 +205,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out;
         }
         (void) xsnprintf(dbpath, sizeof dbpath, "%s/sfaasd.db", sf->cfg.data_dir);
-        r = logs_init(&sf->logs, sf->cfg.data_dir, sf->cfg.log_bytes);
+        r = logs_init(sf->logs, sf->cfg.data_dir, sf->cfg.log_bytes);
         if (r < 0) {
                 log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
                 goto out;
@@ -199,7 +219,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         /* Our cgroup subtree carries the data folder's identity, whose
          * lock we hold: the subtrees of every earlier daemon on this
          * folder are then provably dead ones (sandbox/sandbox.h). */
-        lc.owner_id = sf->datadir.id;
+        lc.owner_id = sf->datadir->id;
         /* Fresh network namespaces made ahead of time, off the spawn path. */
         lc.netns_pool = true;
         r = sandbox_launcher_new(&lc, &sf->launcher, &err);
@@ -272,10 +292,10 @@ out_loop:
 out:
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);
-        metrics_release(&sf->metrics);
+        metrics_release(sf->metrics);
         free(sf->password);
         secret_key_wipe(&sf->secret_key);
         /* Last: the lock outlives our cgroup subtree (removed above). */
-        datadir_close(&sf->datadir);
+        datadir_close(sf->datadir);
         return r;
 }

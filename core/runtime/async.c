@@ -21,6 +21,8 @@
 #include "core/sfaasd.h"
 #include "store/async.h"
 #include "core/model/callid.h"
+#include "core/runtime/invoke.h"
+#include "core/runtime/logs.h"
 
 #define CALLBACK_WORKERS 16        /* own threads sending callbacks, so a dead receiver never
                                     * holds libuv's thread pool (imports, unpacking) */
@@ -353,10 +355,10 @@ static void cb_done(struct async_cb *cb)
                             cb->r < 0 ? cb->error : "status ",
                             cb->r < 0 ? "" : (cb->status >= 500 ? "5xx" : "not 2xx"));
         if (cb->r < 0)
-                logs_daemon(&sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, %s)", c->id,
+                logs_daemon(sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, %s)", c->id,
                             state, attempts, cb->error);
         else
-                logs_daemon(&sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, status %ld)",
+                logs_daemon(sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, status %ld)",
                             c->id, state, attempts, cb->status);
         receiver_put(q, cb->rcv);
         store_async_call_free(c);
@@ -733,7 +735,7 @@ static void on_workers_closed(uv_handle_t *h)
 
 int async_start(struct sfaasd *sf)
 {
-        struct async *q = &sf->async;
+        struct async *q = sf->async;
         struct async_workers *w;
         int calls = 0, cbs = 0, r;
 
@@ -781,7 +783,7 @@ int async_start(struct sfaasd *sf)
 
 void async_shutdown(struct sfaasd *sf)
 {
-        struct async *q = &sf->async;
+        struct async *q = sf->async;
         uint64_t one = 1;
 
         if (!q->started || !q->workers)
@@ -793,7 +795,7 @@ void async_shutdown(struct sfaasd *sf)
 
 void async_close(struct sfaasd *sf)
 {
-        struct async *q = &sf->async;
+        struct async *q = sf->async;
         struct async_workers *w = q->workers;
 
         if (!q->started || q->closed)
@@ -831,14 +833,14 @@ void async_close(struct sfaasd *sf)
 
 unsigned async_busy(const struct sfaasd *sf)
 {
-        return sf->async.callbacks;
+        return sf->async->callbacks;
 }
 
 /* ---- accepting calls ---- */
 
 int async_submit(struct sfaasd *sf, struct store_async_call *c, bool *ret_existing, struct sf_err *err)
 {
-        struct async *q = &sf->async;
+        struct async *q = sf->async;
         struct store_async_call *old = NULL;
         struct async_slot *slot;
         char receiver[STORE_ASYNC_RECEIVER_MAX];

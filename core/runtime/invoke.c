@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/runtime/invoke.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
@@ -35,6 +36,8 @@
 #include "core/sfaasd.h"
 #include "core/model/callid.h"
 #include "core/model/group.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/logs.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
@@ -240,7 +243,7 @@ static void respond_failure(struct invocation *inv, int status, const char *erro
 {
         (void) xsnprintf(inv->fail_msg, sizeof inv->fail_msg, "%s", error);
         /* The daemon's line about it, before the answer (see inv_finish). */
-        logs_daemon(&inv->sf->logs, inv->ns, inv->name, "call %s failed: %s", inv->call_id, inv->fail_msg);
+        logs_daemon(inv->sf->logs, inv->ns, inv->name, "call %s failed: %s", inv->call_id, inv->fail_msg);
         json_t *o = json_pack("{s:s}", "error", error);
         char *s;
         char hdr[128];
@@ -290,7 +293,7 @@ static void inv_finish(struct invocation *inv)
         secs = (double) (now_ns() - inv->start_ns) / 1e9;
         /* Logs first: when the answer arrives, the call's lines are there. */
         if (inv->ebuf.len)
-                logs_append(&sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.data, inv->ebuf.len);
+                logs_append(sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.data, inv->ebuf.len);
 
         if (inv->timed_out) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' timed out after %llu ms and was killed",
@@ -317,7 +320,7 @@ static void inv_finish(struct invocation *inv)
                 deliver(inv, code, inv->content_type, hdr, inv->obuf.data ? inv->obuf.data : "", inv->obuf.len,
                         secs);
         }
-        metrics_invocation_finished(&sf->metrics, inv->name, inv->ns, code, secs);
+        metrics_invocation_finished(sf->metrics, inv->name, inv->ns, code, secs);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
 
         if (inv->prev)
@@ -434,13 +437,13 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         pool = pool_get(sf, ns, name, &status, &err);
         if (!pool) {
                 if (status != 404)
-                        metrics_invocation_started(&sf->metrics, name, ns);
+                        metrics_invocation_started(sf->metrics, name, ns);
                 started = status != 404;
                 FAIL(status, "%s", err.msg);
                 goto out;
         }
         rc = pool_recipe(pool);
-        metrics_invocation_started(&sf->metrics, name, ns);
+        metrics_invocation_started(sf->metrics, name, ns);
         started = true;
         if (rc->has_fprocess && rc->exec_argv.n == 0) {
                 FAIL(500, "function '%s.%s': envProcess is empty", name, ns);
@@ -549,7 +552,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         {
                 uint64_t spawn_t0 = now_ns();
                 r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
-                metrics_sandbox_start(&sf->metrics, r >= 0, (double) (now_ns() - spawn_t0) / 1e9);
+                metrics_sandbox_start(sf->metrics, r >= 0, (double) (now_ns() - spawn_t0) / 1e9);
         }
         secret_files_release(&secrets); /* the sandbox holds its own mounts of them */
         (void) close(in[0]);
@@ -611,7 +614,7 @@ oom:
         FAIL(500, "out of memory");
 out:
         if (started && !handed_off)
-                metrics_invocation_finished(&sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
+                metrics_invocation_finished(sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
         for (int i = 0; i < 2; i++) {
                 if (in[i] >= 0)
                         (void) close(in[i]);

@@ -543,13 +543,13 @@ static int dir_usage(const char *path, uint64_t *ret)
 static void du_work(uv_work_t *w)
 {
         struct sfaasd *sf = w->data;
-        sf->metrics.du_r = dir_usage(sf->images_dir, &sf->metrics.du_result);
+        sf->metrics->du_r = dir_usage(sf->images_dir, &sf->metrics->du_result);
 }
 
 static void du_done(uv_work_t *w, int status)
 {
         struct sfaasd *sf = w->data;
-        struct metrics *m = &sf->metrics;
+        struct metrics *m = sf->metrics;
         m->du_running = false;
         if (status == 0 && m->du_r >= 0) {
                 m->images_bytes = m->du_result;
@@ -564,7 +564,7 @@ static void du_done(uv_work_t *w, int status)
 
 void metrics_images_changed(struct sfaasd *sf)
 {
-        struct metrics *m = &sf->metrics;
+        struct metrics *m = sf->metrics;
         if (m->du_running) {
                 m->du_again = true; /* the walk under way may have missed the change */
                 return;

@@ -33,6 +33,8 @@
 #include "core/model/secret_files.h"
 #include "core/model/group.h"
 #include "core/runtime/usage.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/logs.h"
 
 #define POOL_MAX_IDLE_CONNS 256
 #define POOL_BACKOFF_MIN_MS 100
@@ -601,14 +603,14 @@ static void linebuf_feed(struct instance *inst, struct linebuf *lb, const char *
                         char *nl = memrchr(lb->buf, '\n', lb->len);
                         size_t upto = nl ? (size_t) (nl - lb->buf) + 1 : (lb->len == sizeof lb->buf ? lb->len : 0);
                         if (upto) {
-                                logs_append(&p->sf->logs, p->ns, p->name, inst->id, lb->buf, upto);
+                                logs_append(p->sf->logs, p->ns, p->name, inst->id, lb->buf, upto);
                                 memmove(lb->buf, lb->buf + upto, lb->len - upto);
                                 lb->len -= upto;
                         }
                 }
         }
         if (flush && lb->len) {
-                logs_append(&p->sf->logs, p->ns, p->name, inst->id, lb->buf, lb->len);
+                logs_append(p->sf->logs, p->ns, p->name, inst->id, lb->buf, lb->len);
                 lb->len = 0;
         }
 }
@@ -700,7 +702,7 @@ static void instance_gone(struct instance *inst, int wait_status)
 
         if (crash) {
                 if (!inst->failed_start) { /* else the readiness timeout said why already */
-                        logs_daemon(&p->sf->logs, p->ns, p->name, "%s%s", why,
+                        logs_daemon(p->sf->logs, p->ns, p->name, "%s%s", why,
                                     was == INST_STARTING ? " before it was ready" : "");
                         log_warning("function '%s.%s': %s%s", p->name, p->ns, why,
                                     was == INST_STARTING ? " before it was ready" : "");
@@ -858,7 +860,7 @@ static void probe_retry(struct instance *inst)
                                  "instance %s was not ready within %llu ms (port %u%s)", inst->id,
                                  (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
                                  p->watchdog ? ", GET /_/health" : "");
-                logs_daemon(&p->sf->logs, p->ns, p->name, "%s", p->last_error);
+                logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
                 log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
                 inst->failed_start = true;
                 instance_stop(inst, 0);
@@ -1002,7 +1004,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         sp.name = leaf;
         t0 = now_ns();
         ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
-        metrics_sandbox_start(&sf->metrics, ret >= 0, (double) (now_ns() - t0) / 1e9);
+        metrics_sandbox_start(sf->metrics, ret >= 0, (double) (now_ns() - t0) / 1e9);
         secret_files_release(&secrets);
         (void) close(out[1]);
         (void) close(errp[1]);
@@ -1103,7 +1105,7 @@ static void pool_ensure(struct pool *p)
                         (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
                                          err.msg);
                         log_error("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                        logs_daemon(&sf->logs, p->ns, p->name, "%s", p->last_error);
+                        logs_daemon(sf->logs, p->ns, p->name, "%s", p->last_error);
                         p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
                         if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
                                 p->backoff_ms = POOL_BACKOFF_MAX_MS;
@@ -1172,7 +1174,7 @@ static void on_tick(uv_timer_t *t)
                                         (void) xsnprintf(p->last_error, sizeof p->last_error,
                                                          "instance %s was not ready within %llu ms", i->id,
                                                          (unsigned long long) ps->sf->cfg.http_ready_timeout_ms);
-                                        logs_daemon(&ps->sf->logs, p->ns, p->name, "%s", p->last_error);
+                                        logs_daemon(ps->sf->logs, p->ns, p->name, "%s", p->last_error);
                                         log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
                                         i->failed_start = true;
                                         instance_stop(i, 0);

@@ -37,6 +37,8 @@
 #include "core/base/util.h"
 #include "core/runtime/pool_internal.h"
 #include "core/model/callid.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/logs.h"
 
 static llhttp_settings_t resp_settings;
 static bool resp_settings_ready;
@@ -186,7 +188,7 @@ static void pcall_end(struct pcall *pc, int code, bool conn_ok)
                 else
                         upconn_close(uc);
         }
-        metrics_invocation_finished(&p->sf->metrics, p->name, p->ns, code,
+        metrics_invocation_finished(p->sf->metrics, p->name, p->ns, code,
                                     (double) (now_ns() - pc->start_ns) / 1e9);
         pool_call_done(p, inst);
         {
@@ -221,7 +223,7 @@ void pcall_fail(struct pcall *pc, int status, const char *fmt, ...)
         va_end(ap);
         /* Logged before the answer: when it arrives, the line is there. */
         if (status != 404)
-                logs_daemon(&p->sf->logs, p->ns, p->name, "call %s failed: %s", pc->call_id, msg);
+                logs_daemon(p->sf->logs, p->ns, p->name, "call %s failed: %s", pc->call_id, msg);
         if (pc->req) {
                 struct http_request *req = pc->req;
                 detach_request(pc);
@@ -827,7 +829,7 @@ int proxy_start(struct sfaasd *sf, struct http_request *req, struct pool *p)
         else
                 call_id_make(pc->call_id);
         pc->head_req = strcmp(req->method, "HEAD") == 0;
-        metrics_invocation_started(&sf->metrics, p->name, p->ns);
+        metrics_invocation_started(sf->metrics, p->name, p->ns);
         if (build_head(pc, req) < 0) {
                 pcall_fail(pc, 500, "out of memory");
                 return -1;
