@@ -19,6 +19,7 @@
 #include "core/runtime/async.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
+#include "core/base/timefmt.h"
 
 #define RETRY_AFTER_S "5" /* Retry-After of a 429 for a full queue */
 
@@ -107,15 +108,11 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
 
 static json_t *ts_or_null(int64_t ns)
 {
-        char ts[32], full[64];
-        struct tm tm;
-        time_t secs = (time_t) (ns / 1000000000LL);
+        char ts[TIME_RFC3339_MAX];
         if (!ns)
                 return json_null();
-        (void) gmtime_r(&secs, &tm);
-        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-        (void) xsnprintf(full, sizeof full, "%s.%09lldZ", ts, (long long) (ns % 1000000000LL));
-        return json_string(full);
+        time_rfc3339(ns, 9, ts);
+        return json_string(ts);
 }
 
 void api_async_status(struct http_request *req, const struct route *rt)

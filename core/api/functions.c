@@ -27,6 +27,7 @@
 #include "core/runtime/usage.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/logs.h"
+#include "core/base/timefmt.h"
 
 
 
@@ -280,9 +281,7 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
 {
         json_t *spec = json_loads(f->spec_json, 0, NULL);
         json_t *st;
-        char ts[64];
-        struct tm tm;
-        time_t secs = (time_t) (f->created_at / 1000000000LL);
+        char ts[TIME_RFC3339_MAX];
         const char *k;
         json_t *v;
 
@@ -307,13 +306,8 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
                 (void) json_object_set_new(
                         st, "invocationCount",
                         json_real((double) metrics_invocation_count(sf->metrics, f->name, f->namespace)));
-        (void) gmtime_r(&secs, &tm);
-        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-        {
-                char full[96];
-                (void) xsnprintf(full, sizeof full, "%s.%09lldZ", ts, (long long) (f->created_at % 1000000000LL));
-                (void) json_object_set_new(st, "createdAt", json_string(full));
-        }
+        time_rfc3339(f->created_at, 9, ts);
+        (void) json_object_set_new(st, "createdAt", json_string(ts));
         return st;
 }
 

@@ -42,6 +42,7 @@
 #include "core/base/util.h"
 #include "core/api/auth.h"
 #include "core/runtime/metrics.h"
+#include "core/base/timefmt.h"
 
 /* ---- images ---- */
 
@@ -50,9 +51,7 @@ static json_t *image_json(struct sfaasd *sf, const char *ns, const struct store_
         json_t *o = json_object(), *tags = json_array(), *users = json_array();
         _cleanup_strv_free_ char **fns = NULL;
         _cleanup_free_ char *name = NULL;
-        char ts[64];
-        struct tm tm;
-        time_t secs = (time_t) (img->created_at / 1000000000LL);
+        char ts[TIME_RFC3339_MAX];
         if (!o || !tags || !users || store_image_users(sf->store, ns, img->id, &fns) < 0) {
                 json_decref(o);
                 json_decref(tags);
@@ -68,8 +67,7 @@ static json_t *image_json(struct sfaasd *sf, const char *ns, const struct store_
                 const char *t = img->tags[0], *slash = strrchr(t, '/'), *colon = strrchr(t, ':');
                 name = colon && (!slash || colon > slash) ? strndup(t, (size_t) (colon - t)) : strdup(t);
         }
-        (void) gmtime_r(&secs, &tm);
-        (void) strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        time_rfc3339(img->created_at, 0, ts);
         (void) json_object_set_new(o, "id", json_string(img->id));
         (void) json_object_set_new(o, "digest", json_string(img->id));
         (void) json_object_set_new(o, "name", name ? json_string(name) : json_null());

@@ -15,6 +15,7 @@
 #include "core/base/util.h"
 #include "core/runtime/logs.h"
 #include "core/sfaasd.h"
+#include "core/base/timefmt.h"
 
 /* strconv.ParseBool's spellings (faas-cli sends true/false, go-sdk 1/0). */
 static int parse_bool(const char *s, bool *ret)
@@ -36,7 +37,7 @@ static int parse_bool(const char *s, bool *ret)
 
 /* RFC 3339 ("2026-01-02T03:04:05Z", fraction and offset optional) to the
  * fixed-width UTC form the records use. */
-static int parse_since(const char *s, char out[40])
+static int parse_since(const char *s, char out[TIME_RFC3339_MAX])
 {
         struct tm tm = { 0 };
         const char *p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -67,13 +68,7 @@ static int parse_since(const char *s, char out[40])
         }
         if (*p != '\0')
                 return -EINVAL;
-        {
-                struct tm utc;
-                char base[32];
-                (void) gmtime_r(&t, &utc);
-                (void) strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &utc);
-                (void) xsnprintf(out, 40, "%s.%09ldZ", base, frac);
-        }
+        time_rfc3339((int64_t) t * 1000000000LL + frac, 9, out);
         return 0;
 }
 
@@ -86,7 +81,7 @@ void api_logs(struct http_request *req)
         _cleanup_free_ char *follow_s = http_query_param(req, "follow");
         _cleanup_free_ char *since_s = http_query_param(req, "since");
         struct store_function *fn = NULL;
-        char ns[ROUTE_NAME_MAX], since[40] = "";
+        char ns[ROUTE_NAME_MAX], since[TIME_RFC3339_MAX] = "";
         bool follow = false;
         long tail = -1;
         int r;

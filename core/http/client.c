@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/base/cleanup.h"
+#include "core/base/buf.h"
 #include "core/base/util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo)
@@ -40,52 +41,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo)
 #define CONNECT_MAX_MS 10000 /* connecting never waits longer, even with no --timeout */
 
 #define HTTPS_UNSUPPORTED "https gateways are not supported yet; use http:// or a TLS-terminating proxy"
-
-/* ---- growable byte buffer ----------------------------------------------- */
-
-struct buf {
-        char *p;
-        size_t len, cap;
-};
-
-/* Append n bytes and keep a NUL after them. */
-static int buf_add(struct buf *b, const void *data, size_t n)
-{
-        size_t need;
-
-        if (size_add(b->len, n, &need) < 0 || size_add(need, 1, &need) < 0)
-                return -ENOMEM;
-        if (need > b->cap) {
-                size_t cap = b->cap ? b->cap : 1024;
-                char *np;
-
-                while (cap < need) {
-                        if (size_mul(cap, 2, &cap) < 0)
-                                return -ENOMEM;
-                }
-                np = realloc(b->p, cap);
-                if (!np)
-                        return -ENOMEM;
-                b->p = np;
-                b->cap = cap;
-        }
-        if (n > 0)
-                memcpy(b->p + b->len, data, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-        return 0;
-}
-
-static int buf_adds(struct buf *b, const char *s) { return buf_add(b, s, strlen(s)); }
-
-/* Wipe (it may hold credentials) and free. */
-static void buf_wipe(struct buf *b)
-{
-        if (b->p)
-                explicit_bzero(b->p, b->cap);
-        free(b->p);
-        *b = (struct buf) {};
-}
 
 /* ---- URL ---------------------------------------------------------------- */
 
@@ -237,11 +192,11 @@ static int add_basic_auth(struct buf *b, const char *password)
         memcpy(plain, "admin:", STRLEN("admin:"));
         memcpy(plain + STRLEN("admin:"), password, n - STRLEN("admin:"));
         (void) EVP_EncodeBlock(enc, plain, (int) n);
-        r = buf_adds(b, "Authorization: Basic ");
+        r = buf_appends(b, "Authorization: Basic ");
         if (r >= 0)
-                r = buf_adds(b, (const char *) enc);
+                r = buf_appends(b, (const char *) enc);
         if (r >= 0)
-                r = buf_adds(b, "\r\n");
+                r = buf_appends(b, "\r\n");
         explicit_bzero(plain, n);
         explicit_bzero(enc, enc_len);
         return r;
@@ -281,36 +236,36 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
                         own_agent = false;
         }
 
-        r = buf_adds(b, req->method);
-        r = r < 0 ? r : buf_adds(b, " ");
-        r = r < 0 ? r : buf_adds(b, ep->target);
-        r = r < 0 ? r : buf_adds(b, " HTTP/1.1\r\n");
+        r = buf_appends(b, req->method);
+        r = r < 0 ? r : buf_appends(b, " ");
+        r = r < 0 ? r : buf_appends(b, ep->target);
+        r = r < 0 ? r : buf_appends(b, " HTTP/1.1\r\n");
         if (own_host) {
-                r = r < 0 ? r : buf_adds(b, "Host: ");
-                r = r < 0 ? r : buf_adds(b, ep->authority);
-                r = r < 0 ? r : buf_adds(b, "\r\n");
+                r = r < 0 ? r : buf_appends(b, "Host: ");
+                r = r < 0 ? r : buf_appends(b, ep->authority);
+                r = r < 0 ? r : buf_appends(b, "\r\n");
         }
         if (own_agent)
-                r = r < 0 ? r : buf_adds(b, "User-Agent: sfaasd/" SFAASD_VERSION "\r\n");
-        r = r < 0 ? r : buf_adds(b, "Accept: */*\r\n");
+                r = r < 0 ? r : buf_appends(b, "User-Agent: sfaasd/" SFAASD_VERSION "\r\n");
+        r = r < 0 ? r : buf_appends(b, "Accept: */*\r\n");
         if (password && r >= 0)
                 r = add_basic_auth(b, password);
         if (req->content_type) {
-                r = r < 0 ? r : buf_adds(b, "Content-Type: ");
-                r = r < 0 ? r : buf_adds(b, req->content_type);
-                r = r < 0 ? r : buf_adds(b, "\r\n");
+                r = r < 0 ? r : buf_appends(b, "Content-Type: ");
+                r = r < 0 ? r : buf_appends(b, req->content_type);
+                r = r < 0 ? r : buf_appends(b, "\r\n");
         }
         for (size_t i = 0; i < req->n_headers; i++) {
-                r = r < 0 ? r : buf_adds(b, req->headers[i]);
-                r = r < 0 ? r : buf_adds(b, "\r\n");
+                r = r < 0 ? r : buf_appends(b, req->headers[i]);
+                r = r < 0 ? r : buf_appends(b, "\r\n");
         }
         if (body_len >= 0) {
                 (void) xsnprintf(num, sizeof(num), "%lld", body_len);
-                r = r < 0 ? r : buf_adds(b, "Content-Length: ");
-                r = r < 0 ? r : buf_adds(b, num);
-                r = r < 0 ? r : buf_adds(b, "\r\n");
+                r = r < 0 ? r : buf_appends(b, "Content-Length: ");
+                r = r < 0 ? r : buf_appends(b, num);
+                r = r < 0 ? r : buf_appends(b, "\r\n");
         }
-        r = r < 0 ? r : buf_adds(b, "Connection: close\r\n\r\n");
+        r = r < 0 ? r : buf_appends(b, "Connection: close\r\n\r\n");
         return r;
 }
 
@@ -492,7 +447,7 @@ static int on_body(llhttp_t *p, const char *data, size_t n)
                 if (n == 0)
                         return 0;
         }
-        if (buf_add(&rc->body, data, n) < 0) {
+        if (buf_append(&rc->body, data, n) < 0) {
                 rc->write_errno = ENOMEM;
                 return -1;
         }
@@ -773,7 +728,7 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
         r = receive(req, fd, &rc, deadline, send_errno, err);
         if (r < 0)
                 goto out;
-        if (!rc.body.p && buf_add(&rc.body, "", 0) < 0) {
+        if (!rc.body.p && buf_append(&rc.body, "", 0) < 0) {
                 r = -ENOMEM;
                 goto out;
         }

@@ -15,6 +15,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/http/peers.h"
+#include "core/base/timefmt.h"
 
 struct http_server {
         uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */
@@ -769,20 +770,13 @@ static int conn_write(struct http_conn *c, struct write_ctx *wc)
         return 0;
 }
 
-static void format_date(char *buf, size_t n)
-{
-        time_t t = time(NULL);
-        struct tm tm;
-        (void) gmtime_r(&t, &tm);
-        (void) strftime(buf, n, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-}
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *extra_headers,
                   const void *body, size_t body_len)
 {
         struct http_conn *c = req->conn;
         struct write_ctx *wc;
-        char date[64];
+        char date[TIME_HTTP_MAX];
         size_t el = extra_headers ? strlen(extra_headers) : 0, hl, total;
         bool close_after, send_body = body_len && strcmp(req->method, "HEAD") != 0;
         int n;
@@ -809,7 +803,7 @@ void http_respond(struct http_request *req, int status, const char *content_type
                 return;
         }
         close_after = !req->keep_alive || c->refused || c->server->shutting_down || c->close_after_write;
-        format_date(date, sizeof date);
+        time_http_date(time(NULL), date);
         if (content_type && strpbrk(content_type, "\r\n"))
                 content_type = "application/octet-stream"; /* never split our own header block */
 #define HEAD_FMT "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: sfaasd/%s\r\nContent-Length: %zu\r\n%s%s%s%s"
@@ -1301,7 +1295,7 @@ static int stream_queue(struct http_request *req, const char *prefix, size_t ple
 int http_stream_begin(struct http_request *req, int status, const char *content_type, const char *extra_headers)
 {
         struct http_conn *c = req->conn;
-        char date[64];
+        char date[TIME_HTTP_MAX];
         _cleanup_free_ char *head = NULL;
         int r;
 
@@ -1312,7 +1306,7 @@ int http_stream_begin(struct http_request *req, int status, const char *content_
         req->streaming = true;
         if (req->server && req->server->on_response)
                 req->server->on_response(req, status);
-        format_date(date, sizeof date);
+        time_http_date(time(NULL), date);
         if (content_type && strpbrk(content_type, "\r\n"))
                 content_type = "application/octet-stream";
         /* HTTP/1.0 has no chunked coding: the body ends when we close. */
@@ -1435,13 +1429,11 @@ int http_raw_write(struct http_request *req, const void *data, size_t len, bool 
 
 const char *http_date(void)
 {
-        static __thread char buf[64];
+        static __thread char buf[TIME_HTTP_MAX];
         static __thread time_t last;
         time_t t = time(NULL);
         if (t != last) {
-                struct tm tm;
-                (void) gmtime_r(&t, &tm);
-                (void) strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+                time_http_date(t, buf);
                 last = t;
         }
         return buf;

@@ -16,6 +16,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
+#include "core/base/timefmt.h"
 
 #define LOG_LINE_MAX 16384
 /* A follower further behind than this is dropped: a slow reader must not
@@ -70,15 +71,9 @@ static int log_path(const struct logs *l, const char *ns, const char *name, cons
 }
 
 /* Fixed-width RFC 3339 UTC: 2026-01-02T03:04:05.123456789Z (compares as text). */
-static void timestamp_now(char out[40])
+static void timestamp_now(char out[TIME_RFC3339_MAX])
 {
-        struct timespec ts;
-        struct tm tm;
-        char base[32];
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        (void) gmtime_r(&ts.tv_sec, &tm);
-        (void) strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-        (void) xsnprintf(out, 40, "%s.%09ldZ", base, ts.tv_nsec);
+        time_rfc3339(time_now_unix_ns(), 9, out);
 }
 
 /* A JSON string of bytes that may not be UTF-8. */
@@ -114,7 +109,7 @@ static void notify_followers(struct logs *l, const char *ns, const char *name, c
 static int format_record(const char *ns, const char *name, const char *instance, const char *text, size_t len,
                          char **ret, size_t *ret_len)
 {
-        char ts[40];
+        char ts[TIME_RFC3339_MAX];
         json_t *o;
         char *line;
         size_t n;

@@ -40,6 +40,7 @@
 
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "core/base/buf.h"
 #include "core/base/util.h"
 #include "core/runtime/metrics.h"
 #include "core/sfaasd.h"
@@ -225,80 +226,18 @@ void metrics_http_response(struct metrics *m, const char *method, int status)
 
 /* ---- text rendering ---- */
 
-struct mbuf {
-        char *p;
-        size_t len, cap;
-        bool oom;
-};
-
-static bool mb_reserve(struct mbuf *b, size_t n)
-{
-        size_t need, ncap;
-        char *np;
-        if (b->oom)
-                return false;
-        if (size_add(b->len, n + 1, &need) < 0) {
-                b->oom = true;
-                return false;
-        }
-        if (need <= b->cap)
-                return true;
-        ncap = b->cap ? b->cap : 4096;
-        while (ncap < need)
-                if (size_mul(ncap, 2, &ncap) < 0) {
-                        b->oom = true;
-                        return false;
-                }
-        np = realloc(b->p, ncap);
-        if (!np) {
-                b->oom = true;
-                return false;
-        }
-        b->p = np;
-        b->cap = ncap;
-        return true;
-}
-
-static void mb_printf(struct mbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mb_printf(struct mbuf *b, const char *fmt, ...)
-{
-        va_list ap;
-        int n;
-        va_start(ap, fmt);
-        n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-                b->oom = true;
-                return;
-        }
-        if (!mb_reserve(b, (size_t) n))
-                return;
-        va_start(ap, fmt);
-        (void) vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        b->len += (size_t) n;
-}
-
-static void mb_putc(struct mbuf *b, char c)
-{
-        if (!mb_reserve(b, 1))
-                return;
-        b->p[b->len++] = c;
-        b->p[b->len] = '\0';
-}
-
 /* A label value, escaped as the format requires: \ " and newline. */
-static void mb_label_value(struct mbuf *b, const char *s)
+static void label_value(struct buf *b, const char *s)
 {
         for (; *s; s++) {
                 if (*s == '\\' || *s == '"') {
-                        mb_putc(b, '\\');
-                        mb_putc(b, *s);
+                        buf_appendc(b, '\\');
+                        buf_appendc(b, *s);
                 } else if (*s == '\n') {
-                        mb_putc(b, '\\');
-                        mb_putc(b, 'n');
+                        buf_appendc(b, '\\');
+                        buf_appendc(b, 'n');
                 } else
-                        mb_putc(b, *s);
+                        buf_appendc(b, *s);
         }
 }
 
@@ -317,21 +256,21 @@ static void fmt_double(char out[40], double v)
         }
 }
 
-static void family(struct mbuf *b, const char *name, const char *type, const char *help)
+static void family(struct buf *b, const char *name, const char *type, const char *help)
 {
-        mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+        buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* labels is the rendered label list without braces ("" for none). */
-static void sample_u64(struct mbuf *b, const char *name, const char *labels, uint64_t v)
+static void sample_u64(struct buf *b, const char *name, const char *labels, uint64_t v)
 {
         if (*labels)
-                mb_printf(b, "%s{%s} %" PRIu64 "\n", name, labels, v);
+                buf_printf(b, "%s{%s} %" PRIu64 "\n", name, labels, v);
         else
-                mb_printf(b, "%s %" PRIu64 "\n", name, v);
+                buf_printf(b, "%s %" PRIu64 "\n", name, v);
 }
 
-static void histogram_samples(struct mbuf *b, const char *name, const char *labels,
+static void histogram_samples(struct buf *b, const char *name, const char *labels,
                               const struct metrics_histogram *h)
 {
         const char *sep = *labels ? "," : "";
@@ -340,30 +279,30 @@ static void histogram_samples(struct mbuf *b, const char *name, const char *labe
         for (size_t i = 0; i < h->n_bounds; i++) {
                 cum += h->buckets[i];
                 fmt_double(num, h->bounds[i]);
-                mb_printf(b, "%s_bucket{%s%sle=\"%s\"} %" PRIu64 "\n", name, labels, sep, num, cum);
+                buf_printf(b, "%s_bucket{%s%sle=\"%s\"} %" PRIu64 "\n", name, labels, sep, num, cum);
         }
         cum += h->buckets[h->n_bounds];
-        mb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, cum);
+        buf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, cum);
         fmt_double(num, h->sum);
         if (*labels) {
-                mb_printf(b, "%s_sum{%s} %s\n", name, labels, num);
-                mb_printf(b, "%s_count{%s} %" PRIu64 "\n", name, labels, h->count);
+                buf_printf(b, "%s_sum{%s} %s\n", name, labels, num);
+                buf_printf(b, "%s_count{%s} %" PRIu64 "\n", name, labels, h->count);
         } else {
-                mb_printf(b, "%s_sum %s\n", name, num);
-                mb_printf(b, "%s_count %" PRIu64 "\n", name, h->count);
+                buf_printf(b, "%s_sum %s\n", name, num);
+                buf_printf(b, "%s_count %" PRIu64 "\n", name, h->count);
         }
 }
 
 /* function_name="key"[,code="code"] into lb (reset first). */
-static const char *fn_labels(struct mbuf *lb, const char *key, int code)
+static const char *fn_labels(struct buf *lb, const char *key, int code)
 {
         lb->len = 0;
-        mb_printf(lb, "function_name=\"");
-        mb_label_value(lb, key);
-        mb_putc(lb, '"');
+        buf_printf(lb, "function_name=\"");
+        label_value(lb, key);
+        buf_appendc(lb, '"');
         if (code > 0)
-                mb_printf(lb, ",code=\"%d\"", code);
-        return lb->oom ? "" : lb->p;
+                buf_printf(lb, ",code=\"%d\"", code);
+        return lb->err ? "" : lb->p;
 }
 
 static bool any_codes(const struct metrics *m)
@@ -376,7 +315,7 @@ static bool any_codes(const struct metrics *m)
 
 int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char **ret, size_t *ret_len)
 {
-        struct mbuf b = { 0 }, lb = { 0 };
+        struct buf b = { 0 }, lb = { 0 };
         char num[40];
 
         /* Families with no series are left out, as the client libraries do. */
@@ -439,33 +378,32 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
                 family(&b, "sfaasd_http_requests_total", "counter", "HTTP answers by status code and method.");
                 for (size_t i = 0; i < m->n_http; i++) {
                         lb.len = 0;
-                        mb_printf(&lb, "code=\"%d\",method=\"", m->http[i].code);
-                        mb_label_value(&lb, m->http[i].method);
-                        mb_putc(&lb, '"');
-                        sample_u64(&b, "sfaasd_http_requests_total", lb.oom ? "" : lb.p, m->http[i].total);
+                        buf_printf(&lb, "code=\"%d\",method=\"", m->http[i].code);
+                        label_value(&lb, m->http[i].method);
+                        buf_appendc(&lb, '"');
+                        sample_u64(&b, "sfaasd_http_requests_total", lb.err ? "" : lb.p, m->http[i].total);
                 }
         }
         if (g->have_process) {
                 family(&b, "process_start_time_seconds", "gauge",
                        "Start time of the process since unix epoch in seconds.");
                 fmt_double(num, g->process_start_time);
-                mb_printf(&b, "process_start_time_seconds %s\n", num);
+                buf_printf(&b, "process_start_time_seconds %s\n", num);
                 family(&b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
                 sample_u64(&b, "process_resident_memory_bytes", "", g->process_rss_bytes);
                 family(&b, "process_open_fds", "gauge", "Number of open file descriptors.");
                 sample_u64(&b, "process_open_fds", "", g->process_open_fds);
         }
-        free(lb.p);
-        if (b.oom || lb.oom) {
-                free(b.p);
-                return -ENOMEM;
+        {
+                int r = b.err ? b.err : lb.err;
+                buf_release(&lb);
+                if (r < 0) {
+                        buf_release(&b);
+                        return r;
+                }
         }
-        if (!b.p && !mb_reserve(&b, 0))
-                return -ENOMEM;
-        b.p[b.len] = '\0';
-        *ret = b.p;
-        *ret_len = b.len;
-        return 0;
+        *ret = buf_steal(&b, ret_len);
+        return *ret ? 0 : -ENOMEM;
 }
 
 /* ---- values read at scrape time ---- */
