@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Secrets at rest: AES-256-GCM rows in the secrets table (store/secrets.h). */
-#include "secrets.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
-#include "../core/base/cleanup.h"
-#include "../core/base/util.h"
-#include "db_internal.h"
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "store/db_internal.h"
+#include "store/secrets.h"
 
 #define NONCE_BYTES 12
 #define TAG_BYTES 16
@@ -22,8 +20,6 @@
 /* Domain separation: AAD = "sfaasd-secret-v1\0" NS "\0" NAME. */
 #define AAD_PREFIX "sfaasd-secret-v1"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
-#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free)
 #define _cleanup_cipher_ _cleanup_(EVP_CIPHER_CTX_freep)
 
@@ -167,19 +163,6 @@ int secret_open(const struct secret_key *k, const char *ns, const char *name, co
 
 /* ---- the table ---- */
 
-static int64_t unix_ns(void)
-{
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
-{
-        int rc = sqlite3_prepare_v2(store_sqlite(s), sql, -1, ret, NULL);
-        return rc == SQLITE_OK ? 0 : store_sql_errno(rc);
-}
-
 /* Seal value and run sql with ?1 ns, ?2 name, ?3 nonce, ?4 ciphertext, ?5 now. */
 static int secret_write(struct store *s, const struct secret_key *k, const char *sql, const char *ns,
                         const char *name, const void *value, size_t len)
@@ -203,20 +186,20 @@ static int secret_write(struct store *s, const struct secret_key *k, const char 
         r = secret_seal(k, ns, name, nonce, value, len, ct);
         if (r < 0)
                 return r;
-        r = prepare(s, sql, &st);
+        r = store_sql_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, nonce, sizeof nonce, SQLITE_STATIC);
         sqlite3_bind_blob(st, 4, ct, (int) (len + TAG_BYTES), SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, unix_ns());
+        sqlite3_bind_int64(st, 5, time_unix_ns());
         rc = sqlite3_step(st);
         if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
                 return -ENOENT;
         if (rc != SQLITE_DONE)
                 return store_sql_errno(rc);
-        return sqlite3_changes(store_sqlite(s)) == 0 ? -ENOENT : 0;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
 }
 
 int store_secret_create(struct store *s, const struct secret_key *k, const char *ns, const char *name,
@@ -240,21 +223,21 @@ int store_secret_update(struct store *s, const struct secret_key *k, const char 
 int store_secret_delete(struct store *s, const char *ns, const char *name)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
+        int r = store_sql_prepare(s, "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return store_sql_errno(rc);
-        return sqlite3_changes(store_sqlite(s)) == 0 ? -ENOENT : 0;
+        r = store_sql_step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
 }
 
 int store_secret_exists(struct store *s, const char *ns, const char *name)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT 1 FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
+        int r = store_sql_prepare(s, "SELECT 1 FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -268,31 +251,12 @@ int store_secret_exists(struct store *s, const char *ns, const char *name)
 int store_secret_list(struct store *s, const char *ns, char ***ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_strv_free_ char **v = calloc(1, sizeof *v);
-        size_t n = 0;
-        int r, rc;
+        int r = store_sql_prepare(s, "SELECT name FROM secrets WHERE namespace = ?1 ORDER BY name", &st);
 
-        if (!v)
-                return -ENOMEM;
-        r = prepare(s, "SELECT name FROM secrets WHERE namespace = ?1 ORDER BY name", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(st, 0);
-                char **nv = realloc(v, (n + 2) * sizeof *v);
-                if (!nv)
-                        return -ENOMEM;
-                v = nv;
-                v[n] = strdup(t ? (const char *) t : "");
-                if (!v[n])
-                        return -ENOMEM;
-                v[++n] = NULL;
-        }
-        if (rc != SQLITE_DONE)
-                return store_sql_errno(rc);
-        *ret = TAKE_PTR(v);
-        return 0;
+        return store_sql_collect_strings(st, ret);
 }
 
 void secret_value_free(unsigned char *v, size_t len)
@@ -312,7 +276,7 @@ int store_secret_get(struct store *s, const struct secret_key *k, const char *ns
         size_t clen;
         int r, rc;
 
-        r = prepare(s, "SELECT nonce, ciphertext FROM secrets WHERE namespace = ?1 AND name = ?2", &st);
+        r = store_sql_prepare(s, "SELECT nonce, ciphertext FROM secrets WHERE namespace = ?1 AND name = ?2", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
