@@ -32,58 +32,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_import_result *, image_import_result_free)
 
-void image_limits_effective(const struct image_limits *in, struct image_limits *out)
-{
-        static const struct image_limits defaults = {
-                .max_archive_bytes = IMAGE_DEFAULT_MAX_ARCHIVE_BYTES,
-                .max_unpacked_bytes = IMAGE_DEFAULT_MAX_UNPACKED_BYTES,
-                .max_entries = IMAGE_DEFAULT_MAX_ENTRIES,
-                .max_path_len = IMAGE_DEFAULT_MAX_PATH_LEN,
-                .max_layers = IMAGE_DEFAULT_MAX_LAYERS,
-        };
-
-        *out = in ? *in : defaults;
-        if (!out->max_archive_bytes)
-                out->max_archive_bytes = defaults.max_archive_bytes;
-        if (!out->max_unpacked_bytes)
-                out->max_unpacked_bytes = defaults.max_unpacked_bytes;
-        if (!out->max_entries)
-                out->max_entries = defaults.max_entries;
-        if (!out->max_path_len)
-                out->max_path_len = defaults.max_path_len;
-        if (!out->max_layers)
-                out->max_layers = defaults.max_layers;
-}
-
-const char *image_printable(const char *s, char *buf, size_t n)
-{
-        size_t o = 0;
-
-        if (n == 0)
-                return "";
-        for (; *s && o + 1 < n; s++)
-                buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-        if (*s && n >= 4) {
-                memcpy(buf + n - 4, "...", 3);
-                o = n - 1;
-        }
-        buf[o] = '\0';
-        return buf;
-}
-
-int image_archive_support_filters(struct archive *a)
-{
-        if (!archive_zlib_version() || archive_read_support_filter_gzip(a) != ARCHIVE_OK)
-                return -ENOTSUP;
-        if (archive_libzstd_version() && archive_read_support_filter_zstd(a) != ARCHIVE_OK)
-                return -ENOTSUP;
-        if (archive_liblzma_version() && archive_read_support_filter_xz(a) != ARCHIVE_OK)
-                return -ENOTSUP;
-        if (archive_bzlib_version() && archive_read_support_filter_bzip2(a) != ARCHIVE_OK)
-                return -ENOTSUP;
-        return 0;
-}
-
 /* Accept "sha256:<hex>" or "<hex>"; return the hex part. */
 static const char *id_hex(const char *id)
 {

@@ -60,7 +60,7 @@ int image_clean_abs_path(const char *in, char **ret)
         if (!in || in[0] != '/')
                 return -EBADMSG;
         /* The same rule as entry names (no "..", "." and "//" dropped), rooted. */
-        r = image_entry_path_normalize(in, &rel);
+        r = image_path_normalize(in, IMAGE_PATH_ENTRY, &rel);
         if (r < 0)
                 return r;
         out = xasprintf("/%s", rel);

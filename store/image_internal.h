@@ -15,6 +15,7 @@
  */
 #pragma once
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -35,11 +36,46 @@
 #define IMAGE_MAX_JSON_BYTES (8U << 20)
 /* Files in the outer archive (not counting directories). */
 #define IMAGE_MAX_OUTER_FILES 4096U
-/* Image ids and digests: "sha256:" + 64 hex. */
+/* Digests: IMAGE_DIGEST_PREFIX + IMAGE_HEX_LEN lower-case hex digits. */
+#define IMAGE_DIGEST_PREFIX "sha256:"
+#define IMAGE_HEX_LEN 64
 #define IMAGE_DIGEST_LEN 71
+
+/* --- image_util.c ------------------------------------------------------- */
 
 /* Fill every zero field of *out from the defaults above (in may be NULL). */
 void image_limits_effective(const struct image_limits *in, struct image_limits *out);
+
+/* Exactly IMAGE_HEX_LEN lower-case hex digits. */
+bool image_is_hex64(const char *s);
+/* "sha256:<64 lower-case hex>" */
+bool image_digest_valid(const char *s);
+
+/* Which names image_path_normalize() accepts. */
+enum image_path_mode {
+        IMAGE_PATH_ENTRY,        /* a layer entry: a leading "/" is stripped, ".." refused */
+        IMAGE_PATH_ARCHIVE,      /* a name in the outer archive: "/..." and ".." refused */
+        IMAGE_PATH_ARCHIVE_LINK, /* a link target there: "/..." refused, ".." climbs, never above the root */
+};
+/* The one normaliser of the names an image carries: collapse "//" and
+ * "/./", drop leading "./" and a trailing "/"; "" is the root itself.
+ * -EBADMSG for what mode refuses. */
+int image_path_normalize(const char *in, enum image_path_mode mode, char **ret);
+
+/* Copy s into buf for a message: at most n-1 bytes, non-printable bytes as
+ * '?', "..." when cut. Hostile names must not reach a terminal raw. */
+const char *image_printable(const char *s, char *buf, size_t n);
+
+/* prefix + 16 random hex digits into buf (a private name in a folder). */
+int image_random_name(const char *prefix, char *buf, size_t n);
+/* A directory stream of dir_fd (its own fd; dir_fd stays open). */
+int image_opendir_at(int dir_fd, DIR **ret);
+
+struct archive;
+/* Enable gzip, zstd, xz and bzip2 decompression, each only when libarchive
+ * has the library linked in: never a fallback that runs an external
+ * program on hostile input from a worker thread. */
+int image_archive_support_filters(struct archive *a);
 
 /* --- image_stage.c ------------------------------------------------------ */
 
@@ -133,10 +169,6 @@ int image_unpack_finish(struct unpack_state *st, struct sf_err *err);
 uint64_t unpack_state_bytes(const struct unpack_state *st);
 uint64_t unpack_state_dropped(const struct unpack_state *st);
 
-/* Normalise an entry name: strip leading "/" and "./", collapse "//" and
- * "/./", drop a trailing "/"; "" is the root itself. Any ".." component is
- * -EBADMSG. */
-int image_entry_path_normalize(const char *in, char **ret);
 
 /* --- image_blobs.c ------------------------------------------------------ */
 
@@ -209,20 +241,7 @@ int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int 
  * the entry limit, or no real directory at /proc /dev /sys /tmp /etc. */
 int image_rootfs_check(int root_fd, const struct image_limits *lim, struct sf_err *err);
 
-/* --- helpers ------------------------------------------------------------ */
+/* --- image.c ------------------------------------------------------------ */
 
 /* Is images_dir/<hex> a complete image (its .complete present)? 1/0/-errno. */
 int image_is_complete(int dir_fd, const char *hex);
-
-struct archive;
-/* Enable gzip, zstd, xz and bzip2 decompression, each only when libarchive
- * has the library linked in: never a fallback that runs an external
- * program on hostile input from a worker thread. */
-int image_archive_support_filters(struct archive *a);
-
-/* Copy s into buf for a message: at most n-1 bytes, non-printable bytes as
- * '?', "..." when cut. Hostile names must not reach a terminal raw. */
-const char *image_printable(const char *s, char *buf, size_t n);
-bool image_is_hex64(const char *s);
-/* "sha256:<64 lower-case hex>" */
-bool image_digest_valid(const char *s);

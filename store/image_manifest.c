@@ -44,11 +44,6 @@
 #endif
 
 
-bool image_digest_valid(const char *s)
-{
-        return s && str_startswith(s, "sha256:") && image_is_hex64(s + STRLEN("sha256:"));
-}
-
 int image_load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
                     struct sf_err *err)
 {

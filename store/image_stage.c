@@ -85,16 +85,6 @@ static int stage_archive_error(struct archive *a, const struct stage_reader *rd,
                           m ? image_printable(m, pbuf, sizeof pbuf) : "unknown error");
 }
 
-bool image_is_hex64(const char *s)
-{
-        size_t i;
-
-        for (i = 0; i < 64; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return s[64] == '\0';
-}
-
 /* Is name "<64 hex><suffix>"? */
 static bool hex_then(const char *name, const char *suffix)
 {
@@ -147,54 +137,18 @@ found:
         return 1;
 }
 
-/* Lexically normalise an archive-relative name: strip "./" and "//",
- * resolve ".." (only when allowed: link targets) without leaving the
- * archive root. NULL if absolute, or for a ".." not allowed or leaving. */
-static char *outer_normalize(const char *base_dir, const char *name, bool allow_dotdot)
+/* A link target in the outer archive, relative to dir ("" or NULL: the
+ * top), normalised; ".." may climb, never above the archive's root. */
+static int link_target_normalize(const char *dir, const char *target, char **ret)
 {
-        _cleanup_free_ char *joined = NULL, *out = NULL;
-        size_t o = 0;
-        const char *p;
+        _cleanup_free_ char *joined = NULL;
 
-        if (name[0] == '/')
-                return NULL;
-        joined = base_dir && *base_dir ? xasprintf("%s/%s", base_dir, name) : strdup(name);
+        if (target[0] == '/')
+                return -EBADMSG;
+        joined = dir && *dir ? xasprintf("%s/%s", dir, target) : strdup(target);
         if (!joined)
-                return NULL;
-        out = malloc(strlen(joined) + 1);
-        if (!out)
-                return NULL;
-        p = joined;
-        while (*p) {
-                const char *c;
-                size_t n;
-
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                c = p;
-                while (*p && *p != '/')
-                        p++;
-                n = (size_t) (p - c);
-                if (n == 1 && c[0] == '.')
-                        continue;
-                if (n == 2 && c[0] == '.' && c[1] == '.') {
-                        if (!allow_dotdot || o == 0)
-                                return NULL;
-                        while (o > 0 && out[o - 1] != '/')
-                                o--;
-                        if (o > 0)
-                                o--;
-                        continue;
-                }
-                if (o > 0)
-                        out[o++] = '/';
-                memcpy(out + o, c, n);
-                o += n;
-        }
-        out[o] = '\0';
-        return TAKE_PTR(out);
+                return -ENOMEM;
+        return image_path_normalize(joined, IMAGE_PATH_ARCHIVE_LINK, ret);
 }
 
 static const struct staged_entry *staged_find(const struct staged_set *set, const char *name)
@@ -330,8 +284,10 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                 if (!raw || strlen(raw) > l->max_path_len)
                         return sf_err_set(err, -EBADMSG, "archive entry with a missing or too long name");
                 type = archive_entry_filetype(ae);
-                name = outer_normalize(NULL, raw, false);
-                if (!name)
+                r = image_path_normalize(raw, IMAGE_PATH_ARCHIVE, &name);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
                         return sf_err_set(err, -EBADMSG, "unexpected archive entry '%s'",
                                           image_printable(raw, pbuf, sizeof pbuf));
                 if (type == AE_IFDIR && !archive_entry_hardlink(ae))
@@ -373,10 +329,11 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                                 else
                                         dir[0] = '\0';
                         }
-                        if (target)
-                                e->link = outer_normalize(dir, target, true);
+                        r = target ? link_target_normalize(dir, target, &e->link) : -EBADMSG;
+                        if (r == -ENOMEM)
+                                return r;
                         /* The alias must name another accepted, staged name. */
-                        if (!e->link || outer_classify(e->link, &tfile) <= 0 || !tfile)
+                        if (r < 0 || outer_classify(e->link, &tfile) <= 0 || !tfile)
                                 return sf_err_set(err, -EBADMSG, "archive link '%s' points outside the image",
                                                   image_printable(raw, pbuf, sizeof pbuf));
                         continue;

@@ -101,41 +101,6 @@ struct entry_ctx {
         char pname[120];             /* printable copy */
 };
 
-int image_entry_path_normalize(const char *in, char **ret)
-{
-        _cleanup_free_ char *out = NULL;
-        size_t o = 0;
-        const char *p = in;
-
-        out = malloc(strlen(in) + 1);
-        if (!out)
-                return -ENOMEM;
-        while (*p) {
-                const char *c;
-                size_t n;
-
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                c = p;
-                while (*p && *p != '/')
-                        p++;
-                n = (size_t) (p - c);
-                if (n == 1 && c[0] == '.')
-                        continue;
-                if (n == 2 && c[0] == '.' && c[1] == '.')
-                        return -EBADMSG;
-                if (o > 0)
-                        out[o++] = '/';
-                memcpy(out + o, c, n);
-                o += n;
-        }
-        out[o] = '\0';
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
 int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret)
 {
         struct unpack_state *st = calloc(1, sizeof *st);
@@ -556,7 +521,7 @@ static int unpack_hardlink(struct unpack_state *st, const struct entry_ctx *ec, 
 
         if (strlen(raw_target) > st->lim.max_path_len)
                 return entry_fail(st, ec, -EFBIG, "hard link target name too long");
-        r = image_entry_path_normalize(raw_target, &target);
+        r = image_path_normalize(raw_target, IMAGE_PATH_ENTRY, &target);
         if (r == -EBADMSG)
                 return entry_fail(st, ec, -EBADMSG, "hard link target escapes the root");
         if (r < 0)
@@ -615,7 +580,7 @@ static int unpack_entry(struct unpack_state *st, struct archive *a, struct archi
         if (strlen(ec.raw) > st->lim.max_path_len)
                 return sf_err_set(st->err, -EFBIG, "layer %u: entry name longer than %llu bytes", st->layer,
                                   (unsigned long long) st->lim.max_path_len);
-        r = image_entry_path_normalize(ec.raw, &path);
+        r = image_path_normalize(ec.raw, IMAGE_PATH_ENTRY, &path);
         if (r == -EBADMSG)
                 return entry_fail(st, &ec, -EBADMSG, "escapes the root");
         if (r < 0)

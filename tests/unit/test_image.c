@@ -972,12 +972,12 @@ static void test_paths(void **state)
         char *out;
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                assert_int_equal(image_entry_path_normalize(good[i].in, &out), 0);
+                assert_int_equal(image_path_normalize(good[i].in, IMAGE_PATH_ENTRY, &out), 0);
                 assert_string_equal(out, good[i].out);
                 free(out);
         }
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(image_entry_path_normalize(bad[i], &out), -EBADMSG);
+                assert_int_equal(image_path_normalize(bad[i], IMAGE_PATH_ENTRY, &out), -EBADMSG);
 
         assert_int_equal(image_clean_abs_path("/", &out), 0);
         assert_string_equal(out, "/");
