@@ -20,95 +20,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "store/image_internal.h"
 
-#define COMPLETE_MAX_BYTES 64
-#define PRIVATE_DIR_TRIES 8
-
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_import_result *, image_import_result_free)
-
-/* Accept "sha256:<hex>" or "<hex>"; return the hex part. */
-static const char *id_hex(const char *id)
-{
-        if (!id)
-                return NULL;
-        if (str_startswith(id, "sha256:"))
-                id += STRLEN("sha256:");
-        return image_is_hex64(id) ? id : NULL;
-}
-
-/* Create images_dir/<prefix><random> mode 0700 and open it. */
-static int private_dir_new(int dir_fd, const char *prefix, char *ret_name, size_t n, int *ret_fd)
-{
-        for (int i = 0; i < PRIVATE_DIR_TRIES; i++) {
-                unsigned char rnd[8];
-                char hex[17];
-                int fd, r;
-
-                r = random_bytes(rnd, sizeof rnd);
-                if (r < 0)
-                        return r;
-                hex_encode(rnd, sizeof rnd, hex);
-                r = xsnprintf(ret_name, n, "%s%s", prefix, hex);
-                if (r < 0)
-                        return r;
-                if (mkdirat(dir_fd, ret_name, 0700) < 0) {
-                        if (errno == EEXIST)
-                                continue;
-                        return -errno;
-                }
-                fd = openat(dir_fd, ret_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0) {
-                        r = -errno;
-                        (void) unlinkat(dir_fd, ret_name, AT_REMOVEDIR);
-                        return r;
-                }
-                *ret_fd = fd;
-                return 0;
-        }
-        return -EEXIST;
-}
-
-/* Is images_dir/<hex> a complete image? Returns 1 with its size, 0 if not. */
-static int image_complete(int dir_fd, const char *hex, uint64_t *ret_size)
-{
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -1;
-        struct stat sb;
-        uint64_t size = 0;
-        char *nl;
-
-        path = xasprintf("%s/.complete", hex);
-        if (!path)
-                return -ENOMEM;
-        fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0)
-                return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-        if (fstat(fd, &sb) < 0)
-                return -errno;
-        if (!S_ISREG(sb.st_mode))
-                return 0;
-        if (read_file_at(dir_fd, path, COMPLETE_MAX_BYTES, &buf, NULL) == 0) {
-                nl = strchr(buf, '\n');
-                if (nl)
-                        *nl = '\0';
-                if (parse_u64(buf, &size) < 0)
-                        size = 0;
-        }
-        if (ret_size)
-                *ret_size = size;
-        return 1;
-}
-
-int image_is_complete(int dir_fd, const char *hex)
-{
-        return image_complete(dir_fd, hex, NULL);
-}
 
 static void fds_close(int *fds, size_t n)
 {
@@ -131,7 +49,7 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
         const char *hex = plan->config_digest + STRLEN("sha256:");
         int *blob_fds = NULL;
         unsigned flags = 0;
-        char name[64];
+        char name[IMAGE_PRIVATE_NAME_SIZE];
         uint64_t size = 0, dropped = 0;
         int r;
 
@@ -161,7 +79,7 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                 }
         }
 
-        r = private_dir_new(dir_fd, ".unpack-", name, sizeof name, &unpack_fd);
+        r = image_dir_private_new(dir_fd, IMAGE_UNPACK_PREFIX, name, sizeof name, &unpack_fd);
         if (r < 0) {
                 fds_close(blob_fds, plan->n_layers);
                 return sf_err_errno(err, r, "cannot create an unpack directory");
@@ -237,7 +155,7 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                         r = sf_err_errno(err, -errno, "cannot publish image %s", hex);
                         goto fail;
                 }
-                r = image_complete(dir_fd, hex, NULL);
+                r = image_dir_complete(dir_fd, hex, NULL);
                 if (r > 0) {
                         /* Another import of the same image won. */
                         (void) rm_rf_at(dir_fd, name);
@@ -296,7 +214,7 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
                 goto out;
         }
 
-        r = image_complete(dir_fd, hex, &res->size);
+        r = image_dir_complete(dir_fd, hex, &res->size);
         if (r < 0) {
                 r = sf_err_errno(err, r, "cannot inspect the image store");
                 goto out;
@@ -318,7 +236,7 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
                 if (r < 0)
                         goto out;
                 if (res->existed)
-                        (void) image_complete(dir_fd, hex, &res->size);
+                        (void) image_dir_complete(dir_fd, hex, &res->size);
         }
         res->dropped = dropped;
         *ret = TAKE_PTR(res);
@@ -343,7 +261,7 @@ int image_import(const char *images_dir, const char *blobs_dir, int fd, const st
         struct blob_store bs = { .dir_fd = -1, .sha_fd = -1, .lock_fd = -1 };
         struct image_limits lim;
         struct sf_err local;
-        char stage_name[64];
+        char stage_name[IMAGE_PRIVATE_NAME_SIZE];
         size_t len;
         int r;
 
@@ -368,7 +286,7 @@ int image_import(const char *images_dir, const char *blobs_dir, int fd, const st
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot open the blob store '%s'", blobs_dir);
         }
-        r = private_dir_new(dir_fd, ".tmp-", stage_name, sizeof stage_name, &stage_fd);
+        r = image_dir_private_new(dir_fd, IMAGE_STAGE_PREFIX, stage_name, sizeof stage_name, &stage_fd);
         if (r < 0) {
                 blob_store_close(&bs);
                 return sf_err_errno(err, r, "cannot create a staging directory in '%s'", dir);
@@ -396,155 +314,3 @@ void image_import_result_free(struct image_import_result *r)
         free(r);
 }
 
-int image_remove(const char *images_dir, const char *id)
-{
-        _cleanup_close_ int dir_fd = -1;
-        const char *hex = id_hex(id);
-        unsigned char rnd[8];
-        char rhex[17], name[64];
-        int r;
-
-        if (!images_dir || !hex)
-                return -EINVAL;
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        r = random_bytes(rnd, sizeof rnd);
-        if (r < 0)
-                return r;
-        hex_encode(rnd, sizeof rnd, rhex);
-        r = xsnprintf(name, sizeof name, ".rm-%s", rhex);
-        if (r < 0)
-                return r;
-        /* Make it disappear at once, then delete at leisure. */
-        if (renameat2(dir_fd, hex, dir_fd, name, RENAME_NOREPLACE) < 0)
-                return -errno;
-        r = rm_rf_at(dir_fd, name);
-        (void) fsync(dir_fd);
-        return r;
-}
-
-int image_detach(const char *images_dir, const char *id, char *ret_name, size_t n, uint64_t *ret_size)
-{
-        _cleanup_close_ int dir_fd = -1;
-        const char *hex = id_hex(id);
-        unsigned char rnd[8];
-        char rhex[17];
-        uint64_t size = 0;
-        int r;
-
-        if (!images_dir || !hex)
-                return -EINVAL;
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        (void) image_complete(dir_fd, hex, &size);
-        r = random_bytes(rnd, sizeof rnd);
-        if (r < 0)
-                return r;
-        hex_encode(rnd, sizeof rnd, rhex);
-        r = xsnprintf(ret_name, n, ".rm-%s", rhex);
-        if (r < 0)
-                return r;
-        if (renameat2(dir_fd, hex, dir_fd, ret_name, RENAME_NOREPLACE) < 0)
-                return -errno;
-        (void) fsync(dir_fd);
-        if (ret_size)
-                *ret_size = size;
-        return 0;
-}
-
-int image_purge_detached(const char *images_dir, const char *name)
-{
-        _cleanup_close_ int dir_fd = -1;
-
-        if (!str_startswith(name, ".rm-") || strchr(name, '/'))
-                return -EINVAL;
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        return rm_rf_at(dir_fd, name);
-}
-
-int image_list_complete(const char *images_dir, char ***ret)
-{
-        _cleanup_close_ int dir_fd = -1;
-        _cleanup_strv_free_ char **v = NULL;
-        size_t n = 0;
-        struct dirent *de;
-        DIR *d;
-        int fd, r = 0;
-
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                (void) close(fd);
-                return -ENOMEM;
-        }
-        v = calloc(1, sizeof *v);
-        while (v && (de = readdir(d))) {
-                char **nv;
-                if (!image_is_hex64(de->d_name) || image_complete(dir_fd, de->d_name, NULL) <= 0)
-                        continue;
-                nv = realloc(v, (n + 2) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        break;
-                }
-                v = nv;
-                v[n] = xasprintf("sha256:%s", de->d_name);
-                if (!v[n]) {
-                        r = -ENOMEM;
-                        break;
-                }
-                v[++n] = NULL;
-        }
-        (void) closedir(d);
-        if (!v)
-                return -ENOMEM;
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(v);
-        return 0;
-}
-
-int image_gc_partial(const char *images_dir)
-{
-        _cleanup_close_ int dir_fd = -1;
-        DIR *d;
-        struct dirent *de;
-        int r = 0;
-
-        int fd;
-
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                (void) close(fd);
-                return r;
-        }
-        while ((de = readdir(d))) {
-                bool junk = str_startswith(de->d_name, ".tmp-") || str_startswith(de->d_name, ".unpack-") ||
-                            str_startswith(de->d_name, ".rm-");
-                if (!junk && image_is_hex64(de->d_name))
-                        junk = image_complete(dir_fd, de->d_name, NULL) == 0;
-                if (junk) {
-                        int q = rm_rf_at(dir_fd, de->d_name);
-                        if (q < 0 && r == 0)
-                                r = q;
-                }
-        }
-        (void) closedir(d);
-        return r;
-}

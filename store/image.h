@@ -119,8 +119,11 @@ int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, 
  * or "<hex>". -ENOENT when absent. */
 int image_remove(const char *images_dir, const char *id);
 
+/* Room for the name image_detach() returns. */
+#define IMAGE_DETACHED_NAME_SIZE 32
+
 /* Make images_dir/<hex> disappear at once: rename it to a private
- * ".rm-<random>" name, returned in ret_name (n >= 32), for
+ * ".rm-<random>" name, returned in ret_name (n >= IMAGE_DETACHED_NAME_SIZE), for
  * image_purge_detached() to delete later (e.g. on a worker thread). An
  * import that starts afterwards unpacks the image anew. *ret_size: the
  * bytes its .complete recorded (0 if unreadable). -ENOENT when absent. */

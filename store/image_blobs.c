@@ -49,6 +49,8 @@
 
 #define BLOB_BUF_SIZE (256U << 10)
 #define BLOBS_JSON_MAX_BYTES (1U << 20)
+/* A copy being written (blobs_dir/sha256/.tmp-<rand>). */
+#define BLOB_TMP_PREFIX ".tmp-"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
@@ -160,16 +162,11 @@ static int blob_matches(int fd, const char *hex, uint64_t size)
 static int blob_copy_in(struct blob_store *bs, int src_fd, const char *hex, bool replace)
 {
         _cleanup_close_ int fd = -1;
-        unsigned char rnd[8];
-        char rhex[17], tmp[32];
+        char tmp[IMAGE_PRIVATE_NAME_SIZE];
         off_t off = 0;
         int r;
 
-        r = random_bytes(rnd, sizeof rnd);
-        if (r < 0)
-                return r;
-        hex_encode(rnd, sizeof rnd, rhex);
-        r = xsnprintf(tmp, sizeof tmp, ".tmp-%s", rhex);
+        r = image_random_name(BLOB_TMP_PREFIX, tmp, sizeof tmp);
         if (r < 0)
                 return r;
         fd = openat(bs->sha_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
@@ -372,23 +369,6 @@ static int image_refs_add(int dir_fd, const char *hex, json_t *refs)
         return 0;
 }
 
-static int dir_open_stream(int dir_fd, DIR **ret)
-{
-        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d;
-
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                int r = -errno;
-                (void) close(fd);
-                return r;
-        }
-        *ret = d;
-        return 0;
-}
-
 int image_blobs_gc(const char *images_dir, const char *blobs_dir, uint64_t *ret_removed, uint64_t *ret_bytes)
 {
         struct blob_store bs;
@@ -412,11 +392,11 @@ int image_blobs_gc(const char *images_dir, const char *blobs_dir, uint64_t *ret_
                 goto out;
 
         /* Under the lock: no import is between storing and publishing. */
-        r = dir_open_stream(dir_fd, &d);
+        r = image_opendir_at(dir_fd, &d);
         if (r < 0)
                 goto out;
         while ((de = readdir(d))) {
-                if (!image_is_hex64(de->d_name) || image_is_complete(dir_fd, de->d_name) <= 0)
+                if (!image_is_hex64(de->d_name) || image_dir_complete(dir_fd, de->d_name, NULL) <= 0)
                         continue;
                 r = image_refs_add(dir_fd, de->d_name, refs);
                 if (r < 0) {
@@ -427,12 +407,12 @@ int image_blobs_gc(const char *images_dir, const char *blobs_dir, uint64_t *ret_
         }
         closedir(TAKE_PTR(d));
 
-        r = dir_open_stream(bs.sha_fd, &d);
+        r = image_opendir_at(bs.sha_fd, &d);
         if (r < 0)
                 goto out;
         while ((de = readdir(d))) {
                 struct stat sb;
-                bool junk = str_startswith(de->d_name, ".tmp-") ||
+                bool junk = str_startswith(de->d_name, BLOB_TMP_PREFIX) ||
                             (image_is_hex64(de->d_name) && !json_object_get(refs, de->d_name));
 
                 if (!junk)

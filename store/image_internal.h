@@ -3,15 +3,29 @@
  * Internals shared by store/image*.c. Not for other modules: the public
  * interface is store/image.h.
  *
- * The import runs in three steps, each in its own file:
+ * The image code in layers, bottom first; each file uses only files above
+ * it in this list (tools/layers.py checks the objects):
+ *   image_util.c      limits, digests, the one path normaliser, printable
+ *                     copies of hostile strings, private names;
+ *   image_dir.c       the image folders: the .complete marker, private
+ *                     folders, listing, detach and purge, leftovers;
  *   image_stage.c     read the outer archive once, sequentially, and stage
  *                     each accepted entry under a flat name in a private
  *                     directory, hashing as it streams;
+ *   image_config.c    validate the image config, parse it back, resolve
+ *                     users against the image's /etc/passwd;
  *   image_manifest.c  recognise the format (docker save or OCI layout),
- *                     pick the image, verify every blob it references;
+ *                     pick the image, verify every blob it references: the
+ *                     plan;
+ *   image_blobs.c     the content-addressed blob store and its collector;
  *   image_unpack.c    unpack the layers safely into a new rootfs, checking
- *                     each layer's uncompressed digest against the config;
- * and image_config.c validates the image config and resolves users.
+ *                     each layer's uncompressed digest against the config
+ *                     (run by the helper);
+ *   image_confine.c   confine the helper process;
+ *   image_helper.c    the helper process (its entry, the parent's spawn and
+ *                     report) and the parent's check of the tree it left;
+ *   image.c           the import: stage, plan, store the blobs, unpack in
+ *                     the helper, publish.
  */
 #pragma once
 
@@ -77,6 +91,22 @@ struct archive;
  * program on hostile input from a worker thread. */
 int image_archive_support_filters(struct archive *a);
 
+/* --- image_dir.c -------------------------------------------------------- */
+
+/* Private folders in images_dir, never taken for images. */
+#define IMAGE_STAGE_PREFIX ".tmp-"     /* a staged archive */
+#define IMAGE_UNPACK_PREFIX ".unpack-" /* an image being built */
+/* A private name: the longest prefix and 16 hex digits. */
+#define IMAGE_PRIVATE_NAME_SIZE IMAGE_DETACHED_NAME_SIZE
+
+/* Create and open images_dir/<prefix><random> (mode 0700); its name in
+ * ret_name (n bytes). */
+int image_dir_private_new(int dir_fd, const char *prefix, char *ret_name, size_t n, int *ret_fd);
+/* Is images_dir/<hex> a complete image (its .complete present)? 1 with
+ * *ret_size (may be NULL) the size it records (0 if unreadable), 0 if not,
+ * -errno. */
+int image_dir_complete(int dir_fd, const char *hex, uint64_t *ret_size);
+
 /* --- image_stage.c ------------------------------------------------------ */
 
 struct staged_entry {
@@ -101,6 +131,20 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *limits,
  * the staged set (never on the filesystem). NULL when absent. */
 const struct staged_entry *staged_lookup(const struct staged_set *set, const char *name);
 void staged_set_release(struct staged_set *set);
+
+/* --- image_config.c ----------------------------------------------------- */
+
+/* Validate an image config's "config" object (NULL or JSON null = empty)
+ * and return a new object holding only the validated, cleaned fields. */
+int image_config_check(const json_t *config, json_t **ret, struct sf_err *err);
+/* Validate the whole config blob: os, rootfs.type, rootfs.diff_ids (each
+ * "sha256:<hex>"), and "config" as above. */
+int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err *err);
+/* "1000", "app", "app:staff", "0:0": ^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$ */
+bool image_user_valid(const char *user);
+/* Clean an absolute path: collapse "//" and "/./", drop a trailing "/";
+ * reject relative paths and ".." (-EBADMSG). */
+int image_clean_abs_path(const char *in, char **ret);
 
 /* --- image_manifest.c --------------------------------------------------- */
 
@@ -138,38 +182,6 @@ void image_plan_release(struct image_plan *plan);
 int image_load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
                     struct sf_err *err);
 
-/* --- image_config.c ----------------------------------------------------- */
-
-/* Validate an image config's "config" object (NULL or JSON null = empty)
- * and return a new object holding only the validated, cleaned fields. */
-int image_config_check(const json_t *config, json_t **ret, struct sf_err *err);
-/* Validate the whole config blob: os, rootfs.type, rootfs.diff_ids (each
- * "sha256:<hex>"), and "config" as above. */
-int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err *err);
-/* "1000", "app", "app:staff", "0:0": ^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$ */
-bool image_user_valid(const char *user);
-/* Clean an absolute path: collapse "//" and "/./", drop a trailing "/";
- * reject relative paths and ".." (-EBADMSG). */
-int image_clean_abs_path(const char *in, char **ret);
-
-/* --- image_unpack.c ----------------------------------------------------- */
-
-struct unpack_state;
-
-int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret);
-void unpack_state_free(struct unpack_state *st);
-/* Unpack one layer blob (any compression libarchive knows) into the root,
- * applying whiteouts; the uncompressed stream must hash to diff_id. index
- * is 1-based, for messages. */
-int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, const char *diff_id,
-                       struct sf_err *err);
-/* After the last layer: directory times, and real directories at /proc,
- * /dev, /sys, /tmp and /etc. */
-int image_unpack_finish(struct unpack_state *st, struct sf_err *err);
-uint64_t unpack_state_bytes(const struct unpack_state *st);
-uint64_t unpack_state_dropped(const struct unpack_state *st);
-
-
 /* --- image_blobs.c ------------------------------------------------------ */
 
 /* The content-addressed blob store blobs_dir/sha256/<hex>; see
@@ -195,7 +207,24 @@ int blob_store_open_blob(const struct blob_store *bs, const struct staged_entry 
 /* The blobs.json of an image folder for the plan. */
 int image_blobs_json(const struct image_plan *plan, char **ret);
 
-/* --- image_confine.c, image_helper.c ----------------------------------- */
+/* --- image_unpack.c ----------------------------------------------------- */
+
+struct unpack_state;
+
+int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret);
+void unpack_state_free(struct unpack_state *st);
+/* Unpack one layer blob (any compression libarchive knows) into the root,
+ * applying whiteouts; the uncompressed stream must hash to diff_id. index
+ * is 1-based, for messages. */
+int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, const char *diff_id,
+                       struct sf_err *err);
+/* After the last layer: directory times, and real directories at /proc,
+ * /dev, /sys, /tmp and /etc. */
+int image_unpack_finish(struct unpack_state *st, struct sf_err *err);
+uint64_t unpack_state_bytes(const struct unpack_state *st);
+uint64_t unpack_state_dropped(const struct unpack_state *st);
+
+/* --- image_confine.c ---------------------------------------------------- */
 
 /* Real directory depth below a rootfs the unpacker makes (and the
  * parent's check accepts). */
@@ -229,6 +258,8 @@ int image_confine_seccomp_new(pid_t self, void **ret);
 int image_confine_process(const struct unpack_confinement *c, void *filter, unsigned *ret_flags,
                           struct sf_err *err);
 
+/* --- image_helper.c ----------------------------------------------------- */
+
 /* Unpack the plan's layers (blob_fds, in order) into the empty rootfs
  * root_fd in a confined helper process, then check the tree it left with
  * image_rootfs_check(). The counters are the helper's. */
@@ -240,8 +271,3 @@ int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int 
  * outside 0..65535, directories deeper than IMAGE_MAX_DIR_DEPTH, more than
  * the entry limit, or no real directory at /proc /dev /sys /tmp /etc. */
 int image_rootfs_check(int root_fd, const struct image_limits *lim, struct sf_err *err);
-
-/* --- image.c ------------------------------------------------------------ */
-
-/* Is images_dir/<hex> a complete image (its .complete present)? 1/0/-errno. */
-int image_is_complete(int dir_fd, const char *hex);
