@@ -56,13 +56,21 @@
 
 #include "../core/base/error.h"
 
+/* The defaults of struct image_limits: the one table, which the daemon's
+ * config (core/config.c) starts from too. */
+#define IMAGE_DEFAULT_MAX_ARCHIVE_BYTES (2ULL << 30)  /* 2 GiB */
+#define IMAGE_DEFAULT_MAX_UNPACKED_BYTES (4ULL << 30) /* 4 GiB */
+#define IMAGE_DEFAULT_MAX_ENTRIES 200000ULL
+#define IMAGE_DEFAULT_MAX_PATH_LEN 4096ULL
+#define IMAGE_DEFAULT_MAX_LAYERS 128ULL
+
 /* A zero field means its default. */
 struct image_limits {
-        uint64_t max_archive_bytes;   /* whole input (default 2 GiB) */
-        uint64_t max_unpacked_bytes;  /* sum of file sizes unpacked (default 4 GiB) */
-        uint64_t max_entries;         /* entries over all layers (default 200000) */
-        uint64_t max_path_len;        /* per entry (default 4096) */
-        uint64_t max_layers;          /* default 128 */
+        uint64_t max_archive_bytes;   /* whole input */
+        uint64_t max_unpacked_bytes;  /* sum of file sizes unpacked */
+        uint64_t max_entries;         /* entries over all layers */
+        uint64_t max_path_len;        /* per entry */
+        uint64_t max_layers;
 };
 
 /* The subset of the OCI image config the launcher applies. */

@@ -40,12 +40,6 @@
 /* jansson ships json_decrefp for this. */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
-#define IMAGE_DEFAULT_MAX_ARCHIVE_BYTES (2ULL << 30)
-#define IMAGE_DEFAULT_MAX_UNPACKED_BYTES (4ULL << 30)
-#define IMAGE_DEFAULT_MAX_ENTRIES 200000ULL
-#define IMAGE_DEFAULT_MAX_PATH_LEN 4096ULL
-#define IMAGE_DEFAULT_MAX_LAYERS 128ULL
-
 /* Metadata files (manifests, indexes, configs) are read whole: cap them. */
 #define IMAGE_MAX_JSON_BYTES (8U << 20)
 /* Files in the outer archive (not counting directories). */
@@ -57,7 +51,8 @@
 
 /* --- image_util.c ------------------------------------------------------- */
 
-/* Fill every zero field of *out from the defaults above (in may be NULL). */
+/* Fill every zero field of *out from the IMAGE_DEFAULT_* of store/image.h
+ * (in may be NULL). */
 void image_limits_effective(const struct image_limits *in, struct image_limits *out);
 
 /* Exactly IMAGE_HEX_LEN lower-case hex digits. */
