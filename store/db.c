@@ -100,7 +100,8 @@ static const char *const migrations[] = {
         "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at, callback_receiver);",
 };
 
-int store_schema_version(void)
+/* The schema version this binary migrates to. */
+static int store_schema_version(void)
 {
         return (int) ELEMENTSOF(migrations);
 }
@@ -499,12 +500,6 @@ static int image_from_row_ns(struct store *s, const char *ns, sqlite3_stmt *st, 
         return 0;
 }
 
-int store_image_put(struct store *s, const char *id, const char *config_json, const char *rootfs,
-                    uint64_t size, char *const *tags)
-{
-        return store_image_put_ns(s, STORE_DEFAULT_NAMESPACE, id, config_json, rootfs, size, tags);
-}
-
 int store_image_put_ns(struct store *s, const char *ns, const char *id, const char *config_json,
                        const char *rootfs, uint64_t size, char *const *tags)
 {
@@ -655,18 +650,6 @@ int store_image_list_ns(struct store *s, const char *ns, struct store_image ***r
         }
         *ret = v;
         return 0;
-}
-
-int store_image_refcount(struct store *s, const char *id)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_sql_prepare(s, "SELECT COUNT(*) FROM functions WHERE image_id = ?1", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW)
-                return -EIO;
-        return sqlite3_column_int(st, 0);
 }
 
 int store_image_users(struct store *s, const char *ns, const char *id, char ***ret)

@@ -247,12 +247,6 @@ out:
         return r;
 }
 
-int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
-                    struct image_import_result **ret, struct sf_err *err)
-{
-        return image_import(images_dir, NULL, fd, limits, ret, err);
-}
-
 int image_import(const char *images_dir, const char *blobs_dir, int fd, const struct image_limits *limits,
                  struct image_import_result **ret, struct sf_err *err)
 {

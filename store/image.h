@@ -99,18 +99,15 @@ struct image_import_result {
 
 /* Import the archive read from fd (a regular file or a pipe; read once,
  * sequentially) into images_dir, keeping its verified blobs in blobs_dir
- * (absolute; created when missing). On failure nothing is left in
- * images_dir (blobs already stored stay until the next image_blobs_gc()),
- * and err says
- * what was wrong with the input (e.g. "layer sha256:ab..: digest mismatch",
+ * (absolute; created when missing). blobs_dir NULL: no blob store, the
+ * layers are unpacked from the staged copy, which is dropped afterwards;
+ * no blobs.json. On failure nothing is left in images_dir (blobs already
+ * stored stay until the next image_blobs_gc()), and err says what was
+ * wrong with the input (e.g. "layer sha256:ab..: digest mismatch",
  * "truncated archive", "entry '../x' escapes the root"). Returns -EBADMSG
  * for bad input, -EFBIG for a cap exceeded, other -errno for I/O trouble. */
 int image_import(const char *images_dir, const char *blobs_dir, int fd, const struct image_limits *limits,
                  struct image_import_result **ret, struct sf_err *err);
-/* image_import() without a blob store: the layers are unpacked from the
- * staged copy, which is dropped afterwards; no blobs.json. */
-int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
-                    struct image_import_result **ret, struct sf_err *err);
 void image_import_result_free(struct image_import_result *r);
 
 /* Parse a config JSON (as stored in config_json) into its parts. */
@@ -123,15 +120,11 @@ void image_config_free(struct image_config *c);
 int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, uint32_t *ret_gid,
                        struct sf_err *err);
 
-/* Remove images_dir/<hex> (an unreferenced image). id is "sha256:<hex>"
- * or "<hex>". -ENOENT when absent. */
-int image_remove(const char *images_dir, const char *id);
-
 /* Room for the name image_detach() returns. */
 #define IMAGE_DETACHED_NAME_SIZE 32
 
-/* Make images_dir/<hex> disappear at once: rename it to a private
- * ".rm-<random>" name, returned in ret_name (n >= IMAGE_DETACHED_NAME_SIZE), for
+/* Make images_dir/<hex> (an unreferenced image; id is "sha256:<hex>" or
+ * "<hex>") disappear at once: rename it to a private ".rm-<random>" name, returned in ret_name (n >= IMAGE_DETACHED_NAME_SIZE), for
  * image_purge_detached() to delete later (e.g. on a worker thread). An
  * import that starts afterwards unpacks the image anew. *ret_size: the
  * bytes its .complete recorded (0 if unreadable). -ENOENT when absent. */

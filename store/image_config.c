@@ -153,7 +153,9 @@ static bool port_valid(const char *k)
                strcmp(slash, "/sctp") == 0;
 }
 
-int image_config_check(const json_t *config, json_t **ret, struct sf_err *err)
+/* Validate an image config's "config" object (NULL or JSON null = empty)
+ * and return a new object holding only the validated, cleaned fields. */
+static int config_check(const json_t *config, json_t **ret, struct sf_err *err)
 {
         _cleanup_json_ json_t *out = NULL;
         json_t *v, *arr = NULL;
@@ -278,7 +280,7 @@ int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err
                         return sf_err_set(err, -EBADMSG, "image config: rootfs.diff_ids[%zu] is not a sha256 digest",
                                           i);
         }
-        return image_config_check(json_object_get(doc, "config"), ret_config, err);
+        return config_check(json_object_get(doc, "config"), ret_config, err);
 }
 
 static int strv_from_json(const json_t *arr, char ***ret)
@@ -331,7 +333,7 @@ int image_config_parse(const char *config_json, struct image_config **ret, struc
         doc = json_loads(config_json, JSON_REJECT_DUPLICATES, &jerr);
         if (!doc)
                 return sf_err_set(err, -EBADMSG, "image config: bad JSON: %s", jerr.text);
-        r = image_config_check(doc, &clean, err);
+        r = config_check(doc, &clean, err);
         if (r < 0)
                 return r;
         c = calloc(1, sizeof *c);

@@ -178,7 +178,10 @@ struct ll_ruleset_attr {
         uint64_t scoped;
 };
 
-int image_confine_landlock(int root_fd)
+/* Restrict the calling thread (the whole process when it has one thread)
+ * with Landlock to the tree below root_fd. 1 confined, 0 Landlock
+ * unavailable, -errno on failure. */
+static int confine_landlock(int root_fd)
 {
         struct ll_ruleset_attr attr = { 0 };
         struct landlock_path_beneath_attr pb = { 0 };
@@ -419,7 +422,7 @@ int image_confine_process(const struct unpack_confinement *c, void *filter, unsi
         r = limits_set(c);
         if (r < 0)
                 return step_fail(err, r, "rlimits");
-        r = image_confine_landlock(c->root_fd);
+        r = confine_landlock(c->root_fd);
         if (r < 0)
                 return step_fail(err, r, "landlock");
         if (r == 0)

@@ -95,29 +95,6 @@ int image_dir_complete(int dir_fd, const char *hex, uint64_t *ret_size)
         return 1;
 }
 
-int image_remove(const char *images_dir, const char *id)
-{
-        _cleanup_close_ int dir_fd = -1;
-        const char *hex = id_hex(id);
-        char name[IMAGE_PRIVATE_NAME_SIZE];
-        int r;
-
-        if (!images_dir || !hex)
-                return -EINVAL;
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        r = image_random_name(DETACHED_PREFIX, name, sizeof name);
-        if (r < 0)
-                return r;
-        /* Make it disappear at once, then delete at leisure. */
-        if (renameat2(dir_fd, hex, dir_fd, name, RENAME_NOREPLACE) < 0)
-                return -errno;
-        r = rm_rf_at(dir_fd, name);
-        (void) fsync(dir_fd);
-        return r;
-}
-
 int image_detach(const char *images_dir, const char *id, char *ret_name, size_t n, uint64_t *ret_size)
 {
         _cleanup_close_ int dir_fd = -1;

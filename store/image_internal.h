@@ -129,11 +129,10 @@ void staged_set_release(struct staged_set *set);
 
 /* --- image_config.c ----------------------------------------------------- */
 
-/* Validate an image config's "config" object (NULL or JSON null = empty)
- * and return a new object holding only the validated, cleaned fields. */
-int image_config_check(const json_t *config, json_t **ret, struct sf_err *err);
 /* Validate the whole config blob: os, rootfs.type, rootfs.diff_ids (each
- * "sha256:<hex>"), and "config" as above. */
+ * "sha256:<hex>"), and its "config" object (NULL or JSON null = empty);
+ * *ret_config: a new object holding only the validated, cleaned fields of
+ * "config". */
 int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err *err);
 /* "1000", "app", "app:staff", "0:0": ^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$ */
 bool image_user_valid(const char *user);
@@ -172,10 +171,6 @@ struct image_plan {
 int image_plan_load(const struct staged_set *set, int stage_fd, const struct image_limits *limits,
                     struct image_plan *plan, struct sf_err *err);
 void image_plan_release(struct image_plan *plan);
-
-/* Parse a whole staged JSON file (capped, duplicate keys rejected). */
-int image_load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
-                    struct sf_err *err);
 
 /* --- image_blobs.c ------------------------------------------------------ */
 
@@ -237,10 +232,6 @@ struct unpack_confinement {
 #define UNPACK_CONFINED_NOCHROOT 1u   /* not root: no namespaces, chroot, capability cut */
 #define UNPACK_CONFINED_NOLANDLOCK 2u /* the kernel has no Landlock */
 
-/* Restrict the calling thread (the whole process when it has one thread)
- * with Landlock to the tree below root_fd. 1 confined, 0 Landlock
- * unavailable, -errno on failure. */
-int image_confine_landlock(int root_fd);
 /* Compile the unpacker's seccomp filter (a scmp_filter_ctx) for process
  * self; image_confine_process() loads it. Meant for a process that ends
  * after the unpack: nothing frees it. */

@@ -17,7 +17,6 @@
 #include "core/base/util.h"
 #include "store/image_internal.h"
 
-#define INDEX_MAX_DEPTH IMAGE_INDEX_MAX_DEPTH
 #define TAG_MAX_LEN 255
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -44,8 +43,9 @@
 #endif
 
 
-int image_load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
-                    struct sf_err *err)
+/* Parse a whole staged JSON file (capped, duplicate keys rejected). */
+static int load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
+                     struct sf_err *err)
 {
         _cleanup_free_ char *buf = NULL;
         json_error_t jerr;
@@ -269,14 +269,14 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
         layout = staged_lookup(set, "oci-layout");
         if (layout) {
                 _cleanup_json_ json_t *lj = NULL;
-                r = image_load_json(stage_fd, layout, "oci-layout", &lj, err);
+                r = load_json(stage_fd, layout, "oci-layout", &lj, err);
                 if (r < 0)
                         return r;
                 if (!json_is_string(json_object_get(lj, "imageLayoutVersion")))
                         return sf_err_set(err, -EBADMSG, "oci-layout: no imageLayoutVersion");
         }
         e = staged_lookup(set, "index.json");
-        r = image_load_json(stage_fd, e, "index.json", &index, err);
+        r = load_json(stage_fd, e, "index.json", &index, err);
         if (r < 0)
                 return r;
         r = index_choose(index, "index.json", &pick, err);
@@ -304,9 +304,9 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 json_t *doc;
                 bool is_index = mt_is_index(de.media_type);
 
-                if (depth >= INDEX_MAX_DEPTH)
+                if (depth >= IMAGE_INDEX_MAX_DEPTH)
                         return sf_err_set(err, -EBADMSG, "index.json: indexes nested more than %d deep",
-                                          INDEX_MAX_DEPTH);
+                                          IMAGE_INDEX_MAX_DEPTH);
                 r = blob_verify(set, de.digest, de.size, is_index ? "index" : "manifest", &blob, err);
                 if (r < 0)
                         return r;
@@ -314,7 +314,7 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 r = xsnprintf(plan->manifest_digest, sizeof plan->manifest_digest, "%s", de.digest);
                 if (r < 0)
                         return r;
-                r = image_load_json(stage_fd, blob, is_index ? "index" : "manifest", &doc, err);
+                r = load_json(stage_fd, blob, is_index ? "index" : "manifest", &doc, err);
                 if (r < 0)
                         return r;
                 json_decref(cur);
@@ -412,7 +412,7 @@ static int docker_load(const struct staged_set *set, int stage_fd, const struct 
         size_t i, k, ntags = 0;
         int r;
 
-        r = image_load_json(stage_fd, staged_lookup(set, "manifest.json"), "manifest.json", &man, err);
+        r = load_json(stage_fd, staged_lookup(set, "manifest.json"), "manifest.json", &man, err);
         if (r < 0)
                 return r;
         if (!json_is_array(man) || json_array_size(man) == 0)
@@ -514,7 +514,7 @@ int image_plan_load(const struct staged_set *set, int stage_fd, const struct ima
         if (r < 0)
                 return r;
 
-        r = image_load_json(stage_fd, plan->config, "image config", &plan->config_doc, err);
+        r = load_json(stage_fd, plan->config, "image config", &plan->config_doc, err);
         if (r < 0)
                 return r;
         r = image_config_doc_check(plan->config_doc, &plan->config_clean, err);
