@@ -26,7 +26,6 @@
 #define CONFIG_MAX_LABELS 1024
 #define CONFIG_MAX_PORTS 1024
 #define USER_DB_MAX_BYTES (4U << 20)
-#define ID_LIMIT 65536U
 
 
 bool image_user_valid(const char *user)
@@ -403,7 +402,7 @@ static int parse_id(const char *s, size_t n, uint32_t *ret)
                 return -EINVAL;
         memcpy(tmp, s, n);
         tmp[n] = '\0';
-        if (parse_u64(tmp, &v) < 0 || v >= ID_LIMIT)
+        if (parse_u64(tmp, &v) < 0 || v >= IMAGE_ID_LIMIT)
                 return -EINVAL;
         *ret = (uint32_t) v;
         return 0;

@@ -557,7 +557,7 @@ static int tree_check_dir(struct tree_check *tc, int fd, const char *path, unsig
                         return tree_refuse(tc, path, de->d_name, "setuid or setgid");
                 if (!S_ISDIR(sb.st_mode) && (sb.st_mode & S_ISVTX))
                         return tree_refuse(tc, path, de->d_name, "sticky bit on a non-directory");
-                if (sb.st_uid >= 65536 || sb.st_gid >= 65536)
+                if (sb.st_uid >= IMAGE_ID_LIMIT || sb.st_gid >= IMAGE_ID_LIMIT)
                         return tree_refuse(tc, path, de->d_name, "owner outside 0..65535");
                 if (S_ISDIR(sb.st_mode)) {
                         _cleanup_free_ char *child = NULL;
@@ -590,7 +590,8 @@ int image_rootfs_check(int root_fd, const struct image_limits *lim, struct sf_er
 
         if (fstat(root_fd, &sb) < 0)
                 return sf_err_errno(err, -errno, "cannot check the unpacked tree");
-        if (!S_ISDIR(sb.st_mode) || (sb.st_mode & (S_ISUID | S_ISGID)) || sb.st_uid >= 65536 || sb.st_gid >= 65536)
+        if (!S_ISDIR(sb.st_mode) || (sb.st_mode & (S_ISUID | S_ISGID)) || sb.st_uid >= IMAGE_ID_LIMIT ||
+            sb.st_gid >= IMAGE_ID_LIMIT)
                 return tree_refuse(&tc, "", "", "bad root directory");
         for (size_t i = 0; i < ELEMENTSOF(sysdirs); i++)
                 if (fstatat(root_fd, sysdirs[i], &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode))

@@ -48,6 +48,8 @@
 #define IMAGE_DIGEST_PREFIX "sha256:"
 #define IMAGE_HEX_LEN 64
 #define IMAGE_DIGEST_LEN 71
+/* Owners in an image are its own ids, 0..65535 (the sandbox maps them). */
+#define IMAGE_ID_LIMIT 65536U
 
 /* --- image_util.c ------------------------------------------------------- */
 
