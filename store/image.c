@@ -28,12 +28,143 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_import_result *, image_import_result_free)
 
-static void fds_close(int *fds, size_t n)
+/* The layer blobs of a plan, open for the unpacker, in order. */
+struct layer_fds {
+        int *v;
+        size_t n;
+};
+
+static void layer_fds_close(struct layer_fds *f)
 {
-        for (size_t i = 0; fds && i < n; i++)
-                if (fds[i] >= 0)
-                        (void) close(fds[i]);
-        free(fds);
+        for (size_t i = 0; f->v && i < f->n; i++)
+                if (f->v[i] >= 0)
+                        (void) close(f->v[i]);
+        free(f->v);
+        f->v = NULL;
+        f->n = 0;
+}
+
+/* Open the plan's layers: from the blob store (bs), or the staged copies
+ * without one. */
+static int layer_fds_open(const struct image_plan *plan, int stage_fd, const struct blob_store *bs,
+                          struct layer_fds *fds, struct sf_err *err)
+{
+        fds->v = malloc((plan->n_layers ? plan->n_layers : 1) * sizeof *fds->v);
+        if (!fds->v)
+                return -ENOMEM;
+        fds->n = plan->n_layers;
+        for (size_t i = 0; i < fds->n; i++)
+                fds->v[i] = -1;
+        for (size_t i = 0; i < fds->n; i++) {
+                const struct staged_entry *e = plan->layers[i].blob;
+                int r;
+
+                if (bs) {
+                        r = blob_store_open_blob(bs, e, &fds->v[i], err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                fds->v[i] = openat(stage_fd, e->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fds->v[i] < 0)
+                        return sf_err_errno(err, -errno, "cannot open the staged layer %zu", i + 1);
+        }
+        return 0;
+}
+
+/* Make the empty rootfs (0755) in the private image folder; *ret_fd is an
+ * O_PATH fd of it, for the unpacker. */
+static int rootfs_new(int unpack_fd, int *ret_fd, struct sf_err *err)
+{
+        _cleanup_close_ int rfd = -1;
+        int fd;
+
+        if (mkdirat(unpack_fd, "rootfs", 0700) < 0)
+                return sf_err_errno(err, -errno, "cannot create the rootfs directory");
+        rfd = openat(unpack_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rfd < 0 || fchmod(rfd, 0755) < 0)
+                return sf_err_errno(err, -errno, "cannot open the rootfs directory");
+        fd = openat(unpack_fd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return sf_err_errno(err, -errno, "cannot open the rootfs directory");
+        *ret_fd = fd;
+        return 0;
+}
+
+/* The layers are hostile: decompressed, parsed and written by a throwaway
+ * confined process (store/image_confine.c). A confinement step the
+ * environment made impossible is logged, once per image. */
+static int unpack_layers(int root_fd, const struct image_plan *plan, const struct layer_fds *fds,
+                         const struct image_limits *lim, uint64_t *ret_size, uint64_t *ret_dropped,
+                         struct sf_err *err)
+{
+        unsigned flags = 0;
+        int r = image_unpack_isolated(root_fd, plan, fds->v, lim, ret_size, ret_dropped, &flags, err);
+
+        if (r < 0) {
+                if (!err->msg[0])
+                        (void) sf_err_errno(err, r, "cannot run the confined unpacker");
+                return r;
+        }
+        if (flags & UNPACK_CONFINED_NOCHROOT)
+                log_warning("image %s: not running as root; layers unpacked without the namespaces, chroot "
+                            "and capability cut (Landlock, seccomp and rlimits only)",
+                            plan->config_digest);
+        if (flags & UNPACK_CONFINED_NOLANDLOCK)
+                log_warning("image %s: Landlock is unavailable; layers unpacked without it", plan->config_digest);
+        return 0;
+}
+
+/* The image folder's files beside the rootfs: the data first, synced,
+ * then the .complete marker, so that a folder with the marker is whole. */
+static int image_files_write(int unpack_fd, const char *config_json, const char *blobs_json, uint64_t size,
+                             struct sf_err *err)
+{
+        _cleanup_free_ char *config_file = xasprintf("%s\n", config_json);
+        _cleanup_free_ char *complete = xasprintf("%llu\n", (unsigned long long) size);
+        int r;
+
+        if (!config_file || !complete)
+                return -ENOMEM;
+        r = write_file_atomic(unpack_fd, "config.json", config_file, strlen(config_file), 0644);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot write config.json");
+        if (blobs_json) {
+                r = write_file_atomic(unpack_fd, "blobs.json", blobs_json, strlen(blobs_json), 0644);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot write blobs.json");
+        }
+        if (syncfs(unpack_fd) < 0)
+                return sf_err_errno(err, -errno, "cannot sync the unpacked image");
+        r = write_file_atomic(unpack_fd, ".complete", complete, strlen(complete), 0644);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot write .complete");
+        if (fchmod(unpack_fd, 0755) < 0 || fsync(unpack_fd) < 0)
+                return sf_err_errno(err, -errno, "cannot finish the image directory");
+        return 0;
+}
+
+/* Rename the finished private folder name to <hex>. 0 published; 1 when
+ * another import of the same image published it first (name is then a
+ * duplicate for the caller to remove); -errno. */
+static int publish(int dir_fd, const char *name, const char *hex, struct sf_err *err)
+{
+        for (int attempt = 0;; attempt++) {
+                int r;
+
+                if (renameat2(dir_fd, name, dir_fd, hex, RENAME_NOREPLACE) == 0)
+                        break;
+                if ((errno != EEXIST && errno != ENOTEMPTY) || attempt > 0)
+                        return sf_err_errno(err, -errno, "cannot publish image %s", hex);
+                if (image_dir_complete(dir_fd, hex, NULL) > 0)
+                        return 1;
+                /* A leftover without .complete is garbage from a crash. */
+                r = rm_rf_at(dir_fd, hex);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot remove the incomplete image %s", hex);
+        }
+        (void) fsync(dir_fd);
+        return 0;
 }
 
 /* Unpack the planned layers into a new private dir and publish it as
@@ -44,11 +175,10 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                               const struct image_limits *lim, const char *config_json, uint64_t *ret_size,
                               uint64_t *ret_dropped, bool *ret_existed, struct sf_err *err)
 {
-        _cleanup_close_ int unpack_fd = -1, root_fd = -1, rfd = -1;
-        _cleanup_free_ char *complete = NULL, *config_file = NULL, *blobs_json = NULL;
-        const char *hex = plan->config_digest + STRLEN("sha256:");
-        int *blob_fds = NULL;
-        unsigned flags = 0;
+        _cleanup_(layer_fds_close) struct layer_fds fds = { .v = NULL };
+        _cleanup_close_ int unpack_fd = -1, root_fd = -1;
+        _cleanup_free_ char *blobs_json = NULL;
+        const char *hex = plan->config_digest + STRLEN(IMAGE_DIGEST_PREFIX);
         char name[IMAGE_PRIVATE_NAME_SIZE];
         uint64_t size = 0, dropped = 0;
         int r;
@@ -61,123 +191,32 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                 if (r < 0)
                         return r;
         }
-        blob_fds = malloc((plan->n_layers ? plan->n_layers : 1) * sizeof *blob_fds);
-        if (!blob_fds)
-                return -ENOMEM;
-        for (size_t i = 0; i < plan->n_layers; i++)
-                blob_fds[i] = -1;
-        for (size_t i = 0; i < plan->n_layers; i++) {
-                if (bs) {
-                        r = blob_store_open_blob(bs, plan->layers[i].blob, &blob_fds[i], err);
-                } else {
-                        blob_fds[i] = openat(stage_fd, plan->layers[i].blob->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                        r = blob_fds[i] < 0 ? sf_err_errno(err, -errno, "cannot open the staged layer %zu", i + 1) : 0;
-                }
-                if (r < 0) {
-                        fds_close(blob_fds, plan->n_layers);
-                        return r;
-                }
-        }
-
+        r = layer_fds_open(plan, stage_fd, bs, &fds, err);
+        if (r < 0)
+                return r;
         r = image_dir_private_new(dir_fd, IMAGE_UNPACK_PREFIX, name, sizeof name, &unpack_fd);
-        if (r < 0) {
-                fds_close(blob_fds, plan->n_layers);
+        if (r < 0)
                 return sf_err_errno(err, r, "cannot create an unpack directory");
-        }
 
-        if (mkdirat(unpack_fd, "rootfs", 0700) < 0) {
-                r = sf_err_errno(err, -errno, "cannot create the rootfs directory");
-                goto fail;
+        r = rootfs_new(unpack_fd, &root_fd, err);
+        if (r >= 0)
+                r = unpack_layers(root_fd, plan, &fds, lim, &size, &dropped, err);
+        layer_fds_close(&fds);
+        if (r >= 0)
+                r = image_files_write(unpack_fd, config_json, blobs_json, size, err);
+        if (r >= 0)
+                r = publish(dir_fd, name, hex, err);
+        if (r != 0) {
+                /* Failed, or a duplicate of what another import published. */
+                (void) rm_rf_at(dir_fd, name);
+                if (r < 0)
+                        return r;
+                *ret_existed = true;
+                return 0;
         }
-        rfd = openat(unpack_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (rfd < 0 || fchmod(rfd, 0755) < 0) {
-                r = sf_err_errno(err, -errno, "cannot open the rootfs directory");
-                goto fail;
-        }
-        root_fd = openat(unpack_fd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (root_fd < 0) {
-                r = sf_err_errno(err, -errno, "cannot open the rootfs directory");
-                goto fail;
-        }
-        /* The layers are hostile: decompressed, parsed and written by a
-         * throwaway confined process (store/image_confine.c). */
-        r = image_unpack_isolated(root_fd, plan, blob_fds, lim, &size, &dropped, &flags, err);
-        if (r < 0) {
-                if (!err->msg[0])
-                        (void) sf_err_errno(err, r, "cannot run the confined unpacker");
-                goto fail;
-        }
-        if (flags & UNPACK_CONFINED_NOCHROOT)
-                log_warning("image %s: not running as root; layers unpacked without the namespaces, chroot "
-                            "and capability cut (Landlock, seccomp and rlimits only)",
-                            plan->config_digest);
-        if (flags & UNPACK_CONFINED_NOLANDLOCK)
-                log_warning("image %s: Landlock is unavailable; layers unpacked without it", plan->config_digest);
-        fds_close(TAKE_PTR(blob_fds), plan->n_layers);
-
-        /* Data first, then the marker, then publish. */
-        config_file = xasprintf("%s\n", config_json);
-        complete = xasprintf("%llu\n", (unsigned long long) size);
-        if (!config_file || !complete) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = write_file_atomic(unpack_fd, "config.json", config_file, strlen(config_file), 0644);
-        if (r < 0) {
-                r = sf_err_errno(err, r, "cannot write config.json");
-                goto fail;
-        }
-        if (blobs_json) {
-                r = write_file_atomic(unpack_fd, "blobs.json", blobs_json, strlen(blobs_json), 0644);
-                if (r < 0) {
-                        r = sf_err_errno(err, r, "cannot write blobs.json");
-                        goto fail;
-                }
-        }
-        if (syncfs(unpack_fd) < 0) {
-                r = sf_err_errno(err, -errno, "cannot sync the unpacked image");
-                goto fail;
-        }
-        r = write_file_atomic(unpack_fd, ".complete", complete, strlen(complete), 0644);
-        if (r < 0) {
-                r = sf_err_errno(err, r, "cannot write .complete");
-                goto fail;
-        }
-        if (fchmod(unpack_fd, 0755) < 0 || fsync(unpack_fd) < 0) {
-                r = sf_err_errno(err, -errno, "cannot finish the image directory");
-                goto fail;
-        }
-
-        for (int attempt = 0;; attempt++) {
-                if (renameat2(dir_fd, name, dir_fd, hex, RENAME_NOREPLACE) == 0)
-                        break;
-                if ((errno != EEXIST && errno != ENOTEMPTY) || attempt > 0) {
-                        r = sf_err_errno(err, -errno, "cannot publish image %s", hex);
-                        goto fail;
-                }
-                r = image_dir_complete(dir_fd, hex, NULL);
-                if (r > 0) {
-                        /* Another import of the same image won. */
-                        (void) rm_rf_at(dir_fd, name);
-                        *ret_existed = true;
-                        return 0;
-                }
-                /* A leftover without .complete is garbage from a crash. */
-                r = rm_rf_at(dir_fd, hex);
-                if (r < 0) {
-                        r = sf_err_errno(err, r, "cannot remove the incomplete image %s", hex);
-                        goto fail;
-                }
-        }
-        (void) fsync(dir_fd);
         *ret_size = size;
         *ret_dropped = dropped;
         return 0;
-
-fail:
-        fds_close(blob_fds, plan->n_layers);
-        (void) rm_rf_at(dir_fd, name);
-        return r;
 }
 
 static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_fd, struct blob_store *bs,
