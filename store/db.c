@@ -10,6 +10,9 @@
 #include "store/db.h"
 #include "store/db_internal.h"
 
+/* "PRAGMA user_version = N" and "PRAGMA incremental_vacuum(N)". */
+#define PRAGMA_SQL_SIZE 64
+
 /*
  * Migrations: entry i moves the schema from version i to i+1. Never edit a
  * released entry; append a new one.
@@ -125,7 +128,7 @@ static int migrate(struct store *s, struct sf_err *err)
                                   "database schema version %d is newer than this sfaasd supports (%d)",
                                   version, store_schema_version());
         for (int v = version; v < store_schema_version(); v++) {
-                char pragma[64];
+                char pragma[PRAGMA_SQL_SIZE];
                 r = store_sql_exec(s, "BEGIN IMMEDIATE");
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot begin migration %d", v + 1);
@@ -178,7 +181,7 @@ static int auto_vacuum_incremental(struct store *s)
 int store_reclaim(struct store *s, unsigned max_pages, uint64_t *ret_free_pages)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[64];
+        char sql[PRAGMA_SQL_SIZE];
         int64_t left = 0;
         int rc, r;
 
@@ -370,7 +373,7 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         n->name = store_sql_column_strdup(st, 0);
         n->labels_json = store_sql_column_strdup(st, 1);
         n->annotations_json = store_sql_column_strdup(st, 2);
-        n->uid_base = STORE_UID_BASE + (uint32_t) sqlite3_column_int64(st, 3) * 65536u;
+        n->uid_base = STORE_UID_BASE + (uint32_t) sqlite3_column_int64(st, 3) * STORE_UID_RANGE;
         n->created_at = sqlite3_column_int64(st, 4);
         if (!n->name || !n->labels_json || !n->annotations_json) {
                 store_namespace_free(n);

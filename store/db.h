@@ -17,8 +17,9 @@
 #include "../core/base/error.h"
 
 #define STORE_DEFAULT_NAMESPACE "openfaas-fn"
-/* Host uid/gid ranges of tenants: tenant k owns [BASE + k*65536, +65536). */
+/* Host uid/gid ranges of tenants: tenant k owns [BASE + k*RANGE, +RANGE). */
 #define STORE_UID_BASE 1073741824u
+#define STORE_UID_RANGE 65536u
 
 struct store;
 

@@ -236,7 +236,7 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
         r = image_plan_load(&set, stage_fd, lim, &plan, err);
         if (r < 0)
                 goto out;
-        hex = plan.config_digest + STRLEN("sha256:");
+        hex = plan.config_digest + STRLEN(IMAGE_DIGEST_PREFIX);
 
         res = calloc(1, sizeof *res);
         if (!res) {

@@ -82,9 +82,12 @@ struct image_config {
         char *user;          /* "uid[:gid]" or "name[:group]", NULL = root */
 };
 
+/* An image id or digest, "sha256:" and 64 hex digits, and its NUL. */
+#define IMAGE_ID_SIZE 72
+
 struct image_import_result {
-        char id[72];               /* "sha256:<64 hex>" config digest */
-        char manifest_digest[72];  /* "sha256:<64 hex>"; for docker-save legacy,
+        char id[IMAGE_ID_SIZE];               /* "sha256:<64 hex>" config digest */
+        char manifest_digest[IMAGE_ID_SIZE];  /* "sha256:<64 hex>"; for docker-save legacy,
                                       the digest of a synthesised manifest is not
                                       computed: empty string */
         char **tags;               /* repo tags found in the archive ("name:tag"),

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,11 +109,11 @@ int blob_store_lock(struct blob_store *bs, int how)
 }
 
 /* sha256 of the whole file from offset 0; *ret_size: the bytes read. */
-static int fd_sha256(int fd, char ret_hex[65], uint64_t *ret_size)
+static int fd_sha256(int fd, char ret_hex[IMAGE_HEX_SIZE], uint64_t *ret_size)
 {
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         _cleanup_free_ unsigned char *buf = malloc(BLOB_BUF_SIZE);
-        unsigned char digest[32];
+        unsigned char digest[SHA256_DIGEST_LENGTH];
         unsigned int dlen = 0;
         uint64_t size = 0;
         off_t off = 0;
@@ -144,7 +145,7 @@ static int fd_sha256(int fd, char ret_hex[65], uint64_t *ret_size)
 static int blob_matches(int fd, const char *hex, uint64_t size)
 {
         struct stat sb;
-        char got[65];
+        char got[IMAGE_HEX_SIZE];
         uint64_t n = 0;
         int r;
 
@@ -303,15 +304,15 @@ int image_blobs_json(const struct image_plan *plan, char **ret)
 
         if (!o || !m || !l)
                 return -ENOMEM;
-        if (xsnprintf(d, sizeof d, "sha256:%s", plan->config->sha256) < 0 ||
+        if (xsnprintf(d, sizeof d, IMAGE_DIGEST_PREFIX "%s", plan->config->sha256) < 0 ||
             json_object_set_new(o, "config", json_string(d)) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < plan->n_manifests; i++)
-                if (xsnprintf(d, sizeof d, "sha256:%s", plan->manifests[i]->sha256) < 0 ||
+                if (xsnprintf(d, sizeof d, IMAGE_DIGEST_PREFIX "%s", plan->manifests[i]->sha256) < 0 ||
                     json_array_append_new(m, json_string(d)) < 0)
                         return -ENOMEM;
         for (size_t i = 0; i < plan->n_layers; i++)
-                if (xsnprintf(d, sizeof d, "sha256:%s", plan->layers[i].blob->sha256) < 0 ||
+                if (xsnprintf(d, sizeof d, IMAGE_DIGEST_PREFIX "%s", plan->layers[i].blob->sha256) < 0 ||
                     json_array_append_new(l, json_string(d)) < 0)
                         return -ENOMEM;
         if (json_object_set(o, "manifests", m) < 0 || json_object_set(o, "layers", l) < 0)
@@ -329,7 +330,7 @@ static int refs_add(json_t *refs, const json_t *digest)
 
         if (!image_digest_valid(s))
                 return -EBADMSG;
-        return json_object_set_new(refs, s + STRLEN("sha256:"), json_true()) < 0 ? -ENOMEM : 0;
+        return json_object_set_new(refs, s + STRLEN(IMAGE_DIGEST_PREFIX), json_true()) < 0 ? -ENOMEM : 0;
 }
 
 /* Add the blobs images_dir/<hex>/blobs.json lists to refs. An image

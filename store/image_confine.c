@@ -331,6 +331,8 @@ int image_confine_seccomp_new(pid_t self, void **ret)
 /* ---- capabilities and limits ------------------------------------------- */
 
 #define KEEP_CAPS ((1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_FOWNER))
+/* Capability sets are 64 bits (two 32-bit words for capset()). */
+#define CAP_SET_BITS 64
 
 static int caps_reduce(void)
 {
@@ -339,7 +341,7 @@ static int caps_reduce(void)
 
         /* The bounding set first: PR_CAPBSET_DROP needs CAP_SETPCAP, which
          * the capset below gives up. EINVAL past the kernel's last cap. */
-        for (unsigned long c = 0; c < 64; c++) {
+        for (unsigned long c = 0; c < CAP_SET_BITS; c++) {
                 if ((KEEP_CAPS >> c) & 1)
                         continue;
                 if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {

@@ -62,8 +62,6 @@
 #define REPORT_MAGIC 0x50554653u /* "SFUP" */
 /* A report's code is 0 or -errno, -MAX_ERRNO at most (as the kernel's). */
 #define MAX_ERRNO 4095
-/* A decimal uint64_t and its NUL. */
-#define U64_DEC_SIZE sizeof("18446744073709551615")
 
 /* The numbers on the helper's command line, after HELPER_ARG. */
 enum helper_num {
@@ -399,7 +397,7 @@ static int unpack_in_process(int root_fd, const struct image_plan *plan, const i
  * nums and into the plan. */
 struct helper_cmdline {
         char **argv;
-        char nums[HELPER_NUMS][U64_DEC_SIZE];
+        char nums[HELPER_NUMS][IMAGE_U64_DEC_SIZE];
 };
 
 static void helper_cmdline_release(struct helper_cmdline *c)
@@ -578,7 +576,7 @@ struct tree_check {
 
 static int tree_refuse(struct tree_check *tc, const char *dir, const char *name, const char *why)
 {
-        char pd[160], pn[160];
+        char pd[IMAGE_PRINTABLE_SIZE], pn[IMAGE_PRINTABLE_SIZE];
 
         return sf_err_set(tc->err, -EBADMSG, "the unpacker's output breaks the policy at '/%s%s%s': %s; image refused",
                           image_printable(dir, pd, sizeof pd), *dir ? "/" : "",

@@ -44,10 +44,18 @@
 #define IMAGE_MAX_JSON_BYTES (8U << 20)
 /* Files in the outer archive (not counting directories). */
 #define IMAGE_MAX_OUTER_FILES 4096U
-/* Digests: IMAGE_DIGEST_PREFIX + IMAGE_HEX_LEN lower-case hex digits. */
+/* Digests: IMAGE_DIGEST_PREFIX + IMAGE_HEX_LEN lower-case hex digits
+ * (IMAGE_ID_SIZE of store/image.h with the NUL). */
 #define IMAGE_DIGEST_PREFIX "sha256:"
 #define IMAGE_HEX_LEN 64
-#define IMAGE_DIGEST_LEN 71
+#define IMAGE_HEX_SIZE (IMAGE_HEX_LEN + 1)
+#define IMAGE_DIGEST_LEN (STRLEN(IMAGE_DIGEST_PREFIX) + IMAGE_HEX_LEN)
+_Static_assert(IMAGE_DIGEST_LEN + 1 == IMAGE_ID_SIZE, "IMAGE_ID_SIZE holds a digest");
+/* A hostile name or a library's message quoted in an error, through
+ * image_printable(). */
+#define IMAGE_PRINTABLE_SIZE 160
+/* A decimal uint64_t and its NUL. */
+#define IMAGE_U64_DEC_SIZE sizeof("18446744073709551615")
 /* Owners in an image are its own ids, 0..65535 (the sandbox maps them). */
 #define IMAGE_ID_LIMIT 65536U
 
@@ -111,7 +119,7 @@ struct staged_entry {
         char *file;        /* file in the staging dir; NULL for links and skipped names */
         char *link;        /* for symlinks and hard links: the archive name aliased */
         uint64_t size;     /* bytes staged */
-        char sha256[65];   /* lower-case hex of the staged bytes */
+        char sha256[IMAGE_HEX_SIZE]; /* lower-case hex of the staged bytes */
 };
 
 struct staged_set {

@@ -109,7 +109,7 @@ static int blob_verify(const struct staged_set *set, const char *digest, json_in
 {
         _cleanup_free_ char *name = NULL;
         const struct staged_entry *e;
-        const char *hex = digest + STRLEN("sha256:");
+        const char *hex = digest + STRLEN(IMAGE_DIGEST_PREFIX);
 
         name = xasprintf("blobs/sha256/%s", hex);
         if (!name)
@@ -456,7 +456,7 @@ static const char *docker_config_hex(const char *name)
 {
         if (str_startswith(name, "blobs/sha256/"))
                 return name + STRLEN("blobs/sha256/");
-        if (strlen(name) == 64 + STRLEN(".json") && strcmp(name + 64, ".json") == 0)
+        if (strlen(name) == IMAGE_HEX_LEN + STRLEN(".json") && strcmp(name + IMAGE_HEX_LEN, ".json") == 0)
                 return name;
         return NULL;
 }
@@ -467,7 +467,7 @@ static int docker_load(const struct staged_set *set, int stage_fd, const struct 
         _cleanup_json_ json_t *man = NULL;
         const json_t *entry, *cfg0, *layers, *item;
         const char *hex;
-        char pbuf[100];
+        char pbuf[IMAGE_PRINTABLE_SIZE];
         size_t i, k, ntags = 0;
         int r;
 
@@ -513,10 +513,11 @@ static int docker_load(const struct staged_set *set, int stage_fd, const struct 
                 if (!hex)
                         return sf_err_set(err, -EBADMSG, "manifest.json: config name '%s' is not a digest",
                                           image_printable(raw, pbuf, sizeof pbuf));
-                r = xsnprintf(plan->config_digest, sizeof plan->config_digest, "sha256:%.64s", hex);
+                r = xsnprintf(plan->config_digest, sizeof plan->config_digest, IMAGE_DIGEST_PREFIX "%.*s",
+                              IMAGE_HEX_LEN, hex);
                 if (r < 0)
                         return r;
-                if (strncmp(plan->config->sha256, hex, 64) != 0)
+                if (strncmp(plan->config->sha256, hex, IMAGE_HEX_LEN) != 0)
                         return sf_err_set(err, -EBADMSG, "blob %s (config): digest mismatch (content is sha256:%s)",
                                           plan->config_digest, plan->config->sha256);
         }

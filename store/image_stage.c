@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,7 +73,7 @@ static int stage_archive_error(struct archive *a, const struct stage_reader *rd,
                                struct sf_err *err)
 {
         const char *m = archive_error_string(a);
-        char pbuf[160];
+        char pbuf[IMAGE_PRINTABLE_SIZE];
 
         if (rd->error == -EFBIG)
                 return sf_err_set(err, -EFBIG, "archive is larger than the limit of %llu bytes",
@@ -88,12 +89,12 @@ static int stage_archive_error(struct archive *a, const struct stage_reader *rd,
 /* Is name "<64 hex><suffix>"? */
 static bool hex_then(const char *name, const char *suffix)
 {
-        char tmp[65];
+        char tmp[IMAGE_HEX_SIZE];
 
-        if (strlen(name) != 64 + strlen(suffix) || strcmp(name + 64, suffix) != 0)
+        if (strlen(name) != IMAGE_HEX_LEN + strlen(suffix) || strcmp(name + IMAGE_HEX_LEN, suffix) != 0)
                 return false;
-        memcpy(tmp, name, 64);
-        tmp[64] = '\0';
+        memcpy(tmp, name, IMAGE_HEX_LEN);
+        tmp[IMAGE_HEX_LEN] = '\0';
         return image_is_hex64(tmp);
 }
 
@@ -103,7 +104,7 @@ static bool hex_then(const char *name, const char *suffix)
 static int outer_classify(const char *name, char **ret_file)
 {
         static const char *const meta[] = { "manifest.json", "index.json", "oci-layout", "repositories" };
-        char hex[65];
+        char hex[IMAGE_HEX_SIZE];
         char *f = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(meta); i++)
@@ -115,10 +116,10 @@ static int outer_classify(const char *name, char **ret_file)
                 f = xasprintf("b-%s", name + STRLEN("blobs/sha256/"));
                 goto found;
         }
-        if (strlen(name) < 64)
+        if (strlen(name) < IMAGE_HEX_LEN)
                 return 0;
-        memcpy(hex, name, 64);
-        hex[64] = '\0';
+        memcpy(hex, name, IMAGE_HEX_LEN);
+        hex[IMAGE_HEX_LEN] = '\0';
         if (hex_then(name, ".json"))
                 f = xasprintf("c-%s", hex);
         else if (hex_then(name, ".tar"))
@@ -206,7 +207,7 @@ static int stage_copy(struct archive *a, const struct stage_reader *rd, int stag
 {
         _cleanup_close_ int fd = -1;
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = NULL;
-        unsigned char digest[32];
+        unsigned char digest[SHA256_DIGEST_LENGTH];
         unsigned int dlen = 0;
         int r;
 
@@ -267,7 +268,7 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                 _cleanup_free_ char *name = NULL, *file = NULL;
                 const char *raw;
                 struct staged_entry *e;
-                char pbuf[160];
+                char pbuf[IMAGE_PRINTABLE_SIZE];
                 mode_t type;
 
                 r = archive_read_next_header(a, &ae);

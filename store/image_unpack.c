@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,7 @@ struct unpack_state {
 /* What the current entry is, for messages. */
 struct entry_ctx {
         const char *raw;             /* name as in the tar */
-        char pname[120];             /* printable copy */
+        char pname[IMAGE_PRINTABLE_SIZE]; /* printable copy */
 };
 
 int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret)
@@ -121,7 +122,7 @@ int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpa
         }
         {
                 struct stat sb;
-                char key[32];
+                char key[IMAGE_U64_DEC_SIZE];
                 if (fstat(root_fd, &sb) < 0 || xsnprintf(key, sizeof key, "%llu", (unsigned long long) sb.st_ino) < 0 ||
                     json_object_set_new(st->dir_depth, key, json_integer(0)) < 0) {
                         unpack_state_free(st);
@@ -226,7 +227,7 @@ static char *path_join(const char *dir, const char *name)
 static int dir_depth_note(struct unpack_state *st, const struct entry_ctx *ec, int parent_fd, int dir_fd)
 {
         struct stat psb, sb;
-        char key[32];
+        char key[IMAGE_U64_DEC_SIZE];
         json_t *d;
         json_int_t depth;
 
@@ -833,8 +834,8 @@ struct layer_stream {
         bool done;                    /* the inflater has finished: EOF or error */
         bool cancel;                  /* the consumer has given up */
         int error;                    /* -EFBIG: stream cap; -EBADMSG: decompression; -ENOMEM */
-        char msg[160];
-        unsigned char digest[32];     /* valid when done without error */
+        char msg[IMAGE_PRINTABLE_SIZE];
+        unsigned char digest[SHA256_DIGEST_LENGTH]; /* valid when done without error */
         bool eof;                     /* the consumer saw the end */
 };
 
@@ -988,7 +989,7 @@ static int layer_stream_error(struct layer_stream *ls, char *msg, size_t n)
 static int layer_archive_error(struct unpack_state *st, struct archive *a, struct layer_stream *ls)
 {
         const char *m = archive_error_string(a);
-        char pbuf[160], lmsg[160];
+        char pbuf[IMAGE_PRINTABLE_SIZE], lmsg[IMAGE_PRINTABLE_SIZE];
         int e = layer_stream_error(ls, lmsg, sizeof lmsg);
 
         if (e == -EFBIG)
@@ -1037,7 +1038,7 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         _cleanup_(inflater_stop) struct inflater inf = { .started = false };
         struct layer_stream *ls = &inf.ls;
         struct archive_entry *ae;
-        char hex[65];
+        char hex[IMAGE_HEX_SIZE];
         int r;
 
         st->layer = index;
@@ -1061,7 +1062,7 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         if (archive_read_open_fd(raw, blob_fd, UNPACK_BUF_SIZE) != ARCHIVE_OK ||
             archive_read_next_header(raw, &ae) < ARCHIVE_WARN) {
                 const char *m = archive_error_string(raw);
-                char pbuf[160];
+                char pbuf[IMAGE_PRINTABLE_SIZE];
                 return sf_err_set(err, -EBADMSG, "layer %u: cannot read the blob: %s", index,
                                   m ? image_printable(m, pbuf, sizeof pbuf) : "unknown error");
         }
@@ -1111,7 +1112,7 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         /* EOF without error: the inflater has finished the digest. */
         inflater_stop(&inf);
         hex_encode(ls->digest, sizeof ls->digest, hex);
-        if (strcmp(hex, diff_id + STRLEN("sha256:")) != 0)
+        if (strcmp(hex, diff_id + STRLEN(IMAGE_DIGEST_PREFIX)) != 0)
                 return sf_err_set(err, -EBADMSG, "layer %u: diff_id mismatch: the config says %s, the content is sha256:%s",
                                   index, diff_id, hex);
         return 0;
