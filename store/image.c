@@ -144,9 +144,13 @@ static int image_files_write(int unpack_fd, const char *config_json, const char 
         return 0;
 }
 
-/* Rename the finished private folder name to <hex>. 0 published; 1 when
- * another import of the same image published it first (name is then a
- * duplicate for the caller to remove); -errno. */
+/* What publish() did, or -errno. */
+enum publish_result {
+        PUBLISHED,              /* images_dir/<hex> is ours */
+        PUBLISHED_BY_ANOTHER,   /* another import of the image won: ours is a duplicate to remove */
+};
+
+/* Rename the finished private folder name to <hex>. */
 static int publish(int dir_fd, const char *name, const char *hex, struct sf_err *err)
 {
         for (int attempt = 0;; attempt++) {
@@ -157,14 +161,14 @@ static int publish(int dir_fd, const char *name, const char *hex, struct sf_err 
                 if ((errno != EEXIST && errno != ENOTEMPTY) || attempt > 0)
                         return sf_err_errno(err, -errno, "cannot publish image %s", hex);
                 if (image_dir_complete(dir_fd, hex, NULL) > 0)
-                        return 1;
+                        return PUBLISHED_BY_ANOTHER;
                 /* A leftover without .complete is garbage from a crash. */
                 r = rm_rf_at(dir_fd, hex);
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot remove the incomplete image %s", hex);
         }
         (void) fsync(dir_fd);
-        return 0;
+        return PUBLISHED;
 }
 
 /* Unpack the planned layers into a new private dir and publish it as
@@ -206,8 +210,7 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                 r = image_files_write(unpack_fd, config_json, blobs_json, size, err);
         if (r >= 0)
                 r = publish(dir_fd, name, hex, err);
-        if (r != 0) {
-                /* Failed, or a duplicate of what another import published. */
+        if (r < 0 || r == PUBLISHED_BY_ANOTHER) {
                 (void) rm_rf_at(dir_fd, name);
                 if (r < 0)
                         return r;

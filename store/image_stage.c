@@ -98,9 +98,9 @@ static bool hex_then(const char *name, const char *suffix)
         return image_is_hex64(tmp);
 }
 
-/* Map an accepted archive name to its staged file name. Returns 1 with
- * *ret_file set (NULL: accepted but not needed, data skipped), 0 when the
- * name is not one an image archive has. */
+/* Map an accepted archive name to its staged file name, in *ret_file
+ * (NULL: accepted but not needed, data skipped). -EBADMSG when the name is
+ * not one an image archive has. */
 static int outer_classify(const char *name, char **ret_file)
 {
         static const char *const meta[] = { "manifest.json", "index.json", "oci-layout", "repositories" };
@@ -117,7 +117,7 @@ static int outer_classify(const char *name, char **ret_file)
                 goto found;
         }
         if (strlen(name) < IMAGE_HEX_LEN)
-                return 0;
+                return -EBADMSG;
         memcpy(hex, name, IMAGE_HEX_LEN);
         hex[IMAGE_HEX_LEN] = '\0';
         if (hex_then(name, ".json"))
@@ -128,14 +128,14 @@ static int outer_classify(const char *name, char **ret_file)
                 f = xasprintf("l-%s", hex);
         else if (hex_then(name, "/json") || hex_then(name, "/VERSION")) {
                 *ret_file = NULL;
-                return 1;
-        } else
                 return 0;
+        } else
+                return -EBADMSG;
 found:
         if (!f)
                 return -ENOMEM;
         *ret_file = f;
-        return 1;
+        return 0;
 }
 
 /* A link target in the outer archive, relative to dir ("" or NULL: the
@@ -294,9 +294,9 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                 if (type == AE_IFDIR && !archive_entry_hardlink(ae))
                         continue;
                 r = outer_classify(name, &file);
-                if (r < 0)
+                if (r == -ENOMEM)
                         return r;
-                if (r == 0)
+                if (r < 0)
                         return sf_err_set(err, -EBADMSG, "unexpected archive entry '%s'",
                                           image_printable(raw, pbuf, sizeof pbuf));
                 if (staged_find(set, name))
@@ -331,10 +331,12 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                                         dir[0] = '\0';
                         }
                         r = target ? link_target_normalize(dir, target, &e->link) : -EBADMSG;
+                        /* The alias must name another accepted, staged name. */
+                        if (r >= 0)
+                                r = outer_classify(e->link, &tfile);
                         if (r == -ENOMEM)
                                 return r;
-                        /* The alias must name another accepted, staged name. */
-                        if (r < 0 || outer_classify(e->link, &tfile) <= 0 || !tfile)
+                        if (r < 0 || !tfile)
                                 return sf_err_set(err, -EBADMSG, "archive link '%s' points outside the image",
                                                   image_printable(raw, pbuf, sizeof pbuf));
                         continue;

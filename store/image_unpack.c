@@ -581,9 +581,14 @@ static int entry_read_name(struct unpack_state *st, struct archive_entry *ae, st
         return r;
 }
 
+/* What entry_whiteout_or_drop() left to do, or -errno. */
+enum entry_next {
+        ENTRY_WRITE,    /* a file, directory, symlink or hard link to write */
+        ENTRY_DONE,     /* a whiteout applied, or a type the policy drops */
+};
+
 /* Step 2: whiteouts (".wh." names, and 0:0 character devices as overlayfs
- * writes them) are applied, devices, FIFOs and sockets dropped. 1 when the
- * entry was one of those, 0 when it is to be written. */
+ * writes them) are applied, devices, FIFOs and sockets dropped. */
 static int entry_whiteout_or_drop(struct unpack_state *st, const struct entry_ctx *ec, struct archive_entry *ae,
                                   const char *parent, const char *name, const char *hardlink)
 {
@@ -593,7 +598,7 @@ static int entry_whiteout_or_drop(struct unpack_state *st, const struct entry_ct
         if (str_startswith(name, ".wh."))
                 r = apply_whiteout(st, ec, parent, name);
         else if (hardlink || type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK)
-                return 0;
+                return ENTRY_WRITE;
         else if (type == AE_IFCHR && archive_entry_rdev(ae) == 0) {
                 _cleanup_free_ char *wh = xasprintf(".wh.%s", name);
 
@@ -604,7 +609,7 @@ static int entry_whiteout_or_drop(struct unpack_state *st, const struct entry_ct
                 st->dropped++;
                 r = 0;
         }
-        return r < 0 ? r : 1;
+        return r < 0 ? r : ENTRY_DONE;
 }
 
 /* Step 3: the in-image owner (below IMAGE_ID_LIMIT), the mode the policy
@@ -765,7 +770,7 @@ static int unpack_entry(struct unpack_state *st, struct archive *a, struct archi
         if (!hardlink)
                 hardlink = archive_entry_hardlink_utf8(ae);
         r = entry_whiteout_or_drop(st, &ec, ae, parent, name, hardlink);
-        if (r != 0)
+        if (r < 0 || r == ENTRY_DONE)
                 return r < 0 ? r : 0;
         r = entry_read_meta(st, &ec, ae, &meta);
         if (r < 0)
