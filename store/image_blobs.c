@@ -53,9 +53,6 @@
 /* A copy being written (blobs_dir/sha256/.tmp-<rand>). */
 #define BLOB_TMP_PREFIX ".tmp-"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
-
 int blob_store_open(const char *blobs_dir, struct blob_store *ret)
 {
         struct blob_store bs = { .dir_fd = -1, .sha_fd = -1, .lock_fd = -1 };

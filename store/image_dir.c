@@ -28,8 +28,6 @@
 #define PRIVATE_DIR_TRIES 8
 #define DETACHED_PREFIX ".rm-"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
-
 /* Accept "sha256:<hex>" or "<hex>"; return the hex part. */
 static const char *id_hex(const char *id)
 {

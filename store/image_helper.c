@@ -99,8 +99,6 @@ struct unpack_report {
 
 _Static_assert(sizeof(struct unpack_report) <= 4096, "the report must be one atomic pipe write");
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
-
 /* ---- helper side ------------------------------------------------------- */
 
 struct helper_args {

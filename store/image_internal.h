@@ -29,16 +29,22 @@
  */
 #pragma once
 
+#include <archive.h>
 #include <dirent.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "core/base/cleanup.h"
 #include "store/image.h"
 
-/* jansson ships json_decrefp for this. */
+/* The libraries' cleanups, once for every image file. jansson ships
+ * json_decrefp. */
 #define _cleanup_json_ _cleanup_(json_decrefp)
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
 
 /* Metadata files (manifests, indexes, configs) are read whole: cap them. */
 #define IMAGE_MAX_JSON_BYTES (8U << 20)
@@ -90,7 +96,6 @@ int image_random_name(const char *prefix, char *buf, size_t n);
 /* A directory stream of dir_fd (its own fd; dir_fd stays open). */
 int image_opendir_at(int dir_fd, DIR **ret);
 
-struct archive;
 /* Enable gzip, zstd, xz and bzip2 decompression, each only when libarchive
  * has the library linked in: never a fallback that runs an external
  * program on hostile input from a worker thread. */

@@ -32,9 +32,6 @@
 #define STAGE_BUF_SIZE (128U << 10)
 #define ALIAS_MAX_HOPS 8
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-
 struct stage_reader {
         int fd;
         uint64_t bytes;

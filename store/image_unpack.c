@@ -63,10 +63,6 @@
 #define MAX_NAME_BYTES (64ULL << 20)
 #define NAME_OVERHEAD 64
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
-
 struct layer_stream;
 static int layer_archive_error(struct unpack_state *st, struct archive *a, struct layer_stream *ls);
 
