@@ -127,10 +127,12 @@ int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, 
 #define IMAGE_DETACHED_NAME_SIZE 32
 
 /* Make images_dir/<hex> (an unreferenced image; id is "sha256:<hex>" or
- * "<hex>") disappear at once: rename it to a private ".rm-<random>" name, returned in ret_name (n >= IMAGE_DETACHED_NAME_SIZE), for
+ * "<hex>") disappear at once: rename it to a private ".rm-<random>" name,
+ * returned in ret_name (n >= IMAGE_DETACHED_NAME_SIZE), for
  * image_purge_detached() to delete later (e.g. on a worker thread). An
  * import that starts afterwards unpacks the image anew. *ret_size: the
- * bytes its .complete recorded (0 if unreadable). -ENOENT when absent. */
+ * bytes its .complete recorded (0 if unreadable). -ENOENT when absent,
+ * -EINVAL for a malformed id. */
 int image_detach(const char *images_dir, const char *id, char *ret_name, size_t n, uint64_t *ret_size);
 int image_purge_detached(const char *images_dir, const char *name);
 /* The ids ("sha256:<hex>") of the complete images in images_dir. */

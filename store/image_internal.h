@@ -3,8 +3,8 @@
  * Internals shared by store/image*.c. Not for other modules: the public
  * interface is store/image.h.
  *
- * The image code in layers, bottom first; each file uses only files above
- * it in this list (tools/layers.py checks the objects):
+ * The image code in layers, bottom first; each file uses only files listed
+ * before it (tools/layers.py checks the objects):
  *   image_util.c      limits, digests, the one path normaliser, printable
  *                     copies of hostile strings, private names;
  *   image_dir.c       the image folders: the .complete marker, private

@@ -278,8 +278,8 @@ static int oci_layout_check(const struct staged_set *set, int stage_fd, struct s
 
 /* index.json: the image it holds (*ret_top, pointing into *ret_index),
  * and the tags of every top-level entry naming that image. */
-static int oci_index_load(const struct staged_set *set, int stage_fd, struct image_plan *plan, json_t **ret_index,
-                          struct desc *ret_top, struct sf_err *err)
+static int oci_index_load(const struct staged_set *set, int stage_fd, struct image_plan *plan,
+                          json_t **ret_index, struct desc *ret_top, struct sf_err *err)
 {
         _cleanup_json_ json_t *index = NULL;
         const json_t *d;
@@ -372,7 +372,8 @@ static int oci_config_verify(const struct staged_set *set, const json_t *manifes
         r = desc_parse(json_object_get(manifest, "config"), "manifest config", &de, err);
         if (r < 0)
                 return r;
-        if (de.media_type && strcmp(de.media_type, MT_OCI_CONFIG) != 0 && strcmp(de.media_type, MT_DOCKER_CONFIG) != 0)
+        if (de.media_type && strcmp(de.media_type, MT_OCI_CONFIG) != 0 &&
+            strcmp(de.media_type, MT_DOCKER_CONFIG) != 0)
                 return sf_err_set(err, -EBADMSG, "manifest: config media type is not an image config");
         r = blob_verify(set, de.digest, de.size, "config", &plan->config, err);
         if (r < 0)

@@ -554,7 +554,8 @@ struct entry_meta {
 
 /* Step 1: the entry's name, counted against the caps and normalised into
  * *ret_path ("" for the root itself). */
-static int entry_read_name(struct unpack_state *st, struct archive_entry *ae, struct entry_ctx *ec, char **ret_path)
+static int entry_read_name(struct unpack_state *st, struct archive_entry *ae, struct entry_ctx *ec,
+                           char **ret_path)
 {
         int r;
 
