@@ -80,7 +80,7 @@ FUZZ_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard store/image*.c) $(BASE_SRC
 fixtures:
 	@bash tests/fixtures/mkimages.sh tests/fixtures/out
 
-.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint bench install clean format fuzz
+.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint layers bench install clean format fuzz
 all: sfaasd
 
 sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
@@ -172,7 +172,7 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory sfaasd $(UNIT_BIN) $(FUZZ_BIN)
-	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory lint layers
 	@SFAASD_BIN=$(CURDIR)/sfaasd BUILD=$(BUILD) PYTHON=$(PYTHON) bash tests/run-all.sh
 
 asan: deps
@@ -187,6 +187,11 @@ test-asan-inner:
 
 sfaasd-asan: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The layer order of tools/layers.txt, checked on the built objects: no file
+# uses a higher layer, no circle of more than two files (README "What runs where").
+layers: sfaasd
+	@$(PYTHON) tools/layers.py $(BUILD)
 
 # Forbidden calls (STYLE.md rule 10).
 lint:

@@ -1,48 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* The durable async call queue: the async_calls table (store/async.h). */
-#include "async.h"
-
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "../core/base/cleanup.h"
-#include "../core/base/util.h"
-#include "db_internal.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
-#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "store/async.h"
+#include "store/db_internal.h"
 
 #define CALL_COLUMNS                                                                                           \
         "seq, id, namespace, function, function_name, method, path, query, headers, body, callback_url, state, attempts, "  \
         "created_at, started_at, finished_at, status, duration, result_headers, result_body, callback_state, " \
         "callback_attempts, callback_status, callback_error, callback_next_at, callback_receiver"
-
-static int64_t unix_ns(void)
-{
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
-{
-        int rc = sqlite3_prepare_v2(store_sqlite(s), sql, -1, ret, NULL);
-        return rc == SQLITE_OK ? 0 : store_sql_errno(rc);
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-        int rc = sqlite3_step(st);
-        return rc == SQLITE_DONE ? 0 : store_sql_errno(rc);
-}
-
-static int exec(struct store *s, const char *sql)
-{
-        int rc = sqlite3_exec(store_sqlite(s), sql, NULL, NULL, NULL);
-        return rc == SQLITE_OK ? 0 : store_sql_errno(rc);
-}
 
 /* NULL for SQL NULL, else a copy. *ok is cleared on ENOMEM. */
 static char *col_text(sqlite3_stmt *st, int i, bool *ok)
@@ -180,11 +150,11 @@ static int collect(sqlite3_stmt *st, struct store_async_call ***ret)
 int store_async_insert(struct store *s, const struct store_async_call *c)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s,
-                        "INSERT INTO async_calls(id, namespace, function, method, path, query, headers, body, "
-                        "callback_url, state, created_at, function_name, callback_receiver) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11, ?12)",
-                        &st);
+        int r = store_sql_prepare(s,
+                                  "INSERT INTO async_calls(id, namespace, function, method, path, query, headers, body, "
+                                  "callback_url, state, created_at, function_name, callback_receiver) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'queued', ?10, ?11, ?12)",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
@@ -199,20 +169,20 @@ int store_async_insert(struct store *s, const struct store_async_call *c)
                 sqlite3_bind_text(st, 9, c->callback_url, -1, SQLITE_STATIC);
         else
                 sqlite3_bind_null(st, 9);
-        sqlite3_bind_int64(st, 10, c->created_at ? c->created_at : unix_ns());
+        sqlite3_bind_int64(st, 10, c->created_at ? c->created_at : time_unix_ns());
         sqlite3_bind_text(st, 11, c->function_name, -1, SQLITE_STATIC);
         if (c->callback_receiver)
                 sqlite3_bind_text(st, 12, c->callback_receiver, -1, SQLITE_STATIC);
         else
                 sqlite3_bind_null(st, 12);
-        return step_done(st);
+        return store_sql_step_done(st);
 }
 
 int store_async_get(struct store *s, const char *id, struct store_async_call **ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         struct store_async_call *c;
-        int rc, r = prepare(s, "SELECT " CALL_COLUMNS " FROM async_calls WHERE id = ?1", &st);
+        int rc, r = store_sql_prepare(s, "SELECT " CALL_COLUMNS " FROM async_calls WHERE id = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -232,18 +202,18 @@ int store_async_recover(struct store *s, int *ret_calls, int *ret_callbacks)
 {
         int r, calls, cbs;
 
-        r = exec(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = exec(s, "UPDATE async_calls SET state = 'queued' WHERE state = 'running'");
-        calls = sqlite3_changes(store_sqlite(s));
+        r = store_sql_exec(s, "UPDATE async_calls SET state = 'queued' WHERE state = 'running'");
+        calls = sqlite3_changes(s->db);
         if (r >= 0)
-                r = exec(s, "UPDATE async_calls SET callback_state = 'pending' WHERE callback_state = 'sending'");
-        cbs = sqlite3_changes(store_sqlite(s));
+                r = store_sql_exec(s, "UPDATE async_calls SET callback_state = 'pending' WHERE callback_state = 'sending'");
+        cbs = sqlite3_changes(s->db);
         if (r >= 0)
-                r = exec(s, "COMMIT");
+                r = store_sql_exec(s, "COMMIT");
         if (r < 0) {
-                (void) exec(s, "ROLLBACK");
+                (void) store_sql_exec(s, "ROLLBACK");
                 return r;
         }
         if (ret_calls)
@@ -263,10 +233,10 @@ int store_async_queued_functions(struct store *s, char ***ret_ns, char ***ret_fn
 
         if (!ns || !fn)
                 return -ENOMEM;
-        r = prepare(s,
-                    "SELECT namespace, function, MIN(seq) AS first FROM async_calls WHERE state = 'queued' "
-                    "GROUP BY namespace, function ORDER BY first",
-                    &st);
+        r = store_sql_prepare(s,
+                              "SELECT namespace, function, MIN(seq) AS first FROM async_calls WHERE state = 'queued' "
+                              "GROUP BY namespace, function ORDER BY first",
+                              &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -297,16 +267,16 @@ int store_async_take(struct store *s, const char *ns, const char *fn, size_t max
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL, *up = NULL;
         struct store_async_call **v = NULL;
-        int64_t now = unix_ns();
+        int64_t now = time_unix_ns();
         int r;
 
-        r = exec(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = prepare(s,
-                    "SELECT " CALL_COLUMNS " FROM async_calls WHERE state = 'queued' AND namespace = ?1 AND "
-                    "function = ?2 ORDER BY seq LIMIT ?3",
-                    &st);
+        r = store_sql_prepare(s,
+                              "SELECT " CALL_COLUMNS " FROM async_calls WHERE state = 'queued' AND namespace = ?1 AND "
+                              "function = ?2 ORDER BY seq LIMIT ?3",
+                              &st);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -315,29 +285,29 @@ int store_async_take(struct store *s, const char *ns, const char *fn, size_t max
         r = collect(st, &v);
         if (r < 0)
                 goto fail;
-        r = prepare(s,
-                    "UPDATE async_calls SET state = 'running', attempts = attempts + 1, started_at = ?2 "
-                    "WHERE id = ?1",
-                    &up);
+        r = store_sql_prepare(s,
+                              "UPDATE async_calls SET state = 'running', attempts = attempts + 1, started_at = ?2 "
+                              "WHERE id = ?1",
+                              &up);
         if (r < 0)
                 goto fail;
         for (struct store_async_call **p = v; *p; p++) {
                 sqlite3_reset(up);
                 sqlite3_bind_text(up, 1, (*p)->id, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(up, 2, now);
-                r = step_done(up);
+                r = store_sql_step_done(up);
                 if (r < 0)
                         goto fail;
                 (*p)->attempts++;
                 (*p)->started_at = now;
         }
-        r = exec(s, "COMMIT");
+        r = store_sql_exec(s, "COMMIT");
         if (r < 0)
                 goto fail;
         *ret = v;
         return 0;
 fail:
-        (void) exec(s, "ROLLBACK");
+        (void) store_sql_exec(s, "ROLLBACK");
         store_async_call_list_free(v);
         return r;
 }
@@ -346,12 +316,12 @@ int store_async_finish(struct store *s, const char *id, const char *state, int s
                        const char *result_headers_json, const char *body, size_t body_len)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int64_t now = unix_ns();
-        int r = prepare(s,
-                        "UPDATE async_calls SET state = ?2, status = ?3, duration = ?4, result_headers = ?5, "
-                        "result_body = ?6, finished_at = ?7, body = x'', callback_state = CASE WHEN "
-                        "callback_url IS NULL THEN NULL ELSE 'pending' END, callback_next_at = ?7 WHERE id = ?1",
-                        &st);
+        int64_t now = time_unix_ns();
+        int r = store_sql_prepare(s,
+                                  "UPDATE async_calls SET state = ?2, status = ?3, duration = ?4, result_headers = ?5, "
+                                  "result_body = ?6, finished_at = ?7, body = x'', callback_state = CASE WHEN "
+                                  "callback_url IS NULL THEN NULL ELSE 'pending' END, callback_next_at = ?7 WHERE id = ?1",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -361,7 +331,7 @@ int store_async_finish(struct store *s, const char *id, const char *state, int s
         sqlite3_bind_text(st, 5, result_headers_json ? result_headers_json : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_blob64(st, 6, body ? body : "", body ? body_len : 0, SQLITE_STATIC);
         sqlite3_bind_int64(st, 7, now);
-        return step_done(st);
+        return store_sql_step_done(st);
 }
 
 int store_async_callbacks_due(struct store *s, int64_t now, size_t max,
@@ -378,17 +348,17 @@ int store_async_callbacks_due(struct store *s, int64_t now, size_t max,
                 free(v);
                 return -ENOMEM;
         }
-        r = exec(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0) {
                 free(v);
                 return r;
         }
         /* Covered by the async_calls_callbacks index: no row (and none of
          * its bodies) is read for a callback that is not picked. */
-        r = prepare(s,
-                    "SELECT seq, callback_receiver FROM async_calls WHERE callback_state = 'pending' AND "
-                    "callback_next_at <= ?1 ORDER BY callback_next_at",
-                    &scan);
+        r = store_sql_prepare(s,
+                              "SELECT seq, callback_receiver FROM async_calls WHERE callback_state = 'pending' AND "
+                              "callback_next_at <= ?1 ORDER BY callback_next_at",
+                              &scan);
         if (r < 0)
                 goto fail;
         sqlite3_bind_int64(scan, 1, now);
@@ -401,10 +371,10 @@ int store_async_callbacks_due(struct store *s, int64_t now, size_t max,
                 r = store_sql_errno(rc);
                 goto fail;
         }
-        r = prepare(s, "SELECT " CALL_COLUMNS " FROM async_calls WHERE seq = ?1", &get);
+        r = store_sql_prepare(s, "SELECT " CALL_COLUMNS " FROM async_calls WHERE seq = ?1", &get);
         if (r < 0)
                 goto fail;
-        r = prepare(s, "UPDATE async_calls SET callback_state = 'sending' WHERE seq = ?1", &up);
+        r = store_sql_prepare(s, "UPDATE async_calls SET callback_state = 'sending' WHERE seq = ?1", &up);
         if (r < 0)
                 goto fail;
         for (size_t i = 0; i < n; i++) {
@@ -423,17 +393,17 @@ int store_async_callbacks_due(struct store *s, int64_t now, size_t max,
                 got++;
                 sqlite3_reset(up);
                 sqlite3_bind_int64(up, 1, seqs[i]);
-                r = step_done(up);
+                r = store_sql_step_done(up);
                 if (r < 0)
                         goto fail;
         }
-        r = exec(s, "COMMIT");
+        r = store_sql_exec(s, "COMMIT");
         if (r < 0)
                 goto fail;
         *ret = v;
         return 0;
 fail:
-        (void) exec(s, "ROLLBACK");
+        (void) store_sql_exec(s, "ROLLBACK");
         store_async_call_list_free(v);
         return r;
 }
@@ -441,10 +411,10 @@ fail:
 int store_async_callback_next(struct store *s, int64_t after, int64_t *ret_at)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r = prepare(s,
-                            "SELECT MIN(callback_next_at) FROM async_calls WHERE callback_state = 'pending' AND "
-                            "callback_next_at > ?1",
-                            &st);
+        int rc, r = store_sql_prepare(s,
+                                      "SELECT MIN(callback_next_at) FROM async_calls WHERE callback_state = 'pending' AND "
+                                      "callback_next_at > ?1",
+                                      &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, after);
@@ -463,15 +433,15 @@ int store_async_fill_receivers(struct store *s, int (*key)(const char *url, char
         char k[STORE_ASYNC_RECEIVER_MAX];
         int rc, r;
 
-        r = exec(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = prepare(s,
-                    "SELECT seq, callback_url FROM async_calls WHERE callback_url IS NOT NULL AND "
-                    "callback_receiver IS NULL AND callback_state IN ('pending', 'sending')",
-                    &st);
+        r = store_sql_prepare(s,
+                              "SELECT seq, callback_url FROM async_calls WHERE callback_url IS NOT NULL AND "
+                              "callback_receiver IS NULL AND callback_state IN ('pending', 'sending')",
+                              &st);
         if (r >= 0)
-                r = prepare(s, "UPDATE async_calls SET callback_receiver = ?2 WHERE seq = ?1", &up);
+                r = store_sql_prepare(s, "UPDATE async_calls SET callback_receiver = ?2 WHERE seq = ?1", &up);
         while (r >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
                 const unsigned char *url = sqlite3_column_text(st, 1);
                 /* A URL that no longer parses still needs a receiver: its own text. */
@@ -480,14 +450,14 @@ int store_async_fill_receivers(struct store *s, int (*key)(const char *url, char
                 sqlite3_reset(up);
                 sqlite3_bind_int64(up, 1, sqlite3_column_int64(st, 0));
                 sqlite3_bind_text(up, 2, k, -1, SQLITE_STATIC);
-                r = step_done(up);
+                r = store_sql_step_done(up);
         }
         if (r >= 0 && rc != SQLITE_DONE)
                 r = store_sql_errno(rc);
         if (r >= 0)
-                r = exec(s, "COMMIT");
+                r = store_sql_exec(s, "COMMIT");
         if (r < 0)
-                (void) exec(s, "ROLLBACK");
+                (void) store_sql_exec(s, "ROLLBACK");
         return r;
 }
 
@@ -496,10 +466,10 @@ int store_async_queue_totals(struct store *s,
                              void *data)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r = prepare(s,
-                            "SELECT namespace, function, COUNT(*), TOTAL(length(body)) FROM async_calls "
-                            "WHERE state IN ('queued', 'running') GROUP BY namespace, function",
-                            &st);
+        int rc, r = store_sql_prepare(s,
+                                      "SELECT namespace, function, COUNT(*), TOTAL(length(body)) FROM async_calls "
+                                      "WHERE state IN ('queued', 'running') GROUP BY namespace, function",
+                                      &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -513,12 +483,12 @@ int store_async_callback_update(struct store *s, const char *id, const char *sta
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         bool final = strcmp(state, "pending") != 0;
-        int r = prepare(s,
-                        "UPDATE async_calls SET callback_state = ?2, callback_attempts = ?3, callback_status = ?4, "
-                        "callback_error = ?5, callback_next_at = ?6, result_body = CASE WHEN ?7 AND "
-                        "length(result_body) > ?8 THEN substr(result_body, 1, ?8) ELSE result_body END "
-                        "WHERE id = ?1",
-                        &st);
+        int r = store_sql_prepare(s,
+                                  "UPDATE async_calls SET callback_state = ?2, callback_attempts = ?3, callback_status = ?4, "
+                                  "callback_error = ?5, callback_next_at = ?6, result_body = CASE WHEN ?7 AND "
+                                  "length(result_body) > ?8 THEN substr(result_body, 1, ?8) ELSE result_body END "
+                                  "WHERE id = ?1",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
@@ -532,7 +502,7 @@ int store_async_callback_update(struct store *s, const char *id, const char *sta
         sqlite3_bind_int64(st, 6, next_at);
         sqlite3_bind_int(st, 7, final);
         sqlite3_bind_int64(st, 8, (sqlite3_int64) keep_body);
-        return step_done(st);
+        return store_sql_step_done(st);
 }
 
 int store_async_purge(struct store *s, int64_t before, size_t max, size_t *ret_n)
@@ -540,27 +510,27 @@ int store_async_purge(struct store *s, int64_t before, size_t max, size_t *ret_n
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         /* SQLite has no DELETE ... LIMIT by default: choose the rows first
          * (async_calls_finished keeps that a range scan). */
-        int r = prepare(s,
-                        "DELETE FROM async_calls WHERE seq IN (SELECT seq FROM async_calls WHERE finished_at < ?1 "
-                        "AND state IN ('done', 'failed') AND (callback_state IS NULL OR callback_state IN "
-                        "('delivered', 'failed')) ORDER BY finished_at LIMIT ?2)",
-                        &st);
+        int r = store_sql_prepare(s,
+                                  "DELETE FROM async_calls WHERE seq IN (SELECT seq FROM async_calls WHERE finished_at < ?1 "
+                                  "AND state IN ('done', 'failed') AND (callback_state IS NULL OR callback_state IN "
+                                  "('delivered', 'failed')) ORDER BY finished_at LIMIT ?2)",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_int64(st, 1, before);
         sqlite3_bind_int64(st, 2, (sqlite3_int64) max);
-        r = step_done(st);
+        r = store_sql_step_done(st);
         if (r < 0)
                 return r;
         if (ret_n)
-                *ret_n = (size_t) sqlite3_changes(store_sqlite(s));
+                *ret_n = (size_t) sqlite3_changes(s->db);
         return 0;
 }
 
 int store_async_count(struct store *s, const char *state, uint64_t *ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r = prepare(s, "SELECT COUNT(*) FROM async_calls WHERE state = ?1", &st);
+        int rc, r = store_sql_prepare(s, "SELECT COUNT(*) FROM async_calls WHERE state = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);

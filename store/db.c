@@ -1,23 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-#include "db.h"
-#include "db_internal.h"
-
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "../core/base/cleanup.h"
-#include "../core/base/log.h"
-#include "../core/base/util.h"
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "store/db.h"
+#include "store/db_internal.h"
 
-struct store {
-        sqlite3 *db;
-};
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
-#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
+/* "PRAGMA user_version = N" and "PRAGMA incremental_vacuum(N)". */
+#define PRAGMA_SQL_SIZE 64
 
 /*
  * Migrations: entry i moves the schema from version i to i+1. Never edit a
@@ -109,70 +103,10 @@ static const char *const migrations[] = {
         "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at, callback_receiver);",
 };
 
-int store_schema_version(void)
+/* The schema version this binary migrates to. */
+static int store_schema_version(void)
 {
         return (int) ELEMENTSOF(migrations);
-}
-
-static int64_t unix_ns(void)
-{
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* Map an SQLite result code to -errno. */
-static int sql_errno(int rc)
-{
-        switch (rc & 0xff) {
-        case SQLITE_OK: case SQLITE_DONE: case SQLITE_ROW: return 0;
-        case SQLITE_NOMEM: return -ENOMEM;
-        case SQLITE_BUSY: case SQLITE_LOCKED: return -EBUSY;
-        case SQLITE_CONSTRAINT: return -EEXIST;
-        case SQLITE_FULL: return -ENOSPC;
-        case SQLITE_READONLY: case SQLITE_PERM: case SQLITE_AUTH: return -EACCES;
-        case SQLITE_CANTOPEN: return -ENOENT;
-        case SQLITE_TOOBIG: return -EFBIG;
-        default: return -EIO;
-        }
-}
-
-static int exec_sql(struct store *s, const char *sql)
-{
-        char *msg = NULL;
-        int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-        if (rc != SQLITE_OK) {
-                log_error("sqlite: %s", msg ? msg : sqlite3_errstr(rc));
-                sqlite3_free(msg);
-                return sql_errno(rc);
-        }
-        return 0;
-}
-
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
-{
-        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
-        if (rc != SQLITE_OK) {
-                log_error("sqlite: cannot prepare '%s': %s", sql, sqlite3_errmsg(s->db));
-                return sql_errno(rc);
-        }
-        return 0;
-}
-
-static int step_done(struct store *s, sqlite3_stmt *st)
-{
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return 0;
-        if ((rc & 0xff) != SQLITE_CONSTRAINT)
-                log_error("sqlite: %s", sqlite3_errmsg(s->db));
-        return sql_errno(rc);
-}
-
-static char *col_strdup(sqlite3_stmt *st, int i)
-{
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return strdup(t ? (const char *) t : "");
 }
 
 static int migrate(struct store *s, struct sf_err *err)
@@ -180,7 +114,7 @@ static int migrate(struct store *s, struct sf_err *err)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int version, r;
 
-        r = prepare(s, "PRAGMA user_version", &st);
+        r = store_sql_prepare(s, "PRAGMA user_version", &st);
         if (r < 0)
                 return sf_err_errno(err, r, "cannot read schema version");
         if (sqlite3_step(st) != SQLITE_ROW)
@@ -194,14 +128,14 @@ static int migrate(struct store *s, struct sf_err *err)
                                   "database schema version %d is newer than this sfaasd supports (%d)",
                                   version, store_schema_version());
         for (int v = version; v < store_schema_version(); v++) {
-                char pragma[64];
-                r = exec_sql(s, "BEGIN IMMEDIATE");
+                char pragma[PRAGMA_SQL_SIZE];
+                r = store_sql_exec(s, "BEGIN IMMEDIATE");
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot begin migration %d", v + 1);
                 (void) xsnprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
-                if ((r = exec_sql(s, migrations[v])) < 0 || (r = exec_sql(s, pragma)) < 0 ||
-                    (r = exec_sql(s, "COMMIT")) < 0) {
-                        (void) exec_sql(s, "ROLLBACK");
+                if ((r = store_sql_exec(s, migrations[v])) < 0 || (r = store_sql_exec(s, pragma)) < 0 ||
+                    (r = store_sql_exec(s, "COMMIT")) < 0) {
+                        (void) store_sql_exec(s, "ROLLBACK");
                         return sf_err_errno(err, r, "migration to schema version %d failed", v + 1);
                 }
                 log_debug("store: migrated schema to version %d", v + 1);
@@ -212,13 +146,13 @@ static int migrate(struct store *s, struct sf_err *err)
 static int pragma_int(struct store *s, const char *sql, int64_t *ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r = prepare(s, sql, &st);
+        int rc, r = store_sql_prepare(s, sql, &st);
 
         if (r < 0)
                 return r;
         rc = sqlite3_step(st);
         if (rc != SQLITE_ROW)
-                return sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+                return store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
         *ret = sqlite3_column_int64(st, 0);
         return 0;
 }
@@ -236,35 +170,35 @@ static int auto_vacuum_incremental(struct store *s)
         if (r < 0 || mode == 2)
                 return r;
         if ((r = pragma_int(s, "PRAGMA page_count", &pages)) < 0 ||
-            (r = exec_sql(s, "PRAGMA auto_vacuum=INCREMENTAL")) < 0)
+            (r = store_sql_exec(s, "PRAGMA auto_vacuum=INCREMENTAL")) < 0)
                 return r;
         if (pages == 0)
                 return 0;
         log_info("store: converting the database to incremental auto-vacuum (once; %lld pages)", (long long) pages);
-        return exec_sql(s, "VACUUM");
+        return store_sql_exec(s, "VACUUM");
 }
 
 int store_reclaim(struct store *s, unsigned max_pages, uint64_t *ret_free_pages)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char sql[64];
+        char sql[PRAGMA_SQL_SIZE];
         int64_t left = 0;
         int rc, r;
 
         (void) xsnprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%u)", max_pages);
-        r = prepare(s, sql, &st);
+        r = store_sql_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
                 ;
         if (rc != SQLITE_DONE)
-                return sql_errno(rc);
+                return store_sql_errno(rc);
         r = pragma_int(s, "PRAGMA freelist_count", &left);
         if (r < 0)
                 return r;
         /* With WAL the file shrinks at a checkpoint: one now, once the free
          * pages are all given back. */
-        if (left == 0 && (r = exec_sql(s, "PRAGMA wal_checkpoint(TRUNCATE)")) < 0)
+        if (left == 0 && (r = store_sql_exec(s, "PRAGMA wal_checkpoint(TRUNCATE)")) < 0)
                 return r;
         if (ret_free_pages)
                 *ret_free_pages = (uint64_t) left;
@@ -283,7 +217,7 @@ int store_open(const char *path, struct store **ret, struct sf_err *err)
                                      SQLITE_OPEN_EXRESCODE,
                              NULL);
         if (rc != SQLITE_OK) {
-                r = sf_err_set(err, sql_errno(rc), "cannot open database '%s': %s", path,
+                r = sf_err_set(err, store_sql_errno(rc), "cannot open database '%s': %s", path,
                                s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
                 sqlite3_close(s->db);
                 return r;
@@ -295,9 +229,9 @@ int store_open(const char *path, struct store **ret, struct sf_err *err)
                 sqlite3_close(s->db);
                 return r;
         }
-        if ((r = exec_sql(s, "PRAGMA journal_mode=WAL")) < 0 ||
-            (r = exec_sql(s, "PRAGMA synchronous=FULL")) < 0 ||
-            (r = exec_sql(s, "PRAGMA foreign_keys=ON")) < 0 || (r = migrate(s, err)) < 0) {
+        if ((r = store_sql_exec(s, "PRAGMA journal_mode=WAL")) < 0 ||
+            (r = store_sql_exec(s, "PRAGMA synchronous=FULL")) < 0 ||
+            (r = store_sql_exec(s, "PRAGMA foreign_keys=ON")) < 0 || (r = migrate(s, err)) < 0) {
                 if (err && err->code == 0)
                         sf_err_errno(err, r, "cannot initialise database '%s'", path);
                 sqlite3_close(s->db);
@@ -339,32 +273,32 @@ int store_namespace_create(struct store *s, const char *name, const char *labels
 
         /* The slot is the lowest free one, so deleted tenants' ranges are reused
          * only after their functions are gone. */
-        r = prepare(s,
-                    "INSERT INTO namespaces(name, labels, annotations, uid_slot, created_at) "
-                    "VALUES (?1, ?2, ?3, (SELECT COALESCE(MIN(a.uid_slot + 1), 0) FROM "
-                    "  (SELECT -1 AS uid_slot UNION ALL SELECT uid_slot FROM namespaces) a "
-                    "  WHERE NOT EXISTS (SELECT 1 FROM namespaces b WHERE b.uid_slot = a.uid_slot + 1)), ?4)",
-                    &st);
+        r = store_sql_prepare(s,
+                              "INSERT INTO namespaces(name, labels, annotations, uid_slot, created_at) "
+                              "VALUES (?1, ?2, ?3, (SELECT COALESCE(MIN(a.uid_slot + 1), 0) FROM "
+                              "  (SELECT -1 AS uid_slot UNION ALL SELECT uid_slot FROM namespaces) a "
+                              "  WHERE NOT EXISTS (SELECT 1 FROM namespaces b WHERE b.uid_slot = a.uid_slot + 1)), ?4)",
+                              &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, annotations_json ? annotations_json : "{}", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 4, unix_ns());
-        return step_done(s, st);
+        sqlite3_bind_int64(st, 4, time_unix_ns());
+        return store_sql_step_done(st);
 }
 
 int store_namespace_update(struct store *s, const char *name, const char *labels_json,
                            const char *annotations_json)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "UPDATE namespaces SET labels = ?2, annotations = ?3 WHERE name = ?1", &st);
+        int r = store_sql_prepare(s, "UPDATE namespaces SET labels = ?2, annotations = ?3 WHERE name = ?1", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, annotations_json ? annotations_json : "{}", -1, SQLITE_STATIC);
-        r = step_done(s, st);
+        r = store_sql_step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
@@ -377,10 +311,10 @@ int store_namespace_delete(struct store *s, const char *name)
         _cleanup_stmt_ sqlite3_stmt *tags = NULL;
         int r, changed;
 
-        r = exec_sql(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = prepare(s, "SELECT COUNT(*) FROM functions WHERE namespace = ?1", &cnt);
+        r = store_sql_prepare(s, "SELECT COUNT(*) FROM functions WHERE namespace = ?1", &cnt);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(cnt, 1, name, -1, SQLITE_STATIC);
@@ -392,18 +326,18 @@ int store_namespace_delete(struct store *s, const char *name)
          * under the same name must not see them (the content stays shared,
          * and unreferenced images are collected by prune). Secrets go by
          * their foreign key. */
-        r = prepare(s, "DELETE FROM image_tags WHERE namespace = ?1", &tags);
+        r = store_sql_prepare(s, "DELETE FROM image_tags WHERE namespace = ?1", &tags);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(tags, 1, name, -1, SQLITE_STATIC);
-        r = step_done(s, tags);
+        r = store_sql_step_done(tags);
         if (r < 0)
                 goto fail;
-        r = prepare(s, "DELETE FROM namespaces WHERE name = ?1", &st);
+        r = store_sql_prepare(s, "DELETE FROM namespaces WHERE name = ?1", &st);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        r = step_done(s, st);
+        r = store_sql_step_done(st);
         if (r < 0)
                 goto fail;
         changed = sqlite3_changes(s->db);
@@ -411,9 +345,9 @@ int store_namespace_delete(struct store *s, const char *name)
                 r = -ENOENT;
                 goto fail;
         }
-        return exec_sql(s, "COMMIT");
+        return store_sql_exec(s, "COMMIT");
 fail:
-        (void) exec_sql(s, "ROLLBACK");
+        (void) store_sql_exec(s, "ROLLBACK");
         return r;
 }
 
@@ -423,7 +357,7 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         struct store_namespace *n;
         int r, rc;
 
-        r = prepare(s, "SELECT name, labels, annotations, uid_slot, created_at FROM namespaces WHERE name = ?1",
+        r = store_sql_prepare(s, "SELECT name, labels, annotations, uid_slot, created_at FROM namespaces WHERE name = ?1",
                     &st);
         if (r < 0)
                 return r;
@@ -432,14 +366,14 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         if (rc == SQLITE_DONE)
                 return -ENOENT;
         if (rc != SQLITE_ROW)
-                return sql_errno(rc);
+                return store_sql_errno(rc);
         n = calloc(1, sizeof *n);
         if (!n)
                 return -ENOMEM;
-        n->name = col_strdup(st, 0);
-        n->labels_json = col_strdup(st, 1);
-        n->annotations_json = col_strdup(st, 2);
-        n->uid_base = STORE_UID_BASE + (uint32_t) sqlite3_column_int64(st, 3) * 65536u;
+        n->name = store_sql_column_strdup(st, 0);
+        n->labels_json = store_sql_column_strdup(st, 1);
+        n->annotations_json = store_sql_column_strdup(st, 2);
+        n->uid_base = STORE_UID_BASE + (uint32_t) sqlite3_column_int64(st, 3) * STORE_UID_RANGE;
         n->created_at = sqlite3_column_int64(st, 4);
         if (!n->name || !n->labels_json || !n->annotations_json) {
                 store_namespace_free(n);
@@ -449,43 +383,14 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         return 0;
 }
 
-/* Collect column 0 of every row into a NULL-terminated string vector. */
-static int collect_strings(sqlite3_stmt *st, char ***ret)
-{
-        _cleanup_strv_free_ char **v = NULL;
-        size_t n = 0, cap = 0;
-        int rc;
-
-        v = calloc(1, sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                if (n + 1 >= cap) {
-                        char **nv;
-                        cap = cap ? cap * 2 : 8;
-                        nv = realloc(v, cap * sizeof *v);
-                        if (!nv)
-                                return -ENOMEM;
-                        v = nv;
-                }
-                v[n] = col_strdup(st, 0);
-                if (!v[n])
-                        return -ENOMEM;
-                v[++n] = NULL;
-        }
-        if (rc != SQLITE_DONE)
-                return sql_errno(rc);
-        *ret = TAKE_PTR(v);
-        return 0;
-}
 
 int store_namespace_list(struct store *s, char ***ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT name FROM namespaces ORDER BY name", &st);
+        int r = store_sql_prepare(s, "SELECT name FROM namespaces ORDER BY name", &st);
         if (r < 0)
                 return r;
-        return collect_strings(st, ret);
+        return store_sql_collect_strings(st, ret);
 }
 
 void store_image_free(struct store_image *i)
@@ -562,16 +467,16 @@ static bool is_hex(const char *s, size_t min, size_t max)
 static int image_tags(struct store *s, const char *ns, const char *id, char ***ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s,
-                        "SELECT name FROM image_tags WHERE image_id = ?1 AND (?2 IS NULL OR namespace = ?2) "
-                        "ORDER BY name",
-                        &st);
+        int r = store_sql_prepare(s,
+                                  "SELECT name FROM image_tags WHERE image_id = ?1 AND (?2 IS NULL OR namespace = ?2) "
+                                  "ORDER BY name",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (ns)
                 sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-        return collect_strings(st, ret);
+        return store_sql_collect_strings(st, ret);
 }
 
 static int image_from_row_ns(struct store *s, const char *ns, sqlite3_stmt *st, struct store_image **ret)
@@ -580,9 +485,9 @@ static int image_from_row_ns(struct store *s, const char *ns, sqlite3_stmt *st, 
         int r;
         if (!i)
                 return -ENOMEM;
-        i->id = col_strdup(st, 0);
-        i->config_json = col_strdup(st, 1);
-        i->rootfs = col_strdup(st, 2);
+        i->id = store_sql_column_strdup(st, 0);
+        i->config_json = store_sql_column_strdup(st, 1);
+        i->rootfs = store_sql_column_strdup(st, 2);
         i->size = (uint64_t) sqlite3_column_int64(st, 3);
         i->created_at = sqlite3_column_int64(st, 4);
         if (!i->id || !i->config_json || !i->rootfs) {
@@ -598,12 +503,6 @@ static int image_from_row_ns(struct store *s, const char *ns, sqlite3_stmt *st, 
         return 0;
 }
 
-int store_image_put(struct store *s, const char *id, const char *config_json, const char *rootfs,
-                    uint64_t size, char *const *tags)
-{
-        return store_image_put_ns(s, STORE_DEFAULT_NAMESPACE, id, config_json, rootfs, size, tags);
-}
-
 int store_image_put_ns(struct store *s, const char *ns, const char *id, const char *config_json,
                        const char *rootfs, uint64_t size, char *const *tags)
 {
@@ -611,27 +510,27 @@ int store_image_put_ns(struct store *s, const char *ns, const char *id, const ch
         _cleanup_stmt_ sqlite3_stmt *tag = NULL;
         int r;
 
-        r = exec_sql(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = prepare(s,
-                    "INSERT INTO images(id, config, rootfs, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
-                    "ON CONFLICT(id) DO NOTHING",
-                    &ins);
+        r = store_sql_prepare(s,
+                              "INSERT INTO images(id, config, rootfs, size, created_at) VALUES (?1, ?2, ?3, ?4, ?5) "
+                              "ON CONFLICT(id) DO NOTHING",
+                              &ins);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(ins, 1, id, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, config_json, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 3, rootfs, -1, SQLITE_STATIC);
         sqlite3_bind_int64(ins, 4, (sqlite3_int64) size);
-        sqlite3_bind_int64(ins, 5, unix_ns());
-        r = step_done(s, ins);
+        sqlite3_bind_int64(ins, 5, time_unix_ns());
+        r = store_sql_step_done(ins);
         if (r < 0)
                 goto fail;
-        r = prepare(s,
-                    "INSERT INTO image_tags(namespace, name, image_id) VALUES (?3, ?1, ?2) "
-                    "ON CONFLICT(namespace, name) DO UPDATE SET image_id = excluded.image_id",
-                    &tag);
+        r = store_sql_prepare(s,
+                              "INSERT INTO image_tags(namespace, name, image_id) VALUES (?3, ?1, ?2) "
+                              "ON CONFLICT(namespace, name) DO UPDATE SET image_id = excluded.image_id",
+                              &tag);
         if (r < 0)
                 goto fail;
         for (char *const *t = tags; t && *t; t++) {
@@ -642,16 +541,16 @@ int store_image_put_ns(struct store *s, const char *ns, const char *id, const ch
                 sqlite3_bind_text(tag, 1, norm, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_text(tag, 2, id, -1, SQLITE_STATIC);
                 sqlite3_bind_text(tag, 3, ns, -1, SQLITE_STATIC);
-                r = step_done(s, tag);
+                r = store_sql_step_done(tag);
                 if (r < 0)
                         goto fail;
         }
-        r = exec_sql(s, "COMMIT");
+        r = store_sql_exec(s, "COMMIT");
         if (r < 0)
                 goto fail;
         return 0;
 fail:
-        (void) exec_sql(s, "ROLLBACK");
+        (void) store_sql_exec(s, "ROLLBACK");
         return r;
 }
 
@@ -670,7 +569,7 @@ int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, str
                 _cleanup_free_ char *pattern = xasprintf("%s*", ref);
                 if (!pattern)
                         return -ENOMEM;
-                r = prepare(s, "SELECT id, config, rootfs, size, created_at FROM images WHERE id GLOB ?1 LIMIT 2",
+                r = store_sql_prepare(s, "SELECT id, config, rootfs, size, created_at FROM images WHERE id GLOB ?1 LIMIT 2",
                             &st);
                 if (r < 0)
                         return r;
@@ -679,10 +578,10 @@ int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, str
                 norm = image_ref_normalize(ref);
                 if (!norm)
                         return -EINVAL;
-                r = prepare(s,
-                            "SELECT i.id, i.config, i.rootfs, i.size, i.created_at FROM image_tags t "
-                            "JOIN images i ON i.id = t.image_id WHERE t.namespace = ?2 AND t.name = ?1",
-                            &st);
+                r = store_sql_prepare(s,
+                                      "SELECT i.id, i.config, i.rootfs, i.size, i.created_at FROM image_tags t "
+                                      "JOIN images i ON i.id = t.image_id WHERE t.namespace = ?2 AND t.name = ?1",
+                                      &st);
                 if (r < 0)
                         return r;
                 sqlite3_bind_text(st, 1, norm, -1, SQLITE_STATIC);
@@ -692,7 +591,7 @@ int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, str
         if (rc == SQLITE_DONE)
                 return -ENOENT;
         if (rc != SQLITE_ROW)
-                return sql_errno(rc);
+                return store_sql_errno(rc);
         {
                 struct store_image *img;
                 r = image_from_row_ns(s, ns, st, &img);
@@ -719,13 +618,13 @@ int store_image_list_ns(struct store *s, const char *ns, struct store_image ***r
         size_t n = 0;
         int r, rc;
 
-        r = prepare(s,
-                    "SELECT id, config, rootfs, size, created_at FROM images i WHERE ?1 IS NULL "
-                    "OR EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.namespace = ?1) "
-                    "OR EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id AND f.namespace = ?1) "
-                    "OR NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
-                    "ORDER BY created_at DESC, id",
-                    &st);
+        r = store_sql_prepare(s,
+                              "SELECT id, config, rootfs, size, created_at FROM images i WHERE ?1 IS NULL "
+                              "OR EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.namespace = ?1) "
+                              "OR EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id AND f.namespace = ?1) "
+                              "OR NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
+                              "ORDER BY created_at DESC, id",
+                              &st);
         if (r < 0)
                 return r;
         if (ns)
@@ -750,37 +649,25 @@ int store_image_list_ns(struct store *s, const char *ns, struct store_image ***r
         }
         if (rc != SQLITE_DONE) {
                 store_image_list_free(v);
-                return sql_errno(rc);
+                return store_sql_errno(rc);
         }
         *ret = v;
         return 0;
 }
 
-int store_image_refcount(struct store *s, const char *id)
-{
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT COUNT(*) FROM functions WHERE image_id = ?1", &st);
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) != SQLITE_ROW)
-                return -EIO;
-        return sqlite3_column_int(st, 0);
-}
-
 int store_image_users(struct store *s, const char *ns, const char *id, char ***ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s,
-                        "SELECT name || '.' || namespace FROM functions WHERE image_id = ?1 "
-                        "AND (?2 IS NULL OR namespace = ?2) ORDER BY namespace, name",
-                        &st);
+        int r = store_sql_prepare(s,
+                                  "SELECT name || '.' || namespace FROM functions WHERE image_id = ?1 "
+                                  "AND (?2 IS NULL OR namespace = ?2) ORDER BY namespace, name",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
         if (ns)
                 sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
-        return collect_strings(st, ret);
+        return store_sql_collect_strings(st, ret);
 }
 
 int store_image_untag(struct store *s, const char *ns, const char *id, const char *tag, bool *ret_gone)
@@ -789,50 +676,50 @@ int store_image_untag(struct store *s, const char *ns, const char *id, const cha
         _cleanup_stmt_ sqlite3_stmt *img = NULL;
         int r;
 
-        r = exec_sql(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = prepare(s,
-                    "DELETE FROM image_tags WHERE namespace = ?1 AND image_id = ?2 AND (?3 IS NULL OR name = ?3)",
-                    &del);
+        r = store_sql_prepare(s,
+                              "DELETE FROM image_tags WHERE namespace = ?1 AND image_id = ?2 AND (?3 IS NULL OR name = ?3)",
+                              &del);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(del, 1, ns, -1, SQLITE_STATIC);
         sqlite3_bind_text(del, 2, id, -1, SQLITE_STATIC);
         if (tag)
                 sqlite3_bind_text(del, 3, tag, -1, SQLITE_STATIC);
-        r = step_done(s, del);
+        r = store_sql_step_done(del);
         if (r < 0)
                 goto fail;
         /* The image row goes with its last tag unless a function pins it. */
-        r = prepare(s,
-                    "DELETE FROM images WHERE id = ?1 "
-                    "AND NOT EXISTS (SELECT 1 FROM image_tags WHERE image_id = ?1) "
-                    "AND NOT EXISTS (SELECT 1 FROM functions WHERE image_id = ?1)",
-                    &img);
+        r = store_sql_prepare(s,
+                              "DELETE FROM images WHERE id = ?1 "
+                              "AND NOT EXISTS (SELECT 1 FROM image_tags WHERE image_id = ?1) "
+                              "AND NOT EXISTS (SELECT 1 FROM functions WHERE image_id = ?1)",
+                              &img);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(img, 1, id, -1, SQLITE_STATIC);
-        r = step_done(s, img);
+        r = store_sql_step_done(img);
         if (r < 0)
                 goto fail;
         *ret_gone = sqlite3_changes(s->db) > 0;
-        r = exec_sql(s, "COMMIT");
+        r = store_sql_exec(s, "COMMIT");
         if (r < 0)
                 goto fail;
         return 0;
 fail:
-        (void) exec_sql(s, "ROLLBACK");
+        (void) store_sql_exec(s, "ROLLBACK");
         return r;
 }
 
 int store_image_ids(struct store *s, char ***ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT id FROM images ORDER BY id", &st);
+        int r = store_sql_prepare(s, "SELECT id FROM images ORDER BY id", &st);
         if (r < 0)
                 return r;
-        return collect_strings(st, ret);
+        return store_sql_collect_strings(st, ret);
 }
 
 int store_image_prune(struct store *s, char ***ret)
@@ -842,35 +729,35 @@ int store_image_prune(struct store *s, char ***ret)
         _cleanup_strv_free_ char **ids = NULL;
         int r;
 
-        r = exec_sql(s, "BEGIN IMMEDIATE");
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
-        r = prepare(s,
-                    "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
-                    "AND NOT EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id) ORDER BY id",
-                    &sel);
+        r = store_sql_prepare(s,
+                              "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
+                              "AND NOT EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id) ORDER BY id",
+                              &sel);
         if (r < 0)
                 goto fail;
-        r = collect_strings(sel, &ids);
+        r = store_sql_collect_strings(sel, &ids);
         if (r < 0)
                 goto fail;
-        r = prepare(s, "DELETE FROM images WHERE id = ?1", &del);
+        r = store_sql_prepare(s, "DELETE FROM images WHERE id = ?1", &del);
         if (r < 0)
                 goto fail;
         for (char **p = ids; *p; p++) {
                 sqlite3_reset(del);
                 sqlite3_bind_text(del, 1, *p, -1, SQLITE_STATIC);
-                r = step_done(s, del);
+                r = store_sql_step_done(del);
                 if (r < 0)
                         goto fail;
         }
-        r = exec_sql(s, "COMMIT");
+        r = store_sql_exec(s, "COMMIT");
         if (r < 0)
                 goto fail;
         *ret = TAKE_PTR(ids);
         return 0;
 fail:
-        (void) exec_sql(s, "ROLLBACK");
+        (void) store_sql_exec(s, "ROLLBACK");
         return r;
 }
 
@@ -898,11 +785,11 @@ void store_function_list_free(struct store_function **v)
 int store_function_create(struct store *s, const struct store_function *f)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int64_t now = unix_ns();
-        int r = prepare(s,
-                        "INSERT INTO functions(namespace, name, image, image_id, spec, created_at, updated_at) "
-                        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-                        &st);
+        int64_t now = time_unix_ns();
+        int r = store_sql_prepare(s,
+                                  "INSERT INTO functions(namespace, name, image, image_id, spec, created_at, updated_at) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, f->namespace, -1, SQLITE_STATIC);
@@ -911,16 +798,16 @@ int store_function_create(struct store *s, const struct store_function *f)
         sqlite3_bind_text(st, 4, f->image_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, f->spec_json, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, now);
-        return step_done(s, st);
+        return store_sql_step_done(st);
 }
 
 int store_function_update(struct store *s, const struct store_function *f)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s,
-                        "UPDATE functions SET image = ?3, image_id = ?4, spec = ?5, updated_at = ?6 "
-                        "WHERE namespace = ?1 AND name = ?2",
-                        &st);
+        int r = store_sql_prepare(s,
+                                  "UPDATE functions SET image = ?3, image_id = ?4, spec = ?5, updated_at = ?6 "
+                                  "WHERE namespace = ?1 AND name = ?2",
+                                  &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, f->namespace, -1, SQLITE_STATIC);
@@ -928,8 +815,8 @@ int store_function_update(struct store *s, const struct store_function *f)
         sqlite3_bind_text(st, 3, f->image, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, f->image_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, f->spec_json, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 6, unix_ns());
-        r = step_done(s, st);
+        sqlite3_bind_int64(st, 6, time_unix_ns());
+        r = store_sql_step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
@@ -940,11 +827,11 @@ static int function_from_row(sqlite3_stmt *st, struct store_function **ret)
         struct store_function *f = calloc(1, sizeof *f);
         if (!f)
                 return -ENOMEM;
-        f->namespace = col_strdup(st, 0);
-        f->name = col_strdup(st, 1);
-        f->image = col_strdup(st, 2);
-        f->image_id = col_strdup(st, 3);
-        f->spec_json = col_strdup(st, 4);
+        f->namespace = store_sql_column_strdup(st, 0);
+        f->name = store_sql_column_strdup(st, 1);
+        f->image = store_sql_column_strdup(st, 2);
+        f->image_id = store_sql_column_strdup(st, 3);
+        f->spec_json = store_sql_column_strdup(st, 4);
         f->created_at = sqlite3_column_int64(st, 5);
         f->updated_at = sqlite3_column_int64(st, 6);
         if (!f->namespace || !f->name || !f->image || !f->image_id || !f->spec_json) {
@@ -962,7 +849,7 @@ int store_function_get(struct store *s, const char *ns, const char *name, struct
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         int r, rc;
 
-        r = prepare(s, "SELECT " FUNCTION_COLUMNS " FROM functions WHERE namespace = ?1 AND name = ?2", &st);
+        r = store_sql_prepare(s, "SELECT " FUNCTION_COLUMNS " FROM functions WHERE namespace = ?1 AND name = ?2", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -971,7 +858,7 @@ int store_function_get(struct store *s, const char *ns, const char *name, struct
         if (rc == SQLITE_DONE)
                 return -ENOENT;
         if (rc != SQLITE_ROW)
-                return sql_errno(rc);
+                return store_sql_errno(rc);
         return function_from_row(st, ret);
 }
 
@@ -982,7 +869,7 @@ int store_function_list(struct store *s, const char *ns, struct store_function *
         size_t n = 0;
         int r, rc;
 
-        r = prepare(s, "SELECT " FUNCTION_COLUMNS " FROM functions WHERE namespace = ?1 ORDER BY name", &st);
+        r = store_sql_prepare(s, "SELECT " FUNCTION_COLUMNS " FROM functions WHERE namespace = ?1 ORDER BY name", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -1006,7 +893,7 @@ int store_function_list(struct store *s, const char *ns, struct store_function *
         }
         if (rc != SQLITE_DONE) {
                 store_function_list_free(v);
-                return sql_errno(rc);
+                return store_sql_errno(rc);
         }
         *ret = v;
         return 0;
@@ -1015,24 +902,13 @@ int store_function_list(struct store *s, const char *ns, struct store_function *
 int store_function_delete(struct store *s, const char *ns, const char *name)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "DELETE FROM functions WHERE namespace = ?1 AND name = ?2", &st);
+        int r = store_sql_prepare(s, "DELETE FROM functions WHERE namespace = ?1 AND name = ?2", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        r = step_done(s, st);
+        r = store_sql_step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
-}
-
-/* store/db_internal.h: the connection, for the other store/ tables. */
-sqlite3 *store_sqlite(struct store *s)
-{
-        return s->db;
-}
-
-int store_sql_errno(int rc)
-{
-        return sql_errno(rc);
 }

@@ -17,15 +17,14 @@
 #include "../core/base/error.h"
 
 #define STORE_DEFAULT_NAMESPACE "openfaas-fn"
-/* Host uid/gid ranges of tenants: tenant k owns [BASE + k*65536, +65536). */
+/* Host uid/gid ranges of tenants: tenant k owns [BASE + k*RANGE, +RANGE). */
 #define STORE_UID_BASE 1073741824u
+#define STORE_UID_RANGE 65536u
 
 struct store;
 
 int store_open(const char *path, struct store **ret, struct sf_err *err);
 void store_close(struct store *s);
-/* The schema version this binary migrates to. */
-int store_schema_version(void);
 /* Give up to max_pages free pages back to the file system; the file
  * shrinks. *ret_free_pages (may be NULL): free pages still in the file. */
 int store_reclaim(struct store *s, unsigned max_pages, uint64_t *ret_free_pages);
@@ -70,8 +69,6 @@ void store_image_free(struct store_image *i);
 /* Insert or keep the image (idempotent), and point each tag in ns at it. */
 int store_image_put_ns(struct store *s, const char *ns, const char *id, const char *config_json,
                        const char *rootfs, uint64_t size, char *const *tags);
-int store_image_put(struct store *s, const char *id, const char *config_json, const char *rootfs,
-                    uint64_t size, char *const *tags);
 /* ref is "sha256:<hex>" (or a unique prefix of at least 12 hex digits; ids
  * are content addresses and resolve in every namespace), or a tag of ns,
  * normalised with image_ref_normalize(). ->tags are ns's. -ENOENT if
@@ -120,5 +117,3 @@ int store_function_get(struct store *s, const char *ns, const char *name, struct
 int store_function_list(struct store *s, const char *ns, struct store_function ***ret);
 void store_function_list_free(struct store_function **v);
 int store_function_delete(struct store *s, const char *ns, const char *name);
-/* Number of functions that use image id. */
-int store_image_refcount(struct store *s, const char *id);

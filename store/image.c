@@ -20,154 +20,155 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <dirent.h>
 
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "store/image_internal.h"
 
-#define COMPLETE_MAX_BYTES 64
-#define PRIVATE_DIR_TRIES 8
-
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_import_result *, image_import_result_free)
 
-void image_limits_effective(const struct image_limits *in, struct image_limits *out)
-{
-        static const struct image_limits defaults = {
-                .max_archive_bytes = IMAGE_DEFAULT_MAX_ARCHIVE_BYTES,
-                .max_unpacked_bytes = IMAGE_DEFAULT_MAX_UNPACKED_BYTES,
-                .max_entries = IMAGE_DEFAULT_MAX_ENTRIES,
-                .max_path_len = IMAGE_DEFAULT_MAX_PATH_LEN,
-                .max_layers = IMAGE_DEFAULT_MAX_LAYERS,
-        };
+/* The layer blobs of a plan, open for the unpacker, in order. */
+struct layer_fds {
+        int *v;
+        size_t n;
+};
 
-        *out = in ? *in : defaults;
-        if (!out->max_archive_bytes)
-                out->max_archive_bytes = defaults.max_archive_bytes;
-        if (!out->max_unpacked_bytes)
-                out->max_unpacked_bytes = defaults.max_unpacked_bytes;
-        if (!out->max_entries)
-                out->max_entries = defaults.max_entries;
-        if (!out->max_path_len)
-                out->max_path_len = defaults.max_path_len;
-        if (!out->max_layers)
-                out->max_layers = defaults.max_layers;
+static void layer_fds_close(struct layer_fds *f)
+{
+        for (size_t i = 0; f->v && i < f->n; i++)
+                if (f->v[i] >= 0)
+                        (void) close(f->v[i]);
+        free(f->v);
+        f->v = NULL;
+        f->n = 0;
 }
 
-const char *image_printable(const char *s, char *buf, size_t n)
+/* Open the plan's layers: from the blob store (bs), or the staged copies
+ * without one. */
+static int layer_fds_open(const struct image_plan *plan, int stage_fd, const struct blob_store *bs,
+                          struct layer_fds *fds, struct sf_err *err)
 {
-        size_t o = 0;
+        fds->v = malloc((plan->n_layers ? plan->n_layers : 1) * sizeof *fds->v);
+        if (!fds->v)
+                return -ENOMEM;
+        fds->n = plan->n_layers;
+        for (size_t i = 0; i < fds->n; i++)
+                fds->v[i] = -1;
+        for (size_t i = 0; i < fds->n; i++) {
+                const struct staged_entry *e = plan->layers[i].blob;
+                int r;
 
-        if (n == 0)
-                return "";
-        for (; *s && o + 1 < n; s++)
-                buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
-        if (*s && n >= 4) {
-                memcpy(buf + n - 4, "...", 3);
-                o = n - 1;
+                if (bs) {
+                        r = blob_store_open_blob(bs, e, &fds->v[i], err);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                fds->v[i] = openat(stage_fd, e->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                if (fds->v[i] < 0)
+                        return sf_err_errno(err, -errno, "cannot open the staged layer %zu", i + 1);
         }
-        buf[o] = '\0';
-        return buf;
-}
-
-int image_archive_support_filters(struct archive *a)
-{
-        if (!archive_zlib_version() || archive_read_support_filter_gzip(a) != ARCHIVE_OK)
-                return -ENOTSUP;
-        if (archive_libzstd_version() && archive_read_support_filter_zstd(a) != ARCHIVE_OK)
-                return -ENOTSUP;
-        if (archive_liblzma_version() && archive_read_support_filter_xz(a) != ARCHIVE_OK)
-                return -ENOTSUP;
-        if (archive_bzlib_version() && archive_read_support_filter_bzip2(a) != ARCHIVE_OK)
-                return -ENOTSUP;
         return 0;
 }
 
-/* Accept "sha256:<hex>" or "<hex>"; return the hex part. */
-static const char *id_hex(const char *id)
+/* Make the empty rootfs (0755) in the private image folder; *ret_fd is an
+ * O_PATH fd of it, for the unpacker. */
+static int rootfs_new(int unpack_fd, int *ret_fd, struct sf_err *err)
 {
-        if (!id)
-                return NULL;
-        if (str_startswith(id, "sha256:"))
-                id += STRLEN("sha256:");
-        return image_is_hex64(id) ? id : NULL;
-}
+        _cleanup_close_ int rfd = -1;
+        int fd;
 
-/* Create images_dir/<prefix><random> mode 0700 and open it. */
-static int private_dir_new(int dir_fd, const char *prefix, char *ret_name, size_t n, int *ret_fd)
-{
-        for (int i = 0; i < PRIVATE_DIR_TRIES; i++) {
-                unsigned char rnd[8];
-                char hex[17];
-                int fd, r;
-
-                r = random_bytes(rnd, sizeof rnd);
-                if (r < 0)
-                        return r;
-                hex_encode(rnd, sizeof rnd, hex);
-                r = xsnprintf(ret_name, n, "%s%s", prefix, hex);
-                if (r < 0)
-                        return r;
-                if (mkdirat(dir_fd, ret_name, 0700) < 0) {
-                        if (errno == EEXIST)
-                                continue;
-                        return -errno;
-                }
-                fd = openat(dir_fd, ret_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0) {
-                        r = -errno;
-                        (void) unlinkat(dir_fd, ret_name, AT_REMOVEDIR);
-                        return r;
-                }
-                *ret_fd = fd;
-                return 0;
-        }
-        return -EEXIST;
-}
-
-/* Is images_dir/<hex> a complete image? Returns 1 with its size, 0 if not. */
-static int image_complete(int dir_fd, const char *hex, uint64_t *ret_size)
-{
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        _cleanup_close_ int fd = -1;
-        struct stat sb;
-        uint64_t size = 0;
-        char *nl;
-
-        path = xasprintf("%s/.complete", hex);
-        if (!path)
-                return -ENOMEM;
-        fd = openat(dir_fd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (mkdirat(unpack_fd, "rootfs", 0700) < 0)
+                return sf_err_errno(err, -errno, "cannot create the rootfs directory");
+        rfd = openat(unpack_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (rfd < 0 || fchmod(rfd, 0755) < 0)
+                return sf_err_errno(err, -errno, "cannot open the rootfs directory");
+        fd = openat(unpack_fd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
-                return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
-        if (fstat(fd, &sb) < 0)
-                return -errno;
-        if (!S_ISREG(sb.st_mode))
-                return 0;
-        if (read_file_at(dir_fd, path, COMPLETE_MAX_BYTES, &buf, NULL) == 0) {
-                nl = strchr(buf, '\n');
-                if (nl)
-                        *nl = '\0';
-                if (parse_u64(buf, &size) < 0)
-                        size = 0;
+                return sf_err_errno(err, -errno, "cannot open the rootfs directory");
+        *ret_fd = fd;
+        return 0;
+}
+
+/* The layers are hostile: decompressed, parsed and written by a throwaway
+ * confined process (store/image_confine.c). A confinement step the
+ * environment made impossible is logged, once per image. */
+static int unpack_layers(int root_fd, const struct image_plan *plan, const struct layer_fds *fds,
+                         const struct image_limits *lim, uint64_t *ret_size, uint64_t *ret_dropped,
+                         struct sf_err *err)
+{
+        unsigned flags = 0;
+        int r = image_unpack_isolated(root_fd, plan, fds->v, lim, ret_size, ret_dropped, &flags, err);
+
+        if (r < 0) {
+                if (!err->msg[0])
+                        (void) sf_err_errno(err, r, "cannot run the confined unpacker");
+                return r;
         }
-        if (ret_size)
-                *ret_size = size;
-        return 1;
+        if (flags & UNPACK_CONFINED_NOCHROOT)
+                log_warning("image %s: not running as root; layers unpacked without the namespaces, chroot "
+                            "and capability cut (Landlock, seccomp and rlimits only)",
+                            plan->config_digest);
+        if (flags & UNPACK_CONFINED_NOLANDLOCK)
+                log_warning("image %s: Landlock is unavailable; layers unpacked without it", plan->config_digest);
+        return 0;
 }
 
-int image_is_complete(int dir_fd, const char *hex)
+/* The image folder's files beside the rootfs: the data first, synced,
+ * then the .complete marker, so that a folder with the marker is whole. */
+static int image_files_write(int unpack_fd, const char *config_json, const char *blobs_json, uint64_t size,
+                             struct sf_err *err)
 {
-        return image_complete(dir_fd, hex, NULL);
+        _cleanup_free_ char *config_file = xasprintf("%s\n", config_json);
+        _cleanup_free_ char *complete = xasprintf("%llu\n", (unsigned long long) size);
+        int r;
+
+        if (!config_file || !complete)
+                return -ENOMEM;
+        r = write_file_atomic(unpack_fd, "config.json", config_file, strlen(config_file), 0644);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot write config.json");
+        if (blobs_json) {
+                r = write_file_atomic(unpack_fd, "blobs.json", blobs_json, strlen(blobs_json), 0644);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot write blobs.json");
+        }
+        if (syncfs(unpack_fd) < 0)
+                return sf_err_errno(err, -errno, "cannot sync the unpacked image");
+        r = write_file_atomic(unpack_fd, ".complete", complete, strlen(complete), 0644);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot write .complete");
+        if (fchmod(unpack_fd, 0755) < 0 || fsync(unpack_fd) < 0)
+                return sf_err_errno(err, -errno, "cannot finish the image directory");
+        return 0;
 }
 
-static void fds_close(int *fds, size_t n)
+/* What publish() did, or -errno. */
+enum publish_result {
+        PUBLISHED,              /* images_dir/<hex> is ours */
+        PUBLISHED_BY_ANOTHER,   /* another import of the image won: ours is a duplicate to remove */
+};
+
+/* Rename the finished private folder name to <hex>. */
+static int publish(int dir_fd, const char *name, const char *hex, struct sf_err *err)
 {
-        for (size_t i = 0; fds && i < n; i++)
-                if (fds[i] >= 0)
-                        (void) close(fds[i]);
-        free(fds);
+        for (int attempt = 0;; attempt++) {
+                int r;
+
+                if (renameat2(dir_fd, name, dir_fd, hex, RENAME_NOREPLACE) == 0)
+                        break;
+                if ((errno != EEXIST && errno != ENOTEMPTY) || attempt > 0)
+                        return sf_err_errno(err, -errno, "cannot publish image %s", hex);
+                if (image_dir_complete(dir_fd, hex, NULL) > 0)
+                        return PUBLISHED_BY_ANOTHER;
+                /* A leftover without .complete is garbage from a crash. */
+                r = rm_rf_at(dir_fd, hex);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot remove the incomplete image %s", hex);
+        }
+        (void) fsync(dir_fd);
+        return PUBLISHED;
 }
 
 /* Unpack the planned layers into a new private dir and publish it as
@@ -178,12 +179,11 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                               const struct image_limits *lim, const char *config_json, uint64_t *ret_size,
                               uint64_t *ret_dropped, bool *ret_existed, struct sf_err *err)
 {
-        _cleanup_close_ int unpack_fd = -1, root_fd = -1, rfd = -1;
-        _cleanup_free_ char *complete = NULL, *config_file = NULL, *blobs_json = NULL;
-        const char *hex = plan->config_digest + STRLEN("sha256:");
-        int *blob_fds = NULL;
-        unsigned flags = 0;
-        char name[64];
+        _cleanup_(layer_fds_close) struct layer_fds fds = { .v = NULL };
+        _cleanup_close_ int unpack_fd = -1, root_fd = -1;
+        _cleanup_free_ char *blobs_json = NULL;
+        const char *hex = plan->config_digest + STRLEN(IMAGE_DIGEST_PREFIX);
+        char name[IMAGE_PRIVATE_NAME_SIZE];
         uint64_t size = 0, dropped = 0;
         int r;
 
@@ -195,123 +195,31 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
                 if (r < 0)
                         return r;
         }
-        blob_fds = malloc((plan->n_layers ? plan->n_layers : 1) * sizeof *blob_fds);
-        if (!blob_fds)
-                return -ENOMEM;
-        for (size_t i = 0; i < plan->n_layers; i++)
-                blob_fds[i] = -1;
-        for (size_t i = 0; i < plan->n_layers; i++) {
-                if (bs) {
-                        r = blob_store_open_blob(bs, plan->layers[i].blob, &blob_fds[i], err);
-                } else {
-                        blob_fds[i] = openat(stage_fd, plan->layers[i].blob->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                        r = blob_fds[i] < 0 ? sf_err_errno(err, -errno, "cannot open the staged layer %zu", i + 1) : 0;
-                }
-                if (r < 0) {
-                        fds_close(blob_fds, plan->n_layers);
-                        return r;
-                }
-        }
-
-        r = private_dir_new(dir_fd, ".unpack-", name, sizeof name, &unpack_fd);
-        if (r < 0) {
-                fds_close(blob_fds, plan->n_layers);
+        r = layer_fds_open(plan, stage_fd, bs, &fds, err);
+        if (r < 0)
+                return r;
+        r = image_dir_private_new(dir_fd, IMAGE_UNPACK_PREFIX, name, sizeof name, &unpack_fd);
+        if (r < 0)
                 return sf_err_errno(err, r, "cannot create an unpack directory");
-        }
 
-        if (mkdirat(unpack_fd, "rootfs", 0700) < 0) {
-                r = sf_err_errno(err, -errno, "cannot create the rootfs directory");
-                goto fail;
+        r = rootfs_new(unpack_fd, &root_fd, err);
+        if (r >= 0)
+                r = unpack_layers(root_fd, plan, &fds, lim, &size, &dropped, err);
+        layer_fds_close(&fds);
+        if (r >= 0)
+                r = image_files_write(unpack_fd, config_json, blobs_json, size, err);
+        if (r >= 0)
+                r = publish(dir_fd, name, hex, err);
+        if (r < 0 || r == PUBLISHED_BY_ANOTHER) {
+                (void) rm_rf_at(dir_fd, name);
+                if (r < 0)
+                        return r;
+                *ret_existed = true;
+                return 0;
         }
-        rfd = openat(unpack_fd, "rootfs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (rfd < 0 || fchmod(rfd, 0755) < 0) {
-                r = sf_err_errno(err, -errno, "cannot open the rootfs directory");
-                goto fail;
-        }
-        root_fd = openat(unpack_fd, "rootfs", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (root_fd < 0) {
-                r = sf_err_errno(err, -errno, "cannot open the rootfs directory");
-                goto fail;
-        }
-        /* The layers are hostile: decompressed, parsed and written by a
-         * throwaway confined process (store/image_confine.c). */
-        r = image_unpack_isolated(root_fd, plan, blob_fds, lim, &size, &dropped, &flags, err);
-        if (r < 0) {
-                if (!err->msg[0])
-                        (void) sf_err_errno(err, r, "cannot run the confined unpacker");
-                goto fail;
-        }
-        if (flags & UNPACK_CONFINED_NOCHROOT)
-                log_warning("image %s: not running as root; layers unpacked without the namespaces, chroot "
-                            "and capability cut (Landlock, seccomp and rlimits only)",
-                            plan->config_digest);
-        if (flags & UNPACK_CONFINED_NOLANDLOCK)
-                log_warning("image %s: Landlock is unavailable; layers unpacked without it", plan->config_digest);
-        fds_close(TAKE_PTR(blob_fds), plan->n_layers);
-
-        /* Data first, then the marker, then publish. */
-        config_file = xasprintf("%s\n", config_json);
-        complete = xasprintf("%llu\n", (unsigned long long) size);
-        if (!config_file || !complete) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = write_file_atomic(unpack_fd, "config.json", config_file, strlen(config_file), 0644);
-        if (r < 0) {
-                r = sf_err_errno(err, r, "cannot write config.json");
-                goto fail;
-        }
-        if (blobs_json) {
-                r = write_file_atomic(unpack_fd, "blobs.json", blobs_json, strlen(blobs_json), 0644);
-                if (r < 0) {
-                        r = sf_err_errno(err, r, "cannot write blobs.json");
-                        goto fail;
-                }
-        }
-        if (syncfs(unpack_fd) < 0) {
-                r = sf_err_errno(err, -errno, "cannot sync the unpacked image");
-                goto fail;
-        }
-        r = write_file_atomic(unpack_fd, ".complete", complete, strlen(complete), 0644);
-        if (r < 0) {
-                r = sf_err_errno(err, r, "cannot write .complete");
-                goto fail;
-        }
-        if (fchmod(unpack_fd, 0755) < 0 || fsync(unpack_fd) < 0) {
-                r = sf_err_errno(err, -errno, "cannot finish the image directory");
-                goto fail;
-        }
-
-        for (int attempt = 0;; attempt++) {
-                if (renameat2(dir_fd, name, dir_fd, hex, RENAME_NOREPLACE) == 0)
-                        break;
-                if ((errno != EEXIST && errno != ENOTEMPTY) || attempt > 0) {
-                        r = sf_err_errno(err, -errno, "cannot publish image %s", hex);
-                        goto fail;
-                }
-                r = image_complete(dir_fd, hex, NULL);
-                if (r > 0) {
-                        /* Another import of the same image won. */
-                        (void) rm_rf_at(dir_fd, name);
-                        *ret_existed = true;
-                        return 0;
-                }
-                /* A leftover without .complete is garbage from a crash. */
-                r = rm_rf_at(dir_fd, hex);
-                if (r < 0) {
-                        r = sf_err_errno(err, r, "cannot remove the incomplete image %s", hex);
-                        goto fail;
-                }
-        }
-        (void) fsync(dir_fd);
         *ret_size = size;
         *ret_dropped = dropped;
         return 0;
-
-fail:
-        fds_close(blob_fds, plan->n_layers);
-        (void) rm_rf_at(dir_fd, name);
-        return r;
 }
 
 static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_fd, struct blob_store *bs,
@@ -331,7 +239,7 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
         r = image_plan_load(&set, stage_fd, lim, &plan, err);
         if (r < 0)
                 goto out;
-        hex = plan.config_digest + STRLEN("sha256:");
+        hex = plan.config_digest + STRLEN(IMAGE_DIGEST_PREFIX);
 
         res = calloc(1, sizeof *res);
         if (!res) {
@@ -348,7 +256,7 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
                 goto out;
         }
 
-        r = image_complete(dir_fd, hex, &res->size);
+        r = image_dir_complete(dir_fd, hex, &res->size);
         if (r < 0) {
                 r = sf_err_errno(err, r, "cannot inspect the image store");
                 goto out;
@@ -370,7 +278,7 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
                 if (r < 0)
                         goto out;
                 if (res->existed)
-                        (void) image_complete(dir_fd, hex, &res->size);
+                        (void) image_dir_complete(dir_fd, hex, &res->size);
         }
         res->dropped = dropped;
         *ret = TAKE_PTR(res);
@@ -381,12 +289,6 @@ out:
         return r;
 }
 
-int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
-                    struct image_import_result **ret, struct sf_err *err)
-{
-        return image_import(images_dir, NULL, fd, limits, ret, err);
-}
-
 int image_import(const char *images_dir, const char *blobs_dir, int fd, const struct image_limits *limits,
                  struct image_import_result **ret, struct sf_err *err)
 {
@@ -395,7 +297,7 @@ int image_import(const char *images_dir, const char *blobs_dir, int fd, const st
         struct blob_store bs = { .dir_fd = -1, .sha_fd = -1, .lock_fd = -1 };
         struct image_limits lim;
         struct sf_err local;
-        char stage_name[64];
+        char stage_name[IMAGE_PRIVATE_NAME_SIZE];
         size_t len;
         int r;
 
@@ -420,7 +322,7 @@ int image_import(const char *images_dir, const char *blobs_dir, int fd, const st
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot open the blob store '%s'", blobs_dir);
         }
-        r = private_dir_new(dir_fd, ".tmp-", stage_name, sizeof stage_name, &stage_fd);
+        r = image_dir_private_new(dir_fd, IMAGE_STAGE_PREFIX, stage_name, sizeof stage_name, &stage_fd);
         if (r < 0) {
                 blob_store_close(&bs);
                 return sf_err_errno(err, r, "cannot create a staging directory in '%s'", dir);
@@ -448,160 +350,3 @@ void image_import_result_free(struct image_import_result *r)
         free(r);
 }
 
-int image_remove(const char *images_dir, const char *id)
-{
-        _cleanup_close_ int dir_fd = -1;
-        const char *hex = id_hex(id);
-        unsigned char rnd[8];
-        char rhex[17], name[64];
-        int r;
-
-        if (!images_dir || !hex)
-                return -EINVAL;
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        r = random_bytes(rnd, sizeof rnd);
-        if (r < 0)
-                return r;
-        hex_encode(rnd, sizeof rnd, rhex);
-        r = xsnprintf(name, sizeof name, ".rm-%s", rhex);
-        if (r < 0)
-                return r;
-        /* Make it disappear at once, then delete at leisure. */
-        if (renameat2(dir_fd, hex, dir_fd, name, RENAME_NOREPLACE) < 0)
-                return -errno;
-        r = rm_rf_at(dir_fd, name);
-        (void) fsync(dir_fd);
-        return r;
-}
-
-int image_detach(const char *images_dir, const char *id, char *ret_name, size_t n, uint64_t *ret_size)
-{
-        _cleanup_close_ int dir_fd = -1;
-        const char *hex = id_hex(id);
-        unsigned char rnd[8];
-        char rhex[17];
-        uint64_t size = 0;
-        int r;
-
-        if (!images_dir || !hex)
-                return -EINVAL;
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        (void) image_complete(dir_fd, hex, &size);
-        r = random_bytes(rnd, sizeof rnd);
-        if (r < 0)
-                return r;
-        hex_encode(rnd, sizeof rnd, rhex);
-        r = xsnprintf(ret_name, n, ".rm-%s", rhex);
-        if (r < 0)
-                return r;
-        if (renameat2(dir_fd, hex, dir_fd, ret_name, RENAME_NOREPLACE) < 0)
-                return -errno;
-        (void) fsync(dir_fd);
-        if (ret_size)
-                *ret_size = size;
-        return 0;
-}
-
-int image_purge_detached(const char *images_dir, const char *name)
-{
-        _cleanup_close_ int dir_fd = -1;
-
-        if (!str_startswith(name, ".rm-") || strchr(name, '/'))
-                return -EINVAL;
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        return rm_rf_at(dir_fd, name);
-}
-
-int image_list_complete(const char *images_dir, char ***ret)
-{
-        _cleanup_close_ int dir_fd = -1;
-        _cleanup_strv_free_ char **v = NULL;
-        size_t n = 0;
-        struct dirent *de;
-        DIR *d;
-        int fd, r = 0;
-
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                (void) close(fd);
-                return -ENOMEM;
-        }
-        v = calloc(1, sizeof *v);
-        while (v && (de = readdir(d))) {
-                char **nv;
-                if (!image_is_hex64(de->d_name) || image_complete(dir_fd, de->d_name, NULL) <= 0)
-                        continue;
-                nv = realloc(v, (n + 2) * sizeof *v);
-                if (!nv) {
-                        r = -ENOMEM;
-                        break;
-                }
-                v = nv;
-                v[n] = xasprintf("sha256:%s", de->d_name);
-                if (!v[n]) {
-                        r = -ENOMEM;
-                        break;
-                }
-                v[++n] = NULL;
-        }
-        (void) closedir(d);
-        if (!v)
-                return -ENOMEM;
-        if (r < 0)
-                return r;
-        *ret = TAKE_PTR(v);
-        return 0;
-}
-
-int image_gc_partial(const char *images_dir, unsigned *ret_removed)
-{
-        _cleanup_close_ int dir_fd = -1;
-        DIR *d;
-        struct dirent *de;
-        unsigned removed = 0;
-        int r = 0;
-
-        int fd;
-
-        dir_fd = open(images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return -errno;
-        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                (void) close(fd);
-                return r;
-        }
-        while ((de = readdir(d))) {
-                bool junk = str_startswith(de->d_name, ".tmp-") || str_startswith(de->d_name, ".unpack-") ||
-                            str_startswith(de->d_name, ".rm-");
-                if (!junk && image_is_hex64(de->d_name))
-                        junk = image_complete(dir_fd, de->d_name, NULL) == 0;
-                if (junk) {
-                        int q = rm_rf_at(dir_fd, de->d_name);
-                        if (q < 0 && r == 0)
-                                r = q;
-                        else if (q >= 0)
-                                removed++;
-                }
-        }
-        (void) closedir(d);
-        if (r >= 0 && ret_removed)
-                *ret_removed = removed;
-        return r;
-}

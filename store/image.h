@@ -56,13 +56,21 @@
 
 #include "../core/base/error.h"
 
+/* The defaults of struct image_limits: the one table, which the daemon's
+ * config (core/config.c) starts from too. */
+#define IMAGE_DEFAULT_MAX_ARCHIVE_BYTES (2ULL << 30)  /* 2 GiB */
+#define IMAGE_DEFAULT_MAX_UNPACKED_BYTES (4ULL << 30) /* 4 GiB */
+#define IMAGE_DEFAULT_MAX_ENTRIES 200000ULL
+#define IMAGE_DEFAULT_MAX_PATH_LEN 4096ULL
+#define IMAGE_DEFAULT_MAX_LAYERS 128ULL
+
 /* A zero field means its default. */
 struct image_limits {
-        uint64_t max_archive_bytes;   /* whole input (default 2 GiB) */
-        uint64_t max_unpacked_bytes;  /* sum of file sizes unpacked (default 4 GiB) */
-        uint64_t max_entries;         /* entries over all layers (default 200000) */
-        uint64_t max_path_len;        /* per entry (default 4096) */
-        uint64_t max_layers;          /* default 128 */
+        uint64_t max_archive_bytes;   /* whole input */
+        uint64_t max_unpacked_bytes;  /* sum of file sizes unpacked */
+        uint64_t max_entries;         /* entries over all layers */
+        uint64_t max_path_len;        /* per entry */
+        uint64_t max_layers;
 };
 
 /* The subset of the OCI image config the launcher applies. */
@@ -74,9 +82,12 @@ struct image_config {
         char *user;          /* "uid[:gid]" or "name[:group]", NULL = root */
 };
 
+/* An image id or digest, "sha256:" and 64 hex digits, and its NUL. */
+#define IMAGE_ID_SIZE 72
+
 struct image_import_result {
-        char id[72];               /* "sha256:<64 hex>" config digest */
-        char manifest_digest[72];  /* "sha256:<64 hex>"; for docker-save legacy,
+        char id[IMAGE_ID_SIZE];               /* "sha256:<64 hex>" config digest */
+        char manifest_digest[IMAGE_ID_SIZE];  /* "sha256:<64 hex>"; for docker-save legacy,
                                       the digest of a synthesised manifest is not
                                       computed: empty string */
         char **tags;               /* repo tags found in the archive ("name:tag"),
@@ -91,18 +102,15 @@ struct image_import_result {
 
 /* Import the archive read from fd (a regular file or a pipe; read once,
  * sequentially) into images_dir, keeping its verified blobs in blobs_dir
- * (absolute; created when missing). On failure nothing is left in
- * images_dir (blobs already stored stay until the next image_blobs_gc()),
- * and err says
- * what was wrong with the input (e.g. "layer sha256:ab..: digest mismatch",
+ * (absolute; created when missing). blobs_dir NULL: no blob store, the
+ * layers are unpacked from the staged copy, which is dropped afterwards;
+ * no blobs.json. On failure nothing is left in images_dir (blobs already
+ * stored stay until the next image_blobs_gc()), and err says what was
+ * wrong with the input (e.g. "layer sha256:ab..: digest mismatch",
  * "truncated archive", "entry '../x' escapes the root"). Returns -EBADMSG
  * for bad input, -EFBIG for a cap exceeded, other -errno for I/O trouble. */
 int image_import(const char *images_dir, const char *blobs_dir, int fd, const struct image_limits *limits,
                  struct image_import_result **ret, struct sf_err *err);
-/* image_import() without a blob store: the layers are unpacked from the
- * staged copy, which is dropped afterwards; no blobs.json. */
-int image_import_fd(const char *images_dir, int fd, const struct image_limits *limits,
-                    struct image_import_result **ret, struct sf_err *err);
 void image_import_result_free(struct image_import_result *r);
 
 /* Parse a config JSON (as stored in config_json) into its parts. */
@@ -115,15 +123,16 @@ void image_config_free(struct image_config *c);
 int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, uint32_t *ret_gid,
                        struct sf_err *err);
 
-/* Remove images_dir/<hex> (an unreferenced image). id is "sha256:<hex>"
- * or "<hex>". -ENOENT when absent. */
-int image_remove(const char *images_dir, const char *id);
+/* Room for the name image_detach() returns. */
+#define IMAGE_DETACHED_NAME_SIZE 32
 
-/* Make images_dir/<hex> disappear at once: rename it to a private
- * ".rm-<random>" name, returned in ret_name (n >= 32), for
+/* Make images_dir/<hex> (an unreferenced image; id is "sha256:<hex>" or
+ * "<hex>") disappear at once: rename it to a private ".rm-<random>" name,
+ * returned in ret_name (n >= IMAGE_DETACHED_NAME_SIZE), for
  * image_purge_detached() to delete later (e.g. on a worker thread). An
  * import that starts afterwards unpacks the image anew. *ret_size: the
- * bytes its .complete recorded (0 if unreadable). -ENOENT when absent. */
+ * bytes its .complete recorded (0 if unreadable). -ENOENT when absent,
+ * -EINVAL for a malformed id. */
 int image_detach(const char *images_dir, const char *id, char *ret_name, size_t n, uint64_t *ret_size);
 int image_purge_detached(const char *images_dir, const char *name);
 /* The ids ("sha256:<hex>") of the complete images in images_dir. */

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,9 +50,8 @@
 
 #define BLOB_BUF_SIZE (256U << 10)
 #define BLOBS_JSON_MAX_BYTES (1U << 20)
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+/* A copy being written (blobs_dir/sha256/.tmp-<rand>). */
+#define BLOB_TMP_PREFIX ".tmp-"
 
 int blob_store_open(const char *blobs_dir, struct blob_store *ret)
 {
@@ -106,11 +106,11 @@ int blob_store_lock(struct blob_store *bs, int how)
 }
 
 /* sha256 of the whole file from offset 0; *ret_size: the bytes read. */
-static int fd_sha256(int fd, char ret_hex[65], uint64_t *ret_size)
+static int fd_sha256(int fd, char ret_hex[IMAGE_HEX_SIZE], uint64_t *ret_size)
 {
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = EVP_MD_CTX_new();
         _cleanup_free_ unsigned char *buf = malloc(BLOB_BUF_SIZE);
-        unsigned char digest[32];
+        unsigned char digest[SHA256_DIGEST_LENGTH];
         unsigned int dlen = 0;
         uint64_t size = 0;
         off_t off = 0;
@@ -142,7 +142,7 @@ static int fd_sha256(int fd, char ret_hex[65], uint64_t *ret_size)
 static int blob_matches(int fd, const char *hex, uint64_t size)
 {
         struct stat sb;
-        char got[65];
+        char got[IMAGE_HEX_SIZE];
         uint64_t n = 0;
         int r;
 
@@ -160,16 +160,11 @@ static int blob_matches(int fd, const char *hex, uint64_t size)
 static int blob_copy_in(struct blob_store *bs, int src_fd, const char *hex, bool replace)
 {
         _cleanup_close_ int fd = -1;
-        unsigned char rnd[8];
-        char rhex[17], tmp[32];
+        char tmp[IMAGE_PRIVATE_NAME_SIZE];
         off_t off = 0;
         int r;
 
-        r = random_bytes(rnd, sizeof rnd);
-        if (r < 0)
-                return r;
-        hex_encode(rnd, sizeof rnd, rhex);
-        r = xsnprintf(tmp, sizeof tmp, ".tmp-%s", rhex);
+        r = image_random_name(BLOB_TMP_PREFIX, tmp, sizeof tmp);
         if (r < 0)
                 return r;
         fd = openat(bs->sha_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
@@ -306,15 +301,15 @@ int image_blobs_json(const struct image_plan *plan, char **ret)
 
         if (!o || !m || !l)
                 return -ENOMEM;
-        if (xsnprintf(d, sizeof d, "sha256:%s", plan->config->sha256) < 0 ||
+        if (xsnprintf(d, sizeof d, IMAGE_DIGEST_PREFIX "%s", plan->config->sha256) < 0 ||
             json_object_set_new(o, "config", json_string(d)) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < plan->n_manifests; i++)
-                if (xsnprintf(d, sizeof d, "sha256:%s", plan->manifests[i]->sha256) < 0 ||
+                if (xsnprintf(d, sizeof d, IMAGE_DIGEST_PREFIX "%s", plan->manifests[i]->sha256) < 0 ||
                     json_array_append_new(m, json_string(d)) < 0)
                         return -ENOMEM;
         for (size_t i = 0; i < plan->n_layers; i++)
-                if (xsnprintf(d, sizeof d, "sha256:%s", plan->layers[i].blob->sha256) < 0 ||
+                if (xsnprintf(d, sizeof d, IMAGE_DIGEST_PREFIX "%s", plan->layers[i].blob->sha256) < 0 ||
                     json_array_append_new(l, json_string(d)) < 0)
                         return -ENOMEM;
         if (json_object_set(o, "manifests", m) < 0 || json_object_set(o, "layers", l) < 0)
@@ -332,7 +327,7 @@ static int refs_add(json_t *refs, const json_t *digest)
 
         if (!image_digest_valid(s))
                 return -EBADMSG;
-        return json_object_set_new(refs, s + STRLEN("sha256:"), json_true()) < 0 ? -ENOMEM : 0;
+        return json_object_set_new(refs, s + STRLEN(IMAGE_DIGEST_PREFIX), json_true()) < 0 ? -ENOMEM : 0;
 }
 
 /* Add the blobs images_dir/<hex>/blobs.json lists to refs. An image
@@ -372,23 +367,6 @@ static int image_refs_add(int dir_fd, const char *hex, json_t *refs)
         return 0;
 }
 
-static int dir_open_stream(int dir_fd, DIR **ret)
-{
-        int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        DIR *d;
-
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                int r = -errno;
-                (void) close(fd);
-                return r;
-        }
-        *ret = d;
-        return 0;
-}
-
 int image_blobs_gc(const char *images_dir, const char *blobs_dir, uint64_t *ret_removed, uint64_t *ret_bytes)
 {
         struct blob_store bs;
@@ -412,11 +390,11 @@ int image_blobs_gc(const char *images_dir, const char *blobs_dir, uint64_t *ret_
                 goto out;
 
         /* Under the lock: no import is between storing and publishing. */
-        r = dir_open_stream(dir_fd, &d);
+        r = image_opendir_at(dir_fd, &d);
         if (r < 0)
                 goto out;
         while ((de = readdir(d))) {
-                if (!image_is_hex64(de->d_name) || image_is_complete(dir_fd, de->d_name) <= 0)
+                if (!image_is_hex64(de->d_name) || image_dir_complete(dir_fd, de->d_name, NULL) <= 0)
                         continue;
                 r = image_refs_add(dir_fd, de->d_name, refs);
                 if (r < 0) {
@@ -427,12 +405,12 @@ int image_blobs_gc(const char *images_dir, const char *blobs_dir, uint64_t *ret_
         }
         closedir(TAKE_PTR(d));
 
-        r = dir_open_stream(bs.sha_fd, &d);
+        r = image_opendir_at(bs.sha_fd, &d);
         if (r < 0)
                 goto out;
         while ((de = readdir(d))) {
                 struct stat sb;
-                bool junk = str_startswith(de->d_name, ".tmp-") ||
+                bool junk = str_startswith(de->d_name, BLOB_TMP_PREFIX) ||
                             (image_is_hex64(de->d_name) && !json_object_get(refs, de->d_name));
 
                 if (!junk)

@@ -26,8 +26,13 @@
 #define CONFIG_MAX_LABELS 1024
 #define CONFIG_MAX_PORTS 1024
 #define USER_DB_MAX_BYTES (4U << 20)
-#define ID_LIMIT 65536U
-
+/* A User string ("name:group"). */
+#define USER_MAX_LEN 256
+/* Digits of an id in /etc/passwd or /etc/group (leading zeros count). */
+#define ID_MAX_DIGITS 15
+/* Fields of a passwd or group line looked at: name, password, id, gid;
+ * the last one takes the rest of the line. */
+#define USER_DB_FIELDS 5
 
 bool image_user_valid(const char *user)
 {
@@ -48,7 +53,7 @@ bool image_user_valid(const char *user)
                         return false;
                 part_len++;
         }
-        return part_len > 0 && strlen(user) <= 256;
+        return part_len > 0 && strlen(user) <= USER_MAX_LEN;
 }
 
 int image_clean_abs_path(const char *in, char **ret)
@@ -60,7 +65,7 @@ int image_clean_abs_path(const char *in, char **ret)
         if (!in || in[0] != '/')
                 return -EBADMSG;
         /* The same rule as entry names (no "..", "." and "//" dropped), rooted. */
-        r = image_entry_path_normalize(in, &rel);
+        r = image_path_normalize(in, IMAGE_PATH_ENTRY, &rel);
         if (r < 0)
                 return r;
         out = xasprintf("/%s", rel);
@@ -119,7 +124,7 @@ static int check_strv(const json_t *v, const char *field, bool env, json_t **ret
                 return -ENOMEM;
         json_array_foreach(v, i, item) {
                 const char *s = json_plain_string(item);
-                char pbuf[64];
+                char pbuf[IMAGE_PRINTABLE_SIZE];
 
                 if (!s)
                         return sf_err_set(err, -EBADMSG, "image config: %s[%zu] is not a plain string", field,
@@ -153,7 +158,9 @@ static bool port_valid(const char *k)
                strcmp(slash, "/sctp") == 0;
 }
 
-int image_config_check(const json_t *config, json_t **ret, struct sf_err *err)
+/* Validate an image config's "config" object (NULL or JSON null = empty)
+ * and return a new object holding only the validated, cleaned fields. */
+static int config_check(const json_t *config, json_t **ret, struct sf_err *err)
 {
         _cleanup_json_ json_t *out = NULL;
         json_t *v, *arr = NULL;
@@ -182,7 +189,7 @@ int image_config_check(const json_t *config, json_t **ret, struct sf_err *err)
         if (v && !json_is_null(v)) {
                 const char *s = json_plain_string(v);
                 _cleanup_free_ char *clean = NULL;
-                char pbuf[64];
+                char pbuf[IMAGE_PRINTABLE_SIZE];
 
                 if (!s)
                         return sf_err_set(err, -EBADMSG, "image config: WorkingDir is not a plain string");
@@ -205,7 +212,7 @@ int image_config_check(const json_t *config, json_t **ret, struct sf_err *err)
         v = json_object_get(config, "User");
         if (v && !json_is_null(v)) {
                 const char *s = json_plain_string(v);
-                char pbuf[64];
+                char pbuf[IMAGE_PRINTABLE_SIZE];
 
                 if (!s)
                         return sf_err_set(err, -EBADMSG, "image config: User is not a plain string");
@@ -278,7 +285,7 @@ int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err
                         return sf_err_set(err, -EBADMSG, "image config: rootfs.diff_ids[%zu] is not a sha256 digest",
                                           i);
         }
-        return image_config_check(json_object_get(doc, "config"), ret_config, err);
+        return config_check(json_object_get(doc, "config"), ret_config, err);
 }
 
 static int strv_from_json(const json_t *arr, char ***ret)
@@ -331,7 +338,7 @@ int image_config_parse(const char *config_json, struct image_config **ret, struc
         doc = json_loads(config_json, JSON_REJECT_DUPLICATES, &jerr);
         if (!doc)
                 return sf_err_set(err, -EBADMSG, "image config: bad JSON: %s", jerr.text);
-        r = image_config_check(doc, &clean, err);
+        r = config_check(doc, &clean, err);
         if (r < 0)
                 return r;
         c = calloc(1, sizeof *c);
@@ -394,14 +401,14 @@ static int read_user_db(int root_fd, const char *path, char **ret)
 
 static int parse_id(const char *s, size_t n, uint32_t *ret)
 {
-        char tmp[16];
+        char tmp[ID_MAX_DIGITS + 1];
         uint64_t v;
 
-        if (n == 0 || n >= sizeof tmp)
+        if (n == 0 || n > ID_MAX_DIGITS)
                 return -EINVAL;
         memcpy(tmp, s, n);
         tmp[n] = '\0';
-        if (parse_u64(tmp, &v) < 0 || v >= ID_LIMIT)
+        if (parse_u64(tmp, &v) < 0 || v >= IMAGE_ID_LIMIT)
                 return -EINVAL;
         *ret = (uint32_t) v;
         return 0;
@@ -418,8 +425,8 @@ static int user_db_find(const char *db, bool passwd, const char *name, uint32_t 
 
         while (*line) {
                 const char *end = strchr(line, '\n');
-                const char *f[5];
-                size_t flen[5], nf = 0, need = passwd ? 4 : 3;
+                const char *f[USER_DB_FIELDS];
+                size_t flen[USER_DB_FIELDS], nf = 0, need = passwd ? 4 : 3;
                 const char *p = line;
                 uint32_t id, gid = 0;
 
@@ -468,7 +475,7 @@ int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, 
         _cleanup_free_ char *u = NULL, *passwd = NULL, *group = NULL;
         char *g;
         uint32_t uid = 0, gid = 0;
-        char pbuf[64];
+        char pbuf[IMAGE_PRINTABLE_SIZE];
         int r;
 
         if (!user || !*user) {

@@ -178,7 +178,10 @@ struct ll_ruleset_attr {
         uint64_t scoped;
 };
 
-int image_confine_landlock(int root_fd)
+/* Restrict the calling thread (the whole process when it has one thread)
+ * with Landlock to the tree below root_fd. 1 confined, 0 Landlock
+ * unavailable, -errno on failure. */
+static int confine_landlock(int root_fd)
 {
         struct ll_ruleset_attr attr = { 0 };
         struct landlock_path_beneath_attr pb = { 0 };
@@ -328,6 +331,8 @@ int image_confine_seccomp_new(pid_t self, void **ret)
 /* ---- capabilities and limits ------------------------------------------- */
 
 #define KEEP_CAPS ((1ULL << CAP_CHOWN) | (1ULL << CAP_DAC_OVERRIDE) | (1ULL << CAP_FOWNER))
+/* Capability sets are 64 bits (two 32-bit words for capset()). */
+#define CAP_SET_BITS 64
 
 static int caps_reduce(void)
 {
@@ -336,7 +341,7 @@ static int caps_reduce(void)
 
         /* The bounding set first: PR_CAPBSET_DROP needs CAP_SETPCAP, which
          * the capset below gives up. EINVAL past the kernel's last cap. */
-        for (unsigned long c = 0; c < 64; c++) {
+        for (unsigned long c = 0; c < CAP_SET_BITS; c++) {
                 if ((KEEP_CAPS >> c) & 1)
                         continue;
                 if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
@@ -419,7 +424,7 @@ int image_confine_process(const struct unpack_confinement *c, void *filter, unsi
         r = limits_set(c);
         if (r < 0)
                 return step_fail(err, r, "rlimits");
-        r = image_confine_landlock(c->root_fd);
+        r = confine_landlock(c->root_fd);
         if (r < 0)
                 return step_fail(err, r, "landlock");
         if (r == 0)

@@ -59,9 +59,23 @@
 #define FD_REPORT 3
 #define FD_ROOT 4
 #define FD_LAYER0 5
-/* argv[0..8]: name, HELPER_ARG, ppid, layers, five limits; then diff_ids */
-#define ARGV_FIXED 9
 #define REPORT_MAGIC 0x50554653u /* "SFUP" */
+/* A report's code is 0 or -errno, -MAX_ERRNO at most (as the kernel's). */
+#define MAX_ERRNO 4095
+
+/* The numbers on the helper's command line, after HELPER_ARG. */
+enum helper_num {
+        NUM_PPID,
+        NUM_LAYERS,
+        NUM_MAX_ARCHIVE_BYTES,
+        NUM_MAX_UNPACKED_BYTES,
+        NUM_MAX_ENTRIES,
+        NUM_MAX_PATH_LEN,
+        NUM_MAX_LAYERS,
+        HELPER_NUMS,
+};
+/* argv: name, HELPER_ARG, the HELPER_NUMS numbers; then the diff_ids. */
+#define ARGV_FIXED (2 + HELPER_NUMS)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define HELPER_UNDER_ASAN 1
@@ -85,8 +99,6 @@ struct unpack_report {
 
 _Static_assert(sizeof(struct unpack_report) <= 4096, "the report must be one atomic pipe write");
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
-
 /* ---- helper side ------------------------------------------------------- */
 
 struct helper_args {
@@ -98,19 +110,25 @@ struct helper_args {
 
 static int helper_parse(int argc, char **argv, struct helper_args *a)
 {
-        uint64_t v[7];
+        uint64_t v[HELPER_NUMS];
 
         if (argc < ARGV_FIXED)
                 return -EINVAL;
-        for (int i = 0; i < 7; i++)
+        for (int i = 0; i < HELPER_NUMS; i++)
                 if (parse_u64(argv[2 + i], &v[i]) < 0)
                         return -EINVAL;
-        if (v[0] == 0 || v[0] > INT32_MAX || v[1] != (uint64_t) (argc - ARGV_FIXED) || v[1] > v[6])
+        if (v[NUM_PPID] == 0 || v[NUM_PPID] > INT32_MAX || v[NUM_LAYERS] != (uint64_t) (argc - ARGV_FIXED) ||
+            v[NUM_LAYERS] > v[NUM_MAX_LAYERS])
                 return -EINVAL;
-        a->ppid = (pid_t) v[0];
-        a->n_layers = (size_t) v[1];
-        a->lim = (struct image_limits){ .max_archive_bytes = v[2], .max_unpacked_bytes = v[3],
-                                        .max_entries = v[4], .max_path_len = v[5], .max_layers = v[6] };
+        a->ppid = (pid_t) v[NUM_PPID];
+        a->n_layers = (size_t) v[NUM_LAYERS];
+        a->lim = (struct image_limits){
+                .max_archive_bytes = v[NUM_MAX_ARCHIVE_BYTES],
+                .max_unpacked_bytes = v[NUM_MAX_UNPACKED_BYTES],
+                .max_entries = v[NUM_MAX_ENTRIES],
+                .max_path_len = v[NUM_MAX_PATH_LEN],
+                .max_layers = v[NUM_MAX_LAYERS],
+        };
         for (int i = ARGV_FIXED; i < argc; i++)
                 if (!image_digest_valid(argv[i]))
                         return -EINVAL;
@@ -373,59 +391,66 @@ static int unpack_in_process(int root_fd, const struct image_plan *plan, const i
 }
 #endif
 
-int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int *blob_fds,
-                          const struct image_limits *lim, uint64_t *ret_bytes, uint64_t *ret_dropped,
-                          unsigned *ret_flags, struct sf_err *err)
+/* The helper's command line (see the top of the file); argv points into
+ * nums and into the plan. */
+struct helper_cmdline {
+        char **argv;
+        char nums[HELPER_NUMS][IMAGE_U64_DEC_SIZE];
+};
+
+static void helper_cmdline_release(struct helper_cmdline *c)
 {
-        const int n_fds = 2 + (int) plan->n_layers;
+        free(c->argv);
+        c->argv = NULL;
+}
+
+static int helper_cmdline_build(struct helper_cmdline *c, const struct image_plan *plan,
+                                const struct image_limits *lim)
+{
+        const uint64_t vals[HELPER_NUMS] = {
+                [NUM_PPID] = (uint64_t) getpid(),
+                [NUM_LAYERS] = plan->n_layers,
+                [NUM_MAX_ARCHIVE_BYTES] = lim->max_archive_bytes,
+                [NUM_MAX_UNPACKED_BYTES] = lim->max_unpacked_bytes,
+                [NUM_MAX_ENTRIES] = lim->max_entries,
+                [NUM_MAX_PATH_LEN] = lim->max_path_len,
+                [NUM_MAX_LAYERS] = lim->max_layers,
+        };
+
+        c->argv = calloc(ARGV_FIXED + plan->n_layers + 1, sizeof *c->argv);
+        if (!c->argv)
+                return -ENOMEM;
+        c->argv[0] = (char *) HELPER_NAME;
+        c->argv[1] = (char *) HELPER_ARG;
+        for (int i = 0; i < HELPER_NUMS; i++) {
+                int r = xsnprintf(c->nums[i], sizeof c->nums[i], "%llu", (unsigned long long) vals[i]);
+                if (r < 0)
+                        return r;
+                c->argv[2 + i] = c->nums[i];
+        }
+        for (size_t i = 0; i < plan->n_layers; i++)
+                c->argv[ARGV_FIXED + i] = (char *) plan->layers[i].diff_id;
+        return 0;
+}
+
+/* Start the helper with argv, the rootfs and the n_layers blobs at their
+ * fds; *ret_report: the read end of its report pipe. */
+static int helper_spawn(char **argv, int root_fd, const int *blob_fds, size_t n_layers, pid_t *ret_pid,
+                        int *ret_report, struct sf_err *err)
+{
+        const int n_fds = 2 + (int) n_layers;
         struct spawn_ctx sc = { .fa_ok = false };
         _cleanup_free_ int *src = NULL;
-        _cleanup_free_ char **argv = NULL;
         _cleanup_close_ int rd = -1, wr = -1;
-        char nums[7][24];
         char *empty_env[] = { NULL };
         char **envp = empty_env;
-        struct unpack_report rep;
-        uint64_t vals[7];
-        size_t got = 0;
-        pid_t pid;
-        int pipefd[2], status = 0, r;
+        int pipefd[2], r;
 
-        if (plan->n_layers > INT32_MAX / 2)
-                return -E2BIG;
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-        r = unpack_in_process(root_fd, plan, blob_fds, lim, ret_bytes, ret_dropped, err);
-        if (r >= 0)
-                r = image_rootfs_check(root_fd, lim, err);
-        if (r >= 0)
-                *ret_flags = 0; /* no warning per input: not a product build */
-        return r;
-#endif
         src = calloc((size_t) n_fds, sizeof *src);
-        argv = calloc(ARGV_FIXED + plan->n_layers + 1, sizeof *argv);
-        if (!src || !argv)
+        if (!src)
                 return -ENOMEM;
         for (int i = 0; i < n_fds; i++)
                 src[i] = -1;
-
-        vals[0] = (uint64_t) getpid();
-        vals[1] = plan->n_layers;
-        vals[2] = lim->max_archive_bytes;
-        vals[3] = lim->max_unpacked_bytes;
-        vals[4] = lim->max_entries;
-        vals[5] = lim->max_path_len;
-        vals[6] = lim->max_layers;
-        argv[0] = (char *) HELPER_NAME;
-        argv[1] = (char *) HELPER_ARG;
-        for (int i = 0; i < 7; i++) {
-                r = xsnprintf(nums[i], sizeof nums[i], "%llu", (unsigned long long) vals[i]);
-                if (r < 0)
-                        return r;
-                argv[2 + i] = nums[i];
-        }
-        for (size_t i = 0; i < plan->n_layers; i++)
-                argv[ARGV_FIXED + i] = (char *) plan->layers[i].diff_id;
-
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return sf_err_errno(err, -errno, "cannot start the unpacker: pipe");
         rd = pipefd[0];
@@ -448,61 +473,88 @@ int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int 
 #ifdef HELPER_UNDER_ASAN
         envp = environ;
 #endif
-        r = posix_spawn(&pid, "/proc/self/exe", &sc.fa, &sc.attr, argv, envp);
+        r = posix_spawn(ret_pid, "/proc/self/exe", &sc.fa, &sc.attr, argv, envp);
         if (r != 0) {
                 r = sf_err_errno(err, -r, "cannot start the unpacker");
                 goto out;
         }
-        /* Our copies of what the helper holds: EOF comes when it exits. */
-        for (int i = 0; i < n_fds; i++) {
-                (void) close(src[i]);
-                src[i] = -1;
-        }
-        wr = -1;
-        (void) close(pipefd[1]);
-
-        memset(&rep, 0, sizeof rep);
-        r = report_read(rd, &rep, &got);
-        {
-                int q = helper_reap(pid, &status);
-                if (q < 0) {
-                        r = sf_err_errno(err, q, "cannot reap the unpacker");
-                        goto out;
-                }
-        }
-        if (r < 0) {
-                r = sf_err_errno(err, r, "cannot read the unpacker's report");
-                goto out;
-        }
-        if (got != sizeof rep || rep.magic != REPORT_MAGIC || rep.code > 0 || rep.code < -4095 ||
-            !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                r = helper_ended_badly(status, got, err);
-                goto out;
-        }
-        if (rep.code < 0) {
-                char msg[sizeof rep.msg];
-
-                rep.msg[sizeof rep.msg - 1] = '\0';
-                if (rep.msg[0])
-                        r = sf_err_set(err, rep.code, "%s", image_printable(rep.msg, msg, sizeof msg));
-                else
-                        r = sf_err_errno(err, rep.code, "unpack failed");
-                goto out;
-        }
-
-        r = image_rootfs_check(root_fd, lim, err);
-        if (r < 0)
-                goto out;
-        *ret_bytes = rep.bytes;
-        *ret_dropped = rep.dropped;
-        *ret_flags = rep.flags;
+        *ret_report = TAKE_FD(rd);
         r = 0;
 out:
+        /* Our copies of what the helper holds (and wr, by its cleanup):
+         * EOF on the report pipe comes when the helper exits. */
         for (int i = 0; i < n_fds; i++)
                 if (src[i] >= 0)
                         (void) close(src[i]);
         spawn_ctx_release(&sc);
         return r;
+}
+
+/* Read the helper's report from fd, reap it, and judge both: the report
+ * of a helper that ended cleanly, or why it is refused. */
+static int helper_wait(pid_t pid, int fd, struct unpack_report *rep, struct sf_err *err)
+{
+        size_t got = 0;
+        int status = 0, r, q;
+
+        memset(rep, 0, sizeof *rep);
+        r = report_read(fd, rep, &got);
+        q = helper_reap(pid, &status);
+        if (q < 0)
+                return sf_err_errno(err, q, "cannot reap the unpacker");
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot read the unpacker's report");
+        if (got != sizeof *rep || rep->magic != REPORT_MAGIC || rep->code > 0 || rep->code < -MAX_ERRNO ||
+            !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return helper_ended_badly(status, got, err);
+        if (rep->code < 0) {
+                char msg[sizeof rep->msg];
+
+                rep->msg[sizeof rep->msg - 1] = '\0';
+                if (rep->msg[0])
+                        return sf_err_set(err, rep->code, "%s", image_printable(rep->msg, msg, sizeof msg));
+                return sf_err_errno(err, rep->code, "unpack failed");
+        }
+        return 0;
+}
+
+int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int *blob_fds,
+                          const struct image_limits *lim, uint64_t *ret_bytes, uint64_t *ret_dropped,
+                          unsigned *ret_flags, struct sf_err *err)
+{
+        _cleanup_(helper_cmdline_release) struct helper_cmdline cmd = { .argv = NULL };
+        _cleanup_close_ int report_fd = -1;
+        struct unpack_report rep;
+        pid_t pid;
+        int r;
+
+        if (plan->n_layers > INT32_MAX / 2)
+                return -E2BIG;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+        r = unpack_in_process(root_fd, plan, blob_fds, lim, ret_bytes, ret_dropped, err);
+        if (r >= 0)
+                r = image_rootfs_check(root_fd, lim, err);
+        if (r >= 0)
+                *ret_flags = 0; /* no warning per input: not a product build */
+        return r;
+#endif
+        r = helper_cmdline_build(&cmd, plan, lim);
+        if (r < 0)
+                return r;
+        r = helper_spawn(cmd.argv, root_fd, blob_fds, plan->n_layers, &pid, &report_fd, err);
+        if (r < 0)
+                return r;
+        r = helper_wait(pid, report_fd, &rep, err);
+        if (r < 0)
+                return r;
+        /* The helper is gone: check what it left, trusting nothing. */
+        r = image_rootfs_check(root_fd, lim, err);
+        if (r < 0)
+                return r;
+        *ret_bytes = rep.bytes;
+        *ret_dropped = rep.dropped;
+        *ret_flags = rep.flags;
+        return 0;
 }
 
 /* ---- the parent's check of the tree ------------------------------------ */
@@ -522,7 +574,7 @@ struct tree_check {
 
 static int tree_refuse(struct tree_check *tc, const char *dir, const char *name, const char *why)
 {
-        char pd[160], pn[160];
+        char pd[IMAGE_PRINTABLE_SIZE], pn[IMAGE_PRINTABLE_SIZE];
 
         return sf_err_set(tc->err, -EBADMSG, "the unpacker's output breaks the policy at '/%s%s%s': %s; image refused",
                           image_printable(dir, pd, sizeof pd), *dir ? "/" : "",
@@ -557,7 +609,7 @@ static int tree_check_dir(struct tree_check *tc, int fd, const char *path, unsig
                         return tree_refuse(tc, path, de->d_name, "setuid or setgid");
                 if (!S_ISDIR(sb.st_mode) && (sb.st_mode & S_ISVTX))
                         return tree_refuse(tc, path, de->d_name, "sticky bit on a non-directory");
-                if (sb.st_uid >= 65536 || sb.st_gid >= 65536)
+                if (sb.st_uid >= IMAGE_ID_LIMIT || sb.st_gid >= IMAGE_ID_LIMIT)
                         return tree_refuse(tc, path, de->d_name, "owner outside 0..65535");
                 if (S_ISDIR(sb.st_mode)) {
                         _cleanup_free_ char *child = NULL;
@@ -590,7 +642,8 @@ int image_rootfs_check(int root_fd, const struct image_limits *lim, struct sf_er
 
         if (fstat(root_fd, &sb) < 0)
                 return sf_err_errno(err, -errno, "cannot check the unpacked tree");
-        if (!S_ISDIR(sb.st_mode) || (sb.st_mode & (S_ISUID | S_ISGID)) || sb.st_uid >= 65536 || sb.st_gid >= 65536)
+        if (!S_ISDIR(sb.st_mode) || (sb.st_mode & (S_ISUID | S_ISGID)) || sb.st_uid >= IMAGE_ID_LIMIT ||
+            sb.st_gid >= IMAGE_ID_LIMIT)
                 return tree_refuse(&tc, "", "", "bad root directory");
         for (size_t i = 0; i < ELEMENTSOF(sysdirs); i++)
                 if (fstatat(root_fd, sysdirs[i], &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode))

@@ -3,43 +3,119 @@
  * Internals shared by store/image*.c. Not for other modules: the public
  * interface is store/image.h.
  *
- * The import runs in three steps, each in its own file:
+ * The image code in layers, bottom first; each file uses only files listed
+ * before it (tools/layers.py checks the objects):
+ *   image_util.c      limits, digests, the one path normaliser, printable
+ *                     copies of hostile strings, private names;
+ *   image_dir.c       the image folders: the .complete marker, private
+ *                     folders, listing, detach and purge, leftovers;
  *   image_stage.c     read the outer archive once, sequentially, and stage
  *                     each accepted entry under a flat name in a private
  *                     directory, hashing as it streams;
+ *   image_config.c    validate the image config, parse it back, resolve
+ *                     users against the image's /etc/passwd;
  *   image_manifest.c  recognise the format (docker save or OCI layout),
- *                     pick the image, verify every blob it references;
+ *                     pick the image, verify every blob it references: the
+ *                     plan;
+ *   image_blobs.c     the content-addressed blob store and its collector;
  *   image_unpack.c    unpack the layers safely into a new rootfs, checking
- *                     each layer's uncompressed digest against the config;
- * and image_config.c validates the image config and resolves users.
+ *                     each layer's uncompressed digest against the config
+ *                     (run by the helper);
+ *   image_confine.c   confine the helper process;
+ *   image_helper.c    the helper process (its entry, the parent's spawn and
+ *                     report) and the parent's check of the tree it left;
+ *   image.c           the import: stage, plan, store the blobs, unpack in
+ *                     the helper, publish.
  */
 #pragma once
 
+#include <archive.h>
+#include <dirent.h>
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "core/base/cleanup.h"
 #include "store/image.h"
 
-/* jansson ships json_decrefp for this. */
+/* The libraries' cleanups, once for every image file. jansson ships
+ * json_decrefp. */
 #define _cleanup_json_ _cleanup_(json_decrefp)
-
-#define IMAGE_DEFAULT_MAX_ARCHIVE_BYTES (2ULL << 30)
-#define IMAGE_DEFAULT_MAX_UNPACKED_BYTES (4ULL << 30)
-#define IMAGE_DEFAULT_MAX_ENTRIES 200000ULL
-#define IMAGE_DEFAULT_MAX_PATH_LEN 4096ULL
-#define IMAGE_DEFAULT_MAX_LAYERS 128ULL
+DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
+DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
 
 /* Metadata files (manifests, indexes, configs) are read whole: cap them. */
 #define IMAGE_MAX_JSON_BYTES (8U << 20)
 /* Files in the outer archive (not counting directories). */
 #define IMAGE_MAX_OUTER_FILES 4096U
-/* Image ids and digests: "sha256:" + 64 hex. */
-#define IMAGE_DIGEST_LEN 71
+/* Digests: IMAGE_DIGEST_PREFIX + IMAGE_HEX_LEN lower-case hex digits
+ * (IMAGE_ID_SIZE of store/image.h with the NUL). */
+#define IMAGE_DIGEST_PREFIX "sha256:"
+#define IMAGE_HEX_LEN 64
+#define IMAGE_HEX_SIZE (IMAGE_HEX_LEN + 1)
+#define IMAGE_DIGEST_LEN (STRLEN(IMAGE_DIGEST_PREFIX) + IMAGE_HEX_LEN)
+_Static_assert(IMAGE_DIGEST_LEN + 1 == IMAGE_ID_SIZE, "IMAGE_ID_SIZE holds a digest");
+/* A hostile name or a library's message quoted in an error, through
+ * image_printable(). */
+#define IMAGE_PRINTABLE_SIZE 160
+/* A decimal uint64_t and its NUL. */
+#define IMAGE_U64_DEC_SIZE sizeof("18446744073709551615")
+/* Owners in an image are its own ids, 0..65535 (the sandbox maps them). */
+#define IMAGE_ID_LIMIT 65536U
 
-/* Fill every zero field of *out from the defaults above (in may be NULL). */
+/* --- image_util.c ------------------------------------------------------- */
+
+/* Fill every zero field of *out from the IMAGE_DEFAULT_* of store/image.h
+ * (in may be NULL). */
 void image_limits_effective(const struct image_limits *in, struct image_limits *out);
+
+/* Exactly IMAGE_HEX_LEN lower-case hex digits. */
+bool image_is_hex64(const char *s);
+/* "sha256:<64 lower-case hex>" */
+bool image_digest_valid(const char *s);
+
+/* Which names image_path_normalize() accepts. */
+enum image_path_mode {
+        IMAGE_PATH_ENTRY,        /* a layer entry: a leading "/" is stripped, ".." refused */
+        IMAGE_PATH_ARCHIVE,      /* a name in the outer archive: "/..." and ".." refused */
+        IMAGE_PATH_ARCHIVE_LINK, /* a link target there: "/..." refused, ".." climbs, never above the root */
+};
+/* The one normaliser of the names an image carries: collapse "//" and
+ * "/./", drop leading "./" and a trailing "/"; "" is the root itself.
+ * -EBADMSG for what mode refuses. */
+int image_path_normalize(const char *in, enum image_path_mode mode, char **ret);
+
+/* Copy s into buf for a message: at most n-1 bytes, non-printable bytes as
+ * '?', "..." when cut. Hostile names must not reach a terminal raw. */
+const char *image_printable(const char *s, char *buf, size_t n);
+
+/* prefix + 16 random hex digits into buf (a private name in a folder). */
+int image_random_name(const char *prefix, char *buf, size_t n);
+/* A directory stream of dir_fd (its own fd; dir_fd stays open). */
+int image_opendir_at(int dir_fd, DIR **ret);
+
+/* Enable gzip, zstd, xz and bzip2 decompression, each only when libarchive
+ * has the library linked in: never a fallback that runs an external
+ * program on hostile input from a worker thread. */
+int image_archive_support_filters(struct archive *a);
+
+/* --- image_dir.c -------------------------------------------------------- */
+
+/* Private folders in images_dir, never taken for images. */
+#define IMAGE_STAGE_PREFIX ".tmp-"     /* a staged archive */
+#define IMAGE_UNPACK_PREFIX ".unpack-" /* an image being built */
+/* A private name: the longest prefix and 16 hex digits. */
+#define IMAGE_PRIVATE_NAME_SIZE IMAGE_DETACHED_NAME_SIZE
+
+/* Create and open images_dir/<prefix><random> (mode 0700); its name in
+ * ret_name (n bytes). */
+int image_dir_private_new(int dir_fd, const char *prefix, char *ret_name, size_t n, int *ret_fd);
+/* Is images_dir/<hex> a complete image (its .complete present)? 1 with
+ * *ret_size (may be NULL) the size it records (0 if unreadable), 0 if not,
+ * -errno. */
+int image_dir_complete(int dir_fd, const char *hex, uint64_t *ret_size);
 
 /* --- image_stage.c ------------------------------------------------------ */
 
@@ -48,7 +124,7 @@ struct staged_entry {
         char *file;        /* file in the staging dir; NULL for links and skipped names */
         char *link;        /* for symlinks and hard links: the archive name aliased */
         uint64_t size;     /* bytes staged */
-        char sha256[65];   /* lower-case hex of the staged bytes */
+        char sha256[IMAGE_HEX_SIZE]; /* lower-case hex of the staged bytes */
 };
 
 struct staged_set {
@@ -65,6 +141,19 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *limits,
  * the staged set (never on the filesystem). NULL when absent. */
 const struct staged_entry *staged_lookup(const struct staged_set *set, const char *name);
 void staged_set_release(struct staged_set *set);
+
+/* --- image_config.c ----------------------------------------------------- */
+
+/* Validate the whole config blob: os, rootfs.type, rootfs.diff_ids (each
+ * "sha256:<hex>"), and its "config" object (NULL or JSON null = empty);
+ * *ret_config: a new object holding only the validated, cleaned fields of
+ * "config". */
+int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err *err);
+/* "1000", "app", "app:staff", "0:0": ^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$ */
+bool image_user_valid(const char *user);
+/* Clean an absolute path: collapse "//" and "/./", drop a trailing "/";
+ * reject relative paths and ".." (-EBADMSG). */
+int image_clean_abs_path(const char *in, char **ret);
 
 /* --- image_manifest.c --------------------------------------------------- */
 
@@ -98,46 +187,6 @@ int image_plan_load(const struct staged_set *set, int stage_fd, const struct ima
                     struct image_plan *plan, struct sf_err *err);
 void image_plan_release(struct image_plan *plan);
 
-/* Parse a whole staged JSON file (capped, duplicate keys rejected). */
-int image_load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
-                    struct sf_err *err);
-
-/* --- image_config.c ----------------------------------------------------- */
-
-/* Validate an image config's "config" object (NULL or JSON null = empty)
- * and return a new object holding only the validated, cleaned fields. */
-int image_config_check(const json_t *config, json_t **ret, struct sf_err *err);
-/* Validate the whole config blob: os, rootfs.type, rootfs.diff_ids (each
- * "sha256:<hex>"), and "config" as above. */
-int image_config_doc_check(const json_t *doc, json_t **ret_config, struct sf_err *err);
-/* "1000", "app", "app:staff", "0:0": ^[A-Za-z0-9_.-]+(:[A-Za-z0-9_.-]+)?$ */
-bool image_user_valid(const char *user);
-/* Clean an absolute path: collapse "//" and "/./", drop a trailing "/";
- * reject relative paths and ".." (-EBADMSG). */
-int image_clean_abs_path(const char *in, char **ret);
-
-/* --- image_unpack.c ----------------------------------------------------- */
-
-struct unpack_state;
-
-int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret);
-void unpack_state_free(struct unpack_state *st);
-/* Unpack one layer blob (any compression libarchive knows) into the root,
- * applying whiteouts; the uncompressed stream must hash to diff_id. index
- * is 1-based, for messages. */
-int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, const char *diff_id,
-                       struct sf_err *err);
-/* After the last layer: directory times, and real directories at /proc,
- * /dev, /sys, /tmp and /etc. */
-int image_unpack_finish(struct unpack_state *st, struct sf_err *err);
-uint64_t unpack_state_bytes(const struct unpack_state *st);
-uint64_t unpack_state_dropped(const struct unpack_state *st);
-
-/* Normalise an entry name: strip leading "/" and "./", collapse "//" and
- * "/./", drop a trailing "/"; "" is the root itself. Any ".." component is
- * -EBADMSG. */
-int image_entry_path_normalize(const char *in, char **ret);
-
 /* --- image_blobs.c ------------------------------------------------------ */
 
 /* The content-addressed blob store blobs_dir/sha256/<hex>; see
@@ -163,7 +212,24 @@ int blob_store_open_blob(const struct blob_store *bs, const struct staged_entry 
 /* The blobs.json of an image folder for the plan. */
 int image_blobs_json(const struct image_plan *plan, char **ret);
 
-/* --- image_confine.c, image_helper.c ----------------------------------- */
+/* --- image_unpack.c ----------------------------------------------------- */
+
+struct unpack_state;
+
+int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret);
+void unpack_state_free(struct unpack_state *st);
+/* Unpack one layer blob (any compression libarchive knows) into the root,
+ * applying whiteouts; the uncompressed stream must hash to diff_id. index
+ * is 1-based, for messages. */
+int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, const char *diff_id,
+                       struct sf_err *err);
+/* After the last layer: directory times, and real directories at /proc,
+ * /dev, /sys, /tmp and /etc. */
+int image_unpack_finish(struct unpack_state *st, struct sf_err *err);
+uint64_t unpack_state_bytes(const struct unpack_state *st);
+uint64_t unpack_state_dropped(const struct unpack_state *st);
+
+/* --- image_confine.c ---------------------------------------------------- */
 
 /* Real directory depth below a rootfs the unpacker makes (and the
  * parent's check accepts). */
@@ -181,10 +247,6 @@ struct unpack_confinement {
 #define UNPACK_CONFINED_NOCHROOT 1u   /* not root: no namespaces, chroot, capability cut */
 #define UNPACK_CONFINED_NOLANDLOCK 2u /* the kernel has no Landlock */
 
-/* Restrict the calling thread (the whole process when it has one thread)
- * with Landlock to the tree below root_fd. 1 confined, 0 Landlock
- * unavailable, -errno on failure. */
-int image_confine_landlock(int root_fd);
 /* Compile the unpacker's seccomp filter (a scmp_filter_ctx) for process
  * self; image_confine_process() loads it. Meant for a process that ends
  * after the unpack: nothing frees it. */
@@ -197,6 +259,8 @@ int image_confine_seccomp_new(pid_t self, void **ret);
 int image_confine_process(const struct unpack_confinement *c, void *filter, unsigned *ret_flags,
                           struct sf_err *err);
 
+/* --- image_helper.c ----------------------------------------------------- */
+
 /* Unpack the plan's layers (blob_fds, in order) into the empty rootfs
  * root_fd in a confined helper process, then check the tree it left with
  * image_rootfs_check(). The counters are the helper's. */
@@ -208,21 +272,3 @@ int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int 
  * outside 0..65535, directories deeper than IMAGE_MAX_DIR_DEPTH, more than
  * the entry limit, or no real directory at /proc /dev /sys /tmp /etc. */
 int image_rootfs_check(int root_fd, const struct image_limits *lim, struct sf_err *err);
-
-/* --- helpers ------------------------------------------------------------ */
-
-/* Is images_dir/<hex> a complete image (its .complete present)? 1/0/-errno. */
-int image_is_complete(int dir_fd, const char *hex);
-
-struct archive;
-/* Enable gzip, zstd, xz and bzip2 decompression, each only when libarchive
- * has the library linked in: never a fallback that runs an external
- * program on hostile input from a worker thread. */
-int image_archive_support_filters(struct archive *a);
-
-/* Copy s into buf for a message: at most n-1 bytes, non-printable bytes as
- * '?', "..." when cut. Hostile names must not reach a terminal raw. */
-const char *image_printable(const char *s, char *buf, size_t n);
-bool image_is_hex64(const char *s);
-/* "sha256:<64 lower-case hex>" */
-bool image_digest_valid(const char *s);

@@ -17,13 +17,16 @@
 #include "core/base/util.h"
 #include "store/image_internal.h"
 
-#define INDEX_MAX_DEPTH IMAGE_INDEX_MAX_DEPTH
 #define TAG_MAX_LEN 255
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+/* "layer <n>", for messages. */
+#define LAYER_LABEL_SIZE 32
 
 #if defined(__x86_64__)
 #define HOST_ARCH "amd64"
@@ -44,13 +47,9 @@
 #endif
 
 
-bool image_digest_valid(const char *s)
-{
-        return s && str_startswith(s, "sha256:") && image_is_hex64(s + STRLEN("sha256:"));
-}
-
-int image_load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
-                    struct sf_err *err)
+/* Parse a whole staged JSON file (capped, duplicate keys rejected). */
+static int load_json(int stage_fd, const struct staged_entry *e, const char *what, json_t **ret,
+                     struct sf_err *err)
 {
         _cleanup_free_ char *buf = NULL;
         json_error_t jerr;
@@ -110,7 +109,7 @@ static int blob_verify(const struct staged_set *set, const char *digest, json_in
 {
         _cleanup_free_ char *name = NULL;
         const struct staged_entry *e;
-        const char *hex = digest + STRLEN("sha256:");
+        const char *hex = digest + STRLEN(IMAGE_DIGEST_PREFIX);
 
         name = xasprintf("blobs/sha256/%s", hex);
         if (!name)
@@ -260,58 +259,76 @@ static int index_choose(const json_t *index, const char *what, size_t *ret, stru
         return sf_err_set(err, -EBADMSG, "%s has no image for linux/%s", what, HOST_ARCH);
 }
 
-static int oci_load(const struct staged_set *set, int stage_fd, const struct image_limits *l,
-                    struct image_plan *plan, struct sf_err *err)
+/* oci-layout, when present, must name its version. */
+static int oci_layout_check(const struct staged_set *set, int stage_fd, struct sf_err *err)
 {
-        _cleanup_json_ json_t *index = NULL, *cur = NULL, *manifest = NULL;
-        const struct staged_entry *e, *layout;
-        const json_t *top, *arr, *d;
-        struct desc de;
-        size_t pick, i;
-        size_t ntags = 0;
+        _cleanup_json_ json_t *lj = NULL;
+        const struct staged_entry *layout = staged_lookup(set, "oci-layout");
         int r;
 
-        layout = staged_lookup(set, "oci-layout");
-        if (layout) {
-                _cleanup_json_ json_t *lj = NULL;
-                r = image_load_json(stage_fd, layout, "oci-layout", &lj, err);
-                if (r < 0)
-                        return r;
-                if (!json_is_string(json_object_get(lj, "imageLayoutVersion")))
-                        return sf_err_set(err, -EBADMSG, "oci-layout: no imageLayoutVersion");
-        }
-        e = staged_lookup(set, "index.json");
-        r = image_load_json(stage_fd, e, "index.json", &index, err);
+        if (!layout)
+                return 0;
+        r = load_json(stage_fd, layout, "oci-layout", &lj, err);
+        if (r < 0)
+                return r;
+        if (!json_is_string(json_object_get(lj, "imageLayoutVersion")))
+                return sf_err_set(err, -EBADMSG, "oci-layout: no imageLayoutVersion");
+        return 0;
+}
+
+/* index.json: the image it holds (*ret_top, pointing into *ret_index),
+ * and the tags of every top-level entry naming that image. */
+static int oci_index_load(const struct staged_set *set, int stage_fd, struct image_plan *plan,
+                          json_t **ret_index, struct desc *ret_top, struct sf_err *err)
+{
+        _cleanup_json_ json_t *index = NULL;
+        const json_t *d;
+        struct desc top;
+        size_t pick, i, ntags = 0;
+        int r;
+
+        r = load_json(stage_fd, staged_lookup(set, "index.json"), "index.json", &index, err);
         if (r < 0)
                 return r;
         r = index_choose(index, "index.json", &pick, err);
         if (r < 0)
                 return r;
-        top = json_array_get(json_object_get(index, "manifests"), pick);
-        r = desc_parse(top, "index.json", &de, err);
+        r = desc_parse(json_array_get(json_object_get(index, "manifests"), pick), "index.json", &top, err);
         if (r < 0)
                 return r;
-
-        /* Tags: every top-level entry naming the chosen image. */
         json_array_foreach(json_object_get(index, "manifests"), i, d) {
                 const char *dg = json_string_value(json_object_get(d, "digest"));
-                if (dg && strcmp(dg, de.digest) == 0) {
+                if (dg && strcmp(dg, top.digest) == 0) {
                         r = oci_tag_from_annotations(json_object_get(d, "annotations"), &plan->tags, &ntags);
                         if (r < 0)
                                 return r;
                 }
         }
+        *ret_top = top;
+        *ret_index = TAKE_PTR(index);
+        return 0;
+}
 
-        /* Follow nested indexes down to a manifest. de points into the
-         * document that named it: copy what outlives it. */
+/* From the chosen descriptor, follow nested indexes down to a manifest,
+ * verifying each blob on the way (plan->manifests); *ret: the manifest. */
+static int oci_manifest_find(const struct staged_set *set, int stage_fd, const struct desc *top,
+                             struct image_plan *plan, json_t **ret, struct sf_err *err)
+{
+        _cleanup_json_ json_t *cur = NULL;
+        struct desc de = *top;
+        const char *mt;
+        size_t pick;
+        int r;
+
+        /* de points into the document that named it: copy what outlives it. */
         for (unsigned depth = 0;; depth++) {
                 const struct staged_entry *blob;
                 json_t *doc;
                 bool is_index = mt_is_index(de.media_type);
 
-                if (depth >= INDEX_MAX_DEPTH)
+                if (depth >= IMAGE_INDEX_MAX_DEPTH)
                         return sf_err_set(err, -EBADMSG, "index.json: indexes nested more than %d deep",
-                                          INDEX_MAX_DEPTH);
+                                          IMAGE_INDEX_MAX_DEPTH);
                 r = blob_verify(set, de.digest, de.size, is_index ? "index" : "manifest", &blob, err);
                 if (r < 0)
                         return r;
@@ -319,14 +336,14 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 r = xsnprintf(plan->manifest_digest, sizeof plan->manifest_digest, "%s", de.digest);
                 if (r < 0)
                         return r;
-                r = image_load_json(stage_fd, blob, is_index ? "index" : "manifest", &doc, err);
+                r = load_json(stage_fd, blob, is_index ? "index" : "manifest", &doc, err);
                 if (r < 0)
                         return r;
                 json_decref(cur);
                 cur = doc;
                 memset(&de, 0, sizeof de);
                 if (!is_index) {
-                        const char *mt = json_string_value(json_object_get(doc, "mediaType"));
+                        mt = json_string_value(json_object_get(doc, "mediaType"));
                         /* Some writers omit the descriptor's mediaType: look inside. */
                         if (!mt_is_index(mt))
                                 break;
@@ -338,26 +355,53 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 if (r < 0)
                         return r;
         }
-        manifest = TAKE_PTR(cur);
-        {
-                const char *mt = json_string_value(json_object_get(manifest, "mediaType"));
-                if (mt && !mt_is_manifest(mt))
-                        return sf_err_set(err, -EBADMSG, "manifest %s: unsupported media type",
-                                          plan->manifest_digest);
-        }
+        mt = json_string_value(json_object_get(cur, "mediaType"));
+        if (mt && !mt_is_manifest(mt))
+                return sf_err_set(err, -EBADMSG, "manifest %s: unsupported media type", plan->manifest_digest);
+        *ret = TAKE_PTR(cur);
+        return 0;
+}
+
+/* The manifest's config descriptor: an image config, present and intact. */
+static int oci_config_verify(const struct staged_set *set, const json_t *manifest, struct image_plan *plan,
+                             struct sf_err *err)
+{
+        struct desc de;
+        int r;
 
         r = desc_parse(json_object_get(manifest, "config"), "manifest config", &de, err);
         if (r < 0)
                 return r;
-        if (de.media_type && strcmp(de.media_type, "application/vnd.oci.image.config.v1+json") != 0 &&
-            strcmp(de.media_type, "application/vnd.docker.container.image.v1+json") != 0)
+        if (de.media_type && strcmp(de.media_type, MT_OCI_CONFIG) != 0 &&
+            strcmp(de.media_type, MT_DOCKER_CONFIG) != 0)
                 return sf_err_set(err, -EBADMSG, "manifest: config media type is not an image config");
         r = blob_verify(set, de.digest, de.size, "config", &plan->config, err);
         if (r < 0)
                 return r;
         memcpy(plan->config_digest, de.digest, IMAGE_DIGEST_LEN + 1);
+        return 0;
+}
 
-        arr = json_object_get(manifest, "layers");
+/* The manifest's layers: within the limit, of a layer media type, each
+ * blob present and intact. */
+static int oci_layers_verify(const struct staged_set *set, const json_t *manifest, const struct image_limits *l,
+                             struct image_plan *plan, struct sf_err *err)
+{
+        static const char *const ok[] = {
+                "application/vnd.oci.image.layer.v1.tar",
+                "application/vnd.oci.image.layer.v1.tar+gzip",
+                "application/vnd.oci.image.layer.v1.tar+zstd",
+                "application/vnd.oci.image.layer.nondistributable.v1.tar",
+                "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+                "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+                "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                "application/vnd.docker.image.rootfs.diff.tar",
+        };
+        const json_t *arr = json_object_get(manifest, "layers"), *d;
+        size_t i;
+        int r;
+
         if (!json_is_array(arr))
                 return sf_err_set(err, -EBADMSG, "manifest: \"layers\" is not an array");
         if (json_array_size(arr) > l->max_layers)
@@ -368,19 +412,9 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
         if (!plan->layers)
                 return -ENOMEM;
         json_array_foreach(arr, i, d) {
-                static const char *const ok[] = {
-                        "application/vnd.oci.image.layer.v1.tar",
-                        "application/vnd.oci.image.layer.v1.tar+gzip",
-                        "application/vnd.oci.image.layer.v1.tar+zstd",
-                        "application/vnd.oci.image.layer.nondistributable.v1.tar",
-                        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-                        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-                        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-                        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-                        "application/vnd.docker.image.rootfs.diff.tar",
-                };
+                struct desc de;
                 bool known = false;
-                char what[32];
+                char what[LAYER_LABEL_SIZE];
 
                 r = desc_parse(d, "manifest layer", &de, err);
                 if (r < 0)
@@ -397,12 +431,33 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
         return 0;
 }
 
+/* An OCI image layout: oci-layout, index.json, then the verified chain of
+ * blobs down to the config and the layers. */
+static int oci_load(const struct staged_set *set, int stage_fd, const struct image_limits *l,
+                    struct image_plan *plan, struct sf_err *err)
+{
+        _cleanup_json_ json_t *index = NULL, *manifest = NULL;
+        struct desc top;
+        int r;
+
+        r = oci_layout_check(set, stage_fd, err);
+        if (r >= 0)
+                r = oci_index_load(set, stage_fd, plan, &index, &top, err);
+        if (r >= 0)
+                r = oci_manifest_find(set, stage_fd, &top, plan, &manifest, err);
+        if (r >= 0)
+                r = oci_config_verify(set, manifest, plan, err);
+        if (r >= 0)
+                r = oci_layers_verify(set, manifest, l, plan, err);
+        return r;
+}
+
 /* The hex digest a docker-save config file is named after. */
 static const char *docker_config_hex(const char *name)
 {
         if (str_startswith(name, "blobs/sha256/"))
                 return name + STRLEN("blobs/sha256/");
-        if (strlen(name) == 64 + STRLEN(".json") && strcmp(name + 64, ".json") == 0)
+        if (strlen(name) == IMAGE_HEX_LEN + STRLEN(".json") && strcmp(name + IMAGE_HEX_LEN, ".json") == 0)
                 return name;
         return NULL;
 }
@@ -413,11 +468,11 @@ static int docker_load(const struct staged_set *set, int stage_fd, const struct 
         _cleanup_json_ json_t *man = NULL;
         const json_t *entry, *cfg0, *layers, *item;
         const char *hex;
-        char pbuf[100];
+        char pbuf[IMAGE_PRINTABLE_SIZE];
         size_t i, k, ntags = 0;
         int r;
 
-        r = image_load_json(stage_fd, staged_lookup(set, "manifest.json"), "manifest.json", &man, err);
+        r = load_json(stage_fd, staged_lookup(set, "manifest.json"), "manifest.json", &man, err);
         if (r < 0)
                 return r;
         if (!json_is_array(man) || json_array_size(man) == 0)
@@ -459,10 +514,11 @@ static int docker_load(const struct staged_set *set, int stage_fd, const struct 
                 if (!hex)
                         return sf_err_set(err, -EBADMSG, "manifest.json: config name '%s' is not a digest",
                                           image_printable(raw, pbuf, sizeof pbuf));
-                r = xsnprintf(plan->config_digest, sizeof plan->config_digest, "sha256:%.64s", hex);
+                r = xsnprintf(plan->config_digest, sizeof plan->config_digest, IMAGE_DIGEST_PREFIX "%.*s",
+                              IMAGE_HEX_LEN, hex);
                 if (r < 0)
                         return r;
-                if (strncmp(plan->config->sha256, hex, 64) != 0)
+                if (strncmp(plan->config->sha256, hex, IMAGE_HEX_LEN) != 0)
                         return sf_err_set(err, -EBADMSG, "blob %s (config): digest mismatch (content is sha256:%s)",
                                           plan->config_digest, plan->config->sha256);
         }
@@ -519,7 +575,7 @@ int image_plan_load(const struct staged_set *set, int stage_fd, const struct ima
         if (r < 0)
                 return r;
 
-        r = image_load_json(stage_fd, plan->config, "image config", &plan->config_doc, err);
+        r = load_json(stage_fd, plan->config, "image config", &plan->config_doc, err);
         if (r < 0)
                 return r;
         r = image_config_doc_check(plan->config_doc, &plan->config_clean, err);

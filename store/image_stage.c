@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -30,9 +31,6 @@
 
 #define STAGE_BUF_SIZE (128U << 10)
 #define ALIAS_MAX_HOPS 8
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
 
 struct stage_reader {
         int fd;
@@ -72,7 +70,7 @@ static int stage_archive_error(struct archive *a, const struct stage_reader *rd,
                                struct sf_err *err)
 {
         const char *m = archive_error_string(a);
-        char pbuf[160];
+        char pbuf[IMAGE_PRINTABLE_SIZE];
 
         if (rd->error == -EFBIG)
                 return sf_err_set(err, -EFBIG, "archive is larger than the limit of %llu bytes",
@@ -85,35 +83,25 @@ static int stage_archive_error(struct archive *a, const struct stage_reader *rd,
                           m ? image_printable(m, pbuf, sizeof pbuf) : "unknown error");
 }
 
-bool image_is_hex64(const char *s)
-{
-        size_t i;
-
-        for (i = 0; i < 64; i++)
-                if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-                        return false;
-        return s[64] == '\0';
-}
-
 /* Is name "<64 hex><suffix>"? */
 static bool hex_then(const char *name, const char *suffix)
 {
-        char tmp[65];
+        char tmp[IMAGE_HEX_SIZE];
 
-        if (strlen(name) != 64 + strlen(suffix) || strcmp(name + 64, suffix) != 0)
+        if (strlen(name) != IMAGE_HEX_LEN + strlen(suffix) || strcmp(name + IMAGE_HEX_LEN, suffix) != 0)
                 return false;
-        memcpy(tmp, name, 64);
-        tmp[64] = '\0';
+        memcpy(tmp, name, IMAGE_HEX_LEN);
+        tmp[IMAGE_HEX_LEN] = '\0';
         return image_is_hex64(tmp);
 }
 
-/* Map an accepted archive name to its staged file name. Returns 1 with
- * *ret_file set (NULL: accepted but not needed, data skipped), 0 when the
- * name is not one an image archive has. */
+/* Map an accepted archive name to its staged file name, in *ret_file
+ * (NULL: accepted but not needed, data skipped). -EBADMSG when the name is
+ * not one an image archive has. */
 static int outer_classify(const char *name, char **ret_file)
 {
         static const char *const meta[] = { "manifest.json", "index.json", "oci-layout", "repositories" };
-        char hex[65];
+        char hex[IMAGE_HEX_SIZE];
         char *f = NULL;
 
         for (size_t i = 0; i < ELEMENTSOF(meta); i++)
@@ -125,10 +113,10 @@ static int outer_classify(const char *name, char **ret_file)
                 f = xasprintf("b-%s", name + STRLEN("blobs/sha256/"));
                 goto found;
         }
-        if (strlen(name) < 64)
-                return 0;
-        memcpy(hex, name, 64);
-        hex[64] = '\0';
+        if (strlen(name) < IMAGE_HEX_LEN)
+                return -EBADMSG;
+        memcpy(hex, name, IMAGE_HEX_LEN);
+        hex[IMAGE_HEX_LEN] = '\0';
         if (hex_then(name, ".json"))
                 f = xasprintf("c-%s", hex);
         else if (hex_then(name, ".tar"))
@@ -137,64 +125,28 @@ static int outer_classify(const char *name, char **ret_file)
                 f = xasprintf("l-%s", hex);
         else if (hex_then(name, "/json") || hex_then(name, "/VERSION")) {
                 *ret_file = NULL;
-                return 1;
-        } else
                 return 0;
+        } else
+                return -EBADMSG;
 found:
         if (!f)
                 return -ENOMEM;
         *ret_file = f;
-        return 1;
+        return 0;
 }
 
-/* Lexically normalise an archive-relative name: strip "./" and "//",
- * resolve ".." (only when allowed: link targets) without leaving the
- * archive root. NULL if absolute, or for a ".." not allowed or leaving. */
-static char *outer_normalize(const char *base_dir, const char *name, bool allow_dotdot)
+/* A link target in the outer archive, relative to dir ("" or NULL: the
+ * top), normalised; ".." may climb, never above the archive's root. */
+static int link_target_normalize(const char *dir, const char *target, char **ret)
 {
-        _cleanup_free_ char *joined = NULL, *out = NULL;
-        size_t o = 0;
-        const char *p;
+        _cleanup_free_ char *joined = NULL;
 
-        if (name[0] == '/')
-                return NULL;
-        joined = base_dir && *base_dir ? xasprintf("%s/%s", base_dir, name) : strdup(name);
+        if (target[0] == '/')
+                return -EBADMSG;
+        joined = dir && *dir ? xasprintf("%s/%s", dir, target) : strdup(target);
         if (!joined)
-                return NULL;
-        out = malloc(strlen(joined) + 1);
-        if (!out)
-                return NULL;
-        p = joined;
-        while (*p) {
-                const char *c;
-                size_t n;
-
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                c = p;
-                while (*p && *p != '/')
-                        p++;
-                n = (size_t) (p - c);
-                if (n == 1 && c[0] == '.')
-                        continue;
-                if (n == 2 && c[0] == '.' && c[1] == '.') {
-                        if (!allow_dotdot || o == 0)
-                                return NULL;
-                        while (o > 0 && out[o - 1] != '/')
-                                o--;
-                        if (o > 0)
-                                o--;
-                        continue;
-                }
-                if (o > 0)
-                        out[o++] = '/';
-                memcpy(out + o, c, n);
-                o += n;
-        }
-        out[o] = '\0';
-        return TAKE_PTR(out);
+                return -ENOMEM;
+        return image_path_normalize(joined, IMAGE_PATH_ARCHIVE_LINK, ret);
 }
 
 static const struct staged_entry *staged_find(const struct staged_set *set, const char *name)
@@ -252,7 +204,7 @@ static int stage_copy(struct archive *a, const struct stage_reader *rd, int stag
 {
         _cleanup_close_ int fd = -1;
         _cleanup_(EVP_MD_CTX_freep) EVP_MD_CTX *md = NULL;
-        unsigned char digest[32];
+        unsigned char digest[SHA256_DIGEST_LENGTH];
         unsigned int dlen = 0;
         int r;
 
@@ -313,7 +265,7 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                 _cleanup_free_ char *name = NULL, *file = NULL;
                 const char *raw;
                 struct staged_entry *e;
-                char pbuf[160];
+                char pbuf[IMAGE_PRINTABLE_SIZE];
                 mode_t type;
 
                 r = archive_read_next_header(a, &ae);
@@ -330,16 +282,18 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                 if (!raw || strlen(raw) > l->max_path_len)
                         return sf_err_set(err, -EBADMSG, "archive entry with a missing or too long name");
                 type = archive_entry_filetype(ae);
-                name = outer_normalize(NULL, raw, false);
-                if (!name)
+                r = image_path_normalize(raw, IMAGE_PATH_ARCHIVE, &name);
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0)
                         return sf_err_set(err, -EBADMSG, "unexpected archive entry '%s'",
                                           image_printable(raw, pbuf, sizeof pbuf));
                 if (type == AE_IFDIR && !archive_entry_hardlink(ae))
                         continue;
                 r = outer_classify(name, &file);
-                if (r < 0)
+                if (r == -ENOMEM)
                         return r;
-                if (r == 0)
+                if (r < 0)
                         return sf_err_set(err, -EBADMSG, "unexpected archive entry '%s'",
                                           image_printable(raw, pbuf, sizeof pbuf));
                 if (staged_find(set, name))
@@ -373,10 +327,13 @@ int image_stage_archive(int fd, int stage_fd, const struct image_limits *l, stru
                                 else
                                         dir[0] = '\0';
                         }
-                        if (target)
-                                e->link = outer_normalize(dir, target, true);
+                        r = target ? link_target_normalize(dir, target, &e->link) : -EBADMSG;
                         /* The alias must name another accepted, staged name. */
-                        if (!e->link || outer_classify(e->link, &tfile) <= 0 || !tfile)
+                        if (r >= 0)
+                                r = outer_classify(e->link, &tfile);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0 || !tfile)
                                 return sf_err_set(err, -EBADMSG, "archive link '%s' points outside the image",
                                                   image_printable(raw, pbuf, sizeof pbuf));
                         continue;

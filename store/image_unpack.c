@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,6 @@
 #include "store/image_internal.h"
 
 #define UNPACK_BUF_SIZE (128U << 10)
-#define ID_LIMIT 65536
 #define OPEN_RETRIES 8
 /* Per entry allowance for tar headers and padding in the stream cap. */
 #define STREAM_BYTES_PER_ENTRY 8192ULL
@@ -62,10 +62,6 @@
  * compress well, so an archive of a few MiB could otherwise ask for GiBs. */
 #define MAX_NAME_BYTES (64ULL << 20)
 #define NAME_OVERHEAD 64
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct archive *, archive_read_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_MD_CTX *, EVP_MD_CTX_free)
-DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir)
 
 struct layer_stream;
 static int layer_archive_error(struct unpack_state *st, struct archive *a, struct layer_stream *ls);
@@ -98,43 +94,8 @@ struct unpack_state {
 /* What the current entry is, for messages. */
 struct entry_ctx {
         const char *raw;             /* name as in the tar */
-        char pname[120];             /* printable copy */
+        char pname[IMAGE_PRINTABLE_SIZE]; /* printable copy */
 };
-
-int image_entry_path_normalize(const char *in, char **ret)
-{
-        _cleanup_free_ char *out = NULL;
-        size_t o = 0;
-        const char *p = in;
-
-        out = malloc(strlen(in) + 1);
-        if (!out)
-                return -ENOMEM;
-        while (*p) {
-                const char *c;
-                size_t n;
-
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                c = p;
-                while (*p && *p != '/')
-                        p++;
-                n = (size_t) (p - c);
-                if (n == 1 && c[0] == '.')
-                        continue;
-                if (n == 2 && c[0] == '.' && c[1] == '.')
-                        return -EBADMSG;
-                if (o > 0)
-                        out[o++] = '/';
-                memcpy(out + o, c, n);
-                o += n;
-        }
-        out[o] = '\0';
-        *ret = TAKE_PTR(out);
-        return 0;
-}
 
 int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpack_state **ret)
 {
@@ -157,7 +118,7 @@ int unpack_state_new(int root_fd, const struct image_limits *limits, struct unpa
         }
         {
                 struct stat sb;
-                char key[32];
+                char key[IMAGE_U64_DEC_SIZE];
                 if (fstat(root_fd, &sb) < 0 || xsnprintf(key, sizeof key, "%llu", (unsigned long long) sb.st_ino) < 0 ||
                     json_object_set_new(st->dir_depth, key, json_integer(0)) < 0) {
                         unpack_state_free(st);
@@ -262,7 +223,7 @@ static char *path_join(const char *dir, const char *name)
 static int dir_depth_note(struct unpack_state *st, const struct entry_ctx *ec, int parent_fd, int dir_fd)
 {
         struct stat psb, sb;
-        char key[32];
+        char key[IMAGE_U64_DEC_SIZE];
         json_t *d;
         json_int_t depth;
 
@@ -441,17 +402,11 @@ static int opaque_clear(struct unpack_state *st, int dfd, const char *relpath)
 {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
-        int fd, r;
+        int r;
 
-        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                (void) close(fd);
+        r = image_opendir_at(dfd, &d);
+        if (r < 0)
                 return r;
-        }
         while ((errno = 0, de = readdir(d))) {
                 _cleanup_free_ char *child = NULL;
                 struct stat sb;
@@ -556,7 +511,7 @@ static int unpack_hardlink(struct unpack_state *st, const struct entry_ctx *ec, 
 
         if (strlen(raw_target) > st->lim.max_path_len)
                 return entry_fail(st, ec, -EFBIG, "hard link target name too long");
-        r = image_entry_path_normalize(raw_target, &target);
+        r = image_path_normalize(raw_target, IMAGE_PATH_ENTRY, &target);
         if (r == -EBADMSG)
                 return entry_fail(st, ec, -EBADMSG, "hard link target escapes the root");
         if (r < 0)
@@ -589,91 +544,236 @@ static int unpack_hardlink(struct unpack_state *st, const struct entry_ctx *ec, 
         return 0;
 }
 
-static int unpack_entry(struct unpack_state *st, struct archive *a, struct archive_entry *ae)
+/* Owner, mode and times of an entry, checked. */
+struct entry_meta {
+        uid_t uid;
+        gid_t gid;
+        mode_t mode;                 /* permissions; sticky on directories only; never setuid/setgid */
+        struct timespec times[2];    /* atime = mtime, for futimens() */
+};
+
+/* Step 1: the entry's name, counted against the caps and normalised into
+ * *ret_path ("" for the root itself). */
+static int entry_read_name(struct unpack_state *st, struct archive_entry *ae, struct entry_ctx *ec,
+                           char **ret_path)
 {
-        _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int dfd = -1, fd = -1;
-        struct entry_ctx ec = { 0 };
-        const char *name, *hardlink;
-        char *slash;
-        mode_t type, perm, mode;
-        la_int64_t uid, gid;
-        struct timespec times[2];
-        bool kept;
         int r;
 
-        ec.raw = archive_entry_pathname(ae);
-        if (!ec.raw)
-                ec.raw = archive_entry_pathname_utf8(ae);
-        if (!ec.raw)
+        ec->raw = archive_entry_pathname(ae);
+        if (!ec->raw)
+                ec->raw = archive_entry_pathname_utf8(ae);
+        if (!ec->raw)
                 return sf_err_set(st->err, -EBADMSG, "layer %u: entry with an unreadable name", st->layer);
-        (void) image_printable(ec.raw, ec.pname, sizeof ec.pname);
+        (void) image_printable(ec->raw, ec->pname, sizeof ec->pname);
 
         if (++st->entries > st->lim.max_entries)
                 return sf_err_set(st->err, -EFBIG, "image has more than %llu entries",
                                   (unsigned long long) st->lim.max_entries);
-        if (strlen(ec.raw) > st->lim.max_path_len)
+        if (strlen(ec->raw) > st->lim.max_path_len)
                 return sf_err_set(st->err, -EFBIG, "layer %u: entry name longer than %llu bytes", st->layer,
                                   (unsigned long long) st->lim.max_path_len);
-        r = image_entry_path_normalize(ec.raw, &path);
+        r = image_path_normalize(ec->raw, IMAGE_PATH_ENTRY, ret_path);
         if (r == -EBADMSG)
-                return entry_fail(st, &ec, -EBADMSG, "escapes the root");
+                return entry_fail(st, ec, -EBADMSG, "escapes the root");
+        return r;
+}
+
+/* What entry_whiteout_or_drop() left to do, or -errno. */
+enum entry_next {
+        ENTRY_WRITE,    /* a file, directory, symlink or hard link to write */
+        ENTRY_DONE,     /* a whiteout applied, or a type the policy drops */
+};
+
+/* Step 2: whiteouts (".wh." names, and 0:0 character devices as overlayfs
+ * writes them) are applied, devices, FIFOs and sockets dropped. */
+static int entry_whiteout_or_drop(struct unpack_state *st, const struct entry_ctx *ec, struct archive_entry *ae,
+                                  const char *parent, const char *name, const char *hardlink)
+{
+        mode_t type = archive_entry_filetype(ae);
+        int r;
+
+        if (str_startswith(name, ".wh."))
+                r = apply_whiteout(st, ec, parent, name);
+        else if (hardlink || type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK)
+                return ENTRY_WRITE;
+        else if (type == AE_IFCHR && archive_entry_rdev(ae) == 0) {
+                _cleanup_free_ char *wh = xasprintf(".wh.%s", name);
+
+                if (!wh)
+                        return -ENOMEM;
+                r = *name ? apply_whiteout(st, ec, parent, wh) : 0;
+        } else {
+                st->dropped++;
+                r = 0;
+        }
+        return r < 0 ? r : ENTRY_DONE;
+}
+
+/* Step 3: the in-image owner (below IMAGE_ID_LIMIT), the mode the policy
+ * allows, and the times. */
+static int entry_read_meta(struct unpack_state *st, const struct entry_ctx *ec, struct archive_entry *ae,
+                           struct entry_meta *ret)
+{
+        la_int64_t uid = archive_entry_uid(ae), gid = archive_entry_gid(ae);
+        mode_t perm = archive_entry_perm(ae);
+        struct timespec t = { .tv_sec = archive_entry_mtime(ae), .tv_nsec = archive_entry_mtime_nsec(ae) };
+
+        if (uid < 0 || uid >= IMAGE_ID_LIMIT || gid < 0 || gid >= IMAGE_ID_LIMIT)
+                return entry_fail(st, ec, -EBADMSG, "owner ids must be in 0..65535");
+        if (t.tv_nsec < 0 || t.tv_nsec >= 1000000000L)
+                t.tv_nsec = 0;
+        *ret = (struct entry_meta){
+                .uid = (uid_t) uid,
+                .gid = (gid_t) gid,
+                .mode = (perm & 0777) | (archive_entry_filetype(ae) == AE_IFDIR ? (perm & S_ISVTX) : 0),
+                .times = { t, t },
+        };
+        return 0;
+}
+
+/* The root itself ("./"): its metadata only. */
+static int unpack_root(struct unpack_state *st, const struct entry_ctx *ec, mode_t type, const char *hardlink,
+                       const struct entry_meta *m)
+{
+        _cleanup_close_ int fd = -1;
+        int r;
+
+        if (hardlink || type != AE_IFDIR)
+                return entry_fail(st, ec, -EBADMSG, "replaces the root directory");
+        fd = root_open(st->root_fd, "", O_RDONLY | O_DIRECTORY);
+        if (fd < 0)
+                return entry_fail_errno(st, ec, fd, "cannot open the root");
+        r = apply_owner_mode(fd, m->uid, m->gid, m->mode);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot set owner and mode");
+        return dir_time_add(st, ".", &m->times[1]);
+}
+
+/* A directory at dfd/name (path from the root): an existing one is kept,
+ * anything else there replaced; its time is set after the last layer. */
+static int unpack_dir(struct unpack_state *st, const struct entry_ctx *ec, int dfd, const char *path,
+                      const char *name, const struct entry_meta *m)
+{
+        _cleanup_close_ int fd = -1;
+        bool kept;
+        int r;
+
+        r = make_room(dfd, name, true, &kept);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot replace the existing entry");
+        if (!kept && mkdirat(dfd, name, 0700) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot create the directory");
+        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot open the directory");
+        if (!kept) {
+                r = dir_depth_note(st, ec, dfd, fd);
+                if (r < 0)
+                        return r;
+        }
+        r = apply_owner_mode(fd, m->uid, m->gid, m->mode);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot set owner and mode");
+        return dir_time_add(st, path, &m->times[1]);
+}
+
+/* A regular file at dfd/name, made new (O_EXCL | O_NOFOLLOW); its declared
+ * size is checked against the cap before a byte is written. */
+static int unpack_file(struct unpack_state *st, struct archive *a, struct archive_entry *ae,
+                       const struct entry_ctx *ec, int dfd, const char *name, const struct entry_meta *m)
+{
+        _cleanup_close_ int fd = -1;
+        la_int64_t size = archive_entry_size(ae);
+        uint64_t total;
+        bool kept;
+        int r;
+
+        if (size < 0)
+                return entry_fail(st, ec, -EBADMSG, "negative size");
+        /* Before writing a byte: a bomb stops at its header. */
+        if (__builtin_add_overflow(st->bytes, (uint64_t) size, &total) || total > st->lim.max_unpacked_bytes)
+                return sf_err_set(st->err, -EFBIG, "layer %u: unpacked size exceeds the limit of %llu bytes",
+                                  st->layer, (unsigned long long) st->lim.max_unpacked_bytes);
+        r = make_room(dfd, name, false, &kept);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot replace the existing entry");
+        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot create the file");
+        r = copy_data(st, a, ec, fd, (uint64_t) size);
         if (r < 0)
                 return r;
+        r = apply_owner_mode(fd, m->uid, m->gid, m->mode);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot set owner and mode");
+        if (futimens(fd, m->times) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot set the time");
+        return 0;
+}
 
+/* A symlink at dfd/name. The target is stored, never resolved here: it is
+ * confined at use by RESOLVE_IN_ROOT and the sandbox. */
+static int unpack_symlink(struct unpack_state *st, struct archive_entry *ae, const struct entry_ctx *ec, int dfd,
+                          const char *name, const struct entry_meta *m)
+{
+        const char *target = archive_entry_symlink(ae);
+        bool kept;
+        int r;
+
+        if (!target)
+                target = archive_entry_symlink_utf8(ae);
+        if (!target || !*target)
+                return entry_fail(st, ec, -EBADMSG, "symlink without a target");
+        if (strlen(target) > st->lim.max_path_len)
+                return entry_fail(st, ec, -EFBIG, "symlink target too long");
+        r = make_room(dfd, name, false, &kept);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot replace the existing entry");
+        if (symlinkat(target, dfd, name) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot create the symlink");
+        if (fchownat(dfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW) < 0 && !(errno == EPERM && geteuid() != 0))
+                return entry_fail_errno(st, ec, -errno, "cannot set the owner");
+        if (utimensat(dfd, name, m->times, AT_SYMLINK_NOFOLLOW) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot set the time");
+        return 0;
+}
+
+/* One tar entry: name, whiteout or dropped type, metadata, then the parent
+ * directory (made as needed, resolved in the root) and the entry itself. */
+static int unpack_entry(struct unpack_state *st, struct archive *a, struct archive_entry *ae)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_close_ int dfd = -1;
+        struct entry_ctx ec = { 0 };
+        struct entry_meta meta;
+        const char *parent, *name, *hardlink;
+        mode_t type = archive_entry_filetype(ae);
+        char *slash;
+        int r;
+
+        r = entry_read_name(st, ae, &ec, &path);
+        if (r < 0)
+                return r;
         /* Split into parent and name ("" parent is the root). */
         slash = strrchr(path, '/');
         if (slash) {
                 *slash = '\0';
                 name = slash + 1;
-        } else {
+        } else
                 name = path;
-        }
-        const char *parent = slash ? path : "";
+        parent = slash ? path : "";
 
-        if (str_startswith(name, ".wh."))
-                return apply_whiteout(st, &ec, parent, name);
-
-        type = archive_entry_filetype(ae);
         hardlink = archive_entry_hardlink(ae);
         if (!hardlink)
                 hardlink = archive_entry_hardlink_utf8(ae);
-        if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO || type == AE_IFSOCK ||
-                          (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK))) {
-                if (type == AE_IFCHR && archive_entry_rdev(ae) == 0) {
-                        /* overlayfs-style whiteout, 0:0 char device */
-                        _cleanup_free_ char *wh = xasprintf(".wh.%s", name);
-                        if (!wh)
-                                return -ENOMEM;
-                        return *name ? apply_whiteout(st, &ec, parent, wh) : 0;
-                }
-                st->dropped++;
-                return 0;
-        }
-
-        uid = archive_entry_uid(ae);
-        gid = archive_entry_gid(ae);
-        if (uid < 0 || uid >= ID_LIMIT || gid < 0 || gid >= ID_LIMIT)
-                return entry_fail(st, &ec, -EBADMSG, "owner ids must be in 0..65535");
-        perm = archive_entry_perm(ae);
-        mode = (perm & 0777) | (type == AE_IFDIR ? (perm & S_ISVTX) : 0);
-        times[0].tv_sec = times[1].tv_sec = archive_entry_mtime(ae);
-        times[0].tv_nsec = times[1].tv_nsec = archive_entry_mtime_nsec(ae);
-        if (times[1].tv_nsec < 0 || times[1].tv_nsec >= 1000000000L)
-                times[0].tv_nsec = times[1].tv_nsec = 0;
-
-        if (!*name) {
-                /* The root itself ("./"): metadata only. */
-                if (hardlink || type != AE_IFDIR)
-                        return entry_fail(st, &ec, -EBADMSG, "replaces the root directory");
-                fd = root_open(st->root_fd, "", O_RDONLY | O_DIRECTORY);
-                if (fd < 0)
-                        return entry_fail_errno(st, &ec, fd, "cannot open the root");
-                r = apply_owner_mode(fd, (uid_t) uid, (gid_t) gid, mode);
-                if (r < 0)
-                        return entry_fail_errno(st, &ec, r, "cannot set owner and mode");
-                return dir_time_add(st, ".", &times[1]);
-        }
+        r = entry_whiteout_or_drop(st, &ec, ae, parent, name, hardlink);
+        if (r < 0 || r == ENTRY_DONE)
+                return r < 0 ? r : 0;
+        r = entry_read_meta(st, &ec, ae, &meta);
+        if (r < 0)
+                return r;
+        if (!*name)
+                return unpack_root(st, &ec, type, hardlink, &meta);
 
         r = open_dir(st, &ec, parent, true, &dfd);
         if (r < 0)
@@ -686,79 +786,15 @@ static int unpack_entry(struct unpack_state *st, struct archive *a, struct archi
 
         if (hardlink)
                 return unpack_hardlink(st, &ec, dfd, path, name, hardlink);
-
         switch (type) {
         case AE_IFDIR:
-                r = make_room(dfd, name, true, &kept);
-                if (r < 0)
-                        return entry_fail_errno(st, &ec, r, "cannot replace the existing entry");
-                if (!kept && mkdirat(dfd, name, 0700) < 0)
-                        return entry_fail_errno(st, &ec, -errno, "cannot create the directory");
-                fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0)
-                        return entry_fail_errno(st, &ec, -errno, "cannot open the directory");
-                if (!kept) {
-                        r = dir_depth_note(st, &ec, dfd, fd);
-                        if (r < 0)
-                                return r;
-                }
-                r = apply_owner_mode(fd, (uid_t) uid, (gid_t) gid, mode);
-                if (r < 0)
-                        return entry_fail_errno(st, &ec, r, "cannot set owner and mode");
-                return dir_time_add(st, path, &times[1]);
-
-        case AE_IFREG: {
-                la_int64_t size = archive_entry_size(ae);
-                uint64_t total;
-
-                if (size < 0)
-                        return entry_fail(st, &ec, -EBADMSG, "negative size");
-                /* Before writing a byte: a bomb stops at its header. */
-                if (__builtin_add_overflow(st->bytes, (uint64_t) size, &total) ||
-                    total > st->lim.max_unpacked_bytes)
-                        return sf_err_set(st->err, -EFBIG, "layer %u: unpacked size exceeds the limit of %llu bytes",
-                                          st->layer, (unsigned long long) st->lim.max_unpacked_bytes);
-                r = make_room(dfd, name, false, &kept);
-                if (r < 0)
-                        return entry_fail_errno(st, &ec, r, "cannot replace the existing entry");
-                fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (fd < 0)
-                        return entry_fail_errno(st, &ec, -errno, "cannot create the file");
-                r = copy_data(st, a, &ec, fd, (uint64_t) size);
-                if (r < 0)
-                        return r;
-                r = apply_owner_mode(fd, (uid_t) uid, (gid_t) gid, mode);
-                if (r < 0)
-                        return entry_fail_errno(st, &ec, r, "cannot set owner and mode");
-                if (futimens(fd, times) < 0)
-                        return entry_fail_errno(st, &ec, -errno, "cannot set the time");
-                return 0;
-        }
-
-        case AE_IFLNK: {
-                const char *target = archive_entry_symlink(ae);
-
-                if (!target)
-                        target = archive_entry_symlink_utf8(ae);
-                if (!target || !*target)
-                        return entry_fail(st, &ec, -EBADMSG, "symlink without a target");
-                if (strlen(target) > st->lim.max_path_len)
-                        return entry_fail(st, &ec, -EFBIG, "symlink target too long");
-                r = make_room(dfd, name, false, &kept);
-                if (r < 0)
-                        return entry_fail_errno(st, &ec, r, "cannot replace the existing entry");
-                /* The target is stored, never resolved here: it is
-                 * confined at use by RESOLVE_IN_ROOT and the sandbox. */
-                if (symlinkat(target, dfd, name) < 0)
-                        return entry_fail_errno(st, &ec, -errno, "cannot create the symlink");
-                if (fchownat(dfd, name, (uid_t) uid, (gid_t) gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-                    !(errno == EPERM && geteuid() != 0))
-                        return entry_fail_errno(st, &ec, -errno, "cannot set the owner");
-                if (utimensat(dfd, name, times, AT_SYMLINK_NOFOLLOW) < 0)
-                        return entry_fail_errno(st, &ec, -errno, "cannot set the time");
-                return 0;
-        }
+                return unpack_dir(st, &ec, dfd, path, name, &meta);
+        case AE_IFREG:
+                return unpack_file(st, a, ae, &ec, dfd, name, &meta);
+        case AE_IFLNK:
+                return unpack_symlink(st, ae, &ec, dfd, name, &meta);
         default:
+                /* Not reached: entry_whiteout_or_drop() let only these through. */
                 st->dropped++;
                 return 0;
         }
@@ -800,8 +836,8 @@ struct layer_stream {
         bool done;                    /* the inflater has finished: EOF or error */
         bool cancel;                  /* the consumer has given up */
         int error;                    /* -EFBIG: stream cap; -EBADMSG: decompression; -ENOMEM */
-        char msg[160];
-        unsigned char digest[32];     /* valid when done without error */
+        char msg[IMAGE_PRINTABLE_SIZE];
+        unsigned char digest[SHA256_DIGEST_LENGTH]; /* valid when done without error */
         bool eof;                     /* the consumer saw the end */
 };
 
@@ -955,7 +991,7 @@ static int layer_stream_error(struct layer_stream *ls, char *msg, size_t n)
 static int layer_archive_error(struct unpack_state *st, struct archive *a, struct layer_stream *ls)
 {
         const char *m = archive_error_string(a);
-        char pbuf[160], lmsg[160];
+        char pbuf[IMAGE_PRINTABLE_SIZE], lmsg[IMAGE_PRINTABLE_SIZE];
         int e = layer_stream_error(ls, lmsg, sizeof lmsg);
 
         if (e == -EFBIG)
@@ -1004,7 +1040,7 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         _cleanup_(inflater_stop) struct inflater inf = { .started = false };
         struct layer_stream *ls = &inf.ls;
         struct archive_entry *ae;
-        char hex[65];
+        char hex[IMAGE_HEX_SIZE];
         int r;
 
         st->layer = index;
@@ -1028,7 +1064,7 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         if (archive_read_open_fd(raw, blob_fd, UNPACK_BUF_SIZE) != ARCHIVE_OK ||
             archive_read_next_header(raw, &ae) < ARCHIVE_WARN) {
                 const char *m = archive_error_string(raw);
-                char pbuf[160];
+                char pbuf[IMAGE_PRINTABLE_SIZE];
                 return sf_err_set(err, -EBADMSG, "layer %u: cannot read the blob: %s", index,
                                   m ? image_printable(m, pbuf, sizeof pbuf) : "unknown error");
         }
@@ -1078,7 +1114,7 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
         /* EOF without error: the inflater has finished the digest. */
         inflater_stop(&inf);
         hex_encode(ls->digest, sizeof ls->digest, hex);
-        if (strcmp(hex, diff_id + STRLEN("sha256:")) != 0)
+        if (strcmp(hex, diff_id + STRLEN(IMAGE_DIGEST_PREFIX)) != 0)
                 return sf_err_set(err, -EBADMSG, "layer %u: diff_id mismatch: the config says %s, the content is sha256:%s",
                                   index, diff_id, hex);
         return 0;

@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Secrets at rest: AES-256-GCM rows in the secrets table (store/secrets.h). */
-#include "secrets.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,20 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
-#include "../core/base/cleanup.h"
-#include "../core/base/util.h"
-#include "db_internal.h"
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "store/db_internal.h"
+#include "store/secrets.h"
 
-#define NONCE_BYTES 12
-#define TAG_BYTES 16
 #define KEY_FILE "store.key"
 /* Domain separation: AAD = "sfaasd-secret-v1\0" NS "\0" NAME. */
 #define AAD_PREFIX "sfaasd-secret-v1"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize)
-#define _cleanup_stmt_ _cleanup_(sqlite3_finalizep)
 DEFINE_TRIVIAL_CLEANUP_FUNC(EVP_CIPHER_CTX *, EVP_CIPHER_CTX_free)
 #define _cleanup_cipher_ _cleanup_(EVP_CIPHER_CTX_freep)
 
@@ -102,14 +96,14 @@ bool secret_name_valid(const char *name)
 /* ---- sealing ---- */
 
 static int crypt_init(EVP_CIPHER_CTX *ctx, bool enc, const struct secret_key *k, const char *ns,
-                      const char *name, const unsigned char nonce[NONCE_BYTES])
+                      const char *name, const unsigned char nonce[SECRET_NONCE_BYTES])
 {
         size_t nl = strlen(ns), ml = strlen(name);
         int outl;
         if (nl > SECRET_NAME_MAX + 1 || ml > SECRET_NAME_MAX + 1 || nl > INT_MAX)
                 return -EINVAL;
         if (EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL, enc) != 1 ||
-            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, NONCE_BYTES, NULL) != 1 ||
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SECRET_NONCE_BYTES, NULL) != 1 ||
             EVP_CipherInit_ex(ctx, NULL, NULL, k->bytes, nonce, enc) != 1 ||
             EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *) AAD_PREFIX, (int) sizeof AAD_PREFIX) != 1 ||
             EVP_CipherUpdate(ctx, NULL, &outl, (const unsigned char *) ns, (int) nl + 1) != 1 ||
@@ -118,8 +112,8 @@ static int crypt_init(EVP_CIPHER_CTX *ctx, bool enc, const struct secret_key *k,
         return 0;
 }
 
-int secret_seal(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
-                const void *in, size_t len, unsigned char *out)
+int secret_seal(const struct secret_key *k, const char *ns, const char *name,
+                const unsigned char nonce[SECRET_NONCE_BYTES], const void *in, size_t len, unsigned char *out)
 {
         _cleanup_cipher_ EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
         int outl = 0, fin = 0, r;
@@ -133,30 +127,31 @@ int secret_seal(const struct secret_key *k, const char *ns, const char *name, co
                 return r;
         if ((len > 0 && EVP_EncryptUpdate(ctx, out, &outl, in, (int) len) != 1) ||
             EVP_EncryptFinal_ex(ctx, out + outl, &fin) != 1 || (size_t) (outl + fin) != len ||
-            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, out + len) != 1)
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SECRET_TAG_BYTES, out + len) != 1)
                 return -EIO;
         return 0;
 }
 
-int secret_open(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
-                const unsigned char *in, size_t len, unsigned char *out)
+int secret_open(const struct secret_key *k, const char *ns, const char *name,
+                const unsigned char nonce[SECRET_NONCE_BYTES], const unsigned char *in, size_t len,
+                unsigned char *out)
 {
         _cleanup_cipher_ EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-        unsigned char tag[TAG_BYTES];
+        unsigned char tag[SECRET_TAG_BYTES];
         size_t clen;
         int outl = 0, fin = 0, r;
 
         if (!ctx)
                 return -ENOMEM;
-        if (len < TAG_BYTES || len - TAG_BYTES > SECRET_VALUE_MAX)
+        if (len < SECRET_TAG_BYTES || len - SECRET_TAG_BYTES > SECRET_VALUE_MAX)
                 return -EBADMSG;
-        clen = len - TAG_BYTES;
-        memcpy(tag, in + clen, TAG_BYTES);
+        clen = len - SECRET_TAG_BYTES;
+        memcpy(tag, in + clen, SECRET_TAG_BYTES);
         r = crypt_init(ctx, false, k, ns, name, nonce);
         if (r < 0)
                 return r;
         if ((clen > 0 && EVP_DecryptUpdate(ctx, out, &outl, in, (int) clen) != 1) ||
-            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_BYTES, tag) != 1)
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, SECRET_TAG_BYTES, tag) != 1)
                 return -EIO;
         if (EVP_DecryptFinal_ex(ctx, out + outl, &fin) != 1) {
                 OPENSSL_cleanse(out, clen);
@@ -167,33 +162,20 @@ int secret_open(const struct secret_key *k, const char *ns, const char *name, co
 
 /* ---- the table ---- */
 
-static int64_t unix_ns(void)
-{
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int prepare(struct store *s, const char *sql, sqlite3_stmt **ret)
-{
-        int rc = sqlite3_prepare_v2(store_sqlite(s), sql, -1, ret, NULL);
-        return rc == SQLITE_OK ? 0 : store_sql_errno(rc);
-}
-
 /* Seal value and run sql with ?1 ns, ?2 name, ?3 nonce, ?4 ciphertext, ?5 now. */
 static int secret_write(struct store *s, const struct secret_key *k, const char *sql, const char *ns,
                         const char *name, const void *value, size_t len)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ unsigned char *ct = NULL;
-        unsigned char nonce[NONCE_BYTES];
+        unsigned char nonce[SECRET_NONCE_BYTES];
         int r, rc;
 
         if (len > SECRET_VALUE_MAX)
                 return -EFBIG;
         if (!secret_name_valid(name))
                 return -EINVAL;
-        ct = malloc(len + TAG_BYTES);
+        ct = malloc(len + SECRET_TAG_BYTES);
         if (!ct)
                 return -ENOMEM;
         /* A nonce is never reused under one key: 96 random bits per write. */
@@ -203,20 +185,20 @@ static int secret_write(struct store *s, const struct secret_key *k, const char 
         r = secret_seal(k, ns, name, nonce, value, len, ct);
         if (r < 0)
                 return r;
-        r = prepare(s, sql, &st);
+        r = store_sql_prepare(s, sql, &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
         sqlite3_bind_blob(st, 3, nonce, sizeof nonce, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 4, ct, (int) (len + TAG_BYTES), SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, unix_ns());
+        sqlite3_bind_blob(st, 4, ct, (int) (len + SECRET_TAG_BYTES), SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, time_unix_ns());
         rc = sqlite3_step(st);
         if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
                 return -ENOENT;
         if (rc != SQLITE_DONE)
                 return store_sql_errno(rc);
-        return sqlite3_changes(store_sqlite(s)) == 0 ? -ENOENT : 0;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
 }
 
 int store_secret_create(struct store *s, const struct secret_key *k, const char *ns, const char *name,
@@ -240,21 +222,21 @@ int store_secret_update(struct store *s, const struct secret_key *k, const char 
 int store_secret_delete(struct store *s, const char *ns, const char *name)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
+        int r = store_sql_prepare(s, "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc != SQLITE_DONE)
-                return store_sql_errno(rc);
-        return sqlite3_changes(store_sqlite(s)) == 0 ? -ENOENT : 0;
+        r = store_sql_step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(s->db) == 0 ? -ENOENT : 0;
 }
 
 int store_secret_exists(struct store *s, const char *ns, const char *name)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = prepare(s, "SELECT 1 FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
+        int r = store_sql_prepare(s, "SELECT 1 FROM secrets WHERE namespace = ?1 AND name = ?2", &st), rc;
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -268,31 +250,12 @@ int store_secret_exists(struct store *s, const char *ns, const char *name)
 int store_secret_list(struct store *s, const char *ns, char ***ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        _cleanup_strv_free_ char **v = calloc(1, sizeof *v);
-        size_t n = 0;
-        int r, rc;
+        int r = store_sql_prepare(s, "SELECT name FROM secrets WHERE namespace = ?1 ORDER BY name", &st);
 
-        if (!v)
-                return -ENOMEM;
-        r = prepare(s, "SELECT name FROM secrets WHERE namespace = ?1 ORDER BY name", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(st, 0);
-                char **nv = realloc(v, (n + 2) * sizeof *v);
-                if (!nv)
-                        return -ENOMEM;
-                v = nv;
-                v[n] = strdup(t ? (const char *) t : "");
-                if (!v[n])
-                        return -ENOMEM;
-                v[++n] = NULL;
-        }
-        if (rc != SQLITE_DONE)
-                return store_sql_errno(rc);
-        *ret = TAKE_PTR(v);
-        return 0;
+        return store_sql_collect_strings(st, ret);
 }
 
 void secret_value_free(unsigned char *v, size_t len)
@@ -312,7 +275,7 @@ int store_secret_get(struct store *s, const struct secret_key *k, const char *ns
         size_t clen;
         int r, rc;
 
-        r = prepare(s, "SELECT nonce, ciphertext FROM secrets WHERE namespace = ?1 AND name = ?2", &st);
+        r = store_sql_prepare(s, "SELECT nonce, ciphertext FROM secrets WHERE namespace = ?1 AND name = ?2", &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -323,13 +286,13 @@ int store_secret_get(struct store *s, const struct secret_key *k, const char *ns
         if (rc != SQLITE_ROW)
                 return store_sql_errno(rc);
         nonce = sqlite3_column_blob(st, 0);
-        if (!nonce || sqlite3_column_bytes(st, 0) != NONCE_BYTES)
+        if (!nonce || sqlite3_column_bytes(st, 0) != SECRET_NONCE_BYTES)
                 return -EBADMSG;
         ct = sqlite3_column_blob(st, 1);
         clen = (size_t) sqlite3_column_bytes(st, 1);
-        if (!ct || clen < TAG_BYTES || clen - TAG_BYTES > SECRET_VALUE_MAX)
+        if (!ct || clen < SECRET_TAG_BYTES || clen - SECRET_TAG_BYTES > SECRET_VALUE_MAX)
                 return -EBADMSG;
-        out = malloc(clen - TAG_BYTES + 1);
+        out = malloc(clen - SECRET_TAG_BYTES + 1);
         if (!out)
                 return -ENOMEM;
         r = secret_open(k, ns, name, nonce, ct, clen, out);
@@ -337,8 +300,8 @@ int store_secret_get(struct store *s, const struct secret_key *k, const char *ns
                 free(out);
                 return r;
         }
-        out[clen - TAG_BYTES] = '\0';
+        out[clen - SECRET_TAG_BYTES] = '\0';
         *ret = out;
-        *ret_len = clen - TAG_BYTES;
+        *ret_len = clen - SECRET_TAG_BYTES;
         return 0;
 }

@@ -21,6 +21,9 @@
 #include "db.h"
 
 #define SECRET_KEY_BYTES 32
+/* AES-256-GCM: a 96-bit nonce per write, a 128-bit tag after the ciphertext. */
+#define SECRET_NONCE_BYTES 12
+#define SECRET_TAG_BYTES 16
 /* Largest secret value accepted (Kubernetes caps a Secret at 1 MiB). */
 #define SECRET_VALUE_MAX (512u * 1024u)
 /* Longest secret name; see secret_name_valid(). */
@@ -69,9 +72,10 @@ int store_secret_get(struct store *s, const struct secret_key *k, const char *ns
                      unsigned char **ret, size_t *ret_len);
 void secret_value_free(unsigned char *v, size_t len);
 
-/* The raw sealing, exposed for tests: out must hold len + 16 bytes
- * (ciphertext then tag). open writes len - 16 bytes. */
-int secret_seal(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
-                const void *in, size_t len, unsigned char *out);
-int secret_open(const struct secret_key *k, const char *ns, const char *name, const unsigned char nonce[12],
-                const unsigned char *in, size_t len, unsigned char *out);
+/* The raw sealing, exposed for tests: out must hold len + SECRET_TAG_BYTES
+ * bytes (ciphertext then tag). open writes len - SECRET_TAG_BYTES bytes. */
+int secret_seal(const struct secret_key *k, const char *ns, const char *name,
+                const unsigned char nonce[SECRET_NONCE_BYTES], const void *in, size_t len, unsigned char *out);
+int secret_open(const struct secret_key *k, const char *ns, const char *name,
+                const unsigned char nonce[SECRET_NONCE_BYTES], const unsigned char *in, size_t len,
+                unsigned char *out);

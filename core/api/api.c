@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #include "core/api/api.h"
+#include "core/api/auth.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
-#include "core/api/auth.h"
 
 static void api_root(struct http_request *req, const struct route *rt)
 {

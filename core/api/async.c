@@ -14,12 +14,12 @@
 
 #include "core/api/api.h"
 #include "core/base/cleanup.h"
+#include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/model/callid.h"
 #include "core/runtime/async.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
-#include "core/base/timefmt.h"
 
 #define RETRY_AFTER_S "5" /* Retry-After of a 429 for a full queue */
 

@@ -15,19 +15,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/api/api.h"
+#include "core/api/router.h"
+#include "core/api/ui.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
-#include "core/base/util.h"
-#include "core/api/router.h"
-#include "core/sfaasd.h"
-#include "core/api/api.h"
-#include "core/runtime/pool.h"
-#include "core/model/secret_files.h"
-#include "core/api/ui.h"
-#include "core/runtime/usage.h"
-#include "core/runtime/metrics.h"
-#include "core/runtime/logs.h"
 #include "core/base/timefmt.h"
+#include "core/base/util.h"
+#include "core/model/secret_files.h"
+#include "core/runtime/logs.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/pool.h"
+#include "core/runtime/usage.h"
+#include "core/sfaasd.h"
 
 
 

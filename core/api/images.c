@@ -37,12 +37,12 @@
 #include <unistd.h>
 
 #include "core/api/api.h"
+#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
-#include "core/base/util.h"
-#include "core/api/auth.h"
-#include "core/runtime/metrics.h"
 #include "core/base/timefmt.h"
+#include "core/base/util.h"
+#include "core/runtime/metrics.h"
 
 /* ---- images ---- */
 

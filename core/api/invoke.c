@@ -11,9 +11,9 @@
  */
 #include "core/api/api.h"
 #include "core/base/log.h"
+#include "core/runtime/invoke.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
-#include "core/runtime/invoke.h"
 
 static const char *route_ns(const struct route *rt)
 {

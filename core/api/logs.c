@@ -12,10 +12,10 @@
 
 #include "core/api/api.h"
 #include "core/base/cleanup.h"
+#include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/runtime/logs.h"
 #include "core/sfaasd.h"
-#include "core/base/timefmt.h"
 
 /* strconv.ParseBool's spellings (faas-cli sends true/false, go-sdk 1/0). */
 static int parse_bool(const char *s, bool *ret)

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "core/api/api.h"
+#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
@@ -18,7 +19,6 @@
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
-#include "core/api/auth.h"
 
 /* The database and its write-ahead log, in allocated bytes. */
 static uint64_t db_usage(const struct sfaasd *sf)

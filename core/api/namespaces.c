@@ -33,9 +33,9 @@
 #include <string.h>
 
 #include "core/api/api.h"
-#include "core/runtime/pool.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "core/runtime/pool.h"
 
 /* NULL when v is an object of strings (or null, or absent), else why not. */
 static const char *check_string_map(json_t *v)

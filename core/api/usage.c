@@ -26,8 +26,8 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/sfaasd.h"
 #include "core/model/group.h"
+#include "core/sfaasd.h"
 
 bool api_usage_requested(struct http_request *req)
 {

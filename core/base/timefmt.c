@@ -28,13 +28,6 @@ void time_rfc3339(int64_t unix_ns, int digits, char out[TIME_RFC3339_MAX])
         (void) snprintf(out, TIME_RFC3339_MAX, "%s.%0*ldZ", base, digits, frac);
 }
 
-int64_t time_now_unix_ns(void)
-{
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 void time_http_date(time_t t, char out[TIME_HTTP_MAX])
 {
         struct tm tm;

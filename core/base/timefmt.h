@@ -15,7 +15,5 @@
 /* unix_ns (nanoseconds since the epoch) as RFC 3339 UTC with `digits`
  * fraction digits (0: none, 9: nanoseconds). */
 void time_rfc3339(int64_t unix_ns, int digits, char out[TIME_RFC3339_MAX]);
-/* The wall clock now, in nanoseconds since the epoch. */
-int64_t time_now_unix_ns(void);
 /* t as an HTTP date. */
 void time_http_date(time_t t, char out[TIME_HTTP_MAX]);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 
-#include "util.h"
 #include "cleanup.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -364,6 +364,13 @@ uint64_t now_ns(void)
         struct timespec ts;
         (void) clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000000ULL + (uint64_t) ts.tv_nsec;
+}
+
+int64_t time_unix_ns(void)
+{
+        struct timespec ts;
+        (void) clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 bool str_startswith(const char *s, const char *prefix)

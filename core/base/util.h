@@ -56,6 +56,9 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
 
 /* Monotonic clock in nanoseconds. */
 uint64_t now_ns(void);
+/* Wall clock (CLOCK_REALTIME) in nanoseconds since the Unix epoch: for
+ * timestamps that are stored or shown, never for measuring intervals. */
+int64_t time_unix_ns(void);
 
 bool str_startswith(const char *s, const char *prefix);
 /* strdup that returns NULL for NULL. */

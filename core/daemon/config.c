@@ -4,10 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/daemon/config.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "core/daemon/config.h"
 #include "core/sfaasd.h"
+#include "store/image.h"
 
 void config_defaults(struct sfaasd_config *cfg)
 {
@@ -24,11 +25,11 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http.header_timeout_ms = 10000;
         cfg->http.idle_timeout_ms = 60000;
         cfg->http.first_byte_timeout_ms = 5000;
-        cfg->image.max_archive_bytes = 2ULL << 30;
-        cfg->image.max_unpacked_bytes = 4ULL << 30;
-        cfg->image.max_entries = 200000;
-        cfg->image.max_path_len = 4096;
-        cfg->image.max_layers = 128;
+        cfg->image.max_archive_bytes = IMAGE_DEFAULT_MAX_ARCHIVE_BYTES;
+        cfg->image.max_unpacked_bytes = IMAGE_DEFAULT_MAX_UNPACKED_BYTES;
+        cfg->image.max_entries = IMAGE_DEFAULT_MAX_ENTRIES;
+        cfg->image.max_path_len = IMAGE_DEFAULT_MAX_PATH_LEN;
+        cfg->image.max_layers = IMAGE_DEFAULT_MAX_LAYERS;
         cfg->function.memory_bytes = 128ULL << 20;
         cfg->function.pids = 64;
         cfg->function.cpu_millis = 1000;

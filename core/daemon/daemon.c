@@ -15,19 +15,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/daemon/daemon.h"
+#include "core/api/api.h"
+#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/api/api.h"
+#include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
+#include "core/runtime/async.h"
+#include "core/runtime/invoke.h"
+#include "core/runtime/logs.h"
+#include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
-#include "core/runtime/invoke.h"
-#include "core/api/auth.h"
-#include "core/runtime/metrics.h"
-#include "core/runtime/logs.h"
-#include "core/runtime/async.h"
 
 static void on_http_closed(struct http_server *s)
 {

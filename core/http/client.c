@@ -27,8 +27,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "core/base/cleanup.h"
 #include "core/base/buf.h"
+#include "core/base/cleanup.h"
 #include "core/base/util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo)

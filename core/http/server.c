@@ -13,9 +13,9 @@
 
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/http/peers.h"
-#include "core/base/timefmt.h"
 
 struct http_server {
         uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */

@@ -18,11 +18,11 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/http/client.h"
-#include "core/sfaasd.h"
-#include "store/async.h"
 #include "core/model/callid.h"
 #include "core/runtime/invoke.h"
 #include "core/runtime/logs.h"
+#include "core/sfaasd.h"
+#include "store/async.h"
 
 #define CALLBACK_WORKERS 16        /* own threads sending callbacks, so a dead receiver never
                                     * holds libuv's thread pool (imports, unpacking) */
@@ -93,13 +93,6 @@ struct async_workers {
         unsigned n_threads;
         int cancel_fd;             /* an eventfd */
 };
-
-static int64_t unix_ns(void)
-{
-        struct timespec ts;
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void on_kick(uv_idle_t *h);
 
@@ -330,7 +323,7 @@ static void cb_done(struct async_cb *cb)
                 /* The daemon is stopping: not an attempt; due again at the next start. */
                 attempts = c->callback_attempts;
                 state = "pending";
-                next = unix_ns();
+                next = time_unix_ns();
         } else if (!retry)
                 state = cb->status >= 200 && cb->status < 300 ? "delivered" : "failed";
         else if (attempts > (int) sf->cfg.async_callback_retries || cb->r == -EACCES)
@@ -340,7 +333,7 @@ static void cb_done(struct async_cb *cb)
                 state = "pending";
                 if (delay > BACKOFF_MAX_S)
                         delay = BACKOFF_MAX_S;
-                next = unix_ns() + (int64_t) delay * 1000000000LL;
+                next = time_unix_ns() + (int64_t) delay * 1000000000LL;
         }
         r = store_async_callback_update(sf->store, c->id, state, attempts, (int) cb->status,
                                         cb->r < 0 ? cb->error : NULL, next, sf->cfg.async_result_bytes);
@@ -428,7 +421,7 @@ static void start_callbacks(struct async *q)
         struct pick *pk;
         int r;
 
-        q->scanned_ns = unix_ns();
+        q->scanned_ns = time_unix_ns();
         if (sf->stopping || q->closed || q->callbacks >= CALLBACK_WORKERS)
                 return;
         pk = calloc(1, sizeof *pk);
@@ -492,7 +485,7 @@ static void on_retry(uv_timer_t *t)
  */
 static void arm_retry(struct async *q)
 {
-        int64_t at, now = unix_ns();
+        int64_t at, now = time_unix_ns();
         uint64_t ms;
 
         if (q->closed || q->sf->stopping || q->callbacks >= CALLBACK_WORKERS ||
@@ -687,7 +680,7 @@ static void on_purge(uv_timer_t *t)
 
         if (q->closed || sf->stopping)
                 return;
-        r = store_async_purge(sf->store, unix_ns() - (int64_t) sf->cfg.async_retention_ms * 1000000LL, PURGE_BATCH,
+        r = store_async_purge(sf->store, time_unix_ns() - (int64_t) sf->cfg.async_retention_ms * 1000000LL, PURGE_BATCH,
                               &n);
         if (r < 0)
                 log_error_errno(r, "cannot purge finished async calls");

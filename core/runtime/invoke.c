@@ -26,18 +26,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "core/runtime/invoke.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/runtime/pool.h"
-#include "core/model/recipe.h"
-#include "core/model/secret_files.h"
-#include "core/sfaasd.h"
 #include "core/model/callid.h"
 #include "core/model/group.h"
-#include "core/runtime/metrics.h"
+#include "core/model/recipe.h"
+#include "core/model/secret_files.h"
+#include "core/runtime/invoke.h"
 #include "core/runtime/logs.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/pool.h"
+#include "core/sfaasd.h"
 
 #define _cleanup_json_ _cleanup_(json_decrefp)
 

@@ -14,9 +14,9 @@
 
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
-#include "core/base/timefmt.h"
 
 #define LOG_LINE_MAX 16384
 /* A follower further behind than this is dropped: a slow reader must not
@@ -73,7 +73,7 @@ static int log_path(const struct logs *l, const char *ns, const char *name, cons
 /* Fixed-width RFC 3339 UTC: 2026-01-02T03:04:05.123456789Z (compares as text). */
 static void timestamp_now(char out[TIME_RFC3339_MAX])
 {
-        time_rfc3339(time_now_unix_ns(), 9, out);
+        time_rfc3339(time_unix_ns(), 9, out);
 }
 
 /* A JSON string of bytes that may not be UTF-8. */

@@ -38,9 +38,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/base/buf.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
-#include "core/base/buf.h"
 #include "core/base/util.h"
 #include "core/runtime/metrics.h"
 #include "core/sfaasd.h"

@@ -11,8 +11,8 @@
  * instance that goes away detaches its connections (uc->inst = NULL).
  */
 
-#include "core/runtime/pool_internal.h"
 #include "core/api/api.h"
+#include "core/runtime/pool_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +29,12 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/model/group.h"
 #include "core/model/recipe.h"
 #include "core/model/secret_files.h"
-#include "core/model/group.h"
-#include "core/runtime/usage.h"
-#include "core/runtime/metrics.h"
 #include "core/runtime/logs.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/usage.h"
 
 #define POOL_MAX_IDLE_CONNS 256
 #define POOL_BACKOFF_MIN_MS 100

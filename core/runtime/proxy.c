@@ -35,10 +35,10 @@
 
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/runtime/pool_internal.h"
 #include "core/model/callid.h"
-#include "core/runtime/metrics.h"
 #include "core/runtime/logs.h"
+#include "core/runtime/metrics.h"
+#include "core/runtime/pool_internal.h"
 
 static llhttp_settings_t resp_settings;
 static bool resp_settings_ready;

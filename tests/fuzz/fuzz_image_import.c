@@ -3,8 +3,8 @@
  * Fuzz harness over the whole image import path (store/image*.c): the
  * input is an archive as a client would upload it (docker save or OCI
  * layout, optionally compressed). It is written to a memfd and imported
- * with image_import_fd() into a fresh images dir, with small limits so
- * that one input stays cheap. Afterwards:
+ * with image_import() (no blob store) into a fresh images dir, with small
+ * limits so that one input stays cheap. Afterwards:
  *   - success: the images dir holds exactly <hex>/{rootfs,config.json,
  *     .complete} for the returned id, and nothing else;
  *   - failure: no result, an error message, and an empty images dir;
@@ -343,7 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (fd < 0 || write_all(fd, data, size) < 0 || lseek(fd, 0, SEEK_SET) != 0)
                 die("cannot fill the memfd: %s", strerror(errno));
 
-        r = image_import_fd(images, fd, &limits, &res, &err);
+        r = image_import(images, NULL, fd, &limits, &res, &err);
         close(fd);
         if (verbose)
                 fprintf(stderr, "fuzz_image_import: %d %s%s\n", r, r < 0 ? err.msg : "imported ",

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """Parity with umoci: every good OCI image unpacks through sfaasd
-(POST /system/images, which calls image_import_fd) to the same tree as
+(POST /system/images, which calls image_import) to the same tree as
 `umoci unpack` of the same layout, entry by entry.
 
 Compared for every path: type; mode minus the bits sfaasd strips (setuid,

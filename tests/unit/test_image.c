@@ -37,6 +37,15 @@
 #include "store/image.h"
 #include "store/image_internal.h"
 
+/* Remove an image folder at once: what the daemon does in two steps. */
+static int remove_image(const char *images, const char *id)
+{
+        char name[IMAGE_DETACHED_NAME_SIZE];
+        int r = image_detach(images, id, name, sizeof name, NULL);
+
+        return r < 0 ? r : image_purge_detached(images, name);
+}
+
 extern char **environ;
 
 struct fx {
@@ -122,7 +131,7 @@ static int import_file(const char *images, const char *name, const struct image_
         _cleanup_free_ char *path = fixture(name);
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
-        return image_import_fd(images, fd, lim, ret, err);
+        return image_import(images, NULL, fd, lim, ret, err);
 }
 
 static struct image_import_result *import_ok(const char *images, const char *name)
@@ -375,7 +384,7 @@ static void test_compressed_from_pipe(void **state)
                 _exit(0);
         }
         close(p[1]);
-        assert_int_equal(image_import_fd(images, p[0], NULL, &res, &err), 0);
+        assert_int_equal(image_import(images, NULL, p[0], NULL, &res, &err), 0);
         close(p[0]);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_false(res->existed);
@@ -570,7 +579,7 @@ static void test_zstd_layer_xz_outer(void **state)
         assert_true(fd >= 0);
         assert_int_equal(write_all(fd, outer, n_outer), 0);
         assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-        assert_int_equal(image_import_fd(images, fd, NULL, &res, &err), 0);
+        assert_int_equal(image_import(images, NULL, fd, NULL, &res, &err), 0);
         close(fd);
         unlink(path);
         assert_true(strv_contains(res->tags, "zstd:1"));
@@ -616,7 +625,7 @@ static void *import_thread_main(void *data)
         _cleanup_free_ char *path = fixture("busybox-oci.tar");
         int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-        t->r = fd < 0 ? -errno : image_import_fd(t->images, fd, NULL, &t->res, &t->err);
+        t->r = fd < 0 ? -errno : image_import(t->images, NULL, fd, NULL, &t->res, &t->err);
         if (fd >= 0)
                 close(fd);
         return NULL;
@@ -733,7 +742,7 @@ static void test_not_an_archive(void **state)
         int fd;
 
         fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        assert_int_equal(image_import_fd(images, fd, NULL, &res, &err), -EBADMSG);
+        assert_int_equal(image_import(images, NULL, fd, NULL, &res, &err), -EBADMSG);
         close(fd);
         assert_true(err.msg[0] != '\0');
 
@@ -742,13 +751,13 @@ static void test_not_an_archive(void **state)
         assert_true(fd >= 0);
         assert_int_equal(write_all(fd, "this is not a tar archive at all\n", 33), 0);
         assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-        assert_int_equal(image_import_fd(images, fd, NULL, &res, &err), -EBADMSG);
+        assert_int_equal(image_import(images, NULL, fd, NULL, &res, &err), -EBADMSG);
         close(fd);
         unlink(path);
         assert_null(res);
         assert_int_equal(dir_count(images), 0);
 
-        assert_int_equal(image_import_fd("relative/dir", 0, NULL, &res, &err), -EINVAL);
+        assert_int_equal(image_import("relative/dir", NULL, 0, NULL, &res, &err), -EINVAL);
 }
 
 static void test_hostile_confined(void **state)
@@ -972,12 +981,12 @@ static void test_paths(void **state)
         char *out;
 
         for (size_t i = 0; i < ELEMENTSOF(good); i++) {
-                assert_int_equal(image_entry_path_normalize(good[i].in, &out), 0);
+                assert_int_equal(image_path_normalize(good[i].in, IMAGE_PATH_ENTRY, &out), 0);
                 assert_string_equal(out, good[i].out);
                 free(out);
         }
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(image_entry_path_normalize(bad[i], &out), -EBADMSG);
+                assert_int_equal(image_path_normalize(bad[i], IMAGE_PATH_ENTRY, &out), -EBADMSG);
 
         assert_int_equal(image_clean_abs_path("/", &out), 0);
         assert_string_equal(out, "/");
@@ -1055,11 +1064,11 @@ static void test_remove_and_gc(void **state)
         struct image_import_result *res2 = import_ok(images, "crafted-opaque.tar");
         unsigned removed = 0;
 
-        assert_int_equal(image_remove(images, res->id), 0);
+        assert_int_equal(remove_image(images, res->id), 0);
         assert_false(exists_in(images, res->id + 7));
-        assert_int_equal(image_remove(images, res->id), -ENOENT);
-        assert_int_equal(image_remove(images, "sha256:xyz"), -EINVAL);
-        assert_int_equal(image_remove(images, "../etc"), -EINVAL);
+        assert_int_equal(remove_image(images, res->id), -ENOENT);
+        assert_int_equal(remove_image(images, "sha256:xyz"), -EINVAL);
+        assert_int_equal(remove_image(images, "../etc"), -EINVAL);
 
         junk1 = xasprintf("%s/.tmp-0123", images);
         junk2 = xasprintf("%s/.unpack-4567/rootfs", images);

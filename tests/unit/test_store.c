@@ -23,7 +23,21 @@
 static void put_image(struct store *s, const char *id, const char *tag)
 {
         char *tags[] = { (char *) tag, NULL };
-        assert_int_equal(store_image_put(s, id, "{\"Cmd\":[\"sh\"]}", "/x/rootfs", 1234, tag ? tags : NULL), 0);
+        assert_int_equal(store_image_put_ns(s, STORE_DEFAULT_NAMESPACE, id, "{\"Cmd\":[\"sh\"]}", "/x/rootfs", 1234,
+                                            tag ? tags : NULL),
+                         0);
+}
+
+/* The number of functions, in every namespace, that use image id. */
+static size_t image_user_count(struct store *s, const char *id)
+{
+        _cleanup_strv_free_ char **v = NULL;
+        size_t n = 0;
+
+        assert_int_equal(store_image_users(s, NULL, id, &v), 0);
+        while (v[n])
+                n++;
+        return n;
 }
 
 #define ID1 "sha256:1111111111111111111111111111111111111111111111111111111111111111"
@@ -167,7 +181,7 @@ static void test_functions(void **state)
         assert_true(got->created_at > 0);
         assert_true(got->updated_at >= got->created_at);
         store_function_free(got);
-        assert_int_equal(store_image_refcount(f->s, ID1), 1);
+        assert_int_equal(image_user_count(f->s, ID1), 1);
 
         /* A namespace with functions cannot be deleted; unknown namespace is refused. */
         fn.namespace = "nope";
