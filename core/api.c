@@ -627,6 +627,11 @@ void api_on_request(struct http_request *req)
         case ROUTE_ASYNC_STATUS:
                 api_async_status(req, &rt);
                 return;
+        case ROUTE_FUNCTION_HISTORY:
+        case ROUTE_HISTORY_FUNCTIONS:
+        case ROUTE_HISTORY:
+                api_history(req, &rt);
+                return;
         default:
                 /* Every route the router knows has a handler above; reaching
                  * here is a bug in this file, not a missing feature. */

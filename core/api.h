@@ -38,6 +38,9 @@ void api_scale(struct http_request *req, const struct route *rt);
 void api_secrets(struct http_request *req, const struct route *rt);
 /* core/metrics.c: GET /metrics (Prometheus text format). */
 void api_metrics(struct http_request *req, const struct route *rt);
+/* core/api_history.c: GET /system/function/{name}/history,
+ * /system/history/functions and /system/history (core/history.h). */
+void api_history(struct http_request *req, const struct route *rt);
 /* core/api_usage.c: ?usage=1 (or true) on GET /system/function(s). */
 bool api_usage_requested(struct http_request *req);
 /* Add "usage": {"cpu": CPU seconds, "totalMemoryBytes": N} from the

@@ -35,6 +35,7 @@ void sfaasd_maybe_finish(struct sfaasd *sf)
                 return;
         sf->finished = true;
         pools_close(sf);
+        history_sampler_close(sf);
         /* Queued calls and pending callbacks stay in the store for the next start. */
         async_close(sf);
         /* Everything acknowledged is committed; close what is left. */
@@ -136,6 +137,8 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->cfg = *cfg;
         sf->tmp_fd = -1;
         metrics_init(&sf->metrics);
+        history_init(&sf->history);
+        sf->metrics.history = &sf->history;
         /* A closed client socket must be an error return, not a fatal signal. */
         (void) sigaction(SIGPIPE, &sa, NULL);
 
@@ -197,6 +200,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         (void) uv_signal_start(&sf->sigterm, on_signal, SIGTERM);
         (void) uv_signal_start(&sf->sigint, on_signal, SIGINT);
         pools_start(sf);
+        history_sampler_start(sf);
 
         {
                 char host[128];
@@ -223,6 +227,7 @@ out:
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);
         metrics_release(&sf->metrics);
+        history_release(&sf->history);
         free(sf->password);
         secret_key_wipe(&sf->secret_key);
         return r;

@@ -42,6 +42,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/history.h"
 #include "core/metrics.h"
 #include "core/pool.h"
 #include "store/async.h"
@@ -133,6 +134,8 @@ void metrics_invocation_started(struct metrics *m, const char *name, const char 
         struct metrics_fn *f = fn_find(m, name, ns, true);
         if (f)
                 f->started++;
+        if (m->history)
+                history_call_started(m->history, ns, name, history_now());
 }
 
 void metrics_invocation_finished(struct metrics *m, const char *name, const char *ns, int code, double seconds)
@@ -141,6 +144,8 @@ void metrics_invocation_finished(struct metrics *m, const char *name, const char
         struct metrics_code *c = NULL, *nc;
         size_t i;
 
+        if (m->history)
+                history_call_finished(m->history, ns, name, code, seconds, history_now());
         if (!f)
                 return;
         for (i = 0; i < f->n_codes && f->codes[i].code <= code; i++)
@@ -179,6 +184,8 @@ uint64_t metrics_invocation_count(const struct metrics *m, const char *name, con
 
 void metrics_forget_function(struct metrics *m, const char *name, const char *ns)
 {
+        if (m->history)
+                history_forget(m->history, ns, name);
         for (struct metrics_fn **pp = &m->fns; *pp; pp = &(*pp)->next)
                 if (key_is((*pp)->key, name, ns)) {
                         struct metrics_fn *f = *pp;

@@ -12,6 +12,7 @@
 #include <uv.h>
 
 #include "core/async.h"
+#include "core/history.h"
 #include "core/http.h"
 #include "core/logs.h"
 #include "core/metrics.h"
@@ -82,6 +83,7 @@ struct sfaasd {
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
         struct metrics metrics;           /* core/metrics.h */
+        struct history history;           /* the last hour for the console's charts (core/history.h) */
         struct logs logs;                 /* per-function logs and their followers (core/logs.h) */
         struct async async;               /* the async call queue (core/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/pool.h) */
