@@ -17,7 +17,10 @@ DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
              libjs-chart.js
 # prometheus: for promtool (tests/integration/test_metrics.py); 19 MB, 12.5 s to
 # install here. On a systemd host the package also enables its server on :9090.
-DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus
+# chromium, chromium-driver, python3-selenium: the web console's browser tests
+# (tests/browser), headless against the real daemon.
+DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
+            chromium chromium-driver python3-selenium
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
 LLHTTP_DIR := /usr/share/llhttp
