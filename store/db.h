@@ -26,8 +26,8 @@ int store_open(const char *path, struct store **ret, struct sf_err *err);
 void store_close(struct store *s);
 /* The schema version this binary migrates to. */
 int store_schema_version(void);
-/* Give up to max_pages free pages back to the file system (the file
- * shrinks); *ret_free_pages (may be NULL): free pages still in the file. */
+/* Give up to max_pages free pages back to the file system: the file
+ * shrinks. *ret_free_pages (may be NULL): free pages still in the file. */
 int store_reclaim(struct store *s, unsigned max_pages, uint64_t *ret_free_pages);
 
 struct store_namespace {
