@@ -530,6 +530,16 @@
       $("main").focus();
     });
     window.addEventListener("hashchange", () => { route(); });
+    // A link to the page already shown reloads it (no hashchange fires).
+    document.addEventListener("click", (ev) => {
+      const a = ev.target.closest && ev.target.closest('a[href^="#/"]');
+      if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+      if (a.getAttribute("href") === location.hash) {
+        ev.preventDefault();
+        leaveView();
+        route();
+      }
+    });
     for (const v of Object.values(SF.views)) v.init && v.init();
     for (const t of Object.values(SF.tabs || {})) t.init && t.init();
     await restore();

@@ -184,7 +184,9 @@
     s.dataset.errors = String(errors);
     s.textContent = "Last hour: " + calls + " call" + (calls === 1 ? "" : "s") + ", " + errors + " error" +
       (errors === 1 ? "" : "s") + (p50s.length ? ", slowest p99 " + fmtSeconds(max(h.p99)) : "") +
-      ", at most " + max(h.instances) + " warm instance" + (max(h.instances) === 1 ? "" : "s") +
+      (c.fn && c.fn.sfaasd && c.fn.sfaasd.mode === "http"
+        ? ", at most " + max(h.instances) + " warm instance" + (max(h.instances) === 1 ? "" : "s")
+        : ", at most " + max(h.inflight) + " sandbox" + (max(h.inflight) === 1 ? "" : "es") + " at once") +
       ". Since the start: " + h.totals.calls + " calls, p50 " + fmtSeconds(h.totals.p50) + ".";
   }
 

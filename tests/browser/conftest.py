@@ -97,7 +97,8 @@ def browser():
     # Google's services at start and logs the refusals.
     for a in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              "--disable-default-apps", "--disable-extensions", "--lang=en-US", "--user-data-dir=" + profile):
+              "--disable-default-apps", "--disable-extensions", "--disable-dev-shm-usage", "--lang=en-US",
+              "--user-data-dir=" + profile):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
