@@ -13,10 +13,14 @@ GIT_SHA  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
              libsqlite3-dev libssl-dev libjansson-dev libarchive-dev \
-             zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev libcmocka-dev
+             zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev libcmocka-dev \
+             libjs-chart.js
 # prometheus: for promtool (tests/integration/test_metrics.py); 19 MB, 12.5 s to
 # install here. On a systemd host the package also enables its server on :9090.
-DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus
+# chromium, chromium-driver, python3-selenium: the web console's browser tests
+# (tests/browser), headless against the real daemon.
+DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
+            chromium chromium-driver python3-selenium
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
 LLHTTP_DIR := /usr/share/llhttp
@@ -60,7 +64,10 @@ CORE_SRC    := $(filter-out $(BASE_SRC),$(wildcard core/*/*.c))
 SANDBOX_SRC := $(wildcard sandbox/*.c)
 STORE_SRC   := $(wildcard store/*.c)
 CMD_SRC     := $(wildcard cmd/*.c)
-WEB_FILES   := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg))
+# Chart.js as Debian packages it (libjs-chart.js), embedded like the rest of
+# the console: no CDN, nothing fetched at run time.
+CHARTJS     := /usr/share/javascript/chart.js/chart.min.js
+WEB_FILES   := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg)) $(CHARTJS)
 LIB_SRC     := $(BASE_SRC) $(CORE_SRC) $(SANDBOX_SRC) $(STORE_SRC)
 LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o $(BUILD)/seccomp_policy.o
 LLHTTP_OBJ  := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
@@ -99,6 +106,8 @@ $(BUILD)/llhttp/%.o: $(LLHTTP_DIR)/%.c
 $(BUILD)/web_assets.c: web/embed.py $(WEB_FILES)
 	@mkdir -p $(dir $@)
 	$(PYTHON) web/embed.py $@ $(WEB_FILES)
+$(CHARTJS):
+	@echo "$@ is missing: install Debian's libjs-chart.js (make deps)" >&2; exit 1
 $(BUILD)/web_assets.o: $(BUILD)/web_assets.c
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 

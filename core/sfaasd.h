@@ -57,6 +57,7 @@ struct sfaasd_config {
 
 struct async;
 struct datadir;
+struct history;
 struct invocation;
 struct logs;
 struct metrics;
@@ -84,6 +85,7 @@ struct sfaasd {
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
         struct metrics *metrics;          /* core/runtime/metrics.h */
+        struct history *history;          /* the last hour for the console's charts (core/runtime/history.h) */
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */
         struct async *async;              /* the async call queue (core/runtime/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */

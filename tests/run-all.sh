@@ -40,8 +40,8 @@ for t in "$BUILD"/tests/fuzz_*; do
                 "$name" "$result" >"$out/fuzz-$name.xml"
 done
 
-echo "== integration and probe tests (pytest)"
-"$PYTHON" -m pytest -q -p no:cacheprovider --junitxml="$out/pytest.xml" tests/integration tests/probes "$@" \
+echo "== integration, probe and browser tests (pytest)"
+"$PYTHON" -m pytest -q -p no:cacheprovider --junitxml="$out/pytest.xml" tests/integration tests/probes tests/browser "$@" \
         || true
 [ -f "$out/pytest.xml" ] || crashed=$((crashed + 1))
 

@@ -1,50 +1,121 @@
 // SPDX-License-Identifier: MIT
-// sfaasd web UI. Plain DOM, no framework. Every piece of data reaches the page
-// through textContent or attributes, never innerHTML. All URLs are relative
-// ("../system/...") so the UI works behind a path prefix.
+// sfaasd web console: the shell. Plain DOM, no framework. Every piece of data
+// reaches the page through textContent or attributes, never innerHTML (the CSP
+// forbids inline script and style as well). All URLs are relative
+// ("../system/...") so the console works behind a path prefix.
+//
+// Every view has a URL (hash routes, since the daemon serves /ui/ as flat
+// files): reload and the back button keep the place.
+//   #/login                       sign in
+//   #/ns/NS/functions[?q=text]    the function list
+//   #/ns/NS/new                   deploy a new function
+//   #/ns/NS/fn/NAME[/TAB]         a function: overview, invoke, logs, charts, edit
+//   #/ns/NS/images, #/ns/NS/secrets
+//   #/host                        the host's charts (admin)
+// The other files (functions.js, deploy.js, ...) register their views in
+// SF.views; this one routes between them.
 "use strict";
 
 (function () {
-  const AUTH_KEY = "sfaasd.auth";       // base64("user:password"), this tab only
+  const AUTH_KEY = "sfaasd.auth";        // base64("user:secret"), this tab only
   const USER_KEY = "sfaasd.user";
-  const NS_KEY = "sfaasd.namespace";
+  const THEME_KEY = "sfaasd.theme";
   const DEFAULT_NS = "openfaas-fn";
-  const NAME_RE = /^[-a-zA-Z0-9_]+$/;
-  const SHOW_MAX = 256 * 1024;          // characters of a response body shown
-  const HEADERS_OF_INTEREST = ["content-type", "content-length", "x-duration-seconds", "x-call-id",
-    "x-openfaas-internal", "x-start-time", "retry-after"];
 
   const $ = (id) => document.getElementById(id);
-  const state = { auth: null, ns: null, functions: [], selected: null };
-
-  // ---- small helpers ------------------------------------------------------
 
   // Create an element; children are nodes or strings (set as text).
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
       if (k === "class") e.className = v;
       else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-      else e.setAttribute(k, v);
+      else e.setAttribute(k, v === true ? "" : v);
     }
-    for (const c of children) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    for (const c of children) {
+      if (c === undefined || c === null) continue;
+      e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
     return e;
   }
 
   function show(node, on) { node.hidden = !on; }
-
-  function say(msg) { $("status").textContent = msg; }
-
+  function say(msg) { $("status").textContent = ""; setTimeout(() => { $("status").textContent = msg; }, 30); }
   function showError(node, msg) {
     node.textContent = msg || "";
     show(node, !!msg);
   }
 
-  function b64utf8(s) {
-    const bytes = new TextEncoder().encode(s);
-    let bin = "";
-    for (const b of bytes) bin += String.fromCharCode(b);
-    return btoa(bin);
+  // A field's own error: text under it, aria-invalid on it.
+  function fieldError(input, node, msg) {
+    showError(node, msg);
+    if (msg) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  // ---- formatting -----------------------------------------------------------
+
+  function fmtBytes(n) {
+    n = Number(n);
+    if (!isFinite(n) || n < 0) return "?";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return (i === 0 ? String(n) : n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0)) + " " + units[i];
+  }
+
+  // Seconds to "3.1 ms", "250 µs", "1.20 s".
+  function fmtSeconds(s) {
+    if (s === null || s === undefined || !isFinite(s)) return "–";
+    if (s < 0.001) return (s * 1e6).toFixed(0) + " µs";
+    if (s < 1) return (s * 1e3).toFixed(s < 0.01 ? 2 : s < 0.1 ? 1 : 0) + " ms";
+    return s.toFixed(2) + " s";
+  }
+
+  // RFC 3339 with up to nine fraction digits; Date wants at most three.
+  function parseTime(s) {
+    if (typeof s !== "string" || s.startsWith("0001-")) return null;
+    const d = new Date(s.replace(/(\.\d{3})\d+/, "$1"));
+    return isNaN(d.getTime()) ? null : d;
+  }
+
+  function fmtAgo(d) {
+    const s = Math.round((Date.now() - d.getTime()) / 1000);
+    if (s < 5) return "just now";
+    if (s < 60) return s + " s ago";
+    if (s < 3600) return Math.round(s / 60) + " min ago";
+    if (s < 86400) return Math.round(s / 3600) + " h ago";
+    return Math.round(s / 86400) + " days ago";
+  }
+
+  // A <time> element: local date and time, and how long ago.
+  function timeEl(s) {
+    const d = parseTime(s);
+    if (!d) return document.createTextNode("–");
+    return el("time", { datetime: d.toISOString(), title: s }, d.toLocaleString() + " (" + fmtAgo(d) + ")");
+  }
+
+  // "KEY=value" lines <-> an object of strings.
+  function parseKV(text, what) {
+    const out = {};
+    const lines = text.split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l.trim() !== "");
+    for (const line of lines) {
+      const i = line.indexOf("=");
+      if (i <= 0 || !line.slice(0, i).trim())
+        throw new Error(what + ": the line \"" + line.slice(0, 80) + "\" is not KEY=value.");
+      out[line.slice(0, i).trim()] = line.slice(i + 1);
+    }
+    return out;
+  }
+  function formatKV(map) {
+    return Object.keys(map || {}).sort().map((k) => k + "=" + map[k]).join("\n");
+  }
+
+  // ---- the API --------------------------------------------------------------
+
+  class HttpError extends Error {
+    constructor(status, message) { super(message); this.status = status; }
   }
 
   // The error text of a failed response: {"error": "..."} or the first line.
@@ -60,19 +131,21 @@
     return line.slice(0, 300) || ("HTTP " + res.status + (res.statusText ? " " + res.statusText : ""));
   }
 
-  class HttpError extends Error {
-    constructor(status, message) { super(message); this.status = status; }
-  }
-
-  // A call to the gateway's /system API with the stored Basic credentials.
-  async function api(method, path, body, auth) {
-    const headers = {
-      "Authorization": "Basic " + (auth || state.auth),
+  function authHeaders(auth) {
+    return {
+      "Authorization": "Basic " + (auth || SF.session.auth),
       // Lets the daemon leave out WWW-Authenticate, so the browser does not
-      // pop up its own password prompt over ours.
+      // pop up its own password prompt over the form.
       "X-Requested-With": "XMLHttpRequest",
     };
-    const init = { method, headers, cache: "no-store", credentials: "omit", redirect: "error" };
+  }
+
+  // A call to the gateway's /system API with the session's credentials.
+  // opts: {auth, signal, raw (return the Response)}.
+  async function api(method, path, body, opts) {
+    opts = opts || {};
+    const headers = authHeaders(opts.auth);
+    const init = { method, headers, cache: "no-store", credentials: "omit", redirect: "error", signal: opts.signal };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -81,27 +154,47 @@
     try {
       res = await fetch(path, init);
     } catch (e) {
-      throw new HttpError(0, "Cannot reach the gateway: " + e.message);
+      if (e.name === "AbortError") throw e;
+      throw new HttpError(0, "Cannot reach the gateway (" + e.message + ").");
     }
-    if (res.status === 401) throw new HttpError(401, "Wrong username or password.");
+    if (res.status === 401) {
+      const err = new HttpError(401, "Wrong user name, password or token.");
+      if (!opts.auth) expired();
+      throw err;
+    }
     if (!res.ok) throw new HttpError(res.status, await errorText(res));
+    if (opts.raw) return res;
     const text = await res.text();
     if (!text) return null;
     try { return JSON.parse(text); } catch (e) { return text; }
   }
 
-  // A failure while signed in: a 401 means the password no longer works.
-  function fail(err) {
-    if (err instanceof HttpError && err.status === 401 && state.auth) {
-      signOut("Your session is no longer valid; sign in again.");
-      return;
-    }
-    showError($("app-error"), err.message);
+  const enc = encodeURIComponent;
+  const nsq = (ns) => "namespace=" + enc(ns || SF.ns);
+
+  // ---- session --------------------------------------------------------------
+
+  function b64utf8(s) {
+    const bytes = new TextEncoder().encode(s);
+    let bin = "";
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return btoa(bin);
   }
 
-  const nsQuery = () => "namespace=" + encodeURIComponent(state.ns);
+  // Who is signed in, and what they may see. Today the daemon has one user,
+  // the admin, who sees every namespace. TENANT HOOK (issue 15, point 8): a
+  // tenant signs in with its user name and token through the same form (Basic
+  // auth); GET /system/namespaces then answers with its own namespace only, so
+  // the switcher disappears, and `admin` comes from the API instead of the
+  // name (the host view and the namespace switcher follow it).
+  async function identify(auth, user) {
+    const list = await api("GET", "../system/namespaces", undefined, { auth });
+    let namespaces = (Array.isArray(list) ? list : []).filter((n) => typeof n === "string").sort();
+    if (namespaces.length === 0) namespaces = [DEFAULT_NS];
+    return { auth, user, admin: user === "admin", namespaces };
+  }
 
-  // ---- sign in / out ------------------------------------------------------
+  let wanted = null; // the route asked for before signing in
 
   async function signIn(ev) {
     ev.preventDefault();
@@ -109,21 +202,24 @@
     const pass = $("login-password").value;
     const errNode = $("login-error");
     if (!user || !pass) {
-      showError(errNode, "Enter the username and the password.");
+      showError(errNode, user ? "Enter the password or token." : "Enter the user name.");
       (user ? $("login-password") : $("login-username")).focus();
       return;
     }
     const auth = b64utf8(user + ":" + pass);
     $("login-submit").disabled = true;
     try {
-      // The check faas-cli login makes: the function list answers 200.
-      await api("GET", "../system/functions", undefined, auth);
-      state.auth = auth;
+      // As faas-cli login: the credentials work when the list answers 200.
+      await api("GET", "../system/functions", undefined, { auth });
+      SF.session = await identify(auth, user);
       sessionStorage.setItem(AUTH_KEY, auth);
       sessionStorage.setItem(USER_KEY, user);
       $("login-password").value = "";
       showError(errNode, "");
-      await enterApp();
+      enterShell();
+      const to = wanted && wanted !== "#/login" ? wanted : "#/";
+      wanted = null;
+      go(to, true);
     } catch (err) {
       showError(errNode, err.message);
       $("login-password").select();
@@ -134,349 +230,320 @@
   }
 
   function signOut(message) {
-    state.auth = null;
-    state.selected = null;
-    state.functions = [];
+    leaveView();
+    SF.session = null;
     sessionStorage.removeItem(AUTH_KEY);
     sessionStorage.removeItem(USER_KEY);
-    $("function-rows").replaceChildren();
-    $("namespace").replaceChildren();
-    show($("app-view"), false);
+    show($("nav"), false);
     show($("who"), false);
+    show($("ns-box"), false);
     showError($("app-error"), "");
-    show($("login-view"), true);
     showError($("login-error"), typeof message === "string" ? message : "");
-    $("login-password").focus();
+    go("#/login", true);
     say("Signed out.");
   }
 
-  async function enterApp() {
-    show($("login-view"), false);
-    show($("app-view"), true);
+  // A 401 on a call made with the session's credentials.
+  function expired() {
+    if (SF.session) {
+      wanted = location.hash;
+      signOut("Your session is no longer valid; sign in again.");
+    }
+  }
+
+  function enterShell() {
+    const s = SF.session;
+    show($("nav"), true);
     show($("who"), true);
-    $("who-name").textContent = "Signed in as " + (sessionStorage.getItem(USER_KEY) || "admin");
-    showPane(null);
-    await loadNamespaces();
-    if (state.auth) $("namespace").focus();
+    $("who-name").textContent = s.user;
+    $("who-name").setAttribute("title", "Signed in as " + s.user + (s.admin ? " (admin)" : ""));
+    show(document.querySelector('[data-nav="host"]'), s.admin);
+    // The switcher: every namespace for the admin; a tenant has one.
+    const sel = $("namespace");
+    sel.replaceChildren(...s.namespaces.map((n) => el("option", { value: n }, n)));
+    show($("ns-box"), s.namespaces.length > 1);
   }
 
-  // ---- namespaces and functions ------------------------------------------
-
-  async function loadNamespaces() {
-    let list = [];
+  async function restore() {
+    const auth = sessionStorage.getItem(AUTH_KEY);
+    const user = sessionStorage.getItem(USER_KEY) || "admin";
+    if (!auth) return false;
     try {
-      list = await api("GET", "../system/namespaces");
+      SF.session = await identify(auth, user);
     } catch (err) {
-      fail(err);
-      if (!state.auth) return; // signed out by a 401
+      sessionStorage.removeItem(AUTH_KEY);
+      showError($("login-error"), err.status === 401 ? "Your session is no longer valid; sign in again."
+        : err.message);
+      return false;
     }
-    if (!Array.isArray(list) || list.length === 0) list = [DEFAULT_NS];
-    list = list.filter((n) => typeof n === "string").sort();
-    const saved = sessionStorage.getItem(NS_KEY);
-    state.ns = list.includes(saved) ? saved : list.includes(DEFAULT_NS) ? DEFAULT_NS : list[0];
-    $("namespace").replaceChildren(...list.map((n) => el("option", { value: n }, n)));
-    $("namespace").value = state.ns;
-    await loadFunctions();
+    enterShell();
+    return true;
   }
 
-  async function loadFunctions() {
-    let list;
+  // ---- routing --------------------------------------------------------------
+
+  let current = null;      // {view, params}
+  let timers = [];         // intervals of the current view
+
+  // Run fn every ms while the current view shows (and once the tab is
+  // visible again); cleared when the view is left.
+  function every(ms, fn) {
+    const id = setInterval(() => { if (!document.hidden) fn(); }, ms);
+    timers.push(id);
+    return id;
+  }
+
+  function leaveView() {
+    for (const id of timers) clearInterval(id);
+    timers = [];
+    if (current && current.view.leave) {
+      try { current.view.leave(); } catch (e) { console.error(e); }
+    }
+    current = null;
+  }
+
+  function go(hash, replace) {
+    if (replace) {
+      history.replaceState(null, "", hash);
+      route();
+    } else if (location.hash === hash) {
+      route();
+    } else {
+      location.hash = hash;
+    }
+  }
+
+  function parseHash() {
+    const h = location.hash.startsWith("#/") ? location.hash.slice(1) : "/";
+    const q = h.indexOf("?");
+    const path = q < 0 ? h : h.slice(0, q);
+    let parts;
     try {
-      list = await api("GET", "../system/functions?" + nsQuery());
-    } catch (err) {
-      fail(err);
+      parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch (e) {
+      parts = ["?"];
+    }
+    return { parts, query: new URLSearchParams(q < 0 ? "" : h.slice(q + 1)) };
+  }
+
+  const link = {
+    functions: (ns) => "#/ns/" + enc(ns || SF.ns) + "/functions",
+    fn: (name, tab, ns) => "#/ns/" + enc(ns || SF.ns) + "/fn/" + enc(name) + (tab && tab !== "overview" ? "/" + tab : ""),
+    newFn: (ns) => "#/ns/" + enc(ns || SF.ns) + "/new",
+    images: (ns) => "#/ns/" + enc(ns || SF.ns) + "/images",
+    secrets: (ns) => "#/ns/" + enc(ns || SF.ns) + "/secrets",
+    host: () => "#/host",
+  };
+
+  function defaultNs() {
+    const list = SF.session.namespaces;
+    return list.includes(DEFAULT_NS) ? DEFAULT_NS : list[0];
+  }
+
+  function missing(text) {
+    return { view: SF.views.missing, params: { text } };
+  }
+
+  // Which view and parameters the hash asks for.
+  function resolve() {
+    const { parts, query } = parseHash();
+    if (!SF.session) return { view: SF.views.login, params: {} };
+    if (parts.length === 0 || parts[0] === "login") return { redirect: link.functions(defaultNs()) };
+    if (parts[0] === "host" && parts.length === 1)
+      return SF.session.admin ? { view: SF.views.host, params: {} } : missing("The host view is for the admin.");
+    if (parts[0] !== "ns" || parts.length < 3) return missing("There is no page at this address.");
+    const ns = parts[1];
+    if (!SF.session.namespaces.includes(ns)) return missing("There is no namespace \"" + ns + "\" (or it is not yours).");
+    const rest = parts.slice(2);
+    const simple = { functions: "functions", new: "deploy", images: "images", secrets: "secrets" };
+    if (rest.length === 1 && simple[rest[0]])
+      return { view: SF.views[simple[rest[0]]], params: { ns, query, mode: "new" } };
+    if (rest[0] === "fn" && rest.length >= 2 && rest.length <= 3) {
+      const tab = rest[2] || "overview";
+      if (tab === "edit") return { view: SF.views.deploy, params: { ns, name: rest[1], mode: "edit" } };
+      if (["overview", "invoke", "logs", "charts"].includes(tab))
+        return { view: SF.views.function, params: { ns, name: rest[1], tab, query } };
+    }
+    return missing("There is no page at this address.");
+  }
+
+  const VIEW_IDS = ["view-login", "view-functions", "view-function", "view-deploy", "view-images",
+    "view-secrets", "view-host", "view-missing"];
+
+  let routing = Promise.resolve();
+
+  function route() {
+    routing = routing.then(routeNow, routeNow);
+    return routing;
+  }
+
+  async function routeNow() {
+    const r = resolve();
+    if (r.redirect) {
+      history.replaceState(null, "", r.redirect);
+      return routeNow();
+    }
+    if (!SF.session && location.hash !== "#/login" && location.hash) wanted = location.hash;
+    const sameView = current && current.view === r.view && r.view.update &&
+      r.view.sameTarget && r.view.sameTarget(current.params, r.params);
+    if (sameView) {
+      // The same function, another tab: no reload of what is shown.
+      current.params = r.params;
+      await r.view.update(r.params);
+      markNav(r);
       return;
     }
+    leaveView();
     showError($("app-error"), "");
-    state.functions = (Array.isArray(list) ? list : []).filter((f) => f && typeof f.name === "string");
-    state.functions.sort((a, b) => a.name.localeCompare(b.name));
-    renderFunctions();
-    if (state.selected && !state.functions.some((f) => f.name === state.selected)) {
-      state.selected = null;
-      showPane(null);
+    if (r.params.ns) {
+      SF.ns = r.params.ns;
+      $("namespace").value = SF.ns;
     }
-    say(state.functions.length + " functions in " + state.ns + ".");
+    for (const id of VIEW_IDS) show($(id), id === r.view.id);
+    current = { view: r.view, params: r.params };
+    markNav(r);
+    try {
+      await r.view.enter(r.params);
+    } catch (err) {
+      if (err && err.name === "AbortError") return;
+      console.error(err);
+      showError($("app-error"), err.message || String(err));
+    }
+    // Move focus to the new view's heading (screen readers announce it).
+    const h = document.querySelector("#" + r.view.id + " h2");
+    if (h && current && current.view === r.view && !r.view.keepFocus) h.focus({ preventScroll: false });
   }
 
-  function renderFunctions() {
-    const rows = state.functions.map((f) => {
-      const current = f.name === state.selected;
-      const btn = el("button", { type: "button", class: "link", "data-testid": "function-open",
-        onclick: () => selectFunction(f.name) }, f.name);
-      if (current) btn.setAttribute("aria-current", "true");
-      const tr = el("tr", { "data-testid": "function-row", "data-name": f.name, class: current ? "current" : "" },
-        el("td", {}, btn, el("div", { class: "muted small" }, typeof f.image === "string" ? f.image : "")),
-        el("td", { class: "num" }, String(Math.round(Number(f.invocationCount) || 0))),
-        el("td", { class: "num" }, String(Number(f.replicas) || 0)));
-      return tr;
+  function markNav(r) {
+    const ns = SF.ns || (SF.session && defaultNs());
+    const section = r.view === SF.views.images ? "images" : r.view === SF.views.secrets ? "secrets"
+      : r.view === SF.views.host ? "host" : "functions";
+    for (const a of document.querySelectorAll("#nav a")) {
+      const which = a.dataset.nav;
+      if (ns && which !== "host") a.href = link[which](ns);
+      if (which === section && r.view !== SF.views.missing) a.setAttribute("aria-current", "page");
+      else a.removeAttribute("aria-current");
+    }
+    document.title = (r.view.title ? r.view.title(r.params) + " · " : "") + "sfaasd";
+  }
+
+  // ---- confirm dialog -------------------------------------------------------
+
+  // Resolves true when the user confirms. The dialog is modal: focus stays
+  // in it, Escape cancels, and focus returns to where it was.
+  function confirmDialog(title, text, okLabel) {
+    const d = $("confirm");
+    const back = document.activeElement;
+    $("confirm-title").textContent = title;
+    $("confirm-text").textContent = text;
+    $("confirm-ok").textContent = okLabel || "Delete";
+    return new Promise((resolve) => {
+      const done = (v) => {
+        $("confirm-ok").removeEventListener("click", ok);
+        $("confirm-cancel").removeEventListener("click", cancel);
+        d.removeEventListener("close", closed);
+        if (d.open) d.close();
+        if (back && back.focus) back.focus();
+        resolve(v);
+      };
+      const ok = () => done(true);
+      const cancel = () => done(false);
+      const closed = () => done(false);
+      $("confirm-ok").addEventListener("click", ok);
+      $("confirm-cancel").addEventListener("click", cancel);
+      d.addEventListener("close", closed);
+      d.showModal();
+      $("confirm-cancel").focus();
     });
-    $("function-rows").replaceChildren(...rows);
-    show($("no-functions"), rows.length === 0);
   }
 
-  // Which pane of the content area shows: "details", "deploy" or none.
-  function showPane(which) {
-    show($("details"), which === "details");
-    show($("deploy"), which === "deploy");
-    show($("placeholder"), !which);
+  // ---- theme ----------------------------------------------------------------
+
+  const THEMES = ["auto", "light", "dark"];
+  function applyTheme(t) {
+    if (t === "light" || t === "dark") document.documentElement.dataset.theme = t;
+    else delete document.documentElement.dataset.theme;
+    $("theme").textContent = "Theme: " + t;
+    $("theme-state").textContent = t === "auto" ? "follows the system" : t;
+    document.dispatchEvent(new CustomEvent("sf-theme"));
+  }
+  function cycleTheme() {
+    const now = localStorage.getItem(THEME_KEY) || "auto";
+    const next = THEMES[(THEMES.indexOf(now) + 1) % THEMES.length];
+    if (next === "auto") localStorage.removeItem(THEME_KEY);
+    else localStorage.setItem(THEME_KEY, next);
+    applyTheme(next);
+    say("Theme " + next + ".");
+  }
+  // A CSS custom property of the page (for the charts' colours).
+  function cssVar(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
-  function addProp(dl, term, value) {
-    if (value === undefined || value === null || value === "") return;
-    dl.append(el("dt", {}, term), el("dd", {}, String(value)));
-  }
+  // ---- views defined here ---------------------------------------------------
 
-  function addMap(dl, term, map) {
-    if (!map || typeof map !== "object") return;
-    const keys = Object.keys(map).sort();
-    if (keys.length === 0) return;
-    const ul = el("ul", { class: "kv" }, ...keys.map((k) => el("li", {}, el("code", {}, k), " = ", el("code", {}, String(map[k])))));
-    dl.append(el("dt", {}, term), el("dd", {}, ul));
-  }
+  const views = {
+    login: {
+      id: "view-login",
+      title: () => "Sign in",
+      enter() {
+        showError($("app-error"), "");
+        $("login-password").value = "";
+      },
+    },
+    missing: {
+      id: "view-missing",
+      title: () => "Not found",
+      enter(p) {
+        $("missing-text").textContent = p.text;
+        $("missing-home").href = SF.session ? link.functions(SF.ns || defaultNs()) : "#/login";
+      },
+    },
+  };
 
-  async function selectFunction(name) {
-    state.selected = name;
-    renderFunctions();
-    let f;
-    try {
-      f = await api("GET", "../system/function/" + encodeURIComponent(name) + "?" + nsQuery());
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    if (!f || typeof f !== "object") f = state.functions.find((x) => x.name === name) || { name };
-    showError($("app-error"), "");
-    $("details-title").textContent = name;
-    const dl = $("details-list");
-    dl.replaceChildren();
-    addProp(dl, "Image", f.image);
-    addProp(dl, "Namespace", f.namespace || state.ns);
-    addProp(dl, "Process", f.envProcess);
-    addProp(dl, "Replicas", (f.availableReplicas ?? "?") + " ready of " + (f.replicas ?? "?"));
-    // sfaasd's own object: the mode and, in http mode, the warm instances.
-    const ext = f.sfaasd && typeof f.sfaasd === "object" ? f.sfaasd : null;
-    if (ext) {
-      addProp(dl, "Mode", ext.mode === "http" ? "http (warm instances, port " + ext.port + ")"
-                                              : "exec (a fresh sandbox per call)");
-      if (Array.isArray(ext.instances) && ext.instances.length)
-        addProp(dl, "Instances", ext.instances.map((i) => i.id + " " + i.state +
-                (i.inflight ? " (" + i.inflight + " in flight)" : "")).join(", "));
-      if (ext.lastError) addProp(dl, "Last error", ext.lastError);
-    }
-    const listed = state.functions.find((x) => x.name === name);
-    if (listed) addProp(dl, "Invocations", Math.round(Number(listed.invocationCount) || 0));
-    if (f.createdAt && !String(f.createdAt).startsWith("0001-")) addProp(dl, "Created", f.createdAt);
-    addProp(dl, "URL", new URL("../function/" + name + "." + state.ns, location.href).href);
-    addMap(dl, "Environment", f.envVars);
-    addMap(dl, "Labels", f.labels);
-    addMap(dl, "Annotations", f.annotations);
-    if (Array.isArray(f.secrets) && f.secrets.length) addProp(dl, "Secrets", f.secrets.join(", "));
-    if (f.limits && typeof f.limits === "object") {
-      addProp(dl, "Memory limit", f.limits.memory);
-      addProp(dl, "CPU limit", f.limits.cpu);
-    }
-    if (f.readOnlyRootFilesystem) addProp(dl, "Root filesystem", "read-only");
-    show($("response"), false);
-    showPane("details");
-    $("details-title").setAttribute("tabindex", "-1");
-    $("details-title").focus();
-  }
+  // ---- start ----------------------------------------------------------------
 
-  async function deleteFunction() {
-    const name = state.selected;
-    if (!name || !confirm("Delete function " + name + " from namespace " + state.ns + "?")) return;
-    try {
-      // Namespace in the body (faas-cli) and the query (OpenFaaS UI).
-      await api("DELETE", "../system/functions?" + nsQuery(), { functionName: name, namespace: state.ns });
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    state.selected = null;
-    showPane(null);
-    say("Deleted " + name + ".");
-    await loadFunctions();
-    $("namespace").focus();
-  }
+  window.SF = {
+    $, el, show, say, showError, fieldError, fmtBytes, fmtSeconds, fmtAgo, parseTime, timeEl, parseKV, formatKV,
+    api, HttpError, errorText, authHeaders, nsq, enc, link, go, every, confirm: confirmDialog, cssVar,
+    views, session: null, ns: null, DEFAULT_NS,
+    // Views call this when what they show no longer exists (404).
+    current: () => current,
+  };
 
-  // ---- invoke -------------------------------------------------------------
-
-  function updateInvokeForm() {
-    const m = $("invoke-method").value;
-    const noBody = m === "GET";
-    $("invoke-body").disabled = noBody;
-    $("invoke-content-type").disabled = noBody;
-  }
-
-  async function invoke(ev) {
-    ev.preventDefault();
-    const name = state.selected;
-    if (!name) return;
-    const method = $("invoke-method").value;
-    // Gateway credentials are never sent to functions (as faas-cli).
-    const init = { method, headers: {}, cache: "no-store", credentials: "omit", redirect: "manual" };
-    if (method !== "GET") {
-      init.headers["Content-Type"] = $("invoke-content-type").value;
-      init.body = $("invoke-body").value;
-    }
-    const url = "../function/" + encodeURIComponent(name) + "." + encodeURIComponent(state.ns);
-    const button = $("invoke-button");
-    button.disabled = true;
-    $("invoke-status").textContent = "Waiting…";
-    $("invoke-time").textContent = "";
-    $("invoke-headers").replaceChildren();
-    $("invoke-response").textContent = "";
-    $("response").classList.remove("failed");
-    show($("response"), true);
-    const t0 = performance.now();
-    try {
-      const res = await fetch(url, init);
-      const text = await res.text();
-      const ms = performance.now() - t0;
-      $("invoke-status").textContent = res.type === "opaqueredirect" ? "Redirect (not followed)"
-        : res.status + (res.statusText ? " " + res.statusText : "");
-      $("invoke-time").textContent = ms < 1000 ? ms.toFixed(0) + " ms" : (ms / 1000).toFixed(2) + " s";
-      const dl = $("invoke-headers");
-      for (const h of HEADERS_OF_INTEREST) {
-        const v = res.headers.get(h);
-        if (v !== null) dl.append(el("dt", {}, h), el("dd", {}, v));
-      }
-      $("invoke-response").textContent = text.length > SHOW_MAX
-        ? text.slice(0, SHOW_MAX) + "\n… (" + (text.length - SHOW_MAX) + " more characters not shown)" : text;
-      if (!res.ok) $("response").classList.add("failed");
-      say("Invocation finished with status " + res.status + ".");
-    } catch (err) {
-      $("invoke-status").textContent = "Failed: " + err.message;
-      $("response").classList.add("failed");
-    } finally {
-      button.disabled = false;
-    }
-    loadFunctions(); // invocation counts
-  }
-
-  // ---- deploy -------------------------------------------------------------
-
-  async function openDeploy() {
-    state.selected = null;
-    renderFunctions();
-    $("deploy-form").reset();
-    showError($("deploy-error"), "");
-    showPane("deploy");
-    const sel = $("deploy-image");
-    let tags = [];
-    try {
-      const images = await api("GET", "../system/images");
-      if (Array.isArray(images))
-        for (const img of images)
-          if (img && Array.isArray(img.tags)) tags.push(...img.tags.filter((t) => typeof t === "string"));
-    } catch (err) {
-      if (err.status === 401) { fail(err); return; }
-      // No image list (an older gateway): typing a reference still works.
-    }
-    tags = [...new Set(tags)].sort();
-    sel.replaceChildren(...tags.map((t) => el("option", { value: t }, t)),
-      el("option", { value: "" }, tags.length ? "Other image reference…" : "Image reference…"));
-    sel.value = tags.length ? tags[0] : "";
-    updateImageRef();
-    $("deploy-name").focus();
-  }
-
-  function updateImageRef() {
-    const other = $("deploy-image").value === "";
-    show($("deploy-image-ref"), other);
-    show($("deploy-image-ref-label"), other);
-  }
-
-  function parseEnv(text) {
-    const env = {};
-    const lines = text.split("\n").map((l) => l.replace(/\r$/, "")).filter((l) => l.trim() !== "");
-    for (const line of lines) {
-      const i = line.indexOf("=");
-      if (i <= 0) throw new Error("Environment line \"" + line + "\" is not KEY=value.");
-      env[line.slice(0, i).trim()] = line.slice(i + 1);
-    }
-    return env;
-  }
-
-  async function deploy(ev) {
-    ev.preventDefault();
-    const errNode = $("deploy-error");
-    const name = $("deploy-name").value.trim();
-    const image = ($("deploy-image").value || $("deploy-image-ref").value).trim();
-    const fprocess = $("deploy-fprocess").value.trim();
-    let envVars;
-    if (!NAME_RE.test(name)) {
-      showError(errNode, "The name must be letters, digits, \"-\" and \"_\".");
-      $("deploy-name").focus();
-      return;
-    }
-    if (!image) {
-      showError(errNode, "Choose an image.");
-      ($("deploy-image").value ? $("deploy-image") : $("deploy-image-ref")).focus();
-      return;
-    }
-    try {
-      envVars = parseEnv($("deploy-env").value);
-    } catch (err) {
-      showError(errNode, err.message);
-      $("deploy-env").focus();
-      return;
-    }
-    const body = { service: name, image, namespace: state.ns, labels: {}, annotations: {} };
-    if (fprocess) body.envProcess = fprocess;
-    if (Object.keys(envVars).length) body.envVars = envVars;
-    $("deploy-submit").disabled = true;
-    try {
-      // Update if it exists, else create: what faas-cli deploy does.
-      try {
-        await api("PUT", "../system/functions", body);
-      } catch (err) {
-        if (err.status !== 404) throw err;
-        await api("POST", "../system/functions", body);
-      }
-    } catch (err) {
-      if (err.status === 401) fail(err);
-      else showError(errNode, err.message);
-      $("deploy-submit").disabled = false;
-      return;
-    }
-    $("deploy-submit").disabled = false;
-    say("Deployed " + name + ".");
-    await loadFunctions();
-    await selectFunction(name);
-  }
-
-  // ---- wiring -------------------------------------------------------------
-
-  document.addEventListener("DOMContentLoaded", () => {
+  document.addEventListener("DOMContentLoaded", async () => {
+    applyTheme(localStorage.getItem(THEME_KEY) || "auto");
+    $("theme").addEventListener("click", cycleTheme);
     $("login-form").addEventListener("submit", signIn);
     $("signout").addEventListener("click", () => signOut());
     $("namespace").addEventListener("change", () => {
-      state.ns = $("namespace").value;
-      sessionStorage.setItem(NS_KEY, state.ns);
-      state.selected = null;
-      showPane(null);
-      loadFunctions();
+      // The same kind of page in the other namespace.
+      const ns = $("namespace").value;
+      const r = current && current.view;
+      const to = r === SF.views.images ? link.images(ns) : r === SF.views.secrets ? link.secrets(ns)
+        : r === SF.views.host ? link.host() : link.functions(ns);
+      go(to);
     });
-    $("refresh").addEventListener("click", () => loadFunctions());
-    $("new-function").addEventListener("click", openDeploy);
-    $("deploy-form").addEventListener("submit", deploy);
-    $("deploy-cancel").addEventListener("click", () => { showPane(null); $("new-function").focus(); });
-    $("deploy-image").addEventListener("change", updateImageRef);
-    $("delete").addEventListener("click", deleteFunction);
-    $("invoke-form").addEventListener("submit", invoke);
-    $("invoke-method").addEventListener("change", updateInvokeForm);
-    document.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape" && !$("deploy").hidden) { showPane(null); $("new-function").focus(); }
+    // The skip link targets #main, which is not a route.
+    document.querySelector(".skip").addEventListener("click", (ev) => {
+      ev.preventDefault();
+      $("main").focus();
     });
-    updateInvokeForm();
-
-    state.auth = sessionStorage.getItem(AUTH_KEY);
-    if (state.auth) {
-      enterApp();
-    } else {
-      show($("login-view"), true);
-      $("login-password").focus();
-    }
+    window.addEventListener("hashchange", () => { route(); });
+    // A link to the page already shown reloads it (no hashchange fires).
+    document.addEventListener("click", (ev) => {
+      const a = ev.target.closest && ev.target.closest('a[href^="#/"]');
+      if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+      if (a.getAttribute("href") === location.hash) {
+        ev.preventDefault();
+        leaveView();
+        route();
+      }
+    });
+    for (const v of Object.values(SF.views)) v.init && v.init();
+    for (const t of Object.values(SF.tabs || {})) t.init && t.init();
+    await restore();
+    if (!SF.session && location.hash !== "#/login") wanted = location.hash || null;
+    await route();
   });
 })();

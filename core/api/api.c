@@ -56,6 +56,9 @@ static const struct {
         [ROUTE_INVOKE] = { api_invoke_head, api_invoke },
         [ROUTE_ASYNC_INVOKE] = { NULL, api_async_invoke },
         [ROUTE_ASYNC_STATUS] = { NULL, api_async_status },
+        [ROUTE_FUNCTION_HISTORY] = { NULL, api_history },
+        [ROUTE_HISTORY_FUNCTIONS] = { NULL, api_history },
+        [ROUTE_HISTORY] = { NULL, api_history },
 };
 
 /* A request's route, from its head to its handler (req->app). */

@@ -55,6 +55,9 @@ void api_secrets(struct http_request *req, const struct route *rt);
 /* core/api/async.c: POST /async-function/..., GET /system/async/{call-id}. */
 void api_async_invoke(struct http_request *req, const struct route *rt);
 void api_async_status(struct http_request *req, const struct route *rt);
+/* history.c: GET /system/function/{name}/history, /system/history/functions
+ * and /system/history (core/runtime/history.h). */
+void api_history(struct http_request *req, const struct route *rt);
 /* core/api/logs.c: GET /system/logs. */
 void api_logs(struct http_request *req);
 /* metrics.c: GET /metrics (Prometheus text format). */

@@ -68,7 +68,7 @@ static int parse_since(const char *s, char out[TIME_RFC3339_MAX])
         }
         if (*p != '\0')
                 return -EINVAL;
-        time_rfc3339((int64_t) t * 1000000000LL + frac, 9, out);
+        time_rfc3339_ts(t, frac, 9, out);
         return 0;
 }
 

@@ -111,9 +111,18 @@ int route_match(const char *method, const char *path, struct route *r)
                         r->id = ROUTE_FUNCTIONS;
                         allowed = crud;
                 } else if (str_startswith(p, "function/")) {
+                        const char *n = p + 9, *slash = strchr(n, '/');
                         r->id = ROUTE_FUNCTION;
-                        if (!copy_seg(r->name, sizeof r->name, p + 9, strlen(p + 9)) || !route_valid_name(r->name))
+                        if (slash && strcmp(slash, "/history") == 0)
+                                r->id = ROUTE_FUNCTION_HISTORY;
+                        if (!copy_seg(r->name, sizeof r->name, n,
+                                      r->id == ROUTE_FUNCTION ? strlen(n) : (size_t) (slash - n)) ||
+                            !route_valid_name(r->name))
                                 return -EINVAL;
+                } else if (strcmp(p, "history") == 0) {
+                        r->id = ROUTE_HISTORY;
+                } else if (strcmp(p, "history/functions") == 0) {
+                        r->id = ROUTE_HISTORY_FUNCTIONS;
                 } else if (strcmp(p, "namespaces") == 0) {
                         r->id = ROUTE_NAMESPACES;
                 } else if (strcmp(p, "namespace") == 0 || str_startswith(p, "namespace/")) {

@@ -27,6 +27,9 @@ enum route_id {
         ROUTE_INVOKE,          /* any /function/{name}[.{ns}][/rest] */
         ROUTE_ASYNC_INVOKE,    /* POST /async-function/... */
         ROUTE_ASYNC_STATUS,    /* GET /system/async/{call-id} (sfaasd): name = the call id */
+        ROUTE_FUNCTION_HISTORY, /* GET /system/function/{name}/history (sfaasd, core/runtime/history.h) */
+        ROUTE_HISTORY_FUNCTIONS, /* GET /system/history/functions (sfaasd) */
+        ROUTE_HISTORY,         /* GET /system/history (sfaasd): the host */
 };
 
 #define ROUTE_NAME_MAX 64

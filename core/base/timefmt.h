@@ -15,5 +15,8 @@
 /* unix_ns (nanoseconds since the epoch) as RFC 3339 UTC with `digits`
  * fraction digits (0: none, 9: nanoseconds). */
 void time_rfc3339(int64_t unix_ns, int digits, char out[TIME_RFC3339_MAX]);
+/* The same from seconds and nanoseconds: for times past 2262 (int64
+ * nanoseconds' end), such as a far "since" a client sends. */
+void time_rfc3339_ts(time_t secs, long nsec, int digits, char out[TIME_RFC3339_MAX]);
 /* t as an HTTP date. */
 void time_http_date(time_t t, char out[TIME_HTTP_MAX]);

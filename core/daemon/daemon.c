@@ -23,6 +23,7 @@
 #include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
 #include "core/runtime/async.h"
+#include "core/runtime/history.h"
 #include "core/runtime/invoke.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
@@ -53,6 +54,7 @@ static void on_drain(uv_prepare_t *h)
         (void) uv_prepare_stop(&sf->drain);
         uv_close((uv_handle_t *) &sf->drain, NULL);
         pools_close(sf);
+        history_sampler_close(sf);
         /* Queued calls and pending callbacks stay in the store for the next start. */
         async_close(sf);
         /* Everything acknowledged is committed; close what is left. */
@@ -158,6 +160,7 @@ struct sfaasd_owned {
         struct sfaasd sf;
         struct datadir datadir;
         struct metrics metrics;
+        struct history history;
         struct logs logs;
         struct async async;
 };
@@ -180,11 +183,14 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->cfg = *cfg;
         sf->datadir = &owned->datadir;
         sf->metrics = &owned->metrics;
+        sf->history = &owned->history;
         sf->logs = &owned->logs;
         sf->async = &owned->async;
         sf->tmp_fd = -1;
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
+        history_init(sf->history);
+        sf->metrics->history = sf->history;
         /* A closed client socket must be an error return, not a fatal signal. */
         (void) sigaction(SIGPIPE, &sa, NULL);
 
@@ -267,6 +273,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         (void) uv_signal_start(&sf->sigterm, on_signal, SIGTERM);
         (void) uv_signal_start(&sf->sigint, on_signal, SIGINT);
         pools_start(sf);
+        history_sampler_start(sf);
 
         {
                 char host[128];
@@ -293,6 +300,7 @@ out:
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);
         metrics_release(sf->metrics);
+        history_release(sf->history);
         free(sf->password);
         secret_key_wipe(&sf->secret_key);
         /* Last: the lock outlives our cgroup subtree (removed above). */

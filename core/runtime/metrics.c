@@ -44,6 +44,7 @@
 #include "core/base/util.h"
 #include "core/runtime/metrics.h"
 #include "core/sfaasd.h"
+#include "core/runtime/history.h"
 
 /* The Prometheus client libraries' default buckets, as the gateway uses. */
 static const double gateway_bounds[] = { .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10 };
@@ -132,6 +133,8 @@ void metrics_invocation_started(struct metrics *m, const char *name, const char 
         struct metrics_fn *f = fn_find(m, name, ns, true);
         if (f)
                 f->started++;
+        if (m->history)
+                history_call_started(m->history, ns, name, history_now());
 }
 
 void metrics_invocation_finished(struct metrics *m, const char *name, const char *ns, int code, double seconds)
@@ -140,6 +143,8 @@ void metrics_invocation_finished(struct metrics *m, const char *name, const char
         struct metrics_code *c = NULL, *nc;
         size_t i;
 
+        if (m->history)
+                history_call_finished(m->history, ns, name, code, seconds, history_now());
         if (!f)
                 return;
         for (i = 0; i < f->n_codes && f->codes[i].code <= code; i++)
@@ -178,6 +183,8 @@ uint64_t metrics_invocation_count(const struct metrics *m, const char *name, con
 
 void metrics_forget_function(struct metrics *m, const char *name, const char *ns)
 {
+        if (m->history)
+                history_forget(m->history, ns, name);
         for (struct metrics_fn **pp = &m->fns; *pp; pp = &(*pp)->next)
                 if (key_is((*pp)->key, name, ns)) {
                         struct metrics_fn *f = *pp;

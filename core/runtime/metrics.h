@@ -54,8 +54,13 @@ struct metrics_http {
         uint64_t total;
 };
 
+struct history;
+
 struct metrics {
         struct metrics_fn *fns;
+        /* Calls are also counted into the console's last hour
+         * (core/runtime/history.h) when set; NULL in the unit tests. */
+        struct history *history;
         uint64_t sandbox_starts_ok, sandbox_starts_error;
         struct metrics_histogram sandbox_start_seconds;
         struct metrics_http *http;     /* sfaasd_http_requests_total */

@@ -242,6 +242,12 @@ struct pool *pool_get(struct sfaasd *sf, const char *ns, const char *name, int *
         return p;
 }
 
+uint32_t pools_warm_instances(struct sfaasd *sf, const char *ns, const char *name)
+{
+        struct pool *p = pool_lookup(sf, ns, name);
+        return p && p->mode == FN_MODE_HTTP ? (uint32_t) (p->n_starting + p->n_ready) : 0;
+}
+
 enum fn_mode pool_mode(const struct pool *p)
 {
         return p->mode;

@@ -97,6 +97,8 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
  * FunctionStatus. */
 void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *st);
 
+/* Warm instances (starting or ready) of an http-mode function; 0 otherwise. */
+uint32_t pools_warm_instances(struct sfaasd *sf, const char *ns, const char *name);
 /* gateway_service_count: instances of an http-mode function, 1 for exec mode. */
 uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name);
 /* For GET /metrics. */

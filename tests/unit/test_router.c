@@ -90,6 +90,10 @@ static void test_system_routes(void **state)
                 { "GET", "/system/secrets", ROUTE_SECRETS, true },
                 { "GET", "/system/logs", ROUTE_LOGS, true },
                 { "POST", "/system/namespace/", ROUTE_NAMESPACE, true },
+                { "GET", "/system/function/figlet/history", ROUTE_FUNCTION_HISTORY, true },
+                { "POST", "/system/function/figlet/history", ROUTE_FUNCTION_HISTORY, false },
+                { "GET", "/system/history", ROUTE_HISTORY, true },
+                { "GET", "/system/history/functions", ROUTE_HISTORY_FUNCTIONS, true },
         };
         struct route r;
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -100,6 +104,12 @@ static void test_system_routes(void **state)
         }
         assert_int_equal(route_match("GET", "/system/function/figlet", &r), 0);
         assert_string_equal(r.name, "figlet");
+        assert_int_equal(route_match("GET", "/system/function/figlet/history", &r), 0);
+        assert_string_equal(r.name, "figlet");
+        assert_int_equal(route_match("GET", "/system/function/figlet/other", &r), -EINVAL);
+        assert_int_equal(route_match("GET", "/system/function//history", &r), -EINVAL);
+        assert_int_equal(route_match("GET", "/system/function/a.b/history", &r), -EINVAL);
+        assert_int_equal(route_match("GET", "/system/history/other", &r), -ENOENT);
         assert_int_equal(route_match("GET", "/system/nothing", &r), -ENOENT);
 }
 

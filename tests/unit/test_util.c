@@ -17,7 +17,9 @@
 
 #include <cmocka.h>
 
+#include "core/base/buf.h"
 #include "core/base/lockfile.h"
+#include "core/base/timefmt.h"
 #include "core/base/util.h"
 
 static uint64_t ms(const char *s)
@@ -115,12 +117,68 @@ static void test_lockfile(void **state)
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* RFC 3339 with 0..9 fraction digits, before 1970 and past 2262 too; HTTP dates. */
+static void test_time_formats(void **state)
+{
+        char out[TIME_RFC3339_MAX], http[TIME_HTTP_MAX];
+
+        time_rfc3339(1796561325123456789LL, 9, out);
+        assert_string_equal(out, "2026-12-06T12:48:45.123456789Z");
+        time_rfc3339(1796561325123456789LL, 3, out);
+        assert_string_equal(out, "2026-12-06T12:48:45.123Z");
+        time_rfc3339(1796561325123456789LL, 0, out);
+        assert_string_equal(out, "2026-12-06T12:48:45Z");
+        time_rfc3339(-1, 9, out);
+        assert_string_equal(out, "1969-12-31T23:59:59.999999999Z");
+        time_rfc3339_ts((time_t) 32503680000LL, 0, 9, out); /* 3000-01-01 */
+        assert_string_equal(out, "3000-01-01T00:00:00.000000000Z");
+        time_http_date((time_t) 1796561325, http);
+        assert_string_equal(http, "Sun, 06 Dec 2026 12:48:45 GMT");
+}
+
+/* The bounded buffer: the ceiling, the sticky error, printf, steal. */
+static void test_buf(void **state)
+{
+        struct buf b = BUF_INIT(10);
+        char *p;
+        size_t n;
+
+        assert_int_equal(buf_appends(&b, "hello"), 0);
+        assert_int_equal(buf_printf(&b, "%d", 1234), 0);
+        assert_string_equal(b.p, "hello1234");
+        assert_int_equal(buf_appends(&b, "xy"), -EMSGSIZE); /* 11 > 10: refused whole */
+        assert_string_equal(b.p, "hello1234");
+        assert_int_equal(buf_appendc(&b, 'z'), -EMSGSIZE); /* sticky */
+        assert_int_equal(b.err, -EMSGSIZE);
+        buf_reset(&b);
+        assert_int_equal(buf_appendc(&b, 'z'), 0);
+        p = buf_steal(&b, &n);
+        assert_string_equal(p, "z");
+        assert_int_equal(n, 1);
+        assert_null(b.p);
+        free(p);
+        p = buf_steal(&b, &n); /* empty: "" */
+        assert_string_equal(p, "");
+        free(p);
+        {
+                struct buf big = { 0 };
+                for (int i = 0; i < 10000; i++)
+                        assert_int_equal(buf_append(&big, "0123456789", 10), 0);
+                assert_int_equal(big.len, 100000);
+                assert_int_equal(strlen(big.p), 100000);
+                buf_wipe(&big);
+                assert_null(big.p);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_durations),
                 cmocka_unit_test(test_sizes_and_cpu),
                 cmocka_unit_test(test_lockfile),
+                cmocka_unit_test(test_time_formats),
+                cmocka_unit_test(test_buf),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
