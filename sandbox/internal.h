@@ -18,54 +18,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox/init/protocol.h"
 #include "sandbox/sandbox.h"
 
-/* Steps the child reports on failure, as {step, errno} over the error pipe. */
-enum sb_step {
-        SB_STEP_NONE = 0,
-        SB_STEP_SIGNALS,
-        SB_STEP_SYNC,
-        SB_STEP_CGROUP_JOIN,
-        SB_STEP_CGROUPNS,
-        SB_STEP_PROPAGATION,
-        SB_STEP_ROOTFS_ATTACH,
-        SB_STEP_PROC,
-        SB_STEP_PROC_LIMIT_USERNS,
-        SB_STEP_PROC_MASK,
-        SB_STEP_PROC_READONLY,
-        SB_STEP_DEV,
-        SB_STEP_DEV_NODE,
-        SB_STEP_DEV_SHM,
-        SB_STEP_TMP,
-        SB_STEP_BIND,
-        SB_STEP_HOSTNAME,
-        SB_STEP_LOOPBACK,
-        SB_STEP_PIVOT_ROOT,
-        SB_STEP_WORKDIR,
-        SB_STEP_SETSID,
-        SB_STEP_STDIO,
-        SB_STEP_RLIMITS,
-        SB_STEP_CAP_BOUNDING,
-        SB_STEP_CAP_AMBIENT,
-        SB_STEP_SECUREBITS,
-        SB_STEP_SETGROUPS,
-        SB_STEP_SETUID,
-        SB_STEP_CAPSET,
-        SB_STEP_NO_NEW_PRIVS,
-        SB_STEP_CHDIR,
-        SB_STEP_CLOSE_FDS,
-        SB_STEP_SIGMASK,
-        SB_STEP_SECCOMP,
-        SB_STEP_EXEC,
-        SB_STEP_MAX_,
-};
-
+/* enum sb_step and struct sb_child_error: sandbox/init/protocol.h, shared
+ * with the sandbox init. */
 const char *sb_step_name(int step);
 
-struct sb_child_error {
-        int32_t step;
-        int32_t err;   /* positive errno */
-};
 
 /* SB_CTRL_CPUACCT is v1 only and accounting only: no limits, no leaf per
  * sandbox; a sandbox with a group joins the group's directory there (see
