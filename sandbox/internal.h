@@ -53,7 +53,10 @@ struct sb_rlimit_plan {
 struct sb_plan {
         /* fds in the parent's table; the child gets copies (no CLONE_FILES) */
         int sync_fd;          /* socket: one byte once the id maps are written */
-        int err_fd;           /* write end, CLOEXEC: EOF on exec, sb_child_error on failure */
+        int err_fd;           /* write end, CLOEXEC: EOF once the function is exec'd,
+                               * sb_child_error on failure (protocol.h) */
+        int status_fd;        /* write end of the exit-status pipe (protocol.h) */
+        int init_fd;          /* the launcher's sealed memfd of the init (initfd.c) */
         int root_mnt_fd;      /* detached idmapped tree of the rootfs */
         bool late_root;       /* root_mnt_fd is made after clone3, idmapped with the
                                * child's own user namespace, and sent with the sync
@@ -85,9 +88,10 @@ struct sb_plan {
         int last_cap;
         const struct sock_fprog *seccomp;
 
-        char *const *argv;
+        /* The init's argv (protocol.h): the function's executable candidates
+         * (PATH resolved here) and argv; envp is the function's. */
+        char *const *init_argv;
         char *const *envp;
-        const char *exec_paths[SB_MAX_EXEC_PATHS + 1];   /* candidates, NULL-terminated */
 };
 
 /* child.c: clone3 with CLONE_VM on a dedicated stack, child runs sb_child_main.
@@ -99,6 +103,13 @@ long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size,
  * each child (see the file's comment). Return the tree's fd (CLOEXEC). */
 int sb_template_dev(int *ret_fd);
 int sb_template_mask(int *ret_fd);
+
+/* initfd.c: the sandbox init in a sealed, execute-only memfd (CLOEXEC). */
+int sb_init_memfd(int *ret_fd, struct sf_err *err);
+/* $(BUILD)/init_image.c, written by tools/embed_blob.py at build time from
+ * sandbox/init/sfaasd-init.c. */
+extern const unsigned char sb_init_image[];
+extern const size_t sb_init_image_len;
 
 /* netns.c: pre-made network namespaces (see the file's comment). */
 struct sb_netns_pool {

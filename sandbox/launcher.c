@@ -68,6 +68,7 @@ struct sandbox_launcher {
         bool have_pool;
         bool one_shot;
         int dev_tmpl_fd;          /* templates.c; -1 = each child builds its own */
+        int init_fd;              /* the sandbox init, sealed memfd (initfd.c) */
         int mask_tmpl_fd;
         struct sb_netns_pool pool;
         void *stack_map;
@@ -79,8 +80,9 @@ struct sandbox_launcher {
 };
 
 struct sandbox {
-        pid_t pid;
+        pid_t pid;                /* the init's (pid 1 inside) */
         int pidfd;
+        int status_fd;            /* read end of the init's exit-status pipe */
         struct sb_cgroup cg;
         uint64_t timeout_ms;
         bool reaped;
@@ -121,8 +123,12 @@ static const char *const step_names[SB_STEP_MAX_] = {
         [SB_STEP_NO_NEW_PRIVS] = "no_new_privs",
         [SB_STEP_CHDIR] = "chdir",
         [SB_STEP_CLOSE_FDS] = "close fds",
+        [SB_STEP_INIT_FDS] = "init fds",
         [SB_STEP_SIGMASK] = "signal mask",
         [SB_STEP_SECCOMP] = "seccomp",
+        [SB_STEP_INIT_EXEC] = "execve of the sandbox init",
+        [SB_STEP_INIT_ARGS] = "sandbox init arguments",
+        [SB_STEP_INIT_FORK] = "fork of the function by the sandbox init",
         [SB_STEP_EXEC] = "execve",
 };
 
@@ -158,8 +164,11 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 return sf_err_set(err, -ENOMEM, "out of memory");
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 l->userns[i].fd = -1;
-        l->dev_tmpl_fd = l->mask_tmpl_fd = -1;
+        l->dev_tmpl_fd = l->mask_tmpl_fd = l->init_fd = -1;
         r = sb_seccomp_builtin(&l->prog, err);
+        if (r < 0)
+                goto fail;
+        r = sb_init_memfd(&l->init_fd, err);
         if (r < 0)
                 goto fail;
         l->last_cap = read_last_cap();
@@ -219,6 +228,8 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
                 (void) close(l->dev_tmpl_fd);
         if (l->mask_tmpl_fd >= 0)
                 (void) close(l->mask_tmpl_fd);
+        if (l->init_fd >= 0)
+                (void) close(l->init_fd);
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 if (l->userns[i].fd >= 0)
                         (void) close(l->userns[i].fd);
@@ -424,6 +435,8 @@ static bool clean_abs_path(const char *p)
 
 struct spawn_ctx {
         struct sb_plan plan;
+        const char *exec_paths[SB_MAX_EXEC_PATHS + 1];   /* candidates, NULL-terminated */
+        char **init_argv;
         char *exec_buf;
         char *bind_strs;
         int bind_fds[SB_MAX_BINDS];
@@ -433,11 +446,36 @@ struct spawn_ctx {
 static void spawn_ctx_release(struct spawn_ctx *c)
 {
         free(c->exec_buf);
+        free(c->init_argv);
         free(c->bind_strs);
         for (size_t i = 0; i < c->n_bind_fds; i++)
                 (void) close(c->bind_fds[i]);
         if (c->plan.root_mnt_fd >= 0)
                 (void) close(c->plan.root_mnt_fd);
+}
+
+/* The init's argv (sandbox/init/protocol.h): its name, the candidates,
+ * the separator, the function's argv. */
+static int plan_init_argv(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
+{
+        size_t n_paths = 0, argc = 0, k = 0;
+
+        while (c->exec_paths[n_paths])
+                n_paths++;
+        while (spec->argv[argc])
+                argc++;
+        c->init_argv = calloc(n_paths + argc + 3, sizeof *c->init_argv);
+        if (!c->init_argv)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        c->init_argv[k++] = (char *) SB_INIT_ARGV0;
+        for (size_t i = 0; i < n_paths; i++)
+                c->init_argv[k++] = (char *) c->exec_paths[i];
+        c->init_argv[k++] = (char *) SB_INIT_SEP;
+        for (size_t i = 0; i < argc; i++)
+                c->init_argv[k++] = spec->argv[i];
+        c->init_argv[k] = NULL;
+        c->plan.init_argv = c->init_argv;
+        return 0;
 }
 
 static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
@@ -446,9 +484,9 @@ static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec,
         size_t nlen = strlen(name), cap, off = 0, n = 0;
 
         if (strchr(name, '/')) {
-                c->plan.exec_paths[0] = name;
-                c->plan.exec_paths[1] = NULL;
-                return 0;
+                c->exec_paths[0] = name;
+                c->exec_paths[1] = NULL;
+                return plan_init_argv(c, spec, err);
         }
         if (nlen == 0 || nlen > NAME_MAX)
                 return sf_err_set(err, -EINVAL, "bad command name '%s'", name);
@@ -469,17 +507,17 @@ static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec,
                         memcpy(dst, p, dl);
                         dst[dl] = '/';
                         memcpy(dst + dl + 1, name, nlen + 1);
-                        c->plan.exec_paths[n++] = dst;
+                        c->exec_paths[n++] = dst;
                         off += dl + nlen + 2;
                 }
                 p += dl;
                 if (*p == ':')
                         p++;
         }
-        c->plan.exec_paths[n] = NULL;
+        c->exec_paths[n] = NULL;
         if (n == 0)
                 return sf_err_set(err, -ENOENT, "'%s' not found: PATH is empty", name);
-        return 0;
+        return plan_init_argv(c, spec, err);
 }
 
 static void plan_rlimit(struct sb_plan *p, int res, uint64_t v)
@@ -613,7 +651,7 @@ static int wait_exit(int pidfd, int *ret_status)
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err)
 {
-        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1 } };
+        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1, .status_fd = -1 } };
         struct sb_plan *p = &c.plan;
         struct sandbox_limits lim;
         struct sb_cgroup cg = SB_CGROUP_INIT;
@@ -623,7 +661,8 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         sigset_t all, old;
         char gen_name[64];
         const char *name;
-        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1, userns_fd, r;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1,
+            userns_fd, r;
         ssize_t n;
         long pid;
 
@@ -679,9 +718,9 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->gid = spec->gid;
         p->last_cap = l->last_cap;
         p->seccomp = &l->prog;
+        p->init_fd = l->init_fd;
         p->dev_tmpl_fd = l->dev_tmpl_fd;
         p->mask_tmpl_fd = l->mask_tmpl_fd;
-        p->argv = spec->argv;
         p->envp = spec->envp;
         for (int i = 0; i < 3; i++)
                 p->stdio[i] = spec->stdio[i];
@@ -736,13 +775,16 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         for (int k = 0; k < SB_CTRL_MAX_; k++)
                 p->cg_tasks_fd[k] = cg.mode == SB_CGROUP_V1 ? cg.tasks_fd[k] : -1;
 
-        /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE. */
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
+        /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE.
+         * The status pipe is read once, after the exit, and never waited on. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+            pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0) {
                 r = sf_err_errno(err, -errno, "socketpair/pipe");
                 goto out;
         }
         p->sync_fd = sync_p[1];
         p->err_fd = err_p[1];
+        p->status_fd = status_p[1];
 
         memset(&args, 0, sizeof args);
         args.flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
@@ -792,6 +834,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         }
         (void) close(TAKE_FD(sync_p[1]));
         (void) close(TAKE_FD(err_p[1]));
+        (void) close(TAKE_FD(status_p[1]));
 
         r = write_id_maps((pid_t) pid, spec->uid_base);
         if (r < 0)
@@ -834,6 +877,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         }
         sb->pid = (pid_t) pid;
         sb->pidfd = TAKE_FD(pidfd);
+        sb->status_fd = TAKE_FD(status_p[0]);
         sb->cg = cg;
         cg = (struct sb_cgroup) SB_CGROUP_INIT;
         sb_cgroup_close_spawn_fds(&sb->cg);
@@ -846,6 +890,8 @@ out:
                         (void) close(sync_p[i]);
                 if (err_p[i] >= 0)
                         (void) close(err_p[i]);
+                if (status_p[i] >= 0)
+                        (void) close(status_p[i]);
         }
         if (pidfd >= 0)
                 (void) close(pidfd);
@@ -877,9 +923,29 @@ int sandbox_kill(struct sandbox *sb)
         return r;
 }
 
+/* The function's wait status from the init's record, when the init lived to
+ * write one; else the init's own (killed by us, by the OOM killer, ...). */
+static void take_status(struct sandbox *sb, int init_status)
+{
+        struct sb_init_status rec;
+        ssize_t n;
+
+        sb->status = init_status;
+        if (sb->status_fd < 0)
+                return;
+        do
+                n = read(sb->status_fd, &rec, sizeof rec);
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t) sizeof rec && rec.magic == SB_INIT_STATUS_MAGIC)
+                sb->status = rec.wait_status;
+        (void) close(sb->status_fd);
+        sb->status_fd = -1;
+}
+
 int sandbox_reap(struct sandbox *sb, int *ret_status)
 {
         siginfo_t si;
+        int status;
 
         if (!sb)
                 return -EINVAL;
@@ -890,9 +956,10 @@ int sandbox_reap(struct sandbox *sb, int *ret_status)
                 if (si.si_pid == 0)
                         return -EAGAIN;
                 if (si.si_code == CLD_EXITED)
-                        sb->status = (si.si_status & 0xff) << 8;
+                        status = (si.si_status & 0xff) << 8;
                 else
-                        sb->status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+                        status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+                take_status(sb, status);
                 sb->reaped = true;
         }
         if (ret_status)
@@ -952,12 +1019,14 @@ void sandbox_free(struct sandbox *sb)
                 (void) sandbox_kill(sb);
                 if (wait_exit(sb->pidfd, &status) == 0) {
                         sb->reaped = true;
-                        sb->status = status;
+                        take_status(sb, status);
                 }
         }
         (void) sb_cgroup_destroy(&sb->cg);
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
+        if (sb->status_fd >= 0)
+                (void) close(sb->status_fd);
         free(sb);
 }
 

@@ -11,11 +11,18 @@
  *                            creates the launcher's own cgroup subtree under
  *                            the caller's cgroup.
  *   sandbox_spawn()          per sandbox: clone into fresh namespaces, apply
- *                            the whole default policy, execve the command.
+ *                            the whole default policy, exec the sandbox init
+ *                            (pid 1: sandbox/init/), which execs the command.
  *                            Returns only when the command has been exec'd
  *                            (>= 0) or the start failed (< 0, err names the
  *                            step and the errno). Never half-protected.
- *   sandbox_pidfd()          poll it (uv_poll / poll) for exit.
+ *   sandbox_pidfd()          poll it (uv_poll / poll) for exit. The pid and
+ *                            pidfd are the init's: a signal sent there that a
+ *                            supervisor uses (SIGTERM, SIGINT, SIGHUP,
+ *                            SIGQUIT, SIGUSR1/2, SIGWINCH, SIGCONT) is passed
+ *                            on to the command; the init ends when the
+ *                            command does, and sandbox_reap() reports the
+ *                            command's own wait status.
  *   sandbox_kill()           SIGKILL every process of the sandbox.
  *   sandbox_reap()           collect the exit status once the pidfd is readable.
  *   sandbox_free()           kill if still running, reap, remove the cgroup.
@@ -116,13 +123,17 @@ void sandbox_launcher_free(struct sandbox_launcher *l);
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err);
 
+/* The host pid of the sandbox's init (pid 1 inside), whose namespaces the
+ * command shares. */
 pid_t sandbox_pid(const struct sandbox *sb);
 int sandbox_pidfd(const struct sandbox *sb);
 /* Kill every process of the sandbox (SIGKILL to its pid 1, which takes the
  * whole pid namespace with it; cgroup.kill where available). Idempotent. */
 int sandbox_kill(struct sandbox *sb);
 /* Non-blocking: -EAGAIN while running; else the wait status (as from
- * waitpid: use WIFEXITED etc.) in *ret_status. Reaps once. */
+ * waitpid: use WIFEXITED etc.) in *ret_status. Reaps once. The status is the
+ * command's as the init saw it; when the init itself was killed before it
+ * could tell (sandbox_kill, the OOM killer), the init's: SIGKILL. */
 int sandbox_reap(struct sandbox *sb, int *ret_status);
 /* Blocking wait with the spec's timeout (kills on expiry, *ret_timed_out). */
 int sandbox_wait(struct sandbox *sb, int *ret_status, bool *ret_timed_out);
@@ -159,6 +170,7 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
 
 /* Exit code as a shell reports it: status, or 128+N when killed by signal N. */
 int sandbox_exit_code(int wait_status);
+
 
 /* For `sfaasd check`: which cgroup hierarchy sandbox_launcher_new() would use.
  * Returns 2 (v2) or 1 (v1) and a one-line description of what the host

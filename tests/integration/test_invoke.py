@@ -277,16 +277,18 @@ def test_hostname_is_not_the_hosts(api, fns):
     assert name and name != socket.gethostname()
 
 
-def test_pid1_is_the_function(api, fns):
-    r = sh(api, "cat /proc/1/cmdline; echo; echo $$", name="rootsh")
+def test_pid1_is_the_sandbox_init(api, fns):
+    # pid 1 is sfaasd's sandbox init (sandbox/init/), the function its child
+    r = sh(api, "cat /proc/1/cmdline; echo; echo $$ $PPID", name="rootsh")
     assert r.status_code == 200, r.text
-    cmdline, pid = r.text.split("\n")[:2]
-    assert cmdline == "sh\0", repr(r.text)   # argv ["sh"], NUL-terminated
-    assert pid == "1"
+    cmdline, pids = r.text.split("\n")[:2]
+    argv = cmdline.split("\0")
+    assert argv[0] == "sfaasd-init" and argv[-3:] == ["--", "sh", ""], repr(r.text)
+    assert pids == "2 1"
     # nothing else runs in the pid namespace
     r = sh(api, "ls /proc | grep -E '^[0-9]+$' | wc -l", name="rootsh")
     assert r.status_code == 200, r.text
-    assert int(r.text) <= 4  # sh, ls, grep, wc
+    assert int(r.text) <= 5  # init, sh, ls, grep, wc
 
 
 def test_network_only_loopback(api, fns):

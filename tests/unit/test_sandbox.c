@@ -674,11 +674,134 @@ static void test_stale_subtree_swept(void **state)
                 free(dirs[k]);
 }
 
+/* The function is pid 2; pid 1 is the init, a sealed memfd and not the
+ * sfaasd binary (host side: /proc/PID/exe of the sandbox's pid). */
+static void test_init_is_pid1(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "echo $$ $PPID", NULL };
+        char *argv2[] = { "sleep", "30", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        struct stat init_st, self_st;
+        char out[256], path[64], exe[PATH_MAX];
+        ssize_t n;
+        int status;
+
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_exit_code(status), 0);
+        assert_string_equal(out, "2 1\n");
+
+        s = base_spec(f, argv2);
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        (void) xsnprintf(path, sizeof path, "/proc/%d/exe", (int) sandbox_pid(sb));
+        n = readlink(path, exe, sizeof exe - 1);
+        assert_true(n > 0);
+        exe[n] = '\0';
+        assert_true(strncmp(exe, "/memfd:" SB_INIT_ARGV0, strlen("/memfd:" SB_INIT_ARGV0)) == 0);
+        assert_int_equal(stat(path, &init_st), 0);
+        assert_int_equal(stat("/proc/self/exe", &self_st), 0);
+        assert_false(init_st.st_dev == self_st.st_dev && init_st.st_ino == self_st.st_ino);
+        assert_int_equal(init_st.st_mode & 07777, 0111);
+        sandbox_free(sb);
+}
+
+/* The function's own wait status comes through the init: an exit with 137
+ * stays an exit, a signal stays a signal. */
+static void test_status_through_init(void **state)
+{
+        struct fixture *f = *state;
+        static const struct {
+                const char *script;
+                bool exited;
+                int value;
+        } cases[] = {
+                { "exit 137", true, 137 },
+                { "exit 0", true, 0 },
+                { "kill -KILL $$", false, SIGKILL },
+                { "kill -SEGV $$", false, SIGSEGV },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *argv[] = { "sh", "-c", (char *) cases[i].script, NULL };
+                struct sandbox_spec s = base_spec(f, argv);
+                struct sf_err err = { 0 };
+                char out[256];
+                int status;
+
+                if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                        fail_msg("spawn: %s", err.msg);
+                if (cases[i].exited) {
+                        assert_true(WIFEXITED(status));
+                        assert_int_equal(WEXITSTATUS(status), cases[i].value);
+                } else {
+                        assert_true(WIFSIGNALED(status));
+                        assert_int_equal(WTERMSIG(status), cases[i].value);
+                }
+        }
+}
+
+/* SIGTERM to the sandbox reaches a function that has no handler (as pid 1
+ * it would have been dropped by the kernel), and one with a handler runs it. */
+static void test_sigterm_forwarded(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sleep", "30", NULL };
+        char *argv2[] = { "sh", "-c", "trap 'echo got-term; exit 5' TERM; echo ready; sleep 30 & wait", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        char out[256];
+        size_t len = 0;
+        ssize_t n;
+        int status, p[2];
+        bool to;
+
+        s.limits.timeout_ms = 20000;
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(syscall(SYS_pidfd_send_signal, sandbox_pidfd(sb), SIGTERM, NULL, 0), 0);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_false(to);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGTERM);
+        sandbox_free(sb);
+
+        s = base_spec(f, argv2);
+        s.limits.timeout_ms = 20000;
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        s.stdio[1] = p[1];
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        (void) close(p[1]);
+        /* the trap is set once "ready" is out */
+        while (len < 6 && (n = read(p[0], out + len, 6 - len)) > 0)
+                len += (size_t) n;
+        out[len] = '\0';
+        assert_string_equal(out, "ready\n");
+        assert_int_equal(syscall(SYS_pidfd_send_signal, sandbox_pidfd(sb), SIGTERM, NULL, 0), 0);
+        while (len + 1 < sizeof out && (n = read(p[0], out + len, sizeof out - 1 - len)) > 0)
+                len += (size_t) n;
+        out[len] = '\0';
+        (void) close(p[0]);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_false(to);
+        assert_string_equal(out, "ready\ngot-term\n");
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 5);
+        sandbox_free(sb);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_true_exits_zero),
                 cmocka_unit_test(test_exit_code_and_signal),
+                cmocka_unit_test(test_init_is_pid1),
+                cmocka_unit_test(test_status_through_init),
+                cmocka_unit_test(test_sigterm_forwarded),
                 cmocka_unit_test(test_uid_inside_and_host_view),
                 cmocka_unit_test(test_rootfs_read_only),
                 cmocka_unit_test(test_tmp_writable_with_cap),
