@@ -238,6 +238,20 @@ __attribute__((noreturn)) static void finish(int status)
         die(sig == 0 ? (status >> 8) & 0xff : 128 + sig);
 }
 
+/* Without signals (rt_sigtimedwait refused): no forwarding, but every
+ * child is still reaped and the function's end still ends us. */
+__attribute__((noreturn)) static void reap_only(long pid)
+{
+        for (;;) {
+                int status = 0;
+                long r = S4(NR_wait4, -1, &status, WALL, 0);
+                if (r == pid)
+                        finish(status);
+                if (r < 0 && r != -E_INTR)
+                        die(127);
+        }
+}
+
 __attribute__((used)) __attribute__((noreturn)) void init_main(long *sp);
 __attribute__((used)) __attribute__((noreturn)) void init_main(long *sp)
 {
@@ -277,8 +291,10 @@ __attribute__((used)) __attribute__((noreturn)) void init_main(long *sp)
 
         for (;;) {
                 int sig = (int) S4(NR_rt_sigtimedwait, &all, 0, 0, SIGSET_SIZE);
+                if (sig == -E_INTR)
+                        continue; /* a stop and continue of pid 1 */
                 if (sig < 0)
-                        continue; /* EINTR (a stop and continue of pid 1) */
+                        reap_only(pid); /* cannot happen under the policy; never spin */
                 if (sig != SIGCHLD) {
                         if (sig < 64 && (forwarded & SIGBIT(sig)))
                                 (void) S2(NR_kill, pid, sig);
