@@ -72,6 +72,7 @@ struct sfaasd {
         uv_signal_t sigterm, sigint;
         uv_timer_t grace_timer;
         bool stopping;
+        bool grace_over;               /* the shutdown grace period ran out (not a second signal) */
         bool http_closed;
         bool finished;                 /* the loop's last handles are closing */
         struct invocation *invocations;   /* live exec-mode invocations */

@@ -85,6 +85,7 @@ struct sandbox {
         int status_fd;            /* read end of the init's exit-status pipe */
         struct sb_cgroup cg;
         uint64_t timeout_ms;
+        uint64_t memory_limit;    /* bytes, as the cgroup was given; 0 = none */
         bool reaped;
         bool killed;
         int status;
@@ -882,6 +883,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         cg = (struct sb_cgroup) SB_CGROUP_INIT;
         sb_cgroup_close_spawn_fds(&sb->cg);
         sb->timeout_ms = spec->limits.timeout_ms;
+        sb->memory_limit = l->no_cgroups ? 0 : lim.memory_bytes;
         *ret = sb;
         r = 0;
 out:
@@ -1070,6 +1072,36 @@ int sandbox_exit_code(int wait_status)
         if (WIFSIGNALED(wait_status))
                 return 128 + WTERMSIG(wait_status);
         return 125;
+}
+
+enum sandbox_end sandbox_describe_end(struct sandbox *sb, int wait_status, char *buf, size_t size)
+{
+        struct sandbox_stats st = { 0 };
+        const char *abbrev;
+        char limit[48] = "";
+
+        if (size > 0)
+                buf[0] = '\0';
+        if (sb && (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) &&
+            sandbox_stats(sb, &st) == 0 && st.oom_kills > 0) {
+                if (sb->memory_limit)
+                        (void) xsnprintf(limit, sizeof limit, " (limit %llu MiB)",
+                                         (unsigned long long) (sb->memory_limit >> 20));
+                if (WIFEXITED(wait_status))
+                        (void) xsnprintf(buf, size, "exited with status %d after running out of memory%s",
+                                         WEXITSTATUS(wait_status), limit);
+                else
+                        (void) xsnprintf(buf, size, "ran out of memory%s and was killed", limit);
+                return SANDBOX_END_OOM;
+        }
+        if (WIFEXITED(wait_status)) {
+                (void) xsnprintf(buf, size, "exited with status %d", WEXITSTATUS(wait_status));
+                return SANDBOX_END_EXITED;
+        }
+        abbrev = WIFSIGNALED(wait_status) ? sigabbrev_np(WTERMSIG(wait_status)) : NULL;
+        (void) xsnprintf(buf, size, "was killed by signal %d%s%s%s", WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0,
+                         abbrev ? " (SIG" : "", abbrev ? abbrev : "", abbrev ? ")" : "");
+        return SANDBOX_END_SIGNALED;
 }
 
 int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err)

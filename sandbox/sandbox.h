@@ -171,6 +171,17 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
 /* Exit code as a shell reports it: status, or 128+N when killed by signal N. */
 int sandbox_exit_code(int wait_status);
 
+/* How a sandbox that ended with wait_status (from sandbox_reap) ended, and
+ * a phrase for it in buf ("exited with status 3", "was killed by signal 15
+ * (SIGTERM)"). OOM when the function did not exit 0 and its cgroup counted
+ * an OOM kill (v2 memory.events oom_kill, v1 memory.oom_control oom_kill):
+ * "ran out of memory (limit 16 MiB) and was killed", or "exited with status
+ * 1 after running out of memory ..." when a process of it was the victim
+ * and it exited on its own. Call before sandbox_free (the cgroup goes). Who
+ * else killed it (a timeout, a shutdown) only the caller knows: it names
+ * its own kills first. */
+enum sandbox_end { SANDBOX_END_EXITED, SANDBOX_END_SIGNALED, SANDBOX_END_OOM };
+enum sandbox_end sandbox_describe_end(struct sandbox *sb, int wait_status, char *buf, size_t size);
 
 /* For `sfaasd check`: which cgroup hierarchy sandbox_launcher_new() would use.
  * Returns 2 (v2) or 1 (v1) and a one-line description of what the host
