@@ -647,28 +647,38 @@ static long wait_parent(const struct sb_plan *p)
         }
 }
 
-/* The start-report and exit-status pipes at the fixed fds the init expects
- * (protocol.h), inheritable, and the init's memfd above them; every other fd
- * is close-on-exec already. Any of the three may sit at 3 or 4 now, so each
- * is lifted before 3 and 4 are overwritten. From here a failure is reported
- * on SB_INIT_REPORT_FD (p->err_fd may be 4 by now). Returns the memfd. */
-static long place_init_fds(const struct sb_plan *p)
-{
-        long e, s, i, r;
+/* The fds the init needs, lifted above 4 (any of them may sit at 3 or 4,
+ * which place_init_fds overwrites). Done before RLIMIT_NOFILE is lowered:
+ * our fd table is a copy of the daemon's, whose lowest free number above 4
+ * may be past the sandbox's limit. */
+struct init_fds {
+        long report, status, image;
+};
 
-        e = S3(SYS_fcntl, p->err_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
-        TRY(p, SB_STEP_INIT_FDS, e);
-        s = S3(SYS_fcntl, p->status_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
-        TRY(p, SB_STEP_INIT_FDS, s);
-        i = S3(SYS_fcntl, p->init_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
-        TRY(p, SB_STEP_INIT_FDS, i);
-        TRY(p, SB_STEP_INIT_FDS, S3(SYS_dup3, e, SB_INIT_REPORT_FD, 0));
-        r = S3(SYS_dup3, s, SB_INIT_STATUS_FD, 0);
+static void lift_init_fds(const struct sb_plan *p, struct init_fds *f)
+{
+        f->report = S3(SYS_fcntl, p->err_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        TRY(p, SB_STEP_INIT_FDS, f->report);
+        f->status = S3(SYS_fcntl, p->status_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        TRY(p, SB_STEP_INIT_FDS, f->status);
+        f->image = S3(SYS_fcntl, p->init_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        TRY(p, SB_STEP_INIT_FDS, f->image);
+}
+
+/* The start-report and exit-status pipes at the fixed fds the init expects
+ * (protocol.h), inheritable; every other fd is close-on-exec already. From
+ * here a failure is reported on SB_INIT_REPORT_FD (p->err_fd may be 4 by
+ * now). The memfd stays where it was lifted: exec needs no free slot. */
+static void place_init_fds(const struct sb_plan *p, const struct init_fds *f)
+{
+        long r;
+
+        TRY(p, SB_STEP_INIT_FDS, S3(SYS_dup3, f->report, SB_INIT_REPORT_FD, 0));
+        r = S3(SYS_dup3, f->status, SB_INIT_STATUS_FD, 0);
         if (r < 0)
                 child_fail_on(SB_INIT_REPORT_FD, SB_STEP_INIT_FDS, r);
-        (void) c_close((int) e);
-        (void) c_close((int) s);
-        return i;
+        (void) c_close((int) f->report);
+        (void) c_close((int) f->status);
 }
 
 #define TRY_AT(step, expr)                                                \
@@ -681,7 +691,8 @@ static long place_init_fds(const struct sb_plan *p)
 static int sb_child_main(void *arg)
 {
         const struct sb_plan *p = arg;
-        long rootfd, r, wfd, nullfd, late_fd, init_fd;
+        long rootfd, r, wfd, nullfd, late_fd;
+        struct init_fds ifds;
 
         /* Non-dumpable while setting up (the mm is the daemon's). */
         (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -754,6 +765,7 @@ static int sb_child_main(void *arg)
                 for (int i = 0; i < 3; i++)
                         TRY(p, SB_STEP_STDIO, S3(SYS_dup3, tmp[i], i, 0));
         }
+        lift_init_fds(p, &ifds);
 
         for (size_t i = 0; i < p->n_rlimits; i++) {
                 struct rlimit rl = { .rlim_cur = p->rlimits[i].cur, .rlim_max = p->rlimits[i].max };
@@ -766,7 +778,7 @@ static int sb_child_main(void *arg)
         /* Only stdio and the init's two pipes survive exec (CVE-2024-21626
          * class); the init closes them from the function (protocol.h). */
         TRY(p, SB_STEP_CLOSE_FDS, S3(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC));
-        init_fd = place_init_fds(p);
+        place_init_fds(p, &ifds);
         {
                 uint64_t empty = 0;
                 TRY_AT(SB_STEP_SIGMASK, S4(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8));
@@ -777,7 +789,7 @@ static int sb_child_main(void *arg)
 
         /* The init becomes pid 1 and execs the function (sandbox/init/). Never
          * the daemon's binary (CVE-2019-5736 class): a sealed memfd. */
-        r = S5(SYS_execveat, init_fd, "", p->init_argv, p->envp, AT_EMPTY_PATH);
+        r = S5(SYS_execveat, ifds.image, "", p->init_argv, p->envp, AT_EMPTY_PATH);
         child_fail_on(SB_INIT_REPORT_FD, SB_STEP_INIT_EXEC, r);
 }
 

@@ -706,6 +706,9 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                 lim.tmpfs_inodes = 4096;
         if (!lim.nofile)
                 lim.nofile = 1024;
+        if (lim.nofile <= SB_INIT_STATUS_FD)
+                return sf_err_set(err, -EINVAL, "nofile %llu is too low: the sandbox's init needs fds 0..%d",
+                                  (unsigned long long) lim.nofile, SB_INIT_STATUS_FD);
         if (!lim.fsize)
                 lim.fsize = lim.tmpfs_bytes;
 

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -794,6 +795,49 @@ static void test_sigterm_forwarded(void **state)
         sandbox_free(sb);
 }
 
+/* The launcher's process holds many fds (a busy daemon): the sandbox's
+ * copy of the table has no free slot below its own nofile limit, and the
+ * start must not depend on one. */
+static void test_many_launcher_fds(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "echo ok", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        struct rlimit old, big;
+        char out[64];
+        int status, fds[300], n = 0, hi;
+
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+        big = old;
+        if (big.rlim_cur < 4096)
+                big.rlim_cur = big.rlim_max < 4096 ? big.rlim_max : 4096;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &big), 0);
+        /* every number from 3 to 299 taken */
+        for (int i = 3; i < 300; i++) {
+                int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+                if (fd < 0)
+                        break;
+                fds[n++] = fd;
+        }
+        hi = fcntl(0, F_DUPFD_CLOEXEC, 0);
+        assert_true(hi >= 64);
+        (void) close(hi);
+        s.limits.nofile = 64;
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_exit_code(status), 0);
+        assert_string_equal(out, "ok\n");
+        for (int i = 0; i < n; i++)
+                (void) close(fds[i]);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+        s = base_spec(f, argv);
+        s.limits.nofile = 4;
+        assert_int_equal(sandbox_spawn(f->l, &s, &(struct sandbox *) { NULL }, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "nofile"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -802,6 +846,7 @@ int main(void)
                 cmocka_unit_test(test_init_is_pid1),
                 cmocka_unit_test(test_status_through_init),
                 cmocka_unit_test(test_sigterm_forwarded),
+                cmocka_unit_test(test_many_launcher_fds),
                 cmocka_unit_test(test_uid_inside_and_host_view),
                 cmocka_unit_test(test_rootfs_read_only),
                 cmocka_unit_test(test_tmp_writable_with_cap),
