@@ -73,3 +73,17 @@ int sb_init_memfd(int *ret_fd, struct sf_err *err)
         *ret_fd = TAKE_FD(fd);
         return 0;
 }
+
+int sandbox_init_probe(size_t *ret_bytes, struct sf_err *err)
+{
+        int fd = -1, r;
+
+        sf_err_clear(err);
+        r = sb_init_memfd(&fd, err);
+        if (r < 0)
+                return r;
+        (void) close(fd);
+        if (ret_bytes)
+                *ret_bytes = sb_init_image_len;
+        return 0;
+}

@@ -191,3 +191,7 @@ int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err);
  * build time for one architecture) fits this binary's architecture, and
  * report its length in BPF instructions. */
 int sandbox_seccomp_probe(size_t *ret_insns, struct sf_err *err);
+/* For `sfaasd check`: make the sealed memfd of the sandbox init (pid 1 of
+ * every sandbox, sandbox/init/) as a launcher would, and report its size.
+ * Fails where the host refuses executable memfds (vm.memfd_noexec=2). */
+int sandbox_init_probe(size_t *ret_bytes, struct sf_err *err);

@@ -235,3 +235,12 @@ def test_http_call_killed_by_shutdown_named(make_daemon, images):
     assert r.status_code == 503, r.text
     assert ("was killed after its grace period of 1000 ms (stopping: sfaasd is shutting down)"
             in error_of(r)), error_of(r)
+
+
+def test_check_reports_the_init():
+    from sfaasd_testlib import BIN
+    import subprocess
+    p = subprocess.run([BIN, "check"], capture_output=True, text=True, timeout=60)
+    line = [x for x in (p.stdout + p.stderr).splitlines() if "sandbox init" in x]
+    assert line and line[0].startswith("ok"), p.stdout + p.stderr
+    assert "sealed memfd" in line[0]
