@@ -21,12 +21,13 @@ period ran out), not performance figures.
 """
 import os
 import signal
+import subprocess
 import threading
 import time
 
 import pytest
 
-from sfaasd_testlib import (HTTP_TIMEOUT, SLOW, Api, error_of, proc_stat, procs_with_argv, wait_until)
+from sfaasd_testlib import (BIN, HTTP_TIMEOUT, SLOW, Api, error_of, proc_stat, procs_with_argv, wait_until)
 
 GRACE = "com.sfaasd.grace-period"
 ZERO = "com.openfaas.scale.zero"
@@ -238,8 +239,7 @@ def test_http_call_killed_by_shutdown_named(make_daemon, images):
 
 
 def test_check_reports_the_init():
-    from sfaasd_testlib import BIN
-    import subprocess
+    # `sfaasd check` makes the init's sealed memfd as a launcher would
     p = subprocess.run([BIN, "check"], capture_output=True, text=True, timeout=60)
     line = [x for x in (p.stdout + p.stderr).splitlines() if "sandbox init" in x]
     assert line and line[0].startswith("ok"), p.stdout + p.stderr
