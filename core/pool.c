@@ -1306,6 +1306,8 @@ void pools_kill_all(struct sfaasd *sf)
                                 if (!i->gone) {
                                         if (!i->stop) /* a second signal before the pools' stop */
                                                 i->stop = INST_STOP_SHUTDOWN;
+                                        if (!i->killed && !sf->grace_over)
+                                                i->grace_ms = 0; /* a second signal: no grace ran out */
                                         instance_kill(i);
                                 }
 }

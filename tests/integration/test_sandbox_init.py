@@ -244,3 +244,22 @@ def test_check_reports_the_init():
     line = [x for x in (p.stdout + p.stderr).splitlines() if "sandbox init" in x]
     assert line and line[0].startswith("ok"), p.stdout + p.stderr
     assert "sealed memfd" in line[0]
+
+
+def test_http_call_killed_by_second_signal_named(make_daemon, images):
+    d = make_daemon()  # shutdown grace 30 s: only the second signal kills
+    a = Api(d)
+    import_httpfn(a, images)
+    a.deploy("stubborn2", image="httpfn:latest", env={"IGNORE_SIGTERM": "1"}, annotations={GRACE: "30s"},
+             expect=202)
+    th, box = in_thread(lambda: a.invoke("stubborn2", method="GET", path="/sleep?ms=60000"))
+    wait_until(lambda: any(i["inflight"] for i in instances(a, "stubborn2")), 30 * SLOW, "the call in flight")
+    d.signal(signal.SIGTERM)
+    wait_until(lambda: "received" in d.log(), 30 * SLOW, "the daemon to log the first signal")
+    assert th.is_alive(), box
+    d.signal(signal.SIGTERM)
+    th.join(HTTP_TIMEOUT)
+    assert d.wait() == 0, d.log_tail()
+    r = box["r"]
+    assert r.status_code == 503, r.text
+    assert "was killed (stopping: sfaasd is shutting down)" in error_of(r), error_of(r)
