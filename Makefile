@@ -69,7 +69,8 @@ CMD_SRC     := $(wildcard cmd/*.c)
 CHARTJS     := /usr/share/javascript/chart.js/chart.min.js
 WEB_FILES   := $(sort $(wildcard web/*.html web/*.css web/*.js web/*.svg)) $(CHARTJS)
 LIB_SRC     := $(BASE_SRC) $(CORE_SRC) $(SANDBOX_SRC) $(STORE_SRC)
-LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o $(BUILD)/seccomp_policy.o
+LIB_OBJ     := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o $(BUILD)/seccomp_policy.o \
+               $(BUILD)/init_image.o
 LLHTTP_OBJ  := $(BUILD)/llhttp/llhttp.o $(BUILD)/llhttp/api.o $(BUILD)/llhttp/http.o
 CMD_OBJ     := $(CMD_SRC:%.c=$(BUILD)/%.o)
 
@@ -121,6 +122,28 @@ $(BUILD)/seccomp_policy.c: $(BUILD)/tools/gen_seccomp
 	$(BUILD)/tools/gen_seccomp $@
 $(BUILD)/seccomp_policy.o: $(BUILD)/seccomp_policy.c
 	$(CC) $(CFLAGS) -c -o $@ $<
+# The sandbox init (sandbox/init/sfaasd-init.c says why it exists): pid 1 of
+# every sandbox, a freestanding static PIE without libc, a few KiB. It gets
+# flags of its own, never CFLAGS/EXTRA_CFLAGS: no stack protector (no TLS
+# holds a canary), no sanitizer (nothing links their runtime), no
+# _FORTIFY_SOURCE (no libc to fortify). Then it is embedded into sfaasd as
+# bytes (tools/embed_blob.py), as the web assets are; the launcher copies
+# them into a sealed memfd at start. No loader ever applies a relocation to
+# it, so the build refuses a binary that has one.
+INIT_CFLAGS  := -std=gnu11 -Os -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+                -Wvla -ffreestanding -fno-builtin -fno-stack-protector -fno-asynchronous-unwind-tables \
+                -fno-unwind-tables -fcf-protection -fPIE -I. -MMD -MP
+INIT_LDFLAGS := -static-pie -nostdlib -s -Wl,-z,noexecstack -Wl,-z,noseparate-code -Wl,--build-id=none
+$(BUILD)/sandbox/init/sfaasd-init: sandbox/init/sfaasd-init.c
+	@mkdir -p $(dir $@)
+	$(CC) $(INIT_CFLAGS) $(INIT_LDFLAGS) -o $@ $<
+	@if readelf -r $@ | grep -q 'Relocation section'; then \
+	  echo "$@: has relocations, which nothing would apply"; rm -f $@; exit 1; fi
+$(BUILD)/init_image.c: tools/embed_blob.py $(BUILD)/sandbox/init/sfaasd-init
+	$(PYTHON) tools/embed_blob.py $@ sb_init_image $(BUILD)/sandbox/init/sfaasd-init
+$(BUILD)/init_image.o: $(BUILD)/init_image.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
 # The sandbox test checks the generated program against a fresh compile.
 $(BUILD)/tests/test_sandbox: $(SECCOMP_GEN_OBJ)
 $(BUILD)/tests/test_sandbox: TEST_LDLIBS += -lseccomp

@@ -181,6 +181,16 @@ static void check_seccomp(struct report *rep)
                 item(rep, LV_FAIL, "seccomp policy", "rebuild sfaasd on this architecture", "%s", err.msg);
         else
                 item(rep, LV_OK, "seccomp policy", NULL, "built-in default policy: %zu BPF instructions", insns);
+        {
+                size_t bytes = 0;
+                r = sandbox_init_probe(&bytes, &err);
+                if (r < 0)
+                        item(rep, LV_FAIL, "sandbox init", "allow executable memfds (vm.memfd_noexec 0 or 1)", "%s",
+                             err.msg);
+                else
+                        item(rep, LV_OK, "sandbox init", NULL, "pid 1 of every sandbox: %zu-byte static binary in a "
+                             "sealed memfd", bytes);
+        }
 }
 
 static void check_cgroups(struct report *rep)

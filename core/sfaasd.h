@@ -79,6 +79,7 @@ struct sfaasd {
         uv_timer_t grace_timer;
         uv_prepare_t drain;            /* while stopping: finish once nothing is in flight */
         bool stopping;
+        bool grace_over;               /* the shutdown grace period ran out (not a second signal) */
         bool http_closed;
         bool finished;                 /* the loop's last handles are closing */
         struct invocation *invocations;   /* live exec-mode invocations */

@@ -16,7 +16,8 @@
  *     exit with the raw exit syscall;
  *   - the order is the policy: namespaces and mounts, pivot_root, stdio,
  *     rlimits, capabilities and ids, no_new_privs, close fds, seccomp last,
- *     execve (STYLE.md rule 11).
+ *     execve (STYLE.md rule 11). What is exec'd is the sandbox init
+ *     (sandbox/init/), which forks and execs the function.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -136,11 +137,16 @@ __attribute__((noreturn)) static void child_exit(int code)
                 (void) S1(SYS_exit, code);
 }
 
-__attribute__((noreturn)) static void child_fail(const struct sb_plan *p, int step, long r)
+__attribute__((noreturn)) static void child_fail_on(int fd, int step, long r)
 {
         struct sb_child_error e = { .step = step, .err = (int32_t) (r < 0 ? -r : r) };
-        (void) S3(SYS_write, p->err_fd, &e, sizeof e);
+        (void) S3(SYS_write, fd, &e, sizeof e);
         child_exit(125);
+}
+
+__attribute__((noreturn)) static void child_fail(const struct sb_plan *p, int step, long r)
+{
+        child_fail_on(p->err_fd, step, r);
 }
 
 #define TRY(p, step, expr)                               \
@@ -641,10 +647,52 @@ static long wait_parent(const struct sb_plan *p)
         }
 }
 
+/* The fds the init needs, lifted above 4 (any of them may sit at 3 or 4,
+ * which place_init_fds overwrites). Done before RLIMIT_NOFILE is lowered:
+ * our fd table is a copy of the daemon's, whose lowest free number above 4
+ * may be past the sandbox's limit. */
+struct init_fds {
+        long report, status, image;
+};
+
+static void lift_init_fds(const struct sb_plan *p, struct init_fds *f)
+{
+        f->report = S3(SYS_fcntl, p->err_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        TRY(p, SB_STEP_INIT_FDS, f->report);
+        f->status = S3(SYS_fcntl, p->status_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        TRY(p, SB_STEP_INIT_FDS, f->status);
+        f->image = S3(SYS_fcntl, p->init_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        TRY(p, SB_STEP_INIT_FDS, f->image);
+}
+
+/* The start-report and exit-status pipes at the fixed fds the init expects
+ * (protocol.h), inheritable; every other fd is close-on-exec already. From
+ * here a failure is reported on SB_INIT_REPORT_FD (p->err_fd may be 4 by
+ * now). The memfd stays where it was lifted: exec needs no free slot. */
+static void place_init_fds(const struct sb_plan *p, const struct init_fds *f)
+{
+        long r;
+
+        TRY(p, SB_STEP_INIT_FDS, S3(SYS_dup3, f->report, SB_INIT_REPORT_FD, 0));
+        r = S3(SYS_dup3, f->status, SB_INIT_STATUS_FD, 0);
+        if (r < 0)
+                child_fail_on(SB_INIT_REPORT_FD, SB_STEP_INIT_FDS, r);
+        (void) c_close((int) f->report);
+        (void) c_close((int) f->status);
+}
+
+#define TRY_AT(step, expr)                                                \
+        do {                                                              \
+                long _r = (expr);                                         \
+                if (_r < 0)                                               \
+                        child_fail_on(SB_INIT_REPORT_FD, (step), _r);     \
+        } while (0)
+
 static int sb_child_main(void *arg)
 {
         const struct sb_plan *p = arg;
         long rootfd, r, wfd, nullfd, late_fd;
+        struct init_fds ifds;
 
         /* Non-dumpable while setting up (the mm is the daemon's). */
         (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -717,6 +765,7 @@ static int sb_child_main(void *arg)
                 for (int i = 0; i < 3; i++)
                         TRY(p, SB_STEP_STDIO, S3(SYS_dup3, tmp[i], i, 0));
         }
+        lift_init_fds(p, &ifds);
 
         for (size_t i = 0; i < p->n_rlimits; i++) {
                 struct rlimit rl = { .rlim_cur = p->rlimits[i].cur, .rlim_max = p->rlimits[i].max };
@@ -726,30 +775,22 @@ static int sb_child_main(void *arg)
         drop_privileges(p);
         TRY(p, SB_STEP_CHDIR, S1(SYS_fchdir, wfd));
 
-        /* Only stdio survives exec (CVE-2024-21626 class). */
+        /* Only stdio and the init's two pipes survive exec (CVE-2024-21626
+         * class); the init closes them from the function (protocol.h). */
         TRY(p, SB_STEP_CLOSE_FDS, S3(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC));
+        place_init_fds(p, &ifds);
         {
                 uint64_t empty = 0;
-                TRY(p, SB_STEP_SIGMASK, S4(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8));
+                TRY_AT(SB_STEP_SIGMASK, S4(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8));
         }
 
         /* Last step before execve: from here only allowlisted syscalls. */
-        TRY(p, SB_STEP_SECCOMP, S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->seccomp));
+        TRY_AT(SB_STEP_SECCOMP, S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->seccomp));
 
-        r = -ENOENT;
-        {
-                long first_eacces = 0;
-                for (size_t i = 0; p->exec_paths[i]; i++) {
-                        r = S3(SYS_execve, p->exec_paths[i], p->argv, p->envp);
-                        if (r == -EACCES && !first_eacces)
-                                first_eacces = r;
-                        else if (r != -ENOENT && r != -ENOTDIR && r != -EACCES)
-                                break;
-                }
-                if (first_eacces && (r == -ENOENT || r == -ENOTDIR))
-                        r = first_eacces;
-        }
-        child_fail(p, SB_STEP_EXEC, r);
+        /* The init becomes pid 1 and execs the function (sandbox/init/). Never
+         * the daemon's binary (CVE-2019-5736 class): a sealed memfd. */
+        r = S5(SYS_execveat, ifds.image, "", p->init_argv, p->envp, AT_EMPTY_PATH);
+        child_fail_on(SB_INIT_REPORT_FD, SB_STEP_INIT_EXEC, r);
 }
 
 long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size, struct sb_plan *plan)

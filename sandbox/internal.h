@@ -18,54 +18,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox/init/protocol.h"
 #include "sandbox/sandbox.h"
 
-/* Steps the child reports on failure, as {step, errno} over the error pipe. */
-enum sb_step {
-        SB_STEP_NONE = 0,
-        SB_STEP_SIGNALS,
-        SB_STEP_SYNC,
-        SB_STEP_CGROUP_JOIN,
-        SB_STEP_CGROUPNS,
-        SB_STEP_PROPAGATION,
-        SB_STEP_ROOTFS_ATTACH,
-        SB_STEP_PROC,
-        SB_STEP_PROC_LIMIT_USERNS,
-        SB_STEP_PROC_MASK,
-        SB_STEP_PROC_READONLY,
-        SB_STEP_DEV,
-        SB_STEP_DEV_NODE,
-        SB_STEP_DEV_SHM,
-        SB_STEP_TMP,
-        SB_STEP_BIND,
-        SB_STEP_HOSTNAME,
-        SB_STEP_LOOPBACK,
-        SB_STEP_PIVOT_ROOT,
-        SB_STEP_WORKDIR,
-        SB_STEP_SETSID,
-        SB_STEP_STDIO,
-        SB_STEP_RLIMITS,
-        SB_STEP_CAP_BOUNDING,
-        SB_STEP_CAP_AMBIENT,
-        SB_STEP_SECUREBITS,
-        SB_STEP_SETGROUPS,
-        SB_STEP_SETUID,
-        SB_STEP_CAPSET,
-        SB_STEP_NO_NEW_PRIVS,
-        SB_STEP_CHDIR,
-        SB_STEP_CLOSE_FDS,
-        SB_STEP_SIGMASK,
-        SB_STEP_SECCOMP,
-        SB_STEP_EXEC,
-        SB_STEP_MAX_,
-};
-
+/* enum sb_step and struct sb_child_error: sandbox/init/protocol.h, shared
+ * with the sandbox init. */
 const char *sb_step_name(int step);
 
-struct sb_child_error {
-        int32_t step;
-        int32_t err;   /* positive errno */
-};
 
 /* SB_CTRL_CPUACCT is v1 only and accounting only: no limits, no leaf per
  * sandbox; a sandbox with a group joins the group's directory there (see
@@ -94,7 +53,10 @@ struct sb_rlimit_plan {
 struct sb_plan {
         /* fds in the parent's table; the child gets copies (no CLONE_FILES) */
         int sync_fd;          /* socket: one byte once the id maps are written */
-        int err_fd;           /* write end, CLOEXEC: EOF on exec, sb_child_error on failure */
+        int err_fd;           /* write end, CLOEXEC: EOF once the function is exec'd,
+                               * sb_child_error on failure (protocol.h) */
+        int status_fd;        /* write end of the exit-status pipe (protocol.h) */
+        int init_fd;          /* the launcher's sealed memfd of the init (initfd.c) */
         int root_mnt_fd;      /* detached idmapped tree of the rootfs */
         bool late_root;       /* root_mnt_fd is made after clone3, idmapped with the
                                * child's own user namespace, and sent with the sync
@@ -126,9 +88,10 @@ struct sb_plan {
         int last_cap;
         const struct sock_fprog *seccomp;
 
-        char *const *argv;
+        /* The init's argv (protocol.h): the function's executable candidates
+         * (PATH resolved here) and argv; envp is the function's. */
+        char *const *init_argv;
         char *const *envp;
-        const char *exec_paths[SB_MAX_EXEC_PATHS + 1];   /* candidates, NULL-terminated */
 };
 
 /* child.c: clone3 with CLONE_VM on a dedicated stack, child runs sb_child_main.
@@ -140,6 +103,13 @@ long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size,
  * each child (see the file's comment). Return the tree's fd (CLOEXEC). */
 int sb_template_dev(int *ret_fd);
 int sb_template_mask(int *ret_fd);
+
+/* initfd.c: the sandbox init in a sealed, execute-only memfd (CLOEXEC). */
+int sb_init_memfd(int *ret_fd, struct sf_err *err);
+/* $(BUILD)/init_image.c, written by tools/embed_blob.py at build time from
+ * sandbox/init/sfaasd-init.c. */
+extern const unsigned char sb_init_image[];
+extern const size_t sb_init_image_len;
 
 /* netns.c: pre-made network namespaces (see the file's comment). */
 struct sb_netns_pool {

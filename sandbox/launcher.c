@@ -69,6 +69,7 @@ struct sandbox_launcher {
         bool have_pool;
         bool one_shot;
         int dev_tmpl_fd;          /* templates.c; -1 = each child builds its own */
+        int init_fd;              /* the sandbox init, sealed memfd (initfd.c) */
         int mask_tmpl_fd;
         struct sb_netns_pool pool;
         void *stack_map;
@@ -80,10 +81,12 @@ struct sandbox_launcher {
 };
 
 struct sandbox {
-        pid_t pid;
+        pid_t pid;                /* the init's (pid 1 inside) */
         int pidfd;
+        int status_fd;            /* read end of the init's exit-status pipe */
         struct sb_cgroup cg;
         uint64_t timeout_ms;
+        uint64_t memory_limit;    /* bytes, as the cgroup was given; 0 = none */
         bool reaped;
         bool killed;
         int status;
@@ -122,8 +125,12 @@ static const char *const step_names[SB_STEP_MAX_] = {
         [SB_STEP_NO_NEW_PRIVS] = "no_new_privs",
         [SB_STEP_CHDIR] = "chdir",
         [SB_STEP_CLOSE_FDS] = "close fds",
+        [SB_STEP_INIT_FDS] = "init fds",
         [SB_STEP_SIGMASK] = "signal mask",
         [SB_STEP_SECCOMP] = "seccomp",
+        [SB_STEP_INIT_EXEC] = "execve of the sandbox init",
+        [SB_STEP_INIT_ARGS] = "sandbox init arguments",
+        [SB_STEP_INIT_FORK] = "fork of the function by the sandbox init",
         [SB_STEP_EXEC] = "execve",
 };
 
@@ -160,8 +167,11 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
         l->cg.lock_fd = l->cg.lock_dir_fd = -1;
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 l->userns[i].fd = -1;
-        l->dev_tmpl_fd = l->mask_tmpl_fd = -1;
+        l->dev_tmpl_fd = l->mask_tmpl_fd = l->init_fd = -1;
         r = sb_seccomp_builtin(&l->prog, err);
+        if (r < 0)
+                goto fail;
+        r = sb_init_memfd(&l->init_fd, err);
         if (r < 0)
                 goto fail;
         l->last_cap = read_last_cap();
@@ -251,6 +261,8 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
                 (void) close(l->dev_tmpl_fd);
         if (l->mask_tmpl_fd >= 0)
                 (void) close(l->mask_tmpl_fd);
+        if (l->init_fd >= 0)
+                (void) close(l->init_fd);
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 if (l->userns[i].fd >= 0)
                         (void) close(l->userns[i].fd);
@@ -456,6 +468,8 @@ static bool clean_abs_path(const char *p)
 
 struct spawn_ctx {
         struct sb_plan plan;
+        const char *exec_paths[SB_MAX_EXEC_PATHS + 1];   /* candidates, NULL-terminated */
+        char **init_argv;
         char *exec_buf;
         char *bind_strs;
         int bind_fds[SB_MAX_BINDS];
@@ -465,11 +479,36 @@ struct spawn_ctx {
 static void spawn_ctx_release(struct spawn_ctx *c)
 {
         free(c->exec_buf);
+        free(c->init_argv);
         free(c->bind_strs);
         for (size_t i = 0; i < c->n_bind_fds; i++)
                 (void) close(c->bind_fds[i]);
         if (c->plan.root_mnt_fd >= 0)
                 (void) close(c->plan.root_mnt_fd);
+}
+
+/* The init's argv (sandbox/init/protocol.h): its name, the candidates,
+ * the separator, the function's argv. */
+static int plan_init_argv(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
+{
+        size_t n_paths = 0, argc = 0, k = 0;
+
+        while (c->exec_paths[n_paths])
+                n_paths++;
+        while (spec->argv[argc])
+                argc++;
+        c->init_argv = calloc(n_paths + argc + 3, sizeof *c->init_argv);
+        if (!c->init_argv)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        c->init_argv[k++] = (char *) SB_INIT_ARGV0;
+        for (size_t i = 0; i < n_paths; i++)
+                c->init_argv[k++] = (char *) c->exec_paths[i];
+        c->init_argv[k++] = (char *) SB_INIT_SEP;
+        for (size_t i = 0; i < argc; i++)
+                c->init_argv[k++] = spec->argv[i];
+        c->init_argv[k] = NULL;
+        c->plan.init_argv = c->init_argv;
+        return 0;
 }
 
 static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
@@ -478,9 +517,9 @@ static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec,
         size_t nlen = strlen(name), cap, off = 0, n = 0;
 
         if (strchr(name, '/')) {
-                c->plan.exec_paths[0] = name;
-                c->plan.exec_paths[1] = NULL;
-                return 0;
+                c->exec_paths[0] = name;
+                c->exec_paths[1] = NULL;
+                return plan_init_argv(c, spec, err);
         }
         if (nlen == 0 || nlen > NAME_MAX)
                 return sf_err_set(err, -EINVAL, "bad command name '%s'", name);
@@ -501,17 +540,17 @@ static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec,
                         memcpy(dst, p, dl);
                         dst[dl] = '/';
                         memcpy(dst + dl + 1, name, nlen + 1);
-                        c->plan.exec_paths[n++] = dst;
+                        c->exec_paths[n++] = dst;
                         off += dl + nlen + 2;
                 }
                 p += dl;
                 if (*p == ':')
                         p++;
         }
-        c->plan.exec_paths[n] = NULL;
+        c->exec_paths[n] = NULL;
         if (n == 0)
                 return sf_err_set(err, -ENOENT, "'%s' not found: PATH is empty", name);
-        return 0;
+        return plan_init_argv(c, spec, err);
 }
 
 static void plan_rlimit(struct sb_plan *p, int res, uint64_t v)
@@ -645,7 +684,7 @@ static int wait_exit(int pidfd, int *ret_status)
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err)
 {
-        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1 } };
+        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1, .status_fd = -1 } };
         struct sb_plan *p = &c.plan;
         struct sandbox_limits lim;
         struct sb_cgroup cg = SB_CGROUP_INIT;
@@ -655,7 +694,8 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         sigset_t all, old;
         char gen_name[64];
         const char *name;
-        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1, userns_fd, r;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1,
+            userns_fd, r;
         ssize_t n;
         long pid;
 
@@ -698,6 +738,9 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                 lim.tmpfs_inodes = 4096;
         if (!lim.nofile)
                 lim.nofile = 1024;
+        if (lim.nofile <= SB_INIT_STATUS_FD)
+                return sf_err_set(err, -EINVAL, "nofile %llu is too low: the sandbox's init needs fds 0..%d",
+                                  (unsigned long long) lim.nofile, SB_INIT_STATUS_FD);
         if (!lim.fsize)
                 lim.fsize = lim.tmpfs_bytes;
 
@@ -711,9 +754,9 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->gid = spec->gid;
         p->last_cap = l->last_cap;
         p->seccomp = &l->prog;
+        p->init_fd = l->init_fd;
         p->dev_tmpl_fd = l->dev_tmpl_fd;
         p->mask_tmpl_fd = l->mask_tmpl_fd;
-        p->argv = spec->argv;
         p->envp = spec->envp;
         for (int i = 0; i < 3; i++)
                 p->stdio[i] = spec->stdio[i];
@@ -768,13 +811,16 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         for (int k = 0; k < SB_CTRL_MAX_; k++)
                 p->cg_tasks_fd[k] = cg.mode == SB_CGROUP_V1 ? cg.tasks_fd[k] : -1;
 
-        /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE. */
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
+        /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE.
+         * The status pipe is read once, after the exit, and never waited on. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+            pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0) {
                 r = sf_err_errno(err, -errno, "socketpair/pipe");
                 goto out;
         }
         p->sync_fd = sync_p[1];
         p->err_fd = err_p[1];
+        p->status_fd = status_p[1];
 
         memset(&args, 0, sizeof args);
         args.flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
@@ -824,6 +870,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         }
         (void) close(TAKE_FD(sync_p[1]));
         (void) close(TAKE_FD(err_p[1]));
+        (void) close(TAKE_FD(status_p[1]));
 
         r = write_id_maps((pid_t) pid, spec->uid_base);
         if (r < 0)
@@ -866,10 +913,12 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         }
         sb->pid = (pid_t) pid;
         sb->pidfd = TAKE_FD(pidfd);
+        sb->status_fd = TAKE_FD(status_p[0]);
         sb->cg = cg;
         cg = (struct sb_cgroup) SB_CGROUP_INIT;
         sb_cgroup_close_spawn_fds(&sb->cg);
         sb->timeout_ms = spec->limits.timeout_ms;
+        sb->memory_limit = l->no_cgroups ? 0 : lim.memory_bytes;
         *ret = sb;
         r = 0;
 out:
@@ -878,6 +927,8 @@ out:
                         (void) close(sync_p[i]);
                 if (err_p[i] >= 0)
                         (void) close(err_p[i]);
+                if (status_p[i] >= 0)
+                        (void) close(status_p[i]);
         }
         if (pidfd >= 0)
                 (void) close(pidfd);
@@ -909,9 +960,29 @@ int sandbox_kill(struct sandbox *sb)
         return r;
 }
 
+/* The function's wait status from the init's record, when the init lived to
+ * write one; else the init's own (killed by us, by the OOM killer, ...). */
+static void take_status(struct sandbox *sb, int init_status)
+{
+        struct sb_init_status rec;
+        ssize_t n;
+
+        sb->status = init_status;
+        if (sb->status_fd < 0)
+                return;
+        do
+                n = read(sb->status_fd, &rec, sizeof rec);
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t) sizeof rec && rec.magic == SB_INIT_STATUS_MAGIC)
+                sb->status = rec.wait_status;
+        (void) close(sb->status_fd);
+        sb->status_fd = -1;
+}
+
 int sandbox_reap(struct sandbox *sb, int *ret_status)
 {
         siginfo_t si;
+        int status;
 
         if (!sb)
                 return -EINVAL;
@@ -922,9 +993,10 @@ int sandbox_reap(struct sandbox *sb, int *ret_status)
                 if (si.si_pid == 0)
                         return -EAGAIN;
                 if (si.si_code == CLD_EXITED)
-                        sb->status = (si.si_status & 0xff) << 8;
+                        status = (si.si_status & 0xff) << 8;
                 else
-                        sb->status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+                        status = (si.si_status & 0x7f) | (si.si_code == CLD_DUMPED ? 0x80 : 0);
+                take_status(sb, status);
                 sb->reaped = true;
         }
         if (ret_status)
@@ -984,12 +1056,14 @@ void sandbox_free(struct sandbox *sb)
                 (void) sandbox_kill(sb);
                 if (wait_exit(sb->pidfd, &status) == 0) {
                         sb->reaped = true;
-                        sb->status = status;
+                        take_status(sb, status);
                 }
         }
         (void) sb_cgroup_destroy(&sb->cg);
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
+        if (sb->status_fd >= 0)
+                (void) close(sb->status_fd);
         free(sb);
 }
 
@@ -1033,6 +1107,36 @@ int sandbox_exit_code(int wait_status)
         if (WIFSIGNALED(wait_status))
                 return 128 + WTERMSIG(wait_status);
         return 125;
+}
+
+enum sandbox_end sandbox_describe_end(struct sandbox *sb, int wait_status, char *buf, size_t size)
+{
+        struct sandbox_stats st = { 0 };
+        const char *abbrev;
+        char limit[48] = "";
+
+        if (size > 0)
+                buf[0] = '\0';
+        if (sb && (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) &&
+            sandbox_stats(sb, &st) == 0 && st.oom_kills > 0) {
+                if (sb->memory_limit)
+                        (void) xsnprintf(limit, sizeof limit, " (limit %llu MiB)",
+                                         (unsigned long long) (sb->memory_limit >> 20));
+                if (WIFEXITED(wait_status))
+                        (void) xsnprintf(buf, size, "exited with status %d after running out of memory%s",
+                                         WEXITSTATUS(wait_status), limit);
+                else
+                        (void) xsnprintf(buf, size, "ran out of memory%s and was killed", limit);
+                return SANDBOX_END_OOM;
+        }
+        if (WIFEXITED(wait_status)) {
+                (void) xsnprintf(buf, size, "exited with status %d", WEXITSTATUS(wait_status));
+                return SANDBOX_END_EXITED;
+        }
+        abbrev = WIFSIGNALED(wait_status) ? sigabbrev_np(WTERMSIG(wait_status)) : NULL;
+        (void) xsnprintf(buf, size, "was killed by signal %d%s%s%s", WIFSIGNALED(wait_status) ? WTERMSIG(wait_status) : 0,
+                         abbrev ? " (SIG" : "", abbrev ? abbrev : "", abbrev ? ")" : "");
+        return SANDBOX_END_SIGNALED;
 }
 
 int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err)

@@ -12,11 +12,18 @@
  *                            launcher's own cgroup subtree under the
  *                            caller's cgroup (names and cleanup: below).
  *   sandbox_spawn()          per sandbox: clone into fresh namespaces, apply
- *                            the whole default policy, execve the command.
+ *                            the whole default policy, exec the sandbox init
+ *                            (pid 1: sandbox/init/), which execs the command.
  *                            Returns only when the command has been exec'd
  *                            (>= 0) or the start failed (< 0, err names the
  *                            step and the errno). Never half-protected.
- *   sandbox_pidfd()          poll it (uv_poll / poll) for exit.
+ *   sandbox_pidfd()          poll it (uv_poll / poll) for exit. The pid and
+ *                            pidfd are the init's: a signal sent there that a
+ *                            supervisor uses (SIGTERM, SIGINT, SIGHUP,
+ *                            SIGQUIT, SIGUSR1/2, SIGWINCH, SIGCONT) is passed
+ *                            on to the command; the init ends when the
+ *                            command does, and sandbox_reap() reports the
+ *                            command's own wait status.
  *   sandbox_kill()           SIGKILL every process of the sandbox.
  *   sandbox_reap()           collect the exit status once the pidfd is readable.
  *   sandbox_free()           kill if still running, reap, remove the cgroup.
@@ -185,13 +192,17 @@ int sandbox_launcher_describe_cgroups(const struct sandbox_launcher *l, char *bu
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err);
 
+/* The host pid of the sandbox's init (pid 1 inside), whose namespaces the
+ * command shares. */
 pid_t sandbox_pid(const struct sandbox *sb);
 int sandbox_pidfd(const struct sandbox *sb);
 /* Kill every process of the sandbox (SIGKILL to its pid 1, which takes the
  * whole pid namespace with it; cgroup.kill where available). Idempotent. */
 int sandbox_kill(struct sandbox *sb);
 /* Non-blocking: -EAGAIN while running; else the wait status (as from
- * waitpid: use WIFEXITED etc.) in *ret_status. Reaps once. */
+ * waitpid: use WIFEXITED etc.) in *ret_status. Reaps once. The status is the
+ * command's as the init saw it; when the init itself was killed before it
+ * could tell (sandbox_kill, the OOM killer), the init's: SIGKILL. */
 int sandbox_reap(struct sandbox *sb, int *ret_status);
 /* Blocking wait with the spec's timeout (kills on expiry, *ret_timed_out). */
 int sandbox_wait(struct sandbox *sb, int *ret_status, bool *ret_timed_out);
@@ -229,6 +240,18 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
 /* Exit code as a shell reports it: status, or 128+N when killed by signal N. */
 int sandbox_exit_code(int wait_status);
 
+/* How a sandbox that ended with wait_status (from sandbox_reap) ended, and
+ * a phrase for it in buf ("exited with status 3", "was killed by signal 15
+ * (SIGTERM)"). OOM when the function did not exit 0 and its cgroup counted
+ * an OOM kill (v2 memory.events oom_kill, v1 memory.oom_control oom_kill):
+ * "ran out of memory (limit 16 MiB) and was killed", or "exited with status
+ * 1 after running out of memory ..." when a process of it was the victim
+ * and it exited on its own. Call before sandbox_free (the cgroup goes). Who
+ * else killed it (a timeout, a shutdown) only the caller knows: it names
+ * its own kills first. */
+enum sandbox_end { SANDBOX_END_EXITED, SANDBOX_END_SIGNALED, SANDBOX_END_OOM };
+enum sandbox_end sandbox_describe_end(struct sandbox *sb, int wait_status, char *buf, size_t size);
+
 /* For `sfaasd check`: which cgroup hierarchy sandbox_launcher_new() would use.
  * Returns 2 (v2) or 1 (v1) and a one-line description of what the host
  * offers in buf, or -errno (with the reason in err) when none is usable. */
@@ -237,3 +260,7 @@ int sandbox_cgroup_probe(char *buf, size_t size, struct sf_err *err);
  * build time for one architecture) fits this binary's architecture, and
  * report its length in BPF instructions. */
 int sandbox_seccomp_probe(size_t *ret_insns, struct sf_err *err);
+/* For `sfaasd check`: make the sealed memfd of the sandbox init (pid 1 of
+ * every sandbox, sandbox/init/) as a launcher would, and report its size.
+ * Fails where the host refuses executable memfds (vm.memfd_noexec=2). */
+int sandbox_init_probe(size_t *ret_bytes, struct sf_err *err);

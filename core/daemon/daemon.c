@@ -75,6 +75,7 @@ static void on_grace_expired(uv_timer_t *t)
         struct sfaasd *sf = t->data;
         log_warning("shutdown grace period over: killing %zu running sandbox(es)",
                     sf->n_invocations + pools_busy(sf));
+        sf->grace_over = true;
         invoke_kill_all(sf);
         pools_kill_all(sf);
 }

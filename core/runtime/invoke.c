@@ -49,6 +49,10 @@ struct outbuf {
         bool overflow;
 };
 
+/* Why the daemon killed a call's sandbox, if it did: the answer names it
+ * (a SIGKILL alone could be any of these, or the OOM killer). */
+enum inv_kill { INV_KILL_NONE = 0, INV_KILL_TIMEOUT, INV_KILL_OUTPUT, INV_KILL_SHUTDOWN };
+
 struct invocation {
         struct invocation *prev, *next;
         struct sfaasd *sf;
@@ -62,7 +66,8 @@ struct invocation {
         int open_handles;
         bool in_open;
         struct outbuf obuf, ebuf;
-        bool exited, out_eof, err_eof, timed_out, finished, killed;
+        bool exited, out_eof, err_eof, timed_out, finished;
+        enum inv_kill killed;        /* the first reason the daemon killed it for */
         int wait_status;
         uint64_t start_ns;
         uint64_t timeout_ms;
@@ -92,10 +97,10 @@ static void inv_close_handle(struct invocation *inv, uv_handle_t *h)
                 uv_close(h, inv_handle_closed);
 }
 
-static void inv_kill(struct invocation *inv)
+static void inv_kill(struct invocation *inv, enum inv_kill why)
 {
         if (!inv->killed && !inv->exited) {
-                inv->killed = true;
+                inv->killed = why;
                 (void) sandbox_kill(inv->sb);
         }
 }
@@ -147,7 +152,7 @@ static void on_out(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
                 outbuf_append(b, buf->base, (size_t) n);
                 /* stdout over its cap kills the sandbox; stderr is just truncated. */
                 if (b == &inv->obuf && b->overflow)
-                        inv_kill(inv);
+                        inv_kill(inv, INV_KILL_OUTPUT);
         } else if (n < 0) {
                 (void) uv_read_stop(s);
                 if (b == &inv->obuf)
@@ -175,7 +180,7 @@ static void on_timeout(uv_timer_t *t)
 {
         struct invocation *inv = t->data;
         inv->timed_out = true;
-        inv_kill(inv);
+        inv_kill(inv, INV_KILL_TIMEOUT);
 }
 
 static void on_stdin_written(uv_write_t *w, int status)
@@ -304,14 +309,23 @@ static void inv_finish(struct invocation *inv)
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' wrote more than %llu bytes of output",
                                  inv->name, inv->ns, (unsigned long long) inv->obuf.cap);
                 respond_failure(inv, code, msg, secs);
-        } else if (!WIFEXITED(inv->wait_status) || WEXITSTATUS(inv->wait_status) != 0) {
-                if (WIFSIGNALED(inv->wait_status))
-                        (void) xsnprintf(msg, sizeof msg, "function '%s.%s' was killed by signal %d%s", inv->name,
-                                         inv->ns, WTERMSIG(inv->wait_status),
-                                         WTERMSIG(inv->wait_status) == SIGKILL ? " (out of memory or killed)" : "");
+        } else if (inv->killed == INV_KILL_SHUTDOWN && WIFSIGNALED(inv->wait_status)) {
+                /* Not the function's fault: the daemon is going away. */
+                if (sf->grace_over)
+                        (void) xsnprintf(msg, sizeof msg,
+                                         "function '%s.%s' was killed: sfaasd is shutting down and its grace "
+                                         "period of %llu ms is over", inv->name, inv->ns,
+                                         (unsigned long long) sf->cfg.shutdown_grace_ms);
                 else
-                        (void) xsnprintf(msg, sizeof msg, "function '%s.%s' exited with status %d", inv->name, inv->ns,
-                                         WEXITSTATUS(inv->wait_status));
+                        (void) xsnprintf(msg, sizeof msg,
+                                         "function '%s.%s' was killed: sfaasd is shutting down at once "
+                                         "(a second signal)", inv->name, inv->ns);
+                code = 503;
+                respond_failure(inv, code, msg, secs);
+        } else if (!WIFEXITED(inv->wait_status) || WEXITSTATUS(inv->wait_status) != 0) {
+                char how[128];
+                (void) sandbox_describe_end(inv->sb, inv->wait_status, how, sizeof how);
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s' %s", inv->name, inv->ns, how);
                 respond_failure(inv, code, msg, secs);
         } else {
                 (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-Duration-Seconds: %.6f\r\n", inv->call_id,
@@ -342,7 +356,7 @@ static void inv_finish(struct invocation *inv)
 void invoke_kill_all(struct sfaasd *sf)
 {
         for (struct invocation *inv = sf->invocations; inv; inv = inv->next)
-                inv_kill(inv);
+                inv_kill(inv, INV_KILL_SHUTDOWN);
 }
 
 /* ---- building the sandbox spec ---- */

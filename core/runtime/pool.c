@@ -67,7 +67,7 @@ struct pools {
 
 #define POOL_FREE_CALLS_MAX 256
 
-static void instance_stop(struct instance *inst, uint64_t grace_ms);
+static void instance_stop(struct instance *inst, uint64_t grace_ms, enum inst_stop why);
 static void pcall_closed(uv_handle_t *h);
 static void probe_start(struct instance *inst);
 static void pool_ensure(struct pool *p);
@@ -665,7 +665,42 @@ static void pool_fail_queue(struct pool *p, int status, const char *why)
         }
 }
 
-/* The instance's pid 1 exited: reap, detach, maybe replace. */
+static const char *stop_words(enum inst_stop why)
+{
+        switch (why) {
+        case INST_STOP_IDLE: return "idle, scaled to zero";
+        case INST_STOP_SCALE: return "scaled down";
+        case INST_STOP_CHANGED: return "the function was updated";
+        case INST_STOP_REMOVED: return "the function was removed";
+        case INST_STOP_SHUTDOWN: return "sfaasd is shutting down";
+        case INST_STOP_NOT_READY: return "not ready in time";
+        case INST_STOP_NONE: break;
+        }
+        return "stopped";
+}
+
+int pool_instance_words(const struct instance *inst, const char *how, char *buf, size_t size)
+{
+        /* Our own stop first: a SIGKILL alone would say nothing of a grace
+         * period or a shutdown. Then what the kernel saw. */
+        if (inst->stop && inst->killed && inst->grace_ms && !inst->failed_start)
+                (void) xsnprintf(buf, size, "instance %s was killed after its grace period of %llu ms (stopping: %s)",
+                                 inst->id, (unsigned long long) inst->grace_ms, stop_words(inst->stop));
+        else if (inst->stop && inst->killed)
+                (void) xsnprintf(buf, size, "instance %s was killed (stopping: %s)", inst->id, stop_words(inst->stop));
+        else if (inst->stop)
+                (void) xsnprintf(buf, size, "instance %s %s (stopping: %s)", inst->id,
+                                 how ? how : "closed the connection before the answer was complete",
+                                 stop_words(inst->stop));
+        else
+                (void) xsnprintf(buf, size, "instance %s %s", inst->id,
+                                 how ? how : "closed the connection before the answer was complete");
+        /* A shutdown is not the function's fault: 503 says "try again later". */
+        return inst->stop == INST_STOP_SHUTDOWN ? 503 : 502;
+}
+
+/* The instance's sandbox ended (its init, pid 1, exited): reap, detach,
+ * maybe replace. */
 static void instance_gone(struct instance *inst, int wait_status)
 {
         struct pool *p = inst->pool;
@@ -674,6 +709,7 @@ static void instance_gone(struct instance *inst, int wait_status)
         /* A start that failed its readiness counts as a crash (backoff). */
         bool crash = was != INST_STOPPING || inst->failed_start;
         char why[200];
+        int call_status;
 
         inst->gone = true;
         inst->exited = true;
@@ -688,19 +724,18 @@ static void instance_gone(struct instance *inst, int wait_status)
                 inst->next->prev = inst->prev;
         inst->prev = inst->next = NULL;
 
-        if (WIFSIGNALED(wait_status))
-                (void) xsnprintf(why, sizeof why, "instance %s was killed by signal %d", inst->id,
-                                 WTERMSIG(wait_status));
-        else
-                (void) xsnprintf(why, sizeof why, "instance %s exited with status %d", inst->id,
-                                 WEXITSTATUS(wait_status));
+        {
+                char how[128];
+                (void) sandbox_describe_end(inst->sb, wait_status, how, sizeof how);
+                call_status = pool_instance_words(inst, how, why, sizeof why);
+        }
         /* Calls on its connections lose their upstream. */
         while (inst->conns) {
                 struct upconn *uc = inst->conns;
                 struct pcall *pc = uc->call;
                 upconn_close(uc);
                 if (pc)
-                        pcall_fail(pc, 502, "function '%s.%s': %s during the call", p->ns, p->name, why);
+                        pcall_fail(pc, call_status, "function '%s.%s': %s during the call", p->ns, p->name, why);
         }
         (void) uv_timer_stop(&inst->timer);
         instance_close_handle(inst, (uv_handle_t *) &inst->exit_poll);
@@ -744,24 +779,35 @@ static void on_inst_exit(uv_poll_t *h, int status, int events)
         instance_gone(inst, r < 0 ? SIGKILL : ws);
 }
 
-static void on_grace_over(uv_timer_t *t)
+static void instance_kill(struct instance *inst)
 {
-        struct instance *inst = t->data;
-        if (!inst->gone)
-                (void) sandbox_kill(inst->sb);
+        if (inst->gone)
+                return;
+        inst->killed = true;
+        (void) sandbox_kill(inst->sb);
 }
 
-static void instance_stop(struct instance *inst, uint64_t grace_ms)
+static void on_grace_over(uv_timer_t *t)
+{
+        instance_kill(t->data);
+}
+
+/* SIGTERM, which the sandbox's init passes on to the function whatever its
+ * image (a server that is pid 1 without a handler used to ignore it), then
+ * SIGKILL after grace_ms. */
+static void instance_stop(struct instance *inst, uint64_t grace_ms, enum inst_stop why)
 {
         struct pool *p = inst->pool;
         if (inst->gone || inst->state == INST_STOPPING)
                 return;
+        inst->stop = why;
         if (inst->state == INST_STARTING) {
                 instance_set_state(inst, INST_STOPPING);
-                (void) sandbox_kill(inst->sb);
+                instance_kill(inst);
                 return;
         }
         instance_set_state(inst, INST_STOPPING);
+        inst->grace_ms = grace_ms;
         while (inst->idle) {
                 struct upconn *uc = inst->idle;
                 upconn_close(uc);
@@ -769,7 +815,7 @@ static void instance_stop(struct instance *inst, uint64_t grace_ms)
         log_debug("function '%s.%s': stopping instance %s (grace %llu ms)", p->name, p->ns, inst->id,
                   (unsigned long long) grace_ms);
         if (syscall(SYS_pidfd_send_signal, sandbox_pidfd(inst->sb), SIGTERM, NULL, 0) < 0 || grace_ms == 0)
-                (void) sandbox_kill(inst->sb);
+                instance_kill(inst);
         else
                 (void) uv_timer_start(&inst->timer, on_grace_over, grace_ms, 0);
 }
@@ -869,7 +915,7 @@ static void probe_retry(struct instance *inst)
                 logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
                 log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
                 inst->failed_start = true;
-                instance_stop(inst, 0);
+                instance_stop(inst, 0, INST_STOP_NOT_READY);
                 return;
         }
         if (!p->watchdog && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
@@ -1165,7 +1211,7 @@ static void on_tick(uv_timer_t *t)
                                     now - i->last_used_ns >= p->idle_ms * 1000000ULL) {
                                         log_debug("function '%s.%s': instance %s idle, stopping", p->name, p->ns,
                                                   i->id);
-                                        instance_stop(i, p->grace_ms);
+                                        instance_stop(i, p->grace_ms, INST_STOP_IDLE);
                                         alive--;
                                 }
                         }
@@ -1183,7 +1229,7 @@ static void on_tick(uv_timer_t *t)
                                         logs_daemon(ps->sf->logs, p->ns, p->name, "%s", p->last_error);
                                         log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
                                         i->failed_start = true;
-                                        instance_stop(i, 0);
+                                        instance_stop(i, 0, INST_STOP_NOT_READY);
                                 }
                         }
                 }
@@ -1251,12 +1297,12 @@ void pools_start(struct sfaasd *sf)
         strv_free(nss);
 }
 
-static void pool_stop_all(struct pool *p, uint64_t grace_ms)
+static void pool_stop_all(struct pool *p, uint64_t grace_ms, enum inst_stop why)
 {
         struct instance *next;
         for (struct instance *i = p->instances; i; i = next) {
                 next = i->next;
-                instance_stop(i, grace_ms);
+                instance_stop(i, grace_ms, why);
         }
 }
 
@@ -1265,7 +1311,8 @@ void pools_shutdown(struct sfaasd *sf)
         struct pools *ps = sf->pools;
         for (struct pool *p = ps->list; p; p = p->next) {
                 pool_fail_queue(p, 503, "sfaasd is shutting down");
-                pool_stop_all(p, p->grace_ms < sf->cfg.shutdown_grace_ms ? p->grace_ms : sf->cfg.shutdown_grace_ms);
+                pool_stop_all(p, p->grace_ms < sf->cfg.shutdown_grace_ms ? p->grace_ms : sf->cfg.shutdown_grace_ms,
+                              INST_STOP_SHUTDOWN);
         }
 }
 
@@ -1275,8 +1322,13 @@ void pools_kill_all(struct sfaasd *sf)
         for (int pass = 0; pass < 2; pass++)
                 for (struct pool *p = pass ? ps->dead : ps->list; p; p = p->next)
                         for (struct instance *i = p->instances; i; i = i->next)
-                                if (!i->gone)
-                                        (void) sandbox_kill(i->sb);
+                                if (!i->gone) {
+                                        if (!i->stop) /* a second signal before the pools' stop */
+                                                i->stop = INST_STOP_SHUTDOWN;
+                                        if (!i->killed && !sf->grace_over)
+                                                i->grace_ms = 0; /* a second signal: no grace ran out */
+                                        instance_kill(i);
+                                }
 }
 
 size_t pools_busy(const struct sfaasd *sf)
@@ -1332,7 +1384,7 @@ void pools_function_changed(struct sfaasd *sf, const char *ns, const char *name)
 
         if (p) {
                 /* Instances of the old version finish what they serve, then go. */
-                pool_stop_all(p, p->grace_ms);
+                pool_stop_all(p, p->grace_ms, INST_STOP_CHANGED);
                 p->mode = FN_MODE_UNKNOWN;
                 p->backoff_ms = 0;
                 p->restart_at_ns = 0;
@@ -1361,7 +1413,7 @@ void pools_function_removed(struct sfaasd *sf, const char *ns, const char *name)
         p->next = ps->dead;
         ps->dead = p;
         pool_fail_queue(p, 404, "function was removed");
-        pool_stop_all(p, p->grace_ms);
+        pool_stop_all(p, p->grace_ms, INST_STOP_REMOVED);
         pool_unref(p);
 }
 
@@ -1386,7 +1438,7 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
                         next = i->next;
                         if (i->state == INST_STOPPING || (pass == 0 && i->inflight > 0))
                                 continue;
-                        instance_stop(i, p->grace_ms);
+                        instance_stop(i, p->grace_ms, INST_STOP_SCALE);
                         alive--;
                 }
         }

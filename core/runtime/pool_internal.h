@@ -13,6 +13,19 @@
 
 enum inst_state { INST_STARTING, INST_READY, INST_STOPPING };
 
+/* Why the daemon stopped an instance (pool.c stop_words): an instance that
+ * ends while stopping, and the calls it drops, are described by it rather
+ * than by its signal alone. */
+enum inst_stop {
+        INST_STOP_NONE = 0,
+        INST_STOP_IDLE,        /* idle for com.openfaas.scale.zero-duration */
+        INST_STOP_SCALE,       /* scale-function below the instances alive */
+        INST_STOP_CHANGED,     /* the function was updated */
+        INST_STOP_REMOVED,     /* the function was removed */
+        INST_STOP_SHUTDOWN,    /* sfaasd is shutting down */
+        INST_STOP_NOT_READY,   /* not ready within http_ready_timeout */
+};
+
 struct linebuf {
         char buf[4096];
         size_t len;
@@ -42,6 +55,9 @@ struct instance {
         bool exited, gone;
         bool failed_start;         /* stopped for not getting ready in time */
         bool outdated;             /* the function changed: stop when idle */
+        enum inst_stop stop;       /* why it is stopping (INST_STOP_NONE: it is not) */
+        uint64_t grace_ms;         /* the SIGTERM grace it was given */
+        bool killed;               /* we sent SIGKILL: at once or when the grace ran out */
         int wait_status;
 };
 
@@ -143,6 +159,14 @@ void upconn_close(struct upconn *uc);
 /* Give uc back to its instance's idle list (or close it). */
 void upconn_release(struct upconn *uc);
 void pool_unref(struct pool *p);
+
+/* Why inst ended or drops its calls, in words for an answer or a log line:
+ * the daemon's own stop first ("instance X was killed after its grace
+ * period of N ms (stopping: sfaasd is shutting down)"), else how (from
+ * sandbox_describe_end; NULL while it has not ended: "closed the connection
+ * before the answer was complete"). Returns the status for a call it drops:
+ * 503 when sfaasd is shutting down, else 502. */
+int pool_instance_words(const struct instance *inst, const char *how, char *buf, size_t size);
 
 /* Wait queue (pool.c). */
 void pool_enqueue(struct pool *p, struct pcall *pc);

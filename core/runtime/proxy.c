@@ -672,8 +672,14 @@ void proxy_upstream_read(struct pcall *pc, ssize_t n, const char *data)
                 }
                 if (!pc->resp_begun && retry_fresh(pc))
                         return;
-                pcall_fail(pc, 502, "instance %s closed the connection before the answer was complete",
-                           pc->inst ? pc->inst->id : "?");
+                if (pc->inst) {
+                        /* Often before its exit is reaped: a stop of ours
+                         * (a shutdown, a grace period over) is named here. */
+                        char why[200];
+                        int status = pool_instance_words(pc->inst, NULL, why, sizeof why);
+                        pcall_fail(pc, status, "function '%s.%s': %s", pc->pool->name, pc->pool->ns, why);
+                } else
+                        pcall_fail(pc, 502, "an instance closed the connection before the answer was complete");
                 return;
         }
         e = llhttp_execute(&uc->parser, data, (size_t) n);

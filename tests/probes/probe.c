@@ -312,8 +312,8 @@ static int c_ptrace_traceme(void)
 
 static int c_ptrace_attach(void)
 {
-        /* pid 1 of the sandbox is this probe; attach to a same-uid child too,
-         * which the kernel alone would allow. */
+        /* pid 1 of the sandbox is its init (same uid); attach to a same-uid
+         * child too, which the kernel alone would allow. */
         int wfd = -1;
         long r1 = syscall(SYS_ptrace, PTRACE_ATTACH, 1L, NULL, NULL);
         int e1 = errno;
@@ -531,7 +531,7 @@ static int c_setns(void)
         for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
                 int fd;
                 long r;
-                snprintf(path, sizeof path, "/proc/1/ns/%s", ns[i]);
+                snprintf(path, sizeof path, "/proc/self/ns/%s", ns[i]);
                 fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (fd < 0) {
                         off += (size_t) snprintf(detail + off, sizeof detail - off, "%s%s:open-%s", i ? "," : "",
@@ -1469,18 +1469,18 @@ static int c_cwd_inside(void)
 static int c_proc_root_links(void)
 {
         char t[256];
-        ssize_t n = readlink("/proc/1/root", t, sizeof t - 1);
+        ssize_t n = readlink("/proc/self/root", t, sizeof t - 1);
         if (n < 0)
-                return result(2, "readlink /proc/1/root: %s", ename(errno));
+                return result(2, "readlink /proc/self/root: %s", ename(errno));
         t[n] = '\0';
-        if (strcmp(t, "/") != 0 || !same_file("/proc/1/root", "/"))
-                return result(1, "/proc/1/root -> %s", t);
-        if (!same_file("/proc/1/root/..", "/"))
-                return result(1, "/proc/1/root/.. is not the root");
-        n = readlink("/proc/1/cwd", t, sizeof t - 1);
+        if (strcmp(t, "/") != 0 || !same_file("/proc/self/root", "/"))
+                return result(1, "/proc/self/root -> %s", t);
+        if (!same_file("/proc/self/root/..", "/"))
+                return result(1, "/proc/self/root/.. is not the root");
+        n = readlink("/proc/self/cwd", t, sizeof t - 1);
         t[n > 0 ? n : 0] = '\0';
         if (n <= 0 || t[0] != '/')
-                return result(1, "/proc/1/cwd -> %s", t);
+                return result(1, "/proc/self/cwd -> %s", t);
         /* Every process's root is ours. */
         DIR *d = opendir("/proc");
         struct dirent *de;
@@ -2076,10 +2076,10 @@ static int c_env_leak(void)
         char buf[8192];
         if (getenv(name))
                 return result(1, "%s=%s leaked into the sandbox", name, getenv(name));
-        ssize_t n = read_file("/proc/1/environ", buf, sizeof buf);
+        ssize_t n = read_file("/proc/self/environ", buf, sizeof buf);
         for (ssize_t i = 0; i < n; i += (ssize_t) strlen(buf + i) + 1)
                 if (strncmp(buf + i, name, strlen(name)) == 0)
-                        return result(1, "%s in /proc/1/environ", name);
+                        return result(1, "%s in /proc/self/environ", name);
         return result(0, "absent");
 }
 
@@ -2088,8 +2088,10 @@ static int c_pid_ns(void)
         int n = 0, maxpid = 0;
         DIR *d = opendir("/proc");
         struct dirent *de;
-        if (getpid() != 1)
-                return result(1, "pid %d: not pid 1 of a new pid namespace", (int) getpid());
+        /* pid 1 is the sandbox init, this probe the process it started. */
+        if (getpid() != 2 || getppid() != 1)
+                return result(1, "pid %d ppid %d: not the first child of a new pid namespace's init",
+                              (int) getpid(), (int) getppid());
         while (d && (de = readdir(d))) {
                 if (de->d_name[0] < '1' || de->d_name[0] > '9')
                         continue;
@@ -2102,7 +2104,7 @@ static int c_pid_ns(void)
                 closedir(d);
         if (n > 4)
                 return result(1, "%d processes visible in /proc (max pid %d)", n, maxpid);
-        return result(0, "pid=1,visible=%d", n);
+        return result(0, "pid=2,ppid=1,visible=%d", n);
 }
 
 static int c_launcher_not_inside(void)
@@ -2168,12 +2170,12 @@ static int c_exit_code(void)
 
 static int c_int80_self(void)
 {
-        /* pid 1 itself takes the wrong ABI: the whole sandbox dies of SIGSYS
-         * and `sfaasd run` reports 128 + 31. */
+        /* The function itself takes the wrong ABI: it dies of SIGSYS, the
+         * init passes that on, and `sfaasd run` reports 128 + 31. */
         printf("TRYING\n");
         fflush(stdout);
         do_int80_getpid();
-        return result(1, "int 0x80 in pid 1 returned");
+        return result(1, "int 0x80 in the function returned");
 }
 
 static void do_segv(void)
@@ -2520,13 +2522,100 @@ static int c_setfcap(void)
 static int c_kill_all(void)
 {
         /* kill(-1) reaches only our own pid namespace: other sandboxes of the
-         * same host uid must survive it. From a child (pid 1 is exempt anyway). */
-        pid_t pid = fork();
-        if (pid == 0)
-                _exit(kill(-1, SIGKILL) == 0 ? 0 : 1);
-        int st;
+         * same host uid must survive it. The kernel spares the caller and
+         * pid 1 (the sandbox init); a child of ours it does not. */
+        int wfd = -1;
+        pid_t pid = sleeper(&wfd);
+        int r = kill(-1, SIGKILL), e = errno, st = 0;
+        close(wfd);
         waitpid(pid, &st, 0);
-        return result(0, "kill(-1) %s", WIFSIGNALED(st) ? "killed the child itself" : "sent");
+        if (r != 0)
+                return result(2, "kill(-1): %s", ename(e));
+        return result(0, "kill(-1) sent, own child %s", WIFSIGNALED(st) ? "killed" : "survived");
+}
+
+static int c_init_pid1(void)
+{
+        /* pid 1 is the sandbox init: the function, same uid, can neither look
+         * into it (non-dumpable, mm owned by the launcher's user namespace)
+         * nor kill it; a signal it forwards comes back to us. */
+        char t[256], detail[256];
+        sigset_t set;
+        struct timespec ts = { .tv_sec = 5 };
+        int fd, bad = 0;
+        size_t off = 0;
+        ssize_t n = readlink("/proc/1/exe", t, sizeof t - 1);
+        if (n >= 0) {
+                t[n] = '\0';
+                bad = 1;
+                off += (size_t) snprintf(detail + off, sizeof detail - off, "exe:%s", t);
+        } else
+                off += (size_t) snprintf(detail + off, sizeof detail - off, "exe:%s", ename(errno));
+        fd = open("/proc/1/mem", O_RDWR | O_CLOEXEC);
+        off += (size_t) snprintf(detail + off, sizeof detail - off, ",mem:%s", fd >= 0 ? "OPEN" : ename(errno));
+        if (fd >= 0) {
+                bad = 1;
+                close(fd);
+        }
+        fd = open("/proc/1/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        off += (size_t) snprintf(detail + off, sizeof detail - off, ",fd:%s", fd >= 0 ? "OPEN" : ename(errno));
+        if (fd >= 0) {
+                bad = 1;
+                close(fd);
+        }
+        /* The kernel drops SIGKILL from inside to a namespace's init. */
+        (void) kill(1, SIGKILL);
+        if (kill(1, 0) != 0)
+                bad = 1;
+        off += (size_t) snprintf(detail + off, sizeof detail - off, ",kill9:%s", kill(1, 0) == 0 ? "survived" : "GONE");
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        (void) kill(1, SIGUSR1);
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig != SIGUSR1)
+                bad = 1;
+        off += (size_t) snprintf(detail + off, sizeof detail - off, ",usr1:%s",
+                                 sig == SIGUSR1 ? "forwarded" : "lost");
+        return result(bad, "%s", detail);
+}
+
+static int c_zombies(void)
+{
+        /* Orphans that end (grandchildren of ours, whose parent is gone) go
+         * to pid 1 and must be reaped there: their /proc entries vanish. We
+         * never wait for them ourselves. */
+        int p[2];
+        pid_t kids[3];
+        if (pipe(p) < 0)
+                return result(2, "pipe: %s", ename(errno));
+        pid_t pid = fork();
+        if (pid == 0) {
+                for (int i = 0; i < 3; i++) {
+                        pid_t g = fork();
+                        if (g == 0)
+                                _exit(0);
+                        (void) write(p[1], &g, sizeof g);
+                }
+                _exit(0);
+        }
+        close(p[1]);
+        waitpid(pid, NULL, 0);
+        if (read(p[0], kids, sizeof kids) != (ssize_t) sizeof kids)
+                return result(2, "no grandchild pids");
+        for (int tries = 0; tries < 5000; tries++) {
+                int left = 0;
+                char path[64];
+                for (int i = 0; i < 3; i++) {
+                        snprintf(path, sizeof path, "/proc/%d", (int) kids[i]);
+                        if (access(path, F_OK) == 0)
+                                left++;
+                }
+                if (left == 0)
+                        return result(0, "reaped=3");
+                usleep(1000);
+        }
+        return result(1, "orphans left as zombies (pid 1 does not reap)");
 }
 
 /* ================= table ================= */
@@ -2700,6 +2789,8 @@ static const struct pcase cases[] = {
         { "mountinfo_no_host_path", c_mountinfo_no_host_path },
         { "env_leak", c_env_leak },
         { "pid_ns", c_pid_ns },
+        { "init_pid1", c_init_pid1 },
+        { "zombies", c_zombies },
         { "launcher_not_inside", c_launcher_not_inside },
         { "proc_cpuinfo", c_proc_cpuinfo },
         /* namespace lockdown */

@@ -337,6 +337,16 @@ def read_held(pid: int) -> dict:
     mode, _ = cgroup_layout()
     leaves = cgroup_leaves(pid)
     got = {"mode": mode, "leaves": {k: str(v) for k, v in leaves.items()}}
+    procs = []
+    leaf = leaves.get("memory") or leaves.get("pids")
+    if leaf:
+        for line in (leaf / "cgroup.procs").read_text().split():
+            try:
+                st = os.stat(f"/proc/{line}/exe")
+                procs.append((int(line), os.readlink(f"/proc/{line}/exe"), (st.st_dev, st.st_ino)))
+            except OSError:
+                pass
+    got["procs"] = procs
     if mode == "v1":
         if "memory" in leaves:
             m = leaves["memory"]
@@ -528,6 +538,19 @@ def check_no_injection(host, run):
     assert run.held.get("injected") == b"", f"bytes injected into the caller's terminal: {run.held['injected']!r}"
 
 
+def check_init_exe(host, run):
+    # Host side, while the sandbox runs: pid 1 inside runs a sealed memfd
+    # (sandbox/init/), never the sfaasd binary (CVE-2019-5736 class).
+    procs = run.held.get("procs")
+    assert procs, f"no process found in the sandbox's cgroup: {run.held}"
+    me = os.stat(SFAASD)
+    for pid, exe, ident in procs:
+        assert ident != (me.st_dev, me.st_ino), f"pid {pid} runs the sfaasd binary ({exe})"
+    exes = sorted(exe for _, exe, _ in procs)
+    assert any(e.startswith("/memfd:sfaasd-init") for e in exes), exes
+    assert "/probe" in exes, exes
+
+
 def check_uid_base_refused(host, run):
     assert "uid-base" in run.err or "uid_base" in run.err, run.err
 
@@ -558,7 +581,7 @@ CASES = [
     Case("int80_getpid", expect="killed-SYS|killed-SEGV"), Case("int80_mount", expect="killed-SYS|killed-SEGV"),
     Case("x32_getpid", expect="killed-SYS"),
     Case("nr_hibits", expect="EPERM"),
-    Case("int80_self", rc=128 + 31, result=False),  # pid 1 killed by SIGSYS: 128+31
+    Case("int80_self", rc=128 + 31, result=False),  # the function killed by SIGSYS: 128+31
     Case("exit_code", args=("42",), rc=42, result=False),
     Case("tiocsti_hibits", expect="fd0:EPERM,fd1:EPERM,fd2:EPERM"),
     Case("personality_rie"), Case("personality_norandom"), Case("personality_hibits"),
@@ -608,7 +631,7 @@ CASES = [
     Case("tiocsti_hibits_tty", probe="tiocsti_hibits", tty=True, expect="fd0:EPERM,fd1:EPERM,fd2:EPERM",
          check=check_no_injection),
     Case("tioclinux", tty=True, expect="EPERM", check=check_no_injection),
-    Case("new_session", expect="sid=pid=1"),
+    Case("new_session", expect="sid=pid=2"),  # pid 1 is the sandbox init
     # --- network
     Case("net_ifaces", expect=r"lo-only\(1\)"),
     Case("connect_loopback", args=("{port}",), expect="ECONNREFUSED"),
@@ -631,6 +654,7 @@ CASES = [
     Case("cpu_spin", opts=("--timeout", "2s"), rc=128 + 9, result=False, check=check_timeout),
     Case("cpu_spin_forks", opts=("--timeout", "2s"), rc=128 + 9, result=False, check=check_timeout),
     Case("orphan", expect="detached-grandchild-left"),
+    Case("zombies", expect="reaped=3"),
     Case("core_dump", expect="no-core"),
     # kernel buffers are memory too: 32 processes x RLIMIT_NOFILE of full
     # socket queues / pipes must stay within the memory cgroup
@@ -650,8 +674,9 @@ CASES = [
     Case("cgroup_ns", expect="all-root"),
     Case("mountinfo_no_host_path", args=("{base}",), expect="absent"),
     Case("env_leak", args=("{secret}",), expect="absent"),
-    Case("pid_ns", expect=r"pid=1,visible=1"),
-    Case("launcher_not_inside", expect="exe=/probe"),
+    Case("pid_ns", expect=r"pid=2,ppid=1,visible=2"),
+    Case("launcher_not_inside", expect="exe=/probe", hold=True, check=check_init_exe),
+    Case("init_pid1", expect="exe:EACCES,mem:EACCES,fd:EACCES,kill9:survived,usr1:forwarded"),
     Case("proc_cpuinfo", expect="readable"),
     # --- namespace lockdown
     Case("max_userns", expect="max_user_namespaces=0"),

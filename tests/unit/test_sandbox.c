@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -674,11 +675,178 @@ static void test_stale_subtree_swept(void **state)
                 free(dirs[k]);
 }
 
+/* The function is pid 2; pid 1 is the init, a sealed memfd and not the
+ * sfaasd binary (host side: /proc/PID/exe of the sandbox's pid). */
+static void test_init_is_pid1(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "echo $$ $PPID", NULL };
+        char *argv2[] = { "sleep", "30", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        struct stat init_st, self_st;
+        char out[256], path[64], exe[PATH_MAX];
+        ssize_t n;
+        int status;
+
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_exit_code(status), 0);
+        assert_string_equal(out, "2 1\n");
+
+        s = base_spec(f, argv2);
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        (void) xsnprintf(path, sizeof path, "/proc/%d/exe", (int) sandbox_pid(sb));
+        n = readlink(path, exe, sizeof exe - 1);
+        assert_true(n > 0);
+        exe[n] = '\0';
+        assert_true(strncmp(exe, "/memfd:" SB_INIT_ARGV0, strlen("/memfd:" SB_INIT_ARGV0)) == 0);
+        assert_int_equal(stat(path, &init_st), 0);
+        assert_int_equal(stat("/proc/self/exe", &self_st), 0);
+        assert_false(init_st.st_dev == self_st.st_dev && init_st.st_ino == self_st.st_ino);
+        assert_int_equal(init_st.st_mode & 07777, 0111);
+        sandbox_free(sb);
+}
+
+/* The function's own wait status comes through the init: an exit with 137
+ * stays an exit, a signal stays a signal. */
+static void test_status_through_init(void **state)
+{
+        struct fixture *f = *state;
+        static const struct {
+                const char *script;
+                bool exited;
+                int value;
+        } cases[] = {
+                { "exit 137", true, 137 },
+                { "exit 0", true, 0 },
+                { "kill -KILL $$", false, SIGKILL },
+                { "kill -SEGV $$", false, SIGSEGV },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                char *argv[] = { "sh", "-c", (char *) cases[i].script, NULL };
+                struct sandbox_spec s = base_spec(f, argv);
+                struct sf_err err = { 0 };
+                char out[256];
+                int status;
+
+                if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                        fail_msg("spawn: %s", err.msg);
+                if (cases[i].exited) {
+                        assert_true(WIFEXITED(status));
+                        assert_int_equal(WEXITSTATUS(status), cases[i].value);
+                } else {
+                        assert_true(WIFSIGNALED(status));
+                        assert_int_equal(WTERMSIG(status), cases[i].value);
+                }
+        }
+}
+
+/* SIGTERM to the sandbox reaches a function that has no handler (as pid 1
+ * it would have been dropped by the kernel), and one with a handler runs it. */
+static void test_sigterm_forwarded(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sleep", "30", NULL };
+        char *argv2[] = { "sh", "-c", "trap 'echo got-term; exit 5' TERM; echo ready; sleep 30 & wait", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        char out[256];
+        size_t len = 0;
+        ssize_t n;
+        int status, p[2];
+        bool to;
+
+        s.limits.timeout_ms = 20000;
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(syscall(SYS_pidfd_send_signal, sandbox_pidfd(sb), SIGTERM, NULL, 0), 0);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_false(to);
+        assert_true(WIFSIGNALED(status));
+        assert_int_equal(WTERMSIG(status), SIGTERM);
+        sandbox_free(sb);
+
+        s = base_spec(f, argv2);
+        s.limits.timeout_ms = 20000;
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        s.stdio[1] = p[1];
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        (void) close(p[1]);
+        /* the trap is set once "ready" is out */
+        while (len < 6 && (n = read(p[0], out + len, 6 - len)) > 0)
+                len += (size_t) n;
+        out[len] = '\0';
+        assert_string_equal(out, "ready\n");
+        assert_int_equal(syscall(SYS_pidfd_send_signal, sandbox_pidfd(sb), SIGTERM, NULL, 0), 0);
+        while (len + 1 < sizeof out && (n = read(p[0], out + len, sizeof out - 1 - len)) > 0)
+                len += (size_t) n;
+        out[len] = '\0';
+        (void) close(p[0]);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        assert_false(to);
+        assert_string_equal(out, "ready\ngot-term\n");
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 5);
+        sandbox_free(sb);
+}
+
+/* The launcher's process holds many fds (a busy daemon): the sandbox's
+ * copy of the table has no free slot below its own nofile limit, and the
+ * start must not depend on one. */
+static void test_many_launcher_fds(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c", "echo ok", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sf_err err = { 0 };
+        struct rlimit old, big;
+        char out[64];
+        int status, fds[300], n = 0, hi;
+
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+        big = old;
+        if (big.rlim_cur < 4096)
+                big.rlim_cur = big.rlim_max < 4096 ? big.rlim_max : 4096;
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &big), 0);
+        /* every number from 3 to 299 taken */
+        for (int i = 3; i < 300; i++) {
+                int fd = fcntl(0, F_DUPFD_CLOEXEC, 0);
+                if (fd < 0)
+                        break;
+                fds[n++] = fd;
+        }
+        hi = fcntl(0, F_DUPFD_CLOEXEC, 0);
+        assert_true(hi >= 64);
+        (void) close(hi);
+        s.limits.nofile = 64;
+        if (run_capture(f, &s, out, sizeof out, &status, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_exit_code(status), 0);
+        assert_string_equal(out, "ok\n");
+        for (int i = 0; i < n; i++)
+                (void) close(fds[i]);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+        s = base_spec(f, argv);
+        s.limits.nofile = 4;
+        assert_int_equal(sandbox_spawn(f->l, &s, &(struct sandbox *) { NULL }, &err), -EINVAL);
+        assert_non_null(strstr(err.msg, "nofile"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_true_exits_zero),
                 cmocka_unit_test(test_exit_code_and_signal),
+                cmocka_unit_test(test_init_is_pid1),
+                cmocka_unit_test(test_status_through_init),
+                cmocka_unit_test(test_sigterm_forwarded),
+                cmocka_unit_test(test_many_launcher_fds),
                 cmocka_unit_test(test_uid_inside_and_host_view),
                 cmocka_unit_test(test_rootfs_read_only),
                 cmocka_unit_test(test_tmp_writable_with_cap),
