@@ -681,27 +681,18 @@ static int wait_exit(int pidfd, int *ret_status)
         return 0;
 }
 
-int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
-                  struct sf_err *err)
+/* SIGKILL the child of pidfd and reap it (a spawn that failed after the clone). */
+static void kill_and_wait(int pidfd)
 {
-        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1, .status_fd = -1 } };
-        struct sb_plan *p = &c.plan;
-        struct sandbox_limits lim;
-        struct sb_cgroup cg = SB_CGROUP_INIT;
-        struct sandbox *sb = NULL;
-        struct clone_args args;
-        struct sb_child_error cerr;
-        sigset_t all, old;
-        char gen_name[64];
-        const char *name;
-        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1,
-            userns_fd, r;
-        ssize_t n;
-        long pid;
+        int status;
 
-        sf_err_clear(err);
-        if (!l || !spec || !ret)
-                return sf_err_set(err, -EINVAL, "invalid arguments");
+        (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        (void) wait_exit(pidfd, &status);
+}
+
+/* Step 1: refuse a spec that cannot be run safely, before anything is made. */
+static int spawn_validate(const struct sandbox_spec *spec, struct sf_err *err)
+{
         if (!spec->rootfs || spec->rootfs[0] != '/')
                 return sf_err_set(err, -EINVAL, "rootfs must be an absolute path");
         if (!spec->argv || !spec->argv[0])
@@ -719,36 +710,54 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         if ((spec->name && !valid_name(spec->name)) || (spec->group && !valid_group(spec->group)))
                 return sf_err_set(err, -EINVAL,
                                   "bad sandbox name or group (allowed: [A-Za-z0-9_.-]+, group NAME or NAME/NAME)");
+        if (spec->hostname && (strlen(spec->hostname) == 0 || strlen(spec->hostname) > 64))
+                return sf_err_set(err, -EINVAL, "hostname must be 1..64 bytes");
         for (int i = 0; i < 3; i++) {
-                r = check_stdio(spec->stdio[i], i, err);
+                int r = check_stdio(spec->stdio[i], i, err);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
 
-        lim = spec->limits;
-        if (!lim.memory_bytes)
-                lim.memory_bytes = 256ULL << 20;
-        if (!lim.pids)
-                lim.pids = 128;
-        if (!lim.cpu_millis)
-                lim.cpu_millis = 1000;
-        if (!lim.tmpfs_bytes)
-                lim.tmpfs_bytes = 64ULL << 20;
-        if (!lim.tmpfs_inodes)
-                lim.tmpfs_inodes = 4096;
-        if (!lim.nofile)
-                lim.nofile = 1024;
-        if (lim.nofile <= SB_INIT_STATUS_FD)
+/* Step 2: the limits with the defaults (sandbox.h) for what the spec leaves 0. */
+static int spawn_defaults(const struct sandbox_limits *in, struct sandbox_limits *lim, struct sf_err *err)
+{
+        *lim = *in;
+        if (!lim->memory_bytes)
+                lim->memory_bytes = SANDBOX_DEFAULT_MEMORY_BYTES;
+        if (!lim->pids)
+                lim->pids = SANDBOX_DEFAULT_PIDS;
+        if (!lim->cpu_millis)
+                lim->cpu_millis = SANDBOX_DEFAULT_CPU_MILLIS;
+        if (!lim->tmpfs_bytes)
+                lim->tmpfs_bytes = SANDBOX_DEFAULT_TMPFS_BYTES;
+        if (!lim->tmpfs_inodes)
+                lim->tmpfs_inodes = SANDBOX_DEFAULT_TMPFS_INODES;
+        if (!lim->nofile)
+                lim->nofile = SANDBOX_DEFAULT_NOFILE;
+        if (lim->nofile <= SB_INIT_STATUS_FD)
                 return sf_err_set(err, -EINVAL, "nofile %llu is too low: the sandbox's init needs fds 0..%d",
-                                  (unsigned long long) lim.nofile, SB_INIT_STATUS_FD);
-        if (!lim.fsize)
-                lim.fsize = lim.tmpfs_bytes;
+                                  (unsigned long long) lim->nofile, SB_INIT_STATUS_FD);
+        if (!lim->fsize)
+                lim->fsize = lim->tmpfs_bytes;
+        return 0;
+}
+
+/* Step 3: everything the child will use, made before the clone (the child
+ * shares our memory and may not allocate): the plan, the id-mapped root
+ * and binds, the cgroup leaf. */
+static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const struct sandbox_spec *spec,
+                      const struct sandbox_limits *lim, struct sb_cgroup *cg, struct sf_err *err)
+{
+        struct sb_plan *p = &c->plan;
+        char gen_name[64];
+        const char *name;
+        int userns_fd, r;
 
         p->rootfs = spec->rootfs;
         p->hostname = spec->hostname ? spec->hostname : "sandbox";
         p->hostname_len = strlen(p->hostname);
-        if (p->hostname_len == 0 || p->hostname_len > 64)
-                return sf_err_set(err, -EINVAL, "hostname must be 1..64 bytes");
         p->workdir = spec->workdir ? spec->workdir : "/";
         p->uid = spec->uid;
         p->gid = spec->gid;
@@ -760,41 +769,37 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->envp = spec->envp;
         for (int i = 0; i < 3; i++)
                 p->stdio[i] = spec->stdio[i];
-        (void) xsnprintf(p->tmp_size, sizeof p->tmp_size, "%llu", (unsigned long long) lim.tmpfs_bytes);
-        (void) xsnprintf(p->tmp_inodes, sizeof p->tmp_inodes, "%llu", (unsigned long long) lim.tmpfs_inodes);
+        (void) xsnprintf(p->tmp_size, sizeof p->tmp_size, "%llu", (unsigned long long) lim->tmpfs_bytes);
+        (void) xsnprintf(p->tmp_inodes, sizeof p->tmp_inodes, "%llu", (unsigned long long) lim->tmpfs_inodes);
         (void) xsnprintf(p->shm_size, sizeof p->shm_size, "%llu",
-                         (unsigned long long) (lim.tmpfs_bytes < (64ULL << 20) ? lim.tmpfs_bytes : 64ULL << 20));
-        plan_rlimit(p, RLIMIT_NOFILE, lim.nofile);
-        plan_rlimit(p, RLIMIT_FSIZE, lim.fsize);
+                         (unsigned long long) (lim->tmpfs_bytes < SANDBOX_SHM_MAX_BYTES ? lim->tmpfs_bytes
+                                                                                      : SANDBOX_SHM_MAX_BYTES));
+        plan_rlimit(p, RLIMIT_NOFILE, lim->nofile);
+        plan_rlimit(p, RLIMIT_FSIZE, lim->fsize);
         plan_rlimit(p, RLIMIT_CORE, 0);
         plan_rlimit(p, RLIMIT_MEMLOCK, 64 * 1024);
 
-        r = plan_exec_paths(&c, spec, err);
+        r = plan_exec_paths(c, spec, err);
         if (r < 0)
-                goto out;
-
+                return r;
         r = check_rootfs_dirs(spec->rootfs, err);
         if (r < 0)
-                goto out;
+                return r;
         /* A one-shot launcher idmaps the rootfs with the child's own user
          * namespace after clone3 (send_late_root); binds still need the
          * template, made before the clone. */
         p->late_root = l->one_shot && spec->n_binds == 0 && !userns_cached(l, spec->uid_base);
         if (!p->late_root) {
                 r = get_userns(l, spec->uid_base, &userns_fd);
-                if (r < 0) {
-                        sf_err_errno(err, r, "cannot create the id-mapping user namespace for uid_base %u",
-                                     spec->uid_base);
-                        goto out;
-                }
-                r = make_tree(spec->rootfs, userns_fd, true, 0, &p->root_mnt_fd);
-                if (r < 0) {
-                        (void) rootfs_tree_error(err, r, spec->rootfs);
-                        goto out;
-                }
-                r = plan_binds(l, &c, spec, userns_fd, err);
                 if (r < 0)
-                        goto out;
+                        return sf_err_errno(err, r, "cannot create the id-mapping user namespace for uid_base %u",
+                                            spec->uid_base);
+                r = make_tree(spec->rootfs, userns_fd, true, 0, &p->root_mnt_fd);
+                if (r < 0)
+                        return rootfs_tree_error(err, r, spec->rootfs);
+                r = plan_binds(l, c, spec, userns_fd, err);
+                if (r < 0)
+                        return r;
         }
 
         name = spec->name;
@@ -804,32 +809,35 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                 name = gen_name;
         }
         if (!l->no_cgroups) {
-                r = sb_cgroup_create(&l->cg, spec->group, name, &lim, &cg, err);
+                r = sb_cgroup_create(&l->cg, spec->group, name, lim, cg, err);
                 if (r < 0)
-                        goto out;
+                        return r;
         }
         for (int k = 0; k < SB_CTRL_MAX_; k++)
-                p->cg_tasks_fd[k] = cg.mode == SB_CGROUP_V1 ? cg.tasks_fd[k] : -1;
+                p->cg_tasks_fd[k] = cg->mode == SB_CGROUP_V1 ? cg->tasks_fd[k] : -1;
+        return 0;
+}
 
-        /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE.
-         * The status pipe is read once, after the exit, and never waited on. */
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
-            pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0) {
-                r = sf_err_errno(err, -errno, "socketpair/pipe");
-                goto out;
-        }
-        p->sync_fd = sync_p[1];
-        p->err_fd = err_p[1];
-        p->status_fd = status_p[1];
+/* Step 4: clone3 into the new namespaces (and the cgroup, on v2), in a
+ * pooled network namespace when there is one. Returns the child's pid;
+ * *pidfd is set. The child runs sb_child_main(p) on the launcher's stack
+ * map, in our memory, until it execs. */
+static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const struct sb_cgroup *cg, int *pidfd,
+                        struct sf_err *err)
+{
+        struct clone_args args;
+        sigset_t all, old;
+        int net_fd = -1;
+        long pid;
 
         memset(&args, 0, sizeof args);
         args.flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
                      CLONE_NEWIPC | CLONE_NEWUTS;
-        args.pidfd = (uint64_t) (uintptr_t) &pidfd;
+        args.pidfd = (uint64_t) (uintptr_t) pidfd;
         args.exit_signal = SIGCHLD;
-        if (cg.mode == SB_CGROUP_V2 && cg.dir_fd >= 0) {
+        if (cg->mode == SB_CGROUP_V2 && cg->dir_fd >= 0) {
                 args.flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
-                args.cgroup = (uint64_t) cg.dir_fd;
+                args.cgroup = (uint64_t) cg->dir_fd;
         } else
                 p->unshare_cgroupns = true; /* after the parent moved us (v1) */
 
@@ -855,60 +863,100 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                 if (setns(l->pool.orig_fd, CLONE_NEWNET) < 0) {
                         /* Cannot happen with the privileges we hold; if it did,
                          * this thread would be stranded in a sandbox's netns. */
-                        r = sf_err_errno(err, -errno, "cannot return to the launcher's network namespace");
-                        if (pid > 0) {
-                                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                                int st;
-                                (void) wait_exit(pidfd, &st);
-                        }
+                        (void) sf_err_errno(err, -errno, "cannot return to the launcher's network namespace");
+                        if (pid > 0)
+                                kill_and_wait(*pidfd);
                         abort();
                 }
         }
+        if (pid < 0)
+                return sf_err_errno(err, (int) pid, "clone3 into new namespaces");
+        return pid;
+}
+
+/* Step 5: write the child's id maps and let it go on (with the late root
+ * for a one-shot launcher), then block until it execs (EOF on the report
+ * pipe's CLOEXEC end) or reports the step that failed. */
+static int spawn_release(pid_t pid, struct sb_plan *p, const struct sandbox_spec *spec, int sync_fd, int err_fd,
+                         struct sf_err *err)
+{
+        struct sb_child_error cerr;
+        ssize_t n;
+        int r = write_id_maps(pid, spec->uid_base);
+
+        if (r < 0)
+                sf_err_errno(err, r, "cannot write uid/gid maps");
+        else if (p->late_root)
+                r = send_late_root(sync_fd, pid, spec->rootfs, &p->root_mnt_fd, err);
+        else if (send(sync_fd, "1", 1, MSG_NOSIGNAL) != 1)
+                r = sf_err_errno(err, -errno, "cannot release the sandbox");
+        if (r < 0)
+                return r;
+        /* The child uses our memory until then; nothing it uses is freed before. */
+        do
+                n = read(err_fd, &cerr, sizeof cerr);
+        while (n < 0 && errno == EINTR);
+        if (n == (ssize_t) sizeof cerr) {
+                r = -(cerr.err ? cerr.err : EIO);
+                if (cerr.step == SB_STEP_EXEC)
+                        return sf_err_errno(err, r, "sandbox step '%s' failed for '%s'", sb_step_name(cerr.step),
+                                            spec->argv[0]);
+                return sf_err_errno(err, r, "sandbox step '%s' failed", sb_step_name(cerr.step));
+        }
+        if (n != 0)
+                return sf_err_errno(err, n < 0 ? -errno : -EIO, "reading the sandbox's start report");
+        return 0;
+}
+
+int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
+                  struct sf_err *err)
+{
+        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1, .status_fd = -1 } };
+        struct sb_plan *p = &c.plan;
+        struct sandbox_limits lim;
+        struct sb_cgroup cg = SB_CGROUP_INIT;
+        struct sandbox *sb = NULL;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, r;
+        long pid;
+
+        sf_err_clear(err);
+        if (!l || !spec || !ret)
+                return sf_err_set(err, -EINVAL, "invalid arguments");
+        r = spawn_validate(spec, err);
+        if (r < 0)
+                return r;
+        r = spawn_defaults(&spec->limits, &lim, err);
+        if (r < 0)
+                return r;
+        r = spawn_plan(l, &c, spec, &lim, &cg, err);
+        if (r < 0)
+                goto out;
+
+        /* sync is a socket so that a write to a dead child is EPIPE, not SIGPIPE.
+         * The status pipe is read once, after the exit, and never waited on. */
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync_p) < 0 || pipe2(err_p, O_CLOEXEC) < 0 ||
+            pipe2(status_p, O_CLOEXEC | O_NONBLOCK) < 0) {
+                r = sf_err_errno(err, -errno, "socketpair/pipe");
+                goto out;
+        }
+        p->sync_fd = sync_p[1];
+        p->err_fd = err_p[1];
+        p->status_fd = status_p[1];
+
+        pid = spawn_clone(l, p, &cg, &pidfd, err);
         if (pid < 0) {
-                r = sf_err_errno(err, (int) pid, "clone3 into new namespaces");
+                r = (int) pid;
                 goto out;
         }
         (void) close(TAKE_FD(sync_p[1]));
         (void) close(TAKE_FD(err_p[1]));
         (void) close(TAKE_FD(status_p[1]));
 
-        r = write_id_maps((pid_t) pid, spec->uid_base);
-        if (r < 0)
-                sf_err_errno(err, r, "cannot write uid/gid maps");
-        else if (p->late_root)
-                r = send_late_root(sync_p[0], (pid_t) pid, spec->rootfs, &p->root_mnt_fd, err);
-        else if (send(sync_p[0], "1", 1, MSG_NOSIGNAL) != 1)
-                r = sf_err_errno(err, -errno, "cannot release the sandbox");
-        (void) close(TAKE_FD(sync_p[0]));
-
-        /* Block until exec (EOF: the CLOEXEC end closed) or a reported failure.
-         * The child uses our memory until then; nothing it uses is freed before. */
-        do
-                n = read(err_p[0], &cerr, sizeof cerr);
-        while (n < 0 && errno == EINTR);
-        if (r >= 0 && n == (ssize_t) sizeof cerr) {
-                r = -(cerr.err ? cerr.err : EIO);
-                if (cerr.step == SB_STEP_EXEC)
-                        sf_err_errno(err, r, "sandbox step '%s' failed for '%s'", sb_step_name(cerr.step),
-                                     spec->argv[0]);
-                else
-                        sf_err_errno(err, r, "sandbox step '%s' failed", sb_step_name(cerr.step));
-        } else if (r >= 0 && n != 0)
-                r = sf_err_errno(err, n < 0 ? -errno : -EIO, "reading the sandbox's start report");
-
-        if (r < 0) {
-                int status;
-                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                (void) wait_exit(pidfd, &status);
-                goto out;
-        }
-
-        sb = calloc(1, sizeof *sb);
-        if (!sb) {
-                int status;
-                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-                (void) wait_exit(pidfd, &status);
+        r = spawn_release((pid_t) pid, p, spec, sync_p[0], err_p[0], err);
+        if (r >= 0 && !(sb = calloc(1, sizeof *sb)))
                 r = sf_err_set(err, -ENOMEM, "out of memory");
+        if (r < 0) {
+                kill_and_wait(pidfd);
                 goto out;
         }
         sb->pid = (pid_t) pid;

@@ -50,13 +50,24 @@
 
 #define SANDBOX_UID_COUNT 65536u
 
+/* The one table of a sandbox's default limits: the launcher fills in what a
+ * spec leaves 0 with these, and the daemon's configuration starts from them
+ * (core/daemon/config.c: function_memory, function_pids, ...). */
+#define SANDBOX_DEFAULT_MEMORY_BYTES (128ULL << 20)
+#define SANDBOX_DEFAULT_PIDS 64
+#define SANDBOX_DEFAULT_CPU_MILLIS 1000
+#define SANDBOX_DEFAULT_TMPFS_BYTES (64ULL << 20)
+#define SANDBOX_DEFAULT_TMPFS_INODES 4096
+#define SANDBOX_DEFAULT_NOFILE 1024
+#define SANDBOX_SHM_MAX_BYTES (64ULL << 20) /* /dev/shm: the tmpfs size, at most this */
+
 struct sandbox_limits {
-        uint64_t memory_bytes;   /* cgroup memory limit; 0 = default (256 MiB) */
-        uint64_t pids;           /* cgroup pids.max; 0 = default (128) */
-        uint64_t cpu_millis;     /* cgroup cpu quota in millicores; 0 = default (1000) */
-        uint64_t tmpfs_bytes;    /* size of /tmp; 0 = default (64 MiB) */
-        uint64_t tmpfs_inodes;   /* inodes of /tmp; 0 = default (4096) */
-        uint64_t nofile;         /* RLIMIT_NOFILE; 0 = default (1024) */
+        uint64_t memory_bytes;   /* cgroup memory limit; 0 = SANDBOX_DEFAULT_MEMORY_BYTES */
+        uint64_t pids;           /* cgroup pids.max; 0 = SANDBOX_DEFAULT_PIDS */
+        uint64_t cpu_millis;     /* cgroup cpu quota in millicores; 0 = SANDBOX_DEFAULT_CPU_MILLIS */
+        uint64_t tmpfs_bytes;    /* size of /tmp; 0 = SANDBOX_DEFAULT_TMPFS_BYTES */
+        uint64_t tmpfs_inodes;   /* inodes of /tmp; 0 = SANDBOX_DEFAULT_TMPFS_INODES */
+        uint64_t nofile;         /* RLIMIT_NOFILE; 0 = SANDBOX_DEFAULT_NOFILE */
         uint64_t fsize;          /* RLIMIT_FSIZE; 0 = default (= tmpfs size) */
         uint64_t timeout_ms;     /* wall clock, enforced by the caller's loop or
                                     sandbox_wait(); 0 = none */

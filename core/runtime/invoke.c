@@ -417,6 +417,148 @@ static const char *call_header(const struct invoke_call *call, const char *name)
         return NULL;
 }
 
+/* A new invocation of the call: its call id (the call's, the caller's
+ * X-Call-Id when valid, else a new one), content type and output caps.
+ * NULL on -ENOMEM. */
+static struct invocation *inv_new(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
+                                  uint64_t t0)
+{
+        struct invocation *inv = calloc(1, sizeof *inv);
+        const char *callid = call_header(call, "X-Call-Id"), *ctype = call_header(call, "Content-Type");
+
+        if (!inv)
+                return NULL;
+        inv->sf = sf;
+        inv->start_ns = t0;
+        (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
+        (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
+        if (call->call_id && call_id_valid(call->call_id))
+                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", call->call_id);
+        else if (callid && call_id_valid(callid))
+                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", callid);
+        else
+                call_id_make(inv->call_id);
+        inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
+        if (!inv->content_type) {
+                free(inv);
+                return NULL;
+        }
+        inv->obuf.cap = sf->cfg.max_output_bytes;
+        inv->ebuf.cap = sf->cfg.max_stderr_bytes;
+        return inv;
+}
+
+/* The environment of the call: the function's (PATH, image Env, envVars,
+ * fprocess), then the request's Http_* variables as the classic watchdog
+ * sets them. -ENOMEM. */
+static int call_env(const struct fn_recipe *rc, const struct invoke_call *call, const char *call_id,
+                    struct svec *env)
+{
+        const char *callid = call_header(call, "X-Call-Id");
+        char hdrname[256], key[300], num[32];
+
+        for (size_t i = 0; i < rc->env.n; i++)
+                if (svec_push(env, strdup(rc->env.v[i])) < 0)
+                        return -ENOMEM;
+        for (size_t i = 0; i < call->n_headers; i++) {
+                bool seen = false;
+                if (strcasecmp(call->headers[i].name, "Authorization") == 0)
+                        continue; /* credentials are not the function's business */
+                if (!header_env_name(call->headers[i].name, hdrname, sizeof hdrname))
+                        continue;
+                /* First value only, as the watchdog does. */
+                for (size_t j = 0; j < i; j++)
+                        if (strcasecmp(call->headers[j].name, call->headers[i].name) == 0)
+                                seen = true;
+                if (seen)
+                        continue;
+                (void) xsnprintf(key, sizeof key, "Http_%s", hdrname);
+                if (svec_setenv(env, key, call->headers[i].value) < 0)
+                        return -ENOMEM;
+        }
+        if ((!callid || strcmp(callid, call_id) != 0) && svec_setenv(env, "Http_X_Call_Id", call_id) < 0)
+                return -ENOMEM;
+        /* The request line last, so that headers named Method, Path or Query
+         * cannot pose as it (the classic watchdog's order). */
+        if (svec_setenv(env, "Http_Method", call->method) < 0 || svec_setenv(env, "Http_Path", call->path) < 0)
+                return -ENOMEM;
+        if (call->query[0] ? svec_setenv(env, "Http_Query", call->query) < 0 : env_unset(env, "Http_Query") < 0)
+                return -ENOMEM;
+        (void) xsnprintf(num, sizeof num, "%zu", call->body_len);
+        if (svec_setenv(env, "Http_ContentLength", num) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The sandbox of the call, from the function's recipe. */
+static void call_spec(const struct fn_recipe *rc, const char *name, const char *ns, char *const *envp,
+                      char group[FN_GROUP_MAX], struct sandbox_spec *sp)
+{
+        sp->limits = rc->limits;
+        sp->limits.timeout_ms = rc->exec_timeout_ms;
+        sp->uid_base = rc->uid_base;
+        sp->uid = rc->uid;
+        sp->gid = rc->gid;
+        sp->rootfs = rc->rootfs;
+        sp->argv = rc->exec_argv.v;
+        sp->envp = envp;
+        sp->workdir = rc->workdir;
+        sp->hostname = name;
+        /* Every sandbox of the function in its cgroup NS/NAME, where the
+         * kernel sums its usage (GET /system/function/NAME?usage=1). */
+        sp->group = fn_group(ns, name, group, FN_GROUP_MAX);
+        sp->net = SANDBOX_NET_NONE;
+}
+
+/* The sandbox runs: the invocation takes its pipes (in[1], out[0], err[0])
+ * and its exit, starts its timeout, writes the body to its stdin, and from
+ * here on delivers the result itself. */
+static void inv_hand_off(struct invocation *inv, int in, int out, int err, const struct invoke_call *call,
+                         invoke_done_fn done, void *data)
+{
+        struct sfaasd *sf = inv->sf;
+
+        inv->done = done;
+        inv->done_data = data;
+        uv_pipe_init(&sf->loop, &inv->in, 0);
+        uv_pipe_init(&sf->loop, &inv->out, 0);
+        uv_pipe_init(&sf->loop, &inv->err, 0);
+        uv_timer_init(&sf->loop, &inv->timer);
+        inv->in.data = inv->out.data = inv->err.data = inv->timer.data = inv->exit_poll.data = inv;
+        inv->wreq.data = inv;
+        inv->open_handles = 4;
+        if (uv_poll_init(&sf->loop, &inv->exit_poll, sandbox_pidfd(inv->sb)) == 0) {
+                inv->open_handles++;
+                (void) uv_poll_start(&inv->exit_poll, UV_READABLE, on_exit_poll);
+        }
+        (void) uv_pipe_open(&inv->in, in);
+        (void) uv_pipe_open(&inv->out, out);
+        (void) uv_pipe_open(&inv->err, err);
+        inv->in_open = true;
+        inv->next = sf->invocations;
+        if (sf->invocations)
+                sf->invocations->prev = inv;
+        sf->invocations = inv;
+        sf->n_invocations++;
+        (void) uv_read_start((uv_stream_t *) &inv->out, alloc_cb, on_out);
+        (void) uv_read_start((uv_stream_t *) &inv->err, alloc_cb, on_out);
+        if (inv->timeout_ms) {
+                /* The loop's clock is the start of this iteration: without an
+                 * update the timeout would fire early by the spawn's time. */
+                uv_update_time(&sf->loop);
+                (void) uv_timer_start(&inv->timer, on_timeout, inv->timeout_ms, 0);
+        }
+        {
+                /* The caller keeps the body alive until the result is delivered. */
+                uv_buf_t b = uv_buf_init((char *) call->body, (unsigned) call->body_len);
+                if (call->body_len == 0 ||
+                    uv_write(&inv->wreq, (uv_stream_t *) &inv->in, &b, 1, on_stdin_written) < 0) {
+                        inv->in_open = false;
+                        inv_close_handle(inv, (uv_handle_t *) &inv->in);
+                }
+        }
+}
+
 /* An answer given before the sandbox ran (every one is a 500 unless said). */
 #define FAIL(status, ...) fail_early(done, data, call->call_id, status, __VA_ARGS__)
 
@@ -431,8 +573,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
         struct invocation *inv = NULL;
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        char hdrname[256], group[FN_GROUP_MAX];
-        const char *ctype, *callid;
+        char group[FN_GROUP_MAX];
         int r, status;
         /* metrics: an answer given here, before the sandbox ran, is counted
          * at `out` with fail_status (every early answer below is a 500
@@ -467,84 +608,15 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                 FAIL(500, "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name, ns);
                 goto out;
         }
-
-        inv = calloc(1, sizeof *inv);
-        if (!inv) {
+        inv = inv_new(sf, name, ns, call, t0);
+        if (!inv || call_env(rc, call, inv->call_id, &env) < 0) {
                 FAIL(500, "out of memory");
                 goto out;
         }
-        inv->sf = sf;
-        inv->start_ns = t0;
-        (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
-        (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
-        callid = call_header(call, "X-Call-Id");
-        if (call->call_id && call_id_valid(call->call_id))
-                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", call->call_id);
-        else if (callid && call_id_valid(callid))
-                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", callid);
-        else
-                call_id_make(inv->call_id);
-        ctype = call_header(call, "Content-Type");
-        inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
-        inv->obuf.cap = sf->cfg.max_output_bytes;
-        inv->ebuf.cap = sf->cfg.max_stderr_bytes;
-
-        /* env: the function's (PATH, image Env, envVars, fprocess), then the request. */
-        for (size_t i = 0; i < rc->env.n; i++)
-                if (svec_push(&env, strdup(rc->env.v[i])) < 0)
-                        goto oom;
-        for (size_t i = 0; i < call->n_headers; i++) {
-                char key[300];
-                if (strcasecmp(call->headers[i].name, "Authorization") == 0)
-                        continue; /* credentials are not the function's business */
-                if (!header_env_name(call->headers[i].name, hdrname, sizeof hdrname))
-                        continue;
-                (void) xsnprintf(key, sizeof key, "Http_%s", hdrname);
-                /* First value only, as the watchdog does. */
-                {
-                        bool seen = false;
-                        for (size_t j = 0; j < i; j++)
-                                if (strcasecmp(call->headers[j].name, call->headers[i].name) == 0)
-                                        seen = true;
-                        if (seen)
-                                continue;
-                }
-                if (svec_setenv(&env, key, call->headers[i].value) < 0)
-                        goto oom;
-        }
-        if (!callid || strcmp(callid, inv->call_id) != 0)
-                if (svec_setenv(&env, "Http_X_Call_Id", inv->call_id) < 0)
-                        goto oom;
-        /* The request line last, so that headers named Method, Path or Query
-         * cannot pose as it (the classic watchdog's order). */
-        if (svec_setenv(&env, "Http_Method", call->method) < 0 || svec_setenv(&env, "Http_Path", call->path) < 0)
-                goto oom;
-        if (call->query[0] ? svec_setenv(&env, "Http_Query", call->query) < 0 : env_unset(&env, "Http_Query") < 0)
-                goto oom;
-        {
-                char num[32];
-                (void) xsnprintf(num, sizeof num, "%zu", call->body_len);
-                if (svec_setenv(&env, "Http_ContentLength", num) < 0)
-                        goto oom;
-        }
-
-        sp.limits = rc->limits;
-        sp.limits.timeout_ms = rc->exec_timeout_ms;
+        call_spec(rc, name, ns, env.v, group, &sp);
         inv->timeout_ms = sp.limits.timeout_ms;
-        sp.uid_base = rc->uid_base;
-        sp.uid = rc->uid;
-        sp.gid = rc->gid;
-        sp.rootfs = rc->rootfs;
-        sp.argv = rc->exec_argv.v;
-        sp.envp = env.v;
-        sp.workdir = rc->workdir;
-        sp.hostname = name;
-        /* Every sandbox of the function in its cgroup NS/NAME, where the
-         * kernel sums its usage (GET /system/function/NAME?usage=1). */
-        sp.group = fn_group(ns, name, group, sizeof group);
-        sp.net = SANDBOX_NET_NONE;
-        /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
-         * into a private tmpfs that only this spawn and its sandbox reach ---- */
+        /* Secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
+         * into a private tmpfs that only this spawn and its sandbox reach. */
         r = secret_files_prepare(sf, ns, json_object_get(rc->spec, "secrets"), &secrets, &err);
         if (r < 0) {
                 log_error("function '%s.%s': %s", name, ns, err.msg);
@@ -553,7 +625,6 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         }
         sp.binds = secrets.binds;
         sp.n_binds = secrets.n;
-        /* ---- end of secrets ---- */
 
         if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
                 fail_status = 503;
@@ -578,54 +649,10 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                 FAIL(500, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
                 goto out;
         }
-
-        /* From here on the invocation owns everything and delivers the result. */
-        inv->done = done;
-        inv->done_data = data;
-        uv_pipe_init(&sf->loop, &inv->in, 0);
-        uv_pipe_init(&sf->loop, &inv->out, 0);
-        uv_pipe_init(&sf->loop, &inv->err, 0);
-        uv_timer_init(&sf->loop, &inv->timer);
-        inv->in.data = inv->out.data = inv->err.data = inv->timer.data = inv->exit_poll.data = inv;
-        inv->wreq.data = inv;
-        inv->open_handles = 4;
-        if (uv_poll_init(&sf->loop, &inv->exit_poll, sandbox_pidfd(inv->sb)) == 0) {
-                inv->open_handles++;
-                (void) uv_poll_start(&inv->exit_poll, UV_READABLE, on_exit_poll);
-        }
-        (void) uv_pipe_open(&inv->in, in[1]);
-        (void) uv_pipe_open(&inv->out, out[0]);
-        (void) uv_pipe_open(&inv->err, errp[0]);
+        inv_hand_off(inv, in[1], out[0], errp[0], call, done, data);
         in[1] = out[0] = errp[0] = -1;
-        inv->in_open = true;
-        inv->next = sf->invocations;
-        if (sf->invocations)
-                sf->invocations->prev = inv;
-        sf->invocations = inv;
-        sf->n_invocations++;
-        (void) uv_read_start((uv_stream_t *) &inv->out, alloc_cb, on_out);
-        (void) uv_read_start((uv_stream_t *) &inv->err, alloc_cb, on_out);
-        if (inv->timeout_ms) {
-                /* The loop's clock is the start of this iteration: without an
-                 * update the timeout would fire early by the spawn's time. */
-                uv_update_time(&sf->loop);
-                (void) uv_timer_start(&inv->timer, on_timeout, inv->timeout_ms, 0);
-        }
-        {
-                /* The caller keeps the body alive until the result is delivered. */
-                uv_buf_t b = uv_buf_init((char *) call->body, (unsigned) call->body_len);
-                if (call->body_len == 0 ||
-                    uv_write(&inv->wreq, (uv_stream_t *) &inv->in, &b, 1, on_stdin_written) < 0) {
-                        inv->in_open = false;
-                        inv_close_handle(inv, (uv_handle_t *) &inv->in);
-                }
-        }
         inv = NULL;
         handed_off = true;
-        goto out;
-
-oom:
-        FAIL(500, "out of memory");
 out:
         if (started && !handed_off)
                 metrics_invocation_finished(sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
