@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/base/list.h"
 #include "core/http/server.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
@@ -82,7 +83,7 @@ struct sfaasd {
         bool grace_over;               /* the shutdown grace period ran out (not a second signal) */
         bool http_closed;
         bool finished;                 /* the loop's last handles are closing */
-        struct invocation *invocations;   /* live exec-mode invocations */
+        struct list_head invocations;     /* live exec-mode invocations (core/runtime/invoke.c) */
         size_t n_invocations;
         size_t n_imports;                 /* image imports on the thread pool */
         struct metrics *metrics;          /* core/runtime/metrics.h */

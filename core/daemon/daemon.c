@@ -188,6 +188,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->logs = &owned->logs;
         sf->async = &owned->async;
         sf->tmp_fd = -1;
+        list_init(&sf->invocations);
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
         history_init(sf->history);

@@ -15,6 +15,7 @@
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
+#include "core/base/list.h"
 #include "core/http/peers.h"
 
 struct http_server {
@@ -24,11 +25,11 @@ struct http_server {
         http_head_cb on_head;
         http_request_cb on_request;
         void *data;
-        struct http_conn *conns;    /* doubly linked list */
+        struct list_head conns;     /* every connection */
         size_t n_conns;
         /* Idle connections (no request in flight), longest idle first: the
          * first to close when the table is full (see http.h). */
-        struct http_conn *idle_head, *idle_tail;
+        struct list_head idle;      /* connections with no request in flight, the longest idle first */
         struct http_clients *clients; /* connections per client address */
         bool listening;
         bool shutting_down;
@@ -49,7 +50,7 @@ struct http_conn {
         uv_timer_t timer;
         int open_handles;           /* freed when both handles have closed */
         struct http_server *server;
-        struct http_conn *prev, *next;
+        struct list_node node;       /* in the server's conns */
         llhttp_t parser;
         struct http_request *req;    /* being parsed */
         struct http_request *active; /* parsed, waiting for its response */
@@ -68,7 +69,7 @@ struct http_conn {
         bool idle;                   /* on the server's idle list */
         bool begun;                  /* has begun a request: kept alive, not new */
         bool counted;                /* counted in server->clients under client */
-        struct http_conn *idle_prev, *idle_next;
+        struct list_node idle_node;  /* in the server's idle list while idle */
         struct http_client_key client;
         char remote[64];
 };
@@ -461,12 +462,7 @@ static void conn_close(struct http_conn *c)
                 http_clients_remove(s->clients, &c->client);
                 c->counted = false;
         }
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                s->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        list_del(&c->node);
         s->n_conns--;
         uv_close((uv_handle_t *) &c->tcp, conn_free_if_closed);
         uv_close((uv_handle_t *) &c->timer, conn_free_if_closed);
@@ -527,32 +523,16 @@ static void conn_idle_begin(struct http_conn *c)
         if (c->idle || c->closing)
                 return;
         c->idle = true;
-        c->idle_next = NULL;
-        c->idle_prev = s->idle_tail;
-        if (s->idle_tail)
-                s->idle_tail->idle_next = c;
-        else
-                s->idle_head = c;
-        s->idle_tail = c;
+        list_add_tail(&s->idle, &c->idle_node);
         (void) uv_timer_start(&c->timer, on_timer, c->begun ? l->idle_timeout_ms : l->first_byte_timeout_ms, 0);
 }
 
 static void conn_idle_end(struct http_conn *c)
 {
-        struct http_server *s = c->server;
-
         if (!c->idle)
                 return;
         c->idle = false;
-        if (c->idle_prev)
-                c->idle_prev->idle_next = c->idle_next;
-        else
-                s->idle_head = c->idle_next;
-        if (c->idle_next)
-                c->idle_next->idle_prev = c->idle_prev;
-        else
-                s->idle_tail = c->idle_prev;
-        c->idle_prev = c->idle_next = NULL;
+        list_del(&c->idle_node);
 }
 
 static void arm_timer(struct http_conn *c)
@@ -933,7 +913,7 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
 /* Make room in a full table: close the connection idle the longest. */
 static bool server_evict_idle(struct http_server *s)
 {
-        struct http_conn *c = s->idle_head;
+        struct http_conn *c = list_first(&s->idle, struct http_conn, idle_node);
         if (!c)
                 return false;
         log_debug("closing idle connection from %s to make room for a new one", c->remote);
@@ -992,10 +972,7 @@ static void on_connection(uv_stream_t *server, int status)
                 return;
         }
         (void) uv_tcp_nodelay(&c->tcp, 1);
-        c->next = s->conns;
-        if (s->conns)
-                s->conns->prev = c;
-        s->conns = c;
+        list_add_head(&s->conns, &c->node);
         s->n_conns++;
         llhttp_init(&c->parser, HTTP_REQUEST, &s->settings);
         c->parser.data = c;
@@ -1031,6 +1008,8 @@ int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head
         int r;
         if (!s)
                 return -ENOMEM;
+        list_init(&s->conns);
+        list_init(&s->idle);
         s->loop = loop;
         s->limits = *limits;
 #define DEF(f, v) if (!s->limits.f) s->limits.f = (v)
@@ -1132,14 +1111,13 @@ static void on_server_closed(uv_handle_t *h)
 
 void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *s))
 {
-        struct http_conn *c, *next;
+        struct http_conn *c;
         if (s->shutting_down)
                 return;
         s->shutting_down = true;
         s->shutdown_cb = cb;
         uv_close((uv_handle_t *) &s->tcp, on_server_closed);
-        for (c = s->conns; c; c = next) {
-                next = c->next;
+        list_for_each_safe(c, &s->conns, node) {
                 if (!c->active)
                         conn_close(c); /* idle or mid-request: nothing acknowledged yet */
                 else

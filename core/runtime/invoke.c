@@ -29,6 +29,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/base/list.h"
 #include "core/model/callid.h"
 #include "core/model/group.h"
 #include "core/model/recipe.h"
@@ -54,7 +55,7 @@ struct outbuf {
 enum inv_kill { INV_KILL_NONE = 0, INV_KILL_TIMEOUT, INV_KILL_OUTPUT, INV_KILL_SHUTDOWN };
 
 struct invocation {
-        struct invocation *prev, *next;
+        struct list_node node;    /* in sf->invocations */
         struct sfaasd *sf;
         invoke_done_fn done;         /* called once with the result */
         void *done_data;
@@ -337,12 +338,7 @@ static void inv_finish(struct invocation *inv)
         metrics_invocation_finished(sf->metrics, inv->name, inv->ns, code, secs);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
 
-        if (inv->prev)
-                inv->prev->next = inv->next;
-        else
-                sf->invocations = inv->next;
-        if (inv->next)
-                inv->next->prev = inv->prev;
+        list_del(&inv->node);
         sf->n_invocations--;
 
         inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
@@ -355,7 +351,9 @@ static void inv_finish(struct invocation *inv)
 
 void invoke_kill_all(struct sfaasd *sf)
 {
-        for (struct invocation *inv = sf->invocations; inv; inv = inv->next)
+        struct invocation *inv;
+
+        list_for_each_safe(inv, &sf->invocations, node)
                 inv_kill(inv, INV_KILL_SHUTDOWN);
 }
 
@@ -535,10 +533,7 @@ static void inv_hand_off(struct invocation *inv, int in, int out, int err, const
         (void) uv_pipe_open(&inv->out, out);
         (void) uv_pipe_open(&inv->err, err);
         inv->in_open = true;
-        inv->next = sf->invocations;
-        if (sf->invocations)
-                sf->invocations->prev = inv;
-        sf->invocations = inv;
+        list_add_head(&sf->invocations, &inv->node);
         sf->n_invocations++;
         (void) uv_read_start((uv_stream_t *) &inv->out, alloc_cb, on_out);
         (void) uv_read_start((uv_stream_t *) &inv->err, alloc_cb, on_out);

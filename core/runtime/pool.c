@@ -218,6 +218,8 @@ static struct pool *pool_new(struct pools *ps, const char *ns, const char *name)
         if (!p)
                 return NULL;
         p->sf = ps->sf;
+        list_init(&p->instances);
+        list_init(&p->queue);
         (void) xsnprintf(p->ns, sizeof p->ns, "%s", ns);
         (void) xsnprintf(p->name, sizeof p->name, "%s", name);
         p->next = ps->list;
@@ -295,13 +297,7 @@ void pool_unref(struct pool *p)
 
 void pool_enqueue(struct pool *p, struct pcall *pc)
 {
-        pc->qnext = NULL;
-        pc->qprev = p->qtail;
-        if (p->qtail)
-                p->qtail->qnext = pc;
-        else
-                p->qhead = pc;
-        p->qtail = pc;
+        list_add_tail(&p->queue, &pc->qnode);
         pc->queued = true;
         p->queued++;
 }
@@ -310,15 +306,7 @@ void pool_dequeue(struct pool *p, struct pcall *pc)
 {
         if (!pc->queued)
                 return;
-        if (pc->qprev)
-                pc->qprev->qnext = pc->qnext;
-        else
-                p->qhead = pc->qnext;
-        if (pc->qnext)
-                pc->qnext->qprev = pc->qprev;
-        else
-                p->qtail = pc->qprev;
-        pc->qprev = pc->qnext = NULL;
+        list_del(&pc->qnode);
         pc->queued = false;
         p->queued--;
 }
@@ -347,13 +335,7 @@ static void upconn_unlink(struct upconn *uc)
                 uc->idle = false;
                 inst->n_idle--;
         }
-        if (uc->aprev)
-                uc->aprev->anext = uc->anext;
-        else
-                inst->conns = uc->anext;
-        if (uc->anext)
-                uc->anext->aprev = uc->aprev;
-        uc->aprev = uc->anext = NULL;
+        list_del(&uc->anode);
         if (inst->probe == uc)
                 inst->probe = NULL;
         uc->inst = NULL;
@@ -536,10 +518,7 @@ struct upconn *upconn_open(struct instance *inst)
         }
         (void) uv_tcp_nodelay(&uc->tcp, 1);
         uc->inst = inst;
-        uc->anext = inst->conns;
-        if (inst->conns)
-                inst->conns->aprev = uc;
-        inst->conns = uc;
+        list_add_head(&inst->conns, &uc->anode);
         sa.sin_port = htons(inst->pool->port);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         e = uv_tcp_connect(&uc->creq, &uc->tcp, (struct sockaddr *) &sa, on_up_connect);
@@ -658,8 +637,8 @@ static void instance_set_state(struct instance *inst, enum inst_state st)
 /* No instance is ready or starting: calls waiting would wait for nothing. */
 static void pool_fail_queue(struct pool *p, int status, const char *why)
 {
-        while (p->qhead) {
-                struct pcall *pc = p->qhead;
+        while (!list_empty(&p->queue)) {
+                struct pcall *pc = list_first(&p->queue, struct pcall, qnode);
                 pool_dequeue(p, pc);
                 pcall_fail(pc, status, "%s", why);
         }
@@ -716,13 +695,7 @@ static void instance_gone(struct instance *inst, int wait_status)
         inst->wait_status = wait_status;
         counts_leave(inst);
         /* unlink from the pool */
-        if (inst->prev)
-                inst->prev->next = inst->next;
-        else
-                p->instances = inst->next;
-        if (inst->next)
-                inst->next->prev = inst->prev;
-        inst->prev = inst->next = NULL;
+        list_del(&inst->node);
 
         {
                 char how[128];
@@ -730,8 +703,8 @@ static void instance_gone(struct instance *inst, int wait_status)
                 call_status = pool_instance_words(inst, how, why, sizeof why);
         }
         /* Calls on its connections lose their upstream. */
-        while (inst->conns) {
-                struct upconn *uc = inst->conns;
+        while (!list_empty(&inst->conns)) {
+                struct upconn *uc = list_first(&inst->conns, struct upconn, anode);
                 struct pcall *pc = uc->call;
                 upconn_close(uc);
                 if (pc)
@@ -875,8 +848,8 @@ static void on_probe_tick(uv_poll_t *h, int status, int events)
                 struct instance *next;
                 if (!p->n_starting)
                         continue;
-                for (struct instance *i = p->instances; i; i = next) {
-                        next = i->next;
+                for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = next) {
+                        next = list_next(&p->instances, i, node);
                         if (i->state != INST_STARTING || i->gone)
                                 continue;
                         /* Past its fast phase it probes once more from here,
@@ -1025,6 +998,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (!inst)
                 return sf_err_set(err, -ENOMEM, "out of memory");
         inst->pool = p;
+        list_init(&inst->conns);
         inst->netns_fd = -1;
         p->seq++;
         (void) xsnprintf(inst->id, sizeof inst->id, "%s-%llu", p->name, (unsigned long long) p->seq);
@@ -1074,10 +1048,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         inst->start_ns = t0;
         inst->state = INST_STARTING;
         p->n_starting++;
-        inst->next = p->instances;
-        if (p->instances)
-                p->instances->prev = inst;
-        p->instances = inst;
+        list_add_head(&p->instances, &inst->node);
         p->n_structs++;
         sf->pools->instances++;
 
@@ -1114,7 +1085,7 @@ fail:
 static struct instance *pick_instance(struct pool *p)
 {
         struct instance *best = NULL;
-        for (struct instance *i = p->instances; i; i = i->next) {
+        for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node)) {
                 if (i->state != INST_READY || (p->max_inflight && i->inflight >= p->max_inflight))
                         continue;
                 if (!best || i->inflight < best->inflight)
@@ -1172,9 +1143,9 @@ static void pool_ensure(struct pool *p)
 
 void pool_dispatch(struct pool *p)
 {
-        while (p->qhead) {
+        while (!list_empty(&p->queue)) {
                 struct instance *inst = pick_instance(p);
-                struct pcall *pc = p->qhead;
+                struct pcall *pc = list_first(&p->queue, struct pcall, qnode);
                 if (!inst)
                         break;
                 pool_dequeue(p, pc);
@@ -1205,8 +1176,8 @@ static void on_tick(uv_timer_t *t)
                 alive = p->n_starting + p->n_ready;
                 if (p->scale_zero && !ps->sf->stopping) {
                         struct instance *next;
-                        for (struct instance *i = p->instances; i && alive > p->floor; i = next) {
-                                next = i->next;
+                        for (struct instance *i = list_first(&p->instances, struct instance, node); i && alive > p->floor; i = next) {
+                                next = list_next(&p->instances, i, node);
                                 if (i->state == INST_READY && i->inflight == 0 &&
                                     now - i->last_used_ns >= p->idle_ms * 1000000ULL) {
                                         log_debug("function '%s.%s': instance %s idle, stopping", p->name, p->ns,
@@ -1219,8 +1190,8 @@ static void on_tick(uv_timer_t *t)
                 /* A start that hangs (a health check never answered) ends too. */
                 if (p->n_starting) {
                         struct instance *next;
-                        for (struct instance *i = p->instances; i; i = next) {
-                                next = i->next;
+                        for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = next) {
+                                next = list_next(&p->instances, i, node);
                                 if (i->state == INST_STARTING && !i->gone &&
                                     now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL) {
                                         (void) xsnprintf(p->last_error, sizeof p->last_error,
@@ -1300,8 +1271,8 @@ void pools_start(struct sfaasd *sf)
 static void pool_stop_all(struct pool *p, uint64_t grace_ms, enum inst_stop why)
 {
         struct instance *next;
-        for (struct instance *i = p->instances; i; i = next) {
-                next = i->next;
+        for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = next) {
+                next = list_next(&p->instances, i, node);
                 instance_stop(i, grace_ms, why);
         }
 }
@@ -1321,7 +1292,7 @@ void pools_kill_all(struct sfaasd *sf)
         struct pools *ps = sf->pools;
         for (int pass = 0; pass < 2; pass++)
                 for (struct pool *p = pass ? ps->dead : ps->list; p; p = p->next)
-                        for (struct instance *i = p->instances; i; i = i->next)
+                        for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
                                 if (!i->gone) {
                                         if (!i->stop) /* a second signal before the pools' stop */
                                                 i->stop = INST_STOP_SHUTDOWN;
@@ -1434,8 +1405,8 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
         /* Down: the idle first, then the least busy. */
         for (int pass = 0; pass < 2 && alive > replicas; pass++) {
                 struct instance *next;
-                for (struct instance *i = p->instances; i && alive > replicas; i = next) {
-                        next = i->next;
+                for (struct instance *i = list_first(&p->instances, struct instance, node); i && alive > replicas; i = next) {
+                        next = list_next(&p->instances, i, node);
                         if (i->state == INST_STOPPING || (pass == 0 && i->inflight > 0))
                                 continue;
                         instance_stop(i, p->grace_ms, INST_STOP_SCALE);
@@ -1464,7 +1435,7 @@ void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *s
         if (p->mode == FN_MODE_HTTP) {
                 (void) json_object_set_new(st, "replicas", json_integer((json_int_t) (p->n_starting + p->n_ready)));
                 (void) json_object_set_new(st, "availableReplicas", json_integer((json_int_t) p->n_ready));
-                for (struct instance *i = p->instances; i; i = i->next) {
+                for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node)) {
                         json_t *o = json_pack("{s:s,s:I,s:s,s:I,s:I}", "id", i->id, "pid", (json_int_t) i->pid,
                                               "state", names[i->state], "inflight", (json_int_t) i->inflight,
                                               "restarts", (json_int_t) p->restarts);
@@ -1508,7 +1479,7 @@ void pools_counts(const struct sfaasd *sf, struct pools_counts *ret)
                         ret->ready += p->n_ready;
                         ret->stopping += p->n_stopping;
                         ret->queued += p->queued;
-                        for (const struct instance *i = p->instances; i; i = i->next)
+                        for (const struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
                                 ret->inflight += i->inflight;
                 }
 }

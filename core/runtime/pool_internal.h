@@ -8,6 +8,7 @@
 
 #include <llhttp.h>
 
+#include "core/base/list.h"
 #include "core/model/callid.h"
 #include "core/runtime/pool.h"
 
@@ -32,7 +33,7 @@ struct linebuf {
 };
 
 struct instance {
-        struct instance *prev, *next;
+        struct list_node node;     /* in its pool's instances */
         struct pool *pool;
         char id[96];
         struct sandbox *sb;
@@ -46,7 +47,7 @@ struct instance {
         struct linebuf outl, errl;
         uv_timer_t timer;          /* readiness retries, then the grace period */
         int open_handles;
-        struct upconn *conns;      /* every upstream connection to it */
+        struct list_head conns;    /* every upstream connection to it (struct upconn anode) */
         struct upconn *idle;       /* kept-alive upstream connections */
         size_t n_idle;
         struct upconn *probe;      /* readiness probe under way */
@@ -73,9 +74,9 @@ struct pool {
         uint32_t min, max, max_inflight, queue_max, floor;
         bool scale_zero;
         uint64_t idle_ms, timeout_ms, grace_ms;
-        struct instance *instances;
+        struct list_head instances;
         size_t n_starting, n_ready, n_stopping;
-        struct pcall *qhead, *qtail;
+        struct list_head queue;    /* calls waiting for capacity (struct pcall qnode), oldest first */
         size_t queued;
         size_t calls;              /* pcalls that refer to this pool */
         size_t n_structs;          /* instance structs not yet freed (gone ones close their handles) */
@@ -89,7 +90,7 @@ struct pool {
 /* Upstream HTTP connection to one instance. */
 struct upconn {
         struct upconn *next;        /* in the instance's idle list */
-        struct upconn *aprev, *anext; /* in the instance's list of all its connections */
+        struct list_node anode;       /* in the instance's list of all its connections */
         bool idle;
         struct instance *inst;      /* NULL once the instance is gone */
         struct pcall *call;         /* the call using it, if any */
@@ -102,7 +103,7 @@ struct upconn {
 
 /* One proxied call (core/runtime/proxy.c). */
 struct pcall {
-        struct pcall *qprev, *qnext;   /* in its pool's wait queue */
+        struct list_node qnode;        /* in its pool's wait queue */
         bool queued;
         struct pool *pool;
         struct http_request *req;      /* NULL once answered or gone */
