@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include "core/model/group.h"
+
 enum route_id {
         ROUTE_NONE = 0,
         ROUTE_ROOT,            /* GET / -> 307 /ui/ */
@@ -32,7 +34,7 @@ enum route_id {
         ROUTE_HISTORY,         /* GET /system/history (sfaasd): the host */
 };
 
-#define ROUTE_NAME_MAX 64
+#define ROUTE_NAME_MAX FN_NAME_MAX
 
 struct route {
         enum route_id id;

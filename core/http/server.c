@@ -11,11 +11,12 @@
 #include <strings.h>
 #include <jansson.h>
 
+#include "core/base/buf.h"
 #include "core/base/cleanup.h"
+#include "core/base/list.h"
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
-#include "core/base/list.h"
 #include "core/http/peers.h"
 
 struct http_server {
@@ -71,7 +72,7 @@ struct http_conn {
         bool counted;                /* counted in server->clients under client */
         struct list_node idle_node;  /* in the server's idle list while idle */
         struct http_client_key client;
-        char remote[64];
+        char remote[HTTP_REMOTE_MAX];
 };
 
 struct write_ctx {
@@ -146,19 +147,19 @@ static void request_free(struct http_request *req)
 }
 
 /* Append to a NUL-terminated growable string, with a cap on the total. */
+/* Append to a NUL-terminated string that grows with the request (URL,
+ * header names and values, a body in memory), with a ceiling on its
+ * length: -E2BIG past it. The string's allocation is not remembered, so
+ * the buffer is made around it for each append. */
 static int str_append(char **s, size_t *len, const char *at, size_t n, size_t cap)
 {
-        size_t nl;
-        char *ns;
-        if (size_add(*len, n, &nl) < 0 || nl > cap)
-                return -E2BIG;
-        ns = realloc(*s, nl + 1);
-        if (!ns)
-                return -ENOMEM;
-        memcpy(ns + *len, at, n);
-        ns[nl] = '\0';
-        *s = ns;
-        *len = nl;
+        struct buf b = { .p = *s, .len = *len, .cap = *s ? *len + 1 : 0, .max = cap };
+        int r = buf_append(&b, at, n);
+
+        if (r < 0)
+                return r == -EMSGSIZE ? -E2BIG : r;
+        *s = b.p;
+        *len = b.len;
         return 0;
 }
 

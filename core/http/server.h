@@ -63,6 +63,8 @@ struct http_limits {
         uint64_t first_byte_timeout_ms; /* a new connection's first request (default 5 s) */
 };
 
+#define HTTP_REMOTE_MAX 64 /* "[v6 address]:port", NUL included */
+
 struct http_request {
         struct http_conn *conn;    /* NULL once the client has gone */
         struct http_server *server;
@@ -99,7 +101,7 @@ struct http_request {
         bool raw;                  /* http_raw_begin(): the caller writes the framing */
         bool raw_close;            /* ... and the connection closes after it */
         uint64_t start_ns;
-        char remote[64];           /* peer address */
+        char remote[HTTP_REMOTE_MAX]; /* peer address */
         void *data;                /* the handler's */
         void *app;                 /* the application's per-request state from the head callback on
                                     * (the API's route); free()d with the request */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A function's cgroup group: every sandbox of function NAME in namespace NS
+ * A function's names: FN_NAME_MAX bounds a function's and a namespace's
+ * name everywhere (the API checks them: core/api/router.h). A function's
+ * cgroup group: every sandbox of function NAME in namespace NS
  * (exec calls, async calls, warm instances) is spawned with
  * sandbox_spec.group "NS/NAME", so the kernel sums their CPU time and memory
  * there (GET /system/function/NAME?usage=1) and the namespace level holds the
@@ -10,7 +12,8 @@
 
 #include <stddef.h>
 
-#define FN_GROUP_MAX 128 /* "NS/NAME" with both at most ROUTE_NAME_MAX, NUL included */
+#define FN_NAME_MAX 64 /* a function's or a namespace's name, NUL included (63 bytes) */
+#define FN_GROUP_MAX (2 * FN_NAME_MAX) /* "NS/NAME", NUL included */
 
 /* "ns/name" into buf; buf, or NULL when it does not fit (never for names
  * route_valid_name() accepts and a buffer of FN_GROUP_MAX). */

@@ -37,6 +37,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/model/group.h"
+
 #define HISTORY_STEP_S 10
 #define HISTORY_SLOTS 360 /* one hour */
 #define HISTORY_BUCKETS 48
@@ -56,7 +58,7 @@ struct history_ring {
 
 struct history_fn {
         struct history_fn *next;
-        char ns[64], name[64];
+        char ns[FN_NAME_MAX], name[FN_NAME_MAX];
         uint32_t inflight; /* calls under way now */
         uint64_t total_calls, total_errors;
         uint64_t total_hist[HISTORY_BUCKETS];

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/base/buf.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
@@ -40,13 +41,10 @@
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
 
-#define _cleanup_json_ _cleanup_(json_decrefp)
-
+/* A function's stdout or stderr: what fits under the cap (buf.max) is
+ * kept; overflow says more came. */
 struct outbuf {
-        char *data;
-        size_t len;
-        size_t alloc;      /* bytes allocated */
-        size_t cap;        /* limit */
+        struct buf b;
         bool overflow;
 };
 
@@ -72,7 +70,7 @@ struct invocation {
         int wait_status;
         uint64_t start_ns;
         uint64_t timeout_ms;
-        char name[64], ns[64];
+        char name[FN_NAME_MAX], ns[FN_NAME_MAX];
         char call_id[CALL_ID_MAX];
         char fail_msg[256];          /* why the call failed, for the function's log */
         char *content_type;
@@ -86,8 +84,8 @@ static void inv_handle_closed(uv_handle_t *h)
         if (--inv->open_handles > 0)
                 return;
         sandbox_free(inv->sb);
-        free(inv->obuf.data);
-        free(inv->ebuf.data);
+        buf_release(&inv->obuf.b);
+        buf_release(&inv->ebuf.b);
         free(inv->content_type);
         free(inv);
 }
@@ -106,36 +104,17 @@ static void inv_kill(struct invocation *inv, enum inv_kill why)
         }
 }
 
-/* Append up to the cap; what does not fit sets overflow. The buffer grows
- * geometrically and never beyond cap + 1 (for the terminating NUL). */
-static void outbuf_append(struct outbuf *b, const char *p, size_t n)
+/* Append up to the cap; what does not fit sets overflow. */
+static void outbuf_append(struct outbuf *o, const char *p, size_t n)
 {
-        size_t room = b->cap - b->len, need, have = b->data ? b->alloc : 0;
+        size_t room = o->b.max - o->b.len;
+
         if (n > room) {
-                b->overflow = true;
+                o->overflow = true;
                 n = room;
         }
-        if (n == 0)
-                return;
-        need = b->len + n + 1;
-        if (need > have) {
-                size_t ncap = have ? have * 2 : 4096;
-                char *nd;
-                if (ncap < need)
-                        ncap = need;
-                if (ncap > b->cap + 1)
-                        ncap = b->cap + 1;
-                nd = realloc(b->data, ncap);
-                if (!nd) {
-                        b->overflow = true;
-                        return;
-                }
-                b->data = nd;
-                b->alloc = ncap;
-        }
-        memcpy(b->data + b->len, p, n);
-        b->len += n;
-        b->data[b->len] = '\0';
+        if (n && buf_append(&o->b, p, n) < 0)
+                o->overflow = true; /* out of memory: as good as too much */
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -259,17 +238,17 @@ static void respond_failure(struct invocation *inv, int status, const char *erro
         }
         if (!inv->timed_out && inv->exited && WIFEXITED(inv->wait_status))
                 (void) json_object_set_new(o, "exitCode", json_integer(WEXITSTATUS(inv->wait_status)));
-        if (inv->ebuf.len) {
+        if (inv->ebuf.b.len) {
                 /* stderr is bytes, JSON is UTF-8: keep it when valid, else
                  * replace what is not printable ASCII. */
-                json_t *e = json_stringn(inv->ebuf.data, inv->ebuf.len);
+                json_t *e = json_stringn(inv->ebuf.b.p, inv->ebuf.b.len);
                 if (!e) {
-                        for (size_t i = 0; i < inv->ebuf.len; i++) {
-                                unsigned char ch = (unsigned char) inv->ebuf.data[i];
+                        for (size_t i = 0; i < inv->ebuf.b.len; i++) {
+                                unsigned char ch = (unsigned char) inv->ebuf.b.p[i];
                                 if (ch >= 0x80 || (ch < 0x20 && ch != '\n' && ch != '\t'))
-                                        inv->ebuf.data[i] = '?';
+                                        inv->ebuf.b.p[i] = '?';
                         }
-                        e = json_stringn(inv->ebuf.data, inv->ebuf.len);
+                        e = json_stringn(inv->ebuf.b.p, inv->ebuf.b.len);
                 }
                 if (e)
                         (void) json_object_set_new(o, "stderr", e);
@@ -298,8 +277,8 @@ static void inv_finish(struct invocation *inv)
         (void) uv_timer_stop(&inv->timer);
         secs = (double) (now_ns() - inv->start_ns) / 1e9;
         /* Logs first: when the answer arrives, the call's lines are there. */
-        if (inv->ebuf.len)
-                logs_append(sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.data, inv->ebuf.len);
+        if (inv->ebuf.b.len)
+                logs_append(sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.b.p, inv->ebuf.b.len);
 
         if (inv->timed_out) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' timed out after %llu ms and was killed",
@@ -308,7 +287,7 @@ static void inv_finish(struct invocation *inv)
                 respond_failure(inv, code, msg, secs);
         } else if (inv->obuf.overflow) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' wrote more than %llu bytes of output",
-                                 inv->name, inv->ns, (unsigned long long) inv->obuf.cap);
+                                 inv->name, inv->ns, (unsigned long long) inv->obuf.b.max);
                 respond_failure(inv, code, msg, secs);
         } else if (inv->killed == INV_KILL_SHUTDOWN && WIFSIGNALED(inv->wait_status)) {
                 /* Not the function's fault: the daemon is going away. */
@@ -332,7 +311,7 @@ static void inv_finish(struct invocation *inv)
                 (void) xsnprintf(hdr, sizeof hdr, "X-Call-Id: %s\r\nX-Duration-Seconds: %.6f\r\n", inv->call_id,
                                  secs);
                 code = 200;
-                deliver(inv, code, inv->content_type, hdr, inv->obuf.data ? inv->obuf.data : "", inv->obuf.len,
+                deliver(inv, code, inv->content_type, hdr, inv->obuf.b.p ? inv->obuf.b.p : "", inv->obuf.b.len,
                         secs);
         }
         metrics_invocation_finished(sf->metrics, inv->name, inv->ns, code, secs);
@@ -441,8 +420,8 @@ static struct invocation *inv_new(struct sfaasd *sf, const char *name, const cha
                 free(inv);
                 return NULL;
         }
-        inv->obuf.cap = sf->cfg.max_output_bytes;
-        inv->ebuf.cap = sf->cfg.max_stderr_bytes;
+        inv->obuf.b.max = sf->cfg.max_output_bytes;
+        inv->ebuf.b.max = sf->cfg.max_stderr_bytes;
         return inv;
 }
 

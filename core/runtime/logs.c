@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "core/model/group.h"
 #include "core/runtime/logs.h"
 
 #include <errno.h>
@@ -27,7 +28,7 @@ struct log_follower {
         struct log_follower *next;
         struct logs *logs;
         struct http_request *req;
-        char ns[64], name[64], instance[128];
+        char ns[FN_NAME_MAX], name[FN_NAME_MAX], instance[128];
 };
 
 int logs_init(struct logs *l, const char *data_dir, size_t cap_bytes)

@@ -1488,10 +1488,10 @@ static void pcall_closed(uv_handle_t *h)
 {
         struct pcall *pc = h->data;
         free(pc->rh);
-        free(pc->rhbuf);
-        free(pc->head);
-        free(pc->pend);
-        free(pc->out);
+        buf_release(&pc->rhbuf);
+        buf_release(&pc->head);
+        buf_release(&pc->pend);
+        buf_release(&pc->out);
         free(pc);
 }
 
@@ -1509,13 +1509,13 @@ struct pcall *pools_pcall_get(struct sfaasd *sf)
                 pc->rh = keep.rh;
                 pc->rh_cap = keep.rh_cap;
                 pc->rhbuf = keep.rhbuf;
-                pc->rhbuf_cap = keep.rhbuf_cap;
                 pc->head = keep.head;
-                pc->head_cap = keep.head_cap;
                 pc->pend = keep.pend;
-                pc->pend_cap = keep.pend_cap;
                 pc->out = keep.out;
-                pc->out_cap = keep.out_cap;
+                buf_reset(&pc->rhbuf);
+                buf_reset(&pc->head);
+                buf_reset(&pc->pend);
+                buf_reset(&pc->out);
                 pc->timer.data = pc;
                 pc->timer_open = true;
                 return pc;

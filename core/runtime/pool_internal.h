@@ -8,6 +8,7 @@
 
 #include <llhttp.h>
 
+#include "core/base/buf.h"
 #include "core/base/list.h"
 #include "core/model/callid.h"
 #include "core/runtime/pool.h"
@@ -113,10 +114,8 @@ struct pcall {
         bool timer_open;
         char call_id[CALL_ID_MAX];
         uint64_t start_unix_ns, start_ns;
-        char *head;                    /* the request head for the instance */
-        size_t head_len;
-        char *pend;                    /* body received before the instance was reached */
-        size_t pend_len, pend_cap;
+        struct buf head;               /* the request head for the instance */
+        struct buf pend;               /* body received before the instance was reached */
         bool body_chunked, body_done, body_sent, head_sent, body_paused;
         bool head_req, retried, timed_out, ended, reused, had_body;
         /* the answer */
@@ -129,12 +128,9 @@ struct pcall {
                 uint32_t name, value;
         } *rh;
         size_t n_rh, rh_cap;
-        char *rhbuf;
-        size_t rhbuf_len, rhbuf_cap;
+        struct buf rhbuf;
         int rh_state;                  /* 0 none, 1 field, 2 value */
-        char *out;                     /* bytes for the client from one read */
-        size_t out_len, out_cap;
-        size_t head_cap;
+        struct buf out;                             /* bytes for the client from one read */
         struct pcall *free_next;       /* kept for reuse with its buffers and timer */
 };
 

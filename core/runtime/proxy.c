@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base/buf.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/model/callid.h"
@@ -45,65 +46,40 @@ static bool resp_settings_ready;
 
 /* ---- small buffers ---- */
 
-static int buf_add(char **b, size_t *len, size_t *cap, const char *d, size_t n)
-{
-        if (*len + n + 1 > *cap) {
-                size_t nc = *cap ? *cap : 1024;
-                char *nb;
-                while (nc < *len + n + 1)
-                        nc *= 2;
-                nb = realloc(*b, nc);
-                if (!nb)
-                        return -ENOMEM;
-                *b = nb;
-                *cap = nc;
-        }
-        if (n)
-                memcpy(*b + *len, d, n);
-        *len += n;
-        (*b)[*len] = '\0';
-        return 0;
-}
-
-static int buf_str(char **b, size_t *len, size_t *cap, const char *s)
-{
-        return buf_add(b, len, cap, s, strlen(s));
-}
-
-static int buf_u64(char **b, size_t *len, size_t *cap, uint64_t v)
+static int buf_u64(struct buf *b, uint64_t v)
 {
         char tmp[24], *p = tmp + sizeof tmp;
         do {
                 *--p = (char) ('0' + v % 10);
                 v /= 10;
         } while (v);
-        return buf_add(b, len, cap, p, (size_t) (tmp + sizeof tmp - p));
+        return buf_append(b, p, (size_t) (tmp + sizeof tmp - p));
 }
 
 /* "Name: value\r\n" */
-static int buf_header(char **b, size_t *len, size_t *cap, const char *name, const char *value)
+static int buf_header(struct buf *b, const char *name, const char *value)
 {
-        int r = buf_str(b, len, cap, name);
-        r |= buf_add(b, len, cap, ": ", 2);
-        r |= buf_str(b, len, cap, value);
-        r |= buf_add(b, len, cap, "\r\n", 2);
+        int r = buf_appends(b, name);
+        r |= buf_append(b, ": ", 2);
+        r |= buf_appends(b, value);
+        r |= buf_append(b, "\r\n", 2);
         return r;
 }
 
 /* Seconds with six decimals, from nanoseconds (X-Duration-Seconds). */
-static int buf_seconds(char **b, size_t *len, size_t *cap, uint64_t ns)
+static int buf_seconds(struct buf *b, uint64_t ns)
 {
         uint64_t us = ns / 1000;
         char frac[7];
         uint64_t f = us % 1000000;
-        int r = buf_u64(b, len, cap, us / 1000000);
+        int r = buf_u64(b, us / 1000000);
         for (int i = 5; i >= 0; i--) {
                 frac[i] = (char) ('0' + f % 10);
                 f /= 10;
         }
         frac[6] = '.';
-        r |= buf_add(b, len, cap, &frac[6], 1);
-        r |= buf_add(b, len, cap, frac, 6);
+        r |= buf_append(b, &frac[6], 1);
+        r |= buf_append(b, frac, 6);
         return r;
 }
 
@@ -267,14 +243,14 @@ static void on_client_body(struct http_request *req, const char *data, size_t le
                 }
                 return;
         }
-        if (buf_add(&pc->pend, &pc->pend_len, &pc->pend_cap, pre, (size_t) n) < 0 ||
-            buf_add(&pc->pend, &pc->pend_len, &pc->pend_cap, data, len) < 0 ||
-            (pc->body_chunked && buf_add(&pc->pend, &pc->pend_len, &pc->pend_cap, "\r\n", 2) < 0)) {
+        if (buf_append(&pc->pend, pre, (size_t) n) < 0 ||
+            buf_append(&pc->pend, data, len) < 0 ||
+            (pc->body_chunked && buf_append(&pc->pend, "\r\n", 2) < 0)) {
                 pcall_fail(pc, 500, "out of memory");
                 return;
         }
         /* Waiting for an instance: hold at most about one drain's worth. */
-        if (pc->pend_len >= HTTP_DRAIN_BYTES && !pc->body_paused) {
+        if (pc->pend.len >= HTTP_DRAIN_BYTES && !pc->body_paused) {
                 pc->body_paused = true;
                 http_request_pause_body(req);
         }
@@ -292,7 +268,7 @@ static void on_client_body_end(struct http_request *req)
                         return;
                 }
                 pc->body_sent = true;
-        } else if (pc->body_chunked && buf_add(&pc->pend, &pc->pend_len, &pc->pend_cap, "0\r\n\r\n", 5) < 0) {
+        } else if (pc->body_chunked && buf_append(&pc->pend, "0\r\n\r\n", 5) < 0) {
                 pcall_fail(pc, 500, "out of memory");
         }
 }
@@ -347,14 +323,14 @@ static bool retry_fresh(struct pcall *pc);
 
 static void send_to_instance(struct pcall *pc)
 {
-        if (upconn_write(pc->uc, pc->head, pc->head_len, pc->pend, pc->pend_len, NULL, 0) < 0) {
+        if (upconn_write(pc->uc, pc->head.p, pc->head.len, pc->pend.p, pc->pend.len, NULL, 0) < 0) {
                 /* A kept-alive connection the instance has just closed. */
                 if (!retry_fresh(pc))
                         pcall_fail(pc, 502, "cannot send the request to the function");
                 return;
         }
         pc->head_sent = true;
-        pc->pend_len = 0;
+        pc->pend.len = 0;
         if (pc->body_done)
                 pc->body_sent = true;
         if (pc->body_paused && pc->req &&
@@ -437,9 +413,9 @@ static int on_resp_status(llhttp_t *parser, const char *at, size_t n)
  * part starts (llhttp may hand a name or a value over in pieces). */
 static int rh_append(struct pcall *pc, const char *at, size_t n)
 {
-        if (pc->rhbuf_len + n > 64 * 1024)
+        if (pc->rhbuf.len + n > 64 * 1024)
                 return -1; /* a function answering with this much head is broken */
-        return buf_add(&pc->rhbuf, &pc->rhbuf_len, &pc->rhbuf_cap, at, n) < 0 ? -1 : 0;
+        return buf_append(&pc->rhbuf, at, n) < 0 ? -1 : 0;
 }
 
 static int on_resp_field(llhttp_t *parser, const char *at, size_t n)
@@ -458,7 +434,7 @@ static int on_resp_field(llhttp_t *parser, const char *at, size_t n)
                         pc->rh = ne;
                         pc->rh_cap = nc;
                 }
-                pc->rh[pc->n_rh].name = (uint32_t) pc->rhbuf_len;
+                pc->rh[pc->n_rh].name = (uint32_t) pc->rhbuf.len;
                 pc->rh[pc->n_rh].value = UINT32_MAX;
                 pc->n_rh++;
                 pc->rh_state = 1;
@@ -474,7 +450,7 @@ static int on_resp_value(llhttp_t *parser, const char *at, size_t n)
         if (pc->rh_state != 2) {
                 if (rh_append(pc, "", 1) < 0) /* ends the name */
                         return -1;
-                pc->rh[pc->n_rh - 1].value = (uint32_t) pc->rhbuf_len;
+                pc->rh[pc->n_rh - 1].value = (uint32_t) pc->rhbuf.len;
                 pc->rh_state = 2;
         }
         return rh_append(pc, at, n);
@@ -483,7 +459,7 @@ static int on_resp_value(llhttp_t *parser, const char *at, size_t n)
 static void clear_resp_headers(struct pcall *pc)
 {
         pc->n_rh = 0;
-        pc->rhbuf_len = 0;
+        pc->rhbuf.len = 0;
         pc->rh_state = 0;
         pc->reason[0] = '\0';
 }
@@ -496,8 +472,7 @@ static int on_resp_headers_complete(llhttp_t *parser)
         bool nobody, fixed, keep;
         const char *ctype = NULL, *conn = NULL;
         bool have_date = false;
-        char **o = &pc->out;
-        size_t *ol = &pc->out_len, *oc = &pc->out_cap;
+        struct buf *o = &pc->out;
         int r = 0;
 
         if (status < 200) {
@@ -514,9 +489,9 @@ static int on_resp_headers_complete(llhttp_t *parser)
                 return -1;
         for (size_t i = 0; i < pc->n_rh; i++) {
                 if (pc->rh[i].value == UINT32_MAX)
-                        pc->rh[i].value = pc->rh[i].name + (uint32_t) strlen(pc->rhbuf + pc->rh[i].name) + 1;
-                if (strcasecmp(pc->rhbuf + pc->rh[i].name, "Connection") == 0)
-                        conn = pc->rhbuf + pc->rh[i].value;
+                        pc->rh[i].value = pc->rh[i].name + (uint32_t) strlen(pc->rhbuf.p + pc->rh[i].name) + 1;
+                if (strcasecmp(pc->rhbuf.p + pc->rh[i].name, "Connection") == 0)
+                        conn = pc->rhbuf.p + pc->rh[i].value;
         }
         pc->status = status;
         nobody = pc->head_req || status == 204 || status == 304;
@@ -525,13 +500,13 @@ static int on_resp_headers_complete(llhttp_t *parser)
         pc->resp_close = !nobody && !fixed && req->http10;
         keep = http_request_keep_alive(req) && !pc->resp_close;
 
-        r |= buf_add(o, ol, oc, "HTTP/1.1 ", 9);
-        r |= buf_u64(o, ol, oc, (uint64_t) status);
-        r |= buf_add(o, ol, oc, " ", 1);
-        r |= buf_str(o, ol, oc, pc->reason[0] ? pc->reason : http_status_text(status));
-        r |= buf_add(o, ol, oc, "\r\n", 2);
+        r |= buf_append(o, "HTTP/1.1 ", 9);
+        r |= buf_u64(o, (uint64_t) status);
+        r |= buf_append(o, " ", 1);
+        r |= buf_appends(o, pc->reason[0] ? pc->reason : http_status_text(status));
+        r |= buf_append(o, "\r\n", 2);
         for (size_t i = 0; i < pc->n_rh; i++) {
-                const char *n = pc->rhbuf + pc->rh[i].name, *v = pc->rhbuf + pc->rh[i].value;
+                const char *n = pc->rhbuf.p + pc->rh[i].name, *v = pc->rhbuf.p + pc->rh[i].value;
                 if (!*n || hop_by_hop(n) || (conn && token_listed(conn, n)))
                         continue;
                 if (strpbrk(n, "\r\n: \t") || strpbrk(v, "\r\n"))
@@ -557,29 +532,29 @@ static int on_resp_headers_complete(llhttp_t *parser)
                 default:
                         break;
                 }
-                r |= buf_header(o, ol, oc, n, v);
+                r |= buf_header(o, n, v);
         }
         if (!have_date)
-                r |= buf_header(o, ol, oc, "Date", http_date());
+                r |= buf_header(o, "Date", http_date());
         if (!ctype && !nobody) {
                 const char *rc = http_request_header(req, "Content-Type");
-                r |= buf_header(o, ol, oc, "Content-Type", rc && *rc && !strpbrk(rc, "\r\n") ? rc : "text/plain");
+                r |= buf_header(o, "Content-Type", rc && *rc && !strpbrk(rc, "\r\n") ? rc : "text/plain");
         }
         if (fixed && !nobody) {
-                r |= buf_add(o, ol, oc, "Content-Length: ", 16);
-                r |= buf_u64(o, ol, oc, parser->content_length);
-                r |= buf_add(o, ol, oc, "\r\n", 2);
+                r |= buf_append(o, "Content-Length: ", 16);
+                r |= buf_u64(o, parser->content_length);
+                r |= buf_append(o, "\r\n", 2);
         }
         if (pc->resp_chunked)
-                r |= buf_add(o, ol, oc, "Transfer-Encoding: chunked\r\n", 28);
+                r |= buf_append(o, "Transfer-Encoding: chunked\r\n", 28);
         if (!keep)
-                r |= buf_add(o, ol, oc, "Connection: close\r\n", 19);
-        r |= buf_header(o, ol, oc, "X-Call-Id", pc->call_id);
-        r |= buf_add(o, ol, oc, "X-Start-Time: ", 14);
-        r |= buf_u64(o, ol, oc, pc->start_unix_ns);
-        r |= buf_add(o, ol, oc, "\r\nX-Duration-Seconds: ", 22);
-        r |= buf_seconds(o, ol, oc, now_ns() - pc->start_ns);
-        r |= buf_add(o, ol, oc, "\r\n\r\n", 4);
+                r |= buf_append(o, "Connection: close\r\n", 19);
+        r |= buf_header(o, "X-Call-Id", pc->call_id);
+        r |= buf_append(o, "X-Start-Time: ", 14);
+        r |= buf_u64(o, pc->start_unix_ns);
+        r |= buf_append(o, "\r\nX-Duration-Seconds: ", 22);
+        r |= buf_seconds(o, now_ns() - pc->start_ns);
+        r |= buf_append(o, "\r\n\r\n", 4);
         if (r < 0)
                 return -1;
         if (http_raw_begin(req, status, keep) < 0)
@@ -594,13 +569,13 @@ static int on_resp_body(llhttp_t *parser, const char *at, size_t n)
         if (pc->resp_chunked) {
                 char hex[24];
                 int hl = snprintf(hex, sizeof hex, "%zx\r\n", n);
-                if (buf_add(&pc->out, &pc->out_len, &pc->out_cap, hex, (size_t) hl) < 0 ||
-                    buf_add(&pc->out, &pc->out_len, &pc->out_cap, at, n) < 0 ||
-                    buf_add(&pc->out, &pc->out_len, &pc->out_cap, "\r\n", 2) < 0)
+                if (buf_append(&pc->out, hex, (size_t) hl) < 0 ||
+                    buf_append(&pc->out, at, n) < 0 ||
+                    buf_append(&pc->out, "\r\n", 2) < 0)
                         return -1;
                 return 0;
         }
-        return buf_add(&pc->out, &pc->out_len, &pc->out_cap, at, n) < 0 ? -1 : 0;
+        return buf_append(&pc->out, at, n) < 0 ? -1 : 0;
 }
 
 static int on_resp_complete(llhttp_t *parser)
@@ -611,7 +586,7 @@ static int on_resp_complete(llhttp_t *parser)
                 clear_resp_headers(pc);
                 return 0;
         }
-        if (pc->resp_chunked && buf_add(&pc->out, &pc->out_len, &pc->out_cap, "0\r\n\r\n", 5) < 0)
+        if (pc->resp_chunked && buf_append(&pc->out, "0\r\n\r\n", 5) < 0)
                 return -1;
         pc->resp_done = true;
         pc->up_keep_alive = llhttp_should_keep_alive(parser);
@@ -622,16 +597,16 @@ static int on_resp_complete(llhttp_t *parser)
 static void flush_to_client(struct pcall *pc)
 {
         struct http_request *req = pc->req;
-        if (!req || (!pc->out_len && !pc->resp_done) || !pc->resp_begun)
+        if (!req || (!pc->out.len && !pc->resp_done) || !pc->resp_begun)
                 return;
         if (pc->resp_done) {
                 detach_request(pc);
                 pc->req = NULL;
-                (void) http_raw_write(req, pc->out, pc->out_len, true);
+                (void) http_raw_write(req, pc->out.p, pc->out.len, true);
         } else {
-                (void) http_raw_write(req, pc->out, pc->out_len, false);
+                (void) http_raw_write(req, pc->out.p, pc->out.len, false);
         }
-        pc->out_len = 0;
+        pc->out.len = 0;
 }
 
 /* A kept-alive connection the instance had closed: one more try on a new
@@ -727,8 +702,7 @@ static int build_head(struct pcall *pc, struct http_request *req)
         const char *target = function_target(req->url);
         const char *te = NULL, *cl = NULL, *host = NULL, *conn = NULL;
         bool have_xff = false, have_xfh = false;
-        char **o = &pc->head;
-        size_t *ol = &pc->head_len, *oc = &pc->head_cap;
+        struct buf *o = &pc->head;
         char ip[64];
         int r = 0;
 
@@ -765,12 +739,12 @@ static int build_head(struct pcall *pc, struct http_request *req)
         }
         pc->body_chunked = has_token(te, "chunked");
         pc->had_body = pc->body_chunked || (cl && strcmp(cl, "0") != 0);
-        r |= buf_str(o, ol, oc, req->method);
-        r |= buf_add(o, ol, oc, *target == '/' ? " " : " /", *target == '/' ? 1 : 2);
-        r |= buf_str(o, ol, oc, target);
-        r |= buf_add(o, ol, oc, " HTTP/1.1\r\nHost: 127.0.0.1:", 27);
-        r |= buf_u64(o, ol, oc, p->port);
-        r |= buf_add(o, ol, oc, "\r\n", 2);
+        r |= buf_appends(o, req->method);
+        r |= buf_append(o, *target == '/' ? " " : " /", *target == '/' ? 1 : 2);
+        r |= buf_appends(o, target);
+        r |= buf_append(o, " HTTP/1.1\r\nHost: 127.0.0.1:", 27);
+        r |= buf_u64(o, p->port);
+        r |= buf_append(o, "\r\n", 2);
         for (size_t i = 0; i < req->n_headers; i++) {
                 const char *n = req->headers[i].name, *v = req->headers[i].value;
                 if (!n || hop_by_hop(n) || (conn && token_listed(conn, n)))
@@ -779,20 +753,20 @@ static int build_head(struct pcall *pc, struct http_request *req)
                     strcasecmp(n, "Content-Length") == 0 || strcasecmp(n, "X-Call-Id") == 0 ||
                     strcasecmp(n, "X-Start-Time") == 0)
                         continue;
-                r |= buf_header(o, ol, oc, n, v ? v : "");
+                r |= buf_header(o, n, v ? v : "");
         }
         if (pc->body_chunked)
-                r |= buf_add(o, ol, oc, "Transfer-Encoding: chunked\r\n", 28);
+                r |= buf_append(o, "Transfer-Encoding: chunked\r\n", 28);
         else if (cl)
-                r |= buf_header(o, ol, oc, "Content-Length", cl);
+                r |= buf_header(o, "Content-Length", cl);
         if (!have_xff && ip[0])
-                r |= buf_header(o, ol, oc, "X-Forwarded-For", ip);
+                r |= buf_header(o, "X-Forwarded-For", ip);
         if (!have_xfh && host && *host)
-                r |= buf_header(o, ol, oc, "X-Forwarded-Host", host);
-        r |= buf_header(o, ol, oc, "X-Call-Id", pc->call_id);
-        r |= buf_add(o, ol, oc, "X-Start-Time: ", 14);
-        r |= buf_u64(o, ol, oc, pc->start_unix_ns);
-        r |= buf_add(o, ol, oc, "\r\n\r\n", 4);
+                r |= buf_header(o, "X-Forwarded-Host", host);
+        r |= buf_header(o, "X-Call-Id", pc->call_id);
+        r |= buf_append(o, "X-Start-Time: ", 14);
+        r |= buf_u64(o, pc->start_unix_ns);
+        r |= buf_append(o, "\r\n\r\n", 4);
         return r < 0 ? -ENOMEM : 0;
 }
 
