@@ -5,20 +5,22 @@ X-Call-Id, while the daemon is killed with SIGKILL at random moments and
 restarted. At the end every acknowledged call is done or failed, every
 callback was delivered at least once, and duplicate runs and deliveries are
 counted and reported (at-least-once allows them; losing one is a failure).
-The host keeps nothing of the killed runs: no process, no cgroup, no mount.
+The host keeps nothing of the killed runs: no process, no cgroup, no mount
+(checked after a last clean stop).
 
 Bounded: FAULT_ROUNDS kills (default 5), each after 0.3-1.5 s of load.
 The figures go to the terminal and to the junit report (record_property).
 """
 import os
 import random
+import select
 import socket
 import threading
 import time
 
 import requests
 
-from sfaasd_testlib import HTTP_TIMEOUT, SLOW, Api, wait_until
+from sfaasd_testlib import (HTTP_TIMEOUT, SLOW, Api, cgroup_subtree_candidates, existing_dirs, wait_until)
 
 ROUNDS = int(os.environ.get("FAULT_ROUNDS", "5"))
 POSTERS = 4
@@ -145,15 +147,17 @@ def test_async_survives_sigkill_storm(make_daemon, images, record_property, caps
     threads = [threading.Thread(target=poster, args=(k,), daemon=True) for k in range(POSTERS)]
     for t in threads:
         t.start()
-    pids = [d.pid]
+    subtrees = set(cgroup_subtree_candidates(d))   # every run's cgroup subtree, in every hierarchy
+    pinned = {}                                      # pidfds of every sandbox process seen at a kill
     try:
         for _ in range(ROUNDS):
             time.sleep(rng.uniform(0.3, 1.5))  # load runs for a random while before the kill
             with lock:
                 state["up"] = False
+            pinned.update(pin(procs_in(existing_dirs(sorted(subtrees)))))
             d.kill9()
             d.start()
-            pids.append(d.pid)
+            subtrees.update(cgroup_subtree_candidates(d))
             with up:
                 state["url"] = d.url
                 state["up"] = True
@@ -191,3 +195,40 @@ def test_async_survives_sigkill_storm(make_daemon, images, record_property, caps
     assert requests.get(d.url + "/healthz", timeout=HTTP_TIMEOUT).status_code == 200
     for r in rcvs:
         r.close()
+    # After a clean stop the host keeps nothing of any run: no process, no
+    # cgroup directory, no mount under the data folder.
+    assert d.stop() == 0
+    assert existing_dirs(sorted(subtrees)) == [], "cgroups left: %s" % existing_dirs(sorted(subtrees))
+    assert still_running(pinned) == [], "processes of killed runs still running"
+    with open("/proc/self/mountinfo") as f:
+        mounts = [l.split()[4] for l in f if d.data_dir in l.split()[4]]
+    assert mounts == [], "mounts left under the data folder: %s" % mounts
+    for fd in pinned.values():
+        os.close(fd)
+
+
+def procs_in(dirs):
+    pids = set()
+    for top in dirs:
+        for dirpath, _, files in os.walk(top):
+            if "cgroup.procs" in files:
+                try:
+                    with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                        pids.update(int(x) for x in f.read().split())
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+    return pids
+
+
+def pin(pids):
+    fds = {}
+    for p in pids:
+        try:
+            fds[p] = os.pidfd_open(p)
+        except (ProcessLookupError, OSError):
+            pass
+    return fds
+
+
+def still_running(pidfds):
+    return [pid for pid, fd in pidfds.items() if not select.select([fd], [], [], 0)[0]]
