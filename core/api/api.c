@@ -34,7 +34,7 @@ static void api_logs_route(struct http_request *req, const struct route *rt)
 }
 
 /* The handler of each route; head, when set, runs at headers-complete and
- * returns what an http_head_fn returns (0: read the body into memory). */
+ * returns an enum http_head_action (core/http/server.h). */
 static const struct {
         int (*head)(struct http_request *req, const struct route *rt);
         void (*handle)(struct http_request *req, const struct route *rt);
@@ -74,13 +74,13 @@ int api_on_head(struct http_request *req)
 
         if (!rd) {
                 http_respond_error(req, 500, "out of memory");
-                return -1;
+                return HTTP_HEAD_ANSWERED;
         }
         req->app = rd;
         rt = &rd->rt;
         rd->match = route_match(req->method, req->path, rt);
         if (rd->match < 0 || !rt->method_allowed || (size_t) rt->id >= ELEMENTSOF(handlers) || !handlers[rt->id].head)
-                return 0; /* answered from api_on_request */
+                return HTTP_HEAD_READ_BODY; /* answered from api_on_request */
         return handlers[rt->id].head(req, rt);
 }
 

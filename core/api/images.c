@@ -553,18 +553,18 @@ int api_images_head(struct http_request *req, const struct route *rt)
 
         /* Image uploads are streamed to disk; the rest stays in memory. */
         if (strcmp(req->method, "POST") != 0 || rt->id != ROUTE_IMAGES)
-                return 0;
+                return HTTP_HEAD_READ_BODY;
         if (!auth_check_basic(sf, req)) {
                 auth_respond_unauthorized(req);
-                return -1;
+                return HTTP_HEAD_ANSWERED;
         }
         fd = open(sf->tmp_dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
         if (fd < 0) {
                 http_respond_error(req, 500, "cannot store the upload: %s", strerror(errno));
-                return -1;
+                return HTTP_HEAD_ANSWERED;
         }
         http_body_to_file(req, fd);
-        return 1;
+        return HTTP_HEAD_BODY_TO_FILE;
 }
 
 void api_images(struct http_request *req, const struct route *rt)

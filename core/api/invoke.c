@@ -31,10 +31,10 @@ int api_invoke_head(struct http_request *req, const struct route *rt)
         if (!fn && status != 404)
                 log_warning("function '%s.%s': %s", rt->name, route_ns(rt), err.msg);
         if (!fn || pool_mode(fn) != FN_MODE_HTTP)
-                return 0; /* exec mode, or an error that api_invoke() answers */
+                return HTTP_HEAD_READ_BODY; /* exec mode, or an error that api_invoke() answers */
         if (sf->stopping) {
                 http_respond_error(req, 503, "sfaasd is shutting down");
-                return -1;
+                return HTTP_HEAD_ANSWERED;
         }
         return proxy_start(sf, req, fn);
 }

@@ -90,6 +90,7 @@ static void on_timer(uv_timer_t *t);
 static void conn_process(struct http_conn *c, const char *data, size_t len);
 static void conn_fail(struct http_conn *c, int status, const char *msg);
 static void conn_idle_end(struct http_conn *c);
+static void conn_too_large(struct http_conn *c, bool streamed);
 
 const char *http_status_text(int status)
 {
@@ -325,20 +326,20 @@ static int on_headers_complete(llhttp_t *p)
         req->keep_alive = llhttp_should_keep_alive(p);
         req->http10 = p->http_major == 1 && p->http_minor == 0;
         if ((p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_stream_bytes) {
-                conn_fail(c, 413, "request body exceeds the limit of bytes for uploads");
+                conn_too_large(c, true);
                 return -1;
         }
 
-        r = c->server->on_head ? c->server->on_head(req) : 0;
-        if (r < 0) {
+        r = c->server->on_head ? c->server->on_head(req) : HTTP_HEAD_READ_BODY;
+        if (r == HTTP_HEAD_ANSWERED) {
                 /* The head callback answered already; the body is not read. */
                 c->refused = true;
                 return -1;
         }
-        if (r == 2)
+        if (r == HTTP_HEAD_TAKEN)
                 req->body_streamed = true;
-        if (r == 0 && (p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_body_bytes) {
-                conn_fail(c, 413, "request body exceeds the limit of bytes");
+        if (r == HTTP_HEAD_READ_BODY && (p->flags & F_CONTENT_LENGTH) && p->content_length > c->server->limits.max_body_bytes) {
+                conn_too_large(c, false);
                 return -1;
         }
         expect = http_request_header(req, "Expect");
@@ -352,6 +353,17 @@ static int on_headers_complete(llhttp_t *p)
         return 0;
 }
 
+/* 413 naming the limit (max_body_bytes, or max_upload_bytes for streamed bodies). */
+static void conn_too_large(struct http_conn *c, bool streamed)
+{
+        char msg[160];
+        (void) xsnprintf(msg, sizeof msg, "request body exceeds the limit of %llu bytes%s (%s)",
+                         (unsigned long long) (streamed ? c->server->limits.max_stream_bytes
+                                                        : c->server->limits.max_body_bytes),
+                         streamed ? " for uploads" : "", streamed ? "max_upload_bytes" : "max_body_bytes");
+        conn_fail(c, 413, msg);
+}
+
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
         struct http_conn *c = conn_of(p);
@@ -363,7 +375,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
                 uint64_t nl;
                 if (__builtin_add_overflow(req->body_file_len, (uint64_t) n, &nl) ||
                     nl > c->server->limits.max_stream_bytes) {
-                        conn_fail(c, 413, "request body exceeds the limit");
+                        conn_too_large(c, true);
                         return -1;
                 }
                 req->body_file_len = nl;
@@ -377,7 +389,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
                 int r;
                 if (__builtin_add_overflow(req->body_file_len, (uint64_t) n, &nl) ||
                     nl > c->server->limits.max_stream_bytes) {
-                        conn_fail(c, 413, "request body exceeds the limit");
+                        conn_too_large(c, true);
                         return -1;
                 }
                 r = write_all(req->body_fd, at, n);
@@ -390,7 +402,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
                 return 0;
         }
         if (str_append(&req->body, &req->body_len, at, n, c->server->limits.max_body_bytes) < 0) {
-                conn_fail(c, 413, "request body exceeds the limit");
+                conn_too_large(c, false);
                 return -1;
         }
         return 0;

@@ -107,14 +107,17 @@ struct http_request {
                                     * (the API's route); free()d with the request */
 };
 
-/*
- * Called at headers-complete, before the body is read: return 0 to read the
- * body into memory, 1 to stream it into the fd set by http_body_to_file(),
- * 2 when the head callback took the request itself (held, with on_body and
- * on_body_end set; the request callback is not called for it), or respond
- * (http_respond_*) and return -1 to refuse it (e.g. 401 before a 2 GiB
- * upload).
- */
+/* What a head callback does with the request (http_head_cb). */
+enum http_head_action {
+        HTTP_HEAD_ANSWERED = -1,     /* it answered (http_respond_*): the body is not read (a 401 before a 2 GiB upload) */
+        HTTP_HEAD_READ_BODY = 0,     /* read the body into memory, then call the request callback */
+        HTTP_HEAD_BODY_TO_FILE = 1,  /* stream the body into the fd set by http_body_to_file() */
+        HTTP_HEAD_TAKEN = 2,         /* the callback took the request (held, with on_body and on_body_end
+                                      * set); the request callback is not called for it */
+};
+
+/* Called at headers-complete, before the body is read; returns an enum
+ * http_head_action. */
 typedef int (*http_head_cb)(struct http_request *req);
 /* Called when the whole request is in. The handler responds now or holds. */
 typedef void (*http_request_cb)(struct http_request *req);

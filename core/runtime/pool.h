@@ -80,8 +80,8 @@ enum fn_mode pool_mode(const struct pool *p);
 const struct fn_recipe *pool_recipe(const struct pool *p);
 
 /* Proxy a call (/function/NAME[.NS][/sub]) to http-mode function p, from
- * the HTTP head callback: 2 when the proxy took the request (held, its body
- * streamed to an instance), -1 when it was answered already (429, 503). */
+ * the HTTP head callback: HTTP_HEAD_TAKEN when the proxy took the request (held, its body
+ * streamed to an instance), HTTP_HEAD_ANSWERED when it was answered already (429, 503). */
 int proxy_start(struct sfaasd *sf, struct http_request *req, struct pool *p);
 
 /* Deploy-time check of the pool settings in a deployment's labels and

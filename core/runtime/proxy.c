@@ -777,7 +777,7 @@ int proxy_start(struct sfaasd *sf, struct http_request *req, struct pool *p)
 
         if (sf->stopping) {
                 http_respond_error(req, 503, "sfaasd is shutting down");
-                return -1;
+                return HTTP_HEAD_ANSWERED;
         }
         if (!resp_settings_ready) {
                 llhttp_settings_init(&resp_settings);
@@ -792,7 +792,7 @@ int proxy_start(struct sfaasd *sf, struct http_request *req, struct pool *p)
         pc = pools_pcall_get(sf);
         if (!pc) {
                 http_respond_error(req, 500, "out of memory");
-                return -1;
+                return HTTP_HEAD_ANSWERED;
         }
         pc->pool = p;
         pools_call_ref(sf, p);
@@ -812,7 +812,7 @@ int proxy_start(struct sfaasd *sf, struct http_request *req, struct pool *p)
         metrics_invocation_started(sf->metrics, p->name, p->ns);
         if (build_head(pc, req) < 0) {
                 pcall_fail(pc, 500, "out of memory");
-                return -1;
+                return HTTP_HEAD_ANSWERED;
         }
         req->data = pc;
         req->on_body = on_client_body;
@@ -837,5 +837,5 @@ int proxy_start(struct sfaasd *sf, struct http_request *req, struct pool *p)
         }
         /* Answered already (a full queue, an instance that cannot start):
          * the body is not read. */
-        return pc->req == req ? 2 : -1;
+        return pc->req == req ? HTTP_HEAD_TAKEN : HTTP_HEAD_ANSWERED;
 }
