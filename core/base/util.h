@@ -58,8 +58,6 @@ void hex_encode(const unsigned char *in, size_t n, char *out);
 uint64_t now_ns(void);
 
 bool str_startswith(const char *s, const char *prefix);
-/* strdup that returns NULL for NULL. */
-char *strdup_or_null(const char *s);
 /* Safe snprintf: returns -ENAMETOOLONG on truncation, -EINVAL on error. */
 int xsnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Allocating printf; NULL on ENOMEM. */
