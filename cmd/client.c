@@ -1,23 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The client subcommands: deploy, list, invoke, rm, image. Argument parsing
- * and printing only; the JSON and URL helpers are in client_util.c, the HTTP
+ * The client subcommands deploy, list, invoke and rm (image is cmd/image.c):
+ * argument parsing and printing only; the steps they share are in
+ * client_cmd.c (see client_cmd.h for how a command is split and where its
+ * exit code is made), the JSON and URL helpers in client_util.c, the HTTP
  * call in client_http.c. Every failure is one line on stderr starting
  * "sfaasd: " and exit code 1 (2 for usage errors).
- *
- * Each command runs named steps over one struct of its own: parse (the
- * options, getopt_long), validate (the operands and values), plan (what to
- * send), gateway_check, then call (connect, send, print the answer). A step
- * returns >= 0 or -errno, having said why on stderr; the command, the
- * boundary, maps the step that failed to the exit code: args_exit() after
- * the steps that check what was typed (-EINVAL is a usage error there),
- * EXIT_FAILURE after the others.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <jansson.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,230 +17,13 @@
 #include <unistd.h>
 
 #include "cmd/client.h"
+#include "cmd/client_cmd.h"
 #include "cmd/client_http.h"
-#include "cmd/client_image.h"
 #include "cmd/commands.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 
-#define DEFAULT_TIMEOUT_MS 60000L
-#define TIMEOUT_MAX_MS (24ULL * 3600 * 1000) /* --timeout */
 #define INVOKE_BODY_MAX (256u << 20) /* stdin read into memory when it is not a regular file */
-#define PARSE_HELP 1                 /* a parse step printed the help: exit 0 */
-
-enum {
-        OPT_PASSWORD_FILE = 0x100,
-        OPT_TIMEOUT,
-        OPT_NAME,
-        OPT_IMAGE,
-        OPT_FPROCESS,
-        OPT_ANNOTATION,
-        OPT_SECRET,
-        OPT_MEMORY,
-        OPT_CPU,
-        OPT_READONLY,
-        OPT_VERBOSE,
-        OPT_JSON,
-        OPT_QUERY,
-        OPT_CONTENT_TYPE,
-};
-
-#define COMMON_SHORTOPTS ":g:h"
-#define COMMON_LONGOPTS                                                        \
-        { "gateway", required_argument, NULL, 'g' },                           \
-        { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },       \
-        { "timeout", required_argument, NULL, OPT_TIMEOUT },                   \
-        { "help", no_argument, NULL, 'h' }
-
-#define COMMON_HELP                                                                                \
-        "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n" \
-        "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"    \
-        "      --timeout DURATION    whole request, e.g. 30s, 2m, 0 for none (default 60s)\n"          \
-        "  -h, --help                show this help\n"
-
-struct common {
-        const char *gateway;
-        const char *password_file;
-        long timeout_ms;
-};
-#define COMMON_INIT { .timeout_ms = DEFAULT_TIMEOUT_MS }
-
-/* Say what is wrong with the command line, as one line. Returns -EINVAL,
- * which args_exit() turns into EXIT_USAGE. */
-static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "sfaasd: %s: ", cmd);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fprintf(stderr, " (see 'sfaasd %s --help')\n", cmd);
-        return -EINVAL;
-}
-
-/* The exit code after a step that checks what was typed (parse, validate,
- * gateway_check) ended with r, having said why: PARSE_HELP 0, -EINVAL (a
- * usage error) EXIT_USAGE, anything else (no memory) EXIT_FAILURE. */
-static int args_exit(int r)
-{
-        if (r >= 0)
-                return EXIT_SUCCESS;
-        return r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE;
-}
-
-/* The options every command shares, and the errors getopt_long() reports;
- * a command's option step hands it what it does not know itself. 0, or
- * -EINVAL after saying why. */
-static int common_option(struct common *co, const char *cmd, int c, char **argv)
-{
-        uint64_t ms;
-
-        switch (c) {
-        case 'g':
-                co->gateway = optarg;
-                return 0;
-        case OPT_PASSWORD_FILE:
-                co->password_file = optarg;
-                return 0;
-        case OPT_TIMEOUT:
-                if (parse_duration_ms(optarg, &ms) < 0 || ms > TIMEOUT_MAX_MS)
-                        return usage_error(cmd, "invalid timeout '%s': use e.g. 30s or 2m", optarg);
-                co->timeout_ms = (long) ms;
-                return 0;
-        case ':':
-                return usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-        case '?':
-                if (optopt)
-                        return usage_error(cmd, "unknown option '-%c'", optopt);
-                return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-        default:
-                return usage_error(cmd, "unexpected option");
-        }
-}
-
-/* Say why a step failed: e's message (e may be NULL), else r's. Returns r. */
-static int fail(int r, const struct sf_err *e)
-{
-        if (e && e->msg[0])
-                fprintf(stderr, "sfaasd: %s\n", e->msg);
-        else
-                fprintf(stderr, "sfaasd: %s\n", strerror(-r));
-        return r;
-}
-
-/* Say why the gateway refused, as one line; -EREMOTEIO. */
-static int fail_response(const struct client_response *resp, bool auth, const char *what)
-{
-        _cleanup_free_ char *msg = NULL;
-
-        if (auth && resp->status == 401) {
-                fprintf(stderr, "sfaasd: unauthorized: check --password-file or SFAASD_PASSWORD\n");
-                return -EREMOTEIO;
-        }
-        msg = client_error_message(resp->body, resp->len);
-        if (!msg && *client_status_reason(resp->status))
-                msg = strdup(client_status_reason(resp->status));
-        if (msg)
-                fprintf(stderr, "sfaasd: %s: HTTP %ld: %s\n", what, resp->status, msg);
-        else
-                fprintf(stderr, "sfaasd: %s: HTTP %ld\n", what, resp->status);
-        return -EREMOTEIO;
-}
-
-static bool is_2xx(long status) { return status >= 200 && status < 300; }
-
-/* The gateway (--gateway, else $OPENFAAS_URL, else the default) must be an
- * http(s) URL; a bad one is a usage error (-EINVAL), said without the
- * --help hint. */
-static int gateway_check(const struct common *co)
-{
-        _cleanup_free_ char *gw = NULL;
-        const char *g = co->gateway;
-        struct sf_err e = {};
-        int r;
-
-        if (!g) {
-                g = getenv("OPENFAAS_URL");
-                if (!g || !*g)
-                        g = CLIENT_DEFAULT_GATEWAY;
-        }
-        r = client_gateway_normalise(g, &gw, &e);
-        if (r == -EINVAL) {
-                fprintf(stderr, "sfaasd: %s\n", e.msg);
-                return r;
-        }
-        if (r < 0)
-                return fail(r, &e);
-        return 0;
-}
-
-static int client_connect(struct client *cl, const struct common *co, bool need_password)
-{
-        struct sf_err e = {};
-        int r;
-
-        r = client_init(cl, co->gateway, co->password_file, need_password, co->timeout_ms, &e);
-        if (r < 0)
-                return fail(r, &e);
-        return 0;
-}
-
-/* Parse JSON of a response, or say the gateway answered nonsense. */
-static int parse_answer(const struct client_response *resp, const char *what, json_t **ret)
-{
-        json_error_t je;
-        json_t *j = json_loadb(resp->body, resp->len, 0, &je);
-
-        if (!j) {
-                fprintf(stderr, "sfaasd: %s: the gateway answered invalid JSON: %s\n", what, je.text);
-                return -EBADMSG;
-        }
-        *ret = j;
-        return 0;
-}
-
-static int parse_array_answer(const struct client_response *resp, const char *what, json_t **ret)
-{
-        _cleanup_(json_decrefp) json_t *j = NULL;
-        int r;
-
-        r = parse_answer(resp, what, &j);
-        if (r < 0)
-                return r;
-        if (!json_is_array(j)) {
-                fprintf(stderr, "sfaasd: %s: the gateway's answer is not a JSON array\n", what);
-                return -EBADMSG;
-        }
-        *ret = TAKE_PTR(j);
-        return 0;
-}
-
-static const char *str_or(json_t *o, const char *key, const char *dflt)
-{
-        const char *s = json_string_value(json_object_get(o, key));
-        return s ? s : dflt;
-}
-
-static void print_raw_json(const struct client_response *resp)
-{
-        (void) fwrite(resp->body, 1, resp->len, stdout);
-        if (resp->len == 0 || resp->body[resp->len - 1] != '\n')
-                putchar('\n');
-}
-
-static int flush_stdout(void)
-{
-        int r;
-
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-                r = errno > 0 ? -errno : -EIO;
-                fprintf(stderr, "sfaasd: cannot write to standard output: %s\n", strerror(-r));
-                return r;
-        }
-        return 0;
-}
 
 /* ---- deploy ------------------------------------------------------------ */
 
@@ -286,7 +61,7 @@ static int deploy_cmd_init(struct deploy_cmd *d, int argc)
         d->annotations = calloc(n, sizeof(char *));
         d->secrets = calloc(n, sizeof(char *));
         if (!d->env || !d->labels || !d->annotations || !d->secrets)
-                return fail(-ENOMEM, NULL);
+                return cli_fail(-ENOMEM, NULL);
         return 0;
 }
 
@@ -309,7 +84,7 @@ static int deploy_option(struct deploy_cmd *d, int c, char **argv)
         switch (c) {
         case 'h':
                 fputs(deploy_help, stdout);
-                return PARSE_HELP;
+                return CLI_PARSE_HELP;
         case OPT_NAME: spec->name = optarg; return 0;
         case OPT_IMAGE: spec->image = optarg; return 0;
         case 'n': spec->namespace = optarg; return 0;
@@ -321,11 +96,11 @@ static int deploy_option(struct deploy_cmd *d, int c, char **argv)
         case OPT_MEMORY: spec->memory = optarg; return 0;
         case OPT_CPU: spec->cpu = optarg; return 0;
         case OPT_READONLY: spec->readonly = true; return 0;
-        default: return common_option(&d->co, argv[0], c, argv);
+        default: return cli_common_option(&d->co, argv[0], c, argv);
         }
 }
 
-/* 0 once the options are read, PARSE_HELP, or -errno (said). */
+/* 0 once the options are read, CLI_PARSE_HELP, or -errno (said). */
 static int deploy_parse(struct deploy_cmd *d, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -362,20 +137,20 @@ static int deploy_validate(struct deploy_cmd *d, int argc, char **argv)
         int r;
 
         if (optind < argc)
-                return usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
         if (!d->spec.name)
-                return usage_error(argv[0], "--name is required");
+                return cli_usage_error(argv[0], "--name is required");
         if (!d->spec.image)
-                return usage_error(argv[0], "--image is required");
+                return cli_usage_error(argv[0], "--image is required");
         d->spec.env = d->env;
         d->spec.labels = d->labels;
         d->spec.annotations = d->annotations;
         d->spec.secrets = d->secrets;
         r = client_deployment_json(&d->spec, &d->body, &e);
         if (r == -ENOMEM)
-                return fail(r, &e);
+                return cli_fail(r, &e);
         if (r < 0)
-                return usage_error(argv[0], "%s", e.msg);
+                return cli_usage_error(argv[0], "%s", e.msg);
         return 0;
 }
 
@@ -387,7 +162,7 @@ static int deploy_plan(struct deploy_cmd *d)
         r = client_function_path(d->spec.name, d->spec.namespace, &d->fpath);
         d->what = xasprintf("deploy '%s'", d->spec.name);
         if (!d->json || r < 0 || !d->what)
-                return fail(-ENOMEM, NULL);
+                return cli_fail(-ENOMEM, NULL);
         return 0;
 }
 
@@ -407,7 +182,7 @@ static int deploy_call(const struct deploy_cmd *d)
         struct sf_err e = {};
         int r;
 
-        r = client_connect(&cl, &d->co, true);
+        r = cli_connect(&cl, &d->co, true);
         if (r < 0)
                 return r;
         r = client_do(&cl, &req, &resp, &e);
@@ -418,12 +193,12 @@ static int deploy_call(const struct deploy_cmd *d)
                 r = client_do(&cl, &req, &resp, &e);
         }
         if (r < 0)
-                return fail(r, &e);
-        if (!is_2xx(resp.status))
-                return fail_response(&resp, true, d->what);
+                return cli_fail(r, &e);
+        if (!cli_is_2xx(resp.status))
+                return cli_fail_response(&resp, true, d->what);
         printf("Deployed. %ld %s.\n", resp.status, client_status_reason(resp.status));
         printf("URL: %s%s\n", cl.gateway, d->fpath);
-        return flush_stdout();
+        return cli_flush_stdout();
 }
 
 int cmd_deploy(int argc, char **argv)
@@ -435,15 +210,15 @@ int cmd_deploy(int argc, char **argv)
                 return EXIT_FAILURE;
         r = deploy_parse(&d, argc, argv);
         if (r != 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         r = deploy_validate(&d, argc, argv);
         if (r < 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         if (deploy_plan(&d) < 0)
                 return EXIT_FAILURE;
-        r = gateway_check(&d.co);
+        r = cli_gateway_check(&d.co);
         if (r < 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         return deploy_call(&d) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
@@ -486,7 +261,7 @@ static int print_functions(json_t *arr, bool verbose)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 rows[i] = json_array_get(arr, i);
-                size_t ln = strlen(str_or(rows[i], "name", "")), li = strlen(str_or(rows[i], "image", ""));
+                size_t ln = strlen(cli_str_or(rows[i], "name", "")), li = strlen(cli_str_or(rows[i], "image", ""));
                 wname = ln > wname ? ln : wname;
                 wimage = li > wimage ? li : wimage;
         }
@@ -503,10 +278,10 @@ static int print_functions(json_t *arr, bool verbose)
                 long long replicas = json_is_integer(rep) ? (long long) json_integer_value(rep) : 0;
 
                 if (verbose)
-                        printf("%-*s  %-*s  %11.0f  %8lld\n", (int) wname, str_or(rows[i], "name", ""), (int) wimage,
-                               str_or(rows[i], "image", ""), invocations, replicas);
+                        printf("%-*s  %-*s  %11.0f  %8lld\n", (int) wname, cli_str_or(rows[i], "name", ""), (int) wimage,
+                               cli_str_or(rows[i], "image", ""), invocations, replicas);
                 else
-                        printf("%-*s  %11.0f  %8lld\n", (int) wname, str_or(rows[i], "name", ""), invocations,
+                        printf("%-*s  %11.0f  %8lld\n", (int) wname, cli_str_or(rows[i], "name", ""), invocations,
                                replicas);
         }
         return 0;
@@ -517,11 +292,11 @@ static int list_option(struct list_cmd *l, int c, char **argv)
         switch (c) {
         case 'h':
                 fputs(list_help, stdout);
-                return PARSE_HELP;
+                return CLI_PARSE_HELP;
         case 'n': l->ns = optarg; return 0;
         case 'v': l->verbose = true; return 0;
         case OPT_JSON: l->as_json = true; return 0;
-        default: return common_option(&l->co, argv[0], c, argv);
+        default: return cli_common_option(&l->co, argv[0], c, argv);
         }
 }
 
@@ -549,11 +324,11 @@ static int list_parse(struct list_cmd *l, int argc, char **argv)
 static int list_validate(struct list_cmd *l, int argc, char **argv)
 {
         if (optind < argc)
-                return usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
+                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind]);
         if (l->ns && !client_name_valid(l->ns))
-                return usage_error(argv[0], "invalid namespace '%s'", l->ns);
+                return cli_usage_error(argv[0], "invalid namespace '%s'", l->ns);
         if (l->ns && !(l->q = xasprintf("namespace=%s", l->ns)))
-                return fail(-ENOMEM, NULL);
+                return cli_fail(-ENOMEM, NULL);
         return 0;
 }
 
@@ -572,25 +347,25 @@ static int list_call(const struct list_cmd *l)
         struct sf_err e = {};
         int r;
 
-        r = client_connect(&cl, &l->co, true);
+        r = cli_connect(&cl, &l->co, true);
         if (r < 0)
                 return r;
         r = client_do(&cl, &req, &resp, &e);
         if (r < 0)
-                return fail(r, &e);
-        if (!is_2xx(resp.status))
-                return fail_response(&resp, true, "list");
+                return cli_fail(r, &e);
+        if (!cli_is_2xx(resp.status))
+                return cli_fail_response(&resp, true, "list");
         if (l->as_json) {
-                print_raw_json(&resp);
-                return flush_stdout();
+                cli_print_raw_json(&resp);
+                return cli_flush_stdout();
         }
-        r = parse_array_answer(&resp, "list", &arr);
+        r = cli_parse_array_answer(&resp, "list", &arr);
         if (r < 0)
                 return r;
         r = print_functions(arr, l->verbose);
         if (r < 0)
-                return fail(r, NULL);
-        return flush_stdout();
+                return cli_fail(r, NULL);
+        return cli_flush_stdout();
 }
 
 int cmd_list(int argc, char **argv)
@@ -600,13 +375,13 @@ int cmd_list(int argc, char **argv)
 
         r = list_parse(&l, argc, argv);
         if (r != 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         r = list_validate(&l, argc, argv);
         if (r < 0)
-                return args_exit(r);
-        r = gateway_check(&l.co);
+                return cli_args_exit(r);
+        r = cli_gateway_check(&l.co);
         if (r < 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         return list_call(&l) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
@@ -644,7 +419,7 @@ static int invoke_cmd_init(struct invoke_cmd *v, int argc)
         v->headers = calloc((size_t) argc + 1, sizeof(char *));
         v->query = calloc((size_t) argc + 1, sizeof(char *));
         if (!v->headers || !v->query)
-                return fail(-ENOMEM, NULL);
+                return cli_fail(-ENOMEM, NULL);
         return 0;
 }
 
@@ -709,7 +484,7 @@ static int invoke_set_method(struct invoke_cmd *v, const char *arg)
         free(v->method);
         v->method = strdup(arg);
         if (!v->method)
-                return fail(-ENOMEM, NULL);
+                return cli_fail(-ENOMEM, NULL);
         for (char *p = v->method; *p; p++)
                 *p = (char) (*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
         return 0;
@@ -723,9 +498,9 @@ static int invoke_add_header(struct invoke_cmd *v, char *arg, const char *cmd)
 
         r = client_header_parse(arg, &hn, &hv, &e);
         if (r == -ENOMEM)
-                return fail(r, &e);
+                return cli_fail(r, &e);
         if (r < 0)
-                return usage_error(cmd, "%s", e.msg);
+                return cli_usage_error(cmd, "%s", e.msg);
         if (strcasecmp(hn, "Content-Type") == 0)
                 v->header_ctype = true;
         v->headers[v->n_headers++] = arg;
@@ -737,25 +512,25 @@ static int invoke_option(struct invoke_cmd *v, int c, char **argv)
         switch (c) {
         case 'h':
                 fputs(invoke_help, stdout);
-                return PARSE_HELP;
+                return CLI_PARSE_HELP;
         case 'n': v->ns = optarg; return 0;
         case 'm': return invoke_set_method(v, optarg);
         case 'H': return invoke_add_header(v, optarg, argv[0]);
         case OPT_QUERY:
                 if (!strchr(optarg, '=') || optarg[0] == '=')
-                        return usage_error(argv[0], "query '%s' is not in the form KEY=VALUE", optarg);
+                        return cli_usage_error(argv[0], "query '%s' is not in the form KEY=VALUE", optarg);
                 v->query[v->n_query++] = optarg;
                 return 0;
         case OPT_CONTENT_TYPE:
                 if (!*optarg || strpbrk(optarg, "\r\n"))
-                        return usage_error(argv[0], "invalid content type '%s'", optarg);
+                        return cli_usage_error(argv[0], "invalid content type '%s'", optarg);
                 v->ctype = optarg;
                 return 0;
-        default: return common_option(&v->co, argv[0], c, argv);
+        default: return cli_common_option(&v->co, argv[0], c, argv);
         }
 }
 
-/* 0 once the options are read, PARSE_HELP, or -errno (said). */
+/* 0 once the options are read, CLI_PARSE_HELP, or -errno (said). */
 static int invoke_parse(struct invoke_cmd *v, int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -786,29 +561,29 @@ static int invoke_split_name(struct invoke_cmd *v, const char *cmd)
 
         v->name = strdup(v->target);
         if (!v->name)
-                return fail(-ENOMEM, NULL);
+                return cli_fail(-ENOMEM, NULL);
         dot = strrchr(v->name, '.');
         if (dot) {
                 if (v->ns)
-                        return usage_error(cmd, "give the namespace either as NAME.NAMESPACE or with --namespace");
+                        return cli_usage_error(cmd, "give the namespace either as NAME.NAMESPACE or with --namespace");
                 *dot = '\0';
                 v->ns = dot + 1;
         }
         if (!client_name_valid(v->name))
-                return usage_error(cmd, "invalid function name '%s'", v->target);
+                return cli_usage_error(cmd, "invalid function name '%s'", v->target);
         if (v->ns && !client_name_valid(v->ns))
-                return usage_error(cmd, "invalid namespace '%s'", v->ns);
+                return cli_usage_error(cmd, "invalid namespace '%s'", v->ns);
         return 0;
 }
 
 static int invoke_validate(struct invoke_cmd *v, int argc, char **argv)
 {
         if (optind >= argc)
-                return usage_error(argv[0], "a function name is required");
+                return cli_usage_error(argv[0], "a function name is required");
         if (optind + 1 < argc)
-                return usage_error(argv[0], "unexpected argument '%s'", argv[optind + 1]);
+                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind + 1]);
         if (v->method && !method_valid(v->method))
-                return usage_error(argv[0], "unsupported method '%s'", v->method);
+                return cli_usage_error(argv[0], "unsupported method '%s'", v->method);
         v->target = argv[optind];
         return invoke_split_name(v, argv[0]);
 }
@@ -846,7 +621,7 @@ static int invoke_plan_body(struct invoke_cmd *v)
         } else {
                 r = read_stdin(&v->body, &req->body_len, &e);
                 if (r < 0)
-                        return fail(r, &e);
+                        return cli_fail(r, &e);
                 req->has_body = true;
                 req->body = v->body;
         }
@@ -867,7 +642,7 @@ static int invoke_plan(struct invoke_cmd *v)
 
         r = client_function_path(v->name, v->ns, &v->fpath);
         if (r < 0)
-                return fail(r, NULL);
+                return cli_fail(r, NULL);
         v->req = (struct client_request) {
                 .method = v->method ? v->method : "POST",
                 .path = v->fpath,
@@ -889,15 +664,15 @@ static int invoke_call(const struct invoke_cmd *v)
         struct sf_err e = {};
         int r;
 
-        r = client_connect(&cl, &v->co, false);
+        r = cli_connect(&cl, &v->co, false);
         if (r < 0)
                 return r;
         r = client_do(&cl, &v->req, &resp, &e);
         if (r < 0)
-                return fail(r, &e);
-        if (!is_2xx(resp.status))
-                return fail_response(&resp, false, v->target);
-        return flush_stdout();
+                return cli_fail(r, &e);
+        if (!cli_is_2xx(resp.status))
+                return cli_fail_response(&resp, false, v->target);
+        return cli_flush_stdout();
 }
 
 int cmd_invoke(int argc, char **argv)
@@ -909,16 +684,16 @@ int cmd_invoke(int argc, char **argv)
                 return EXIT_FAILURE;
         r = invoke_parse(&v, argc, argv);
         if (r != 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         r = invoke_validate(&v, argc, argv);
         if (r < 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         invoke_defaults(&v);
         if (invoke_plan(&v) < 0)
                 return EXIT_FAILURE;
-        r = gateway_check(&v.co);
+        r = cli_gateway_check(&v.co);
         if (r < 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         return invoke_call(&v) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
@@ -948,9 +723,9 @@ static int rm_option(struct rm_cmd *m, int c, char **argv)
         switch (c) {
         case 'h':
                 fputs(rm_help, stdout);
-                return PARSE_HELP;
+                return CLI_PARSE_HELP;
         case 'n': m->ns = optarg; return 0;
-        default: return common_option(&m->co, argv[0], c, argv);
+        default: return cli_common_option(&m->co, argv[0], c, argv);
         }
 }
 
@@ -976,14 +751,14 @@ static int rm_parse(struct rm_cmd *m, int argc, char **argv)
 static int rm_validate(struct rm_cmd *m, int argc, char **argv)
 {
         if (optind >= argc)
-                return usage_error(argv[0], "a function name is required");
+                return cli_usage_error(argv[0], "a function name is required");
         if (optind + 1 < argc)
-                return usage_error(argv[0], "unexpected argument '%s'", argv[optind + 1]);
+                return cli_usage_error(argv[0], "unexpected argument '%s'", argv[optind + 1]);
         m->name = argv[optind];
         if (!client_name_valid(m->name))
-                return usage_error(argv[0], "invalid function name '%s'", m->name);
+                return cli_usage_error(argv[0], "invalid function name '%s'", m->name);
         if (m->ns && !client_name_valid(m->ns))
-                return usage_error(argv[0], "invalid namespace '%s'", m->ns);
+                return cli_usage_error(argv[0], "invalid namespace '%s'", m->ns);
         return 0;
 }
 
@@ -996,7 +771,7 @@ static int rm_plan(struct rm_cmd *m)
         m->json = body ? json_dumps(body, JSON_COMPACT) : NULL;
         m->what = xasprintf("rm '%s'", m->name);
         if (!m->json || !m->what)
-                return fail(-ENOMEM, NULL);
+                return cli_fail(-ENOMEM, NULL);
         return 0;
 }
 
@@ -1016,12 +791,12 @@ static int rm_call(const struct rm_cmd *m)
         struct sf_err e = {};
         int r;
 
-        r = client_connect(&cl, &m->co, true);
+        r = cli_connect(&cl, &m->co, true);
         if (r < 0)
                 return r;
         r = client_do(&cl, &req, &resp, &e);
         if (r < 0)
-                return fail(r, &e);
+                return cli_fail(r, &e);
         if (resp.status == 404) {
                 if (m->ns)
                         fprintf(stderr, "sfaasd: no such function '%s' in namespace '%s'\n", m->name, m->ns);
@@ -1029,10 +804,10 @@ static int rm_call(const struct rm_cmd *m)
                         fprintf(stderr, "sfaasd: no such function '%s'\n", m->name);
                 return -ENOENT;
         }
-        if (!is_2xx(resp.status))
-                return fail_response(&resp, true, m->what);
+        if (!cli_is_2xx(resp.status))
+                return cli_fail_response(&resp, true, m->what);
         printf("Removed %s%s%s.\n", m->name, m->ns ? "." : "", m->ns ? m->ns : "");
-        return flush_stdout();
+        return cli_flush_stdout();
 }
 
 int cmd_rm(int argc, char **argv)
@@ -1042,488 +817,14 @@ int cmd_rm(int argc, char **argv)
 
         r = rm_parse(&m, argc, argv);
         if (r != 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         r = rm_validate(&m, argc, argv);
         if (r < 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         if (rm_plan(&m) < 0)
                 return EXIT_FAILURE;
-        r = gateway_check(&m.co);
+        r = cli_gateway_check(&m.co);
         if (r < 0)
-                return args_exit(r);
+                return cli_args_exit(r);
         return rm_call(&m) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
-
-/* ---- image ------------------------------------------------------------- */
-
-static const char image_help[] =
-        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [OPTIONS]\n"
-        "       sfaasd image list [--json] [OPTIONS]\n"
-        "       sfaasd image rm REF [-n NS] [OPTIONS]\n"
-        "       sfaasd image prune [OPTIONS]\n"
-        "\n"
-        "Import an image archive (docker save tar, OCI archive tar, or an OCI image\n"
-        "layout directory, sent as a tar) into the gateway's image store, or list\n"
-        "the images it holds. A progress bar is drawn on stderr when it is a terminal.\n"
-        "rm removes a name (REF a tag) or every name of the namespace for an image\n"
-        "(REF an id), and the image once nothing refers to it; an image a function\n"
-        "uses is refused. prune removes every image without a name or a function.\n"
-        "\n"
-        "      --name NAME:TAG       tag the imported image (import)\n"
-        "      --json                print the gateway's JSON as is (list)\n"
-        "  -n, --namespace NS        namespace of the name (rm; default: the gateway's)\n" COMMON_HELP;
-
-
-/* "image import FILE|DIR [--name NAME:TAG]" */
-struct import_cmd {
-        struct common co;
-        const char *cmd; /* "image import", for messages */
-        const char *file, *tag;
-        FILE *f;         /* the archive, or the tar made of a layout directory */
-        off_t body_len;
-        char *q;         /* the query "name=TAG", NULL without --name */
-};
-
-static void import_cmd_release(struct import_cmd *m)
-{
-        if (m->f)
-                (void) fclose(m->f);
-        free(m->q);
-}
-
-static int import_option(struct import_cmd *m, int c, char **argv)
-{
-        switch (c) {
-        case 'h':
-                fputs(image_help, stdout);
-                return PARSE_HELP;
-        case OPT_NAME: m->tag = optarg; return 0;
-        default: return common_option(&m->co, m->cmd, c, argv);
-        }
-}
-
-static int import_parse(struct import_cmd *m, int argc, char **argv)
-{
-        static const struct option opts[] = {
-                { "name", required_argument, NULL, OPT_NAME },
-                COMMON_LONGOPTS,
-                {},
-        };
-        int c, r;
-
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
-                r = import_option(m, c, argv);
-                if (r != 0)
-                        return r;
-        }
-        return 0;
-}
-
-static int import_validate(struct import_cmd *m, int argc, char **argv)
-{
-        if (optind >= argc)
-                return usage_error(m->cmd, "an archive FILE is required");
-        if (optind + 1 < argc)
-                return usage_error(m->cmd, "unexpected argument '%s'", argv[optind + 1]);
-        m->file = argv[optind];
-        if (m->tag && (!*m->tag || strpbrk(m->tag, " \t\r\n")))
-                return usage_error(m->cmd, "invalid image name '%s'", m->tag);
-        return 0;
-}
-
-/* After a failed stat() or fopen() of file: say so; -errno. */
-static int cannot_open(const char *file)
-{
-        int r = errno > 0 ? -errno : -EIO;
-
-        fprintf(stderr, "sfaasd: cannot open '%s': %s\n", file, strerror(-r));
-        return r;
-}
-
-/* FILE as it is sent: an archive as it is, a layout directory as a tar made
- * while it is read. */
-static int import_open(struct import_cmd *m)
-{
-        struct sf_err e = {};
-        struct stat st;
-        int r;
-
-        if (stat(m->file, &st) < 0)
-                return cannot_open(m->file);
-        if (S_ISDIR(st.st_mode)) {
-                r = client_tar_oci_dir(m->file, &m->f, &m->body_len, &e);
-                return r < 0 ? fail(r, &e) : 0;
-        }
-        m->f = fopen(m->file, "re");
-        if (!m->f)
-                return cannot_open(m->file);
-        if (fstat(fileno(m->f), &st) < 0 || !S_ISREG(st.st_mode)) {
-                fprintf(stderr, "sfaasd: '%s' is not a regular file or a directory\n", m->file);
-                return -EINVAL;
-        }
-        m->body_len = st.st_size;
-        return 0;
-}
-
-static int import_plan(struct import_cmd *m)
-{
-        if (m->tag && !(m->q = xasprintf("name=%s", m->tag)))
-                return fail(-ENOMEM, NULL);
-        return 0;
-}
-
-/* "imported ID TAG,TAG..." from the gateway's answer. */
-static int print_imported(json_t *ans)
-{
-        json_t *t = json_object_get(ans, "tags"), *v;
-        _cleanup_free_ char *tags = NULL;
-        size_t i, len = 0;
-        char *p;
-
-        json_array_foreach(t, i, v)
-                if (json_is_string(v))
-                        len += json_string_length(v) + 1;
-        tags = calloc(len + 1, 1);
-        if (!tags)
-                return fail(-ENOMEM, NULL);
-        p = tags;
-        json_array_foreach(t, i, v) {
-                if (!json_is_string(v))
-                        continue;
-                if (p != tags)
-                        *p++ = ',';
-                memcpy(p, json_string_value(v), json_string_length(v));
-                p += json_string_length(v);
-        }
-        printf("imported %s %s\n", str_or(ans, "id", "?"), *tags ? tags : "<none>");
-        return flush_stdout();
-}
-
-static int import_call(const struct import_cmd *m)
-{
-        _cleanup_(client_release) struct client cl = {};
-        _cleanup_(client_response_release) struct client_response resp = {};
-        _cleanup_(json_decrefp) json_t *ans = NULL;
-        struct sf_err e = {};
-        int wrapped = 0, r;
-        FILE *up;
-
-        r = client_connect(&cl, &m->co, true);
-        if (r < 0)
-                return r;
-        up = client_progress_wrap(m->f, m->body_len, "uploading", &wrapped);
-        r = client_do(&cl,
-                      &(struct client_request) {
-                              .method = "POST",
-                              .path = "/system/images",
-                              .query = (const char *const[]) { m->q },
-                              .n_query = m->q ? 1 : 0,
-                              .auth = true,
-                              .content_type = "application/x-tar",
-                              .upload = up,
-                              .upload_len = m->body_len,
-                      },
-                      &resp, &e);
-        if (wrapped)
-                (void) fclose(up);
-        if (r < 0)
-                return fail(r, &e);
-        if (!is_2xx(resp.status))
-                return fail_response(&resp, true, m->cmd);
-        r = parse_answer(&resp, m->cmd, &ans);
-        if (r < 0)
-                return r;
-        return print_imported(ans);
-}
-
-static int image_import(int argc, char **argv, const char *cmd)
-{
-        _cleanup_(import_cmd_release) struct import_cmd m = { .co = COMMON_INIT, .cmd = cmd };
-        int r;
-
-        r = import_parse(&m, argc, argv);
-        if (r != 0)
-                return args_exit(r);
-        r = import_validate(&m, argc, argv);
-        if (r < 0)
-                return args_exit(r);
-        if (import_open(&m) < 0 || import_plan(&m) < 0)
-                return EXIT_FAILURE;
-        r = gateway_check(&m.co);
-        if (r < 0)
-                return args_exit(r);
-        return import_call(&m) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
-
-/* "image list [--json]" */
-struct image_list_cmd {
-        struct common co;
-        const char *cmd; /* "image list" */
-        bool as_json;
-};
-
-static int image_list_option(struct image_list_cmd *l, int c, char **argv)
-{
-        switch (c) {
-        case 'h':
-                fputs(image_help, stdout);
-                return PARSE_HELP;
-        case OPT_JSON: l->as_json = true; return 0;
-        default: return common_option(&l->co, l->cmd, c, argv);
-        }
-}
-
-static int image_list_parse(struct image_list_cmd *l, int argc, char **argv)
-{
-        static const struct option opts[] = {
-                { "json", no_argument, NULL, OPT_JSON },
-                COMMON_LONGOPTS,
-                {},
-        };
-        int c, r;
-
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
-                r = image_list_option(l, c, argv);
-                if (r != 0)
-                        return r;
-        }
-        if (optind < argc)
-                return usage_error(l->cmd, "unexpected argument '%s'", argv[optind]);
-        return 0;
-}
-
-static int print_images(json_t *arr)
-{
-        size_t i, j;
-        json_t *img, *t, *tv;
-
-        printf("%-12s  %-10s  %-20s  %s\n", "ID", "SIZE", "CREATED", "TAGS");
-        json_array_foreach(arr, i, img) {
-                const char *id = str_or(img, "id", "");
-                json_t *sz = json_object_get(img, "size");
-                char size[32] = "?";
-
-                if (str_startswith(id, "sha256:"))
-                        id += STRLEN("sha256:");
-                if (json_is_integer(sz) && json_integer_value(sz) >= 0)
-                        (void) client_format_size((unsigned long long) json_integer_value(sz), size,
-                                                  sizeof size);
-                printf("%-12.12s  %-10s  %-20.20s  ", id, size, str_or(img, "createdAt", ""));
-                t = json_object_get(img, "tags");
-                if (json_array_size(t) == 0)
-                        fputs("<none>", stdout);
-                json_array_foreach(t, j, tv)
-                        printf("%s%s", j ? "," : "", json_is_string(tv) ? json_string_value(tv) : "?");
-                putchar('\n');
-        }
-        return flush_stdout();
-}
-
-static int image_list_call(const struct image_list_cmd *l)
-{
-        _cleanup_(client_release) struct client cl = {};
-        _cleanup_(client_response_release) struct client_response resp = {};
-        _cleanup_(json_decrefp) json_t *arr = NULL;
-        struct sf_err e = {};
-        int r;
-
-        r = client_connect(&cl, &l->co, true);
-        if (r < 0)
-                return r;
-        r = client_do(&cl, &(struct client_request) { .method = "GET", .path = "/system/images", .auth = true },
-                      &resp, &e);
-        if (r < 0)
-                return fail(r, &e);
-        if (!is_2xx(resp.status))
-                return fail_response(&resp, true, l->cmd);
-        if (l->as_json) {
-                print_raw_json(&resp);
-                return flush_stdout();
-        }
-        r = parse_array_answer(&resp, l->cmd, &arr);
-        if (r < 0)
-                return r;
-        return print_images(arr);
-}
-
-static int image_list(int argc, char **argv, const char *cmd)
-{
-        struct image_list_cmd l = { .co = COMMON_INIT, .cmd = cmd };
-        int r;
-
-        r = image_list_parse(&l, argc, argv);
-        if (r != 0)
-                return args_exit(r);
-        r = gateway_check(&l.co);
-        if (r < 0)
-                return args_exit(r);
-        return image_list_call(&l) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
-
-static bool image_ref_chars_ok(const char *s)
-{
-        if (!*s || strlen(s) > 512)
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-                      strchr("._-/:@", *s)))
-                        return false;
-        return true;
-}
-
-/* "image rm REF [-n NS]" and "image prune [-n NS]": one call each, the
- * answer summarised. */
-struct image_rm_cmd {
-        struct common co;
-        const char *cmd; /* "image rm" or "image prune" */
-        bool prune;      /* prune: no REF */
-        const char *ns, *ref;
-        char *path, *q;  /* the request's path; the query "namespace=NS", NULL without -n */
-};
-
-static void image_rm_cmd_release(struct image_rm_cmd *m)
-{
-        free(m->path);
-        free(m->q);
-}
-
-static int image_rm_option(struct image_rm_cmd *m, int c, char **argv)
-{
-        switch (c) {
-        case 'h':
-                fputs(image_help, stdout);
-                return PARSE_HELP;
-        case 'n': m->ns = optarg; return 0;
-        default: return common_option(&m->co, m->cmd, c, argv);
-        }
-}
-
-static int image_rm_parse(struct image_rm_cmd *m, int argc, char **argv)
-{
-        static const struct option opts[] = {
-                { "namespace", required_argument, NULL, 'n' },
-                COMMON_LONGOPTS,
-                {},
-        };
-        int c, r;
-
-        optind = 0;
-        opterr = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "n:", opts, NULL)) != -1) {
-                r = image_rm_option(m, c, argv);
-                if (r != 0)
-                        return r;
-        }
-        return 0;
-}
-
-/* The operands and -n, then the request's path and query. */
-static int image_rm_validate(struct image_rm_cmd *m, int argc, char **argv)
-{
-        if (!m->prune) {
-                if (optind >= argc)
-                        return usage_error(m->cmd, "an image REF is required");
-                m->ref = argv[optind++];
-                if (!image_ref_chars_ok(m->ref))
-                        return usage_error(m->cmd, "invalid image reference '%s'", m->ref);
-        }
-        if (optind < argc)
-                return usage_error(m->cmd, "unexpected argument '%s'", argv[optind]);
-        if (m->ns && !client_name_valid(m->ns))
-                return usage_error(m->cmd, "invalid namespace '%s'", m->ns);
-        m->path = m->prune ? strdup("/system/images/prune") : xasprintf("/system/images/%s", m->ref);
-        if (!m->path || (m->ns && !(m->q = xasprintf("namespace=%s", m->ns))))
-                return fail(-ENOMEM, NULL);
-        return 0;
-}
-
-static int print_removed(json_t *ans, bool prune)
-{
-        json_t *freed = json_object_get(ans, "bytesFreed"), *v;
-        char size[32] = "0 B";
-        size_t i;
-
-        if (json_is_integer(freed) && json_integer_value(freed) >= 0)
-                (void) client_format_size((unsigned long long) json_integer_value(freed), size, sizeof size);
-        if (prune) {
-                json_array_foreach(json_object_get(ans, "removed"), i, v)
-                        printf("removed %s\n", json_is_string(v) ? json_string_value(v) : "?");
-                printf("freed %s\n", size);
-        } else {
-                json_array_foreach(json_object_get(ans, "untagged"), i, v)
-                        printf("untagged %s\n", json_is_string(v) ? json_string_value(v) : "?");
-                if (json_is_true(json_object_get(ans, "removed")))
-                        printf("removed %s (freed %s)\n", str_or(ans, "id", "?"), size);
-        }
-        return flush_stdout();
-}
-
-static int image_rm_call(const struct image_rm_cmd *m)
-{
-        _cleanup_(client_release) struct client cl = {};
-        _cleanup_(client_response_release) struct client_response resp = {};
-        _cleanup_(json_decrefp) json_t *ans = NULL;
-        struct sf_err e = {};
-        int r;
-
-        r = client_connect(&cl, &m->co, true);
-        if (r < 0)
-                return r;
-        r = client_do(&cl,
-                      &(struct client_request) {
-                              .method = m->prune ? "POST" : "DELETE",
-                              .path = m->path,
-                              .query = (const char *const[]) { m->q },
-                              .n_query = m->q ? 1 : 0,
-                              .auth = true,
-                      },
-                      &resp, &e);
-        if (r < 0)
-                return fail(r, &e);
-        if (!is_2xx(resp.status))
-                return fail_response(&resp, true, m->cmd);
-        r = parse_answer(&resp, m->cmd, &ans);
-        if (r < 0)
-                return r;
-        return print_removed(ans, m->prune);
-}
-
-static int image_remove(int argc, char **argv, const char *cmd, bool prune)
-{
-        _cleanup_(image_rm_cmd_release) struct image_rm_cmd m = { .co = COMMON_INIT, .cmd = cmd, .prune = prune };
-        int r;
-
-        r = image_rm_parse(&m, argc, argv);
-        if (r != 0)
-                return args_exit(r);
-        r = image_rm_validate(&m, argc, argv);
-        if (r < 0)
-                return args_exit(r);
-        r = gateway_check(&m.co);
-        if (r < 0)
-                return args_exit(r);
-        return image_rm_call(&m) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-}
-
-int cmd_image(int argc, char **argv)
-{
-        if (argc < 2)
-                return args_exit(usage_error("image", "a subcommand is required: import, list, rm or prune"));
-        if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-                fputs(image_help, stdout);
-                return EXIT_SUCCESS;
-        }
-        if (strcmp(argv[1], "import") == 0)
-                return image_import(argc - 1, argv + 1, "image import");
-        if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
-                return image_list(argc - 1, argv + 1, "image list");
-        if (strcmp(argv[1], "rm") == 0 || strcmp(argv[1], "remove") == 0)
-                return image_remove(argc - 1, argv + 1, "image rm", false);
-        if (strcmp(argv[1], "prune") == 0)
-                return image_remove(argc - 1, argv + 1, "image prune", true);
-        return args_exit(usage_error("image", "unknown subcommand '%s'", argv[1]));
 }
