@@ -24,6 +24,7 @@
 #include "core/base/util.h"
 
 #define INVOKE_BODY_MAX (256u << 20) /* stdin read into memory when it is not a regular file */
+#define INVOKE_BODY_FIRST_ALLOC 65536 /* read_stdin()'s first buffer, doubled as it fills */
 
 /* ---- deploy ------------------------------------------------------------ */
 
@@ -442,7 +443,7 @@ static int read_stdin(char **ret, size_t *ret_len, struct sf_err *e)
         for (;;) {
                 ssize_t n;
                 if (len == cap) {
-                        size_t ncap = cap ? cap * 2 : 65536;
+                        size_t ncap = cap ? cap * 2 : INVOKE_BODY_FIRST_ALLOC;
                         char *nb;
                         if (cap >= INVOKE_BODY_MAX)
                                 return sf_err_set(e, -EFBIG, "the request body is larger than %u MiB; "

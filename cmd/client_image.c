@@ -34,6 +34,9 @@
 #define USTAR_NAME_MAX 99
 #define USTAR_SIZE_MAX 077777777777LL /* 11 octal digits */
 #define BLOCK 512
+#define TAR_CHUNK 65536          /* bytes of a file handed to libarchive at a time */
+#define PROGRESS_BAR_WIDTH 30
+#define PROGRESS_REDRAW_MS 200   /* at most one redraw this often, unless the percentage moved */
 
 struct layout_file {
         char *name;
@@ -200,7 +203,7 @@ static la_ssize_t tar_push(struct archive *a, void *cookie, const void *buf, siz
 {
         struct layout_tar *t = cookie;
         if (t->out_len + n > t->out_cap) {
-                size_t cap = t->out_cap ? t->out_cap : 65536;
+                size_t cap = t->out_cap ? t->out_cap : TAR_CHUNK;
                 char *nb;
                 while (cap < t->out_len + n)
                         cap *= 2;
@@ -220,7 +223,7 @@ static la_ssize_t tar_push(struct archive *a, void *cookie, const void *buf, siz
 /* Have libarchive write the next piece: a header, a data chunk, or the end. */
 static int tar_produce(struct layout_tar *t)
 {
-        char chunk[65536];
+        char chunk[TAR_CHUNK];
 
         t->out_len = t->out_off = 0;
         if (t->fd >= 0 && t->left > 0) {
@@ -371,7 +374,7 @@ struct progress {
 
 static void progress_draw(struct progress *p, bool final)
 {
-        char a[32], b[32];
+        char a[CLIENT_SIZE_TEXT_MAX], b[CLIENT_SIZE_TEXT_MAX];
         int pct = p->total > 0 ? (int) (p->done * 100 / p->total) : 100;
         struct timespec now;
         long ms;
@@ -381,7 +384,7 @@ static void progress_draw(struct progress *p, bool final)
         (void) clock_gettime(CLOCK_MONOTONIC, &now);
         ms = (now.tv_sec - p->last.tv_sec) * 1000 + (now.tv_nsec - p->last.tv_nsec) / 1000000;
         /* A terminal redraw per chunk would cost more than the upload. */
-        if (!final && pct == p->last_pct && ms < 200)
+        if (!final && pct == p->last_pct && ms < PROGRESS_REDRAW_MS)
                 return;
         p->last = now;
         p->last_pct = pct;
@@ -389,11 +392,11 @@ static void progress_draw(struct progress *p, bool final)
         (void) client_format_size((unsigned long long) p->done, a, sizeof a);
         (void) client_format_size((unsigned long long) p->total, b, sizeof b);
         {
-                char bar[31];
-                int fill = pct * 30 / 100;
+                char bar[PROGRESS_BAR_WIDTH + 1];
+                int fill = pct * PROGRESS_BAR_WIDTH / 100;
                 memset(bar, '#', (size_t) fill);
-                memset(bar + fill, ' ', (size_t) (30 - fill));
-                bar[30] = '\0';
+                memset(bar + fill, ' ', (size_t) (PROGRESS_BAR_WIDTH - fill));
+                bar[PROGRESS_BAR_WIDTH] = '\0';
                 fprintf(stderr, "\r%s [%s] %3d%%  %s / %s\033[K%s", p->label, bar, pct, a, b, final ? "\n" : "");
         }
 }

@@ -20,6 +20,8 @@
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 
+#define IMAGE_REF_MAX 512 /* image rm REF: a name, a name:tag, an id or name@digest */
+
 static const char image_help[] =
         "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [OPTIONS]\n"
         "       sfaasd image list [--json] [OPTIONS]\n"
@@ -269,7 +271,7 @@ static int print_images(json_t *arr)
         json_array_foreach(arr, i, img) {
                 const char *id = cli_str_or(img, "id", "");
                 json_t *sz = json_object_get(img, "size");
-                char size[32] = "?";
+                char size[CLIENT_SIZE_TEXT_MAX] = "?";
 
                 if (str_startswith(id, "sha256:"))
                         id += STRLEN("sha256:");
@@ -330,7 +332,7 @@ static int image_list(int argc, char **argv, const char *cmd)
 
 static bool image_ref_chars_ok(const char *s)
 {
-        if (!*s || strlen(s) > 512)
+        if (!*s || strlen(s) > IMAGE_REF_MAX)
                 return false;
         for (; *s; s++)
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
@@ -408,7 +410,7 @@ static int image_rm_validate(struct image_rm_cmd *m, int argc, char **argv)
 static int print_removed(json_t *ans, bool prune)
 {
         json_t *freed = json_object_get(ans, "bytesFreed"), *v;
-        char size[32] = "0 B";
+        char size[CLIENT_SIZE_TEXT_MAX] = "0 B";
         size_t i;
 
         if (json_is_integer(freed) && json_integer_value(freed) >= 0)

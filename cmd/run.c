@@ -44,6 +44,7 @@
 #define RUN_USER_ARG_MAX 64 /* --user UID[:GID]; a longer value is refused as bad */
 #define RUN_N_STDIO 3       /* stdin, stdout, stderr */
 #define RELAY_BUF_SIZE 65536
+#define IMAGE_ID_HEX_LEN 64 /* sha256, lower-case hex */
 
 static void run_usage(FILE *f)
 {
@@ -114,8 +115,8 @@ static int resolve_image(const char *ref, const char *data, char **ret)
                 fprintf(stderr, "sfaasd run: --image by name needs the daemon's database; use sha256:ID or --rootfs\n");
                 return -EINVAL;
         }
-        hex = ref + 7;
-        if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64) {
+        hex = ref + STRLEN("sha256:");
+        if (strlen(hex) != IMAGE_ID_HEX_LEN || strspn(hex, "0123456789abcdef") != IMAGE_ID_HEX_LEN) {
                 fprintf(stderr, "sfaasd run: bad image id '%s' (want sha256:<64 lower-case hex>)\n", ref);
                 return -EINVAL;
         }
