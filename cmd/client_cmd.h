@@ -41,6 +41,8 @@ enum {
         OPT_JSON,
         OPT_QUERY,
         OPT_CONTENT_TYPE,
+        OPT_TAIL,
+        OPT_SINCE,
 };
 
 /* Every client command takes these (COMMON_HELP says what they do). */
