@@ -430,10 +430,10 @@ int cmd_check(int argc, char **argv)
                         printf("usage: sfaasd check [--json] [--data DIR]\n"
                                "Report what this host offers for sandboxing; exit 1 when a required feature "
                                "is missing.\n");
-                        return 0;
+                        return EXIT_SUCCESS;
                 default:
                         fprintf(stderr, "sfaasd check: unknown option '%s'\n", argv[optind - 1]);
-                        return 2;
+                        return EXIT_USAGE;
                 }
         }
         if (rep.json)
@@ -452,5 +452,5 @@ int cmd_check(int argc, char **argv)
                 printf("\n%s: %d required feature(s) missing, %d warning(s)\n",
                        rep.failures ? "NOT READY" : "ready", rep.failures, rep.warnings);
         (void) fflush(stdout);
-        return rep.failures ? 1 : 0;
+        return rep.failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
