@@ -592,15 +592,14 @@ static int run_wait(struct run_wait *w)
         }
 }
 
-/* The rest of the sandbox's output, and its exit code as a shell gives it. */
-static int run_report(struct run_wait *w, const struct sandbox_spec *spec)
+/* The rest of the sandbox's output, and why it was killed. */
+static void run_report(struct run_wait *w, const struct sandbox_spec *spec)
 {
         for (int i = 1; i < RUN_N_STDIO; i++)
                 relay_drain(&w->st->relays[i]);
         if (w->timed_out)
                 fprintf(stderr, "sfaasd run: timed out after %llu ms; killed\n",
                         (unsigned long long) spec->limits.timeout_ms);
-        return w->got_signal ? 128 + w->got_signal : sandbox_exit_code(w->status);
 }
 
 int cmd_run(int argc, char **argv)
@@ -632,5 +631,8 @@ int cmd_run(int argc, char **argv)
                 w.deadline = now_ns() + o.spec.limits.timeout_ms * 1000000ULL;
         if (run_wait(&w) < 0)
                 return RUN_EXIT_LAUNCHER;
-        return run_report(&w, &o.spec);
+        run_report(&w, &o.spec);
+        /* The command's exit code as a shell gives it; 128+N when we
+         * killed it for our signal N. */
+        return w.got_signal ? 128 + w.got_signal : sandbox_exit_code(w.status);
 }
