@@ -220,74 +220,73 @@ static la_ssize_t tar_push(struct archive *a, void *cookie, const void *buf, siz
         return (la_ssize_t) n;
 }
 
-/* Have libarchive write the next piece: a header, a data chunk, or the end. */
-static int tar_produce(struct layout_tar *t)
+/* Hand libarchive the next chunk of the file being sent. */
+static int tar_feed_data(struct layout_tar *t)
 {
         char chunk[TAR_CHUNK];
+        size_t want = (off_t) sizeof chunk < t->left ? sizeof chunk : (size_t) t->left;
+        ssize_t n = read(t->fd, chunk, want);
 
+        if (n < 0)
+                return errno == EINTR ? 0 : -errno;
+        if (n == 0)
+                return -EIO; /* a file shrank under us */
+        if (archive_write_data(t->ar, chunk, (size_t) n) != n)
+                return -EIO;
+        t->left -= n;
+        return 0;
+}
+
+static int tar_end_entry(struct layout_tar *t)
+{
+        (void) close(TAKE_FD(t->fd));
+        if (archive_write_finish_entry(t->ar) != ARCHIVE_OK)
+                return -EIO;
+        return 0;
+}
+
+/* Open the next file of the list and have its header written. */
+static int tar_begin_entry(struct layout_tar *t)
+{
+        const struct layout_file *f = &t->v[t->idx++];
+        struct archive_entry *e;
+        struct stat sb;
+        int r;
+
+        t->fd = openat(t->dir_fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (t->fd < 0)
+                return -errno;
+        if (fstat(t->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size != f->size)
+                return -EIO; /* changed since it was listed */
+        e = archive_entry_new();
+        if (!e)
+                return -ENOMEM;
+        archive_entry_set_pathname(e, f->name);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, f->size);
+        archive_entry_set_mtime(e, 0, 0); /* the tar is reproducible */
+        r = archive_write_header(t->ar, e);
+        archive_entry_free(e);
+        t->left = f->size;
+        return r == ARCHIVE_OK ? 0 : -EIO;
+}
+
+/* Have libarchive write the next piece: a data chunk, the end of an entry,
+ * the next header, or the end of the tar. 0 or -errno. */
+static int tar_produce(struct layout_tar *t)
+{
         t->out_len = t->out_off = 0;
-        if (t->fd >= 0 && t->left > 0) {
-                size_t want = (off_t) sizeof chunk < t->left ? sizeof chunk : (size_t) t->left;
-                ssize_t n = read(t->fd, chunk, want);
-                if (n < 0 && errno == EINTR)
-                        return 0;
-                if (n <= 0) {
-                        errno = n < 0 ? errno : EIO; /* a file shrank under us */
-                        return -1;
-                }
-                if (archive_write_data(t->ar, chunk, (size_t) n) != n) {
-                        errno = EIO;
-                        return -1;
-                }
-                t->left -= n;
-                return 0;
-        }
-        if (t->fd >= 0) {
-                (void) close(t->fd);
-                t->fd = -1;
-                if (archive_write_finish_entry(t->ar) != ARCHIVE_OK) {
-                        errno = EIO;
-                        return -1;
-                }
-                return 0;
-        }
-        if (t->idx < t->n) {
-                const struct layout_file *f = &t->v[t->idx++];
-                struct archive_entry *e;
-                struct stat sb;
-                int r;
-                t->fd = openat(t->dir_fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (t->fd < 0)
-                        return -1;
-                if (fstat(t->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size != f->size) {
-                        errno = EIO; /* changed since it was listed */
-                        return -1;
-                }
-                e = archive_entry_new();
-                if (!e) {
-                        errno = ENOMEM;
-                        return -1;
-                }
-                archive_entry_set_pathname(e, f->name);
-                archive_entry_set_filetype(e, AE_IFREG);
-                archive_entry_set_perm(e, 0644);
-                archive_entry_set_size(e, f->size);
-                archive_entry_set_mtime(e, 0, 0); /* the tar is reproducible */
-                r = archive_write_header(t->ar, e);
-                archive_entry_free(e);
-                t->left = f->size;
-                if (r != ARCHIVE_OK) {
-                        errno = EIO;
-                        return -1;
-                }
-                return 0;
-        }
+        if (t->fd >= 0 && t->left > 0)
+                return tar_feed_data(t);
+        if (t->fd >= 0)
+                return tar_end_entry(t);
+        if (t->idx < t->n)
+                return tar_begin_entry(t);
         if (!t->closed) {
                 t->closed = true;
-                if (archive_write_close(t->ar) != ARCHIVE_OK) {
-                        errno = EIO;
-                        return -1;
-                }
+                if (archive_write_close(t->ar) != ARCHIVE_OK)
+                        return -EIO;
         }
         return 0;
 }
@@ -296,6 +295,7 @@ static ssize_t tar_read(void *cookie, char *buf, size_t size)
 {
         struct layout_tar *t = cookie;
         size_t done = 0;
+        int r;
 
         while (done < size) {
                 if (t->out_off < t->out_len) {
@@ -307,8 +307,11 @@ static ssize_t tar_read(void *cookie, char *buf, size_t size)
                 }
                 if (t->closed)
                         break;
-                if (tar_produce(t) < 0)
+                r = tar_produce(t);
+                if (r < 0) {
+                        errno = -r; /* a cookie read function fails as read(2) does */
                         return done ? (ssize_t) done : -1;
+                }
         }
         return (ssize_t) done;
 }
