@@ -35,6 +35,15 @@
 #include "core/base/util.h"
 #include "sandbox/sandbox.h"
 
+#define CHECK_DETAIL_MAX 1024 /* one item's detail line; a longer one is cut */
+#define CHECK_NAME_MAX 64      /* one item's name, e.g. "namespace cgroup" */
+#define SECCOMP_ACTIONS_MAX 256 /* the names of the seccomp actions the kernel has */
+#define SYSCTL_VALUE_MAX 64     /* a /proc/sys file read for its number */
+#define CHECK_UID_BASE (1u << 30) /* host uid mapped to 0 in the idmap test's user namespace */
+/* "/proc/<pid>/uid_map", "/proc/<pid>/ns/user", and one line of a uid map */
+#define PROC_PID_FILE_MAX sizeof("/proc/-2147483648/gid_map")
+#define ID_MAP_LINE_MAX sizeof("4294967295 4294967295 4294967295\n")
+
 enum level { LV_OK, LV_WARN, LV_FAIL, LV_INFO };
 
 struct report {
@@ -62,7 +71,7 @@ __attribute__((format(printf, 5, 6))) static void item(struct report *rep, enum 
                                                        const char *advice, const char *fmt, ...)
 {
         static const char *const tags[] = { "ok", "warn", "FAIL", "info" };
-        char detail[1024];
+        char detail[CHECK_DETAIL_MAX];
         va_list ap;
 
         va_start(ap, fmt);
@@ -132,7 +141,7 @@ static void check_namespaces(struct report *rep)
                 { "ipc", CLONE_NEWIPC, false },  { "uts", CLONE_NEWUTS, false },
                 { "cgroup", CLONE_NEWCGROUP, false },
         };
-        char name[64];
+        char name[CHECK_NAME_MAX];
         for (size_t i = 0; i < ELEMENTSOF(ns); i++) {
                 int r = in_child(try_unshare, (void *) (intptr_t) ns[i].flag);
                 (void) xsnprintf(name, sizeof name, "namespace %s", ns[i].name);
@@ -153,7 +162,7 @@ static void check_seccomp(struct report *rep)
                 { "user_notif", SECCOMP_RET_USER_NOTIF },     { "trace", SECCOMP_RET_TRACE },
                 { "log", SECCOMP_RET_LOG },                   { "allow", SECCOMP_RET_ALLOW },
         };
-        char avail[256] = "";
+        char avail[SECCOMP_ACTIONS_MAX] = "";
         size_t n = 0, insns = 0;
         bool need_ok = true;
         struct sf_err err = { 0 };
@@ -195,7 +204,7 @@ static void check_seccomp(struct report *rep)
 
 static void check_cgroups(struct report *rep)
 {
-        char desc[1024];
+        char desc[CHECK_DETAIL_MAX];
         struct sf_err err = { 0 };
         int r = sandbox_cgroup_probe(desc, sizeof desc, &err);
         if (r < 0)
@@ -208,7 +217,7 @@ static void check_cgroups(struct report *rep)
 static int make_userns_fd(int *ret_fd)
 {
         int pfd[2], status, r = 0, fd = -1;
-        char path[64], map[64];
+        char path[PROC_PID_FILE_MAX], map[ID_MAP_LINE_MAX];
         pid_t pid;
 
         if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -228,7 +237,7 @@ static int make_userns_fd(int *ret_fd)
                 _exit(0);
         }
         (void) close(pfd[0]);
-        (void) xsnprintf(map, sizeof map, "0 %u 65536\n", 1u << 30);
+        (void) xsnprintf(map, sizeof map, "0 %u %u\n", CHECK_UID_BASE, SANDBOX_UID_COUNT);
         (void) xsnprintf(path, sizeof path, "/proc/%d/uid_map", (int) pid);
         r = write_string_file(path, map);
         if (r >= 0) {
@@ -392,7 +401,7 @@ static void check_sysctls(struct report *rep)
                 _cleanup_free_ char *buf = NULL;
                 char *end;
                 long v;
-                if (read_file_at(AT_FDCWD, rules[i].path, 64, &buf, NULL) < 0) {
+                if (read_file_at(AT_FDCWD, rules[i].path, SYSCTL_VALUE_MAX, &buf, NULL) < 0) {
                         item(rep, LV_INFO, rules[i].name, NULL, "not present on this kernel");
                         continue;
                 }
@@ -431,10 +440,10 @@ int cmd_check(int argc, char **argv)
                         printf("usage: sfaasd check [--json] [--data DIR]\n"
                                "Report what this host offers for sandboxing; exit 1 when a required feature "
                                "is missing.\n");
-                        return 0;
+                        return EXIT_SUCCESS;
                 default:
                         fprintf(stderr, "sfaasd check: unknown option '%s'\n", argv[optind - 1]);
-                        return 2;
+                        return EXIT_USAGE;
                 }
         }
         if (rep.json)
@@ -453,5 +462,5 @@ int cmd_check(int argc, char **argv)
                 printf("\n%s: %d required feature(s) missing, %d warning(s)\n",
                        rep.failures ? "NOT READY" : "ready", rep.failures, rep.warnings);
         (void) fflush(stdout);
-        return rep.failures ? 1 : 0;
+        return rep.failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -77,5 +77,7 @@ char *client_error_message(const char *body, size_t len);
 /* The reason phrase of a status code ("OK", "Accepted", ...), "" if unknown. */
 const char *client_status_reason(long code);
 
-/* Format a byte count for people: "512 B", "4.2 MiB". */
+/* Format a byte count for people: "512 B", "4.2 MiB". A buffer of
+ * CLIENT_SIZE_TEXT_MAX bytes holds any (the longest is "16777216.0 TiB"). */
+#define CLIENT_SIZE_TEXT_MAX 32
 int client_format_size(unsigned long long bytes, char *buf, size_t size);

@@ -34,6 +34,9 @@
 #define USTAR_NAME_MAX 99
 #define USTAR_SIZE_MAX 077777777777LL /* 11 octal digits */
 #define BLOCK 512
+#define TAR_CHUNK 65536          /* bytes of a file handed to libarchive at a time */
+#define PROGRESS_BAR_WIDTH 30
+#define PROGRESS_REDRAW_MS 200   /* at most one redraw this often, unless the percentage moved */
 
 struct layout_file {
         char *name;
@@ -200,7 +203,7 @@ static la_ssize_t tar_push(struct archive *a, void *cookie, const void *buf, siz
 {
         struct layout_tar *t = cookie;
         if (t->out_len + n > t->out_cap) {
-                size_t cap = t->out_cap ? t->out_cap : 65536;
+                size_t cap = t->out_cap ? t->out_cap : TAR_CHUNK;
                 char *nb;
                 while (cap < t->out_len + n)
                         cap *= 2;
@@ -217,74 +220,73 @@ static la_ssize_t tar_push(struct archive *a, void *cookie, const void *buf, siz
         return (la_ssize_t) n;
 }
 
-/* Have libarchive write the next piece: a header, a data chunk, or the end. */
+/* Hand libarchive the next chunk of the file being sent. */
+static int tar_feed_data(struct layout_tar *t)
+{
+        char chunk[TAR_CHUNK];
+        size_t want = (off_t) sizeof chunk < t->left ? sizeof chunk : (size_t) t->left;
+        ssize_t n = read(t->fd, chunk, want);
+
+        if (n < 0)
+                return errno == EINTR ? 0 : -errno;
+        if (n == 0)
+                return -EIO; /* a file shrank under us */
+        if (archive_write_data(t->ar, chunk, (size_t) n) != n)
+                return -EIO;
+        t->left -= n;
+        return 0;
+}
+
+static int tar_end_entry(struct layout_tar *t)
+{
+        (void) close(TAKE_FD(t->fd));
+        if (archive_write_finish_entry(t->ar) != ARCHIVE_OK)
+                return -EIO;
+        return 0;
+}
+
+/* Open the next file of the list and have its header written. */
+static int tar_begin_entry(struct layout_tar *t)
+{
+        const struct layout_file *f = &t->v[t->idx++];
+        struct archive_entry *e;
+        struct stat sb;
+        int r;
+
+        t->fd = openat(t->dir_fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (t->fd < 0)
+                return -errno;
+        if (fstat(t->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size != f->size)
+                return -EIO; /* changed since it was listed */
+        e = archive_entry_new();
+        if (!e)
+                return -ENOMEM;
+        archive_entry_set_pathname(e, f->name);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, f->size);
+        archive_entry_set_mtime(e, 0, 0); /* the tar is reproducible */
+        r = archive_write_header(t->ar, e);
+        archive_entry_free(e);
+        t->left = f->size;
+        return r == ARCHIVE_OK ? 0 : -EIO;
+}
+
+/* Have libarchive write the next piece: a data chunk, the end of an entry,
+ * the next header, or the end of the tar. 0 or -errno. */
 static int tar_produce(struct layout_tar *t)
 {
-        char chunk[65536];
-
         t->out_len = t->out_off = 0;
-        if (t->fd >= 0 && t->left > 0) {
-                size_t want = (off_t) sizeof chunk < t->left ? sizeof chunk : (size_t) t->left;
-                ssize_t n = read(t->fd, chunk, want);
-                if (n < 0 && errno == EINTR)
-                        return 0;
-                if (n <= 0) {
-                        errno = n < 0 ? errno : EIO; /* a file shrank under us */
-                        return -1;
-                }
-                if (archive_write_data(t->ar, chunk, (size_t) n) != n) {
-                        errno = EIO;
-                        return -1;
-                }
-                t->left -= n;
-                return 0;
-        }
-        if (t->fd >= 0) {
-                (void) close(t->fd);
-                t->fd = -1;
-                if (archive_write_finish_entry(t->ar) != ARCHIVE_OK) {
-                        errno = EIO;
-                        return -1;
-                }
-                return 0;
-        }
-        if (t->idx < t->n) {
-                const struct layout_file *f = &t->v[t->idx++];
-                struct archive_entry *e;
-                struct stat sb;
-                int r;
-                t->fd = openat(t->dir_fd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (t->fd < 0)
-                        return -1;
-                if (fstat(t->fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size != f->size) {
-                        errno = EIO; /* changed since it was listed */
-                        return -1;
-                }
-                e = archive_entry_new();
-                if (!e) {
-                        errno = ENOMEM;
-                        return -1;
-                }
-                archive_entry_set_pathname(e, f->name);
-                archive_entry_set_filetype(e, AE_IFREG);
-                archive_entry_set_perm(e, 0644);
-                archive_entry_set_size(e, f->size);
-                archive_entry_set_mtime(e, 0, 0); /* the tar is reproducible */
-                r = archive_write_header(t->ar, e);
-                archive_entry_free(e);
-                t->left = f->size;
-                if (r != ARCHIVE_OK) {
-                        errno = EIO;
-                        return -1;
-                }
-                return 0;
-        }
+        if (t->fd >= 0 && t->left > 0)
+                return tar_feed_data(t);
+        if (t->fd >= 0)
+                return tar_end_entry(t);
+        if (t->idx < t->n)
+                return tar_begin_entry(t);
         if (!t->closed) {
                 t->closed = true;
-                if (archive_write_close(t->ar) != ARCHIVE_OK) {
-                        errno = EIO;
-                        return -1;
-                }
+                if (archive_write_close(t->ar) != ARCHIVE_OK)
+                        return -EIO;
         }
         return 0;
 }
@@ -293,6 +295,7 @@ static ssize_t tar_read(void *cookie, char *buf, size_t size)
 {
         struct layout_tar *t = cookie;
         size_t done = 0;
+        int r;
 
         while (done < size) {
                 if (t->out_off < t->out_len) {
@@ -304,8 +307,11 @@ static ssize_t tar_read(void *cookie, char *buf, size_t size)
                 }
                 if (t->closed)
                         break;
-                if (tar_produce(t) < 0)
+                r = tar_produce(t);
+                if (r < 0) {
+                        errno = -r; /* a cookie read function fails as read(2) does */
                         return done ? (ssize_t) done : -1;
+                }
         }
         return (ssize_t) done;
 }
@@ -371,7 +377,7 @@ struct progress {
 
 static void progress_draw(struct progress *p, bool final)
 {
-        char a[32], b[32];
+        char a[CLIENT_SIZE_TEXT_MAX], b[CLIENT_SIZE_TEXT_MAX];
         int pct = p->total > 0 ? (int) (p->done * 100 / p->total) : 100;
         struct timespec now;
         long ms;
@@ -381,7 +387,7 @@ static void progress_draw(struct progress *p, bool final)
         (void) clock_gettime(CLOCK_MONOTONIC, &now);
         ms = (now.tv_sec - p->last.tv_sec) * 1000 + (now.tv_nsec - p->last.tv_nsec) / 1000000;
         /* A terminal redraw per chunk would cost more than the upload. */
-        if (!final && pct == p->last_pct && ms < 200)
+        if (!final && pct == p->last_pct && ms < PROGRESS_REDRAW_MS)
                 return;
         p->last = now;
         p->last_pct = pct;
@@ -389,11 +395,11 @@ static void progress_draw(struct progress *p, bool final)
         (void) client_format_size((unsigned long long) p->done, a, sizeof a);
         (void) client_format_size((unsigned long long) p->total, b, sizeof b);
         {
-                char bar[31];
-                int fill = pct * 30 / 100;
+                char bar[PROGRESS_BAR_WIDTH + 1];
+                int fill = pct * PROGRESS_BAR_WIDTH / 100;
                 memset(bar, '#', (size_t) fill);
-                memset(bar + fill, ' ', (size_t) (30 - fill));
-                bar[30] = '\0';
+                memset(bar + fill, ' ', (size_t) (PROGRESS_BAR_WIDTH - fill));
+                bar[PROGRESS_BAR_WIDTH] = '\0';
                 fprintf(stderr, "\r%s [%s] %3d%%  %s / %s\033[K%s", p->label, bar, pct, a, b, final ? "\n" : "");
         }
 }

@@ -14,10 +14,14 @@
 #include <string.h>
 
 #include "cmd/client.h"
+#include "cmd/client_cmd.h"
 #include "cmd/client_http.h"
 #include "cmd/commands.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+
+#define LOG_LINE_MAX (16u << 20) /* a longer line is not a log record */
+#define LOGS_QUERY_MAX 5         /* name, namespace, tail, since, follow */
 
 struct line_printer {
         char *buf;      /* an incomplete line carried over */
@@ -55,8 +59,8 @@ static ssize_t printer_write(void *cookie, const char *data, size_t size)
                 const char *nl = memchr(p, '\n', (size_t) (end - p));
                 size_t n = nl ? (size_t) (nl - p) : (size_t) (end - p);
                 char *nb;
-                if (lp->len + n > (16u << 20))
-                        return -1; /* a line this long is not a log record */
+                if (lp->len + n > LOG_LINE_MAX)
+                        return -1;
                 nb = realloc(lp->buf, lp->len + n + 1);
                 if (!nb)
                         return -1;
@@ -85,108 +89,158 @@ static const char logs_help[] =
         "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"
         "  -h, --help                show this help\n";
 
-int cmd_logs(int argc, char **argv)
+struct logs_cmd {
+        const char *name, *ns, *gateway, *pwfile, *tail, *since;
+        bool follow;
+        struct line_printer lp;
+        char *q_name, *q_ns, *q_tail, *q_since;
+        const char *query[LOGS_QUERY_MAX];
+        size_t nq;
+};
+
+static void logs_cmd_release(struct logs_cmd *g)
 {
-        enum { OPT_PW = 0x100, OPT_TAIL, OPT_SINCE, OPT_JSON };
+        free(g->lp.buf);
+        free(g->q_name);
+        free(g->q_ns);
+        free(g->q_tail);
+        free(g->q_since);
+}
+
+/* 0 once the options are read, CLI_PARSE_HELP, or -EINVAL (said). */
+static int logs_parse(struct logs_cmd *g, int argc, char **argv)
+{
         static const struct option opts[] = {
                 { "namespace", required_argument, NULL, 'n' }, { "follow", no_argument, NULL, 'f' },
                 { "tail", required_argument, NULL, OPT_TAIL }, { "since", required_argument, NULL, OPT_SINCE },
                 { "json", no_argument, NULL, OPT_JSON },       { "gateway", required_argument, NULL, 'g' },
-                { "password-file", required_argument, NULL, OPT_PW }, { "help", no_argument, NULL, 'h' },
+                { "password-file", required_argument, NULL, OPT_PASSWORD_FILE }, { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
         };
-        const char *ns = NULL, *gateway = NULL, *pwfile = NULL, *tail = NULL, *since = NULL, *name;
-        struct line_printer lp = { 0 };
-        struct client cl = { 0 };
-        struct client_response resp = { 0 };
-        struct sf_err e = { 0 };
-        const char *query[5];
-        _cleanup_free_ char *q_name = NULL, *q_ns = NULL, *q_tail = NULL, *q_since = NULL;
-        size_t nq = 0;
-        bool follow = false;
-        FILE *sink;
-        int c, r, rc = 1;
+        int c;
 
         optind = 0;
         opterr = 0;
         while ((c = getopt_long(argc, argv, ":n:fg:h", opts, NULL)) != -1) {
                 switch (c) {
-                case 'n': ns = optarg; break;
-                case 'f': follow = true; break;
-                case 'g': gateway = optarg; break;
-                case OPT_PW: pwfile = optarg; break;
-                case OPT_TAIL: tail = optarg; break;
-                case OPT_SINCE: since = optarg; break;
-                case OPT_JSON: lp.raw = true; break;
-                case 'h': fputs(logs_help, stdout); return 0;
-                case ':': fprintf(stderr, "sfaasd: logs: option '%s' needs a value\n", argv[optind - 1]); return 2;
-                default: fprintf(stderr, "sfaasd: logs: unknown option '%s'\n", argv[optind - 1]); return 2;
+                case 'n': g->ns = optarg; break;
+                case 'f': g->follow = true; break;
+                case 'g': g->gateway = optarg; break;
+                case OPT_PASSWORD_FILE: g->pwfile = optarg; break;
+                case OPT_TAIL: g->tail = optarg; break;
+                case OPT_SINCE: g->since = optarg; break;
+                case OPT_JSON: g->lp.raw = true; break;
+                case 'h': fputs(logs_help, stdout); return CLI_PARSE_HELP;
+                case ':':
+                        fprintf(stderr, "sfaasd: logs: option '%s' needs a value\n", argv[optind - 1]);
+                        return -EINVAL;
+                default:
+                        fprintf(stderr, "sfaasd: logs: unknown option '%s'\n", argv[optind - 1]);
+                        return -EINVAL;
                 }
         }
+        return 0;
+}
+
+static int logs_validate(struct logs_cmd *g, int argc, char **argv)
+{
+        uint64_t t;
+
         if (optind + 1 != argc) {
                 fprintf(stderr, "sfaasd: logs: expected one function name (see 'sfaasd logs --help')\n");
-                return 2;
+                return -EINVAL;
         }
-        name = argv[optind];
-        if (!client_name_valid(name) || (ns && !client_name_valid(ns))) {
+        g->name = argv[optind];
+        if (!client_name_valid(g->name) || (g->ns && !client_name_valid(g->ns))) {
                 fprintf(stderr, "sfaasd: logs: invalid function or namespace name\n");
-                return 2;
+                return -EINVAL;
         }
-        if (tail) {
-                uint64_t t;
-                if (parse_u64(tail, &t) < 0) {
-                        fprintf(stderr, "sfaasd: logs: --tail needs a number\n");
-                        return 2;
-                }
+        if (g->tail && parse_u64(g->tail, &t) < 0) {
+                fprintf(stderr, "sfaasd: logs: --tail needs a number\n");
+                return -EINVAL;
         }
-        q_name = xasprintf("name=%s", name);
-        q_ns = ns ? xasprintf("namespace=%s", ns) : NULL;
-        q_tail = tail ? xasprintf("tail=%s", tail) : NULL;
-        q_since = since ? xasprintf("since=%s", since) : NULL;
-        if (!q_name || (ns && !q_ns) || (tail && !q_tail) || (since && !q_since))
-                return 1;
-        query[nq++] = q_name;
-        if (q_ns)
-                query[nq++] = q_ns;
-        if (q_tail)
-                query[nq++] = q_tail;
-        if (q_since)
-                query[nq++] = q_since;
-        query[nq++] = follow ? "follow=true" : "follow=false";
+        return 0;
+}
+
+/* The query of GET /system/logs. */
+static int logs_plan(struct logs_cmd *g)
+{
+        g->q_name = xasprintf("name=%s", g->name);
+        g->q_ns = g->ns ? xasprintf("namespace=%s", g->ns) : NULL;
+        g->q_tail = g->tail ? xasprintf("tail=%s", g->tail) : NULL;
+        g->q_since = g->since ? xasprintf("since=%s", g->since) : NULL;
+        if (!g->q_name || (g->ns && !g->q_ns) || (g->tail && !g->q_tail) || (g->since && !g->q_since))
+                return cli_fail(-ENOMEM, NULL);
+        g->query[g->nq++] = g->q_name;
+        if (g->q_ns)
+                g->query[g->nq++] = g->q_ns;
+        if (g->q_tail)
+                g->query[g->nq++] = g->q_tail;
+        if (g->q_since)
+                g->query[g->nq++] = g->q_since;
+        g->query[g->nq++] = g->follow ? "follow=true" : "follow=false";
+        return 0;
+}
+
+static int logs_report(const struct logs_cmd *g, const struct client_response *resp)
+{
+        _cleanup_free_ char *msg = NULL;
+
+        if (resp->status == 401) {
+                fprintf(stderr, "sfaasd: unauthorized: check --password-file or SFAASD_PASSWORD\n");
+                return -EREMOTEIO;
+        }
+        if (!cli_is_2xx(resp->status)) {
+                msg = client_error_message(resp->body, resp->len);
+                fprintf(stderr, "sfaasd: logs %s: HTTP %ld: %s\n", g->name, resp->status,
+                        msg ? msg : client_status_reason(resp->status));
+                return -EREMOTEIO;
+        }
+        return 0;
+}
+
+/* The records are printed as they arrive: the body goes to a stdio
+ * cookie stream that splits it into lines. */
+static int logs_call(struct logs_cmd *g)
+{
+        _cleanup_(client_release) struct client cl = {};
+        _cleanup_(client_response_release) struct client_response resp = {};
+        struct sf_err e = {};
+        FILE *sink;
+        int r;
 
         /* Following has no end: no timeout then. */
-        r = client_init(&cl, gateway, pwfile, true, follow ? 0 : 60000, &e);
-        if (r < 0) {
-                fprintf(stderr, "sfaasd: %s\n", e.msg[0] ? e.msg : strerror(-r));
-                return 1;
-        }
-        sink = fopencookie(&lp, "w", (cookie_io_functions_t){ .write = printer_write });
-        if (!sink) {
-                client_release(&cl);
-                return 1;
-        }
+        r = client_init(&cl, g->gateway, g->pwfile, true, g->follow ? 0 : CLI_DEFAULT_TIMEOUT_MS, &e);
+        if (r < 0)
+                return cli_fail(r, &e);
+        sink = fopencookie(&g->lp, "w", (cookie_io_functions_t){ .write = printer_write });
+        if (!sink)
+                return -errno;
         setvbuf(sink, NULL, _IONBF, 0); /* every chunk reaches the printer at once */
-        {
-                struct client_request req = { .method = "GET", .path = "/system/logs", .query = query,
-                                              .n_query = nq, .auth = true, .sink = sink };
-                r = client_do(&cl, &req, &resp, &e);
-        }
+        r = client_do(&cl,
+                      &(struct client_request) { .method = "GET", .path = "/system/logs", .query = g->query,
+                                                 .n_query = g->nq, .auth = true, .sink = sink },
+                      &resp, &e);
         (void) fclose(sink);
-        if (lp.len) /* a last line without its newline */
-                print_record(&lp, lp.buf, lp.len);
-        free(lp.buf);
-        if (r < 0) {
-                fprintf(stderr, "sfaasd: %s\n", e.msg[0] ? e.msg : strerror(-r));
-        } else if (resp.status == 401) {
-                fprintf(stderr, "sfaasd: unauthorized: check --password-file or SFAASD_PASSWORD\n");
-        } else if (resp.status < 200 || resp.status >= 300) {
-                _cleanup_free_ char *msg = client_error_message(resp.body, resp.len);
-                fprintf(stderr, "sfaasd: logs %s: HTTP %ld: %s\n", name, resp.status,
-                        msg ? msg : client_status_reason(resp.status));
-        } else {
-                rc = 0;
-        }
-        client_response_release(&resp);
-        client_release(&cl);
-        return rc;
+        if (g->lp.len) /* a last line without its newline */
+                print_record(&g->lp, g->lp.buf, g->lp.len);
+        if (r < 0)
+                return cli_fail(r, &e);
+        return logs_report(g, &resp);
+}
+
+int cmd_logs(int argc, char **argv)
+{
+        _cleanup_(logs_cmd_release) struct logs_cmd g = { 0 };
+        int r;
+
+        r = logs_parse(&g, argc, argv);
+        if (r != 0)
+                return cli_args_exit(r);
+        r = logs_validate(&g, argc, argv);
+        if (r < 0)
+                return cli_args_exit(r);
+        if (logs_plan(&g) < 0 || logs_call(&g) < 0)
+                return EXIT_FAILURE;
+        return EXIT_SUCCESS;
 }

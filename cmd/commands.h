@@ -3,8 +3,17 @@
  * One function per subcommand, each in its own cmd/<name>.c. argv[0] is the
  * subcommand name. Each returns the process exit code: 0 success, 1 failure
  * (one clear line on stderr), 2 usage error; `run` returns the command's code.
+ *
+ * These functions are the boundary where exit codes are made: the steps
+ * they call return >= 0 or -errno like every other function, having said
+ * why on stderr where a person needs to know, and the command maps the step
+ * that failed to its exit code.
  */
 #pragma once
+
+#include <stdlib.h> /* EXIT_SUCCESS, EXIT_FAILURE */
+
+#define EXIT_USAGE 2 /* a bad option or argument (as crun and docker) */
 
 int cmd_serve(int argc, char **argv);
 int cmd_run(int argc, char **argv);

@@ -37,11 +37,11 @@ int main(int argc, char **argv)
 {
         if (argc < 2) {
                 usage(stderr);
-                return 2;
+                return EXIT_USAGE;
         }
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
                 usage(stdout);
-                return 0;
+                return EXIT_SUCCESS;
         }
         if (strcmp(argv[1], "--version") == 0)
                 return cmd_version(argc - 1, argv + 1);
@@ -50,5 +50,5 @@ int main(int argc, char **argv)
                         return commands[i].fn(argc - 1, argv + 1);
         fprintf(stderr, "sfaasd: unknown command '%s'\n", argv[1]);
         usage(stderr);
-        return 2;
+        return EXIT_USAGE;
 }

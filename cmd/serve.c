@@ -53,39 +53,39 @@ int cmd_serve(int argc, char **argv)
                                 log_set_level(LOG_ERR);
                         else {
                                 fprintf(stderr, "sfaasd serve: unknown log level '%s'\n", optarg);
-                                return 2;
+                                return EXIT_USAGE;
                         }
                         break;
-                case 'h': serve_usage(stdout); return 0;
-                default: serve_usage(stderr); return 2;
+                case 'h': serve_usage(stdout); return EXIT_SUCCESS;
+                default: serve_usage(stderr); return EXIT_USAGE;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "sfaasd serve: unexpected argument '%s'\n", argv[optind]);
-                return 2;
+                return EXIT_USAGE;
         }
         if (config) {
                 struct sf_err err = { 0 };
                 if (config_load_file(&cfg, config, &err) < 0) {
                         fprintf(stderr, "sfaasd serve: %s\n", err.msg);
-                        return 1;
+                        return EXIT_FAILURE;
                 }
         }
         if (listen && xsnprintf(cfg.listen, sizeof cfg.listen, "%s", listen) < 0) {
                 fprintf(stderr, "sfaasd serve: --listen value is too long\n");
-                return 2;
+                return EXIT_USAGE;
         }
         if (data && xsnprintf(cfg.data_dir, sizeof cfg.data_dir, "%s", data) < 0) {
                 fprintf(stderr, "sfaasd serve: --data value is too long\n");
-                return 2;
+                return EXIT_USAGE;
         }
         if (print) {
                 char *s = config_to_json(&cfg);
                 if (!s)
-                        return 1;
+                        return EXIT_FAILURE;
                 printf("%s\n", s);
                 free(s);
-                return 0;
+                return EXIT_SUCCESS;
         }
-        return sfaasd_run(&cfg) < 0 ? 1 : 0;
+        return sfaasd_run(&cfg) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -11,7 +11,6 @@ static int log_level = LOG_INFO;
 static int log_timestamps;
 
 void log_set_level(int level) { log_level = level; }
-int log_get_level(void) { return log_level; }
 void log_set_timestamps(int on) { log_timestamps = on; }
 
 static const char *level_name(int level)

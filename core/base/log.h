@@ -10,7 +10,6 @@
 
 /* Minimum level printed (LOG_ERR..LOG_DEBUG); default LOG_INFO. */
 void log_set_level(int level);
-int log_get_level(void);
 /* Prefix every line with an ISO timestamp (daemon) or not (CLI). */
 void log_set_timestamps(int on);
 

@@ -378,11 +378,6 @@ bool str_startswith(const char *s, const char *prefix)
         return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
-char *strdup_or_null(const char *s)
-{
-        return s ? strdup(s) : NULL;
-}
-
 int xsnprintf(char *buf, size_t size, const char *fmt, ...)
 {
         va_list ap;

@@ -61,8 +61,6 @@ uint64_t now_ns(void);
 int64_t time_unix_ns(void);
 
 bool str_startswith(const char *s, const char *prefix);
-/* strdup that returns NULL for NULL. */
-char *strdup_or_null(const char *s);
 /* Safe snprintf: returns -ENAMETOOLONG on truncation, -EINVAL on error. */
 int xsnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Allocating printf; NULL on ENOMEM. */

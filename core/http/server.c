@@ -1170,11 +1170,6 @@ void http_request_release(struct http_request *req)
         request_free(req);
 }
 
-bool http_request_aborted(const struct http_request *req)
-{
-        return req->conn == NULL;
-}
-
 const char *http_request_header(const struct http_request *req, const char *name)
 {
         for (size_t i = 0; i < req->n_headers; i++)

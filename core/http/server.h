@@ -10,7 +10,7 @@
  *  - struct http_request is allocated per request and owned by the
  *    connection until the handler takes it (http_request_hold). A held
  *    request outlives its connection: if the client goes away, req->conn
- *    becomes NULL (the handler may check http_request_aborted()), and the
+ *    becomes NULL (and on_abort, if set, is called), and the
  *    handler's final http_respond*() frees it, or, with no answer to give
  *    (the client is gone), http_request_release(). Every request is
  *    answered or released exactly once: a handler that sets on_abort and
@@ -142,11 +142,10 @@ size_t http_server_connections(const struct http_server *s);
 /* Keep the request alive after the request callback returns. */
 void http_request_hold(struct http_request *req);
 /* Finish a held request without an answer and free it: for a handler whose
- * client has gone (on_abort, http_request_aborted()). A request still
+ * client has gone (on_abort; req->conn is NULL then). A request still
  * connected has its connection closed, since nothing will answer it.
  * Accepts NULL. */
 void http_request_release(struct http_request *req);
-bool http_request_aborted(const struct http_request *req);
 /* Case-insensitive header lookup; first value. */
 const char *http_request_header(const struct http_request *req, const char *name);
 /* Stream the body into fd (owned by the request from now on). Only from
