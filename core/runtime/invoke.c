@@ -536,9 +536,12 @@ static void inv_hand_off(struct invocation *inv, int in, int out, int err, const
 /* An answer given before the sandbox ran (every one is a 500 unless said). */
 #define FAIL(status, ...) fail_early(done, data, call->call_id, status, __VA_ARGS__)
 
-void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
+void invoke_run(struct sfaasd *sf, const char *name_arg, const char *ns_arg, const struct invoke_call *call,
                 invoke_done_fn done, void *data)
 {
+        /* Copies: an early answer frees the request, and with it what the
+         * caller's pointers may point into (the route's name and namespace). */
+        char name[FN_NAME_MAX], ns[FN_NAME_MAX];
         struct pool *pool;
         const struct fn_recipe *rc;
         struct svec env = { 0 };
@@ -556,6 +559,8 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         int fail_status = 500;
         bool handed_off = false, started = false;
 
+        (void) xsnprintf(name, sizeof name, "%s", name_arg);
+        (void) xsnprintf(ns, sizeof ns, "%s", ns_arg);
         secret_files_init(&secrets);
         if (sf->stopping) {
                 FAIL(503, "sfaasd is shutting down");
