@@ -17,19 +17,17 @@
 #include <unistd.h>
 
 #include "cmd/client.h"
+#include "cmd/client_cli.h"
 #include "cmd/client_http.h"
 #include "cmd/client_image.h"
 #include "cmd/commands.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 
-#define DEFAULT_TIMEOUT_MS 60000L
 #define INVOKE_BODY_MAX (256u << 20) /* stdin read into memory when it is not a regular file */
 
 enum {
-        OPT_PASSWORD_FILE = 0x100,
-        OPT_TIMEOUT,
-        OPT_NAME,
+        OPT_NAME = CLI_OPT_FIRST_OWN,
         OPT_IMAGE,
         OPT_FPROCESS,
         OPT_ANNOTATION,
@@ -43,30 +41,10 @@ enum {
         OPT_CONTENT_TYPE,
 };
 
-#define COMMON_SHORTOPTS ":g:h"
-#define COMMON_LONGOPTS                                                        \
-        { "gateway", required_argument, NULL, 'g' },                           \
-        { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },       \
-        { "timeout", required_argument, NULL, OPT_TIMEOUT },                   \
-        { "help", no_argument, NULL, 'h' }
-
-#define COMMON_HELP                                                                                \
-        "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n" \
-        "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"    \
-        "      --timeout DURATION    whole request, e.g. 30s, 2m, 0 for none (default 60s)\n"          \
-        "  -h, --help                show this help\n"
-
-struct common {
-        const char *gateway;
-        const char *password_file;
-        long timeout_ms;
-};
-
 static void free_constp(const char ***p) { free((void *) *p); }
 #define _cleanup_argv_ _cleanup_(free_constp)
 
-static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const char *cmd, const char *fmt, ...)
+int usage_error(const char *cmd, const char *fmt, ...)
 {
         va_list ap;
 
@@ -81,13 +59,16 @@ static int usage_error(const char *cmd, const char *fmt, ...)
 /* Handle what getopt_long() returned when it is shared by every command.
  * Returns 1 when handled, 0 when the command must handle c, or an exit code
  * (2) after printing a usage error; help is printed by the caller. */
-static int common_option(struct common *co, const char *cmd, int c, char **argv)
+int common_option(struct common *co, const char *cmd, int c, char **argv)
 {
         uint64_t ms;
 
         switch (c) {
         case 'g':
                 co->gateway = optarg;
+                return 1;
+        case 'u':
+                co->user = optarg;
                 return 1;
         case OPT_PASSWORD_FILE:
                 co->password_file = optarg;
@@ -108,7 +89,7 @@ static int common_option(struct common *co, const char *cmd, int c, char **argv)
         }
 }
 
-static int fail(int r, const struct sf_err *e)
+int fail(int r, const struct sf_err *e)
 {
         if (e->msg[0])
                 fprintf(stderr, "sfaasd: %s\n", e->msg);
@@ -118,7 +99,7 @@ static int fail(int r, const struct sf_err *e)
 }
 
 /* Report a non-success HTTP answer as one line. */
-static int fail_response(const struct client_response *resp, bool auth, const char *what)
+int fail_response(const struct client_response *resp, bool auth, const char *what)
 {
         _cleanup_free_ char *msg = NULL;
 
@@ -136,11 +117,10 @@ static int fail_response(const struct client_response *resp, bool auth, const ch
         return 1;
 }
 
-static bool is_2xx(long status) { return status >= 200 && status < 300; }
 
 /* Returns 0, or the exit code after printing why not: 2 for a bad --gateway
  * or $OPENFAAS_URL (a usage error), 1 for anything else. */
-static int connect_client(struct client *cl, const struct common *co, bool need_password)
+int connect_client(struct client *cl, const struct common *co, bool need_password)
 {
         _cleanup_free_ char *gw = NULL;
         const char *g = co->gateway;
@@ -159,14 +139,14 @@ static int connect_client(struct client *cl, const struct common *co, bool need_
         }
         if (r < 0)
                 return fail(r, &e);
-        r = client_init(cl, gw, co->password_file, need_password, co->timeout_ms, &e);
+        r = client_init(cl, gw, co->user, co->password_file, need_password, co->timeout_ms, &e);
         if (r < 0)
                 return fail(r, &e);
         return 0;
 }
 
 /* Parse JSON of a response, or say the gateway answered nonsense. */
-static json_t *parse_answer(const struct client_response *resp, const char *what)
+json_t *parse_answer(const struct client_response *resp, const char *what)
 {
         json_error_t je;
         json_t *j = json_loadb(resp->body, resp->len, 0, &je);
@@ -176,14 +156,14 @@ static json_t *parse_answer(const struct client_response *resp, const char *what
         return j;
 }
 
-static void print_raw_json(const struct client_response *resp)
+void print_raw_json(const struct client_response *resp)
 {
         (void) fwrite(resp->body, 1, resp->len, stdout);
         if (resp->len == 0 || resp->body[resp->len - 1] != '\n')
                 putchar('\n');
 }
 
-static int flush_stdout(void)
+int flush_stdout(void)
 {
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "sfaasd: cannot write to standard output: %s\n", strerror(errno));
@@ -770,8 +750,8 @@ int cmd_rm(int argc, char **argv)
 /* ---- image ------------------------------------------------------------- */
 
 static const char image_help[] =
-        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [OPTIONS]\n"
-        "       sfaasd image list [--json] [OPTIONS]\n"
+        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [-n NS] [OPTIONS]\n"
+        "       sfaasd image list [--json] [-n NS] [OPTIONS]\n"
         "       sfaasd image rm REF [-n NS] [OPTIONS]\n"
         "       sfaasd image prune [OPTIONS]\n"
         "\n"
@@ -784,22 +764,24 @@ static const char image_help[] =
         "\n"
         "      --name NAME:TAG       tag the imported image (import)\n"
         "      --json                print the gateway's JSON as is (list)\n"
-        "  -n, --namespace NS        namespace of the name (rm; default: the gateway's)\n" COMMON_HELP;
+        "  -n, --namespace NS        the namespace (import, list, rm; default: the gateway's,\n"
+        "                            or the tenant's own with a tenant's token)\n" COMMON_HELP;
 
 static int image_import(int argc, char **argv, const char *cmd)
 {
         static const struct option opts[] = {
                 { "name", required_argument, NULL, OPT_NAME },
+                { "namespace", required_argument, NULL, 'n' },
                 COMMON_LONGOPTS,
                 {},
         };
         struct common co = { .timeout_ms = DEFAULT_TIMEOUT_MS };
-        const char *file, *tag = NULL;
+        const char *file, *tag = NULL, *ns = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         FILE *up;
         off_t body_len = 0;
         int wrapped = 0;
-        _cleanup_free_ char *q = NULL, *tags = NULL;
+        _cleanup_free_ char *q = NULL, *qns = NULL, *tags = NULL;
         _cleanup_(json_decrefp) json_t *ans = NULL;
         struct client cl = {};
         struct client_response resp = {};
@@ -809,7 +791,7 @@ static int image_import(int argc, char **argv, const char *cmd)
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "n:", opts, NULL)) != -1) {
                 r = common_option(&co, cmd, c, argv);
                 if (r < 0)
                         return -r;
@@ -820,6 +802,7 @@ static int image_import(int argc, char **argv, const char *cmd)
                         fputs(image_help, stdout);
                         return 0;
                 case OPT_NAME: tag = optarg; break;
+                case 'n': ns = optarg; break;
                 default: return usage_error(cmd, "unexpected option");
                 }
         }
@@ -852,6 +835,10 @@ static int image_import(int argc, char **argv, const char *cmd)
         }
         if (tag && !(q = xasprintf("name=%s", tag)))
                 return fail(-ENOMEM, &e);
+        if (ns && !client_name_valid(ns))
+                return usage_error(cmd, "invalid namespace '%s'", ns);
+        if (ns && !(qns = xasprintf("namespace=%s", ns)))
+                return fail(-ENOMEM, &e);
 
         r = connect_client(&cl, &co, true);
         if (r > 0)
@@ -861,8 +848,8 @@ static int image_import(int argc, char **argv, const char *cmd)
                       &(struct client_request) {
                               .method = "POST",
                               .path = "/system/images",
-                              .query = (const char *const[]) { q },
-                              .n_query = q ? 1 : 0,
+                              .query = q ? (const char *const[]) { q, qns } : (const char *const[]) { qns },
+                              .n_query = (q ? 1 : 0) + (qns ? 1 : 0),
                               .auth = true,
                               .content_type = "application/x-tar",
                               .upload = up,
@@ -911,10 +898,13 @@ static int image_list(int argc, char **argv, const char *cmd)
 {
         static const struct option opts[] = {
                 { "json", no_argument, NULL, OPT_JSON },
+                { "namespace", required_argument, NULL, 'n' },
                 COMMON_LONGOPTS,
                 {},
         };
         struct common co = { .timeout_ms = DEFAULT_TIMEOUT_MS };
+        const char *ns = NULL;
+        _cleanup_free_ char *q = NULL;
         bool as_json = false;
         _cleanup_(json_decrefp) json_t *arr = NULL;
         struct client cl = {};
@@ -924,7 +914,7 @@ static int image_list(int argc, char **argv, const char *cmd)
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "n:", opts, NULL)) != -1) {
                 r = common_option(&co, cmd, c, argv);
                 if (r < 0)
                         return -r;
@@ -934,17 +924,27 @@ static int image_list(int argc, char **argv, const char *cmd)
                 case 'h':
                         fputs(image_help, stdout);
                         return 0;
+                case 'n': ns = optarg; break;
                 case OPT_JSON: as_json = true; break;
                 default: return usage_error(cmd, "unexpected option");
                 }
         }
         if (optind < argc)
                 return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+        if (ns && !client_name_valid(ns))
+                return usage_error(cmd, "invalid namespace '%s'", ns);
+        if (ns && !(q = xasprintf("namespace=%s", ns)))
+                return fail(-ENOMEM, &e);
 
         r = connect_client(&cl, &co, true);
         if (r > 0)
                 return r;
-        r = client_do(&cl, &(struct client_request) { .method = "GET", .path = "/system/images", .auth = true },
+        r = client_do(&cl,
+                      &(struct client_request) { .method = "GET",
+                                                 .path = "/system/images",
+                                                 .query = (const char *const[]) { q },
+                                                 .n_query = q ? 1 : 0,
+                                                 .auth = true },
                       &resp, &e);
         if (r < 0)
                 r = fail(r, &e);

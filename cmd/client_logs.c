@@ -82,7 +82,8 @@ static const char logs_help[] =
         "      --since TIME          only lines at or after TIME (RFC 3339)\n"
         "      --json                print the NDJSON records as they are\n"
         "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n"
-        "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"
+        "  -u, --user USER           admin, or a tenant's name (default $SFAASD_USER, else admin)\n"
+        "      --password-file FILE  the user's password or token (default $SFAASD_PASSWORD, else none)\n"
         "  -h, --help                show this help\n";
 
 int cmd_logs(int argc, char **argv)
@@ -93,9 +94,10 @@ int cmd_logs(int argc, char **argv)
                 { "tail", required_argument, NULL, OPT_TAIL }, { "since", required_argument, NULL, OPT_SINCE },
                 { "json", no_argument, NULL, OPT_JSON },       { "gateway", required_argument, NULL, 'g' },
                 { "password-file", required_argument, NULL, OPT_PW }, { "help", no_argument, NULL, 'h' },
+                { "user", required_argument, NULL, 'u' },
                 { NULL, 0, NULL, 0 },
         };
-        const char *ns = NULL, *gateway = NULL, *pwfile = NULL, *tail = NULL, *since = NULL, *name;
+        const char *ns = NULL, *gateway = NULL, *pwfile = NULL, *user = NULL, *tail = NULL, *since = NULL, *name;
         struct line_printer lp = { 0 };
         struct client cl = { 0 };
         struct client_response resp = { 0 };
@@ -109,11 +111,12 @@ int cmd_logs(int argc, char **argv)
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":n:fg:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":n:fg:hu:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'n': ns = optarg; break;
                 case 'f': follow = true; break;
                 case 'g': gateway = optarg; break;
+                case 'u': user = optarg; break;
                 case OPT_PW: pwfile = optarg; break;
                 case OPT_TAIL: tail = optarg; break;
                 case OPT_SINCE: since = optarg; break;
@@ -155,7 +158,7 @@ int cmd_logs(int argc, char **argv)
         query[nq++] = follow ? "follow=true" : "follow=false";
 
         /* Following has no end: no timeout then. */
-        r = client_init(&cl, gateway, pwfile, true, follow ? 0 : 60000, &e);
+        r = client_init(&cl, gateway, user, pwfile, true, follow ? 0 : 60000, &e);
         if (r < 0) {
                 fprintf(stderr, "sfaasd: %s\n", e.msg[0] ? e.msg : strerror(-r));
                 return 1;

@@ -56,6 +56,7 @@ struct sfaasd_config {
 };
 
 struct async;
+struct auth;
 struct datadir;
 struct history;
 struct invocation;
@@ -71,6 +72,7 @@ struct sfaasd {
         struct datadir *datadir;       /* the data folder's lock and identity (core/daemon/datadir.h) */
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
+        struct auth *auth;             /* who requests are: the credentials cache (core/api/auth.h) */
         struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
         char images_dir[PATH_MAX];
         char tmp_dir[PATH_MAX];

@@ -101,6 +101,18 @@ static const char *const migrations[] = {
         "ALTER TABLE async_calls ADD COLUMN callback_receiver TEXT;"
         "DROP INDEX async_calls_callbacks;"
         "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at, callback_receiver);",
+        /* 6 -> 7: tenants' tokens (store/tenants.c): only a SHA-256 of each
+         * token is kept, looked up by that hash; revoked ones stay listed.
+         * They go with their namespace. */
+        "CREATE TABLE tokens ("
+        "  id TEXT PRIMARY KEY,"
+        "  namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  hash BLOB NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL,"
+        "  expires_at INTEGER,"
+        "  revoked_at INTEGER);"
+        "CREATE INDEX tokens_by_namespace ON tokens(namespace, created_at);",
 };
 
 /* The schema version this binary migrates to. */

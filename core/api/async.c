@@ -127,6 +127,11 @@ void api_async_status(struct http_request *req, const struct route *rt)
                 return;
         }
         r = store_async_get(sf->store, rt->name, &c);
+        if (r >= 0 && api_caller(req)->kind == CALLER_TENANT && strcmp(c->namespace, api_caller(req)->ns) != 0) {
+                /* Another tenant's call: the same answer as for no call. */
+                store_async_call_free(TAKE_PTR(c));
+                r = -ENOENT;
+        }
         if (r == -ENOENT) {
                 http_respond_error(req, 404, "no async call '%s'", rt->name);
                 return;

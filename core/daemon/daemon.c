@@ -206,6 +206,11 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_error("%s", err.msg);
                 goto out;
         }
+        r = auth_new(&sf->auth);
+        if (r < 0) {
+                log_error_errno(r, "out of memory");
+                goto out;
+        }
         r = secret_key_load(sf->cfg.data_dir, &sf->secret_key, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
@@ -303,6 +308,7 @@ out:
         metrics_release(sf->metrics);
         history_release(sf->history);
         free(sf->password);
+        auth_free(sf->auth);
         secret_key_wipe(&sf->secret_key);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);

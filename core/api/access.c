@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Enforcing the route table's policies (core/api/access.h). The answer of
+ * every policy for every kind of caller:
+ *
+ *   policy      anonymous  invalid  admin  tenant A, A's ns   tenant A, other ns
+ *   public      yes        yes      yes    yes                yes
+ *   invoke      yes        yes      yes    yes                yes   (open namespaces)
+ *   metrics     yes / 401  yes/401  yes    yes / 403          -     (without / with metrics_auth)
+ *   credential  401        401      yes    yes                -
+ *   tenant      401        401      yes    yes                403
+ *   admin       401        401      yes    403                403
+ *
+ * Public and open invocation never read the Authorization header: an
+ * invocation's header belongs to the function (OpenFaaS passes it on), and
+ * a public route must answer whatever a client sends.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <string.h>
+
+#include "core/api/access.h"
+#include "core/api/api.h"
+#include "core/api/auth.h"
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+
+const struct api_caller *api_caller(struct http_request *req)
+{
+        static const struct api_caller nobody = { .kind = CALLER_ANONYMOUS };
+        const struct routed *rd = req->app;
+        return rd ? &rd->access.caller : &nobody;
+}
+
+static void refuse(struct access *a, int status, const char *why)
+{
+        a->status = status;
+        (void) xsnprintf(a->why, sizeof a->why, "%s", why);
+}
+
+/* A tenant naming namespace ns: its own, or 403. */
+static void check_ns(struct access *a, const char *ns)
+{
+        char why[sizeof a->why];
+
+        if (a->status || a->caller.kind != CALLER_TENANT || !ns || !*ns || strcmp(ns, a->caller.ns) == 0)
+                return;
+        (void) xsnprintf(why, sizeof why, "forbidden: namespace '%.64s' is not yours", ns);
+        refuse(a, 403, why);
+}
+
+void access_decide(struct sfaasd *sf, struct http_request *req, const struct route *rt, struct access *a)
+{
+        memset(a, 0, sizeof *a);
+        switch (rt->policy) {
+        case POLICY_PUBLIC:
+        case POLICY_INVOKE:
+                return;
+        case POLICY_METRICS:
+                if (!sf->cfg.metrics_auth)
+                        return;
+                break;
+        case POLICY_CREDENTIAL:
+        case POLICY_TENANT:
+        case POLICY_ADMIN:
+                break;
+        default:
+                /* A route without a rule in the table (router.c): a bug,
+                 * refused rather than guessed at. */
+                refuse(a, 500, "route without an access rule");
+                return;
+        }
+        auth_identify(sf, req, &a->caller);
+        if (a->caller.kind == CALLER_ANONYMOUS || a->caller.kind == CALLER_INVALID) {
+                refuse(a, 401, "invalid credentials");
+                return;
+        }
+        if (a->caller.kind == CALLER_ADMIN)
+                return;
+        /* A tenant from here on. */
+        if (rt->policy == POLICY_ADMIN || rt->policy == POLICY_METRICS) {
+                refuse(a, 403, "forbidden: only the admin may do this");
+                return;
+        }
+        if (rt->policy == POLICY_TENANT) {
+                _cleanup_free_ char *q = http_query_param(req, "namespace");
+                check_ns(a, rt->ns);
+                check_ns(a, q);
+        }
+}
+
+void access_check_body(struct http_request *req, const struct route *rt, struct access *a)
+{
+        json_t *body, *v;
+
+        if (a->status || a->caller.kind != CALLER_TENANT || rt->policy != POLICY_TENANT || !req->body ||
+            req->body_len == 0)
+                return;
+        body = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, NULL);
+        if (!body)
+                return; /* the handler answers 400 for it */
+        v = json_object_get(body, "namespace");
+        if (json_is_string(v))
+                check_ns(a, json_string_value(v));
+        /* The body may hold a secret's value: no copy of it stays behind
+         * in freed memory. */
+        {
+                const char *k;
+                json_t *e;
+                json_object_foreach(body, k, e)
+                        if (json_is_string(e))
+                                OPENSSL_cleanse((char *) json_string_value(e), json_string_length(e));
+        }
+        json_decref(body);
+}
+
+void access_respond(struct http_request *req, const struct access *a)
+{
+        if (a->status == 401)
+                auth_respond_unauthorized(req);
+        else
+                http_respond_error(req, a->status, "%s", a->why);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the store keeps of tenants beyond their namespace row (store/db.h):
+ * their tokens. A token is random bytes shown once to the admin who made
+ * it; the store never sees it, only its SHA-256 (a fast hash is right for
+ * 256 random bits: nothing to guess, so nothing to slow down), and finds a
+ * token by that hash (a UNIQUE index). Revoked tokens stay listed with
+ * their revocation time; all go with their namespace.
+ *
+ * Loop thread only, like the rest of the store; knows nothing of HTTP.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/db.h"
+
+#define STORE_TOKEN_HASH_SIZE 32
+#define STORE_TOKEN_ID_MAX 32   /* ids are made by the caller: short, printable */
+#define STORE_TOKEN_NAME_MAX 64
+
+struct store_token {
+        char *id;                /* public handle, e.g. "7f3a09c2d1e4" */
+        char *namespace;
+        char *name;              /* what the admin called it */
+        unsigned char hash[STORE_TOKEN_HASH_SIZE];
+        int64_t created_at;      /* unix nanoseconds */
+        int64_t expires_at;      /* 0: never */
+        int64_t revoked_at;      /* 0: not revoked */
+};
+void store_token_free(struct store_token *t);
+void store_token_list_free(struct store_token **v);
+
+/* Record a token of ns; -ENOENT when ns does not exist, -EEXIST when the id
+ * or the hash is taken (the caller makes new random ones). */
+int store_token_create(struct store *s, const char *ns, const char *id, const char *name,
+                       const unsigned char hash[STORE_TOKEN_HASH_SIZE], int64_t expires_at);
+/* The token whose hash is hash, revoked and expired ones included (the
+ * caller decides); -ENOENT when none. */
+int store_token_lookup(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_SIZE],
+                       struct store_token **ret);
+/* Tokens of ns, oldest first, NULL-terminated. */
+int store_token_list(struct store *s, const char *ns, struct store_token ***ret);
+/* Mark token id of ns revoked now; -ENOENT when ns has no such token. A
+ * token revoked already keeps its first revocation time (0 returned). */
+int store_token_revoke(struct store *s, const char *ns, const char *id);

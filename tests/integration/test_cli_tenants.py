@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: MIT
+"""`sfaasd tenant`, `sfaasd token` and `sfaasd secret`, and every client
+command with a tenant's token instead of the admin's password: a tenant
+given only a token imports an image, deploys, invokes, reads logs and
+manages its secrets, all in its own namespace, without naming it."""
+import os
+import re
+import subprocess
+
+import pytest
+
+from sfaasd_testlib import BIN, HTTP_TIMEOUT
+
+
+@pytest.fixture(scope="module")
+def run(daemon, tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli-tenants")
+    admin_pw = d / "admin"
+    admin_pw.write_text(daemon.password + "\n")
+
+    def run(*args, input=b"", user=None, password=admin_pw, check=0):
+        argv = [BIN] + list(args) + ["--gateway", daemon.url]
+        e = {k: v for k, v in os.environ.items()
+             if k not in ("SFAASD_PASSWORD", "SFAASD_USER", "OPENFAAS_URL")}
+        if user:
+            e["SFAASD_USER"] = user
+        if password is not None:
+            argv += ["--password-file", str(password)]
+        p = subprocess.run(argv, input=input, capture_output=True, timeout=HTTP_TIMEOUT, env=e)
+        if check is not None:
+            assert p.returncode == check, "%s -> %d\nstdout: %r\nstderr: %r" % (args, p.returncode, p.stdout,
+                                                                               p.stderr)
+        return p
+
+    run.dir = d
+    return run
+
+
+def test_tenant_and_token_commands(run):
+    p = run("tenant", "create", "acme")
+    assert "created tenant acme" in p.stdout.decode()
+    p = run("tenant", "create", "acme", check=1)
+    assert "already exists" in p.stderr.decode()
+    p = run("tenant", "list")
+    lines = p.stdout.decode().splitlines()
+    assert lines[0].split() == ["NAME", "TOKENS", "CREATED"]
+    assert any(l.split()[:2] == ["acme", "0"] for l in lines[1:]), lines
+
+    p = run("token", "create", "acme", "--name", "ci", "--expires", "30d")
+    token = p.stdout.decode().strip()
+    assert re.fullmatch(r"sfa_[A-Za-z0-9_-]{43}", token), token
+    m = re.search(r"token ([0-9a-f]{12}) for tenant acme \(shown once; expires (\S+)\)", p.stderr.decode())
+    assert m, p.stderr
+    tid = m.group(1)
+    p = run("token", "list", "acme")
+    rows = [l.split() for l in p.stdout.decode().splitlines()]
+    assert rows[0] == ["ID", "NAME", "CREATED", "EXPIRES", "STATE"]
+    assert rows[1][0] == tid and rows[1][1] == "ci" and rows[1][4] == "active"
+    # the token is never shown again
+    assert token not in p.stdout.decode()
+    assert token not in run("token", "list", "acme", "--json").stdout.decode()
+
+    tokfile = run.dir / "acme-token"
+    tokfile.write_text(token + "\n")
+    p = run("tenant", "show", "acme", user="acme", password=tokfile)
+    assert '"name": "acme"' in p.stdout.decode()
+    # a tenant cannot list tenants nor make tokens
+    p = run("tenant", "list", user="acme", password=tokfile, check=1)
+    assert "HTTP 403" in p.stderr.decode()
+    p = run("token", "create", "acme", user="acme", password=tokfile, check=1)
+    assert "HTTP 403" in p.stderr.decode()
+
+    p = run("token", "revoke", "acme", tid)
+    assert "revoked token %s" % tid in p.stdout.decode()
+    p = run("tenant", "show", "acme", user="acme", password=tokfile, check=1)
+    assert "unauthorized" in p.stderr.decode()
+    p = run("token", "list", "acme")
+    assert p.stdout.decode().splitlines()[1].split()[4] == "revoked"
+    p = run("token", "revoke", "acme", "0123456789ab", check=1)
+    assert "HTTP 404" in p.stderr.decode()
+
+    p = run("tenant", "rm", "acme")
+    assert "removed tenant acme" in p.stdout.decode()
+    p = run("tenant", "show", "acme", check=1)
+    assert "HTTP 404" in p.stderr.decode()
+
+
+def test_a_tenant_with_only_a_token(run, images):
+    run("tenant", "create", "solo")
+    token = run("token", "create", "solo").stdout.decode().strip()
+    tok = run.dir / "solo-token"
+    tok.write_text(token)
+
+    def t(*args, **kw):
+        kw.setdefault("password", tok)
+        return run(*args, user="solo", **kw)
+
+    p = t("image", "import", images.path("busybox-oci.tar"), "--name", "mine/bb:1")
+    assert p.stdout.decode().startswith("imported sha256:")
+    assert "mine/bb:1" in t("image", "list").stdout.decode()
+    # -n with its own name works, another is refused
+    t("image", "list", "-n", "solo")
+    p = t("image", "list", "-n", "openfaas-fn", check=1)
+    assert "HTTP 403" in p.stderr.decode()
+
+    p = t("secret", "create", "api-key", "--from-literal", "s3cr3t")
+    assert "created secret api-key" in p.stdout.decode()
+    t("secret", "create", "api-key", "--from-literal", "again", check=1)
+    t("secret", "create", "api-key", "--replace", input=b"from stdin")
+    assert "api-key" in t("secret", "list").stdout.decode()
+
+    p = t("deploy", "--name", "echo", "--image", "mine/bb:1", "--fprocess", "cat /var/openfaas/secrets/api-key",
+          "--secret", "api-key")
+    assert "Deployed." in p.stdout.decode()
+    assert "echo" in t("list").stdout.decode()
+    # Invocation needs no credentials (open), and names the namespace.
+    p = t("invoke", "echo", "-n", "solo", password=None)
+    assert p.stdout == b"from stdin"
+    p = t("logs", "echo", "-n", "solo")
+    assert p.returncode == 0
+    # The admin's namespace is not the tenant's: nothing there.
+    p = run("list")
+    assert "echo" not in p.stdout.decode()
+
+    t("rm", "echo")
+    p = t("secret", "rm", "api-key")
+    assert "removed secret api-key" in p.stdout.decode()
+    p = t("secret", "list")
+    assert "api-key" not in p.stdout.decode()
+
+
+def test_routes_command():
+    p = subprocess.run([BIN, "routes"], capture_output=True, text=True, check=True)
+    lines = p.stdout.splitlines()
+    assert lines[0].split() == ["PATH", "METHODS", "READ", "WRITE"]
+    rows = {l.split()[0]: l.split()[-2:] for l in lines[1:]}
+    assert rows["/system/tenants"] == ["admin", "admin"]
+    assert rows["/system/functions"] == ["tenant", "tenant"]
+    assert rows["/healthz"] == ["public", "public"]
+    assert all(r != ["unset", "unset"] for r in rows.values())
