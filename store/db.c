@@ -113,6 +113,21 @@ static const char *const migrations[] = {
         "  expires_at INTEGER,"
         "  revoked_at INTEGER);"
         "CREATE INDEX tokens_by_namespace ON tokens(namespace, created_at);",
+        /* 7 -> 8: images per tenant. The content stays shared on disk, but
+         * a namespace sees an image only when it owns it (imported it, or
+         * the admin deployed it there) or the admin shared it with every
+         * tenant. Existing images belong to the namespaces that name or use
+         * them; the rest to the default namespace, which saw them. */
+        "CREATE TABLE image_owners ("
+        "  namespace TEXT NOT NULL,"
+        "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+        "  PRIMARY KEY (namespace, image_id));"
+        "CREATE INDEX image_owners_by_image ON image_owners(image_id);"
+        "ALTER TABLE images ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;"
+        "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT namespace, image_id FROM image_tags;"
+        "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT namespace, image_id FROM functions;"
+        "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT '" STORE_DEFAULT_NAMESPACE "', id FROM images "
+        "  WHERE id NOT IN (SELECT image_id FROM image_owners);",
 };
 
 /* The schema version this binary migrates to. */
@@ -321,6 +336,7 @@ int store_namespace_delete(struct store *s, const char *name)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_stmt_ sqlite3_stmt *cnt = NULL;
         _cleanup_stmt_ sqlite3_stmt *tags = NULL;
+        _cleanup_stmt_ sqlite3_stmt *owners = NULL;
         int r, changed;
 
         r = store_sql_exec(s, "BEGIN IMMEDIATE");
@@ -334,15 +350,22 @@ int store_namespace_delete(struct store *s, const char *name)
                 r = -ENOTEMPTY;
                 goto fail;
         }
-        /* The tenant's image names go with it: a namespace made again later
-         * under the same name must not see them (the content stays shared,
-         * and unreferenced images are collected by prune). Secrets go by
-         * their foreign key. */
+        /* The tenant's image names and ownership go with it: a namespace
+         * made again later under the same name must not see them (the
+         * content stays shared, and unreferenced images are collected by
+         * prune). Secrets and tokens go by their foreign keys. */
         r = store_sql_prepare(s, "DELETE FROM image_tags WHERE namespace = ?1", &tags);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(tags, 1, name, -1, SQLITE_STATIC);
         r = store_sql_step_done(tags);
+        if (r < 0)
+                goto fail;
+        r = store_sql_prepare(s, "DELETE FROM image_owners WHERE namespace = ?1", &owners);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(owners, 1, name, -1, SQLITE_STATIC);
+        r = store_sql_step_done(owners);
         if (r < 0)
                 goto fail;
         r = store_sql_prepare(s, "DELETE FROM namespaces WHERE name = ?1", &st);
@@ -502,6 +525,7 @@ static int image_from_row_ns(struct store *s, const char *ns, sqlite3_stmt *st, 
         i->rootfs = store_sql_column_strdup(st, 2);
         i->size = (uint64_t) sqlite3_column_int64(st, 3);
         i->created_at = sqlite3_column_int64(st, 4);
+        i->shared = sqlite3_column_int(st, 5) != 0;
         if (!i->id || !i->config_json || !i->rootfs) {
                 store_image_free(i);
                 return -ENOMEM;
@@ -519,6 +543,7 @@ int store_image_put_ns(struct store *s, const char *ns, const char *id, const ch
                        const char *rootfs, uint64_t size, char *const *tags)
 {
         _cleanup_stmt_ sqlite3_stmt *ins = NULL;
+        _cleanup_stmt_ sqlite3_stmt *own = NULL;
         _cleanup_stmt_ sqlite3_stmt *tag = NULL;
         int r;
 
@@ -537,6 +562,14 @@ int store_image_put_ns(struct store *s, const char *ns, const char *id, const ch
         sqlite3_bind_int64(ins, 4, (sqlite3_int64) size);
         sqlite3_bind_int64(ins, 5, time_unix_ns());
         r = store_sql_step_done(ins);
+        if (r < 0)
+                goto fail;
+        r = store_sql_prepare(s, "INSERT OR IGNORE INTO image_owners(namespace, image_id) VALUES (?1, ?2)", &own);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(own, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(own, 2, id, -1, SQLITE_STATIC);
+        r = store_sql_step_done(own);
         if (r < 0)
                 goto fail;
         r = store_sql_prepare(s,
@@ -566,12 +599,18 @@ fail:
         return r;
 }
 
+#define IMAGE_COLUMNS "i.id, i.config, i.rootfs, i.size, i.created_at, i.shared"
+/* An image ns may see: it owns it, or it is shared with every tenant. */
+#define IMAGE_VISIBLE_TO(p) "(i.shared = 1 OR EXISTS (SELECT 1 FROM image_owners o WHERE o.image_id = i.id AND o.namespace = " p "))"
+
 int store_image_resolve(struct store *s, const char *ref, struct store_image **ret)
 {
         return store_image_resolve_ns(s, STORE_DEFAULT_NAMESPACE, ref, ret);
 }
 
-int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, struct store_image **ret)
+/* Resolve ref for ns; digests among the images visible to ns, or among
+ * all of them (all). */
+static int image_resolve(struct store *s, const char *ns, const char *ref, bool all, struct store_image **ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *norm = NULL;
@@ -581,17 +620,23 @@ int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, str
                 _cleanup_free_ char *pattern = xasprintf("%s*", ref);
                 if (!pattern)
                         return -ENOMEM;
-                r = store_sql_prepare(s, "SELECT id, config, rootfs, size, created_at FROM images WHERE id GLOB ?1 LIMIT 2",
-                            &st);
+                r = store_sql_prepare(s,
+                                      all ? "SELECT " IMAGE_COLUMNS " FROM images i WHERE i.id GLOB ?1 LIMIT 2"
+                                          : "SELECT " IMAGE_COLUMNS " FROM images i WHERE i.id GLOB ?1 AND "
+                                            IMAGE_VISIBLE_TO("?2") " LIMIT 2",
+                                      &st);
                 if (r < 0)
                         return r;
                 sqlite3_bind_text(st, 1, pattern, -1, SQLITE_TRANSIENT); /* pattern dies with this block */
+                if (!all)
+                        sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
         } else {
                 norm = image_ref_normalize(ref);
                 if (!norm)
                         return -EINVAL;
+                /* A namespace's names are of images it owns (store_image_put_ns). */
                 r = store_sql_prepare(s,
-                                      "SELECT i.id, i.config, i.rootfs, i.size, i.created_at FROM image_tags t "
+                                      "SELECT " IMAGE_COLUMNS " FROM image_tags t "
                                       "JOIN images i ON i.id = t.image_id WHERE t.namespace = ?2 AND t.name = ?1",
                                       &st);
                 if (r < 0)
@@ -618,9 +663,90 @@ int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, str
         return 0;
 }
 
+int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, struct store_image **ret)
+{
+        return image_resolve(s, ns, ref, false, ret);
+}
+
+int store_image_resolve_all(struct store *s, const char *ns, const char *ref, struct store_image **ret)
+{
+        return image_resolve(s, ns, ref, true, ret);
+}
+
+int store_image_own(struct store *s, const char *ns, const char *id)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = store_sql_prepare(s,
+                                  "INSERT OR IGNORE INTO image_owners(namespace, image_id) "
+                                  "SELECT ?1, id FROM images WHERE id = ?2 AND shared = 0",
+                                  &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        return store_sql_step_done(st);
+}
+
+int store_image_set_shared(struct store *s, const char *id, bool shared)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ sqlite3_stmt *own = NULL;
+        int r;
+
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = store_sql_prepare(s, "UPDATE images SET shared = ?2 WHERE id = ?1", &st);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, shared ? 1 : 0);
+        r = store_sql_step_done(st);
+        if (r < 0)
+                goto fail;
+        if (sqlite3_changes(s->db) == 0) {
+                r = -ENOENT;
+                goto fail;
+        }
+        /* No longer shared: the namespaces whose functions use it keep it. */
+        if (!shared) {
+                r = store_sql_prepare(s,
+                                      "INSERT OR IGNORE INTO image_owners(namespace, image_id) "
+                                      "SELECT DISTINCT namespace, image_id FROM functions WHERE image_id = ?1",
+                                      &own);
+                if (r < 0)
+                        goto fail;
+                sqlite3_bind_text(own, 1, id, -1, SQLITE_STATIC);
+                r = store_sql_step_done(own);
+                if (r < 0)
+                        goto fail;
+        }
+        return store_sql_exec(s, "COMMIT");
+fail:
+        (void) store_sql_exec(s, "ROLLBACK");
+        return r;
+}
+
+int store_image_owned_bytes(struct store *s, const char *ns, uint64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = store_sql_prepare(s,
+                                      "SELECT COALESCE(SUM(i.size), 0) FROM images i JOIN image_owners o "
+                                      "ON o.image_id = i.id WHERE o.namespace = ?1 AND i.shared = 0",
+                                      &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
 int store_image_list(struct store *s, struct store_image ***ret)
 {
-        return store_image_list_ns(s, STORE_DEFAULT_NAMESPACE, ret);
+        return store_image_list_ns(s, NULL, ret);
 }
 
 int store_image_list_ns(struct store *s, const char *ns, struct store_image ***ret)
@@ -631,11 +757,8 @@ int store_image_list_ns(struct store *s, const char *ns, struct store_image ***r
         int r, rc;
 
         r = store_sql_prepare(s,
-                              "SELECT id, config, rootfs, size, created_at FROM images i WHERE ?1 IS NULL "
-                              "OR EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.namespace = ?1) "
-                              "OR EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id AND f.namespace = ?1) "
-                              "OR NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
-                              "ORDER BY created_at DESC, id",
+                              "SELECT " IMAGE_COLUMNS " FROM images i WHERE ?1 IS NULL OR " IMAGE_VISIBLE_TO("?1")
+                              " ORDER BY i.created_at DESC, i.id",
                               &st);
         if (r < 0)
                 return r;
@@ -685,6 +808,7 @@ int store_image_users(struct store *s, const char *ns, const char *id, char ***r
 int store_image_untag(struct store *s, const char *ns, const char *id, const char *tag, bool *ret_gone)
 {
         _cleanup_stmt_ sqlite3_stmt *del = NULL;
+        _cleanup_stmt_ sqlite3_stmt *own = NULL;
         _cleanup_stmt_ sqlite3_stmt *img = NULL;
         int r;
 
@@ -703,9 +827,24 @@ int store_image_untag(struct store *s, const char *ns, const char *id, const cha
         r = store_sql_step_done(del);
         if (r < 0)
                 goto fail;
-        /* The image row goes with its last tag unless a function pins it. */
+        /* Without a name in ns and a function of ns, ns lets go of it. */
         r = store_sql_prepare(s,
-                              "DELETE FROM images WHERE id = ?1 "
+                              "DELETE FROM image_owners WHERE namespace = ?1 AND image_id = ?2 "
+                              "AND NOT EXISTS (SELECT 1 FROM image_tags WHERE namespace = ?1 AND image_id = ?2) "
+                              "AND NOT EXISTS (SELECT 1 FROM functions WHERE namespace = ?1 AND image_id = ?2)",
+                              &own);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(own, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(own, 2, id, -1, SQLITE_STATIC);
+        r = store_sql_step_done(own);
+        if (r < 0)
+                goto fail;
+        /* The image row goes with its last owner unless a function pins it
+         * or it is shared with every tenant. */
+        r = store_sql_prepare(s,
+                              "DELETE FROM images WHERE id = ?1 AND shared = 0 "
+                              "AND NOT EXISTS (SELECT 1 FROM image_owners WHERE image_id = ?1) "
                               "AND NOT EXISTS (SELECT 1 FROM image_tags WHERE image_id = ?1) "
                               "AND NOT EXISTS (SELECT 1 FROM functions WHERE image_id = ?1)",
                               &img);
@@ -745,7 +884,8 @@ int store_image_prune(struct store *s, char ***ret)
         if (r < 0)
                 return r;
         r = store_sql_prepare(s,
-                              "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
+                              "SELECT id FROM images i WHERE shared = 0 "
+                              "AND NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
                               "AND NOT EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id) ORDER BY id",
                               &sel);
         if (r < 0)

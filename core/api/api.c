@@ -67,6 +67,8 @@ static const struct {
         [ROUTE_TENANT] = { NULL, api_tenants },
         [ROUTE_TENANT_TOKENS] = { NULL, api_tenants },
         [ROUTE_TENANT_TOKEN] = { NULL, api_tenants },
+        [ROUTE_SHARED_IMAGES] = { NULL, api_images },
+        [ROUTE_SHARED_IMAGE] = { NULL, api_images },
 };
 
 

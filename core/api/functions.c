@@ -195,7 +195,11 @@ static void functions_deploy(struct http_request *req, bool update)
                         return;
                 }
         }
-        r = store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
+        /* A tenant deploys its own images and shared ones; the admin any
+         * image, which the namespace then owns (store/db.h). */
+        r = api_caller(req)->kind == CALLER_TENANT
+                    ? store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img)
+                    : store_image_resolve_all(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
         if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
                 http_respond_error(req, 400,
                                    "image '%s' %s: import it first (POST /system/images or 'sfaasd image import')",
@@ -220,6 +224,8 @@ static void functions_deploy(struct http_request *req, bool update)
         f.image_id = img->id;
         f.spec_json = spec_s;
         r = update ? store_function_update(sf->store, &f) : store_function_create(sf->store, &f);
+        if (r >= 0 && !img->shared && (r = store_image_own(sf->store, ns, img->id)) < 0)
+                log_error_errno(r, "cannot record that namespace '%s' owns image %s", ns, img->id);
         store_image_free(img);
         if (r == -ENOENT) {
                 http_respond_error(req, 404, "function '%s' not found in namespace '%s'", f.name, ns);

@@ -63,6 +63,9 @@ static const struct route_rule rules[ROUTE__COUNT] = {
         [ROUTE_TENANT] = { "/system/tenants/{ns}", "GET, DELETE", POLICY_TENANT, POLICY_ADMIN },
         [ROUTE_TENANT_TOKENS] = { "/system/tenants/{ns}/tokens", "GET, POST", POLICY_ADMIN, POLICY_ADMIN },
         [ROUTE_TENANT_TOKEN] = { "/system/tenants/{ns}/tokens/{id}", "DELETE", POLICY_ADMIN, POLICY_ADMIN },
+        /* Base images the admin shares with every tenant. */
+        [ROUTE_SHARED_IMAGES] = { "/system/shared-images", "GET, HEAD", POLICY_ADMIN, POLICY_ADMIN },
+        [ROUTE_SHARED_IMAGE] = { "/system/shared-images/{ref}", "PUT, DELETE", POLICY_ADMIN, POLICY_ADMIN },
 };
 
 const struct route_rule *route_rule(enum route_id id)
@@ -231,6 +234,11 @@ static int match_system(const char *method, const char *p, struct route *r)
                 if (!copy_seg(r->name, sizeof r->name, p + 6, strlen(p + 6)) || !r->name[0] ||
                     strchr(r->name, '/'))
                         return -EINVAL;
+        } else if (strcmp(p, "shared-images") == 0) {
+                r->id = ROUTE_SHARED_IMAGES;
+        } else if (str_startswith(p, "shared-images/") && p[14]) {
+                r->id = ROUTE_SHARED_IMAGE;
+                r->rest = p + 14;
         } else if (strcmp(p, "tenants") == 0) {
                 r->id = ROUTE_TENANTS;
         } else if (str_startswith(p, "tenants/")) {

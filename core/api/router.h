@@ -36,6 +36,8 @@ enum route_id {
         ROUTE_TENANT,          /* /system/tenants/{ns} (sfaasd): name = ns = the tenant */
         ROUTE_TENANT_TOKENS,   /* /system/tenants/{ns}/tokens (sfaasd) */
         ROUTE_TENANT_TOKEN,    /* /system/tenants/{ns}/tokens/{id} (sfaasd): rest = the token id */
+        ROUTE_SHARED_IMAGES,   /* GET /system/shared-images (sfaasd) */
+        ROUTE_SHARED_IMAGE,    /* /system/shared-images/{ref} (sfaasd): rest = the reference */
         ROUTE__COUNT
 };
 

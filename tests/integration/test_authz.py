@@ -93,6 +93,10 @@ def build(pattern, method, ns, world):
         return "/system/images/busybox:latest", {"params": q}                          # DELETE: 409 (in use)
     if pattern == "/system/images/prune":
         return "/system/images/prune", {}
+    if pattern == "/system/shared-images":
+        return "/system/shared-images", {}
+    if pattern == "/system/shared-images/{ref}":
+        return "/system/shared-images/nothing:1", {"params": q}                      # 404
     if pattern == "/system/scale-function/{name}":
         return "/system/scale-function/" + fn, {"json": {"serviceName": fn, "replicas": 0, "namespace": ns}}
     if pattern == "/system/secrets":
@@ -120,7 +124,8 @@ def build(pattern, method, ns, world):
 
 # Routes whose request names no namespace at all.
 NO_NAMESPACE = {"/", "/healthz", "/ui/{file}", "/metrics", "/system/namespaces", "/system/info",
-                "/system/whoami", "/system/history", "/system/tenants", "/system/images/prune"}
+                "/system/whoami", "/system/history", "/system/tenants", "/system/images/prune",
+                "/system/shared-images"}
 # Routes where the namespace is found from an id, not named: another
 # tenant's object is "not found", exactly as one that does not exist.
 BY_ID = {"/system/async/{id}"}

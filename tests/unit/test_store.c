@@ -102,8 +102,10 @@ static void test_namespace_delete_drops_its_image_names(void **state)
         assert_int_equal(store_namespace_create(f->s, "tenant-x", NULL, NULL), 0);
         assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", "private:v1", &img), -ENOENT);
         assert_null(img);
-        /* The content itself is still there, by id. */
-        assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", ID1, &img), 0);
+        /* The content itself is still there, by id, for the admin; the new
+         * tenant-x does not own it. */
+        assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", ID1, &img), -ENOENT);
+        assert_int_equal(store_image_resolve_all(f->s, "tenant-x", ID1, &img), 0);
         store_image_free(img);
 }
 
