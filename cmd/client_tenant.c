@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/client.h"
 #include "cmd/client_cli.h"
@@ -21,6 +22,7 @@
 #include "core/api/router.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "store/audit.h"
 
 enum {
         OPT_JSON = CLI_OPT_FIRST_OWN,
@@ -29,6 +31,9 @@ enum {
         OPT_LITERAL,
         OPT_FROM_FILE,
         OPT_REPLACE,
+        OPT_AFTER,
+        OPT_LIMIT,
+        OPT_DATA,
 };
 
 #define SECRET_FILE_MAX (512u << 10)
@@ -44,6 +49,9 @@ struct args {
         const char *literal;   /* --from-literal */
         const char *file;      /* --from-file */
         bool replace;
+        const char *after;     /* --after */
+        const char *limit;     /* --limit */
+        const char *data;      /* --data */
         char **rest;
         int n_rest;
 };
@@ -58,6 +66,9 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help, 
                 { "from-literal", required_argument, NULL, OPT_LITERAL },
                 { "from-file", required_argument, NULL, OPT_FROM_FILE },
                 { "replace", no_argument, NULL, OPT_REPLACE },
+                { "after", required_argument, NULL, OPT_AFTER },
+                { "limit", required_argument, NULL, OPT_LIMIT },
+                { "data", required_argument, NULL, OPT_DATA },
                 COMMON_LONGOPTS,
                 {},
         };
@@ -81,6 +92,9 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help, 
                 case OPT_LITERAL: a->literal = optarg; break;
                 case OPT_FROM_FILE: a->file = optarg; break;
                 case OPT_REPLACE: a->replace = true; break;
+                case OPT_AFTER: a->after = optarg; break;
+                case OPT_LIMIT: a->limit = optarg; break;
+                case OPT_DATA: a->data = optarg; break;
                 default: return usage_error(cmd, "unexpected option");
                 }
         }
@@ -446,6 +460,129 @@ int cmd_secret(int argc, char **argv)
                 return r ? r : flush_stdout();
         }
         return usage_error("secret", "unknown subcommand '%s'", sub);
+}
+
+/* ---- audit ------------------------------------------------------------- */
+
+static const char audit_help[] =
+        "usage: sfaasd audit [list] [-n NS] [--after SEQ] [--limit N] [--json] [OPTIONS]\n"
+        "       sfaasd audit verify [--data DIR]\n"
+        "\n"
+        "The audit trail: every control-plane change and every refused request, with\n"
+        "who, which credential, from where, what, the answer and when. The admin reads\n"
+        "every record (or one namespace's with -n), a tenant its own.\n"
+        "verify walks the hash chain of the records in the data folder's database\n"
+        "(read-only, beside a running daemon too) and prints the head; keep the head\n"
+        "elsewhere to notice records cut off the end.\n"
+        "\n"
+        "      --after SEQ           records after this one (list)\n"
+        "      --limit N             at most N records (list; default 100, at most 1000)\n"
+        "      --data DIR            the data folder (verify; default ./.sfaasd-data)\n"
+        "      --json                print the gateway's JSON as is (list)\n" COMMON_HELP;
+
+static int audit_verify(const struct args *a)
+{
+        _cleanup_free_ char *db = xasprintf("%s/sfaasd.db", a->data ? a->data : "./.sfaasd-data");
+        struct store_audit_verify v;
+        struct sf_err e = {};
+        int r;
+
+        if (!db)
+                return fail(-ENOMEM, &e);
+        if (access(db, R_OK) < 0) {
+                fprintf(stderr, "sfaasd: audit verify: cannot read '%s': %s\n", db, strerror(errno));
+                return 1;
+        }
+        r = store_audit_verify_file(db, &v, &e);
+        if (r < 0)
+                return fail(r, &e);
+        if (v.bad_seq) {
+                fprintf(stderr, "sfaasd: %s (%llu records read)\n", e.msg, (unsigned long long) v.records);
+                return 1;
+        }
+        if (v.records)
+                printf("audit chain intact: %llu records, head %lld %s\n", (unsigned long long) v.records,
+                       (long long) v.head_seq, v.head);
+        else
+                printf("audit chain intact: no records\n");
+        return flush_stdout();
+}
+
+int cmd_audit(int argc, char **argv)
+{
+        struct args a;
+        const char *sub = "list";
+        const char *query[3];
+        _cleanup_free_ char *qns = NULL, *qafter = NULL, *qlimit = NULL;
+        _cleanup_(json_decrefp) json_t *ans = NULL;
+        struct client_response resp = {};
+        size_t nq = 0, i;
+        json_t *rec;
+        int r;
+
+        if (argc >= 2 && argv[1][0] != '-') {
+                sub = argv[1];
+                argc--;
+                argv++;
+        } else if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+                fputs(audit_help, stdout);
+                return 0;
+        }
+        r = parse_args(argc, argv, "audit", audit_help, &a);
+        if (r)
+                return r < 0 ? 0 : r;
+        if (a.n_rest)
+                return usage_error("audit", "unexpected argument '%s'", a.rest[0]);
+        if (strcmp(sub, "verify") == 0)
+                return audit_verify(&a);
+        if (strcmp(sub, "list") != 0 && strcmp(sub, "ls") != 0)
+                return usage_error("audit", "unknown subcommand '%s'", sub);
+        if ((a.ns && !(qns = xasprintf("namespace=%s", a.ns))) || (a.after && !(qafter = xasprintf("after=%s", a.after))) ||
+            (a.limit && !(qlimit = xasprintf("limit=%s", a.limit))))
+                return fail(-ENOMEM, &(struct sf_err) {});
+        if (qns)
+                query[nq++] = qns;
+        if (qafter)
+                query[nq++] = qafter;
+        if (qlimit)
+                query[nq++] = qlimit;
+        {
+                struct client cl = {};
+                struct sf_err e = {};
+                r = connect_client(&cl, &a.co, true);
+                if (r > 0)
+                        return r;
+                r = client_do(&cl,
+                              &(struct client_request) { .method = "GET", .path = "/system/audit", .query = query,
+                                                         .n_query = nq, .auth = true },
+                              &resp, &e);
+                client_release(&cl);
+                if (r < 0)
+                        return fail(r, &e);
+        }
+        if (!is_2xx(resp.status))
+                r = fail_response(&resp, true, "audit");
+        else if (a.json) {
+                print_raw_json(&resp);
+                r = flush_stdout();
+        } else if (!(ans = parse_answer(&resp, "audit"))) {
+                r = 1;
+        } else {
+                printf("%-6s  %-30s  %-9s  %-16s  %-12s  %-15s  %3s  %s\n", "SEQ", "TIME", "ACTOR", "TENANT",
+                       "CREDENTIAL", "ADDRESS", "ST", "REQUEST / DETAIL");
+                json_array_foreach(ans, i, rec) {
+                        const char *cred = str_of(rec, "credential"), *detail = str_of(rec, "detail");
+                        printf("%-6lld  %-30s  %-9s  %-16s  %-12s  %-15s  %3lld  %s %s%s%s\n",
+                               (long long) json_integer_value(json_object_get(rec, "seq")), str_of(rec, "time"),
+                               str_of(rec, "actor"), *str_of(rec, "tenant") ? str_of(rec, "tenant") : "-",
+                               *cred ? cred : "-", str_of(rec, "address"),
+                               (long long) json_integer_value(json_object_get(rec, "status")), str_of(rec, "method"),
+                               str_of(rec, "path"), *detail ? ": " : "", detail);
+                }
+                r = flush_stdout();
+        }
+        client_response_release(&resp);
+        return r;
 }
 
 /* ---- routes ------------------------------------------------------------ */

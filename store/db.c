@@ -128,6 +128,22 @@ static const char *const migrations[] = {
         "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT namespace, image_id FROM functions;"
         "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT '" STORE_DEFAULT_NAMESPACE "', id FROM images "
         "  WHERE id NOT IN (SELECT image_id FROM image_owners);",
+        /* 8 -> 9: the hash-chained audit trail (store/audit.c); never
+         * pruned with a namespace. */
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  time INTEGER NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  tenant TEXT NOT NULL,"
+        "  credential TEXT NOT NULL,"
+        "  address TEXT NOT NULL,"
+        "  method TEXT NOT NULL,"
+        "  path TEXT NOT NULL,"
+        "  status INTEGER NOT NULL,"
+        "  detail TEXT NOT NULL,"
+        "  prev_hash TEXT NOT NULL,"
+        "  hash TEXT NOT NULL);"
+        "CREATE INDEX audit_by_tenant ON audit(tenant, seq);",
 };
 
 /* The schema version this binary migrates to. */

@@ -32,6 +32,7 @@ struct routed {
         int match;                /* route_match()'s result */
         struct route rt;
         struct access access;     /* who is asking, and the route table's answer */
+        char note[256];           /* what the handler did, for the audit (api_audit_note) */
 };
 
 /* At the head: identify the caller when the policy needs to, and decide

@@ -69,6 +69,7 @@ static const struct {
         [ROUTE_TENANT_TOKEN] = { NULL, api_tenants },
         [ROUTE_SHARED_IMAGES] = { NULL, api_images },
         [ROUTE_SHARED_IMAGE] = { NULL, api_images },
+        [ROUTE_AUDIT] = { NULL, api_audit },
 };
 
 

@@ -35,6 +35,13 @@ int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, siz
 /* The request entry points given to the HTTP server (api.c). */
 int api_on_head(struct http_request *req);
 void api_on_request(struct http_request *req);
+/* audit.c: called for every answer (the server's response hook): appends
+ * refusals and control-plane changes to the audit trail. */
+void api_on_response(struct http_request *req, int status);
+/* audit.c: what the handler did, in the request's audit record. */
+void api_audit_note(struct http_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* audit.c: GET /system/audit. */
+void api_audit(struct http_request *req, const struct route *rt);
 
 /* functions.c: GET/POST/PUT/DELETE /system/functions, GET /system/function/{name}. */
 void api_functions(struct http_request *req, const struct route *rt);

@@ -224,9 +224,16 @@ static void functions_deploy(struct http_request *req, bool update)
         f.image_id = img->id;
         f.spec_json = spec_s;
         r = update ? store_function_update(sf->store, &f) : store_function_create(sf->store, &f);
-        if (r >= 0 && !img->shared && (r = store_image_own(sf->store, ns, img->id)) < 0)
-                log_error_errno(r, "cannot record that namespace '%s' owns image %s", ns, img->id);
+        if (r >= 0 && !img->shared) {
+                int k = store_image_own(sf->store, ns, img->id);
+                if (k < 0)
+                        log_error_errno(k, "cannot record that namespace '%s' owns image %s", ns, img->id);
+        }
+        if (r >= 0)
+                api_audit_note(req, "%s function '%s' image '%.100s' (%s)", update ? "updated" : "deployed", f.name,
+                               f.image, img->id);
         store_image_free(img);
+        f.image_id = NULL;
         if (r == -ENOENT) {
                 http_respond_error(req, 404, "function '%s' not found in namespace '%s'", f.name, ns);
                 return;

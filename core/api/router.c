@@ -66,6 +66,8 @@ static const struct route_rule rules[ROUTE__COUNT] = {
         /* Base images the admin shares with every tenant. */
         [ROUTE_SHARED_IMAGES] = { "/system/shared-images", "GET, HEAD", POLICY_ADMIN, POLICY_ADMIN },
         [ROUTE_SHARED_IMAGE] = { "/system/shared-images/{ref}", "PUT, DELETE", POLICY_ADMIN, POLICY_ADMIN },
+        /* The admin reads every record, a tenant its own (core/api/audit.c). */
+        [ROUTE_AUDIT] = { "/system/audit", "GET, HEAD", POLICY_TENANT, POLICY_TENANT },
 };
 
 const struct route_rule *route_rule(enum route_id id)
@@ -234,6 +236,8 @@ static int match_system(const char *method, const char *p, struct route *r)
                 if (!copy_seg(r->name, sizeof r->name, p + 6, strlen(p + 6)) || !r->name[0] ||
                     strchr(r->name, '/'))
                         return -EINVAL;
+        } else if (strcmp(p, "audit") == 0) {
+                r->id = ROUTE_AUDIT;
         } else if (strcmp(p, "shared-images") == 0) {
                 r->id = ROUTE_SHARED_IMAGES;
         } else if (str_startswith(p, "shared-images/") && p[14]) {

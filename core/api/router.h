@@ -38,6 +38,7 @@ enum route_id {
         ROUTE_TENANT_TOKEN,    /* /system/tenants/{ns}/tokens/{id} (sfaasd): rest = the token id */
         ROUTE_SHARED_IMAGES,   /* GET /system/shared-images (sfaasd) */
         ROUTE_SHARED_IMAGE,    /* /system/shared-images/{ref} (sfaasd): rest = the reference */
+        ROUTE_AUDIT,           /* GET /system/audit (sfaasd) */
         ROUTE__COUNT
 };
 

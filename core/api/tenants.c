@@ -142,6 +142,7 @@ static void tenant_create(struct http_request *req)
                 return;
         }
         log_info("created tenant '%s'", name);
+        api_audit_note(req, "created tenant '%s'", name);
         {
                 _cleanup_json_ json_t *o = json_pack("{s:s}", "name", name);
                 if (!o) {
@@ -200,6 +201,7 @@ static void tenant_delete(struct http_request *req, const char *ns)
         }
         auth_forget(sf->auth);
         log_info("removed tenant '%s' with its secrets and tokens", ns);
+        api_audit_note(req, "removed tenant '%s'", ns);
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
 
@@ -333,6 +335,7 @@ static void token_create(struct http_request *req, const char *ns)
                 return;
         }
         log_info("issued token %s ('%s') to tenant '%s'", id, name, ns);
+        api_audit_note(req, "issued token %s ('%s')%s", id, name, expires ? " with an expiry" : "");
         api_respond_json(req, 201, o);
         /* The answer's copy of the token is freed with o. */
         {
@@ -359,6 +362,7 @@ static void token_revoke(struct http_request *req, const char *ns, const char *i
         /* Refused from the next request on, cached or not. */
         auth_forget(sf->auth);
         log_info("revoked token %s of tenant '%s'", id, ns);
+        api_audit_note(req, "revoked token %s", id);
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
 

@@ -68,6 +68,7 @@ static void on_http_response(struct http_request *req, int status)
 {
         struct sfaasd *sf = http_server_data(req->server);
         metrics_http_response(sf->metrics, req->method[0] ? req->method : "UNKNOWN", status);
+        api_on_response(req, status);
 }
 
 static void on_grace_expired(uv_timer_t *t)

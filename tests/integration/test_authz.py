@@ -93,6 +93,8 @@ def build(pattern, method, ns, world):
         return "/system/images/busybox:latest", {"params": q}                          # DELETE: 409 (in use)
     if pattern == "/system/images/prune":
         return "/system/images/prune", {}
+    if pattern == "/system/audit":
+        return "/system/audit", {"params": q}
     if pattern == "/system/shared-images":
         return "/system/shared-images", {}
     if pattern == "/system/shared-images/{ref}":

@@ -15,7 +15,9 @@
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 #include "store/db.h"
+#include "store/audit.h"
 #include "store/tenants.h"
+#include <sqlite3.h>
 #define TEST_STORE_FIXTURE
 #include "tests/unit/helpers.h"
 
@@ -83,10 +85,73 @@ static void test_tokens(void **state)
         store_token_list_free(v);
 }
 
+static void append(struct store *s, const char *actor, const char *tenant, int status)
+{
+        struct store_audit_record r = { .actor = (char *) actor, .tenant = (char *) tenant, .credential = "c1",
+                                        .address = "127.0.0.1:1", .method = "POST", .path = "/system/x",
+                                        .status = status, .detail = "d" };
+        assert_int_equal(store_audit_append(s, &r), 0);
+        assert_true(r.seq > 0);
+        assert_int_equal(strlen(r.hash), 64);
+}
+
+static void test_audit_chain(void **state)
+{
+        struct fixture *f = *state;
+        struct store_audit_record **v = NULL;
+        struct store_audit_verify ver;
+        struct sf_err err = { 0 };
+        const char *db = f->path;
+        sqlite3 *raw = NULL;
+
+        assert_int_equal(store_audit_verify_file(db, &ver, &err), 0);
+        assert_int_equal(ver.records, 0);
+        assert_int_equal(ver.bad_seq, 0);
+        append(f->s, "admin", "a", 201);
+        append(f->s, "tenant", "b", 200);
+        append(f->s, "invalid", "a", 401);
+        assert_int_equal(store_audit_list(f->s, NULL, 0, 10, &v), 0);
+        assert_int_equal(v[0]->seq, 1);
+        assert_string_equal(v[0]->prev_hash, "0000000000000000000000000000000000000000000000000000000000000000");
+        assert_string_equal(v[1]->prev_hash, v[0]->hash);
+        assert_string_equal(v[2]->prev_hash, v[1]->hash);
+        assert_null(v[3]);
+        store_audit_list_free(TAKE_PTR(v));
+        assert_int_equal(store_audit_list(f->s, "a", 0, 10, &v), 0);
+        assert_int_equal(v[0]->seq, 1);
+        assert_int_equal(v[1]->seq, 3);
+        assert_null(v[2]);
+        store_audit_list_free(TAKE_PTR(v));
+        assert_int_equal(store_audit_list(f->s, NULL, 1, 1, &v), 0);
+        assert_int_equal(v[0]->seq, 2);
+        assert_null(v[1]);
+        store_audit_list_free(TAKE_PTR(v));
+
+        assert_int_equal(store_audit_verify_file(db, &ver, &err), 0);
+        assert_int_equal(ver.records, 3);
+        assert_int_equal(ver.bad_seq, 0);
+        assert_int_equal(ver.head_seq, 3);
+        /* A field changed behind the store's back. */
+        assert_int_equal(sqlite3_open(db, &raw), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(raw, "UPDATE audit SET detail = 'e' WHERE seq = 2", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_audit_verify_file(db, &ver, &err), 0);
+        assert_int_equal(ver.bad_seq, 2);
+        assert_non_null(strstr(err.msg, "record 2"));
+        /* Put back, then a record removed. */
+        assert_int_equal(sqlite3_exec(raw, "UPDATE audit SET detail = 'd' WHERE seq = 2", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_audit_verify_file(db, &ver, &err), 0);
+        assert_int_equal(ver.bad_seq, 0);
+        assert_int_equal(sqlite3_exec(raw, "DELETE FROM audit WHERE seq = 2", NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_audit_verify_file(db, &ver, &err), 0);
+        assert_int_equal(ver.bad_seq, 3);
+        sqlite3_close(raw);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_tokens, test_store_setup, test_store_teardown),
+                cmocka_unit_test_setup_teardown(test_audit_chain, test_store_setup, test_store_teardown),
         };
         return cmocka_run_group_tests_name("tenants", tests, NULL, NULL);
 }
