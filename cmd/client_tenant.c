@@ -173,13 +173,80 @@ static const char tenant_help[] =
         "       sfaasd tenant list [--json] [OPTIONS]\n"
         "       sfaasd tenant show NAME [OPTIONS]\n"
         "       sfaasd tenant rm NAME [OPTIONS]\n"
+        "       sfaasd tenant quota NAME [KEY=VALUE...] [OPTIONS]\n"
         "\n"
         "Tenants are OpenFaaS namespaces with credentials of their own (see 'sfaasd\n"
         "token'). create, list and rm need the admin; a tenant may show itself.\n"
         "rm refuses a tenant that still has functions; its secrets and tokens go\n"
         "with it.\n"
+        "quota shows a tenant's quotas and what it uses; with KEY=VALUE pairs the\n"
+        "admin sets them (VALUE 0: no limit; \"default\": the config's). Keys:\n"
+        "functions, instances, memory (e.g. 2Gi), cpu (e.g. 1500m), pids, imageBytes,\n"
+        "secrets, asyncQueued, invokeRate (calls per second), invokeConcurrency.\n"
         "\n"
-        "      --json                print the gateway's JSON as is (list)\n" COMMON_HELP;
+        "      --json                print the gateway's JSON as is (list, quota)\n" COMMON_HELP;
+
+/* tenant quota NAME [K=V...]: a table of quota and use, after setting the pairs. */
+static int tenant_quota(const struct args *a)
+{
+        _cleanup_free_ char *path = NULL;
+        _cleanup_(json_decrefp) json_t *ans = NULL, *body = NULL;
+        json_t *quotas, *usage, *v;
+        const char *k;
+        int r;
+
+        if (a->n_rest < 1 || !client_name_valid(a->rest[0]))
+                return usage_error("tenant quota", "a tenant NAME is required");
+        path = xasprintf("/system/tenants/%s", a->rest[0]);
+        if (!path)
+                return fail(-ENOMEM, &(struct sf_err) {});
+        if (a->n_rest > 1) {
+                json_t *q = json_object();
+                body = json_pack("{s:o}", "quotas", q);
+                if (!body)
+                        return fail(-ENOMEM, &(struct sf_err) {});
+                for (int i = 1; i < a->n_rest; i++) {
+                        const char *eq = strchr(a->rest[i], '=');
+                        _cleanup_free_ char *key = eq ? strndup(a->rest[i], (size_t) (eq - a->rest[i])) : NULL;
+                        if (!eq || !key || !*key || !eq[1])
+                                return usage_error("tenant quota", "'%s' is not KEY=VALUE", a->rest[i]);
+                        if (json_object_set_new(q, key, strcmp(eq + 1, "default") == 0 ? json_null()
+                                                                                       : json_string(eq + 1)) < 0)
+                                return fail(-ENOMEM, &(struct sf_err) {});
+                }
+        }
+        r = call_ok(a, "tenant quota", body ? "PUT" : "GET", path, NULL, body, &ans, false);
+        if (r)
+                return r;
+        if (a->json) {
+                _cleanup_(json_decrefp) json_t *out = json_pack("{s:O,s:O}", "quotas", json_object_get(ans, "quotas"),
+                                                                "usage", json_object_get(ans, "usage"));
+                if (!out)
+                        return fail(-ENOMEM, &(struct sf_err) {});
+                json_dumpf(out, stdout, JSON_INDENT(2));
+                putchar('\n');
+                return flush_stdout();
+        }
+        quotas = json_object_get(ans, "quotas");
+        usage = json_object_get(ans, "usage");
+        printf("%-18s  %-14s  %s\n", "QUOTA", "LIMIT", "USED");
+        json_object_foreach(quotas, k, v) {
+                json_t *u = json_object_get(usage, k);
+                char lim[32], used[32] = "-";
+                if (json_is_integer(v) && json_integer_value(v) == 0)
+                        (void) xsnprintf(lim, sizeof lim, "none");
+                else if (json_is_integer(v))
+                        (void) xsnprintf(lim, sizeof lim, "%lld", (long long) json_integer_value(v));
+                else
+                        (void) xsnprintf(lim, sizeof lim, "%s", json_string_value(v) ? json_string_value(v) : "?");
+                if (json_is_integer(u))
+                        (void) xsnprintf(used, sizeof used, "%lld", (long long) json_integer_value(u));
+                else if (json_is_real(u))
+                        (void) xsnprintf(used, sizeof used, "%.3fs", json_real_value(u));
+                printf("%-18s  %-14s  %s\n", k, lim, used);
+        }
+        return flush_stdout();
+}
 
 int cmd_tenant(int argc, char **argv)
 {
@@ -213,6 +280,8 @@ int cmd_tenant(int argc, char **argv)
                                (long long) json_integer_value(json_object_get(t, "tokens")), str_of(t, "createdAt"));
                 return flush_stdout();
         }
+        if (strcmp(sub, "quota") == 0)
+                return tenant_quota(&a);
         if (strcmp(sub, "create") != 0 && strcmp(sub, "show") != 0 && strcmp(sub, "rm") != 0 &&
             strcmp(sub, "remove") != 0)
                 return usage_error("tenant", "unknown subcommand '%s'", sub);

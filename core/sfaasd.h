@@ -22,6 +22,31 @@
 #include "store/image.h"
 #include "store/secrets.h"
 
+/*
+ * A tenant's quotas (README "Tenants"): the config's tenant_* keys are the
+ * defaults, PUT /system/tenants/NS overrides them per tenant. 0: no limit.
+ */
+struct tenant_quota {
+        uint64_t functions;          /* functions deployed */
+        uint64_t instances;          /* warm instances and exec sandboxes running at once */
+        uint64_t memory_bytes;       /* the tenant's cgroup level: memory of all its sandboxes */
+        uint64_t cpu_millis;         /* ... CPU */
+        uint64_t pids;               /* ... processes */
+        uint64_t image_bytes;        /* unpacked size of the images it owns */
+        uint64_t secrets;
+        uint64_t async_queued;       /* async calls queued or running */
+        uint64_t invoke_rate;        /* calls per second (a bucket of as many) */
+        uint64_t invoke_concurrency; /* calls in flight */
+};
+
+/* The operator's ceilings on what one function may ask (0: none). */
+struct function_ceilings {
+        uint64_t memory_bytes;       /* limits.memory, requests.memory */
+        uint64_t cpu_millis;         /* limits.cpu, requests.cpu */
+        uint64_t timeout_ms;         /* envVars.exec_timeout, com.sfaasd.timeout */
+        uint64_t scale_max;          /* com.openfaas.scale.max and .min */
+};
+
 struct sfaasd_config {
         char listen[128];              /* "127.0.0.1:8080" */
         char data_dir[PATH_MAX];       /* absolute after config_finish() */
@@ -53,6 +78,8 @@ struct sfaasd_config {
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
+        struct tenant_quota tenant;    /* every tenant's quotas unless set per tenant */
+        struct function_ceilings ceiling;
 };
 
 struct async;
@@ -63,6 +90,7 @@ struct invocation;
 struct logs;
 struct metrics;
 struct pools;
+struct tenants;
 
 struct sfaasd {
         uv_loop_t loop;
@@ -92,5 +120,6 @@ struct sfaasd {
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */
         struct async *async;              /* the async call queue (core/runtime/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
+        struct tenants *tenants;          /* tenants' quotas in the engines (core/runtime/tenants.h) */
         int exit_code;
 };

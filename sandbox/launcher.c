@@ -1100,6 +1100,22 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
         return 0;
 }
 
+int sandbox_group_set_limits(struct sandbox_launcher *l, const char *group, const struct sandbox_limits *lim,
+                             struct sf_err *err)
+{
+        int r;
+
+        sf_err_clear(err);
+        if (!l || !lim || !valid_group(group))
+                return sf_err_set(err, -EINVAL, "bad cgroup group '%.140s'", group ? group : "(null)");
+        if (l->no_cgroups)
+                return 0;
+        r = sb_cgroup_group_limit(&l->cg, group, lim);
+        if (r < 0)
+                return sf_err_errno(err, r, "cgroup: cannot set the limits of group '%s'", group);
+        return 0;
+}
+
 int sandbox_exit_code(int wait_status)
 {
         if (WIFEXITED(wait_status))

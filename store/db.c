@@ -144,6 +144,9 @@ static const char *const migrations[] = {
         "  prev_hash TEXT NOT NULL,"
         "  hash TEXT NOT NULL);"
         "CREATE INDEX audit_by_tenant ON audit(tenant, seq);",
+        /* 9 -> 10: a tenant's quotas set by the admin (JSON object of the
+         * keys it overrides; core/model/quota.h). */
+        "ALTER TABLE namespaces ADD COLUMN quotas TEXT NOT NULL DEFAULT '{}';",
 };
 
 /* The schema version this binary migrates to. */

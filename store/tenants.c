@@ -155,3 +155,69 @@ int store_token_revoke(struct store *s, const char *ns, const char *id)
                 return r;
         return sqlite3_changes(sqlite3_db_handle(st)) == 0 ? -ENOENT : 0;
 }
+
+int store_tenant_quotas_get(struct store *s, const char *ns, char **ret_json)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        char *j;
+        int rc, r = store_sql_prepare(s, "SELECT quotas FROM namespaces WHERE name = ?1", &st);
+
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc);
+        j = store_sql_column_strdup(st, 0);
+        if (!j)
+                return -ENOMEM;
+        *ret_json = j;
+        return 0;
+}
+
+int store_tenant_quotas_set(struct store *s, const char *ns, const char *json)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = store_sql_prepare(s, "UPDATE namespaces SET quotas = ?2 WHERE name = ?1", &st);
+
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+        r = store_sql_step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(sqlite3_db_handle(st)) == 0 ? -ENOENT : 0;
+}
+
+static int count(struct store *s, const char *sql, const char *ns, uint64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = store_sql_prepare(s, sql, &st);
+
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+int store_tenant_usage(struct store *s, const char *ns, struct store_tenant_usage *ret)
+{
+        struct store_tenant_usage u = { 0 };
+        int r;
+
+        if ((r = count(s, "SELECT COUNT(*) FROM functions WHERE namespace = ?1", ns, &u.functions)) < 0 ||
+            (r = count(s, "SELECT COUNT(*) FROM secrets WHERE namespace = ?1", ns, &u.secrets)) < 0 ||
+            (r = store_image_owned_bytes(s, ns, &u.image_bytes)) < 0 ||
+            (r = count(s, "SELECT COUNT(*) FROM async_calls WHERE namespace = ?1 AND state IN ('queued', 'running')",
+                       ns, &u.async_queued)) < 0)
+                return r;
+        *ret = u;
+        return 0;
+}

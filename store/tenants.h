@@ -45,3 +45,16 @@ int store_token_list(struct store *s, const char *ns, struct store_token ***ret)
 /* Mark token id of ns revoked now; -ENOENT when ns has no such token. A
  * token revoked already keeps its first revocation time (0 returned). */
 int store_token_revoke(struct store *s, const char *ns, const char *id);
+
+/* A tenant's quota overrides: a JSON object as text ("{}" when none). */
+int store_tenant_quotas_get(struct store *s, const char *ns, char **ret_json);
+int store_tenant_quotas_set(struct store *s, const char *ns, const char *json);
+
+/* What a tenant holds now, counted in the store. */
+struct store_tenant_usage {
+        uint64_t functions;
+        uint64_t secrets;
+        uint64_t image_bytes;    /* unpacked size of the images it owns, shared ones not counted */
+        uint64_t async_queued;   /* async calls queued or running */
+};
+int store_tenant_usage(struct store *s, const char *ns, struct store_tenant_usage *ret);

@@ -24,6 +24,7 @@
 #include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "core/runtime/tenants.h"
 
 const struct api_caller *api_caller(struct http_request *req)
 {
@@ -49,12 +50,55 @@ static void check_ns(struct access *a, const char *ns)
         refuse(a, 403, why);
 }
 
+/*
+ * A call to a tenant's function: its invocation rate, and for synchronous
+ * calls its concurrency, from the head to the request's end (answered, or
+ * its client gone: api_on_request_free). Calls that name an invalid
+ * function are left to the handler's 404.
+ */
+static void admit_call(struct sfaasd *sf, const struct route *rt, struct access *a)
+{
+        const char *ns = rt->ns[0] ? rt->ns : STORE_DEFAULT_NAMESPACE;
+        bool concurrent = rt->id == ROUTE_INVOKE;
+        const char *which = "";
+        char why[sizeof a->why];
+
+        if (!rt->method_allowed || !route_valid_name(rt->name) || !route_valid_name(ns))
+                return;
+        if (tenants_call_begin(sf, ns, concurrent, &a->retry_s, &which) == -EAGAIN) {
+                struct tenant_quota q = { 0 };
+                (void) tenants_quota(sf, ns, &q);
+                (void) xsnprintf(why, sizeof why, "too many calls: namespace '%s' is at its %s quota (%llu%s)", ns,
+                                 which,
+                                 (unsigned long long) (strcmp(which, "invokeRate") == 0 ? q.invoke_rate
+                                                                                        : q.invoke_concurrency),
+                                 strcmp(which, "invokeRate") == 0 ? " per second" : " at once");
+                refuse(a, 429, why);
+                return;
+        }
+        if (concurrent) {
+                a->admitted = true;
+                memcpy(a->admitted_ns, ns, strlen(ns) + 1);
+        }
+}
+
+void api_on_request_free(struct http_request *req)
+{
+        struct routed *rd = req->app;
+        if (rd && rd->access.admitted) {
+                rd->access.admitted = false;
+                tenants_call_end(api_sfaasd(req), rd->access.admitted_ns);
+        }
+}
+
 void access_decide(struct sfaasd *sf, struct http_request *req, const struct route *rt, struct access *a)
 {
         memset(a, 0, sizeof *a);
         switch (rt->policy) {
         case POLICY_PUBLIC:
+                return;
         case POLICY_INVOKE:
+                admit_call(sf, rt, a);
                 return;
         case POLICY_METRICS:
                 if (!sf->cfg.metrics_auth)
@@ -116,8 +160,12 @@ void access_check_body(struct http_request *req, const struct route *rt, struct 
 
 void access_respond(struct http_request *req, const struct access *a)
 {
-        if (a->status == 401)
+        if (a->status == 401) {
                 auth_respond_unauthorized(req);
-        else
+        } else if (a->status == 429) {
+                char retry[48];
+                (void) xsnprintf(retry, sizeof retry, "Retry-After: %llu\r\n", (unsigned long long) a->retry_s);
+                http_respond_error_with(req, 429, retry, "%s", a->why);
+        } else
                 http_respond_error(req, a->status, "%s", a->why);
 }

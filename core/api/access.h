@@ -22,8 +22,11 @@
 
 struct access {
         struct api_caller caller;
-        int status;            /* 0: allowed; else 401 or 403 (or 500) to answer */
+        int status;            /* 0: allowed; else 401, 403 or 429 (or 500) to answer */
         char why[192];         /* the refusal, for the answer and the audit */
+        uint64_t retry_s;      /* 429: Retry-After */
+        bool admitted;         /* a call counted in its tenant's concurrency (ended at free) */
+        char admitted_ns[ROUTE_NAME_MAX];
 };
 
 /* A request's route, from its head to its handler (req->app, made by

@@ -38,6 +38,9 @@ void api_on_request(struct http_request *req);
 /* audit.c: called for every answer (the server's response hook): appends
  * refusals and control-plane changes to the audit trail. */
 void api_on_response(struct http_request *req, int status);
+/* access.c: called when a request is freed: ends what its head counted
+ * (a call in its tenant's concurrency). */
+void api_on_request_free(struct http_request *req);
 /* audit.c: what the handler did, in the request's audit record. */
 void api_audit_note(struct http_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* audit.c: GET /system/audit. */

@@ -50,6 +50,7 @@
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/runtime/metrics.h"
+#include "core/runtime/tenants.h"
 
 /* ---- images ---- */
 
@@ -182,6 +183,20 @@ static void import_done(uv_work_t *w, int status)
                 visible = store_image_resolve_ns(sf->store, j->ns, res->id, &before) >= 0;
                 store_image_free(before);
         }
+        if (!visible) {
+                /* A new image for the namespace: within its storage quota. */
+                struct tenant_quota q;
+                uint64_t owned = 0;
+                if (tenants_quota(sf, j->ns, &q) >= 0 && q.image_bytes &&
+                    store_image_owned_bytes(sf->store, j->ns, &owned) >= 0 && owned + res->size > q.image_bytes) {
+                        http_respond_error(req, 409,
+                                           "image %s (%llu bytes) would take namespace '%s' over its imageBytes "
+                                           "quota (%llu of %llu bytes used)",
+                                           res->id, (unsigned long long) res->size, j->ns, (unsigned long long) owned,
+                                           (unsigned long long) q.image_bytes);
+                        goto out;
+                }
+        }
         {
                 /* Tags from the archive plus ?name=, in one transaction. */
                 size_t n = 0;
@@ -246,6 +261,16 @@ static void handle_image_import(struct http_request *req)
 
         if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
                 return;
+        {
+                struct tenant_quota q;
+                uint64_t owned = 0;
+                if (tenants_quota(sf, ns, &q) >= 0 && q.image_bytes &&
+                    store_image_owned_bytes(sf->store, ns, &owned) >= 0 && owned >= q.image_bytes) {
+                        http_respond_error(req, 409, "namespace '%s' uses its whole imageBytes quota (%llu bytes)", ns,
+                                           (unsigned long long) q.image_bytes);
+                        return;
+                }
+        }
         if (req->body_fd < 0 || req->body_file_len == 0) {
                 http_respond_error(req, 400, "request body must be an image archive (docker save or OCI layout tar)");
                 return;

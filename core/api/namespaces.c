@@ -37,6 +37,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/tenants.h"
 
 /* NULL when v is an object of strings (or null, or absent), else why not. */
 static const char *check_string_map(json_t *v)
@@ -165,6 +166,8 @@ static void handle_write(struct http_request *req, const struct route *rt, bool 
                                    name, strerror(-r));
                 return;
         }
+        if (!update)
+                tenants_changed(sf, name); /* its cgroup level with its quotas' limits */
         log_info("%s namespace '%s'", update ? "updated" : "created", name);
         http_respond(req, update ? 202 : 201, NULL, NULL, NULL, 0);
 }
@@ -233,6 +236,7 @@ static void handle_delete(struct http_request *req, const char *name)
         }
         /* Its tokens went with it (store/db.c); cached ones go now. */
         auth_forget(sf->auth);
+        tenants_changed(sf, name);
         log_info("deleted namespace '%s', its secrets and its tokens", name);
         http_respond(req, 202, NULL, NULL, NULL, 0);
 }

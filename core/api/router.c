@@ -60,7 +60,7 @@ static const struct route_rule rules[ROUTE__COUNT] = {
         [ROUTE_ASYNC_STATUS] = { "/system/async/{id}", "GET, HEAD", POLICY_TENANT, POLICY_TENANT },
         [ROUTE_TENANTS] = { "/system/tenants", "GET, POST", POLICY_ADMIN, POLICY_ADMIN },
         /* A tenant reads its own quotas and use. */
-        [ROUTE_TENANT] = { "/system/tenants/{ns}", "GET, DELETE", POLICY_TENANT, POLICY_ADMIN },
+        [ROUTE_TENANT] = { "/system/tenants/{ns}", "GET, PUT, DELETE", POLICY_TENANT, POLICY_ADMIN },
         [ROUTE_TENANT_TOKENS] = { "/system/tenants/{ns}/tokens", "GET, POST", POLICY_ADMIN, POLICY_ADMIN },
         [ROUTE_TENANT_TOKEN] = { "/system/tenants/{ns}/tokens/{id}", "DELETE", POLICY_ADMIN, POLICY_ADMIN },
         /* Base images the admin shares with every tenant. */

@@ -3,10 +3,12 @@
  * Tenants and their tokens (sfaasd; who may call what: core/api/router.c):
  *
  *   GET    /system/tenants                    admin: [{"name","createdAt","tokens"}]
- *   POST   /system/tenants                    admin: {"name"} -> 201 {"name"};
+ *   POST   /system/tenants                    admin: {"name","quotas"?} -> 201 {"name"};
  *                                             409 when it exists
  *   GET    /system/tenants/NS                 the admin, or NS itself:
- *                                             {"name","createdAt","uidBase","tokens"}
+ *                                             {"name","createdAt","uidBase","tokens",
+ *                                             "quotas","usage"}
+ *   PUT    /system/tenants/NS                 admin: {"quotas":{KEY: value|null}}
  *   DELETE /system/tenants/NS                 admin: 200; 404; 409 while it has
  *                                             functions; 403 for openfaas-fn
  *   GET    /system/tenants/NS/tokens          admin: [{"id","name","createdAt",
@@ -33,6 +35,8 @@
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
+#include "core/model/quota.h"
+#include "core/runtime/tenants.h"
 #include "store/tenants.h"
 
 #define TOKEN_EXPIRES_MAX_MS (3650ULL * 24 * 3600 * 1000) /* ten years */
@@ -64,6 +68,34 @@ static json_t *token_json(const struct store_token *t, int64_t now)
                          !t->revoked_at && (!t->expires_at || t->expires_at > now));
 }
 
+/* "quotas" (effective; 0: no limit) and "usage" (what it holds now: the
+ * store's counts, the engines' instances and calls in flight, the kernel's
+ * memory and CPU seconds of its cgroup level). */
+static int add_quotas(struct sfaasd *sf, const char *ns, json_t *o)
+{
+        struct tenant_quota q;
+        struct store_tenant_usage u;
+        struct sandbox_usage cg = { 0 };
+        struct sf_err err = { 0 };
+        uint64_t instances = 0, inflight = 0;
+        json_t *usage;
+        int r;
+
+        if ((r = tenants_quota(sf, ns, &q)) < 0 || (r = store_tenant_usage(sf->store, ns, &u)) < 0)
+                return r;
+        tenants_counts(sf, ns, &instances, &inflight);
+        (void) sandbox_group_usage(sf->launcher, ns, &cg, &err);
+        usage = json_pack("{s:I,s:I,s:I,s:f,s:I,s:I,s:I,s:I}", "functions", (json_int_t) u.functions, "instances",
+                          (json_int_t) instances, "memory", (json_int_t) cg.memory_bytes, "cpu",
+                          (double) cg.cpu_usec / 1e6, "imageBytes", (json_int_t) u.image_bytes, "secrets",
+                          (json_int_t) u.secrets, "asyncQueued", (json_int_t) u.async_queued, "invokeConcurrency",
+                          (json_int_t) inflight);
+        if (!usage || json_object_set_new(o, "quotas", tenant_quota_json(&q)) < 0 ||
+            json_object_set_new(o, "usage", usage) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 /* The tenant's summary; NULL on ENOMEM or a store error (logged). */
 static json_t *tenant_json(struct sfaasd *sf, const struct store_namespace *n, bool detail)
 {
@@ -78,8 +110,13 @@ static json_t *tenant_json(struct sfaasd *sf, const struct store_namespace *n, b
         o = json_pack("{s:s,s:o,s:I}", "name", n->name, "createdAt", time_or_null(n->created_at), "tokens",
                       (json_int_t) count_active(toks, time_unix_ns()));
         store_token_list_free(toks);
-        if (o && detail)
+        if (o && detail) {
                 (void) json_object_set_new(o, "uidBase", json_integer((json_int_t) n->uid_base));
+                if (add_quotas(sf, n->name, o) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
+        }
         return o;
 }
 
@@ -113,6 +150,8 @@ static void tenant_create(struct http_request *req)
 {
         struct sfaasd *sf = api_sfaasd(req);
         _cleanup_json_ json_t *body = api_parse_body_object(req);
+        _cleanup_json_ json_t *quotas = NULL;
+        _cleanup_free_ char *quotas_s = NULL;
         const char *name;
         json_t *v;
         int r;
@@ -132,15 +171,29 @@ static void tenant_create(struct http_request *req)
                 http_respond_error(req, 400, "tenant name '%s' is reserved", name);
                 return;
         }
+        v = json_object_get(body, "quotas");
+        if (v && !json_is_null(v)) {
+                struct sf_err err = { 0 };
+                quotas = json_object();
+                if (!quotas || tenant_quota_merge(quotas, v, &err) < 0 ||
+                    !(quotas_s = json_dumps(quotas, JSON_COMPACT | JSON_SORT_KEYS))) {
+                        http_respond_error(req, quotas ? 400 : 500, "%s", err.msg[0] ? err.msg : "out of memory");
+                        return;
+                }
+        }
         r = store_namespace_create(sf->store, name, "{\"openfaas\":\"1\"}", "{}");
         if (r == -EEXIST) {
                 http_respond_error(req, 409, "tenant '%s' already exists", name);
                 return;
         }
+        if (r >= 0 && quotas_s)
+                r = store_tenant_quotas_set(sf->store, name, quotas_s);
         if (r < 0) {
                 http_respond_error(req, 500, "cannot create tenant '%s': %s", name, strerror(-r));
                 return;
         }
+        /* Its cgroup level with its limits, before its first sandbox. */
+        tenants_changed(sf, name);
         log_info("created tenant '%s'", name);
         api_audit_note(req, "created tenant '%s'", name);
         {
@@ -200,9 +253,64 @@ static void tenant_delete(struct http_request *req, const char *ns)
                 return;
         }
         auth_forget(sf->auth);
+        tenants_changed(sf, ns);
         log_info("removed tenant '%s' with its secrets and tokens", ns);
         api_audit_note(req, "removed tenant '%s'", ns);
         http_respond(req, 200, NULL, NULL, NULL, 0);
+}
+
+/* PUT /system/tenants/NS {"quotas": {KEY: value or null}}: the admin sets
+ * (null: back to the default) a tenant's quotas; the kernel's limits of its
+ * cgroup level follow at once. Answers the tenant as GET does. */
+static void tenant_set_quotas(struct http_request *req, const char *ns)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *body = api_parse_body_object(req);
+        _cleanup_json_ json_t *cur = NULL;
+        _cleanup_free_ char *stored = NULL, *next = NULL;
+        struct sf_err err = { 0 };
+        json_t *changes;
+        int r;
+
+        if (!body)
+                return;
+        changes = json_object_get(body, "quotas");
+        if (!changes) {
+                http_respond_error(req, 400, "field 'quotas' (an object) is required");
+                return;
+        }
+        r = store_tenant_quotas_get(sf->store, ns, &stored);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "tenant '%s' not found", ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read tenant '%s': %s", ns, strerror(-r));
+                return;
+        }
+        cur = json_loads(stored, 0, NULL);
+        if (!json_is_object(cur)) {
+                json_decref(cur);
+                cur = json_object();
+        }
+        if (!cur) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        r = tenant_quota_merge(cur, changes, &err);
+        if (r < 0) {
+                http_respond_error(req, r == -ENOMEM ? 500 : 400, "%s", err.msg[0] ? err.msg : "out of memory");
+                return;
+        }
+        next = json_dumps(cur, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!next || (r = store_tenant_quotas_set(sf->store, ns, next)) < 0) {
+                http_respond_error(req, 500, "cannot store the quotas of '%s': %s", ns, strerror(next ? -r : ENOMEM));
+                return;
+        }
+        tenants_changed(sf, ns);
+        log_info("tenant '%s': quotas %s", ns, next);
+        api_audit_note(req, "quotas %s", next);
+        tenant_get(req, ns);
 }
 
 static void tokens_list(struct http_request *req, const char *ns)
@@ -380,6 +488,8 @@ void api_tenants(struct http_request *req, const struct route *rt)
         case ROUTE_TENANT:
                 if (get)
                         tenant_get(req, rt->ns);
+                else if (strcmp(req->method, "PUT") == 0)
+                        tenant_set_quotas(req, rt->ns);
                 else
                         tenant_delete(req, rt->ns);
                 return;

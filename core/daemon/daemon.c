@@ -28,6 +28,7 @@
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/tenants.h"
 #include "core/sfaasd.h"
 
 static void on_http_closed(struct http_server *s)
@@ -208,6 +209,8 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out;
         }
         r = auth_new(&sf->auth);
+        if (r >= 0)
+                r = tenants_new(&sf->tenants);
         if (r < 0) {
                 log_error_errno(r, "out of memory");
                 goto out;
@@ -240,6 +243,8 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_error("cannot start the sandbox launcher: %s", err.msg);
                 goto out;
         }
+        /* Every tenant's cgroup level with its quotas' limits. */
+        tenants_apply_all(sf);
         sandbox_launcher_sweep(sf->launcher, &swept);
         log_cleanup(&swept, &residue);
         {
@@ -267,6 +272,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         if (r < 0)
                 goto out_loop;
         http_server_on_response(sf->http, on_http_response);
+        http_server_on_request_free(sf->http, api_on_request_free);
         r = http_server_listen(sf->http, sf->cfg.listen);
         if (r < 0) {
                 log_error("cannot listen on '%s': %s", sf->cfg.listen, r == -EINVAL ? "bad address" : uv_strerror(r));
@@ -310,6 +316,7 @@ out:
         history_release(sf->history);
         free(sf->password);
         auth_free(sf->auth);
+        tenants_free(sf->tenants);
         secret_key_wipe(&sf->secret_key);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);

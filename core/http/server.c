@@ -35,6 +35,7 @@ struct http_server {
         bool tcp_closed;
         void (*shutdown_cb)(struct http_server *s);
         void (*on_response)(struct http_request *req, int status);
+        void (*on_free)(struct http_request *req);
         llhttp_settings_t settings;
         /* One read buffer for every connection: libuv reads a stream and calls
          * its read callback before it reads another, and everything kept from
@@ -129,6 +130,8 @@ static void request_free(struct http_request *req)
 {
         if (!req)
                 return;
+        if (req->app && req->server && req->server->on_free)
+                req->server->on_free(req);
         free(req->app);
         free(req->url);
         free(req->path);
@@ -1120,6 +1123,10 @@ void *http_server_data(struct http_server *s) { return s->data; }
 void http_server_on_response(struct http_server *s, void (*cb)(struct http_request *req, int status))
 {
         s->on_response = cb;
+}
+void http_server_on_request_free(struct http_server *s, void (*cb)(struct http_request *req))
+{
+        s->on_free = cb;
 }
 size_t http_server_connections(const struct http_server *s) { return s->n_conns; }
 

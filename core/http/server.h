@@ -128,6 +128,10 @@ void *http_server_data(struct http_server *s);
  * answers, protocol errors (400, 408, 413, 414, 429, 431) and streams. For
  * metrics; it must not answer or free the request. */
 void http_server_on_response(struct http_server *s, void (*cb)(struct http_request *req, int status));
+/* Called once when a request with application state (req->app) is freed,
+ * answered or not (a client gone mid-call): to release what its head
+ * took. It must not answer the request. */
+void http_server_on_request_free(struct http_server *s, void (*cb)(struct http_request *req));
 /* Stop accepting; idle connections are closed; busy ones finish their
  * request and close. cb runs once every connection is gone. */
 void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *s));

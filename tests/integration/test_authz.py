@@ -116,6 +116,8 @@ def build(pattern, method, ns, world):
     if pattern == "/system/async/{id}":
         return "/system/async/" + world["calls"].get(ns, "0123456789abcdef"), {}
     if pattern == "/system/tenants/{ns}":
+        if method == "PUT":
+            return "/system/tenants/" + ns, {"json": {"quotas": {"nonsense": 1}}}      # 400
         return "/system/tenants/" + ns, {}                                            # DELETE: 409 (functions)
     if pattern == "/system/tenants/{ns}/tokens":
         return "/system/tenants/%s/tokens" % ns, {"json": {"name": "bad name!"}}      # POST: 400

@@ -15,6 +15,7 @@
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 #include "store/db.h"
+#include "core/model/quota.h"
 #include "store/audit.h"
 #include "store/tenants.h"
 #include <sqlite3.h>
@@ -147,11 +148,72 @@ static void test_audit_chain(void **state)
         sqlite3_close(raw);
 }
 
+static void test_quota_model(void **state)
+{
+        struct tenant_quota d = { .functions = 1000, .secrets = 1000 }, q;
+        struct function_ceilings c = { .memory_bytes = 4ULL << 30, .cpu_millis = 4000, .timeout_ms = 3600000,
+                                       .scale_max = 100 };
+        struct sf_err err = { 0 };
+        json_t *o = json_object(), *ch, *spec;
+        char *s;
+
+        ch = json_pack("{s:i,s:s,s:s,s:i}", "functions", 5, "memory", "1Gi", "cpu", "1500m", "pids", 0);
+        assert_int_equal(tenant_quota_merge(o, ch, &err), 0);
+        json_decref(ch);
+        s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        assert_int_equal(tenant_quota_effective(&d, s, &q, &err), 0);
+        free(s);
+        assert_int_equal(q.functions, 5);
+        assert_int_equal(q.memory_bytes, 1ULL << 30);
+        assert_int_equal(q.cpu_millis, 1500);
+        assert_int_equal(q.pids, 0);
+        assert_int_equal(q.secrets, 1000);
+        /* null goes back to the default; bad keys and values refused */
+        ch = json_pack("{s:n}", "functions");
+        assert_int_equal(tenant_quota_merge(o, ch, &err), 0);
+        json_decref(ch);
+        assert_null(json_object_get(o, "functions"));
+        ch = json_pack("{s:i}", "bogus", 1);
+        assert_int_equal(tenant_quota_merge(o, ch, &err), -EINVAL);
+        json_decref(ch);
+        ch = json_pack("{s:s}", "memory", "lots");
+        assert_int_equal(tenant_quota_merge(o, ch, &err), -EINVAL);
+        json_decref(ch);
+        ch = json_pack("{s:i}", "cpu", 2); /* a bare number is CPUs */
+        assert_int_equal(tenant_quota_merge(o, ch, &err), 0);
+        json_decref(ch);
+        s = json_dumps(o, JSON_COMPACT);
+        assert_int_equal(tenant_quota_effective(&d, s, &q, &err), 0);
+        free(s);
+        assert_int_equal(q.cpu_millis, 2000);
+        json_decref(o);
+
+        spec = json_pack("{s:{s:s}}", "limits", "memory", "4Gi");
+        assert_int_equal(function_check_ceilings(&c, spec, &err), 0);
+        json_decref(spec);
+        spec = json_pack("{s:{s:s}}", "limits", "memory", "64Gi");
+        assert_int_equal(function_check_ceilings(&c, spec, &err), -E2BIG);
+        assert_non_null(strstr(err.msg, "limits.memory '64Gi'"));
+        assert_non_null(strstr(err.msg, "function_max_memory"));
+        json_decref(spec);
+        spec = json_pack("{s:{s:s}}", "annotations", "com.openfaas.scale.max", "101");
+        assert_int_equal(function_check_ceilings(&c, spec, &err), -E2BIG);
+        json_decref(spec);
+        spec = json_pack("{s:{s:s}}", "envVars", "exec_timeout", "61m");
+        assert_int_equal(function_check_ceilings(&c, spec, &err), -E2BIG);
+        json_decref(spec);
+        c = (struct function_ceilings) { 0 }; /* no ceilings */
+        spec = json_pack("{s:{s:s}}", "limits", "memory", "64Gi");
+        assert_int_equal(function_check_ceilings(&c, spec, &err), 0);
+        json_decref(spec);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_tokens, test_store_setup, test_store_teardown),
                 cmocka_unit_test_setup_teardown(test_audit_chain, test_store_setup, test_store_teardown),
+                cmocka_unit_test(test_quota_model),
         };
         return cmocka_run_group_tests_name("tenants", tests, NULL, NULL);
 }
