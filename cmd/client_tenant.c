@@ -34,6 +34,7 @@ enum {
         OPT_AFTER,
         OPT_LIMIT,
         OPT_DATA,
+        OPT_FUNCTION,
 };
 
 #define SECRET_FILE_MAX (512u << 10)
@@ -52,6 +53,7 @@ struct args {
         const char *after;     /* --after */
         const char *limit;     /* --limit */
         const char *data;      /* --data */
+        const char *function;  /* --function */
         char **rest;
         int n_rest;
 };
@@ -69,6 +71,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help, 
                 { "after", required_argument, NULL, OPT_AFTER },
                 { "limit", required_argument, NULL, OPT_LIMIT },
                 { "data", required_argument, NULL, OPT_DATA },
+                { "function", required_argument, NULL, OPT_FUNCTION },
                 COMMON_LONGOPTS,
                 {},
         };
@@ -95,6 +98,7 @@ static int parse_args(int argc, char **argv, const char *cmd, const char *help, 
                 case OPT_AFTER: a->after = optarg; break;
                 case OPT_LIMIT: a->limit = optarg; break;
                 case OPT_DATA: a->data = optarg; break;
+                case OPT_FUNCTION: a->function = optarg; break;
                 default: return usage_error(cmd, "unexpected option");
                 }
         }
@@ -174,6 +178,7 @@ static const char tenant_help[] =
         "       sfaasd tenant show NAME [OPTIONS]\n"
         "       sfaasd tenant rm NAME [OPTIONS]\n"
         "       sfaasd tenant quota NAME [KEY=VALUE...] [OPTIONS]\n"
+        "       sfaasd tenant invoke-auth NAME [on|off] [OPTIONS]\n"
         "\n"
         "Tenants are OpenFaaS namespaces with credentials of their own (see 'sfaasd\n"
         "token'). create, list and rm need the admin; a tenant may show itself.\n"
@@ -183,6 +188,9 @@ static const char tenant_help[] =
         "admin sets them (VALUE 0: no limit; \"default\": the config's). Keys:\n"
         "functions, instances, memory (e.g. 2Gi), cpu (e.g. 1500m), pids, imageBytes,\n"
         "secrets, asyncQueued, invokeRate (calls per second), invokeConcurrency.\n"
+        "invoke-auth shows or sets whether calls to the tenant's functions need a\n"
+        "credential (the tenant's token, or an invoke key: see 'sfaasd key'); the\n"
+        "tenant may set it too.\n"
         "\n"
         "      --json                print the gateway's JSON as is (list, quota)\n" COMMON_HELP;
 
@@ -282,6 +290,24 @@ int cmd_tenant(int argc, char **argv)
         }
         if (strcmp(sub, "quota") == 0)
                 return tenant_quota(&a);
+        if (strcmp(sub, "invoke-auth") == 0) {
+                _cleanup_(json_decrefp) json_t *body = NULL;
+                if (a.n_rest < 1 || a.n_rest > 2 || !client_name_valid(a.rest[0]) ||
+                    (a.n_rest == 2 && strcmp(a.rest[1], "on") != 0 && strcmp(a.rest[1], "off") != 0))
+                        return usage_error("tenant", "invoke-auth needs a tenant NAME and on, off or nothing");
+                path = xasprintf("/system/tenants/%s/invoke", a.rest[0]);
+                if (a.n_rest == 2)
+                        body = json_pack("{s:b}", "auth", strcmp(a.rest[1], "on") == 0);
+                if (!path || (a.n_rest == 2 && !body))
+                        return fail(-ENOMEM, &(struct sf_err) {});
+                r = call_ok(&a, "tenant invoke-auth", body ? "PUT" : "GET", path, NULL, body, &ans, false);
+                if (r)
+                        return r;
+                printf("calls to %s's functions %s\n", a.rest[0],
+                       json_is_true(json_object_get(ans, "auth")) ? "need a credential (a token or an invoke key)"
+                                                                  : "are open");
+                return flush_stdout();
+        }
         if (strcmp(sub, "create") != 0 && strcmp(sub, "show") != 0 && strcmp(sub, "rm") != 0 &&
             strcmp(sub, "remove") != 0)
                 return usage_error("tenant", "unknown subcommand '%s'", sub);
@@ -317,6 +343,22 @@ int cmd_tenant(int argc, char **argv)
 
 /* ---- token ------------------------------------------------------------- */
 
+static const char key_help[] =
+        "usage: sfaasd key create TENANT [--function F] [--name NAME] [--expires DURATION] [OPTIONS]\n"
+        "       sfaasd key list TENANT [--json] [OPTIONS]\n"
+        "       sfaasd key revoke TENANT ID [OPTIONS]\n"
+        "\n"
+        "Invoke keys open calls to a tenant's functions once it closed them ('sfaasd\n"
+        "tenant invoke-auth TENANT on'): of one function (--function) or of all of\n"
+        "them. The tenant issues them itself (or the admin); they are good for\n"
+        "nothing else. create prints the key once; callers send it as\n"
+        "'Authorization: Bearer KEY' (sfaasd invoke -H 'Authorization: Bearer KEY').\n"
+        "\n"
+        "      --function F          the one function the key calls (default: all)\n"
+        "      --name NAME           what the key is for (default \"key\")\n"
+        "      --expires DURATION    e.g. 12h or 90d (default: never)\n"
+        "      --json                print the gateway's JSON as is (list)\n" COMMON_HELP;
+
 static const char token_help[] =
         "usage: sfaasd token create TENANT [--name NAME] [--expires DURATION] [OPTIONS]\n"
         "       sfaasd token list TENANT [--json] [OPTIONS]\n"
@@ -332,8 +374,10 @@ static const char token_help[] =
         "      --expires DURATION    e.g. 12h or 90d (default: never)\n"
         "      --json                print the gateway's JSON as is (list)\n" COMMON_HELP;
 
-int cmd_token(int argc, char **argv)
+static int tokens_cmd(int argc, char **argv, bool key)
 {
+        const char *cmd = key ? "key" : "token", *what = key ? "keys" : "tokens";
+        const char *help = key ? key_help : token_help;
         struct args a;
         _cleanup_free_ char *path = NULL;
         _cleanup_(json_decrefp) json_t *ans = NULL;
@@ -341,42 +385,45 @@ int cmd_token(int argc, char **argv)
         int r;
 
         if (argc < 2)
-                return usage_error("token", "a subcommand is required: create, list or revoke");
+                return usage_error(cmd, "a subcommand is required: create, list or revoke");
         sub = argv[1];
         if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-                fputs(token_help, stdout);
+                fputs(help, stdout);
                 return 0;
         }
-        r = parse_args(argc - 1, argv + 1, "token", token_help, &a);
+        r = parse_args(argc - 1, argv + 1, cmd, help, &a);
         if (r)
                 return r < 0 ? 0 : r;
         if (a.n_rest < 1 || !client_name_valid(a.rest[0]))
-                return usage_error("token", "%s needs a TENANT", sub);
+                return usage_error(cmd, "%s needs a TENANT", sub);
         if (strcmp(sub, "create") == 0) {
                 _cleanup_(json_decrefp) json_t *body = json_object();
                 if (a.n_rest != 1)
-                        return usage_error("token create", "unexpected argument '%s'", a.rest[1]);
-                path = xasprintf("/system/tenants/%s/tokens", a.rest[0]);
+                        return usage_error(cmd, "create: unexpected argument '%s'", a.rest[1]);
+                path = xasprintf("/system/tenants/%s/%s", a.rest[0], what);
                 if (!body || !path || (a.name && json_object_set_new(body, "name", json_string(a.name)) < 0) ||
-                    (a.expires && json_object_set_new(body, "expiresIn", json_string(a.expires)) < 0))
+                    (a.expires && json_object_set_new(body, "expiresIn", json_string(a.expires)) < 0) ||
+                    (key && a.function && json_object_set_new(body, "function", json_string(a.function)) < 0))
                         return fail(-ENOMEM, &(struct sf_err) {});
-                r = call_ok(&a, "token create", "POST", path, NULL, body, &ans, false);
+                r = call_ok(&a, cmd, "POST", path, NULL, body, &ans, false);
                 if (r)
                         return r;
-                fprintf(stderr, "token %s for tenant %s (shown once; expires %s)\n", str_of(ans, "id"), a.rest[0],
+                fprintf(stderr, "%s %s for tenant %s%s%s (shown once; expires %s)\n", key ? "invoke key" : "token",
+                        str_of(ans, "id"), a.rest[0], key && a.function ? ", function " : "",
+                        key && a.function ? a.function : "",
                         json_is_string(json_object_get(ans, "expiresAt")) ? str_of(ans, "expiresAt") : "never");
-                printf("%s\n", str_of(ans, "token"));
+                printf("%s\n", str_of(ans, key ? "key" : "token"));
                 return flush_stdout();
         }
         if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0) {
                 size_t i;
                 json_t *t;
                 if (a.n_rest != 1)
-                        return usage_error("token list", "unexpected argument '%s'", a.rest[1]);
-                path = xasprintf("/system/tenants/%s/tokens", a.rest[0]);
+                        return usage_error(cmd, "list: unexpected argument '%s'", a.rest[1]);
+                path = xasprintf("/system/tenants/%s/%s", a.rest[0], what);
                 if (!path)
                         return fail(-ENOMEM, &(struct sf_err) {});
-                r = call_ok(&a, "token list", "GET", path, NULL, NULL, &ans, a.json);
+                r = call_ok(&a, cmd, "GET", path, NULL, NULL, &ans, a.json);
                 if (r || a.json)
                         return r;
                 printf("%-12s  %-20s  %-20s  %-20s  %s\n", "ID", "NAME", "CREATED", "EXPIRES", "STATE");
@@ -393,18 +440,28 @@ int cmd_token(int argc, char **argv)
         }
         if (strcmp(sub, "revoke") == 0) {
                 if (a.n_rest != 2)
-                        return usage_error("token revoke", "needs a TENANT and a token ID");
-                path = xasprintf("/system/tenants/%s/tokens/%s", a.rest[0], a.rest[1]);
+                        return usage_error(cmd, "revoke needs a TENANT and an ID");
+                path = xasprintf("/system/tenants/%s/%s/%s", a.rest[0], what, a.rest[1]);
                 if (!path)
                         return fail(-ENOMEM, &(struct sf_err) {});
                 if (strspn(a.rest[1], "0123456789abcdef") != strlen(a.rest[1]) || !*a.rest[1])
-                        return usage_error("token revoke", "invalid token ID '%s'", a.rest[1]);
-                r = call_ok(&a, "token revoke", "DELETE", path, NULL, NULL, NULL, false);
+                        return usage_error(cmd, "invalid ID '%s'", a.rest[1]);
+                r = call_ok(&a, cmd, "DELETE", path, NULL, NULL, NULL, false);
                 if (!r)
-                        printf("revoked token %s of tenant %s\n", a.rest[1], a.rest[0]);
+                        printf("revoked %s %s of tenant %s\n", key ? "invoke key" : "token", a.rest[1], a.rest[0]);
                 return r ? r : flush_stdout();
         }
-        return usage_error("token", "unknown subcommand '%s'", sub);
+        return usage_error(cmd, "unknown subcommand '%s'", sub);
+}
+
+int cmd_token(int argc, char **argv)
+{
+        return tokens_cmd(argc, argv, false);
+}
+
+int cmd_key(int argc, char **argv)
+{
+        return tokens_cmd(argc, argv, true);
 }
 
 /* ---- secret ------------------------------------------------------------ */

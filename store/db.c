@@ -147,6 +147,12 @@ static const char *const migrations[] = {
         /* 9 -> 10: a tenant's quotas set by the admin (JSON object of the
          * keys it overrides; core/model/quota.h). */
         "ALTER TABLE namespaces ADD COLUMN quotas TEXT NOT NULL DEFAULT '{}';",
+        /* 10 -> 11: closing invocation. A tenant may require a credential
+         * on its functions' calls; invoke keys are tokens good for calls
+         * only (of one function, or of every function of the tenant). */
+        "ALTER TABLE namespaces ADD COLUMN invoke_auth INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'tenant';"
+        "ALTER TABLE tokens ADD COLUMN function TEXT;",
 };
 
 /* The schema version this binary migrates to. */

@@ -24,6 +24,8 @@ struct store_token {
         char *id;                /* public handle, e.g. "7f3a09c2d1e4" */
         char *namespace;
         char *name;              /* what the admin called it */
+        char *kind;              /* "tenant" (the tenant's credential) or "invoke" (calls only) */
+        char *function;          /* "invoke": the one function it calls, "" for all of the tenant's */
         unsigned char hash[STORE_TOKEN_HASH_SIZE];
         int64_t created_at;      /* unix nanoseconds */
         int64_t expires_at;      /* 0: never */
@@ -36,15 +38,24 @@ void store_token_list_free(struct store_token **v);
  * or the hash is taken (the caller makes new random ones). */
 int store_token_create(struct store *s, const char *ns, const char *id, const char *name,
                        const unsigned char hash[STORE_TOKEN_HASH_SIZE], int64_t expires_at);
+/* The same for an invoke key of ns: function NULL or "" for every one. */
+int store_invoke_key_create(struct store *s, const char *ns, const char *id, const char *name, const char *function,
+                            const unsigned char hash[STORE_TOKEN_HASH_SIZE], int64_t expires_at);
 /* The token whose hash is hash, revoked and expired ones included (the
  * caller decides); -ENOENT when none. */
 int store_token_lookup(struct store *s, const unsigned char hash[STORE_TOKEN_HASH_SIZE],
                        struct store_token **ret);
-/* Tokens of ns, oldest first, NULL-terminated. */
+/* Tokens of ns of kind ("tenant" or "invoke"), oldest first, NULL-terminated. */
 int store_token_list(struct store *s, const char *ns, struct store_token ***ret);
+int store_token_list_kind(struct store *s, const char *ns, const char *kind, struct store_token ***ret);
 /* Mark token id of ns revoked now; -ENOENT when ns has no such token. A
  * token revoked already keeps its first revocation time (0 returned). */
 int store_token_revoke(struct store *s, const char *ns, const char *id);
+int store_token_revoke_kind(struct store *s, const char *ns, const char *kind, const char *id);
+
+/* Whether calls to ns's functions need a credential. */
+int store_tenant_invoke_auth_get(struct store *s, const char *ns, bool *ret);
+int store_tenant_invoke_auth_set(struct store *s, const char *ns, bool on);
 
 /* A tenant's quota overrides: a JSON object as text ("{}" when none). */
 int store_tenant_quotas_get(struct store *s, const char *ns, char **ret_json);

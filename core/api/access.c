@@ -5,7 +5,9 @@
  *
  *   policy      anonymous  invalid  admin  tenant A, A's ns   tenant A, other ns
  *   public      yes        yes      yes    yes                yes
- *   invoke      yes        yes      yes    yes                yes   (open namespaces)
+ *   invoke      yes        yes      yes    yes                yes   (open: the default)
+ *   invoke      401        401      yes    yes (A's keys too) 403   (closed by the tenant or
+ *                                                                    the function's annotation)
  *   metrics     yes / 401  yes/401  yes    yes / 403          -     (without / with metrics_auth)
  *   credential  401        401      yes    yes                -
  *   tenant      401        401      yes    yes                403
@@ -13,7 +15,8 @@
  *
  * Public and open invocation never read the Authorization header: an
  * invocation's header belongs to the function (OpenFaaS passes it on), and
- * a public route must answer whatever a client sends.
+ * a public route must answer whatever a client sends. An invoke key is a
+ * credential for closed calls only: anywhere else it is 401.
  */
 #include <errno.h>
 #include <openssl/crypto.h>
@@ -24,6 +27,8 @@
 #include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "core/model/recipe.h"
+#include "core/runtime/pool.h"
 #include "core/runtime/tenants.h"
 
 const struct api_caller *api_caller(struct http_request *req)
@@ -56,7 +61,49 @@ static void check_ns(struct access *a, const char *ns)
  * its client gone: api_on_request_free). Calls that name an invalid
  * function are left to the handler's 404.
  */
-static void admit_call(struct sfaasd *sf, const struct route *rt, struct access *a)
+/* Whether a call to ns/name needs a credential: the function's annotation
+ * com.sfaasd.invoke-auth ("true" or "false") if it has one, else its
+ * tenant's setting. */
+static bool invoke_closed(struct sfaasd *sf, const char *ns, const char *name)
+{
+        struct sf_err err = { 0 };
+        int status = 0;
+        struct pool *p = pool_get(sf, ns, name, &status, &err);
+        const char *v = p ? fn_recipe_meta(pool_recipe(p), "com.sfaasd.invoke-auth") : NULL;
+
+        if (v && (strcmp(v, "true") == 0 || strcmp(v, "false") == 0))
+                return strcmp(v, "true") == 0;
+        return tenants_invoke_closed(sf, ns);
+}
+
+/*
+ * A closed call: the admin, a token of the function's tenant, or an invoke
+ * key of it (for this function or all of them). The credential is the
+ * gateway's, not the function's: it is taken off the request before the
+ * function sees it.
+ */
+static void check_invoker(struct sfaasd *sf, struct http_request *req, const char *ns, const char *name,
+                          struct access *a)
+{
+        char why[sizeof a->why];
+        const struct api_caller *c = &a->caller;
+
+        auth_identify(sf, req, &a->caller);
+        if (c->kind == CALLER_ANONYMOUS || c->kind == CALLER_INVALID) {
+                refuse(a, 401, "invalid credentials: calls to this function need a token or an invoke key");
+                return;
+        }
+        if (c->kind != CALLER_ADMIN &&
+            (strcmp(c->ns, ns) != 0 || (c->kind == CALLER_KEY && c->function[0] && strcmp(c->function, name) != 0))) {
+                (void) xsnprintf(why, sizeof why, "forbidden: the credential does not open calls to '%.64s.%.64s'",
+                                 name, ns);
+                refuse(a, 403, why);
+                return;
+        }
+        http_request_remove_header(req, "Authorization");
+}
+
+static void admit_call(struct sfaasd *sf, struct http_request *req, const struct route *rt, struct access *a)
 {
         const char *ns = rt->ns[0] ? rt->ns : STORE_DEFAULT_NAMESPACE;
         bool concurrent = rt->id == ROUTE_INVOKE;
@@ -65,6 +112,11 @@ static void admit_call(struct sfaasd *sf, const struct route *rt, struct access 
 
         if (!rt->method_allowed || !route_valid_name(rt->name) || !route_valid_name(ns))
                 return;
+        if (invoke_closed(sf, ns, rt->name)) {
+                check_invoker(sf, req, ns, rt->name, a);
+                if (a->status)
+                        return;
+        }
         if (tenants_call_begin(sf, ns, concurrent, &a->retry_s, &which) == -EAGAIN) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, ns, &q);
@@ -98,7 +150,7 @@ void access_decide(struct sfaasd *sf, struct http_request *req, const struct rou
         case POLICY_PUBLIC:
                 return;
         case POLICY_INVOKE:
-                admit_call(sf, rt, a);
+                admit_call(sf, req, rt, a);
                 return;
         case POLICY_METRICS:
                 if (!sf->cfg.metrics_auth)
@@ -116,6 +168,12 @@ void access_decide(struct sfaasd *sf, struct http_request *req, const struct rou
         }
         auth_identify(sf, req, &a->caller);
         if (a->caller.kind == CALLER_ANONYMOUS || a->caller.kind == CALLER_INVALID) {
+                refuse(a, 401, "invalid credentials");
+                return;
+        }
+        if (a->caller.kind == CALLER_KEY) {
+                /* Good for calls only. */
+                a->caller.why = "an invoke key";
                 refuse(a, 401, "invalid credentials");
                 return;
         }

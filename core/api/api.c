@@ -70,6 +70,9 @@ static const struct {
         [ROUTE_SHARED_IMAGES] = { NULL, api_images },
         [ROUTE_SHARED_IMAGE] = { NULL, api_images },
         [ROUTE_AUDIT] = { NULL, api_audit },
+        [ROUTE_TENANT_INVOKE] = { NULL, api_tenants },
+        [ROUTE_TENANT_KEYS] = { NULL, api_tenants },
+        [ROUTE_TENANT_KEY] = { NULL, api_tenants },
 };
 
 

@@ -85,8 +85,9 @@ int auth_ensure_credentials(const char *data_dir, char **ret_password, bool *ret
 struct auth_entry {
         unsigned char key[SHA256_DIGEST_LENGTH]; /* SHA-256 of the Authorization header's value */
         bool used;
-        enum caller_kind kind;                   /* CALLER_ADMIN or CALLER_TENANT: only good ones */
+        enum caller_kind kind;                   /* CALLER_ADMIN, _TENANT or _KEY: only good ones */
         char ns[ROUTE_NAME_MAX];
+        char function[ROUTE_NAME_MAX];
         char credential[AUTH_TOKEN_ID_MAX];
         int64_t expires_at;                      /* unix ns, 0: never */
 };
@@ -172,7 +173,8 @@ static void identify_token(struct sfaasd *sf, const char *user, const char *toke
         int r;
 
         c->kind = CALLER_INVALID;
-        if (n < STRLEN(AUTH_TOKEN_PREFIX) || n >= 256 || !str_startswith(token, AUTH_TOKEN_PREFIX)) {
+        if (n < STRLEN(AUTH_TOKEN_PREFIX) || n >= 256 ||
+            !(str_startswith(token, AUTH_TOKEN_PREFIX) || str_startswith(token, AUTH_KEY_PREFIX))) {
                 c->why = "not a token";
                 return;
         }
@@ -198,8 +200,11 @@ static void identify_token(struct sfaasd *sf, const char *user, const char *toke
         } else if (user && strcmp(user, t->namespace) != 0) {
                 c->why = "token of another tenant";
         } else if (xsnprintf(c->ns, sizeof c->ns, "%s", t->namespace) >= 0 &&
-                   xsnprintf(c->credential, sizeof c->credential, "%s", t->id) >= 0) {
-                c->kind = CALLER_TENANT;
+                   xsnprintf(c->credential, sizeof c->credential, "%s", t->id) >= 0 &&
+                   xsnprintf(c->function, sizeof c->function, "%s", t->function) >= 0) {
+                /* An invoke key is no credential of the tenant's: it opens
+                 * calls to its functions, nothing else (core/api/access.c). */
+                c->kind = strcmp(t->kind, "invoke") == 0 ? CALLER_KEY : CALLER_TENANT;
                 *ret_expires = t->expires_at;
         } else {
                 c->why = "stored token is malformed";
@@ -232,6 +237,7 @@ void auth_identify(struct sfaasd *sf, const struct http_request *req, struct api
                 }
                 c->kind = e->kind;
                 memcpy(c->ns, e->ns, sizeof c->ns);
+                memcpy(c->function, e->function, sizeof c->function);
                 memcpy(c->credential, e->credential, sizeof c->credential);
                 return;
         }
@@ -258,17 +264,19 @@ void auth_identify(struct sfaasd *sf, const struct http_request *req, struct api
         } else {
                 c->why = "unsupported authorization scheme";
         }
-        if (c->kind == CALLER_ADMIN || c->kind == CALLER_TENANT) {
+        if (c->kind == CALLER_ADMIN || c->kind == CALLER_TENANT || c->kind == CALLER_KEY) {
                 memcpy(e->key, key, sizeof key);
                 e->used = true;
                 e->kind = c->kind;
                 memcpy(e->ns, c->ns, sizeof e->ns);
+                memcpy(e->function, c->function, sizeof e->function);
                 memcpy(e->credential, c->credential, sizeof e->credential);
                 e->expires_at = expires;
         }
 }
 
-int auth_token_new(char ret_text[AUTH_TOKEN_TEXT_MAX], unsigned char ret_hash[32], char ret_id[AUTH_TOKEN_ID_MAX])
+int auth_token_new(const char *prefix, char ret_text[AUTH_TOKEN_TEXT_MAX], unsigned char ret_hash[32],
+                   char ret_id[AUTH_TOKEN_ID_MAX])
 {
         unsigned char rnd[AUTH_TOKEN_BYTES], idb[6];
         char b64[64];
@@ -288,7 +296,7 @@ int auth_token_new(char ret_text[AUTH_TOKEN_TEXT_MAX], unsigned char ret_hash[32
         b64[n] = '\0';
         for (char *p = b64; *p; p++)
                 *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-        r = xsnprintf(ret_text, AUTH_TOKEN_TEXT_MAX, AUTH_TOKEN_PREFIX "%s", b64);
+        r = xsnprintf(ret_text, AUTH_TOKEN_TEXT_MAX, "%s%s", prefix, b64);
         OPENSSL_cleanse(b64, sizeof b64);
         if (r < 0)
                 return r;

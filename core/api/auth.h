@@ -8,7 +8,8 @@
  * (wrong password, unknown, revoked or expired token, a token given with
  * another tenant's name).
  *
- * Tokens: "sfa_" + base64url of 32 random bytes, shown once; the store
+ * Tokens: "sfa_" + base64url of 32 random bytes, shown once (invoke keys,
+ * good for calls only: "sfk_"); the store
  * keeps their SHA-256 only (store/tenants.h). A small cache keyed by the
  * SHA-256 of the whole Authorization header keeps the check of a known
  * credential to one hash and one table probe; it is emptied whenever a
@@ -26,6 +27,7 @@
 
 #define AUTH_ADMIN_USER "admin"
 #define AUTH_TOKEN_PREFIX "sfa_"
+#define AUTH_KEY_PREFIX "sfk_"    /* invoke keys */
 #define AUTH_TOKEN_BYTES 32
 /* "sfa_" + 43 base64url characters + NUL */
 #define AUTH_TOKEN_TEXT_MAX (4 + 44 + 1)
@@ -36,11 +38,13 @@ enum caller_kind {
         CALLER_ADMIN,
         CALLER_TENANT,
         CALLER_INVALID,        /* an Authorization header that names nobody */
+        CALLER_KEY,            /* an invoke key: calls to its tenant's functions only */
 };
 
 struct api_caller {
         enum caller_kind kind;
-        char ns[ROUTE_NAME_MAX];          /* CALLER_TENANT: its namespace */
+        char ns[ROUTE_NAME_MAX];          /* CALLER_TENANT, CALLER_KEY: its namespace */
+        char function[ROUTE_NAME_MAX];    /* CALLER_KEY: the one function it calls, "" for all */
         char credential[AUTH_TOKEN_ID_MAX]; /* "password" (admin), the token id, or "" */
         const char *why;                  /* CALLER_INVALID: a short reason, for the audit */
 };
@@ -61,6 +65,7 @@ void auth_identify(struct sfaasd *sf, const struct http_request *req, struct api
 
 /* A new token: its text (shown once) in ret_text, its SHA-256 in ret_hash
  * and a new public id in ret_id. -errno when no randomness. */
-int auth_token_new(char ret_text[AUTH_TOKEN_TEXT_MAX], unsigned char ret_hash[32], char ret_id[AUTH_TOKEN_ID_MAX]);
+int auth_token_new(const char *prefix, char ret_text[AUTH_TOKEN_TEXT_MAX], unsigned char ret_hash[32],
+                   char ret_id[AUTH_TOKEN_ID_MAX]);
 
 void auth_respond_unauthorized(struct http_request *req);

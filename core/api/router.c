@@ -68,6 +68,10 @@ static const struct route_rule rules[ROUTE__COUNT] = {
         [ROUTE_SHARED_IMAGE] = { "/system/shared-images/{ref}", "PUT, DELETE", POLICY_ADMIN, POLICY_ADMIN },
         /* The admin reads every record, a tenant its own (core/api/audit.c). */
         [ROUTE_AUDIT] = { "/system/audit", "GET, HEAD", POLICY_TENANT, POLICY_TENANT },
+        /* A tenant closes its own calls and issues its own invoke keys. */
+        [ROUTE_TENANT_INVOKE] = { "/system/tenants/{ns}/invoke", "GET, PUT", POLICY_TENANT, POLICY_TENANT },
+        [ROUTE_TENANT_KEYS] = { "/system/tenants/{ns}/keys", "GET, POST", POLICY_TENANT, POLICY_TENANT },
+        [ROUTE_TENANT_KEY] = { "/system/tenants/{ns}/keys/{id}", "DELETE", POLICY_TENANT, POLICY_TENANT },
 };
 
 const struct route_rule *route_rule(enum route_id id)
@@ -173,6 +177,13 @@ static int match_tenant(const char *p, struct route *r)
                 } else if (str_startswith(slash, "/tokens/")) {
                         r->id = ROUTE_TENANT_TOKEN;
                         r->rest = slash + STRLEN("/tokens/");
+                } else if (strcmp(slash, "/keys") == 0) {
+                        r->id = ROUTE_TENANT_KEYS;
+                } else if (str_startswith(slash, "/keys/")) {
+                        r->id = ROUTE_TENANT_KEY;
+                        r->rest = slash + STRLEN("/keys/");
+                } else if (strcmp(slash, "/invoke") == 0) {
+                        r->id = ROUTE_TENANT_INVOKE;
                 } else {
                         return -ENOENT;
                 }
@@ -180,7 +191,7 @@ static int match_tenant(const char *p, struct route *r)
         if (!copy_seg(r->name, sizeof r->name, p, n) || !route_valid_name(r->name))
                 return -EINVAL;
         memcpy(r->ns, r->name, sizeof r->ns);
-        if (r->id == ROUTE_TENANT_TOKEN && !valid_token_id(r->rest))
+        if ((r->id == ROUTE_TENANT_TOKEN || r->id == ROUTE_TENANT_KEY) && !valid_token_id(r->rest))
                 return -EINVAL;
         return 0;
 }

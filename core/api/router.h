@@ -39,6 +39,9 @@ enum route_id {
         ROUTE_SHARED_IMAGES,   /* GET /system/shared-images (sfaasd) */
         ROUTE_SHARED_IMAGE,    /* /system/shared-images/{ref} (sfaasd): rest = the reference */
         ROUTE_AUDIT,           /* GET /system/audit (sfaasd) */
+        ROUTE_TENANT_INVOKE,   /* /system/tenants/{ns}/invoke (sfaasd) */
+        ROUTE_TENANT_KEYS,     /* /system/tenants/{ns}/keys (sfaasd) */
+        ROUTE_TENANT_KEY,      /* /system/tenants/{ns}/keys/{id} (sfaasd): rest = the key id */
         ROUTE__COUNT
 };
 

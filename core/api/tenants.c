@@ -17,6 +17,12 @@
  *                                             {"id","name","namespace","token",...}:
  *                                             the token, shown this once
  *   DELETE /system/tenants/NS/tokens/ID       admin: revoke -> 200; 404
+ *   GET    /system/tenants/NS/invoke          tenant: {"namespace","auth"}
+ *   PUT    /system/tenants/NS/invoke          tenant: {"auth": bool}: calls need a credential
+ *   GET    /system/tenants/NS/keys            tenant: the invoke keys (as tokens, + "function")
+ *   POST   /system/tenants/NS/keys            tenant: {"name"?,"function"?,"expiresIn"?} -> 201
+ *                                             with "key", shown once
+ *   DELETE /system/tenants/NS/keys/ID         tenant: revoke
  *
  * A tenant is an OpenFaaS namespace (POST /system/namespace/ makes one
  * too); its tokens work as HTTP Basic (user NS) and as Bearer
@@ -62,6 +68,12 @@ static size_t count_active(struct store_token **v, int64_t now)
 
 static json_t *token_json(const struct store_token *t, int64_t now)
 {
+        if (t->kind && strcmp(t->kind, "invoke") == 0)
+                return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:b,s:o}", "id", t->id, "name", t->name, "namespace",
+                                 t->namespace, "createdAt", time_or_null(t->created_at), "expiresAt",
+                                 time_or_null(t->expires_at), "revokedAt", time_or_null(t->revoked_at), "active",
+                                 !t->revoked_at && (!t->expires_at || t->expires_at > now), "function",
+                                 t->function && *t->function ? json_string(t->function) : json_null());
         return json_pack("{s:s,s:s,s:s,s:o,s:o,s:o,s:b}", "id", t->id, "name", t->name, "namespace", t->namespace,
                          "createdAt", time_or_null(t->created_at), "expiresAt", time_or_null(t->expires_at),
                          "revokedAt", time_or_null(t->revoked_at), "active",
@@ -313,7 +325,7 @@ static void tenant_set_quotas(struct http_request *req, const char *ns)
         tenant_get(req, ns);
 }
 
-static void tokens_list(struct http_request *req, const char *ns)
+static void tokens_list(struct http_request *req, const char *ns, bool key)
 {
         struct sfaasd *sf = api_sfaasd(req);
         struct store_namespace *n = NULL;
@@ -328,7 +340,7 @@ static void tokens_list(struct http_request *req, const char *ns)
                 return;
         }
         if (r >= 0)
-                r = store_token_list(sf->store, ns, &toks);
+                r = store_token_list_kind(sf->store, ns, key ? "invoke" : "tenant", &toks);
         if (r < 0 || !arr) {
                 http_respond_error(req, 500, "cannot list tokens: %s", strerror(r < 0 ? -r : ENOMEM));
                 return;
@@ -375,14 +387,15 @@ static int parse_expiry(const char *s, uint64_t *ret_ms)
         return 0;
 }
 
-static void token_create(struct http_request *req, const char *ns)
+/* Issue a token of ns (key: an invoke key, {"function"?} for one function). */
+static void token_create(struct http_request *req, const char *ns, bool key)
 {
         struct sfaasd *sf = api_sfaasd(req);
         _cleanup_json_ json_t *body = NULL;
         char text[AUTH_TOKEN_TEXT_MAX], id[AUTH_TOKEN_ID_MAX];
         unsigned char hash[32];
         struct store_token t = { 0 };
-        const char *name = "token";
+        const char *name = key ? "key" : "token", *function = "";
         int64_t expires = 0;
         json_t *v, *o;
         int r;
@@ -400,6 +413,14 @@ static void token_create(struct http_request *req, const char *ns)
                 }
                 name = json_string_value(v);
         }
+        v = json_object_get(body, "function");
+        if (key && v && !json_is_null(v)) {
+                if (!json_is_string(v) || !route_valid_name(json_string_value(v))) {
+                        http_respond_error(req, 400, "field 'function' must be a function name");
+                        return;
+                }
+                function = json_string_value(v);
+        }
         v = json_object_get(body, "expiresIn");
         if (v && !json_is_null(v)) {
                 uint64_t ms;
@@ -413,12 +434,13 @@ static void token_create(struct http_request *req, const char *ns)
         }
         /* A clash of random ids or hashes is next to impossible; try again once. */
         for (int attempt = 0; attempt < 2; attempt++) {
-                r = auth_token_new(text, hash, id);
+                r = auth_token_new(key ? AUTH_KEY_PREFIX : AUTH_TOKEN_PREFIX, text, hash, id);
                 if (r < 0) {
                         http_respond_error(req, 500, "cannot make a token: %s", strerror(-r));
                         return;
                 }
-                r = store_token_create(sf->store, ns, id, name, hash, expires);
+                r = key ? store_invoke_key_create(sf->store, ns, id, name, function, hash, expires)
+                        : store_token_create(sf->store, ns, id, name, hash, expires);
                 if (r != -EEXIST)
                         break;
         }
@@ -433,34 +455,36 @@ static void token_create(struct http_request *req, const char *ns)
                 return;
         }
         t = (struct store_token) { .id = id, .namespace = (char *) ns, .name = (char *) name,
+                                   .kind = key ? "invoke" : "tenant", .function = (char *) function,
                                    .created_at = time_unix_ns(), .expires_at = expires };
         o = token_json(&t, t.created_at);
         if (o)
-                (void) json_object_set_new(o, "token", json_string(text));
+                (void) json_object_set_new(o, key ? "key" : "token", json_string(text));
         OPENSSL_cleanse(text, sizeof text);
         if (!o) {
                 http_respond_error(req, 500, "out of memory");
                 return;
         }
-        log_info("issued token %s ('%s') to tenant '%s'", id, name, ns);
-        api_audit_note(req, "issued token %s ('%s')%s", id, name, expires ? " with an expiry" : "");
+        log_info("issued %s %s ('%s') to tenant '%s'", key ? "invoke key" : "token", id, name, ns);
+        api_audit_note(req, "issued %s %s ('%s')%s%s%s", key ? "invoke key" : "token", id, name,
+                       *function ? " for function " : "", function, expires ? " with an expiry" : "");
         api_respond_json(req, 201, o);
         /* The answer's copy of the token is freed with o. */
         {
-                json_t *tv = json_object_get(o, "token");
+                json_t *tv = json_object_get(o, key ? "key" : "token");
                 if (json_is_string(tv))
                         OPENSSL_cleanse((char *) json_string_value(tv), json_string_length(tv));
         }
         json_decref(o);
 }
 
-static void token_revoke(struct http_request *req, const char *ns, const char *id)
+static void token_revoke(struct http_request *req, const char *ns, const char *id, bool key)
 {
         struct sfaasd *sf = api_sfaasd(req);
-        int r = store_token_revoke(sf->store, ns, id);
+        int r = store_token_revoke_kind(sf->store, ns, key ? "invoke" : "tenant", id);
 
         if (r == -ENOENT) {
-                http_respond_error(req, 404, "tenant '%s' has no token '%s'", ns, id);
+                http_respond_error(req, 404, "tenant '%s' has no %s '%s'", ns, key ? "invoke key" : "token", id);
                 return;
         }
         if (r < 0) {
@@ -469,9 +493,53 @@ static void token_revoke(struct http_request *req, const char *ns, const char *i
         }
         /* Refused from the next request on, cached or not. */
         auth_forget(sf->auth);
-        log_info("revoked token %s of tenant '%s'", id, ns);
-        api_audit_note(req, "revoked token %s", id);
+        log_info("revoked %s %s of tenant '%s'", key ? "invoke key" : "token", id, ns);
+        api_audit_note(req, "revoked %s %s", key ? "invoke key" : "token", id);
         http_respond(req, 200, NULL, NULL, NULL, 0);
+}
+
+/* GET/PUT /system/tenants/NS/invoke {"auth": bool}: whether calls to the
+ * tenant's functions need a credential (the tenant's own or the admin's
+ * choice; a function's annotation com.sfaasd.invoke-auth overrides it). */
+static void invoke_setting(struct http_request *req, const char *ns)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *o = NULL;
+        bool on = false;
+        int r;
+
+        if (strcmp(req->method, "PUT") == 0) {
+                _cleanup_json_ json_t *body = api_parse_body_object(req);
+                json_t *v;
+                if (!body)
+                        return;
+                v = json_object_get(body, "auth");
+                if (!json_is_boolean(v)) {
+                        http_respond_error(req, 400, "field 'auth' must be true or false");
+                        return;
+                }
+                r = store_tenant_invoke_auth_set(sf->store, ns, json_is_true(v));
+                if (r >= 0) {
+                        tenants_changed(sf, ns);
+                        log_info("tenant '%s': calls %s", ns, json_is_true(v) ? "need a credential" : "are open");
+                        api_audit_note(req, "calls %s", json_is_true(v) ? "closed" : "opened");
+                }
+        }
+        r = store_tenant_invoke_auth_get(sf->store, ns, &on);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "tenant '%s' not found", ns);
+                return;
+        }
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read tenant '%s': %s", ns, strerror(-r));
+                return;
+        }
+        o = json_pack("{s:s,s:b}", "namespace", ns, "auth", on);
+        if (!o) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        api_respond_json(req, 200, o);
 }
 
 void api_tenants(struct http_request *req, const struct route *rt)
@@ -494,13 +562,17 @@ void api_tenants(struct http_request *req, const struct route *rt)
                         tenant_delete(req, rt->ns);
                 return;
         case ROUTE_TENANT_TOKENS:
+        case ROUTE_TENANT_KEYS:
                 if (get)
-                        tokens_list(req, rt->ns);
+                        tokens_list(req, rt->ns, rt->id == ROUTE_TENANT_KEYS);
                 else
-                        token_create(req, rt->ns);
+                        token_create(req, rt->ns, rt->id == ROUTE_TENANT_KEYS);
+                return;
+        case ROUTE_TENANT_INVOKE:
+                invoke_setting(req, rt->ns);
                 return;
         default:
-                token_revoke(req, rt->ns, rt->rest);
+                token_revoke(req, rt->ns, rt->rest, rt->id == ROUTE_TENANT_KEY);
                 return;
         }
 }

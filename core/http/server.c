@@ -1199,6 +1199,21 @@ const char *http_request_header(const struct http_request *req, const char *name
         return NULL;
 }
 
+void http_request_remove_header(struct http_request *req, const char *name)
+{
+        size_t o = 0;
+        for (size_t i = 0; i < req->n_headers; i++) {
+                if (strcasecmp(req->headers[i].name, name) == 0) {
+                        explicit_bzero(req->headers[i].value, strlen(req->headers[i].value));
+                        free(req->headers[i].name);
+                        free(req->headers[i].value);
+                        continue;
+                }
+                req->headers[o++] = req->headers[i];
+        }
+        req->n_headers = o;
+}
+
 void http_body_to_file(struct http_request *req, int fd)
 {
         if (req->body_fd >= 0)

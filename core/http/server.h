@@ -148,6 +148,9 @@ void http_request_release(struct http_request *req);
 bool http_request_aborted(const struct http_request *req);
 /* Case-insensitive header lookup; first value. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* Remove every header name (case-insensitive), its value wiped: a
+ * credential meant for the gateway, not for whoever the request goes on to. */
+void http_request_remove_header(struct http_request *req, const char *name);
 /* Stream the body into fd (owned by the request from now on). Only from
  * the head callback, then return 1. */
 void http_body_to_file(struct http_request *req, int fd);

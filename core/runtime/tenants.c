@@ -16,6 +16,7 @@ struct tenant_state {
         char ns[64];
         bool loaded;               /* q is read from the store */
         struct tenant_quota q;
+        bool invoke_auth;          /* calls to its functions need a credential */
         double tokens;             /* the rate bucket */
         uint64_t refilled_ns;      /* monotonic time of the last refill */
         uint64_t inflight;         /* calls begun with concurrent, not ended */
@@ -71,6 +72,9 @@ static int load(struct sfaasd *sf, struct tenant_state *e)
         struct sf_err err = { 0 };
         int r = store_tenant_quotas_get(sf->store, e->ns, &json);
 
+        if (r < 0)
+                return r;
+        r = store_tenant_invoke_auth_get(sf->store, e->ns, &e->invoke_auth);
         if (r < 0)
                 return r;
         r = tenant_quota_effective(&sf->cfg.tenant, json, &e->q, &err);
@@ -201,4 +205,15 @@ void tenants_counts(struct sfaasd *sf, const char *ns, uint64_t *ret_instances, 
         struct tenant_state *e = entry(sf->tenants, ns);
         *ret_instances = e ? e->instances : 0;
         *ret_inflight = e ? e->inflight : 0;
+}
+
+bool tenants_invoke_closed(struct sfaasd *sf, const char *ns)
+{
+        struct tenant_state *e = entry(sf->tenants, ns);
+
+        if (!e)
+                return true; /* out of memory: closed rather than open */
+        if (!e->loaded && load(sf, e) < 0)
+                return false; /* no such namespace: the handler says 404 */
+        return e->invoke_auth;
 }

@@ -42,5 +42,8 @@ void tenants_call_end(struct sfaasd *sf, const char *ns);
  * tenants_instance_end(). */
 int tenants_instance_begin(struct sfaasd *sf, const char *ns);
 void tenants_instance_end(struct sfaasd *sf, const char *ns);
+/* Whether calls to ns's functions need a credential (the tenant's
+ * setting; a function's annotation com.sfaasd.invoke-auth overrides it). */
+bool tenants_invoke_closed(struct sfaasd *sf, const char *ns);
 /* What the engines count now for ns. */
 void tenants_counts(struct sfaasd *sf, const char *ns, uint64_t *ret_instances, uint64_t *ret_inflight);

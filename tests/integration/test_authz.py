@@ -119,6 +119,12 @@ def build(pattern, method, ns, world):
         if method == "PUT":
             return "/system/tenants/" + ns, {"json": {"quotas": {"nonsense": 1}}}      # 400
         return "/system/tenants/" + ns, {}                                            # DELETE: 409 (functions)
+    if pattern == "/system/tenants/{ns}/invoke":
+        return "/system/tenants/%s/invoke" % ns, {"json": {"auth": "maybe"}}           # PUT: 400
+    if pattern == "/system/tenants/{ns}/keys":
+        return "/system/tenants/%s/keys" % ns, {"json": {"name": "bad name!"}}        # POST: 400
+    if pattern == "/system/tenants/{ns}/keys/{id}":
+        return "/system/tenants/%s/keys/000000000000" % ns, {}                        # 404
     if pattern == "/system/tenants/{ns}/tokens":
         return "/system/tenants/%s/tokens" % ns, {"json": {"name": "bad name!"}}      # POST: 400
     if pattern == "/system/tenants/{ns}/tokens/{id}":
@@ -174,7 +180,12 @@ def world(daemon, api, images):
     wait_until(lambda: requests.get(daemon.url + "/system/whoami", headers=basic(A, expired),
                                     timeout=HTTP_TIMEOUT).status_code == 401, 10, "the token to expire",
                interval=0.1)
+    # An invoke key of A: good for calls only.
+    r = api.post("/system/tenants/%s/keys" % A, json={"name": "calls"})
+    assert r.status_code == 201, r.text
+    key = r.json()["key"]
     w["callers"] = {
+        "invoke-key": {"Authorization": "Bearer " + key},
         "anonymous": {},
         "admin": basic("admin", daemon.password),
         "tenant-" + A: basic(A, w["token_" + A]),

@@ -138,3 +138,34 @@ def test_routes_command():
     assert rows["/system/functions"] == ["tenant", "tenant"]
     assert rows["/healthz"] == ["public", "public"]
     assert all(r != ["unset", "unset"] for r in rows.values())
+
+
+def test_invoke_auth_and_keys(run, daemon, images):
+    run("tenant", "create", "closed")
+    token = run("token", "create", "closed").stdout.decode().strip()
+    tok = run.dir / "closed-token"
+    tok.write_text(token)
+
+    def t(*args, **kw):
+        kw.setdefault("password", tok)
+        return run(*args, user="closed", **kw)
+
+    t("image", "import", images.path("busybox-oci.tar"))
+    t("deploy", "--name", "echo", "--image", "busybox:latest", "--fprocess", "cat")
+    p = t("tenant", "invoke-auth", "closed")
+    assert "are open" in p.stdout.decode()
+    p = t("tenant", "invoke-auth", "closed", "on")
+    assert "need a credential" in p.stdout.decode()
+    p = t("invoke", "echo", "-n", "closed", password=None, check=1)
+    assert "HTTP 401" in p.stderr.decode()
+    p = t("key", "create", "closed", "--function", "echo", "--name", "webhook")
+    key = p.stdout.decode().strip()
+    assert key.startswith("sfk_") and "function echo" in p.stderr.decode()
+    p = t("invoke", "echo", "-n", "closed", "-H", "Authorization: Bearer " + key, password=None, input=b"ok")
+    assert p.stdout == b"ok"
+    rows = [l.split() for l in t("key", "list", "closed").stdout.decode().splitlines()]
+    assert rows[1][1] == "webhook" and rows[1][4] == "active"
+    t("key", "revoke", "closed", rows[1][0])
+    t("invoke", "echo", "-n", "closed", "-H", "Authorization: Bearer " + key, password=None, check=1)
+    t("tenant", "invoke-auth", "closed", "off")
+    assert t("invoke", "echo", "-n", "closed", password=None, input=b"open").stdout == b"open"
