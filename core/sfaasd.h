@@ -78,6 +78,12 @@ struct sfaasd_config {
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
+        uint64_t uid_base;             /* tenants' uid window start; 0: the first free one (core/daemon/uidrange.h) */
+        uint64_t uid_ranges;           /* ranges of 65536 ids in the window (default 1024) */
+        char subuid_file[PATH_MAX];    /* checked for overlaps at start (default /etc/subuid) */
+        char subgid_file[PATH_MAX];
+        char passwd_file[PATH_MAX];
+        char group_file[PATH_MAX];
         struct tenant_quota tenant;    /* every tenant's quotas unless set per tenant */
         struct function_ceilings ceiling;
 };
@@ -101,6 +107,7 @@ struct sfaasd {
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
         struct auth *auth;             /* who requests are: the credentials cache (core/api/auth.h) */
+        int uid_claim_fd;              /* our claim on the tenants' uid window (core/daemon/uidrange.h) */
         struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
         char images_dir[PATH_MAX];
         char tmp_dir[PATH_MAX];

@@ -153,6 +153,17 @@ static const char *const migrations[] = {
         "ALTER TABLE namespaces ADD COLUMN invoke_auth INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'tenant';"
         "ALTER TABLE tokens ADD COLUMN function TEXT;",
+        /* 11 -> 12: tenants' uid ranges are never reused: slots come from a
+         * counter that only goes up, within the window [base, base + ranges
+         * x 65536) chosen at the first start (core/daemon/uidrange.c). A
+         * database with tenants already has ranges from the old fixed base. */
+        "CREATE TABLE uid_alloc ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 0),"
+        "  base INTEGER,"
+        "  ranges INTEGER,"
+        "  next_slot INTEGER NOT NULL);"
+        "INSERT INTO uid_alloc(id, base, ranges, next_slot) SELECT 0, "
+        "  CASE WHEN COUNT(*) > 0 THEN 1073741824 END, NULL, COALESCE(MAX(uid_slot) + 1, 0) FROM namespaces;",
 };
 
 /* The schema version this binary migrates to. */
@@ -321,22 +332,82 @@ int store_namespace_create(struct store *s, const char *name, const char *labels
                            const char *annotations_json)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
+        _cleanup_stmt_ sqlite3_stmt *next = NULL;
+        _cleanup_stmt_ sqlite3_stmt *bump = NULL;
+        int64_t slot, ranges;
+        int r, rc;
 
-        /* The slot is the lowest free one, so deleted tenants' ranges are reused
-         * only after their functions are gone. */
-        r = store_sql_prepare(s,
-                              "INSERT INTO namespaces(name, labels, annotations, uid_slot, created_at) "
-                              "VALUES (?1, ?2, ?3, (SELECT COALESCE(MIN(a.uid_slot + 1), 0) FROM "
-                              "  (SELECT -1 AS uid_slot UNION ALL SELECT uid_slot FROM namespaces) a "
-                              "  WHERE NOT EXISTS (SELECT 1 FROM namespaces b WHERE b.uid_slot = a.uid_slot + 1)), ?4)",
-                              &st);
+        /* The slot is the counter's next, never one a deleted tenant had:
+         * nothing of an old tenant (a process, a file) can ever be taken
+         * for a new one's. */
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
+        r = store_sql_prepare(s, "SELECT next_slot, COALESCE(ranges, 0) FROM uid_alloc WHERE id = 0", &next);
+        if (r < 0)
+                goto fail;
+        rc = sqlite3_step(next);
+        if (rc != SQLITE_ROW) {
+                r = store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+                goto fail;
+        }
+        slot = sqlite3_column_int64(next, 0);
+        ranges = sqlite3_column_int64(next, 1);
+        if (ranges > 0 && slot >= ranges) {
+                r = -ENOSPC;
+                goto fail;
+        }
+        r = store_sql_prepare(s,
+                              "INSERT INTO namespaces(name, labels, annotations, uid_slot, created_at) "
+                              "VALUES (?1, ?2, ?3, ?5, ?4)",
+                              &st);
+        if (r < 0)
+                goto fail;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, annotations_json ? annotations_json : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, time_unix_ns());
+        sqlite3_bind_int64(st, 5, slot);
+        r = store_sql_step_done(st);
+        if (r < 0)
+                goto fail;
+        r = store_sql_prepare(s, "UPDATE uid_alloc SET next_slot = next_slot + 1 WHERE id = 0", &bump);
+        if (r < 0)
+                goto fail;
+        r = store_sql_step_done(bump);
+        if (r < 0)
+                goto fail;
+        return store_sql_exec(s, "COMMIT");
+fail:
+        (void) store_sql_exec(s, "ROLLBACK");
+        return r;
+}
+
+int store_uid_alloc_get(struct store *s, uint64_t *ret_base, uint64_t *ret_ranges, uint64_t *ret_next)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = store_sql_prepare(s, "SELECT COALESCE(base, 0), COALESCE(ranges, 0), next_slot FROM uid_alloc "
+                                         "WHERE id = 0",
+                                      &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        *ret_base = (uint64_t) sqlite3_column_int64(st, 0);
+        *ret_ranges = (uint64_t) sqlite3_column_int64(st, 1);
+        *ret_next = (uint64_t) sqlite3_column_int64(st, 2);
+        return 0;
+}
+
+int store_uid_alloc_set(struct store *s, uint64_t base, uint64_t ranges)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = store_sql_prepare(s, "UPDATE uid_alloc SET base = ?1, ranges = ?2 WHERE id = 0", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) base);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) ranges);
         return store_sql_step_done(st);
 }
 
@@ -417,8 +488,11 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         struct store_namespace *n;
         int r, rc;
 
-        r = store_sql_prepare(s, "SELECT name, labels, annotations, uid_slot, created_at FROM namespaces WHERE name = ?1",
-                    &st);
+        r = store_sql_prepare(s,
+                              "SELECT name, labels, annotations, uid_slot, created_at, "
+                              "(SELECT COALESCE(base, 1073741824) FROM uid_alloc WHERE id = 0) " /* STORE_UID_BASE */
+                              "FROM namespaces WHERE name = ?1",
+                              &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -433,7 +507,13 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         n->name = store_sql_column_strdup(st, 0);
         n->labels_json = store_sql_column_strdup(st, 1);
         n->annotations_json = store_sql_column_strdup(st, 2);
-        n->uid_base = STORE_UID_BASE + (uint32_t) sqlite3_column_int64(st, 3) * STORE_UID_RANGE;
+        {
+                uint64_t base = (uint64_t) sqlite3_column_int64(st, 5), slot = (uint64_t) sqlite3_column_int64(st, 3);
+                uint64_t start = base + slot * STORE_UID_RANGE;
+                /* Checked at start (core/daemon/uidrange.c); never wraps. */
+                n->uid_base = start + STORE_UID_RANGE <= UINT32_MAX ? (uint32_t) start : 0;
+                n->uid_slot = slot;
+        }
         n->created_at = sqlite3_column_int64(st, 4);
         if (!n->name || !n->labels_json || !n->annotations_json) {
                 store_namespace_free(n);

@@ -17,7 +17,10 @@
 #include "../core/base/error.h"
 
 #define STORE_DEFAULT_NAMESPACE "openfaas-fn"
-/* Host uid/gid ranges of tenants: tenant k owns [BASE + k*RANGE, +RANGE). */
+/* Host uid/gid ranges of tenants: the tenant with slot k owns [base +
+ * k*RANGE, +RANGE); base is chosen at the first start (the config's
+ * uid_base, or the first free window from STORE_UID_BASE on: see
+ * core/daemon/uidrange.c) and slots are never reused. */
 #define STORE_UID_BASE 1073741824u
 #define STORE_UID_RANGE 65536u
 
@@ -33,12 +36,20 @@ struct store_namespace {
         char *name;
         char *labels_json;       /* object, "{}" when none */
         char *annotations_json;  /* object, "{}" when none */
-        uint32_t uid_base;
+        uint32_t uid_base;       /* 0 when the range is outside the uid space (refused at start) */
+        uint64_t uid_slot;
         int64_t created_at;      /* unix nanoseconds */
 };
 void store_namespace_free(struct store_namespace *n);
 
-/* Create a namespace; -EEXIST if it exists. The uid range is allocated here. */
+/* The uid ranges' window: base (0 until the first start chose one), how
+ * many ranges it has (0: not set) and the next slot to give out. */
+int store_uid_alloc_get(struct store *s, uint64_t *ret_base, uint64_t *ret_ranges, uint64_t *ret_next);
+int store_uid_alloc_set(struct store *s, uint64_t base, uint64_t ranges);
+
+/* Create a namespace; -EEXIST if it exists; -ENOSPC when the window has
+ * no uid range left. The uid range is allocated here, never one given out
+ * before. */
 int store_namespace_create(struct store *s, const char *name, const char *labels_json,
                            const char *annotations_json);
 int store_namespace_update(struct store *s, const char *name, const char *labels_json,

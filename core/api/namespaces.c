@@ -161,6 +161,10 @@ static void handle_write(struct http_request *req, const struct route *rt, bool 
                 http_respond_error(req, 409, "namespace '%s' already exists", name);
                 return;
         }
+        if (r == -ENOSPC) {
+                http_respond_error(req, 507, "no uid range is left for a new namespace: raise uid_ranges");
+                return;
+        }
         if (r < 0) {
                 http_respond_error(req, 500, "cannot %s namespace '%s': %s", update ? "update" : "create",
                                    name, strerror(-r));

@@ -198,6 +198,10 @@ static void tenant_create(struct http_request *req)
                 http_respond_error(req, 409, "tenant '%s' already exists", name);
                 return;
         }
+        if (r == -ENOSPC) {
+                http_respond_error(req, 507, "no uid range is left for a new tenant: raise uid_ranges");
+                return;
+        }
         if (r >= 0 && quotas_s)
                 r = store_tenant_quotas_set(sf->store, name, quotas_s);
         if (r < 0) {

@@ -68,6 +68,12 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->ceiling.cpu_millis = 4000;
         cfg->ceiling.timeout_ms = 3600ULL * 1000;
         cfg->ceiling.scale_max = 100;
+        cfg->uid_base = 0;
+        cfg->uid_ranges = 1024;
+        (void) xsnprintf(cfg->subuid_file, sizeof cfg->subuid_file, "/etc/subuid");
+        (void) xsnprintf(cfg->subgid_file, sizeof cfg->subgid_file, "/etc/subgid");
+        (void) xsnprintf(cfg->passwd_file, sizeof cfg->passwd_file, "/etc/passwd");
+        (void) xsnprintf(cfg->group_file, sizeof cfg->group_file, "/etc/group");
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -143,6 +149,13 @@ static const struct key keys[] = {
         { "function_max_cpu", K_CPU, F(ceiling.cpu_millis), .zero_ok = true },
         { "function_max_timeout", K_MS, F(ceiling.timeout_ms), .zero_ok = true },
         { "function_max_scale", K_COUNT, F(ceiling.scale_max), .zero_ok = true },
+        /* a multiple of 65536, or 0: the first free window (core/daemon/uidrange.h) */
+        { "uid_base", K_COUNT, F(uid_base), .zero_ok = true, .max = 4294901760ULL },
+        { "uid_ranges", K_COUNT, F(uid_ranges), .min = 1, .max = 65535 },
+        { "subuid_file", K_STR, F(subuid_file) },
+        { "subgid_file", K_STR, F(subgid_file) },
+        { "passwd_file", K_STR, F(passwd_file) },
+        { "group_file", K_STR, F(group_file) },
 };
 #undef F
 

@@ -22,6 +22,7 @@
 #include "core/base/util.h"
 #include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
+#include "core/daemon/uidrange.h"
 #include "core/runtime/async.h"
 #include "core/runtime/history.h"
 #include "core/runtime/invoke.h"
@@ -190,6 +191,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->logs = &owned->logs;
         sf->async = &owned->async;
         sf->tmp_fd = -1;
+        sf->uid_claim_fd = -1;
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
         history_init(sf->history);
@@ -241,6 +243,13 @@ int sfaasd_run(struct sfaasd_config *cfg)
         r = sandbox_launcher_new(&lc, &sf->launcher, &err);
         if (r < 0) {
                 log_error("cannot start the sandbox launcher: %s", err.msg);
+                goto out;
+        }
+        /* The tenants' uid ranges: no overlap with the host's users, its
+         * subordinate ids or another sfaasd's tenants. */
+        r = uidrange_setup(sf, &err);
+        if (r < 0) {
+                log_error("refusing to start: %s", err.msg);
                 goto out;
         }
         /* Every tenant's cgroup level with its quotas' limits. */
@@ -315,6 +324,7 @@ out:
         metrics_release(sf->metrics);
         history_release(sf->history);
         free(sf->password);
+        uidrange_release(sf);
         auth_free(sf->auth);
         tenants_free(sf->tenants);
         secret_key_wipe(&sf->secret_key);
