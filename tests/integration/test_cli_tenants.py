@@ -169,3 +169,48 @@ def test_invoke_auth_and_keys(run, daemon, images):
     t("invoke", "echo", "-n", "closed", "-H", "Authorization: Bearer " + key, password=None, check=1)
     t("tenant", "invoke-auth", "closed", "off")
     assert t("invoke", "echo", "-n", "closed", password=None, input=b"open").stdout == b"open"
+
+
+def test_faas_cli_sequence_as_a_tenant(daemon, api, images):
+    """faas-cli's requests (OPENFAAS-COMPAT.md 3.2) with `faas-cli login -u
+    acme2 --password-stdin` credentials and no --namespace: everything lands
+    in the tenant's own namespace; invoke names it (faas-cli appends
+    openfaas-fn otherwise, as it does for every gateway)."""
+    import requests
+    from sfaasd_testlib import basic
+    assert api.post("/system/tenants", json={"name": "acme2"}).status_code == 201
+    token = api.post("/system/tenants/acme2/tokens", json={"name": "faas-cli"}).json()["token"]
+    s = requests.Session()
+    s.headers.update({"Authorization": basic(token, user="acme2"), "User-Agent": "faas-cli/0.17.6"})
+    u = daemon.url
+
+    def go(method, path, want, **kw):
+        r = s.request(method, u + path, timeout=HTTP_TIMEOUT, **kw)
+        assert r.status_code == want, (method, path, r.status_code, r.text)
+        return r
+
+    go("GET", "/system/functions", 200)                                         # login
+    with open(images.path("busybox-oci.tar"), "rb") as f:                        # (sfaasd image import)
+        go("POST", "/system/images", 200, data=f.read(), headers={"Content-Type": "application/x-tar"})
+    dep = {"service": "figlet", "image": "busybox:latest", "envProcess": "cat", "labels": {}, "annotations": {}}
+    go("PUT", "/system/functions", 404, json=dep)                               # deploy: update first
+    go("POST", "/system/functions", 202, json=dep)                              # then create
+    assert [f["namespace"] for f in go("GET", "/system/functions", 200).json()] == ["acme2"]
+    st = go("GET", "/system/function/figlet", 200, params={"usage": "1"}).json()
+    assert st["namespace"] == "acme2" and st["availableReplicas"] >= 1
+    r = requests.post(u + "/function/figlet.acme2", data=b"hi", headers={"Content-Type": "text/plain"},
+                      timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.content == b"hi"
+    go("POST", "/system/secrets", 200, json={"name": "api-key", "value": "s3cr3t"})
+    go("POST", "/system/secrets", 409, json={"name": "api-key", "value": "again"})
+    go("PUT", "/system/secrets", 200, json={"name": "api-key", "value": "again"})
+    assert go("GET", "/system/secrets", 200).json() == [{"name": "api-key", "namespace": "acme2"}]
+    go("GET", "/system/logs", 200, params={"name": "figlet", "follow": "false", "tail": "-1"})
+    go("DELETE", "/system/secrets", 200, json={"name": "api-key"})
+    go("DELETE", "/system/functions", 200, json={"functionName": "figlet"})
+    assert go("GET", "/system/namespaces", 200).json() == ["acme2"]
+    info = go("GET", "/system/info", 200).json()
+    assert info["provider"]["provider"] == "sfaasd"
+    # With -n of its own name, the same; with another, refused.
+    go("GET", "/system/functions", 200, params={"namespace": "acme2"})
+    go("GET", "/system/functions", 403, params={"namespace": "openfaas-fn"})
