@@ -442,7 +442,16 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         uint64_t t0 = now_ns();
         int fail_status = 500;
         bool handed_off = false, started = false;
+        /* name and ns may live in the request, which an early answer
+         * (FAIL) frees: the metrics at `out` read these copies. */
+        char name_copy[128], ns_copy[128];
 
+        if (xsnprintf(name_copy, sizeof name_copy, "%s", name) < 0 || xsnprintf(ns_copy, sizeof ns_copy, "%s", ns) < 0) {
+                FAIL(400, "function name too long");
+                return;
+        }
+        name = name_copy;
+        ns = ns_copy;
         secret_files_init(&secrets);
         if (sf->stopping) {
                 FAIL(503, "sfaasd is shutting down");
