@@ -1135,7 +1135,12 @@ enum sandbox_end sandbox_describe_end(struct sandbox *sb, int wait_status, char 
                 buf[0] = '\0';
         if (sb && (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) &&
             sandbox_stats(sb, &st) == 0 && st.oom_kills > 0) {
-                if (sb->memory_limit)
+                /* Killed well below its own limit: a limit of a group
+                 * above it held it (a tenant's, sandbox_group_set_limits). */
+                if (sb->memory_limit && st.memory_peak_bytes && st.memory_peak_bytes + (1u << 20) < sb->memory_limit)
+                        (void) xsnprintf(limit, sizeof limit, " (its group's limit, at %llu MiB)",
+                                         (unsigned long long) (st.memory_peak_bytes >> 20));
+                else if (sb->memory_limit)
                         (void) xsnprintf(limit, sizeof limit, " (limit %llu MiB)",
                                          (unsigned long long) (sb->memory_limit >> 20));
                 if (WIFEXITED(wait_status))

@@ -77,10 +77,13 @@ def test_noisy_neighbour(daemon, api, images):
     assert levels
 
     results = []
+    texts = []
 
     def noisy(name, body):
         r = requests.post(daemon.url + "/function/%s.%s" % (name, NOISY), data=body, timeout=HTTP_TIMEOUT)
         results.append((name, r.status_code))
+        if name == "hog":
+            texts.append(r.text)
 
     # The hogs run into the tenant's memory limit, well below the 1Gi each
     # asks: the kernel kills them there (v1: the level's peak is its limit;
@@ -95,6 +98,8 @@ def test_noisy_neighbour(daemon, api, images):
     else:
         assert count(read_level(levels, "memory.events"), "max") > 0
     assert [code for n, code in results] == [500, 500], results
+    # ... and the answer says it was the group's limit, not the function's 1Gi.
+    assert all("group's limit" in t for t in texts), texts
     threads = [threading.Thread(target=noisy, args=("bomb", BOMB)) for _ in range(3)]
     for th in threads:
         th.start()
