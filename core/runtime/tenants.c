@@ -45,14 +45,20 @@ void tenants_free(struct tenants *t)
         free(t);
 }
 
-/* ns's entry, made when missing (counters only; quotas are loaded apart). */
-static struct tenant_state *entry(struct tenants *t, const char *ns)
+/* ns's entry, made when missing and ns exists (counters only; quotas are
+ * loaded apart). NULL for a namespace the store does not have: anyone may
+ * name one in /function/NAME.NS, and those must not grow this table. */
+static struct tenant_state *entry_of(struct sfaasd *sf, const char *ns)
 {
+        struct tenants *t = sf->tenants;
+        struct store_namespace *n = NULL;
+
         for (size_t i = 0; i < t->n; i++)
                 if (strcmp(t->v[i].ns, ns) == 0)
                         return &t->v[i];
-        if (strlen(ns) >= sizeof t->v[0].ns)
+        if (strlen(ns) >= sizeof t->v[0].ns || store_namespace_get(sf->store, ns, &n) < 0)
                 return NULL;
+        store_namespace_free(n);
         if (t->n == t->cap) {
                 size_t nc = t->cap ? t->cap * 2 : 16;
                 struct tenant_state *nv = realloc(t->v, nc * sizeof *nv);
@@ -92,11 +98,11 @@ static int load(struct sfaasd *sf, struct tenant_state *e)
 
 int tenants_quota(struct sfaasd *sf, const char *ns, struct tenant_quota *ret)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
         int r;
 
         if (!e)
-                return -ENOMEM;
+                return -ENOENT;
         if (!e->loaded && (r = load(sf, e)) < 0)
                 return r;
         *ret = e->q;
@@ -114,7 +120,7 @@ static void apply(struct sfaasd *sf, const char *ns, const struct tenant_quota *
 
 void tenants_changed(struct sfaasd *sf, const char *ns)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
         struct tenant_quota q;
 
         if (!e)
@@ -140,12 +146,10 @@ void tenants_apply_all(struct sfaasd *sf)
 int tenants_call_begin(struct sfaasd *sf, const char *ns, bool concurrent, uint64_t *ret_retry_s,
                        const char **ret_which)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
         uint64_t now;
 
-        if (!e)
-                return -ENOMEM;
-        if (!e->loaded && load(sf, e) < 0)
+        if (!e || (!e->loaded && load(sf, e) < 0))
                 return 0; /* no such namespace: the handler says 404 */
         if (concurrent && e->q.invoke_concurrency && e->inflight >= e->q.invoke_concurrency) {
                 *ret_retry_s = 1;
@@ -174,17 +178,17 @@ int tenants_call_begin(struct sfaasd *sf, const char *ns, bool concurrent, uint6
 
 void tenants_call_end(struct sfaasd *sf, const char *ns)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
         if (e && e->inflight > 0)
                 e->inflight--;
 }
 
 int tenants_instance_begin(struct sfaasd *sf, const char *ns)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
 
         if (!e)
-                return -ENOMEM;
+                return 0; /* not a namespace the store has: nothing to count */
         if (!e->loaded && load(sf, e) < 0)
                 e->loaded = false; /* counted all the same; no quota known */
         if (e->loaded && e->q.instances && e->instances >= e->q.instances)
@@ -195,25 +199,23 @@ int tenants_instance_begin(struct sfaasd *sf, const char *ns)
 
 void tenants_instance_end(struct sfaasd *sf, const char *ns)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
         if (e && e->instances > 0)
                 e->instances--;
 }
 
 void tenants_counts(struct sfaasd *sf, const char *ns, uint64_t *ret_instances, uint64_t *ret_inflight)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
         *ret_instances = e ? e->instances : 0;
         *ret_inflight = e ? e->inflight : 0;
 }
 
 bool tenants_invoke_closed(struct sfaasd *sf, const char *ns)
 {
-        struct tenant_state *e = entry(sf->tenants, ns);
+        struct tenant_state *e = entry_of(sf, ns);
 
-        if (!e)
-                return true; /* out of memory: closed rather than open */
-        if (!e->loaded && load(sf, e) < 0)
+        if (!e || (!e->loaded && load(sf, e) < 0))
                 return false; /* no such namespace: the handler says 404 */
         return e->invoke_auth;
 }
