@@ -17,13 +17,16 @@
 #                          vs sfaasd's /function/fn, interleaved rounds
 #   6. bench/coldinvoke    first call from zero, exec-mode calls, a burst of
 #                          200 first calls, all through HTTP
-#   7. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
+#   7. bench/authcost      the same warm call open vs with a tenant's token
+#                          (Bearer and Basic): the cost of authorization
+#   8. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
 # BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK,
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
-# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_PROFILE=1.
+# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
+# AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -141,8 +144,14 @@ if [ "${BENCH_SKIP_COLDINVOKE:-0}" != 1 ]; then
                 --exec-calls "${COLD_EXEC:-500}" --out "$OUT" || status=1
 fi
 
+if [ "${BENCH_SKIP_AUTHCOST:-0}" != 1 ]; then
+        echo "== 7. the cost of authorization: warm calls open vs with a tenant's token (wrk, interleaved)"
+        "$PYTHON" bench/authcost --sfaasd "$SFAASD" --rounds "${AUTH_ROUNDS:-5}" --duration "${AUTH_DURATION:-10}" \
+                --out "$OUT" || status=1
+fi
+
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
-        echo "== 7. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
+        echo "== 8. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
         strace -c -f -o "$OUT/strace-run-$stamp.txt" "$SFAASD" run --rootfs "$tmp/rootfs" -- /bin/true
         head -25 "$OUT/strace-run-$stamp.txt"
         strace -c -f -o "$OUT/strace-spawnbench-$stamp.txt" "$sb" --rootfs "$tmp/rootfs" -n 200 >/dev/null

@@ -42,6 +42,9 @@ int cli_common_option(struct common *co, const char *cmd, int c, char **argv)
         case 'g':
                 co->gateway = optarg;
                 return 0;
+        case 'u':
+                co->user = optarg;
+                return 0;
         case OPT_PASSWORD_FILE:
                 co->password_file = optarg;
                 return 0;
@@ -115,7 +118,7 @@ int cli_connect(struct client *cl, const struct common *co, bool need_password)
         struct sf_err e = {};
         int r;
 
-        r = client_init(cl, co->gateway, co->password_file, need_password, co->timeout_ms, &e);
+        r = client_init(cl, co->gateway, co->user, co->password_file, need_password, co->timeout_ms, &e);
         if (r < 0)
                 return cli_fail(r, &e);
         return 0;

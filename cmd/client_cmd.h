@@ -46,21 +46,24 @@ enum {
 };
 
 /* Every client command takes these (COMMON_HELP says what they do). */
-#define COMMON_SHORTOPTS ":g:h"
+#define COMMON_SHORTOPTS ":g:hu:"
 #define COMMON_LONGOPTS                                                        \
         { "gateway", required_argument, NULL, 'g' },                           \
+        { "user", required_argument, NULL, 'u' },                              \
         { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },       \
         { "timeout", required_argument, NULL, OPT_TIMEOUT },                   \
         { "help", no_argument, NULL, 'h' }
 
 #define COMMON_HELP                                                                                \
         "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n" \
-        "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"    \
+        "  -u, --user USER           admin, or a tenant's name (default $SFAASD_USER, else admin)\n"   \
+        "      --password-file FILE  the user's password or token (default $SFAASD_PASSWORD, else none)\n" \
         "      --timeout DURATION    whole request, e.g. 30s, 2m, 0 for none (default 60s)\n"          \
         "  -h, --help                show this help\n"
 
 struct common {
         const char *gateway;
+        const char *user;
         const char *password_file;
         long timeout_ms;
 };
@@ -98,7 +101,7 @@ static inline bool cli_is_2xx(long status)
  * --help hint. */
 int cli_gateway_check(const struct common *co);
 
-/* client_init() with co's gateway, password file and timeout. */
+/* client_init() with co's gateway, user, password file and timeout. */
 int cli_connect(struct client *cl, const struct common *co, bool need_password);
 
 /* The JSON of a 2xx answer; -EBADMSG when the gateway answered something

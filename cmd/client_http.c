@@ -64,10 +64,10 @@ static int load_password(const char *password_file, char **ret, struct sf_err *e
         return 0;
 }
 
-int client_init(struct client *c, const char *gateway, const char *password_file, bool need_password,
-                long timeout_ms, struct sf_err *err)
+int client_init(struct client *c, const char *gateway, const char *user, const char *password_file,
+                bool need_password, long timeout_ms, struct sf_err *err)
 {
-        _cleanup_free_ char *gw = NULL, *pw = NULL;
+        _cleanup_free_ char *gw = NULL, *pw = NULL, *u = NULL;
         const char *g = gateway;
         int r;
 
@@ -94,7 +94,18 @@ int client_init(struct client *c, const char *gateway, const char *password_file
                 if (r < 0)
                         return r;
         }
+        if (!user) {
+                user = getenv("SFAASD_USER");
+                if (!user || !*user)
+                        user = "admin";
+        }
+        if (!*user || strpbrk(user, ":\r\n"))
+                return sf_err_set(err, -EINVAL, "invalid user name '%s'", user);
+        u = strdup(user);
+        if (!u)
+                return -ENOMEM;
         c->gateway = TAKE_PTR(gw);
+        c->user = TAKE_PTR(u);
         c->password = TAKE_PTR(pw);
         c->timeout_ms = timeout_ms;
         return 0;
@@ -105,6 +116,8 @@ void client_release(struct client *c)
         if (!c)
                 return;
         free(c->gateway);
+        free(c->user);
+        c->user = NULL;
         if (c->password) {
                 explicit_bzero(c->password, strlen(c->password));
                 free(c->password);
@@ -142,6 +155,7 @@ int client_do(struct client *c, const struct client_request *req, struct client_
                              .url = url,
                              .peer = peer,
                              .timeout_hint = " (see --timeout)",
+                             .user = c->user,
                              .password = req->auth ? c->password : NULL,
                              .content_type = req->content_type,
                              .headers = req->headers,

@@ -25,7 +25,8 @@
 /* Where and how to reach the gateway; see client_init(). */
 struct client {
         char *gateway;  /* normalised, e.g. "http://127.0.0.1:8080" */
-        char *password; /* Basic password of user "admin"; NULL: no credentials */
+        char *user;     /* Basic user: "admin" or a tenant's name */
+        char *password; /* Basic password (the admin's, or a tenant's token); NULL: no credentials */
         long timeout_ms; /* whole request (connect, send, receive); 0: none, but
                           * connecting alone never waits more than 10 s */
 };
@@ -58,17 +59,18 @@ struct client_response {
         double seconds; /* total time */
 };
 
-/* Resolve the gateway (flag, else $OPENFAAS_URL, else the default) and the
- * password (password_file, else $SFAASD_PASSWORD, else none). timeout_ms as
- * given. Refuses a gateway client_do() cannot reach (https://, credentials
+/* Resolve the gateway (flag, else $OPENFAAS_URL, else the default), the
+ * user (user, else $SFAASD_USER, else "admin": a tenant's name when the
+ * password is one of its tokens) and the password (password_file, else
+ * $SFAASD_PASSWORD, else none). timeout_ms as given. Refuses a gateway client_do() cannot reach (https://, credentials
  * in the URL, a bad port) before anything is sent. */
-int client_init(struct client *c, const char *gateway, const char *password_file, bool need_password,
-                long timeout_ms, struct sf_err *err);
+int client_init(struct client *c, const char *gateway, const char *user, const char *password_file,
+                bool need_password, long timeout_ms, struct sf_err *err);
 void client_release(struct client *c);
 
 /* Send one request and read its answer. Adds Host, User-Agent
- * (sfaasd/VERSION), Accept, Authorization (Basic, user admin, only with
- * req->auth and a password), Content-Length and Connection: close. Refuses
+ * (sfaasd/VERSION), Accept, Authorization (Basic, the client's user, only
+ * with req->auth and a password), Content-Length and Connection: close. Refuses
  * (-EINVAL) a method that is not a token and any CR, LF or other control
  * byte in the path, the content type or a header. Skips 1xx answers. On
  * success *ret holds the final status and body; release it with

@@ -86,11 +86,12 @@ static const char logs_help[] =
         "      --since TIME          only lines at or after TIME (RFC 3339)\n"
         "      --json                print the NDJSON records as they are\n"
         "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n"
-        "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"
+        "  -u, --user USER           admin, or a tenant's name (default $SFAASD_USER, else admin)\n"
+        "      --password-file FILE  the user's password or token (default $SFAASD_PASSWORD, else none)\n"
         "  -h, --help                show this help\n";
 
 struct logs_cmd {
-        const char *name, *ns, *gateway, *pwfile, *tail, *since;
+        const char *name, *ns, *gateway, *user, *pwfile, *tail, *since;
         bool follow;
         struct line_printer lp;
         char *q_name, *q_ns, *q_tail, *q_since;
@@ -115,17 +116,18 @@ static int logs_parse(struct logs_cmd *g, int argc, char **argv)
                 { "tail", required_argument, NULL, OPT_TAIL }, { "since", required_argument, NULL, OPT_SINCE },
                 { "json", no_argument, NULL, OPT_JSON },       { "gateway", required_argument, NULL, 'g' },
                 { "password-file", required_argument, NULL, OPT_PASSWORD_FILE }, { "help", no_argument, NULL, 'h' },
-                { NULL, 0, NULL, 0 },
+                { "user", required_argument, NULL, 'u' },                        { NULL, 0, NULL, 0 },
         };
         int c;
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":n:fg:h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":n:fg:hu:", opts, NULL)) != -1) {
                 switch (c) {
                 case 'n': g->ns = optarg; break;
                 case 'f': g->follow = true; break;
                 case 'g': g->gateway = optarg; break;
+                case 'u': g->user = optarg; break;
                 case OPT_PASSWORD_FILE: g->pwfile = optarg; break;
                 case OPT_TAIL: g->tail = optarg; break;
                 case OPT_SINCE: g->since = optarg; break;
@@ -210,7 +212,7 @@ static int logs_call(struct logs_cmd *g)
         int r;
 
         /* Following has no end: no timeout then. */
-        r = client_init(&cl, g->gateway, g->pwfile, true, g->follow ? 0 : CLI_DEFAULT_TIMEOUT_MS, &e);
+        r = client_init(&cl, g->gateway, g->user, g->pwfile, true, g->follow ? 0 : CLI_DEFAULT_TIMEOUT_MS, &e);
         if (r < 0)
                 return cli_fail(r, &e);
         sink = fopencookie(&g->lp, "w", (cookie_io_functions_t){ .write = printer_write });

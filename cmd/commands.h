@@ -25,3 +25,9 @@ int cmd_rm(int argc, char **argv);
 int cmd_image(int argc, char **argv);   /* "image import FILE [--name REF]" */
 int cmd_logs(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_tenant(int argc, char **argv);  /* "tenant create|list|show|rm" (cmd/client_tenant.c) */
+int cmd_token(int argc, char **argv);   /* "token create|list|revoke" */
+int cmd_key(int argc, char **argv);     /* "key create|list|revoke": invoke keys */
+int cmd_secret(int argc, char **argv);  /* "secret create|list|rm" */
+int cmd_routes(int argc, char **argv);
+int cmd_audit(int argc, char **argv);   /* "audit [list]|verify" */  /* the route table and its policies */

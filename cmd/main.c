@@ -22,6 +22,12 @@ static const struct command commands[] = {
         { "rm", cmd_rm, "remove a function" },
         { "logs", cmd_logs, "print a function's logs (-f to follow)" },
         { "image", cmd_image, "image import FILE [--name NAME:TAG]: import an image archive" },
+        { "secret", cmd_secret, "create, list or remove a namespace's secrets" },
+        { "tenant", cmd_tenant, "create, list, show or remove tenants (admin)" },
+        { "token", cmd_token, "issue, list or revoke a tenant's tokens (admin)" },
+        { "key", cmd_key, "issue, list or revoke a tenant's invoke keys" },
+        { "audit", cmd_audit, "read the audit trail, or verify its hash chain" },
+        { "routes", cmd_routes, "print the route table: who may call each route" },
         { "version", cmd_version, "print the version" },
 };
 

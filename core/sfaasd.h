@@ -23,6 +23,31 @@
 #include "store/image.h"
 #include "store/secrets.h"
 
+/*
+ * A tenant's quotas (README "Tenants"): the config's tenant_* keys are the
+ * defaults, PUT /system/tenants/NS overrides them per tenant. 0: no limit.
+ */
+struct tenant_quota {
+        uint64_t functions;          /* functions deployed */
+        uint64_t instances;          /* warm instances and exec sandboxes running at once */
+        uint64_t memory_bytes;       /* the tenant's cgroup level: memory of all its sandboxes */
+        uint64_t cpu_millis;         /* ... CPU */
+        uint64_t pids;               /* ... processes */
+        uint64_t image_bytes;        /* unpacked size of the images it owns */
+        uint64_t secrets;
+        uint64_t async_queued;       /* async calls queued or running */
+        uint64_t invoke_rate;        /* calls per second (a bucket of as many) */
+        uint64_t invoke_concurrency; /* calls in flight */
+};
+
+/* The operator's ceilings on what one function may ask (0: none). */
+struct function_ceilings {
+        uint64_t memory_bytes;       /* limits.memory, requests.memory */
+        uint64_t cpu_millis;         /* limits.cpu, requests.cpu */
+        uint64_t timeout_ms;         /* envVars.exec_timeout, com.sfaasd.timeout */
+        uint64_t scale_max;          /* com.openfaas.scale.max and .min */
+};
+
 struct sfaasd_config {
         char listen[128];              /* "127.0.0.1:8080" */
         char data_dir[PATH_MAX];       /* absolute after config_finish() */
@@ -54,15 +79,25 @@ struct sfaasd_config {
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
+        uint64_t uid_base;             /* tenants' uid window start; 0: the first free one (core/daemon/uidrange.h) */
+        uint64_t uid_ranges;           /* ranges of 65536 ids in the window (default 1024) */
+        char subuid_file[PATH_MAX];    /* checked for overlaps at start (default /etc/subuid) */
+        char subgid_file[PATH_MAX];
+        char passwd_file[PATH_MAX];
+        char group_file[PATH_MAX];
+        struct tenant_quota tenant;    /* every tenant's quotas unless set per tenant */
+        struct function_ceilings ceiling;
 };
 
 struct async;
+struct auth;
 struct datadir;
 struct history;
 struct invocation;
 struct logs;
 struct metrics;
 struct pools;
+struct tenants;
 
 struct sfaasd {
         uv_loop_t loop;
@@ -72,6 +107,8 @@ struct sfaasd {
         struct datadir *datadir;       /* the data folder's lock and identity (core/daemon/datadir.h) */
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
+        struct auth *auth;             /* who requests are: the credentials cache (core/api/auth.h) */
+        int uid_claim_fd;              /* our claim on the tenants' uid window (core/daemon/uidrange.h) */
         struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
         char images_dir[PATH_MAX];
         char tmp_dir[PATH_MAX];
@@ -91,5 +128,6 @@ struct sfaasd {
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */
         struct async *async;              /* the async call queue (core/runtime/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
+        struct tenants *tenants;          /* tenants' quotas in the engines (core/runtime/tenants.h) */
         int exit_code;
 };

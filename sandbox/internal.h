@@ -200,6 +200,9 @@ int sb_cgroup_group_usage(const struct sb_cgroup_root *root, const char *group, 
 /* rmdir the group's last level in every hierarchy; -EBUSY while it holds
  * a sandbox, 0 when it is gone or never existed. */
 int sb_cgroup_group_remove(const struct sb_cgroup_root *root, const char *group);
+/* Make group (each missing level) and set its memory, pids and cpu limits
+ * from lim (0: none), in every hierarchy but cpuacct. */
+int sb_cgroup_group_limit(const struct sb_cgroup_root *root, const char *group, const struct sandbox_limits *lim);
 /* Close the fds only the spawn needs (dir_fd, tasks_fd). */
 void sb_cgroup_close_spawn_fds(struct sb_cgroup *cg);
 int sb_cgroup_kill(const struct sb_cgroup *cg);

@@ -1148,6 +1148,22 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
         return 0;
 }
 
+int sandbox_group_set_limits(struct sandbox_launcher *l, const char *group, const struct sandbox_limits *lim,
+                             struct sf_err *err)
+{
+        int r;
+
+        sf_err_clear(err);
+        if (!l || !lim || !valid_group(group))
+                return sf_err_set(err, -EINVAL, "bad cgroup group '%.140s'", group ? group : "(null)");
+        if (l->no_cgroups)
+                return 0;
+        r = sb_cgroup_group_limit(&l->cg, group, lim);
+        if (r < 0)
+                return sf_err_errno(err, r, "cgroup: cannot set the limits of group '%s'", group);
+        return 0;
+}
+
 int sandbox_exit_code(int wait_status)
 {
         if (WIFEXITED(wait_status))
@@ -1167,7 +1183,12 @@ enum sandbox_end sandbox_describe_end(struct sandbox *sb, int wait_status, char 
                 buf[0] = '\0';
         if (sb && (!WIFEXITED(wait_status) || WEXITSTATUS(wait_status) != 0) &&
             sandbox_stats(sb, &st) == 0 && st.oom_kills > 0) {
-                if (sb->memory_limit)
+                /* Killed well below its own limit: a limit of a group
+                 * above it held it (a tenant's, sandbox_group_set_limits). */
+                if (sb->memory_limit && st.memory_peak_bytes && st.memory_peak_bytes + (1u << 20) < sb->memory_limit)
+                        (void) xsnprintf(limit, sizeof limit, " (its group's limit, at %llu MiB)",
+                                         (unsigned long long) (st.memory_peak_bytes >> 20));
+                else if (sb->memory_limit)
                         (void) xsnprintf(limit, sizeof limit, " (limit %llu MiB)",
                                          (unsigned long long) (sb->memory_limit >> 20));
                 if (WIFEXITED(wait_status))

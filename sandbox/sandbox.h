@@ -248,6 +248,15 @@ int sandbox_group_usage(struct sandbox_launcher *l, const char *group, struct sa
  * subtree). Never kills anything. */
 int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct sf_err *err);
 
+/* Aggregate limits of a group level all its sandboxes share ("NS": a
+ * tenant), made if missing: memory_bytes, pids and cpu_millis of lim, 0
+ * for none (the other fields are ignored). The kernel holds the group to
+ * them whatever its sandboxes ask each: v2 memory.max (swap 0), pids.max,
+ * cpu.max; v1 memory.limit_in_bytes (and memsw), pids.max,
+ * cpu.cfs_quota_us. A no-op without cgroups. */
+int sandbox_group_set_limits(struct sandbox_launcher *l, const char *group, const struct sandbox_limits *lim,
+                             struct sf_err *err);
+
 /* Exit code as a shell reports it: status, or 128+N when killed by signal N. */
 int sandbox_exit_code(int wait_status);
 

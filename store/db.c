@@ -101,6 +101,69 @@ static const char *const migrations[] = {
         "ALTER TABLE async_calls ADD COLUMN callback_receiver TEXT;"
         "DROP INDEX async_calls_callbacks;"
         "CREATE INDEX async_calls_callbacks ON async_calls(callback_state, callback_next_at, callback_receiver);",
+        /* 6 -> 7: tenants' tokens (store/tenants.c): only a SHA-256 of each
+         * token is kept, looked up by that hash; revoked ones stay listed.
+         * They go with their namespace. */
+        "CREATE TABLE tokens ("
+        "  id TEXT PRIMARY KEY,"
+        "  namespace TEXT NOT NULL REFERENCES namespaces(name) ON DELETE CASCADE,"
+        "  name TEXT NOT NULL,"
+        "  hash BLOB NOT NULL UNIQUE,"
+        "  created_at INTEGER NOT NULL,"
+        "  expires_at INTEGER,"
+        "  revoked_at INTEGER);"
+        "CREATE INDEX tokens_by_namespace ON tokens(namespace, created_at);",
+        /* 7 -> 8: images per tenant. The content stays shared on disk, but
+         * a namespace sees an image only when it owns it (imported it, or
+         * the admin deployed it there) or the admin shared it with every
+         * tenant. Existing images belong to the namespaces that name or use
+         * them; the rest to the default namespace, which saw them. */
+        "CREATE TABLE image_owners ("
+        "  namespace TEXT NOT NULL,"
+        "  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+        "  PRIMARY KEY (namespace, image_id));"
+        "CREATE INDEX image_owners_by_image ON image_owners(image_id);"
+        "ALTER TABLE images ADD COLUMN shared INTEGER NOT NULL DEFAULT 0;"
+        "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT namespace, image_id FROM image_tags;"
+        "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT namespace, image_id FROM functions;"
+        "INSERT OR IGNORE INTO image_owners(namespace, image_id) SELECT '" STORE_DEFAULT_NAMESPACE "', id FROM images "
+        "  WHERE id NOT IN (SELECT image_id FROM image_owners);",
+        /* 8 -> 9: the hash-chained audit trail (store/audit.c); never
+         * pruned with a namespace. */
+        "CREATE TABLE audit ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  time INTEGER NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  tenant TEXT NOT NULL,"
+        "  credential TEXT NOT NULL,"
+        "  address TEXT NOT NULL,"
+        "  method TEXT NOT NULL,"
+        "  path TEXT NOT NULL,"
+        "  status INTEGER NOT NULL,"
+        "  detail TEXT NOT NULL,"
+        "  prev_hash TEXT NOT NULL,"
+        "  hash TEXT NOT NULL);"
+        "CREATE INDEX audit_by_tenant ON audit(tenant, seq);",
+        /* 9 -> 10: a tenant's quotas set by the admin (JSON object of the
+         * keys it overrides; core/model/quota.h). */
+        "ALTER TABLE namespaces ADD COLUMN quotas TEXT NOT NULL DEFAULT '{}';",
+        /* 10 -> 11: closing invocation. A tenant may require a credential
+         * on its functions' calls; invoke keys are tokens good for calls
+         * only (of one function, or of every function of the tenant). */
+        "ALTER TABLE namespaces ADD COLUMN invoke_auth INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'tenant';"
+        "ALTER TABLE tokens ADD COLUMN function TEXT;",
+        /* 11 -> 12: tenants' uid ranges are never reused: slots come from a
+         * counter that only goes up, within the window [base, base + ranges
+         * x 65536) chosen at the first start (core/daemon/uidrange.c). A
+         * database with tenants already has ranges from the old fixed base. */
+        "CREATE TABLE uid_alloc ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 0),"
+        "  base INTEGER,"
+        "  ranges INTEGER,"
+        "  next_slot INTEGER NOT NULL);"
+        "INSERT INTO uid_alloc(id, base, ranges, next_slot) SELECT 0, "
+        "  CASE WHEN COUNT(*) > 0 THEN 1073741824 END, NULL, COALESCE(MAX(uid_slot) + 1, 0) FROM namespaces;",
 };
 
 /* The schema version this binary migrates to. */
@@ -269,22 +332,82 @@ int store_namespace_create(struct store *s, const char *name, const char *labels
                            const char *annotations_json)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r;
+        _cleanup_stmt_ sqlite3_stmt *next = NULL;
+        _cleanup_stmt_ sqlite3_stmt *bump = NULL;
+        int64_t slot, ranges;
+        int r, rc;
 
-        /* The slot is the lowest free one, so deleted tenants' ranges are reused
-         * only after their functions are gone. */
-        r = store_sql_prepare(s,
-                              "INSERT INTO namespaces(name, labels, annotations, uid_slot, created_at) "
-                              "VALUES (?1, ?2, ?3, (SELECT COALESCE(MIN(a.uid_slot + 1), 0) FROM "
-                              "  (SELECT -1 AS uid_slot UNION ALL SELECT uid_slot FROM namespaces) a "
-                              "  WHERE NOT EXISTS (SELECT 1 FROM namespaces b WHERE b.uid_slot = a.uid_slot + 1)), ?4)",
-                              &st);
+        /* The slot is the counter's next, never one a deleted tenant had:
+         * nothing of an old tenant (a process, a file) can ever be taken
+         * for a new one's. */
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
         if (r < 0)
                 return r;
+        r = store_sql_prepare(s, "SELECT next_slot, COALESCE(ranges, 0) FROM uid_alloc WHERE id = 0", &next);
+        if (r < 0)
+                goto fail;
+        rc = sqlite3_step(next);
+        if (rc != SQLITE_ROW) {
+                r = store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+                goto fail;
+        }
+        slot = sqlite3_column_int64(next, 0);
+        ranges = sqlite3_column_int64(next, 1);
+        if (ranges > 0 && slot >= ranges) {
+                r = -ENOSPC;
+                goto fail;
+        }
+        r = store_sql_prepare(s,
+                              "INSERT INTO namespaces(name, labels, annotations, uid_slot, created_at) "
+                              "VALUES (?1, ?2, ?3, ?5, ?4)",
+                              &st);
+        if (r < 0)
+                goto fail;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, labels_json ? labels_json : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, annotations_json ? annotations_json : "{}", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, time_unix_ns());
+        sqlite3_bind_int64(st, 5, slot);
+        r = store_sql_step_done(st);
+        if (r < 0)
+                goto fail;
+        r = store_sql_prepare(s, "UPDATE uid_alloc SET next_slot = next_slot + 1 WHERE id = 0", &bump);
+        if (r < 0)
+                goto fail;
+        r = store_sql_step_done(bump);
+        if (r < 0)
+                goto fail;
+        return store_sql_exec(s, "COMMIT");
+fail:
+        (void) store_sql_exec(s, "ROLLBACK");
+        return r;
+}
+
+int store_uid_alloc_get(struct store *s, uint64_t *ret_base, uint64_t *ret_ranges, uint64_t *ret_next)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = store_sql_prepare(s, "SELECT COALESCE(base, 0), COALESCE(ranges, 0), next_slot FROM uid_alloc "
+                                         "WHERE id = 0",
+                                      &st);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        *ret_base = (uint64_t) sqlite3_column_int64(st, 0);
+        *ret_ranges = (uint64_t) sqlite3_column_int64(st, 1);
+        *ret_next = (uint64_t) sqlite3_column_int64(st, 2);
+        return 0;
+}
+
+int store_uid_alloc_set(struct store *s, uint64_t base, uint64_t ranges)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = store_sql_prepare(s, "UPDATE uid_alloc SET base = ?1, ranges = ?2 WHERE id = 0", &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_int64(st, 1, (sqlite3_int64) base);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64) ranges);
         return store_sql_step_done(st);
 }
 
@@ -309,6 +432,7 @@ int store_namespace_delete(struct store *s, const char *name)
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_stmt_ sqlite3_stmt *cnt = NULL;
         _cleanup_stmt_ sqlite3_stmt *tags = NULL;
+        _cleanup_stmt_ sqlite3_stmt *owners = NULL;
         int r, changed;
 
         r = store_sql_exec(s, "BEGIN IMMEDIATE");
@@ -322,15 +446,22 @@ int store_namespace_delete(struct store *s, const char *name)
                 r = -ENOTEMPTY;
                 goto fail;
         }
-        /* The tenant's image names go with it: a namespace made again later
-         * under the same name must not see them (the content stays shared,
-         * and unreferenced images are collected by prune). Secrets go by
-         * their foreign key. */
+        /* The tenant's image names and ownership go with it: a namespace
+         * made again later under the same name must not see them (the
+         * content stays shared, and unreferenced images are collected by
+         * prune). Secrets and tokens go by their foreign keys. */
         r = store_sql_prepare(s, "DELETE FROM image_tags WHERE namespace = ?1", &tags);
         if (r < 0)
                 goto fail;
         sqlite3_bind_text(tags, 1, name, -1, SQLITE_STATIC);
         r = store_sql_step_done(tags);
+        if (r < 0)
+                goto fail;
+        r = store_sql_prepare(s, "DELETE FROM image_owners WHERE namespace = ?1", &owners);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(owners, 1, name, -1, SQLITE_STATIC);
+        r = store_sql_step_done(owners);
         if (r < 0)
                 goto fail;
         r = store_sql_prepare(s, "DELETE FROM namespaces WHERE name = ?1", &st);
@@ -357,8 +488,11 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         struct store_namespace *n;
         int r, rc;
 
-        r = store_sql_prepare(s, "SELECT name, labels, annotations, uid_slot, created_at FROM namespaces WHERE name = ?1",
-                    &st);
+        r = store_sql_prepare(s,
+                              "SELECT name, labels, annotations, uid_slot, created_at, "
+                              "(SELECT COALESCE(base, 1073741824) FROM uid_alloc WHERE id = 0) " /* STORE_UID_BASE */
+                              "FROM namespaces WHERE name = ?1",
+                              &st);
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -373,7 +507,13 @@ int store_namespace_get(struct store *s, const char *name, struct store_namespac
         n->name = store_sql_column_strdup(st, 0);
         n->labels_json = store_sql_column_strdup(st, 1);
         n->annotations_json = store_sql_column_strdup(st, 2);
-        n->uid_base = STORE_UID_BASE + (uint32_t) sqlite3_column_int64(st, 3) * STORE_UID_RANGE;
+        {
+                uint64_t base = (uint64_t) sqlite3_column_int64(st, 5), slot = (uint64_t) sqlite3_column_int64(st, 3);
+                uint64_t start = base + slot * STORE_UID_RANGE;
+                /* Checked at start (core/daemon/uidrange.c); never wraps. */
+                n->uid_base = start + STORE_UID_RANGE <= UINT32_MAX ? (uint32_t) start : 0;
+                n->uid_slot = slot;
+        }
         n->created_at = sqlite3_column_int64(st, 4);
         if (!n->name || !n->labels_json || !n->annotations_json) {
                 store_namespace_free(n);
@@ -490,6 +630,7 @@ static int image_from_row_ns(struct store *s, const char *ns, sqlite3_stmt *st, 
         i->rootfs = store_sql_column_strdup(st, 2);
         i->size = (uint64_t) sqlite3_column_int64(st, 3);
         i->created_at = sqlite3_column_int64(st, 4);
+        i->shared = sqlite3_column_int(st, 5) != 0;
         if (!i->id || !i->config_json || !i->rootfs) {
                 store_image_free(i);
                 return -ENOMEM;
@@ -507,6 +648,7 @@ int store_image_put_ns(struct store *s, const char *ns, const char *id, const ch
                        const char *rootfs, uint64_t size, char *const *tags)
 {
         _cleanup_stmt_ sqlite3_stmt *ins = NULL;
+        _cleanup_stmt_ sqlite3_stmt *own = NULL;
         _cleanup_stmt_ sqlite3_stmt *tag = NULL;
         int r;
 
@@ -525,6 +667,14 @@ int store_image_put_ns(struct store *s, const char *ns, const char *id, const ch
         sqlite3_bind_int64(ins, 4, (sqlite3_int64) size);
         sqlite3_bind_int64(ins, 5, time_unix_ns());
         r = store_sql_step_done(ins);
+        if (r < 0)
+                goto fail;
+        r = store_sql_prepare(s, "INSERT OR IGNORE INTO image_owners(namespace, image_id) VALUES (?1, ?2)", &own);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(own, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(own, 2, id, -1, SQLITE_STATIC);
+        r = store_sql_step_done(own);
         if (r < 0)
                 goto fail;
         r = store_sql_prepare(s,
@@ -554,12 +704,18 @@ fail:
         return r;
 }
 
+#define IMAGE_COLUMNS "i.id, i.config, i.rootfs, i.size, i.created_at, i.shared"
+/* An image ns may see: it owns it, or it is shared with every tenant. */
+#define IMAGE_VISIBLE_TO(p) "(i.shared = 1 OR EXISTS (SELECT 1 FROM image_owners o WHERE o.image_id = i.id AND o.namespace = " p "))"
+
 int store_image_resolve(struct store *s, const char *ref, struct store_image **ret)
 {
         return store_image_resolve_ns(s, STORE_DEFAULT_NAMESPACE, ref, ret);
 }
 
-int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, struct store_image **ret)
+/* Resolve ref for ns; digests among the images visible to ns, or among
+ * all of them (all). */
+static int image_resolve(struct store *s, const char *ns, const char *ref, bool all, struct store_image **ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
         _cleanup_free_ char *norm = NULL;
@@ -569,17 +725,23 @@ int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, str
                 _cleanup_free_ char *pattern = xasprintf("%s*", ref);
                 if (!pattern)
                         return -ENOMEM;
-                r = store_sql_prepare(s, "SELECT id, config, rootfs, size, created_at FROM images WHERE id GLOB ?1 LIMIT 2",
-                            &st);
+                r = store_sql_prepare(s,
+                                      all ? "SELECT " IMAGE_COLUMNS " FROM images i WHERE i.id GLOB ?1 LIMIT 2"
+                                          : "SELECT " IMAGE_COLUMNS " FROM images i WHERE i.id GLOB ?1 AND "
+                                            IMAGE_VISIBLE_TO("?2") " LIMIT 2",
+                                      &st);
                 if (r < 0)
                         return r;
                 sqlite3_bind_text(st, 1, pattern, -1, SQLITE_TRANSIENT); /* pattern dies with this block */
+                if (!all)
+                        sqlite3_bind_text(st, 2, ns, -1, SQLITE_STATIC);
         } else {
                 norm = image_ref_normalize(ref);
                 if (!norm)
                         return -EINVAL;
+                /* A namespace's names are of images it owns (store_image_put_ns). */
                 r = store_sql_prepare(s,
-                                      "SELECT i.id, i.config, i.rootfs, i.size, i.created_at FROM image_tags t "
+                                      "SELECT " IMAGE_COLUMNS " FROM image_tags t "
                                       "JOIN images i ON i.id = t.image_id WHERE t.namespace = ?2 AND t.name = ?1",
                                       &st);
                 if (r < 0)
@@ -606,9 +768,90 @@ int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, str
         return 0;
 }
 
+int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, struct store_image **ret)
+{
+        return image_resolve(s, ns, ref, false, ret);
+}
+
+int store_image_resolve_all(struct store *s, const char *ns, const char *ref, struct store_image **ret)
+{
+        return image_resolve(s, ns, ref, true, ret);
+}
+
+int store_image_own(struct store *s, const char *ns, const char *id)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = store_sql_prepare(s,
+                                  "INSERT OR IGNORE INTO image_owners(namespace, image_id) "
+                                  "SELECT ?1, id FROM images WHERE id = ?2 AND shared = 0",
+                                  &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+        return store_sql_step_done(st);
+}
+
+int store_image_set_shared(struct store *s, const char *id, bool shared)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        _cleanup_stmt_ sqlite3_stmt *own = NULL;
+        int r;
+
+        r = store_sql_exec(s, "BEGIN IMMEDIATE");
+        if (r < 0)
+                return r;
+        r = store_sql_prepare(s, "UPDATE images SET shared = ?2 WHERE id = ?1", &st);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, shared ? 1 : 0);
+        r = store_sql_step_done(st);
+        if (r < 0)
+                goto fail;
+        if (sqlite3_changes(s->db) == 0) {
+                r = -ENOENT;
+                goto fail;
+        }
+        /* No longer shared: the namespaces whose functions use it keep it. */
+        if (!shared) {
+                r = store_sql_prepare(s,
+                                      "INSERT OR IGNORE INTO image_owners(namespace, image_id) "
+                                      "SELECT DISTINCT namespace, image_id FROM functions WHERE image_id = ?1",
+                                      &own);
+                if (r < 0)
+                        goto fail;
+                sqlite3_bind_text(own, 1, id, -1, SQLITE_STATIC);
+                r = store_sql_step_done(own);
+                if (r < 0)
+                        goto fail;
+        }
+        return store_sql_exec(s, "COMMIT");
+fail:
+        (void) store_sql_exec(s, "ROLLBACK");
+        return r;
+}
+
+int store_image_owned_bytes(struct store *s, const char *ns, uint64_t *ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = store_sql_prepare(s,
+                                      "SELECT COALESCE(SUM(i.size), 0) FROM images i JOIN image_owners o "
+                                      "ON o.image_id = i.id WHERE o.namespace = ?1 AND i.shared = 0",
+                                      &st);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc == SQLITE_DONE ? SQLITE_ERROR : rc);
+        *ret = (uint64_t) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
 int store_image_list(struct store *s, struct store_image ***ret)
 {
-        return store_image_list_ns(s, STORE_DEFAULT_NAMESPACE, ret);
+        return store_image_list_ns(s, NULL, ret);
 }
 
 int store_image_list_ns(struct store *s, const char *ns, struct store_image ***ret)
@@ -619,11 +862,8 @@ int store_image_list_ns(struct store *s, const char *ns, struct store_image ***r
         int r, rc;
 
         r = store_sql_prepare(s,
-                              "SELECT id, config, rootfs, size, created_at FROM images i WHERE ?1 IS NULL "
-                              "OR EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id AND t.namespace = ?1) "
-                              "OR EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id AND f.namespace = ?1) "
-                              "OR NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
-                              "ORDER BY created_at DESC, id",
+                              "SELECT " IMAGE_COLUMNS " FROM images i WHERE ?1 IS NULL OR " IMAGE_VISIBLE_TO("?1")
+                              " ORDER BY i.created_at DESC, i.id",
                               &st);
         if (r < 0)
                 return r;
@@ -673,6 +913,7 @@ int store_image_users(struct store *s, const char *ns, const char *id, char ***r
 int store_image_untag(struct store *s, const char *ns, const char *id, const char *tag, bool *ret_gone)
 {
         _cleanup_stmt_ sqlite3_stmt *del = NULL;
+        _cleanup_stmt_ sqlite3_stmt *own = NULL;
         _cleanup_stmt_ sqlite3_stmt *img = NULL;
         int r;
 
@@ -691,9 +932,24 @@ int store_image_untag(struct store *s, const char *ns, const char *id, const cha
         r = store_sql_step_done(del);
         if (r < 0)
                 goto fail;
-        /* The image row goes with its last tag unless a function pins it. */
+        /* Without a name in ns and a function of ns, ns lets go of it. */
         r = store_sql_prepare(s,
-                              "DELETE FROM images WHERE id = ?1 "
+                              "DELETE FROM image_owners WHERE namespace = ?1 AND image_id = ?2 "
+                              "AND NOT EXISTS (SELECT 1 FROM image_tags WHERE namespace = ?1 AND image_id = ?2) "
+                              "AND NOT EXISTS (SELECT 1 FROM functions WHERE namespace = ?1 AND image_id = ?2)",
+                              &own);
+        if (r < 0)
+                goto fail;
+        sqlite3_bind_text(own, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(own, 2, id, -1, SQLITE_STATIC);
+        r = store_sql_step_done(own);
+        if (r < 0)
+                goto fail;
+        /* The image row goes with its last owner unless a function pins it
+         * or it is shared with every tenant. */
+        r = store_sql_prepare(s,
+                              "DELETE FROM images WHERE id = ?1 AND shared = 0 "
+                              "AND NOT EXISTS (SELECT 1 FROM image_owners WHERE image_id = ?1) "
                               "AND NOT EXISTS (SELECT 1 FROM image_tags WHERE image_id = ?1) "
                               "AND NOT EXISTS (SELECT 1 FROM functions WHERE image_id = ?1)",
                               &img);
@@ -733,7 +989,8 @@ int store_image_prune(struct store *s, char ***ret)
         if (r < 0)
                 return r;
         r = store_sql_prepare(s,
-                              "SELECT id FROM images i WHERE NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
+                              "SELECT id FROM images i WHERE shared = 0 "
+                              "AND NOT EXISTS (SELECT 1 FROM image_tags t WHERE t.image_id = i.id) "
                               "AND NOT EXISTS (SELECT 1 FROM functions f WHERE f.image_id = i.id) ORDER BY id",
                               &sel);
         if (r < 0)

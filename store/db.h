@@ -17,7 +17,10 @@
 #include "../core/base/error.h"
 
 #define STORE_DEFAULT_NAMESPACE "openfaas-fn"
-/* Host uid/gid ranges of tenants: tenant k owns [BASE + k*RANGE, +RANGE). */
+/* Host uid/gid ranges of tenants: the tenant with slot k owns [base +
+ * k*RANGE, +RANGE); base is chosen at the first start (the config's
+ * uid_base, or the first free window from STORE_UID_BASE on: see
+ * core/daemon/uidrange.c) and slots are never reused. */
 #define STORE_UID_BASE 1073741824u
 #define STORE_UID_RANGE 65536u
 
@@ -33,12 +36,20 @@ struct store_namespace {
         char *name;
         char *labels_json;       /* object, "{}" when none */
         char *annotations_json;  /* object, "{}" when none */
-        uint32_t uid_base;
+        uint32_t uid_base;       /* 0 when the range is outside the uid space (refused at start) */
+        uint64_t uid_slot;
         int64_t created_at;      /* unix nanoseconds */
 };
 void store_namespace_free(struct store_namespace *n);
 
-/* Create a namespace; -EEXIST if it exists. The uid range is allocated here. */
+/* The uid ranges' window: base (0 until the first start chose one), how
+ * many ranges it has (0: not set) and the next slot to give out. */
+int store_uid_alloc_get(struct store *s, uint64_t *ret_base, uint64_t *ret_ranges, uint64_t *ret_next);
+int store_uid_alloc_set(struct store *s, uint64_t base, uint64_t ranges);
+
+/* Create a namespace; -EEXIST if it exists; -ENOSPC when the window has
+ * no uid range left. The uid range is allocated here, never one given out
+ * before. */
 int store_namespace_create(struct store *s, const char *name, const char *labels_json,
                            const char *annotations_json);
 int store_namespace_update(struct store *s, const char *name, const char *labels_json,
@@ -55,41 +66,57 @@ struct store_image {
         char *rootfs;
         uint64_t size;
         int64_t created_at;
+        bool shared;             /* the admin shared it with every tenant */
         char **tags;             /* NULL-terminated */
 };
 void store_image_free(struct store_image *i);
 
 /*
- * Image names (tags) are per namespace: "busybox:latest" in namespace a and
- * in namespace b are two names, possibly for two images. The content (the
- * images row, its rootfs and blobs) is shared by id. The functions without
- * _ns work in STORE_DEFAULT_NAMESPACE.
+ * Images per tenant. Image names (tags) are per namespace: "busybox:latest"
+ * in namespace a and in namespace b are two names, possibly for two
+ * images. The content (the images row, its rootfs and blobs) is stored
+ * once, by id, but a namespace sees an image only when it owns it (it
+ * imported it, or the admin deployed it there) or the admin shared it
+ * with every tenant (a base image). An image another namespace owns is,
+ * for ns, exactly like an image nobody has. The functions without _ns
+ * work in STORE_DEFAULT_NAMESPACE.
  */
 
-/* Insert or keep the image (idempotent), and point each tag in ns at it. */
+/* Insert or keep the image (idempotent), make ns an owner, and point each
+ * tag in ns at it. */
 int store_image_put_ns(struct store *s, const char *ns, const char *id, const char *config_json,
                        const char *rootfs, uint64_t size, char *const *tags);
-/* ref is "sha256:<hex>" (or a unique prefix of at least 12 hex digits; ids
- * are content addresses and resolve in every namespace), or a tag of ns,
- * normalised with image_ref_normalize(). ->tags are ns's. -ENOENT if
- * unknown. */
+/* ref is "sha256:<hex>" (or a unique prefix of at least 12 hex digits)
+ * among the images ns may see, or a tag of ns, normalised with
+ * image_ref_normalize(). ->tags are ns's. -ENOENT if unknown or not ns's;
+ * -ENOTUNIQ for an ambiguous prefix. */
 int store_image_resolve_ns(struct store *s, const char *ns, const char *ref, struct store_image **ret);
+/* The same with digests among all images (the admin's view); tags are
+ * still ns's. */
+int store_image_resolve_all(struct store *s, const char *ns, const char *ref, struct store_image **ret);
 int store_image_resolve(struct store *s, const char *ref, struct store_image **ret);
-/* Images newest first, NULL-terminated, each with its tags in ns: those
- * tagged in ns, used by a function of ns, or untagged everywhere. ns NULL:
- * every image with every tag. */
+/* Make ns an owner of image id (unless it is shared): the admin deployed
+ * it there. */
+int store_image_own(struct store *s, const char *ns, const char *id);
+/* Share image id with every tenant, or stop; -ENOENT when absent. */
+int store_image_set_shared(struct store *s, const char *id, bool shared);
+/* Bytes of the images ns owns (shared ones not counted). */
+int store_image_owned_bytes(struct store *s, const char *ns, uint64_t *ret);
+/* Images newest first, NULL-terminated, each with its tags in ns: those ns
+ * may see (owned or shared). ns NULL: every image with every tag. */
 int store_image_list_ns(struct store *s, const char *ns, struct store_image ***ret);
 int store_image_list(struct store *s, struct store_image ***ret);
 /* "name.namespace" of each function (of ns; NULL: of all) that uses id. */
 int store_image_users(struct store *s, const char *ns, const char *id, char ***ret);
-/* Remove tag (NULL: every tag) of image id in ns; then the image row too
- * when no tag and no function is left (*ret_gone: the caller removes its
- * files). */
+/* Remove tag (NULL: every tag) of image id in ns; ns stops owning it when
+ * it has no name and no function of ns uses it; then the image row goes
+ * too when it has no owner, tag or function and is not shared (*ret_gone:
+ * the caller removes its files). */
 int store_image_untag(struct store *s, const char *ns, const char *id, const char *tag, bool *ret_gone);
 /* Every image id (for finding folders no row refers to). */
 int store_image_ids(struct store *s, char ***ret);
-/* Remove the rows of images without tags and functions; *ret lists their
- * ids (the caller removes their files). */
+/* Remove the rows of images without tags and functions that are not
+ * shared; *ret lists their ids (the caller removes their files). */
 int store_image_prune(struct store *s, char ***ret);
 void store_image_list_free(struct store_image **v);
 

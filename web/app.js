@@ -181,17 +181,17 @@
     return btoa(bin);
   }
 
-  // Who is signed in, and what they may see. Today the daemon has one user,
-  // the admin, who sees every namespace. TENANT HOOK (issue 15, point 8): a
-  // tenant signs in with its user name and token through the same form (Basic
-  // auth); GET /system/namespaces then answers with its own namespace only, so
-  // the switcher disappears, and `admin` comes from the API instead of the
-  // name (the host view and the namespace switcher follow it).
+  // Who is signed in, and what they may see: GET /system/whoami answers
+  // {user, admin, namespaces}. The admin sees every namespace; a tenant signs
+  // in with its name and a token through the same form (Basic auth) and sees
+  // its own namespace only, so the switcher and the host view disappear.
   async function identify(auth, user) {
-    const list = await api("GET", "../system/namespaces", undefined, { auth });
-    let namespaces = (Array.isArray(list) ? list : []).filter((n) => typeof n === "string").sort();
+    const me = await api("GET", "../system/whoami", undefined, { auth });
+    let namespaces = (me && Array.isArray(me.namespaces) ? me.namespaces : [])
+      .filter((n) => typeof n === "string").sort();
     if (namespaces.length === 0) namespaces = [DEFAULT_NS];
-    return { auth, user, admin: user === "admin", namespaces };
+    return { auth, user: me && typeof me.user === "string" ? me.user : user, admin: !!(me && me.admin === true),
+      namespaces };
   }
 
   let wanted = null; // the route asked for before signing in

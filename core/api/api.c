@@ -4,7 +4,8 @@
  * (route_match, core/api/router.h), and the route is kept with the request
  * until its handler runs. The table below names the handler of every route;
  * a route without one answers 500, so a new route cannot be forgotten.
- * Who may call a route (Basic auth or not) is the router's table.
+ * Who may call a route is the router's table (core/api/router.c), which
+ * core/api/access.c enforces here, at the head, before any handler runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/api/access.h"
 #include "core/api/api.h"
 #include "core/api/auth.h"
 #include "core/base/log.h"
@@ -59,13 +61,20 @@ static const struct {
         [ROUTE_FUNCTION_HISTORY] = { NULL, api_history },
         [ROUTE_HISTORY_FUNCTIONS] = { NULL, api_history },
         [ROUTE_HISTORY] = { NULL, api_history },
+        [ROUTE_IMAGE_PRUNE] = { NULL, api_images },
+        [ROUTE_WHOAMI] = { NULL, api_whoami },
+        [ROUTE_TENANTS] = { NULL, api_tenants },
+        [ROUTE_TENANT] = { NULL, api_tenants },
+        [ROUTE_TENANT_TOKENS] = { NULL, api_tenants },
+        [ROUTE_TENANT_TOKEN] = { NULL, api_tenants },
+        [ROUTE_SHARED_IMAGES] = { NULL, api_images },
+        [ROUTE_SHARED_IMAGE] = { NULL, api_images },
+        [ROUTE_AUDIT] = { NULL, api_audit },
+        [ROUTE_TENANT_INVOKE] = { NULL, api_tenants },
+        [ROUTE_TENANT_KEYS] = { NULL, api_tenants },
+        [ROUTE_TENANT_KEY] = { NULL, api_tenants },
 };
 
-/* A request's route, from its head to its handler (req->app). */
-struct routed {
-        int match;                /* route_match()'s result */
-        struct route rt;
-};
 
 int api_on_head(struct http_request *req)
 {
@@ -79,6 +88,16 @@ int api_on_head(struct http_request *req)
         req->app = rd;
         rt = &rd->rt;
         rd->match = route_match(req->method, req->path, rt);
+        if (rd->match == -ENOENT)
+                return 0;
+        access_decide(api_sfaasd(req), req, rt, &rd->access);
+        /* A refused upload or call is answered before its body is read;
+         * the rest once the (in-memory, capped) body is in, so the
+         * connection stays usable. */
+        if (rd->access.status && (size_t) rt->id < ELEMENTSOF(handlers) && handlers[rt->id].head) {
+                access_respond(req, &rd->access);
+                return -1;
+        }
         if (rd->match < 0 || !rt->method_allowed || (size_t) rt->id >= ELEMENTSOF(handlers) || !handlers[rt->id].head)
                 return HTTP_HEAD_READ_BODY; /* answered from api_on_request */
         return handlers[rt->id].head(req, rt);
@@ -86,7 +105,6 @@ int api_on_head(struct http_request *req)
 
 void api_on_request(struct http_request *req)
 {
-        struct sfaasd *sf = api_sfaasd(req);
         struct routed *rd = req->app;
         struct route *rt = rd ? &rd->rt : NULL;
         int r = rd ? rd->match : -EIO;
@@ -99,8 +117,9 @@ void api_on_request(struct http_request *req)
                 http_respond_error(req, 404, "no route for %s %s", req->method, req->path);
                 return;
         }
-        if (rt->auth && !auth_check_basic(sf, req)) {
-                auth_respond_unauthorized(req);
+        access_check_body(req, rt, &rd->access);
+        if (rd->access.status) {
+                access_respond(req, &rd->access);
                 return;
         }
         if (r == -EINVAL) {

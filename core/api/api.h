@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "core/api/auth.h"
 #include "core/api/router.h"
 #include "core/base/cleanup.h"
 #include "core/sfaasd.h"
@@ -19,16 +20,31 @@
 struct sfaasd *api_sfaasd(struct http_request *req);
 /* Answer with v as compact JSON. */
 void api_respond_json(struct http_request *req, int status, json_t *v);
+/* Who made req (core/api/auth.h), as the dispatcher found at its head;
+ * anonymous for a route that does not read credentials. */
+const struct api_caller *api_caller(struct http_request *req);
 /* The body as a JSON object; answers 400 (with the parse position) and
  * returns NULL otherwise. */
 json_t *api_parse_body_object(struct http_request *req);
-/* Namespace from the body's "namespace", then ?namespace=, then the default;
- * answers 400 and returns -1 when invalid or unknown. */
+/* Namespace from the body's "namespace", then ?namespace=, then the default
+ * (a tenant's own namespace for a tenant, else openfaas-fn); answers 400
+ * and returns -1 when invalid or unknown, 403 when a tenant names another
+ * namespace (the dispatcher refused that already: a second lock). */
 int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, size_t size);
 
 /* The request entry points given to the HTTP server (api.c). */
 int api_on_head(struct http_request *req);
 void api_on_request(struct http_request *req);
+/* audit.c: called for every answer (the server's response hook): appends
+ * refusals and control-plane changes to the audit trail. */
+void api_on_response(struct http_request *req, int status);
+/* access.c: called when a request is freed: ends what its head counted
+ * (a call in its tenant's concurrency). */
+void api_on_request_free(struct http_request *req);
+/* audit.c: what the handler did, in the request's audit record. */
+void api_audit_note(struct http_request *req, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* audit.c: GET /system/audit. */
+void api_audit(struct http_request *req, const struct route *rt);
 
 /* functions.c: GET/POST/PUT/DELETE /system/functions, GET /system/function/{name}. */
 void api_functions(struct http_request *req, const struct route *rt);
@@ -36,8 +52,10 @@ void api_function_get(struct http_request *req, const struct route *rt);
 /* invoke.c: /function/{name}[.{ns}][/path]; the head decides exec or http mode. */
 int api_invoke_head(struct http_request *req, const struct route *rt);
 void api_invoke(struct http_request *req, const struct route *rt);
-/* system.c: GET /system/namespaces, GET /system/info, the UI's files. */
+/* system.c: GET /system/namespaces (a tenant sees its own), GET
+ * /system/info, GET /system/whoami, the UI's files. */
 void api_namespaces_list(struct http_request *req, const struct route *rt);
+void api_whoami(struct http_request *req, const struct route *rt);
 void api_info(struct http_request *req, const struct route *rt);
 void api_ui(struct http_request *req, const struct route *rt);
 /* images.c: GET/POST /system/images, GET/DELETE /system/images/{ref}; the
@@ -50,6 +68,9 @@ void api_namespace(struct http_request *req, const struct route *rt);
 /* core/api/namespaces.c: POST /system/scale-function/{name}; 200 or 404
  * (exec mode has no instances to scale: nothing is recorded). */
 void api_scale(struct http_request *req, const struct route *rt);
+/* core/api/tenants.c: /system/tenants[/{ns}[/tokens[/{id}]]]: tenants,
+ * their tokens (shown once) and revocation. */
+void api_tenants(struct http_request *req, const struct route *rt);
 /* core/api/secrets.c: /system/secrets. */
 void api_secrets(struct http_request *req, const struct route *rt);
 /* core/api/async.c: POST /async-function/..., GET /system/async/{call-id}. */

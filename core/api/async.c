@@ -18,8 +18,10 @@
 #include "core/base/util.h"
 #include "core/model/callid.h"
 #include "core/runtime/async.h"
+#include "core/runtime/tenants.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
+#include "store/tenants.h"
 
 #define RETRY_AFTER_S "5" /* Retry-After of a 429 for a full queue */
 
@@ -52,6 +54,19 @@ void api_async_invoke(struct http_request *req, const struct route *rt)
                 return;
         }
         store_function_free(fn);
+        {
+                /* The tenant's queue: its own quota before the global caps. */
+                struct tenant_quota q;
+                struct store_tenant_usage u;
+                if (tenants_quota(sf, ns, &q) >= 0 && q.async_queued &&
+                    store_tenant_usage(sf->store, ns, &u) >= 0 && u.async_queued >= q.async_queued) {
+                        http_respond_error_with(req, 429, "Retry-After: " RETRY_AFTER_S "\r\n",
+                                                "namespace '%s' has %llu async calls queued or running, its "
+                                                "asyncQueued quota",
+                                                ns, (unsigned long long) q.async_queued);
+                        return;
+                }
+        }
         if (cb_url && !async_callback_url_valid(cb_url, why, sizeof why)) {
                 http_respond_error(req, 400, "X-Callback-Url is not a valid absolute http URL: %s", why);
                 return;
@@ -127,6 +142,11 @@ void api_async_status(struct http_request *req, const struct route *rt)
                 return;
         }
         r = store_async_get(sf->store, rt->name, &c);
+        if (r >= 0 && api_caller(req)->kind == CALLER_TENANT && strcmp(c->namespace, api_caller(req)->ns) != 0) {
+                /* Another tenant's call: the same answer as for no call. */
+                store_async_call_free(TAKE_PTR(c));
+                r = -ENOENT;
+        }
         if (r == -ENOENT) {
                 http_respond_error(req, 404, "no async call '%s'", rt->name);
                 return;

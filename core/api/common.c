@@ -51,11 +51,13 @@ json_t *api_parse_body_object(struct http_request *req)
         return v;
 }
 
-/* Namespace: body field first, then ?namespace=, then the default. Writes
- * into buf; answers and returns -1 when it is invalid or unknown. */
+/* Namespace: body field first, then ?namespace=, then the caller's default.
+ * Writes into buf; answers and returns -1 when it is invalid, unknown or
+ * not the tenant's. */
 int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, size_t size)
 {
         struct sfaasd *sf = api_sfaasd(req);
+        const struct api_caller *caller = api_caller(req);
         const char *ns = NULL;
         _cleanup_free_ char *q = NULL;
         struct store_namespace *n = NULL;
@@ -76,7 +78,11 @@ int api_resolve_namespace(struct http_request *req, json_t *body, char *buf, siz
                 ns = q;
         }
         if (!ns || !*ns)
-                ns = STORE_DEFAULT_NAMESPACE;
+                ns = caller->kind == CALLER_TENANT ? caller->ns : STORE_DEFAULT_NAMESPACE;
+        if (caller->kind == CALLER_TENANT && strcmp(ns, caller->ns) != 0) {
+                http_respond_error(req, 403, "forbidden: namespace '%.64s' is not yours", ns);
+                return -1;
+        }
         if (!route_valid_name(ns)) {
                 http_respond_error(req, 400, "invalid namespace '%.64s'", ns);
                 return -1;

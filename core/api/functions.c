@@ -25,9 +25,12 @@
 #include "core/model/secret_files.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
+#include "core/model/quota.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/tenants.h"
 #include "core/runtime/usage.h"
 #include "core/sfaasd.h"
+#include "store/tenants.h"
 
 
 
@@ -169,12 +172,27 @@ static void functions_deploy(struct http_request *req, bool update)
         if (!spec)
                 return;
         {
-                /* The warm-pool settings in labels and annotations (core/runtime/pool.h). */
+                /* The warm-pool settings in labels and annotations (core/runtime/pool.h),
+                 * then the operator's ceilings on what one function may ask. */
                 struct sf_err err = { 0 };
-                if (pools_check_meta(spec, &err) < 0) {
+                if (pools_check_meta(spec, &err) < 0 || function_check_ceilings(&sf->cfg.ceiling, spec, &err) < 0) {
                         http_respond_error(req, 400, "%s", err.msg);
                         return;
                 }
+        }
+        if (!update) {
+                struct tenant_quota q;
+                struct store_tenant_usage u;
+                struct store_function *old = NULL;
+                if (tenants_quota(sf, ns, &q) >= 0 && q.functions && store_tenant_usage(sf->store, ns, &u) >= 0 &&
+                    u.functions >= q.functions &&
+                    store_function_get(sf->store, ns, json_string_value(json_object_get(spec, "service")), &old) ==
+                            -ENOENT) {
+                        http_respond_error(req, 409, "namespace '%s' has %llu functions, its functions quota: remove one first",
+                                           ns, (unsigned long long) q.functions);
+                        return;
+                }
+                store_function_free(old);
         }
         /* Every secret listed must exist in the function's namespace (faasd:
          * 400 "unable to find secret: X"); core/model/secret_files.c mounts them. */
@@ -195,7 +213,11 @@ static void functions_deploy(struct http_request *req, bool update)
                         return;
                 }
         }
-        r = store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
+        /* A tenant deploys its own images and shared ones; the admin any
+         * image, which the namespace then owns (store/db.h). */
+        r = api_caller(req)->kind == CALLER_TENANT
+                    ? store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img)
+                    : store_image_resolve_all(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
         if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
                 http_respond_error(req, 400,
                                    "image '%s' %s: import it first (POST /system/images or 'sfaasd image import')",
@@ -220,7 +242,16 @@ static void functions_deploy(struct http_request *req, bool update)
         f.image_id = img->id;
         f.spec_json = spec_s;
         r = update ? store_function_update(sf->store, &f) : store_function_create(sf->store, &f);
+        if (r >= 0 && !img->shared) {
+                int k = store_image_own(sf->store, ns, img->id);
+                if (k < 0)
+                        log_error_errno(k, "cannot record that namespace '%s' owns image %s", ns, img->id);
+        }
+        if (r >= 0)
+                api_audit_note(req, "%s function '%s' image '%.100s' (%s)", update ? "updated" : "deployed", f.name,
+                               f.image, img->id);
         store_image_free(img);
+        f.image_id = NULL;
         if (r == -ENOENT) {
                 http_respond_error(req, 404, "function '%s' not found in namespace '%s'", f.name, ns);
                 return;

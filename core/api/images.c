@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Image routes (all take ?namespace=, default openfaas-fn: image names are
- * per namespace, the content is shared by id):
+ * Image routes (all take ?namespace=, default openfaas-fn or the tenant's
+ * own: image names are per namespace; the content is stored once, by id,
+ * and a namespace sees the images it owns and those the admin shared,
+ * store/db.h):
  *   GET    /system/images            the namespace's images: id (= digest),
  *                                    name, tags, size, created, usedBy
  *   POST   /system/images[?name=]    import an archive streamed to disk by
@@ -12,9 +14,15 @@
  *                                    namespace that use it; else removes the
  *                                    tag (an id: every tag of the namespace),
  *                                    and the image when nothing refers to it
- *   POST   /system/images/prune      removes every image without a tag or a
- *                                    function, and image folders no row
- *                                    refers to: {"removed":[ids],"bytesFreed":N}
+ *   POST   /system/images/prune      (admin) removes every image without a tag
+ *                                    or a function that is not shared, and
+ *                                    image folders no row refers to:
+ *                                    {"removed":[ids],"bytesFreed":N}
+ *   GET    /system/shared-images     (admin) the images shared with every tenant
+ *   PUT    /system/shared-images/{ref}  (admin) share it (ref: a tag of
+ *                                    ?namespace=, or an id): 200 {image}
+ *   DELETE /system/shared-images/{ref}  (admin) stop; the namespaces whose
+ *                                    functions use it keep it
  *
  * Blobs: imports keep every verified blob in DATA/blobs (store/image.h);
  * after a delete that removed an image, and on every prune, the blobs no
@@ -37,12 +45,12 @@
 #include <unistd.h>
 
 #include "core/api/api.h"
-#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/runtime/metrics.h"
+#include "core/runtime/tenants.h"
 
 /* ---- images ---- */
 
@@ -76,6 +84,7 @@ static json_t *image_json(struct sfaasd *sf, const char *ns, const struct store_
         (void) json_object_set_new(o, "created", json_string(ts));
         (void) json_object_set_new(o, "createdAt", json_string(ts));
         (void) json_object_set_new(o, "usedBy", users);
+        (void) json_object_set_new(o, "shared", json_boolean(img->shared));
         return o;
 }
 
@@ -151,6 +160,7 @@ static void import_done(uv_work_t *w, int status)
         struct image_import_result *res = j->result;
         _cleanup_json_ json_t *o = NULL;
         struct store_image *img = NULL;
+        bool visible = false;
         int r;
 
         sf->n_imports--;
@@ -164,6 +174,28 @@ static void import_done(uv_work_t *w, int status)
                         http_respond_error(req, code, "image import failed: %s",
                                            j->err.msg[0] ? j->err.msg : strerror(-j->r));
                 goto out;
+        }
+        {
+                /* "existed" says whether the namespace could see the image
+                 * before (its own, or shared), never whether another tenant
+                 * has it: the content is stored once for all, silently. */
+                struct store_image *before = NULL;
+                visible = store_image_resolve_ns(sf->store, j->ns, res->id, &before) >= 0;
+                store_image_free(before);
+        }
+        if (!visible) {
+                /* A new image for the namespace: within its storage quota. */
+                struct tenant_quota q;
+                uint64_t owned = 0;
+                if (tenants_quota(sf, j->ns, &q) >= 0 && q.image_bytes &&
+                    store_image_owned_bytes(sf->store, j->ns, &owned) >= 0 && owned + res->size > q.image_bytes) {
+                        http_respond_error(req, 409,
+                                           "image %s (%llu bytes) would take namespace '%s' over its imageBytes "
+                                           "quota (%llu of %llu bytes used)",
+                                           res->id, (unsigned long long) res->size, j->ns, (unsigned long long) owned,
+                                           (unsigned long long) q.image_bytes);
+                        goto out;
+                }
         }
         {
                 /* Tags from the archive plus ?name=, in one transaction. */
@@ -209,7 +241,7 @@ static void import_done(uv_work_t *w, int status)
                 goto out;
         }
         store_image_free(img);
-        (void) json_object_set_new(o, "existed", json_boolean(res->existed));
+        (void) json_object_set_new(o, "existed", json_boolean(visible));
         log_info("imported image %s (%s)", res->id, res->existed ? "already present" : "unpacked");
         if (!res->existed)
                 metrics_images_changed(sf);
@@ -229,6 +261,16 @@ static void handle_image_import(struct http_request *req)
 
         if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
                 return;
+        {
+                struct tenant_quota q;
+                uint64_t owned = 0;
+                if (tenants_quota(sf, ns, &q) >= 0 && q.image_bytes &&
+                    store_image_owned_bytes(sf->store, ns, &owned) >= 0 && owned >= q.image_bytes) {
+                        http_respond_error(req, 409, "namespace '%s' uses its whole imageBytes quota (%llu bytes)", ns,
+                                           (unsigned long long) q.image_bytes);
+                        return;
+                }
+        }
         if (req->body_fd < 0 || req->body_file_len == 0) {
                 http_respond_error(req, 400, "request body must be an image archive (docker save or OCI layout tar)");
                 return;
@@ -372,7 +414,10 @@ static void remove_and_answer(struct http_request *req, char *const *ids, json_t
 static int resolve_or_answer(struct http_request *req, const char *ns, const char *ref, struct store_image **ret)
 {
         struct sfaasd *sf = api_sfaasd(req);
-        int r = store_image_resolve_ns(sf->store, ns, ref, ret);
+        /* A tenant names its own images and shared ones only; the admin
+         * any image by id (its names are still the namespace's). */
+        int r = api_caller(req)->kind == CALLER_TENANT ? store_image_resolve_ns(sf->store, ns, ref, ret)
+                                                       : store_image_resolve_all(sf->store, ns, ref, ret);
         if (r == -ENOENT)
                 http_respond_error(req, 404, "image '%.256s' not found in namespace '%s'", ref, ns);
         else if (r == -EINVAL)
@@ -554,10 +599,6 @@ int api_images_head(struct http_request *req, const struct route *rt)
         /* Image uploads are streamed to disk; the rest stays in memory. */
         if (strcmp(req->method, "POST") != 0 || rt->id != ROUTE_IMAGES)
                 return HTTP_HEAD_READ_BODY;
-        if (!auth_check_basic(sf, req)) {
-                auth_respond_unauthorized(req);
-                return HTTP_HEAD_ANSWERED;
-        }
         fd = open(sf->tmp_dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
         if (fd < 0) {
                 http_respond_error(req, 500, "cannot store the upload: %s", strerror(errno));
@@ -567,8 +608,74 @@ int api_images_head(struct http_request *req, const struct route *rt)
         return HTTP_HEAD_BODY_TO_FILE;
 }
 
+static void handle_shared_list(struct http_request *req)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        struct store_image **imgs = NULL;
+        _cleanup_json_ json_t *arr = json_array();
+        int r = store_image_list_ns(sf->store, NULL, &imgs);
+
+        if (r < 0 || !arr) {
+                store_image_list_free(imgs);
+                http_respond_error(req, 500, "cannot list images");
+                return;
+        }
+        for (struct store_image **p = imgs; *p; p++) {
+                json_t *o;
+                if (!(*p)->shared)
+                        continue;
+                o = image_json(sf, STORE_DEFAULT_NAMESPACE, *p);
+                if (!o || json_array_append_new(arr, o) < 0) {
+                        store_image_list_free(imgs);
+                        http_respond_error(req, 500, "cannot list images");
+                        return;
+                }
+        }
+        store_image_list_free(imgs);
+        api_respond_json(req, 200, arr);
+}
+
+static void handle_share(struct http_request *req, const char *ref, bool shared)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        struct store_image *img = NULL;
+        char ns[ROUTE_NAME_MAX];
+        json_t *o;
+        int r;
+
+        if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+                return;
+        if (resolve_or_answer(req, ns, ref, &img) < 0)
+                return;
+        r = store_image_set_shared(sf->store, img->id, shared);
+        if (r < 0) {
+                store_image_free(img);
+                http_respond_error(req, r == -ENOENT ? 404 : 500, "cannot change image %s: %s",
+                                   r == -ENOENT ? ref : img->id, strerror(-r));
+                return;
+        }
+        log_info("image %s is %s", img->id, shared ? "shared with every tenant" : "no longer shared");
+        img->shared = shared;
+        o = image_json(sf, ns, img);
+        store_image_free(img);
+        if (!o) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        api_respond_json(req, 200, o);
+        json_decref(o);
+}
+
 void api_images(struct http_request *req, const struct route *rt)
 {
+        if (rt->id == ROUTE_SHARED_IMAGES) {
+                handle_shared_list(req);
+                return;
+        }
+        if (rt->id == ROUTE_SHARED_IMAGE) {
+                handle_share(req, rt->rest, strcmp(req->method, "PUT") == 0);
+                return;
+        }
         if (rt->id == ROUTE_IMAGES) {
                 if (strcmp(req->method, "GET") == 0)
                         handle_image_list(req);
@@ -576,7 +683,7 @@ void api_images(struct http_request *req, const struct route *rt)
                         handle_image_import(req);
                 return;
         }
-        if (strcmp(req->method, "POST") == 0 && strcmp(rt->rest, "prune") == 0)
+        if (rt->id == ROUTE_IMAGE_PRUNE)
                 handle_image_prune(req);
         else if (strcmp(req->method, "DELETE") == 0)
                 handle_image_delete(req, rt->rest);

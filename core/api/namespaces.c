@@ -33,9 +33,11 @@
 #include <string.h>
 
 #include "core/api/api.h"
+#include "core/api/auth.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/tenants.h"
 
 /* NULL when v is an object of strings (or null, or absent), else why not. */
 static const char *check_string_map(json_t *v)
@@ -123,6 +125,11 @@ static void handle_write(struct http_request *req, const struct route *rt, bool 
         name = body_ns_name(req, body, rt);
         if (!name)
                 return;
+        if (!update && strcmp(name, AUTH_ADMIN_USER) == 0) {
+                /* Its tenants' tokens would be Basic credentials of user "admin". */
+                http_respond_error(req, 400, "namespace name '%s' is reserved", name);
+                return;
+        }
         lv = json_object_get(body, "labels");
         if ((why = check_string_map(lv))) {
                 http_respond_error(req, 400, "field 'labels' %s", why);
@@ -154,11 +161,17 @@ static void handle_write(struct http_request *req, const struct route *rt, bool 
                 http_respond_error(req, 409, "namespace '%s' already exists", name);
                 return;
         }
+        if (r == -ENOSPC) {
+                http_respond_error(req, 507, "no uid range is left for a new namespace: raise uid_ranges");
+                return;
+        }
         if (r < 0) {
                 http_respond_error(req, 500, "cannot %s namespace '%s': %s", update ? "update" : "create",
                                    name, strerror(-r));
                 return;
         }
+        if (!update)
+                tenants_changed(sf, name); /* its cgroup level with its quotas' limits */
         log_info("%s namespace '%s'", update ? "updated" : "created", name);
         http_respond(req, update ? 202 : 201, NULL, NULL, NULL, 0);
 }
@@ -225,7 +238,10 @@ static void handle_delete(struct http_request *req, const char *name)
                 http_respond_error(req, 500, "cannot delete namespace '%s': %s", name, strerror(-r));
                 return;
         }
-        log_info("deleted namespace '%s' and its secrets", name);
+        /* Its tokens went with it (store/db.c); cached ones go now. */
+        auth_forget(sf->auth);
+        tenants_changed(sf, name);
+        log_info("deleted namespace '%s', its secrets and its tokens", name);
         http_respond(req, 202, NULL, NULL, NULL, 0);
 }
 

@@ -27,7 +27,9 @@
 #include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "core/runtime/tenants.h"
 #include "store/secrets.h"
+#include "store/tenants.h"
 
 /* Wipe a parsed JSON string in place (jansson frees without wiping). */
 static void json_string_wipe(json_t *v)
@@ -166,6 +168,16 @@ static void handle_write(struct http_request *req, bool update)
         if (len > SECRET_VALUE_MAX) {
                 http_respond_error(req, 413, "secret '%s' is larger than %u bytes", name, SECRET_VALUE_MAX);
                 goto out;
+        }
+        if (!update) {
+                struct tenant_quota q;
+                struct store_tenant_usage u;
+                if (tenants_quota(sf, ns, &q) >= 0 && q.secrets && store_tenant_usage(sf->store, ns, &u) >= 0 &&
+                    u.secrets >= q.secrets && store_secret_exists(sf->store, ns, name) == -ENOENT) {
+                        http_respond_error(req, 409, "namespace '%s' has %llu secrets, its secrets quota: remove one first",
+                                           ns, (unsigned long long) q.secrets);
+                        goto out;
+                }
         }
         r = update ? store_secret_update(sf->store, &sf->secret_key, ns, name, value, len)
                    : store_secret_create(sf->store, &sf->secret_key, ns, name, value, len);

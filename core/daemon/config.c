@@ -60,6 +60,20 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http_max_instances = 20;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
         cfg->metrics_auth = false;
+        /* Tenants: counts that stop a runaway, not a capacity plan; the
+         * kernel-held ones (memory, cpu, pids) are the operator's call. */
+        cfg->tenant.functions = 1000;
+        cfg->tenant.secrets = 1000;
+        cfg->ceiling.memory_bytes = 4ULL << 30;
+        cfg->ceiling.cpu_millis = 4000;
+        cfg->ceiling.timeout_ms = 3600ULL * 1000;
+        cfg->ceiling.scale_max = 100;
+        cfg->uid_base = 0;
+        cfg->uid_ranges = 1024;
+        (void) xsnprintf(cfg->subuid_file, sizeof cfg->subuid_file, "/etc/subuid");
+        (void) xsnprintf(cfg->subgid_file, sizeof cfg->subgid_file, "/etc/subgid");
+        (void) xsnprintf(cfg->passwd_file, sizeof cfg->passwd_file, "/etc/passwd");
+        (void) xsnprintf(cfg->group_file, sizeof cfg->group_file, "/etc/group");
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -70,6 +84,7 @@ struct key {
         size_t off;
         size_t width; /* sizeof the field */
         uint64_t min, max; /* numbers: the accepted range (in the field's unit); 0 = none */
+        bool zero_ok;      /* 0 is a value (no limit) */
 };
 
 #define F(field) .off = offsetof(struct sfaasd_config, field), .width = sizeof(((struct sfaasd_config *) 0)->field)
@@ -120,6 +135,27 @@ static const struct key keys[] = {
          * int64 nanoseconds' limits */
         { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },
         { "metrics_auth", K_BOOL, F(metrics_auth) },
+        { "tenant_functions", K_COUNT, F(tenant.functions), .zero_ok = true },
+        { "tenant_instances", K_COUNT, F(tenant.instances), .zero_ok = true },
+        { "tenant_memory", K_SIZE, F(tenant.memory_bytes), .zero_ok = true },
+        { "tenant_cpu", K_CPU, F(tenant.cpu_millis), .zero_ok = true },
+        { "tenant_pids", K_COUNT, F(tenant.pids), .zero_ok = true },
+        { "tenant_image_bytes", K_SIZE, F(tenant.image_bytes), .zero_ok = true },
+        { "tenant_secrets", K_COUNT, F(tenant.secrets), .zero_ok = true },
+        { "tenant_async_queued", K_COUNT, F(tenant.async_queued), .zero_ok = true },
+        { "tenant_invoke_rate", K_COUNT, F(tenant.invoke_rate), .zero_ok = true },
+        { "tenant_invoke_concurrency", K_COUNT, F(tenant.invoke_concurrency), .zero_ok = true },
+        { "function_max_memory", K_SIZE, F(ceiling.memory_bytes), .zero_ok = true },
+        { "function_max_cpu", K_CPU, F(ceiling.cpu_millis), .zero_ok = true },
+        { "function_max_timeout", K_MS, F(ceiling.timeout_ms), .zero_ok = true },
+        { "function_max_scale", K_COUNT, F(ceiling.scale_max), .zero_ok = true },
+        /* a multiple of 65536, or 0: the first free window (core/daemon/uidrange.h) */
+        { "uid_base", K_COUNT, F(uid_base), .zero_ok = true, .max = 4294901760ULL },
+        { "uid_ranges", K_COUNT, F(uid_ranges), .min = 1, .max = 65535 },
+        { "subuid_file", K_STR, F(subuid_file) },
+        { "subgid_file", K_STR, F(subgid_file) },
+        { "passwd_file", K_STR, F(passwd_file) },
+        { "group_file", K_STR, F(group_file) },
 };
 #undef F
 
@@ -167,7 +203,7 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
         } else {
                 r = -EINVAL;
         }
-        if (r < 0 || n == 0)
+        if (r < 0 || (n == 0 && !k->zero_ok))
                 return sf_err_set(err, -EINVAL, "config: '%s' has a bad value", k->name);
         if ((k->min && n < k->min) || (k->max && n > k->max))
                 return sf_err_set(err, -ERANGE, "config: '%s' must be between %llu%s and %llu%s", k->name,

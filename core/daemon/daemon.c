@@ -22,12 +22,14 @@
 #include "core/base/util.h"
 #include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
+#include "core/daemon/uidrange.h"
 #include "core/runtime/async.h"
 #include "core/runtime/history.h"
 #include "core/runtime/invoke.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/tenants.h"
 #include "core/sfaasd.h"
 
 static void on_http_closed(struct http_server *s)
@@ -68,6 +70,7 @@ static void on_http_response(struct http_request *req, int status)
 {
         struct sfaasd *sf = http_server_data(req->server);
         metrics_http_response(sf->metrics, req->method[0] ? req->method : "UNKNOWN", status);
+        api_on_response(req, status);
 }
 
 static void on_grace_expired(uv_timer_t *t)
@@ -189,6 +192,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->async = &owned->async;
         sf->tmp_fd = -1;
         list_init(&sf->invocations);
+        sf->uid_claim_fd = -1;
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
         history_init(sf->history);
@@ -205,6 +209,13 @@ int sfaasd_run(struct sfaasd_config *cfg)
         r = auth_ensure_credentials(sf->cfg.data_dir, &sf->password, &created, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
+                goto out;
+        }
+        r = auth_new(&sf->auth);
+        if (r >= 0)
+                r = tenants_new(&sf->tenants);
+        if (r < 0) {
+                log_error_errno(r, "out of memory");
                 goto out;
         }
         r = secret_key_load(sf->cfg.data_dir, &sf->secret_key, &err);
@@ -235,6 +246,15 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_error("cannot start the sandbox launcher: %s", err.msg);
                 goto out;
         }
+        /* The tenants' uid ranges: no overlap with the host's users, its
+         * subordinate ids or another sfaasd's tenants. */
+        r = uidrange_setup(sf, &err);
+        if (r < 0) {
+                log_error("refusing to start: %s", err.msg);
+                goto out;
+        }
+        /* Every tenant's cgroup level with its quotas' limits. */
+        tenants_apply_all(sf);
         sandbox_launcher_sweep(sf->launcher, &swept);
         log_cleanup(&swept, &residue);
         {
@@ -262,6 +282,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         if (r < 0)
                 goto out_loop;
         http_server_on_response(sf->http, on_http_response);
+        http_server_on_request_free(sf->http, api_on_request_free);
         r = http_server_listen(sf->http, sf->cfg.listen);
         if (r < 0) {
                 log_error("cannot listen on '%s': %s", sf->cfg.listen, r == -EINVAL ? "bad address" : uv_strerror(r));
@@ -304,6 +325,9 @@ out:
         metrics_release(sf->metrics);
         history_release(sf->history);
         free(sf->password);
+        uidrange_release(sf);
+        auth_free(sf->auth);
+        tenants_free(sf->tenants);
         secret_key_wipe(&sf->secret_key);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);

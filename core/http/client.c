@@ -175,22 +175,23 @@ static bool header_is(const char *h, const char *name)
         return strncasecmp(h, name, n) == 0 && h[n] == ':';
 }
 
-/* "Basic base64(admin:password)" into b. */
-static int add_basic_auth(struct buf *b, const char *password)
+/* "Basic base64(user:password)" into b. */
+static int add_basic_auth(struct buf *b, const char *user, const char *password)
 {
         _cleanup_free_ unsigned char *plain = NULL, *enc = NULL;
-        size_t n, enc_len;
+        size_t n, enc_len, ulen = strlen(user);
         int r;
 
-        if (size_add(STRLEN("admin:"), strlen(password), &n) < 0 || n > INT32_MAX / 2)
+        if (size_add(ulen + 1, strlen(password), &n) < 0 || n > INT32_MAX / 2)
                 return -ENOMEM;
         enc_len = (n + 2) / 3 * 4 + 1;
         plain = malloc(n);
         enc = malloc(enc_len);
         if (!plain || !enc)
                 return -ENOMEM;
-        memcpy(plain, "admin:", STRLEN("admin:"));
-        memcpy(plain + STRLEN("admin:"), password, n - STRLEN("admin:"));
+        memcpy(plain, user, ulen);
+        plain[ulen] = ':';
+        memcpy(plain + ulen + 1, password, n - ulen - 1);
         (void) EVP_EncodeBlock(enc, plain, (int) n);
         r = buf_appends(b, "Authorization: Basic ");
         if (r >= 0)
@@ -248,8 +249,13 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
         if (own_agent)
                 r = r < 0 ? r : buf_appends(b, "User-Agent: sfaasd/" SFAASD_VERSION "\r\n");
         r = r < 0 ? r : buf_appends(b, "Accept: */*\r\n");
-        if (password && r >= 0)
-                r = add_basic_auth(b, password);
+        if (password && r >= 0) {
+                const char *user = req->user ? req->user : "admin";
+                /* A ':' would end the user early; the rest would be the password. */
+                if (strchr(user, ':'))
+                        return sf_err_set(err, -EINVAL, "refusing user name '%s': it holds a ':'", user);
+                r = add_basic_auth(b, user, password);
+        }
         if (req->content_type) {
                 r = r < 0 ? r : buf_appends(b, "Content-Type: ");
                 r = r < 0 ? r : buf_appends(b, req->content_type);

@@ -28,7 +28,8 @@ struct httpc_request {
         const char *url;            /* absolute "http://host[:port]/target" */
         const char *peer;           /* who is called, in messages: "gateway http://h:8080" */
         const char *timeout_hint;   /* appended to the timeout message, e.g. " (see --timeout)"; may be NULL */
-        const char *password;       /* Basic credentials of user "admin"; NULL: none */
+        const char *user;           /* Basic user; NULL: "admin" */
+        const char *password;       /* Basic password (or a tenant's token); NULL: no credentials */
         const char *content_type;   /* NULL: no Content-Type header */
         const char *const *headers; /* extra "Name: value" lines, checked here; Host and
                                      * User-Agent replace ours, framing ones are refused */
@@ -62,8 +63,8 @@ struct httpc_response {
 };
 
 /* Send one request and read its answer. Adds Host, User-Agent
- * (sfaasd/VERSION), Accept, Authorization (Basic, user admin, with a
- * password), Content-Length and Connection: close. Refuses (-EINVAL) a
+ * (sfaasd/VERSION), Accept, Authorization (Basic, user admin or
+ * req->user, with a password), Content-Length and Connection: close. Refuses (-EINVAL) a
  * method that is not a token and any CR, LF or other control byte in the
  * URL, the content type or a header. Skips 1xx answers. On success *ret
  * holds the final status and body; release it with httpc_response_release(). */

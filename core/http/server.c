@@ -37,6 +37,7 @@ struct http_server {
         bool tcp_closed;
         void (*shutdown_cb)(struct http_server *s);
         void (*on_response)(struct http_request *req, int status);
+        void (*on_free)(struct http_request *req);
         llhttp_settings_t settings;
         /* One read buffer for every connection: libuv reads a stream and calls
          * its read callback before it reads another, and everything kept from
@@ -132,6 +133,8 @@ static void request_free(struct http_request *req)
 {
         if (!req)
                 return;
+        if (req->app && req->server && req->server->on_free)
+                req->server->on_free(req);
         free(req->app);
         free(req->url);
         free(req->path);
@@ -1113,6 +1116,10 @@ void http_server_on_response(struct http_server *s, void (*cb)(struct http_reque
 {
         s->on_response = cb;
 }
+void http_server_on_request_free(struct http_server *s, void (*cb)(struct http_request *req))
+{
+        s->on_free = cb;
+}
 size_t http_server_connections(const struct http_server *s) { return s->n_conns; }
 
 static void on_server_closed(uv_handle_t *h)
@@ -1176,6 +1183,21 @@ const char *http_request_header(const struct http_request *req, const char *name
                 if (req->headers[i].name && strcasecmp(req->headers[i].name, name) == 0)
                         return req->headers[i].value ? req->headers[i].value : "";
         return NULL;
+}
+
+void http_request_remove_header(struct http_request *req, const char *name)
+{
+        size_t o = 0;
+        for (size_t i = 0; i < req->n_headers; i++) {
+                if (strcasecmp(req->headers[i].name, name) == 0) {
+                        explicit_bzero(req->headers[i].value, strlen(req->headers[i].value));
+                        free(req->headers[i].name);
+                        free(req->headers[i].value);
+                        continue;
+                }
+                req->headers[o++] = req->headers[i];
+        }
+        req->n_headers = o;
 }
 
 void http_body_to_file(struct http_request *req, int fd)

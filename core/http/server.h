@@ -133,6 +133,10 @@ void *http_server_data(struct http_server *s);
  * answers, protocol errors (400, 408, 413, 414, 429, 431) and streams. For
  * metrics; it must not answer or free the request. */
 void http_server_on_response(struct http_server *s, void (*cb)(struct http_request *req, int status));
+/* Called once when a request with application state (req->app) is freed,
+ * answered or not (a client gone mid-call): to release what its head
+ * took. It must not answer the request. */
+void http_server_on_request_free(struct http_server *s, void (*cb)(struct http_request *req));
 /* Stop accepting; idle connections are closed; busy ones finish their
  * request and close. cb runs once every connection is gone. */
 void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *s));
@@ -148,6 +152,9 @@ void http_request_hold(struct http_request *req);
 void http_request_release(struct http_request *req);
 /* Case-insensitive header lookup; first value. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* Remove every header name (case-insensitive), its value wiped: a
+ * credential meant for the gateway, not for whoever the request goes on to. */
+void http_request_remove_header(struct http_request *req, const char *name);
 /* Stream the body into fd (owned by the request from now on). Only from
  * the head callback, then return 1. */
 void http_body_to_file(struct http_request *req, int fd);

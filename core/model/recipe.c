@@ -119,7 +119,8 @@ int fn_recipe_load(struct sfaasd *sf, const char *ns, const char *name, struct f
         if (ret < 0)
                 return sf_err_set(err, ret, "cannot read function: %s", strerror(-ret));
         r->spec = json_loads(r->fn->spec_json, 0, NULL);
-        ret = store_image_resolve(sf->store, r->fn->image_id, &r->img);
+        /* The image the deploy resolved, by its full id, whoever owns it now. */
+        ret = store_image_resolve_all(sf->store, ns, r->fn->image_id, &r->img);
         if (!r->spec || ret < 0)
                 return sf_err_set(err, ret < 0 ? ret : -EINVAL, "function '%s.%s': image %s is unavailable", name,
                                   ns, r->fn->image_id);

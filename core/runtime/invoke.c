@@ -36,6 +36,7 @@
 #include "core/model/recipe.h"
 #include "core/model/secret_files.h"
 #include "core/runtime/invoke.h"
+#include "core/runtime/tenants.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
@@ -319,6 +320,7 @@ static void inv_finish(struct invocation *inv)
 
         list_del(&inv->node);
         sf->n_invocations--;
+        tenants_instance_end(sf, inv->ns);
 
         inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
         inv_close_handle(inv, (uv_handle_t *) &inv->out);
@@ -558,6 +560,8 @@ void invoke_run(struct sfaasd *sf, const char *name_arg, const char *ns_arg, con
         uint64_t t0 = now_ns();
         int fail_status = 500;
         bool handed_off = false, started = false;
+        /* name and ns may live in the request, which an early answer
+         * (FAIL) frees: the metrics at `out` read these copies. */
 
         (void) xsnprintf(name, sizeof name, "%s", name_arg);
         (void) xsnprintf(ns, sizeof ns, "%s", ns_arg);
@@ -613,11 +617,21 @@ void invoke_run(struct sfaasd *sf, const char *name_arg, const char *ns_arg, con
         sp.stdio[0] = in[0];
         sp.stdio[1] = out[1];
         sp.stdio[2] = errp[1];
+        if (tenants_instance_begin(sf, ns) < 0) {
+                struct tenant_quota q = { 0 };
+                (void) tenants_quota(sf, ns, &q);
+                fail_status = 429;
+                FAIL(429, "namespace '%s' runs its quota of %llu instances: try again later", ns,
+                     (unsigned long long) q.instances);
+                goto out;
+        }
         {
                 uint64_t spawn_t0 = now_ns();
                 r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
                 metrics_sandbox_start(sf->metrics, r >= 0, (double) (now_ns() - spawn_t0) / 1e9);
         }
+        if (r < 0)
+                tenants_instance_end(sf, ns);
         secret_files_release(&secrets); /* the sandbox holds its own mounts of them */
         (void) close(in[0]);
         (void) close(out[1]);

@@ -34,6 +34,7 @@
 #include "core/model/secret_files.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
+#include "core/runtime/tenants.h"
 #include "core/runtime/usage.h"
 
 #define POOL_MAX_IDLE_CONNS 256
@@ -560,6 +561,8 @@ static void instance_closed(uv_handle_t *h)
         if (--inst->open_handles > 0)
                 return;
         sandbox_free(inst->sb);
+        if (inst->counted)
+                tenants_instance_end(p->sf, p->ns);
         if (inst->netns_fd >= 0)
                 (void) close(inst->netns_fd);
         free(inst);
@@ -1029,7 +1032,18 @@ static int instance_start(struct pool *p, struct sf_err *err)
         (void) xsnprintf(leaf, sizeof leaf, "i-%s-%llu-%d", p->name, (unsigned long long) p->seq, getpid());
         sp.name = leaf;
         t0 = now_ns();
-        ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
+        if (tenants_instance_begin(sf, p->ns) < 0) {
+                struct tenant_quota q = { 0 };
+                (void) tenants_quota(sf, p->ns, &q);
+                ret = sf_err_set(err, -EAGAIN, "namespace '%s' runs its quota of %llu instances", p->ns,
+                                 (unsigned long long) q.instances);
+        } else {
+                ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
+                if (ret >= 0)
+                        inst->counted = true;
+                else
+                        tenants_instance_end(sf, p->ns);
+        }
         metrics_sandbox_start(sf->metrics, ret >= 0, (double) (now_ns() - t0) / 1e9);
         secret_files_release(&secrets);
         (void) close(out[1]);

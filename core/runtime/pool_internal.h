@@ -60,6 +60,7 @@ struct instance {
         enum inst_stop stop;       /* why it is stopping (INST_STOP_NONE: it is not) */
         uint64_t grace_ms;         /* the SIGTERM grace it was given */
         bool killed;               /* we sent SIGKILL: at once or when the grace ran out */
+        bool counted;              /* in its tenant's instances (core/runtime/tenants.h) */
         int wait_status;
 };
 

@@ -63,3 +63,33 @@ def test_signed_out_link_returns_after_sign_in(ui, api, busybox):
     ui.click("login-submit")
     ui.wait_visible("panel-invoke")
     assert ui.hash() == "#/ns/openfaas-fn/fn/deep-fn/invoke"
+
+
+def test_tenant_signs_in_with_a_token(ui, api):
+    """A tenant signs in with its name and a token (GET /system/whoami
+    decides what it sees): its own namespace only, no switcher, no host view;
+    the admin's default namespace is not its to open."""
+    r = api.post("/system/tenants", json={"name": "webtenant"})
+    assert r.status_code in (201, 409), r.text
+    r = api.post("/system/tenants/webtenant/tokens", json={"name": "browser"})
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    ui.click("signout")
+    ui.wait_visible("login-form")
+    ui.fill("login-username", "webtenant")
+    ui.fill("login-password", token + Keys.ENTER)
+    ui.wait_visible("function-list")
+    assert ui.t("signed-in-as").text == "webtenant"
+    assert ui.hash() == "#/ns/webtenant/functions"
+    assert not ui.q("#ns-box").is_displayed()
+    assert not ui.q('[data-nav="host"]').is_displayed()
+    ui.go("#/ns/openfaas-fn/functions")
+    assert "openfaas-fn" in ui.wait_text("missing-text", "openfaas-fn")
+    ui.go("#/host")
+    assert "admin" in ui.wait_text("missing-text", "admin")
+    # Back to the admin for the tests that follow.
+    ui.click("signout")
+    ui.wait_visible("login-form")
+    ui.fill("login-username", "admin")
+    ui.fill("login-password", ui.daemon.password + Keys.ENTER)
+    ui.wait_visible("function-list")

@@ -709,7 +709,7 @@ static void test_http_failures(void **state)
         client_release(&c);
 
         /* https is refused up front, with the reason. */
-        assert_int_equal(client_init(&c, "https://127.0.0.1:1", NULL, false, 0, &e), -EPROTONOSUPPORT);
+        assert_int_equal(client_init(&c, "https://127.0.0.1:1", NULL, NULL, false, 0, &e), -EPROTONOSUPPORT);
         assert_string_equal(e.msg,
                             "https gateways are not supported yet; use http:// or a TLS-terminating proxy");
 }

@@ -1113,10 +1113,35 @@ static void test_store_namespaced_names(void **state)
         assert_string_equal(img->id, B);
         store_image_free(img);
         assert_int_equal(store_image_resolve_ns(s, "ns-c", "box:1", &img), -ENOENT);
-        /* ids resolve everywhere */
-        assert_int_equal(store_image_resolve_ns(s, "ns-c", B, &img), 0);
+        /* ids resolve where the image is owned or shared: for ns-c, B is
+         * like an image nobody has, also by a prefix; the admin sees all */
+        assert_int_equal(store_image_resolve_ns(s, "ns-c", B, &img), -ENOENT);
+        assert_int_equal(store_image_resolve_ns(s, "ns-c", "sha256:bbbbbbbbbbbb", &img), -ENOENT);
+        assert_int_equal(store_image_resolve_ns(s, "ns-a", B, &img), -ENOENT);
+        assert_int_equal(store_image_resolve_all(s, "ns-c", B, &img), 0);
         assert_null(img->tags[0]); /* ns-c has no name for it */
+        assert_false(img->shared);
         store_image_free(img);
+        /* shared with every tenant: ns-c sees it, lists it, owns nothing */
+        assert_int_equal(store_image_set_shared(s, B, true), 0);
+        assert_int_equal(store_image_resolve_ns(s, "ns-c", B, &img), 0);
+        assert_true(img->shared);
+        store_image_free(img);
+        assert_int_equal(store_image_list_ns(s, "ns-c", &list), 0);
+        assert_non_null(list[0]);
+        assert_string_equal(list[0]->id, B);
+        assert_null(list[1]);
+        store_image_list_free(list);
+        {
+                uint64_t bytes = 1;
+                assert_int_equal(store_image_owned_bytes(s, "ns-c", &bytes), 0);
+                assert_int_equal(bytes, 0);
+                assert_int_equal(store_image_owned_bytes(s, "ns-a", &bytes), 0);
+                assert_int_equal(bytes, 10);
+        }
+        assert_int_equal(store_image_set_shared(s, B, false), 0);
+        assert_int_equal(store_image_resolve_ns(s, "ns-c", B, &img), -ENOENT);
+        assert_int_equal(store_image_set_shared(s, "sha256:none", true), -ENOENT);
         /* each namespace lists its own */
         assert_int_equal(store_image_list_ns(s, "ns-a", &list), 0);
         assert_non_null(list[0]);

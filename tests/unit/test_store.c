@@ -70,12 +70,28 @@ static void test_namespace_uid_ranges(void **state)
         /* Each tenant its own 65536-wide range, never overlapping, never root. */
         assert_int_equal(a->uid_base, STORE_UID_BASE + 65536u);
         assert_int_equal(b->uid_base, STORE_UID_BASE + 2 * 65536u);
-        /* A freed slot is reused by the next tenant. */
+        /* A freed slot is never given out again (the counter only goes up),
+         * not even to a tenant made again under the same name. */
         assert_int_equal(store_namespace_delete(f->s, "tenant-a"), 0);
         assert_int_equal(store_namespace_delete(f->s, "tenant-a"), -ENOENT);
         assert_int_equal(store_namespace_create(f->s, "tenant-c", NULL, NULL), 0);
         assert_int_equal(store_namespace_get(f->s, "tenant-c", &c), 0);
-        assert_int_equal(c->uid_base, STORE_UID_BASE + 65536u);
+        assert_int_equal(c->uid_base, STORE_UID_BASE + 3 * 65536u);
+        {
+                struct store_namespace *again = NULL;
+                uint64_t base, ranges, next;
+                assert_int_equal(store_namespace_create(f->s, "tenant-a", NULL, NULL), 0);
+                assert_int_equal(store_namespace_get(f->s, "tenant-a", &again), 0);
+                assert_int_equal(again->uid_base, STORE_UID_BASE + 4 * 65536u);
+                store_namespace_free(again);
+                /* A window of 6 ranges: one left, then none. */
+                assert_int_equal(store_uid_alloc_get(f->s, &base, &ranges, &next), 0);
+                assert_int_equal(next, 5);
+                assert_int_equal(store_uid_alloc_set(f->s, STORE_UID_BASE, 6), 0);
+                assert_int_equal(store_namespace_create(f->s, "tenant-d", NULL, NULL), 0);
+                assert_int_equal(store_namespace_create(f->s, "tenant-e", NULL, NULL), -ENOSPC);
+                assert_int_equal(store_namespace_get(f->s, "tenant-e", &again), -ENOENT);
+        }
         {
                 struct store_namespace *none = NULL;
                 assert_int_equal(store_namespace_get(f->s, "nope", &none), -ENOENT);
@@ -102,8 +118,10 @@ static void test_namespace_delete_drops_its_image_names(void **state)
         assert_int_equal(store_namespace_create(f->s, "tenant-x", NULL, NULL), 0);
         assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", "private:v1", &img), -ENOENT);
         assert_null(img);
-        /* The content itself is still there, by id. */
-        assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", ID1, &img), 0);
+        /* The content itself is still there, by id, for the admin; the new
+         * tenant-x does not own it. */
+        assert_int_equal(store_image_resolve_ns(f->s, "tenant-x", ID1, &img), -ENOENT);
+        assert_int_equal(store_image_resolve_all(f->s, "tenant-x", ID1, &img), 0);
         store_image_free(img);
 }
 
