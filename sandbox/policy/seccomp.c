@@ -18,8 +18,9 @@
  *           the default action instead of killing); ioctl TIOCSTI/TIOCLINUX
  *           -> EPERM; socket families other than AF_UNIX/INET/INET6 and
  *           NETLINK_ROUTE -> EAFNOSUPPORT; personality() other than the
- *           harmless values -> EPERM.
- *           The last three need "every other value -> action", which
+ *           harmless values -> EPERM; setsockopt(SOL_TCP, TCP_ULP) -> EPERM
+ *           (kernel TLS and the other upper-layer protocols: below).
+ *           The socket and personality rules need "every other value -> action", which
  *           libseccomp cannot say for a syscall that also has an
  *           unconditional rule (the unconditional rule replaces the
  *           conditional ones), and which must never be written with NE.
@@ -36,6 +37,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/netlink.h>
+#include <netinet/tcp.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -200,6 +202,27 @@ static void build_prefix(struct bpf_buf *b)
         emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG_LO(0));
         for (size_t i = 0; i < ELEMENTSOF(personality_ok); i++)
                 emit(b, BPF_JMP | BPF_JEQ | BPF_K, rel(start + 3 + i, end), 0, personality_ok[i]);
+        emit(b, BPF_RET | BPF_K, 0, 0, eperm);
+
+        /* setsockopt(fd, SOL_TCP, TCP_ULP, name, len) -> EPERM. An upper-layer
+         * protocol attached to a TCP socket (kernel TLS, "tls"; "espintcp"
+         * where built) runs a large, young kernel parser on data the function
+         * controls: CVE-2023-0461 (a use-after-free through a listening ULP
+         * socket, a root exploit from an unprivileged user namespace),
+         * CVE-2024-26582, -26583, -26584, -26585 and more in the tls module.
+         * No function needs it: TLS in user space works unchanged. Only this
+         * (level, optname) pair is refused; every other setsockopt stays
+         * allowed. The level and optname are ints: their low 32 bits are
+         * compared, so garbage in the upper half still matches. Layout:
+         * ld nr; jeq setsockopt; ld a1; jeq SOL_TCP; ld a2; jeq TCP_ULP; ret E. */
+        start = b->n;
+        end = start + 7;
+        emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, offsetof(struct seccomp_data, nr));
+        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, rel(start + 1, end), __NR_setsockopt);
+        emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG_LO(1));
+        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, rel(start + 3, end), SOL_TCP);
+        emit(b, BPF_LD | BPF_W | BPF_ABS, 0, 0, ARG_LO(2));
+        emit(b, BPF_JMP | BPF_JEQ | BPF_K, 0, rel(start + 5, end), TCP_ULP);
         emit(b, BPF_RET | BPF_K, 0, 0, eperm);
 }
 

@@ -42,6 +42,7 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -872,6 +873,41 @@ static int c_sock_alg(void)
 static int c_sock_raw(void)
 {
         return sock_fail(AF_INET, SOCK_RAW, IPPROTO_RAW, "socket(AF_INET, SOCK_RAW)");
+}
+
+/* Kernel TLS (and any TCP upper-layer protocol) on an established socket
+ * over the sandbox's own loopback, where the kernel would accept it (or
+ * answer ENOENT without the tls module): the policy must say EPERM first.
+ * hibits: the level and optname with garbage in their upper halves. */
+static int tcp_ulp(bool hibits)
+{
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t al = sizeof a;
+        int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, s = -1;
+        long r;
+
+        if (l < 0 || bind(l, (struct sockaddr *) &a, sizeof a) < 0 || listen(l, 1) < 0 ||
+            getsockname(l, (struct sockaddr *) &a, &al) < 0)
+                return result(2, "listener: %s", ename(errno));
+        c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c < 0 || connect(c, (struct sockaddr *) &a, sizeof a) < 0 || (s = accept(l, NULL, NULL)) < 0)
+                return result(2, "connect: %s", ename(errno));
+        if (hibits)
+                r = syscall(SYS_setsockopt, (long) c, (long) (0xffffffff00000000UL | SOL_TCP),
+                            (long) (0x100000000UL | TCP_ULP), "tls", 3L);
+        else
+                r = setsockopt(c, SOL_TCP, TCP_ULP, "tls", 3);
+        return must_fail(r, "setsockopt(SOL_TCP, TCP_ULP, \"tls\")");
+}
+
+static int c_tcp_ulp(void)
+{
+        return tcp_ulp(false);
+}
+
+static int c_tcp_ulp_hibits(void)
+{
+        return tcp_ulp(true);
 }
 
 /* ================= procfs, sysfs, devices ================= */
@@ -2698,6 +2734,8 @@ static const struct pcase cases[] = {
         { "sock_vsock", c_sock_vsock },
         { "sock_alg", c_sock_alg },
         { "sock_raw", c_sock_raw },
+        { "tcp_ulp", c_tcp_ulp },
+        { "tcp_ulp_hibits", c_tcp_ulp_hibits },
         /* procfs, sysfs, devices */
         { "proc_kcore", c_proc_kcore },
         { "proc_keys", c_proc_keys },

@@ -588,6 +588,7 @@ CASES = [
     Case("sock_netlink_audit", expect="EAFNOSUPPORT"), Case("sock_netlink_hibits", expect="EAFNOSUPPORT"),
     Case("sock_packet", expect="EAFNOSUPPORT"), Case("sock_packet_hibits", expect="EAFNOSUPPORT"),
     Case("sock_vsock", expect="EAFNOSUPPORT"), Case("sock_alg", expect="EAFNOSUPPORT"),
+    Case("tcp_ulp"), Case("tcp_ulp_hibits"),  # kernel TLS refused (EPERM) on an established socket
     # --- procfs, sysfs, devices
     Case("proc_kcore", expect="ENOENT|EACCES|empty"), Case("proc_keys", expect="ENOENT|EACCES|empty"),
     Case("proc_timer_list", expect="ENOENT|EACCES|empty"), Case("proc_sched_debug", expect="ENOENT|EACCES|empty"),

@@ -30,6 +30,7 @@
 
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <netinet/tcp.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -487,6 +488,17 @@ static int policy_child(const struct sock_fprog *prog, int mode)
         if (syscall(SYS_io_uring_setup, 1, NULL) != -1 || errno != EPERM) return 24;
         if (syscall(SYS_ptrace, 0, 0, 0, 0) != -1 || errno != EPERM) return 25;
         if (syscall(SYS_afs_syscall) != -1 || errno != ENOSYS) return 26;
+        /* kernel TLS: setsockopt(SOL_TCP, TCP_ULP) refused, other TCP options not */
+        s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (s < 0) return 28;
+        if (setsockopt(s, SOL_TCP, TCP_ULP, "tls", 3) != -1 || errno != EPERM) return 29;
+        if (syscall(SYS_setsockopt, s, 0xffffffff00000000L | SOL_TCP, 0x100000000L | TCP_ULP, "tls", 3L) != -1 ||
+            errno != EPERM) return 30;
+        {
+                int one = 1;
+                if (setsockopt(s, SOL_TCP, TCP_NODELAY, &one, sizeof one) < 0) return 31;
+        }
+        (void) close(s);
         pid_t pid = fork(); /* clone without namespace flags still works */
         if (pid < 0) return 27;
         if (pid == 0) _exit(0);
