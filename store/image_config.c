@@ -158,6 +158,102 @@ static bool port_valid(const char *k)
                strcmp(slash, "/sctp") == 0;
 }
 
+/*
+ * Does path (absolute, or relative to base) name something in /proc, /sys
+ * or /dev, the launcher's own kernel file systems? Lexically: "." and ".."
+ * are applied as the kernel would inside the root (".." at the root stays
+ * there), so "/bin/../proc/self/exe" and "../../dev/x" from "/app" count.
+ * 1 yes, 0 no, -ENOMEM.
+ *
+ * Why refuse them at import: the launcher mounts a fresh /proc, a /dev of
+ * its own and no /sys over whatever the image holds there, so such a
+ * WorkingDir or program never is the image's; what it would be is the
+ * kernel's (/proc/self/exe, /proc/self/fd/N, /dev/shm). runc's
+ * CVE-2024-21626 began with a working directory under /proc/self/fd; an
+ * entrypoint of /proc/self/exe re-executes whatever runs as pid 1. Such an
+ * image fails at its first run anyway; refusing it at import says why.
+ * Symlinks inside the image are not followed here: the launcher resolves
+ * the working directory inside the root at run (RESOLVE_IN_ROOT) and the
+ * image's /proc, /sys and /dev are replaced as said.
+ */
+static int path_in_kernel_fs(const char *base, const char *path)
+{
+        static const char *const kernel_dirs[] = { "proc", "sys", "dev" };
+        _cleanup_free_ char *joined = NULL;
+        _cleanup_free_ const char **stack = NULL;
+        size_t depth = 0, n;
+        char *p, *save = NULL, *tok;
+
+        joined = path[0] == '/' ? strdup(path) : xasprintf("%s/%s", base && *base ? base : "/", path);
+        if (!joined)
+                return -ENOMEM;
+        n = strlen(joined) / 2 + 2; /* at most one component per two bytes */
+        stack = calloc(n, sizeof *stack);
+        if (!stack)
+                return -ENOMEM;
+        for (p = joined; (tok = strtok_r(p, "/", &save)); p = NULL) {
+                if (strcmp(tok, ".") == 0)
+                        continue;
+                if (strcmp(tok, "..") == 0) {
+                        if (depth > 0)
+                                depth--;
+                        continue;
+                }
+                stack[depth++] = tok;
+        }
+        if (depth == 0)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(kernel_dirs); i++)
+                if (strcmp(stack[0], kernel_dirs[i]) == 0)
+                        return 1;
+        return 0;
+}
+
+/* The working directory, the program (Entrypoint[0], else Cmd[0], when it
+ * holds a '/') and every PATH entry of Env, none in /proc, /sys or /dev. */
+static int config_check_kernel_paths(const json_t *out, struct sf_err *err)
+{
+        const json_t *wd = json_object_get(out, "WorkingDir"), *ep = json_object_get(out, "Entrypoint"),
+                     *cmd = json_object_get(out, "Cmd"), *env = json_object_get(out, "Env"), *item;
+        const char *workdir = wd ? json_string_value(wd) : "/", *prog = NULL, *field = NULL;
+        char pbuf[IMAGE_PRINTABLE_SIZE];
+        size_t i;
+        int r;
+
+        if (wd && (r = path_in_kernel_fs("/", workdir)) != 0)
+                return r < 0 ? r
+                             : sf_err_set(err, -EBADMSG,
+                                          "image config: WorkingDir '%s' is inside /proc, /sys or /dev",
+                                          image_printable(workdir, pbuf, sizeof pbuf));
+        if (json_array_size(ep) > 0)
+                prog = json_string_value(json_array_get(ep, 0)), field = "Entrypoint";
+        else if (json_array_size(cmd) > 0)
+                prog = json_string_value(json_array_get(cmd, 0)), field = "Cmd";
+        if (prog && strchr(prog, '/') && (r = path_in_kernel_fs(workdir, prog)) != 0)
+                return r < 0 ? r
+                             : sf_err_set(err, -EBADMSG,
+                                          "image config: %s program '%s' is inside /proc, /sys or /dev", field,
+                                          image_printable(prog, pbuf, sizeof pbuf));
+        json_array_foreach(env, i, item) {
+                const char *e = json_string_value(item);
+                _cleanup_free_ char *dirs = NULL;
+                char *d, *save = NULL, *tok;
+
+                if (strncmp(e, "PATH=", 5) != 0)
+                        continue;
+                if (!(dirs = strdup(e + 5)))
+                        return -ENOMEM;
+                for (d = dirs; (tok = strtok_r(d, ":", &save)); d = NULL)
+                        if ((r = path_in_kernel_fs(workdir, tok)) != 0)
+                                return r < 0 ? r
+                                             : sf_err_set(err, -EBADMSG,
+                                                          "image config: Env PATH entry '%s' is inside /proc, "
+                                                          "/sys or /dev",
+                                                          image_printable(tok, pbuf, sizeof pbuf));
+        }
+        return 0;
+}
+
 /* Validate an image config's "config" object (NULL or JSON null = empty)
  * and return a new object holding only the validated, cleaned fields. */
 static int config_check(const json_t *config, json_t **ret, struct sf_err *err)
@@ -258,6 +354,9 @@ static int config_check(const json_t *config, json_t **ret, struct sf_err *err)
                 if (json_object_set_new(out, "ExposedPorts", TAKE_PTR(ports)) < 0)
                         return -ENOMEM;
         }
+        r = config_check_kernel_paths(out, err);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(out);
         return 0;

@@ -436,6 +436,8 @@ HOSTILE_REJECTED = [
     ("hostile-outer-name.tar", 400, "unexpected archive entry"),
     ("hostile-outer-symlink.tar", 400, "outside the image"),
     ("hostile-config-workdir.tar", 400, "WorkingDir"),
+    ("hostile-config-workdir-proc.tar", 400, "WorkingDir '/proc/self/fd/7' is inside /proc, /sys or /dev"),
+    ("hostile-config-entry-proc.tar", 400, "Entrypoint program '/bin/../proc/self/exe' is inside /proc"),
     ("hostile-config-user.tar", 400, "User"),
     ("hostile-config-env.tar", 400, "Env"),
     ("hostile-config-nul.tar", 400, "config"),

@@ -940,6 +940,20 @@ static void test_config_parse(void **state)
         assert_string_equal(c->env[1], "_X=");
         image_config_free(c);
 
+        /* Near misses of the kernel paths stay accepted: arguments after an
+         * Entrypoint, names that only begin like them, bare program names. */
+        static const char *const near[] = {
+                "{\"Entrypoint\":[\"/bin/cat\"],\"Cmd\":[\"/dev/stdin\"]}",
+                "{\"WorkingDir\":\"/process\",\"Cmd\":[\"/system/bin/x\"]}",
+                "{\"WorkingDir\":\"/srv/proc\",\"Cmd\":[\"proc\"]}",
+                "{\"Env\":[\"PATH=/usr/bin:/devtools/bin\",\"X=/proc\"]}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(near); i++) {
+                if (image_config_parse(near[i], &c, &err) != 0)
+                        fail_msg("refused good config %s: %s", near[i], err.msg);
+                image_config_free(c);
+        }
+
         assert_int_equal(image_config_parse("{}", &c, &err), 0);
         assert_null(c->cmd);
         assert_null(c->user);
@@ -955,6 +969,16 @@ static void test_config_parse(void **state)
                 "{\"Env\":[\"A-B=v\"]}",
                 "{\"WorkingDir\":\"relative\"}",
                 "{\"WorkingDir\":\"/a/../b\"}",
+                /* the kernel's file systems (SECURITY.md): working dir, program, PATH */
+                "{\"WorkingDir\":\"/proc/self/fd/7\"}",
+                "{\"WorkingDir\":\"/sys\"}",
+                "{\"WorkingDir\":\"/dev/shm\"}",
+                "{\"Entrypoint\":[\"/proc/self/exe\"]}",
+                "{\"Entrypoint\":[\"/bin/../proc/self/exe\"],\"Cmd\":[\"x\"]}",
+                "{\"Cmd\":[\"/dev/fd/3\"]}",
+                "{\"WorkingDir\":\"/app\",\"Cmd\":[\"../../../sys/kernel/x\"]}",
+                "{\"Cmd\":[\"./proc/self/exe\"]}",
+                "{\"Env\":[\"PATH=/bin:/proc/self/fd\"],\"Cmd\":[\"sh\"]}",
                 "{\"User\":\"a:b:c\"}",
                 "{\"User\":\"us er\"}",
                 "{\"User\":\":0\"}",
