@@ -25,6 +25,9 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http.header_timeout_ms = 10000;
         cfg->http.idle_timeout_ms = 60000;
         cfg->http.first_byte_timeout_ms = 5000;
+        cfg->http.request_timeout_ms = 60000;
+        cfg->http.body_timeout_ms = 10000;
+        cfg->http.body_min_rate = 1024;
         cfg->image.max_archive_bytes = IMAGE_DEFAULT_MAX_ARCHIVE_BYTES;
         cfg->image.max_unpacked_bytes = IMAGE_DEFAULT_MAX_UNPACKED_BYTES;
         cfg->image.max_entries = IMAGE_DEFAULT_MAX_ENTRIES;
@@ -86,6 +89,10 @@ static const struct key keys[] = {
         { "header_timeout", K_MS, F(http.header_timeout_ms) },
         { "idle_timeout", K_MS, F(http.idle_timeout_ms) },
         { "first_byte_timeout", K_MS, F(http.first_byte_timeout_ms) },
+        { "request_timeout", K_MS, F(http.request_timeout_ms) },
+        { "body_timeout", K_MS, F(http.body_timeout_ms) },
+        /* bytes per second ("1Ki" or 1024) */
+        { "body_min_rate", K_SIZE, F(http.body_min_rate) },
         { "max_image_bytes", K_SIZE, F(image.max_archive_bytes) },
         { "max_unpacked_bytes", K_SIZE, F(image.max_unpacked_bytes) },
         { "max_image_entries", K_COUNT, F(image.max_entries) },

@@ -68,6 +68,12 @@ struct http_conn {
         bool idle;                   /* on the server's idle list */
         bool begun;                  /* has begun a request: kept alive, not new */
         bool counted;                /* counted in server->clients under client */
+        bool body_paused;            /* the handler paused the body (back-pressure) */
+        uint64_t body_start_ns;      /* the head was complete */
+        uint64_t body_bytes;         /* of the request being received */
+        uint64_t paused_at_ns;       /* body_paused since */
+        uint64_t paused_ns;          /* the body was paused this long, in all */
+        uint64_t idle_since_ns;      /* on the idle list since */
         struct http_conn *idle_prev, *idle_next;
         struct http_client_key client;
         char remote[64];
@@ -88,6 +94,7 @@ static void on_timer(uv_timer_t *t);
 static void conn_process(struct http_conn *c, const char *data, size_t len);
 static void conn_fail(struct http_conn *c, int status, const char *msg);
 static void conn_idle_end(struct http_conn *c);
+static void body_timer_arm(struct http_conn *c);
 
 const char *http_status_text(int status)
 {
@@ -166,6 +173,60 @@ static struct http_conn *conn_of(llhttp_t *p)
         return p->data;
 }
 
+/* The body of a request read into memory (not streamed to a file or a
+ * handler): request_timeout covers it. */
+static bool body_in_memory(const struct http_request *req)
+{
+        return !req->body_streamed && req->body_fd < 0;
+}
+
+/* The body's minimum-rate deadline (see server.h): body_timeout after the
+ * head, one second more per body_min_rate bytes, paused time not counted. */
+static uint64_t body_rate_deadline(const struct http_conn *c)
+{
+        const struct http_limits *l = &c->server->limits;
+        unsigned __int128 allowance = (unsigned __int128) c->body_bytes * 1000000000u / l->body_min_rate;
+        uint64_t d = c->body_start_ns + c->paused_ns + l->body_timeout_ms * 1000000;
+
+        return allowance > UINT64_MAX - d ? UINT64_MAX : d + (uint64_t) allowance;
+}
+
+/* Which body deadline comes first, as an absolute time; *ret_why names it
+ * for the 408. */
+static uint64_t body_deadline(const struct http_conn *c, uint64_t now, const char **ret_why)
+{
+        const struct http_limits *l = &c->server->limits;
+        uint64_t d = now + l->idle_timeout_ms * 1000000, r = body_rate_deadline(c);
+        const char *why = "request body not received in time: it paused longer than the idle timeout";
+
+        if (r < d) {
+                d = r;
+                why = "request body not received in time: it arrives slower than the minimum rate";
+        }
+        if (c->req && body_in_memory(c->req) && c->req->start_ns + l->request_timeout_ms * 1000000 < d) {
+                d = c->req->start_ns + l->request_timeout_ms * 1000000;
+                why = "request not received in time: head and body took longer than the request timeout";
+        }
+        *ret_why = why;
+        return d;
+}
+
+/* (Re)arm the timer for the body phase: never from the timer's own
+ * callback, so a deadline already past may be armed at 0 ms here. While
+ * the handler holds the body paused, no deadline runs. */
+static void body_timer_arm(struct http_conn *c)
+{
+        const char *why;
+        uint64_t now = now_ns(), d;
+
+        if (c->body_paused) {
+                (void) uv_timer_stop(&c->timer);
+                return;
+        }
+        d = body_deadline(c, now, &why);
+        (void) uv_timer_start(&c->timer, on_timer, d > now ? (d - now + 999999) / 1000000 : 0, 0);
+}
+
 static int on_message_begin(llhttp_t *p)
 {
         struct http_conn *c = conn_of(p);
@@ -183,6 +244,9 @@ static int on_message_begin(llhttp_t *p)
         c->hstate = HS_NONE;
         c->header_bytes = 0;
         c->url_len = 0;
+        c->body_bytes = 0;
+        c->paused_ns = 0;
+        c->body_paused = false;
         c->in_header_phase = true;
         /* The whole head must arrive within the header timeout (slowloris):
          * an absolute deadline, not re-armed by each byte. */
@@ -345,8 +409,9 @@ static int on_headers_complete(llhttp_t *p)
                 uv_buf_t b = uv_buf_init((char *) cont, sizeof cont - 1);
                 (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
         }
-        /* Body phase: inactivity timeout instead of the header deadline. */
-        (void) uv_timer_start(&c->timer, on_timer, c->server->limits.idle_timeout_ms, 0);
+        /* Body phase: its deadlines instead of the header deadline. */
+        c->body_start_ns = now_ns();
+        body_timer_arm(c);
         return 0;
 }
 
@@ -357,6 +422,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 
         if (!req)
                 return -1; /* answered and detached mid-body: stop here */
+        c->body_bytes += n;
         if (req->body_streamed) {
                 uint64_t nl;
                 if (__builtin_add_overflow(req->body_file_len, (uint64_t) n, &nl) ||
@@ -483,10 +549,23 @@ static void on_timer(uv_timer_t *t)
                 response_done(c, 0, c->done_close);
                 return;
         }
-        if (c->req && !c->active)
-                conn_fail(c, 408, "request not received in time");
-        else if (!c->active)
+        if (c->req && !c->active) {
+                const char *why = "request not received in time";
+                uint64_t now = now_ns();
+                if (!c->in_header_phase) {
+                        /* A read may have moved the deadline since the timer
+                         * was armed (the loop's clock is coarser): only a
+                         * deadline that has passed fails the request. */
+                        uint64_t d = body_deadline(c, now, &why);
+                        if (d > now + 1000000) {
+                                (void) uv_timer_start(&c->timer, on_timer, (d - now) / 1000000, 0);
+                                return;
+                        }
+                }
+                conn_fail(c, 408, why);
+        } else if (!c->active) {
                 conn_close(c);
+        }
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -527,6 +606,7 @@ static void conn_idle_begin(struct http_conn *c)
         if (c->idle || c->closing)
                 return;
         c->idle = true;
+        c->idle_since_ns = now_ns();
         c->idle_next = NULL;
         c->idle_prev = s->idle_tail;
         if (s->idle_tail)
@@ -566,9 +646,9 @@ static void arm_timer(struct http_conn *c)
                 return;
         }
         /* Header phase: the absolute deadline set at its start stands. Body
-         * phase: an inactivity timeout, re-armed by each read. */
+         * phase: its deadlines, moved by each read (server.h). */
         if (!c->in_header_phase)
-                (void) uv_timer_start(&c->timer, on_timer, c->server->limits.idle_timeout_ms, 0);
+                body_timer_arm(c);
 }
 
 /* Feed bytes to the parser; dispatch a completed request. */
@@ -930,15 +1010,89 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
         http_respond_error(req, status, "%s", msg);
 }
 
-/* Make room in a full table: close the connection idle the longest. */
-static bool server_evict_idle(struct http_server *s)
+/* Bytes of its request received per second since it began (heads and
+ * bodies alike; time the handler paused the body not counted), over at
+ * least 100 ms: a request whose first segment just arrived is not judged
+ * on it. */
+static uint64_t conn_request_rate(const struct http_conn *c, uint64_t now)
 {
-        struct http_conn *c = s->idle_head;
-        if (!c)
-                return false;
-        log_debug("closing idle connection from %s to make room for a new one", c->remote);
-        conn_close(c);
-        return true;
+        uint64_t age = now - c->req->start_ns - (c->body_paused ? now - c->paused_at_ns : 0) - c->paused_ns;
+
+        if (age < 100000000)
+                age = 100000000;
+        return (uint64_t) ((unsigned __int128) (c->header_bytes + c->body_bytes) * 1000000000u / age);
+}
+
+/* The slowest sender (server.h): a connection still receiving its request,
+ * not held by a handler, whose average rate is below body_min_rate; NULL
+ * when there is none. No minimum age: an attacker who reconnects at once
+ * whenever a connection is cut would otherwise keep every slot too young
+ * to be taken. A well-behaved client sends its head in one segment (it is
+ * no longer receiving when the next newcomer looks) or its body fast. */
+static struct http_conn *server_slowest_sender(struct http_server *s, const struct http_conn *newcomer,
+                                               uint64_t now, uint64_t *ret_rate)
+{
+        struct http_conn *slowest = NULL;
+        uint64_t slowest_rate = UINT64_MAX;
+
+        for (struct http_conn *c = s->conns; c; c = c->next) {
+                uint64_t rate;
+                if (c == newcomer || c->closing || c->refused || c->close_after_write || c->active || !c->req ||
+                    c->req->held)
+                        continue;
+                rate = conn_request_rate(c, now);
+                if (rate < s->limits.body_min_rate && rate < slowest_rate) {
+                        slowest = c;
+                        slowest_rate = rate;
+                }
+        }
+        *ret_rate = slowest_rate;
+        return slowest;
+}
+
+/* The idle connection to close for newcomer, longest idle first, among
+ * those of client addresses holding at least as many connections as the
+ * newcomer's: an address that floods the table with new connections does
+ * not close another client's connection in the moment between its accept
+ * and its first bytes. */
+static struct http_conn *server_idle_victim(struct http_server *s, const struct http_conn *newcomer)
+{
+        size_t mine = http_clients_count(s->clients, &newcomer->client);
+
+        for (struct http_conn *c = s->idle_head; c; c = c->idle_next)
+                if (http_clients_count(s->clients, &c->client) >= mine)
+                        return c;
+        return NULL;
+}
+
+/* Make room in a full table, in this order: the connection idle the
+ * longest if it has been idle a second or more; the slowest sender, which
+ * is answered 408; an idle connection of an address at least as busy as
+ * the newcomer's (server_idle_victim). */
+static bool server_make_room(struct http_server *s, const struct http_conn *newcomer)
+{
+        struct http_conn *idle = s->idle_head, *slow;
+        uint64_t now = now_ns(), rate;
+
+        if (idle && now - idle->idle_since_ns >= 1000000000) {
+                log_debug("closing idle connection from %s to make room for a new one", idle->remote);
+                conn_close(idle);
+                return true;
+        }
+        slow = server_slowest_sender(s, newcomer, now, &rate);
+        if (slow) {
+                log_debug("connection table full: answering 408 to %s, which sends its request at %llu bytes/s",
+                          slow->remote, (unsigned long long) rate);
+                conn_fail(slow, 408, "request not received in time: too slow while the server is full");
+                return true;
+        }
+        idle = server_idle_victim(s, newcomer);
+        if (idle) {
+                log_debug("closing idle connection from %s to make room for a new one", idle->remote);
+                conn_close(idle);
+                return true;
+        }
+        return false;
 }
 
 /* "a.b.c.d:port" or "[v6]:port"; an IPv4-mapped peer as plain IPv4. */
@@ -1016,7 +1170,7 @@ static void on_connection(uv_stream_t *server, int status)
                 conn_fail(c, 429, "too many connections from this address");
                 return;
         }
-        if (s->n_conns > s->limits.max_connections && !server_evict_idle(s)) {
+        if (s->n_conns > s->limits.max_connections && !server_make_room(s, c)) {
                 conn_fail(c, 429, "too many connections");
                 return;
         }
@@ -1044,6 +1198,9 @@ int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head
         DEF(header_timeout_ms, 10000);
         DEF(idle_timeout_ms, 60000);
         DEF(first_byte_timeout_ms, 5000);
+        DEF(request_timeout_ms, 60000);
+        DEF(body_timeout_ms, 10000);
+        DEF(body_min_rate, 1024);
 #undef DEF
         r = http_clients_new(s->limits.max_connections, &s->clients);
         if (r < 0) {
@@ -1366,15 +1523,28 @@ void http_stream_end(struct http_request *req)
 void http_request_pause_body(struct http_request *req)
 {
         struct http_conn *c = req->conn;
-        if (c && c->req == req)
+        if (c && c->req == req) {
                 conn_stop_reading(c);
+                if (!c->body_paused && !c->in_header_phase) {
+                        /* Our back-pressure: the client is not late meanwhile. */
+                        c->body_paused = true;
+                        c->paused_at_ns = now_ns();
+                        (void) uv_timer_stop(&c->timer);
+                }
+        }
 }
 
 void http_request_resume_body(struct http_request *req)
 {
         struct http_conn *c = req->conn;
-        if (c && c->req == req && !c->refused)
+        if (c && c->req == req && !c->refused) {
+                if (c->body_paused) {
+                        c->body_paused = false;
+                        c->paused_ns += now_ns() - c->paused_at_ns;
+                        body_timer_arm(c);
+                }
                 conn_start_reading(c);
+        }
 }
 
 bool http_request_keep_alive(const struct http_request *req)

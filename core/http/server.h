@@ -17,8 +17,20 @@
  *    drops its pointer there must release the request in it.
  *
  * Limits: header bytes and count -> 431, URL -> 414, body -> 413,
- * connections -> 429 (with Retry-After), header read timeout -> 408; each with a JSON body
- * {"error": "..."} and the connection closed afterwards.
+ * connections -> 429 (with Retry-After), a request not received in time ->
+ * 408; each with a JSON body {"error": "..."} and the connection closed
+ * afterwards.
+ *
+ * Deadlines of a request being received (all -> 408):
+ *  - its head within header_timeout of its first byte (slowloris);
+ *  - head and body together within request_timeout of its first byte, for
+ *    a body read into memory (streamed bodies, uploads to a file or to a
+ *    handler, may be large: the rate below bounds them);
+ *  - its body at a minimum average rate: by body_timeout after the head,
+ *    plus one second per body_min_rate bytes received (a body trickled in
+ *    a byte at a time is cut within about body_timeout); time the handler
+ *    itself paused the body (back-pressure) does not count;
+ *  - no pause longer than idle_timeout between two reads of its body.
  *
  * Connections (a full table must not lock clients out):
  *  - idle means no request in flight: never sent one yet, or kept alive
@@ -29,8 +41,12 @@
  *    (bytes that begin no request, like blank lines, do not extend them).
  *    Either closes silently.
  *  - when the table (max_connections) is full, a newcomer closes the
- *    longest idle connection to take its place; only a table full of busy
- *    connections answers 429.
+ *    longest idle connection to take its place; with none idle, the
+ *    connection still receiving its request at the lowest average rate
+ *    below body_min_rate (not yet taken by a handler) is answered 408 and
+ *    closed instead. Only a table full of
+ *    requests being answered, or received fast enough, answers 429: a
+ *    flood of slow senders cannot lock other clients out.
  *  - at most max_connections_per_client connections per client address
  *    (IPv4, IPv6; IPv4-mapped counts as IPv4), idle or busy; the next one
  *    is answered 429 with Retry-After and closed, without evicting anyone.
@@ -61,6 +77,9 @@ struct http_limits {
         uint64_t header_timeout_ms;  /* default 10 s */
         uint64_t idle_timeout_ms;    /* keep-alive idle and body inactivity (default 60 s) */
         uint64_t first_byte_timeout_ms; /* a new connection's first request (default 5 s) */
+        uint64_t request_timeout_ms; /* head + in-memory body, from the first byte (default 60 s) */
+        uint64_t body_timeout_ms;    /* the body's allowance at a rate of zero (default 10 s) */
+        uint64_t body_min_rate;      /* bytes/s a body must average beyond that (default 1024) */
 };
 
 struct http_request {
