@@ -53,8 +53,15 @@ struct sfaasd_config {
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
+        /* admission (core/runtime/admit.h); 0 = derived from the host */
+        uint64_t max_sandboxes;        /* sandboxes alive at once, exec and http together */
+        uint64_t sandboxes_memory;     /* memory limit of all sandboxes together (cgroup subtree) */
+        uint64_t sandboxes_pids;       /* pids limit of all sandboxes together (cgroup subtree) */
+        uint64_t exec_max_inflight;    /* exec calls of one function at once (default 16) */
+        uint64_t exec_queue_max;       /* exec calls of one function waiting (default 100) */
 };
 
+struct admit;
 struct async;
 struct datadir;
 struct history;
@@ -90,5 +97,6 @@ struct sfaasd {
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */
         struct async *async;              /* the async call queue (core/runtime/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
+        struct admit *admit;              /* sandbox slots and exec queues (core/runtime/admit.h) */
         int exit_code;
 };

@@ -63,6 +63,11 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http_max_instances = 20;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
         cfg->metrics_auth = false;
+        cfg->max_sandboxes = 0;    /* from the host (admit_cap) */
+        cfg->sandboxes_memory = 0; /* 3/4 of MemTotal */
+        cfg->sandboxes_pids = 0;   /* half of pid_max */
+        cfg->exec_max_inflight = 16;
+        cfg->exec_queue_max = 100;
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -127,6 +132,12 @@ static const struct key keys[] = {
          * int64 nanoseconds' limits */
         { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },
         { "metrics_auth", K_BOOL, F(metrics_auth) },
+        /* absent (0 in --print-config): derived from the host at start */
+        { "max_sandboxes", K_COUNT, F(max_sandboxes) },
+        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20 },
+        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64 },
+        { "exec_max_inflight", K_COUNT, F(exec_max_inflight) },
+        { "exec_queue_max", K_COUNT, F(exec_queue_max) },
 };
 #undef F
 

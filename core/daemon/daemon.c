@@ -22,6 +22,7 @@
 #include "core/base/util.h"
 #include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
+#include "core/runtime/admit.h"
 #include "core/runtime/async.h"
 #include "core/runtime/history.h"
 #include "core/runtime/invoke.h"
@@ -54,6 +55,7 @@ static void on_drain(uv_prepare_t *h)
         (void) uv_prepare_stop(&sf->drain);
         uv_close((uv_handle_t *) &sf->drain, NULL);
         pools_close(sf);
+        admit_close(sf);
         history_sampler_close(sf);
         /* Queued calls and pending callbacks stay in the store for the next start. */
         async_close(sf);
@@ -164,6 +166,7 @@ struct sfaasd_owned {
         struct history history;
         struct logs logs;
         struct async async;
+        struct admit admit;
 };
 
 int sfaasd_run(struct sfaasd_config *cfg)
@@ -177,6 +180,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         char dbpath[PATH_MAX + 16];
         bool created = false;
         struct sigaction sa = { .sa_handler = SIG_IGN };
+        uint64_t sb_memory, sb_pids;
         int r;
 
         if (!sf)
@@ -187,6 +191,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->history = &owned->history;
         sf->logs = &owned->logs;
         sf->async = &owned->async;
+        sf->admit = &owned->admit;
         sf->tmp_fd = -1;
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
@@ -229,6 +234,11 @@ int sfaasd_run(struct sfaasd_config *cfg)
         lc.owner_id = sf->datadir->id;
         /* Fresh network namespaces made ahead of time, off the spawn path. */
         lc.netns_pool = true;
+        /* What all sandboxes together may take of the host (admit.h): the
+         * kernel holds the subtree to it, the cap on their number follows. */
+        admit_host_budget(&sf->cfg, &sb_memory, &sb_pids);
+        lc.subtree_memory_bytes = sb_memory;
+        lc.subtree_pids = sb_pids;
         r = sandbox_launcher_new(&lc, &sf->launcher, &err);
         if (r < 0) {
                 log_error("cannot start the sandbox launcher: %s", err.msg);
@@ -248,6 +258,18 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out;
         }
         sf->loop.data = sf;
+        r = admit_init(sf, sb_memory, sb_pids);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up admission");
+                goto out_loop;
+        }
+        sf->admit->reclaim = pools_reclaim_idle;
+        log_info("sandboxes: at most %zu at once%s; all together at most %llu MiB of memory and %llu "
+                 "pids%s; exec calls of one function: %llu at once, %llu waiting",
+                 sf->admit->max, sf->cfg.max_sandboxes ? "" : " (from the host)",
+                 (unsigned long long) (sb_memory >> 20), (unsigned long long) sb_pids,
+                 sf->cfg.cgroups ? "" : " (not enforced: cgroups are off)",
+                 (unsigned long long) sf->cfg.exec_max_inflight, (unsigned long long) sf->cfg.exec_queue_max);
         r = pools_new(sf);
         if (r < 0) {
                 log_error_errno(r, "cannot set up the instance pools");
@@ -292,11 +314,13 @@ int sfaasd_run(struct sfaasd_config *cfg)
         r = 0;
         log_info("stopped");
 out_loop:
+        admit_close(sf); /* no wake may be armed while the pools are freed */
         uv_walk(&sf->loop, close_walk, NULL);
         (void) uv_run(&sf->loop, UV_RUN_DEFAULT);
         (void) uv_loop_close(&sf->loop);
         http_server_free(sf->http);
         pools_free(sf);
+        admit_release_all(sf);
 out:
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);

@@ -726,7 +726,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                  * that the client left; a pipelined next request waits
                  * (bounded) in pending. A half-close before a plain answer
                  * still gets the answer. */
-                if (nread == UV_EOF && !(c->active && c->active->streaming)) {
+                if (nread == UV_EOF && c->active && c->active->abort_on_eof && c->active->held &&
+                    !c->active->responded) {
+                        conn_close(c); /* the handler learns it in on_abort */
+                } else if (nread == UV_EOF && !(c->active && c->active->streaming)) {
                         conn_stop_reading(c);
                         c->close_after_write = true;
                 } else if (nread < 0) {

@@ -104,6 +104,11 @@ struct http_request {
          * req->conn is already NULL; the handler still owns and must finish
          * the request (http_respond or http_stream_end frees it). */
         void (*on_abort)(struct http_request *req);
+        /* The client's end of stream (a FIN) while the request is held and
+         * not yet answered counts as the client going away (on_abort),
+         * not as a half-close that still waits for the answer: what
+         * nginx does for a proxied request. Set by the handler. */
+        bool abort_on_eof;
         /* Bodies streamed to the handler (the head callback returned 2):
          * on_body gets each piece as it arrives, on_body_end once after the
          * last. The handler may answer before the body has ended; the rest

@@ -620,12 +620,14 @@ static void start_call(struct async *q, struct async_slot *slot, struct store_as
                 .body = c->body,
                 .body_len = c->body_len,
                 .call_id = c->id,
+                /* bounded by async_concurrency and async_max_running */
+                .wait = true,
         };
         if (slot)
                 slot->running++;
         q->running++;
         /* run_done may run before this returns (an early failure). */
-        invoke_run(sf, c->function, c->namespace, &call, run_done, run);
+        (void) invoke_run(sf, c->function, c->namespace, &call, run_done, run);
 }
 
 static void schedule_calls(struct async *q)

@@ -9,9 +9,17 @@
  * HTTP path on top of it and core/runtime/async.c the queued one, so both run a
  * call the same way.
  *
+ * Admission (core/runtime/admit.h): a call runs when its function has
+ * fewer than max-inflight sandboxes and a daemon-wide slot is free; else
+ * it waits its turn in the function's bounded queue (429 when full), and
+ * its struct invocation is the waiter. A queued call that is cancelled or
+ * caught by a shutdown is answered without a sandbox (499, 503).
+ *
  * Ownership: struct invocation embeds its libuv handles (pidfd poll, three
- * pipes, timer) and is freed only when the last of them has closed. The
- * call's body is borrowed and must stay alive until the callback has run.
+ * pipes, timer) and is freed only when the last of them has closed (a
+ * queued one, which has none, when it leaves the queue without running).
+ * Everything the call points to is borrowed and must stay alive until the
+ * callback has run.
  * The sandbox is reaped through its pidfd (no SIGCHLD) and freed, which
  * removes its cgroup, before the invocation is freed.
  */
@@ -33,6 +41,7 @@
 #include "core/model/group.h"
 #include "core/model/recipe.h"
 #include "core/model/secret_files.h"
+#include "core/runtime/admit.h"
 #include "core/runtime/invoke.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
@@ -51,7 +60,7 @@ struct outbuf {
 
 /* Why the daemon killed a call's sandbox, if it did: the answer names it
  * (a SIGKILL alone could be any of these, or the OOM killer). */
-enum inv_kill { INV_KILL_NONE = 0, INV_KILL_TIMEOUT, INV_KILL_OUTPUT, INV_KILL_SHUTDOWN };
+enum inv_kill { INV_KILL_NONE = 0, INV_KILL_TIMEOUT, INV_KILL_OUTPUT, INV_KILL_SHUTDOWN, INV_KILL_ABORT };
 
 struct invocation {
         struct invocation *prev, *next;
@@ -75,9 +84,62 @@ struct invocation {
         char call_id[CALL_ID_MAX];
         char fail_msg[256];          /* why the call failed, for the function's log */
         char *content_type;
+        struct invoke_call call;     /* borrowed (invoke.h) */
+        struct admit_waiter waiter;  /* while queued */
+        bool queued;                 /* waiting for its turn: no sandbox, no handles */
+        bool slot;                   /* holds a daemon-wide sandbox slot */
+        bool fn_running;             /* counted in its function's running calls */
+        uint32_t max_inflight;       /* its function's limit when it was queued */
 };
 
 static void inv_finish(struct invocation *inv);
+
+/* Give back what admission gave the call: its function's running count
+ * (waiters of the function may go) and its daemon-wide slot, once its
+ * sandbox is gone. */
+static void inv_release_slots(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+
+        if (inv->fn_running) {
+                struct admit_fn_counts *fc = admit_fn_get(sf, inv->ns, inv->name);
+                inv->fn_running = false;
+                if (fc && fc->running)
+                        fc->running--;
+                admit_fn_put(sf, inv->ns, inv->name);
+                admit_kick(sf);
+        }
+        if (inv->slot) {
+                inv->slot = false;
+                admit_release(sf);
+        }
+}
+
+static void inv_list_remove(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+
+        if (inv->prev)
+                inv->prev->next = inv->next;
+        else
+                sf->invocations = inv->next;
+        if (inv->next)
+                inv->next->prev = inv->prev;
+        inv->prev = inv->next = NULL;
+        sf->n_invocations--;
+}
+
+static void inv_list_add(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+
+        inv->prev = NULL;
+        inv->next = sf->invocations;
+        if (sf->invocations)
+                sf->invocations->prev = inv;
+        sf->invocations = inv;
+        sf->n_invocations++;
+}
 
 static void inv_handle_closed(uv_handle_t *h)
 {
@@ -85,6 +147,7 @@ static void inv_handle_closed(uv_handle_t *h)
         if (--inv->open_handles > 0)
                 return;
         sandbox_free(inv->sb);
+        inv_release_slots(inv);
         free(inv->obuf.data);
         free(inv->ebuf.data);
         free(inv->content_type);
@@ -97,8 +160,18 @@ static void inv_close_handle(struct invocation *inv, uv_handle_t *h)
                 uv_close(h, inv_handle_closed);
 }
 
+static void inv_dequeue_answer(struct invocation *inv, int status, const char *msg);
+
 static void inv_kill(struct invocation *inv, enum inv_kill why)
 {
+        if (inv->queued) {
+                /* Never ran: answered and freed here. */
+                if (why == INV_KILL_ABORT)
+                        inv_dequeue_answer(inv, 499, "the caller went away before the call could start");
+                else
+                        inv_dequeue_answer(inv, 503, "sfaasd is shutting down");
+                return;
+        }
         if (!inv->killed && !inv->exited) {
                 inv->killed = why;
                 (void) sandbox_kill(inv->sb);
@@ -215,19 +288,14 @@ static void deliver(struct invocation *inv, int status, const char *content_type
 }
 
 /* A failure before any sandbox ran: {"error": msg} as http_respond_error(). */
-static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+static void fail_early_with(invoke_done_fn done, void *data, const char *call_id, int status,
+                            const char *extra_headers, const char *msg)
 {
-        char msg[1024];
         _cleanup_free_ char *body = NULL;
         json_t *o;
-        va_list ap;
-        struct invoke_result res = { .call_id = call_id, .content_type = "application/json" };
+        struct invoke_result res = { .call_id = call_id, .content_type = "application/json",
+                                     .extra_headers = extra_headers };
 
-        va_start(ap, fmt);
-        (void) vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
         o = json_pack("{s:s}", "error", msg);
         body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
@@ -242,6 +310,42 @@ static void fail_early(invoke_done_fn done, void *data, const char *call_id, int
         res.body = body ? body : OOM_BODY;
         res.body_len = strlen(res.body);
         done(&res, data);
+}
+
+static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        fail_early_with(done, data, call_id, status, NULL, msg);
+}
+
+/* A queued call leaves the queue without running: answered, counted in
+ * the metrics, freed. */
+static void inv_dequeue_answer(struct invocation *inv, int status, const char *msg)
+{
+        struct sfaasd *sf = inv->sf;
+        struct admit_fn_counts *fc = admit_fn_get(sf, inv->ns, inv->name);
+        invoke_done_fn done = inv->done;
+
+        admit_unwait(sf, &inv->waiter);
+        if (fc && fc->queued)
+                fc->queued--;
+        sf->admit->exec_queued--;
+        admit_fn_put(sf, inv->ns, inv->name);
+        inv->queued = false;
+        inv_list_remove(inv);
+        inv->done = NULL;
+        metrics_invocation_finished(sf->metrics, inv->name, inv->ns, status, (double) (now_ns() - inv->start_ns) / 1e9);
+        if (done)
+                fail_early(done, inv->done_data, inv->call_id, status, "%s", msg);
+        free(inv->content_type);
+        free(inv);
 }
 
 static void respond_failure(struct invocation *inv, int status, const char *error, double secs)
@@ -309,6 +413,12 @@ static void inv_finish(struct invocation *inv)
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' wrote more than %llu bytes of output",
                                  inv->name, inv->ns, (unsigned long long) inv->obuf.cap);
                 respond_failure(inv, code, msg, secs);
+        } else if (inv->killed == INV_KILL_ABORT && WIFSIGNALED(inv->wait_status)) {
+                /* Nobody hears the answer; the status is for the metrics and the log. */
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s' was killed: the caller went away", inv->name,
+                                 inv->ns);
+                code = 499;
+                respond_failure(inv, code, msg, secs);
         } else if (inv->killed == INV_KILL_SHUTDOWN && WIFSIGNALED(inv->wait_status)) {
                 /* Not the function's fault: the daemon is going away. */
                 if (sf->grace_over)
@@ -337,13 +447,7 @@ static void inv_finish(struct invocation *inv)
         metrics_invocation_finished(sf->metrics, inv->name, inv->ns, code, secs);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
 
-        if (inv->prev)
-                inv->prev->next = inv->next;
-        else
-                sf->invocations = inv->next;
-        if (inv->next)
-                inv->next->prev = inv->prev;
-        sf->n_invocations--;
+        inv_list_remove(inv);
 
         inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
         inv_close_handle(inv, (uv_handle_t *) &inv->out);
@@ -355,8 +459,16 @@ static void inv_finish(struct invocation *inv)
 
 void invoke_kill_all(struct sfaasd *sf)
 {
-        for (struct invocation *inv = sf->invocations; inv; inv = inv->next)
+        struct invocation *next;
+        for (struct invocation *inv = sf->invocations; inv; inv = next) {
+                next = inv->next; /* a queued one is freed by inv_kill */
                 inv_kill(inv, INV_KILL_SHUTDOWN);
+        }
+}
+
+void invoke_cancel(struct invocation *inv)
+{
+        inv_kill(inv, INV_KILL_ABORT);
 }
 
 /* ---- building the sandbox spec ---- */
@@ -417,64 +529,89 @@ static const char *call_header(const struct invoke_call *call, const char *name)
         return NULL;
 }
 
-/* An answer given before the sandbox ran (every one is a 500 unless said). */
-#define FAIL(status, ...) fail_early(done, data, call->call_id, status, __VA_ARGS__)
+/* Its function's limits for exec calls: annotations com.sfaasd.max-inflight
+ * and com.sfaasd.queue-max, else the configuration's (0 in an annotation:
+ * the configured default). */
+static void exec_limits(const struct sfaasd *sf, const struct fn_recipe *rc, uint32_t *ret_inflight,
+                        uint32_t *ret_queue)
+{
+        const char *s;
+        uint64_t n;
 
-void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
-                invoke_done_fn done, void *data)
+        *ret_inflight = (uint32_t) sf->cfg.exec_max_inflight;
+        *ret_queue = (uint32_t) sf->cfg.exec_queue_max;
+        s = fn_recipe_meta(rc, "com.sfaasd.max-inflight");
+        if (s && parse_u64(s, &n) >= 0 && n > 0 && n <= UINT32_MAX)
+                *ret_inflight = (uint32_t) n;
+        s = fn_recipe_meta(rc, "com.sfaasd.queue-max");
+        if (s && parse_u64(s, &n) >= 0 && n <= UINT32_MAX)
+                *ret_queue = (uint32_t) n;
+}
+
+static bool inv_start(struct invocation *inv);
+
+/* A queued call's turn may have come (admit.h): its function below its
+ * limit and a daemon-wide slot free. */
+static bool inv_ready(struct admit_waiter *w)
+{
+        struct invocation *inv = (struct invocation *) ((char *) w - offsetof(struct invocation, waiter));
+        struct sfaasd *sf = inv->sf;
+        struct admit_fn_counts *fc = admit_fn_get(sf, inv->ns, inv->name);
+
+        if (!fc || fc->running >= inv->max_inflight || !admit_take_waiting(sf))
+                return false;
+        if (fc->queued)
+                fc->queued--;
+        sf->admit->exec_queued--;
+        fc->running++;
+        inv->queued = false;
+        inv->slot = inv->fn_running = true;
+        (void) inv_start(inv);
+        return true;
+}
+
+struct invocation *invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
+                              invoke_done_fn done, void *data)
 {
         struct pool *pool;
         const struct fn_recipe *rc;
-        struct svec env = { 0 };
-        struct sandbox_spec sp = { 0 };
         struct sf_err err = { 0 };
-        struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
-        struct invocation *inv = NULL;
-        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        char hdrname[256], group[FN_GROUP_MAX];
+        struct invocation *inv;
+        struct admit_fn_counts *fc;
         const char *ctype, *callid;
-        int r, status;
-        /* metrics: an answer given here, before the sandbox ran, is counted
-         * at `out` with fail_status (every early answer below is a 500
-         * except where fail_status is set); handed_off when inv answers. */
+        uint32_t queue_max;
         uint64_t t0 = now_ns();
-        int fail_status = 500;
-        bool handed_off = false, started = false;
+        int status;
 
-        secret_files_init(&secrets);
         if (sf->stopping) {
-                FAIL(503, "sfaasd is shutting down");
-                return;
+                fail_early(done, data, call->call_id, 503, "sfaasd is shutting down");
+                return NULL;
         }
         /* The function as its pool keeps it (read once, reread on every
          * deploy): store, image config, command, environment, limits, user. */
         pool = pool_get(sf, ns, name, &status, &err);
         if (!pool) {
-                if (status != 404)
+                if (status != 404) {
                         metrics_invocation_started(sf->metrics, name, ns);
-                started = status != 404;
-                FAIL(status, "%s", err.msg);
-                goto out;
+                        metrics_invocation_finished(sf->metrics, name, ns, status, (double) (now_ns() - t0) / 1e9);
+                }
+                fail_early(done, data, call->call_id, status, "%s", err.msg);
+                return NULL;
         }
         rc = pool_recipe(pool);
         metrics_invocation_started(sf->metrics, name, ns);
-        started = true;
-        if (rc->has_fprocess && rc->exec_argv.n == 0) {
-                FAIL(500, "function '%s.%s': envProcess is empty", name, ns);
-                goto out;
-        }
-        if (rc->exec_argv.n == 0) {
-                FAIL(500, "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name, ns);
-                goto out;
-        }
-
         inv = calloc(1, sizeof *inv);
         if (!inv) {
-                FAIL(500, "out of memory");
-                goto out;
+                metrics_invocation_finished(sf->metrics, name, ns, 500, (double) (now_ns() - t0) / 1e9);
+                fail_early(done, data, call->call_id, 500, "out of memory");
+                return NULL;
         }
         inv->sf = sf;
         inv->start_ns = t0;
+        inv->call = *call;
+        inv->done = done;
+        inv->done_data = data;
+        inv->waiter.ready = inv_ready;
         (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
         (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
         callid = call_header(call, "X-Call-Id");
@@ -486,6 +623,81 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                 call_id_make(inv->call_id);
         ctype = call_header(call, "Content-Type");
         inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
+        exec_limits(sf, rc, &inv->max_inflight, &queue_max);
+        fc = admit_fn_get(sf, ns, name);
+        if (!inv->content_type || !fc) {
+                free(inv->content_type);
+                free(inv);
+                metrics_invocation_finished(sf->metrics, name, ns, 500, (double) (now_ns() - t0) / 1e9);
+                fail_early(done, data, call->call_id, 500, "out of memory");
+                return NULL;
+        }
+        inv_list_add(inv);
+        if (fc->running < inv->max_inflight && admit_take(sf)) {
+                fc->running++;
+                inv->slot = inv->fn_running = true;
+                return inv_start(inv) ? inv : NULL;
+        }
+        if (!call->wait && fc->queued >= queue_max) {
+                char msg[256];
+                sf->admit->refused++;
+                (void) xsnprintf(msg, sizeof msg,
+                                 "function '%s.%s' is busy: %u call(s) running and %u waiting, try again later",
+                                 name, ns, fc->running, fc->queued);
+                admit_fn_put(sf, ns, name);
+                inv_list_remove(inv);
+                metrics_invocation_finished(sf->metrics, name, ns, 429, (double) (now_ns() - t0) / 1e9);
+                fail_early_with(done, data, inv->call_id, 429, "Retry-After: 1\r\n", msg);
+                free(inv->content_type);
+                free(inv);
+                return NULL;
+        }
+        fc->queued++;
+        sf->admit->exec_queued++;
+        inv->queued = true;
+        admit_wait(sf, &inv->waiter);
+        return inv;
+}
+
+/* Start a call that was admitted (it holds its slots): build the spec,
+ * spawn, hand the result to the loop's callbacks. False when it failed at
+ * once: answered, its slots given back, freed. */
+static bool inv_start(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+        const struct invoke_call *call = &inv->call;
+        const char *name = inv->name, *ns = inv->ns;
+        struct pool *pool;
+        const struct fn_recipe *rc;
+        struct svec env = { 0 };
+        struct sandbox_spec sp = { 0 };
+        struct sf_err err = { 0 };
+        struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
+        char hdrname[256], group[FN_GROUP_MAX], msg[1024];
+        const char *callid;
+        int r, status, fail_status = 500;
+
+        secret_files_init(&secrets);
+        msg[0] = '\0';
+        /* Read again: a queued call may find its function changed or gone. */
+        pool = pool_get(sf, ns, name, &status, &err);
+        if (!pool) {
+                fail_status = status;
+                (void) xsnprintf(msg, sizeof msg, "%s", err.msg);
+                goto fail;
+        }
+        rc = pool_recipe(pool);
+        if (rc->has_fprocess && rc->exec_argv.n == 0) {
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s': envProcess is empty", name, ns);
+                goto fail;
+        }
+        if (rc->exec_argv.n == 0) {
+                (void) xsnprintf(msg, sizeof msg,
+                                 "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name,
+                                 ns);
+                goto fail;
+        }
         inv->obuf.cap = sf->cfg.max_output_bytes;
         inv->ebuf.cap = sf->cfg.max_stderr_bytes;
 
@@ -512,6 +724,7 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                 if (svec_setenv(&env, key, call->headers[i].value) < 0)
                         goto oom;
         }
+        callid = call_header(call, "X-Call-Id");
         if (!callid || strcmp(callid, inv->call_id) != 0)
                 if (svec_setenv(&env, "Http_X_Call_Id", inv->call_id) < 0)
                         goto oom;
@@ -548,8 +761,8 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         r = secret_files_prepare(sf, ns, json_object_get(rc->spec, "secrets"), &secrets, &err);
         if (r < 0) {
                 log_error("function '%s.%s': %s", name, ns, err.msg);
-                FAIL(500, "function '%s.%s': %s", name, ns, err.msg);
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s': %s", name, ns, err.msg);
+                goto fail;
         }
         sp.binds = secrets.binds;
         sp.n_binds = secrets.n;
@@ -557,8 +770,8 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
 
         if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
                 fail_status = 503;
-                FAIL(503, "cannot create pipes: %s", strerror(errno));
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "cannot create pipes: %s", strerror(errno));
+                goto fail;
         }
         sp.stdio[0] = in[0];
         sp.stdio[1] = out[1];
@@ -575,13 +788,11 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         in[0] = out[1] = errp[1] = -1;
         if (r < 0) {
                 log_error("function '%s.%s': sandbox start failed: %s", name, ns, err.msg);
-                FAIL(500, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
+                goto fail;
         }
 
         /* From here on the invocation owns everything and delivers the result. */
-        inv->done = done;
-        inv->done_data = data;
         uv_pipe_init(&sf->loop, &inv->in, 0);
         uv_pipe_init(&sf->loop, &inv->out, 0);
         uv_pipe_init(&sf->loop, &inv->err, 0);
@@ -598,11 +809,6 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
         (void) uv_pipe_open(&inv->err, errp[0]);
         in[1] = out[0] = errp[0] = -1;
         inv->in_open = true;
-        inv->next = sf->invocations;
-        if (sf->invocations)
-                sf->invocations->prev = inv;
-        sf->invocations = inv;
-        sf->n_invocations++;
         (void) uv_read_start((uv_stream_t *) &inv->out, alloc_cb, on_out);
         (void) uv_read_start((uv_stream_t *) &inv->err, alloc_cb, on_out);
         if (inv->timeout_ms) {
@@ -620,15 +826,12 @@ void invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struc
                         inv_close_handle(inv, (uv_handle_t *) &inv->in);
                 }
         }
-        inv = NULL;
-        handed_off = true;
-        goto out;
+        svec_free(&env);
+        return true;
 
 oom:
-        FAIL(500, "out of memory");
-out:
-        if (started && !handed_off)
-                metrics_invocation_finished(sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
+        (void) xsnprintf(msg, sizeof msg, "out of memory");
+fail:
         for (int i = 0; i < 2; i++) {
                 if (in[i] >= 0)
                         (void) close(in[i]);
@@ -637,12 +840,24 @@ out:
                 if (errp[i] >= 0)
                         (void) close(errp[i]);
         }
-        if (inv) {
-                free(inv->content_type);
-                free(inv);
-        }
         secret_files_release(&secrets);
         svec_free(&env);
+        inv_list_remove(inv);
+        inv_release_slots(inv);
+        if (fail_status != 404)
+                metrics_invocation_finished(sf->metrics, name, ns, fail_status,
+                                            (double) (now_ns() - inv->start_ns) / 1e9);
+        {
+                invoke_done_fn done = inv->done;
+                void *data = inv->done_data;
+                char id[CALL_ID_MAX];
+                memcpy(id, inv->call_id, sizeof id);
+                free(inv->content_type);
+                free(inv);
+                if (done)
+                        fail_early(done, data, id, fail_status, "%s", msg);
+        }
+        return false;
 }
 
 /* ---- the synchronous HTTP path ---- */
@@ -651,7 +866,20 @@ static void sync_done(const struct invoke_result *res, void *data)
 {
         struct http_request *req = data;
 
+        req->on_abort = NULL;
+        req->data = NULL;
         http_respond(req, res->status, res->content_type, res->extra_headers, res->body, res->body_len);
+}
+
+/* The caller went away (or half-closed: http.h abort_on_eof) before its
+ * answer: its sandbox is killed now, or its place in the queue given up;
+ * sync_done still runs once and frees the request. */
+static void sync_abort(struct http_request *req)
+{
+        struct invocation *inv = req->data;
+
+        if (inv)
+                invoke_cancel(inv);
 }
 
 void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
@@ -667,7 +895,17 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
                 .body_len = req->body_len,
         };
 
-        /* Held until sync_done answers (maybe at once, for an early failure). */
+        struct invocation *inv;
+
+        /* Held until sync_done answers (maybe at once, for an early failure:
+         * then req is gone when invoke_run returns NULL). */
         http_request_hold(req);
-        invoke_run(sf, name, ns, &call, sync_done, req);
+        inv = invoke_run(sf, name, ns, &call, sync_done, req);
+        if (inv) {
+                req->data = inv;
+                req->on_abort = sync_abort;
+                /* An exec call's client that closes its side is gone, not
+                 * half-closed: its sandbox must not run on for nobody. */
+                req->abort_on_eof = true;
+        }
 }
