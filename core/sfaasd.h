@@ -59,6 +59,9 @@ struct sfaasd_config {
         uint64_t sandboxes_pids;       /* pids limit of all sandboxes together (cgroup subtree) */
         uint64_t exec_max_inflight;    /* exec calls of one function at once (default 16) */
         uint64_t exec_queue_max;       /* exec calls of one function waiting (default 100) */
+        /* authentication failures per client address (core/api/throttle.h) */
+        uint64_t auth_throttle_after;  /* failures in a row before blocks begin (default 5) */
+        uint64_t auth_throttle_max_ms; /* longest block (default 10 min) */
 };
 
 struct admit;
@@ -69,6 +72,7 @@ struct invocation;
 struct logs;
 struct metrics;
 struct pools;
+struct throttle;
 
 struct sfaasd {
         uv_loop_t loop;
@@ -98,5 +102,6 @@ struct sfaasd {
         struct async *async;              /* the async call queue (core/runtime/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
         struct admit *admit;              /* sandbox slots and exec queues (core/runtime/admit.h) */
+        struct throttle *throttle;        /* failed sign-ins per address (core/api/throttle.h) */
         int exit_code;
 };

@@ -14,6 +14,7 @@
 
 #include "core/api/api.h"
 #include "core/api/auth.h"
+#include "core/api/throttle.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
@@ -99,10 +100,8 @@ void api_on_request(struct http_request *req)
                 http_respond_error(req, 404, "no route for %s %s", req->method, req->path);
                 return;
         }
-        if (rt->auth && !auth_check_basic(sf, req)) {
-                auth_respond_unauthorized(req);
+        if (rt->auth && !api_authorized(sf, req))
                 return;
-        }
         if (r == -EINVAL) {
                 if (rt->id == ROUTE_INVOKE || rt->id == ROUTE_ASYNC_INVOKE)
                         http_respond_error(req, 404, "invalid function name in path '%.128s'", req->path);

@@ -38,6 +38,7 @@
 
 #include "core/api/api.h"
 #include "core/api/auth.h"
+#include "core/api/throttle.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
@@ -554,10 +555,8 @@ int api_images_head(struct http_request *req, const struct route *rt)
         /* Image uploads are streamed to disk; the rest stays in memory. */
         if (strcmp(req->method, "POST") != 0 || rt->id != ROUTE_IMAGES)
                 return 0;
-        if (!auth_check_basic(sf, req)) {
-                auth_respond_unauthorized(req);
+        if (!api_authorized(sf, req))
                 return -1;
-        }
         fd = open(sf->tmp_dir, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
         if (fd < 0) {
                 http_respond_error(req, 500, "cannot store the upload: %s", strerror(errno));

@@ -11,6 +11,7 @@
 
 #include "core/api/api.h"
 #include "core/api/auth.h"
+#include "core/api/throttle.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
@@ -91,10 +92,8 @@ void api_metrics(struct http_request *req, const struct route *rt)
         int r;
 
         (void) rt;
-        if (sf->cfg.metrics_auth && !auth_check_basic(sf, req)) {
-                auth_respond_unauthorized(req);
+        if (sf->cfg.metrics_auth && !api_authorized(sf, req))
                 return;
-        }
         /* A scrape that cannot read the store fails rather than exporting
          * partial numbers that look like a drop. */
         r = list_services(sf, &services);
@@ -140,6 +139,10 @@ void api_metrics(struct http_request *req, const struct route *rt)
         g.slots_used = sf->admit->running;
         g.slots_max = sf->admit->max;
         g.admission_refused = sf->admit->refused;
+        {
+                uint64_t remembered;
+                throttle_counts(sf->throttle, &remembered, &g.auth_blocked, &g.auth_refused);
+        }
         g.async_running = sf->async->running;
         r = store_async_count(sf->store, "queued", &g.async_queued);
         if (r < 0) {

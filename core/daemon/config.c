@@ -68,6 +68,8 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->sandboxes_pids = 0;   /* half of pid_max */
         cfg->exec_max_inflight = 16;
         cfg->exec_queue_max = 100;
+        cfg->auth_throttle_after = 5;
+        cfg->auth_throttle_max_ms = 10 * 60 * 1000;
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -138,6 +140,8 @@ static const struct key keys[] = {
         { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64 },
         { "exec_max_inflight", K_COUNT, F(exec_max_inflight) },
         { "exec_queue_max", K_COUNT, F(exec_queue_max) },
+        { "auth_throttle_after", K_COUNT, F(auth_throttle_after) },
+        { "auth_throttle_max", K_MS, F(auth_throttle_max_ms), .min = 1000, .max = 24ULL * 3600 * 1000 },
 };
 #undef F
 

@@ -17,6 +17,7 @@
 
 #include "core/api/api.h"
 #include "core/api/auth.h"
+#include "core/api/throttle.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
@@ -222,6 +223,11 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
                 goto out;
         }
+        r = throttle_new(sf->cfg.auth_throttle_after, sf->cfg.auth_throttle_max_ms, &sf->throttle);
+        if (r < 0) {
+                log_error_errno(r, "out of memory");
+                goto out;
+        }
         r = store_open(dbpath, &sf->store, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
@@ -327,6 +333,7 @@ out:
         metrics_release(sf->metrics);
         history_release(sf->history);
         free(sf->password);
+        throttle_free(sf->throttle);
         secret_key_wipe(&sf->secret_key);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);

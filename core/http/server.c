@@ -238,6 +238,7 @@ static int on_message_begin(llhttp_t *p)
         req->conn = c;
         req->start_ns = now_ns();
         memcpy(req->remote, c->remote, sizeof req->remote);
+        req->client = c->client;
         conn_idle_end(c);
         c->begun = true;
         c->req = req;
@@ -996,6 +997,7 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
                 req->conn = c;
                 req->server = c->server;
                 memcpy(req->remote, c->remote, sizeof req->remote);
+        req->client = c->client;
                 c->req = req;
         }
         if (!req->method[0])

@@ -58,6 +58,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/http/peers.h"
+
 struct http_server;
 struct http_conn;
 
@@ -124,6 +126,7 @@ struct http_request {
         bool raw_close;            /* ... and the connection closes after it */
         uint64_t start_ns;
         char remote[64];           /* peer address */
+        struct http_client_key client; /* peer address as a key (peers.h) */
         void *data;                /* the handler's */
         void *app;                 /* the application's per-request state from the head callback on
                                     * (the API's route); free()d with the request */
