@@ -120,6 +120,7 @@ static const struct key keys[] = {
         { "async_callback_timeout", K_MS, F(async_callback_timeout_ms) },
         { "async_result_bytes", K_SIZE, F(async_result_bytes) },
         { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
+        { "egress_allow", K_STR, F(egress_allow) },
         { "async_queue_max", K_COUNT, F(async_queue_max), .min = 1 },
         { "async_queue_max_bytes", K_SIZE, F(async_queue_max_bytes), .min = 1 },
         { "async_function_queue_max", K_COUNT, F(async_function_queue_max), .min = 1 },
