@@ -41,6 +41,8 @@ enum {
         OPT_JSON,
         OPT_QUERY,
         OPT_CONTENT_TYPE,
+        OPT_CACERT,
+        OPT_TLS_PIN,
 };
 
 #define COMMON_SHORTOPTS ":g:h"
@@ -48,18 +50,25 @@ enum {
         { "gateway", required_argument, NULL, 'g' },                           \
         { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },       \
         { "timeout", required_argument, NULL, OPT_TIMEOUT },                   \
+        { "cacert", required_argument, NULL, OPT_CACERT },                     \
+        { "tls-fingerprint", required_argument, NULL, OPT_TLS_PIN },           \
         { "help", no_argument, NULL, 'h' }
 
 #define COMMON_HELP                                                                                \
         "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n" \
         "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"    \
         "      --timeout DURATION    whole request, e.g. 30s, 2m, 0 for none (default 60s)\n"          \
+        "      --cacert FILE         https: trust these CA certificates (default $SFAASD_CACERT, else the system's)\n" \
+        "      --tls-fingerprint FP  https: trust the certificate with this SHA-256 fingerprint\n"        \
+        "                            (default $SFAASD_TLS_FINGERPRINT; what a self-signed sfaasd logs)\n" \
         "  -h, --help                show this help\n"
 
 struct common {
         const char *gateway;
         const char *password_file;
         long timeout_ms;
+        const char *cacert;
+        const char *tls_pin;
 };
 
 static void free_constp(const char ***p) { free((void *) *p); }
@@ -91,6 +100,12 @@ static int common_option(struct common *co, const char *cmd, int c, char **argv)
                 return 1;
         case OPT_PASSWORD_FILE:
                 co->password_file = optarg;
+                return 1;
+        case OPT_CACERT:
+                co->cacert = optarg;
+                return 1;
+        case OPT_TLS_PIN:
+                co->tls_pin = optarg;
                 return 1;
         case OPT_TIMEOUT:
                 if (parse_duration_ms(optarg, &ms) < 0 || ms > 24ULL * 3600 * 1000)
@@ -160,6 +175,8 @@ static int connect_client(struct client *cl, const struct common *co, bool need_
         if (r < 0)
                 return fail(r, &e);
         r = client_init(cl, gw, co->password_file, need_password, co->timeout_ms, &e);
+        if (r >= 0)
+                r = client_set_tls(cl, co->cacert, co->tls_pin, &e);
         if (r < 0)
                 return fail(r, &e);
         return 0;

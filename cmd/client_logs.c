@@ -83,19 +83,24 @@ static const char logs_help[] =
         "      --json                print the NDJSON records as they are\n"
         "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n"
         "      --password-file FILE  password of user admin (default $SFAASD_PASSWORD, else none)\n"
+        "      --cacert FILE         https: trust these CA certificates (default $SFAASD_CACERT)\n"
+        "      --tls-fingerprint FP  https: trust the certificate with this SHA-256 fingerprint\n"
         "  -h, --help                show this help\n";
 
 int cmd_logs(int argc, char **argv)
 {
-        enum { OPT_PW = 0x100, OPT_TAIL, OPT_SINCE, OPT_JSON };
+        enum { OPT_PW = 0x100, OPT_TAIL, OPT_SINCE, OPT_JSON, OPT_CACERT, OPT_PIN };
         static const struct option opts[] = {
                 { "namespace", required_argument, NULL, 'n' }, { "follow", no_argument, NULL, 'f' },
                 { "tail", required_argument, NULL, OPT_TAIL }, { "since", required_argument, NULL, OPT_SINCE },
                 { "json", no_argument, NULL, OPT_JSON },       { "gateway", required_argument, NULL, 'g' },
                 { "password-file", required_argument, NULL, OPT_PW }, { "help", no_argument, NULL, 'h' },
+                { "cacert", required_argument, NULL, OPT_CACERT },
+                { "tls-fingerprint", required_argument, NULL, OPT_PIN },
                 { NULL, 0, NULL, 0 },
         };
-        const char *ns = NULL, *gateway = NULL, *pwfile = NULL, *tail = NULL, *since = NULL, *name;
+        const char *ns = NULL, *gateway = NULL, *pwfile = NULL, *tail = NULL, *since = NULL, *name,
+                   *cacert = NULL, *pin = NULL;
         struct line_printer lp = { 0 };
         struct client cl = { 0 };
         struct client_response resp = { 0 };
@@ -115,6 +120,8 @@ int cmd_logs(int argc, char **argv)
                 case 'f': follow = true; break;
                 case 'g': gateway = optarg; break;
                 case OPT_PW: pwfile = optarg; break;
+                case OPT_CACERT: cacert = optarg; break;
+                case OPT_PIN: pin = optarg; break;
                 case OPT_TAIL: tail = optarg; break;
                 case OPT_SINCE: since = optarg; break;
                 case OPT_JSON: lp.raw = true; break;
@@ -156,6 +163,8 @@ int cmd_logs(int argc, char **argv)
 
         /* Following has no end: no timeout then. */
         r = client_init(&cl, gateway, pwfile, true, follow ? 0 : 60000, &e);
+        if (r >= 0)
+                r = client_set_tls(&cl, cacert, pin, &e);
         if (r < 0) {
                 fprintf(stderr, "sfaasd: %s\n", e.msg[0] ? e.msg : strerror(-r));
                 return 1;

@@ -23,7 +23,11 @@
 #include "store/secrets.h"
 
 struct sfaasd_config {
-        char listen[128];              /* "127.0.0.1:8080" */
+        char listen[128];              /* plain HTTP: "127.0.0.1:8080"; "" = none */
+        char tls_listen[128];          /* HTTPS: "0.0.0.0:8443"; "" = none (default when a pair is set) */
+        char tls_cert[PATH_MAX];       /* PEM chain, leaf first (core/http/tls.h) */
+        char tls_key[PATH_MAX];        /* PEM key */
+        bool tls_self_signed;          /* make a self-signed pair at these paths when neither exists */
         char data_dir[PATH_MAX];       /* absolute after config_finish() */
         struct http_limits http;
         struct image_limits image;
@@ -87,7 +91,8 @@ struct sfaasd {
         char images_dir[PATH_MAX];
         char tmp_dir[PATH_MAX];
         int tmp_fd;
-        uv_signal_t sigterm, sigint;
+        uv_signal_t sigterm, sigint, sighup;
+        struct http_tls *tls;          /* the HTTPS listener's pair, reloaded on SIGHUP; NULL = none */
         uv_timer_t grace_timer;
         uv_prepare_t drain;            /* while stopping: finish once nothing is in flight */
         bool stopping;

@@ -85,6 +85,10 @@ struct key {
 #define F(field) .off = offsetof(struct sfaasd_config, field), .width = sizeof(((struct sfaasd_config *) 0)->field)
 static const struct key keys[] = {
         { "listen", K_STR, F(listen) },
+        { "tls_listen", K_STR, F(tls_listen) },
+        { "tls_cert", K_STR, F(tls_cert) },
+        { "tls_key", K_STR, F(tls_key) },
+        { "tls_self_signed", K_BOOL, F(tls_self_signed) },
         { "data", K_STR, F(data_dir) },
         { "max_header_bytes", K_SIZE, F(http.max_header_bytes) },
         { "max_headers", K_COUNT, F(http.max_headers) },

@@ -16,9 +16,24 @@
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/http/peers.h"
+#include "core/http/tls.h"
+
+#include <openssl/err.h>
+
+#define HTTP_MAX_LISTENERS 4
+
+/* A listening socket: plain HTTP, or TLS with the server's context. */
+struct http_listener {
+        uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */
+        struct http_server *server;
+        bool tls;
+        bool open;                  /* initialised, not yet closed */
+};
 
 struct http_server {
-        uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */
+        struct http_listener lst[HTTP_MAX_LISTENERS];
+        size_t n_lst;
+        size_t lst_open;            /* listeners whose close callback has not run */
         uv_loop_t *loop;
         struct http_limits limits;
         http_head_cb on_head;
@@ -32,14 +47,22 @@ struct http_server {
         struct http_clients *clients; /* connections per client address */
         bool listening;
         bool shutting_down;
-        bool tcp_closed;
         void (*shutdown_cb)(struct http_server *s);
         void (*on_response)(struct http_request *req, int status);
         llhttp_settings_t settings;
+        /* TLS (core/http/tls.h): the context of the TLS listeners; the
+         * connections whose decrypted bytes wait for them to read again
+         * (tls_drain, worked from tls_idle on the next loop turn). */
+        struct http_tls *tls;
+        uv_idle_t tls_idle;
+        bool tls_idle_open;
+        struct http_conn *tls_drain;
         /* One read buffer for every connection: libuv reads a stream and calls
          * its read callback before it reads another, and everything kept from
-         * a read is copied (request fields, pending bytes). */
+         * a read is copied (request fields, pending bytes). TLS connections
+         * decrypt into tlsbuf the same way. */
         char rbuf[65536];
+        char tlsbuf[16384];
 };
 
 enum header_state { HS_NONE, HS_FIELD, HS_VALUE };
@@ -77,6 +100,13 @@ struct http_conn {
         struct http_conn *idle_prev, *idle_next;
         struct http_client_key client;
         char remote[64];
+        /* TLS: OpenSSL between the socket and llhttp through two memory
+         * BIOs (rbio: bytes read from the socket; wbio: bytes for it). */
+        SSL *ssl;
+        BIO *rbio, *wbio;
+        bool tls_up;                 /* handshake done */
+        bool tls_sched;              /* on the server's tls_drain list */
+        struct http_conn *tls_next;
 };
 
 struct write_ctx {
@@ -90,6 +120,8 @@ struct write_ctx {
 };
 
 static void conn_close(struct http_conn *c);
+static void conn_tls_unschedule(struct http_conn *c);
+static int conn_write(struct http_conn *c, struct write_ctx *wc);
 static void on_timer(uv_timer_t *t);
 static void conn_process(struct http_conn *c, const char *data, size_t len);
 static void conn_fail(struct http_conn *c, int status, const char *msg);
@@ -407,8 +439,18 @@ static int on_headers_complete(llhttp_t *p)
         expect = http_request_header(req, "Expect");
         if (expect && strcasecmp(expect, "100-continue") == 0) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                uv_buf_t b = uv_buf_init((char *) cont, sizeof cont - 1);
-                (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+                if (c->ssl) {
+                        struct write_ctx *wc = malloc(sizeof *wc + sizeof cont - 1);
+                        if (!wc)
+                                return -1;
+                        *wc = (struct write_ctx) { .conn = c, .len = sizeof cont - 1 };
+                        memcpy(wc->buf, cont, sizeof cont - 1);
+                        if (conn_write(c, wc) < 0)
+                                return -1;
+                } else {
+                        uv_buf_t b = uv_buf_init((char *) cont, sizeof cont - 1);
+                        (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+                }
         }
         /* Body phase: its deadlines instead of the header deadline. */
         c->body_start_ns = now_ns();
@@ -488,7 +530,7 @@ static void conn_free_if_closed(uv_handle_t *h)
 
 static void server_maybe_done(struct http_server *s)
 {
-        if (s->shutting_down && s->n_conns == 0 && s->tcp_closed && s->shutdown_cb) {
+        if (s->shutting_down && s->n_conns == 0 && s->lst_open == 0 && s->shutdown_cb) {
                 void (*cb)(struct http_server *) = s->shutdown_cb;
                 s->shutdown_cb = NULL;
                 cb(s);
@@ -535,6 +577,22 @@ static void conn_close(struct http_conn *c)
         if (c->next)
                 c->next->prev = c->prev;
         s->n_conns--;
+        if (c->ssl) {
+                conn_tls_unschedule(c);
+                if (c->tls_up && SSL_shutdown(c->ssl) >= 0) {
+                        /* close_notify, best effort: never queued behind anything */
+                        char alert[256];
+                        int n = BIO_read(c->wbio, alert, sizeof alert);
+                        if (n > 0 && uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0) {
+                                uv_buf_t b = uv_buf_init(alert, (unsigned) n);
+                                (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+                        }
+                }
+                ERR_clear_error();
+                SSL_free(c->ssl); /* and its BIOs */
+                c->ssl = NULL;
+                c->rbio = c->wbio = NULL;
+        }
         uv_close((uv_handle_t *) &c->tcp, conn_free_if_closed);
         uv_close((uv_handle_t *) &c->timer, conn_free_if_closed);
         server_maybe_done(s);
@@ -587,11 +645,15 @@ static void conn_stop_reading(struct http_conn *c)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
+static void conn_tls_schedule(struct http_conn *c);
+
 static void conn_start_reading(struct http_conn *c)
 {
         if (!c->reading && !c->closing) {
                 if (uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, on_read) == 0)
                         c->reading = true;
+                if (c->reading && c->ssl)
+                        conn_tls_schedule(c); /* what OpenSSL kept while we did not read */
         }
 }
 
@@ -716,9 +778,10 @@ static void conn_process(struct http_conn *c, const char *data, size_t len)
         arm_timer(c);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+/* What a connection received: plaintext bytes (nread > 0), or the end of
+ * its stream or an error (nread < 0). */
+static void conn_on_data(struct http_conn *c, ssize_t nread, const char *data)
 {
-        struct http_conn *c = stream->data;
         /* Between an answer and the next request the parser is paused: what
          * arrives waits in pending like during the answer. */
         if (c->active || llhttp_get_errno(&c->parser) == HPE_PAUSED) {
@@ -741,7 +804,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                             !(np = realloc(c->pending, c->pending_len + (size_t) nread))) {
                                 conn_stop_reading(c);
                         } else {
-                                memcpy(np + c->pending_len, buf->base, (size_t) nread);
+                                memcpy(np + c->pending_len, data, (size_t) nread);
                                 c->pending = np;
                                 c->pending_len += (size_t) nread;
                         }
@@ -757,8 +820,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                         conn_close(c);
                 }
         } else if (nread > 0) {
-                conn_process(c, buf->base, (size_t) nread);
+                conn_process(c, data, (size_t) nread);
         }
+}
+
+static void conn_tls_read(struct http_conn *c, ssize_t nread, const char *data);
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+        struct http_conn *c = stream->data;
+
+        if (c->ssl)
+                conn_tls_read(c, nread, buf->base);
+        else
+                conn_on_data(c, nread, buf->base);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -819,7 +894,7 @@ static void response_done(struct http_conn *c, int status, bool close_after)
  * libuv's write queue, whose order it keeps. An answer written whole is
  * finished from the connection's timer on the next loop turn (never from
  * inside the handler that answered). */
-static int conn_write(struct http_conn *c, struct write_ctx *wc)
+static int conn_write_raw(struct http_conn *c, struct write_ctx *wc)
 {
         size_t off = 0;
         uv_buf_t b;
@@ -854,6 +929,189 @@ static int conn_write(struct http_conn *c, struct write_ctx *wc)
         return 0;
 }
 
+
+/* ---- TLS connections ---- */
+
+/* What OpenSSL wrote into the connection's wbio (handshake, records,
+ * alerts) goes to the socket, in order with everything else written. */
+static int tls_flush(struct http_conn *c)
+{
+        size_t n = BIO_ctrl_pending(c->wbio);
+        struct write_ctx *wc;
+
+        if (n == 0)
+                return 0;
+        wc = malloc(sizeof *wc + n);
+        if (!wc) {
+                conn_close(c);
+                return -ENOMEM;
+        }
+        if (BIO_read(c->wbio, wc->buf, (int) n) != (int) n) {
+                free(wc);
+                conn_close(c);
+                return -EIO;
+        }
+        wc->conn = c;
+        wc->req = NULL;
+        wc->close_after = false;
+        wc->final = false;
+        wc->len = n;
+        return conn_write_raw(c, wc);
+}
+
+/* Send wc (owned from here), encrypted on a TLS connection: the records go
+ * out as one write with wc's role (final, close_after, req). */
+static int conn_write(struct http_conn *c, struct write_ctx *wc)
+{
+        struct write_ctx *enc;
+        size_t n;
+        int r;
+
+        if (!c->ssl)
+                return conn_write_raw(c, wc);
+        if (!c->tls_up) {
+                free(wc); /* no HTTP before the handshake: nothing to say it with */
+                conn_close(c);
+                return -EPIPE;
+        }
+        /* Whatever OpenSSL has for the socket already goes first. */
+        r = tls_flush(c);
+        if (r < 0) {
+                free(wc);
+                return -EPIPE;
+        }
+        if (wc->len > 0 && SSL_write(c->ssl, wc->buf, (int) wc->len) <= 0) {
+                ERR_clear_error();
+                free(wc);
+                conn_close(c);
+                return -EPIPE;
+        }
+        n = BIO_ctrl_pending(c->wbio);
+        enc = malloc(sizeof *enc + n);
+        if (!enc || (n && BIO_read(c->wbio, enc->buf, (int) n) != (int) n)) {
+                free(enc);
+                free(wc);
+                conn_close(c);
+                return -ENOMEM;
+        }
+        enc->conn = c;
+        enc->req = wc->req;
+        enc->close_after = wc->close_after;
+        enc->final = wc->final;
+        enc->len = n;
+        free(wc);
+        return conn_write_raw(c, enc);
+}
+
+/* Decrypted bytes kept in OpenSSL (or ciphertext not yet decrypted) while
+ * the connection did not read: worked on the next loop turn once it reads
+ * again, since no socket read may come to wake it. */
+static void on_tls_idle(uv_idle_t *h);
+static void conn_tls_pump(struct http_conn *c);
+
+static void conn_tls_schedule(struct http_conn *c)
+{
+        struct http_server *s = c->server;
+
+        if (c->tls_sched || !c->ssl || !c->tls_up)
+                return;
+        if (!SSL_has_pending(c->ssl) && BIO_ctrl_pending(c->rbio) == 0)
+                return;
+        c->tls_sched = true;
+        c->tls_next = s->tls_drain;
+        s->tls_drain = c;
+        if (s->tls_idle_open)
+                (void) uv_idle_start(&s->tls_idle, on_tls_idle);
+}
+
+static void conn_tls_unschedule(struct http_conn *c)
+{
+        if (!c->tls_sched)
+                return;
+        for (struct http_conn **pp = &c->server->tls_drain; *pp; pp = &(*pp)->tls_next)
+                if (*pp == c) {
+                        *pp = c->tls_next;
+                        break;
+                }
+        c->tls_sched = false;
+        c->tls_next = NULL;
+}
+
+static void on_tls_idle(uv_idle_t *h)
+{
+        struct http_server *s = h->data;
+
+        (void) uv_idle_stop(h);
+        while (s->tls_drain) {
+                struct http_conn *c = s->tls_drain;
+                s->tls_drain = c->tls_next;
+                c->tls_sched = false;
+                c->tls_next = NULL;
+                if (!c->closing && c->reading)
+                        conn_tls_pump(c);
+        }
+}
+
+/* Handshake, then decrypt what is there and hand it on, as long as the
+ * connection reads (a paused body or a full pending buffer leave the rest
+ * in OpenSSL until conn_start_reading). */
+static void conn_tls_pump(struct http_conn *c)
+{
+        struct http_server *s = c->server;
+
+        if (!c->tls_up) {
+                int r = SSL_do_handshake(c->ssl);
+                if (tls_flush(c) < 0)
+                        return;
+                if (r != 1) {
+                        int e = SSL_get_error(c->ssl, r);
+                        if (e == SSL_ERROR_WANT_READ)
+                                return;
+                        log_debug("TLS handshake with %s failed: %s", c->remote,
+                                  ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(ERR_peek_last_error())
+                                                                                 : "connection closed");
+                        ERR_clear_error();
+                        conn_close(c);
+                        return;
+                }
+                c->tls_up = true;
+        }
+        while (!c->closing && c->reading) {
+                int n = SSL_read(c->ssl, s->tlsbuf, (int) sizeof s->tlsbuf), e;
+                if (n > 0) {
+                        conn_on_data(c, n, s->tlsbuf);
+                        continue;
+                }
+                e = SSL_get_error(c->ssl, n);
+                if (tls_flush(c) < 0)
+                        return;
+                if (e == SSL_ERROR_WANT_READ)
+                        break;
+                ERR_clear_error();
+                if (e == SSL_ERROR_ZERO_RETURN)
+                        conn_on_data(c, UV_EOF, NULL); /* close_notify: the end of its stream */
+                else
+                        conn_close(c);
+                return;
+        }
+        if (!c->closing)
+                (void) tls_flush(c);
+}
+
+static void conn_tls_read(struct http_conn *c, ssize_t nread, const char *data)
+{
+        if (nread < 0) {
+                conn_on_data(c, nread, NULL);
+                return;
+        }
+        if (nread == 0)
+                return;
+        if (BIO_write(c->rbio, data, (int) nread) != (int) nread) {
+                conn_close(c);
+                return;
+        }
+        conn_tls_pump(c);
+}
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *extra_headers,
                   const void *body, size_t body_len)
@@ -1125,7 +1383,8 @@ static void format_remote(const struct sockaddr_storage *ss, char *buf, size_t s
 
 static void on_connection(uv_stream_t *server, int status)
 {
-        struct http_server *s = server->data;
+        struct http_listener *lst = server->data;
+        struct http_server *s = lst->server;
         struct http_conn *c;
         struct sockaddr_storage ss;
         int len = sizeof ss;
@@ -1169,14 +1428,49 @@ static void on_connection(uv_stream_t *server, int status)
                 return;
         }
         c->counted = true;
+        if (lst->tls) {
+                /* Every TLS connection its own SSL on the current context
+                 * (a reload changes what the next ones get). */
+                c->ssl = SSL_new(http_tls_ctx(s->tls));
+                c->rbio = BIO_new(BIO_s_mem());
+                c->wbio = BIO_new(BIO_s_mem());
+                if (!c->ssl || !c->rbio || !c->wbio) {
+                        if (!c->ssl) {
+                                BIO_free(c->rbio);
+                                BIO_free(c->wbio);
+                                c->rbio = c->wbio = NULL;
+                        } else {
+                                if (c->rbio && c->wbio)
+                                        SSL_set_bio(c->ssl, c->rbio, c->wbio);
+                                else {
+                                        BIO_free(c->rbio);
+                                        BIO_free(c->wbio);
+                                        c->rbio = c->wbio = NULL;
+                                }
+                        }
+                        ERR_clear_error();
+                        conn_close(c);
+                        return;
+                }
+                SSL_set_bio(c->ssl, c->rbio, c->wbio); /* the SSL owns them now */
+                SSL_set_accept_state(c->ssl);
+        }
         /* A 4xx like every other limit: the client may retry shortly. Its
-         * own connections are its business: nobody is evicted for it. */
+         * own connections are its business: nobody is evicted for it. A TLS
+         * client is closed instead: there is no HTTP before a handshake,
+         * and a handshake for a refusal is work an attacker would choose. */
         if (n_client > s->limits.max_connections_per_client) {
-                conn_fail(c, 429, "too many connections from this address");
+                if (c->ssl)
+                        conn_close(c);
+                else
+                        conn_fail(c, 429, "too many connections from this address");
                 return;
         }
         if (s->n_conns > s->limits.max_connections && !server_make_room(s, c)) {
-                conn_fail(c, 429, "too many connections");
+                if (c->ssl)
+                        conn_close(c);
+                else
+                        conn_fail(c, 429, "too many connections");
                 return;
         }
         conn_idle_begin(c); /* the first-byte deadline */
@@ -1223,14 +1517,13 @@ int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head
         s->settings.on_headers_complete = on_headers_complete;
         s->settings.on_body = on_body;
         s->settings.on_message_complete = on_message_complete;
-        uv_tcp_init(loop, &s->tcp);
-        s->tcp.data = s;
         *ret = s;
         return 0;
 }
 
-int http_server_listen(struct http_server *s, const char *addr)
+static int server_listen(struct http_server *s, const char *addr, bool tls)
 {
+        struct http_listener *l;
         char host[128];
         const char *colon;
         uint64_t port;
@@ -1256,21 +1549,65 @@ int http_server_listen(struct http_server *s, const char *addr)
         if (uv_ip4_addr(host, (int) port, (struct sockaddr_in *) &ss) != 0 &&
             uv_ip6_addr(host, (int) port, (struct sockaddr_in6 *) &ss) != 0)
                 return -EINVAL;
-        r = uv_tcp_bind(&s->tcp, (struct sockaddr *) &ss, 0);
+        if (s->n_lst >= HTTP_MAX_LISTENERS || (tls && !s->tls))
+                return -EINVAL;
+        l = &s->lst[s->n_lst];
+        r = uv_tcp_init(s->loop, &l->tcp);
         if (r < 0)
                 return r;
-        r = uv_listen((uv_stream_t *) &s->tcp, 511, on_connection);
+        l->tcp.data = l;
+        l->server = s;
+        l->tls = tls;
+        l->open = true;
+        s->n_lst++;
+        s->lst_open++;
+        /* On failure the handle stays for http_server_shutdown() or the
+         * owner's uv_walk() to close. */
+        r = uv_tcp_bind(&l->tcp, (struct sockaddr *) &ss, 0);
+        if (r < 0)
+                return r;
+        r = uv_listen((uv_stream_t *) &l->tcp, 511, on_connection);
         if (r < 0)
                 return r;
         s->listening = true;
         return 0;
 }
 
+int http_server_listen(struct http_server *s, const char *addr)
+{
+        return server_listen(s, addr, false);
+}
+
+int http_server_listen_tls(struct http_server *s, const char *addr)
+{
+        return server_listen(s, addr, true);
+}
+
+int http_server_set_tls(struct http_server *s, struct http_tls *tls)
+{
+        if (!s->tls_idle_open) {
+                int r = uv_idle_init(s->loop, &s->tls_idle);
+                if (r < 0)
+                        return r;
+                s->tls_idle.data = s;
+                s->tls_idle_open = true;
+        }
+        s->tls = tls;
+        return 0;
+}
+
+
+
 int http_server_port(struct http_server *s)
+{
+        return http_server_port_of(s, 0);
+}
+
+int http_server_port_of(struct http_server *s, size_t i)
 {
         struct sockaddr_storage ss;
         int len = sizeof ss;
-        if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *) &ss, &len) < 0)
+        if (i >= s->n_lst || uv_tcp_getsockname(&s->lst[i].tcp, (struct sockaddr *) &ss, &len) < 0)
                 return -EINVAL;
         if (ss.ss_family == AF_INET)
                 return ntohs(((struct sockaddr_in *) &ss)->sin_port);
@@ -1287,8 +1624,9 @@ size_t http_server_connections(const struct http_server *s) { return s->n_conns;
 
 static void on_server_closed(uv_handle_t *h)
 {
-        struct http_server *s = h->data;
-        s->tcp_closed = true;
+        struct http_listener *l = h->data;
+        struct http_server *s = l->server;
+        s->lst_open--;
         server_maybe_done(s);
 }
 
@@ -1299,7 +1637,15 @@ void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *
                 return;
         s->shutting_down = true;
         s->shutdown_cb = cb;
-        uv_close((uv_handle_t *) &s->tcp, on_server_closed);
+        for (size_t i = 0; i < s->n_lst; i++)
+                if (s->lst[i].open && !uv_is_closing((uv_handle_t *) &s->lst[i].tcp)) {
+                        s->lst[i].open = false;
+                        uv_close((uv_handle_t *) &s->lst[i].tcp, on_server_closed);
+                }
+        if (s->tls_idle_open) {
+                s->tls_idle_open = false;
+                uv_close((uv_handle_t *) &s->tls_idle, NULL);
+        }
         for (c = s->conns; c; c = next) {
                 next = c->next;
                 if (!c->active)
@@ -1410,7 +1756,7 @@ static int stream_queue(struct http_request *req, const char *prefix, size_t ple
                 return -EPIPE;
         if (size_add(plen, len, &total) < 0 || size_add(total, slen, &total) < 0)
                 return -ENOMEM;
-        if (total && uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0 && !c->done_pending) {
+        if (total && !c->ssl && uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0 && !c->done_pending) {
                 /* Straight from the caller's buffers when the socket takes it
                  * all (the usual case): no copy at all. */
                 uv_buf_t bufs[3] = { uv_buf_init((char *) prefix, (unsigned) plen),

@@ -146,10 +146,23 @@ typedef void (*http_request_cb)(struct http_request *req);
 
 int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head_cb on_head,
                     http_request_cb on_request, void *data, struct http_server **ret);
-/* Bind and listen; addr "127.0.0.1:8080" or "[::1]:8080". */
+/* Bind and listen; addr "127.0.0.1:8080" or "[::1]:8080". Up to four
+ * listeners, plain or TLS, share the connection table and its limits. */
 int http_server_listen(struct http_server *s, const char *addr);
-/* The bound port (after listen, useful with port 0). */
+/* TLS (core/http/tls.h): the context the TLS listeners use, owned by the
+ * caller and alive until the server is freed (a reload swaps what it holds,
+ * the pointer stays); then listen with TLS. A TLS connection is the same
+ * HTTP/1.1 connection as a plain one (keep-alive, limits, deadlines; the
+ * handshake falls within first_byte_timeout), except that a connection
+ * refused at accept (429 per client or table full) is closed without an
+ * answer: no HTTP exists before a handshake. */
+struct http_tls;
+int http_server_set_tls(struct http_server *s, struct http_tls *tls);
+int http_server_listen_tls(struct http_server *s, const char *addr);
+/* The bound port of the first listener, or of listener i (in the order
+ * they were added), after listen (useful with port 0). */
 int http_server_port(struct http_server *s);
+int http_server_port_of(struct http_server *s, size_t i);
 void *http_server_data(struct http_server *s);
 /* Called once for every response the server starts (status known): handler
  * answers, protocol errors (400, 408, 413, 414, 429, 431) and streams. For

@@ -243,7 +243,13 @@ def test_slow_sender_gives_way_to_newcomer(make_daemon):
     slow = []
     for _ in range(4):
         s = connect(d.port)
-        s.sendall(b"POST /system/functions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        # The 100 Continue says the head was read: the connection is
+        # receiving its body, not idle (an idle one would be closed
+        # silently instead, test_connections.py).
+        s.sendall(b"POST /system/functions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 100")
+        s.sendall(b"{")
         slow.append(s)
     try:
         r = requests.get(d.url + "/healthz", timeout=HTTP_TIMEOUT)
