@@ -22,6 +22,7 @@ static const struct command commands[] = {
         { "rm", cmd_rm, "remove a function" },
         { "logs", cmd_logs, "print a function's logs (-f to follow)" },
         { "image", cmd_image, "image import FILE [--name NAME:TAG]: import an image archive" },
+        { "secrets", cmd_secrets, "secrets rotate-key: re-seal every secret under a new key (daemon stopped)" },
         { "version", cmd_version, "print the version" },
 };
 

@@ -20,6 +20,8 @@ static void serve_usage(FILE *f)
                    "  --tls-cert FILE     HTTPS with this certificate (PEM chain, leaf first) ...\n"
                    "  --tls-key FILE      ... and this key (PEM); SIGHUP reloads both\n"
                    "  --tls-listen ADDR:PORT  address of HTTPS (default 0.0.0.0:8443 when a pair is given)\n"
+                   "  --secrets-key FILE  the key sealing secrets, outside the data folder (default: beside it,\n"
+                   "                      DATA.secrets-key; a systemd credential 'secrets-key' wins)\n"
                    "  --data DIR          state folder (default ./.sfaasd-data; the service uses /var/lib/sfaasd)\n"
                    "  --config FILE       JSON configuration; command-line options win over it\n"
                    "  --print-config      print the effective configuration and exit\n");
@@ -32,12 +34,12 @@ int cmd_serve(int argc, char **argv)
                 { "config", required_argument, NULL, 'c' }, { "print-config", no_argument, NULL, 'p' },
                 { "log-level", required_argument, NULL, 'v' }, { "help", no_argument, NULL, 'h' },
                 { "tls-cert", required_argument, NULL, 'C' }, { "tls-key", required_argument, NULL, 'K' },
-                { "tls-listen", required_argument, NULL, 'L' },
+                { "tls-listen", required_argument, NULL, 'L' }, { "secrets-key", required_argument, NULL, 'S' },
                 { NULL, 0, NULL, 0 },
         };
         struct sfaasd_config cfg;
         const char *listen = NULL, *data = NULL, *config = NULL, *tls_cert = NULL, *tls_key = NULL,
-                   *tls_listen = NULL;
+                   *tls_listen = NULL, *secrets_key = NULL;
         bool print = false;
         int c;
 
@@ -52,6 +54,7 @@ int cmd_serve(int argc, char **argv)
                 case 'C': tls_cert = optarg; break;
                 case 'K': tls_key = optarg; break;
                 case 'L': tls_listen = optarg; break;
+                case 'S': secrets_key = optarg; break;
                 case 'v':
                         if (strcmp(optarg, "debug") == 0)
                                 log_set_level(LOG_DEBUG);
@@ -87,7 +90,8 @@ int cmd_serve(int argc, char **argv)
         }
         if ((tls_cert && xsnprintf(cfg.tls_cert, sizeof cfg.tls_cert, "%s", tls_cert) < 0) ||
             (tls_key && xsnprintf(cfg.tls_key, sizeof cfg.tls_key, "%s", tls_key) < 0) ||
-            (tls_listen && xsnprintf(cfg.tls_listen, sizeof cfg.tls_listen, "%s", tls_listen) < 0)) {
+            (tls_listen && xsnprintf(cfg.tls_listen, sizeof cfg.tls_listen, "%s", tls_listen) < 0) ||
+            (secrets_key && xsnprintf(cfg.secrets_key_file, sizeof cfg.secrets_key_file, "%s", secrets_key) < 0)) {
                 fprintf(stderr, "sfaasd serve: a --tls-* value is too long\n");
                 return 2;
         }

@@ -28,6 +28,7 @@ struct sfaasd_config {
         char tls_cert[PATH_MAX];       /* PEM chain, leaf first (core/http/tls.h) */
         char tls_key[PATH_MAX];        /* PEM key */
         bool tls_self_signed;          /* make a self-signed pair at these paths when neither exists */
+        char secrets_key_file[PATH_MAX]; /* the secrets key, outside the data folder (core/daemon/keys.h) */
         char data_dir[PATH_MAX];       /* absolute after config_finish() */
         struct http_limits http;
         struct image_limits image;
@@ -87,7 +88,7 @@ struct sfaasd {
         struct datadir *datadir;       /* the data folder's lock and identity (core/daemon/datadir.h) */
         struct http_server *http;
         char *password;                /* admin password (basic-auth-password) */
-        struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
+        struct secret_key secret_key;  /* seals /system/secrets (core/daemon/keys.h) */
         char images_dir[PATH_MAX];
         char tmp_dir[PATH_MAX];
         int tmp_fd;

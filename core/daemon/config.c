@@ -89,6 +89,7 @@ static const struct key keys[] = {
         { "tls_cert", K_STR, F(tls_cert) },
         { "tls_key", K_STR, F(tls_key) },
         { "tls_self_signed", K_BOOL, F(tls_self_signed) },
+        { "secrets_key_file", K_STR, F(secrets_key_file) },
         { "data", K_STR, F(data_dir) },
         { "max_header_bytes", K_SIZE, F(http.max_header_bytes) },
         { "max_headers", K_COUNT, F(http.max_headers) },

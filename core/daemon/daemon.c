@@ -23,6 +23,7 @@
 #include "core/base/util.h"
 #include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
+#include "core/daemon/keys.h"
 #include "core/http/tls.h"
 #include "core/runtime/admit.h"
 #include "core/runtime/async.h"
@@ -319,11 +320,6 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_error("%s", err.msg[0] ? err.msg : strerror(-r));
                 goto out;
         }
-        r = secret_key_load(sf->cfg.data_dir, &sf->secret_key, &err);
-        if (r < 0) {
-                log_error("%s", err.msg);
-                goto out;
-        }
         (void) xsnprintf(dbpath, sizeof dbpath, "%s/sfaasd.db", sf->cfg.data_dir);
         r = logs_init(sf->logs, sf->cfg.data_dir, sf->cfg.log_bytes);
         if (r < 0) {
@@ -338,6 +334,12 @@ int sfaasd_run(struct sfaasd_config *cfg)
         r = store_open(dbpath, &sf->store, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
+                goto out;
+        }
+        /* After the store: the key must open what it holds (keys.h). */
+        r = keys_open(&sf->cfg, sf->store, &sf->secret_key, &err);
+        if (r < 0) {
+                log_error("%s", err.msg[0] ? err.msg : strerror(-r));
                 goto out;
         }
         lc.no_cgroups = !sf->cfg.cgroups;
