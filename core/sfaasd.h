@@ -58,7 +58,7 @@ struct sfaasd_config {
         uint64_t http_queue_max;       /* calls waiting per function (default 1000) */
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
-        bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
+        bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default true) */
         /* admission (core/runtime/admit.h); 0 = derived from the host */
         uint64_t max_sandboxes;        /* sandboxes alive at once, exec and http together */
         uint64_t sandboxes_memory;     /* memory limit of all sandboxes together (cgroup subtree) */

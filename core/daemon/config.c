@@ -62,7 +62,9 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http_queue_max = 1000;
         cfg->http_max_instances = 20;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
-        cfg->metrics_auth = false;
+        /* /metrics names every tenant's functions and their traffic: closed
+         * unless the operator opens it ("metrics_auth": false). */
+        cfg->metrics_auth = true;
         cfg->max_sandboxes = 0;    /* from the host (admit_cap) */
         cfg->sandboxes_memory = 0; /* 3/4 of MemTotal */
         cfg->sandboxes_pids = 0;   /* half of pid_max */

@@ -188,9 +188,11 @@ def test_sandboxes_together_held_by_the_subtree_limits(make_daemon, images):
     finally:
         stop.set()
         t.join()
-    # They wanted about 3 x 61: the subtree held them to 100 (the kernel
-    # counts the refused forks in the forking sandbox's own pids.events).
-    assert 90 <= peak[0] <= 100, peak[0]
+    # They wanted about 3 x 61, each within its own 64: only the subtree's
+    # 100 can refuse a fork, and it did (the shell says so on stderr); the
+    # sum never went past it.
+    assert 0 < peak[0] <= 100, peak[0]
+    assert any(r.status_code == 500 and "can't fork" in r.text for r in rs), [(r.status_code, r.text[:200]) for r in rs]
     print("\nthree fork-heavy sandboxes: peak %d pids under the subtree's 100; statuses %s" %
           (peak[0], [r.status_code for r in rs]))
     assert_nothing_left(d, fds)
@@ -238,7 +240,7 @@ def test_many_short_client_timeouts_leave_nothing(make_daemon, images):
 
 def test_queued_call_leaves_the_queue_when_its_caller_goes(make_daemon, images):
     d, api = start_daemon(make_daemon, images, {})
-    api.deploy("one", fprocess="sleep 3", annotations={"com.sfaasd.max-inflight": "1"}, expect=202)
+    api.deploy("one", fprocess="sleep 8", annotations={"com.sfaasd.max-inflight": "1"}, expect=202)
     first = raw_call(d.port, "one")
     wait_until(lambda: sandboxes(d) == 1, DEADLINE, "the first call's sandbox")
     second = raw_call(d.port, "one")
@@ -249,7 +251,7 @@ def test_queued_call_leaves_the_queue_when_its_caller_goes(make_daemon, images):
     assert r.status == 200, r
     first.close()
     # Only the first ran.
-    assert sandboxes(d) == 0
+    wait_until(lambda: sandboxes(d) == 0, DEADLINE, "the first call's sandbox gone")
     assert metric(api, "gateway_function_invocation_total",
                   '{function_name="one.openfaas-fn",code="200"}') == 1
 
