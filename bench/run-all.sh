@@ -20,13 +20,18 @@
 #   7. bench/authcost      the same warm call open vs with a tenant's token
 #                          (Bearer and Basic): the cost of authorization
 #   8. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
+#   9. bench/tls           HTTPS: full handshakes/s and warm requests/s, sfaasd
+#                          vs nginx (1 and auto workers), the same certificate
+#  10. bench/admission     the issue-13 sandbox floods (20 concurrent calls,
+#                          60 callers that give up) counted host-side
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
 # BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK,
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
-# AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1.
+# AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1,
+# BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -148,6 +153,17 @@ if [ "${BENCH_SKIP_AUTHCOST:-0}" != 1 ]; then
         echo "== 7. the cost of authorization: warm calls open vs with a tenant's token (wrk, interleaved)"
         "$PYTHON" bench/authcost --sfaasd "$SFAASD" --rounds "${AUTH_ROUNDS:-5}" --duration "${AUTH_DURATION:-10}" \
                 --out "$OUT" || status=1
+fi
+
+if [ "${BENCH_SKIP_TLS:-0}" != 1 ]; then
+        echo "== 8. HTTPS: handshakes and warm requests, sfaasd vs nginx with the same certificate (wrk, interleaved)"
+        "$PYTHON" bench/tls --sfaasd "$SFAASD" --rounds "${TLS_ROUNDS:-3}" --duration "${TLS_DURATION:-10}" \
+                --out "$OUT" || status=1
+fi
+
+if [ "${BENCH_SKIP_ADMISSION:-0}" != 1 ]; then
+        echo "== 9. sandbox floods: 20 concurrent calls of one function, 60 callers that give up"
+        "$PYTHON" bench/admission --sfaasd "$SFAASD" || status=1
 fi
 
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then

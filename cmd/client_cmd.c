@@ -45,6 +45,12 @@ int cli_common_option(struct common *co, const char *cmd, int c, char **argv)
         case 'u':
                 co->user = optarg;
                 return 0;
+        case OPT_CACERT:
+                co->cacert = optarg;
+                return 0;
+        case OPT_TLS_PIN:
+                co->tls_pin = optarg;
+                return 0;
         case OPT_PASSWORD_FILE:
                 co->password_file = optarg;
                 return 0;
@@ -119,6 +125,8 @@ int cli_connect(struct client *cl, const struct common *co, bool need_password)
         int r;
 
         r = client_init(cl, co->gateway, co->user, co->password_file, need_password, co->timeout_ms, &e);
+        if (r >= 0)
+                r = client_set_tls(cl, co->cacert, co->tls_pin, &e);
         if (r < 0)
                 return cli_fail(r, &e);
         return 0;

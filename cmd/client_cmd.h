@@ -43,6 +43,8 @@ enum {
         OPT_CONTENT_TYPE,
         OPT_TAIL,
         OPT_SINCE,
+        OPT_CACERT,
+        OPT_TLS_PIN,
 };
 
 /* Every client command takes these (COMMON_HELP says what they do). */
@@ -52,6 +54,8 @@ enum {
         { "user", required_argument, NULL, 'u' },                              \
         { "password-file", required_argument, NULL, OPT_PASSWORD_FILE },       \
         { "timeout", required_argument, NULL, OPT_TIMEOUT },                   \
+        { "cacert", required_argument, NULL, OPT_CACERT },                     \
+        { "tls-fingerprint", required_argument, NULL, OPT_TLS_PIN },           \
         { "help", no_argument, NULL, 'h' }
 
 #define COMMON_HELP                                                                                \
@@ -59,6 +63,9 @@ enum {
         "  -u, --user USER           admin, or a tenant's name (default $SFAASD_USER, else admin)\n"   \
         "      --password-file FILE  the user's password or token (default $SFAASD_PASSWORD, else none)\n" \
         "      --timeout DURATION    whole request, e.g. 30s, 2m, 0 for none (default 60s)\n"          \
+        "      --cacert FILE         https: trust these CA certificates (default $SFAASD_CACERT, else the system's)\n" \
+        "      --tls-fingerprint FP  https: trust the certificate with this SHA-256 fingerprint\n"        \
+        "                            (default $SFAASD_TLS_FINGERPRINT; what a self-signed sfaasd logs)\n" \
         "  -h, --help                show this help\n"
 
 struct common {
@@ -66,6 +73,8 @@ struct common {
         const char *user;
         const char *password_file;
         long timeout_ms;
+        const char *cacert;
+        const char *tls_pin;
 };
 #define COMMON_INIT { .timeout_ms = CLI_DEFAULT_TIMEOUT_MS }
 

@@ -108,6 +108,25 @@ int client_init(struct client *c, const char *gateway, const char *user, const c
         c->user = TAKE_PTR(u);
         c->password = TAKE_PTR(pw);
         c->timeout_ms = timeout_ms;
+        return client_set_tls(c, getenv("SFAASD_CACERT"), getenv("SFAASD_TLS_FINGERPRINT"), err);
+}
+
+int client_set_tls(struct client *c, const char *cacert, const char *pin, struct sf_err *err)
+{
+        if (pin && *pin) {
+                if (httpc_pin_check(pin) < 0)
+                        return sf_err_set(err, -EINVAL,
+                                          "'%s' is not a SHA-256 fingerprint (64 hex digits, ':' between pairs "
+                                          "allowed)", pin);
+                free(c->tls_pin);
+                if (!(c->tls_pin = strdup(pin)))
+                        return -ENOMEM;
+        }
+        if (cacert && *cacert) {
+                free(c->cacert);
+                if (!(c->cacert = strdup(cacert)))
+                        return -ENOMEM;
+        }
         return 0;
 }
 
@@ -122,7 +141,9 @@ void client_release(struct client *c)
                 explicit_bzero(c->password, strlen(c->password));
                 free(c->password);
         }
-        c->gateway = c->password = NULL;
+        free(c->cacert);
+        free(c->tls_pin);
+        c->gateway = c->password = c->cacert = c->tls_pin = NULL;
 }
 
 void client_response_release(struct client_response *r)
@@ -167,6 +188,8 @@ int client_do(struct client *c, const struct client_request *req, struct client_
                              .upload_len = req->upload_len,
                              .sink = req->sink,
                              .timeout_ms = c->timeout_ms,
+                             .cacert = c->cacert,
+                             .tls_pin = c->tls_pin,
                      },
                      &resp, err);
         if (r < 0)

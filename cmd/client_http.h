@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The client's one HTTP call: build the URL, send the body (from memory or
- * streamed from a FILE), gather the answer. HTTP/1.1 over a plain TCP socket,
- * one request per connection, the answer parsed by llhttp; no libcurl (its
- * ~30 shared libraries cost every start of every subcommand ~5 ms).
+ * streamed from a FILE), gather the answer. HTTP/1.1 over TCP or TLS
+ * (core/http/client.h), one request per connection, the answer parsed by
+ * llhttp; no libcurl (its ~30 shared libraries cost every start of every
+ * subcommand ~5 ms).
  *
- * Only http:// gateways: an https:// one fails in client_init() with "https
- * gateways are not supported yet; use http:// or a TLS-terminating proxy".
+ * https:// gateways: the system's CA store, or --cacert FILE
+ * ($SFAASD_CACERT), or the certificate pinned by its SHA-256 fingerprint
+ * with --tls-fingerprint ($SFAASD_TLS_FINGERPRINT), as a self-signed sfaasd
+ * prints it at start.
  *
  * Errors that happen before an HTTP status exists (connection refused,
  * timeout, a broken or non-HTTP answer) come back as -errno plus a human
@@ -29,6 +32,8 @@ struct client {
         char *password; /* Basic password (the admin's, or a tenant's token); NULL: no credentials */
         long timeout_ms; /* whole request (connect, send, receive); 0: none, but
                           * connecting alone never waits more than 10 s */
+        char *cacert;   /* https: CA certificates (PEM file); NULL: the system's */
+        char *tls_pin;  /* https: the gateway certificate's SHA-256 fingerprint; NULL: none */
 };
 
 /* One request. Borrowed pointers only; zero-initialise and fill. */
@@ -62,11 +67,15 @@ struct client_response {
 /* Resolve the gateway (flag, else $OPENFAAS_URL, else the default), the
  * user (user, else $SFAASD_USER, else "admin": a tenant's name when the
  * password is one of its tokens) and the password (password_file, else
- * $SFAASD_PASSWORD, else none). timeout_ms as given. Refuses a gateway client_do() cannot reach (https://, credentials
- * in the URL, a bad port) before anything is sent. */
+ * $SFAASD_PASSWORD, else none). timeout_ms as given. Refuses a gateway client_do() cannot reach (credentials in the URL,
+ * a bad port) before anything is sent. */
 int client_init(struct client *c, const char *gateway, const char *user, const char *password_file,
                 bool need_password, long timeout_ms, struct sf_err *err);
 void client_release(struct client *c);
+/* https: trust cacert instead of the system's CA store, or pin (a SHA-256
+ * fingerprint "AB:CD:..."); NULL keeps what client_init() took from
+ * $SFAASD_CACERT and $SFAASD_TLS_FINGERPRINT. */
+int client_set_tls(struct client *c, const char *cacert, const char *pin, struct sf_err *err);
 
 /* Send one request and read its answer. Adds Host, User-Agent
  * (sfaasd/VERSION), Accept, Authorization (Basic, the client's user, only

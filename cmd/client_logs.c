@@ -88,10 +88,12 @@ static const char logs_help[] =
         "  -g, --gateway URL         gateway (default $OPENFAAS_URL, else " CLIENT_DEFAULT_GATEWAY ")\n"
         "  -u, --user USER           admin, or a tenant's name (default $SFAASD_USER, else admin)\n"
         "      --password-file FILE  the user's password or token (default $SFAASD_PASSWORD, else none)\n"
+        "      --cacert FILE         https: trust these CA certificates (default $SFAASD_CACERT)\n"
+        "      --tls-fingerprint FP  https: trust the certificate with this SHA-256 fingerprint\n"
         "  -h, --help                show this help\n";
 
 struct logs_cmd {
-        const char *name, *ns, *gateway, *user, *pwfile, *tail, *since;
+        const char *name, *ns, *gateway, *user, *pwfile, *tail, *since, *cacert, *pin;
         bool follow;
         struct line_printer lp;
         char *q_name, *q_ns, *q_tail, *q_since;
@@ -116,7 +118,8 @@ static int logs_parse(struct logs_cmd *g, int argc, char **argv)
                 { "tail", required_argument, NULL, OPT_TAIL }, { "since", required_argument, NULL, OPT_SINCE },
                 { "json", no_argument, NULL, OPT_JSON },       { "gateway", required_argument, NULL, 'g' },
                 { "password-file", required_argument, NULL, OPT_PASSWORD_FILE }, { "help", no_argument, NULL, 'h' },
-                { "user", required_argument, NULL, 'u' },                        { NULL, 0, NULL, 0 },
+                { "user", required_argument, NULL, 'u' },
+                { "cacert", required_argument, NULL, OPT_CACERT }, { "tls-fingerprint", required_argument, NULL, OPT_TLS_PIN },                        { NULL, 0, NULL, 0 },
         };
         int c;
 
@@ -128,6 +131,8 @@ static int logs_parse(struct logs_cmd *g, int argc, char **argv)
                 case 'f': g->follow = true; break;
                 case 'g': g->gateway = optarg; break;
                 case 'u': g->user = optarg; break;
+                case OPT_CACERT: g->cacert = optarg; break;
+                case OPT_TLS_PIN: g->pin = optarg; break;
                 case OPT_PASSWORD_FILE: g->pwfile = optarg; break;
                 case OPT_TAIL: g->tail = optarg; break;
                 case OPT_SINCE: g->since = optarg; break;
@@ -213,6 +218,8 @@ static int logs_call(struct logs_cmd *g)
 
         /* Following has no end: no timeout then. */
         r = client_init(&cl, g->gateway, g->user, g->pwfile, true, g->follow ? 0 : CLI_DEFAULT_TIMEOUT_MS, &e);
+        if (r >= 0)
+                r = client_set_tls(&cl, g->cacert, g->pin, &e);
         if (r < 0)
                 return cli_fail(r, &e);
         sink = fopencookie(&g->lp, "w", (cookie_io_functions_t){ .write = printer_write });

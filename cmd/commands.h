@@ -31,3 +31,4 @@ int cmd_key(int argc, char **argv);     /* "key create|list|revoke": invoke keys
 int cmd_secret(int argc, char **argv);  /* "secret create|list|rm" */
 int cmd_routes(int argc, char **argv);
 int cmd_audit(int argc, char **argv);   /* "audit [list]|verify" */  /* the route table and its policies */
+int cmd_secrets(int argc, char **argv); /* "secrets rotate-key" */

@@ -28,6 +28,7 @@ static const struct command commands[] = {
         { "key", cmd_key, "issue, list or revoke a tenant's invoke keys" },
         { "audit", cmd_audit, "read the audit trail, or verify its hash chain" },
         { "routes", cmd_routes, "print the route table: who may call each route" },
+        { "secrets", cmd_secrets, "secrets rotate-key: re-seal every secret under a new key (daemon stopped)" },
         { "version", cmd_version, "print the version" },
 };
 

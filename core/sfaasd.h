@@ -49,7 +49,12 @@ struct function_ceilings {
 };
 
 struct sfaasd_config {
-        char listen[128];              /* "127.0.0.1:8080" */
+        char listen[128];              /* plain HTTP: "127.0.0.1:8080"; "" = none */
+        char tls_listen[128];          /* HTTPS: "0.0.0.0:8443"; "" = none (default when a pair is set) */
+        char tls_cert[PATH_MAX];       /* PEM chain, leaf first (core/http/tls.h) */
+        char tls_key[PATH_MAX];        /* PEM key */
+        bool tls_self_signed;          /* make a self-signed pair at these paths when neither exists */
+        char secrets_key_file[PATH_MAX]; /* the secrets key, outside the data folder (core/daemon/keys.h) */
         char data_dir[PATH_MAX];       /* absolute after config_finish() */
         struct http_limits http;
         struct image_limits image;
@@ -66,6 +71,7 @@ struct sfaasd_config {
         uint64_t async_callback_timeout_ms; /* one callback attempt (default 10 s) */
         uint64_t async_result_bytes;   /* result body kept in the table (default 64 KiB) */
         bool async_callback_allow_loopback; /* callbacks to 127/8 and ::1 (default false) */
+        char egress_allow[1024];       /* "CIDR,..." outbound requests may reach (core/http/egress.h) */
         uint64_t async_queue_max;      /* calls queued or running, all functions (default 100000) */
         uint64_t async_queue_max_bytes; /* their request bytes (default 1 GiB) */
         uint64_t async_function_queue_max; /* calls queued or running, one function (default 10000) */
@@ -87,8 +93,18 @@ struct sfaasd_config {
         char group_file[PATH_MAX];
         struct tenant_quota tenant;    /* every tenant's quotas unless set per tenant */
         struct function_ceilings ceiling;
+        /* admission (core/runtime/admit.h); 0 = derived from the host */
+        uint64_t max_sandboxes;        /* sandboxes alive at once, exec and http together */
+        uint64_t sandboxes_memory;     /* memory limit of all sandboxes together (cgroup subtree) */
+        uint64_t sandboxes_pids;       /* pids limit of all sandboxes together (cgroup subtree) */
+        uint64_t exec_max_inflight;    /* exec calls of one function at once (default 16) */
+        uint64_t exec_queue_max;       /* exec calls of one function waiting (default 100) */
+        /* authentication failures per client address (core/api/throttle.h) */
+        uint64_t auth_throttle_after;  /* failures in a row before blocks begin (default 5) */
+        uint64_t auth_throttle_max_ms; /* longest block (default 10 min) */
 };
 
+struct admit;
 struct async;
 struct auth;
 struct datadir;
@@ -98,6 +114,7 @@ struct logs;
 struct metrics;
 struct pools;
 struct tenants;
+struct throttle;
 
 struct sfaasd {
         uv_loop_t loop;
@@ -109,11 +126,12 @@ struct sfaasd {
         char *password;                /* admin password (basic-auth-password) */
         struct auth *auth;             /* who requests are: the credentials cache (core/api/auth.h) */
         int uid_claim_fd;              /* our claim on the tenants' uid window (core/daemon/uidrange.h) */
-        struct secret_key secret_key;  /* seals /system/secrets (DATA/secrets/store.key) */
+        struct secret_key secret_key;  /* seals /system/secrets (core/daemon/keys.h) */
         char images_dir[PATH_MAX];
         char tmp_dir[PATH_MAX];
         int tmp_fd;
-        uv_signal_t sigterm, sigint;
+        uv_signal_t sigterm, sigint, sighup;
+        struct http_tls *tls;          /* the HTTPS listener's pair, reloaded on SIGHUP; NULL = none */
         uv_timer_t grace_timer;
         uv_prepare_t drain;            /* while stopping: finish once nothing is in flight */
         bool stopping;
@@ -129,5 +147,7 @@ struct sfaasd {
         struct async *async;              /* the async call queue (core/runtime/async.h) */
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
         struct tenants *tenants;          /* tenants' quotas in the engines (core/runtime/tenants.h) */
+        struct admit *admit;              /* sandbox slots and exec queues (core/runtime/admit.h) */
+        struct throttle *throttle;        /* failed sign-ins per address (core/api/throttle.h) */
         int exit_code;
 };

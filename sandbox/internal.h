@@ -166,6 +166,8 @@ struct sb_cgroup_root {
         char *name;           /* the subtree's name */
         int lock_dir_fd;      /* the lock folder (SANDBOX_LOCK_DIR), or -1 */
         int lock_fd;          /* our "<name>.lock" in it, held; or -1 */
+        uint64_t limit_memory; /* on the subtree itself: all sandboxes together (0: none) */
+        uint64_t limit_pids;
 };
 
 struct sb_cgroup {
@@ -184,6 +186,8 @@ struct sb_root_opts {
         const char *owner_id;  /* sandbox_launcher_config.owner_id, or NULL */
         const char *lock_dir;  /* where launchers keep their lock files; NULL = none */
         bool legacy;           /* also sweep the "sfaasd-<pid>" subtrees of older versions */
+        uint64_t memory_bytes; /* sandbox_launcher_config.subtree_memory_bytes */
+        uint64_t pids;         /* sandbox_launcher_config.subtree_pids */
 };
 /* Take our lock file, sweep what dead launchers left (sb_cgroup_sweep; its
  * counts into rep), then create our subtree in every hierarchy. */

@@ -207,6 +207,8 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                         .owner_id = cfg ? cfg->owner_id : NULL,
                         .lock_dir = cfg && cfg->lock_dir ? cfg->lock_dir : SANDBOX_LOCK_DIR,
                         .legacy = !(cfg && cfg->one_shot),
+                        .memory_bytes = cfg ? cfg->subtree_memory_bytes : 0,
+                        .pids = cfg ? cfg->subtree_pids : 0,
                 };
                 if (!o.name) {
                         r = sb_subtree_name_make(name, sizeof name, o.owner_id, getpid());

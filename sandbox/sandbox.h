@@ -175,6 +175,13 @@ struct sandbox_launcher_config {
          * rootfs is idmapped with the sandbox's own user namespace rather
          * than a cached template one (see launcher.c). */
         bool one_shot;
+        /* Limits on the launcher's subtree itself, so that all its
+         * sandboxes together stay within them whatever each one's own
+         * limits say (the kernel charges every leaf to its ancestors): v2
+         * memory.max and pids.max, v1 memory.limit_in_bytes (and memsw) and
+         * pids.max. 0 = none. */
+        uint64_t subtree_memory_bytes;
+        uint64_t subtree_pids;
 };
 
 /* What the start-up sweep removed (sandbox_launcher_sweep). */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
@@ -77,6 +78,118 @@ int secret_key_load(const char *data_dir, struct secret_key *ret, struct sf_err 
         OPENSSL_cleanse(buf, len);
         free(buf);
         return 0;
+}
+
+int secret_key_read_legacy(const char *data_dir, struct secret_key *ret, struct sf_err *err)
+{
+        char path[PATH_MAX];
+        int r = xsnprintf(path, sizeof path, "%s/secrets/%s", data_dir, KEY_FILE);
+
+        if (r < 0)
+                return sf_err_set(err, r, "data folder path is too long");
+        return secret_key_read(path, ret, err);
+}
+
+int secret_key_remove_legacy(const char *data_dir, struct sf_err *err)
+{
+        char dir[PATH_MAX];
+        _cleanup_close_ int dfd = -1;
+        int r = xsnprintf(dir, sizeof dir, "%s/secrets", data_dir);
+
+        if (r < 0)
+                return sf_err_set(err, r, "data folder path is too long");
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dfd < 0)
+                return sf_err_errno(err, -errno, "cannot open '%s'", dir);
+        if (unlinkat(dfd, KEY_FILE, 0) < 0 && errno != ENOENT)
+                return sf_err_errno(err, -errno, "cannot remove '%s/%s'", dir, KEY_FILE);
+        if (fsync(dfd) < 0)
+                return sf_err_errno(err, -errno, "cannot sync '%s'", dir);
+        return 0;
+}
+
+int secret_key_read(const char *path, struct secret_key *ret, struct sf_err *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        unsigned char buf[SECRET_KEY_BYTES + 1];
+        struct stat st;
+        ssize_t n;
+
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return -ENOENT;
+                return sf_err_errno(err, -errno, "cannot open the secrets key '%s'", path);
+        }
+        if (fstat(fd, &st) < 0)
+                return sf_err_errno(err, -errno, "cannot read the secrets key '%s'", path);
+        if (!S_ISREG(st.st_mode))
+                return sf_err_set(err, -EINVAL, "the secrets key '%s' is not a regular file", path);
+        if (st.st_mode & 077)
+                return sf_err_set(err, -EPERM,
+                                  "the secrets key '%s' has mode %04o: it must be readable by its owner only "
+                                  "(chmod 600)",
+                                  path, (unsigned) (st.st_mode & 07777));
+        n = read(fd, buf, sizeof buf);
+        if (n < 0)
+                return sf_err_errno(err, -errno, "cannot read the secrets key '%s'", path);
+        if (n != SECRET_KEY_BYTES) {
+                OPENSSL_cleanse(buf, sizeof buf);
+                return sf_err_set(err, -EINVAL, "the secrets key '%s' must hold exactly %d bytes", path,
+                                  SECRET_KEY_BYTES);
+        }
+        memcpy(ret->bytes, buf, SECRET_KEY_BYTES);
+        OPENSSL_cleanse(buf, sizeof buf);
+        return 0;
+}
+
+int secret_key_write(const char *path, const struct secret_key *k, bool replace, struct sf_err *err)
+{
+        char dir[PATH_MAX];
+        const char *slash = strrchr(path, '/');
+        _cleanup_close_ int dfd = -1;
+        struct stat st;
+        int r;
+
+        if (!slash || slash == path)
+                r = xsnprintf(dir, sizeof dir, "%s", slash ? "/" : ".");
+        else
+                r = xsnprintf(dir, sizeof dir, "%.*s", (int) (slash - path), path);
+        if (r < 0)
+                return sf_err_set(err, r, "the secrets key path '%s' is too long", path);
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot create '%s'", dir);
+        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return sf_err_errno(err, -errno, "cannot open '%s'", dir);
+        if (!replace && fstatat(dfd, slash ? slash + 1 : path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+                return sf_err_set(err, -EEXIST, "the secrets key '%s' exists already", path);
+        r = write_file_atomic(dfd, slash ? slash + 1 : path, k->bytes, sizeof k->bytes, 0600);
+        if (r >= 0 && fsync(dfd) < 0)
+                r = -errno;
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot write the secrets key '%s'", path);
+        return 0;
+}
+
+int secret_key_new(struct secret_key *ret)
+{
+        return random_bytes(ret->bytes, sizeof ret->bytes);
+}
+
+void secret_key_id(const struct secret_key *k, char out[9])
+{
+        static const unsigned char label[] = "sfaasd-secrets-key-id";
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+        if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(ctx, label, sizeof label) != 1 ||
+            EVP_DigestUpdate(ctx, k->bytes, sizeof k->bytes) != 1 || EVP_DigestFinal_ex(ctx, md, &n) != 1 || n < 4)
+                memset(md, 0, 4);
+        EVP_MD_CTX_free(ctx);
+        hex_encode(md, 4, out);
 }
 
 bool secret_name_valid(const char *name)
@@ -303,5 +416,98 @@ int store_secret_get(struct store *s, const struct secret_key *k, const char *ns
         out[clen - SECRET_TAG_BYTES] = '\0';
         *ret = out;
         *ret_len = clen - SECRET_TAG_BYTES;
+        return 0;
+}
+
+/* ---- the key and the table ---- */
+
+/* Each secret's row, opened with k: fn(data, ns, name, value, len) for
+ * each, in order; stops at the first failure. */
+static int secrets_each(struct store *s, const struct secret_key *k,
+                        int (*fn)(void *data, const char *ns, const char *name, const unsigned char *v, size_t len),
+                        void *data)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = store_sql_prepare(s, "SELECT namespace, name, nonce, ciphertext FROM secrets ORDER BY rowid", &st),
+            rc;
+
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *ns = (const char *) sqlite3_column_text(st, 0), *name = (const char *) sqlite3_column_text(st, 1);
+                const void *nonce = sqlite3_column_blob(st, 2), *ct = sqlite3_column_blob(st, 3);
+                size_t clen = (size_t) sqlite3_column_bytes(st, 3);
+                unsigned char *out;
+
+                if (!ns || !name || !nonce || sqlite3_column_bytes(st, 2) != SECRET_NONCE_BYTES || !ct ||
+                    clen < SECRET_TAG_BYTES || clen - SECRET_TAG_BYTES > SECRET_VALUE_MAX)
+                        return -EBADMSG;
+                out = malloc(clen - SECRET_TAG_BYTES + 1);
+                if (!out)
+                        return -ENOMEM;
+                r = secret_open(k, ns, name, nonce, ct, clen, out);
+                if (r >= 0 && fn)
+                        r = fn(data, ns, name, out, clen - SECRET_TAG_BYTES);
+                OPENSSL_cleanse(out, clen - SECRET_TAG_BYTES + 1);
+                free(out);
+                if (r < 0)
+                        return r;
+        }
+        return rc == SQLITE_DONE ? 0 : store_sql_errno(rc);
+}
+
+static int count_one(void *data, const char *ns, const char *name, const unsigned char *v, size_t len)
+{
+        (*(size_t *) data)++;
+        return 0;
+}
+
+int store_secrets_key_check(struct store *s, const struct secret_key *k, size_t *ret_count)
+{
+        size_t n = 0;
+        int r = secrets_each(s, k, count_one, &n);
+
+        if (r < 0)
+                return r;
+        if (ret_count)
+                *ret_count = n;
+        return 0;
+}
+
+struct reseal {
+        struct store *s;
+        const struct secret_key *k;
+        size_t n;
+};
+
+static int reseal_one(void *data, const char *ns, const char *name, const unsigned char *v, size_t len)
+{
+        struct reseal *rs = data;
+        int r = store_secret_update(rs->s, rs->k, ns, name, v, len);
+
+        if (r >= 0)
+                rs->n++;
+        return r;
+}
+
+int store_secrets_reseal(struct store *s, const struct secret_key *old, const struct secret_key *new_key,
+                         size_t *ret_count)
+{
+        struct reseal rs = { .s = s, .k = new_key };
+        int r = store_sql_exec(s, "BEGIN IMMEDIATE");
+
+        if (r < 0)
+                return r;
+        /* Updating rows while a SELECT walks them is fine in SQLite (the
+         * rowid order does not change: no row is added or removed). */
+        r = secrets_each(s, old, reseal_one, &rs);
+        if (r >= 0)
+                r = store_sql_exec(s, "COMMIT");
+        if (r < 0) {
+                (void) store_sql_exec(s, "ROLLBACK");
+                return r;
+        }
+        if (ret_count)
+                *ret_count = rs.n;
         return 0;
 }

@@ -8,14 +8,19 @@
  * name or other namespace) no longer opens. The table holds only nonce and
  * ciphertext||tag; cleartext never reaches SQLite or any file.
  *
- * The key is 32 random bytes in DATA/secrets/store.key (mode 0600, created
- * on first start). Losing it loses every secret; replacing it makes every
- * stored secret fail to open (-EBADMSG).
+ * The key is 32 random bytes that live outside the data folder (a key file
+ * named in the config, or a systemd credential: core/daemon/keys.h), so a
+ * copy of the data folder alone opens nothing. Older versions kept it in
+ * DATA/secrets/store.key (secret_key_load, the "legacy" key), from where the
+ * daemon moves it at its first start. Losing the key loses every secret;
+ * another key makes every stored secret fail to open (-EBADMSG), which the
+ * daemon checks at start (store_secrets_key_check).
  *
  * Same threading rule as store/db.h: the loop thread only.
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "db.h"
@@ -33,10 +38,35 @@ struct secret_key {
         unsigned char bytes[SECRET_KEY_BYTES];
 };
 
-/* Read DATA/secrets/store.key, creating it (0600, random) when absent. A
- * key file of the wrong size or mode wider than 0600 is refused: better not
- * to start than to write secrets nobody can open later. */
+/* Read DATA/secrets/store.key (the legacy place), creating it (0600,
+ * random) when absent. A key file of the wrong size or mode wider than 0600
+ * is refused: better not to start than to write secrets nobody can open
+ * later. */
 int secret_key_load(const char *data_dir, struct secret_key *ret, struct sf_err *err);
+/* The legacy key when DATA/secrets/store.key exists (-ENOENT otherwise;
+ * never made), and its removal (fsync'd). */
+int secret_key_read_legacy(const char *data_dir, struct secret_key *ret, struct sf_err *err);
+int secret_key_remove_legacy(const char *data_dir, struct sf_err *err);
+/* A key file anywhere: a regular file of exactly SECRET_KEY_BYTES bytes,
+ * readable by its owner only (systemd's credentials are 0400 and pass).
+ * -ENOENT when absent. */
+int secret_key_read(const char *path, struct secret_key *ret, struct sf_err *err);
+/* Write k to path (0600, a temporary name, fsync, rename, fsync of the
+ * folder, made 0700 when missing). replace = false refuses an existing
+ * file (-EEXIST). */
+int secret_key_write(const char *path, const struct secret_key *k, bool replace, struct sf_err *err);
+/* A new random key. */
+int secret_key_new(struct secret_key *ret);
+/* A short name of a key for messages ("3f9a0c1d"; not secret: the first
+ * 4 bytes of SHA-256 over a label and the key). */
+void secret_key_id(const struct secret_key *k, char out[9]);
+/* Whether k opens the stored secrets: 0 and the number of secrets when it
+ * opens every one (0 secrets: any key does), -EBADMSG when one does not. */
+int store_secrets_key_check(struct store *s, const struct secret_key *k, size_t *ret_count);
+/* Open every secret with old and seal it again with new_key (fresh nonces),
+ * in one transaction: all or nothing. *ret_count: how many. */
+int store_secrets_reseal(struct store *s, const struct secret_key *old, const struct secret_key *new_key,
+                         size_t *ret_count);
 /* Wipe a key (OPENSSL_cleanse). */
 void secret_key_wipe(struct secret_key *k);
 

@@ -25,6 +25,7 @@
 #include "core/api/access.h"
 #include "core/api/api.h"
 #include "core/api/auth.h"
+#include "core/api/throttle.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
 #include "core/model/recipe.h"
@@ -166,7 +167,13 @@ void access_decide(struct sfaasd *sf, struct http_request *req, const struct rou
                 refuse(a, 500, "route without an access rule");
                 return;
         }
+        /* Failed sign-ins are throttled per address (core/api/throttle.h). */
+        if (throttle_blocked(sf, req, &a->retry_s)) {
+                refuse(a, 429, "too many failed sign-ins from this address, try again later");
+                return;
+        }
         auth_identify(sf, req, &a->caller);
+        (void) throttle_verdict(sf, req, a->caller.kind == CALLER_ADMIN || a->caller.kind == CALLER_TENANT);
         if (a->caller.kind == CALLER_ANONYMOUS || a->caller.kind == CALLER_INVALID) {
                 refuse(a, 401, "invalid credentials");
                 return;

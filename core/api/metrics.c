@@ -10,11 +10,13 @@
 #include <sys/stat.h>
 
 #include "core/api/api.h"
+#include "core/api/throttle.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/runtime/async.h"
 #include "core/runtime/metrics.h"
+#include "core/runtime/admit.h"
 #include "core/runtime/pool.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
@@ -129,7 +131,15 @@ void api_metrics(struct http_request *req, const struct route *rt)
                 g.queued = pc.queued;
                 g.in_flight = sf->n_invocations + pc.inflight + pc.queued;
         }
-        g.instances_running = sf->n_invocations; /* exec mode: one sandbox per call */
+        g.exec_queued = sf->admit->exec_queued;
+        g.instances_running = sf->n_invocations - g.exec_queued; /* exec mode: one sandbox per call */
+        g.slots_used = sf->admit->running;
+        g.slots_max = sf->admit->max;
+        g.admission_refused = sf->admit->refused;
+        {
+                uint64_t remembered;
+                throttle_counts(sf->throttle, &remembered, &g.auth_blocked, &g.auth_refused);
+        }
         g.async_running = sf->async->running;
         r = store_async_count(sf->store, "queued", &g.async_queued);
         if (r < 0) {

@@ -25,6 +25,9 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http.header_timeout_ms = 10000;
         cfg->http.idle_timeout_ms = 60000;
         cfg->http.first_byte_timeout_ms = 5000;
+        cfg->http.request_timeout_ms = 60000;
+        cfg->http.body_timeout_ms = 10000;
+        cfg->http.body_min_rate = 1024;
         cfg->image.max_archive_bytes = IMAGE_DEFAULT_MAX_ARCHIVE_BYTES;
         cfg->image.max_unpacked_bytes = IMAGE_DEFAULT_MAX_UNPACKED_BYTES;
         cfg->image.max_entries = IMAGE_DEFAULT_MAX_ENTRIES;
@@ -74,6 +77,16 @@ void config_defaults(struct sfaasd_config *cfg)
         (void) xsnprintf(cfg->subgid_file, sizeof cfg->subgid_file, "/etc/subgid");
         (void) xsnprintf(cfg->passwd_file, sizeof cfg->passwd_file, "/etc/passwd");
         (void) xsnprintf(cfg->group_file, sizeof cfg->group_file, "/etc/group");
+        /* /metrics names every tenant's functions and their traffic: closed
+         * unless the operator opens it ("metrics_auth": false). */
+        cfg->metrics_auth = true;
+        cfg->max_sandboxes = 0;    /* from the host (admit_cap) */
+        cfg->sandboxes_memory = 0; /* 3/4 of MemTotal */
+        cfg->sandboxes_pids = 0;   /* half of pid_max */
+        cfg->exec_max_inflight = 16;
+        cfg->exec_queue_max = 100;
+        cfg->auth_throttle_after = 5;
+        cfg->auth_throttle_max_ms = 10 * 60 * 1000;
 }
 
 enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
@@ -90,6 +103,11 @@ struct key {
 #define F(field) .off = offsetof(struct sfaasd_config, field), .width = sizeof(((struct sfaasd_config *) 0)->field)
 static const struct key keys[] = {
         { "listen", K_STR, F(listen) },
+        { "tls_listen", K_STR, F(tls_listen) },
+        { "tls_cert", K_STR, F(tls_cert) },
+        { "tls_key", K_STR, F(tls_key) },
+        { "tls_self_signed", K_BOOL, F(tls_self_signed) },
+        { "secrets_key_file", K_STR, F(secrets_key_file) },
         { "data", K_STR, F(data_dir) },
         { "max_header_bytes", K_SIZE, F(http.max_header_bytes) },
         { "max_headers", K_COUNT, F(http.max_headers) },
@@ -101,6 +119,10 @@ static const struct key keys[] = {
         { "header_timeout", K_MS, F(http.header_timeout_ms) },
         { "idle_timeout", K_MS, F(http.idle_timeout_ms) },
         { "first_byte_timeout", K_MS, F(http.first_byte_timeout_ms) },
+        { "request_timeout", K_MS, F(http.request_timeout_ms) },
+        { "body_timeout", K_MS, F(http.body_timeout_ms) },
+        /* bytes per second ("1Ki" or 1024) */
+        { "body_min_rate", K_SIZE, F(http.body_min_rate) },
         { "max_image_bytes", K_SIZE, F(image.max_archive_bytes) },
         { "max_unpacked_bytes", K_SIZE, F(image.max_unpacked_bytes) },
         { "max_image_entries", K_COUNT, F(image.max_entries) },
@@ -121,6 +143,7 @@ static const struct key keys[] = {
         { "async_callback_timeout", K_MS, F(async_callback_timeout_ms) },
         { "async_result_bytes", K_SIZE, F(async_result_bytes) },
         { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
+        { "egress_allow", K_STR, F(egress_allow) },
         { "async_queue_max", K_COUNT, F(async_queue_max), .min = 1 },
         { "async_queue_max_bytes", K_SIZE, F(async_queue_max_bytes), .min = 1 },
         { "async_function_queue_max", K_COUNT, F(async_function_queue_max), .min = 1 },
@@ -156,6 +179,14 @@ static const struct key keys[] = {
         { "subgid_file", K_STR, F(subgid_file) },
         { "passwd_file", K_STR, F(passwd_file) },
         { "group_file", K_STR, F(group_file) },
+        /* absent (0 in --print-config): derived from the host at start */
+        { "max_sandboxes", K_COUNT, F(max_sandboxes) },
+        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20 },
+        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64 },
+        { "exec_max_inflight", K_COUNT, F(exec_max_inflight) },
+        { "exec_queue_max", K_COUNT, F(exec_queue_max) },
+        { "auth_throttle_after", K_COUNT, F(auth_throttle_after) },
+        { "auth_throttle_max", K_MS, F(auth_throttle_max_ms), .min = 1000, .max = 24ULL * 3600 * 1000 },
 };
 #undef F
 

@@ -17,12 +17,16 @@
 
 #include "core/api/api.h"
 #include "core/api/auth.h"
+#include "core/api/throttle.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
 #include "core/daemon/uidrange.h"
+#include "core/daemon/keys.h"
+#include "core/http/tls.h"
+#include "core/runtime/admit.h"
 #include "core/runtime/async.h"
 #include "core/runtime/history.h"
 #include "core/runtime/invoke.h"
@@ -56,6 +60,7 @@ static void on_drain(uv_prepare_t *h)
         (void) uv_prepare_stop(&sf->drain);
         uv_close((uv_handle_t *) &sf->drain, NULL);
         pools_close(sf);
+        admit_close(sf);
         history_sampler_close(sf);
         /* Queued calls and pending callbacks stay in the store for the next start. */
         async_close(sf);
@@ -64,6 +69,7 @@ static void on_drain(uv_prepare_t *h)
         uv_close((uv_handle_t *) &sf->grace_timer, NULL);
         uv_close((uv_handle_t *) &sf->sigterm, NULL);
         uv_close((uv_handle_t *) &sf->sigint, NULL);
+        uv_close((uv_handle_t *) &sf->sighup, NULL);
 }
 
 static void on_http_response(struct http_request *req, int status)
@@ -103,6 +109,106 @@ static void on_signal(uv_signal_t *h, int signum)
         pools_shutdown(sf);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);
         http_server_shutdown(sf->http, on_http_closed);
+}
+
+/* SIGHUP: the TLS pair is read again (a renewed certificate); connections
+ * keep the pair they started with, none is dropped (core/http/tls.h). */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+        struct sfaasd *sf = h->data;
+        struct sf_err err = { 0 };
+        char fp[HTTP_TLS_FINGERPRINT_MAX], until[32] = "?";
+
+        (void) signum;
+        if (!sf->tls) {
+                log_info("SIGHUP: no TLS pair to reload");
+                return;
+        }
+        if (http_tls_reload(sf->tls, &err) < 0) {
+                log_error("SIGHUP: %s; keeping the pair in use", err.msg);
+                return;
+        }
+        (void) http_tls_not_after(sf->tls, until, sizeof until);
+        if (http_tls_fingerprint(sf->tls, fp) >= 0)
+                log_notice("TLS: reloaded '%s', SHA-256 fingerprint %s, valid until %s", sf->cfg.tls_cert, fp, until);
+}
+
+/* The TLS pair, made first when asked (tls_self_signed) and missing. */
+static int tls_setup(struct sfaasd *sf, struct sf_err *err)
+{
+        struct sfaasd_config *c = &sf->cfg;
+        int r;
+
+        if (!c->tls_cert[0] && !c->tls_key[0]) {
+                if (c->tls_listen[0])
+                        return sf_err_set(err, -EINVAL, "tls_listen '%s' needs tls_cert and tls_key", c->tls_listen);
+                return 0;
+        }
+        if (!c->tls_cert[0] || !c->tls_key[0])
+                return sf_err_set(err, -EINVAL, "TLS needs both tls_cert and tls_key (--tls-cert, --tls-key)");
+        if (!c->tls_listen[0])
+                (void) xsnprintf(c->tls_listen, sizeof c->tls_listen, "0.0.0.0:8443");
+        if (c->tls_self_signed) {
+                char host[256] = "localhost";
+                (void) gethostname(host, sizeof host - 1);
+                r = http_tls_generate(c->tls_cert, c->tls_key, host, err);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        log_notice("TLS: made a self-signed certificate for '%s' at '%s' (key '%s'); clients pin "
+                                   "its fingerprint (below) or trust it with --cacert",
+                                   host, c->tls_cert, c->tls_key);
+        }
+        return http_tls_new(c->tls_cert, c->tls_key, &sf->tls, err);
+}
+
+/* "127.0.0.1:8080", "[::1]:80", "localhost:8080": only this host reaches it. */
+static bool listen_is_loopback(const char *addr)
+{
+        return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0 ||
+               strncmp(addr, "localhost:", 10) == 0;
+}
+
+/* One line per listener; the plain one first (tests read its port). */
+static void log_listeners(struct sfaasd *sf, bool created)
+{
+        char host[128];
+        size_t i = 0;
+        const char *colon;
+
+        if (sf->cfg.listen[0]) {
+                colon = strrchr(sf->cfg.listen, ':');
+                (void) xsnprintf(host, sizeof host, "%.*s", (int) (colon - sf->cfg.listen), sf->cfg.listen);
+                log_info("sfaasd %s listening on http://%s:%d/ (data '%s')", SFAASD_VERSION, host,
+                         http_server_port_of(sf->http, i++), sf->cfg.data_dir);
+                if (!listen_is_loopback(sf->cfg.listen))
+                        log_warning("plain HTTP on '%s', not only loopback: passwords and tokens cross the network "
+                                    "readable%s",
+                                    sf->cfg.listen, sf->tls ? " (HTTPS is on too: set \"listen\" to 127.0.0.1)"
+                                                            : "; set tls_cert and tls_key (README, \"Running it "
+                                                              "on a network\")");
+        }
+        if (sf->tls) {
+                char fp[HTTP_TLS_FINGERPRINT_MAX] = "?", until[32] = "?";
+                (void) http_tls_fingerprint(sf->tls, fp);
+                (void) http_tls_not_after(sf->tls, until, sizeof until);
+                colon = strrchr(sf->cfg.tls_listen, ':');
+                (void) xsnprintf(host, sizeof host, "%.*s", (int) (colon - sf->cfg.tls_listen), sf->cfg.tls_listen);
+                log_info("sfaasd %s listening on https://%s:%d/ (data '%s')", SFAASD_VERSION, host,
+                         http_server_port_of(sf->http, i), sf->cfg.data_dir);
+                log_info("TLS: certificate '%s', SHA-256 fingerprint %s, valid until %s", sf->cfg.tls_cert, fp, until);
+        }
+        log_info("%s user 'admin', password: cat %s/secrets/basic-auth-password",
+                 created ? "created credentials:" : "credentials:", sf->cfg.data_dir);
+        if (sf->cfg.listen[0]) {
+                colon = strrchr(sf->cfg.listen, ':');
+                (void) xsnprintf(host, sizeof host, "%.*s", (int) (colon - sf->cfg.listen), sf->cfg.listen);
+                log_info("web UI: http://%s:%d/ui/", host, http_server_port_of(sf->http, 0));
+        } else {
+                colon = strrchr(sf->cfg.tls_listen, ':');
+                (void) xsnprintf(host, sizeof host, "%.*s", (int) (colon - sf->cfg.tls_listen), sf->cfg.tls_listen);
+                log_info("web UI: https://%s:%d/ui/", host, http_server_port_of(sf->http, 0));
+        }
 }
 
 /* The data folder, locked for us (core/daemon/datadir.h), with what a killed
@@ -167,6 +273,7 @@ struct sfaasd_owned {
         struct history history;
         struct logs logs;
         struct async async;
+        struct admit admit;
 };
 
 int sfaasd_run(struct sfaasd_config *cfg)
@@ -180,6 +287,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         char dbpath[PATH_MAX + 16];
         bool created = false;
         struct sigaction sa = { .sa_handler = SIG_IGN };
+        uint64_t sb_memory, sb_pids;
         int r;
 
         if (!sf)
@@ -190,6 +298,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->history = &owned->history;
         sf->logs = &owned->logs;
         sf->async = &owned->async;
+        sf->admit = &owned->admit;
         sf->tmp_fd = -1;
         list_init(&sf->invocations);
         sf->uid_claim_fd = -1;
@@ -218,9 +327,9 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_error_errno(r, "out of memory");
                 goto out;
         }
-        r = secret_key_load(sf->cfg.data_dir, &sf->secret_key, &err);
+        r = tls_setup(sf, &err);
         if (r < 0) {
-                log_error("%s", err.msg);
+                log_error("%s", err.msg[0] ? err.msg : strerror(-r));
                 goto out;
         }
         (void) xsnprintf(dbpath, sizeof dbpath, "%s/sfaasd.db", sf->cfg.data_dir);
@@ -229,9 +338,20 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
                 goto out;
         }
+        r = throttle_new(sf->cfg.auth_throttle_after, sf->cfg.auth_throttle_max_ms, &sf->throttle);
+        if (r < 0) {
+                log_error_errno(r, "out of memory");
+                goto out;
+        }
         r = store_open(dbpath, &sf->store, &err);
         if (r < 0) {
                 log_error("%s", err.msg);
+                goto out;
+        }
+        /* After the store: the key must open what it holds (keys.h). */
+        r = keys_open(&sf->cfg, sf->store, &sf->secret_key, &err);
+        if (r < 0) {
+                log_error("%s", err.msg[0] ? err.msg : strerror(-r));
                 goto out;
         }
         lc.no_cgroups = !sf->cfg.cgroups;
@@ -241,6 +361,11 @@ int sfaasd_run(struct sfaasd_config *cfg)
         lc.owner_id = sf->datadir->id;
         /* Fresh network namespaces made ahead of time, off the spawn path. */
         lc.netns_pool = true;
+        /* What all sandboxes together may take of the host (admit.h): the
+         * kernel holds the subtree to it, the cap on their number follows. */
+        admit_host_budget(&sf->cfg, &sb_memory, &sb_pids);
+        lc.subtree_memory_bytes = sb_memory;
+        lc.subtree_pids = sb_pids;
         r = sandbox_launcher_new(&lc, &sf->launcher, &err);
         if (r < 0) {
                 log_error("cannot start the sandbox launcher: %s", err.msg);
@@ -269,6 +394,18 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out;
         }
         sf->loop.data = sf;
+        r = admit_init(sf, sb_memory, sb_pids);
+        if (r < 0) {
+                log_error_errno(r, "cannot set up admission");
+                goto out_loop;
+        }
+        sf->admit->reclaim = pools_reclaim_idle;
+        log_info("sandboxes: at most %zu at once%s; all together at most %llu MiB of memory and %llu "
+                 "pids%s; exec calls of one function: %llu at once, %llu waiting",
+                 sf->admit->max, sf->cfg.max_sandboxes ? "" : " (from the host)",
+                 (unsigned long long) (sb_memory >> 20), (unsigned long long) sb_pids,
+                 sf->cfg.cgroups ? "" : " (not enforced: cgroups are off)",
+                 (unsigned long long) sf->cfg.exec_max_inflight, (unsigned long long) sf->cfg.exec_queue_max);
         r = pools_new(sf);
         if (r < 0) {
                 log_error_errno(r, "cannot set up the instance pools");
@@ -283,42 +420,57 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out_loop;
         http_server_on_response(sf->http, on_http_response);
         http_server_on_request_free(sf->http, api_on_request_free);
-        r = http_server_listen(sf->http, sf->cfg.listen);
-        if (r < 0) {
-                log_error("cannot listen on '%s': %s", sf->cfg.listen, r == -EINVAL ? "bad address" : uv_strerror(r));
+        if (!sf->cfg.listen[0] && !sf->tls) {
+                log_error("nothing to listen on: \"listen\" is empty and there is no TLS pair");
+                r = -EINVAL;
                 goto out_loop;
+        }
+        if (sf->cfg.listen[0]) {
+                r = http_server_listen(sf->http, sf->cfg.listen);
+                if (r < 0) {
+                        log_error("cannot listen on '%s': %s", sf->cfg.listen,
+                                  r == -EINVAL ? "bad address" : uv_strerror(r));
+                        goto out_loop;
+                }
+        }
+        if (sf->tls) {
+                r = http_server_set_tls(sf->http, sf->tls);
+                if (r >= 0)
+                        r = http_server_listen_tls(sf->http, sf->cfg.tls_listen);
+                if (r < 0) {
+                        log_error("cannot listen on '%s': %s", sf->cfg.tls_listen,
+                                  r == -EINVAL ? "bad address" : uv_strerror(r));
+                        goto out_loop;
+                }
         }
         uv_signal_init(&sf->loop, &sf->sigterm);
         uv_signal_init(&sf->loop, &sf->sigint);
+        uv_signal_init(&sf->loop, &sf->sighup);
         uv_timer_init(&sf->loop, &sf->grace_timer);
         uv_prepare_init(&sf->loop, &sf->drain);
-        sf->sigterm.data = sf->sigint.data = sf->grace_timer.data = sf->drain.data = sf;
+        sf->sigterm.data = sf->sigint.data = sf->sighup.data = sf->grace_timer.data = sf->drain.data = sf;
         (void) uv_signal_start(&sf->sigterm, on_signal, SIGTERM);
         (void) uv_signal_start(&sf->sigint, on_signal, SIGINT);
+        (void) uv_signal_start(&sf->sighup, on_sighup, SIGHUP);
         pools_start(sf);
         history_sampler_start(sf);
 
-        {
-                char host[128];
-                const char *colon = strrchr(sf->cfg.listen, ':');
-                (void) xsnprintf(host, sizeof host, "%.*s", (int) (colon - sf->cfg.listen), sf->cfg.listen);
-                log_info("sfaasd %s listening on http://%s:%d/ (data '%s')", SFAASD_VERSION, host,
-                         http_server_port(sf->http), sf->cfg.data_dir);
-                log_info("%s user 'admin', password: cat %s/secrets/basic-auth-password",
-                         created ? "created credentials:" : "credentials:", sf->cfg.data_dir);
-                log_info("web UI: http://%s:%d/ui/", host, http_server_port(sf->http));
-        }
+        log_listeners(sf, created);
         (void) fflush(stderr);
 
         r = uv_run(&sf->loop, UV_RUN_DEFAULT);
         r = 0;
         log_info("stopped");
 out_loop:
+        admit_close(sf); /* no wake may be armed while the pools are freed */
         uv_walk(&sf->loop, close_walk, NULL);
         (void) uv_run(&sf->loop, UV_RUN_DEFAULT);
         (void) uv_loop_close(&sf->loop);
         http_server_free(sf->http);
         pools_free(sf);
+        http_tls_free(sf->tls);
+        sf->tls = NULL;
+        admit_release_all(sf);
 out:
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);
@@ -328,6 +480,8 @@ out:
         uidrange_release(sf);
         auth_free(sf->auth);
         tenants_free(sf->tenants);
+        http_tls_free(sf->tls); /* when the start failed before the loop */
+        throttle_free(sf->throttle);
         secret_key_wipe(&sf->secret_key);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);

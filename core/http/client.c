@@ -12,13 +12,18 @@
  */
 #include "core/http/client.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <llhttp.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -30,8 +35,10 @@
 #include "core/base/buf.h"
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "core/http/tls.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo)
+DEFINE_TRIVIAL_CLEANUP_FUNC(SSL *, SSL_free)
 
 /* Ceilings (STYLE.md rule 9): what a server may make us hold in memory. */
 #define RESPONSE_MAX (64u << 20)   /* default: an API answer (function and image lists) */
@@ -40,12 +47,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct addrinfo *, freeaddrinfo)
 #define IO_CHUNK (64u << 10)
 #define CONNECT_MAX_MS 10000 /* connecting never waits longer, even with no --timeout */
 
-#define HTTPS_UNSUPPORTED "https gateways are not supported yet; use http:// or a TLS-terminating proxy"
-
 /* ---- URL ---------------------------------------------------------------- */
 
-/* Where to connect and what to ask, split out of "http://host[:port]/target". */
+/* Where to connect and what to ask, split out of "http[s]://host[:port]/target". */
 struct endpoint {
+        bool tls;        /* https:// */
         char *host;      /* for getaddrinfo(): an IPv6 literal without its brackets */
         char port[8];    /* decimal */
         char *authority; /* for the Host header: "host[:port]" as written */
@@ -67,20 +73,25 @@ static bool target_char(char c)
         return c > ' ' && c < 0x7f && !strchr("#\"<>\\^`{|}", c);
 }
 
-/* Split an absolute http:// URL. Only what this
+/* Split an absolute http:// or https:// URL. Only what this
  * file can serialise safely is accepted: no userinfo, a numeric port, a
- * target of plain visible ASCII. https:// is refused with HTTPS_UNSUPPORTED. */
+ * target of plain visible ASCII. */
 static int endpoint_parse(const char *url, struct endpoint *ret, struct sf_err *err)
 {
         _cleanup_free_ char *host = NULL, *authority = NULL, *target = NULL;
         const char *a, *slash, *hend, *colon = NULL;
         char port[8] = "80";
+        bool tls = false;
 
-        if (strncasecmp(url, "https://", STRLEN("https://")) == 0)
-                return sf_err_set(err, -EPROTONOSUPPORT, HTTPS_UNSUPPORTED);
-        if (strncasecmp(url, "http://", STRLEN("http://")) != 0)
-                return sf_err_set(err, -EINVAL, "URL '%s': only http:// is supported", url);
-        a = url + STRLEN("http://");
+        if (strncasecmp(url, "https://", STRLEN("https://")) == 0) {
+                tls = true;
+                memcpy(port, "443", 4);
+                a = url + STRLEN("https://");
+        } else if (strncasecmp(url, "http://", STRLEN("http://")) == 0) {
+                a = url + STRLEN("http://");
+        } else {
+                return sf_err_set(err, -EINVAL, "URL '%s': only http:// and https:// are supported", url);
+        }
         slash = a + strcspn(a, "/?#");
         if (slash == a)
                 return sf_err_set(err, -EINVAL, "URL '%s' has no host", url);
@@ -137,6 +148,7 @@ static int endpoint_parse(const char *url, struct endpoint *ret, struct sf_err *
         if (!authority || !target)
                 return -ENOMEM;
         *ret = (struct endpoint) {
+                .tls = tls,
                 .host = TAKE_PTR(host),
                 .authority = TAKE_PTR(authority),
                 .target = TAKE_PTR(target),
@@ -366,20 +378,54 @@ static int connect_any(const struct addrinfo *ais, struct until deadline)
         return r;
 }
 
+/* The connection: a socket, and with https its TLS session over it. */
+struct io {
+        int fd;
+        SSL *ssl;
+};
+
+/* Wait for what the TLS session asked for (after SSL_ERROR_WANT_*). */
+static int tls_wait(const struct io *io, int ssl_error, struct until deadline)
+{
+        int ev = wait_fd(io->fd, ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN, deadline);
+        return ev < 0 ? ev : 0;
+}
+
 /* Send all of buf. Returns 0; 1 if the server has already answered (or
- * closed) and further sending is pointless; -ETIMEDOUT or another -errno. */
-static int send_all(int fd, const char *buf, size_t len, struct until deadline)
+ * closed) and further sending is pointless; -ETIMEDOUT or another -errno.
+ * Over TLS there is no telling an early answer from a record the server
+ * sends on its own (a session ticket): all is sent, and a server that has
+ * closed shows as EPIPE, after which its answer is read all the same. */
+static int send_all(const struct io *io, const char *buf, size_t len, struct until deadline)
 {
         while (len > 0) {
                 ssize_t n;
-                int ev = wait_fd(fd, POLLOUT | POLLIN, deadline);
+                int ev;
 
+                if (io->ssl) {
+                        int w = SSL_write(io->ssl, buf, len > INT32_MAX ? INT32_MAX : (int) len), e;
+                        if (w > 0) {
+                                buf += w;
+                                len -= (size_t) w;
+                                continue;
+                        }
+                        e = SSL_get_error(io->ssl, w);
+                        ERR_clear_error();
+                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                                int r = tls_wait(io, e, deadline);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        return errno ? -errno : -EPIPE;
+                }
+                ev = wait_fd(io->fd, POLLOUT | POLLIN, deadline);
                 if (ev < 0)
                         return ev;
                 if (ev & (POLLIN | POLLHUP))
                         return 1;
                 /* MSG_NOSIGNAL: a closed peer is EPIPE here, not a SIGPIPE that kills us. */
-                n = send(fd, buf, len, MSG_NOSIGNAL);
+                n = send(io->fd, buf, len, MSG_NOSIGNAL);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
                                 continue;
@@ -389,6 +435,42 @@ static int send_all(int fd, const char *buf, size_t len, struct until deadline)
                 len -= (size_t) n;
         }
         return 0;
+}
+
+/* Read what arrives: > 0 bytes, 0 at the end of the stream, -errno
+ * (-ETIMEDOUT, -ECANCELED, -ECONNRESET, -EPROTO for a TLS failure). */
+static ssize_t io_recv(const struct io *io, char *buf, size_t size, struct until deadline)
+{
+        for (;;) {
+                ssize_t n;
+                int ev;
+
+                if (io->ssl) {
+                        int r = SSL_read(io->ssl, buf, size > INT32_MAX ? INT32_MAX : (int) size), e;
+                        if (r > 0)
+                                return r;
+                        e = SSL_get_error(io->ssl, r);
+                        ERR_clear_error();
+                        if (e == SSL_ERROR_ZERO_RETURN)
+                                return 0;
+                        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                                int w = tls_wait(io, e, deadline);
+                                if (w < 0)
+                                        return w;
+                                continue;
+                        }
+                        if (e == SSL_ERROR_SYSCALL && errno)
+                                return -errno;
+                        return -EPROTO;
+                }
+                ev = wait_fd(io->fd, POLLIN, deadline);
+                if (ev < 0)
+                        return ev;
+                n = recv(io->fd, buf, size, 0);
+                if (n < 0 && (errno == EAGAIN || errno == EINTR))
+                        continue;
+                return n < 0 ? -errno : n;
+        }
 }
 
 /* ---- response ----------------------------------------------------------- */
@@ -510,8 +592,8 @@ static int timeout_error(const struct httpc_request *c, struct sf_err *err)
 /* Read and parse until the answer is complete. send_errno: why sending
  * failed, if it did; the answer may still have arrived (a server may refuse
  * a body early, e.g. 401 or 413, then close). */
-static int receive(const struct httpc_request *c, int fd, struct receiver *rc, struct until deadline, int send_errno,
-                   struct sf_err *err)
+static int receive(const struct httpc_request *c, const struct io *io, struct receiver *rc, struct until deadline,
+                   int send_errno, struct sf_err *err)
 {
         _cleanup_free_ char *buf = malloc(IO_CHUNK);
         bool got_bytes = false;
@@ -520,19 +602,17 @@ static int receive(const struct httpc_request *c, int fd, struct receiver *rc, s
                 return -ENOMEM;
         for (;;) {
                 llhttp_errno_t e;
-                ssize_t n;
-                int ev = wait_fd(fd, POLLIN, deadline);
+                ssize_t n = io_recv(io, buf, IO_CHUNK, deadline);
 
-                if (ev == -ETIMEDOUT)
+                if (n == -ETIMEDOUT)
                         return timeout_error(c, err);
-                if (ev < 0)
-                        return sf_err_errno(err, ev, "%s", c->peer);
-                n = recv(fd, buf, IO_CHUNK, 0);
-                if (n < 0 && (errno == EAGAIN || errno == EINTR))
-                        continue;
+                if (n == -ECANCELED)
+                        return sf_err_errno(err, (int) n, "%s", c->peer);
+                if (n == -EPROTO)
+                        return sf_err_set(err, -EPROTO, "%s broke the TLS session", c->peer);
                 if (n < 0 || (n == 0 && send_errno && !got_bytes))
                         return sf_err_set(err, -ECONNRESET, "%s broke the connection: %s", c->peer,
-                                          strerror(send_errno ? send_errno : errno));
+                                          strerror(send_errno ? send_errno : (int) -n));
                 if (n == 0) {
                         /* EOF: ends a body without Content-Length, or cuts one short. */
                         (void) llhttp_finish(&rc->parser);
@@ -555,18 +635,147 @@ static int receive(const struct httpc_request *c, int fd, struct receiver *rc, s
         }
 }
 
+/* ---- TLS --------------------------------------------------------------- */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(SSL_CTX *, SSL_CTX_free)
+
+/* A pin as 64 upper-case hex digits: "AB:CD:...", "abcd...", "sha256:..." */
+static int pin_normalise(const char *pin, char out[65])
+{
+        size_t n = 0;
+
+        if (strncasecmp(pin, "sha256:", 7) == 0 || strncasecmp(pin, "sha256/", 7) == 0)
+                pin += 7;
+        for (; *pin; pin++) {
+                if (*pin == ':')
+                        continue;
+                if (!isxdigit((unsigned char) *pin) || n == 64)
+                        return -EINVAL;
+                out[n++] = (char) toupper((unsigned char) *pin);
+        }
+        out[n] = '\0';
+        return n == 64 ? 0 : -EINVAL;
+}
+
+int httpc_pin_check(const char *pin)
+{
+        char norm[65];
+        return pin_normalise(pin, norm);
+}
+
+/* Is host an IP literal (verified against the certificate's IP names)? */
+static bool host_is_ip(const char *host)
+{
+        unsigned char a[16];
+        return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* The TLS session over io->fd: TLS 1.2 or 1.3, the server verified by the
+ * system's CA store, or by req->cacert, with its name (or IP address)
+ * checked; or, with req->tls_pin, by the SHA-256 fingerprint of its
+ * certificate alone (a self-signed server's). */
+static int tls_connect(struct io *io, const struct endpoint *ep, const struct httpc_request *req, struct until deadline,
+                       struct sf_err *err)
+{
+        static const unsigned char alpn[] = { 8, 'h', 't', 't', 'p', '/', '1', '.', '1' };
+        _cleanup_(SSL_CTX_freep) SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+        _cleanup_(SSL_freep) SSL *ssl = NULL;
+        char pin[65] = "";
+
+        if (!ctx)
+                return -ENOMEM;
+        if (req->tls_pin && pin_normalise(req->tls_pin, pin) < 0)
+                return sf_err_set(err, -EINVAL, "'%s' is not a SHA-256 fingerprint (64 hex digits, ':' allowed)",
+                                  req->tls_pin);
+        if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+            SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+            SSL_CTX_set_alpn_protos(ctx, alpn, sizeof alpn) != 0) {
+                ERR_clear_error();
+                return sf_err_set(err, -EINVAL, "TLS: cannot set up the client");
+        }
+        SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+        if (pin[0]) {
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+        } else {
+                int ok = req->cacert ? SSL_CTX_load_verify_locations(ctx, req->cacert, NULL)
+                                     : SSL_CTX_set_default_verify_paths(ctx);
+                if (ok != 1) {
+                        ERR_clear_error();
+                        return sf_err_set(err, -EINVAL, "cannot load the CA certificates%s%s%s",
+                                          req->cacert ? " '" : " of this system", req->cacert ? req->cacert : "",
+                                          req->cacert ? "'" : "");
+                }
+                SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        }
+        ssl = SSL_new(ctx);
+        if (!ssl || SSL_set_fd(ssl, io->fd) != 1)
+                return -ENOMEM;
+        if (host_is_ip(ep->host)) {
+                if (!pin[0] && X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), ep->host) != 1)
+                        return -ENOMEM;
+        } else {
+                /* SNI for a name, never for an address (RFC 6066 3). */
+                if (SSL_set_tlsext_host_name(ssl, ep->host) != 1 || (!pin[0] && SSL_set1_host(ssl, ep->host) != 1))
+                        return -ENOMEM;
+        }
+        for (;;) {
+                int r = SSL_connect(ssl), e;
+                if (r == 1)
+                        break;
+                e = SSL_get_error(ssl, r);
+                if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                        struct io tmp = { .fd = io->fd };
+                        ERR_clear_error();
+                        r = tls_wait(&tmp, e, deadline);
+                        if (r == -ETIMEDOUT)
+                                return timeout_error(req, err);
+                        if (r < 0)
+                                return sf_err_errno(err, r, "%s", req->peer);
+                        continue;
+                }
+                if (SSL_get_verify_result(ssl) != X509_V_OK) {
+                        long v = SSL_get_verify_result(ssl);
+                        ERR_clear_error();
+                        return sf_err_set(err, -EPROTO,
+                                          "cannot verify the certificate of %s: %s (trust it with --cacert FILE, or "
+                                          "pin it with --tls-fingerprint)",
+                                          req->peer, X509_verify_cert_error_string(v));
+                }
+                {
+                        unsigned long oe = ERR_peek_last_error();
+                        const char *why = oe ? ERR_reason_error_string(oe) : NULL;
+                        ERR_clear_error();
+                        return sf_err_set(err, -EPROTO, "TLS with %s failed: %s", req->peer,
+                                          why ? why : (e == SSL_ERROR_SYSCALL ? "the connection was closed"
+                                                                              : "handshake failure"));
+                }
+        }
+        if (pin[0]) {
+                X509 *cert = SSL_get0_peer_certificate(ssl);
+                char fp[HTTP_TLS_FINGERPRINT_MAX], got[65];
+                if (http_tls_cert_fingerprint(cert, fp) < 0 || pin_normalise(fp, got) < 0)
+                        return sf_err_set(err, -EPROTO, "%s sent no certificate", req->peer);
+                if (strcmp(got, pin) != 0)
+                        return sf_err_set(err, -EPROTO,
+                                          "the certificate of %s has the SHA-256 fingerprint %s, not the one pinned",
+                                          req->peer, fp);
+        }
+        io->ssl = TAKE_PTR(ssl);
+        return 0;
+}
+
 /* ---- the call ----------------------------------------------------------- */
 
 /* Send the body from memory or, in chunks, from the upload FILE. Returns 0,
  * 1 when the server answered early, or -errno (read_errno set when the
  * FILE failed rather than the socket). */
-static int send_body(int fd, const struct httpc_request *req, struct until deadline, int *read_errno)
+static int send_body(const struct io *io, const struct httpc_request *req, struct until deadline, int *read_errno)
 {
         _cleanup_free_ char *chunk = NULL;
         off_t left = req->upload_len;
 
         if (!req->upload)
-                return req->has_body && req->body_len > 0 ? send_all(fd, req->body, req->body_len, deadline)
+                return req->has_body && req->body_len > 0 ? send_all(io, req->body, req->body_len, deadline)
                                                           : 0;
         chunk = malloc(IO_CHUNK);
         if (!chunk)
@@ -580,7 +789,7 @@ static int send_body(int fd, const struct httpc_request *req, struct until deadl
                         *read_errno = ferror(req->upload) ? (errno ? errno : EIO) : ENODATA;
                         return -*read_errno;
                 }
-                r = send_all(fd, chunk, got, deadline);
+                r = send_all(io, chunk, got, deadline);
                 if (r != 0)
                         return r;
                 left -= (off_t) got;
@@ -654,6 +863,7 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
 {
         _cleanup_(freeaddrinfop) struct addrinfo *ais = NULL;
         _cleanup_close_ int fd = -1;
+        struct io io = { .fd = -1 };
         struct endpoint ep = {};
         struct buf head = {};
         struct receiver rc = { .sink = req->sink, .max_body = req->max_body ? req->max_body : RESPONSE_MAX };
@@ -709,9 +919,15 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
                 goto out;
         }
 
-        r = send_all(fd, head.p, head.len, deadline);
+        io.fd = fd;
+        if (ep.tls) {
+                r = tls_connect(&io, &ep, req, deadline, err);
+                if (r < 0)
+                        goto out;
+        }
+        r = send_all(&io, head.p, head.len, deadline);
         if (r == 0)
-                r = send_body(fd, req, deadline, &read_errno);
+                r = send_body(&io, req, deadline, &read_errno);
         buf_wipe(&head); /* it held the credentials */
         if (read_errno) {
                 r = sf_err_set(err, -read_errno, "cannot read the request body: %s",
@@ -731,7 +947,7 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
 
         llhttp_init(&rc.parser, HTTP_RESPONSE, &parser_settings);
         rc.parser.data = &rc;
-        r = receive(req, fd, &rc, deadline, send_errno, err);
+        r = receive(req, &io, &rc, deadline, send_errno, err);
         if (r < 0)
                 goto out;
         if (!rc.body.p && buf_append(&rc.body, "", 0) < 0) {
@@ -747,6 +963,12 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
         };
         r = 0;
 out:
+        if (io.ssl) {
+                /* close_notify, best effort: the answer is in already */
+                (void) SSL_shutdown(io.ssl);
+                SSL_free(io.ssl);
+                ERR_clear_error();
+        }
         buf_wipe(&head);
         free(rc.body.p);
         endpoint_release(&ep);

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A blocking HTTP/1.1 client: one request per connection over a plain TCP
- * socket, the answer parsed by llhttp; no libcurl. Used by the command-line
+ * A blocking HTTP/1.1 client: one request per connection over TCP, or TLS
+ * (OpenSSL) for https://, the answer parsed by llhttp; no libcurl. Used by the command-line
  * client (cmd/client_http.c, which adds the gateway, its credentials and
  * its messages) and by the daemon's async callbacks (core/runtime/async.c), which
  * call it from their own sender threads, never from the loop thread.
  *
- * Only http:// URLs. Errors that happen before an HTTP status exists
+ * https: TLS 1.2 or 1.3; the server's certificate verified against the
+ * system's CA store (or tls_cacert) with its host name or IP address
+ * checked, or, with tls_pin, by its SHA-256 fingerprint alone (what a
+ * self-signed sfaasd prints at start). Redirects are never followed.
+ *
+ * Errors that happen before an HTTP status exists
  * (connection refused, timeout, an address refused by addr_ok, a broken or
  * non-HTTP answer) come back as -errno plus a human message in err; any
  * HTTP status, 4xx and 5xx included, is a success of httpc_do() and left to
@@ -25,7 +30,7 @@
 /* One request. Borrowed pointers only; zero-initialise and fill. */
 struct httpc_request {
         const char *method;         /* "GET", "POST", ... */
-        const char *url;            /* absolute "http://host[:port]/target" */
+        const char *url;            /* absolute "http[s]://host[:port]/target" */
         const char *peer;           /* who is called, in messages: "gateway http://h:8080" */
         const char *timeout_hint;   /* appended to the timeout message, e.g. " (see --timeout)"; may be NULL */
         const char *user;           /* Basic user; NULL: "admin" */
@@ -51,6 +56,9 @@ struct httpc_request {
          * every address. */
         bool (*addr_ok)(const struct sockaddr *sa, socklen_t len, void *data);
         void *addr_data;
+        const char *cacert;         /* https: trust these CA certificates (PEM file) instead of the system's */
+        const char *tls_pin;        /* https: trust exactly the certificate with this SHA-256 fingerprint
+                                     * ("AB:CD:..."), whoever signed it, whatever name it has */
 };
 
 struct httpc_response {
@@ -71,10 +79,12 @@ struct httpc_response {
 int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct sf_err *err);
 void httpc_response_release(struct httpc_response *r);
 
-/* Whether url is an absolute http:// URL that httpc_do() can send: no
- * userinfo, a numeric port, a target of visible ASCII. -EPROTONOSUPPORT for
- * https://, -EINVAL otherwise; the reason in err. */
+/* Whether url is an absolute http:// or https:// URL that httpc_do() can
+ * send: no userinfo, a numeric port, a target of visible ASCII. -EINVAL
+ * otherwise; the reason in err. */
 int httpc_url_check(const char *url, struct sf_err *err);
+/* Whether pin is a SHA-256 fingerprint as tls_pin takes it: 0 or -EINVAL. */
+int httpc_pin_check(const char *pin);
 /* Who receives requests sent to url: "host:port" (lower case, the port
  * explicit, an IPv6 literal without brackets), for per-receiver limits.
  * -EINVAL when url is bad, -ENOBUFS when buf is too small. */

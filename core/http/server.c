@@ -18,9 +18,24 @@
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/http/peers.h"
+#include "core/http/tls.h"
+
+#include <openssl/err.h>
+
+#define HTTP_MAX_LISTENERS 4
+
+/* A listening socket: plain HTTP, or TLS with the server's context. */
+struct http_listener {
+        uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */
+        struct http_server *server;
+        bool tls;
+        bool open;                  /* initialised, not yet closed */
+};
 
 struct http_server {
-        uv_tcp_t tcp;               /* embedded: the server is freed after its close cb */
+        struct http_listener lst[HTTP_MAX_LISTENERS];
+        size_t n_lst;
+        size_t lst_open;            /* listeners whose close callback has not run */
         uv_loop_t *loop;
         struct http_limits limits;
         http_head_cb on_head;
@@ -34,15 +49,23 @@ struct http_server {
         struct http_clients *clients; /* connections per client address */
         bool listening;
         bool shutting_down;
-        bool tcp_closed;
         void (*shutdown_cb)(struct http_server *s);
         void (*on_response)(struct http_request *req, int status);
         void (*on_free)(struct http_request *req);
         llhttp_settings_t settings;
+        /* TLS (core/http/tls.h): the context of the TLS listeners; the
+         * connections whose decrypted bytes wait for them to read again
+         * (tls_drain, worked from tls_idle on the next loop turn). */
+        struct http_tls *tls;
+        uv_idle_t tls_idle;
+        bool tls_idle_open;
+        struct http_conn *tls_drain;
         /* One read buffer for every connection: libuv reads a stream and calls
          * its read callback before it reads another, and everything kept from
-         * a read is copied (request fields, pending bytes). */
+         * a read is copied (request fields, pending bytes). TLS connections
+         * decrypt into tlsbuf the same way. */
         char rbuf[65536];
+        char tlsbuf[16384];
 };
 
 enum header_state { HS_NONE, HS_FIELD, HS_VALUE };
@@ -71,9 +94,22 @@ struct http_conn {
         bool idle;                   /* on the server's idle list */
         bool begun;                  /* has begun a request: kept alive, not new */
         bool counted;                /* counted in server->clients under client */
+        bool body_paused;            /* the handler paused the body (back-pressure) */
+        uint64_t body_start_ns;      /* the head was complete */
+        uint64_t body_bytes;         /* of the request being received */
+        uint64_t paused_at_ns;       /* body_paused since */
+        uint64_t paused_ns;          /* the body was paused this long, in all */
+        uint64_t idle_since_ns;      /* on the idle list since */
         struct list_node idle_node;  /* in the server's idle list while idle */
         struct http_client_key client;
         char remote[HTTP_REMOTE_MAX];
+        /* TLS: OpenSSL between the socket and llhttp through two memory
+         * BIOs (rbio: bytes read from the socket; wbio: bytes for it). */
+        SSL *ssl;
+        BIO *rbio, *wbio;
+        bool tls_up;                 /* handshake done */
+        bool tls_sched;              /* on the server's tls_drain list */
+        struct http_conn *tls_next;
 };
 
 struct write_ctx {
@@ -87,11 +123,14 @@ struct write_ctx {
 };
 
 static void conn_close(struct http_conn *c);
+static void conn_tls_unschedule(struct http_conn *c);
+static int conn_write(struct http_conn *c, struct write_ctx *wc);
 static void on_timer(uv_timer_t *t);
 static void conn_process(struct http_conn *c, const char *data, size_t len);
 static void conn_fail(struct http_conn *c, int status, const char *msg);
 static void conn_idle_end(struct http_conn *c);
 static void conn_too_large(struct http_conn *c, bool streamed);
+static void body_timer_arm(struct http_conn *c);
 
 const char *http_status_text(int status)
 {
@@ -172,6 +211,60 @@ static struct http_conn *conn_of(llhttp_t *p)
         return p->data;
 }
 
+/* The body of a request read into memory (not streamed to a file or a
+ * handler): request_timeout covers it. */
+static bool body_in_memory(const struct http_request *req)
+{
+        return !req->body_streamed && req->body_fd < 0;
+}
+
+/* The body's minimum-rate deadline (see server.h): body_timeout after the
+ * head, one second more per body_min_rate bytes, paused time not counted. */
+static uint64_t body_rate_deadline(const struct http_conn *c)
+{
+        const struct http_limits *l = &c->server->limits;
+        unsigned __int128 allowance = (unsigned __int128) c->body_bytes * 1000000000u / l->body_min_rate;
+        uint64_t d = c->body_start_ns + c->paused_ns + l->body_timeout_ms * 1000000;
+
+        return allowance > UINT64_MAX - d ? UINT64_MAX : d + (uint64_t) allowance;
+}
+
+/* Which body deadline comes first, as an absolute time; *ret_why names it
+ * for the 408. */
+static uint64_t body_deadline(const struct http_conn *c, uint64_t now, const char **ret_why)
+{
+        const struct http_limits *l = &c->server->limits;
+        uint64_t d = now + l->idle_timeout_ms * 1000000, r = body_rate_deadline(c);
+        const char *why = "request body not received in time: it paused longer than the idle timeout";
+
+        if (r < d) {
+                d = r;
+                why = "request body not received in time: it arrives slower than the minimum rate";
+        }
+        if (c->req && body_in_memory(c->req) && c->req->start_ns + l->request_timeout_ms * 1000000 < d) {
+                d = c->req->start_ns + l->request_timeout_ms * 1000000;
+                why = "request not received in time: head and body took longer than the request timeout";
+        }
+        *ret_why = why;
+        return d;
+}
+
+/* (Re)arm the timer for the body phase: never from the timer's own
+ * callback, so a deadline already past may be armed at 0 ms here. While
+ * the handler holds the body paused, no deadline runs. */
+static void body_timer_arm(struct http_conn *c)
+{
+        const char *why;
+        uint64_t now = now_ns(), d;
+
+        if (c->body_paused) {
+                (void) uv_timer_stop(&c->timer);
+                return;
+        }
+        d = body_deadline(c, now, &why);
+        (void) uv_timer_start(&c->timer, on_timer, d > now ? (d - now + 999999) / 1000000 : 0, 0);
+}
+
 static int on_message_begin(llhttp_t *p)
 {
         struct http_conn *c = conn_of(p);
@@ -183,12 +276,16 @@ static int on_message_begin(llhttp_t *p)
         req->conn = c;
         req->start_ns = now_ns();
         memcpy(req->remote, c->remote, sizeof req->remote);
+        req->client = c->client;
         conn_idle_end(c);
         c->begun = true;
         c->req = req;
         c->hstate = HS_NONE;
         c->header_bytes = 0;
         c->url_len = 0;
+        c->body_bytes = 0;
+        c->paused_ns = 0;
+        c->body_paused = false;
         c->in_header_phase = true;
         /* The whole head must arrive within the header timeout (slowloris):
          * an absolute deadline, not re-armed by each byte. */
@@ -348,11 +445,22 @@ static int on_headers_complete(llhttp_t *p)
         expect = http_request_header(req, "Expect");
         if (expect && strcasecmp(expect, "100-continue") == 0) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                uv_buf_t b = uv_buf_init((char *) cont, sizeof cont - 1);
-                (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+                if (c->ssl) {
+                        struct write_ctx *wc = malloc(sizeof *wc + sizeof cont - 1);
+                        if (!wc)
+                                return -1;
+                        *wc = (struct write_ctx) { .conn = c, .len = sizeof cont - 1 };
+                        memcpy(wc->buf, cont, sizeof cont - 1);
+                        if (conn_write(c, wc) < 0)
+                                return -1;
+                } else {
+                        uv_buf_t b = uv_buf_init((char *) cont, sizeof cont - 1);
+                        (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+                }
         }
-        /* Body phase: inactivity timeout instead of the header deadline. */
-        (void) uv_timer_start(&c->timer, on_timer, c->server->limits.idle_timeout_ms, 0);
+        /* Body phase: its deadlines instead of the header deadline. */
+        c->body_start_ns = now_ns();
+        body_timer_arm(c);
         return 0;
 }
 
@@ -374,6 +482,7 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
 
         if (!req)
                 return -1; /* answered and detached mid-body: stop here */
+        c->body_bytes += n;
         if (req->body_streamed) {
                 uint64_t nl;
                 if (__builtin_add_overflow(req->body_file_len, (uint64_t) n, &nl) ||
@@ -438,7 +547,7 @@ static void conn_free_if_closed(uv_handle_t *h)
 
 static void server_maybe_done(struct http_server *s)
 {
-        if (s->shutting_down && s->n_conns == 0 && s->tcp_closed && s->shutdown_cb) {
+        if (s->shutting_down && s->n_conns == 0 && s->lst_open == 0 && s->shutdown_cb) {
                 void (*cb)(struct http_server *) = s->shutdown_cb;
                 s->shutdown_cb = NULL;
                 cb(s);
@@ -480,6 +589,22 @@ static void conn_close(struct http_conn *c)
         }
         list_del(&c->node);
         s->n_conns--;
+        if (c->ssl) {
+                conn_tls_unschedule(c);
+                if (c->tls_up && SSL_shutdown(c->ssl) >= 0) {
+                        /* close_notify, best effort: never queued behind anything */
+                        char alert[256];
+                        int n = BIO_read(c->wbio, alert, sizeof alert);
+                        if (n > 0 && uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0) {
+                                uv_buf_t b = uv_buf_init(alert, (unsigned) n);
+                                (void) uv_try_write((uv_stream_t *) &c->tcp, &b, 1);
+                        }
+                }
+                ERR_clear_error();
+                SSL_free(c->ssl); /* and its BIOs */
+                c->ssl = NULL;
+                c->rbio = c->wbio = NULL;
+        }
         uv_close((uv_handle_t *) &c->tcp, conn_free_if_closed);
         uv_close((uv_handle_t *) &c->timer, conn_free_if_closed);
         server_maybe_done(s);
@@ -495,10 +620,23 @@ static void on_timer(uv_timer_t *t)
                 response_done(c, 0, c->done_close);
                 return;
         }
-        if (c->req && !c->active)
-                conn_fail(c, 408, "request not received in time");
-        else if (!c->active)
+        if (c->req && !c->active) {
+                const char *why = "request not received in time";
+                uint64_t now = now_ns();
+                if (!c->in_header_phase) {
+                        /* A read may have moved the deadline since the timer
+                         * was armed (the loop's clock is coarser): only a
+                         * deadline that has passed fails the request. */
+                        uint64_t d = body_deadline(c, now, &why);
+                        if (d > now + 1000000) {
+                                (void) uv_timer_start(&c->timer, on_timer, (d - now) / 1000000, 0);
+                                return;
+                        }
+                }
+                conn_fail(c, 408, why);
+        } else if (!c->active) {
                 conn_close(c);
+        }
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -519,11 +657,15 @@ static void conn_stop_reading(struct http_conn *c)
 
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
+static void conn_tls_schedule(struct http_conn *c);
+
 static void conn_start_reading(struct http_conn *c)
 {
         if (!c->reading && !c->closing) {
                 if (uv_read_start((uv_stream_t *) &c->tcp, alloc_cb, on_read) == 0)
                         c->reading = true;
+                if (c->reading && c->ssl)
+                        conn_tls_schedule(c); /* what OpenSSL kept while we did not read */
         }
 }
 
@@ -539,6 +681,7 @@ static void conn_idle_begin(struct http_conn *c)
         if (c->idle || c->closing)
                 return;
         c->idle = true;
+        c->idle_since_ns = now_ns();
         list_add_tail(&s->idle, &c->idle_node);
         (void) uv_timer_start(&c->timer, on_timer, c->begun ? l->idle_timeout_ms : l->first_byte_timeout_ms, 0);
 }
@@ -562,9 +705,9 @@ static void arm_timer(struct http_conn *c)
                 return;
         }
         /* Header phase: the absolute deadline set at its start stands. Body
-         * phase: an inactivity timeout, re-armed by each read. */
+         * phase: its deadlines, moved by each read (server.h). */
         if (!c->in_header_phase)
-                (void) uv_timer_start(&c->timer, on_timer, c->server->limits.idle_timeout_ms, 0);
+                body_timer_arm(c);
 }
 
 /* Feed bytes to the parser; dispatch a completed request. */
@@ -631,9 +774,10 @@ static void conn_process(struct http_conn *c, const char *data, size_t len)
         arm_timer(c);
 }
 
-static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+/* What a connection received: plaintext bytes (nread > 0), or the end of
+ * its stream or an error (nread < 0). */
+static void conn_on_data(struct http_conn *c, ssize_t nread, const char *data)
 {
-        struct http_conn *c = stream->data;
         /* Between an answer and the next request the parser is paused: what
          * arrives waits in pending like during the answer. */
         if (c->active || llhttp_get_errno(&c->parser) == HPE_PAUSED) {
@@ -642,7 +786,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                  * that the client left; a pipelined next request waits
                  * (bounded) in pending. A half-close before a plain answer
                  * still gets the answer. */
-                if (nread == UV_EOF && !(c->active && c->active->streaming)) {
+                if (nread == UV_EOF && c->active && c->active->abort_on_eof && c->active->held &&
+                    !c->active->responded) {
+                        conn_close(c); /* the handler learns it in on_abort */
+                } else if (nread == UV_EOF && !(c->active && c->active->streaming)) {
                         conn_stop_reading(c);
                         c->close_after_write = true;
                 } else if (nread < 0) {
@@ -653,7 +800,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                             !(np = realloc(c->pending, c->pending_len + (size_t) nread))) {
                                 conn_stop_reading(c);
                         } else {
-                                memcpy(np + c->pending_len, buf->base, (size_t) nread);
+                                memcpy(np + c->pending_len, data, (size_t) nread);
                                 c->pending = np;
                                 c->pending_len += (size_t) nread;
                         }
@@ -669,8 +816,20 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
                         conn_close(c);
                 }
         } else if (nread > 0) {
-                conn_process(c, buf->base, (size_t) nread);
+                conn_process(c, data, (size_t) nread);
         }
+}
+
+static void conn_tls_read(struct http_conn *c, ssize_t nread, const char *data);
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+        struct http_conn *c = stream->data;
+
+        if (c->ssl)
+                conn_tls_read(c, nread, buf->base);
+        else
+                conn_on_data(c, nread, buf->base);
 }
 
 static void on_write(uv_write_t *w, int status)
@@ -731,7 +890,7 @@ static void response_done(struct http_conn *c, int status, bool close_after)
  * libuv's write queue, whose order it keeps. An answer written whole is
  * finished from the connection's timer on the next loop turn (never from
  * inside the handler that answered). */
-static int conn_write(struct http_conn *c, struct write_ctx *wc)
+static int conn_write_raw(struct http_conn *c, struct write_ctx *wc)
 {
         size_t off = 0;
         uv_buf_t b;
@@ -766,6 +925,189 @@ static int conn_write(struct http_conn *c, struct write_ctx *wc)
         return 0;
 }
 
+
+/* ---- TLS connections ---- */
+
+/* What OpenSSL wrote into the connection's wbio (handshake, records,
+ * alerts) goes to the socket, in order with everything else written. */
+static int tls_flush(struct http_conn *c)
+{
+        size_t n = BIO_ctrl_pending(c->wbio);
+        struct write_ctx *wc;
+
+        if (n == 0)
+                return 0;
+        wc = malloc(sizeof *wc + n);
+        if (!wc) {
+                conn_close(c);
+                return -ENOMEM;
+        }
+        if (BIO_read(c->wbio, wc->buf, (int) n) != (int) n) {
+                free(wc);
+                conn_close(c);
+                return -EIO;
+        }
+        wc->conn = c;
+        wc->req = NULL;
+        wc->close_after = false;
+        wc->final = false;
+        wc->len = n;
+        return conn_write_raw(c, wc);
+}
+
+/* Send wc (owned from here), encrypted on a TLS connection: the records go
+ * out as one write with wc's role (final, close_after, req). */
+static int conn_write(struct http_conn *c, struct write_ctx *wc)
+{
+        struct write_ctx *enc;
+        size_t n;
+        int r;
+
+        if (!c->ssl)
+                return conn_write_raw(c, wc);
+        if (!c->tls_up) {
+                free(wc); /* no HTTP before the handshake: nothing to say it with */
+                conn_close(c);
+                return -EPIPE;
+        }
+        /* Whatever OpenSSL has for the socket already goes first. */
+        r = tls_flush(c);
+        if (r < 0) {
+                free(wc);
+                return -EPIPE;
+        }
+        if (wc->len > 0 && SSL_write(c->ssl, wc->buf, (int) wc->len) <= 0) {
+                ERR_clear_error();
+                free(wc);
+                conn_close(c);
+                return -EPIPE;
+        }
+        n = BIO_ctrl_pending(c->wbio);
+        enc = malloc(sizeof *enc + n);
+        if (!enc || (n && BIO_read(c->wbio, enc->buf, (int) n) != (int) n)) {
+                free(enc);
+                free(wc);
+                conn_close(c);
+                return -ENOMEM;
+        }
+        enc->conn = c;
+        enc->req = wc->req;
+        enc->close_after = wc->close_after;
+        enc->final = wc->final;
+        enc->len = n;
+        free(wc);
+        return conn_write_raw(c, enc);
+}
+
+/* Decrypted bytes kept in OpenSSL (or ciphertext not yet decrypted) while
+ * the connection did not read: worked on the next loop turn once it reads
+ * again, since no socket read may come to wake it. */
+static void on_tls_idle(uv_idle_t *h);
+static void conn_tls_pump(struct http_conn *c);
+
+static void conn_tls_schedule(struct http_conn *c)
+{
+        struct http_server *s = c->server;
+
+        if (c->tls_sched || !c->ssl || !c->tls_up)
+                return;
+        if (!SSL_has_pending(c->ssl) && BIO_ctrl_pending(c->rbio) == 0)
+                return;
+        c->tls_sched = true;
+        c->tls_next = s->tls_drain;
+        s->tls_drain = c;
+        if (s->tls_idle_open)
+                (void) uv_idle_start(&s->tls_idle, on_tls_idle);
+}
+
+static void conn_tls_unschedule(struct http_conn *c)
+{
+        if (!c->tls_sched)
+                return;
+        for (struct http_conn **pp = &c->server->tls_drain; *pp; pp = &(*pp)->tls_next)
+                if (*pp == c) {
+                        *pp = c->tls_next;
+                        break;
+                }
+        c->tls_sched = false;
+        c->tls_next = NULL;
+}
+
+static void on_tls_idle(uv_idle_t *h)
+{
+        struct http_server *s = h->data;
+
+        (void) uv_idle_stop(h);
+        while (s->tls_drain) {
+                struct http_conn *c = s->tls_drain;
+                s->tls_drain = c->tls_next;
+                c->tls_sched = false;
+                c->tls_next = NULL;
+                if (!c->closing && c->reading)
+                        conn_tls_pump(c);
+        }
+}
+
+/* Handshake, then decrypt what is there and hand it on, as long as the
+ * connection reads (a paused body or a full pending buffer leave the rest
+ * in OpenSSL until conn_start_reading). */
+static void conn_tls_pump(struct http_conn *c)
+{
+        struct http_server *s = c->server;
+
+        if (!c->tls_up) {
+                int r = SSL_do_handshake(c->ssl);
+                if (tls_flush(c) < 0)
+                        return;
+                if (r != 1) {
+                        int e = SSL_get_error(c->ssl, r);
+                        if (e == SSL_ERROR_WANT_READ)
+                                return;
+                        log_debug("TLS handshake with %s failed: %s", c->remote,
+                                  ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(ERR_peek_last_error())
+                                                                                 : "connection closed");
+                        ERR_clear_error();
+                        conn_close(c);
+                        return;
+                }
+                c->tls_up = true;
+        }
+        while (!c->closing && c->reading) {
+                int n = SSL_read(c->ssl, s->tlsbuf, (int) sizeof s->tlsbuf), e;
+                if (n > 0) {
+                        conn_on_data(c, n, s->tlsbuf);
+                        continue;
+                }
+                e = SSL_get_error(c->ssl, n);
+                if (tls_flush(c) < 0)
+                        return;
+                if (e == SSL_ERROR_WANT_READ)
+                        break;
+                ERR_clear_error();
+                if (e == SSL_ERROR_ZERO_RETURN)
+                        conn_on_data(c, UV_EOF, NULL); /* close_notify: the end of its stream */
+                else
+                        conn_close(c);
+                return;
+        }
+        if (!c->closing)
+                (void) tls_flush(c);
+}
+
+static void conn_tls_read(struct http_conn *c, ssize_t nread, const char *data)
+{
+        if (nread < 0) {
+                conn_on_data(c, nread, NULL);
+                return;
+        }
+        if (nread == 0)
+                return;
+        if (BIO_write(c->rbio, data, (int) nread) != (int) nread) {
+                conn_close(c);
+                return;
+        }
+        conn_tls_pump(c);
+}
 
 void http_respond(struct http_request *req, int status, const char *content_type, const char *extra_headers,
                   const void *body, size_t body_len)
@@ -909,6 +1251,7 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
                 req->conn = c;
                 req->server = c->server;
                 memcpy(req->remote, c->remote, sizeof req->remote);
+        req->client = c->client;
                 c->req = req;
         }
         if (!req->method[0])
@@ -926,15 +1269,92 @@ static void conn_fail(struct http_conn *c, int status, const char *msg)
         http_respond_error(req, status, "%s", msg);
 }
 
-/* Make room in a full table: close the connection idle the longest. */
-static bool server_evict_idle(struct http_server *s)
+/* Bytes of its request received per second since it began (heads and
+ * bodies alike; time the handler paused the body not counted), over at
+ * least 100 ms: a request whose first segment just arrived is not judged
+ * on it. */
+static uint64_t conn_request_rate(const struct http_conn *c, uint64_t now)
 {
-        struct http_conn *c = list_first(&s->idle, struct http_conn, idle_node);
-        if (!c)
-                return false;
-        log_debug("closing idle connection from %s to make room for a new one", c->remote);
-        conn_close(c);
-        return true;
+        uint64_t age = now - c->req->start_ns - (c->body_paused ? now - c->paused_at_ns : 0) - c->paused_ns;
+
+        if (age < 100000000)
+                age = 100000000;
+        return (uint64_t) ((unsigned __int128) (c->header_bytes + c->body_bytes) * 1000000000u / age);
+}
+
+/* The slowest sender (server.h): a connection still receiving its request,
+ * not held by a handler, whose average rate is below body_min_rate; NULL
+ * when there is none. No minimum age: an attacker who reconnects at once
+ * whenever a connection is cut would otherwise keep every slot too young
+ * to be taken. A well-behaved client sends its head in one segment (it is
+ * no longer receiving when the next newcomer looks) or its body fast. */
+static struct http_conn *server_slowest_sender(struct http_server *s, const struct http_conn *newcomer,
+                                               uint64_t now, uint64_t *ret_rate)
+{
+        struct http_conn *slowest = NULL;
+        uint64_t slowest_rate = UINT64_MAX;
+
+        struct http_conn *c;
+
+        list_for_each_safe(c, &s->conns, node) {
+                uint64_t rate;
+                if (c == newcomer || c->closing || c->refused || c->close_after_write || c->active || !c->req ||
+                    c->req->held)
+                        continue;
+                rate = conn_request_rate(c, now);
+                if (rate < s->limits.body_min_rate && rate < slowest_rate) {
+                        slowest = c;
+                        slowest_rate = rate;
+                }
+        }
+        *ret_rate = slowest_rate;
+        return slowest;
+}
+
+/* The idle connection to close for newcomer, longest idle first, among
+ * those of client addresses holding at least as many connections as the
+ * newcomer's: an address that floods the table with new connections does
+ * not close another client's connection in the moment between its accept
+ * and its first bytes. */
+static struct http_conn *server_idle_victim(struct http_server *s, const struct http_conn *newcomer)
+{
+        size_t mine = http_clients_count(s->clients, &newcomer->client);
+        struct http_conn *c;
+
+        list_for_each_safe(c, &s->idle, idle_node)
+                if (http_clients_count(s->clients, &c->client) >= mine)
+                        return c;
+        return NULL;
+}
+
+/* Make room in a full table, in this order: the connection idle the
+ * longest if it has been idle a second or more; the slowest sender, which
+ * is answered 408; an idle connection of an address at least as busy as
+ * the newcomer's (server_idle_victim). */
+static bool server_make_room(struct http_server *s, const struct http_conn *newcomer)
+{
+        struct http_conn *idle = list_first(&s->idle, struct http_conn, idle_node), *slow;
+        uint64_t now = now_ns(), rate;
+
+        if (idle && now - idle->idle_since_ns >= 1000000000) {
+                log_debug("closing idle connection from %s to make room for a new one", idle->remote);
+                conn_close(idle);
+                return true;
+        }
+        slow = server_slowest_sender(s, newcomer, now, &rate);
+        if (slow) {
+                log_debug("connection table full: answering 408 to %s, which sends its request at %llu bytes/s",
+                          slow->remote, (unsigned long long) rate);
+                conn_fail(slow, 408, "request not received in time: too slow while the server is full");
+                return true;
+        }
+        idle = server_idle_victim(s, newcomer);
+        if (idle) {
+                log_debug("closing idle connection from %s to make room for a new one", idle->remote);
+                conn_close(idle);
+                return true;
+        }
+        return false;
 }
 
 /* "a.b.c.d:port" or "[v6]:port"; an IPv4-mapped peer as plain IPv4. */
@@ -962,7 +1382,8 @@ static void format_remote(const struct sockaddr_storage *ss, char *buf, size_t s
 
 static void on_connection(uv_stream_t *server, int status)
 {
-        struct http_server *s = server->data;
+        struct http_listener *lst = server->data;
+        struct http_server *s = lst->server;
         struct http_conn *c;
         struct sockaddr_storage ss;
         int len = sizeof ss;
@@ -1003,14 +1424,49 @@ static void on_connection(uv_stream_t *server, int status)
                 return;
         }
         c->counted = true;
+        if (lst->tls) {
+                /* Every TLS connection its own SSL on the current context
+                 * (a reload changes what the next ones get). */
+                c->ssl = SSL_new(http_tls_ctx(s->tls));
+                c->rbio = BIO_new(BIO_s_mem());
+                c->wbio = BIO_new(BIO_s_mem());
+                if (!c->ssl || !c->rbio || !c->wbio) {
+                        if (!c->ssl) {
+                                BIO_free(c->rbio);
+                                BIO_free(c->wbio);
+                                c->rbio = c->wbio = NULL;
+                        } else {
+                                if (c->rbio && c->wbio)
+                                        SSL_set_bio(c->ssl, c->rbio, c->wbio);
+                                else {
+                                        BIO_free(c->rbio);
+                                        BIO_free(c->wbio);
+                                        c->rbio = c->wbio = NULL;
+                                }
+                        }
+                        ERR_clear_error();
+                        conn_close(c);
+                        return;
+                }
+                SSL_set_bio(c->ssl, c->rbio, c->wbio); /* the SSL owns them now */
+                SSL_set_accept_state(c->ssl);
+        }
         /* A 4xx like every other limit: the client may retry shortly. Its
-         * own connections are its business: nobody is evicted for it. */
+         * own connections are its business: nobody is evicted for it. A TLS
+         * client is closed instead: there is no HTTP before a handshake,
+         * and a handshake for a refusal is work an attacker would choose. */
         if (n_client > s->limits.max_connections_per_client) {
-                conn_fail(c, 429, "too many connections from this address");
+                if (c->ssl)
+                        conn_close(c);
+                else
+                        conn_fail(c, 429, "too many connections from this address");
                 return;
         }
-        if (s->n_conns > s->limits.max_connections && !server_evict_idle(s)) {
-                conn_fail(c, 429, "too many connections");
+        if (s->n_conns > s->limits.max_connections && !server_make_room(s, c)) {
+                if (c->ssl)
+                        conn_close(c);
+                else
+                        conn_fail(c, 429, "too many connections");
                 return;
         }
         conn_idle_begin(c); /* the first-byte deadline */
@@ -1039,6 +1495,9 @@ int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head
         DEF(header_timeout_ms, 10000);
         DEF(idle_timeout_ms, 60000);
         DEF(first_byte_timeout_ms, 5000);
+        DEF(request_timeout_ms, 60000);
+        DEF(body_timeout_ms, 10000);
+        DEF(body_min_rate, 1024);
 #undef DEF
         r = http_clients_new(s->limits.max_connections, &s->clients);
         if (r < 0) {
@@ -1056,14 +1515,13 @@ int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head
         s->settings.on_headers_complete = on_headers_complete;
         s->settings.on_body = on_body;
         s->settings.on_message_complete = on_message_complete;
-        uv_tcp_init(loop, &s->tcp);
-        s->tcp.data = s;
         *ret = s;
         return 0;
 }
 
-int http_server_listen(struct http_server *s, const char *addr)
+static int server_listen(struct http_server *s, const char *addr, bool tls)
 {
+        struct http_listener *l;
         char host[128];
         const char *colon;
         uint64_t port;
@@ -1089,21 +1547,65 @@ int http_server_listen(struct http_server *s, const char *addr)
         if (uv_ip4_addr(host, (int) port, (struct sockaddr_in *) &ss) != 0 &&
             uv_ip6_addr(host, (int) port, (struct sockaddr_in6 *) &ss) != 0)
                 return -EINVAL;
-        r = uv_tcp_bind(&s->tcp, (struct sockaddr *) &ss, 0);
+        if (s->n_lst >= HTTP_MAX_LISTENERS || (tls && !s->tls))
+                return -EINVAL;
+        l = &s->lst[s->n_lst];
+        r = uv_tcp_init(s->loop, &l->tcp);
         if (r < 0)
                 return r;
-        r = uv_listen((uv_stream_t *) &s->tcp, 511, on_connection);
+        l->tcp.data = l;
+        l->server = s;
+        l->tls = tls;
+        l->open = true;
+        s->n_lst++;
+        s->lst_open++;
+        /* On failure the handle stays for http_server_shutdown() or the
+         * owner's uv_walk() to close. */
+        r = uv_tcp_bind(&l->tcp, (struct sockaddr *) &ss, 0);
+        if (r < 0)
+                return r;
+        r = uv_listen((uv_stream_t *) &l->tcp, 511, on_connection);
         if (r < 0)
                 return r;
         s->listening = true;
         return 0;
 }
 
+int http_server_listen(struct http_server *s, const char *addr)
+{
+        return server_listen(s, addr, false);
+}
+
+int http_server_listen_tls(struct http_server *s, const char *addr)
+{
+        return server_listen(s, addr, true);
+}
+
+int http_server_set_tls(struct http_server *s, struct http_tls *tls)
+{
+        if (!s->tls_idle_open) {
+                int r = uv_idle_init(s->loop, &s->tls_idle);
+                if (r < 0)
+                        return r;
+                s->tls_idle.data = s;
+                s->tls_idle_open = true;
+        }
+        s->tls = tls;
+        return 0;
+}
+
+
+
 int http_server_port(struct http_server *s)
+{
+        return http_server_port_of(s, 0);
+}
+
+int http_server_port_of(struct http_server *s, size_t i)
 {
         struct sockaddr_storage ss;
         int len = sizeof ss;
-        if (uv_tcp_getsockname(&s->tcp, (struct sockaddr *) &ss, &len) < 0)
+        if (i >= s->n_lst || uv_tcp_getsockname(&s->lst[i].tcp, (struct sockaddr *) &ss, &len) < 0)
                 return -EINVAL;
         if (ss.ss_family == AF_INET)
                 return ntohs(((struct sockaddr_in *) &ss)->sin_port);
@@ -1124,8 +1626,9 @@ size_t http_server_connections(const struct http_server *s) { return s->n_conns;
 
 static void on_server_closed(uv_handle_t *h)
 {
-        struct http_server *s = h->data;
-        s->tcp_closed = true;
+        struct http_listener *l = h->data;
+        struct http_server *s = l->server;
+        s->lst_open--;
         server_maybe_done(s);
 }
 
@@ -1136,7 +1639,15 @@ void http_server_shutdown(struct http_server *s, void (*cb)(struct http_server *
                 return;
         s->shutting_down = true;
         s->shutdown_cb = cb;
-        uv_close((uv_handle_t *) &s->tcp, on_server_closed);
+        for (size_t i = 0; i < s->n_lst; i++)
+                if (s->lst[i].open && !uv_is_closing((uv_handle_t *) &s->lst[i].tcp)) {
+                        s->lst[i].open = false;
+                        uv_close((uv_handle_t *) &s->lst[i].tcp, on_server_closed);
+                }
+        if (s->tls_idle_open) {
+                s->tls_idle_open = false;
+                uv_close((uv_handle_t *) &s->tls_idle, NULL);
+        }
         list_for_each_safe(c, &s->conns, node) {
                 if (!c->active)
                         conn_close(c); /* idle or mid-request: nothing acknowledged yet */
@@ -1256,7 +1767,7 @@ static int stream_queue(struct http_request *req, const char *prefix, size_t ple
                 return -EPIPE;
         if (size_add(plen, len, &total) < 0 || size_add(total, slen, &total) < 0)
                 return -ENOMEM;
-        if (total && uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0 && !c->done_pending) {
+        if (total && !c->ssl && uv_stream_get_write_queue_size((uv_stream_t *) &c->tcp) == 0 && !c->done_pending) {
                 /* Straight from the caller's buffers when the socket takes it
                  * all (the usual case): no copy at all. */
                 uv_buf_t bufs[3] = { uv_buf_init((char *) prefix, (unsigned) plen),
@@ -1374,15 +1885,28 @@ void http_stream_end(struct http_request *req)
 void http_request_pause_body(struct http_request *req)
 {
         struct http_conn *c = req->conn;
-        if (c && c->req == req)
+        if (c && c->req == req) {
                 conn_stop_reading(c);
+                if (!c->body_paused && !c->in_header_phase) {
+                        /* Our back-pressure: the client is not late meanwhile. */
+                        c->body_paused = true;
+                        c->paused_at_ns = now_ns();
+                        (void) uv_timer_stop(&c->timer);
+                }
+        }
 }
 
 void http_request_resume_body(struct http_request *req)
 {
         struct http_conn *c = req->conn;
-        if (c && c->req == req && !c->refused)
+        if (c && c->req == req && !c->refused) {
+                if (c->body_paused) {
+                        c->body_paused = false;
+                        c->paused_ns += now_ns() - c->paused_at_ns;
+                        body_timer_arm(c);
+                }
                 conn_start_reading(c);
+        }
 }
 
 bool http_request_keep_alive(const struct http_request *req)

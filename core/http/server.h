@@ -17,8 +17,20 @@
  *    drops its pointer there must release the request in it.
  *
  * Limits: header bytes and count -> 431, URL -> 414, body -> 413,
- * connections -> 429 (with Retry-After), header read timeout -> 408; each with a JSON body
- * {"error": "..."} and the connection closed afterwards.
+ * connections -> 429 (with Retry-After), a request not received in time ->
+ * 408; each with a JSON body {"error": "..."} and the connection closed
+ * afterwards.
+ *
+ * Deadlines of a request being received (all -> 408):
+ *  - its head within header_timeout of its first byte (slowloris);
+ *  - head and body together within request_timeout of its first byte, for
+ *    a body read into memory (streamed bodies, uploads to a file or to a
+ *    handler, may be large: the rate below bounds them);
+ *  - its body at a minimum average rate: by body_timeout after the head,
+ *    plus one second per body_min_rate bytes received (a body trickled in
+ *    a byte at a time is cut within about body_timeout); time the handler
+ *    itself paused the body (back-pressure) does not count;
+ *  - no pause longer than idle_timeout between two reads of its body.
  *
  * Connections (a full table must not lock clients out):
  *  - idle means no request in flight: never sent one yet, or kept alive
@@ -29,8 +41,12 @@
  *    (bytes that begin no request, like blank lines, do not extend them).
  *    Either closes silently.
  *  - when the table (max_connections) is full, a newcomer closes the
- *    longest idle connection to take its place; only a table full of busy
- *    connections answers 429.
+ *    longest idle connection to take its place; with none idle, the
+ *    connection still receiving its request at the lowest average rate
+ *    below body_min_rate (not yet taken by a handler) is answered 408 and
+ *    closed instead. Only a table full of
+ *    requests being answered, or received fast enough, answers 429: a
+ *    flood of slow senders cannot lock other clients out.
  *  - at most max_connections_per_client connections per client address
  *    (IPv4, IPv6; IPv4-mapped counts as IPv4), idle or busy; the next one
  *    is answered 429 with Retry-After and closed, without evicting anyone.
@@ -41,6 +57,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+
+#include "core/http/peers.h"
 
 struct http_server;
 struct http_conn;
@@ -61,6 +79,9 @@ struct http_limits {
         uint64_t header_timeout_ms;  /* default 10 s */
         uint64_t idle_timeout_ms;    /* keep-alive idle and body inactivity (default 60 s) */
         uint64_t first_byte_timeout_ms; /* a new connection's first request (default 5 s) */
+        uint64_t request_timeout_ms; /* head + in-memory body, from the first byte (default 60 s) */
+        uint64_t body_timeout_ms;    /* the body's allowance at a rate of zero (default 10 s) */
+        uint64_t body_min_rate;      /* bytes/s a body must average beyond that (default 1024) */
 };
 
 #define HTTP_REMOTE_MAX 64 /* "[v6 address]:port", NUL included */
@@ -87,6 +108,11 @@ struct http_request {
          * req->conn is already NULL; the handler still owns and must finish
          * the request (http_respond or http_stream_end frees it). */
         void (*on_abort)(struct http_request *req);
+        /* The client's end of stream (a FIN) while the request is held and
+         * not yet answered counts as the client going away (on_abort),
+         * not as a half-close that still waits for the answer: what
+         * nginx does for a proxied request. Set by the handler. */
+        bool abort_on_eof;
         /* Bodies streamed to the handler (the head callback returned 2):
          * on_body gets each piece as it arrives, on_body_end once after the
          * last. The handler may answer before the body has ended; the rest
@@ -102,6 +128,7 @@ struct http_request {
         bool raw_close;            /* ... and the connection closes after it */
         uint64_t start_ns;
         char remote[HTTP_REMOTE_MAX]; /* peer address */
+        struct http_client_key client; /* peer address as a key (peers.h) */
         void *data;                /* the handler's */
         void *app;                 /* the application's per-request state from the head callback on
                                     * (the API's route); free()d with the request */
@@ -124,10 +151,23 @@ typedef void (*http_request_cb)(struct http_request *req);
 
 int http_server_new(uv_loop_t *loop, const struct http_limits *limits, http_head_cb on_head,
                     http_request_cb on_request, void *data, struct http_server **ret);
-/* Bind and listen; addr "127.0.0.1:8080" or "[::1]:8080". */
+/* Bind and listen; addr "127.0.0.1:8080" or "[::1]:8080". Up to four
+ * listeners, plain or TLS, share the connection table and its limits. */
 int http_server_listen(struct http_server *s, const char *addr);
-/* The bound port (after listen, useful with port 0). */
+/* TLS (core/http/tls.h): the context the TLS listeners use, owned by the
+ * caller and alive until the server is freed (a reload swaps what it holds,
+ * the pointer stays); then listen with TLS. A TLS connection is the same
+ * HTTP/1.1 connection as a plain one (keep-alive, limits, deadlines; the
+ * handshake falls within first_byte_timeout), except that a connection
+ * refused at accept (429 per client or table full) is closed without an
+ * answer: no HTTP exists before a handshake. */
+struct http_tls;
+int http_server_set_tls(struct http_server *s, struct http_tls *tls);
+int http_server_listen_tls(struct http_server *s, const char *addr);
+/* The bound port of the first listener, or of listener i (in the order
+ * they were added), after listen (useful with port 0). */
 int http_server_port(struct http_server *s);
+int http_server_port_of(struct http_server *s, size_t i);
 void *http_server_data(struct http_server *s);
 /* Called once for every response the server starts (status known): handler
  * answers, protocol errors (400, 408, 413, 414, 429, 431) and streams. For

@@ -63,8 +63,8 @@ struct async_cb {
         struct async *q;
         struct async_receiver *rcv;
         struct store_async_call *call;
-        /* settings copied for the worker thread */
-        bool allow_loopback;
+        /* settings for the worker thread */
+        const struct egress_policy *egress;
         long timeout_ms;
         int cancel_fd;
         /* the outcome, written by the worker */
@@ -112,37 +112,29 @@ static void kick(struct async *q)
 
 /* ---- the callback address policy (runs on a worker thread) ---- */
 
+/* What the policy needs for one callback, and why it refused, if it did. */
+struct cb_policy {
+        const struct egress_policy *policy;
+        struct egress_host host;   /* the host's addresses, read for this callback */
+        char refused[160];         /* "10.1.2.3: a private address" */
+};
+
+/* The client asks before each connect(), on the address it is about to
+ * connect to (core/http/client.h): the policy of core/http/egress.h. */
 static bool addr_allowed(const struct sockaddr *sa, socklen_t len, void *data)
 {
-        const struct async_cb *cb = data;
+        struct cb_policy *cp = data;
+        const char *why = egress_refused(cp->policy, &cp->host, sa, len);
 
-        if (sa->sa_family == AF_INET && len >= (socklen_t) sizeof(struct sockaddr_in)) {
-                uint32_t a = ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr);
-                if ((a >> 24) == 127)
-                        return cb->allow_loopback;
-                if ((a >> 24) == 0 || (a >> 16) == 0xa9fe /* 169.254/16: link-local, metadata */ ||
-                    (a >> 28) == 0xe || a == 0xffffffffu || a == 0x64646464u /* Alibaba metadata 100.100.100.100 */)
-                        return false;
-                return true;
+        if (why && !cp->refused[0]) {
+                char ip[INET6_ADDRSTRLEN] = "?";
+                if (sa->sa_family == AF_INET)
+                        (void) inet_ntop(AF_INET, &((const struct sockaddr_in *) sa)->sin_addr, ip, sizeof ip);
+                else if (sa->sa_family == AF_INET6)
+                        (void) inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) sa)->sin6_addr, ip, sizeof ip);
+                (void) xsnprintf(cp->refused, sizeof cp->refused, "%s is %s", ip, why);
         }
-        if (sa->sa_family == AF_INET6 && len >= (socklen_t) sizeof(struct sockaddr_in6)) {
-                const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-                if (IN6_IS_ADDR_LOOPBACK(a))
-                        return cb->allow_loopback;
-                if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a)) {
-                        struct sockaddr_in v4 = { .sin_family = AF_INET };
-                        memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
-                        return addr_allowed((const struct sockaddr *) &v4, sizeof v4, data);
-                }
-                if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
-                    IN6_IS_ADDR_SITELOCAL(a))
-                        return false;
-                /* fd00:ec2::254, the AWS metadata address over IPv6 */
-                if (a->s6_addr[0] == 0xfd && a->s6_addr[1] == 0x00 && a->s6_addr[2] == 0x0e && a->s6_addr[3] == 0xc2)
-                        return false;
-                return true;
-        }
-        return false;
+        return why == NULL;
 }
 
 /* ---- callbacks ---- */
@@ -160,6 +152,18 @@ static void cb_send(struct async_cb *cb)
         struct httpc_response resp = {};
         struct sf_err err = {};
         _cleanup_free_ char *peer = xasprintf("callback receiver %s", c->callback_url);
+        struct cb_policy cp = { .policy = cb->egress };
+        int hr;
+
+        /* The host's addresses as they are now: one added since the last
+         * callback counts (egress.h). Unreadable: refuse rather than guess. */
+        hr = egress_host_read(&cp.host);
+        if (hr < 0) {
+                cb->r = -EACCES;
+                (void) xsnprintf(cb->error, sizeof cb->error, "cannot read this host's addresses: %s",
+                                 strerror(-hr));
+                return;
+        }
 
         json_object_foreach(rh, k, v) {
                 if (!json_is_string(v))
@@ -209,19 +213,27 @@ static void cb_send(struct async_cb *cb)
                                          .cancel_fd = cb->cancel_fd,
                                          .max_body = 64 << 10,
                                          .addr_ok = addr_allowed,
-                                         .addr_data = cb,
+                                         .addr_data = &cp,
                                  },
                                  &resp, &err);
                 if (cb->r >= 0)
                         cb->status = resp.status;
-                else
+                if (cb->r == -EACCES && cp.refused[0])
+                        (void) xsnprintf(cb->error, sizeof cb->error,
+                                         "cannot reach %s: %s, not allowed for callbacks (egress_allow opens it)",
+                                         peer, cp.refused);
+                else if (cb->r < 0)
                         (void) xsnprintf(cb->error, sizeof cb->error, "%s", err.msg[0] ? err.msg : strerror(-cb->r));
+                else if (cb->status >= 300 && cb->status < 400)
+                        (void) xsnprintf(cb->error, sizeof cb->error,
+                                         "answered %ld, a redirect: not followed (callbacks never are)", cb->status);
                 httpc_response_release(&resp);
         } else {
                 (void) xsnprintf(cb->error, sizeof cb->error, "out of memory");
         }
         for (size_t i = 0; i < n; i++)
                 free(owned[i]);
+        egress_host_release(&cp.host);
 }
 
 static void worker_main(void *arg)
@@ -336,7 +348,7 @@ static void cb_done(struct async_cb *cb)
                 next = time_unix_ns() + (int64_t) delay * 1000000000LL;
         }
         r = store_async_callback_update(sf->store, c->id, state, attempts, (int) cb->status,
-                                        cb->r < 0 ? cb->error : NULL, next, sf->cfg.async_result_bytes);
+                                        cb->r < 0 || cb->error[0] ? cb->error : NULL, next, sf->cfg.async_result_bytes);
         if (r < 0)
                 log_error_errno(r, "async call %s: cannot record its callback", c->id);
         if (cb->r == -ECANCELED)
@@ -452,7 +464,7 @@ static void start_callbacks(struct async *q)
                 cb->q = q;
                 cb->rcv = rcv;
                 cb->call = *p;
-                cb->allow_loopback = sf->cfg.async_callback_allow_loopback;
+                cb->egress = &q->egress;
                 cb->timeout_ms = (long) sf->cfg.async_callback_timeout_ms;
                 cb->cancel_fd = q->workers->cancel_fd;
                 r = workers_submit(q->workers, cb);
@@ -620,12 +632,14 @@ static void start_call(struct async *q, struct async_slot *slot, struct store_as
                 .body = c->body,
                 .body_len = c->body_len,
                 .call_id = c->id,
+                /* bounded by async_concurrency and async_max_running */
+                .wait = true,
         };
         if (slot)
                 slot->running++;
         q->running++;
         /* run_done may run before this returns (an early failure). */
-        invoke_run(sf, c->function, c->namespace, &call, run_done, run);
+        (void) invoke_run(sf, c->function, c->namespace, &call, run_done, run);
 }
 
 static void schedule_calls(struct async *q)
@@ -733,6 +747,15 @@ int async_start(struct sfaasd *sf)
         int calls = 0, cbs = 0, r;
 
         q->sf = sf;
+        {
+                struct sf_err err = { 0 };
+                r = egress_policy_parse(sf->cfg.egress_allow, sf->cfg.async_callback_allow_loopback, &q->egress,
+                                        &err);
+                if (r < 0) {
+                        log_error("%s", err.msg[0] ? err.msg : strerror(-r));
+                        return r;
+                }
+        }
         r = store_async_recover(sf->store, &calls, &cbs);
         if (r < 0)
                 return log_error_errno(r, "cannot recover the async queue");
@@ -822,6 +845,7 @@ void async_close(struct sfaasd *sf)
                 q->receivers = rcv->next;
                 free(rcv);
         }
+        egress_policy_release(&q->egress);
 }
 
 unsigned async_busy(const struct sfaasd *sf)

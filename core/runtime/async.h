@@ -36,6 +36,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/http/egress.h"
+
 struct sfaasd;
 struct sf_err;
 struct store_async_call;
@@ -57,6 +59,9 @@ struct async {
         struct async_slot *slots;  /* per function: its calls running and waiting */
         struct async_receiver *receivers; /* per receiver: its callbacks in flight */
         struct async_workers *workers;    /* the callback senders */
+        /* Where callbacks may go (core/http/egress.h); read-only once
+         * started, so the senders' threads share it without a lock. */
+        struct egress_policy egress;
 };
 
 /* Start: calls left running or sending by a crash go back in line, then

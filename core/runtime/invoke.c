@@ -9,9 +9,17 @@
  * HTTP path on top of it and core/runtime/async.c the queued one, so both run a
  * call the same way.
  *
+ * Admission (core/runtime/admit.h): a call runs when its function has
+ * fewer than max-inflight sandboxes and a daemon-wide slot is free; else
+ * it waits its turn in the function's bounded queue (429 when full), and
+ * its struct invocation is the waiter. A queued call that is cancelled or
+ * caught by a shutdown is answered without a sandbox (499, 503).
+ *
  * Ownership: struct invocation embeds its libuv handles (pidfd poll, three
- * pipes, timer) and is freed only when the last of them has closed. The
- * call's body is borrowed and must stay alive until the callback has run.
+ * pipes, timer) and is freed only when the last of them has closed (a
+ * queued one, which has none, when it leaves the queue without running).
+ * Everything the call points to is borrowed and must stay alive until the
+ * callback has run.
  * The sandbox is reaped through its pidfd (no SIGCHLD) and freed, which
  * removes its cgroup, before the invocation is freed.
  */
@@ -28,18 +36,19 @@
 
 #include "core/base/buf.h"
 #include "core/base/cleanup.h"
+#include "core/base/list.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
-#include "core/base/list.h"
 #include "core/model/callid.h"
 #include "core/model/group.h"
 #include "core/model/recipe.h"
 #include "core/model/secret_files.h"
+#include "core/runtime/admit.h"
 #include "core/runtime/invoke.h"
-#include "core/runtime/tenants.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/tenants.h"
 #include "core/sfaasd.h"
 
 /* A function's stdout or stderr: what fits under the cap (buf.max) is
@@ -51,10 +60,10 @@ struct outbuf {
 
 /* Why the daemon killed a call's sandbox, if it did: the answer names it
  * (a SIGKILL alone could be any of these, or the OOM killer). */
-enum inv_kill { INV_KILL_NONE = 0, INV_KILL_TIMEOUT, INV_KILL_OUTPUT, INV_KILL_SHUTDOWN };
+enum inv_kill { INV_KILL_NONE = 0, INV_KILL_TIMEOUT, INV_KILL_OUTPUT, INV_KILL_SHUTDOWN, INV_KILL_ABORT };
 
 struct invocation {
-        struct list_node node;    /* in sf->invocations */
+        struct list_node node;       /* in sf->invocations */
         struct sfaasd *sf;
         invoke_done_fn done;         /* called once with the result */
         void *done_data;
@@ -75,9 +84,57 @@ struct invocation {
         char call_id[CALL_ID_MAX];
         char fail_msg[256];          /* why the call failed, for the function's log */
         char *content_type;
+        struct invoke_call call;     /* borrowed (invoke.h) */
+        struct admit_waiter waiter;  /* while queued */
+        bool queued;                 /* waiting for its turn: no sandbox, no handles */
+        bool slot;                   /* holds a daemon-wide sandbox slot */
+        bool fn_running;             /* counted in its function's running calls */
+        uint32_t max_inflight;       /* its function's limit when it was queued */
+        bool tenant_counted;         /* counted in its tenant's instances (core/runtime/tenants.h) */
 };
 
 static void inv_finish(struct invocation *inv);
+
+/* Give back what admission gave the call: its function's running count
+ * (waiters of the function may go) and its daemon-wide slot, once its
+ * sandbox is gone. */
+static void inv_release_slots(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+
+        if (inv->fn_running) {
+                struct admit_fn_counts *fc = admit_fn_get(sf, inv->ns, inv->name);
+                inv->fn_running = false;
+                if (fc && fc->running)
+                        fc->running--;
+                admit_fn_put(sf, inv->ns, inv->name);
+                admit_kick(sf);
+        }
+        if (inv->slot) {
+                inv->slot = false;
+                admit_release(sf);
+        }
+}
+
+static void inv_list_remove(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+
+        list_del(&inv->node);
+        sf->n_invocations--;
+        if (inv->tenant_counted) {
+                inv->tenant_counted = false;
+                tenants_instance_end(sf, inv->ns);
+        }
+}
+
+static void inv_list_add(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+
+        list_add_head(&sf->invocations, &inv->node);
+        sf->n_invocations++;
+}
 
 static void inv_handle_closed(uv_handle_t *h)
 {
@@ -85,8 +142,9 @@ static void inv_handle_closed(uv_handle_t *h)
         if (--inv->open_handles > 0)
                 return;
         sandbox_free(inv->sb);
+        inv_release_slots(inv);
         buf_release(&inv->obuf.b);
-        buf_release(&inv->ebuf.b);
+        free(inv->ebuf.b.p);
         free(inv->content_type);
         free(inv);
 }
@@ -97,15 +155,26 @@ static void inv_close_handle(struct invocation *inv, uv_handle_t *h)
                 uv_close(h, inv_handle_closed);
 }
 
+static void inv_dequeue_answer(struct invocation *inv, int status, const char *msg);
+
 static void inv_kill(struct invocation *inv, enum inv_kill why)
 {
+        if (inv->queued) {
+                /* Never ran: answered and freed here. */
+                if (why == INV_KILL_ABORT)
+                        inv_dequeue_answer(inv, 499, "the caller went away before the call could start");
+                else
+                        inv_dequeue_answer(inv, 503, "sfaasd is shutting down");
+                return;
+        }
         if (!inv->killed && !inv->exited) {
                 inv->killed = why;
                 (void) sandbox_kill(inv->sb);
         }
 }
 
-/* Append up to the cap; what does not fit sets overflow. */
+/* Append up to the cap; what does not fit sets overflow. The buffer grows
+ * geometrically and never beyond cap + 1 (for the terminating NUL). */
 static void outbuf_append(struct outbuf *o, const char *p, size_t n)
 {
         size_t room = o->b.max - o->b.len;
@@ -196,19 +265,14 @@ static void deliver(struct invocation *inv, int status, const char *content_type
 }
 
 /* A failure before any sandbox ran: {"error": msg} as http_respond_error(). */
-static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
-static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+static void fail_early_with(invoke_done_fn done, void *data, const char *call_id, int status,
+                            const char *extra_headers, const char *msg)
 {
-        char msg[1024];
         _cleanup_free_ char *body = NULL;
         json_t *o;
-        va_list ap;
-        struct invoke_result res = { .call_id = call_id, .content_type = "application/json" };
+        struct invoke_result res = { .call_id = call_id, .content_type = "application/json",
+                                     .extra_headers = extra_headers };
 
-        va_start(ap, fmt);
-        (void) vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
         o = json_pack("{s:s}", "error", msg);
         body = o ? json_dumps(o, JSON_COMPACT) : NULL;
         json_decref(o);
@@ -223,6 +287,42 @@ static void fail_early(invoke_done_fn done, void *data, const char *call_id, int
         res.body = body ? body : OOM_BODY;
         res.body_len = strlen(res.body);
         done(&res, data);
+}
+
+static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+static void fail_early(invoke_done_fn done, void *data, const char *call_id, int status, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        fail_early_with(done, data, call_id, status, NULL, msg);
+}
+
+/* A queued call leaves the queue without running: answered, counted in
+ * the metrics, freed. */
+static void inv_dequeue_answer(struct invocation *inv, int status, const char *msg)
+{
+        struct sfaasd *sf = inv->sf;
+        struct admit_fn_counts *fc = admit_fn_get(sf, inv->ns, inv->name);
+        invoke_done_fn done = inv->done;
+
+        admit_unwait(sf, &inv->waiter);
+        if (fc && fc->queued)
+                fc->queued--;
+        sf->admit->exec_queued--;
+        admit_fn_put(sf, inv->ns, inv->name);
+        inv->queued = false;
+        inv_list_remove(inv);
+        inv->done = NULL;
+        metrics_invocation_finished(sf->metrics, inv->name, inv->ns, status, (double) (now_ns() - inv->start_ns) / 1e9);
+        if (done)
+                fail_early(done, inv->done_data, inv->call_id, status, "%s", msg);
+        free(inv->content_type);
+        free(inv);
 }
 
 static void respond_failure(struct invocation *inv, int status, const char *error, double secs)
@@ -290,6 +390,12 @@ static void inv_finish(struct invocation *inv)
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' wrote more than %llu bytes of output",
                                  inv->name, inv->ns, (unsigned long long) inv->obuf.b.max);
                 respond_failure(inv, code, msg, secs);
+        } else if (inv->killed == INV_KILL_ABORT && WIFSIGNALED(inv->wait_status)) {
+                /* Nobody hears the answer; the status is for the metrics and the log. */
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s' was killed: the caller went away", inv->name,
+                                 inv->ns);
+                code = 499;
+                respond_failure(inv, code, msg, secs);
         } else if (inv->killed == INV_KILL_SHUTDOWN && WIFSIGNALED(inv->wait_status)) {
                 /* Not the function's fault: the daemon is going away. */
                 if (sf->grace_over)
@@ -318,9 +424,7 @@ static void inv_finish(struct invocation *inv)
         metrics_invocation_finished(sf->metrics, inv->name, inv->ns, code, secs);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
 
-        list_del(&inv->node);
-        sf->n_invocations--;
-        tenants_instance_end(sf, inv->ns);
+        inv_list_remove(inv);
 
         inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
         inv_close_handle(inv, (uv_handle_t *) &inv->out);
@@ -334,8 +438,13 @@ void invoke_kill_all(struct sfaasd *sf)
 {
         struct invocation *inv;
 
-        list_for_each_safe(inv, &sf->invocations, node)
+        list_for_each_safe(inv, &sf->invocations, node) /* a queued one is freed by inv_kill */
                 inv_kill(inv, INV_KILL_SHUTDOWN);
+}
+
+void invoke_cancel(struct invocation *inv)
+{
+        inv_kill(inv, INV_KILL_ABORT);
 }
 
 /* ---- building the sandbox spec ---- */
@@ -396,35 +505,23 @@ static const char *call_header(const struct invoke_call *call, const char *name)
         return NULL;
 }
 
-/* A new invocation of the call: its call id (the call's, the caller's
- * X-Call-Id when valid, else a new one), content type and output caps.
- * NULL on -ENOMEM. */
-static struct invocation *inv_new(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
-                                  uint64_t t0)
+/* Its function's limits for exec calls: annotations com.sfaasd.max-inflight
+ * and com.sfaasd.queue-max, else the configuration's (0 in an annotation:
+ * the configured default). */
+static void exec_limits(const struct sfaasd *sf, const struct fn_recipe *rc, uint32_t *ret_inflight,
+                        uint32_t *ret_queue)
 {
-        struct invocation *inv = calloc(1, sizeof *inv);
-        const char *callid = call_header(call, "X-Call-Id"), *ctype = call_header(call, "Content-Type");
+        const char *s;
+        uint64_t n;
 
-        if (!inv)
-                return NULL;
-        inv->sf = sf;
-        inv->start_ns = t0;
-        (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
-        (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
-        if (call->call_id && call_id_valid(call->call_id))
-                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", call->call_id);
-        else if (callid && call_id_valid(callid))
-                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", callid);
-        else
-                call_id_make(inv->call_id);
-        inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
-        if (!inv->content_type) {
-                free(inv);
-                return NULL;
-        }
-        inv->obuf.b.max = sf->cfg.max_output_bytes;
-        inv->ebuf.b.max = sf->cfg.max_stderr_bytes;
-        return inv;
+        *ret_inflight = (uint32_t) sf->cfg.exec_max_inflight;
+        *ret_queue = (uint32_t) sf->cfg.exec_queue_max;
+        s = fn_recipe_meta(rc, "com.sfaasd.max-inflight");
+        if (s && parse_u64(s, &n) >= 0 && n > 0 && n <= UINT32_MAX)
+                *ret_inflight = (uint32_t) n;
+        s = fn_recipe_meta(rc, "com.sfaasd.queue-max");
+        if (s && parse_u64(s, &n) >= 0 && n <= UINT32_MAX)
+                *ret_queue = (uint32_t) n;
 }
 
 /* The environment of the call: the function's (PATH, image Env, envVars,
@@ -489,16 +586,14 @@ static void call_spec(const struct fn_recipe *rc, const char *name, const char *
         sp->net = SANDBOX_NET_NONE;
 }
 
-/* The sandbox runs: the invocation takes its pipes (in[1], out[0], err[0])
- * and its exit, starts its timeout, writes the body to its stdin, and from
+/* The sandbox runs: the invocation takes its pipes (in, out, err: our
+ * ends), its exit and its timeout, writes the body to its stdin, and from
  * here on delivers the result itself. */
-static void inv_hand_off(struct invocation *inv, int in, int out, int err, const struct invoke_call *call,
-                         invoke_done_fn done, void *data)
+static void inv_io_start(struct invocation *inv, int in, int out, int err)
 {
         struct sfaasd *sf = inv->sf;
+        const struct invoke_call *call = &inv->call;
 
-        inv->done = done;
-        inv->done_data = data;
         uv_pipe_init(&sf->loop, &inv->in, 0);
         uv_pipe_init(&sf->loop, &inv->out, 0);
         uv_pipe_init(&sf->loop, &inv->err, 0);
@@ -514,8 +609,6 @@ static void inv_hand_off(struct invocation *inv, int in, int out, int err, const
         (void) uv_pipe_open(&inv->out, out);
         (void) uv_pipe_open(&inv->err, err);
         inv->in_open = true;
-        list_add_head(&sf->invocations, &inv->node);
-        sf->n_invocations++;
         (void) uv_read_start((uv_stream_t *) &inv->out, alloc_cb, on_out);
         (void) uv_read_start((uv_stream_t *) &inv->err, alloc_cb, on_out);
         if (inv->timeout_ms) {
@@ -535,84 +628,178 @@ static void inv_hand_off(struct invocation *inv, int in, int out, int err, const
         }
 }
 
-/* An answer given before the sandbox ran (every one is a 500 unless said). */
-#define FAIL(status, ...) fail_early(done, data, call->call_id, status, __VA_ARGS__)
+static bool inv_start(struct invocation *inv);
 
-void invoke_run(struct sfaasd *sf, const char *name_arg, const char *ns_arg, const struct invoke_call *call,
-                invoke_done_fn done, void *data)
+/* A queued call's turn may have come (admit.h): its function below its
+ * limit and a daemon-wide slot free. */
+static bool inv_ready(struct admit_waiter *w)
 {
-        /* Copies: an early answer frees the request, and with it what the
-         * caller's pointers may point into (the route's name and namespace). */
-        char name[FN_NAME_MAX], ns[FN_NAME_MAX];
+        struct invocation *inv = (struct invocation *) ((char *) w - offsetof(struct invocation, waiter));
+        struct sfaasd *sf = inv->sf;
+        struct admit_fn_counts *fc = admit_fn_get(sf, inv->ns, inv->name);
+
+        if (!fc || fc->running >= inv->max_inflight || !admit_take_waiting(sf))
+                return false;
+        if (fc->queued)
+                fc->queued--;
+        sf->admit->exec_queued--;
+        fc->running++;
+        inv->queued = false;
+        inv->slot = inv->fn_running = true;
+        (void) inv_start(inv);
+        return true;
+}
+
+struct invocation *invoke_run(struct sfaasd *sf, const char *name, const char *ns, const struct invoke_call *call,
+                              invoke_done_fn done, void *data)
+{
+        struct pool *pool;
+        const struct fn_recipe *rc;
+        struct sf_err err = { 0 };
+        struct invocation *inv;
+        struct admit_fn_counts *fc;
+        const char *ctype, *callid;
+        uint32_t queue_max;
+        uint64_t t0 = now_ns();
+        int status;
+
+        if (sf->stopping) {
+                fail_early(done, data, call->call_id, 503, "sfaasd is shutting down");
+                return NULL;
+        }
+        /* The function as its pool keeps it (read once, reread on every
+         * deploy): store, image config, command, environment, limits, user. */
+        pool = pool_get(sf, ns, name, &status, &err);
+        if (!pool) {
+                if (status != 404) {
+                        metrics_invocation_started(sf->metrics, name, ns);
+                        metrics_invocation_finished(sf->metrics, name, ns, status, (double) (now_ns() - t0) / 1e9);
+                }
+                fail_early(done, data, call->call_id, status, "%s", err.msg);
+                return NULL;
+        }
+        rc = pool_recipe(pool);
+        metrics_invocation_started(sf->metrics, name, ns);
+        inv = calloc(1, sizeof *inv);
+        if (!inv) {
+                metrics_invocation_finished(sf->metrics, name, ns, 500, (double) (now_ns() - t0) / 1e9);
+                fail_early(done, data, call->call_id, 500, "out of memory");
+                return NULL;
+        }
+        inv->sf = sf;
+        inv->start_ns = t0;
+        inv->call = *call;
+        inv->done = done;
+        inv->done_data = data;
+        inv->waiter.ready = inv_ready;
+        (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
+        (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
+        callid = call_header(call, "X-Call-Id");
+        if (call->call_id && call_id_valid(call->call_id))
+                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", call->call_id);
+        else if (callid && call_id_valid(callid))
+                (void) xsnprintf(inv->call_id, sizeof inv->call_id, "%s", callid);
+        else
+                call_id_make(inv->call_id);
+        ctype = call_header(call, "Content-Type");
+        inv->content_type = strdup(ctype && *ctype && !strpbrk(ctype, "\r\n") ? ctype : "text/plain");
+        exec_limits(sf, rc, &inv->max_inflight, &queue_max);
+        fc = admit_fn_get(sf, ns, name);
+        if (!inv->content_type || !fc) {
+                free(inv->content_type);
+                free(inv);
+                metrics_invocation_finished(sf->metrics, name, ns, 500, (double) (now_ns() - t0) / 1e9);
+                fail_early(done, data, call->call_id, 500, "out of memory");
+                return NULL;
+        }
+        inv_list_add(inv);
+        if (fc->running < inv->max_inflight && admit_take(sf)) {
+                fc->running++;
+                inv->slot = inv->fn_running = true;
+                return inv_start(inv) ? inv : NULL;
+        }
+        if (!call->wait && fc->queued >= queue_max) {
+                char msg[256];
+                sf->admit->refused++;
+                (void) xsnprintf(msg, sizeof msg,
+                                 "function '%s.%s' is busy: %u call(s) running and %u waiting, try again later",
+                                 name, ns, fc->running, fc->queued);
+                admit_fn_put(sf, ns, name);
+                inv_list_remove(inv);
+                metrics_invocation_finished(sf->metrics, name, ns, 429, (double) (now_ns() - t0) / 1e9);
+                fail_early_with(done, data, inv->call_id, 429, "Retry-After: 1\r\n", msg);
+                free(inv->content_type);
+                free(inv);
+                return NULL;
+        }
+        fc->queued++;
+        sf->admit->exec_queued++;
+        inv->queued = true;
+        admit_wait(sf, &inv->waiter);
+        return inv;
+}
+
+/* Start a call that was admitted (it holds its slots): build the spec,
+ * spawn, hand the result to the loop's callbacks. False when it failed at
+ * once: answered, its slots given back, freed. */
+static bool inv_start(struct invocation *inv)
+{
+        struct sfaasd *sf = inv->sf;
+        const struct invoke_call *call = &inv->call;
+        const char *name = inv->name, *ns = inv->ns;
         struct pool *pool;
         const struct fn_recipe *rc;
         struct svec env = { 0 };
         struct sandbox_spec sp = { 0 };
         struct sf_err err = { 0 };
         struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
-        struct invocation *inv = NULL;
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        char group[FN_GROUP_MAX];
-        int r, status;
-        /* metrics: an answer given here, before the sandbox ran, is counted
-         * at `out` with fail_status (every early answer below is a 500
-         * except where fail_status is set); handed_off when inv answers. */
-        uint64_t t0 = now_ns();
-        int fail_status = 500;
-        bool handed_off = false, started = false;
-        /* name and ns may live in the request, which an early answer
-         * (FAIL) frees: the metrics at `out` read these copies. */
+        char group[FN_GROUP_MAX], msg[1024];
+        int r, status, fail_status = 500;
 
-        (void) xsnprintf(name, sizeof name, "%s", name_arg);
-        (void) xsnprintf(ns, sizeof ns, "%s", ns_arg);
         secret_files_init(&secrets);
-        if (sf->stopping) {
-                FAIL(503, "sfaasd is shutting down");
-                return;
-        }
-        /* The function as its pool keeps it (read once, reread on every
-         * deploy): store, image config, command, environment, limits, user. */
+        msg[0] = '\0';
+        /* Read again: a queued call may find its function changed or gone. */
         pool = pool_get(sf, ns, name, &status, &err);
         if (!pool) {
-                if (status != 404)
-                        metrics_invocation_started(sf->metrics, name, ns);
-                started = status != 404;
-                FAIL(status, "%s", err.msg);
-                goto out;
+                fail_status = status;
+                (void) xsnprintf(msg, sizeof msg, "%s", err.msg);
+                goto fail;
         }
         rc = pool_recipe(pool);
-        metrics_invocation_started(sf->metrics, name, ns);
-        started = true;
         if (rc->has_fprocess && rc->exec_argv.n == 0) {
-                FAIL(500, "function '%s.%s': envProcess is empty", name, ns);
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s': envProcess is empty", name, ns);
+                goto fail;
         }
         if (rc->exec_argv.n == 0) {
-                FAIL(500, "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name, ns);
-                goto out;
+                (void) xsnprintf(msg, sizeof msg,
+                                 "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name,
+                                 ns);
+                goto fail;
         }
-        inv = inv_new(sf, name, ns, call, t0);
-        if (!inv || call_env(rc, call, inv->call_id, &env) < 0) {
-                FAIL(500, "out of memory");
-                goto out;
-        }
+        inv->obuf.b.max = sf->cfg.max_output_bytes;
+        inv->ebuf.b.max = sf->cfg.max_stderr_bytes;
+
+        if (call_env(rc, call, inv->call_id, &env) < 0)
+                goto oom;
         call_spec(rc, name, ns, env.v, group, &sp);
         inv->timeout_ms = sp.limits.timeout_ms;
-        /* Secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
-         * into a private tmpfs that only this spawn and its sandbox reach. */
+        /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
+         * into a private tmpfs that only this spawn and its sandbox reach ---- */
         r = secret_files_prepare(sf, ns, json_object_get(rc->spec, "secrets"), &secrets, &err);
         if (r < 0) {
                 log_error("function '%s.%s': %s", name, ns, err.msg);
-                FAIL(500, "function '%s.%s': %s", name, ns, err.msg);
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s': %s", name, ns, err.msg);
+                goto fail;
         }
         sp.binds = secrets.binds;
         sp.n_binds = secrets.n;
+        /* ---- end of secrets ---- */
 
         if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
                 fail_status = 503;
-                FAIL(503, "cannot create pipes: %s", strerror(errno));
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "cannot create pipes: %s", strerror(errno));
+                goto fail;
         }
         sp.stdio[0] = in[0];
         sp.stdio[1] = out[1];
@@ -621,34 +808,37 @@ void invoke_run(struct sfaasd *sf, const char *name_arg, const char *ns_arg, con
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, ns, &q);
                 fail_status = 429;
-                FAIL(429, "namespace '%s' runs its quota of %llu instances: try again later", ns,
-                     (unsigned long long) q.instances);
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "namespace '%s' runs its quota of %llu instances: try again later",
+                                 ns, (unsigned long long) q.instances);
+                goto fail;
         }
+        inv->tenant_counted = true;
         {
                 uint64_t spawn_t0 = now_ns();
                 r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
                 metrics_sandbox_start(sf->metrics, r >= 0, (double) (now_ns() - spawn_t0) / 1e9);
         }
-        if (r < 0)
-                tenants_instance_end(sf, ns);
         secret_files_release(&secrets); /* the sandbox holds its own mounts of them */
         (void) close(in[0]);
         (void) close(out[1]);
         (void) close(errp[1]);
         in[0] = out[1] = errp[1] = -1;
         if (r < 0) {
+                tenants_instance_end(sf, ns);
+                inv->tenant_counted = false;
                 log_error("function '%s.%s': sandbox start failed: %s", name, ns, err.msg);
-                FAIL(500, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
-                goto out;
+                (void) xsnprintf(msg, sizeof msg, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
+                goto fail;
         }
-        inv_hand_off(inv, in[1], out[0], errp[0], call, done, data);
+
+        inv_io_start(inv, in[1], out[0], errp[0]);
         in[1] = out[0] = errp[0] = -1;
-        inv = NULL;
-        handed_off = true;
-out:
-        if (started && !handed_off)
-                metrics_invocation_finished(sf->metrics, name, ns, fail_status, (double) (now_ns() - t0) / 1e9);
+        svec_free(&env);
+        return true;
+
+oom:
+        (void) xsnprintf(msg, sizeof msg, "out of memory");
+fail:
         for (int i = 0; i < 2; i++) {
                 if (in[i] >= 0)
                         (void) close(in[i]);
@@ -657,12 +847,24 @@ out:
                 if (errp[i] >= 0)
                         (void) close(errp[i]);
         }
-        if (inv) {
-                free(inv->content_type);
-                free(inv);
-        }
         secret_files_release(&secrets);
         svec_free(&env);
+        inv_list_remove(inv);
+        inv_release_slots(inv);
+        if (fail_status != 404)
+                metrics_invocation_finished(sf->metrics, name, ns, fail_status,
+                                            (double) (now_ns() - inv->start_ns) / 1e9);
+        {
+                invoke_done_fn done = inv->done;
+                void *data = inv->done_data;
+                char id[CALL_ID_MAX];
+                memcpy(id, inv->call_id, sizeof id);
+                free(inv->content_type);
+                free(inv);
+                if (done)
+                        fail_early(done, data, id, fail_status, "%s", msg);
+        }
+        return false;
 }
 
 /* ---- the synchronous HTTP path ---- */
@@ -671,7 +873,20 @@ static void sync_done(const struct invoke_result *res, void *data)
 {
         struct http_request *req = data;
 
+        req->on_abort = NULL;
+        req->data = NULL;
         http_respond(req, res->status, res->content_type, res->extra_headers, res->body, res->body_len);
+}
+
+/* The caller went away (or half-closed: http.h abort_on_eof) before its
+ * answer: its sandbox is killed now, or its place in the queue given up;
+ * sync_done still runs once and frees the request. */
+static void sync_abort(struct http_request *req)
+{
+        struct invocation *inv = req->data;
+
+        if (inv)
+                invoke_cancel(inv);
 }
 
 void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
@@ -687,7 +902,17 @@ void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, 
                 .body_len = req->body_len,
         };
 
-        /* Held until sync_done answers (maybe at once, for an early failure). */
+        struct invocation *inv;
+
+        /* Held until sync_done answers (maybe at once, for an early failure:
+         * then req is gone when invoke_run returns NULL). */
         http_request_hold(req);
-        invoke_run(sf, name, ns, &call, sync_done, req);
+        inv = invoke_run(sf, name, ns, &call, sync_done, req);
+        if (inv) {
+                req->data = inv;
+                req->on_abort = sync_abort;
+                /* An exec call's client that closes its side is gone, not
+                 * half-closed: its sandbox must not run on for nobody. */
+                req->abort_on_eof = true;
+        }
 }

@@ -371,6 +371,18 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
         sample_u64(&b, "sfaasd_instances", "state=\"stopping\"", g->instances_stopping);
         family(&b, "sfaasd_queued_calls", "gauge", "Calls waiting for a warm instance (all http-mode functions).");
         sample_u64(&b, "sfaasd_queued_calls", "", g->queued);
+        family(&b, "sfaasd_exec_queued_calls", "gauge",
+               "Exec-mode calls waiting for their turn (their function's limit or a sandbox slot).");
+        sample_u64(&b, "sfaasd_exec_queued_calls", "", g->exec_queued);
+        family(&b, "sfaasd_sandbox_slots", "gauge", "Sandboxes alive (used) against the daemon-wide cap (max).");
+        sample_u64(&b, "sfaasd_sandbox_slots", "state=\"used\"", g->slots_used);
+        sample_u64(&b, "sfaasd_sandbox_slots", "state=\"max\"", g->slots_max);
+        family(&b, "sfaasd_admission_refused_total", "counter", "Exec-mode calls refused with 429: queue full.");
+        sample_u64(&b, "sfaasd_admission_refused_total", "", g->admission_refused);
+        family(&b, "sfaasd_auth_blocked_addresses", "gauge", "Client addresses blocked for failed sign-ins now.");
+        sample_u64(&b, "sfaasd_auth_blocked_addresses", "", g->auth_blocked);
+        family(&b, "sfaasd_auth_throttled_total", "counter", "Requests refused with 429: their address was blocked.");
+        sample_u64(&b, "sfaasd_auth_throttled_total", "", g->auth_refused);
         family(&b, "sfaasd_async_calls", "gauge", "Accepted asynchronous calls not finished yet, by state.");
         sample_u64(&b, "sfaasd_async_calls", "state=\"queued\"", g->async_queued);
         sample_u64(&b, "sfaasd_async_calls", "state=\"running\"", g->async_running);

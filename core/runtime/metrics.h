@@ -85,6 +85,11 @@ struct metrics_gauges {
         uint64_t instances_ready;
         uint64_t instances_stopping;
         uint64_t queued;               /* calls waiting for an http-mode instance */
+        uint64_t exec_queued;          /* exec calls waiting for their turn (admit.h) */
+        uint64_t slots_used, slots_max; /* sandboxes alive, and the daemon-wide cap */
+        uint64_t admission_refused;    /* 429s for a full exec queue, since start */
+        uint64_t auth_blocked;         /* client addresses blocked for failed sign-ins now */
+        uint64_t auth_refused;         /* 429s to blocked addresses, since start */
         uint64_t images;
         uint64_t async_queued;         /* accepted async calls waiting for a worker */
         uint64_t async_running;        /* async calls in sandboxes */

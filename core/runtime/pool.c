@@ -213,6 +213,26 @@ static struct pool *pool_find(struct pools *ps, const char *ns, const char *name
         return NULL;
 }
 
+/* The pool's turn for a sandbox slot (admit.h): take it for the next
+ * instance it starts, and start as many as it still wants. */
+static bool pool_slot_ready(struct admit_waiter *w)
+{
+        struct pool *p = (struct pool *) ((char *) w - offsetof(struct pool, waiter));
+
+        if (p->removed || p->sf->stopping)
+                return true; /* nothing to start any more: it stops waiting */
+        if (!admit_take_waiting(p->sf))
+                return false;
+        p->slot_reserved = true;
+        pool_dispatch(p);
+        if (p->slot_reserved) {
+                /* Wanted none after all (its queue emptied meanwhile). */
+                p->slot_reserved = false;
+                admit_release(p->sf);
+        }
+        return true;
+}
+
 static struct pool *pool_new(struct pools *ps, const char *ns, const char *name)
 {
         struct pool *p = calloc(1, sizeof *p);
@@ -223,6 +243,7 @@ static struct pool *pool_new(struct pools *ps, const char *ns, const char *name)
         list_init(&p->queue);
         (void) xsnprintf(p->ns, sizeof p->ns, "%s", ns);
         (void) xsnprintf(p->name, sizeof p->name, "%s", name);
+        p->waiter.ready = pool_slot_ready;
         p->next = ps->list;
         ps->list = p;
         return p;
@@ -270,6 +291,9 @@ struct pool *pool_lookup(struct sfaasd *sf, const char *ns, const char *name)
 
 static void pool_free(struct pool *p)
 {
+        admit_unwait(p->sf, &p->waiter);
+        if (p->slot_reserved)
+                admit_release(p->sf);
         if (p->recipe) {
                 fn_recipe_release(p->recipe);
                 free(p->recipe);
@@ -563,6 +587,7 @@ static void instance_closed(uv_handle_t *h)
         sandbox_free(inst->sb);
         if (inst->counted)
                 tenants_instance_end(p->sf, p->ns);
+        admit_release(p->sf); /* every instance struct holds a sandbox slot */
         if (inst->netns_fd >= 0)
                 (void) close(inst->netns_fd);
         free(inst);
@@ -1138,7 +1163,15 @@ static void pool_ensure(struct pool *p)
         while (alive < want) {
                 if (now_ns() < p->restart_at_ns)
                         return; /* the tick starts it when the backoff is over */
+                /* A daemon-wide sandbox slot first (admit.h): without one the
+                 * pool waits its turn; its calls wait in its queue. */
+                if (!p->slot_reserved && !admit_take(sf)) {
+                        admit_wait(sf, &p->waiter);
+                        return;
+                }
+                p->slot_reserved = false;
                 if (instance_start(p, &err) < 0) {
+                        admit_release(sf);
                         (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
                                          err.msg);
                         log_error("function '%s.%s': %s", p->name, p->ns, p->last_error);
@@ -1222,6 +1255,37 @@ static void on_tick(uv_timer_t *t)
                         p->restart_at_ns = 0;
                         pool_dispatch(p);
                 }
+        }
+}
+
+/* ---- admission ---- */
+
+void pools_reclaim_idle(struct sfaasd *sf)
+{
+        struct pools *ps = sf->pools;
+        struct instance *oldest = NULL;
+        size_t stopping = 0;
+
+        if (!ps || sf->stopping)
+                return;
+        for (struct pool *p = ps->list; p; p = p->next)
+                stopping += p->n_stopping;
+        /* Slots already on their way back serve the waiters first. */
+        if (stopping >= sf->admit->waiting)
+                return;
+        for (struct pool *p = ps->list; p; p = p->next) {
+                if (p->mode != FN_MODE_HTTP || p->n_starting + p->n_ready <= p->floor)
+                        continue;
+                for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
+                        if (i->state == INST_READY && i->inflight == 0 &&
+                            (!oldest || i->last_used_ns < oldest->last_used_ns))
+                                oldest = i;
+        }
+        if (oldest) {
+                log_info("function '%s.%s': stopping idle instance %s early: every sandbox slot (%zu) is taken "
+                         "and %zu call(s) or pool(s) wait for one",
+                         oldest->pool->name, oldest->pool->ns, oldest->id, sf->admit->max, sf->admit->waiting);
+                instance_stop(oldest, oldest->pool->grace_ms, INST_STOP_IDLE);
         }
 }
 

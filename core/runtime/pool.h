@@ -56,6 +56,10 @@ void pools_shutdown(struct sfaasd *sf);
 void pools_kill_all(struct sfaasd *sf);
 /* Instances alive and calls under way (shutdown waits for 0). */
 size_t pools_busy(const struct sfaasd *sf);
+/* Every sandbox slot is taken and someone waits for one (admit.h): stop
+ * the warm instance idle longest above its pool's floor, unless instances
+ * already stopping will free enough. */
+void pools_reclaim_idle(struct sfaasd *sf);
 /* Close the pools' handles (at exit, once pools_busy() is 0). */
 void pools_close(struct sfaasd *sf);
 void pools_free(struct sfaasd *sf);

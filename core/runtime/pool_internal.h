@@ -11,6 +11,7 @@
 #include "core/base/buf.h"
 #include "core/base/list.h"
 #include "core/model/callid.h"
+#include "core/runtime/admit.h"
 #include "core/runtime/pool.h"
 
 enum inst_state { INST_STARTING, INST_READY, INST_STOPPING };
@@ -87,6 +88,8 @@ struct pool {
         uint64_t restart_at_ns;    /* backoff: no start before this */
         uint64_t backoff_ms;
         char last_error[256];      /* why the last start failed */
+        struct admit_waiter waiter; /* for a sandbox slot (core/runtime/admit.h) */
+        bool slot_reserved;        /* a slot taken for the next instance_start */
 };
 
 /* Upstream HTTP connection to one instance. */

@@ -10,6 +10,10 @@ import requests
 
 from sfaasd_testlib import DEFAULT_NS, HTTP_TIMEOUT, RFC3339, SLOW, Api, error_of, parse_env, read_response
 
+# Wrong credentials are sent here in a row on purpose (every route must say
+# 401); the throttle that would answer 429 past five is test_throttle.py's.
+DAEMON_CONFIG = {"auth_throttle_after": 1000}
+
 SHA256_ID = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 

@@ -78,7 +78,7 @@ class Metrics:
 
 def scrape(daemon):
     # No credentials: the metrics route is open, as the gateway's metrics port.
-    r = requests.get(daemon.url + "/metrics", timeout=HTTP_TIMEOUT)
+    r = requests.get(daemon.url + "/metrics", auth=("admin", daemon.password), timeout=HTTP_TIMEOUT)
     assert r.status_code == 200, r.text
     assert r.headers["Content-Type"] == CONTENT_TYPE
     return Metrics(r.text)
@@ -239,7 +239,7 @@ def test_promtool_is_clean(daemon, fns):
     promtool = shutil.which("promtool")
     if not promtool:
         pytest.skip("promtool not installed (Debian package prometheus)")
-    r = requests.get(daemon.url + "/metrics", timeout=HTTP_TIMEOUT)
+    r = requests.get(daemon.url + "/metrics", auth=("admin", daemon.password), timeout=HTTP_TIMEOUT)
     p = subprocess.run([promtool, "check", "metrics"], input=r.content, capture_output=True, timeout=60)
     assert p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(), \
         "promtool: rc=%d\n%s%s\non:\n%s" % (p.returncode, p.stdout.decode(), p.stderr.decode(), r.text)

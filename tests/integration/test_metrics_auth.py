@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
-"""GET /metrics is open by default (as the OpenFaaS gateway's metrics port);
-with "metrics_auth": true it wants the same Basic auth as /system/*: 401
-with the same challenge without it or with a wrong password, the metrics
-with it. /healthz and /function/* stay open either way."""
+"""GET /metrics wants the same Basic auth as /system/* by default (it names
+every tenant's functions and their traffic): 401 with the same challenge
+without it or with a wrong password, the metrics with it. With
+"metrics_auth": false the operator opens it (as the OpenFaaS gateway's
+metrics port). /healthz and /function/* stay open either way."""
 import requests
 
 from sfaasd_testlib import HTTP_TIMEOUT, Api
@@ -20,15 +21,15 @@ def assert_metrics(r):
     assert "# TYPE process_open_fds gauge" in r.text
 
 
-def test_open_by_default(make_daemon):
-    d = make_daemon()
+def test_open_when_the_operator_says_so(make_daemon):
+    d = make_daemon(config={"metrics_auth": False})
     assert_metrics(get_metrics(d))
     assert_metrics(get_metrics(d, ("admin", "wrong")))  # credentials are not even looked at
     assert requests.get(d.url + "/system/functions", timeout=HTTP_TIMEOUT).status_code == 401
 
 
-def test_metrics_auth_true(make_daemon, images):
-    d = make_daemon(config={"metrics_auth": True})
+def test_metrics_auth_by_default(make_daemon, images):
+    d = make_daemon()
     for auth in (None, ("admin", "wrong"), ("someone", d.password)):
         r = get_metrics(d, auth)
         assert r.status_code == 401, (auth, r.status_code)

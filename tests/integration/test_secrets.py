@@ -170,10 +170,12 @@ def test_deploy_and_mount(api, busybox, daemon):
 
 def test_no_cleartext_on_disk(api, daemon):
     """After everything above (module order), no value is in any file of
-    the data folder, raw or base64; the key file is 0600."""
-    key = os.path.join(daemon.data_dir, "secrets", "store.key")
+    the data folder, raw or base64; the key file is 0600 and outside the
+    data folder (beside it by default: test_secrets_key.py)."""
+    key = daemon.data_dir.rstrip("/") + ".secrets-key"
     st = os.stat(key)
     assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_size == 32
+    assert not os.path.exists(os.path.join(daemon.data_dir, "secrets", "store.key"))
     needles = [LITERAL.encode(), UPDATED.encode(), FILE_VALUE, base64.b64encode(FILE_VALUE),
                base64.b64encode(LITERAL.encode())]
     n = 0

@@ -370,8 +370,9 @@ static void test_endpoint_parse(void **state)
         check_endpoint("http://[::1]:9/f", "::1", "9", "[::1]:9", "/f");
         check_endpoint("http://[::1]", "::1", "80", "[::1]", "/");
         check_endpoint("http://gw?q=1", "gw", "80", "gw", "/?q=1");
-        check_endpoint_bad("https://gw/x", -EPROTONOSUPPORT, "https gateways are not supported yet");
-        check_endpoint_bad("ftp://gw/x", -EINVAL, "only http://");
+        check_endpoint("https://gw/x", "gw", "443", "gw", "/x");
+        check_endpoint("https://[::1]:8443", "::1", "8443", "[::1]:8443", "/");
+        check_endpoint_bad("ftp://gw/x", -EINVAL, "only http:// and https://");
         check_endpoint_bad("http:///x", -EINVAL, "no host");
         check_endpoint_bad("http://:80/x", -EINVAL, "no host");
         check_endpoint_bad("http://admin:pw@gw/x", -EINVAL, "credentials in the URL");
@@ -708,10 +709,15 @@ static void test_http_failures(void **state)
         assert_string_equal(e.msg, gw);
         client_release(&c);
 
-        /* https is refused up front, with the reason. */
-        assert_int_equal(client_init(&c, "https://127.0.0.1:1", NULL, NULL, false, 0, &e), -EPROTONOSUPPORT);
-        assert_string_equal(e.msg,
-                            "https gateways are not supported yet; use http:// or a TLS-terminating proxy");
+        /* https: accepted; a pin that is no fingerprint is refused up front. */
+        assert_int_equal(client_init(&c, "https://127.0.0.1:1", NULL, NULL, false, 0, &e), 0);
+        assert_int_equal(client_set_tls(&c, NULL, "AB:CD", &e), -EINVAL);
+        assert_non_null(strstr(e.msg, "not a SHA-256 fingerprint"));
+        assert_int_equal(client_set_tls(&c, NULL,
+                                        "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF",
+                                        &e),
+                         0);
+        client_release(&c);
 }
 
 int main(void)

@@ -270,6 +270,51 @@ static void test_key_file(void **state)
         secret_key_wipe(&k2);
 }
 
+/* The key check and the re-seal of keys.h: all rows move to the new key in
+ * one transaction; a wrong old key changes nothing. */
+static void test_key_check_and_reseal(void **state)
+{
+        struct fixture *f = *state;
+        struct secret_key k2, k3;
+        struct sf_err err = { 0 };
+        char path[160], id1[9], id2[9];
+        size_t n = 99;
+
+        assert_int_equal(secret_key_new(&k2), 0);
+        assert_int_equal(secret_key_new(&k3), 0);
+        /* no secrets: any key opens them */
+        assert_int_equal(store_secrets_key_check(f->s, &k2, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(store_secret_create(f->s, &f->key, "openfaas-fn", "a", "one", 3), 0);
+        assert_int_equal(store_secret_create(f->s, &f->key, "openfaas-fn", "b", "two", 3), 0);
+        assert_int_equal(store_secrets_key_check(f->s, &f->key, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(store_secrets_key_check(f->s, &k2, &n), -EBADMSG);
+        /* the wrong old key: nothing moves */
+        assert_int_equal(store_secrets_reseal(f->s, &k3, &k2, &n), -EBADMSG);
+        assert_int_equal(store_secrets_key_check(f->s, &f->key, NULL), 0);
+        assert_int_equal(store_secrets_reseal(f->s, &f->key, &k2, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(store_secrets_key_check(f->s, &f->key, NULL), -EBADMSG);
+        f->key = k2;
+        check_value(f, "openfaas-fn", "a", "one", 3);
+        check_value(f, "openfaas-fn", "b", "two", 3);
+        /* key files: written 0600, read back, ids differ per key */
+        (void) xsnprintf(path, sizeof path, "%s/sub/k", f->dir);
+        assert_int_equal(secret_key_write(path, &k3, false, &err), 0);
+        assert_int_equal(secret_key_write(path, &k3, false, &err), -EEXIST);
+        assert_int_equal(secret_key_read(path, &k2, &err), 0);
+        assert_memory_equal(k2.bytes, k3.bytes, SECRET_KEY_BYTES);
+        secret_key_id(&k2, id1);
+        secret_key_id(&f->key, id2);
+        assert_int_equal(strlen(id1), 8);
+        assert_string_not_equal(id1, id2);
+        assert_int_equal(chmod(path, 0640), 0);
+        assert_int_equal(secret_key_read(path, &k2, &err), -EPERM);
+        (void) xsnprintf(path, sizeof path, "%s/absent", f->dir);
+        assert_int_equal(secret_key_read(path, &k2, &err), -ENOENT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -280,6 +325,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_tamper_and_aad, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_namespaces_isolated, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_key_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_key_check_and_reseal, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Where requests the daemon makes for tenants may go (core/http/egress.c):
+ * async callbacks now, registry pulls later. Tenants choose the URLs, so an
+ * outbound request is a weapon aimed at whatever the daemon can reach
+ * (SECURITY.md, "Outbound requests made for tenants are weapons").
+ *
+ * Refused, checked on the address actually connected to (the blocking
+ * client asks before each connect(), after DNS: core/http/client.h):
+ *  - the host itself: every address of every interface of the daemon's
+ *    network namespace, read afresh for each request (getifaddrs; a few
+ *    tens of microseconds), so an address added a moment ago counts;
+ *  - loopback (127/8, ::1), unspecified (0/8, ::), link-local (169.254/16,
+ *    fe80::/10), multicast and broadcast, reserved (240/4);
+ *  - metadata services: 169.254.169.254 (AWS, GCP, Azure, OpenStack,
+ *    link-local anyway), fd00:ec2::254 (AWS over IPv6), 100.100.100.100
+ *    (Alibaba), 168.63.129.16 (Azure's host agent);
+ *  - by default the private and shared ranges: 10/8, 172.16/12,
+ *    192.168/16, 100.64/10 (carrier-grade NAT), 198.18/15 (benchmarking),
+ *    192.0.0/24, fc00::/7 (unique local), fec0::/10 (site-local);
+ *  - an IPv6 address that carries an IPv4 one (IPv4-mapped and -compatible,
+ *    NAT64 64:ff9b::/96, 6to4 2002::/16) is judged as that IPv4 address.
+ *
+ * The operator's allowlist (config egress_allow: "CIDR,CIDR,..."): a range
+ * opens the private and shared addresses in it (neighbours on a private
+ * network); the host's own, loopback, link-local and metadata addresses
+ * only by an entry naming that one address (/32 or /128), so allowing
+ * 10.0.0.0/8 does not open the host's own 10.0.0.5. Multicast, broadcast
+ * and unspecified addresses are never allowed. allow_loopback (config
+ * async_callback_allow_loopback) is the same as entries for 127.0.0.0/8
+ * and ::1/128 of that kind.
+ *
+ * No redirect is ever followed: the client returns a 3xx as it is.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "core/base/error.h"
+
+struct egress_net {
+        uint8_t addr[16];   /* IPv4 as IPv4-mapped IPv6 */
+        unsigned prefix;    /* of the 128 bits */
+};
+
+struct egress_policy {
+        struct egress_net *allow;
+        size_t n_allow;
+        bool allow_loopback;
+};
+
+/* The addresses of the host's interfaces (IPv4 as IPv4-mapped). */
+struct egress_host {
+        uint8_t (*addr)[16];
+        size_t n;
+};
+
+/* Parse "CIDR,CIDR" ("" = none; an address without /N is one address). */
+int egress_policy_parse(const char *list, bool allow_loopback, struct egress_policy *ret, struct sf_err *err);
+void egress_policy_release(struct egress_policy *p);
+/* Read the interfaces' addresses now. */
+int egress_host_read(struct egress_host *ret);
+void egress_host_release(struct egress_host *h);
+
+/* NULL when sa may be connected to; else why not, in words ("a private
+ * address", "an address of this host", ...). host may be NULL (then the
+ * host's own addresses are not recognised: only for tests). */
+const char *egress_refused(const struct egress_policy *p, const struct egress_host *host, const struct sockaddr *sa,
+                           socklen_t len);
