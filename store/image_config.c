@@ -251,6 +251,8 @@ static int config_check_kernel_paths(const json_t *out, struct sf_err *err)
                                                           "/sys or /dev",
                                                           image_printable(tok, pbuf, sizeof pbuf));
         }
+        return 0;
+}
 
 static int parse_id(const char *s, size_t n, uint32_t *ret);
 
