@@ -706,6 +706,8 @@ struct invocation *invoke_run(struct sfaasd *sf, const char *name, const char *n
         exec_limits(sf, rc, &inv->max_inflight, &queue_max);
         fc = admit_fn_get(sf, ns, name);
         if (!inv->content_type || !fc) {
+                if (fc)
+                        admit_fn_put(sf, ns, name);
                 free(inv->content_type);
                 free(inv);
                 metrics_invocation_finished(sf->metrics, name, ns, 500, (double) (now_ns() - t0) / 1e9);

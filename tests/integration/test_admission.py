@@ -26,8 +26,8 @@ import time
 import pytest
 import requests
 
-from sfaasd_testlib import (HTTP_TIMEOUT, SLOW, Api, cgroup_subtree_candidates, existing_dirs, fd_count,
-                            leaf_cgroups, read_response, wait_until)
+from sfaasd_testlib import (HTTP_TIMEOUT, SLOW, Api, cgroup_subtree_candidates, data_dir_id, existing_dirs,
+                            fd_count, leaf_cgroups, read_response, wait_until)
 
 DEADLINE = 30 * SLOW
 
@@ -47,9 +47,33 @@ def metric(api, name, labels=""):
     raise AssertionError("no %s%s in /metrics" % (name, labels))
 
 
-def assert_nothing_left(daemon, fds_before):
+def procs_in_subtree(daemon):
+    """Processes whose cgroup is below the daemon's sandbox subtree."""
+    name = "sfaasd-%s-%d/" % (data_dir_id(daemon.data_dir), daemon.pid)
+    n = 0
+    for e in os.listdir("/proc"):
+        if e.isdigit():
+            try:
+                with open("/proc/%s/cgroup" % e) as f:
+                    if name in f.read():
+                        n += 1
+            except OSError:
+                pass
+    return n
+
+
+def host_mounts_naming(path):
+    with open("/proc/self/mountinfo") as f:
+        return sum(1 for line in f if path in line)
+
+
+def assert_nothing_left(daemon, fds_before, mounts_before=0):
     wait_until(lambda: sandboxes(daemon) == 0, DEADLINE, "every sandbox leaf gone")
+    wait_until(lambda: procs_in_subtree(daemon) == 0, DEADLINE, "no process left in the sandboxes' cgroups")
     wait_until(lambda: fd_count(daemon.pid) <= fds_before + 2, DEADLINE, "the daemon's fds back")
+    # Sandboxes mount in their own mount namespaces: the host's table never
+    # names the data folder.
+    assert host_mounts_naming(daemon.data_dir) == mounts_before
 
 
 def start_daemon(make_daemon, images, config):
@@ -205,6 +229,7 @@ def test_disconnect_kills_the_exec_sandbox(make_daemon, images):
     for how in ("close", "shut_wr"):
         s = raw_call(d.port, "long")
         wait_until(lambda: sandboxes(d) == 1, DEADLINE, "the call's sandbox")
+        assert procs_in_subtree(d) >= 1  # the oracle of assert_nothing_left sees a live one
         t0 = time.monotonic()
         if how == "close":
             s.close()
