@@ -258,9 +258,13 @@ def test_queue_caps_calls_and_bytes(make_daemon, images):
     assert r.status_code == 429, r.text
     assert r.headers.get("Retry-After")
     assert "async_function_queue_max 3" in error_of(r)
-    # another function still has room, until the bytes cap
-    assert submit(d, "acat", b"a" * 2000).status_code == 202
-    r = submit(d, "acat", b"b" * 3000)
+    # another function still has room, until the bytes cap. Its first call
+    # holds that function's slot, so the bodies behind it stay queued (a
+    # call that ran at once would give its bytes back before the next post).
+    api.deploy("ahold", fprocess="sh", expect=202)
+    assert submit(d, "ahold", b"sleep 30").status_code == 202
+    assert submit(d, "ahold", b"#" + b"a" * 2000).status_code == 202
+    r = submit(d, "ahold", b"#" + b"b" * 3000)
     assert r.status_code == 429
     assert "async_queue_max_bytes" in error_of(r)
 
