@@ -229,7 +229,9 @@ def test_disconnect_kills_the_exec_sandbox(make_daemon, images):
     for how in ("close", "shut_wr"):
         s = raw_call(d.port, "long")
         wait_until(lambda: sandboxes(d) == 1, DEADLINE, "the call's sandbox")
-        assert procs_in_subtree(d) >= 1  # the oracle of assert_nothing_left sees a live one
+        # the oracle of assert_nothing_left sees a live one (the sandbox's
+        # group exists a moment before its process has joined it)
+        wait_until(lambda: procs_in_subtree(d) >= 1, DEADLINE, "the sandbox's process in its cgroup")
         t0 = time.monotonic()
         if how == "close":
             s.close()

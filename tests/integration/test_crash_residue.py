@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import io
 import json
+import errno
 import os
 import re
 import select
@@ -105,6 +106,10 @@ def procs_in(dirs):
                         pids.update(int(x) for x in f.read().split())
                 except FileNotFoundError:
                     pass
+                except OSError as e:
+                    # a cgroup removed between the walk and the read (ENODEV)
+                    if e.errno != errno.ENODEV:
+                        raise
     return pids
 
 

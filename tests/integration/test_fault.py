@@ -11,6 +11,7 @@ The host keeps nothing of the killed runs: no process, no cgroup, no mount
 Bounded: FAULT_ROUNDS kills (default 5), each after 0.3-1.5 s of load.
 The figures go to the terminal and to the junit report (record_property).
 """
+import errno
 import os
 import random
 import select
@@ -217,6 +218,10 @@ def procs_in(dirs):
                         pids.update(int(x) for x in f.read().split())
                 except (FileNotFoundError, ProcessLookupError):
                     pass
+                except OSError as e:
+                    # a cgroup removed between the walk and the read (ENODEV)
+                    if e.errno != errno.ENODEV:
+                        raise
     return pids
 
 
