@@ -766,6 +766,12 @@ static int sb_child_main(void *arg)
         /* Non-dumpable while setting up (the mm is the daemon's). */
         (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
         (void) S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        /* Our copy of the launcher's end of the sync socket goes, so that a
+         * launcher killed before the prctl above took effect (the child may
+         * not have run yet when the kill came) is EOF below, not a child
+         * blocked for ever holding a copy of every daemon fd (its data
+         * folder lock among them). */
+        (void) c_close(p->sync_peer_fd);
         reset_signals(p);
 
         /* Wait until the parent wrote our uid/gid maps. EOF means the parent

@@ -53,6 +53,7 @@ struct sb_rlimit_plan {
 struct sb_plan {
         /* fds in the parent's table; the child gets copies (no CLONE_FILES) */
         int sync_fd;          /* socket: one byte once the id maps are written */
+        int sync_peer_fd;     /* the launcher's end, which the child closes: EOF if the launcher dies */
         int err_fd;           /* write end, CLOEXEC: EOF once the function is exec'd,
                                * sb_child_error on failure (protocol.h) */
         int status_fd;        /* write end of the exit-status pipe (protocol.h) */

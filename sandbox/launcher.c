@@ -913,7 +913,7 @@ static int spawn_release(pid_t pid, struct sb_plan *p, const struct sandbox_spec
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err)
 {
-        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .err_fd = -1, .status_fd = -1 } };
+        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .sync_peer_fd = -1, .err_fd = -1, .status_fd = -1 } };
         struct sb_plan *p = &c.plan;
         struct sandbox_limits lim;
         struct sb_cgroup cg = SB_CGROUP_INIT;
@@ -942,6 +942,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                 goto out;
         }
         p->sync_fd = sync_p[1];
+        p->sync_peer_fd = sync_p[0];
         p->err_fd = err_p[1];
         p->status_fd = status_p[1];
 

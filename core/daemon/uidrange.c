@@ -105,7 +105,9 @@ static int check_claims(int dfd, const char *own, struct window w, struct sf_err
 {
         _cleanup_(closedirp) DIR *d = NULL;
         struct dirent *de;
-        int dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        /* A new open file description, not a dup: a dup shares the offset,
+         * and each window's check must read the folder from its start. */
+        int dup_fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
         if (dup_fd < 0)
                 return sf_err_errno(err, -errno, "cannot read '%s'", SANDBOX_LOCK_DIR);

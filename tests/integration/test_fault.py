@@ -157,6 +157,15 @@ def test_async_survives_sigkill_storm(make_daemon, images, record_property, caps
                 state["up"] = False
             pinned.update(pin(procs_in(existing_dirs(sorted(subtrees)))))
             d.kill9()
+            # Nothing of the killed daemon keeps its fds: a sandbox child
+            # that was cloned but not yet running at the kill holds a copy
+            # of every one of them (the data folder lock among them) until
+            # it sees the launcher gone.
+            lock_file = os.path.join(str(d.data_dir), "sfaasd.lock")
+            deadline = time.monotonic() + 3
+            while fd_holders(lock_file) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not fd_holders(lock_file), describe(fd_holders(lock_file))
             d.start()
             subtrees.update(cgroup_subtree_candidates(d))
             with up:
@@ -206,6 +215,42 @@ def test_async_survives_sigkill_storm(make_daemon, images, record_property, caps
     assert mounts == [], "mounts left under the data folder: %s" % mounts
     for fd in pinned.values():
         os.close(fd)
+
+
+def fd_holders(path):
+    """pids of the processes with path open."""
+    want = os.path.realpath(path)
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir("/proc/%s/fd" % pid)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == want:
+                    out.append(int(pid))
+                    break
+            except OSError:
+                continue
+    return out
+
+
+def describe(pids):
+    out = []
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                st = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            with open("/proc/%d/wchan" % pid) as f:
+                wchan = f.read()
+        except OSError:
+            continue
+        out.append("pid %d (%s) ppid %s state %s waiting in %s" % (pid, st["Name"].strip(), st["PPid"].strip(),
+                                                                  st["State"].strip(), wchan))
+    return "processes still hold the killed daemon's data folder lock: " + "; ".join(out)
 
 
 def procs_in(dirs):

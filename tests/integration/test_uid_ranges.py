@@ -62,20 +62,26 @@ def test_ranges_are_never_reused(make_daemon, tmp_path):
     assert uid_base(api, "first") == start + 3 * RANGE
 
 
-def test_two_daemons_never_share_a_window(make_daemon, tmp_path):
+def test_daemons_never_share_a_window(make_daemon, tmp_path):
+    # Three, so that the third's search moves past more than one taken
+    # window: each window's check must read every claim again (a check that
+    # went on from where the last one stopped once gave it the second's).
     a = make_daemon(config=files(tmp_path))
     b = make_daemon(config=files(tmp_path))
-    wa, wb = window_of(a), window_of(b)
-    assert wa[1] < wb[0] or wb[1] < wa[0], (wa, wb)
+    third = make_daemon(config=files(tmp_path))
+    wins = [window_of(a), window_of(b), window_of(third)]
+    for i, wi in enumerate(wins):
+        for wj in wins[i + 1:]:
+            assert wi[1] < wj[0] or wj[1] < wi[0], wins
     # Asking for the other's window is refused while it runs.
-    c = make_daemon(config=dict(files(tmp_path), uid_base=wa[0]), start=False)
+    c = make_daemon(config=dict(files(tmp_path), uid_base=wins[0][0]), start=False)
     with pytest.raises(DaemonError) as e:
         c.start()
     assert "another running sfaasd" in str(e.value)
     # Once it is gone, the window is free.
     a.stop()
     c.start()
-    assert window_of(c)[0] == wa[0]
+    assert window_of(c)[0] == wins[0][0]
 
 
 def test_refused_over_subuid_and_users(make_daemon, tmp_path):
