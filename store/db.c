@@ -164,6 +164,9 @@ static const char *const migrations[] = {
         "  next_slot INTEGER NOT NULL);"
         "INSERT INTO uid_alloc(id, base, ranges, next_slot) SELECT 0, "
         "  CASE WHEN COUNT(*) > 0 THEN 1073741824 END, NULL, COALESCE(MAX(uid_slot) + 1, 0) FROM namespaces;",
+        /* 12 -> 13: a tenant's egress ceiling, set by the admin: the
+         * destinations its functions' grants may name (core/model/egress_grant.h). */
+        "ALTER TABLE namespaces ADD COLUMN egress_ceiling TEXT NOT NULL DEFAULT '';",
 };
 
 /* The schema version this binary migrates to. */

@@ -292,3 +292,39 @@ int store_tenant_invoke_auth_set(struct store *s, const char *ns, bool on)
                 return r;
         return sqlite3_changes(sqlite3_db_handle(st)) == 0 ? -ENOENT : 0;
 }
+
+int store_tenant_egress_get(struct store *s, const char *ns, char **ret)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int rc, r = store_sql_prepare(s, "SELECT egress_ceiling FROM namespaces WHERE name = ?1", &st);
+        char *v;
+
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_sql_errno(rc);
+        v = strdup(sqlite3_column_text(st, 0) ? (const char *) sqlite3_column_text(st, 0) : "");
+        if (!v)
+                return -ENOMEM;
+        *ret = v;
+        return 0;
+}
+
+int store_tenant_egress_set(struct store *s, const char *ns, const char *ceiling)
+{
+        _cleanup_stmt_ sqlite3_stmt *st = NULL;
+        int r = store_sql_prepare(s, "UPDATE namespaces SET egress_ceiling = ?2 WHERE name = ?1", &st);
+
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ceiling, -1, SQLITE_STATIC);
+        r = store_sql_step_done(st);
+        if (r < 0)
+                return r;
+        return sqlite3_changes(sqlite3_db_handle(st)) == 0 ? -ENOENT : 0;
+}

@@ -56,6 +56,9 @@ int store_token_revoke_kind(struct store *s, const char *ns, const char *kind, c
 /* Whether calls to ns's functions need a credential. */
 int store_tenant_invoke_auth_get(struct store *s, const char *ns, bool *ret);
 int store_tenant_invoke_auth_set(struct store *s, const char *ns, bool on);
+/* The tenant's egress ceiling, as the admin wrote it ("" = nothing); -ENOENT. */
+int store_tenant_egress_get(struct store *s, const char *ns, char **ret);
+int store_tenant_egress_set(struct store *s, const char *ns, const char *ceiling);
 
 /* A tenant's quota overrides: a JSON object as text ("{}" when none). */
 int store_tenant_quotas_get(struct store *s, const char *ns, char **ret_json);

@@ -73,6 +73,7 @@ static const struct {
         [ROUTE_TENANT_INVOKE] = { NULL, api_tenants },
         [ROUTE_TENANT_KEYS] = { NULL, api_tenants },
         [ROUTE_TENANT_KEY] = { NULL, api_tenants },
+        [ROUTE_TENANT_EGRESS] = { NULL, api_tenants },
 };
 
 

@@ -22,6 +22,7 @@
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
+#include "core/model/egress_grant.h"
 #include "core/model/secret_files.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
@@ -151,6 +152,43 @@ static json_t *deployment_normalize(struct http_request *req, json_t *body, cons
         return json_incref(spec);
 }
 
+/* The function's egress grant (annotation, else label, com.sfaasd.egress)
+ * must parse and stay within its tenant's ceiling, which only the admin
+ * sets: a tenant cannot grant itself more. -EINVAL (400) with err naming
+ * the entry; other errors are the store's. */
+static int check_egress(struct sfaasd *sf, const char *ns, json_t *spec, struct sf_err *err)
+{
+        const char *list = json_string_value(json_object_get(json_object_get(spec, "annotations"), EGRESS_ANNOTATION));
+        _cleanup_free_ char *stored = NULL;
+        struct egress_grant g = { 0 }, ceiling = { 0 };
+        const struct egress_rule *out;
+        int r;
+
+        if (!list)
+                list = json_string_value(json_object_get(json_object_get(spec, "labels"), EGRESS_ANNOTATION));
+        if (!list)
+                return 0;
+        r = egress_grant_parse(list, false, &g, err);
+        if (r < 0)
+                return r;
+        r = store_tenant_egress_get(sf->store, ns, &stored);
+        if (r >= 0)
+                r = egress_grant_parse(stored, true, &ceiling, err);
+        if (r < 0) {
+                egress_grant_release(&g);
+                return r == -EINVAL ? -EIO : sf_err_errno(err, r, "cannot read the egress ceiling of '%s'", ns);
+        }
+        out = egress_grant_outside(&g, &ceiling);
+        if (out)
+                r = sf_err_set(err, -EINVAL,
+                               "%s: '%.200s' is beyond the egress ceiling of namespace '%s' (the admin sets it: "
+                               "PUT /system/tenants/%s/egress)",
+                               EGRESS_ANNOTATION, out->text, ns, ns);
+        egress_grant_release(&g);
+        egress_grant_release(&ceiling);
+        return r;
+}
+
 static void functions_deploy(struct http_request *req, bool update)
 {
         struct sfaasd *sf = api_sfaasd(req);
@@ -177,6 +215,12 @@ static void functions_deploy(struct http_request *req, bool update)
                 struct sf_err err = { 0 };
                 if (pools_check_meta(spec, &err) < 0 || function_check_ceilings(&sf->cfg.ceiling, spec, &err) < 0) {
                         http_respond_error(req, 400, "%s", err.msg);
+                        return;
+                }
+                r = check_egress(sf, ns, spec, &err);
+                if (r < 0) {
+                        http_respond_error(req, r == -EINVAL ? 400 : 500, "%s",
+                                           err.msg[0] ? err.msg : "cannot check the egress grant");
                         return;
                 }
         }

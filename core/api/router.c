@@ -72,6 +72,9 @@ static const struct route_rule rules[ROUTE__COUNT] = {
         [ROUTE_TENANT_INVOKE] = { "/system/tenants/{ns}/invoke", "GET, PUT", POLICY_TENANT, POLICY_TENANT },
         [ROUTE_TENANT_KEYS] = { "/system/tenants/{ns}/keys", "GET, POST", POLICY_TENANT, POLICY_TENANT },
         [ROUTE_TENANT_KEY] = { "/system/tenants/{ns}/keys/{id}", "DELETE", POLICY_TENANT, POLICY_TENANT },
+        /* A tenant reads its egress ceiling; only the admin sets it: a
+         * tenant's grants may not go beyond it (core/model/egress_grant.h). */
+        [ROUTE_TENANT_EGRESS] = { "/system/tenants/{ns}/egress", "GET, PUT", POLICY_TENANT, POLICY_ADMIN },
 };
 
 const struct route_rule *route_rule(enum route_id id)
@@ -184,6 +187,8 @@ static int match_tenant(const char *p, struct route *r)
                         r->rest = slash + STRLEN("/keys/");
                 } else if (strcmp(slash, "/invoke") == 0) {
                         r->id = ROUTE_TENANT_INVOKE;
+                } else if (strcmp(slash, "/egress") == 0) {
+                        r->id = ROUTE_TENANT_EGRESS;
                 } else {
                         return -ENOENT;
                 }

@@ -44,6 +44,7 @@ enum route_id {
         ROUTE_TENANT_INVOKE,   /* /system/tenants/{ns}/invoke (sfaasd) */
         ROUTE_TENANT_KEYS,     /* /system/tenants/{ns}/keys (sfaasd) */
         ROUTE_TENANT_KEY,      /* /system/tenants/{ns}/keys/{id} (sfaasd): rest = the key id */
+        ROUTE_TENANT_EGRESS,   /* /system/tenants/{ns}/egress (sfaasd): the egress ceiling */
         ROUTE__COUNT
 };
 

@@ -23,6 +23,10 @@
  *   POST   /system/tenants/NS/keys            tenant: {"name"?,"function"?,"expiresIn"?} -> 201
  *                                             with "key", shown once
  *   DELETE /system/tenants/NS/keys/ID         tenant: revoke
+ *   GET    /system/tenants/NS/egress          tenant: {"namespace","ceiling":[ENTRY...]}
+ *   PUT    /system/tenants/NS/egress          admin: {"ceiling": "ENTRY, ..." | [ENTRY...]}:
+ *                                             the most its functions' egress grants
+ *                                             may name (core/model/egress_grant.h)
  *
  * A tenant is an OpenFaaS namespace (POST /system/namespace/ makes one
  * too); its tokens work as HTTP Basic (user NS) and as Bearer
@@ -41,6 +45,7 @@
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
+#include "core/model/egress_grant.h"
 #include "core/model/quota.h"
 #include "core/runtime/tenants.h"
 #include "store/tenants.h"
@@ -546,6 +551,105 @@ static void invoke_setting(struct http_request *req, const char *ns)
         api_respond_json(req, 200, o);
 }
 
+/* The ceiling as a string: a JSON string as it is, an array of strings
+ * joined with ", ". NULL (and a 400 answered) for anything else. */
+static char *ceiling_text(struct http_request *req, json_t *v)
+{
+        _cleanup_free_ char *out = NULL;
+        size_t i;
+        json_t *e;
+
+        if (json_is_string(v))
+                return strdup(json_string_value(v));
+        if (!json_is_array(v)) {
+                http_respond_error(req, 400, "field 'ceiling' must be a string (\"HOST:PORT, ...\") or an array");
+                return NULL;
+        }
+        out = strdup("");
+        json_array_foreach(v, i, e) {
+                char *next;
+                if (!json_is_string(e) || strchr(json_string_value(e), ',')) {
+                        http_respond_error(req, 400, "field 'ceiling' must be an array of entries (strings)");
+                        return NULL;
+                }
+                if (!out || !(next = xasprintf("%s%s%s", out, i ? ", " : "", json_string_value(e)))) {
+                        http_respond_error(req, 500, "out of memory");
+                        return NULL;
+                }
+                free(out);
+                out = next;
+        }
+        if (!out)
+                http_respond_error(req, 500, "out of memory");
+        return TAKE_PTR(out);
+}
+
+/* GET/PUT /system/tenants/NS/egress: the tenant's egress ceiling. A lower
+ * ceiling also narrows the grants of functions already deployed: the
+ * proxy honours only the entries still within it. */
+static void egress_ceiling(struct http_request *req, const char *ns)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *o = NULL, *arr = NULL;
+        _cleanup_free_ char *stored = NULL;
+        struct egress_grant g = { 0 };
+        struct sf_err err = { 0 };
+        int r;
+
+        if (strcmp(req->method, "PUT") == 0) {
+                _cleanup_json_ json_t *body = api_parse_body_object(req);
+                _cleanup_free_ char *text = NULL;
+                if (!body)
+                        return;
+                if (!(text = ceiling_text(req, json_object_get(body, "ceiling"))))
+                        return;
+                r = egress_grant_parse(text, true, &g, &err);
+                if (r < 0) {
+                        http_respond_error(req, r == -ENOMEM ? 500 : 400, "ceiling: %s",
+                                           err.msg[0] ? err.msg : "out of memory");
+                        return;
+                }
+                egress_grant_release(&g);
+                r = store_tenant_egress_set(sf->store, ns, text);
+                if (r == -ENOENT) {
+                        http_respond_error(req, 404, "tenant '%s' not found", ns);
+                        return;
+                }
+                if (r < 0) {
+                        http_respond_error(req, 500, "cannot store the egress ceiling of '%s': %s", ns, strerror(-r));
+                        return;
+                }
+                tenants_changed(sf, ns);
+                log_info("tenant '%s': egress ceiling '%s'", ns, text);
+                api_audit_note(req, "egress ceiling '%.400s'", text);
+        }
+        r = store_tenant_egress_get(sf->store, ns, &stored);
+        if (r == -ENOENT) {
+                http_respond_error(req, 404, "tenant '%s' not found", ns);
+                return;
+        }
+        if (r >= 0)
+                r = egress_grant_parse(stored, true, &g, &err);
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot read the egress ceiling of '%s': %s", ns,
+                                   err.msg[0] ? err.msg : strerror(-r));
+                return;
+        }
+        arr = json_array();
+        for (size_t i = 0; arr && i < g.n; i++)
+                if (json_array_append_new(arr, json_string(g.v[i].text)) < 0) {
+                        json_decref(TAKE_PTR(arr));
+                        break;
+                }
+        egress_grant_release(&g);
+        o = arr ? json_pack("{s:s,s:O}", "namespace", ns, "ceiling", arr) : NULL;
+        if (!o) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        api_respond_json(req, 200, o);
+}
+
 void api_tenants(struct http_request *req, const struct route *rt)
 {
         bool get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
@@ -574,6 +678,9 @@ void api_tenants(struct http_request *req, const struct route *rt)
                 return;
         case ROUTE_TENANT_INVOKE:
                 invoke_setting(req, rt->ns);
+                return;
+        case ROUTE_TENANT_EGRESS:
+                egress_ceiling(req, rt->ns);
                 return;
         default:
                 token_revoke(req, rt->ns, rt->rest, rt->id == ROUTE_TENANT_KEY);

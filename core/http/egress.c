@@ -289,3 +289,87 @@ const char *egress_refused(const struct egress_policy *p, const struct egress_ho
                 return NULL;
         return why;
 }
+
+int egress_net_parse(const char *s, struct egress_net *ret)
+{
+        struct egress_policy p = { 0 };
+        struct sf_err err = { 0 };
+        int r;
+
+        if (!*s || strchr(s, ',') || strchr(s, ' '))
+                return -EINVAL;
+        r = egress_policy_parse(s, false, &p, &err);
+        if (r < 0)
+                return r;
+        if (p.n_allow != 1) {
+                egress_policy_release(&p);
+                return -EINVAL;
+        }
+        *ret = p.allow[0];
+        egress_policy_release(&p);
+        return 0;
+}
+
+/* sa as 16 bytes, an address carrying IPv4 as IPv4-mapped; false if not IP. */
+static bool sa_bytes(const struct sockaddr *sa, socklen_t len, uint8_t out[16])
+{
+        uint8_t raw[16];
+        const char *why;
+
+        if (sa->sa_family == AF_INET && len >= (socklen_t) sizeof(struct sockaddr_in))
+                map4(raw, ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr));
+        else if (sa->sa_family == AF_INET6 && len >= (socklen_t) sizeof(struct sockaddr_in6))
+                memcpy(raw, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+        else
+                return false;
+        (void) classify(raw, out, &why);
+        return true;
+}
+
+bool egress_net_contains(const struct egress_net *n, const struct sockaddr *sa, socklen_t len)
+{
+        uint8_t a[16];
+        return sa_bytes(sa, len, a) && in_net(a, n);
+}
+
+bool egress_net_within(const struct egress_net *inner, const struct egress_net *outer)
+{
+        return inner->prefix >= outer->prefix && in_net(inner->addr, outer);
+}
+
+const char *egress_refused_grant(const struct egress_policy *p, const struct egress_host *host,
+                                 const struct egress_net *granted, size_t n, const struct sockaddr *sa,
+                                 socklen_t len)
+{
+        struct egress_policy none = { 0 };
+        uint8_t raw[16], a[16];
+        const char *why;
+        enum aclass c;
+
+        if (sa->sa_family == AF_INET && len >= (socklen_t) sizeof(struct sockaddr_in))
+                map4(raw, ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr));
+        else if (sa->sa_family == AF_INET6 && len >= (socklen_t) sizeof(struct sockaddr_in6))
+                memcpy(raw, &((const struct sockaddr_in6 *) sa)->sin6_addr, 16);
+        else
+                return "not an IP address";
+        c = classify(raw, a, &why);
+        if (c == A_NEVER || c == A_SPECIAL)
+                return why;
+        /* With no allowlist: public addresses pass; the host's own (found
+         * by the host list) and private ones do not. */
+        why = egress_refused(&none, host, sa, len);
+        if (!why)
+                return NULL;
+        if (strcmp(why, "an address of this host") == 0)
+                return why;
+        for (size_t i = 0; i < n; i++)
+                if (in_net(a, &granted[i]))
+                        return NULL;
+        if (p) {
+                struct egress_policy ranged = *p;
+                ranged.allow_loopback = false;
+                if (!egress_refused(&ranged, host, sa, len))
+                        return NULL;
+        }
+        return why;
+}

@@ -70,3 +70,22 @@ void egress_host_release(struct egress_host *h);
  * host's own addresses are not recognised: only for tests). */
 const char *egress_refused(const struct egress_policy *p, const struct egress_host *host, const struct sockaddr *sa,
                            socklen_t len);
+
+/* Parse one address or CIDR ("10.0.0.0/8", "::1"; no blanks). -EINVAL. */
+int egress_net_parse(const char *s, struct egress_net *ret);
+/* Whether sa (an IPv4-mapped or IPv4-carrying IPv6 address counts as its
+ * IPv4 address) lies in n. */
+bool egress_net_contains(const struct egress_net *n, const struct sockaddr *sa, socklen_t len);
+/* Whether range inner lies wholly inside range outer. */
+bool egress_net_within(const struct egress_net *inner, const struct egress_net *outer);
+
+/* The function egress proxy's rule (core/runtime/egress_proxy.h): NULL when
+ * sa may be connected to; else why not. As egress_refused() with the
+ * operator's policy p, and a private or shared address is also opened by a
+ * range the function was granted (granted, n); the host's own addresses,
+ * loopback, link-local, metadata, unspecified, multicast and broadcast
+ * addresses never are, whatever the grant or the operator's allowlist
+ * says, since the daemon, not the function, makes the connection. */
+const char *egress_refused_grant(const struct egress_policy *p, const struct egress_host *host,
+                                 const struct egress_net *granted, size_t n, const struct sockaddr *sa,
+                                 socklen_t len);

@@ -125,6 +125,8 @@ def build(pattern, method, ns, world):
         return "/system/tenants/" + ns, {}                                            # DELETE: 409 (functions)
     if pattern == "/system/tenants/{ns}/invoke":
         return "/system/tenants/%s/invoke" % ns, {"json": {"auth": "maybe"}}           # PUT: 400
+    if pattern == "/system/tenants/{ns}/egress":
+        return "/system/tenants/%s/egress" % ns, {"json": {"ceiling": 7}}                # PUT: 400
     if pattern == "/system/tenants/{ns}/keys":
         return "/system/tenants/%s/keys" % ns, {"json": {"name": "bad name!"}}        # POST: 400
     if pattern == "/system/tenants/{ns}/keys/{id}":

@@ -186,6 +186,8 @@ static void test_tenant_routes(void **state)
                 { "DELETE", "/system/tenants/alpha/tokens/0a1b2c3d4e5f", 0, ROUTE_TENANT_TOKEN, POLICY_ADMIN, true },
                 { "GET", "/system/tenants/alpha/tokens/0a1b2c3d4e5f", 0, ROUTE_TENANT_TOKEN, POLICY_ADMIN, false },
                 { "DELETE", "/system/tenants/alpha/tokens/XYZ", -EINVAL, ROUTE_TENANT_TOKEN, POLICY_ADMIN, true },
+                { "GET", "/system/tenants/alpha/egress", 0, ROUTE_TENANT_EGRESS, POLICY_TENANT, true },
+                { "PUT", "/system/tenants/alpha/egress", 0, ROUTE_TENANT_EGRESS, POLICY_ADMIN, true },
                 { "GET", "/system/tenants/a.b", -EINVAL, ROUTE_TENANT, POLICY_TENANT, true },
                 { "GET", "/system/tenants/alpha/other", -ENOENT, ROUTE_TENANT, POLICY_UNSET, false },
                 { "GET", "/system/namespace/alpha", 0, ROUTE_NAMESPACE, POLICY_TENANT, true },
