@@ -72,6 +72,9 @@ struct sfaasd_config {
         uint64_t async_result_bytes;   /* result body kept in the table (default 64 KiB) */
         bool async_callback_allow_loopback; /* callbacks to 127/8 and ::1 (default false) */
         char egress_allow[1024];       /* "CIDR,..." outbound requests may reach (core/http/egress.h) */
+        char egress_resolve_file[PATH_MAX]; /* pinned answers for the egress proxy's names (JSON); "" none */
+        uint64_t egress_max_connections; /* per sandbox, over its life (default 1000; 0: none) */
+        uint64_t egress_max_bytes;     /* per sandbox, both ways (default 1 GiB; 0: none) */
         uint64_t async_queue_max;      /* calls queued or running, all functions (default 100000) */
         uint64_t async_queue_max_bytes; /* their request bytes (default 1 GiB) */
         uint64_t async_function_queue_max; /* calls queued or running, one function (default 10000) */

@@ -122,6 +122,8 @@ int sb_netns_pool_start(struct sb_netns_pool *pool, struct sf_err *err);
 /* A fresh netns fd (CLOEXEC), or -EAGAIN when none is ready. */
 int sb_netns_pool_take(struct sb_netns_pool *pool);
 void sb_netns_pool_stop(struct sb_netns_pool *pool);
+/* A new netns with loopback up, made on this thread (which stays in its own). */
+int sb_netns_make(void);
 
 /* The architecture this code is built for, as seccomp_data.arch reports it. */
 #if defined(__x86_64__)

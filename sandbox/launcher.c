@@ -705,7 +705,7 @@ static int spawn_validate(const struct sandbox_spec *spec, struct sf_err *err)
                 return sf_err_set(err, -ERANGE, "uid_base %u + %u overflows", spec->uid_base, SANDBOX_UID_COUNT);
         if (spec->uid >= SANDBOX_UID_COUNT || spec->gid >= SANDBOX_UID_COUNT)
                 return sf_err_set(err, -ERANGE, "uid/gid must be below %u", SANDBOX_UID_COUNT);
-        if (spec->net != SANDBOX_NET_NONE)
+        if (spec->net != SANDBOX_NET_NONE && (spec->net != SANDBOX_NET_GIVEN || spec->netns_fd < 0))
                 return sf_err_set(err, -EOPNOTSUPP, "only the 'none' network mode exists");
         if (spec->workdir && spec->workdir[0] != '/')
                 return sf_err_set(err, -EINVAL, "workdir '%s' must be absolute", spec->workdir);
@@ -824,13 +824,19 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
  * pooled network namespace when there is one. Returns the child's pid;
  * *pidfd is set. The child runs sb_child_main(p) on the launcher's stack
  * map, in our memory, until it execs. */
-static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const struct sb_cgroup *cg, int *pidfd,
-                        struct sf_err *err)
+static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const struct sb_cgroup *cg, int spec_net_fd,
+                        int *pidfd, struct sf_err *err)
 {
         struct clone_args args;
         sigset_t all, old;
-        int net_fd = -1;
+        _cleanup_close_ int own_orig = -1;
+        int net_fd = -1, orig_fd = l->have_pool ? l->pool.orig_fd : -1;
         long pid;
+
+        if (spec_net_fd >= 0 && orig_fd < 0) {
+                own_orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+                orig_fd = own_orig < 0 ? -errno : own_orig;
+        }
 
         memset(&args, 0, sizeof args);
         args.flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
@@ -844,8 +850,18 @@ static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const str
                 p->unshare_cgroupns = true; /* after the parent moved us (v1) */
 
         /* A pooled netns: enter it on this thread just for the clone, so the
-         * child is born in it; then come straight back. */
-        if (l->have_pool && (net_fd = sb_netns_pool_take(&l->pool)) >= 0) {
+         * child is born in it; then come straight back. A given one the
+         * same way (it is the caller's to close). */
+        if (spec_net_fd >= 0) {
+                if (orig_fd < 0 || (net_fd = fcntl(spec_net_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+                        return sf_err_errno(err, orig_fd < 0 ? orig_fd : -errno, "cannot use the given netns");
+                if (setns(net_fd, CLONE_NEWNET) < 0) {
+                        (void) close(TAKE_FD(net_fd));
+                        return sf_err_errno(err, -errno, "cannot enter the given netns");
+                }
+                args.flags &= ~(uint64_t) CLONE_NEWNET;
+                p->pooled_netns = true;
+        } else if (l->have_pool && (net_fd = sb_netns_pool_take(&l->pool)) >= 0) {
                 if (setns(net_fd, CLONE_NEWNET) == 0) {
                         args.flags &= ~(uint64_t) CLONE_NEWNET;
                         p->pooled_netns = true;
@@ -862,7 +878,7 @@ static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const str
         (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (net_fd >= 0) {
                 (void) close(TAKE_FD(net_fd));
-                if (setns(l->pool.orig_fd, CLONE_NEWNET) < 0) {
+                if (setns(orig_fd, CLONE_NEWNET) < 0) {
                         /* Cannot happen with the privileges we hold; if it did,
                          * this thread would be stranded in a sandbox's netns. */
                         (void) sf_err_errno(err, -errno, "cannot return to the launcher's network namespace");
@@ -946,7 +962,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->err_fd = err_p[1];
         p->status_fd = status_p[1];
 
-        pid = spawn_clone(l, p, &cg, &pidfd, err);
+        pid = spawn_clone(l, p, &cg, spec->net == SANDBOX_NET_GIVEN ? spec->netns_fd : -1, &pidfd, err);
         if (pid < 0) {
                 r = (int) pid;
                 goto out;
@@ -986,6 +1002,18 @@ out:
         (void) sb_cgroup_destroy(&cg);
         spawn_ctx_release(&c);
         return r;
+}
+
+int sandbox_netns_new(struct sandbox_launcher *l, struct sf_err *err)
+{
+        int fd;
+
+        if (l && l->have_pool && (fd = sb_netns_pool_take(&l->pool)) >= 0)
+                return fd;
+        fd = sb_netns_make();
+        if (fd < 0)
+                return sf_err_errno(err, fd, "cannot make a network namespace");
+        return fd;
 }
 
 pid_t sandbox_pid(const struct sandbox *sb)

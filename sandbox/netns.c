@@ -21,6 +21,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -167,4 +168,23 @@ void sb_netns_pool_stop(struct sb_netns_pool *pool)
                 (void) close(pool->orig_fd);
         pool->sock = pool->orig_fd = -1;
         pool->helper = -1;
+}
+
+int sb_netns_make(void)
+{
+        _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        int fd = -1, r = 0;
+
+        if (self < 0)
+                return -errno;
+        if (unshare(CLONE_NEWNET) < 0)
+                return -errno;
+        if ((r = loopback_up()) == 0) {
+                fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = -errno;
+        }
+        if (setns(self, CLONE_NEWNET) < 0)
+                abort(); /* never serve anything from the new namespace */
+        return r < 0 ? r : fd;
 }

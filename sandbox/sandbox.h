@@ -75,6 +75,9 @@ struct sandbox_limits {
 
 enum sandbox_net {
         SANDBOX_NET_NONE = 0,    /* own netns, loopback only (the default) */
+        SANDBOX_NET_GIVEN,       /* born in spec.netns_fd, from sandbox_netns_new():
+                                    the caller has made sockets in it (the
+                                    egress proxy's listeners) before the spawn */
 };
 
 /* A read-only bind mount of a host file or directory into the sandbox
@@ -102,6 +105,7 @@ struct sandbox_spec {
                                         demand); NULL = none */
         struct sandbox_limits limits;
         enum sandbox_net net;
+        int netns_fd;                /* SANDBOX_NET_GIVEN only */
         int stdio[3];                /* fds dup'ed to 0,1,2 in the child; -1 = /dev/null */
         const struct sandbox_bind *binds;
         size_t n_binds;
@@ -212,6 +216,12 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
 
 /* The host pid of the sandbox's init (pid 1 inside), whose namespaces the
  * command shares. */
+/* A fresh network namespace with only loopback, up, owned by the
+ * launcher's user namespace (as the pooled ones: root in the sandbox holds
+ * no CAP_NET_ADMIN over it): an fd (CLOEXEC) for SANDBOX_NET_GIVEN, taken
+ * from the pool when there is one. The calling thread enters a new one
+ * for a moment when it makes it. */
+int sandbox_netns_new(struct sandbox_launcher *l, struct sf_err *err);
 pid_t sandbox_pid(const struct sandbox *sb);
 int sandbox_pidfd(const struct sandbox *sb);
 /* Kill every process of the sandbox (SIGKILL to its pid 1, which takes the

@@ -52,6 +52,8 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->async_result_bytes = 64u << 10;
         cfg->async_callback_allow_loopback = false;
         cfg->async_queue_max = 100000;
+        cfg->egress_max_connections = 1000;
+        cfg->egress_max_bytes = 1ULL << 30;
         cfg->async_queue_max_bytes = 1ULL << 30;
         cfg->async_function_queue_max = 10000;
         cfg->async_function_queue_max_bytes = 256ULL << 20;
@@ -144,6 +146,9 @@ static const struct key keys[] = {
         { "async_result_bytes", K_SIZE, F(async_result_bytes) },
         { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
         { "egress_allow", K_STR, F(egress_allow) },
+        { "egress_resolve_file", K_STR, F(egress_resolve_file) },
+        { "egress_max_connections", K_COUNT, F(egress_max_connections), .zero_ok = true },
+        { "egress_max_bytes", K_SIZE, F(egress_max_bytes), .zero_ok = true },
         { "async_queue_max", K_COUNT, F(async_queue_max), .min = 1 },
         { "async_queue_max_bytes", K_SIZE, F(async_queue_max_bytes), .min = 1 },
         { "async_function_queue_max", K_COUNT, F(async_function_queue_max), .min = 1 },

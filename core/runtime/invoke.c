@@ -45,6 +45,7 @@
 #include "core/model/secret_files.h"
 #include "core/runtime/admit.h"
 #include "core/runtime/invoke.h"
+#include "core/runtime/fn_egress.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
@@ -91,6 +92,7 @@ struct invocation {
         bool fn_running;             /* counted in its function's running calls */
         uint32_t max_inflight;       /* its function's limit when it was queued */
         bool tenant_counted;         /* counted in its tenant's instances (core/runtime/tenants.h) */
+        struct fn_egress egress;     /* its egress proxy, when its function has a grant */
 };
 
 static void inv_finish(struct invocation *inv);
@@ -142,6 +144,7 @@ static void inv_handle_closed(uv_handle_t *h)
         if (--inv->open_handles > 0)
                 return;
         sandbox_free(inv->sb);
+        fn_egress_stop(&inv->egress);
         inv_release_slots(inv);
         buf_release(&inv->obuf.b);
         free(inv->ebuf.b.p);
@@ -692,6 +695,7 @@ struct invocation *invoke_run(struct sfaasd *sf, const char *name, const char *n
         inv->done = done;
         inv->done_data = data;
         inv->waiter.ready = inv_ready;
+        inv->egress = (struct fn_egress) FN_EGRESS_INIT;
         (void) xsnprintf(inv->name, sizeof inv->name, "%s", name);
         (void) xsnprintf(inv->ns, sizeof inv->ns, "%s", ns);
         callid = call_header(call, "X-Call-Id");
@@ -797,6 +801,15 @@ static bool inv_start(struct invocation *inv)
         sp.binds = secrets.binds;
         sp.n_binds = secrets.n;
         /* ---- end of secrets ---- */
+        /* Egress by grant: its proxy listens in the sandbox's namespace
+         * before the sandbox is born there (core/runtime/fn_egress.h). */
+        r = fn_egress_prepare(sf, rc, ns, name, inv->call_id, 0, pools_self_netns(sf), &env, &sp, &inv->egress,
+                              &err);
+        if (r < 0) {
+                log_error("function '%s.%s': egress: %s", name, ns, err.msg);
+                (void) xsnprintf(msg, sizeof msg, "function '%s.%s': egress: %s", name, ns, err.msg);
+                goto fail;
+        }
 
         if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
                 fail_status = 503;
@@ -821,6 +834,7 @@ static bool inv_start(struct invocation *inv)
                 metrics_sandbox_start(sf->metrics, r >= 0, (double) (now_ns() - spawn_t0) / 1e9);
         }
         secret_files_release(&secrets); /* the sandbox holds its own mounts of them */
+        fn_egress_spawned(&inv->egress);
         (void) close(in[0]);
         (void) close(out[1]);
         (void) close(errp[1]);
@@ -850,6 +864,8 @@ fail:
                         (void) close(errp[i]);
         }
         secret_files_release(&secrets);
+        fn_egress_stop(&inv->egress);
+        fn_egress_spawned(&inv->egress);
         svec_free(&env);
         inv_list_remove(inv);
         inv_release_slots(inv);

@@ -356,6 +356,20 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
                                    g->service_replicas ? g->service_replicas[i] : g->replicas);
         }
 
+        {
+                static const char *const verdicts[] = { "allowed", "denied", "cap", "error" };
+                family(&b, "sfaasd_egress_connections_total", "counter",
+                       "Connections through the functions' egress proxies, by verdict.");
+                for (size_t i = 0; i < 4; i++) {
+                        char label[32];
+                        (void) xsnprintf(label, sizeof label, "verdict=\"%s\"", verdicts[i]);
+                        sample_u64(&b, "sfaasd_egress_connections_total", label, m->egress_conns[i]);
+                }
+                family(&b, "sfaasd_egress_bytes_total", "counter",
+                       "Bytes through the functions' egress proxies (up: function to destination).");
+                sample_u64(&b, "sfaasd_egress_bytes_total", "direction=\"up\"", m->egress_bytes_up);
+                sample_u64(&b, "sfaasd_egress_bytes_total", "direction=\"down\"", m->egress_bytes_down);
+        }
         family(&b, "sfaasd_sandbox_starts_total", "counter", "Sandbox starts by result.");
         sample_u64(&b, "sfaasd_sandbox_starts_total", "result=\"ok\"", m->sandbox_starts_ok);
         sample_u64(&b, "sfaasd_sandbox_starts_total", "result=\"error\"", m->sandbox_starts_error);
@@ -584,4 +598,13 @@ int metrics_read_process(struct metrics_gauges *g)
         g->process_open_fds = fds > 0 ? fds - 1 : 0; /* not the one that listed them */
         g->have_process = true;
         return 0;
+}
+
+void metrics_egress(struct metrics *m, const char *verdict, uint64_t up, uint64_t down)
+{
+        size_t i = strcmp(verdict, "allowed") == 0 ? 0 : strcmp(verdict, "denied") == 0 ? 1
+                   : strcmp(verdict, "cap") == 0   ? 2 : 3;
+        m->egress_conns[i]++;
+        m->egress_bytes_up += up;
+        m->egress_bytes_down += down;
 }

@@ -62,6 +62,9 @@ struct metrics {
          * (core/runtime/history.h) when set; NULL in the unit tests. */
         struct history *history;
         uint64_t sandbox_starts_ok, sandbox_starts_error;
+        /* egress proxy connections by verdict (core/runtime/fn_egress.h) and bytes */
+        uint64_t egress_conns[4];      /* allowed, denied, cap, error */
+        uint64_t egress_bytes_up, egress_bytes_down;
         struct metrics_histogram sandbox_start_seconds;
         struct metrics_http *http;     /* sfaasd_http_requests_total */
         size_t n_http;
@@ -116,6 +119,9 @@ uint64_t metrics_invocation_count(const struct metrics *m, const char *name, con
 void metrics_forget_function(struct metrics *m, const char *name, const char *ns);
 /* sfaasd_sandbox_starts_total and sfaasd_sandbox_start_seconds. */
 void metrics_sandbox_start(struct metrics *m, bool ok, double seconds);
+/* One egress connection ended with verdict ("allowed", "denied", "cap",
+ * anything else: "error") and these bytes. */
+void metrics_egress(struct metrics *m, const char *verdict, uint64_t up, uint64_t down);
 /* sfaasd_http_requests_total: an answer with status to a request with method. */
 void metrics_http_response(struct metrics *m, const char *method, int status);
 

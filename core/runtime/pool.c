@@ -590,6 +590,7 @@ static void instance_closed(uv_handle_t *h)
         admit_release(p->sf); /* every instance struct holds a sandbox slot */
         if (inst->netns_fd >= 0)
                 (void) close(inst->netns_fd);
+        fn_egress_stop(&inst->egress);
         free(inst);
         ps->instances--;
         p->n_structs--;
@@ -1013,6 +1014,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         struct fn_recipe *r = p->recipe;
         struct sandbox_spec sp = { 0 };
         struct secret_files secrets;
+        struct svec env = { 0 };
         struct instance *inst;
         int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         char leaf[128], nspath[64], group[160];
@@ -1028,6 +1030,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         inst->pool = p;
         list_init(&inst->conns);
         inst->netns_fd = -1;
+        inst->egress = (struct fn_egress) FN_EGRESS_INIT;
         p->seq++;
         (void) xsnprintf(inst->id, sizeof inst->id, "%s-%llu", p->name, (unsigned long long) p->seq);
         secret_files_init(&secrets);
@@ -1054,6 +1057,22 @@ static int instance_start(struct pool *p, struct sf_err *err)
         sp.stdio[2] = errp[1];
         sp.binds = secrets.binds;
         sp.n_binds = secrets.n;
+        if (fn_recipe_meta(r, EGRESS_ANNOTATION)) {
+                /* Egress by grant: the instance's own environment with the
+                 * proxy's variables, its proxy listening in its namespace
+                 * before it is born there (core/runtime/fn_egress.h). */
+                for (size_t i = 0; i < r->env.n; i++) {
+                        char *dup = strdup(r->env.v[i]);
+                        if (!dup || svec_push(&env, dup) < 0) {
+                                ret = sf_err_set(err, -ENOMEM, "out of memory");
+                                goto fail;
+                        }
+                }
+                ret = fn_egress_prepare(sf, r, p->ns, p->name, inst->id, p->port, sf->pools->self_netns, &env, &sp,
+                                        &inst->egress, err);
+                if (ret < 0)
+                        goto fail;
+        }
         (void) xsnprintf(leaf, sizeof leaf, "i-%s-%llu-%d", p->name, (unsigned long long) p->seq, getpid());
         sp.name = leaf;
         t0 = now_ns();
@@ -1071,6 +1090,8 @@ static int instance_start(struct pool *p, struct sf_err *err)
         }
         metrics_sandbox_start(sf->metrics, ret >= 0, (double) (now_ns() - t0) / 1e9);
         secret_files_release(&secrets);
+        fn_egress_spawned(&inst->egress);
+        svec_free(&env);
         (void) close(out[1]);
         (void) close(errp[1]);
         out[1] = errp[1] = -1;
@@ -1109,6 +1130,9 @@ static int instance_start(struct pool *p, struct sf_err *err)
 
 fail:
         secret_files_release(&secrets);
+        fn_egress_stop(&inst->egress);
+        fn_egress_spawned(&inst->egress);
+        svec_free(&env);
         for (int i = 0; i < 2; i++) {
                 if (out[i] >= 0)
                         (void) close(out[i]);
@@ -1631,4 +1655,9 @@ void pools_call_unref(struct sfaasd *sf, struct pool *p)
         sf->pools->calls--;
         p->calls--;
         pool_unref(p);
+}
+
+int pools_self_netns(struct sfaasd *sf)
+{
+        return sf->pools ? sf->pools->self_netns : -1;
 }

@@ -82,6 +82,9 @@ struct pool *pool_get(struct sfaasd *sf, const char *ns, const char *name, int *
 enum fn_mode pool_mode(const struct pool *p);
 /* How sandboxes of the function are made. */
 const struct fn_recipe *pool_recipe(const struct pool *p);
+/* The loop thread's own network namespace (an fd the pools keep), to
+ * come back to after making a socket in a sandbox's. */
+int pools_self_netns(struct sfaasd *sf);
 
 /* Proxy a call (/function/NAME[.NS][/sub]) to http-mode function p, from
  * the HTTP head callback: HTTP_HEAD_TAKEN when the proxy took the request (held, its body

@@ -8,6 +8,7 @@
 
 #include <llhttp.h>
 
+#include "core/runtime/fn_egress.h"
 #include "core/base/buf.h"
 #include "core/base/list.h"
 #include "core/model/callid.h"
@@ -63,6 +64,7 @@ struct instance {
         bool killed;               /* we sent SIGKILL: at once or when the grace ran out */
         bool counted;              /* in its tenant's instances (core/runtime/tenants.h) */
         int wait_status;
+        struct fn_egress egress;   /* its egress proxy, when the function has a grant */
 };
 
 struct pool {

@@ -1,0 +1,284 @@
+# SPDX-License-Identifier: MIT
+"""The egress proxy (core/runtime/egress_proxy.h) against destinations in a
+network namespace this test makes (ip netns add + a veth pair), never
+outside the machine. Names resolve through a file of pinned answers the
+test controls (config egress_resolve_file), so no DNS server is asked.
+
+The functions are busybox exec functions running a script from stdin; they
+use busybox wget (which honours http_proxy) and nc (raw CONNECT).
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import requests
+
+from sfaasd_testlib import HTTP_TIMEOUT, wait_until
+
+TAG = "%x" % (os.getpid() & 0xfff)
+NETNS = "sfeg-" + TAG
+VETH_H, VETH_N = "sfegh" + TAG, "sfegn" + TAG
+SUBNET = 100 + (os.getpid() % 100)
+HOST_IP = "10.231.%d.1" % SUBNET
+DEST_IP = "10.231.%d.2" % SUBNET
+NS = "egp"
+PROXY = "127.0.0.1:3128"
+
+SERVER = textwrap.dedent(r'''
+    import http.server, socketserver, sys, threading
+    ip = sys.argv[1]
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = ("%s %s\n" % (self.command, self.path) + "".join("%s: %s\n" % kv for kv in self.headers.items())).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        do_POST = do_GET
+        def log_message(self, *a):
+            pass
+    class Tcp(socketserver.BaseRequestHandler):
+        def handle(self):
+            while True:
+                d = self.request.recv(65536)
+                if not d:
+                    return
+                self.request.sendall(d)
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    http.server.ThreadingHTTPServer.allow_reuse_address = True
+    for port in (8080, 9090):
+        s = http.server.ThreadingHTTPServer((ip, port), Echo)
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    t = socketserver.ThreadingTCPServer((ip, 8443), Tcp)
+    print("ready", flush=True)
+    t.serve_forever()
+''')
+
+
+def sh(*args):
+    subprocess.run(args, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def dest(tmp_path_factory):
+    """The destination's namespace, its veth and its servers."""
+    d = tmp_path_factory.mktemp("egress")
+    subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
+    sh("ip", "netns", "add", NETNS)
+    try:
+        sh("ip", "link", "add", VETH_H, "type", "veth", "peer", "name", VETH_N)
+        sh("ip", "link", "set", VETH_N, "netns", NETNS)
+        sh("ip", "addr", "add", HOST_IP + "/24", "dev", VETH_H)
+        sh("ip", "link", "set", VETH_H, "up")
+        sh("ip", "-n", NETNS, "addr", "add", DEST_IP + "/24", "dev", VETH_N)
+        sh("ip", "-n", NETNS, "link", "set", VETH_N, "up")
+        sh("ip", "-n", NETNS, "link", "set", "lo", "up")
+        (d / "server.py").write_text(SERVER)
+        proc = subprocess.Popen(["ip", "netns", "exec", NETNS, sys.executable, str(d / "server.py"), DEST_IP],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert proc.stdout.readline().strip() == b"ready", proc.stderr.read()
+        resolve = d / "resolve.json"
+        yield {"dir": d, "resolve": resolve}
+        proc.kill()
+        proc.wait()
+    finally:
+        subprocess.run(["ip", "link", "del", VETH_H], capture_output=True)
+        subprocess.run(["ip", "netns", "del", NETNS], capture_output=True)
+
+
+def pin(dest, answers):
+    tmp = str(dest["resolve"]) + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(answers, f)
+    os.rename(tmp, str(dest["resolve"]))
+
+
+ANSWERS = {"dest.test": [DEST_IP], "a.wild.test": [DEST_IP], "a.b.wild.test": [DEST_IP],
+           "other.test": [DEST_IP], "rebind.test": [DEST_IP], "mixed.test": [DEST_IP, "127.0.0.1"],
+           "meta.test": ["169.254.169.254"], "self.test": [HOST_IP]}
+
+
+@pytest.fixture(scope="module")
+def eg(dest, make_daemon_module, images):
+    pin(dest, ANSWERS)
+    d = make_daemon_module({"egress_resolve_file": str(dest["resolve"]), "egress_allow": DEST_IP + "/32"})
+    s = requests.Session()
+    s.auth = ("admin", d.password)
+
+    def call(method, path, **kw):
+        kw.setdefault("timeout", HTTP_TIMEOUT)
+        return s.request(method, d.url + path, **kw)
+
+    r = call("POST", "/system/tenants", json={"name": NS})
+    assert r.status_code == 201, r.text
+    r = call("PUT", "/system/tenants/%s/egress" % NS,
+             json={"ceiling": ["dest.test:*", "*.wild.test:8080", "rebind.test:8080", "mixed.test:8080",
+                               "meta.test:*", "self.test:*", "0.0.0.0/0:*", "[::/0]:*"]})
+    assert r.status_code == 200, r.text
+    with open(images.path("busybox-oci.tar"), "rb") as f:
+        r = call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
+                 headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200, r.text
+
+    def deploy(name, grant=None, **ann):
+        a = dict(ann)
+        if grant is not None:
+            a["com.sfaasd.egress"] = grant
+        r = call("POST", "/system/functions", json={"service": name, "image": "busybox:latest", "namespace": NS,
+                                                    "envProcess": "sh", "annotations": a})
+        assert r.status_code == 202, r.text
+
+    def run(name, script):
+        r = call("POST", "/function/%s.%s" % (name, NS), data=script.encode())
+        return r.status_code, r.text
+
+    deploy("none")
+    deploy("web", "dest.test:8080, *.wild.test:8080, rebind.test:8080, mixed.test:8080, meta.test:8080, "
+                  "self.test:8080, %s/32:8443" % DEST_IP)
+    deploy("any", "0.0.0.0/0:*, [::/0]:*")
+    deploy("capped", "dest.test:8080", **{"com.sfaasd.egress-max-connections": "2"})
+    deploy("bytes", "dest.test:8080", **{"com.sfaasd.egress-max-bytes": "2000"})
+
+    class E:
+        pass
+    e = E()
+    e.daemon, e.call, e.run, e.dest = d, call, run, dest
+    return e
+
+
+@pytest.fixture(scope="module")
+def make_daemon_module(tmp_path_factory):
+    from sfaasd_testlib import Daemon
+    made = []
+
+    def make(config):
+        t = tmp_path_factory.mktemp("eg-daemon")
+        dm = Daemon(t / "data", config=config, name="egress", log_dir=t / "logs")
+        made.append(dm)
+        dm.start()
+        return dm
+    yield make
+    for dm in made:
+        dm.stop()
+
+
+def wget(url):
+    return "wget -q -O - %s 2>&1; echo rc=$?\n" % url
+
+
+def test_no_grant_no_network(eg):
+    code, out = eg.run("none", "env | grep -i proxy; echo ---; nc -w 2 %s 8080 </dev/null 2>&1; echo rc=$?\n"
+                       "nc -w 2 127.0.0.1 3128 </dev/null 2>&1; echo rc2=$?\n" % DEST_IP)
+    assert code == 200, out
+    assert out.startswith("---"), out          # no proxy variables
+    assert "rc=0" not in out and "rc2=0" not in out, out
+
+
+def test_proxy_env_and_allowed_name(eg):
+    code, out = eg.run("web", "env | grep -i _proxy | sort\n" + wget("http://dest.test:8080/hello?x=1"))
+    assert code == 200, out
+    assert "HTTP_PROXY=http://127.0.0.1:3128" in out and "https_proxy=http://127.0.0.1:3128" in out, out
+    assert "NO_PROXY=localhost,127.0.0.1,::1" in out, out
+    assert "GET /hello?x=1" in out and "Host: dest.test:8080" in out and "rc=0" in out, out
+
+
+def test_denied_names_ports_wildcards(eg):
+    code, out = eg.run("web", wget("http://other.test:8080/") + wget("http://dest.test:9090/") +
+                       wget("http://a.wild.test:8080/w") + wget("http://a.b.wild.test:8080/") +
+                       wget("http://%s:8080/" % DEST_IP))
+    assert code == 200, out
+    rcs = re.findall(r"rc=(\d+)", out)
+    assert rcs == ["1", "1", "0", "1", "1"], out
+    assert "GET /w" in out and "403" in out, out
+
+
+def test_connect_passes_bytes_and_ignores_host(eg):
+    script = ("printf 'CONNECT %s:8443 HTTP/1.1\\r\\nHost: other.test:8443\\r\\n\\r\\nping-through\\n' | "
+              "nc -w 2 127.0.0.1 3128; echo; echo ---\n" % DEST_IP +
+              # a Host header naming a granted host does not open another target
+              "printf 'CONNECT other.test:8080 HTTP/1.1\\r\\nHost: dest.test:8080\\r\\n\\r\\n' | nc -w 2 127.0.0.1 3128\n")
+    code, out = eg.run("web", script)
+    assert code == 200, out
+    first, second = out.split("---")
+    assert "200 Connection established" in first and "ping-through" in first, out
+    assert "403" in second and "not granted" in second, out
+
+
+def test_plain_http_host_header_never_decides(eg):
+    script = ("printf 'GET http://dest.test:8080/h HTTP/1.1\\r\\nHost: evil.example\\r\\nX-A: 1\\r\\n\\r\\n' | "
+              "nc -w 2 127.0.0.1 3128; echo ---\n"
+              "printf 'GET /h HTTP/1.1\\r\\nHost: dest.test:8080\\r\\n\\r\\n' | nc -w 2 127.0.0.1 3128\n")
+    code, out = eg.run("web", script)
+    assert code == 200, out
+    first, second = out.split("---")
+    assert "Host: dest.test:8080" in first and "evil.example" not in first and "X-A: 1" in first, out
+    assert "400" in second and "never in a Host header" in second, out
+
+
+def test_literals_in_refused_ranges(eg):
+    script = "".join("printf 'CONNECT %s HTTP/1.1\\r\\n\\r\\n' | nc -w 2 127.0.0.1 3128; echo; echo ---\n" % t
+                     for t in ("127.0.0.1:8443", "169.254.169.254:80", "%s:8443" % HOST_IP, "[::1]:8443",
+                               "[::ffff:127.0.0.1]:8443", "0.0.0.0:8443", "%s:8443" % DEST_IP))
+    code, out = eg.run("any", script)
+    assert code == 200, out
+    parts = out.split("---")
+    for p, why in zip(parts, ("loopback", "metadata", "this host", "loopback", "loopback", "unspecified")):
+        assert "403" in p and why in p, (why, out)
+    assert "200 Connection established" in parts[6], out
+
+
+def test_names_resolving_to_refused_addresses(eg):
+    code, out = eg.run("web", wget("http://meta.test:8080/") + wget("http://self.test:8080/") +
+                       wget("http://mixed.test:8080/"))
+    assert code == 200, out
+    assert re.findall(r"rc=(\d+)", out) == ["1", "1", "1"], out
+
+
+def test_rebinding(eg):
+    code, out = eg.run("web", wget("http://rebind.test:8080/one"))
+    assert "GET /one" in out, out
+    pin(eg.dest, dict(ANSWERS, **{"rebind.test": ["127.0.0.1"]}))
+    try:
+        code, out = eg.run("web", wget("http://rebind.test:8080/two"))
+        assert "rc=1" in out and "GET /two" not in out, out
+    finally:
+        pin(eg.dest, ANSWERS)
+
+
+def test_connection_cap(eg):
+    code, out = eg.run("capped", wget("http://dest.test:8080/1") + wget("http://dest.test:8080/2") +
+                       "printf 'GET http://dest.test:8080/3 HTTP/1.1\\r\\n\\r\\n' | nc -w 2 127.0.0.1 3128\n")
+    assert code == 200, out
+    assert "GET /1" in out and "GET /2" in out and "429" in out and "GET /3" not in out, out
+
+
+def test_byte_cap(eg):
+    code, out = eg.run("bytes", "printf 'POST http://dest.test:8080/big HTTP/1.1\\r\\nContent-Length: 5000\\r\\n\\r\\n' "
+                                ">/tmp/h; head -c 5000 /dev/zero >>/tmp/h; nc -w 2 127.0.0.1 3128 </tmp/h | head -c 100;"
+                                " echo; echo done\n")
+    assert code == 200, out
+    assert "200 OK" not in out, out
+    r = eg.call("GET", "/system/logs", params={"name": "bytes", "namespace": NS})
+    assert "verdict=cap" in r.text, r.text
+
+
+def test_accounting(eg):
+    r = eg.call("GET", "/system/logs", params={"name": "web", "namespace": NS})
+    assert r.status_code == 200
+    lines = [json.loads(l)["text"] for l in r.text.splitlines() if l.strip()]
+    allowed = [l for l in lines if "egress" in l and "verdict=allowed" in l]
+    denied = [l for l in lines if "egress" in l and "verdict=denied" in l]
+    assert allowed and denied, lines
+    a = allowed[0]
+    assert "address=%s" % DEST_IP in a and "port=8080" in a and re.search(r"down=[1-9]", a) and "call=" in a, a
+    r = eg.call("GET", "/metrics")
+    assert re.search(r'sfaasd_egress_connections_total\{verdict="allowed"\} [1-9]', r.text), r.text
+    assert re.search(r'sfaasd_egress_connections_total\{verdict="denied"\} [1-9]', r.text), r.text
+    assert re.search(r'sfaasd_egress_bytes_total\{direction="down"\} [1-9]', r.text), r.text
+    r = eg.call("GET", "/system/audit", params={"namespace": NS})
+    assert any(e.get("actor") == "function" and "egress" in e.get("detail", "") for e in r.json()), r.text
