@@ -29,12 +29,14 @@
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "cmd/run_egress.h"
 #include "sandbox/sandbox.h"
 
 #define RUN_EXIT_LAUNCHER 125
 #define RUN_HELP 1 /* run_parse(): the help was printed; exit 0 */
 #define RUN_MAX_ENV 1024
-#define RUN_ENV_SLOTS (RUN_MAX_ENV + 3) /* --env values, the PATH and HOME defaults, the NULL end */
+/* --env values, the PATH and HOME defaults, the egress proxy's, the NULL end */
+#define RUN_ENV_SLOTS (RUN_MAX_ENV + 3 + EGRESS_PROXY_ENV_N)
 #define RUN_MAX_BINDS 64
 #define RUN_DEFAULT_UID_BASE (1u << 30)
 #define RUN_DEFAULT_DATA "./.sfaasd-data"
@@ -66,7 +68,11 @@ static void run_usage(FILE *f)
                 "  --uid-base N        host uid/gid mapped to 0 inside (default %u; never 0)\n"
                 "  --hostname NAME     hostname inside (default sandbox)\n"
                 "  --bind SRC:DST      read-only bind mount of a host path (repeatable)\n"
-                "  --net none          network mode (only none: loopback only)\n",
+                "  --net none          network mode (only none: loopback only)\n"
+                "  --egress GRANT      reach these destinations through a proxy in the sandbox's\n"
+                "                      namespace (\"api.example.com:443, 10.0.0.0/8:5432\"; README \"Egress\")\n"
+                "  --egress-allow CIDRS private ranges names may resolve to (as egress_allow)\n"
+                "  --egress-resolve FILE pinned answers for names: {\"name\": [\"addr\", ...]}\n",
                 RUN_DEFAULT_UID_BASE);
 }
 
@@ -146,6 +152,8 @@ struct run_opts {
         bool have_path, have_home;
         struct sandbox_bind binds[RUN_MAX_BINDS];
         size_t n_binds;
+        const char *egress, *egress_allow, *egress_resolve;
+        char egress_vars[EGRESS_PROXY_ENV_N][64];
 };
 
 static int run_opts_init(struct run_opts *o)
@@ -273,6 +281,9 @@ static int run_option(struct run_opts *o, int c, char **argv)
                         return usage_error("--net '%s': only 'none' is supported", optarg);
                 return 0;
         case 'H': o->spec.hostname = optarg; return 0;
+        case 'E': o->egress = optarg; return 0;
+        case 'A': o->egress_allow = optarg; return 0;
+        case 'R': o->egress_resolve = optarg; return 0;
         case 'B': return run_add_bind(o, optarg);
         default:
                 return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
@@ -294,6 +305,8 @@ static int run_parse(struct run_opts *o, int argc, char **argv)
                 { "user", required_argument, NULL, 'u' },    { "uid-base", required_argument, NULL, 'b' },
                 { "net", required_argument, NULL, 'n' },     { "hostname", required_argument, NULL, 'H' },
                 { "bind", required_argument, NULL, 'B' },    { "help", no_argument, NULL, 'h' },
+                { "egress", required_argument, NULL, 'E' },  { "egress-allow", required_argument, NULL, 'A' },
+                { "egress-resolve", required_argument, NULL, 'R' },
                 { NULL, 0, NULL, 0 },
         };
         int c, r;
@@ -467,10 +480,14 @@ static int run_signalfd(int *ret_fd)
         return 0;
 }
 
-/* A one-shot launcher and the sandbox of spec in it. */
-static int run_spawn(const struct sandbox_spec *spec, struct sandbox_launcher **ret_l, struct sandbox **ret_sb)
+/* A one-shot launcher and the sandbox of o's spec in it; with --egress,
+ * its network namespace made first with the proxy listening in it. */
+static int run_spawn(struct run_opts *o, struct sandbox_launcher **ret_l, struct sandbox **ret_sb,
+                     struct run_egress **ret_eg)
 {
         _cleanup_(sandbox_launcher_freep) struct sandbox_launcher *l = NULL;
+        _cleanup_close_ int netns = -1;
+        struct sandbox_spec *spec = &o->spec;
         struct sf_err err = { 0 };
         int r;
 
@@ -478,6 +495,16 @@ static int run_spawn(const struct sandbox_spec *spec, struct sandbox_launcher **
         if (r < 0) {
                 fprintf(stderr, "sfaasd run: %s\n", err.msg);
                 return r;
+        }
+        if (o->egress) {
+                r = run_egress_start(l, o->egress, o->egress_resolve, o->egress_allow, ret_eg, &netns,
+                                     o->egress_vars);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < EGRESS_PROXY_ENV_N; i++)
+                        o->env[o->n_env++] = o->egress_vars[i];
+                spec->net = SANDBOX_NET_GIVEN;
+                spec->netns_fd = netns;
         }
         r = sandbox_spawn(l, spec, ret_sb, &err);
         if (r < 0) {
@@ -609,8 +636,9 @@ int cmd_run(int argc, char **argv)
         _cleanup_close_ int sfd = -1;
         _cleanup_(sandbox_launcher_freep) struct sandbox_launcher *l = NULL;
         _cleanup_(sandbox_freep) struct sandbox *sb = NULL;
+        struct run_egress *eg = NULL;
         struct run_wait w;
-        int r;
+        int r, code;
 
         if (run_opts_init(&o) < 0)
                 return RUN_EXIT_LAUNCHER;
@@ -623,16 +651,22 @@ int cmd_run(int argc, char **argv)
                 return RUN_EXIT_LAUNCHER;
         run_defaults(&o, argv + optind);
 
-        if (run_plan_stdio(&st, &o.spec) < 0 || run_signalfd(&sfd) < 0 || run_spawn(&o.spec, &l, &sb) < 0)
+        if (run_plan_stdio(&st, &o.spec) < 0 || run_signalfd(&sfd) < 0 || run_spawn(&o, &l, &sb, &eg) < 0) {
+                run_egress_stop(eg);
                 return RUN_EXIT_LAUNCHER;
+        }
         run_stdio_close_sandbox_ends(&st);
         w = (struct run_wait) { .sb = sb, .st = &st, .sfd = sfd };
         if (o.spec.limits.timeout_ms)
                 w.deadline = now_ns() + o.spec.limits.timeout_ms * 1000000ULL;
-        if (run_wait(&w) < 0)
+        if (run_wait(&w) < 0) {
+                run_egress_stop(eg);
                 return RUN_EXIT_LAUNCHER;
+        }
         run_report(&w, &o.spec);
+        run_egress_stop(eg);
         /* The command's exit code as a shell gives it; 128+N when we
          * killed it for our signal N. */
-        return w.got_signal ? 128 + w.got_signal : sandbox_exit_code(w.status);
+        code = w.got_signal ? 128 + w.got_signal : sandbox_exit_code(w.status);
+        return code;
 }

@@ -282,3 +282,56 @@ def test_accounting(eg):
     assert re.search(r'sfaasd_egress_bytes_total\{direction="down"\} [1-9]', r.text), r.text
     r = eg.call("GET", "/system/audit", params={"namespace": NS})
     assert any(e.get("actor") == "function" and "egress" in e.get("detail", "") for e in r.json()), r.text
+
+
+def host_root(dest):
+    """A root with the host's curl and Python, hard-linked (cheap, same
+    file system as /tmp here; a bind mount would be noexec)."""
+    root = dest["dir"] / "root"
+    if not (root / "usr").exists():
+        for d in ("proc", "dev", "tmp", "etc", "usr/bin", "usr/lib"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        for b in ("curl", "python3", "python3.11", "env", "sh", "dash"):
+            if os.path.exists("/usr/bin/" + b):
+                subprocess.run(["cp", "-aL", "--link", "/usr/bin/" + b, str(root / "usr/bin" / b)], check=True)
+        for d in ("x86_64-linux-gnu", "python3", "python3.11"):
+            if os.path.exists("/usr/lib/" + d):
+                subprocess.run(["cp", "-a", "--link", "/usr/lib/" + d, str(root / "usr/lib")], check=True)
+        if os.path.isdir("/usr/lib64"):
+            subprocess.run(["cp", "-a", "--link", "/usr/lib64", str(root / "usr")], check=True)
+        for d in ("bin", "lib", "lib64", "sbin"):
+            os.symlink("usr/" + d, root / d)
+    return ["--rootfs", str(root)]
+
+
+def run_egress(dest, grant, *cmd):
+    from sfaasd_testlib import BIN
+    return subprocess.run([BIN, "run"] + host_root(dest) + ["--timeout", "20s", "--egress", grant,
+                           "--egress-allow", DEST_IP + "/32", "--egress-resolve", str(dest["resolve"]), "--"] +
+                          list(cmd), capture_output=True, text=True, timeout=60)
+
+
+def test_run_egress_with_real_clients(dest):
+    """`sfaasd run --egress` on the host's own root (read-only): curl and
+    Python requests honour the proxy variables; other hosts are refused."""
+    pin(dest, ANSWERS)
+    p = run_egress(dest, "dest.test:8080", "curl", "-sS", "http://dest.test:8080/curl")
+    assert p.returncode == 0 and "GET /curl" in p.stdout, (p.stdout, p.stderr)
+    assert "verdict=allowed" in p.stderr, p.stderr
+    p = run_egress(dest, "dest.test:8080", "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+                   "http://other.test:8080/")
+    assert p.stdout == "403" and "verdict=denied" in p.stderr, (p.stdout, p.stderr)
+    script = ("import requests, sys\n"
+              "r = requests.get('http://dest.test:8080/py', timeout=10)\n"
+              "print(r.status_code, r.text.splitlines()[0])\n"
+              "try:\n"
+              "    requests.get('http://%s:8080/', timeout=10).raise_for_status()\n"
+              "except Exception as e:\n"
+              "    print('refused', type(e).__name__)\n" % HOST_IP)
+    p = run_egress(dest, "dest.test:8080", "/usr/bin/python3", "-c", script)
+    assert p.returncode == 0 and "200 GET /py" in p.stdout and "refused" in p.stdout, (p.stdout, p.stderr)
+    # Without a grant the same command has no network at all.
+    from sfaasd_testlib import BIN
+    p = subprocess.run([BIN, "run"] + host_root(dest) + ["--timeout", "20s", "--", "curl", "-sS", "--max-time", "3",
+                        "http://%s:8080/" % DEST_IP], capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0, (p.stdout, p.stderr)
