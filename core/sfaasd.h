@@ -73,6 +73,7 @@ struct sfaasd_config {
         bool async_callback_allow_loopback; /* callbacks to 127/8 and ::1 (default false) */
         char egress_allow[1024];       /* "CIDR,..." outbound requests may reach (core/http/egress.h) */
         char egress_resolve_file[PATH_MAX]; /* pinned answers for the egress proxy's names (JSON); "" none */
+        char egress_ca_file[PATH_MAX]; /* CAs for the TLS the egress proxy originates; "" the system's */
         uint64_t egress_max_connections; /* per sandbox, over its life (default 1000; 0: none) */
         uint64_t egress_max_bytes;     /* per sandbox, both ways (default 1 GiB; 0: none) */
         uint64_t async_queue_max;      /* calls queued or running, all functions (default 100000) */

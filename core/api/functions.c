@@ -31,6 +31,7 @@
 #include "core/runtime/tenants.h"
 #include "core/runtime/usage.h"
 #include "core/sfaasd.h"
+#include "store/secrets.h"
 #include "store/tenants.h"
 
 
@@ -184,6 +185,12 @@ static int check_egress(struct sfaasd *sf, const char *ns, json_t *spec, struct 
                                "%s: '%.200s' is beyond the egress ceiling of namespace '%s' (the admin sets it: "
                                "PUT /system/tenants/%s/egress)",
                                EGRESS_ANNOTATION, out->text, ns, ns);
+        /* A secret to inject must be the tenant's (its value is read only
+         * by the proxy, when a request needs it). */
+        for (size_t i = 0; !out && r >= 0 && i < g.n; i++)
+                if (g.v[i].secret[0] && store_secret_exists(sf->store, ns, g.v[i].secret) < 0)
+                        r = sf_err_set(err, -EINVAL, "%s: entry '%.200s' names secret '%s', which namespace '%s' has not",
+                                       EGRESS_ANNOTATION, g.v[i].text, g.v[i].secret, ns);
         egress_grant_release(&g);
         egress_grant_release(&ceiling);
         return r;

@@ -147,6 +147,7 @@ static const struct key keys[] = {
         { "async_callback_allow_loopback", K_BOOL, F(async_callback_allow_loopback) },
         { "egress_allow", K_STR, F(egress_allow) },
         { "egress_resolve_file", K_STR, F(egress_resolve_file) },
+        { "egress_ca_file", K_STR, F(egress_ca_file) },
         { "egress_max_connections", K_COUNT, F(egress_max_connections), .zero_ok = true },
         { "egress_max_bytes", K_SIZE, F(egress_max_bytes), .zero_ok = true },
         { "async_queue_max", K_COUNT, F(async_queue_max), .min = 1 },

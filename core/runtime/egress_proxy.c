@@ -7,7 +7,10 @@
 #include <jansson.h>
 #include <llhttp.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/http.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <openssl/crypto.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -31,7 +34,8 @@ struct egress_proxy {
         uv_tcp_t listener;
         struct egress_grant grant;
         struct egress_policy policy;     /* a copy of the operator's */
-        char *resolve_file;
+        char *resolve_file, *ca_file;
+        SSL_CTX *tls;            /* made at the first TLS the proxy originates */
         char *ns, *function, *call_id;
         uint64_t max_conns, max_bytes;
         uint64_t n_conns, n_bytes;
@@ -61,6 +65,8 @@ struct econn {
         char path[8192];
         uint16_t port;
         const struct egress_rule *inject; /* the grant entry whose secret goes with this request */
+        SSL *ssl;                /* TLS the proxy originates (inject); NULL otherwise */
+        bool tls_ready;
         uv_getaddrinfo_t gai;
         struct sockaddr_storage addrs[ADDRS_MAX];
         size_t n_addrs, next_addr;
@@ -94,6 +100,8 @@ static void proxy_unref(struct egress_proxy *px)
         egress_grant_release(&px->grant);
         egress_policy_release(&px->policy);
         free(px->resolve_file);
+        free(px->ca_file);
+        SSL_CTX_free(px->tls);
         free(px->ns);
         free(px->function);
         free(px->call_id);
@@ -112,6 +120,7 @@ static void conn_unref(struct econn *c)
         buf_release(&c->value);
         buf_wipe(&c->headers);
         buf_wipe(&c->pending);
+        SSL_free(c->ssl);
         free(c);
         proxy_unref(px);
 }
@@ -231,6 +240,42 @@ static int send_copy(struct econn *c, bool to_client, const char *p, size_t n)
         return send_owned(c, to_client, copy, n);
 }
 
+/* What TLS has for the destination goes out. */
+static int tls_flush(struct econn *c)
+{
+        BIO *w = SSL_get_wbio(c->ssl);
+        size_t n;
+
+        while ((n = BIO_ctrl_pending(w)) > 0) {
+                char *b = malloc(n);
+                int got;
+                if (!b)
+                        return -ENOMEM;
+                got = BIO_read(w, b, (int) n);
+                if (got <= 0) {
+                        free(b);
+                        return -EIO;
+                }
+                if (send_owned(c, false, b, (size_t) got) < 0)
+                        return -EIO;
+        }
+        return 0;
+}
+
+/* Bytes for the connected destination (owned; wiped and freed after):
+ * through TLS when the proxy originates it. */
+static int up_write_owned(struct econn *c, char *base, size_t n)
+{
+        int r;
+
+        if (!c->ssl)
+                return send_owned(c, false, base, n);
+        r = n == 0 || SSL_write(c->ssl, base, (int) n) == (int) n ? tls_flush(c) : -EIO;
+        OPENSSL_cleanse(base, n);
+        free(base);
+        return r;
+}
+
 /* Count bytes against the proxy's cap; false (the connection closed) past it. */
 static bool account(struct econn *c, size_t n, bool up)
 {
@@ -263,8 +308,16 @@ static void up_send(struct econn *c, const char *p, size_t n)
         }
         if (!account(c, n, true))
                 return;
-        if (send_copy(c, false, p, n) < 0)
-                conn_close(c);
+        {
+                char *copy = malloc(n);
+                if (!copy) {
+                        conn_close(c);
+                        return;
+                }
+                memcpy(copy, p, n);
+                if (up_write_owned(c, copy, n) < 0)
+                        conn_close(c);
+        }
 }
 
 /* An answer of the proxy itself, then the end of the connection. */
@@ -594,16 +647,26 @@ static void decide(struct econn *c)
                 }
         }
         c->inject = NULL;
-        for (size_t i = 0; i < px->grant.n; i++) {
+        /* A plain request to a name whose entry carries a secret: to the
+         * entry's port, over TLS the proxy originates. */
+        for (size_t i = 0; !c->is_connect && !literal && i < px->grant.n; i++) {
+                const struct egress_rule *r = &px->grant.v[i];
+                uint16_t tls_port = r->port ? r->port : 443;
+                if (r->secret[0] && r->kind == EGRESS_NAME && strcasecmp(r->host, c->host) == 0 &&
+                    (c->port == 80 || c->port == tls_port)) {
+                        c->inject = r;
+                        c->port = tls_port;
+                        granted = true;
+                        break;
+                }
+        }
+        for (size_t i = 0; !granted && i < px->grant.n; i++) {
                 const struct egress_rule *r = &px->grant.v[i];
                 bool m = literal ? egress_rule_match_addr(r, (struct sockaddr *) &lit, sa_len((struct sockaddr *) &lit),
                                                           c->port)
                                  : egress_rule_match_name(r, c->host, c->port);
-                if (m) {
+                if (m)
                         granted = true;
-                        if (r->secret[0] && !c->inject)
-                                c->inject = r;
-                }
         }
         if (!granted) {
                 answer(c, 403, "denied", "egress to %s:%u denied: not granted to this function", c->host,
@@ -676,20 +739,32 @@ static void start_relay(struct econn *c)
                         return;
                 }
         } else {
-                const char *secret = NULL;
+                struct buf secret = BUF_INIT(8192);
                 _cleanup_free_ char *inj = NULL;
                 char hostport[EGRESS_HOST_MAX + 16];
                 bool v6 = strchr(c->host, ':') != NULL;
-                if (c->port == 80)
+                if (c->port == (c->ssl ? 443 : 80))
                         (void) xsnprintf(hostport, sizeof hostport, v6 ? "[%s]" : "%s", c->host);
                 else
                         (void) xsnprintf(hostport, sizeof hostport, v6 ? "[%s]:%u" : "%s:%u", c->host,
                                          (unsigned) c->port);
-                if (c->inject && px->secret)
-                        secret = px->secret(px->data, c->inject->secret);
-                if (c->inject && secret) {
+                if (c->inject) {
                         const char *h = c->inject->header[0] ? c->inject->header : "Authorization";
-                        inj = xasprintf("%s: %s%s\r\n", h, c->inject->header[0] ? "" : "Bearer ", secret);
+                        if (!px->secret || px->secret(px->data, c->inject->secret, &secret) < 0 || !secret.p ||
+                            strpbrk(secret.p, "\r\n") || strlen(secret.p) != secret.len) {
+                                buf_wipe(&secret);
+                                answer(c, 502, "error", "egress to %s:%u: secret '%s' is missing or not a header value",
+                                       c->host, (unsigned) c->port, c->inject->secret);
+                                return;
+                        }
+                        inj = xasprintf("%s: %s%s\r\n", h, c->inject->header[0] ? "" : "Bearer ", secret.p);
+                        buf_wipe(&secret);
+                        if (!inj) {
+                                conn_close(c);
+                                return;
+                        }
+                        (void) xsnprintf(c->reason, sizeof c->reason, "secret '%s' injected over verified TLS",
+                                         c->inject->secret);
                 }
                 head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\n%s%sConnection: close\r\n\r\n",
                                  llhttp_method_name((llhttp_method_t) c->parser.method), c->path, hostport,
@@ -704,7 +779,7 @@ static void start_relay(struct econn *c)
                         size_t hl = strlen(head);
                         if (!account(c, hl, true))
                                 return;
-                        if (send_owned(c, false, TAKE_PTR(head), hl) < 0) {
+                        if (up_write_owned(c, TAKE_PTR(head), hl) < 0) {
                                 conn_close(c);
                                 return;
                         }
@@ -716,14 +791,14 @@ static void start_relay(struct econn *c)
         if (pend && plen) {
                 if (!account(c, plen, true))
                         return;
-                if (send_owned(c, false, pend, plen) < 0) {
+                if (up_write_owned(c, pend, plen) < 0) {
                         conn_close(c);
                         return;
                 }
         } else {
                 free(pend);
         }
-        if (uv_read_start((uv_stream_t *) &c->up, alloc_cb, on_read_up) < 0) {
+        if (!c->ssl && uv_read_start((uv_stream_t *) &c->up, alloc_cb, on_read_up) < 0) {
                 conn_close(c);
                 return;
         }
@@ -735,6 +810,87 @@ static void start_relay(struct econn *c)
                 if (uv_read_start((uv_stream_t *) &c->client, alloc_cb, on_read_client) < 0)
                         conn_close(c);
         }
+}
+
+static SSL_CTX *tls_ctx(struct egress_proxy *px)
+{
+        SSL_CTX *ctx;
+
+        if (px->tls)
+                return px->tls;
+        ctx = SSL_CTX_new(TLS_client_method());
+        if (!ctx)
+                return NULL;
+        (void) SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        if ((px->ca_file ? SSL_CTX_load_verify_locations(ctx, px->ca_file, NULL)
+                         : SSL_CTX_set_default_verify_paths(ctx)) != 1) {
+                SSL_CTX_free(ctx);
+                return NULL;
+        }
+        px->tls = ctx;
+        return ctx;
+}
+
+/* A TLS error from OpenSSL's queue, for the answer and the log. */
+static const char *tls_why(struct econn *c, char *buf, size_t size)
+{
+        long v = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
+        unsigned long e = ERR_get_error();
+
+        if (v != X509_V_OK)
+                (void) xsnprintf(buf, size, "certificate: %s", X509_verify_cert_error_string(v));
+        else if (e)
+                ERR_error_string_n(e, buf, size);
+        else
+                (void) xsnprintf(buf, size, "handshake failed");
+        ERR_clear_error();
+        return buf;
+}
+
+/* Go on with the handshake; on its end, the request. */
+static void tls_step(struct econn *c)
+{
+        int r = SSL_do_handshake(c->ssl);
+        char why[256];
+
+        if (tls_flush(c) < 0) {
+                conn_close(c);
+                return;
+        }
+        if (r == 1) {
+                c->tls_ready = true;
+                start_relay(c);
+                return;
+        }
+        if (SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ)
+                answer(c, 502, "error", "egress to %s:%u: TLS to the destination failed: %s", c->host,
+                       (unsigned) c->port, tls_why(c, why, sizeof why));
+}
+
+static void tls_begin(struct econn *c)
+{
+        SSL_CTX *ctx = tls_ctx(c->px);
+        BIO *rb, *wb;
+
+        if (!ctx || !(c->ssl = SSL_new(ctx)) || !(rb = BIO_new(BIO_s_mem())) || !(wb = BIO_new(BIO_s_mem()))) {
+                answer(c, 502, "error", "egress to %s:%u: cannot set up TLS", c->host, (unsigned) c->port);
+                return;
+        }
+        SSL_set_bio(c->ssl, rb, wb);
+        SSL_set_connect_state(c->ssl);
+        /* SNI and the name the certificate must carry: the checked one. */
+        if (SSL_set_tlsext_host_name(c->ssl, c->host) != 1 || SSL_set1_host(c->ssl, c->host) != 1) {
+                answer(c, 502, "error", "egress to %s:%u: cannot set up TLS", c->host, (unsigned) c->port);
+                return;
+        }
+        /* Still C_CONNECTING until the handshake is over: the function's
+         * bytes wait in pending. */
+        if (uv_read_start((uv_stream_t *) &c->up, alloc_cb, on_read_up) < 0) {
+                conn_close(c);
+                return;
+        }
+        tls_step(c);
 }
 
 static void on_up_connected(uv_connect_t *req, int status)
@@ -750,7 +906,10 @@ static void on_up_connected(uv_connect_t *req, int status)
                        c->address, uv_strerror(status));
                 return;
         }
-        start_relay(c);
+        if (c->inject)
+                tls_begin(c);
+        else
+                start_relay(c);
 }
 
 /* Connect to the next address of c->addrs, every one of them checked. */
@@ -829,6 +988,48 @@ static void on_read_up(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
                         conn_close(c);
                 }
                 return;
+        }
+        if (c->ssl) {
+                int w = BIO_write(SSL_get_rbio(c->ssl), b->base, (int) n);
+                free(b->base);
+                if (w != (int) n) {
+                        conn_close(c);
+                        return;
+                }
+                if (!c->tls_ready) {
+                        tls_step(c);
+                        return;
+                }
+                for (;;) {
+                        char *plain = malloc(READ_SIZE);
+                        int got;
+                        if (!plain) {
+                                conn_close(c);
+                                return;
+                        }
+                        got = SSL_read(c->ssl, plain, READ_SIZE);
+                        if (got <= 0) {
+                                int e = SSL_get_error(c->ssl, got);
+                                free(plain);
+                                if (e == SSL_ERROR_ZERO_RETURN) {
+                                        c->up_eof = true;
+                                        (void) uv_read_stop(s);
+                                        half_close(c, true);
+                                } else if (e != SSL_ERROR_WANT_READ) {
+                                        conn_close(c);
+                                }
+                                (void) tls_flush(c);
+                                return;
+                        }
+                        if (!account(c, (size_t) got, false)) {
+                                free(plain);
+                                return;
+                        }
+                        if (send_owned(c, true, plain, (size_t) got) < 0) {
+                                conn_close(c);
+                                return;
+                        }
+                }
         }
         if (!account(c, (size_t) n, false)) {
                 free(b->base);
@@ -1037,6 +1238,7 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
         px->function = strdup(p->function ? p->function : "");
         px->call_id = strdup(p->call_id ? p->call_id : "");
         px->resolve_file = p->resolve_file && *p->resolve_file ? strdup(p->resolve_file) : NULL;
+        px->ca_file = p->ca_file && *p->ca_file ? strdup(p->ca_file) : NULL;
         if (p->grant && p->grant->n) {
                 px->grant.v = calloc(p->grant->n, sizeof *px->grant.v);
                 if (px->grant.v) {
@@ -1047,7 +1249,7 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
         px->refs = 1;
         if (!px->ns || !px->function || !px->call_id || (p->grant && p->grant->n && !px->grant.v) ||
             (p->policy && p->policy->n_allow && !px->policy.allow) ||
-            (p->resolve_file && *p->resolve_file && !px->resolve_file)) {
+            (p->resolve_file && *p->resolve_file && !px->resolve_file) || (p->ca_file && *p->ca_file && !px->ca_file)) {
                 proxy_unref(px);
                 return -ENOMEM;
         }

@@ -17,6 +17,14 @@
  *    request per client connection, forwarded in origin form with the Host
  *    header of the URL and "Connection: close"; the client's Host header
  *    is replaced, never consulted. An origin-form request is refused;
+ *  - credential injection: a plain request to a name whose grant entry
+ *    carries secret=NAME (http://api.example.com/..., port 80 or the
+ *    entry's) goes to the entry's port over TLS the proxy originates
+ *    (OpenSSL, memory BIOs on the loop; the peer's certificate verified
+ *    against ca_file or the system's CAs, and its name against the host),
+ *    with the header the entry names carrying the secret. The function
+ *    never holds it; a header of that name it sends is dropped for every
+ *    destination;
  *  - the decision is made on the destination the proxy itself connects to:
  *    an address literal must lie in a range of the grant, a name must match
  *    a name or wildcard of the grant, then the proxy resolves the name
@@ -38,6 +46,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/base/buf.h"
 #include "core/base/error.h"
 #include "core/http/egress.h"
 #include "core/model/egress_grant.h"
@@ -61,9 +70,9 @@ struct egress_report {
 
 typedef void (*egress_report_fn)(void *data, const struct egress_report *rep);
 
-/* The secret for a grant entry's secret= (step 4); NULL when unknown. The
- * string is the caller's until the proxy is stopped. */
-typedef const char *(*egress_secret_fn)(void *data, const char *name);
+/* The value of the tenant secret name (for a grant entry's secret=),
+ * appended to out (which the proxy wipes); -ENOENT when there is none. */
+typedef int (*egress_secret_fn)(void *data, const char *name, struct buf *out);
 
 struct egress_proxy_params {
         uv_loop_t *loop;
@@ -73,6 +82,7 @@ struct egress_proxy_params {
         const struct egress_grant *grant;     /* copied */
         const struct egress_policy *policy;   /* the operator's egress_allow (copied); NULL: none */
         const char *resolve_file;             /* pinned answers (JSON {"name": ["addr", ...]}); NULL/"" none */
+        const char *ca_file;                  /* CAs for the TLS the proxy originates; NULL/"": the system's */
         const char *ns, *function, *call_id;  /* copied */
         uint64_t max_conns;                   /* connections over the proxy's life; 0: no cap */
         uint64_t max_bytes;                   /* bytes both ways over its life; 0: no cap */

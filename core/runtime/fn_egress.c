@@ -14,6 +14,7 @@
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "store/audit.h"
+#include "store/secrets.h"
 #include "store/tenants.h"
 
 /* Denials a sandbox may write to the audit trail; the rest are counted in
@@ -63,6 +64,22 @@ static void on_report(void *data, const struct egress_report *r)
                 if (store_audit_append(sf->store, &rec) < 0)
                         log_warning("cannot write the audit record of a refused egress of '%s.%s'", x->name, x->ns);
         }
+}
+
+/* A tenant secret for the proxy to inject: read and opened when a request
+ * needs it, wiped by the proxy after use; never in the sandbox. */
+static int on_secret(void *data, const char *name, struct buf *out)
+{
+        struct fn_egress_ctx *x = data;
+        unsigned char *v = NULL;
+        size_t len = 0;
+        int r = store_secret_get(x->sf->store, &x->sf->secret_key, x->ns, name, &v, &len);
+
+        if (r < 0)
+                return r;
+        r = buf_append(out, v, len);
+        secret_value_free(v, len);
+        return r;
 }
 
 /* An annotation's byte or count limit, lower than the operator's only. */
@@ -149,6 +166,8 @@ int fn_egress_prepare(struct sfaasd *sf, const struct fn_recipe *rc, const char 
                                             false),
                         .max_bytes = cap_of(rc, "com.sfaasd.egress-max-bytes", sf->cfg.egress_max_bytes, true),
                         .report = on_report,
+                        .secret = on_secret,
+                        .ca_file = sf->cfg.egress_ca_file,
                         .data = x,
                 };
                 r = egress_proxy_start(&p, &e->px, err);

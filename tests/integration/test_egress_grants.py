@@ -63,6 +63,8 @@ def test_ceiling_is_the_admins(daemon, api, images):
                data=open(images.path("busybox-oci.tar"), "rb").read(), headers={"Content-Type": "application/x-tar"},
                timeout=HTTP_TIMEOUT)
     assert r.status_code == 200, r.text
+    r = t.post(url + "/system/secrets", json={"name": "tok", "namespace": NS, "value": "v"}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200, r.text
     for i, ok in enumerate(("api.example.com:443", "API.Example.com:443, x.payments.example:443",
                "*.payments.example:443", "10.1.2.3:5432", "10.1.2.0/24:80", "[2001:db8:1::5]:443",
                "api.example.com:443 secret=tok header=X-Api-Key", "10.1.2.3:5432 forward=5432", "")):
@@ -82,7 +84,8 @@ def test_ceiling_is_the_admins(daemon, api, images):
         assert entry in error_of(r) and "ceiling" in error_of(r), r.text
     # Malformed grants are 400 too.
     for bad in ("api.example.com", "*.payments.example:443 secret=tok", "api.example.com:443 bogus=1",
-                "api.example.com:443 header=X-A", "10.1.0.0/16:80 forward=80", "api.example.com:*  forward=1"):
+                "api.example.com:443 header=X-A", "10.1.0.0/16:80 forward=80", "api.example.com:*  forward=1",
+                "api.example.com:443 secret=nosuch"):
         r = deploy(t, url, "bad", bad)
         assert r.status_code == 400, (bad, r.text)
     # A tenant cannot deploy into another namespace's ceiling either: the

@@ -54,6 +54,25 @@ SERVER = textwrap.dedent(r'''
     for port in (8080, 9090):
         s = http.server.ThreadingHTTPServer((ip, port), Echo)
         threading.Thread(target=s.serve_forever, daemon=True).start()
+    class Seen(http.server.BaseHTTPRequestHandler):
+        # The TLS destination: it logs what it received (for the test) and
+        # never reflects a header back.
+        def do_GET(self):
+            with open(sys.argv[4], "a") as f:
+                f.write("%s %s\n" % (self.command, self.path) + "".join("%s: %s\n" % kv for kv in self.headers.items()) + "--\n")
+            body = b"tls-ok " + self.path.encode() + b"\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        def log_message(self, *a):
+            pass
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+    ts = http.server.ThreadingHTTPServer((ip, 8444), Seen)
+    ts.socket = ctx.wrap_socket(ts.socket, server_side=True)
+    threading.Thread(target=ts.serve_forever, daemon=True).start()
     t = socketserver.ThreadingTCPServer((ip, 8443), Tcp)
     print("ready", flush=True)
     t.serve_forever()
@@ -79,11 +98,22 @@ def dest(tmp_path_factory):
         sh("ip", "-n", NETNS, "link", "set", VETH_N, "up")
         sh("ip", "-n", NETNS, "link", "set", "lo", "up")
         (d / "server.py").write_text(SERVER)
-        proc = subprocess.Popen(["ip", "netns", "exec", NETNS, sys.executable, str(d / "server.py"), DEST_IP],
+        ossl = lambda *a: subprocess.run(["openssl"] + list(a), check=True, capture_output=True, cwd=str(d))
+        ossl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+             "-out", "ca.pem", "-days", "2", "-subj", "/CN=egress-test-ca")
+        ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "srv.key",
+             "-out", "srv.csr", "-subj", "/CN=api.test")
+        (d / "ext").write_text("subjectAltName=DNS:api.test\n")
+        ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+             "srv.pem", "-days", "2", "-extfile", "ext")
+        seen = d / "seen.log"
+        seen.write_text("")
+        proc = subprocess.Popen(["ip", "netns", "exec", NETNS, sys.executable, str(d / "server.py"), DEST_IP,
+                                 str(d / "srv.pem"), str(d / "srv.key"), str(seen)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready", proc.stderr.read()
         resolve = d / "resolve.json"
-        yield {"dir": d, "resolve": resolve}
+        yield {"dir": d, "resolve": resolve, "ca": str(d / "ca.pem"), "seen": seen}
         proc.kill()
         proc.wait()
     finally:
@@ -100,13 +130,16 @@ def pin(dest, answers):
 
 ANSWERS = {"dest.test": [DEST_IP], "a.wild.test": [DEST_IP], "a.b.wild.test": [DEST_IP],
            "other.test": [DEST_IP], "rebind.test": [DEST_IP], "mixed.test": [DEST_IP, "127.0.0.1"],
-           "meta.test": ["169.254.169.254"], "self.test": [HOST_IP]}
+           "meta.test": ["169.254.169.254"], "self.test": [HOST_IP], "api.test": [DEST_IP],
+           "bad.test": [DEST_IP]}
+SECRET = "s3cr3t-VALUE-9f1e"
 
 
 @pytest.fixture(scope="module")
 def eg(dest, make_daemon_module, images):
     pin(dest, ANSWERS)
-    d = make_daemon_module({"egress_resolve_file": str(dest["resolve"]), "egress_allow": DEST_IP + "/32"})
+    d = make_daemon_module({"egress_resolve_file": str(dest["resolve"]), "egress_allow": DEST_IP + "/32",
+                            "egress_ca_file": dest["ca"]})
     s = requests.Session()
     s.auth = ("admin", d.password)
 
@@ -118,7 +151,8 @@ def eg(dest, make_daemon_module, images):
     assert r.status_code == 201, r.text
     r = call("PUT", "/system/tenants/%s/egress" % NS,
              json={"ceiling": ["dest.test:*", "*.wild.test:8080", "rebind.test:8080", "mixed.test:8080",
-                               "meta.test:*", "self.test:*", "0.0.0.0/0:*", "[::/0]:*"]})
+                               "meta.test:*", "self.test:*", "0.0.0.0/0:*", "[::/0]:*", "api.test:8444",
+                               "bad.test:8444"]})
     assert r.status_code == 200, r.text
     with open(images.path("busybox-oci.tar"), "rb") as f:
         r = call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
@@ -137,7 +171,11 @@ def eg(dest, make_daemon_module, images):
         r = call("POST", "/function/%s.%s" % (name, NS), data=script.encode())
         return r.status_code, r.text
 
+    r = call("POST", "/system/secrets", json={"name": "apikey", "namespace": NS, "value": SECRET})
+    assert r.status_code == 200, r.text
     deploy("none")
+    deploy("inj", "api.test:8444 secret=apikey, bad.test:8444 secret=apikey, dest.test:8080")
+    deploy("injh", "api.test:8444 secret=apikey header=X-Api-Key")
     deploy("web", "dest.test:8080, *.wild.test:8080, rebind.test:8080, mixed.test:8080, meta.test:8080, "
                   "self.test:8080, %s/32:8443" % DEST_IP)
     deploy("any", "0.0.0.0/0:*, [::/0]:*")
@@ -335,3 +373,40 @@ def test_run_egress_with_real_clients(dest):
     p = subprocess.run([BIN, "run"] + host_root(dest) + ["--timeout", "20s", "--", "curl", "-sS", "--max-time", "3",
                         "http://%s:8080/" % DEST_IP], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0, (p.stdout, p.stderr)
+
+
+def raw(target, extra=""):
+    return ("printf 'GET %s HTTP/1.1\\r\\n%s\\r\\n' | nc -w 3 127.0.0.1 3128; echo; echo ---\n"
+            % (target, extra))
+
+
+def test_credential_injection(eg):
+    seen = eg.dest["seen"]
+    seen.write_text("")
+    script = (raw("http://api.test/inject?a=1") +
+              raw("http://dest.test:8080/plain", "Authorization: Bearer fake\\r\\n") +
+              raw("http://bad.test/wrong-name") +
+              "env; cat /proc/self/environ; ls -R /var/openfaas 2>&1; grep -rs %s / --exclude-dir=proc "
+              "--exclude-dir=sys 2>/dev/null | head -3; echo end\n" % SECRET[:6])
+    code, out = eg.run("inj", script)
+    assert code == 200, out
+    parts = out.split("---")
+    # To the granted host: over TLS the proxy made, with the secret.
+    assert "200 OK" in parts[0] and "tls-ok /inject?a=1" in parts[0], out
+    log = seen.read_text()
+    assert "GET /inject?a=1" in log and "Authorization: Bearer " + SECRET in log, log
+    assert "Host: api.test:8444" in log, log
+    # To another host: nothing, and the function's own Authorization is dropped.
+    assert "GET /plain" in parts[1] and "Authorization" not in parts[1] and SECRET not in parts[1], out
+    # A name whose certificate does not match: refused before any byte.
+    assert "502" in parts[2] and "certificate" in parts[2], out
+    assert "/wrong-name" not in log, log
+    # The function holds nothing of it: environment, files, answers.
+    assert SECRET not in out and SECRET[:6] not in out.replace(SECRET[:6] + " /", ""), out
+    # Another header name, as the grant says.
+    seen.write_text("")
+    code, out = eg.run("injh", raw("http://api.test/h"))
+    assert "tls-ok /h" in out, out
+    assert "X-Api-Key: " + SECRET in seen.read_text(), seen.read_text()
+    r = eg.call("GET", "/system/logs", params={"name": "inj", "namespace": NS})
+    assert "secret 'apikey' injected over verified TLS" in r.text and SECRET not in r.text, r.text
