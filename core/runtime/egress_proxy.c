@@ -43,7 +43,9 @@ struct egress_proxy {
         egress_secret_fn secret;
         void *data;
         struct list_head conns;
-        int refs;                /* the listener + live connections */
+        struct fwd *fwds;        /* the port forwards' listeners */
+        size_t n_fwds;
+        int refs;                /* the listeners + live connections */
         bool stopping;
 };
 
@@ -73,9 +75,18 @@ struct econn {
         char address[INET6_ADDRSTRLEN];
         uv_connect_t creq;
         bool client_eof, up_eof, client_paused, up_paused, reported, answered;
+        bool forward;            /* from a port forward: a tunnel to its entry's destination, no head */
         uint64_t up_bytes, down_bytes, t0;
         const char *verdict;
         char reason[256];
+};
+
+/* A port forward's listener: 127.0.0.1:PORT in the sandbox to one entry. */
+struct fwd {
+        uv_tcp_t h;
+        struct egress_proxy *px;
+        size_t rule;
+        bool open;
 };
 
 struct ewrite {
@@ -105,6 +116,7 @@ static void proxy_unref(struct egress_proxy *px)
         free(px->ns);
         free(px->function);
         free(px->call_id);
+        free(px->fwds);
         free(px);
 }
 
@@ -350,6 +362,11 @@ static void answer(struct econn *c, int status, const char *verdict, const char 
                         "Content-Length: %zu\r\nX-Sfaasd-Egress: %s\r\n\r\n%s\n",
                         status, text, strlen(c->reason) + 1, verdict, c->reason);
         report(c);
+        if (c->forward) {
+                /* A forward's client speaks no HTTP: the end is the answer. */
+                conn_close(c);
+                return;
+        }
         c->answered = true; /* nothing more is read */
         (void) uv_read_stop((uv_stream_t *) &c->client);
         if (!msg || send_owned(c, true, msg, strlen(msg)) < 0 || !(sd = calloc(1, sizeof *sd))) {
@@ -591,16 +608,14 @@ static void on_resolved(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 }
 
 /* The request head is complete: decide, then resolve and connect. */
+static void route(struct econn *c);
+
 static void decide(struct econn *c)
 {
-        struct egress_proxy *px = c->px;
         char *scheme = NULL, *user = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL;
         const char *url = c->url.p ? c->url.p : "";
-        struct sockaddr_storage lit;
-        bool literal = false, granted = false;
         int portnum = 0;
 
-        memset(&lit, 0, sizeof lit);
         if (!c->is_connect && !str_startswith(url, "http://") && !str_startswith(url, "HTTP://")) {
                 if (url[0] == '/')
                         answer(c, 400, "denied",
@@ -633,6 +648,26 @@ static void decide(struct econn *c)
                 answer(c, 400, "denied", "egress: the URL is too long");
                 goto out;
         }
+        route(c);
+out:
+        OPENSSL_free(scheme);
+        OPENSSL_free(user);
+        OPENSSL_free(host);
+        OPENSSL_free(port);
+        OPENSSL_free(path);
+        OPENSSL_free(query);
+        OPENSSL_free(frag);
+}
+
+/* The destination (c->host, c->port) is known: is it granted, where does it
+ * resolve to, may those addresses be reached; then connect. */
+static void route(struct econn *c)
+{
+        struct egress_proxy *px = c->px;
+        struct sockaddr_storage lit;
+        bool literal = false, granted = false;
+
+        memset(&lit, 0, sizeof lit);
         {
                 struct sockaddr_in *s4 = (struct sockaddr_in *) &lit;
                 struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &lit;
@@ -671,23 +706,23 @@ static void decide(struct econn *c)
         if (!granted) {
                 answer(c, 403, "denied", "egress to %s:%u denied: not granted to this function", c->host,
                        (unsigned) c->port);
-                goto out;
+                return;
         }
         if (!literal && !egress_name_valid(c->host)) {
                 answer(c, 403, "denied", "egress to %s:%u denied: not a host name", c->host, (unsigned) c->port);
-                goto out;
+                return;
         }
         if (px->max_conns && px->n_conns > px->max_conns) {
                 answer(c, 429, "cap", "egress to %s:%u refused: the function's egress connection cap (%llu) is reached",
                        c->host, (unsigned) c->port, (unsigned long long) px->max_conns);
-                goto out;
+                return;
         }
         if (literal) {
                 c->addrs[0] = lit;
                 c->n_addrs = 1;
                 if (check_addresses(c))
                         try_connect(c);
-                goto out;
+                return;
         }
         if (resolve_pinned(c) == 0) {
                 if (c->n_addrs == 0)
@@ -695,7 +730,7 @@ static void decide(struct econn *c)
                                (unsigned) c->port);
                 else if (check_addresses(c))
                         try_connect(c);
-                goto out;
+                return;
         }
         {
                 struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC };
@@ -710,14 +745,6 @@ static void decide(struct econn *c)
                         answer(c, 502, "error", "egress to %s:%u: cannot resolve", c->host, (unsigned) c->port);
                 }
         }
-out:
-        OPENSSL_free(scheme);
-        OPENSSL_free(user);
-        OPENSSL_free(host);
-        OPENSSL_free(port);
-        OPENSSL_free(path);
-        OPENSSL_free(query);
-        OPENSSL_free(frag);
 }
 
 /* ---- connecting and relaying ---- */
@@ -734,7 +761,7 @@ static void start_relay(struct econn *c)
         (void) uv_tcp_nodelay(&c->up, 1);
         if (c->is_connect) {
                 static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-                if (send_copy(c, true, ok, sizeof ok - 1) < 0) {
+                if (!c->forward && send_copy(c, true, ok, sizeof ok - 1) < 0) {
                         conn_close(c);
                         return;
                 }
@@ -1140,16 +1167,12 @@ static void on_read_client(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 
 /* ---- the listener ---- */
 
-static void on_conn(uv_stream_t *l, int status)
+static struct econn *conn_accept(struct egress_proxy *px, uv_stream_t *l)
 {
-        struct egress_proxy *px = l->data;
-        struct econn *c;
+        struct econn *c = calloc(1, sizeof *c);
 
-        if (status < 0 || px->stopping)
-                return;
-        c = calloc(1, sizeof *c);
         if (!c)
-                return;
+                return NULL;
         c->px = px;
         c->t0 = now_ns();
         c->url.max = 8192;
@@ -1165,9 +1188,19 @@ static void on_conn(uv_stream_t *l, int status)
         if (uv_accept(l, (uv_stream_t *) &c->client) < 0) {
                 c->reported = true;
                 conn_close(c);
-                return;
+                return NULL;
         }
         px->n_conns++;
+        return c;
+}
+
+static void on_conn(uv_stream_t *l, int status)
+{
+        struct egress_proxy *px = l->data;
+        struct econn *c;
+
+        if (status < 0 || px->stopping || !(c = conn_accept(px, l)))
+                return;
         llhttp_init(&c->parser, HTTP_REQUEST, &settings);
         c->parser.data = c;
         (void) uv_tcp_nodelay(&c->client, 1);
@@ -1178,6 +1211,79 @@ static void on_conn(uv_stream_t *l, int status)
 static void on_listener_closed(uv_handle_t *h)
 {
         proxy_unref(h->data);
+}
+
+static int listen_in(int netns_fd, int self_fd, uint16_t port);
+
+static void on_fwd_closed(uv_handle_t *h)
+{
+        proxy_unref(((struct fwd *) h->data)->px);
+}
+
+/* A connection to a port forward: a tunnel to its entry's destination,
+ * decided like a CONNECT to it. */
+static void on_fwd_conn(uv_stream_t *l, int status)
+{
+        struct fwd *f = l->data;
+        struct egress_proxy *px = f->px;
+        const struct egress_rule *r = &px->grant.v[f->rule];
+        struct econn *c;
+
+        if (status < 0 || px->stopping || !(c = conn_accept(px, l)))
+                return;
+        c->forward = c->is_connect = c->head_done = c->msg_done = true;
+        (void) xsnprintf(c->host, sizeof c->host, "%.*s", (int) strcspn(r->host, "/"), r->host);
+        c->port = r->port;
+        if (c->px->max_conns && c->px->n_conns > c->px->max_conns) {
+                answer(c, 429, "cap", "egress forward to %s:%u refused: the connection cap is reached", c->host,
+                       (unsigned) c->port);
+                return;
+        }
+        (void) uv_tcp_nodelay(&c->client, 1);
+        if (uv_read_start((uv_stream_t *) &c->client, alloc_cb, on_read_client) < 0) {
+                conn_close(c);
+                return;
+        }
+        route(c);
+}
+
+/* Listen for every entry's forward= in the namespace. */
+static int forwards_start(struct egress_proxy *px, int netns_fd, int self_fd, struct sf_err *err)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < px->grant.n; i++)
+                n += px->grant.v[i].forward != 0;
+        if (!n)
+                return 0;
+        px->fwds = calloc(n, sizeof *px->fwds);
+        if (!px->fwds)
+                return -ENOMEM;
+        for (size_t i = 0; i < px->grant.n; i++) {
+                struct fwd *f;
+                int fd, r;
+                if (!px->grant.v[i].forward)
+                        continue;
+                f = &px->fwds[px->n_fwds];
+                fd = listen_in(netns_fd, self_fd, px->grant.v[i].forward);
+                if (fd < 0)
+                        return sf_err_errno(err, fd, "cannot listen on forward port %u in the sandbox",
+                                            (unsigned) px->grant.v[i].forward);
+                f->px = px;
+                f->rule = i;
+                (void) uv_tcp_init(px->loop, &f->h);
+                f->h.data = f;
+                f->open = true;
+                px->n_fwds++;
+                px->refs++;
+                if ((r = uv_tcp_open(&f->h, fd)) < 0 || (r = uv_listen((uv_stream_t *) &f->h, 128, on_fwd_conn)) < 0) {
+                        if (r != 0)
+                                (void) close(fd);
+                        return sf_err_errno(err, r, "cannot listen on forward port %u in the sandbox",
+                                            (unsigned) px->grant.v[i].forward);
+                }
+        }
+        return 0;
 }
 
 /* A socket bound to 127.0.0.1:port inside the namespace netns_fd. The loop
@@ -1267,6 +1373,11 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
                 uv_close((uv_handle_t *) &px->listener, on_listener_closed);
                 return sf_err_errno(err, r, "cannot listen in the sandbox's network namespace");
         }
+        r = forwards_start(px, p->netns_fd, p->self_netns_fd, err);
+        if (r < 0) {
+                egress_proxy_stop(px);
+                return r;
+        }
         *ret = px;
         return 0;
 }
@@ -1286,6 +1397,8 @@ void egress_proxy_stop(struct egress_proxy *px)
                 conn_close(c);
         }
         uv_close((uv_handle_t *) &px->listener, on_listener_closed);
+        for (size_t i = 0; i < px->n_fwds; i++)
+                uv_close((uv_handle_t *) &px->fwds[i].h, on_fwd_closed);
 }
 
 void egress_proxy_env(uint16_t port, char out[EGRESS_PROXY_ENV_N][64])

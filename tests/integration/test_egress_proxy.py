@@ -176,6 +176,7 @@ def eg(dest, make_daemon_module, images):
     deploy("none")
     deploy("inj", "api.test:8444 secret=apikey, bad.test:8444 secret=apikey, dest.test:8080")
     deploy("injh", "api.test:8444 secret=apikey header=X-Api-Key")
+    deploy("fwd", "dest.test:8443 forward=5432, %s:8080 forward=8081, meta.test:80 forward=6000" % DEST_IP)
     deploy("web", "dest.test:8080, *.wild.test:8080, rebind.test:8080, mixed.test:8080, meta.test:8080, "
                   "self.test:8080, %s/32:8443" % DEST_IP)
     deploy("any", "0.0.0.0/0:*, [::/0]:*")
@@ -410,3 +411,18 @@ def test_credential_injection(eg):
     assert "X-Api-Key: " + SECRET in seen.read_text(), seen.read_text()
     r = eg.call("GET", "/system/logs", params={"name": "inj", "namespace": NS})
     assert "secret 'apikey' injected over verified TLS" in r.text and SECRET not in r.text, r.text
+
+
+def test_port_forwards(eg):
+    script = ("printf 'hello-fwd\\n' | nc -w 2 127.0.0.1 5432; echo ---\n"
+              "printf 'GET /via-forward HTTP/1.0\\r\\n\\r\\n' | nc -w 2 127.0.0.1 8081; echo ---\n"
+              "printf 'x' | nc -w 2 127.0.0.1 6000; echo rc=$?; echo ---\n"
+              "env | grep -c PROXY\n")
+    code, out = eg.run("fwd", script)
+    assert code == 200, out
+    parts = out.split("---")
+    assert "hello-fwd" in parts[0], out
+    assert "GET /via-forward" in parts[1] and "Host" not in parts[1].split("GET /via-forward")[0], out
+    assert "HTTP" not in parts[2], out          # a refused forward just closes
+    r = eg.call("GET", "/system/logs", params={"name": "fwd", "namespace": NS})
+    assert "dest=meta.test" in r.text and "verdict=denied" in r.text, r.text
