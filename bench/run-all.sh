@@ -24,6 +24,8 @@
 #                          vs nginx (1 and auto workers), the same certificate
 #  10. bench/admission     the issue-13 sandbox floods (20 concurrent calls,
 #                          60 callers that give up) counted host-side
+#  11. bench/egress        the egress proxy (issue 16) vs a direct veth route:
+#                          download/upload throughput and connection setup
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
@@ -164,6 +166,11 @@ fi
 if [ "${BENCH_SKIP_ADMISSION:-0}" != 1 ]; then
         echo "== 9. sandbox floods: 20 concurrent calls of one function, 60 callers that give up"
         "$PYTHON" bench/admission --sfaasd "$SFAASD" || status=1
+fi
+
+if [ "${BENCH_SKIP_EGRESS:-0}" != 1 ]; then
+        echo "== 11. egress proxy vs a direct veth route: throughput and connection setup"
+        SFAASD_BIN="$SFAASD" "$PYTHON" bench/egress/bench.py | tee "$OUT/egress-$stamp.json" || status=1
 fi
 
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
