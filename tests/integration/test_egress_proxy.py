@@ -426,3 +426,46 @@ def test_port_forwards(eg):
     assert "HTTP" not in parts[2], out          # a refused forward just closes
     r = eg.call("GET", "/system/logs", params={"name": "fwd", "namespace": NS})
     assert "dest=meta.test" in r.text and "verdict=denied" in r.text, r.text
+
+
+def test_http_mode_instance_has_its_proxy(eg, images):
+    """An http-mode function's warm instance is born in a namespace where its
+    proxy listens (core/runtime/pool.c): reached from inside that namespace
+    (nsenter), it serves the grant; the instance's own port still answers."""
+    from sfaasd_testlib import procs_with_argv
+    with open(images.path("httpfn-oci.tar"), "rb") as f:
+        r = eg.call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
+                    headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200, r.text
+    r = eg.call("POST", "/system/functions", json={"service": "hfn", "image": "httpfn:latest", "namespace": NS,
+                                                   "annotations": {"com.sfaasd.egress": "dest.test:8080"}})
+    assert r.status_code == 202, r.text
+    r = eg.call("GET", "/function/hfn.%s/hello" % NS)
+    assert r.status_code == 200 and r.text == "hello\n", r.text
+    pids = procs_with_argv(["/httpfn"])
+    assert pids, "no httpfn process"
+    req = ("import socket\n"
+           "s = socket.create_connection(('127.0.0.1', 3128))\n"
+           "s.sendall(b'GET http://dest.test:8080/from-http-mode HTTP/1.1\\r\\n\\r\\n')\n"
+           "print(s.makefile('rb').read().decode())\n")
+    answers = [subprocess.run(["nsenter", "-t", str(p), "-n", sys.executable, "-c", req], capture_output=True,
+                              text=True, timeout=30) for p in pids]
+    assert any("GET /from-http-mode" in a.stdout for a in answers), [(a.stdout, a.stderr) for a in answers]
+    r = eg.call("GET", "/system/logs", params={"name": "hfn", "namespace": NS})
+    assert "dest=dest.test" in r.text and "verdict=allowed" in r.text, r.text
+
+
+def test_granted_function_finds_nothing_else_open(eg):
+    """From a granted function: no route, no other address, no raw socket,
+    no other port on its loopback than its proxy."""
+    script = ("nc -w 1 %s 8080 </dev/null 2>&1; echo direct=$?\n"
+              "nc -w 1 %s 22 </dev/null 2>&1; echo host=$?\n"
+              "ping -c 1 -W 1 %s 2>&1; echo ping=$?\n"
+              "ip route 2>&1; echo route=$?\n"
+              "for p in 22 80 443 8080 3129 5432; do nc -w 1 127.0.0.1 $p </dev/null 2>&1; echo lo$p=$?; done\n"
+              % (DEST_IP, HOST_IP, DEST_IP))
+    code, out = eg.run("web", script)
+    assert code == 200, out
+    for k in ("direct", "host", "ping") + tuple("lo%d" % p for p in (22, 80, 443, 8080, 3129, 5432)):
+        assert re.search(r"\b%s=[1-9]" % k, out), (k, out)
+    assert "via" not in out and "dev" not in out.split("route=")[0].split("ping=")[-1], out
