@@ -227,9 +227,9 @@ int egress_grant_parse(const char *list, bool ceiling, struct egress_grant *ret,
                 }
                 for (size_t i = 0; i < g.n; i++)
                         if (g.v[g.n].forward && g.v[i].forward == g.v[g.n].forward) {
+                                unsigned port = g.v[i].forward;
                                 egress_grant_release(&g);
-                                return sf_err_set(err, -EINVAL, "egress: forward=%u is used twice",
-                                                  (unsigned) g.v[i].forward);
+                                return sf_err_set(err, -EINVAL, "egress: forward=%u is used twice", port);
                         }
                 g.n++;
         }

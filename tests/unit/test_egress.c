@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "core/http/egress.h"
+#include "core/model/egress_grant.h"
 
 /* NULL when allowed, else the refusal's words. */
 static const char *check(const struct egress_policy *p, const struct egress_host *h, const char *ip)
@@ -161,6 +162,112 @@ static void test_host_read(void **state)
         egress_host_release(&h);
 }
 
+static void test_grant_parse(void **state)
+{
+        static const char *const good[] = { "a.example:443", "A.Example.COM:1, *.x.example:*", "10.0.0.0/8:5432",
+                                             "[2001:db8::1]:443", "[fd00::/8]:*", "1.2.3.4:80 forward=8080",
+                                             "api.x:443 secret=k header=X-Key", "a.b:1,", "" };
+        static const char *const bad[] = { "a.example", "a.example:0", "a.example:70000", "*.com*:1", "a.*.b:1",
+                                           "*.com:1", "10.0.0.0/33:1", "::1:443", "[::1:443", "1.2.3:80",
+                                           "-a.b:1", "a-.b:1", "a..b:1", ",", "a.b:1 x=y", "a.b:1 header=H",
+                                           "*.a.b:1 secret=s", "10.0.0.0/8:1 forward=1", "a.b:* forward=1",
+                                           "a.b:1 forward=9, c.d:2 forward=9", "a.b:1 secret=bad/name" };
+        struct egress_grant g;
+        struct sf_err err;
+
+        (void) state;
+        for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+                memset(&err, 0, sizeof err);
+                if (egress_grant_parse(good[i], false, &g, &err) < 0)
+                        fail_msg("'%s' refused: %s", good[i], err.msg);
+                egress_grant_release(&g);
+        }
+        for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+                memset(&err, 0, sizeof err);
+                if (egress_grant_parse(bad[i], false, &g, &err) == 0)
+                        fail_msg("'%s' accepted", bad[i]);
+        }
+        assert_int_equal(egress_grant_parse("a.b:1 secret=s", true, &g, &err), -EINVAL);
+        assert_int_equal(egress_grant_parse("A.B.example:443", false, &g, &err), 0);
+        assert_string_equal(g.v[0].host, "a.b.example");
+        egress_grant_release(&g);
+}
+
+static void test_grant_ceiling_and_match(void **state)
+{
+        struct egress_grant c, g;
+        struct sf_err err = { 0 };
+        struct sockaddr_in in = { .sin_family = AF_INET };
+
+        (void) state;
+        assert_int_equal(egress_grant_parse("api.x.example:443, *.pay.example:443, 10.1.0.0/16:*", true, &c, &err), 0);
+        assert_int_equal(egress_grant_parse("api.x.example:443, a.pay.example:443, *.pay.example:443, "
+                                            "10.1.2.0/24:5432, 10.1.2.3:80", false, &g, &err), 0);
+        assert_null(egress_grant_outside(&g, &c));
+        egress_grant_release(&g);
+        static const char *const outside[] = { "api.x.example:80", "a.b.pay.example:443", "pay.example:443",
+                                               "*.x.example:443", "10.0.0.0/8:1", "10.2.0.1:1", "x.example:443",
+                                               "api.x.example:*" };
+        for (size_t i = 0; i < sizeof outside / sizeof *outside; i++) {
+                assert_int_equal(egress_grant_parse(outside[i], false, &g, &err), 0);
+                if (!egress_grant_outside(&g, &c))
+                        fail_msg("'%s' passed the ceiling", outside[i]);
+                egress_grant_release(&g);
+        }
+        assert_true(egress_rule_match_name(&c.v[1], "Q.PAY.example", 443));
+        assert_false(egress_rule_match_name(&c.v[1], "q.r.pay.example", 443));
+        assert_false(egress_rule_match_name(&c.v[1], "pay.example", 443));
+        assert_false(egress_rule_match_name(&c.v[0], "api.x.example", 80));
+        inet_pton(AF_INET, "10.1.200.3", &in.sin_addr);
+        assert_true(egress_rule_match_addr(&c.v[2], (struct sockaddr *) &in, sizeof in, 1));
+        inet_pton(AF_INET, "10.2.0.3", &in.sin_addr);
+        assert_false(egress_rule_match_addr(&c.v[2], (struct sockaddr *) &in, sizeof in, 1));
+        assert_false(egress_name_valid("10.1"));
+        assert_false(egress_name_valid("0x7f.1"));
+        egress_grant_release(&c);
+}
+
+static const char *refused_grant(const struct egress_policy *p, const struct egress_net *nets, size_t n,
+                                 const char *ip)
+{
+        struct sockaddr_in in = { .sin_family = AF_INET };
+        struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
+        struct egress_host h = { 0 };
+        uint8_t own[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 9, 9, 9 };
+
+        h.addr = &own;
+        h.n = 1;
+        if (inet_pton(AF_INET, ip, &in.sin_addr) == 1)
+                return egress_refused_grant(p, &h, nets, n, (struct sockaddr *) &in, sizeof in);
+        assert_int_equal(inet_pton(AF_INET6, ip, &in6.sin6_addr), 1);
+        return egress_refused_grant(p, &h, nets, n, (struct sockaddr *) &in6, sizeof in6);
+}
+
+static void test_refused_grant(void **state)
+{
+        struct egress_net nets[2];
+        struct egress_policy p = { 0 };
+        struct sf_err err = { 0 };
+
+        (void) state;
+        assert_int_equal(egress_net_parse("10.9.0.0/16", &nets[0]), 0);
+        assert_int_equal(egress_net_parse("0.0.0.0/0", &nets[1]), 0);
+        assert_null(refused_grant(NULL, NULL, 0, "93.184.216.34"));
+        assert_non_null(refused_grant(NULL, NULL, 0, "10.9.1.1"));           /* private, not granted */
+        assert_null(refused_grant(NULL, nets, 1, "10.9.1.1"));               /* granted by range */
+        assert_string_equal(refused_grant(NULL, nets, 2, "10.9.9.9"), "an address of this host");
+        assert_non_null(strstr(refused_grant(NULL, nets, 2, "127.0.0.1"), "loopback"));
+        assert_non_null(strstr(refused_grant(NULL, nets, 2, "::ffff:127.0.0.1"), "loopback"));
+        assert_non_null(strstr(refused_grant(NULL, nets, 2, "169.254.169.254"), "metadata"));
+        assert_non_null(strstr(refused_grant(NULL, nets, 2, "fe80::1"), "link-local"));
+        assert_non_null(strstr(refused_grant(NULL, nets, 2, "0.0.0.0"), "unspecified"));
+        /* The operator's exact entries for special addresses open nothing here. */
+        assert_int_equal(egress_policy_parse("127.0.0.1/32, 172.16.0.0/12", true, &p, &err), 0);
+        assert_non_null(refused_grant(&p, NULL, 0, "127.0.0.1"));
+        assert_null(refused_grant(&p, NULL, 0, "172.16.3.4"));
+        egress_policy_release(&p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -168,6 +275,9 @@ int main(void)
                 cmocka_unit_test(test_host_addresses),
                 cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_host_read),
+                cmocka_unit_test(test_grant_parse),
+                cmocka_unit_test(test_grant_ceiling_and_match),
+                cmocka_unit_test(test_refused_grant),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
