@@ -364,6 +364,7 @@ static void answer(struct econn *c, int status, const char *verdict, const char 
         report(c);
         if (c->forward) {
                 /* A forward's client speaks no HTTP: the end is the answer. */
+                free(msg);
                 conn_close(c);
                 return;
         }
@@ -816,8 +817,11 @@ static void start_relay(struct econn *c)
         plen = c->pending.len;
         pend = buf_steal(&c->pending, &plen);
         if (pend && plen) {
-                if (!account(c, plen, true))
+                if (!account(c, plen, true)) {
+                        OPENSSL_cleanse(pend, plen);
+                        free(pend);
                         return;
+                }
                 if (up_write_owned(c, pend, plen) < 0) {
                         conn_close(c);
                         return;

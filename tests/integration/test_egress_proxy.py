@@ -203,7 +203,8 @@ def make_daemon_module(tmp_path_factory):
         return dm
     yield make
     for dm in made:
-        dm.stop()
+        rc = dm.stop()
+        assert rc == 0, "sfaasd exited %s on SIGTERM:\n%s" % (rc, dm.log_tail())
 
 
 def wget(url):
