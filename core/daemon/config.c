@@ -54,6 +54,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->async_queue_max = 100000;
         cfg->egress_max_connections = 1000;
         cfg->egress_max_bytes = 1ULL << 30;
+        cfg->egress_max_open = 64;
         cfg->async_queue_max_bytes = 1ULL << 30;
         cfg->async_function_queue_max = 10000;
         cfg->async_function_queue_max_bytes = 256ULL << 20;
@@ -150,6 +151,7 @@ static const struct key keys[] = {
         { "egress_ca_file", K_STR, F(egress_ca_file) },
         { "egress_max_connections", K_COUNT, F(egress_max_connections), .zero_ok = true },
         { "egress_max_bytes", K_SIZE, F(egress_max_bytes), .zero_ok = true },
+        { "egress_max_open", K_COUNT, F(egress_max_open), .zero_ok = true },
         { "async_queue_max", K_COUNT, F(async_queue_max), .min = 1 },
         { "async_queue_max_bytes", K_SIZE, F(async_queue_max_bytes), .min = 1 },
         { "async_function_queue_max", K_COUNT, F(async_function_queue_max), .min = 1 },

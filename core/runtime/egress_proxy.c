@@ -37,8 +37,8 @@ struct egress_proxy {
         char *resolve_file, *ca_file;
         SSL_CTX *tls;            /* made at the first TLS the proxy originates */
         char *ns, *function, *call_id;
-        uint64_t max_conns, max_bytes;
-        uint64_t n_conns, n_bytes;
+        uint64_t max_conns, max_bytes, max_open;
+        uint64_t n_conns, n_bytes, n_open;
         egress_report_fn report;
         egress_secret_fn secret;
         void *data;
@@ -127,6 +127,7 @@ static void conn_unref(struct econn *c)
         if (--c->refs > 0)
                 return;
         list_del(&c->node);
+        px->n_open--;
         buf_release(&c->url);
         buf_release(&c->field);
         buf_release(&c->value);
@@ -1188,6 +1189,7 @@ static struct econn *conn_accept(struct egress_proxy *px, uv_stream_t *l)
         c->client.data = c;
         c->refs = 1;
         px->refs++;
+        px->n_open++;
         list_add_tail(&px->conns, &c->node);
         if (uv_accept(l, (uv_stream_t *) &c->client) < 0) {
                 c->reported = true;
@@ -1195,6 +1197,15 @@ static struct econn *conn_accept(struct egress_proxy *px, uv_stream_t *l)
                 return NULL;
         }
         px->n_conns++;
+        /* Connections open at once are the daemon's file descriptors: a
+         * function may not hold more than its share. */
+        if (px->max_open && px->n_open > px->max_open) {
+                c->verdict = "cap";
+                (void) xsnprintf(c->reason, sizeof c->reason, "more than %llu egress connections open at once",
+                                 (unsigned long long) px->max_open);
+                conn_close(c);
+                return NULL;
+        }
         return c;
 }
 
@@ -1340,6 +1351,7 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
         }
         px->max_conns = p->max_conns;
         px->max_bytes = p->max_bytes;
+        px->max_open = p->max_open;
         px->report = p->report;
         px->secret = p->secret;
         px->data = p->data;

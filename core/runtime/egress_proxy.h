@@ -86,6 +86,7 @@ struct egress_proxy_params {
         const char *ns, *function, *call_id;  /* copied */
         uint64_t max_conns;                   /* connections over the proxy's life; 0: no cap */
         uint64_t max_bytes;                   /* bytes both ways over its life; 0: no cap */
+        uint64_t max_open;                    /* connections open at once (the daemon's fds); 0: no cap */
         egress_report_fn report;
         egress_secret_fn secret;
         void *data;

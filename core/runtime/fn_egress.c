@@ -165,6 +165,7 @@ int fn_egress_prepare(struct sfaasd *sf, const struct fn_recipe *rc, const char 
                         .max_conns = cap_of(rc, "com.sfaasd.egress-max-connections", sf->cfg.egress_max_connections,
                                             false),
                         .max_bytes = cap_of(rc, "com.sfaasd.egress-max-bytes", sf->cfg.egress_max_bytes, true),
+                        .max_open = sf->cfg.egress_max_open,
                         .report = on_report,
                         .secret = on_secret,
                         .ca_file = sf->cfg.egress_ca_file,

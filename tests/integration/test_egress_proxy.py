@@ -139,7 +139,7 @@ SECRET = "s3cr3t-VALUE-9f1e"
 def eg(dest, make_daemon_module, images):
     pin(dest, ANSWERS)
     d = make_daemon_module({"egress_resolve_file": str(dest["resolve"]), "egress_allow": DEST_IP + "/32",
-                            "egress_ca_file": dest["ca"]})
+                            "egress_ca_file": dest["ca"], "egress_max_open": 4})
     s = requests.Session()
     s.auth = ("admin", d.password)
 
@@ -470,3 +470,14 @@ def test_granted_function_finds_nothing_else_open(eg):
     for k in ("direct", "host", "ping") + tuple("lo%d" % p for p in (22, 80, 443, 8080, 3129, 5432)):
         assert re.search(r"\b%s=[1-9]" % k, out), (k, out)
     assert "via" not in out and "dev" not in out.split("route=")[0].split("ping=")[-1], out
+
+
+def test_open_connections_cap(eg):
+    """At most egress_max_open (4 here) connections open at once: the fifth
+    is closed at once; they are the daemon's file descriptors."""
+    script = ("i=0; while [ $i -lt 4 ]; do (sleep 3 | nc 127.0.0.1 3128 >/dev/null) & i=$((i+1)); done; sleep 1\n"
+              "printf 'GET http://dest.test:8080/fifth HTTP/1.1\\r\\n\\r\\n' | nc -w 2 127.0.0.1 3128; echo rc=$?\n"
+              "wait; printf 'GET http://dest.test:8080/after HTTP/1.1\\r\\n\\r\\n' | nc -w 2 127.0.0.1 3128\n")
+    code, out = eg.run("web", script)
+    assert code == 200, out
+    assert "GET /fifth" not in out and "GET /after" in out, out
