@@ -879,6 +879,12 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
                 r = send_late_root(sync_p[0], (pid_t) pid, spec->rootfs, &p->root_mnt_fd, err);
         else if (send(sync_p[0], "1", 1, MSG_NOSIGNAL) != 1)
                 r = sf_err_errno(err, -errno, "cannot release the sandbox");
+        /* The child holds a copy of sync_p[0] (its fd table was copied at
+         * clone time and it has not exec'd), so closing ours gives it no
+         * EOF: a child we will not release would wait for its byte forever,
+         * and we for its report. Kill it first. */
+        if (r < 0)
+                (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
         (void) close(TAKE_FD(sync_p[0]));
 
         /* Block until exec (EOF: the CLOEXEC end closed) or a reported failure.
