@@ -16,3 +16,5 @@ int cmd_rm(int argc, char **argv);
 int cmd_image(int argc, char **argv);   /* "image import FILE [--name REF]" */
 int cmd_logs(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+/* sfaasd oci ... (cmd/oci.c): the runc command line; also argv[0] "sfaasd-runc". */
+int cmd_oci(int argc, char **argv);

@@ -23,6 +23,7 @@ static const struct command commands[] = {
         { "logs", cmd_logs, "print a function's logs (-f to follow)" },
         { "image", cmd_image, "image import FILE [--name NAME:TAG]: import an image archive" },
         { "version", cmd_version, "print the version" },
+        { "oci", cmd_oci, "the runc command line (create/start/state/kill/delete/...), also as sfaasd-runc" },
 };
 
 static void usage(FILE *f)
@@ -35,6 +36,13 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+        const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+        /* Installed as a link named sfaasd-runc, it is the OCI runtime: what
+         * containerd's runc shim (BinaryName) and Podman (--runtime) exec. */
+        base = base ? base + 1 : argc > 0 ? argv[0] : "";
+        if (strcmp(base, "sfaasd-runc") == 0)
+                return cmd_oci(argc, argv);
         if (argc < 2) {
                 usage(stderr);
                 return 2;
