@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -163,14 +164,18 @@ static int do_create(struct oci_ctx *ctx, const struct create_opts *o, const cha
 
         memset(c, 0, sizeof *c);
         c->dir_fd = c->gate_fd = c->netns_fd = c->tty = -1;
-        if (geteuid() != 0)
-                return oci_error(ctx, "sfaasd-runc needs root: it makes user namespaces with the container's own "
+        if (geteuid() != 0) {
+                (void) oci_error(ctx, "sfaasd-runc needs root: it makes user namespaces with the container's own "
                                  "uid range and id-mapped mounts (rootless engines are not supported)");
+                return -EPERM;
+        }
         r = oci_config_load(&c->cfg, &err);
         if (r >= 0)
                 r = oci_state_make(ctx, id, &c->dir_fd, &err);
-        if (r < 0)
-                return oci_error(ctx, "%s", err.msg);
+        if (r < 0) {
+                (void) oci_error(ctx, "%s", err.msg);
+                return r;
+        }
         state_path = xasprintf("%s/%s", ctx->root, id);
         r = state_path ? oci_spec_load(ctx, &c->cfg, o->bundle, id, &c->spec, &err)
                        : sf_err_set(&err, -ENOMEM, "out of memory");
@@ -189,8 +194,10 @@ static int do_create(struct oci_ctx *ctx, const struct create_opts *o, const cha
                 c->spec.sb.netns_fd = c->netns_fd;
                 /* The engine's namespace belongs to the host's user namespace,
                  * so CAP_NET_BIND_SERVICE inside ours does not reach it: give
-                 * it the same meaning there (README, "Beyond one host"). */
-                if ((c->spec.sb.caps & (1ULL << 10)) && c->spec.n_sysctls < OCI_MAX_SYSCTLS &&
+                 * it the same meaning there when the process holds it (root
+                 * holds the bounding set, another uid the ambient one). */
+                if (((c->spec.sb.uid == 0 ? c->spec.sb.caps : c->spec.sb.caps_ambient) & (1ULL << 10)) &&
+                    c->spec.n_sysctls < OCI_MAX_SYSCTLS &&
                     !json_object_get(json_object_get(json_object_get(c->spec.json, "linux"), "sysctl"),
                                      "net.ipv4.ip_unprivileged_port_start")) {
                         c->spec.sysctls[c->spec.n_sysctls++] = "net.ipv4.ip_unprivileged_port_start=0";
@@ -387,8 +394,11 @@ int oci_cmd_run(struct oci_ctx *ctx, int argc, char **argv)
                 created_release(&c);
                 return 0;
         }
+        /* Others may look at it (state, kill, exec) while it runs. */
+        (void) flock(c.dir_fd, LOCK_UN);
         if (run_foreground(ctx, &c, &status) != 0)
                 r = -EIO;
+        (void) flock(c.dir_fd, LOCK_EX);
         if (o.keep) {
                 created_release(&c); /* kills nothing left: the init is gone */
                 return r < 0 ? OCI_EXIT_FAIL : sandbox_exit_code(status);

@@ -157,7 +157,8 @@ static int parse_caps(json_t *caps, struct oci_spec *s, struct sf_err *err)
         }
         extra = all & ~SANDBOX_CAPS_ALLOWED;
         if (extra) {
-                int c = __builtin_ctzll(extra);
+                /* name the one that makes a container privileged first */
+                int c = (extra & (1ULL << 21)) ? 21 : __builtin_ctzll(extra);
                 return sf_err_set(err, -EPERM, "the spec grants CAP_%s: sfaasd-runc refuses privileged containers "
                                   "(podman --privileged or --cap-add, a Kubernetes securityContext adding it); "
                                   "it keeps at most CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, "
