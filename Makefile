@@ -19,8 +19,11 @@ DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
 # install here. On a systemd host the package also enables its server on :9090.
 # chromium, chromium-driver, python3-selenium: the web console's browser tests
 # (tests/browser), headless against the real daemon.
+# podman, containerd: the OCI runtime's engine tests (tests/integration/
+# test_oci_engines.py, tests/probes/test_oci_probes.py) drive sfaasd-runc
+# through Debian's Podman (conmon) and containerd (ctr, runc shim v2).
 DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
-            chromium chromium-driver python3-selenium
+            chromium chromium-driver python3-selenium podman containerd
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
 LLHTTP_DIR := /usr/share/llhttp
