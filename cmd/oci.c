@@ -11,7 +11,8 @@
  * /sys. A spec that asks for more is refused with the reason; README.md
  * "Beyond one host" lists every field. Global flags: --root DIR (default
  * /run/sfaasd-runc), --log FILE, --log-format text|json, --systemd-cgroup,
- * --debug; accepted and ignored: --rootless, --criu. Exit status: 0, or 1
+ * --debug, --config FILE (the operator's settings, oci_config_load);
+ * accepted and ignored: --rootless, --criu. Exit status: 0, or 1
  * with one line on stderr (and in --log), as runc; `run` and `exec` exit
  * with the container process's status.
  */
@@ -64,7 +65,8 @@ int cmd_oci(int argc, char **argv)
                 { "log-format", required_argument, NULL, 'f' }, { "systemd-cgroup", no_argument, NULL, 's' },
                 { "debug", no_argument, NULL, 'd' },           { "rootless", required_argument, NULL, 'R' },
                 { "criu", required_argument, NULL, 'C' },      { "version", no_argument, NULL, 'v' },
-                { "help", no_argument, NULL, 'h' },            { NULL, 0, NULL, 0 },
+                { "help", no_argument, NULL, 'h' },            { "config", required_argument, NULL, 'c' },
+                { NULL, 0, NULL, 0 },
         };
         struct oci_ctx ctx = { .root = OCI_DEFAULT_ROOT };
         int c;
@@ -82,6 +84,7 @@ int cmd_oci(int argc, char **argv)
                         break;
                 case 's': ctx.systemd_cgroup = true; break;
                 case 'd': ctx.debug = true; break;
+                case 'c': ctx.config = optarg; break;
                 case 'R':
                 case 'C': break;
                 case 'v': return oci_version();

@@ -48,6 +48,7 @@ struct oci_ctx {
         bool log_json;           /* --log-format json */
         bool systemd_cgroup;     /* --systemd-cgroup: cgroupsPath is "slice:prefix:name" */
         bool debug;
+        const char *config;      /* --config FILE (podman: --runtime-flag config=FILE) */
         const char *command;     /* the subcommand, for messages */
 };
 
@@ -57,8 +58,9 @@ struct oci_ctx {
 int oci_error(const struct oci_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void oci_warn(const struct oci_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Operator settings, /etc/sfaasd/oci.json (or $SFAASD_OCI_CONFIG): every
- * key optional. */
+/* Operator settings, /etc/sfaasd/oci.json (or --config FILE, or
+ * $SFAASD_OCI_CONFIG; engines pass no environment through): every key
+ * optional. */
 struct oci_config {
         uint32_t uid_base;           /* first host uid of the container ranges */
         uint32_t uid_slots;          /* how many 65536-id ranges from there */
@@ -68,7 +70,7 @@ struct oci_config {
         uint64_t rootfs_bytes;       /* the in-memory upper layer of the rootfs */
         uint64_t tmp_bytes;          /* /tmp */
 };
-int oci_config_load(struct oci_config *ret, struct sf_err *err);
+int oci_config_load(const struct oci_ctx *ctx, struct oci_config *ret, struct sf_err *err);
 
 /* A config.json (or an exec's process.json) read and checked. */
 struct oci_spec {

@@ -178,7 +178,7 @@ int oci_cmd_delete(struct oci_ctx *ctx, int argc, char **argv)
                 oci_warn(ctx, "%s", err.msg);
         poststop(ctx, &st);
         v = json_object_get(st.json, "uid_base");
-        if (json_is_integer(v) && oci_config_load(&cfg, &err) >= 0)
+        if (json_is_integer(v) && oci_config_load(ctx, &cfg, &err) >= 0)
                 oci_uid_free(&cfg, (uint32_t) json_integer_value(v));
         r = oci_state_remove(ctx, st.id, st.dir_fd);
         oci_state_release(&st);

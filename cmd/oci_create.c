@@ -169,7 +169,7 @@ static int do_create(struct oci_ctx *ctx, const struct create_opts *o, const cha
                                  "uid range and id-mapped mounts (rootless engines are not supported)");
                 return -EPERM;
         }
-        r = oci_config_load(&c->cfg, &err);
+        r = oci_config_load(ctx, &c->cfg, &err);
         if (r >= 0)
                 r = oci_state_make(ctx, id, &c->dir_fd, &err);
         if (r < 0) {

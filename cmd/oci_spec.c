@@ -392,6 +392,10 @@ static int parse_mounts(const struct oci_ctx *ctx, json_t *mounts, struct oci_sp
                                         if (parse_size(ov + 5, &n) < 0 || n == 0)
                                                 return sf_err_set(err, -EINVAL, "tmpfs '%s': bad %s", dst, ov);
                                         sm->tmpfs_bytes = n;
+                                } else if (str_startswith(ov, "nr_inodes=")) {
+                                        if (parse_size(ov + 10, &n) < 0 || n == 0)
+                                                return sf_err_set(err, -EINVAL, "tmpfs '%s': bad %s", dst, ov);
+                                        sm->tmpfs_inodes = n;
                                 } else if (str_startswith(ov, "mode=")) {
                                         char *end;
                                         unsigned long mode = strtoul(ov + 5, &end, 8);

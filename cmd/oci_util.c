@@ -94,9 +94,9 @@ static int config_size(json_t *o, const char *key, uint64_t *v, struct sf_err *e
         return sf_err_set(err, -EINVAL, "oci config: bad '%s'", key);
 }
 
-int oci_config_load(struct oci_config *ret, struct sf_err *err)
+int oci_config_load(const struct oci_ctx *ctx, struct oci_config *ret, struct sf_err *err)
 {
-        const char *path = getenv("SFAASD_OCI_CONFIG");
+        const char *path = ctx && ctx->config ? ctx->config : getenv("SFAASD_OCI_CONFIG");
         struct oci_config c = {
                 .uid_base = 1u << 31, .uid_slots = 16384, .memory_bytes = 256ULL << 20, .pids = 1024,
                 .cpu_millis = 1000, .rootfs_bytes = 256ULL << 20, .tmp_bytes = 64ULL << 20,

@@ -609,7 +609,7 @@ static void setup_mounts(const struct sb_plan *p, int rootfd)
                 if (m->type == SANDBOX_MOUNT_BIND) {
                         TRY(p, SB_STEP_MOUNT, c_move_to_fd(m->mnt_fd, (int) t));
                 } else {
-                        const char *kv[] = { "size", m->size, "nr_inodes", "16384", "mode", m->mode, NULL };
+                        const char *kv[] = { "size", m->size, "nr_inodes", m->inodes, "mode", m->mode, NULL };
                         fd = c_newfs("tmpfs", kv, m->attrs);
                         TRY(p, SB_STEP_MOUNT, fd);
                         TRY(p, SB_STEP_MOUNT, c_move_to_fd((int) fd, (int) t));

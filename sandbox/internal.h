@@ -54,7 +54,7 @@ struct sb_mount_plan {
         const char *dst;      /* absolute inside the root */
         bool is_dir;          /* the destination to make: a directory, else a file */
         unsigned attrs;       /* TMPFS: MOUNT_ATTR_* */
-        char size[24], mode[8];   /* TMPFS */
+        char size[24], mode[8], inodes[24];   /* TMPFS */
 };
 
 /* A sysctl the child writes: path below /proc ("sys/net/...") and value. */

@@ -829,6 +829,8 @@ static int plan_mounts(struct spawn_ctx *c, const struct sandbox_spec *spec, str
                         (void) xsnprintf(mp->size, sizeof mp->size, "%llu",
                                          (unsigned long long) (m->tmpfs_bytes ? m->tmpfs_bytes : 64ULL << 20));
                         (void) xsnprintf(mp->mode, sizeof mp->mode, "%o", m->tmpfs_mode ? m->tmpfs_mode & 07777 : 01777);
+                        (void) xsnprintf(mp->inodes, sizeof mp->inodes, "%llu",
+                                         (unsigned long long) (m->tmpfs_inodes ? m->tmpfs_inodes : 16384));
                 } else
                         return sf_err_set(err, -EINVAL, "unknown mount type %d", (int) m->type);
                 p->n_mounts++;

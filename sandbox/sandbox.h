@@ -91,6 +91,7 @@ struct sandbox_mount {
         bool recursive;              /* BIND: with the mounts below src (rbind) */
         uint64_t tmpfs_bytes;        /* TMPFS: size; 0 = 64 MiB */
         uint32_t tmpfs_mode;         /* TMPFS: mode of its root; 0 = 01777 */
+        uint64_t tmpfs_inodes;       /* TMPFS: inodes; 0 = 16384 */
 };
 
 /* An rlimit set after the launcher's defaults (sandbox_spec.rlimits). A
