@@ -240,6 +240,7 @@ bench: deps-bench sfaasd
 install: sfaasd
 	install -D -m 0755 sfaasd $(DESTDIR)/usr/bin/sfaasd
 	ln -sf sfaasd $(DESTDIR)/usr/bin/sfaasd-runc
+	install -D -m 0644 packaging/oci/sfaasd-runc.conf $(DESTDIR)/etc/containers/containers.conf.d/sfaasd-runc.conf
 	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)/lib/systemd/system/sfaasd.service
 	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
 

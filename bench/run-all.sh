@@ -18,12 +18,16 @@
 #   6. bench/coldinvoke    first call from zero, exec-mode calls, a burst of
 #                          200 first calls, all through HTTP
 #   7. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
+#   8. bench/oci           sfaasd-runc vs crun vs runc under Podman and
+#                          containerd: the hostile probes through Podman, the
+#                          cold start of podman run --rm and ctr run --rm
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
 # BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK,
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
-# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_PROFILE=1.
+# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_PROFILE=1,
+# BENCH_SKIP_OCI=1, OCI_ROUNDS (20).
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -147,5 +151,13 @@ if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
         head -25 "$OUT/strace-run-$stamp.txt"
         strace -c -f -o "$OUT/strace-spawnbench-$stamp.txt" "$sb" --rootfs "$tmp/rootfs" -n 200 >/dev/null
         head -25 "$OUT/strace-spawnbench-$stamp.txt"
+fi
+if [ "${BENCH_SKIP_OCI:-0}" != 1 ]; then
+        echo "== 8. sfaasd-runc vs crun vs runc under Podman and containerd (probes, cold start)"
+        if command -v podman >/dev/null; then
+                "$PYTHON" bench/oci --sfaasd "$SFAASD" --rounds "${OCI_ROUNDS:-20}" --out "$OUT" || status=1
+        else
+                echo "   skipped: podman is not installed (make deps)"
+        fi
 fi
 exit $status
