@@ -145,11 +145,12 @@ static json_t *make_state(const char *id, const struct created *c, pid_t pid, ui
         json_t *annotations = json_object_get(c->spec.json, "annotations");
 
         time_rfc3339(time_unix_ns(), 9, now);
-        return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:I, s:O}", "ociVersion", OCI_VERSION, "id", id,
+        /* "o" steals the reference: the spec's annotations get one more */
+        annotations = json_is_object(annotations) ? json_incref(annotations) : json_object();
+        return json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:s, s:I, s:o}", "ociVersion", OCI_VERSION, "id", id,
                          "pid", (json_int_t) pid, "pid_start", (json_int_t) start, "bundle", c->spec.bundle,
                          "rootfs", c->spec.rootfs, "created", now, "cgroup_path", c->spec.cgroup_path, "uid_base",
-                         (json_int_t) c->uid_base, "annotations",
-                         json_is_object(annotations) ? annotations : json_object());
+                         (json_int_t) c->uid_base, "annotations", annotations);
 }
 
 static int do_create(struct oci_ctx *ctx, const struct create_opts *o, const char *id, bool detached,
