@@ -329,6 +329,12 @@ static bool has_opt(json_t *opts, const char *o)
         return false;
 }
 
+static bool regular_file(const char *path)
+{
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 static int parse_mounts(const struct oci_ctx *ctx, json_t *mounts, struct oci_spec *s, struct sf_err *err)
 {
         /* the launcher's own, or none (see the top of the file) */
@@ -359,6 +365,14 @@ static int parse_mounts(const struct oci_ctx *ctx, json_t *mounts, struct oci_sp
                                               type ? type : "?");
                         oci_warn(ctx, "mount '%s' (%s): narrowed, the sandbox makes its own or none", dst,
                                  type ? type : "bind");
+                        continue;
+                }
+                /* Kubernetes binds a file of its own at /dev/termination-log
+                 * into every container: dropped (narrowed; the pod's
+                 * termination message stays empty). A device or a folder
+                 * below /dev stays refused. */
+                if (below(dst, "/dev") && bind && src && regular_file(src)) {
+                        oci_warn(ctx, "mount '%s': narrowed, /dev is the sandbox's own (read-only)", dst);
                         continue;
                 }
                 if (below(dst, "/proc") || below(dst, "/dev"))

@@ -253,6 +253,9 @@ struct sb_cgroup {
 
 /* Describe the hierarchy (no side effects). */
 int sb_cgroup_detect(struct sb_cgroup_root *root, struct sf_err *err);
+/* The same for a cgroup path below the hierarchies' roots (an engine's):
+ * v2 when its root offers memory and pids, wherever we sit ourselves. */
+int sb_cgroup_detect_external(struct sb_cgroup_root *root, struct sf_err *err);
 
 struct sb_root_opts {
         const char *name;      /* the subtree's name (sb_subtree_name_make, or a test's own) */

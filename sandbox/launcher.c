@@ -222,7 +222,7 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                 char parent[1100];
                 struct sb_root_opts o = { .external_parent = parent };
                 (void) xsnprintf(parent, sizeof parent, "%.*s", (int) (l->cg_leaf - 1 - l->cg_path), l->cg_path);
-                r = sb_cgroup_detect(&l->cg, err);
+                r = sb_cgroup_detect_external(&l->cg, err);
                 if (r >= 0)
                         r = sb_cgroup_root_init(&l->cg, &o, &l->swept, err);
                 if (r < 0)

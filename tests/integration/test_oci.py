@@ -341,6 +341,9 @@ REFUSED = {
     "bind_under_proc": (lambda c: c["mounts"].append({"destination": "/proc/sys/kernel", "type": "bind",
                                                       "source": "/tmp", "options": ["bind"]}),
                         "below /proc or /dev"),
+    "bind_dir_under_dev": (lambda c: c["mounts"].append({"destination": "/dev/mine", "type": "bind",
+                                                         "source": "/tmp", "options": ["bind"]}),
+                           "below /proc or /dev"),
     "mask_not_made": (lambda c: c["linux"].update(maskedPaths=["/etc/shadow"]), "does not make that mask"),
     "host_sysctl": (lambda c: c["linux"].update(sysctl={"kernel.core_pattern": "|/tmp/x"}),
                     "sysctl 'kernel.core_pattern' refused"),
@@ -364,7 +367,7 @@ def test_weakening_specs_refused(rt, bundle, name):
     assert not (uids_after - uids_before), "a refused create kept a uid range"
 
 
-def test_narrowed_fields_run(rt, bundle):
+def test_narrowed_fields_run(rt, bundle, tmp_path):
     """Fields sfaasd narrows rather than refuses: the container runs, with
     sfaasd's answer (drops NET_RAW, MKNOD, AUDIT_WRITE; own ipc/uts; no /sys;
     RLIMIT_CORE 0)."""
@@ -373,6 +376,11 @@ def test_narrowed_fields_run(rt, bundle):
         c["process"]["rlimits"] = [{"type": "RLIMIT_CORE", "hard": 1 << 20, "soft": 1 << 20},
                                    {"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256}]
         c["mounts"].append({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["ro"]})
+        term = tmp_path / "termination-log"
+        term.write_text("")
+        # what Kubernetes binds into every container
+        c["mounts"].append({"destination": "/dev/termination-log", "type": "bind", "source": str(term),
+                            "options": ["rbind", "rw"]})
         c["linux"]["namespaces"].append({"type": "ipc", "path": "/proc/%d/ns/ipc" % os.getpid()})
     script = "grep CapEff /proc/self/status; ulimit -c; ulimit -n; ls /sys | wc -l; readlink /proc/self/ns/ipc"
     p = rt("run", "--bundle", str(bundle("narrow", ["sh", "-c", script], mutate)), "n1")
