@@ -20,8 +20,11 @@ DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
 # chromium, chromium-driver, python3-selenium: the web console's browser tests
 # (tests/browser), headless against the real daemon.
 # openssl: the command that makes the test CA and certificates (test_tls.py).
+# podman, containerd: the OCI runtime's engine tests (tests/integration/
+# test_oci_engines.py, tests/probes/test_oci_probes.py) drive sfaasd-runc
+# through Debian's Podman (conmon) and containerd (ctr, runc shim v2).
 DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
-            chromium chromium-driver python3-selenium openssl
+            chromium chromium-driver python3-selenium openssl podman containerd
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
 LLHTTP_DIR := /usr/share/llhttp
@@ -238,6 +241,8 @@ bench: deps-bench sfaasd
 
 install: sfaasd
 	install -D -m 0755 sfaasd $(DESTDIR)/usr/bin/sfaasd
+	ln -sf sfaasd $(DESTDIR)/usr/bin/sfaasd-runc
+	install -D -m 0644 packaging/oci/sfaasd-runc.conf $(DESTDIR)/etc/containers/containers.conf.d/sfaasd-runc.conf
 	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)/lib/systemd/system/sfaasd.service
 	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
 

@@ -24,6 +24,9 @@
 #                          vs nginx (1 and auto workers), the same certificate
 #  10. bench/admission     the issue-13 sandbox floods (20 concurrent calls,
 #                          60 callers that give up) counted host-side
+#  11. bench/oci           sfaasd-runc vs crun vs runc under Podman and
+#                          containerd: the hostile probes through Podman, the
+#                          cold start of podman run --rm and ctr run --rm
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
@@ -31,7 +34,8 @@
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
 # AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1,
-# BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1.
+# BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1,
+# BENCH_SKIP_OCI=1, OCI_ROUNDS (20).
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -155,22 +159,31 @@ if [ "${BENCH_SKIP_AUTHCOST:-0}" != 1 ]; then
                 --out "$OUT" || status=1
 fi
 
-if [ "${BENCH_SKIP_TLS:-0}" != 1 ]; then
-        echo "== 8. HTTPS: handshakes and warm requests, sfaasd vs nginx with the same certificate (wrk, interleaved)"
-        "$PYTHON" bench/tls --sfaasd "$SFAASD" --rounds "${TLS_ROUNDS:-3}" --duration "${TLS_DURATION:-10}" \
-                --out "$OUT" || status=1
-fi
-
-if [ "${BENCH_SKIP_ADMISSION:-0}" != 1 ]; then
-        echo "== 9. sandbox floods: 20 concurrent calls of one function, 60 callers that give up"
-        "$PYTHON" bench/admission --sfaasd "$SFAASD" || status=1
-fi
-
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
         echo "== 8. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
         strace -c -f -o "$OUT/strace-run-$stamp.txt" "$SFAASD" run --rootfs "$tmp/rootfs" -- /bin/true
         head -25 "$OUT/strace-run-$stamp.txt"
         strace -c -f -o "$OUT/strace-spawnbench-$stamp.txt" "$sb" --rootfs "$tmp/rootfs" -n 200 >/dev/null
         head -25 "$OUT/strace-spawnbench-$stamp.txt"
+fi
+
+if [ "${BENCH_SKIP_TLS:-0}" != 1 ]; then
+        echo "== 9. HTTPS: handshakes and warm requests, sfaasd vs nginx with the same certificate (wrk, interleaved)"
+        "$PYTHON" bench/tls --sfaasd "$SFAASD" --rounds "${TLS_ROUNDS:-3}" --duration "${TLS_DURATION:-10}" \
+                --out "$OUT" || status=1
+fi
+
+if [ "${BENCH_SKIP_ADMISSION:-0}" != 1 ]; then
+        echo "== 10. sandbox floods: 20 concurrent calls of one function, 60 callers that give up"
+        "$PYTHON" bench/admission --sfaasd "$SFAASD" || status=1
+fi
+
+if [ "${BENCH_SKIP_OCI:-0}" != 1 ]; then
+        echo "== 11. sfaasd-runc vs crun vs runc under Podman and containerd (probes, cold start)"
+        if command -v podman >/dev/null; then
+                "$PYTHON" bench/oci --sfaasd "$SFAASD" --rounds "${OCI_ROUNDS:-20}" --out "$OUT" || status=1
+        else
+                echo "   skipped: podman is not installed (make deps)"
+        fi
 fi
 exit $status

@@ -32,3 +32,5 @@ int cmd_secret(int argc, char **argv);  /* "secret create|list|rm" */
 int cmd_routes(int argc, char **argv);
 int cmd_audit(int argc, char **argv);   /* "audit [list]|verify" */  /* the route table and its policies */
 int cmd_secrets(int argc, char **argv); /* "secrets rotate-key" */
+/* sfaasd oci ... (cmd/oci.c): the runc command line; also argv[0] "sfaasd-runc". */
+int cmd_oci(int argc, char **argv);

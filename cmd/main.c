@@ -30,6 +30,7 @@ static const struct command commands[] = {
         { "routes", cmd_routes, "print the route table: who may call each route" },
         { "secrets", cmd_secrets, "secrets rotate-key: re-seal every secret under a new key (daemon stopped)" },
         { "version", cmd_version, "print the version" },
+        { "oci", cmd_oci, "the runc command line (create/start/state/kill/delete/...), also as sfaasd-runc" },
 };
 
 static void usage(FILE *f)
@@ -42,6 +43,13 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+        const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+        /* Installed as a link named sfaasd-runc, it is the OCI runtime: what
+         * containerd's runc shim (BinaryName) and Podman (--runtime) exec. */
+        base = base ? base + 1 : argc > 0 ? argv[0] : "";
+        if (strcmp(base, "sfaasd-runc") == 0)
+                return cmd_oci(argc, argv);
         if (argc < 2) {
                 usage(stderr);
                 return EXIT_USAGE;
