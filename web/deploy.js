@@ -227,7 +227,7 @@
       readOnlyRootFilesystem: $("deploy-readonly").checked,
     };
     // Kept as they were: the API takes them, the form has no field.
-    // TODO(egress): a field for egress grants once the API has them.
+    // Egress grants are an annotation (com.sfaasd.egress) where the daemon has them.
     if (Array.isArray(o.constraints)) body.constraints = o.constraints;
     return body;
   }
