@@ -144,7 +144,7 @@ int oci_pid_start(pid_t pid, uint64_t *ret);
 /* A host uid range of its own for a container: slot files in
  * OCI_UID_DIR name their container's state folder; a slot whose folder is
  * gone is free again. */
-#define OCI_UID_DIR "/run/sfaasd-runc.uids"
+#define OCI_UID_DIR SANDBOX_OCI_UID_DIR /* sandbox/sandbox.h says who reads it */
 int oci_uid_alloc(const struct oci_config *cfg, const char *state_path, uint32_t *ret_base, struct sf_err *err);
 void oci_uid_free(const struct oci_config *cfg, uint32_t base);
 

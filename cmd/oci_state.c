@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -223,11 +224,59 @@ json_t *oci_state_public(const struct oci_state *st)
         return o;
 }
 
-/* Slots: OCI_UID_DIR/<n>, created O_EXCL, holding the owner's state path. */
+#define DAEMON_WINDOWS_MAX 64
+
+struct uid_window {
+        uint64_t start, end; /* [start, end) */
+};
+
+/* The windows of the daemons running now: their claims in SANDBOX_LOCK_DIR
+ * that someone holds (sandbox/sandbox.h). At most max; the count. */
+static size_t daemon_windows(struct uid_window *w, size_t max)
+{
+        _cleanup_close_ int dfd = open(SANDBOX_LOCK_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        DIR *d;
+        struct dirent *de;
+        size_t n = 0;
+
+        if (dfd < 0)
+                return 0;
+        d = fdopendir(dfd);
+        if (!d)
+                return 0;
+        dfd = -1; /* the DIR has it */
+        while ((de = readdir(d)) && n < max) {
+                _cleanup_close_ int fd = -1;
+                char buf[64];
+                ssize_t len;
+                size_t l = strlen(de->d_name);
+                if (strncmp(de->d_name, "uids-", 5) != 0 || l < 6 || strcmp(de->d_name + l - 6, ".claim") != 0)
+                        continue;
+                fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0)
+                        continue;
+                if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+                        continue; /* held by nobody: its daemon is gone */
+                len = pread(fd, buf, sizeof buf - 1, 0);
+                if (len <= 0)
+                        continue;
+                buf[len] = '\0';
+                if (sscanf(buf, "%" SCNu64 " %" SCNu64, &w[n].start, &w[n].end) == 2 && w[n].start < w[n].end)
+                        n++;
+        }
+        (void) closedir(d);
+        return n;
+}
+
+/* Slots: OCI_UID_DIR/<n>, created O_EXCL, holding the owner's state path;
+ * never one inside a running daemon's window. */
 int oci_uid_alloc(const struct oci_config *cfg, const char *state_path, uint32_t *ret_base, struct sf_err *err)
 {
         _cleanup_close_ int dir = -1;
+        struct uid_window taken[DAEMON_WINDOWS_MAX];
+        size_t ntaken;
         uint32_t start = 0;
+        char window[64];
         int r;
 
         r = mkdir_p(OCI_UID_DIR, 0700);
@@ -236,13 +285,26 @@ int oci_uid_alloc(const struct oci_config *cfg, const char *state_path, uint32_t
         dir = open(OCI_UID_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir < 0 || flock(dir, LOCK_EX) < 0)
                 return sf_err_errno(err, -errno, "cannot lock '%s'", OCI_UID_DIR);
+        /* Our window, for the daemons' check; then theirs, for ours. */
+        (void) xsnprintf(window, sizeof window, "%u %" PRIu64 "\n", cfg->uid_base,
+                         (uint64_t) cfg->uid_base + (uint64_t) cfg->uid_slots * SANDBOX_UID_COUNT);
+        r = write_file_atomic(dir, SANDBOX_OCI_WINDOW_FILE, window, strlen(window), 0600);
+        if (r < 0)
+                return sf_err_errno(err, r, "cannot write '%s/%s'", OCI_UID_DIR, SANDBOX_OCI_WINDOW_FILE);
+        ntaken = daemon_windows(taken, DAEMON_WINDOWS_MAX);
         /* Start somewhere random: fewer collisions to walk past. */
         (void) random_bytes(&start, sizeof start);
         for (uint32_t i = 0; i < cfg->uid_slots; i++) {
                 uint32_t slot = (start + i) % cfg->uid_slots;
+                uint64_t lo = (uint64_t) cfg->uid_base + (uint64_t) slot * SANDBOX_UID_COUNT;
+                bool in_daemon = false;
                 char name[16];
                 int fd;
 
+                for (size_t k = 0; k < ntaken && !in_daemon; k++)
+                        in_daemon = lo < taken[k].end && taken[k].start < lo + SANDBOX_UID_COUNT;
+                if (in_daemon)
+                        continue;
                 (void) xsnprintf(name, sizeof name, "%u", slot);
                 fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
                 if (fd < 0 && errno == EEXIST) {
@@ -267,7 +329,8 @@ int oci_uid_alloc(const struct oci_config *cfg, const char *state_path, uint32_t
                 *ret_base = cfg->uid_base + slot * SANDBOX_UID_COUNT;
                 return 0;
         }
-        return sf_err_set(err, -ENOSPC, "all %u uid ranges are in use (%s)", cfg->uid_slots, OCI_UID_DIR);
+        return sf_err_set(err, -ENOSPC, "all %u uid ranges are in use (%s) or inside a running sfaasd's window",
+                          cfg->uid_slots, OCI_UID_DIR);
 }
 
 void oci_uid_free(const struct oci_config *cfg, uint32_t base)

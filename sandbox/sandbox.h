@@ -245,6 +245,22 @@ struct sandbox_spec {
  */
 #define SANDBOX_LOCK_DIR "/run/sfaasd"
 
+/* Host uid windows in use on this host, so that no two users of sandboxes
+ * hand out the same ids:
+ *   SANDBOX_LOCK_DIR/uids-<id>.claim  a daemon's tenants' window, "START END\n"
+ *                                     (END exclusive), flock'ed while it runs
+ *                                     (core/daemon/uidrange.c)
+ *   SANDBOX_OCI_UID_DIR/window        "START END\n": sfaasd-runc's window
+ *   SANDBOX_OCI_UID_DIR/<slot>        one container's 65536 ids from START +
+ *                                     slot * 65536; the file names the
+ *                                     container's state folder (gone = free)
+ * A daemon refuses a window that holds a live container's range; sfaasd-runc
+ * never gives a container a range inside a running daemon's window. The
+ * folder's flock (exclusive for the runtime, shared for a daemon's check)
+ * orders the two. */
+#define SANDBOX_OCI_UID_DIR "/run/sfaasd-runc.uids"
+#define SANDBOX_OCI_WINDOW_FILE "window"
+
 struct sandbox_launcher_config {
         /* Name of the launcher's cgroup subtree, created under the calling
          * process's own cgroup in every hierarchy used. NULL = the names

@@ -428,3 +428,35 @@ def test_hooks_run_on_the_host_with_the_state(rt, bundle, tmp_path):
     assert json.loads((out / "poststart").read_text())["status"] == "running"
     rt("delete", "--force", "h1", check=True)
     assert json.loads((out / "poststop").read_text())["status"] == "stopped"
+
+
+def test_uid_ranges_never_shared_with_a_daemon(rt, bundle, tmp_path, make_daemon):
+    """A container's ids and a daemon's tenants' window never overlap,
+    whichever of the two came first (sandbox/sandbox.h, "Host uid windows")."""
+    from sfaasd_testlib import DaemonError
+    base = 3 << 30          # far from the daemons' windows of the other tests
+    window = 1024 * 65536   # a daemon's default window
+    conf = tmp_path / "oci.json"
+
+    def with_slots(n):
+        conf.write_text(json.dumps({"uid_base": base, "uid_slots": n}))
+        return ("--config", str(conf))
+
+    # A container first: a daemon asking for the window that holds it is refused.
+    b = bundle("uids", ["sleep", "60"])
+    rt("run", "--detach", "--bundle", str(b), "u1", check=True, glob=with_slots(1))
+    assert int(uid_map_of(rt.state("u1")["pid"])[1]) == base
+    d = make_daemon(config={"uid_base": base}, start=False)
+    with pytest.raises(DaemonError) as e:
+        d.start()
+    assert "sfaasd-runc container" in str(e.value)
+    # Gone, the ids are free for the daemon.
+    rt("delete", "--force", "u1", check=True)
+    d.start()
+    # A daemon first: no container gets ids inside its window.
+    p = rt("run", "--detach", "--bundle", str(b), "u2", glob=with_slots(2))
+    assert p.returncode != 0 and "inside a running sfaasd's window" in p.stderr, p.stderr
+    rt("run", "--detach", "--bundle", str(b), "u3", check=True, glob=with_slots(1025))
+    assert int(uid_map_of(rt.state("u3")["pid"])[1]) == base + window
+    rt("delete", "--force", "u3", check=True)
+    d.stop()

@@ -37,10 +37,11 @@ class Podman:
             "podman", "--root", str(tmp / "storage"), "--runroot", str(tmp / "run"), "--cgroup-manager", "cgroupfs",
             "--events-backend", "file", "--runtime", runtime,
         ]
+        self.cwd = str(tmp)  # Debian's conmon writes its "oom" file into its working folder
 
     def __call__(self, *args, timeout=120, check=False):
         p = subprocess.run(self.base + list(args), capture_output=True, text=True, timeout=timeout,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, cwd=self.cwd)
         if check:
             assert p.returncode == 0, "podman %s: rc %d\n%s%s" % (" ".join(args), p.returncode, p.stdout, p.stderr)
         return p
@@ -136,7 +137,7 @@ def test_podman_interactive_terminal(podman, tmp_path):
     master, slave = pty.openpty()
     p = subprocess.Popen(podman.base + ["run", "--rm", "-it", "busybox", "sh", "-c",
                                         "test -t 0 && test -t 1 && echo IS-A-TTY; read x; echo got:$x"],
-                         stdin=slave, stdout=slave, stderr=slave)
+                         stdin=slave, stdout=slave, stderr=slave, cwd=podman.cwd)
     os.close(slave)
     out = b""
     deadline = time.monotonic() + 60
