@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: MIT
+"""Tenants, the admin's page: create one, set its quotas (and see its use),
+issue a token shown once, sign in with it as the tenant (its namespace
+only), revoke it from another tab and see the tenant's next request fail
+in words; invoke-auth and invoke keys; the audit trail with its filters
+and chain check; deleting asks first and says why it cannot."""
+import requests
+from selenium.webdriver.common.keys import Keys
+
+from sfaasd_testlib import HTTP_TIMEOUT
+
+
+def rows(ui, testid):
+    return {r.get_attribute("data-name"): r for r in ui.ta(testid)}
+
+
+def sign_in_as(ui, user, secret):
+    if ui.visible("signout"):
+        ui.click("signout")
+    ui.wait_visible("login-form")
+    ui.fill("login-username", user)
+    ui.fill("login-password", secret + Keys.ENTER)
+    ui.wait_visible("function-list")
+
+
+def quota_input(ui, key):
+    return ui.q('[data-testid="quota-input"][data-key="%s"]' % key)
+
+
+def test_tenant_lifecycle_token_once_revoke_and_audit(ui, api, busybox):
+    api.deploy("admins-own", fprocess="cat", expect=202)
+
+    # The admin creates a tenant from the Tenants page; a bad name is
+    # refused next to the field first.
+    ui.click("nav-tenants")
+    ui.wait_visible("tenant-list")
+    assert ui.hash() == "#/tenants"
+    ui.fill("tenant-new-name", "bad name")
+    ui.click("tenant-create")
+    assert "letters" in ui.wait_text("tenant-form-error", r"\w")
+    assert ui.t("tenant-new-name").get_attribute("aria-invalid") == "true"
+    ui.fill("tenant-new-name", "acme-web" + Keys.ENTER)
+    ui.wait(lambda: ui.hash() == "#/tenants/acme-web", "the new tenant's page")
+    ui.wait_visible("quota-table")
+    assert ui.t("tenant-name").text == "acme-web"
+    assert api.get("/system/tenants/acme-web").status_code == 200
+    # Creating it again says so where it was asked.
+    ui.click("nav-tenants")
+    ui.wait(lambda: "acme-web" in rows(ui, "tenant-row"), "acme-web listed")
+    ui.fill("tenant-new-name", "acme-web" + Keys.ENTER)
+    assert "exists already" in ui.wait_text("tenant-form-error", r"\w")
+    rows(ui, "tenant-row")["acme-web"].find_element("css selector", "a").click()
+    ui.wait_visible("quota-table")
+
+    # Quotas, with the current use beside them.
+    api.deploy("acme-fn", image=busybox["id"], fprocess="cat", namespace="acme-web", expect=202)
+    ui.d.refresh()
+    ui.wait_visible("quota-table")
+    fn_row = ui.q('[data-testid="quota-row"][data-key="functions"]')
+    ui.wait(lambda: fn_row.find_element("css selector", '[data-testid="quota-use"]').text == "1", "1 function in use")
+    quota_input(ui, "functions").clear()
+    quota_input(ui, "functions").send_keys("x")
+    ui.click("quota-save")
+    assert "whole number" in ui.wait_text("quota-error", r"\w")
+    assert quota_input(ui, "functions").get_attribute("aria-invalid") == "true"
+    quota_input(ui, "functions").clear()
+    quota_input(ui, "functions").send_keys("3")
+    quota_input(ui, "memory").clear()
+    quota_input(ui, "memory").send_keys("256Mi")
+    ui.click("quota-save")
+    ui.wait_text("quota-note", "Saved")
+    assert not ui.visible("quota-error")
+    q = api.get("/system/tenants/acme-web").json()["quotas"]
+    assert q["functions"] == 3 and q["memory"] == 256 << 20, q
+    ui.d.refresh()
+    ui.wait_visible("quota-table")
+    ui.wait(lambda: quota_input(ui, "memory").get_attribute("value") == "256Mi", "the memory quota read back")
+    assert quota_input(ui, "functions").get_attribute("value") == "3"
+
+    # A token, shown once.
+    ui.fill("token-name", "browser")
+    ui.click("token-issue")
+    once = ui.wait_visible("token-once-value")
+    token = once.get_attribute("value")
+    assert token.startswith("sfa_"), token
+    ui.wait(lambda: "browser" in rows(ui, "token-row"), "the token listed")
+    tok_row = rows(ui, "token-row")["browser"]
+    assert "active" in tok_row.text and token not in tok_row.text
+    ui.d.refresh()
+    ui.wait(lambda: "browser" in rows(ui, "token-row"), "the token listed after a reload")
+    assert not ui.visible("token-once") and token not in ui.d.page_source
+
+    # The tenant signs in with it in this tab: its namespace, nothing else.
+    admin_tab = None
+    tenant_tab = ui.d.current_window_handle
+    sign_in_as(ui, "acme-web", token)
+    assert ui.t("signed-in-as").text == "acme-web"
+    assert ui.hash() == "#/ns/acme-web/functions"
+    ui.wait(lambda: list(rows(ui, "function-row")) == ["acme-fn"], "only the tenant's function")
+    assert not ui.q('[data-nav="tenants"]').is_displayed()
+    ui.go("#/tenants")
+    assert "admin" in ui.wait_text("missing-text", r"\w")
+    ui.go("#/tenants/acme-web")
+    assert "admin" in ui.wait_text("missing-text", r"\w")
+    ui.go("#/ns/openfaas-fn/fn/admins-own")
+    assert "openfaas-fn" in ui.wait_text("missing-text", r"\w")
+    # Its own audit trail, without the tenant filter.
+    ui.click("nav-audit")
+    ui.wait_visible("audit-list")
+    assert not ui.q("#audit-tenant-box").is_displayed()
+    ui.go("#/ns/acme-web/functions")
+    ui.wait(lambda: list(rows(ui, "function-row")) == ["acme-fn"], "the list again")
+
+    # The admin, in another tab (its own session), revokes the token.
+    try:
+        ui.d.switch_to.new_window("tab")
+        admin_tab = ui.d.current_window_handle
+        ui.open("#/tenants/acme-web")
+        ui.wait_visible("login-form")
+        ui.fill("login-username", "admin")
+        ui.fill("login-password", ui.daemon.password + Keys.ENTER)
+        ui.wait_visible("token-list")
+        ui.wait(lambda: "browser" in rows(ui, "token-row"), "the token listed")
+        revoke = rows(ui, "token-row")["browser"].find_element("css selector", '[data-testid="token-revoke"]')
+        revoke.click()
+        ui.wait_visible("confirm-dialog")
+        ui.click("confirm-cancel")  # asking first: cancel changes nothing
+        ui.wait(lambda: not ui.visible("confirm-dialog"), "the dialog to close")
+        assert api.get("/system/tenants/acme-web/tokens").json()[0]["active"] is True
+        revoke.click()
+        ui.wait_visible("confirm-dialog")
+        ui.click("confirm-ok")
+        ui.wait(lambda: "revoked" in rows(ui, "token-row")["browser"].text, "the token revoked")
+        ui.read_log()
+    finally:
+        if admin_tab:
+            ui.d.close()
+        ui.d.switch_to.window(tenant_tab)
+
+    # The tenant's next request fails, and the console says why.
+    ui.click("refresh")
+    ui.wait_visible("login-form")
+    msg = ui.wait_text("login-error", r"\w")
+    assert "no longer accepts" in msg and "revoked" in msg, msg
+    assert ui.hash() == "#/login"
+    r = requests.get(ui.daemon.url + "/system/functions", auth=("acme-web", token), timeout=HTTP_TIMEOUT)
+    assert r.status_code == 401
+
+    # The admin reads what happened in the audit trail, filtered.
+    sign_in_as(ui, "admin", ui.daemon.password)
+    ui.go("#/audit?tenant=acme-web")
+    ui.wait_visible("audit-list")
+    ui.wait(lambda: len(ui.ta("audit-row")) >= 4, "the tenant's records")
+    details = [e.text for e in ui.ta("audit-detail")]
+    text = "\n".join(details)
+    assert "created tenant 'acme-web'" in text, text
+    assert "quotas" in text and "issued token" in text and "revoked token" in text, text
+    # The refused request of the revoked token is there, by its outcome.
+    ui.select("audit-outcome", value="refused")
+    ui.wait(lambda: ui.ta("audit-row") and all(s.text in ("401", "403") for s in ui.ta("audit-status")),
+            "only refusals")
+    assert any("invalid" in w.text or "bad credentials" in w.text for w in ui.ta("audit-who"))
+    assert "outcome=refused" in ui.hash() and "tenant=acme-web" in ui.hash()
+    ui.select("audit-outcome", value="")
+    ui.fill("audit-text", "revoked token")
+    ui.wait(lambda: len(ui.ta("audit-row")) >= 1 and all("revoked" in d.text for d in ui.ta("audit-detail")),
+            "the text filter")
+    # One tenant's records are each checked against their hash; the whole
+    # trail is checked as a chain.
+    ui.wait(lambda: ui.t("audit-chain").get_attribute("data-state") == "intact", "the records checked")
+    assert "matches its hash" in ui.t("audit-chain").text
+    ui.select("audit-tenant", value="")
+    ui.wait(lambda: "Chain intact" in ui.t("audit-chain").text, "the chain checked")
+    assert ui.hash() == "#/audit?q=revoked+token"
+
+    # Deleting asks first, and says why it cannot while functions remain.
+    ui.go("#/tenants/acme-web")
+    ui.wait_visible("quota-table")
+    ui.click("tenant-delete")
+    ui.wait_visible("confirm-dialog")
+    ui.click("confirm-ok")
+    assert "still has functions" in ui.wait_text("tenant-error", r"\w")
+    assert api.get("/system/tenants/acme-web").status_code == 200
+    assert api.remove("acme-fn", namespace="acme-web").status_code == 200
+    ui.click("tenant-delete")
+    ui.wait_visible("confirm-dialog")
+    ui.click("confirm-ok")
+    ui.wait(lambda: ui.hash() == "#/tenants", "back to the list")
+    ui.wait(lambda: "openfaas-fn" in rows(ui, "tenant-row") and "acme-web" not in rows(ui, "tenant-row"),
+            "acme-web gone from the list")
+    assert api.get("/system/tenants/acme-web").status_code == 404
+    # And from the namespace switcher.
+    assert "acme-web" not in [o.get_attribute("value") for o in ui.qa("#namespace option")]
+
+
+def test_invoke_auth_and_invoke_keys(ui, api, busybox):
+    r = api.post("/system/tenants", json={"name": "keyed"})
+    assert r.status_code == 201, r.text
+    api.deploy("keyed-fn", image=busybox["id"], fprocess="cat", namespace="keyed", expect=202)
+    ui.go("#/tenants/keyed")
+    ui.wait_visible("key-list")
+    url = ui.daemon.url + "/function/keyed-fn.keyed"
+    assert requests.post(url, data=b"hi", timeout=HTTP_TIMEOUT).status_code == 200
+    # Calls need a credential from now on.
+    box = ui.t("tenant-invoke-auth")
+    ui.wait(lambda: box.is_enabled(), "the setting read")
+    assert not box.is_selected()
+    ui.click("tenant-invoke-auth")
+    ui.wait(lambda: api.get("/system/tenants/keyed/invoke").json()["auth"] is True, "calls closed")
+    assert requests.post(url, data=b"hi", timeout=HTTP_TIMEOUT).status_code == 401
+    # A key for that one function, shown once, works for calls.
+    ui.wait(lambda: "keyed-fn" in [o.get_attribute("value") for o in ui.qa("#key-function option")], "the functions")
+    ui.fill("key-name", "partner")
+    ui.select("key-function", value="keyed-fn")
+    ui.click("key-issue")
+    key = ui.wait_visible("key-once-value").get_attribute("value")
+    assert key.startswith("sfk_"), key
+    ui.wait(lambda: "partner" in rows(ui, "key-row"), "the key listed")
+    assert "keyed-fn" in rows(ui, "key-row")["partner"].text
+    r = requests.post(url, data=b"hi", headers={"Authorization": "Bearer " + key}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.content == b"hi"
+    ui.click("key-once-hide")
+    assert not ui.visible("key-once")
+    # Revoked, it is refused.
+    rows(ui, "key-row")["partner"].find_element("css selector", '[data-testid="key-revoke"]').click()
+    ui.wait_visible("confirm-dialog")
+    ui.click("confirm-ok")
+    ui.wait(lambda: "revoked" in rows(ui, "key-row")["partner"].text, "the key revoked")
+    r = requests.post(url, data=b"hi", headers={"Authorization": "Bearer " + key}, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 401
+    # Open again.
+    ui.click("tenant-invoke-auth")
+    ui.wait(lambda: api.get("/system/tenants/keyed/invoke").json()["auth"] is False, "calls open")
+    ui.d.refresh()
+    ui.wait_visible("key-list")
+    ui.wait(lambda: ui.t("tenant-invoke-auth").is_enabled() and not ui.t("tenant-invoke-auth").is_selected(),
+            "the setting kept")
+    api.remove("keyed-fn", namespace="keyed")
+    assert api.delete("/system/tenants/keyed").status_code == 200
+
+
+def test_tenant_page_of_nobody_says_so(ui):
+    ui.go("#/tenants/nobody-here")
+    assert "no tenant nobody-here" in ui.wait_text("tenant-error", r"\w")
+    assert not ui.visible("tenant-body")
