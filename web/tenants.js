@@ -33,6 +33,10 @@
       for (const [unit, n] of [["Ti", 2 ** 40], ["Gi", 2 ** 30], ["Mi", 2 ** 20], ["Ki", 2 ** 10]])
         if (v % n === 0) return v / n + unit;
     }
+    if (q.kind === "cpu" && typeof v === "string") {
+      const m = /^(\d+)m$/.exec(v);
+      if (m && Number(m[1]) % 1000 === 0) return String(Number(m[1]) / 1000);
+    }
     return String(v);
   }
 
