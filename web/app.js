@@ -13,6 +13,7 @@
 //   #/ns/NS/images, #/ns/NS/secrets
 //   #/host                        the host's charts (admin)
 //   #/tenants, #/tenants/NS       tenants, one tenant's quotas, tokens, keys (admin)
+//   #/ns/NS/settings              a tenant's own quotas, invoke setting and keys
 //   #/audit[?tenant=&actor=&outcome=&q=]   the audit trail
 // The other files (functions.js, deploy.js, ...) register their views in
 // SF.views; this one routes between them.
@@ -265,6 +266,7 @@
     $("who-name").setAttribute("title", "Signed in as " + s.user + (s.admin ? " (admin)" : ""));
     show(document.querySelector('[data-nav="host"]'), s.admin);
     show(document.querySelector('[data-nav="tenants"]'), s.admin);
+    show(document.querySelector('[data-nav="settings"]'), !s.admin);
     // The switcher: every namespace for the admin; a tenant has one.
     const sel = $("namespace");
     sel.replaceChildren(...s.namespaces.map((n) => el("option", { value: n }, n)));
@@ -351,6 +353,8 @@
     host: () => "#/host",
     tenants: () => "#/tenants",
     tenant: (ns) => "#/tenants/" + enc(ns),
+    // A tenant's own quotas, invoke setting and keys.
+    settings: (ns) => "#/ns/" + enc(ns || SF.ns) + "/settings",
     // The audit trail, with filters ({tenant, actor, outcome, q}).
     audit: (f) => {
       const q = new URLSearchParams();
@@ -386,6 +390,7 @@
     const ns = parts[1];
     if (!SF.session.namespaces.includes(ns)) return missing("There is no namespace \"" + ns + "\" (or it is not yours).");
     const rest = parts.slice(2);
+    if (rest.length === 1 && rest[0] === "settings") return { view: SF.views.tenant, params: { ns, tenant: ns, self: true } };
     const simple = { functions: "functions", new: "deploy", images: "images", secrets: "secrets" };
     if (rest.length === 1 && simple[rest[0]])
       return { view: SF.views[simple[rest[0]]], params: { ns, query, mode: "new" } };
@@ -448,11 +453,12 @@
   function markNav(r) {
     const ns = SF.ns || (SF.session && defaultNs());
     const section = r.view === SF.views.images ? "images" : r.view === SF.views.secrets ? "secrets"
-      : r.view === SF.views.host ? "host" : r.view === SF.views.tenants || r.view === SF.views.tenant ? "tenants"
+      : r.view === SF.views.host ? "host" : r.view === SF.views.tenant && r.params.self ? "settings"
+      : r.view === SF.views.tenants || r.view === SF.views.tenant ? "tenants"
       : r.view === SF.views.audit ? "audit" : "functions";
     for (const a of document.querySelectorAll("#nav a")) {
       const which = a.dataset.nav;
-      if (ns && ["functions", "images", "secrets"].includes(which)) a.href = link[which](ns);
+      if (ns && ["functions", "images", "secrets", "settings"].includes(which)) a.href = link[which](ns);
       if (which === section && r.view !== SF.views.missing) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     }
@@ -554,7 +560,7 @@
       const r = current && current.view;
       const to = r === SF.views.images ? link.images(ns) : r === SF.views.secrets ? link.secrets(ns)
         : r === SF.views.host ? link.host() : r === SF.views.tenants ? link.tenants()
-        : r === SF.views.tenant ? link.tenant(ns) : r === SF.views.audit ? link.audit({ tenant: ns })
+        : r === SF.views.tenant ? (current.params.self ? link.settings(ns) : link.tenant(ns)) : r === SF.views.audit ? link.audit({ tenant: ns })
         : link.functions(ns);
       go(to);
     });

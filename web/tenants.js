@@ -2,7 +2,9 @@
 // Tenants (the admin's): the list and a new tenant; one tenant's quotas
 // with what it uses now, its tokens (issued, shown once, revoked), whether
 // calls to its functions need a credential, its invoke keys, and removing
-// it. The API is core/api/tenants.c.
+// it. The API is core/api/tenants.c. A tenant sees the same page for itself
+// (#/ns/NS/settings): its quotas and use, read-only, its invoke setting
+// and keys; tokens and removal stay the admin's.
 "use strict";
 
 (function () {
@@ -124,7 +126,7 @@
 
   // ---- one tenant -----------------------------------------------------------
 
-  const page = { ns: null, tenant: null };
+  const page = { ns: null, tenant: null, self: false };
 
   function tenantUrl(rest) {
     return "../system/tenants/" + enc(page.ns) + (rest || "");
@@ -134,11 +136,16 @@
     const quotas = t.quotas || {}, usage = t.usage || {};
     $("quota-rows").replaceChildren(...QUOTAS.map((q) => {
       const id = "quota-" + q.key;
+      const limit = el("span", { class: "muted small", "data-testid": "quota-limit" }, limitWords(q, quotas[q.key]));
+      if (page.self)
+        return el("tr", { "data-testid": "quota-row", "data-key": q.key },
+          el("td", { "data-label": "Quota" }, q.label, el("div", { class: "muted small" }, el("code", {}, q.key))),
+          el("td", { "data-label": "In use", "data-testid": "quota-use" }, useWords(q, usage[q.use])),
+          el("td", { "data-label": "Limit" }, limit));
       const input = el("input", { id, autocomplete: "off", spellcheck: "false", "data-testid": "quota-input",
         "data-key": q.key, "aria-describedby": "quota-help", inputmode: q.kind === "count" ? "numeric" : null,
         value: quotaText(q, quotas[q.key]) });
       input.dataset.was = input.value;
-      const limit = el("span", { class: "muted small", "data-testid": "quota-limit" }, limitWords(q, quotas[q.key]));
       return el("tr", { "data-testid": "quota-row", "data-key": q.key },
         el("td", { "data-label": "Quota" }, el("label", { for: id, class: "inline-label" }, q.label),
           el("div", { class: "muted small" }, el("code", {}, q.key))),
@@ -423,7 +430,7 @@
 
   SF.views.tenant = {
     id: "view-tenant",
-    title: (p) => "Tenant " + p.tenant,
+    title: (p) => (p.self ? "Quotas and keys" : "Tenant " + p.tenant),
     init() {
       $("quota-form").addEventListener("submit", saveQuotas);
       $("token-form").addEventListener("submit", (ev) => issue(ev, false));
@@ -434,6 +441,10 @@
     async enter(p) {
       page.ns = p.tenant;
       page.tenant = null;
+      page.self = !!p.self;
+      $("view-tenant").classList.toggle("self", page.self);
+      $("tenant-heading").textContent = page.self ? "Quotas and keys of" : "Tenant";
+      show($("tenant-tokens"), !page.self);
       hideOnce();
       $("tenant-name").textContent = p.tenant;
       for (const e of document.querySelectorAll("#view-tenant .tenant-ref")) e.textContent = p.tenant;
@@ -452,7 +463,7 @@
       show($("tenant-body"), false);
       if (!(await loadTenant())) return;
       show($("tenant-body"), true);
-      await Promise.all([loadTokens(), loadKeys(), loadInvokeAuth(), loadFunctions()]);
+      await Promise.all([page.self ? null : loadTokens(), loadKeys(), loadInvokeAuth(), loadFunctions()]);
     },
     leave() {
       // A token shown once does not stay on a page left behind.

@@ -23,6 +23,7 @@ PAGES = [
     ("#/tenants", "tenant-list"),
     ("#/tenants/openfaas-fn", "quota-table"),
     ("#/audit", "audit-list"),
+    ("#/ns/openfaas-fn/settings", "quota-table"),
 ]
 
 
@@ -54,6 +55,8 @@ def visit_all(ui, check):
             ui.wait(lambda: ui.t("chart-summary").get_attribute("data-calls") is not None, "the charts")
         if hash_.startswith("#/tenants/"):
             ui.wait(lambda: len(ui.ta("quota-row")) > 0 and len(ui.ta("token-row")) > 0, "the quotas and tokens")
+        if hash_.endswith("/settings"):
+            ui.wait(lambda: len(ui.ta("quota-row")) > 0 and len(ui.ta("key-row")) > 0, "the quotas and keys")
         if hash_ == "#/audit":
             ui.wait(lambda: ui.t("audit-chain").get_attribute("data-state"), "the audit trail read and checked")
         if hash_.endswith("/invoke"):

@@ -104,6 +104,18 @@ def test_tenant_lifecycle_token_once_revoke_and_audit(ui, api, busybox):
     assert "admin" in ui.wait_text("missing-text", r"\w")
     ui.go("#/ns/openfaas-fn/fn/admins-own")
     assert "openfaas-fn" in ui.wait_text("missing-text", r"\w")
+    # Its own quotas (read-only), invoke setting and keys; no tokens.
+    ui.click("nav-settings")
+    ui.wait_visible("quota-table")
+    assert ui.hash() == "#/ns/acme-web/settings"
+    fn_row = ui.q('[data-testid="quota-row"][data-key="functions"]')
+    assert fn_row.find_element("css selector", '[data-testid="quota-limit"]').text == "3"
+    assert not ui.ta("quota-input") and not ui.visible("quota-save")
+    assert not ui.visible("token-list") and not ui.visible("tenant-delete")
+    ui.fill("key-name", "own-key")
+    ui.click("key-issue")
+    assert ui.wait_visible("key-once-value").get_attribute("value").startswith("sfk_")
+    ui.wait(lambda: "own-key" in rows(ui, "key-row"), "the tenant's own key listed")
     # Its own audit trail, without the tenant filter.
     ui.click("nav-audit")
     ui.wait_visible("audit-list")
@@ -161,6 +173,10 @@ def test_tenant_lifecycle_token_once_revoke_and_audit(ui, api, busybox):
             "only refusals")
     assert any("invalid" in w.text or "bad credentials" in w.text for w in ui.ta("audit-who"))
     assert "outcome=refused" in ui.hash() and "tenant=acme-web" in ui.hash()
+    ui.d.refresh()  # the filters are kept in the address
+    ui.wait(lambda: ui.t("audit-outcome").get_attribute("value") == "refused", "the filter kept")
+    ui.wait(lambda: ui.ta("audit-row") and all(s.text in ("401", "403") for s in ui.ta("audit-status")),
+            "only refusals after the reload")
     ui.select("audit-outcome", value="")
     ui.fill("audit-text", "revoked token")
     ui.wait(lambda: len(ui.ta("audit-row")) >= 1 and all("revoked" in d.text for d in ui.ta("audit-detail")),
