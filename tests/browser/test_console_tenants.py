@@ -4,10 +4,14 @@ issue a token shown once, sign in with it as the tenant (its namespace
 only), revoke it from another tab and see the tenant's next request fail
 in words; invoke-auth and invoke keys; the audit trail with its filters
 and chain check; deleting asks first and says why it cannot."""
+import os
+import sqlite3
+
 import requests
+from conftest import Console
 from selenium.webdriver.common.keys import Keys
 
-from sfaasd_testlib import HTTP_TIMEOUT
+from sfaasd_testlib import HTTP_TIMEOUT, Api, Daemon
 
 
 def rows(ui, testid):
@@ -259,3 +263,61 @@ def test_tenant_page_of_nobody_says_so(ui):
     ui.go("#/tenants/nobody-here")
     assert "no tenant nobody-here" in ui.wait_text("tenant-error", r"\w")
     assert not ui.visible("tenant-body")
+
+
+def test_audit_chain_check_finds_a_changed_or_removed_record(browser, request, tmp_path):
+    """The audit page checks what it reads: a record changed in the
+    database after the fact, or one taken out of the middle, is named (a
+    daemon of its own, since its trail is tampered with)."""
+    d = Daemon(tmp_path / "data", name="tamper", log_dir=tmp_path / "logs")
+    d.start()
+    try:
+        api = Api(d)
+        assert api.post("/system/tenants", json={"name": "t1"}).status_code == 201
+        tok = api.post("/system/tenants/t1/tokens", json={"name": "x"}).json()
+        assert api.delete("/system/tenants/t1/tokens/" + tok["id"]).status_code == 200
+        assert api.put("/system/tenants/t1", json={"quotas": {"functions": 5}}).status_code == 200
+
+        def audit_page():
+            c = Console(browser, d)
+            request.node._console = c
+            browser.get_log("browser")
+            c.open("#/login")
+            c.wait_visible("login-form")
+            c.sign_in()
+            c.go("#/audit")
+            c.wait(lambda: c.t("audit-chain").get_attribute("data-state"), "the chain checked")
+            errs = c.errors()
+            assert not errs, errs
+            return c
+
+        c = audit_page()
+        assert c.t("audit-chain").get_attribute("data-state") == "intact", c.t("audit-chain").text
+        assert "Chain intact: 4 records checked from the first" in c.t("audit-chain").text
+
+        db = os.path.join(d.data_dir, "sfaasd.db")
+        d.stop()
+        con = sqlite3.connect(db)
+        detail = con.execute("SELECT detail FROM audit WHERE seq = 2").fetchone()[0]
+        con.execute("UPDATE audit SET detail = 'nothing happened' WHERE seq = 2")
+        con.commit()
+        con.close()
+        d.start()
+        c = audit_page()
+        assert c.t("audit-chain").get_attribute("data-state") == "broken"
+        assert "Record 2 does not match its hash" in c.t("audit-chain").text
+
+        d.stop()
+        con = sqlite3.connect(db)
+        con.execute("UPDATE audit SET detail = ? WHERE seq = 2", (detail,))
+        con.execute("DELETE FROM audit WHERE seq = 3")
+        con.commit()
+        con.close()
+        d.start()
+        c = audit_page()
+        assert c.t("audit-chain").get_attribute("data-state") == "broken"
+        assert "broken at record 4" in c.t("audit-chain").text
+        # The rows still show: the page says what it found, it hides nothing.
+        assert len(c.ta("audit-row")) >= 3
+    finally:
+        d.stop()
