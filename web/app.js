@@ -85,6 +85,13 @@
 
   function fmtAgo(d) {
     const s = Math.round((Date.now() - d.getTime()) / 1000);
+    if (s < -30) {
+      // A time to come (a token's expiry).
+      const f = -s;
+      if (f < 3600) return "in " + Math.round(f / 60) + " min";
+      if (f < 86400) return "in " + Math.round(f / 3600) + " h";
+      return "in " + Math.round(f / 86400) + " days";
+    }
     if (s < 5) return "just now";
     if (s < 60) return s + " s ago";
     if (s < 3600) return Math.round(s / 60) + " min ago";

@@ -136,21 +136,21 @@
     const quotas = t.quotas || {}, usage = t.usage || {};
     $("quota-rows").replaceChildren(...QUOTAS.map((q) => {
       const id = "quota-" + q.key;
-      const limit = el("span", { class: "muted small", "data-testid": "quota-limit" }, limitWords(q, quotas[q.key]));
+      const limit = el("span", { class: "limit", "data-testid": "quota-limit" }, limitWords(q, quotas[q.key]));
+      const use = el("span", { "data-testid": "quota-use" }, useWords(q, usage[q.use]));
+      const head = [el("code", { class: "muted small" }, q.key),
+        el("p", { class: "use" }, "In use: ", use)];
       if (page.self)
-        return el("tr", { "data-testid": "quota-row", "data-key": q.key },
-          el("td", { "data-label": "Quota" }, q.label, el("div", { class: "muted small" }, el("code", {}, q.key))),
-          el("td", { "data-label": "In use", "data-testid": "quota-use" }, useWords(q, usage[q.use])),
-          el("td", { "data-label": "Limit" }, limit));
+        return el("li", { "data-testid": "quota-row", "data-key": q.key },
+          el("span", { class: "name" }, q.label), ...head, el("p", { class: "use" }, "Limit: ", limit));
       const input = el("input", { id, autocomplete: "off", spellcheck: "false", "data-testid": "quota-input",
-        "data-key": q.key, "aria-describedby": "quota-help", inputmode: q.kind === "count" ? "numeric" : null,
+        "data-key": q.key, "aria-describedby": "quota-help " + id + "-now", inputmode: q.kind === "count" ? "numeric" : null,
         value: quotaText(q, quotas[q.key]) });
       input.dataset.was = input.value;
-      return el("tr", { "data-testid": "quota-row", "data-key": q.key },
-        el("td", { "data-label": "Quota" }, el("label", { for: id, class: "inline-label" }, q.label),
-          el("div", { class: "muted small" }, el("code", {}, q.key))),
-        el("td", { "data-label": "In use", "data-testid": "quota-use" }, useWords(q, usage[q.use])),
-        el("td", { "data-label": "Limit" }, input, limit));
+      limit.id = id + "-now";
+      return el("li", { "data-testid": "quota-row", "data-key": q.key },
+        el("label", { for: id, class: "name" }, q.label), ...head, input,
+        el("small", {}, "Limit now: ", limit));
     }));
   }
 
