@@ -211,6 +211,8 @@
       }
       say("Revoked " + what + " " + t.name + ".");
       await (key ? loadKeys() : loadTokens());
+      // The button is gone with the row it was in: focus goes to the list's heading.
+      $(key ? "keys-title" : "tokens-title").focus();
     });
     const cells = [
       el("td", { "data-label": "Name" }, t.name),

@@ -82,10 +82,11 @@ def test_tenant_lifecycle_token_once_revoke_and_audit(ui, api, busybox):
     assert quota_input(ui, "functions").get_attribute("value") == "3"
 
     # A token, shown once.
-    ui.fill("token-name", "browser")
-    ui.click("token-issue")
+    ui.fill("token-name", "browser" + Keys.ENTER)  # the keyboard alone
     once = ui.wait_visible("token-once-value")
     token = once.get_attribute("value")
+    # Focus is on it, selected, ready to copy.
+    assert ui.d.switch_to.active_element.get_attribute("id") == "token-once-value"
     assert token.startswith("sfa_"), token
     ui.wait(lambda: "browser" in rows(ui, "token-row"), "the token listed")
     tok_row = rows(ui, "token-row")["browser"]
@@ -246,6 +247,8 @@ def test_invoke_auth_and_invoke_keys(ui, api, busybox):
     ui.wait_visible("confirm-dialog")
     ui.click("confirm-ok")
     ui.wait(lambda: "revoked" in rows(ui, "key-row")["partner"].text, "the key revoked")
+    # Focus does not fall off the page with the button's row.
+    assert ui.d.switch_to.active_element.get_attribute("id") == "keys-title"
     r = requests.post(url, data=b"hi", headers={"Authorization": "Bearer " + key}, timeout=HTTP_TIMEOUT)
     assert r.status_code == 401
     # Open again.
