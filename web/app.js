@@ -286,7 +286,9 @@
     const s = await identify(SF.session.auth, SF.session.user);
     SF.session = s;
     enterShell();
-    if (SF.ns && s.namespaces.includes(SF.ns)) $("namespace").value = SF.ns;
+    // The namespace shown may be the one just removed.
+    if (!SF.ns || !s.namespaces.includes(SF.ns)) SF.ns = defaultNs();
+    $("namespace").value = SF.ns;
   }
 
   async function restore() {

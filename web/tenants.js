@@ -78,6 +78,12 @@
         el("td", { "data-label": "Created" }, timeEl(t.createdAt)),
         el("td", { class: "num", "data-label": "Active tokens", "data-testid": "tenant-tokens" }, String(t.tokens ?? 0))));
     $("tenant-rows").replaceChildren(...rows);
+    // A tenant made or removed elsewhere (the CLI, the API): the namespace
+    // switcher follows.
+    const names = rows.map((r) => r.dataset.name).sort();
+    if (names.join("\n") !== [...SF.session.namespaces].sort().join("\n")) {
+      try { await SF.reidentify(); } catch (e) { /* it catches up at the next sign-in */ }
+    }
   }
 
   async function create(ev) {
@@ -421,7 +427,7 @@
     } catch (err) {
       if (err.status === 401) return;
       showError($("tenant-error"), err.status === 409
-        ? "Tenant " + ns + " still has functions: delete them first (" + err.message + ")."
+        ? "Tenant " + ns + " still has functions: delete them first, then the tenant."
         : "Cannot delete " + ns + ": " + err.message);
       return;
     }

@@ -262,6 +262,24 @@ def test_invoke_auth_and_invoke_keys(ui, api, busybox):
     assert api.delete("/system/tenants/keyed").status_code == 200
 
 
+def test_switcher_follows_tenants_made_elsewhere(ui, api):
+    """A tenant made with the CLI or the API while the console is open
+    shows in the namespace switcher once the Tenants page is read."""
+    assert api.post("/system/tenants", json={"name": "made-elsewhere"}).status_code == 201
+    ui.click("nav-tenants")
+    ui.wait(lambda: "made-elsewhere" in rows(ui, "tenant-row"), "the tenant listed")
+    ui.wait(lambda: "made-elsewhere" in [o.get_attribute("value") for o in ui.qa("#namespace option")],
+            "the switcher to offer it")
+    ui.select("namespace-select", value="made-elsewhere")
+    ui.wait(lambda: ui.hash() == "#/tenants", "the same page")
+    assert api.delete("/system/tenants/made-elsewhere").status_code == 200
+    ui.click("tenants-refresh")
+    ui.wait(lambda: "made-elsewhere" not in [o.get_attribute("value") for o in ui.qa("#namespace option")],
+            "the switcher to drop it")
+    ui.click("nav-functions")
+    ui.wait(lambda: ui.hash() == "#/ns/openfaas-fn/functions", "the default namespace's functions")
+
+
 def test_tenant_page_of_nobody_says_so(ui):
     ui.go("#/tenants/nobody-here")
     assert "no tenant nobody-here" in ui.wait_text("tenant-error", r"\w")
