@@ -8,7 +8,6 @@ import os
 import sqlite3
 
 import requests
-from conftest import Console
 from selenium.webdriver.common.keys import Keys
 
 from sfaasd_testlib import HTTP_TIMEOUT, Api, Daemon
@@ -286,7 +285,7 @@ def test_tenant_page_of_nobody_says_so(ui):
     assert not ui.visible("tenant-body")
 
 
-def test_audit_chain_check_finds_a_changed_or_removed_record(browser, request, tmp_path):
+def test_audit_chain_check_finds_a_changed_or_removed_record(console_for, tmp_path):
     """The audit page checks what it reads: a record changed in the
     database after the fact, or one taken out of the middle, is named (a
     daemon of its own, since its trail is tampered with)."""
@@ -300,9 +299,7 @@ def test_audit_chain_check_finds_a_changed_or_removed_record(browser, request, t
         assert api.put("/system/tenants/t1", json={"quotas": {"functions": 5}}).status_code == 200
 
         def audit_page():
-            c = Console(browser, d)
-            request.node._console = c
-            browser.get_log("browser")
+            c = console_for(d)
             c.open("#/login")
             c.wait_visible("login-form")
             c.sign_in()
