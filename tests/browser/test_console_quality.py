@@ -115,6 +115,15 @@ def test_dark_mode_follows_the_system_and_the_toggle(ui, qfn):
     assert sum(background(ui)) < 120  # the choice holds
     ui.d.refresh()
     ui.wait(lambda: ui.t("theme-toggle").text == "Theme: dark", "the choice kept across a reload")
+    # The tenant page's boxes and the audit trail's rows are dark too.
+    ui.go("#/tenants/openfaas-fn")
+    ui.wait(lambda: ui.ta("quota-input"), "the quotas")
+    rgb = ui.d.execute_script("return getComputedStyle(arguments[0]).backgroundColor", ui.ta("quota-input")[0])
+    assert sum(int(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]) < 120, rgb
+    ui.go("#/audit")
+    ui.wait(lambda: ui.ta("audit-row"), "the audit rows")
+    rgb = ui.d.execute_script("return getComputedStyle(arguments[0]).color", ui.ta("audit-row")[0])
+    assert sum(int(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]) > 500, rgb  # light text
     ui.click("theme-toggle")  # dark -> auto
     ui.wait(lambda: sum(background(ui)) > 600, "following the (light) system again")
 
