@@ -319,7 +319,8 @@
       const v = input.value.trim();
       if (v === input.dataset.was) continue;
       const q = QUOTAS.find((x) => x.key === input.dataset.key);
-      const ok = v === "" || (q.kind === "count" ? /^\d+$/.test(v) : q.kind === "size" ? /^\d+(\.\d+)?([KMGTE]i?|[kmgte])?$/.test(v)
+      // The shape only: the daemon judges the unit, and its answer names the quota.
+      const ok = v === "" || (q.kind === "count" ? /^\d+$/.test(v) : q.kind === "size" ? /^\d+(\.\d+)?[A-Za-z]{0,2}$/.test(v)
         : /^\d+(\.\d+)?m?$/.test(v));
       if (!ok) {
         input.setAttribute("aria-invalid", "true");

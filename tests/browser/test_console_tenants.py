@@ -69,6 +69,12 @@ def test_tenant_lifecycle_token_once_revoke_and_audit(ui, api, busybox):
     assert quota_input(ui, "functions").get_attribute("aria-invalid") == "true"
     quota_input(ui, "functions").clear()
     quota_input(ui, "functions").send_keys("3")
+    # A unit the daemon does not know: its answer, in words, at the form.
+    quota_input(ui, "memory").clear()
+    quota_input(ui, "memory").send_keys("5Xb")
+    ui.click("quota-save")
+    assert "'memory'" in ui.wait_text("quota-error", "memory")
+    assert api.get("/system/tenants/acme-web").json()["quotas"]["functions"] != 3  # nothing half-saved
     quota_input(ui, "memory").clear()
     quota_input(ui, "memory").send_keys("256Mi")
     ui.click("quota-save")
