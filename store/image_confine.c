@@ -240,7 +240,7 @@ static int confine_landlock(int root_fd)
  * strace over the fixtures, the hostile corpus and the bench image). */
 static const char *const unpack_allowed[] = {
         "brk", "clock_gettime", "close", "exit", "exit_group", "fchmod", "fchown", "fchownat", "fcntl",
-        "fstat", "futex", "getdents64", "getpid", "getrandom", "gettid", "gettimeofday", "linkat", "lseek",
+        "fstat", "ftruncate", "futex", "getdents64", "getpid", "getrandom", "gettid", "gettimeofday", "linkat", "lseek",
         "madvise", "mkdirat", "mremap", "munmap", "newfstatat", "openat", "openat2", "pread64", "read",
         "readv", "restart_syscall", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield",
         "set_robust_list", "sigaltstack", "statx", "symlinkat", "unlinkat", "utimensat", "write", "writev",

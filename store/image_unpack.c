@@ -65,6 +65,7 @@
 
 struct layer_stream;
 static int layer_archive_error(struct unpack_state *st, struct archive *a, struct layer_stream *ls);
+static bool layer_stream_ended(const struct layer_stream *ls);
 
 struct dir_time {
         char *path;
@@ -476,26 +477,87 @@ static int apply_whiteout(struct unpack_state *st, const struct entry_ctx *ec, c
 
 /* ---- entries ----------------------------------------------------------- */
 
+/* What reading an entry's data ended with, or -errno. */
+enum entry_data_end {
+        DATA_DONE,        /* all of it, and the padding after it */
+        DATA_LAYER_END,   /* all of it, then the layer ended inside the padding */
+};
+
+/* A read of the entry's data failed: was it only the padding after the
+ * last entry that is missing? umoci insert (0.4.7) ends a layer right after
+ * the last entry's data, without the padding to a 512-byte block and
+ * without the end-of-archive blocks; Go's archive/tar, which Docker and
+ * containerd use, reads that to a clean end, and libarchive does not (it
+ * asks for the padding and fails: "Truncated input file"). Nothing can
+ * hide in 0..511 missing zero bytes, so such a layer is read to its end.
+ * Every byte of data the entry declared must have arrived, and the stream
+ * must have ended cleanly (decompression finished without error): a
+ * truncated entry is still refused. */
+static int data_read_failed(struct unpack_state *st, struct archive *a, uint64_t got, uint64_t declared)
+{
+        if (got == declared && layer_stream_ended(st->ls))
+                return DATA_LAYER_END;
+        return layer_archive_error(st, a, st->ls);
+}
+
+/* The entry's data, block by block: archive_read_data() would drop the
+ * bytes of its last block when the read after them fails (its count is
+ * lost with the error), and data_read_failed() needs that count. Sparse
+ * files come as blocks at offsets; the holes stay holes. */
 static int copy_data(struct unpack_state *st, struct archive *a, const struct entry_ctx *ec, int fd,
                      uint64_t declared)
 {
-        uint64_t written = 0;
+        uint64_t end = 0;
 
         for (;;) {
-                la_ssize_t n = archive_read_data(a, st->buf, UNPACK_BUF_SIZE);
-                int r;
+                const void *blk;
+                size_t n;
+                la_int64_t off;
+                uint64_t blk_end;
+                int r = archive_read_data_block(a, &blk, &n, &off);
 
-                if (n < 0)
-                        return layer_archive_error(st, a, st->ls);
-                if (n == 0)
-                        return 0;
-                written += (uint64_t) n;
-                if (written > declared)
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN)
+                        return data_read_failed(st, a, end, declared);
+                if (off < 0 || __builtin_add_overflow((uint64_t) off, (uint64_t) n, &blk_end) ||
+                    blk_end > declared)
                         return entry_fail(st, ec, -EBADMSG, "more data than its declared size");
-                r = write_all(fd, st->buf, (size_t) n);
+                if ((uint64_t) off != end && lseek(fd, (off_t) off, SEEK_SET) < 0)
+                        return entry_fail_errno(st, ec, -errno, "cannot seek");
+                r = write_all(fd, blk, n);
                 if (r < 0)
                         return entry_fail_errno(st, ec, r, "cannot write");
                 st->bytes += (uint64_t) n;
+                if (blk_end > end)
+                        end = blk_end;
+        }
+        /* A sparse file may end in a hole. */
+        if (end < declared && ftruncate(fd, (off_t) declared) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot write");
+        return DATA_DONE;
+}
+
+/* Read and drop what is left of an entry's data (an entry not written as
+ * a file: dropped, a whiteout, a link with data), so that its end is
+ * judged like a file's (data_read_failed). */
+static int drain_data(struct unpack_state *st, struct archive *a, struct archive_entry *ae)
+{
+        la_int64_t size = archive_entry_size(ae);
+        uint64_t end = 0;
+
+        for (;;) {
+                const void *blk;
+                size_t n;
+                la_int64_t off;
+                int r = archive_read_data_block(a, &blk, &n, &off);
+
+                if (r == ARCHIVE_EOF)
+                        return DATA_DONE;
+                if (r < ARCHIVE_WARN)
+                        return data_read_failed(st, a, end, size > 0 ? (uint64_t) size : 0);
+                if (off >= 0 && (uint64_t) off + n > end)
+                        end = (uint64_t) off + n;
         }
 }
 
@@ -686,7 +748,7 @@ static int unpack_file(struct unpack_state *st, struct archive *a, struct archiv
         la_int64_t size = archive_entry_size(ae);
         uint64_t total;
         bool kept;
-        int r;
+        int r, end;
 
         if (size < 0)
                 return entry_fail(st, ec, -EBADMSG, "negative size");
@@ -700,15 +762,15 @@ static int unpack_file(struct unpack_state *st, struct archive *a, struct archiv
         fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return entry_fail_errno(st, ec, -errno, "cannot create the file");
-        r = copy_data(st, a, ec, fd, (uint64_t) size);
-        if (r < 0)
-                return r;
+        end = copy_data(st, a, ec, fd, (uint64_t) size);
+        if (end < 0)
+                return end;
         r = apply_owner_mode(fd, m->uid, m->gid, m->mode);
         if (r < 0)
                 return entry_fail_errno(st, ec, r, "cannot set owner and mode");
         if (futimens(fd, m->times) < 0)
                 return entry_fail_errno(st, ec, -errno, "cannot set the time");
-        return 0;
+        return end;
 }
 
 /* A symlink at dfd/name. The target is stored, never resolved here: it is
@@ -739,7 +801,9 @@ static int unpack_symlink(struct unpack_state *st, struct archive_entry *ae, con
 }
 
 /* One tar entry: name, whiteout or dropped type, metadata, then the parent
- * directory (made as needed, resolved in the root) and the entry itself. */
+ * directory (made as needed, resolved in the root) and the entry itself.
+ * Returns an enum entry_data_end (DATA_LAYER_END only from a file's data,
+ * which unpack_file reads; the caller drains any other entry's), or -errno. */
 static int unpack_entry(struct unpack_state *st, struct archive *a, struct archive_entry *ae)
 {
         _cleanup_free_ char *path = NULL;
@@ -975,6 +1039,12 @@ static la_ssize_t layer_read_cb(struct archive *a, void *data, const void **ret_
         return (la_ssize_t) n;
 }
 
+/* Has the consumer seen the end of the decompressed stream, clean? */
+static bool layer_stream_ended(const struct layer_stream *ls)
+{
+        return ls->eof;
+}
+
 /* The consumer's view of the inflater's error; call only once the stream
  * failed (the error is set before the inflater's last unlock). */
 static int layer_stream_error(struct layer_stream *ls, char *msg, size_t n)
@@ -1089,11 +1159,17 @@ int image_unpack_layer(struct unpack_state *st, int blob_fd, unsigned index, con
                 if (r < ARCHIVE_WARN)
                         return layer_archive_error(st, tar, ls);
                 r = unpack_entry(st, tar, ae);
+                /* Whatever the entry did not read (a file's data is read
+                 * already: its next read answers the end at once). */
+                if (r == DATA_DONE)
+                        r = drain_data(st, tar, ae);
                 if (r < 0) {
                         if (!err->msg[0])
                                 return sf_err_errno(err, r, "layer %u: unpack failed", index);
                         return r;
                 }
+                if (r == DATA_LAYER_END)
+                        break;
         }
 
         /* Hash what follows the tar's end marker too: the diff_id covers the

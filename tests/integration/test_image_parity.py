@@ -40,6 +40,9 @@ IMAGES = [
     ("crafted-nested.tar", None),
     ("crafted-hardlinks.tar", "hardlinks:latest"),
     ("hostile-device.tar", "latest"),
+    # layers ending without the padding after the last entry (umoci insert)
+    ("umoci-insert-oci.tar", "umoci-insert:latest"),
+    ("crafted-nopad.tar", "nopad:latest"),
 ]
 
 pytestmark = [

@@ -482,6 +482,31 @@ static void test_docker25(void **state)
         image_import_result_free(res);
 }
 
+/* Layers that end right after the last entry's data (umoci insert): read
+ * to a clean end, every entry there, as Go's archive/tar reads them. */
+static void test_layers_without_padding(void **state)
+{
+        _cleanup_free_ char *images = images_dir_new();
+        struct image_import_result *res;
+        struct stat sb;
+
+        res = import_ok(images, "crafted-nopad.tar");
+        assert_content(res->rootfs, "d/first", "first\n");
+        assert_content(res->rootfs, "d/last", "abc");
+        lstat_in(res->rootfs, "d/plain", &sb);
+        assert_int_equal(sb.st_size, 24 * 7);
+        lstat_in(res->rootfs, "e/empty", &sb);
+        assert_true(S_ISREG(sb.st_mode));
+        assert_int_equal(sb.st_size, 0);
+        image_import_result_free(res);
+
+        res = import_ok(images, "umoci-insert-oci.tar");
+        assert_content(res->rootfs, "inserted", "inserted\n");
+        check_busybox_rootfs(res->rootfs);
+        image_import_result_free(res);
+        assert_no_leftovers(images);
+}
+
 /* ---- zstd layer in an xz-compressed outer archive ---------------------- */
 
 /* Write one archive to memory with libarchive: format raw (one entry's
@@ -671,6 +696,9 @@ static void test_hostile_rejected(void **state)
                 { "hostile-size.tar", -EBADMSG, "(layer 1): size mismatch", { 0 } },
                 { "hostile-diffid.tar", -EBADMSG, "layer 1: diff_id mismatch", { 0 } },
                 { "hostile-truncated.tar", -EBADMSG, "truncated archive", { 0 } },
+                /* Only the padding after the last entry may be missing. */
+                { "hostile-entry-truncated.tar", -EBADMSG, "layer 1: truncated tar", { 0 } },
+                { "hostile-header-truncated.tar", -EBADMSG, "layer 1: truncated tar", { 0 } },
                 { "hostile-bomb.tar", -EFBIG, "unpacked size exceeds the limit",
                   { .max_unpacked_bytes = 16 << 20 } },
                 { "hostile-trailing.tar", -EBADMSG, "bytes after the end of the tar", { 0 } },
@@ -1159,6 +1187,7 @@ int main(void)
                 cmocka_unit_test(test_docker_legacy),
                 cmocka_unit_test(test_docker25),
                 cmocka_unit_test(test_zstd_layer_xz_outer),
+                cmocka_unit_test(test_layers_without_padding),
                 cmocka_unit_test(test_no_fd_leak),
                 cmocka_unit_test(test_concurrent_imports),
                 cmocka_unit_test(test_hostile_rejected),
