@@ -333,7 +333,7 @@ int image_import(const char *images_dir, const char *blobs_dir, int fd, const st
         if (r < 0 && !err->msg[0])
                 (void) sf_err_errno(err, r, "image import failed");
         if (r >= 0 && (*ret)->dropped > 0)
-                log_info("image %s: dropped %llu device nodes, FIFOs and sockets", (*ret)->id,
+                log_info("image %s: dropped %llu device nodes and sockets", (*ret)->id,
                          (unsigned long long) (*ret)->dropped);
 
         (void) rm_rf_at(dir_fd, stage_name);

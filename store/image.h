@@ -42,7 +42,8 @@
  *     leaving the root reject the image; a leading "/" or "./" is stripped;
  *     writes through symlinked parents are confined to the root (as inside
  *     the container, like docker's chroot unpack);
- *   - no device nodes, FIFOs or sockets (dropped, counted in ->dropped);
+ *   - no device nodes or sockets (dropped, counted in ->dropped); FIFOs
+ *     are kept, as Docker keeps them (never opened by the daemon);
  *   - no setuid/setgid bits, no xattrs (so no file capabilities);
  *   - owners are the in-image ids (0..65535; others reject the image);
  *   - /proc, /dev, /sys, /tmp and /etc are real directories (an image's
@@ -96,7 +97,7 @@ struct image_import_result {
         char *rootfs;              /* absolute path images_dir/<hex>/rootfs */
         uint64_t size;             /* bytes unpacked */
         bool existed;              /* already present, nothing unpacked */
-        uint64_t dropped;          /* device nodes, FIFOs and sockets left out
+        uint64_t dropped;          /* device nodes and sockets left out
                                       (0 when existed) */
 };
 

@@ -197,7 +197,8 @@ static int confine_landlock(int root_fd)
         pb.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR |
                             LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
                             LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_DIR |
-                            LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SYM;
+                            LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SYM |
+                            LANDLOCK_ACCESS_FS_MAKE_FIFO;
         if (abi >= 2) {
                 attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
                 pb.allowed_access |= LANDLOCK_ACCESS_FS_REFER;
@@ -240,7 +241,7 @@ static int confine_landlock(int root_fd)
  * strace over the fixtures, the hostile corpus and the bench image). */
 static const char *const unpack_allowed[] = {
         "brk", "clock_gettime", "close", "exit", "exit_group", "fchmod", "fchown", "fchownat", "fcntl",
-        "fstat", "ftruncate", "futex", "getdents64", "getpid", "getrandom", "gettid", "gettimeofday", "linkat", "lseek",
+        "fchmodat", "fstat", "ftruncate", "futex", "getdents64", "getpid", "getrandom", "gettid", "gettimeofday", "linkat", "lseek",
         "madvise", "mkdirat", "mremap", "munmap", "newfstatat", "openat", "openat2", "pread64", "read",
         "readv", "restart_syscall", "rseq", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_yield",
         "set_robust_list", "sigaltstack", "statx", "symlinkat", "unlinkat", "utimensat", "write", "writev",
@@ -255,7 +256,7 @@ static const char *const unpack_denied[] = {
         "fsetxattr", "fsmount", "fsopen", "fspick", "init_module", "io_uring_enter", "io_uring_register",
         "io_uring_setup", "ioctl", "kexec_file_load", "kexec_load", "keyctl", "kill", "landlock_add_rule",
         "landlock_create_ruleset", "landlock_restrict_self", "lsetxattr", "listen", "memfd_create", "mknod",
-        "mknodat", "mount", "mount_setattr", "move_mount", "name_to_handle_at", "open_by_handle_at",
+        "mount", "mount_setattr", "move_mount", "name_to_handle_at", "open_by_handle_at",
         "open_tree", "perf_event_open", "personality", "pidfd_getfd", "pidfd_open", "pidfd_send_signal",
         "pivot_root", "pkey_mprotect", "prctl", "process_vm_readv", "process_vm_writev", "ptrace",
         "recvfrom", "recvmmsg", "recvmsg", "request_key", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
@@ -310,6 +311,30 @@ int image_confine_seccomp_new(pid_t self, void **ret)
                 if (r < 0)
                         return r;
         }
+        /* FIFOs (store/image_unpack.c keeps them), and no other node: the
+         * type bits of the mode compared, the low 32 bits (SECURITY.md). No
+         * capability would allow a device anyway (CAP_MKNOD is dropped);
+         * this says so twice. */
+        r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mknodat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t) S_IFMT, (scmp_datum_t) S_IFIFO));
+        if (r < 0)
+                return r;
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t) S_IFMT, (scmp_datum_t) S_IFCHR));
+        if (r < 0)
+                return r;
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t) S_IFMT, (scmp_datum_t) S_IFBLK));
+        if (r < 0)
+                return r;
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t) S_IFMT, (scmp_datum_t) S_IFSOCK));
+        if (r < 0)
+                return r;
+        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mknodat), 1,
+                             SCMP_A2(SCMP_CMP_MASKED_EQ, (scmp_datum_t) S_IFMT, (scmp_datum_t) S_IFREG));
+        if (r < 0)
+                return r;
         /* abort() signals the calling thread: only this process (tgid ==
          * self). Low 32 bits compared (SECURITY.md). */
         r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,

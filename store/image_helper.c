@@ -93,7 +93,7 @@ struct unpack_report {
         uint32_t flags;              /* UNPACK_CONFINED_* */
         uint32_t reserved;
         uint64_t bytes;              /* file bytes written */
-        uint64_t dropped;            /* devices, FIFOs, sockets */
+        uint64_t dropped;            /* devices, sockets */
         char msg[sizeof(((struct sf_err *) 0)->msg)];
 };
 
@@ -603,8 +603,8 @@ static int tree_check_dir(struct tree_check *tc, int fd, const char *path, unsig
                         return tree_refuse(tc, path, de->d_name, "more entries than the limit");
                 if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
                         return sf_err_errno(tc->err, -errno, "cannot check the unpacked tree");
-                if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) && !S_ISLNK(sb.st_mode))
-                        return tree_refuse(tc, path, de->d_name, "a device, FIFO or socket");
+                if (!S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode) && !S_ISLNK(sb.st_mode) && !S_ISFIFO(sb.st_mode))
+                        return tree_refuse(tc, path, de->d_name, "a device or socket");
                 if (sb.st_mode & (S_ISUID | S_ISGID))
                         return tree_refuse(tc, path, de->d_name, "setuid or setgid");
                 if (!S_ISDIR(sb.st_mode) && (sb.st_mode & S_ISVTX))

@@ -268,7 +268,7 @@ int image_unpack_isolated(int root_fd, const struct image_plan *plan, const int 
                           const struct image_limits *lim, uint64_t *ret_bytes, uint64_t *ret_dropped,
                           unsigned *ret_flags, struct sf_err *err);
 /* Refuse (-EBADMSG) a rootfs holding what the unpack policy never makes:
- * devices, FIFOs, sockets, setuid/setgid, sticky non-directories, owners
+ * devices, sockets, setuid/setgid, sticky non-directories, owners
  * outside 0..65535, directories deeper than IMAGE_MAX_DIR_DEPTH, more than
  * the entry limit, or no real directory at /proc /dev /sys /tmp /etc. */
 int image_rootfs_check(int root_fd, const struct image_limits *lim, struct sf_err *err);

@@ -17,9 +17,15 @@
  * Policy:
  *   - names: a leading "/" or "./" is stripped; any ".." component rejects
  *     the image, as does a hard link whose target has one;
- *   - devices, FIFOs and sockets are dropped and counted (a FIFO in a
- *     read-only rootfs only serves to block a reader); a 0:0 character
- *     device is an overlayfs-style whiteout and removes the path;
+ *   - devices and sockets are dropped and counted; a 0:0 character device
+ *     is an overlayfs-style whiteout and removes the path;
+ *   - FIFOs are kept, as Docker and containerd keep them (images ship
+ *     them, e.g. for a supervisor's control pipe): made with mknodat()
+ *     like any other entry, nothing else than S_IFIFO (the helper's seccomp
+ *     filter allows mknodat for that type only). Whoever reads a file from
+ *     a rootfs on the host side opens it O_NONBLOCK and checks S_ISREG
+ *     (store/image_config.c's passwd reader), so a FIFO planted at a path
+ *     the daemon reads cannot block it;
  *   - setuid and setgid bits are stripped, sticky kept on directories only;
  *     xattrs and ACLs are never applied (no file capabilities, no security.*);
  *   - owners are the in-image ids, which must be below 65536;
@@ -79,7 +85,7 @@ struct unpack_state {
         uint64_t stream_bytes;       /* decompressed layer bytes */
         uint64_t stream_cap;
         uint64_t entries;
-        uint64_t dropped;            /* devices, FIFOs, sockets */
+        uint64_t dropped;            /* devices, sockets */
         struct dir_time *dirs;       /* directory mtimes, applied at the end */
         size_t n_dirs, cap_dirs;
         json_t *layer_paths;         /* set of paths the current layer wrote */
@@ -647,7 +653,7 @@ enum entry_next {
 };
 
 /* Step 2: whiteouts (".wh." names, and 0:0 character devices as overlayfs
- * writes them) are applied, devices, FIFOs and sockets dropped. */
+ * writes them) are applied, devices and sockets dropped. */
 static int entry_whiteout_or_drop(struct unpack_state *st, const struct entry_ctx *ec, struct archive_entry *ae,
                                   const char *parent, const char *name, const char *hardlink)
 {
@@ -656,7 +662,7 @@ static int entry_whiteout_or_drop(struct unpack_state *st, const struct entry_ct
 
         if (str_startswith(name, ".wh."))
                 r = apply_whiteout(st, ec, parent, name);
-        else if (hardlink || type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK)
+        else if (hardlink || type == AE_IFREG || type == AE_IFDIR || type == AE_IFLNK || type == AE_IFIFO)
                 return ENTRY_WRITE;
         else if (type == AE_IFCHR && archive_entry_rdev(ae) == 0) {
                 _cleanup_free_ char *wh = xasprintf(".wh.%s", name);
@@ -800,6 +806,30 @@ static int unpack_symlink(struct unpack_state *st, struct archive_entry *ae, con
         return 0;
 }
 
+/* A FIFO at dfd/name. It is never opened (an open for reading blocks
+ * until a writer comes): its metadata is set by name, which mknodat has
+ * just made, so no symlink can be there to follow. */
+static int unpack_fifo(struct unpack_state *st, const struct entry_ctx *ec, int dfd, const char *name,
+                       const struct entry_meta *m)
+{
+        bool kept;
+        int r;
+
+        r = make_room(dfd, name, false, &kept);
+        if (r < 0)
+                return entry_fail_errno(st, ec, r, "cannot replace the existing entry");
+        if (mknodat(dfd, name, S_IFIFO | 0600, 0) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot create the FIFO");
+        if (fchownat(dfd, name, m->uid, m->gid, AT_SYMLINK_NOFOLLOW) < 0 && !(errno == EPERM && geteuid() != 0))
+                return entry_fail_errno(st, ec, -errno, "cannot set the owner");
+        /* After chown, as for files; never setuid/setgid/sticky (m->mode). */
+        if (fchmodat(dfd, name, m->mode & 0777, 0) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot set the mode");
+        if (utimensat(dfd, name, m->times, AT_SYMLINK_NOFOLLOW) < 0)
+                return entry_fail_errno(st, ec, -errno, "cannot set the time");
+        return 0;
+}
+
 /* One tar entry: name, whiteout or dropped type, metadata, then the parent
  * directory (made as needed, resolved in the root) and the entry itself.
  * Returns an enum entry_data_end (DATA_LAYER_END only from a file's data,
@@ -857,6 +887,8 @@ static int unpack_entry(struct unpack_state *st, struct archive *a, struct archi
                 return unpack_file(st, a, ae, &ec, dfd, name, &meta);
         case AE_IFLNK:
                 return unpack_symlink(st, ae, &ec, dfd, name, &meta);
+        case AE_IFIFO:
+                return unpack_fifo(st, &ec, dfd, name, &meta);
         default:
                 /* Not reached: entry_whiteout_or_drop() let only these through. */
                 st->dropped++;
