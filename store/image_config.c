@@ -158,6 +158,26 @@ static bool port_valid(const char *k)
                strcmp(slash, "/sctp") == 0;
 }
 
+static int parse_id(const char *s, size_t n, uint32_t *ret);
+
+/* The numeric parts of a User ("1000", "1000:50", "app:50") must be image
+ * ids, 0..65535: a larger one would be cut or wrap somewhere on the way to
+ * setresuid() (containerd CVE-2024-40635: "User": "2147483648" ran as
+ * root). Refused when the image is imported, not when it first runs. */
+static int user_ids_in_range(const char *user)
+{
+        const char *colon = strchr(user, ':');
+        size_t ulen = colon ? (size_t) (colon - user) : strlen(user);
+        uint32_t id;
+
+        if (strspn(user, "0123456789") == ulen && parse_id(user, ulen, &id) < 0)
+                return -ERANGE;
+        if (colon && strspn(colon + 1, "0123456789") == strlen(colon + 1) &&
+            parse_id(colon + 1, strlen(colon + 1), &id) < 0)
+                return -ERANGE;
+        return 0;
+}
+
 /* Validate an image config's "config" object (NULL or JSON null = empty)
  * and return a new object holding only the validated, cleaned fields. */
 static int config_check(const json_t *config, json_t **ret, struct sf_err *err)
@@ -221,6 +241,11 @@ static int config_check(const json_t *config, json_t **ret, struct sf_err *err)
                                 return sf_err_set(err, -EBADMSG,
                                                   "image config: User '%s' is not name or id[:group or id]",
                                                   image_printable(s, pbuf, sizeof pbuf));
+                        r = user_ids_in_range(s);
+                        if (r < 0)
+                                return sf_err_set(err, -EBADMSG,
+                                                  "image config: User '%s' has an id out of range (0..%u)",
+                                                  image_printable(s, pbuf, sizeof pbuf), IMAGE_ID_LIMIT - 1);
                         if (json_object_set_new(out, "User", json_string(s)) < 0)
                                 return -ENOMEM;
                 }
@@ -458,6 +483,18 @@ static int user_db_find(const char *db, bool passwd, const char *name, uint32_t 
         return -ESRCH;
 }
 
+/* Why /etc/passwd or /etc/group could not be used, for the deploy answer. */
+static int user_db_error(struct sf_err *err, const char *path, int r)
+{
+        if (r == -ENOMEM)
+                return r;
+        if (r == -EFBIG)
+                return sf_err_set(err, -EBADMSG, "the image's %s is larger than %u bytes", path, USER_DB_MAX_BYTES);
+        if (r == -EBADMSG)
+                return sf_err_set(err, -EBADMSG, "the image's %s is not a regular file", path);
+        return sf_err_set(err, -EBADMSG, "the image's %s is unreadable: %s", path, strerror(-r));
+}
+
 static bool all_digits(const char *s)
 {
         if (!*s)
@@ -496,18 +533,24 @@ int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, 
         root_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (root_fd < 0)
                 return sf_err_errno(err, -errno, "cannot open rootfs '%s'", rootfs);
-        r = read_user_db(root_fd, "/etc/passwd", &passwd);
-        if (r < 0 && r != -ENOENT)
-                return sf_err_set(err, r == -ENOMEM ? r : -EBADMSG, "image /etc/passwd is unreadable");
 
         if (all_digits(u)) {
                 if (parse_id(u, strlen(u), &uid) < 0)
                         return sf_err_set(err, -EBADMSG, "uid %s is out of range (0..65535)", u);
                 /* Docker semantics: a numeric uid takes its primary group
-                 * from passwd when listed there, else 0. */
-                if (!g && passwd)
-                        (void) user_db_find(passwd, true, NULL, uid, &uid, &gid);
+                 * from passwd when listed there, else 0. With a group
+                 * given, passwd is not needed (nor read). */
+                if (!g) {
+                        r = read_user_db(root_fd, "/etc/passwd", &passwd);
+                        if (r < 0 && r != -ENOENT)
+                                return user_db_error(err, "/etc/passwd", r);
+                        if (passwd)
+                                (void) user_db_find(passwd, true, NULL, uid, &uid, &gid);
+                }
         } else {
+                r = read_user_db(root_fd, "/etc/passwd", &passwd);
+                if (r < 0 && r != -ENOENT)
+                        return user_db_error(err, "/etc/passwd", r);
                 if (!passwd || user_db_find(passwd, true, u, 0, &uid, &gid) < 0)
                         return sf_err_set(err, -EBADMSG, "user '%s' is not in the image's /etc/passwd", u);
         }
@@ -518,8 +561,7 @@ int image_resolve_user(const char *rootfs, const char *user, uint32_t *ret_uid, 
                 } else {
                         r = read_user_db(root_fd, "/etc/group", &group);
                         if (r < 0 && r != -ENOENT)
-                                return sf_err_set(err, r == -ENOMEM ? r : -EBADMSG,
-                                                  "image /etc/group is unreadable");
+                                return user_db_error(err, "/etc/group", r);
                         if (!group || user_db_find(group, false, g, 0, &gid, NULL) < 0)
                                 return sf_err_set(err, -EBADMSG, "group '%s' is not in the image's /etc/group", g);
                 }

@@ -713,6 +713,9 @@ static void test_hostile_rejected(void **state)
                 { "hostile-config-workdir.tar", -EBADMSG, "WorkingDir", { 0 } },
                 { "hostile-config-user.tar", -EBADMSG, "User 'root;id'", { 0 } },
                 { "hostile-config-env.tar", -EBADMSG, "Env entry '1BAD=x'", { 0 } },
+                { "hostile-config-uid-range.tar", -EBADMSG, "User '2147483648' has an id out of range (0..65535)",
+                  { 0 } },
+                { "hostile-config-gid-range.tar", -EBADMSG, "User 'app:4294967296' has an id out of range", { 0 } },
                 { "hostile-config-nul.tar", -EBADMSG, "image config", { 0 } },
                 /* A symlink named "." would replace the root by a link. */
                 { "hostile-symlink-dot.tar", -EBADMSG, "entry '.': replaces the root directory", { 0 } },
@@ -1074,6 +1077,45 @@ static void test_resolve_user(void **state)
         assert_int_equal(image_resolve_user(res->rootfs, "root;id", &uid, &gid, &err), -EBADMSG);
         assert_int_equal(uid, 7);
         assert_int_equal(gid, 7);
+
+        /* Oversized passwd and group files are not read (4 MiB cap), with
+         * a clear reason, and are not needed for a full uid:gid; a FIFO at
+         * /etc/passwd does not block. */
+        {
+                _cleanup_free_ char *root = xasprintf("%s/bigroot", F->tmp), *etc = xasprintf("%s/etc", root);
+                _cleanup_free_ char *pw = xasprintf("%s/passwd", etc), *gr = xasprintf("%s/group", etc);
+                FILE *f;
+
+                assert_int_equal(mkdir_p(etc, 0755), 0);
+                f = fopen(pw, "we");
+                assert_non_null(f);
+                fprintf(f, "app:x:1000:1000::/:/bin/sh\n");
+                for (int i = 0; i < 200000; i++)
+                        fprintf(f, "user%06d:x:%d:%d::/:/bin/sh\n", i, 2000 + i % 60000, 2000 + i % 60000);
+                fclose(f);
+                f = fopen(gr, "we");
+                assert_non_null(f);
+                for (int i = 0; i < 300000; i++)
+                        fprintf(f, "group%06d:x:%d:\n", i, 2000 + i % 60000);
+                fclose(f);
+                uid = gid = 7;
+                assert_int_equal(image_resolve_user(root, "1000:1000", &uid, &gid, &err), 0);
+                assert_int_equal(uid, 1000);
+                assert_int_equal(gid, 1000);
+                uid = gid = 7;
+                assert_int_equal(image_resolve_user(root, "1000", &uid, &gid, &err), -EBADMSG);
+                assert_non_null(strstr(err.msg, "/etc/passwd is larger than 4194304 bytes"));
+                assert_int_equal(image_resolve_user(root, "app", &uid, &gid, &err), -EBADMSG);
+                assert_non_null(strstr(err.msg, "/etc/passwd is larger than"));
+                assert_int_equal(image_resolve_user(root, "1000:staff", &uid, &gid, &err), -EBADMSG);
+                assert_non_null(strstr(err.msg, "/etc/group is larger than"));
+                assert_int_equal(uid, 7);
+                assert_int_equal(unlink(pw), 0);
+                assert_int_equal(mkfifo(pw, 0644), 0);
+                assert_int_equal(image_resolve_user(root, "app", &uid, &gid, &err), -EBADMSG);
+                assert_non_null(strstr(err.msg, "/etc/passwd is not a regular file"));
+                (void) rm_rf_at(AT_FDCWD, root);
+        }
 
         /* An /etc/passwd symlink climbing out must not reach the host's. */
         evil = xasprintf("%s/evilroot/etc", F->tmp);
