@@ -449,7 +449,8 @@ static void mirror_dir(const struct sb_plan *p, int efd, int mfd)
  * existing ancestor E, which is mirrored into it (mirror_dir) so E looks
  * unchanged, and the missing directories are made in the tmpfs. Nothing is
  * ever written to the shared rootfs. A symlink or file on the way is refused
- * (ELOOP/ENOTDIR); E may not be / itself (ENOENT). */
+ * (ELOOP/ENOTDIR); E is never / itself: setup_root_mirror() made the first
+ * component already when the image lacks it. */
 static void setup_binds(const struct sb_plan *p, int rootfd)
 {
         static const char *const kv[] = { "size", "64k", "nr_inodes", "1024", "mode", "0755", NULL };
@@ -541,6 +542,74 @@ static void setup_binds(const struct sb_plan *p, int rootfd)
                 (void) c_close((int) mfd);
                 (void) c_close((int) efd);
         }
+}
+
+/* An image with no /var (FROM scratch, distroless) still gets its secrets
+ * at /var/openfaas/secrets, as Docker and containerd make a missing mount
+ * point. A bind parent whose first component is missing in the image would
+ * need a tmpfs over / itself, which setup_binds() refuses (the root is not
+ * a directory it can mirror in place). Instead, before anything is mounted
+ * on the root: a new tmpfs T gets a copy of the root's top level (bind
+ * mounts of its directories and files, copies of its symlinks:
+ * mirror_dir), the missing first components as empty directories, and is
+ * stacked on the image root, read-only. T becomes the root the rest of the
+ * setup uses (proc, dev, tmp and the binds land in it; pivot_root makes it
+ * /). Nothing is written to the shared rootfs. Returns the root to use: T,
+ * or rootfd itself when every bind parent starts with a directory the image
+ * has. */
+static long setup_root_mirror(const struct sb_plan *p, long rootfd)
+{
+        static const char *const kv[] = { "size", "64k", "nr_inodes", "4096", "mode", "0755", NULL };
+        char comp[256];
+        bool need = false;
+        long mfd;
+
+        for (size_t i = 0; i < p->n_bind_parents && !need; i++) {
+                const char *c = p->bind_parents[i];
+                size_t len;
+                long t;
+
+                while (*c == '/')
+                        c++;
+                len = strcspn(c, "/");
+                if (len == 0 || len >= sizeof comp)
+                        continue;
+                memcpy(comp, c, len);
+                comp[len] = '\0';
+                t = c_openat2((int) rootfd, comp, O_PATH | O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+                if (t == -ENOENT)
+                        need = true;
+                else if (t >= 0)
+                        (void) c_close((int) t);
+        }
+        if (!need)
+                return rootfd;
+
+        mfd = c_newfs("tmpfs", kv, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+        TRY(p, SB_STEP_BIND, mfd);
+        mirror_dir(p, (int) rootfd, (int) mfd);
+        for (size_t i = 0; i < p->n_bind_parents; i++) {
+                const char *c = p->bind_parents[i];
+                size_t len;
+                long r;
+
+                while (*c == '/')
+                        c++;
+                len = strcspn(c, "/");
+                if (len == 0)
+                        continue;
+                if (len >= sizeof comp)
+                        child_fail(p, SB_STEP_BIND, -ENAMETOOLONG);
+                memcpy(comp, c, len);
+                comp[len] = '\0';
+                r = S3(SYS_mkdirat, mfd, comp, 0755);
+                if (r != -EEXIST)
+                        TRY(p, SB_STEP_BIND, r);
+        }
+        TRY(p, SB_STEP_BIND, c_move_to_fd((int) mfd, (int) rootfd));
+        TRY(p, SB_STEP_BIND, c_setattr((int) mfd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                                          MOUNT_ATTR_NOEXEC, 0));
+        return mfd;
 }
 
 static void setup_loopback(const struct sb_plan *p)
@@ -727,6 +796,7 @@ static int sb_child_main(void *arg)
         TRY(p, SB_STEP_SETUID, S3(SYS_setresgid, 0, 0, 0));
         TRY(p, SB_STEP_SETUID, S3(SYS_setresuid, 0, 0, 0));
 
+        rootfd = setup_root_mirror(p, rootfd);
         setup_proc(p, (int) rootfd);
         setup_dev(p, (int) rootfd);
         {

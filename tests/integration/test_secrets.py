@@ -168,6 +168,33 @@ def test_deploy_and_mount(api, busybox, daemon):
     assert r.status_code == 500 and "unable to find secret: blob.bin" in r.text
 
 
+def test_secrets_on_an_image_without_var(api, images):
+    """An image with no /var (FROM scratch, distroless; here httpfn: a static
+    server, busybox, /etc, /home, /tmp) gets its secrets at
+    /var/openfaas/secrets as on any other image, in exec mode and in a warm
+    http-mode instance; the rest of its root looks as before and stays
+    read-only."""
+    r = api.import_image(images.path("httpfn-oci.tar"))
+    assert r.status_code == 200, r.text
+    put_secret(api, {"name": "novar-key", "value": LITERAL})
+    api.deploy("novar-exec", image="httpfn:latest", secrets=["novar-key"], expect=202,
+               annotations={"com.sfaasd.mode": "exec"}, fprocess="/bin/busybox sh")
+    r = api.invoke("novar-exec", data=b"cat /var/openfaas/secrets/novar-key; echo; ls / | sort | tr '\\n' ' '; "
+                                       b"echo; touch /x 2>/dev/null && echo WROTE-ROOT; ls /var")
+    assert r.status_code == 200, r.text
+    lines = r.text.splitlines()
+    assert lines[0] == LITERAL, r.text
+    assert lines[1].split() == sorted(["bin", "dev", "etc", "home", "httpfn", "proc", "sys", "tmp", "var"]), r.text
+    assert "WROTE-ROOT" not in r.text
+    assert lines[2] == "openfaas", r.text
+    # http mode: the instance starts (it failed with 'bind mount' before) and answers
+    api.deploy("novar-http", image="httpfn:latest", secrets=["novar-key"], expect=202)
+    r = api.invoke("novar-http", path="/hello")
+    assert r.status_code == 200 and r.text == "hello\n", r.text
+    for n in ("novar-exec", "novar-http"):
+        assert api.remove(n).status_code == 200
+
+
 def test_no_cleartext_on_disk(api, daemon):
     """After everything above (module order), no value is in any file of
     the data folder, raw or base64; the key file is 0600."""
