@@ -23,10 +23,10 @@
 #define IMAGE_REF_MAX 512 /* image rm REF: a name, a name:tag, an id or name@digest */
 
 static const char image_help[] =
-        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [OPTIONS]\n"
-        "       sfaasd image list [--json] [OPTIONS]\n"
+        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [-n NS] [OPTIONS]\n"
+        "       sfaasd image list [--json] [-n NS] [OPTIONS]\n"
         "       sfaasd image rm REF [-n NS] [OPTIONS]\n"
-        "       sfaasd image prune [OPTIONS]\n"
+        "       sfaasd image prune [-n NS] [OPTIONS]\n"
         "\n"
         "Import an image archive (docker save tar, OCI archive tar, or an OCI image\n"
         "layout directory, sent as a tar) into the gateway's image store, or list\n"
@@ -34,27 +34,33 @@ static const char image_help[] =
         "rm removes a name (REF a tag) or every name of the namespace for an image\n"
         "(REF an id), and the image once nothing refers to it; an image a function\n"
         "uses is refused. prune removes every image without a name or a function.\n"
+        "Image names are per namespace (a tenant): a function finds only the names\n"
+        "of its own namespace; the same image imported into two namespaces is\n"
+        "stored and unpacked once.\n"
         "\n"
         "      --name NAME:TAG       tag the imported image (import)\n"
         "      --json                print the gateway's JSON as is (list)\n"
-        "  -n, --namespace NS        namespace of the name (rm; default: the gateway's)\n" COMMON_HELP;
+        "  -n, --namespace NS        namespace of the names (default: the gateway's,\n"
+        "                            openfaas-fn)\n" COMMON_HELP;
 
 
 /* "image import FILE|DIR [--name NAME:TAG]" */
 struct import_cmd {
         struct common co;
         const char *cmd; /* "image import", for messages */
-        const char *file, *tag;
+        const char *file, *tag, *ns;
         FILE *f;         /* the archive, or the tar made of a layout directory */
         off_t body_len;
-        char *q;         /* the query "name=TAG", NULL without --name */
+        char *q[2];      /* the query: "name=TAG" (--name), "namespace=NS" (-n) */
+        size_t n_q;
 };
 
 static void import_cmd_release(struct import_cmd *m)
 {
         if (m->f)
                 (void) fclose(m->f);
-        free(m->q);
+        for (size_t i = 0; i < m->n_q; i++)
+                free(m->q[i]);
 }
 
 static int import_option(struct import_cmd *m, int c, char **argv)
@@ -64,6 +70,7 @@ static int import_option(struct import_cmd *m, int c, char **argv)
                 fputs(image_help, stdout);
                 return CLI_PARSE_HELP;
         case OPT_NAME: m->tag = optarg; return 0;
+        case 'n': m->ns = optarg; return 0;
         default: return cli_common_option(&m->co, m->cmd, c, argv);
         }
 }
@@ -72,6 +79,7 @@ static int import_parse(struct import_cmd *m, int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "name", required_argument, NULL, OPT_NAME },
+                { "namespace", required_argument, NULL, 'n' },
                 COMMON_LONGOPTS,
                 {},
         };
@@ -79,7 +87,7 @@ static int import_parse(struct import_cmd *m, int argc, char **argv)
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "n:", opts, NULL)) != -1) {
                 r = import_option(m, c, argv);
                 if (r != 0)
                         return r;
@@ -96,6 +104,8 @@ static int import_validate(struct import_cmd *m, int argc, char **argv)
         m->file = argv[optind];
         if (m->tag && (!*m->tag || strpbrk(m->tag, " \t\r\n")))
                 return cli_usage_error(m->cmd, "invalid image name '%s'", m->tag);
+        if (m->ns && !client_name_valid(m->ns))
+                return cli_usage_error(m->cmd, "invalid namespace '%s'", m->ns);
         return 0;
 }
 
@@ -135,7 +145,9 @@ static int import_open(struct import_cmd *m)
 
 static int import_plan(struct import_cmd *m)
 {
-        if (m->tag && !(m->q = xasprintf("name=%s", m->tag)))
+        if (m->tag && !(m->q[m->n_q++] = xasprintf("name=%s", m->tag)))
+                return cli_fail(-ENOMEM, NULL);
+        if (m->ns && !(m->q[m->n_q++] = xasprintf("namespace=%s", m->ns)))
                 return cli_fail(-ENOMEM, NULL);
         return 0;
 }
@@ -184,8 +196,8 @@ static int import_call(const struct import_cmd *m)
                       &(struct client_request) {
                               .method = "POST",
                               .path = "/system/images",
-                              .query = (const char *const[]) { m->q },
-                              .n_query = m->q ? 1 : 0,
+                              .query = (const char *const *) m->q,
+                              .n_query = m->n_q,
                               .auth = true,
                               .content_type = "application/x-tar",
                               .upload = up,
@@ -228,6 +240,8 @@ struct image_list_cmd {
         struct common co;
         const char *cmd; /* "image list" */
         bool as_json;
+        const char *ns;
+        char *q;         /* the query "namespace=NS", NULL without -n */
 };
 
 static int image_list_option(struct image_list_cmd *l, int c, char **argv)
@@ -237,6 +251,7 @@ static int image_list_option(struct image_list_cmd *l, int c, char **argv)
                 fputs(image_help, stdout);
                 return CLI_PARSE_HELP;
         case OPT_JSON: l->as_json = true; return 0;
+        case 'n': l->ns = optarg; return 0;
         default: return cli_common_option(&l->co, l->cmd, c, argv);
         }
 }
@@ -245,6 +260,7 @@ static int image_list_parse(struct image_list_cmd *l, int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "json", no_argument, NULL, OPT_JSON },
+                { "namespace", required_argument, NULL, 'n' },
                 COMMON_LONGOPTS,
                 {},
         };
@@ -252,13 +268,17 @@ static int image_list_parse(struct image_list_cmd *l, int argc, char **argv)
 
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, COMMON_SHORTOPTS "n:", opts, NULL)) != -1) {
                 r = image_list_option(l, c, argv);
                 if (r != 0)
                         return r;
         }
         if (optind < argc)
                 return cli_usage_error(l->cmd, "unexpected argument '%s'", argv[optind]);
+        if (l->ns && !client_name_valid(l->ns))
+                return cli_usage_error(l->cmd, "invalid namespace '%s'", l->ns);
+        if (l->ns && !(l->q = xasprintf("namespace=%s", l->ns)))
+                return cli_fail(-ENOMEM, NULL);
         return 0;
 }
 
@@ -300,7 +320,14 @@ static int image_list_call(const struct image_list_cmd *l)
         r = cli_connect(&cl, &l->co, true);
         if (r < 0)
                 return r;
-        r = client_do(&cl, &(struct client_request) { .method = "GET", .path = "/system/images", .auth = true },
+        r = client_do(&cl,
+                      &(struct client_request) {
+                              .method = "GET",
+                              .path = "/system/images",
+                              .query = (const char *const[]) { l->q },
+                              .n_query = l->q ? 1 : 0,
+                              .auth = true,
+                      },
                       &resp, &e);
         if (r < 0)
                 return cli_fail(r, &e);
@@ -318,10 +345,12 @@ static int image_list_call(const struct image_list_cmd *l)
 
 static int image_list(int argc, char **argv, const char *cmd)
 {
+        _cleanup_free_ char *q = NULL;
         struct image_list_cmd l = { .co = COMMON_INIT, .cmd = cmd };
         int r;
 
         r = image_list_parse(&l, argc, argv);
+        q = l.q;
         if (r != 0)
                 return cli_args_exit(r);
         r = cli_gateway_check(&l.co);

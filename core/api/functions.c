@@ -196,12 +196,21 @@ static void functions_deploy(struct http_request *req, bool update)
                 }
         }
         r = store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
-        if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
+        if (r == -ENOENT) {
+                /* Image names are per namespace: say which one was searched
+                 * and how the image gets there. */
                 http_respond_error(req, 400,
-                                   "image '%s' %s: import it first (POST /system/images or 'sfaasd image import')",
+                                   "image '%s' is not in the image store of namespace '%s' (image names are per "
+                                   "namespace): import it there with 'sfaasd image import -n %s FILE' or "
+                                   "POST /system/images?namespace=%s (an image imported into another namespace "
+                                   "is stored once and not unpacked again)",
+                                   json_string_value(json_object_get(spec, "image")), ns, ns, ns);
+                return;
+        }
+        if (r == -EINVAL || r == -ENOTUNIQ) {
+                http_respond_error(req, 400, "image '%s' %s in namespace '%s'",
                                    json_string_value(json_object_get(spec, "image")),
-                                   r == -ENOTUNIQ ? "is ambiguous" : r == -EINVAL ? "is not a valid reference"
-                                                                                : "is not in the image store");
+                                   r == -ENOTUNIQ ? "is ambiguous" : "is not a valid reference", ns);
                 return;
         }
         if (r < 0) {
