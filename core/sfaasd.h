@@ -23,6 +23,9 @@
 #include "store/image.h"
 #include "store/secrets.h"
 
+#define SFAASD_REGISTRIES_MAX 32
+#define SFAASD_REGISTRY_NAME_MAX 256
+
 struct sfaasd_config {
         char listen[128];              /* "127.0.0.1:8080" */
         char data_dir[PATH_MAX];       /* absolute after config_finish() */
@@ -54,6 +57,16 @@ struct sfaasd_config {
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
+        /* registry pulls (core/runtime/pull.h) */
+        char insecure_registries[SFAASD_REGISTRIES_MAX][SFAASD_REGISTRY_NAME_MAX]; /* "host[:port]": http://, trusted */
+        size_t n_insecure_registries;
+        char registry_auth_file[PATH_MAX]; /* a Docker config.json: the operator's registry credentials ("" none) */
+        uint64_t registry_concurrency; /* blobs fetched at once per pull (default 3) */
+        uint64_t registry_attempts;    /* per blob (default 3) */
+        uint64_t registry_timeout_ms;  /* manifests and tokens (default 60 s) */
+        uint64_t registry_idle_timeout_ms; /* a stalled blob transfer (default 30 s) */
+        uint64_t registry_retry_delay_ms; /* before a blob's second attempt, doubled after (default 500 ms) */
+        bool pull_on_deploy;           /* a deploy pulls a registry reference the store lacks (default true) */
 };
 
 struct async;

@@ -142,7 +142,8 @@ int route_match(const char *method, const char *path, struct route *r)
                         r->rest = p + 7;
                         /* POST /system/images/prune; GET and DELETE of it
                          * are the image "prune:latest" as usual. */
-                        allowed = strcmp(r->rest, "prune") == 0 ? get_post_delete : get_delete;
+                        allowed = strcmp(r->rest, "prune") == 0 || strcmp(r->rest, "pull") == 0 ? get_post_delete
+                                                                                             : get_delete;
                 } else if (str_startswith(p, "scale-function/")) {
                         r->id = ROUTE_SCALE;
                         allowed = post;

@@ -60,9 +60,15 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http_max_instances = 20;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
         cfg->metrics_auth = false;
+        cfg->registry_concurrency = 3;
+        cfg->registry_attempts = 3;
+        cfg->registry_timeout_ms = 60000;
+        cfg->registry_idle_timeout_ms = 30000;
+        cfg->registry_retry_delay_ms = 500;
+        cfg->pull_on_deploy = true;
 }
 
-enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
+enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL, K_REGISTRIES };
 
 struct key {
         const char *name;
@@ -120,6 +126,14 @@ static const struct key keys[] = {
          * int64 nanoseconds' limits */
         { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },
         { "metrics_auth", K_BOOL, F(metrics_auth) },
+        { "insecure_registries", K_REGISTRIES, F(insecure_registries) },
+        { "registry_auth_file", K_STR, F(registry_auth_file) },
+        { "registry_concurrency", K_COUNT, F(registry_concurrency), .min = 1, .max = 16 },
+        { "registry_attempts", K_COUNT, F(registry_attempts), .min = 1, .max = 10 },
+        { "registry_timeout", K_MS, F(registry_timeout_ms) },
+        { "registry_idle_timeout", K_MS, F(registry_idle_timeout_ms) },
+        { "registry_retry_delay", K_MS, F(registry_retry_delay_ms) },
+        { "pull_on_deploy", K_BOOL, F(pull_on_deploy) },
 };
 #undef F
 
@@ -141,6 +155,23 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
                 if (!json_is_boolean(v))
                         return sf_err_set(err, -EINVAL, "config: '%s' must be true or false", k->name);
                 *(bool *) field = json_is_true(v);
+                return 0;
+        }
+        if (k->kind == K_REGISTRIES) {
+                size_t i;
+                json_t *e;
+
+                if (!json_is_array(v) || json_array_size(v) > SFAASD_REGISTRIES_MAX)
+                        return sf_err_set(err, -EINVAL, "config: '%s' must be a list of at most %d \"host[:port]\"",
+                                          k->name, SFAASD_REGISTRIES_MAX);
+                json_array_foreach(v, i, e) {
+                        const char *h = json_string_value(e);
+                        if (!h || !*h || strpbrk(h, "/ \t\r\n@") ||
+                            xsnprintf(cfg->insecure_registries[i], SFAASD_REGISTRY_NAME_MAX, "%s", h) < 0)
+                                return sf_err_set(err, -EINVAL, "config: '%s': item %zu is not \"host[:port]\"",
+                                                  k->name, i);
+                }
+                cfg->n_insecure_registries = json_array_size(v);
                 return 0;
         }
         if (k->kind == K_STR) {
@@ -217,7 +248,11 @@ char *config_to_json(const struct sfaasd_config *cfg)
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const char *field = (const char *) cfg + keys[i].off;
                 json_t *v;
-                if (keys[i].kind == K_STR)
+                if (keys[i].kind == K_REGISTRIES) {
+                        v = json_array();
+                        for (size_t j = 0; v && j < cfg->n_insecure_registries; j++)
+                                (void) json_array_append_new(v, json_string(cfg->insecure_registries[j]));
+                } else if (keys[i].kind == K_STR)
                         v = json_string(field);
                 else if (keys[i].kind == K_BOOL)
                         v = json_boolean(*(const bool *) field);

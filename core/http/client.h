@@ -39,6 +39,18 @@ struct httpc_request {
         FILE *upload;               /* else stream this many bytes of upload_len from here */
         off_t upload_len;
         FILE *sink;                 /* a 2xx body is written here instead of kept (no size limit) */
+        /* Or a 2xx body goes to this function, piece by piece, as it
+         * arrives (no size limit here; the function sets its own): a
+         * negative return ends the request with that -errno. */
+        int (*sink_fn)(void *data, const void *buf, size_t n);
+        void *sink_data;
+        /* Answer headers to keep (names, any case): the first value of
+         * each lands in httpc_response.captured[i]; at most
+         * HTTPC_CAPTURE_MAX, each value at most HTTPC_CAPTURE_VALUE_MAX. */
+        const char *const *capture;
+        size_t n_capture;
+        long idle_timeout_ms;       /* > 0: also give up when nothing arrives or leaves for this
+                                     * long (a stalled download), whatever the whole timeout */
         long timeout_ms;            /* whole request; 0: none, but connecting never waits more than 10 s */
         int cancel_fd;              /* > 0: an fd (an eventfd) whose readability aborts the request
                                      * with -ECANCELED at its next wait (the daemon's shutdown) */
@@ -52,8 +64,12 @@ struct httpc_request {
         void *addr_data;
 };
 
+#define HTTPC_CAPTURE_MAX 8
+#define HTTPC_CAPTURE_VALUE_MAX 4096
+
 struct httpc_response {
         long status;
+        char *captured[HTTPC_CAPTURE_MAX]; /* httpc_request.capture's values, NULL when absent */
         char *body;     /* NUL-terminated copy of the body (not of a sunk one), at most
                          * max_body (64 KiB for an error body of a sunk call) */
         size_t len;
@@ -78,3 +94,9 @@ int httpc_url_check(const char *url, struct sf_err *err);
  * explicit, an IPv6 literal without brackets), for per-receiver limits.
  * -EINVAL when url is bad, -ENOBUFS when buf is too small. */
 int httpc_url_receiver(const char *url, char *buf, size_t size);
+
+/* The outbound address policy for requests made for tenants (callbacks,
+ * registry pulls, their redirects): not loopback (unless allow_loopback),
+ * link-local with the cloud metadata addresses, unspecified, multicast,
+ * site-local, 100.100.100.100 or fd00:ec2::254. Meant as an addr_ok. */
+bool httpc_addr_public(const struct sockaddr *sa, socklen_t len, bool allow_loopback);

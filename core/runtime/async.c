@@ -116,33 +116,7 @@ static bool addr_allowed(const struct sockaddr *sa, socklen_t len, void *data)
 {
         const struct async_cb *cb = data;
 
-        if (sa->sa_family == AF_INET && len >= (socklen_t) sizeof(struct sockaddr_in)) {
-                uint32_t a = ntohl(((const struct sockaddr_in *) sa)->sin_addr.s_addr);
-                if ((a >> 24) == 127)
-                        return cb->allow_loopback;
-                if ((a >> 24) == 0 || (a >> 16) == 0xa9fe /* 169.254/16: link-local, metadata */ ||
-                    (a >> 28) == 0xe || a == 0xffffffffu || a == 0x64646464u /* Alibaba metadata 100.100.100.100 */)
-                        return false;
-                return true;
-        }
-        if (sa->sa_family == AF_INET6 && len >= (socklen_t) sizeof(struct sockaddr_in6)) {
-                const struct in6_addr *a = &((const struct sockaddr_in6 *) sa)->sin6_addr;
-                if (IN6_IS_ADDR_LOOPBACK(a))
-                        return cb->allow_loopback;
-                if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a)) {
-                        struct sockaddr_in v4 = { .sin_family = AF_INET };
-                        memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
-                        return addr_allowed((const struct sockaddr *) &v4, sizeof v4, data);
-                }
-                if (IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
-                    IN6_IS_ADDR_SITELOCAL(a))
-                        return false;
-                /* fd00:ec2::254, the AWS metadata address over IPv6 */
-                if (a->s6_addr[0] == 0xfd && a->s6_addr[1] == 0x00 && a->s6_addr[2] == 0x0e && a->s6_addr[3] == 0xc2)
-                        return false;
-                return true;
-        }
-        return false;
+        return httpc_addr_public(sa, len, cb->allow_loopback);
 }
 
 /* ---- callbacks ---- */

@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Registry pulls from the API (core/runtime/pull.h does the pulling):
+ *   POST /system/images/pull {"image": "REF"}[?namespace=]
+ *                         pull REF, tag it in the namespace (as written and
+ *                         as registry/repository:tag), answer as an import
+ *   a deploy of a registry reference the namespace lacks (functions.c)
+ *                         pulls first, through api_pull_start().
+ *
+ * A pull runs on the thread pool, like an import (it counts in n_imports,
+ * so a shutdown waits for it and a prune leaves its folder alone). Its
+ * progress lines cross to the loop through a uv_async_t: they go to the
+ * daemon's log and, for a deploy, to the function's logs (GET /system/logs),
+ * as they happen. Credentials: the operator's Docker config.json named by
+ * registry_auth_file, read on the worker.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/api/api.h"
+#include "core/base/buf.h"
+#include "core/base/cleanup.h"
+#include "core/base/log.h"
+#include "core/base/util.h"
+#include "core/runtime/logs.h"
+#include "core/runtime/pull.h"
+
+#define AUTH_FILE_MAX (1u << 20)
+#define PULL_MSG_MAX 600
+
+struct pull_job {
+        uv_work_t work;
+        uv_async_t wake;              /* progress lines to the loop */
+        uv_mutex_t mu;
+        struct buf lines;             /* under mu: '\n'-separated lines not yet logged */
+        struct sfaasd *sf;
+        char ns[ROUTE_NAME_MAX];
+        char fn[ROUTE_NAME_MAX];      /* "" none */
+        char *ref;
+        api_pull_done_fn done;
+        void *data;
+        /* the worker's outcome */
+        struct image_import_result *result;
+        char *name;
+        struct sf_err err;
+        int r;
+};
+
+static void on_progress(void *data, const char *line)
+{
+        struct pull_job *j = data;
+
+        uv_mutex_lock(&j->mu);
+        (void) buf_appends(&j->lines, line);
+        (void) buf_append(&j->lines, "\n", 1);
+        uv_mutex_unlock(&j->mu);
+        (void) uv_async_send(&j->wake);
+}
+
+/* Loop: log what the worker said so far. */
+static void flush_lines(struct pull_job *j)
+{
+        struct buf b;
+        char *p, *nl;
+
+        uv_mutex_lock(&j->mu);
+        b = j->lines;
+        j->lines = (struct buf) {};
+        uv_mutex_unlock(&j->mu);
+        for (p = b.p; p && p < b.p + b.len; p = nl + 1) {
+                nl = memchr(p, '\n', (size_t) (b.p + b.len - p));
+                if (!nl)
+                        break;
+                *nl = '\0';
+                log_info("%s", p);
+                if (j->fn[0])
+                        logs_daemon(j->sf->logs, j->ns, j->fn, "%s", p);
+        }
+        free(b.p);
+}
+
+static void on_wake(uv_async_t *h)
+{
+        flush_lines(h->data);
+}
+
+static void job_free(uv_handle_t *h)
+{
+        struct pull_job *j = h->data;
+
+        uv_mutex_destroy(&j->mu);
+        free(j->lines.p);
+        free(j->ref);
+        free(j->name);
+        free(j);
+}
+
+/* Thread pool. */
+static void pull_work(uv_work_t *w)
+{
+        struct pull_job *j = w->data;
+        const struct sfaasd_config *cfg = &j->sf->cfg;
+        _cleanup_free_ char *auths = NULL;
+        const char *insecure[SFAASD_REGISTRIES_MAX + 1] = { NULL };
+        char blobs[PATH_MAX];
+        size_t len = 0;
+
+        for (size_t i = 0; i < cfg->n_insecure_registries; i++)
+                insecure[i] = cfg->insecure_registries[i];
+        if (xsnprintf(blobs, sizeof blobs, "%s/blobs", cfg->data_dir) < 0) {
+                j->r = sf_err_set(&j->err, -ENAMETOOLONG, "data folder path is too long");
+                return;
+        }
+        if (cfg->registry_auth_file[0]) {
+                int r = read_file_at(AT_FDCWD, cfg->registry_auth_file, AUTH_FILE_MAX, &auths, &len);
+                if (r < 0) {
+                        j->r = sf_err_errno(&j->err, r, "cannot read registry_auth_file '%s'", cfg->registry_auth_file);
+                        return;
+                }
+        }
+        j->r = pull_image(
+                &(struct pull_request) {
+                        .ref = j->ref,
+                        .images_dir = j->sf->images_dir,
+                        .blobs_dir = blobs,
+                        .limits = &cfg->image,
+                        .insecure = insecure,
+                        .auths_json = auths,
+                        .concurrency = (unsigned) cfg->registry_concurrency,
+                        .attempts = (unsigned) cfg->registry_attempts,
+                        .timeout_ms = (long) cfg->registry_timeout_ms,
+                        .idle_timeout_ms = (long) cfg->registry_idle_timeout_ms,
+                        .retry_delay_ms = (long) cfg->registry_retry_delay_ms,
+                        .progress = on_progress,
+                        .progress_data = j,
+                },
+                &j->result, &j->name, &j->err);
+        if (auths)
+                explicit_bzero(auths, len);
+}
+
+/* The answer status for a failed pull. */
+static int pull_status(int r)
+{
+        switch (r) {
+        case -EINVAL: return 400;
+        case -ENOENT: return 404;
+        case -EACCES: return 403;
+        case -EBADMSG: return 422;
+        case -EFBIG: return 413;
+        case -ENOSPC: return 507;
+        case -EPROTONOSUPPORT: return 501;
+        default: return 502;
+        }
+}
+
+static void pull_done(uv_work_t *w, int status)
+{
+        struct pull_job *j = w->data;
+        struct sfaasd *sf = j->sf;
+        _cleanup_json_ json_t *o = NULL;
+        char msg[PULL_MSG_MAX];
+        int code = 500, r;
+
+        sf->n_imports--;
+        flush_lines(j);
+        if (status < 0) {
+                r = -ECANCELED;
+                (void) xsnprintf(msg, sizeof msg, "the pull of '%s' was cancelled", j->ref);
+        } else if (j->r < 0) {
+                r = j->r;
+                code = pull_status(r);
+                (void) xsnprintf(msg, sizeof msg, "cannot pull '%s': %s", j->ref,
+                                 j->err.msg[0] ? j->err.msg : strerror(-r));
+                log_warning("%s", msg);
+                if (j->fn[0])
+                        logs_daemon(sf->logs, j->ns, j->fn, "%s", msg);
+        } else {
+                /* Named as written and as registry/repository:tag. */
+                r = api_image_record(sf, j->ns, j->result, (const char *const[]) { j->ref, j->name, NULL }, &o,
+                                     &code, msg, sizeof msg);
+        }
+        image_import_result_free(j->result);
+        j->result = NULL;
+        j->done(sf, j->data, r, code, r < 0 ? msg : NULL, r < 0 ? NULL : o);
+        uv_close((uv_handle_t *) &j->wake, job_free);
+}
+
+int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const char *fn, api_pull_done_fn done,
+                   void *data)
+{
+        struct pull_job *j = calloc(1, sizeof *j);
+        int r;
+
+        if (!j)
+                return -ENOMEM;
+        j->sf = sf;
+        j->done = done;
+        j->data = data;
+        j->ref = strdup(ref);
+        if (!j->ref || xsnprintf(j->ns, sizeof j->ns, "%s", ns) < 0 ||
+            xsnprintf(j->fn, sizeof j->fn, "%s", fn ? fn : "") < 0) {
+                free(j->ref);
+                free(j);
+                return -ENOMEM;
+        }
+        if (uv_mutex_init(&j->mu) < 0) {
+                free(j->ref);
+                free(j);
+                return -ENOMEM;
+        }
+        r = uv_async_init(&sf->loop, &j->wake, on_wake);
+        if (r < 0) {
+                uv_mutex_destroy(&j->mu);
+                free(j->ref);
+                free(j);
+                return r;
+        }
+        j->wake.data = j;
+        j->work.data = j;
+        r = uv_queue_work(&sf->loop, &j->work, pull_work, pull_done);
+        if (r < 0) {
+                uv_close((uv_handle_t *) &j->wake, job_free);
+                return r;
+        }
+        sf->n_imports++;
+        return 0;
+}
+
+/* ---- POST /system/images/pull ---- */
+
+static void pull_answer(struct sfaasd *sf, void *data, int r, int status, const char *msg, json_t *image)
+{
+        struct http_request *req = data;
+
+        (void) sf;
+        if (r < 0)
+                http_respond_error(req, status, "%s", msg);
+        else
+                api_respond_json(req, 200, image);
+}
+
+void api_image_pull(struct http_request *req)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *body = api_parse_body_object(req);
+        const char *ref;
+        char ns[ROUTE_NAME_MAX];
+        int r;
+
+        if (!body)
+                return;
+        if (api_resolve_namespace(req, body, ns, sizeof ns) < 0)
+                return;
+        ref = json_string_value(json_object_get(body, "image"));
+        if (!ref || !*ref) {
+                http_respond_error(req, 400, "field 'image' must be an image reference (registry/name:tag)");
+                return;
+        }
+        http_request_hold(req);
+        r = api_pull_start(sf, ref, ns, NULL, pull_answer, req);
+        if (r < 0)
+                http_respond_error(req, 500, "cannot start the pull: %s", strerror(-r));
+}

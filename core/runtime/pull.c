@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/* Pull an image from a registry into the image store (core/runtime/pull.h). */
+#include "core/runtime/pull.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/base/cleanup.h"
+#include "core/base/util.h"
+#include "core/http/registry.h"
+
+#define DEFAULT_CONCURRENCY 3
+#define MAX_CONCURRENCY 16
+#define DEFAULT_ATTEMPTS 3
+#define DEFAULT_TIMEOUT_MS 60000
+#define DEFAULT_IDLE_MS 30000
+#define DEFAULT_RETRY_MS 500
+/* Rounds of planning: the top manifest, a nested index or two, then the
+ * config and layers. */
+#define PLAN_ROUNDS_MAX 8
+#define PROGRESS_LINE_MAX 512
+
+struct pull {
+        const struct pull_request *pr;
+        struct registry_ref ref;
+        char *name;
+        struct registry_session s;
+        struct image_pull *ip;
+        uint64_t start_ns;
+};
+
+static void progress(const struct pull *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void progress(const struct pull *p, const char *fmt, ...)
+{
+        char line[PROGRESS_LINE_MAX];
+        va_list ap;
+
+        if (!p->pr->progress)
+                return;
+        va_start(ap, fmt);
+        (void) vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+        p->pr->progress(p->pr->progress_data, line);
+}
+
+static double mib(uint64_t n)
+{
+        return (double) n / (1024.0 * 1024.0);
+}
+
+static bool listed(const char *const *list, const char *hostport)
+{
+        for (; list && *list; list++)
+                if (strcasecmp(*list, hostport) == 0)
+                        return true;
+        return false;
+}
+
+/* The outbound policy, for the registry (when the operator did not list
+ * it) and always for token realms on other hosts and blob redirects. */
+static bool addr_strict(const struct sockaddr *sa, socklen_t len, void *data)
+{
+        const struct pull_request *pr = data;
+
+        return httpc_addr_public(sa, len, pr->allow_loopback);
+}
+
+/* ---- blobs -------------------------------------------------------------- */
+
+struct blob_job {
+        struct image_missing m;
+        int r;
+        struct sf_err err;
+};
+
+struct fetcher {
+        struct pull *p;
+        struct blob_job *jobs;
+        size_t n, next, done;
+        uint64_t done_bytes, total_bytes;
+        pthread_mutex_t mu;
+        bool failed;
+};
+
+static int sink_write(void *data, const void *buf, size_t n)
+{
+        return image_blob_sink_write(data, buf, n);
+}
+
+static bool retryable(int r)
+{
+        return r == -ETIMEDOUT || r == -ECONNRESET || r == -EAGAIN || r == -ECONNREFUSED || r == -EPIPE ||
+               r == -EPROTO || r == -EHOSTUNREACH || r == -ENETUNREACH;
+}
+
+/* Wait ms, or less when the pull is cancelled: -ECANCELED. */
+static int pause_ms(const struct pull_request *pr, long ms)
+{
+        struct pollfd pfd = { .fd = pr->cancel_fd, .events = POLLIN };
+
+        if (pr->cancel_fd <= 0) {
+                struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+                return 0;
+        }
+        return poll(&pfd, 1, (int) ms) > 0 ? -ECANCELED : 0;
+}
+
+static int fetch_blob(struct pull *p, struct blob_job *j)
+{
+        const struct pull_request *pr = p->pr;
+        unsigned attempts = pr->attempts ? pr->attempts : DEFAULT_ATTEMPTS;
+        long delay = pr->retry_delay_ms > 0 ? pr->retry_delay_ms : DEFAULT_RETRY_MS;
+        struct image_blob_sink *sink = NULL;
+        int r;
+
+        r = image_blob_sink_begin(p->ip, j->m.digest, (uint64_t) j->m.size, &sink, &j->err);
+        if (r < 0)
+                return r;
+        for (unsigned a = 1;; a++) {
+                struct sf_err e = {};
+
+                r = registry_get_blob(&p->s, j->m.digest, sink_write, sink, &e);
+                if (r >= 0)
+                        return image_blob_sink_end(sink, &j->err);
+                if (r == -EFBIG) {
+                        image_blob_sink_abort(sink);
+                        return sf_err_set(&j->err, -EBADMSG,
+                                          "blob %s: the registry sent more than the %lld bytes its manifest says",
+                                          j->m.digest, (long long) j->m.size);
+                }
+                if (r == -E2BIG) {
+                        image_blob_sink_abort(sink);
+                        return sf_err_set(&j->err, -EFBIG, "image is larger than the limit of %llu bytes",
+                                          (unsigned long long) pr->limits->max_archive_bytes);
+                }
+                if (!retryable(r) || a >= attempts) {
+                        image_blob_sink_abort(sink);
+                        if (retryable(r))
+                                return sf_err_set(&j->err, r, "blob %s: %s (after %u attempts)", j->m.digest, e.msg,
+                                                  attempts);
+                        j->err = e;
+                        return r;
+                }
+                progress(p, "pulling %s: blob %.19s: %s; attempt %u of %u", p->name, j->m.digest, e.msg, a + 1,
+                         attempts);
+                if (pause_ms(pr, delay) < 0) {
+                        image_blob_sink_abort(sink);
+                        return sf_err_set(&j->err, -ECANCELED, "the pull was cancelled");
+                }
+                delay *= 2;
+                image_blob_sink_restart(sink);
+        }
+}
+
+static void *fetcher_main(void *data)
+{
+        struct fetcher *f = data;
+
+        for (;;) {
+                struct blob_job *j;
+                int r;
+
+                (void) pthread_mutex_lock(&f->mu);
+                if (f->failed || f->next >= f->n) {
+                        (void) pthread_mutex_unlock(&f->mu);
+                        return NULL;
+                }
+                j = &f->jobs[f->next++];
+                (void) pthread_mutex_unlock(&f->mu);
+                r = fetch_blob(f->p, j);
+                j->r = r;
+                (void) pthread_mutex_lock(&f->mu);
+                if (r < 0)
+                        f->failed = true;
+                else {
+                        f->done++;
+                        f->done_bytes += (uint64_t) j->m.size;
+                        progress(f->p, "pulling %s: %zu of %zu blobs, %.1f of %.1f MiB", f->p->name, f->done, f->n,
+                                 mib(f->done_bytes), mib(f->total_bytes));
+                }
+                (void) pthread_mutex_unlock(&f->mu);
+        }
+}
+
+/* Fetch the jobs, at most concurrency at once; the first failure stops
+ * the others from starting new blobs and is the one reported. */
+static int fetch_all(struct pull *p, struct blob_job *jobs, size_t n, uint64_t total, struct sf_err *err)
+{
+        unsigned want = p->pr->concurrency ? p->pr->concurrency : DEFAULT_CONCURRENCY;
+        struct fetcher f = { .p = p, .jobs = jobs, .n = n, .total_bytes = total };
+        pthread_t th[MAX_CONCURRENCY];
+        size_t started = 0;
+
+        f.mu = (pthread_mutex_t) PTHREAD_MUTEX_INITIALIZER;
+        if (want > MAX_CONCURRENCY)
+                want = MAX_CONCURRENCY;
+        if (want > n)
+                want = (unsigned) n;
+        /* This thread fetches too; want - 1 more. */
+        for (unsigned i = 1; i < want; i++)
+                if (pthread_create(&th[started], NULL, fetcher_main, &f) == 0)
+                        started++;
+        (void) fetcher_main(&f);
+        for (size_t i = 0; i < started; i++)
+                (void) pthread_join(th[i], NULL);
+        for (size_t i = 0; i < n; i++)
+                if (jobs[i].r < 0) {
+                        *err = jobs[i].err;
+                        if (!err->msg[0])
+                                (void) sf_err_errno(err, jobs[i].r, "blob %s", jobs[i].m.digest);
+                        return jobs[i].r;
+                }
+        return 0;
+}
+
+/* ---- the pull ----------------------------------------------------------- */
+
+/* One planning round's fetches: the manifests an index names first (the
+ * next round plans past them), else the config and the layers. */
+static int fetch_missing(struct pull *p, const struct image_missing *miss, size_t n, struct sf_err *err)
+{
+        _cleanup_free_ struct blob_job *jobs = NULL;
+        size_t nj = 0, stored = 0;
+        uint64_t total = 0;
+        bool manifests = false;
+        int r;
+
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *body = NULL, *mt = NULL;
+                size_t len = 0;
+
+                if (!miss[i].manifest)
+                        continue;
+                manifests = true;
+                r = registry_get_manifest(&p->s, miss[i].digest, &body, &len, &mt, err);
+                if (r < 0)
+                        return r;
+                r = image_pull_add_manifest(p->ip, body, len, miss[i].digest, NULL, err);
+                if (r < 0)
+                        return r;
+                progress(p, "pulling %s: manifest %s", p->name, miss[i].digest);
+        }
+        if (manifests)
+                return 0;
+
+        jobs = calloc(n, sizeof *jobs);
+        if (!jobs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                if (miss[i].size < 0)
+                        return sf_err_set(err, -EBADMSG, "blob %s: negative size", miss[i].digest);
+                if (!miss[i].config) {
+                        r = image_pull_have_blob(p->ip, miss[i].digest, (uint64_t) miss[i].size);
+                        if (r < 0)
+                                return sf_err_errno(err, r, "cannot look into the blob store");
+                        if (r > 0) {
+                                stored++;
+                                continue;
+                        }
+                }
+                jobs[nj++].m = miss[i];
+                total += (uint64_t) miss[i].size;
+        }
+        if (total > p->pr->limits->max_archive_bytes)
+                return sf_err_set(err, -EFBIG, "image is larger than the limit of %llu bytes (%.1f MiB to fetch)",
+                                  (unsigned long long) p->pr->limits->max_archive_bytes, mib(total));
+        progress(p, "pulling %s: %zu blobs to fetch (%.1f MiB), %zu layers already stored", p->name, nj, mib(total),
+                 stored);
+        return nj ? fetch_all(p, jobs, nj, total, err) : 0;
+}
+
+static int pull_run(struct pull *p, struct image_import_result **ret, struct sf_err *err)
+{
+        _cleanup_free_ char *body = NULL, *mt = NULL;
+        char top[IMAGE_ID_SIZE];
+        size_t len = 0;
+        int r;
+
+        r = registry_get_manifest(&p->s, p->ref.digest ? p->ref.digest : p->ref.tag, &body, &len, &mt, err);
+        if (r < 0)
+                return r;
+        r = image_pull_add_manifest(p->ip, body, len, p->ref.digest, top, err);
+        if (r < 0)
+                return r;
+        progress(p, "pulling %s: %s %s", p->name, strstr(mt, "index") || strstr(mt, "list") ? "index" : "manifest",
+                 top);
+        for (unsigned round = 0;; round++) {
+                struct image_missing *miss = NULL, *copy;
+                size_t n = 0;
+
+                if (round >= PLAN_ROUNDS_MAX)
+                        return sf_err_set(err, -EBADMSG, "%s: indexes nested too deep", p->name);
+                r = image_pull_missing(p->ip, top, mt, (uint64_t) len, p->name, &miss, &n, err);
+                if (r < 0)
+                        return r;
+                if (n == 0)
+                        break;
+                /* The list lives in the plan, which the next round replaces. */
+                copy = malloc(n * sizeof *copy);
+                if (!copy)
+                        return -ENOMEM;
+                memcpy(copy, miss, n * sizeof *copy);
+                r = fetch_missing(p, copy, n, err);
+                free(copy);
+                if (r < 0)
+                        return r;
+        }
+        progress(p, "pulling %s: unpacking", p->name);
+        return image_pull_finish(p->ip, ret, err);
+}
+
+int pull_image(const struct pull_request *pr, struct image_import_result **ret, char **ret_name, struct sf_err *err)
+{
+        _cleanup_free_ char *user = NULL, *password = NULL;
+        struct pull p = { .pr = pr, .start_ns = now_ns() };
+        struct registry_options o;
+        int r;
+
+        sf_err_clear(err);
+        r = registry_ref_parse(pr->ref, &p.ref, err);
+        if (r < 0)
+                return r;
+        p.name = registry_ref_name(&p.ref);
+        if (!p.name) {
+                r = -ENOMEM;
+                goto out;
+        }
+        if (pr->auths_json) {
+                r = registry_auths_lookup(pr->auths_json, p.ref.registry, &user, &password);
+                if (r < 0) {
+                        r = sf_err_errno(err, r, "the registry credentials for %s are unreadable", p.ref.registry);
+                        goto out;
+                }
+        }
+        o = (struct registry_options) {
+                .insecure = listed(pr->insecure, p.ref.registry),
+                .redirect_addr_ok = addr_strict,
+                .addr_data = (void *) pr,
+                .trusted = pr->insecure,
+                .user = user,
+                .password = password,
+                .timeout_ms = pr->timeout_ms > 0 ? pr->timeout_ms : DEFAULT_TIMEOUT_MS,
+                .idle_timeout_ms = pr->idle_timeout_ms > 0 ? pr->idle_timeout_ms : DEFAULT_IDLE_MS,
+                .cancel_fd = pr->cancel_fd,
+        };
+        /* A registry the operator listed is reached wherever it is; any
+         * other through the outbound policy. */
+        o.addr_ok = o.insecure ? NULL : addr_strict;
+        r = registry_session_init(&p.s, &p.ref, &o, err);
+        if (r < 0)
+                goto out;
+        r = image_pull_new(pr->images_dir, pr->blobs_dir, pr->limits, &p.ip, err);
+        if (r < 0)
+                goto out;
+        progress(&p, "pulling %s from %s", p.name, p.s.base);
+        r = pull_run(&p, ret, err);
+        if (r >= 0) {
+                progress(&p, "pulled %s: image %s, %.1f MiB fetched in %.1f s%s", p.name, (*ret)->id,
+                         mib(image_pull_fetched_bytes(p.ip)), (double) (now_ns() - p.start_ns) / 1e9,
+                         (*ret)->existed ? " (already unpacked)" : "");
+                *ret_name = TAKE_PTR(p.name);
+        }
+out:
+        if (r < 0 && !err->msg[0])
+                (void) sf_err_errno(err, r, "pull of %s failed", pr->ref);
+        image_pull_free(p.ip);
+        registry_session_release(&p.s);
+        registry_ref_release(&p.ref);
+        free(p.name);
+        if (password)
+                explicit_bzero(password, strlen(password));
+        return r;
+}
