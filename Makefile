@@ -19,8 +19,11 @@ DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
 # install here. On a systemd host the package also enables its server on :9090.
 # chromium, chromium-driver, python3-selenium: the web console's browser tests
 # (tests/browser), headless against the real daemon.
+# docker-registry (the reference distribution server), apache2-utils (htpasswd)
+# and python3-cryptography (the token server's signed JWTs): the registry pull
+# tests (tests/integration/test_registry.py) run a real registry on loopback.
 DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
-            chromium chromium-driver python3-selenium
+            chromium chromium-driver python3-selenium docker-registry apache2-utils python3-cryptography
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
 LLHTTP_DIR := /usr/share/llhttp

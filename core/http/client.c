@@ -207,7 +207,7 @@ static int add_basic_auth(struct buf *b, const char *password)
 static int request_head(const struct httpc_request *req, const struct endpoint *ep, const char *password,
                         long long body_len, struct buf *b, struct sf_err *err)
 {
-        bool own_host = true, own_agent = true;
+        bool own_host = true, own_agent = true, own_accept = true;
         char num[32];
         int r = 0;
 
@@ -234,6 +234,8 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
                         own_host = false;
                 if (header_is(h, "User-Agent"))
                         own_agent = false;
+                if (header_is(h, "Accept"))
+                        own_accept = false;
         }
 
         r = buf_appends(b, req->method);
@@ -247,7 +249,8 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
         }
         if (own_agent)
                 r = r < 0 ? r : buf_appends(b, "User-Agent: sfaasd/" SFAASD_VERSION "\r\n");
-        r = r < 0 ? r : buf_appends(b, "Accept: */*\r\n");
+        if (own_accept)
+                r = r < 0 ? r : buf_appends(b, "Accept: */*\r\n");
         if (password && r >= 0)
                 r = add_basic_auth(b, password);
         if (req->content_type) {

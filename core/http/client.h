@@ -30,8 +30,8 @@ struct httpc_request {
         const char *timeout_hint;   /* appended to the timeout message, e.g. " (see --timeout)"; may be NULL */
         const char *password;       /* Basic credentials of user "admin"; NULL: none */
         const char *content_type;   /* NULL: no Content-Type header */
-        const char *const *headers; /* extra "Name: value" lines, checked here; Host and
-                                     * User-Agent replace ours, framing ones are refused */
+        const char *const *headers; /* extra "Name: value" lines, checked here; Host,
+                                     * User-Agent and Accept replace ours, framing ones are refused */
         size_t n_headers;
         bool has_body;              /* send body/body_len (may be empty) */
         const void *body;

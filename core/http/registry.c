@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <netdb.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -590,6 +591,40 @@ static char *location_resolve(const char *from, const char *loc)
         return p ? xasprintf("%.*s%s", (int) (p - from), from, loc) : xasprintf("%s%s", from, loc);
 }
 
+/* Does url's host resolve to at least one address the policy allows? The
+ * transport checks the address it connects to again (a name cannot answer
+ * differently in between); this check says why up front, whatever the
+ * transport can do with the scheme. 1 yes, 0 no, -errno. */
+static int url_host_allowed(const char *url, bool (*ok)(const struct sockaddr *, socklen_t, void *), void *data)
+{
+        _cleanup_free_ char *host = NULL;
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ais = NULL;
+        const char *h = strstr(url, "://"), *end;
+        int n = 0;
+
+        if (!ok)
+                return 1;
+        if (!h)
+                return -EINVAL;
+        h += 3;
+        if (*h == '[') {
+                end = strchr(++h, ']');
+        } else {
+                end = h + strcspn(h, ":/?#");
+        }
+        if (!end || end == h)
+                return -EINVAL;
+        host = strndup(h, (size_t) (end - h));
+        if (!host)
+                return -ENOMEM;
+        if (getaddrinfo(host, NULL, &hints, &ais) != 0)
+                return 1; /* unresolvable: the transport says so */
+        for (const struct addrinfo *ai = ais; ai; ai = ai->ai_next)
+                n += ok(ai->ai_addr, ai->ai_addrlen, data) ? 1 : 0;
+        freeaddrinfo(ais);
+        return n > 0;
+}
+
 /* A blob redirect: https only, the outbound policy on its address, no
  * credentials. Follows further redirects the same way. */
 static int follow_redirects(struct registry_session *s, const char *digest, char *location, const char *from,
@@ -612,6 +647,15 @@ static int follow_redirects(struct registry_session *s, const char *digest, char
                         return sf_err_set(err, -EACCES,
                                           "registry %s: blob %s: redirect to '%.200s' refused: blob redirects are "
                                           "followed to https:// only",
+                                          s->registry, digest, url);
+                r = url_host_allowed(url, s->o.redirect_addr_ok, s->o.addr_data);
+                if (r < 0)
+                        return sf_err_set(err, -EPROTO, "registry %s: blob %s: a redirect to a bad location",
+                                          s->registry, digest);
+                if (r == 0)
+                        return sf_err_set(err, -EACCES,
+                                          "registry %s: blob %s: redirect to '%.200s' refused: its address is not "
+                                          "allowed",
                                           s->registry, digest, url);
                 {
                         _cleanup_free_ char *peer = xasprintf("the blob location of registry %s", s->registry);

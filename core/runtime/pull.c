@@ -286,6 +286,9 @@ static int pull_run(struct pull *p, struct image_import_result **ret, struct sf_
         r = registry_get_manifest(&p->s, p->ref.digest ? p->ref.digest : p->ref.tag, &body, &len, &mt, err);
         if (r < 0)
                 return r;
+        if (strstr(mt, "distribution.manifest.v1") || strstr(mt, "prettyjws"))
+                return sf_err_set(err, -EBADMSG, "%s: a Docker schema 1 manifest (%s), which is not supported; push "
+                                  "the image again with a current client", p->name, mt);
         r = image_pull_add_manifest(p->ip, body, len, p->ref.digest, top, err);
         if (r < 0)
                 return r;
