@@ -52,6 +52,7 @@ static const struct {
         [ROUTE_METRICS] = { NULL, api_metrics },
         [ROUTE_SCALE] = { NULL, api_scale },
         [ROUTE_SECRETS] = { NULL, api_secrets },
+        [ROUTE_REGISTRY_AUTH] = { NULL, api_registry_auth },
         [ROUTE_LOGS] = { NULL, api_logs_route },
         [ROUTE_INVOKE] = { api_invoke_head, api_invoke },
         [ROUTE_ASYNC_INVOKE] = { NULL, api_async_invoke },

@@ -68,6 +68,12 @@ void api_namespace(struct http_request *req, const struct route *rt);
 void api_scale(struct http_request *req, const struct route *rt);
 /* core/api/secrets.c: /system/secrets. */
 void api_secrets(struct http_request *req, const struct route *rt);
+/* core/api/registry_auth.c: /system/registry-auth, a namespace's registry
+ * credentials (a Docker config.json, sealed like a secret). */
+void api_registry_auth(struct http_request *req, const struct route *rt);
+/* The namespace's credentials document (cleartext, wipe and free it), or
+ * NULL with 0 when it has none; -errno. Loop thread. */
+int api_registry_auth_get(struct sfaasd *sf, const char *ns, char **ret, size_t *ret_len);
 /* core/api/async.c: POST /async-function/..., GET /system/async/{call-id}. */
 void api_async_invoke(struct http_request *req, const struct route *rt);
 void api_async_status(struct http_request *req, const struct route *rt);

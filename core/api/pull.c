@@ -11,8 +11,11 @@
  * so a shutdown waits for it and a prune leaves its folder alone). Its
  * progress lines cross to the loop through a uv_async_t: they go to the
  * daemon's log and, for a deploy, to the function's logs (GET /system/logs),
- * as they happen. Credentials: the operator's Docker config.json named by
- * registry_auth_file, read on the worker.
+ * as they happen. Credentials: the namespace's own (core/api/registry_auth.c,
+ * unsealed here on the loop), then the operator's Docker config.json named
+ * by registry_auth_file (read on the worker). The admin may limit the
+ * registries a namespace pulls from with its annotation
+ * "com.sfaasd.registries": "host[:port],...".
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -38,6 +41,9 @@ struct pull_job {
         char ns[ROUTE_NAME_MAX];
         char fn[ROUTE_NAME_MAX];      /* "" none */
         char *ref;
+        char *tenant_auths;           /* the namespace's credentials (cleartext, wiped at the end) */
+        size_t tenant_auths_len;
+        char **allowed;               /* com.sfaasd.registries of the namespace, or NULL */
         api_pull_done_fn done;
         void *data;
         /* the worker's outcome */
@@ -91,6 +97,10 @@ static void job_free(uv_handle_t *h)
 
         uv_mutex_destroy(&j->mu);
         free(j->lines.p);
+        if (j->tenant_auths)
+                explicit_bzero(j->tenant_auths, j->tenant_auths_len);
+        free(j->tenant_auths);
+        strv_free(j->allowed);
         free(j->ref);
         free(j->name);
         free(j);
@@ -126,7 +136,10 @@ static void pull_work(uv_work_t *w)
                         .blobs_dir = blobs,
                         .limits = &cfg->image,
                         .insecure = insecure,
+                        .tenant_auths_json = j->tenant_auths,
                         .auths_json = auths,
+                        .allowed = (const char *const *) j->allowed,
+                        .namespace = j->ns,
                         .concurrency = (unsigned) cfg->registry_concurrency,
                         .attempts = (unsigned) cfg->registry_attempts,
                         .timeout_ms = (long) cfg->registry_timeout_ms,
@@ -187,6 +200,48 @@ static void pull_done(uv_work_t *w, int status)
         uv_close((uv_handle_t *) &j->wake, job_free);
 }
 
+/* The admin's annotation "com.sfaasd.registries" on the namespace:
+ * "host[:port],host..." it may pull from. *ret NULL: no annotation, any. */
+static int allowed_registries(struct sfaasd *sf, const char *ns, char ***ret)
+{
+        struct store_namespace *n = NULL;
+        _cleanup_json_ json_t *ann = NULL;
+        const char *v;
+        char **list = NULL;
+        size_t count = 0;
+        int r;
+
+        *ret = NULL;
+        r = store_namespace_get(sf->store, ns, &n);
+        if (r < 0)
+                return r;
+        ann = json_loads(n->annotations_json ? n->annotations_json : "{}", 0, NULL);
+        store_namespace_free(n);
+        v = json_string_value(json_object_get(ann, "com.sfaasd.registries"));
+        if (!v)
+                return 0;
+        list = calloc(strlen(v) + 2, sizeof *list);
+        if (!list)
+                return -ENOMEM;
+        for (const char *p = v; *p;) {
+                size_t len;
+
+                p += strspn(p, ", ");
+                len = strcspn(p, ", ");
+                if (len == 0)
+                        break;
+                list[count] = strndup(p, len);
+                if (!list[count]) {
+                        strv_free(list);
+                        return -ENOMEM;
+                }
+                count++;
+                p += len;
+        }
+        *ret = list;
+        return 0;
+}
+
 int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const char *fn, api_pull_done_fn done,
                    void *data)
 {
@@ -195,27 +250,31 @@ int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const cha
 
         if (!j)
                 return -ENOMEM;
+        /* On the loop: the store is the loop's. */
+        r = api_registry_auth_get(sf, ns, &j->tenant_auths, &j->tenant_auths_len);
+        if (r >= 0)
+                r = allowed_registries(sf, ns, &j->allowed);
+        if (r < 0) {
+                if (j->tenant_auths)
+                        explicit_bzero(j->tenant_auths, j->tenant_auths_len);
+                free(j->tenant_auths);
+                strv_free(j->allowed);
+                free(j);
+                return r;
+        }
         j->sf = sf;
         j->done = done;
         j->data = data;
         j->ref = strdup(ref);
         if (!j->ref || xsnprintf(j->ns, sizeof j->ns, "%s", ns) < 0 ||
-            xsnprintf(j->fn, sizeof j->fn, "%s", fn ? fn : "") < 0) {
-                free(j->ref);
-                free(j);
-                return -ENOMEM;
-        }
-        if (uv_mutex_init(&j->mu) < 0) {
-                free(j->ref);
-                free(j);
-                return -ENOMEM;
+            xsnprintf(j->fn, sizeof j->fn, "%s", fn ? fn : "") < 0 || uv_mutex_init(&j->mu) < 0) {
+                r = -ENOMEM;
+                goto fail;
         }
         r = uv_async_init(&sf->loop, &j->wake, on_wake);
         if (r < 0) {
                 uv_mutex_destroy(&j->mu);
-                free(j->ref);
-                free(j);
-                return r;
+                goto fail;
         }
         j->wake.data = j;
         j->work.data = j;
@@ -226,6 +285,14 @@ int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const cha
         }
         sf->n_imports++;
         return 0;
+fail:
+        if (j->tenant_auths)
+                explicit_bzero(j->tenant_auths, j->tenant_auths_len);
+        free(j->tenant_auths);
+        strv_free(j->allowed);
+        free(j->ref);
+        free(j);
+        return r;
 }
 
 /* ---- POST /system/images/pull ---- */

@@ -152,6 +152,9 @@ int route_match(const char *method, const char *path, struct route *r)
                 } else if (strcmp(p, "secrets") == 0) {
                         r->id = ROUTE_SECRETS;
                         allowed = crud;
+                } else if (strcmp(p, "registry-auth") == 0) {
+                        r->id = ROUTE_REGISTRY_AUTH;
+                        allowed = crud;
                 } else if (strcmp(p, "logs") == 0) {
                         r->id = ROUTE_LOGS;
                 } else if (str_startswith(p, "async/")) {

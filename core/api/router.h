@@ -25,6 +25,7 @@ enum route_id {
         ROUTE_METRICS,         /* GET /metrics (Prometheus), no auth */
         ROUTE_SCALE,           /* /system/scale-function/{name} */
         ROUTE_SECRETS,         /* /system/secrets */
+        ROUTE_REGISTRY_AUTH,   /* /system/registry-auth (sfaasd): a namespace's registry credentials */
         ROUTE_LOGS,            /* /system/logs */
         ROUTE_INVOKE,          /* any /function/{name}[.{ns}][/rest] */
         ROUTE_ASYNC_INVOKE,    /* POST /async-function/... */

@@ -335,12 +335,22 @@ int pull_image(const struct pull_request *pr, struct image_import_result **ret, 
                 r = -ENOMEM;
                 goto out;
         }
-        if (pr->auths_json) {
+        if (pr->allowed && !listed(pr->allowed, p.ref.registry)) {
+                r = sf_err_set(err, -EACCES,
+                               "registry %s is not allowed for namespace '%s' (its annotation com.sfaasd.registries "
+                               "lists the registries it may pull from)",
+                               p.ref.registry, pr->namespace ? pr->namespace : "?");
+                goto out;
+        }
+        /* The namespace's credentials first, then the operator's. */
+        r = 0;
+        if (pr->tenant_auths_json)
+                r = registry_auths_lookup(pr->tenant_auths_json, p.ref.registry, &user, &password);
+        if (r == 0 && pr->auths_json)
                 r = registry_auths_lookup(pr->auths_json, p.ref.registry, &user, &password);
-                if (r < 0) {
-                        r = sf_err_errno(err, r, "the registry credentials for %s are unreadable", p.ref.registry);
-                        goto out;
-                }
+        if (r < 0) {
+                r = sf_err_errno(err, r, "the registry credentials for %s are unreadable", p.ref.registry);
+                goto out;
         }
         o = (struct registry_options) {
                 .insecure = listed(pr->insecure, p.ref.registry),

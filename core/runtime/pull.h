@@ -28,7 +28,12 @@ struct pull_request {
         const struct image_limits *limits;
         const char *const *insecure;   /* registries ("host[:port]") reached over http:// (NULL-terminated) */
         bool allow_loopback;           /* the outbound policy lets token realms and redirects reach loopback */
-        const char *auths_json;        /* a Docker config.json with credentials; may be NULL */
+        const char *tenant_auths_json; /* the namespace's Docker config.json (looked in first); may be NULL */
+        const char *auths_json;        /* the operator's Docker config.json; may be NULL */
+        /* Registries ("host[:port]") the namespace may pull from, NULL-
+         * terminated; NULL: any. namespace names it in the refusal. */
+        const char *const *allowed;
+        const char *namespace;
         unsigned concurrency;          /* blobs fetched at once (0: 3) */
         unsigned attempts;             /* per blob (0: 3) */
         long timeout_ms;               /* manifests and tokens (0: 60 s) */

@@ -298,3 +298,58 @@ def test_cli_image_pull(env):
                        capture_output=True, text=True, timeout=HTTP_TIMEOUT,
                        env=dict(os.environ, SFAASD_PASSWORD=env.daemon.password))
     assert p.returncode == 1 and "not found (404)" in p.stderr, p.stderr
+
+
+def test_tenant_credentials_sealed(env, tmp_path):
+    """Registry credentials per namespace (a Docker config.json), sealed like
+    secrets: used by that namespace's pulls only, never shown back, never
+    listed as a secret, no cleartext on disk."""
+    d = Daemon(tmp_path / "data", config={"insecure_registries": [env.basic.host]}, name="tenantauth",
+               log_dir=tmp_path)
+    d.start()
+    try:
+        a = Api(d)
+        for ns in ("t-a", "t-b"):
+            r = a.post("/system/namespace/", json={"name": ns, "labels": {"openfaas": "1"}})
+            assert r.status_code == 201, r.text
+        auth = base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
+        r = a.put("/system/registry-auth", params={"namespace": "t-a"},
+                  json={"auths": {env.basic.host: {"auth": auth}}, "credsStore": "ignored"})
+        assert r.status_code == 200, r.text
+        r = a.get("/system/registry-auth", params={"namespace": "t-a"})
+        assert r.json() == {"namespace": "t-a", "registries": [env.basic.host]}, r.text
+        assert PASSWORD not in r.text and auth not in r.text
+        assert a.get("/system/secrets", params={"namespace": "t-a"}).json() == []
+        ref = env.basic.host + "/fn/busybox:v1"
+        r = a.post("/system/images/pull", params={"namespace": "t-a"}, json={"image": ref}, timeout=120)
+        assert r.status_code == 200, r.text
+        r = a.post("/system/images/pull", params={"namespace": "t-b"}, json={"image": ref}, timeout=120)
+        assert r.status_code == 403 and "asks for credentials" in error_of(r), r.text
+        r = a.put("/system/registry-auth", params={"namespace": "t-b"}, json={"auths": {"x": {"user": "nope"}}})
+        assert r.status_code == 400, r.text
+        # sealed: neither the password nor its base64 anywhere in the data folder
+        for root, _, files in os.walk(d.data_dir):
+            for f in files:
+                p = os.path.join(root, f)
+                if os.path.islink(p) or not os.path.isfile(p) or "/images/" in p or "/blobs/" in p:
+                    continue
+                with open(p, "rb") as fh:
+                    data = fh.read()
+                assert PASSWORD.encode() not in data and auth.encode() not in data, p
+        r = a.delete("/system/registry-auth", params={"namespace": "t-a"})
+        assert r.status_code == 200, r.text
+        r = a.post("/system/images/pull", params={"namespace": "t-a"}, json={"image": ref}, timeout=120)
+        assert r.status_code == 403, r.text
+    finally:
+        assert d.stop() == 0
+
+
+def test_registry_allowlist_per_namespace(env):
+    r = env.api.post("/system/namespace/", json={"name": "t-allow", "labels": {"openfaas": "1"},
+                                                 "annotations": {"com.sfaasd.registries": env.basic.host}})
+    assert r.status_code in (201, 409), r.text
+    r = pull(env, env.anon.host + "/fn/busybox:oci", namespace="t-allow")
+    assert r.status_code == 403, r.text
+    assert "registry %s is not allowed for namespace 't-allow'" % env.anon.host in error_of(r), r.text
+    r = pull(env, env.basic.host + "/fn/busybox:v1", namespace="t-allow")
+    assert r.status_code == 200, r.text
