@@ -24,7 +24,7 @@ DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
 # tests (tests/integration/test_registry.py) run a real registry on loopback.
 DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
             chromium chromium-driver python3-selenium docker-registry apache2-utils python3-cryptography
-DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
+DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx docker-registry skopeo umoci
 
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp

@@ -17,13 +17,17 @@
 #                          vs sfaasd's /function/fn, interleaved rounds
 #   6. bench/coldinvoke    first call from zero, exec-mode calls, a burst of
 #                          200 first calls, all through HTTP
-#   7. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
+#   7. bench/pull          pull+unpack of a large image from a local registry
+#                          (docker-registry on loopback): sfaasd vs skopeo copy
+#                          + umoci unpack, interleaved
+#   8. (BENCH_PROFILE=1)   strace -c -f of `sfaasd run` and of spawnbench
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
 # BENCH_SKIP_E2E=1, BENCH_SKIP_UNPACK=1, UNPACK_ROUNDS (5), UNPACK_WORK,
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
-# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_PROFILE=1.
+# BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_PULL=1,
+# PULL_ROUNDS (3), PULL_WORK, BENCH_PROFILE=1.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -141,8 +145,14 @@ if [ "${BENCH_SKIP_COLDINVOKE:-0}" != 1 ]; then
                 --exec-calls "${COLD_EXEC:-500}" --out "$OUT" || status=1
 fi
 
+if [ "${BENCH_SKIP_PULL:-0}" != 1 ]; then
+        echo "== 7. pull and unpack of a large image from a local registry: sfaasd vs skopeo copy + umoci unpack"
+        "$PYTHON" bench/pull --sfaasd "$SFAASD" --rounds "${PULL_ROUNDS:-3}" --work "${PULL_WORK:-$tmp/pull}" \
+                --json "$OUT/pull-$stamp.json" || status=1
+fi
+
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
-        echo "== 7. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
+        echo "== 8. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
         strace -c -f -o "$OUT/strace-run-$stamp.txt" "$SFAASD" run --rootfs "$tmp/rootfs" -- /bin/true
         head -25 "$OUT/strace-run-$stamp.txt"
         strace -c -f -o "$OUT/strace-spawnbench-$stamp.txt" "$sb" --rootfs "$tmp/rootfs" -n 200 >/dev/null
