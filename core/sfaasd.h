@@ -61,6 +61,10 @@ struct sfaasd_config {
         char insecure_registries[SFAASD_REGISTRIES_MAX][SFAASD_REGISTRY_NAME_MAX]; /* "host[:port]": http://, trusted */
         size_t n_insecure_registries;
         char registry_auth_file[PATH_MAX]; /* a Docker config.json: the operator's registry credentials ("" none) */
+        /* registry_mirrors: {"registry": ["mirror host[:port]", ...]}, flattened
+         * in order: [i][0] the registry, [i][1] a mirror of it, tried first */
+        char registry_mirrors[SFAASD_REGISTRIES_MAX][2][SFAASD_REGISTRY_NAME_MAX];
+        size_t n_registry_mirrors;
         uint64_t registry_concurrency; /* blobs fetched at once per pull (default 3) */
         uint64_t registry_attempts;    /* per blob (default 3) */
         uint64_t registry_timeout_ms;  /* manifests and tokens (default 60 s) */

@@ -113,11 +113,16 @@ static void pull_work(uv_work_t *w)
         const struct sfaasd_config *cfg = &j->sf->cfg;
         _cleanup_free_ char *auths = NULL;
         const char *insecure[SFAASD_REGISTRIES_MAX + 1] = { NULL };
+        const char *mirrors[2 * SFAASD_REGISTRIES_MAX + 1] = { NULL };
         char blobs[PATH_MAX];
         size_t len = 0;
 
         for (size_t i = 0; i < cfg->n_insecure_registries; i++)
                 insecure[i] = cfg->insecure_registries[i];
+        for (size_t i = 0; i < cfg->n_registry_mirrors; i++) {
+                mirrors[2 * i] = cfg->registry_mirrors[i][0];
+                mirrors[2 * i + 1] = cfg->registry_mirrors[i][1];
+        }
         if (xsnprintf(blobs, sizeof blobs, "%s/blobs", cfg->data_dir) < 0) {
                 j->r = sf_err_set(&j->err, -ENAMETOOLONG, "data folder path is too long");
                 return;
@@ -136,6 +141,7 @@ static void pull_work(uv_work_t *w)
                         .blobs_dir = blobs,
                         .limits = &cfg->image,
                         .insecure = insecure,
+                        .mirrors = mirrors,
                         .tenant_auths_json = j->tenant_auths,
                         .auths_json = auths,
                         .allowed = (const char *const *) j->allowed,

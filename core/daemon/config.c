@@ -68,7 +68,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->pull_on_deploy = true;
 }
 
-enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL, K_REGISTRIES };
+enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL, K_REGISTRIES, K_MIRRORS };
 
 struct key {
         const char *name;
@@ -128,6 +128,7 @@ static const struct key keys[] = {
         { "metrics_auth", K_BOOL, F(metrics_auth) },
         { "insecure_registries", K_REGISTRIES, F(insecure_registries) },
         { "registry_auth_file", K_STR, F(registry_auth_file) },
+        { "registry_mirrors", K_MIRRORS, F(registry_mirrors) },
         { "registry_concurrency", K_COUNT, F(registry_concurrency), .min = 1, .max = 16 },
         { "registry_attempts", K_COUNT, F(registry_attempts), .min = 1, .max = 10 },
         { "registry_timeout", K_MS, F(registry_timeout_ms) },
@@ -172,6 +173,35 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
                                                   k->name, i);
                 }
                 cfg->n_insecure_registries = json_array_size(v);
+                return 0;
+        }
+        if (k->kind == K_MIRRORS) {
+                const char *reg;
+                json_t *list, *e;
+                size_t i, nm = 0;
+
+                if (!json_is_object(v))
+                        return sf_err_set(err, -EINVAL, "config: '%s' must map a registry to a list of mirrors",
+                                          k->name);
+                json_object_foreach(v, reg, list) {
+                        if (!json_is_array(list))
+                                return sf_err_set(err, -EINVAL, "config: '%s': '%.64s' needs a list of mirrors",
+                                                  k->name, reg);
+                        json_array_foreach(list, i, e) {
+                                const char *m = json_string_value(e);
+                                if (nm >= SFAASD_REGISTRIES_MAX)
+                                        return sf_err_set(err, -EINVAL, "config: '%s': more than %d mirrors",
+                                                          k->name, SFAASD_REGISTRIES_MAX);
+                                if (!m || !*m || strpbrk(m, "/ \t\r\n@") || !*reg || strpbrk(reg, "/ \t\r\n@") ||
+                                    xsnprintf(cfg->registry_mirrors[nm][0], SFAASD_REGISTRY_NAME_MAX, "%s", reg) < 0 ||
+                                    xsnprintf(cfg->registry_mirrors[nm][1], SFAASD_REGISTRY_NAME_MAX, "%s", m) < 0)
+                                        return sf_err_set(err, -EINVAL,
+                                                          "config: '%s': registries and mirrors are \"host[:port]\"",
+                                                          k->name);
+                                nm++;
+                        }
+                }
+                cfg->n_registry_mirrors = nm;
                 return 0;
         }
         if (k->kind == K_STR) {
@@ -248,7 +278,17 @@ char *config_to_json(const struct sfaasd_config *cfg)
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const char *field = (const char *) cfg + keys[i].off;
                 json_t *v;
-                if (keys[i].kind == K_REGISTRIES) {
+                if (keys[i].kind == K_MIRRORS) {
+                        v = json_object();
+                        for (size_t j = 0; v && j < cfg->n_registry_mirrors; j++) {
+                                json_t *l = json_object_get(v, cfg->registry_mirrors[j][0]);
+                                if (!l) {
+                                        l = json_array();
+                                        (void) json_object_set_new(v, cfg->registry_mirrors[j][0], l);
+                                }
+                                (void) json_array_append_new(l, json_string(cfg->registry_mirrors[j][1]));
+                        }
+                } else if (keys[i].kind == K_REGISTRIES) {
                         v = json_array();
                         for (size_t j = 0; v && j < cfg->n_insecure_registries; j++)
                                 (void) json_array_append_new(v, json_string(cfg->insecure_registries[j]));

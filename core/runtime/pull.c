@@ -24,11 +24,13 @@
  * config and layers. */
 #define PLAN_ROUNDS_MAX 8
 #define PROGRESS_LINE_MAX 512
+#define MIRRORS_MAX 16
 
 struct pull {
         const struct pull_request *pr;
         struct registry_ref ref;
         char *name;
+        char *user, *password;       /* the credentials of the session's host */
         struct registry_session s;
         struct image_pull *ip;
         uint64_t start_ns;
@@ -46,6 +48,15 @@ static void progress(const struct pull *p, const char *fmt, ...)
         (void) vsnprintf(line, sizeof line, fmt, ap);
         va_end(ap);
         p->pr->progress(p->pr->progress_data, line);
+}
+
+static void free_secret_pair(char **user, char **password)
+{
+        free(*user);
+        if (*password)
+                explicit_bzero(*password, strlen(*password));
+        free(*password);
+        *user = *password = NULL;
 }
 
 static double mib(uint64_t n)
@@ -276,16 +287,13 @@ static int fetch_missing(struct pull *p, const struct image_missing *miss, size_
         return nj ? fetch_all(p, jobs, nj, total, err) : 0;
 }
 
-static int pull_run(struct pull *p, struct image_import_result **ret, struct sf_err *err)
+/* From the top manifest (body, len, mt) down to the unpacked image. */
+static int pull_run(struct pull *p, const char *body, size_t len, const char *mt, struct image_import_result **ret,
+                    struct sf_err *err)
 {
-        _cleanup_free_ char *body = NULL, *mt = NULL;
         char top[IMAGE_ID_SIZE];
-        size_t len = 0;
         int r;
 
-        r = registry_get_manifest(&p->s, p->ref.digest ? p->ref.digest : p->ref.tag, &body, &len, &mt, err);
-        if (r < 0)
-                return r;
         if (strstr(mt, "distribution.manifest.v1") || strstr(mt, "prettyjws"))
                 return sf_err_set(err, -EBADMSG, "%s: a Docker schema 1 manifest (%s), which is not supported; push "
                                   "the image again with a current client", p->name, mt);
@@ -319,11 +327,46 @@ static int pull_run(struct pull *p, struct image_import_result **ret, struct sf_
         return image_pull_finish(p->ip, ret, err);
 }
 
+/* A session with host (the reference's registry or a mirror of it): http
+ * when the operator listed the host, its credentials (the namespace's
+ * first, then the operator's), the outbound policy unless listed. */
+static int session_open(struct pull *p, const char *host, struct sf_err *err)
+{
+        const struct pull_request *pr = p->pr;
+        struct registry_ref ref = p->ref; /* shallow: only the host differs */
+        struct registry_options o;
+        int r = 0;
+
+        free_secret_pair(&p->user, &p->password);
+        if (pr->tenant_auths_json)
+                r = registry_auths_lookup(pr->tenant_auths_json, host, &p->user, &p->password);
+        if (r == 0 && pr->auths_json)
+                r = registry_auths_lookup(pr->auths_json, host, &p->user, &p->password);
+        if (r < 0)
+                return sf_err_errno(err, r, "the registry credentials for %s are unreadable", host);
+        o = (struct registry_options) {
+                .insecure = listed(pr->insecure, host),
+                .redirect_addr_ok = addr_strict,
+                .addr_data = (void *) pr,
+                .trusted = pr->insecure,
+                .user = p->user,
+                .password = p->password,
+                .timeout_ms = pr->timeout_ms > 0 ? pr->timeout_ms : DEFAULT_TIMEOUT_MS,
+                .idle_timeout_ms = pr->idle_timeout_ms > 0 ? pr->idle_timeout_ms : DEFAULT_IDLE_MS,
+                .cancel_fd = pr->cancel_fd,
+        };
+        /* A registry the operator listed is reached wherever it is; any
+         * other through the outbound policy. */
+        o.addr_ok = o.insecure ? NULL : addr_strict;
+        ref.registry = (char *) host;
+        return registry_session_init(&p->s, &ref, &o, err);
+}
+
 int pull_image(const struct pull_request *pr, struct image_import_result **ret, char **ret_name, struct sf_err *err)
 {
-        _cleanup_free_ char *user = NULL, *password = NULL;
+        _cleanup_free_ char *top_body = NULL, *top_mt = NULL;
         struct pull p = { .pr = pr, .start_ns = now_ns() };
-        struct registry_options o;
+        size_t top_len = 0;
         int r;
 
         sf_err_clear(err);
@@ -342,38 +385,41 @@ int pull_image(const struct pull_request *pr, struct image_import_result **ret, 
                                p.ref.registry, pr->namespace ? pr->namespace : "?");
                 goto out;
         }
-        /* The namespace's credentials first, then the operator's. */
-        r = 0;
-        if (pr->tenant_auths_json)
-                r = registry_auths_lookup(pr->tenant_auths_json, p.ref.registry, &user, &password);
-        if (r == 0 && pr->auths_json)
-                r = registry_auths_lookup(pr->auths_json, p.ref.registry, &user, &password);
-        if (r < 0) {
-                r = sf_err_errno(err, r, "the registry credentials for %s are unreadable", p.ref.registry);
-                goto out;
-        }
-        o = (struct registry_options) {
-                .insecure = listed(pr->insecure, p.ref.registry),
-                .redirect_addr_ok = addr_strict,
-                .addr_data = (void *) pr,
-                .trusted = pr->insecure,
-                .user = user,
-                .password = password,
-                .timeout_ms = pr->timeout_ms > 0 ? pr->timeout_ms : DEFAULT_TIMEOUT_MS,
-                .idle_timeout_ms = pr->idle_timeout_ms > 0 ? pr->idle_timeout_ms : DEFAULT_IDLE_MS,
-                .cancel_fd = pr->cancel_fd,
-        };
-        /* A registry the operator listed is reached wherever it is; any
-         * other through the outbound policy. */
-        o.addr_ok = o.insecure ? NULL : addr_strict;
-        r = registry_session_init(&p.s, &p.ref, &o, err);
-        if (r < 0)
-                goto out;
         r = image_pull_new(pr->images_dir, pr->blobs_dir, pr->limits, &p.ip, err);
         if (r < 0)
                 goto out;
-        progress(&p, "pulling %s from %s", p.name, p.s.base);
-        r = pull_run(&p, ret, err);
+        /* The mirrors first, then the registry itself: the first that
+         * answers the top manifest serves the whole pull. */
+        {
+                const char *hosts[MIRRORS_MAX + 1];
+                size_t n = 0;
+                bool opened = false;
+
+                for (const char *const *m = pr->mirrors; m && m[0] && m[1]; m += 2)
+                        if (strcasecmp(m[0], p.ref.registry) == 0 && n < MIRRORS_MAX)
+                                hosts[n++] = m[1];
+                for (size_t i = 0; i <= n; i++) {
+                        const char *host = i < n ? hosts[i] : p.ref.registry;
+
+                        if (opened)
+                                registry_session_release(&p.s);
+                        opened = false;
+                        r = session_open(&p, host, err);
+                        if (r < 0)
+                                goto out;
+                        opened = true;
+                        progress(&p, "pulling %s from %s", p.name, p.s.base);
+                        r = registry_get_manifest(&p.s, p.ref.digest ? p.ref.digest : p.ref.tag, &top_body, &top_len,
+                                                  &top_mt, err);
+                        if (r >= 0 || i == n || r == -ENOMEM)
+                                break;
+                        progress(&p, "pulling %s: mirror %s: %s; trying the next", p.name, host, err->msg);
+                        sf_err_clear(err);
+                }
+                if (r < 0)
+                        goto out;
+        }
+        r = pull_run(&p, top_body, top_len, top_mt, ret, err);
         if (r >= 0) {
                 progress(&p, "pulled %s: image %s, %.1f MiB fetched in %.1f s%s", p.name, (*ret)->id,
                          mib(image_pull_fetched_bytes(p.ip)), (double) (now_ns() - p.start_ns) / 1e9,
@@ -387,7 +433,6 @@ out:
         registry_session_release(&p.s);
         registry_ref_release(&p.ref);
         free(p.name);
-        if (password)
-                explicit_bzero(password, strlen(password));
+        free_secret_pair(&p.user, &p.password);
         return r;
 }

@@ -27,6 +27,12 @@ struct pull_request {
         const char *images_dir, *blobs_dir;
         const struct image_limits *limits;
         const char *const *insecure;   /* registries ("host[:port]") reached over http:// (NULL-terminated) */
+        /* Registry mirrors as pairs, NULL-terminated: "registry",
+         * "mirror host[:port]", ... The mirrors of the reference's registry
+         * are tried in order before it (edge boxes pull through a local
+         * cache); one that fails the top manifest is skipped with a
+         * progress line; the blobs come from the one that answered. */
+        const char *const *mirrors;
         bool allow_loopback;           /* the outbound policy lets token realms and redirects reach loopback */
         const char *tenant_auths_json; /* the namespace's Docker config.json (looked in first); may be NULL */
         const char *auths_json;        /* the operator's Docker config.json; may be NULL */

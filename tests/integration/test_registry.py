@@ -353,3 +353,25 @@ def test_registry_allowlist_per_namespace(env):
     assert "registry %s is not allowed for namespace 't-allow'" % env.anon.host in error_of(r), r.text
     r = pull(env, env.basic.host + "/fn/busybox:v1", namespace="t-allow")
     assert r.status_code == 200, r.text
+
+
+def test_registry_mirrors(env, tmp_path):
+    """registry_mirrors: an edge box pulls through a local cache. The
+    origin here does not exist; its first mirror refuses connections and is
+    skipped, the second serves the pull; the image is named after the
+    origin."""
+    origin = "registry.invalid:5000"
+    d = Daemon(tmp_path / "data", config={"insecure_registries": [env.anon.host, "127.0.0.1:1", origin],
+                                          "registry_mirrors": {origin: ["127.0.0.1:1", env.anon.host]},
+                                          "registry_retry_delay": "50ms"}, name="mirrors", log_dir=tmp_path)
+    d.start()
+    try:
+        a = Api(d)
+        r = a.post("/system/images/pull", json={"image": origin + "/fn/busybox:oci"}, timeout=120)
+        assert r.status_code == 200, r.text
+        assert origin + "/fn/busybox:oci" in r.json()["tags"], r.text
+        assert "mirror 127.0.0.1:1:" in d.log() and "trying the next" in d.log()
+        a.deploy("mirrored", image=origin + "/fn/busybox:oci", fprocess="cat", expect=202)
+        assert a.invoke("mirrored", data=b"edge").text == "edge"
+    finally:
+        assert d.stop() == 0
