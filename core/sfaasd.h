@@ -102,7 +102,8 @@ struct sfaasd {
         bool finished;                 /* the loop's last handles are closing */
         struct list_head invocations;     /* live exec-mode invocations (core/runtime/invoke.c) */
         size_t n_invocations;
-        size_t n_imports;                 /* image imports on the thread pool */
+        size_t n_imports;                 /* image imports and pulls on the thread pool */
+        int pull_cancel_fd;               /* an eventfd: readable from the first SIGTERM, ends pulls (-1 none) */
         struct metrics *metrics;          /* core/runtime/metrics.h */
         struct history *history;          /* the last hour for the console's charts (core/runtime/history.h) */
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */

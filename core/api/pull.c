@@ -151,6 +151,7 @@ static void pull_work(uv_work_t *w)
                         .timeout_ms = (long) cfg->registry_timeout_ms,
                         .idle_timeout_ms = (long) cfg->registry_idle_timeout_ms,
                         .retry_delay_ms = (long) cfg->registry_retry_delay_ms,
+                        .cancel_fd = j->sf->pull_cancel_fd > 0 ? j->sf->pull_cancel_fd : 0,
                         .progress = on_progress,
                         .progress_data = j,
                 },

@@ -375,3 +375,41 @@ def test_registry_mirrors(env, tmp_path):
         assert a.invoke("mirrored", data=b"edge").text == "edge"
     finally:
         assert d.stop() == 0
+
+
+def test_shutdown_ends_a_stalled_pull(env, tmp_path):
+    """SIGTERM during a pull that waits on a stalled registry: the pull ends
+    at once (not after its idle timeout and retries), answered, and the
+    daemon exits cleanly."""
+    import signal
+    import threading
+    import time
+    d = Daemon(tmp_path / "data", config={"insecure_registries": [env.proxy.host], "registry_idle_timeout": "60s"},
+               name="pullstop", log_dir=tmp_path)
+    d.start()
+    env.proxy.reset("stall")
+    env.proxy.stall_s = 30
+    out = {}
+    try:
+        def run():
+            out["r"] = Api(d).post("/system/images/pull", json={"image": env.proxy.host + "/fn/many:latest"},
+                                   timeout=120)
+        t = threading.Thread(target=run)
+        t.start()
+        deadline = time.monotonic() + 30
+        while env.proxy.blob_gets == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert env.proxy.blob_gets > 0
+        time.sleep(0.3)   # the half blob has arrived; the rest stalls
+        t0 = time.monotonic()
+        d.signal(signal.SIGTERM)
+        t.join(30)
+        assert not t.is_alive()
+        assert time.monotonic() - t0 < 10
+        assert d.wait(30) == 0, d.log_tail()
+        assert out["r"].status_code == 502 and "cancel" in error_of(out["r"]), out["r"].text
+    finally:
+        env.proxy.stall_s = 3.0
+        if d.running():
+            d.stop()
+        env.proxy.reset()
