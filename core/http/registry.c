@@ -34,6 +34,26 @@ static bool repo_char(char c)
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/';
 }
 
+/* Path components of lower-case letters and digits, separated inside by
+ * '.', '_' or '-' (the distribution spec's grammar, loosely): no empty
+ * component, none starting or ending with a separator. */
+static bool repo_ok(const char *r)
+{
+        const char *c = r;
+
+        if (!*r)
+                return false;
+        for (;;) {
+                size_t n = strcspn(c, "/");
+
+                if (n == 0 || !isalnum((unsigned char) c[0]) || !isalnum((unsigned char) c[n - 1]))
+                        return false;
+                if (!c[n])
+                        return true;
+                c += n + 1;
+        }
+}
+
 static bool tag_ok(const char *t)
 {
         size_t n = strlen(t);
@@ -148,8 +168,7 @@ int registry_ref_parse(const char *s, struct registry_ref *ret, struct sf_err *e
                                           "and . _ - /",
                                           s);
                 }
-        if (!*r.repository || r.repository[0] == '/' || strstr(r.repository, "//") || strstr(r.repository, "..") ||
-            !host_ok(r.registry)) {
+        if (!repo_ok(r.repository) || !host_ok(r.registry)) {
                 registry_ref_release(&r);
                 return sf_err_set(err, -EINVAL, "image reference '%.200s' is not registry/repository[:tag][@digest]", s);
         }
