@@ -104,6 +104,7 @@ struct sfaasd {
         size_t n_invocations;
         size_t n_imports;                 /* image imports and pulls on the thread pool */
         int pull_cancel_fd;               /* an eventfd: readable from the first SIGTERM, ends pulls (-1 none) */
+        struct list_head pulls;           /* registry pulls under way (core/api/pull.c) */
         struct metrics *metrics;          /* core/runtime/metrics.h */
         struct history *history;          /* the last hour for the console's charts (core/runtime/history.h) */
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */

@@ -60,6 +60,11 @@ void api_image_pull(struct http_request *req);
 typedef void (*api_pull_done_fn)(struct sfaasd *sf, void *data, int r, int status, const char *msg, json_t *image);
 int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const char *fn, api_pull_done_fn done,
                    void *data);
+/* Add "pull": {image, progress, seconds} to a function's "sfaasd" status
+ * object while a pull for it runs: 1 added, 0 none, -ENOMEM. */
+int api_pull_status(struct sfaasd *sf, const char *ns, const char *fn, json_t *sfaasd_obj);
+/* GET /system/images/pulls. */
+void api_image_pulls(struct http_request *req);
 /* core/api/namespaces.c: GET/POST/PUT/DELETE /system/namespace/{name}
  * (tenant CRUD; POST takes the name from the body). */
 void api_namespace(struct http_request *req, const struct route *rt);

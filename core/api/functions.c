@@ -375,6 +375,11 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         /* replicas/availableReplicas: the warm instances (http mode); exec
          * mode is always ready (core/runtime/pool.h). */
         pools_status(sf, f->namespace, f->name, st);
+        {
+                json_t *x = json_object_get(st, "sfaasd");
+                if (json_is_object(x))
+                        (void) api_pull_status(sf, f->namespace, f->name, x);
+        }
         if (!with_available)
                 (void) json_object_del(st, "availableReplicas");
         if (with_count)

@@ -601,6 +601,8 @@ void api_images(struct http_request *req, const struct route *rt)
                 handle_image_prune(req);
         else if (strcmp(req->method, "POST") == 0 && strcmp(rt->rest, "pull") == 0)
                 api_image_pull(req);
+        else if (strcmp(req->method, "GET") == 0 && strcmp(rt->rest, "pulls") == 0)
+                api_image_pulls(req);
         else if (strcmp(req->method, "DELETE") == 0)
                 handle_image_delete(req, rt->rest);
         else

@@ -4,8 +4,13 @@
  *   POST /system/images/pull {"image": "REF"}[?namespace=]
  *                         pull REF, tag it in the namespace (as written and
  *                         as registry/repository:tag), answer as an import
+ *   GET /system/images/pulls[?namespace=]
+ *                         the namespace's pulls under way: image, function,
+ *                         the last progress line, seconds so far
  *   a deploy of a registry reference the namespace lacks (functions.c)
- *                         pulls first, through api_pull_start().
+ *                         pulls first, through api_pull_start(); while it
+ *                         runs, the function's status (when it exists: an
+ *                         update) has "sfaasd": {"pull": {...}}.
  *
  * A pull runs on the thread pool, like an import (it counts in n_imports,
  * so a shutdown waits for it and a prune leaves its folder alone). Its
@@ -33,6 +38,7 @@
 #define PULL_MSG_MAX 600
 
 struct pull_job {
+        struct list_node node;        /* in sf->pulls while it runs */
         uv_work_t work;
         uv_async_t wake;              /* progress lines to the loop */
         uv_mutex_t mu;
@@ -46,6 +52,8 @@ struct pull_job {
         char **allowed;               /* com.sfaasd.registries of the namespace, or NULL */
         api_pull_done_fn done;
         void *data;
+        char last[PULL_MSG_MAX];      /* the last progress line (loop side), for the status */
+        uint64_t started_ns;
         /* the worker's outcome */
         struct image_import_result *result;
         char *name;
@@ -79,6 +87,7 @@ static void flush_lines(struct pull_job *j)
                 if (!nl)
                         break;
                 *nl = '\0';
+                (void) xsnprintf(j->last, sizeof j->last, "%s", p);
                 log_info("%s", p);
                 if (j->fn[0])
                         logs_daemon(j->sf->logs, j->ns, j->fn, "%s", p);
@@ -184,6 +193,7 @@ static void pull_done(uv_work_t *w, int status)
         int code = 500, r;
 
         sf->n_imports--;
+        list_del(&j->node);
         flush_lines(j);
         if (status < 0) {
                 r = -ECANCELED;
@@ -291,6 +301,8 @@ int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const cha
                 return r;
         }
         sf->n_imports++;
+        j->started_ns = now_ns();
+        list_add_tail(&sf->pulls, &j->node);
         return 0;
 fail:
         if (j->tenant_auths)
@@ -300,6 +312,47 @@ fail:
         free(j->ref);
         free(j);
         return r;
+}
+
+static json_t *pull_json(const struct pull_job *j)
+{
+        return json_pack("{s:s, s:s, s:s?, s:s, s:f}", "image", j->ref, "namespace", j->ns, "function",
+                         j->fn[0] ? j->fn : NULL, "progress", j->last, "seconds",
+                         (double) (now_ns() - j->started_ns) / 1e9);
+}
+
+int api_pull_status(struct sfaasd *sf, const char *ns, const char *fn, json_t *sfaasd_obj)
+{
+        struct pull_job *j;
+
+        list_for_each_safe(j, &sf->pulls, node) {
+                if (strcmp(j->ns, ns) != 0 || strcmp(j->fn, fn) != 0)
+                        continue;
+                if (json_object_set_new(sfaasd_obj, "pull", pull_json(j)) < 0)
+                        return -ENOMEM;
+                return 1;
+        }
+        return 0;
+}
+
+/* GET /system/images/pulls[?namespace=]: the namespace's pulls under way. */
+void api_image_pulls(struct http_request *req)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        _cleanup_json_ json_t *arr = json_array();
+        struct pull_job *j;
+        char ns[ROUTE_NAME_MAX];
+
+        if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
+                return;
+        if (!arr) {
+                http_respond_error(req, 500, "out of memory");
+                return;
+        }
+        list_for_each_safe(j, &sf->pulls, node)
+                if (strcmp(j->ns, ns) == 0)
+                        (void) json_array_append_new(arr, pull_json(j));
+        api_respond_json(req, 200, arr);
 }
 
 /* ---- POST /system/images/pull ---- */

@@ -194,6 +194,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
         /* Pulls wait on registries: the shutdown ends them at their next wait. */
         sf->pull_cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         list_init(&sf->invocations);
+        list_init(&sf->pulls);
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
         history_init(sf->history);

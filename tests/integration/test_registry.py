@@ -413,3 +413,47 @@ def test_shutdown_ends_a_stalled_pull(env, tmp_path):
         if d.running():
             d.stop()
         env.proxy.reset()
+
+
+def test_pull_progress_in_status(env):
+    """An update whose new image is pulled: the function's status shows the
+    pull and its last progress line while it runs, as does
+    GET /system/images/pulls."""
+    import threading
+    import time
+    env.api.deploy("reg-upd", image=env.anon.host + "/fn/busybox:oci", fprocess="cat", expect=202)
+    # a fresh name for the same layers would skip them: a new tag on the proxy
+    env.proxy.reset("slow-blobs")
+    env.proxy.delay_s = 0.5
+    out = {}
+    try:
+        # remove the stored layers' image so the pull fetches them again
+        img = env.api.get("/system/images/" + env.proxy.host + "/fn/many:latest")
+        if img.status_code == 200:
+            env.api.delete("/system/images/" + img.json()["id"])
+            env.api.post("/system/images/prune")
+
+        def run():
+            out["r"] = env.api.put("/system/functions", json={"service": "reg-upd", "envProcess": "cat",
+                                                              "image": env.proxy.host + "/fn/many:latest"},
+                                   timeout=120)
+        t = threading.Thread(target=run)
+        t.start()
+        seen = None
+        deadline = time.monotonic() + 30
+        while t.is_alive() and time.monotonic() < deadline and not seen:
+            st = env.api.get("/system/function/reg-upd").json()
+            seen = st.get("sfaasd", {}).get("pull")
+            if not seen:
+                time.sleep(0.05)
+        pulls = env.api.get("/system/images/pulls").json()
+        t.join(60)
+        assert seen and seen["image"] == env.proxy.host + "/fn/many:latest", seen
+        assert seen["function"] == "reg-upd" and seen["progress"].startswith("pulling "), seen
+        assert any(p["image"] == seen["image"] for p in pulls) or not t.is_alive(), pulls
+        assert out["r"].status_code == 200, out["r"].text
+        assert "pull" not in env.api.get("/system/function/reg-upd").json().get("sfaasd", {})
+    finally:
+        env.proxy.delay_s = 0.3
+        env.proxy.reset()
+        env.api.remove("reg-upd")
