@@ -466,8 +466,8 @@ static int authenticate(struct registry_session *s, const char *challenge, bool 
 
 /* ---- requests ----------------------------------------------------------- */
 
-enum { CAP_WWW_AUTH, CAP_LOCATION, CAP_CONTENT_TYPE };
-static const char *const captures[] = { "WWW-Authenticate", "Location", "Content-Type" };
+enum { CAP_WWW_AUTH, CAP_LOCATION, CAP_CONTENT_TYPE, CAP_DIGEST };
+static const char *const captures[] = { "WWW-Authenticate", "Location", "Content-Type", "Docker-Content-Digest" };
 
 static bool is_redirect(long status)
 {
@@ -556,7 +556,7 @@ static int status_error(struct registry_session *s, const char *what, const stru
 }
 
 int registry_get_manifest(struct registry_session *s, const char *reference, char **ret_body, size_t *ret_len,
-                          char **ret_media_type, struct sf_err *err)
+                          char **ret_media_type, char **ret_digest, struct sf_err *err)
 {
         _cleanup_free_ char *url = xasprintf("%s/v2/%s/manifests/%s", s->base, s->repository, reference);
         _cleanup_free_ char *what = xasprintf("manifest %s:%s", s->repository, reference);
@@ -589,6 +589,10 @@ int registry_get_manifest(struct registry_session *s, const char *reference, cha
         semi = strchr(*ret_media_type, ';');
         if (semi)
                 *semi = '\0';
+        if (ret_digest) {
+                const char *d = resp.captured[CAP_DIGEST];
+                *ret_digest = d && digest_ok(d) ? strdup(d) : NULL;
+        }
         *ret_body = TAKE_PTR(resp.body);
         *ret_len = resp.len;
         httpc_response_release(&resp);

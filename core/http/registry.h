@@ -83,11 +83,13 @@ void registry_session_release(struct registry_session *s);
 
 /* GET the manifest or index `reference` (a tag or a digest). *ret_body
  * (NUL-terminated, at most 8 MiB) and *ret_media_type (the Content-Type,
- * else the document's mediaType) are allocated. -ENOENT: not found (404);
+ * else the document's mediaType) are allocated; *ret_digest (may be NULL:
+ * not wanted) the registry's Docker-Content-Digest, NULL when it sent none.
+ * -ENOENT: not found (404);
  * -EACCES: credentials missing or refused; -EPROTO: other answers; the
  * reason in err, naming the registry. */
 int registry_get_manifest(struct registry_session *s, const char *reference, char **ret_body, size_t *ret_len,
-                          char **ret_media_type, struct sf_err *err);
+                          char **ret_media_type, char **ret_digest, struct sf_err *err);
 
 /* GET a blob, its body to sink as it arrives (a negative return from sink
  * ends the request). Follows redirects as said above. One attempt: the

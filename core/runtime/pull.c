@@ -250,7 +250,7 @@ static int fetch_missing(struct pull *p, const struct image_missing *miss, size_
                 if (!miss[i].manifest)
                         continue;
                 manifests = true;
-                r = registry_get_manifest(&p->s, miss[i].digest, &body, &len, &mt, err);
+                r = registry_get_manifest(&p->s, miss[i].digest, &body, &len, &mt, NULL, err);
                 if (r < 0)
                         return r;
                 r = image_pull_add_manifest(p->ip, body, len, miss[i].digest, NULL, err);
@@ -287,9 +287,10 @@ static int fetch_missing(struct pull *p, const struct image_missing *miss, size_
         return nj ? fetch_all(p, jobs, nj, total, err) : 0;
 }
 
-/* From the top manifest (body, len, mt) down to the unpacked image. */
-static int pull_run(struct pull *p, const char *body, size_t len, const char *mt, struct image_import_result **ret,
-                    struct sf_err *err)
+/* From the top manifest (body, len, mt; said: the digest the registry gave
+ * for it, or NULL) down to the unpacked image. */
+static int pull_run(struct pull *p, const char *body, size_t len, const char *mt, const char *said,
+                    struct image_import_result **ret, struct sf_err *err)
 {
         char top[IMAGE_ID_SIZE];
         int r;
@@ -297,7 +298,9 @@ static int pull_run(struct pull *p, const char *body, size_t len, const char *mt
         if (strstr(mt, "distribution.manifest.v1") || strstr(mt, "prettyjws"))
                 return sf_err_set(err, -EBADMSG, "%s: a Docker schema 1 manifest (%s), which is not supported; push "
                                   "the image again with a current client", p->name, mt);
-        r = image_pull_add_manifest(p->ip, body, len, p->ref.digest, top, err);
+        /* By digest, the content must hash to it; by tag, to the digest
+         * the registry says it has, when it says one. */
+        r = image_pull_add_manifest(p->ip, body, len, p->ref.digest ? p->ref.digest : said, top, err);
         if (r < 0)
                 return r;
         progress(p, "pulling %s: %s %s", p->name, strstr(mt, "index") || strstr(mt, "list") ? "index" : "manifest",
@@ -364,7 +367,7 @@ static int session_open(struct pull *p, const char *host, struct sf_err *err)
 
 int pull_image(const struct pull_request *pr, struct image_import_result **ret, char **ret_name, struct sf_err *err)
 {
-        _cleanup_free_ char *top_body = NULL, *top_mt = NULL;
+        _cleanup_free_ char *top_body = NULL, *top_mt = NULL, *top_said = NULL;
         struct pull p = { .pr = pr, .start_ns = now_ns() };
         size_t top_len = 0;
         int r;
@@ -409,8 +412,12 @@ int pull_image(const struct pull_request *pr, struct image_import_result **ret, 
                                 goto out;
                         opened = true;
                         progress(&p, "pulling %s from %s", p.name, p.s.base);
+                        free(top_body);
+                        free(top_mt);
+                        free(top_said);
+                        top_body = top_mt = top_said = NULL;
                         r = registry_get_manifest(&p.s, p.ref.digest ? p.ref.digest : p.ref.tag, &top_body, &top_len,
-                                                  &top_mt, err);
+                                                  &top_mt, &top_said, err);
                         if (r >= 0 || i == n || r == -ENOMEM)
                                 break;
                         progress(&p, "pulling %s: mirror %s: %s; trying the next", p.name, host, err->msg);
@@ -419,7 +426,7 @@ int pull_image(const struct pull_request *pr, struct image_import_result **ret, 
                 if (r < 0)
                         goto out;
         }
-        r = pull_run(&p, top_body, top_len, top_mt, ret, err);
+        r = pull_run(&p, top_body, top_len, top_mt, top_said, ret, err);
         if (r >= 0) {
                 progress(&p, "pulled %s: image %s, %.1f MiB fetched in %.1f s%s", p.name, (*ret)->id,
                          mib(image_pull_fetched_bytes(p.ip)), (double) (now_ns() - p.start_ns) / 1e9,

@@ -200,7 +200,7 @@ class TokenServer:
 class TamperProxy:
     """Forwards to a registry; self.mode says how to misbehave:
       None                 pass through
-      "manifest-tamper"    a manifest by digest answers other bytes
+      "manifest-tamper"    a manifest answers other bytes (its Docker-Content-Digest kept)
       "blob-tamper"        every layer blob has one byte changed
       "drop-once"          the first GET of each blob breaks mid-body, later ones pass
       "drop-always"        every blob GET breaks mid-body
@@ -281,7 +281,7 @@ class TamperProxy:
                 time.sleep(self.delay_s)
                 with self.lock:
                     self.waiting -= 1
-            if status == 200 and "/manifests/sha256:" in h.path and mode == "manifest-tamper":
+            if status == 200 and "/manifests/" in h.path and mode == "manifest-tamper":
                 body = body.replace(b'"schemaVersion":2', b'"schemaVersion": 2', 1)
                 if b'"schemaVersion": 2' not in body:
                     body = body + b" "

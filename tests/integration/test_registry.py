@@ -184,6 +184,14 @@ def test_manifest_digest_mismatch(env):
         env.proxy.reset()
     assert r.status_code == 422, r.text
     assert "manifest %s: digest mismatch" % digest in error_of(r), r.text
+    # by tag: the content must hash to the digest the registry gives for it
+    env.proxy.reset("manifest-tamper")
+    try:
+        r = pull(env, env.proxy.host + "/fn/busybox:oci")
+    finally:
+        env.proxy.reset()
+    assert r.status_code == 422, r.text
+    assert "manifest %s: digest mismatch" % digest in error_of(r), r.text
 
 
 def test_blob_digest_mismatch(env, images):
