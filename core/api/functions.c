@@ -155,6 +155,7 @@ static void functions_deploy_run(struct http_request *req, bool update, bool pul
 struct deploy_wait {
         struct http_request *req;
         bool update;
+        char ns[ROUTE_NAME_MAX];
 };
 
 static void deploy_pulled(struct sfaasd *sf, void *data, int r, int status, const char *msg, json_t *image)
@@ -162,15 +163,18 @@ static void deploy_pulled(struct sfaasd *sf, void *data, int r, int status, cons
         struct deploy_wait *w = data;
         struct http_request *req = w->req;
         bool update = w->update;
+        char ns[ROUTE_NAME_MAX];
 
         (void) sf;
         (void) status;
         (void) image;
+        memcpy(ns, w->ns, sizeof ns);
         free(w);
         if (r < 0) {
                 /* 400 whatever the cause: a 404 would tell faas-cli's PUT
                  * that the function does not exist. */
-                http_respond_error(req, 400, "%s", msg);
+                http_respond_error(req, 400, "image not in the image store of namespace '%s'; %s", ns,
+                                   msg);
                 return;
         }
         functions_deploy_run(req, update, true);
@@ -194,6 +198,7 @@ static int deploy_pull(struct http_request *req, const char *image, const char *
                 return -ENOMEM;
         w->req = req;
         w->update = update;
+        (void) xsnprintf(w->ns, sizeof w->ns, "%s", ns);
         http_request_hold(req);
         logs_daemon(sf->logs, ns, fn, "pulling image '%s' for the deploy", image);
         r = api_pull_start(sf, image, ns, fn, deploy_pulled, w);
