@@ -323,7 +323,7 @@ def test_scale_min_started_at_deploy(api, fn):
 def test_watchdog_image_ready_by_health(api, fn):
     # httpfn-wd is /usr/bin/fwatchdog: its /_/health answers 503 for 300 ms
     # after start. The first call must wait for 200, so it sees 200 itself.
-    fn("wd", image="httpfn-wd:latest")
+    fn("wd", image="httpfn-wd:latest", labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, "wd", "/_/health")
     took = time.monotonic() - t0
@@ -336,7 +336,7 @@ def test_watchdog_image_ready_by_health(api, fn):
 def test_other_images_ready_by_tcp_connect(api, fn):
     # not a watchdog: readiness is a TCP connect, so a health that stays 503
     # for 60 s does not hold the first call back
-    fn("tcpready", env={"HEALTH_DELAY_MS": "60000"})
+    fn("tcpready", env={"HEALTH_DELAY_MS": "60000"}, labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, "tcpready", "/_/health")
     assert r.status_code == 503 and r.text == "starting\n", (r.status_code, r.text)
@@ -351,7 +351,7 @@ def test_slow_listener_still_gets_the_first_call(api, fn, delay_ms):
     # probing (its first 30 ms) the first call still waits for it and
     # succeeds, instead of the instance staying "starting" for ever.
     name = "slowlisten%d" % delay_ms
-    fn(name, env={"LISTEN_DELAY_MS": str(delay_ms)})
+    fn(name, env={"LISTEN_DELAY_MS": str(delay_ms)}, labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, name, "/hello")
     assert r.status_code == 200, (r.status_code, r.text)
@@ -520,7 +520,7 @@ def test_kill9_replaced_when_min(api, fn):
 
 
 def test_crash_mid_call_is_502_then_scale_from_zero(api, fn):
-    fn("crasher")
+    fn("crasher", labels={ZERO: "true"})
     iid = whoami(api, "crasher")
     st = wait_ready(api, "crasher", 1)
     pid = insts(st)[0]["pid"]
