@@ -171,6 +171,8 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
                 p->upstream_port = 0;
         (void) xsnprintf(p->health_path, sizeof p->health_path, "%s",
                          fn_recipe_meta(r, "com.openfaas.health.http.path") ?: "");
+        p->initial_delay_ms = 0;
+        (void) meta_ms(r, "com.openfaas.health.http.initialDelay", &p->initial_delay_ms);
         /* OpenFaaS starts every function with one replica; scale to zero
          * (none until the first call) only where the function asks for it
          * with com.openfaas.scale.zero: "true". */
@@ -201,7 +203,7 @@ int pools_check_meta(json_t *spec, struct sf_err *err)
         static const char *const counts[] = { "com.openfaas.scale.min", "com.openfaas.scale.max",
                                               "com.sfaasd.max-inflight", "com.sfaasd.queue-max", "com.sfaasd.port" };
         static const char *const durations[] = { "com.openfaas.scale.zero-duration", "com.sfaasd.timeout",
-                                                  "com.sfaasd.grace-period" };
+                                                  "com.sfaasd.grace-period", "com.openfaas.health.http.initialDelay" };
         struct fn_recipe r = { .spec = spec };
         const char *v;
         uint64_t n, min = 0, max = 0;
@@ -1162,7 +1164,10 @@ static int instance_start(struct pool *p, struct sf_err *err)
         (void) uv_read_start((uv_stream_t *) &inst->out, up_alloc, on_inst_output);
         (void) uv_read_start((uv_stream_t *) &inst->err, up_alloc, on_inst_output);
         (void) uv_poll_start(&inst->exit_poll, UV_READABLE, on_inst_exit);
-        if (inst->netns_fd >= 0)
+        /* com.openfaas.health.http.initialDelay: no probe before it. */
+        if (inst->netns_fd >= 0 && p->initial_delay_ms)
+                (void) uv_timer_start(&inst->timer, on_probe_timer, p->initial_delay_ms, 0);
+        else if (inst->netns_fd >= 0)
                 probe_start(inst);
         return 0;
 

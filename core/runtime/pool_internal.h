@@ -81,6 +81,7 @@ struct pool {
          * of an of-watchdog in http mode (0 none). */
         char health_path[POOL_HEALTH_PATH_MAX];
         uint16_t upstream_port;
+        uint64_t initial_delay_ms; /* com.openfaas.health.http.initialDelay: the first probe waits */
         uint32_t min, max, max_inflight, queue_max, floor;
         bool scale_zero;
         uint64_t idle_ms, timeout_ms, grace_ms;

@@ -116,3 +116,18 @@ def test_health_path_refused(api, imgs, path):
     r = api.deploy("tpl-badpath", image="httpfn:latest", annotations={HEALTH_PATH: path})
     assert r.status_code == 400, r.text
     assert HEALTH_PATH in error_of(r)
+
+
+def test_health_initial_delay(api, imgs):
+    """com.openfaas.health.http.initialDelay: no readiness probe before it
+    (the instance counts as starting that long); a bad value is refused."""
+    name = "tpl-delay"
+    api.deploy(name, image="httpfn:latest", annotations={ZERO: "true", "com.openfaas.health.http.initialDelay": "600ms"},
+               expect=202)
+    t0 = time.monotonic()
+    r = api.invoke(name, path="/hello")
+    assert r.status_code == 200, r.text
+    assert time.monotonic() - t0 >= 0.6
+    assert api.remove(name).status_code == 200
+    r = api.deploy("tpl-delay-bad", image="httpfn:latest", annotations={"com.openfaas.health.http.initialDelay": "soon"})
+    assert r.status_code == 400 and "initialDelay" in error_of(r), r.text
