@@ -24,6 +24,9 @@
 #                          vs nginx (1 and auto workers), the same certificate
 #  10. bench/admission     the issue-13 sandbox floods (20 concurrent calls,
 #                          60 callers that give up) counted host-side
+#  11. bench/pull          pull+unpack of a large image from a local registry
+#                          (docker-registry on loopback): sfaasd vs skopeo copy
+#                          + umoci unpack, interleaved
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
@@ -31,7 +34,8 @@
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
 # AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1,
-# BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1.
+# BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1,
+# BENCH_SKIP_PULL=1, PULL_ROUNDS (3), PULL_WORK.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -164,6 +168,12 @@ fi
 if [ "${BENCH_SKIP_ADMISSION:-0}" != 1 ]; then
         echo "== 9. sandbox floods: 20 concurrent calls of one function, 60 callers that give up"
         "$PYTHON" bench/admission --sfaasd "$SFAASD" || status=1
+fi
+
+if [ "${BENCH_SKIP_PULL:-0}" != 1 ]; then
+        echo "== 11. pull and unpack of a large image from a local registry: sfaasd vs skopeo copy + umoci unpack"
+        "$PYTHON" bench/pull --sfaasd "$SFAASD" --rounds "${PULL_ROUNDS:-3}" --work "${PULL_WORK:-$tmp/pull}" \
+                --json "$OUT/pull-$stamp.json" || status=1
 fi
 
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
