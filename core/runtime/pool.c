@@ -178,7 +178,7 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
          * (none until the first call) only where the function asks for it
          * with com.openfaas.scale.zero: "true". */
         p->min = zero && (strcmp(zero, "true") == 0 || strcmp(zero, "1") == 0) ? 0 : 1;
-        (void) meta_u32(r, "com.openfaas.scale.min", &p->min);
+        p->floor_default = !meta_u32(r, "com.openfaas.scale.min", &p->min) && p->min > 0;
         p->max = (uint32_t) cfg->http_max_instances;
         (void) meta_u32(r, "com.openfaas.scale.max", &p->max);
         if (p->max == 0)
@@ -904,6 +904,10 @@ static void instance_ready(struct instance *inst)
         instance_set_state(inst, INST_READY);
         inst->ready_ns = now;
         inst->last_used_ns = now;
+        /* A default replica given up under pressure is kept again once a
+         * call has brought an instance back. */
+        if (p->floor_default && p->floor < p->min)
+                p->floor = p->min;
         log_debug("function '%s.%s': instance %s ready in %.3f ms (%u probes)", p->name, p->ns, inst->id,
                   (double) (now - inst->start_ns) / 1e6, inst->probes);
         pool_dispatch(p);
@@ -1160,7 +1164,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (tenants_instance_begin(sf, p->ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, p->ns, &q);
-                ret = sf_err_set(err, -EAGAIN, "namespace '%s' runs its quota of %llu instances", p->ns,
+                ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,
                                  (unsigned long long) q.instances);
         } else {
                 ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
@@ -1238,11 +1242,20 @@ static struct instance *pick_instance(struct pool *p)
         return best;
 }
 
+/* A default replica given up (pool_internal.h, floor_default): the pool
+ * does not ask for it again until a call starts an instance. */
+static void floor_yield(struct pool *p)
+{
+        if (p->floor_default && p->floor > 0)
+                p->floor = 0;
+}
+
 static void pool_ensure(struct pool *p)
 {
         struct sfaasd *sf = p->sf;
         size_t alive, want;
         struct sf_err err = { 0 };
+        int r;
 
         if (p->mode != FN_MODE_HTTP || p->removed || sf->stopping)
                 return;
@@ -1273,7 +1286,18 @@ static void pool_ensure(struct pool *p)
                         return;
                 }
                 p->slot_reserved = false;
-                if (instance_start(p, &err) < 0) {
+                r = instance_start(p, &err);
+                if (r == -EDQUOT && !p->queued && p->floor_default) {
+                        /* The tenant's instances quota is a hard bound: a
+                         * default replica does without (pool_internal.h). */
+                        admit_release(sf);
+                        log_info("function '%s.%s': no default replica kept warm: %s", p->name, p->ns, err.msg);
+                        floor_yield(p);
+                        return;
+                }
+                if (r == -EDQUOT)
+                        (void) pools_reclaim_tenant_idle(sf, p->ns);
+                if (r < 0) {
                         admit_release(sf);
                         (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
                                          err.msg);
@@ -1377,7 +1401,9 @@ void pools_reclaim_idle(struct sfaasd *sf)
         if (stopping >= sf->admit->waiting)
                 return;
         for (struct pool *p = ps->list; p; p = p->next) {
-                if (p->mode != FN_MODE_HTTP || p->n_starting + p->n_ready <= p->floor)
+                /* A default replica is no reason to keep a slot from a call
+                 * (pool_internal.h, floor_default). */
+                if (p->mode != FN_MODE_HTTP || p->n_starting + p->n_ready <= (p->floor_default ? 0 : p->floor))
                         continue;
                 for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
                         if (i->state == INST_READY && i->inflight == 0 &&
@@ -1388,8 +1414,33 @@ void pools_reclaim_idle(struct sfaasd *sf)
                 log_info("function '%s.%s': stopping idle instance %s early: every sandbox slot (%zu) is taken "
                          "and %zu call(s) or pool(s) wait for one",
                          oldest->pool->name, oldest->pool->ns, oldest->id, sf->admit->max, sf->admit->waiting);
+                floor_yield(oldest->pool);
                 instance_stop(oldest, oldest->pool->grace_ms, INST_STOP_IDLE);
         }
+}
+
+bool pools_reclaim_tenant_idle(struct sfaasd *sf, const char *ns)
+{
+        struct pools *ps = sf->pools;
+        struct instance *oldest = NULL;
+
+        if (!ps || sf->stopping)
+                return false;
+        for (struct pool *p = ps->list; p; p = p->next) {
+                if (p->mode != FN_MODE_HTTP || !p->floor_default || p->n_stopping || strcmp(p->ns, ns) != 0)
+                        continue;
+                for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
+                        if (i->state == INST_READY && i->inflight == 0 &&
+                            (!oldest || i->last_used_ns < oldest->last_used_ns))
+                                oldest = i;
+        }
+        if (!oldest)
+                return false;
+        log_info("function '%s.%s': stopping idle instance %s, its default replica: namespace '%s' is at its "
+                 "instances quota and a call waits", oldest->pool->name, ns, oldest->id, ns);
+        floor_yield(oldest->pool);
+        instance_stop(oldest, oldest->pool->grace_ms, INST_STOP_IDLE);
+        return true;
 }
 
 /* ---- the daemon's side ---- */
@@ -1582,6 +1633,7 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
         if (replicas > p->max)
                 replicas = p->max;
         p->floor = (uint32_t) replicas;
+        p->floor_default = false; /* asked for: kept as any floor is */
         alive = p->n_starting + p->n_ready;
         /* Down: the idle first, then the least busy. */
         for (int pass = 0; pass < 2 && alive > replicas; pass++) {

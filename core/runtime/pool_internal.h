@@ -85,6 +85,13 @@ struct pool {
         uint16_t upstream_port;
         uint64_t initial_delay_ms; /* com.openfaas.health.http.initialDelay: the first probe waits */
         uint32_t min, max, max_inflight, queue_max, floor;
+        /* The floor is OpenFaaS's one replica by default, not a number the
+         * function or the operator asked for (com.openfaas.scale.min, POST
+         * /system/scale-function): it yields to the hard bounds. Its
+         * instance is given up when a call waits for a sandbox slot or its
+         * tenant's instances quota, and kept again once a call has started
+         * one (pool.c "admission"). */
+        bool floor_default;
         bool scale_zero;
         uint64_t idle_ms, timeout_ms, grace_ms;
         struct list_head instances;
