@@ -109,6 +109,7 @@ struct sfaasd_config {
         char insecure_registries[SFAASD_REGISTRIES_MAX][SFAASD_REGISTRY_NAME_MAX]; /* "host[:port]": http://, trusted */
         size_t n_insecure_registries;
         char registry_auth_file[PATH_MAX]; /* a Docker config.json: the operator's registry credentials ("" none) */
+        char registry_ca_file[PATH_MAX]; /* PEM CA certificates trusted for registries besides the system's ("" none) */
         /* registry_mirrors: {"registry": ["mirror host[:port]", ...]}, flattened
          * in order: [i][0] the registry, [i][1] a mirror of it, tried first */
         char registry_mirrors[SFAASD_REGISTRIES_MAX][2][SFAASD_REGISTRY_NAME_MAX];

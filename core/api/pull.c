@@ -167,6 +167,7 @@ static void pull_work(uv_work_t *w)
                         .egress = &egress,
                         .tenant_auths_json = j->tenant_auths,
                         .auths_json = auths,
+                        .ca_file = cfg->registry_ca_file[0] ? cfg->registry_ca_file : NULL,
                         .allowed = (const char *const *) j->allowed,
                         .namespace = j->ns,
                         .concurrency = (unsigned) cfg->registry_concurrency,
@@ -194,7 +195,6 @@ static int pull_status(int r)
         case -EBADMSG: return 422;
         case -EFBIG: return 413;
         case -ENOSPC: return 507;
-        case -EPROTONOSUPPORT: return 501;
         default: return 502;
         }
 }

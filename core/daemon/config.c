@@ -196,6 +196,7 @@ static const struct key keys[] = {
         { "auth_throttle_max", K_MS, F(auth_throttle_max_ms), .min = 1000, .max = 24ULL * 3600 * 1000 },
         { "insecure_registries", K_REGISTRIES, F(insecure_registries) },
         { "registry_auth_file", K_STR, F(registry_auth_file) },
+        { "registry_ca_file", K_STR, F(registry_ca_file) },
         { "registry_mirrors", K_MIRRORS, F(registry_mirrors) },
         { "registry_concurrency", K_COUNT, F(registry_concurrency), .min = 1, .max = 16 },
         { "registry_attempts", K_COUNT, F(registry_attempts), .min = 1, .max = 10 },

@@ -785,6 +785,8 @@ static int tls_connect(struct io *io, const struct endpoint *ep, const struct ht
         } else {
                 int ok = req->cacert ? SSL_CTX_load_verify_locations(ctx, req->cacert, NULL)
                                      : SSL_CTX_set_default_verify_paths(ctx);
+                if (ok == 1 && req->cacert && req->cacert_and_system)
+                        ok = SSL_CTX_set_default_verify_paths(ctx);
                 if (ok != 1) {
                         ERR_clear_error();
                         return sf_err_set(err, -EINVAL, "cannot load the CA certificates%s%s%s",
@@ -822,10 +824,11 @@ static int tls_connect(struct io *io, const struct endpoint *ep, const struct ht
                 if (SSL_get_verify_result(ssl) != X509_V_OK) {
                         long v = SSL_get_verify_result(ssl);
                         ERR_clear_error();
-                        return sf_err_set(err, -EPROTO,
-                                          "cannot verify the certificate of %s: %s (trust it with --cacert FILE, or "
-                                          "pin it with --tls-fingerprint)",
-                                          req->peer, X509_verify_cert_error_string(v));
+                        return sf_err_set(err, -EPROTO, "cannot verify the certificate of %s: %s (%s)", req->peer,
+                                          X509_verify_cert_error_string(v),
+                                          req->verify_hint ? req->verify_hint
+                                                           : "trust it with --cacert FILE, or pin it with "
+                                                             "--tls-fingerprint");
                 }
                 {
                         unsigned long oe = ERR_peek_last_error();

@@ -69,6 +69,9 @@ struct httpc_request {
         bool (*addr_ok)(const struct sockaddr *sa, socklen_t len, void *data);
         void *addr_data;
         const char *cacert;         /* https: trust these CA certificates (PEM file) instead of the system's */
+        bool cacert_and_system;     /* https: trust cacert as well as the system's store, not instead */
+        const char *verify_hint;    /* after a certificate that fails verification, what to do about it;
+                                     * NULL: the command line's "--cacert FILE, or --tls-fingerprint" */
         const char *tls_pin;        /* https: trust exactly the certificate with this SHA-256 fingerprint
                                      * ("AB:CD:..."), whoever signed it, whatever name it has */
 };

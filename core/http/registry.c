@@ -18,6 +18,7 @@
 #define MANIFEST_MAX (8u << 20)      /* as store/'s IMAGE_MAX_JSON_BYTES */
 #define TOKEN_MAX (64u << 10)        /* a token answer */
 #define REDIRECTS_MAX 5
+#define REGISTRY_VERIFY_HINT "trust its CA with the config's registry_ca_file"
 #define REF_MAX 512
 #define DOCKER_HUB "docker.io"
 #define DOCKER_HUB_API "registry-1.docker.io"
@@ -407,13 +408,13 @@ static int fetch_token(struct registry_session *s, const char *challenge, struct
                         .max_body = TOKEN_MAX,
                         .addr_ok = realm_trusted ? NULL : s->o.redirect_addr_ok,
                         .addr_data = s->o.addr_data,
+                        .cacert = s->o.cacert,
+                        .cacert_and_system = true,
+                        .verify_hint = REGISTRY_VERIFY_HINT,
                 };
                 r = s->o.transport(&req, &resp, err);
         }
         free(url.p);
-        if (r == -EPROTONOSUPPORT)
-                return sf_err_set(err, r, "registry %s: its token realm '%.200s' needs TLS, which this build does "
-                                  "not have yet", s->registry, realm);
         if (r < 0)
                 return r;
         if (resp.status == 401 || resp.status == 403) {
@@ -506,15 +507,12 @@ static int request(struct registry_session *s, const char *url, bool manifest, i
                         .n_capture = ELEMENTSOF(captures),
                         .addr_ok = s->o.addr_ok,
                         .addr_data = s->o.addr_data,
+                        .cacert = s->o.cacert,
+                        .cacert_and_system = true,
+                        .verify_hint = REGISTRY_VERIFY_HINT,
                 };
                 *resp = (struct httpc_response) {};
                 r = s->o.transport(&req, resp, err);
-                if (r == -EPROTONOSUPPORT && !s->o.insecure)
-                        return sf_err_set(err, r,
-                                          "registry %s is reached over https, and this build has no TLS client yet; "
-                                          "for a registry on a trusted network, list it in the config's "
-                                          "insecure_registries to pull over http://",
-                                          s->registry);
                 if (r < 0)
                         return r;
                 if (resp->status != 401)
@@ -694,14 +692,12 @@ static int follow_redirects(struct registry_session *s, const char *digest, char
                                 .n_capture = ELEMENTSOF(captures),
                                 .addr_ok = s->o.redirect_addr_ok,
                                 .addr_data = s->o.addr_data,
+                                .cacert = s->o.cacert,
+                                .cacert_and_system = true,
+                                .verify_hint = REGISTRY_VERIFY_HINT,
                         };
                         r = s->o.transport(&req, &resp, err);
                 }
-                if (r == -EPROTONOSUPPORT)
-                        return sf_err_set(err, r,
-                                          "registry %s: blob %s: its redirect to '%.200s' needs TLS, which this build "
-                                          "does not have yet",
-                                          s->registry, digest, url);
                 if (r == -EACCES)
                         return sf_err_set(err, r, "registry %s: blob %s: redirect to '%.200s' refused: its address is "
                                           "not allowed",

@@ -8,13 +8,13 @@
  * it on a worker thread, never on the loop.
  *
  * Every request goes through one transport function (struct
- * registry_options.transport, httpc_do() by default), which speaks http://
- * only today: a registry is reached over https:// unless the operator lists
- * it in insecure_registries, so a registry that is not listed fails with a
- * message that says TLS is missing, and https slots in there when the HTTP
- * client has it. Blob redirects are followed to https:// URLs only, with
- * the outbound address policy applied to the address connected to and no
- * credentials sent along.
+ * registry_options.transport, httpc_do() by default). A registry is
+ * reached over https:// (TLS 1.2 or 1.3, its certificate verified against
+ * the system's CA store and registry_ca_file, core/http/client.h) unless
+ * the operator lists it in insecure_registries, which means plain http://.
+ * Blob redirects are followed to https:// URLs only, with the outbound
+ * address policy applied to the address connected to and no credentials
+ * sent along.
  *
  * Digests are not checked here: the bytes go to the image store, which
  * hashes them as they stream (store/image.h, image_pull_*).
@@ -63,6 +63,7 @@ struct registry_options {
          * token realm there is reached over http:// and wherever it is. */
         const char *const *trusted;
         const char *user, *password;      /* Basic credentials for the registry and its token realm; may be NULL */
+        const char *cacert;               /* https: CA certificates trusted besides the system's (PEM); may be NULL */
         long timeout_ms;                  /* manifests and tokens, whole request */
         long idle_timeout_ms;             /* blobs: give up when nothing arrives this long */
         int cancel_fd;                    /* > 0: readable aborts (the daemon's shutdown) */

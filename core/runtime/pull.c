@@ -384,6 +384,7 @@ static int session_open(struct pull *p, const char *host, struct sf_err *err)
                 .trusted = pr->insecure,
                 .user = p->user,
                 .password = p->password,
+                .cacert = pr->ca_file,
                 .timeout_ms = pr->timeout_ms > 0 ? pr->timeout_ms : DEFAULT_TIMEOUT_MS,
                 .idle_timeout_ms = pr->idle_timeout_ms > 0 ? pr->idle_timeout_ms : DEFAULT_IDLE_MS,
                 .cancel_fd = pr->cancel_fd,
@@ -474,8 +475,10 @@ out:
                 /* Say which address and why, and what opens it. */
                 char msg[sizeof err->msg];
 
-                (void) xsnprintf(msg, sizeof msg, "%s (%s; egress_allow opens it, or insecure_registries for a "
-                                 "registry the operator trusts)", err->msg, p.pol.refused);
+                (void) xsnprintf(msg, sizeof msg,
+                                 "%s (%s: the config's egress_allow opens addresses, registry_allow_loopback "
+                                 "loopback, insecure_registries a registry the operator trusts)",
+                                 err->msg, p.pol.refused);
                 (void) sf_err_set(err, r, "%s", msg);
         }
         if (r < 0 && !err->msg[0])

@@ -41,6 +41,7 @@ struct pull_request {
         const struct egress_policy *egress;
         const char *tenant_auths_json; /* the namespace's Docker config.json (looked in first); may be NULL */
         const char *auths_json;        /* the operator's Docker config.json; may be NULL */
+        const char *ca_file;           /* https: CA certificates trusted besides the system's; may be NULL */
         /* Registries ("host[:port]") the namespace may pull from, NULL-
          * terminated; NULL: any. namespace names it in the refusal. */
         const char *const *allowed;
@@ -61,6 +62,6 @@ struct pull_request {
  * ("registry/repository:tag", or "@digest" without a tag). -errno with
  * err: -EINVAL a bad reference, -ENOENT not found, -EACCES credentials or a
  * refused address, -EBADMSG a digest or size mismatch or a bad image,
- * -EPROTONOSUPPORT a registry that needs TLS, -ETIMEDOUT/-ECONNRESET a
+ * -EPROTO a broken answer or TLS session, -ETIMEDOUT/-ECONNRESET a
  * transfer that failed every attempt. */
 int pull_image(const struct pull_request *pr, struct image_import_result **ret, char **ret_name, struct sf_err *err);

@@ -37,7 +37,8 @@ def free_port():
 class Registry:
     """docker-registry serve on 127.0.0.1:PORT with its own storage."""
 
-    def __init__(self, workdir, auth=None):
+    def __init__(self, workdir, auth=None, tls=None):
+        """tls: (certificate, key) PEM files: https instead of http."""
         self.dir = str(workdir)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
@@ -45,7 +46,16 @@ class Registry:
         cfg = ["version: 0.1", "log:", "  level: error", "  accesslog:", "    disabled: true",
                "storage:", "  filesystem:", "    rootdirectory: %s/data" % self.dir, "  delete:", "    enabled: true",
                "http:", "  addr: %s" % self.host]
+        if tls:
+            cfg += ["  tls:", "    certificate: %s" % tls[0], "    key: %s" % tls[1]]
         cfg += auth or []
+        scheme = "https" if tls else "http"
+        ctx = None
+        if tls:
+            import ssl
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
         self.config = os.path.join(self.dir, "config.yml")
         with open(self.config, "w") as f:
             f.write("\n".join(cfg) + "\n")
@@ -54,7 +64,7 @@ class Registry:
         deadline = time.monotonic() + 20
         while True:
             try:
-                urllib.request.urlopen("http://%s/v2/" % self.host, timeout=2)
+                urllib.request.urlopen("%s://%s/v2/" % (scheme, self.host), timeout=2, context=ctx)
                 break
             except urllib.error.HTTPError:
                 break  # 401: up, with auth
@@ -71,6 +81,25 @@ class Registry:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def tls_pair(workdir):
+    """A test CA and a certificate for 127.0.0.1 signed by it (the openssl
+    command): (ca.pem, cert.pem, key.pem)."""
+    d = str(workdir)
+    os.makedirs(d, exist_ok=True)
+
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+            "-out", "ca.pem", "-days", "2", "-subj", "/CN=sfaasd registry test CA")
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "reg.key",
+            "-out", "reg.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(d, "reg.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "reg.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "reg.pem", "-days", "2", "-extfile", "reg.ext")
+    return tuple(os.path.join(d, n) for n in ("ca.pem", "reg.pem", "reg.key"))
 
 
 def basic_auth_lines(workdir, user, password):

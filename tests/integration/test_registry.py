@@ -16,9 +16,11 @@ import subprocess
 
 import pytest
 
+import requests
+
 from registry_fixtures import (Registry, TamperProxy, TokenServer, basic_auth_lines, manifest_digest,
-                               many_layers_archive, push)
-from sfaasd_testlib import BIN, DEFAULT_NS, HTTP_TIMEOUT, Api, Daemon, error_of
+                               many_layers_archive, push, tls_pair)
+from sfaasd_testlib import BIN, DEFAULT_NS, HTTP_TIMEOUT, Api, Daemon, basic, error_of
 
 pytestmark = pytest.mark.skipif(not (os.path.exists("/usr/bin/docker-registry") and shutil.which("skopeo")),
                                 reason="docker-registry and skopeo are needed (make deps)")
@@ -169,10 +171,10 @@ def test_not_found_and_bad_reference(env):
     assert r.status_code == 404 and "manifest fn/nope:v1 not found (404)" in error_of(r), r.text
     r = pull(env, env.anon.host + "/Fn/UPPER:v1")
     assert r.status_code == 400, r.text
-    # not listed in insecure_registries: https, which this build lacks
+    # not listed in insecure_registries: https (test_https_registry_through_the_egress_policy)
     r = pull(env, "registry.invalid.example/fn/x:v1")
-    assert r.status_code in (501, 502), r.text
-    assert "TLS" in error_of(r) or "cannot resolve" in error_of(r), r.text
+    assert r.status_code == 502, r.text
+    assert "cannot resolve" in error_of(r), r.text
 
 
 def test_manifest_digest_mismatch(env):
@@ -467,3 +469,123 @@ def test_pull_progress_in_status(env):
         env.proxy.delay_s = 0.3
         env.proxy.reset()
         env.api.remove("reg-upd")
+
+
+def test_https_registry_through_the_egress_policy(env, images, tmp_path):
+    """A registry not in insecure_registries is reached over https (the
+    client's TLS) and through the outbound policy (core/http/egress.h):
+    loopback is refused by default, naming the address and its class;
+    registry_allow_loopback opens it; the certificate is verified against
+    the system's store, and against registry_ca_file as well."""
+    ca, cert, key = tls_pair(tmp_path / "pki")
+    reg = Registry(tmp_path / "tlsreg", tls=(cert, key))
+    try:
+        ref = reg.host + "/fn/busybox:tls"
+        push(images.path("busybox-oci.tar"), ref)
+        cases = [
+            ({}, 403, ["its address is not allowed", "127.0.0.1 is a loopback address", "registry_allow_loopback"]),
+            ({"registry_allow_loopback": True}, 502, ["cannot verify the certificate of registry " + reg.host,
+                                                       "registry_ca_file"]),
+            ({"registry_allow_loopback": True, "registry_ca_file": ca}, 200, []),
+        ]
+        for i, (config, status, words) in enumerate(cases):
+            d = Daemon(tmp_path / ("data%d" % i), config=config, name="tlsreg%d" % i, log_dir=tmp_path)
+            d.start()
+            try:
+                a = Api(d)
+                r = a.post("/system/images/pull", json={"image": ref}, timeout=120)
+                assert r.status_code == status, (config, r.text)
+                for w in words:
+                    assert w in error_of(r), (w, r.text)
+                if status == 200:
+                    a.deploy("tls-bb", image=ref, fprocess="cat", expect=202)
+                    assert a.invoke("tls-bb", data=b"over tls").text == "over tls"
+                else:
+                    assert d.stop() == 0
+                    continue
+            finally:
+                if d.running():
+                    assert d.stop() == 0
+        # an http registry reached as https (not listed, loopback allowed):
+        # the TLS handshake fails, said as such
+        d = Daemon(tmp_path / "data-plain", config={"registry_allow_loopback": True}, name="tlsplain",
+                   log_dir=tmp_path)
+        d.start()
+        try:
+            r = Api(d).post("/system/images/pull", json={"image": env.anon.host + "/fn/busybox:oci"}, timeout=120)
+            assert r.status_code == 502 and "TLS" in error_of(r), r.text
+        finally:
+            assert d.stop() == 0
+    finally:
+        reg.stop()
+
+
+def test_tenant_pulls_into_its_own_namespace(env):
+    """Images are per tenant: a tenant's token pulls into its own namespace
+    only, the image and its names are that tenant's, within its imageBytes
+    quota; its registry credentials are its own and no secret of it."""
+    a = env.api
+    toks = {}
+    for ns in ("tp-a", "tp-b"):
+        r = a.post("/system/tenants", json={"name": ns})
+        assert r.status_code == 201, r.text
+        toks[ns] = a.post("/system/tenants/%s/tokens" % ns, json={}).json()["token"]
+
+    def as_t(ns, method, path, **kw):
+        return requests.request(method, env.daemon.url + path, headers={"Authorization": basic(toks[ns], user=ns)},
+                                timeout=120, **kw)
+
+    ref = env.anon.host + "/fn/busybox:v2s2"
+    # another tenant's namespace: refused before anything is fetched
+    r = as_t("tp-a", "POST", "/system/images/pull", params={"namespace": "tp-b"}, json={"image": ref})
+    assert r.status_code == 403, r.text
+    r = as_t("tp-a", "POST", "/system/images/pull", json={"image": ref, "namespace": "tp-b"})
+    assert r.status_code == 403, r.text
+    assert as_t("tp-a", "GET", "/system/images/pulls", params={"namespace": "tp-b"}).status_code == 403
+    # its own, without naming it
+    r = as_t("tp-a", "POST", "/system/images/pull", json={"image": ref})
+    assert r.status_code == 200, r.text
+    assert ref in r.json()["tags"]
+    assert as_t("tp-a", "GET", "/system/images/" + ref).status_code == 200
+    assert as_t("tp-b", "GET", "/system/images/" + ref).status_code == 404
+    assert all(ref not in i["tags"] for i in as_t("tp-b", "GET", "/system/images").json())
+    audit = as_t("tp-a", "GET", "/system/audit").json()
+    assert any(e["path"].startswith("/system/images/pull") and "pulled image sha256:" in e["detail"]
+               for e in audit), audit
+    # a deploy by reference from a tenant pulls into its namespace
+    r = as_t("tp-b", "POST", "/system/functions", json={"service": "tp-fn", "image": env.anon.host + "/fn/busybox:oci",
+                                                       "envProcess": "cat"})
+    assert r.status_code == 202, r.text
+    r = requests.post(env.daemon.url + "/function/tp-fn.tp-b", data=b"mine", timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.text == "mine", r.text
+    assert as_t("tp-b", "GET", "/system/images/" + env.anon.host + "/fn/busybox:oci").status_code == 200
+    # registry credentials: the tenant's own only
+    auth = base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
+    r = as_t("tp-a", "PUT", "/system/registry-auth", json={"auths": {env.basic.host: {"auth": auth}}})
+    assert r.status_code == 200, r.text
+    assert as_t("tp-a", "GET", "/system/registry-auth").json() == {"namespace": "tp-a", "registries": [env.basic.host]}
+    assert as_t("tp-b", "GET", "/system/registry-auth").json() == {"namespace": "tp-b", "registries": []}
+    for method in ("GET", "PUT", "DELETE"):
+        r = as_t("tp-b", method, "/system/registry-auth", params={"namespace": "tp-a"},
+                 json={"auths": {env.basic.host: {"auth": auth}}})
+        assert r.status_code == 403, (method, r.text)
+    assert as_t("tp-a", "GET", "/system/registry-auth").json()["registries"] == [env.basic.host]
+    # no secret of the tenant's: not listed, not counted in its secrets quota
+    assert as_t("tp-a", "GET", "/system/secrets").json() == []
+    assert a.get("/system/tenants/tp-a").json()["usage"]["secrets"] == 0
+    # the imageBytes quota holds for pulls, the direct ones and a deploy's
+    used = a.get("/system/tenants/tp-a").json()["usage"]["imageBytes"]
+    assert used > 0
+    other = env.anon.host + "/fn/multi:latest"
+    try:
+        assert a.put("/system/tenants/tp-a", json={"quotas": {"imageBytes": used}}).status_code == 200
+        r = as_t("tp-a", "POST", "/system/images/pull", json={"image": other})
+        assert r.status_code == 409 and "whole imageBytes quota" in error_of(r), r.text
+        r = as_t("tp-a", "POST", "/system/functions", json={"service": "tp-q", "image": other, "envProcess": "cat"})
+        assert r.status_code == 400 and "whole imageBytes quota" in error_of(r), r.text
+        assert a.put("/system/tenants/tp-a", json={"quotas": {"imageBytes": used + 1}}).status_code == 200
+        r = as_t("tp-a", "POST", "/system/images/pull", json={"image": other})
+        assert r.status_code == 409 and "over its imageBytes quota" in error_of(r), r.text
+        assert all(other not in i["tags"] for i in as_t("tp-a", "GET", "/system/images").json())
+    finally:
+        assert a.put("/system/tenants/tp-a", json={"quotas": {"imageBytes": None}}).status_code == 200
