@@ -983,21 +983,31 @@ static void on_probe_timer(uv_timer_t *t)
 /* Next attempt: at once while the instance is young (a server binds within
  * a few ms of exec), then every ms, then every 10 ms; give up at the ready
  * timeout. */
+/* The start of inst took longer than http_ready_timeout: say what it
+ * waited for (the port, the health path, an upstream that never listened)
+ * and stop it. From the probe's retry or from the tick, whichever sees it
+ * first (under load, or ASan, the tick may). */
+static void instance_not_ready(struct instance *inst)
+{
+        struct pool *p = inst->pool;
+
+        (void) xsnprintf(p->last_error, sizeof p->last_error,
+                         "instance %s was not ready within %llu ms (port %u%s%s%s)", inst->id,
+                         (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
+                         p->health_path[0] ? ", GET " : p->watchdog ? ", GET /_/health" : "", p->health_path,
+                         inst->health_ok ? ", healthy, but its upstream never listened" : "");
+        logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
+        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
+        inst->failed_start = true;
+        instance_stop(inst, 0, INST_STOP_NOT_READY);
+}
+
 static void probe_retry(struct instance *inst)
 {
         struct pool *p = inst->pool;
         uint64_t age_ms = (now_ns() - inst->start_ns) / 1000000ULL, delay;
         if (age_ms >= p->sf->cfg.http_ready_timeout_ms) {
-                (void) xsnprintf(p->last_error, sizeof p->last_error,
-                                 "instance %s was not ready within %llu ms (port %u%s%s%s)", inst->id,
-                                 (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
-                                 p->health_path[0] ? ", GET " : p->watchdog ? ", GET /_/health" : "",
-                                 p->health_path,
-                                 inst->health_ok ? ", healthy, but its upstream never listened" : "");
-                logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
-                log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                inst->failed_start = true;
-                instance_stop(inst, 0, INST_STOP_NOT_READY);
+                instance_not_ready(inst);
                 return;
         }
         if (!p->watchdog && !p->health_path[0] && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
@@ -1367,15 +1377,8 @@ static void on_tick(uv_timer_t *t)
                         for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = next) {
                                 next = list_next(&p->instances, i, node);
                                 if (i->state == INST_STARTING && !i->gone &&
-                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL) {
-                                        (void) xsnprintf(p->last_error, sizeof p->last_error,
-                                                         "instance %s was not ready within %llu ms", i->id,
-                                                         (unsigned long long) ps->sf->cfg.http_ready_timeout_ms);
-                                        logs_daemon(ps->sf->logs, p->ns, p->name, "%s", p->last_error);
-                                        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                                        i->failed_start = true;
-                                        instance_stop(i, 0, INST_STOP_NOT_READY);
-                                }
+                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL)
+                                        instance_not_ready(i);
                         }
                 }
                 if (p->restart_at_ns && now >= p->restart_at_ns) {
