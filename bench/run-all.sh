@@ -27,6 +27,9 @@
 #  11. bench/oci           sfaasd-runc vs crun vs runc under Podman and
 #                          containerd: the hostile probes through Podman, the
 #                          cold start of podman run --rm and ctr run --rm
+#  12. bench/pull          pull+unpack of a large image from a local registry
+#                          (docker-registry on loopback): sfaasd vs skopeo copy
+#                          + umoci unpack, interleaved
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
@@ -35,7 +38,7 @@
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
 # AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1,
 # BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1,
-# BENCH_SKIP_OCI=1, OCI_ROUNDS (20).
+# BENCH_SKIP_OCI=1, OCI_ROUNDS (20), BENCH_SKIP_PULL=1, PULL_ROUNDS (3), PULL_WORK.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -185,5 +188,11 @@ if [ "${BENCH_SKIP_OCI:-0}" != 1 ]; then
         else
                 echo "   skipped: podman is not installed (make deps)"
         fi
+fi
+
+if [ "${BENCH_SKIP_PULL:-0}" != 1 ]; then
+        echo "== 12. pull and unpack of a large image from a local registry: sfaasd vs skopeo copy + umoci unpack"
+        "$PYTHON" bench/pull --sfaasd "$SFAASD" --rounds "${PULL_ROUNDS:-3}" --work "${PULL_WORK:-$tmp/pull}" \
+                --json "$OUT/pull-$stamp.json" || status=1
 fi
 exit $status
