@@ -98,13 +98,18 @@ int pools_check_meta(json_t *spec, struct sf_err *err);
 int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t replicas, struct sf_err *err);
 
 /* Fill replicas, availableReplicas and the "sfaasd" extension object of a
- * FunctionStatus. */
+ * FunctionStatus (with "autoscaling": type, target, targetProportion,
+ * load, desiredReplicas, ... for http mode). */
 void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *st);
 
 /* Warm instances (starting or ready) of an http-mode function; 0 otherwise. */
 uint32_t pools_warm_instances(struct sfaasd *sf, const char *ns, const char *name);
 /* gateway_service_count: instances of an http-mode function, 1 for exec mode. */
 uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name);
+/* The autoscaler of ns/name for GET /metrics (ret->http false for an
+ * exec-mode or unknown function). */
+struct metrics_scale;
+void pools_scale_metrics(struct sfaasd *sf, const char *ns, const char *name, struct metrics_scale *ret);
 /* For GET /metrics. */
 struct pools_counts {
         size_t starting, ready, stopping, queued, inflight;
