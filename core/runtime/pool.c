@@ -1294,12 +1294,8 @@ static void on_tick(uv_timer_t *t)
         struct pools *ps = t->data;
         uint64_t now = now_ns();
         for (struct pool *p = ps->list; p; p = p->next) {
-                size_t alive;
                 if (p->mode != FN_MODE_HTTP)
                         continue;
-                alive = p->n_starting + p->n_ready;
-                if (!ps->sf->stopping)
-                        pool_autoscale(p, now, alive);
                 /* A start that hangs (a health check never answered) ends too. */
                 if (p->n_starting) {
                         struct instance *next;
@@ -1321,6 +1317,9 @@ static void on_tick(uv_timer_t *t)
                         p->restart_at_ns = 0;
                         pool_dispatch(p);
                 }
+                /* Last: instances it starts are younger than now. */
+                if (!ps->sf->stopping)
+                        pool_autoscale(p, now, p->n_starting + p->n_ready);
         }
 }
 

@@ -308,11 +308,15 @@ uint32_t scale_tick(struct pool *p, uint64_t now)
                 if (want == 0)
                         (void) xsnprintf(sc->log_why, sizeof sc->log_why, "no call for %llu ms",
                                          (unsigned long long) p->idle_ms);
-                else if (want > sc->desired || want > lo)
+                else if (want > sc->desired)
                         (void) xsnprintf(sc->log_why, sizeof sc->log_why,
-                                         "%s load %.2f against a target of %g x %.2f per instance%s",
-                                         scale_type_name(sc->type), sc->load, sc->target, sc->proportion,
-                                         want < sc->desired ? " (the most over the scale-down window)" : "");
+                                         "%s load %.2f against a target of %g x %.2f per instance",
+                                         scale_type_name(sc->type), sc->load, sc->target, sc->proportion);
+                else if (want > lo)
+                        (void) xsnprintf(sc->log_why, sizeof sc->log_why,
+                                         "%s load %.2f; %u wanted at most over the %llu ms scale-down window",
+                                         scale_type_name(sc->type), sc->load, want,
+                                         (unsigned long long) sc->down_window_ms);
                 else
                         (void) xsnprintf(sc->log_why, sizeof sc->log_why,
                                          "%s load %.2f, down to the minimum of %u after the %llu ms window",
