@@ -27,6 +27,9 @@
 #  11. bench/oci           sfaasd-runc vs crun vs runc under Podman and
 #                          containerd: the hostile probes through Podman, the
 #                          cold start of podman run --rm and ctr run --rm
+#  12. bench/autoscale     a step load (closed-loop callers low -> high -> low)
+#                          on one http-mode function: the autoscaler vs a fixed
+#                          pool of max instances, instances and p50/p99 per second
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
@@ -35,7 +38,10 @@
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
 # AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1,
 # BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1,
-# BENCH_SKIP_OCI=1, OCI_ROUNDS (20).
+# BENCH_SKIP_OCI=1, OCI_ROUNDS (20), BENCH_SKIP_AUTOSCALE=1, AS_STEP (seconds per
+# step, 8), AS_LOW (callers, 2), AS_HIGH (8), AS_MAX (instances, 8), AS_BURN_MS
+# (CPU per call, 5), AS_WINDOW (scale-down window, 5s), AS_TYPE and AS_TARGET
+# (empty: sfaasd's defaults).
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -185,5 +191,12 @@ if [ "${BENCH_SKIP_OCI:-0}" != 1 ]; then
         else
                 echo "   skipped: podman is not installed (make deps)"
         fi
+fi
+if [ "${BENCH_SKIP_AUTOSCALE:-0}" != 1 ]; then
+        echo "== 12. autoscaling: a step load on one function, the autoscaler vs a fixed pool of max instances"
+        if [ ! -f tests/fixtures/out/httpfn-oci.tar ]; then
+                make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture images"
+        fi
+        "$PYTHON" bench/autoscale --sfaasd "$SFAASD" || status=1
 fi
 exit $status
