@@ -332,10 +332,13 @@ def test_status_and_metrics(api, fn, daemon):
     assert line and int(line[0].split()[-1]) >= 2, line
 
 
-def test_config_down_window_and_admission_cap(make_daemon, images):
-    # config scale_down_window is the default window; max_sandboxes is a
-    # hard bound: the scaler wants 4 but only 2 sandboxes may run.
-    d = make_daemon(config={"scale_down_window": "1s", "max_sandboxes": 2})
+@pytest.mark.parametrize("cap,held", [({"max_sandboxes": 2}, "sandbox slots"),
+                                      ({"tenant_instances": 2}, "instances quota")])
+def test_config_down_window_and_caps(make_daemon, images, cap, held):
+    # config scale_down_window is the default window; max_sandboxes and the
+    # namespace's instances quota are hard bounds: the scaler wants 4 but
+    # only 2 sandboxes may run, and the calls are all answered.
+    d = make_daemon(config=dict({"scale_down_window": "1s"}, **cap))
     from sfaasd_testlib import Api
     a = Api(d)
     import_http_images(a, images)
@@ -351,7 +354,7 @@ def test_config_down_window_and_admission_cap(make_daemon, images):
             st = status(a, "as-cap2")
             assert replicas(st) <= 2, st
             time.sleep(0.1)
-        assert "sandbox slots" in scaler(st).get("heldBy", ""), scaler(st)
+        assert held in scaler(st).get("heldBy", ""), scaler(st)
     finally:
         codes = load.stop()
     assert set(codes) == {200}, codes
