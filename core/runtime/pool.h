@@ -15,11 +15,14 @@
  * connects to 127.0.0.1:PORT of the instance without a bridge or veth.
  * Upstream connections are kept alive and reused.
  *
- * Scaling: instances start on the first call (concurrent first calls wait
- * for the same start), stay warm while used, and stop after an idle time
- * (scale to zero) down to the pool's floor: com.openfaas.scale.min, or the
+ * Scaling: the pool's floor runs at all times: com.openfaas.scale.min
+ * (default 1 as in OpenFaaS; 0 with com.openfaas.scale.zero "true"), or the
  * replicas of the last POST /system/scale-function (kept until the next
- * deploy or daemon restart). com.openfaas.scale.max caps the instances;
+ * deploy or daemon restart). With a floor of 0 the first call starts an
+ * instance (concurrent first calls wait for the same start) and the last
+ * one stops after com.openfaas.scale.zero-duration idle. Between the floor
+ * and the max the autoscaler (core/runtime/scale.c: rps, capacity, cpu)
+ * starts and stops instances. com.openfaas.scale.max caps the instances;
  * com.sfaasd.max-inflight caps the calls per instance; calls that find no
  * capacity wait in a bounded queue (com.sfaasd.queue-max), a full queue
  * answers 429. Readiness: GET /_/health == 200 for watchdog images
