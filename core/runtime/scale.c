@@ -76,13 +76,14 @@ static int parse_type(const char *s, enum scale_type *ret)
         return -EINVAL;
 }
 
-/* A finite decimal number, the whole string (strtod: no parser of our own). */
+/* A finite decimal number, the whole string (strtod: no parser of our own;
+ * its hex, "inf" and "nan" forms are not numbers a label means). */
 static int parse_number(const char *s, double *ret)
 {
         char *end = NULL;
         double v;
 
-        if (!*s || strlen(s) > 32)
+        if (!*s || strlen(s) > 32 || s[strspn(s, "0123456789.eE+-")] != '\0')
                 return -EINVAL;
         errno = 0;
         v = strtod(s, &end);

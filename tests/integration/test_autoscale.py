@@ -289,6 +289,8 @@ def test_scale_to_zero_only_when_asked(api, fn):
     ({TARGET: "-5"}, TARGET),
     ({TARGET: "fifty"}, TARGET),
     ({TARGET: "nan"}, TARGET),
+    ({TARGET: "0x10"}, TARGET),
+    ({TARGET: "inf"}, TARGET),
     ({PROPORTION: "0"}, PROPORTION),
     ({PROPORTION: "1.5"}, PROPORTION),
     ({PROPORTION: "90%"}, PROPORTION),
