@@ -23,9 +23,13 @@ DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
 # podman, containerd: the OCI runtime's engine tests (tests/integration/
 # test_oci_engines.py, tests/probes/test_oci_probes.py) drive sfaasd-runc
 # through Debian's Podman (conmon) and containerd (ctr, runc shim v2).
+# docker-registry (the reference distribution server), apache2-utils (htpasswd)
+# and python3-cryptography (the token server's signed JWTs): the registry pull
+# tests (tests/integration/test_registry.py) run a real registry on loopback.
 DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
-            chromium chromium-driver python3-selenium openssl podman containerd
-DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
+            chromium chromium-driver python3-selenium openssl podman containerd docker-registry \
+            apache2-utils python3-cryptography
+DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx docker-registry skopeo umoci
 
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp

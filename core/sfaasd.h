@@ -48,6 +48,9 @@ struct function_ceilings {
         uint64_t scale_max;          /* com.openfaas.scale.max and .min */
 };
 
+#define SFAASD_REGISTRIES_MAX 32
+#define SFAASD_REGISTRY_NAME_MAX 256
+
 struct sfaasd_config {
         char listen[128];              /* plain HTTP: "127.0.0.1:8080"; "" = none */
         char tls_listen[128];          /* HTTPS: "0.0.0.0:8443"; "" = none (default when a pair is set) */
@@ -103,6 +106,23 @@ struct sfaasd_config {
         /* authentication failures per client address (core/api/throttle.h) */
         uint64_t auth_throttle_after;  /* failures in a row before blocks begin (default 5) */
         uint64_t auth_throttle_max_ms; /* longest block (default 10 min) */
+        /* registry pulls (core/runtime/pull.h) */
+        char insecure_registries[SFAASD_REGISTRIES_MAX][SFAASD_REGISTRY_NAME_MAX]; /* "host[:port]": http://, trusted */
+        size_t n_insecure_registries;
+        char registry_auth_file[PATH_MAX]; /* a Docker config.json: the operator's registry credentials ("" none) */
+        char registry_ca_file[PATH_MAX]; /* PEM CA certificates trusted for registries besides the system's ("" none) */
+        /* registry_mirrors: {"registry": ["mirror host[:port]", ...]}, flattened
+         * in order: [i][0] the registry, [i][1] a mirror of it, tried first */
+        char registry_mirrors[SFAASD_REGISTRIES_MAX][2][SFAASD_REGISTRY_NAME_MAX];
+        size_t n_registry_mirrors;
+        uint64_t registry_concurrency; /* blobs fetched at once per pull (default 3) */
+        uint64_t registry_attempts;    /* per blob (default 3) */
+        uint64_t registry_timeout_ms;  /* manifests and tokens (default 60 s) */
+        uint64_t registry_idle_timeout_ms; /* a stalled blob transfer (default 30 s) */
+        uint64_t registry_retry_delay_ms; /* before a blob's second attempt, doubled after (default 500 ms) */
+        bool pull_on_deploy;           /* a deploy pulls a registry reference the store lacks (default true) */
+        bool registry_allow_loopback;  /* pulls may reach 127/8 and ::1 on a registry not in
+                                          insecure_registries, a token realm or a redirect (default false) */
 };
 
 struct admit;
@@ -141,7 +161,9 @@ struct sfaasd {
         bool finished;                 /* the loop's last handles are closing */
         struct list_head invocations;     /* live exec-mode invocations (core/runtime/invoke.c) */
         size_t n_invocations;
-        size_t n_imports;                 /* image imports on the thread pool */
+        size_t n_imports;                 /* image imports and pulls on the thread pool */
+        int pull_cancel_fd;               /* an eventfd: readable from the first SIGTERM, ends pulls (-1 none) */
+        struct list_head pulls;           /* registry pulls under way (core/api/pull.c) */
         struct metrics *metrics;          /* core/runtime/metrics.h */
         struct history *history;          /* the last hour for the console's charts (core/runtime/history.h) */
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */

@@ -88,9 +88,16 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->exec_queue_max = 100;
         cfg->auth_throttle_after = 5;
         cfg->auth_throttle_max_ms = 10 * 60 * 1000;
+        cfg->registry_concurrency = 3;
+        cfg->registry_attempts = 3;
+        cfg->registry_timeout_ms = 60000;
+        cfg->registry_idle_timeout_ms = 30000;
+        cfg->registry_retry_delay_ms = 500;
+        cfg->pull_on_deploy = true;
+        cfg->registry_allow_loopback = false;
 }
 
-enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
+enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL, K_REGISTRIES, K_MIRRORS };
 
 struct key {
         const char *name;
@@ -190,6 +197,17 @@ static const struct key keys[] = {
         { "exec_queue_max", K_COUNT, F(exec_queue_max) },
         { "auth_throttle_after", K_COUNT, F(auth_throttle_after) },
         { "auth_throttle_max", K_MS, F(auth_throttle_max_ms), .min = 1000, .max = 24ULL * 3600 * 1000 },
+        { "insecure_registries", K_REGISTRIES, F(insecure_registries) },
+        { "registry_auth_file", K_STR, F(registry_auth_file) },
+        { "registry_ca_file", K_STR, F(registry_ca_file) },
+        { "registry_mirrors", K_MIRRORS, F(registry_mirrors) },
+        { "registry_concurrency", K_COUNT, F(registry_concurrency), .min = 1, .max = 16 },
+        { "registry_attempts", K_COUNT, F(registry_attempts), .min = 1, .max = 10 },
+        { "registry_timeout", K_MS, F(registry_timeout_ms) },
+        { "registry_idle_timeout", K_MS, F(registry_idle_timeout_ms) },
+        { "registry_retry_delay", K_MS, F(registry_retry_delay_ms) },
+        { "pull_on_deploy", K_BOOL, F(pull_on_deploy) },
+        { "registry_allow_loopback", K_BOOL, F(registry_allow_loopback) },
 };
 #undef F
 
@@ -211,6 +229,52 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
                 if (!json_is_boolean(v))
                         return sf_err_set(err, -EINVAL, "config: '%s' must be true or false", k->name);
                 *(bool *) field = json_is_true(v);
+                return 0;
+        }
+        if (k->kind == K_REGISTRIES) {
+                size_t i;
+                json_t *e;
+
+                if (!json_is_array(v) || json_array_size(v) > SFAASD_REGISTRIES_MAX)
+                        return sf_err_set(err, -EINVAL, "config: '%s' must be a list of at most %d \"host[:port]\"",
+                                          k->name, SFAASD_REGISTRIES_MAX);
+                json_array_foreach(v, i, e) {
+                        const char *h = json_string_value(e);
+                        if (!h || !*h || strpbrk(h, "/ \t\r\n@") ||
+                            xsnprintf(cfg->insecure_registries[i], SFAASD_REGISTRY_NAME_MAX, "%s", h) < 0)
+                                return sf_err_set(err, -EINVAL, "config: '%s': item %zu is not \"host[:port]\"",
+                                                  k->name, i);
+                }
+                cfg->n_insecure_registries = json_array_size(v);
+                return 0;
+        }
+        if (k->kind == K_MIRRORS) {
+                const char *reg;
+                json_t *list, *e;
+                size_t i, nm = 0;
+
+                if (!json_is_object(v))
+                        return sf_err_set(err, -EINVAL, "config: '%s' must map a registry to a list of mirrors",
+                                          k->name);
+                json_object_foreach(v, reg, list) {
+                        if (!json_is_array(list))
+                                return sf_err_set(err, -EINVAL, "config: '%s': '%.64s' needs a list of mirrors",
+                                                  k->name, reg);
+                        json_array_foreach(list, i, e) {
+                                const char *m = json_string_value(e);
+                                if (nm >= SFAASD_REGISTRIES_MAX)
+                                        return sf_err_set(err, -EINVAL, "config: '%s': more than %d mirrors",
+                                                          k->name, SFAASD_REGISTRIES_MAX);
+                                if (!m || !*m || strpbrk(m, "/ \t\r\n@") || !*reg || strpbrk(reg, "/ \t\r\n@") ||
+                                    xsnprintf(cfg->registry_mirrors[nm][0], SFAASD_REGISTRY_NAME_MAX, "%s", reg) < 0 ||
+                                    xsnprintf(cfg->registry_mirrors[nm][1], SFAASD_REGISTRY_NAME_MAX, "%s", m) < 0)
+                                        return sf_err_set(err, -EINVAL,
+                                                          "config: '%s': registries and mirrors are \"host[:port]\"",
+                                                          k->name);
+                                nm++;
+                        }
+                }
+                cfg->n_registry_mirrors = nm;
                 return 0;
         }
         if (k->kind == K_STR) {
@@ -287,7 +351,21 @@ char *config_to_json(const struct sfaasd_config *cfg)
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const char *field = (const char *) cfg + keys[i].off;
                 json_t *v;
-                if (keys[i].kind == K_STR)
+                if (keys[i].kind == K_MIRRORS) {
+                        v = json_object();
+                        for (size_t j = 0; v && j < cfg->n_registry_mirrors; j++) {
+                                json_t *l = json_object_get(v, cfg->registry_mirrors[j][0]);
+                                if (!l) {
+                                        l = json_array();
+                                        (void) json_object_set_new(v, cfg->registry_mirrors[j][0], l);
+                                }
+                                (void) json_array_append_new(l, json_string(cfg->registry_mirrors[j][1]));
+                        }
+                } else if (keys[i].kind == K_REGISTRIES) {
+                        v = json_array();
+                        for (size_t j = 0; v && j < cfg->n_insecure_registries; j++)
+                                (void) json_array_append_new(v, json_string(cfg->insecure_registries[j]));
+                } else if (keys[i].kind == K_STR)
                         v = json_string(field);
                 else if (keys[i].kind == K_BOOL)
                         v = json_boolean(*(const bool *) field);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,6 +106,8 @@ static void on_signal(uv_signal_t *h, int signum)
         /* Log followers would hold their connections open for ever. */
         logs_shutdown(sf->logs);
         async_shutdown(sf);
+        if (sf->pull_cancel_fd >= 0)
+                (void) eventfd_write(sf->pull_cancel_fd, 1);
         /* Warm instances get SIGTERM and their grace period. */
         pools_shutdown(sf);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);
@@ -300,7 +303,10 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->async = &owned->async;
         sf->admit = &owned->admit;
         sf->tmp_fd = -1;
+        /* Pulls wait on registries: the shutdown ends them at their next wait. */
+        sf->pull_cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         list_init(&sf->invocations);
+        list_init(&sf->pulls);
         sf->uid_claim_fd = -1;
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
@@ -483,6 +489,8 @@ out:
         http_tls_free(sf->tls); /* when the start failed before the loop */
         throttle_free(sf->throttle);
         secret_key_wipe(&sf->secret_key);
+        if (sf->pull_cancel_fd >= 0)
+                (void) close(sf->pull_cancel_fd);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);
         return r;

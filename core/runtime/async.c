@@ -354,11 +354,12 @@ static void cb_done(struct async_cb *cb)
         if (cb->r == -ECANCELED)
                 log_info("async call %s: callback to '%s' interrupted by the shutdown, due again at the next start",
                          c->id, c->callback_url);
-        else if (cb->r < 0 || cb->status >= 300)
-                log_warning("async call %s: callback to '%s' %s (attempt %d): %s%s", c->id, c->callback_url,
-                            strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts,
-                            cb->r < 0 ? cb->error : "status ",
-                            cb->r < 0 ? "" : (cb->status >= 500 ? "5xx" : "not 2xx"));
+        else if (cb->r < 0)
+                log_warning("async call %s: callback to '%s' %s (attempt %d): %s", c->id, c->callback_url,
+                            strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts, cb->error);
+        else if (cb->status >= 300)
+                log_warning("async call %s: callback to '%s' %s (attempt %d): status %ld", c->id, c->callback_url,
+                            strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts, cb->status);
         if (cb->r < 0)
                 logs_daemon(sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, %s)", c->id,
                             state, attempts, cb->error);

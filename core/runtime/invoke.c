@@ -809,6 +809,9 @@ static bool inv_start(struct invocation *inv)
         if (tenants_instance_begin(sf, ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, ns, &q);
+                /* An idle default replica of the tenant gives its place to
+                 * the retry (core/runtime/pool.h). */
+                (void) pools_reclaim_tenant_idle(sf, ns);
                 fail_status = 429;
                 (void) xsnprintf(msg, sizeof msg, "namespace '%s' runs its quota of %llu instances: try again later",
                                  ns, (unsigned long long) q.instances);

@@ -95,6 +95,58 @@ static bool meta_ms(const struct fn_recipe *r, const char *key, uint64_t *v)
         return true;
 }
 
+/* The value of K in the function's environment (image Env, then its
+ * envVars), or NULL. */
+static const char *recipe_env(const struct fn_recipe *r, const char *k)
+{
+        size_t kl = strlen(k);
+
+        for (size_t i = 0; i < r->env.n; i++)
+                if (strncmp(r->env.v[i], k, kl) == 0 && r->env.v[i][kl] == '=')
+                        return r->env.v[i] + kl + 1;
+        return NULL;
+}
+
+/* of-watchdog in http mode (env mode=http) forwards every call to the
+ * server it starts, at upstream_url (http_upstream_url): "http://127.0.0.1:
+ * 8082" in the templates. Its GET /_/health answers 200 as soon as its lock
+ * file exists, which can be before that server listens: a call in between
+ * gets 500 "Upstream HTTP request error: ... connection refused". The
+ * upstream's port on the instance's loopback, else 0 (another mode, or an
+ * upstream elsewhere, which sfaasd cannot see into). */
+static uint16_t watchdog_upstream_port(const struct fn_recipe *r)
+{
+        const char *mode = recipe_env(r, "mode");
+        const char *url = recipe_env(r, "upstream_url");
+        static const char *const hosts[] = { "http://127.0.0.1:", "http://localhost:" };
+        uint64_t port;
+
+        if (!url || !*url)
+                url = recipe_env(r, "http_upstream_url");
+        if (!mode || strcmp(mode, "http") != 0 || !url)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(hosts); i++) {
+                char digits[8];
+                size_t n;
+
+                if (!str_startswith(url, hosts[i]))
+                        continue;
+                n = strspn(url + strlen(hosts[i]), "0123456789");
+                if (n == 0 || n >= sizeof digits)
+                        return 0;
+                memcpy(digits, url + strlen(hosts[i]), n);
+                digits[n] = '\0';
+                if (parse_u64(digits, &port) < 0 || port == 0 || port > 65535)
+                        return 0;
+                return (uint16_t) port;
+        }
+        return 0;
+}
+
+/* What a readiness path may hold: it goes into a request line as is. */
+#define HEALTH_PATH_CHARS                                                                   \
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/%!$&'()*+,;=:@?"
+
 static void pool_configure(struct pool *p, struct fn_recipe *r)
 {
         const struct sfaasd_config *cfg = &p->sf->cfg;
@@ -115,10 +167,18 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
         arg0 = r->argv.n ? r->argv.v[0] : "";
         slash = strrchr(arg0, '/');
         p->watchdog = strcmp(slash ? slash + 1 : arg0, "fwatchdog") == 0;
-        /* OpenFaaS starts every function with one replica; min 0 (no
-         * instance until the first call) only where scale to zero is asked. */
+        p->upstream_port = p->watchdog ? watchdog_upstream_port(r) : 0;
+        if (p->upstream_port == p->port)
+                p->upstream_port = 0;
+        (void) xsnprintf(p->health_path, sizeof p->health_path, "%s",
+                         fn_recipe_meta(r, "com.openfaas.health.http.path") ?: "");
+        p->initial_delay_ms = 0;
+        (void) meta_ms(r, "com.openfaas.health.http.initialDelay", &p->initial_delay_ms);
+        /* OpenFaaS starts every function with one replica; scale to zero
+         * (none until the first call) only where the function asks for it
+         * with com.openfaas.scale.zero: "true". */
         p->min = zero && (strcmp(zero, "true") == 0 || strcmp(zero, "1") == 0) ? 0 : 1;
-        (void) meta_u32(r, "com.openfaas.scale.min", &p->min);
+        p->floor_default = !meta_u32(r, "com.openfaas.scale.min", &p->min) && p->min > 0;
         p->max = (uint32_t) cfg->http_max_instances;
         (void) meta_u32(r, "com.openfaas.scale.max", &p->max);
         if (p->max == 0)
@@ -145,7 +205,7 @@ int pools_check_meta(json_t *spec, struct sf_err *err)
         static const char *const counts[] = { "com.openfaas.scale.min", "com.openfaas.scale.max",
                                               "com.sfaasd.max-inflight", "com.sfaasd.queue-max", "com.sfaasd.port" };
         static const char *const durations[] = { "com.openfaas.scale.zero-duration", "com.sfaasd.timeout",
-                                                  "com.sfaasd.grace-period" };
+                                                  "com.sfaasd.grace-period", "com.openfaas.health.http.initialDelay" };
         struct fn_recipe r = { .spec = spec };
         const char *v;
         uint64_t n, min = 0, max = 0;
@@ -179,6 +239,12 @@ int pools_check_meta(json_t *spec, struct sf_err *err)
                         return sf_err_set(err, -EINVAL, "%s must be a duration such as '30s' or '500ms', not '%.32s'",
                                           durations[i], v);
         }
+        v = fn_recipe_meta(&r, "com.openfaas.health.http.path");
+        if (v && (v[0] != '/' || strlen(v) >= POOL_HEALTH_PATH_MAX || strspn(v, HEALTH_PATH_CHARS) != strlen(v)))
+                return sf_err_set(err, -EINVAL,
+                                  "com.openfaas.health.http.path must be a path such as '/_/ready' (at most %d "
+                                  "characters, no spaces), not '%.32s'",
+                                  POOL_HEALTH_PATH_MAX - 1, v);
         v = fn_recipe_meta(&r, "com.openfaas.scale.zero");
         if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
                 return sf_err_set(err, -EINVAL, "com.openfaas.scale.zero must be 'true' or 'false', not '%.32s'", v);
@@ -501,7 +567,14 @@ static void on_up_connect(uv_connect_t *creq, int status)
 
 /* A socket made inside the instance's network namespace, connecting to its
  * loopback port. The loop thread enters the namespace only for socket(). */
+static struct upconn *upconn_open_port(struct instance *inst, uint16_t port);
+
 struct upconn *upconn_open(struct instance *inst)
+{
+        return upconn_open_port(inst, inst->pool->port);
+}
+
+static struct upconn *upconn_open_port(struct instance *inst, uint16_t port)
 {
         struct pools *ps = inst->pool->sf->pools;
         struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -547,7 +620,7 @@ struct upconn *upconn_open(struct instance *inst)
         (void) uv_tcp_nodelay(&uc->tcp, 1);
         uc->inst = inst;
         list_add_head(&inst->conns, &uc->anode);
-        sa.sin_port = htons(inst->pool->port);
+        sa.sin_port = htons(port);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         e = uv_tcp_connect(&uc->creq, &uc->tcp, (struct sockaddr *) &sa, on_up_connect);
         if (e < 0) {
@@ -833,6 +906,10 @@ static void instance_ready(struct instance *inst)
         instance_set_state(inst, INST_READY);
         inst->ready_ns = now;
         inst->last_used_ns = now;
+        /* A default replica given up under pressure is kept again once a
+         * call has brought an instance back. */
+        if (p->floor_default && p->floor < p->min)
+                p->floor = p->min;
         log_debug("function '%s.%s': instance %s ready in %.3f ms (%u probes)", p->name, p->ns, inst->id,
                   (double) (now - inst->start_ns) / 1e6, inst->probes);
         pool_dispatch(p);
@@ -908,27 +985,39 @@ static void on_probe_timer(uv_timer_t *t)
 /* Next attempt: at once while the instance is young (a server binds within
  * a few ms of exec), then every ms, then every 10 ms; give up at the ready
  * timeout. */
+/* The start of inst took longer than http_ready_timeout: say what it
+ * waited for (the port, the health path, an upstream that never listened)
+ * and stop it. From the probe's retry or from the tick, whichever sees it
+ * first (under load, or ASan, the tick may). */
+static void instance_not_ready(struct instance *inst)
+{
+        struct pool *p = inst->pool;
+
+        (void) xsnprintf(p->last_error, sizeof p->last_error,
+                         "instance %s was not ready within %llu ms (port %u%s%s%s)", inst->id,
+                         (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
+                         p->health_path[0] ? ", GET " : p->watchdog ? ", GET /_/health" : "", p->health_path,
+                         inst->health_ok ? ", healthy, but its upstream never listened" : "");
+        logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
+        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
+        inst->failed_start = true;
+        instance_stop(inst, 0, INST_STOP_NOT_READY);
+}
+
 static void probe_retry(struct instance *inst)
 {
         struct pool *p = inst->pool;
         uint64_t age_ms = (now_ns() - inst->start_ns) / 1000000ULL, delay;
         if (age_ms >= p->sf->cfg.http_ready_timeout_ms) {
-                (void) xsnprintf(p->last_error, sizeof p->last_error,
-                                 "instance %s was not ready within %llu ms (port %u%s)", inst->id,
-                                 (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
-                                 p->watchdog ? ", GET /_/health" : "");
-                logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
-                log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                inst->failed_start = true;
-                instance_stop(inst, 0, INST_STOP_NOT_READY);
+                instance_not_ready(inst);
                 return;
         }
-        if (!p->watchdog && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
+        if (!p->watchdog && !p->health_path[0] && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
                 inst->fast_wait = true;
                 probe_arm(p->sf->pools, true);
                 return;
         }
-        delay = p->watchdog ? (age_ms < 100 ? 2 : 20) : (age_ms < 100 ? 1 : 10);
+        delay = p->watchdog || p->health_path[0] ? (age_ms < 100 ? 2 : 20) : (age_ms < 100 ? 1 : 10);
         (void) uv_timer_start(&inst->timer, on_probe_timer, delay, 0);
 }
 
@@ -938,7 +1027,7 @@ static void probe_start(struct instance *inst)
         if (inst->probe || inst->gone || inst->state != INST_STARTING)
                 return;
         inst->probes++;
-        uc = upconn_open(inst);
+        uc = upconn_open_port(inst, inst->health_ok ? inst->pool->upstream_port : inst->pool->port);
         if (!uc) {
                 probe_retry(inst);
                 return;
@@ -950,7 +1039,9 @@ static void probe_start(struct instance *inst)
 static void probe_connected(struct upconn *uc, int status)
 {
         struct instance *inst = uc->inst;
-        static const char health[] = "GET /_/health HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sfaasd-probe\r\n\r\n";
+        static const char get[] = "GET ";
+        static const char rest[] = " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sfaasd-probe\r\n\r\n";
+        const char *path;
 
         if (!inst || inst->gone || inst->state != INST_STARTING) {
                 upconn_close(uc);
@@ -961,7 +1052,15 @@ static void probe_connected(struct upconn *uc, int status)
                 probe_retry(inst);
                 return;
         }
-        if (!inst->pool->watchdog) {
+        if (inst->health_ok) {
+                /* The watchdog's upstream listens: calls will reach it.
+                 * This connection goes to the upstream, never to a call. */
+                inst->probe = NULL;
+                upconn_close(uc);
+                instance_ready(inst);
+                return;
+        }
+        if (!inst->pool->watchdog && !inst->pool->health_path[0]) {
                 /* Listening: ready, and this connection serves the first call. */
                 uc->probe = false;
                 inst->probe = NULL;
@@ -970,9 +1069,10 @@ static void probe_connected(struct upconn *uc, int status)
                 instance_ready(inst);
                 return;
         }
+        path = inst->pool->health_path[0] ? inst->pool->health_path : "/_/health";
         llhttp_init(&uc->parser, HTTP_RESPONSE, &probe_settings);
         uc->parser.data = uc;
-        if (upconn_write(uc, health, sizeof health - 1, NULL, 0, NULL, 0) < 0) {
+        if (upconn_write(uc, get, sizeof get - 1, path, strlen(path), rest, sizeof rest - 1) < 0) {
                 upconn_close(uc);
                 probe_retry(inst);
         }
@@ -993,10 +1093,22 @@ static void probe_read(struct upconn *uc, ssize_t n, const char *data)
         }
         if (n > 0 && e == HPE_OK)
                 return; /* more to come */
-        if (e == HPE_PAUSED && uc->probe_status == 200) {
+        /* A named path passes as a Kubernetes HTTP probe does (200-399);
+         * the watchdog's /_/health with 200 only. */
+        if (e == HPE_PAUSED && (inst->pool->health_path[0] ? uc->probe_status >= 200 && uc->probe_status < 400
+                                                           : uc->probe_status == 200)) {
+                struct pool *p = inst->pool;
+
                 uc->probe = false;
                 inst->probe = NULL;
                 upconn_release(uc);
+                if (p->upstream_port && !p->health_path[0]) {
+                        /* of-watchdog in http mode: healthy is not ready
+                         * until its upstream listens (watchdog_upstream_port). */
+                        inst->health_ok = true;
+                        probe_start(inst);
+                        return;
+                }
                 instance_ready(inst);
                 return;
         }
@@ -1064,7 +1176,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (tenants_instance_begin(sf, p->ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, p->ns, &q);
-                ret = sf_err_set(err, -EAGAIN, "namespace '%s' runs its quota of %llu instances", p->ns,
+                ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,
                                  (unsigned long long) q.instances);
         } else {
                 ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
@@ -1107,7 +1219,10 @@ static int instance_start(struct pool *p, struct sf_err *err)
         (void) uv_read_start((uv_stream_t *) &inst->out, up_alloc, on_inst_output);
         (void) uv_read_start((uv_stream_t *) &inst->err, up_alloc, on_inst_output);
         (void) uv_poll_start(&inst->exit_poll, UV_READABLE, on_inst_exit);
-        if (inst->netns_fd >= 0)
+        /* com.openfaas.health.http.initialDelay: no probe before it. */
+        if (inst->netns_fd >= 0 && p->initial_delay_ms)
+                (void) uv_timer_start(&inst->timer, on_probe_timer, p->initial_delay_ms, 0);
+        else if (inst->netns_fd >= 0)
                 probe_start(inst);
         return 0;
 
@@ -1187,11 +1302,20 @@ static void pool_ensure_scaled(struct pool *p, size_t alive)
         }
 }
 
+/* A default replica given up (pool_internal.h, floor_default): the pool
+ * does not ask for it again until a call starts an instance. */
+static void floor_yield(struct pool *p)
+{
+        if (p->floor_default && p->floor > 0)
+                p->floor = 0;
+}
+
 static void pool_ensure(struct pool *p)
 {
         struct sfaasd *sf = p->sf;
         size_t alive, want;
         struct sf_err err = { 0 };
+        int r;
 
         if (p->mode != FN_MODE_HTTP || p->removed || sf->stopping)
                 return;
@@ -1222,7 +1346,18 @@ static void pool_ensure(struct pool *p)
                         return;
                 }
                 p->slot_reserved = false;
-                if (instance_start(p, &err) < 0) {
+                r = instance_start(p, &err);
+                if (r == -EDQUOT && !p->queued && p->floor_default) {
+                        /* The tenant's instances quota is a hard bound: a
+                         * default replica does without (pool_internal.h). */
+                        admit_release(sf);
+                        log_info("function '%s.%s': no default replica kept warm: %s", p->name, p->ns, err.msg);
+                        floor_yield(p);
+                        return;
+                }
+                if (r == -EDQUOT)
+                        (void) pools_reclaim_tenant_idle(sf, p->ns);
+                if (r < 0) {
                         admit_release(sf);
                         (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
                                          err.msg);
@@ -1302,15 +1437,8 @@ static void on_tick(uv_timer_t *t)
                         for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = next) {
                                 next = list_next(&p->instances, i, node);
                                 if (i->state == INST_STARTING && !i->gone &&
-                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL) {
-                                        (void) xsnprintf(p->last_error, sizeof p->last_error,
-                                                         "instance %s was not ready within %llu ms", i->id,
-                                                         (unsigned long long) ps->sf->cfg.http_ready_timeout_ms);
-                                        logs_daemon(ps->sf->logs, p->ns, p->name, "%s", p->last_error);
-                                        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                                        i->failed_start = true;
-                                        instance_stop(i, 0, INST_STOP_NOT_READY);
-                                }
+                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL)
+                                        instance_not_ready(i);
                         }
                 }
                 if (p->restart_at_ns && now >= p->restart_at_ns) {
@@ -1339,7 +1467,9 @@ void pools_reclaim_idle(struct sfaasd *sf)
         if (stopping >= sf->admit->waiting)
                 return;
         for (struct pool *p = ps->list; p; p = p->next) {
-                if (p->mode != FN_MODE_HTTP || p->n_starting + p->n_ready <= p->floor)
+                /* A default replica is no reason to keep a slot from a call
+                 * (pool_internal.h, floor_default). */
+                if (p->mode != FN_MODE_HTTP || p->n_starting + p->n_ready <= (p->floor_default ? 0 : p->floor))
                         continue;
                 for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
                         if (i->state == INST_READY && i->inflight == 0 &&
@@ -1350,8 +1480,33 @@ void pools_reclaim_idle(struct sfaasd *sf)
                 log_info("function '%s.%s': stopping idle instance %s early: every sandbox slot (%zu) is taken "
                          "and %zu call(s) or pool(s) wait for one",
                          oldest->pool->name, oldest->pool->ns, oldest->id, sf->admit->max, sf->admit->waiting);
+                floor_yield(oldest->pool);
                 instance_stop(oldest, oldest->pool->grace_ms, INST_STOP_IDLE);
         }
+}
+
+bool pools_reclaim_tenant_idle(struct sfaasd *sf, const char *ns)
+{
+        struct pools *ps = sf->pools;
+        struct instance *oldest = NULL;
+
+        if (!ps || sf->stopping)
+                return false;
+        for (struct pool *p = ps->list; p; p = p->next) {
+                if (p->mode != FN_MODE_HTTP || !p->floor_default || p->n_stopping || strcmp(p->ns, ns) != 0)
+                        continue;
+                for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
+                        if (i->state == INST_READY && i->inflight == 0 &&
+                            (!oldest || i->last_used_ns < oldest->last_used_ns))
+                                oldest = i;
+        }
+        if (!oldest)
+                return false;
+        log_info("function '%s.%s': stopping idle instance %s, its default replica: namespace '%s' is at its "
+                 "instances quota and a call waits", oldest->pool->name, ns, oldest->id, ns);
+        floor_yield(oldest->pool);
+        instance_stop(oldest, oldest->pool->grace_ms, INST_STOP_IDLE);
+        return true;
 }
 
 /* ---- the daemon's side ---- */
@@ -1544,6 +1699,7 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
         if (replicas > p->max)
                 replicas = p->max;
         p->floor = (uint32_t) replicas;
+        p->floor_default = false; /* asked for: kept as any floor is */
         alive = p->n_starting + p->n_ready;
         /* Down: the idle first, then the least busy. */
         for (int pass = 0; pass < 2 && alive > replicas; pass++) {

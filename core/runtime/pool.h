@@ -60,9 +60,13 @@ void pools_kill_all(struct sfaasd *sf);
 /* Instances alive and calls under way (shutdown waits for 0). */
 size_t pools_busy(const struct sfaasd *sf);
 /* Every sandbox slot is taken and someone waits for one (admit.h): stop
- * the warm instance idle longest above its pool's floor, unless instances
- * already stopping will free enough. */
+ * the warm instance idle longest above its pool's floor (or holding only
+ * a default replica), unless instances already stopping will free enough. */
 void pools_reclaim_idle(struct sfaasd *sf);
+/* A call of namespace ns was refused for its instances quota: stop the
+ * idle default replica (pool_internal.h, floor_default) of ns that was used
+ * longest ago, so that a retry finds room. true when one is stopping. */
+bool pools_reclaim_tenant_idle(struct sfaasd *sf, const char *ns);
 /* Close the pools' handles (at exit, once pools_busy() is 0). */
 void pools_close(struct sfaasd *sf);
 void pools_free(struct sfaasd *sf);

@@ -69,6 +69,9 @@ struct scaler {
         char log_why[160];
 };
 
+/* com.openfaas.health.http.path, its NUL included. */
+#define POOL_HEALTH_PATH_MAX 128
+
 struct linebuf {
         char buf[4096];
         size_t len;
@@ -95,6 +98,7 @@ struct instance {
         struct upconn *probe;      /* readiness probe under way */
         unsigned probes;
         bool fast_wait;            /* waits for the fast probe tick */
+        bool health_ok;            /* the watchdog is healthy: now its upstream is probed */
         bool exited, gone;
         bool failed_start;         /* stopped for not getting ready in time */
         bool outdated;             /* the function changed: stop when idle */
@@ -114,7 +118,20 @@ struct pool {
         struct fn_recipe *recipe;  /* http mode: how instances are made */
         uint16_t port;
         bool watchdog;
+        /* Readiness (pool.c "readiness"): the path a function names
+         * (com.openfaas.health.http.path; "" none), and the upstream port
+         * of an of-watchdog in http mode (0 none). */
+        char health_path[POOL_HEALTH_PATH_MAX];
+        uint16_t upstream_port;
+        uint64_t initial_delay_ms; /* com.openfaas.health.http.initialDelay: the first probe waits */
         uint32_t min, max, max_inflight, queue_max, floor;
+        /* The floor is OpenFaaS's one replica by default, not a number the
+         * function or the operator asked for (com.openfaas.scale.min, POST
+         * /system/scale-function): it yields to the hard bounds. Its
+         * instance is given up when a call waits for a sandbox slot or its
+         * tenant's instances quota, and kept again once a call has started
+         * one (pool.c "admission"). */
+        bool floor_default;
         bool scale_zero;
         uint64_t idle_ms, timeout_ms, grace_ms;
         struct list_head instances;

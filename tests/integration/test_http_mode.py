@@ -226,12 +226,15 @@ def hdr(d, name):
 # ---- mode and port ----------------------------------------------------------------------
 
 def test_mode_from_image_config_and_annotations(api, fn, busybox):
-    # httpfn exposes 8080/tcp: http mode, port 8080; scale to zero asked,
-    # so nothing is started by the deploy (without it, min is 1 as in
-    # OpenFaaS: tests/integration/test_autoscale.py)
-    fn("m-exposed", labels={ZERO: "true"})
+    # httpfn exposes 8080/tcp: http mode, port 8080; the deploy starts one
+    # replica, as OpenFaaS does (issue 14: it started none before the first
+    # call, and faas-cli ready failed); scale to zero is opt-in
+    fn("m-exposed")
     st = status(api, "m-exposed")
     assert st["sfaasd"]["mode"] == "http" and st["sfaasd"]["port"] == 8080, st
+    wait_ready(api, "m-exposed", 1)
+    fn("m-exposed-zero", annotations={ZERO: "true"})
+    st = status(api, "m-exposed-zero")
     assert replicas(st) == 0 and available(st) == 0 and insts(st) == [], st
     # no ExposedPorts: exec mode, no instances
     fn("m-noport", image="httpfn-noport:latest")
@@ -321,7 +324,7 @@ def test_scale_min_started_at_deploy(api, fn):
 def test_watchdog_image_ready_by_health(api, fn):
     # httpfn-wd is /usr/bin/fwatchdog: its /_/health answers 503 for 300 ms
     # after start. The first call must wait for 200, so it sees 200 itself.
-    fn("wd", image="httpfn-wd:latest")
+    fn("wd", image="httpfn-wd:latest", labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, "wd", "/_/health")
     took = time.monotonic() - t0
@@ -334,7 +337,7 @@ def test_watchdog_image_ready_by_health(api, fn):
 def test_other_images_ready_by_tcp_connect(api, fn):
     # not a watchdog: readiness is a TCP connect, so a health that stays 503
     # for 60 s does not hold the first call back
-    fn("tcpready", env={"HEALTH_DELAY_MS": "60000"})
+    fn("tcpready", env={"HEALTH_DELAY_MS": "60000"}, labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, "tcpready", "/_/health")
     assert r.status_code == 503 and r.text == "starting\n", (r.status_code, r.text)
