@@ -30,6 +30,9 @@
 #  12. bench/pull          pull+unpack of a large image from a local registry
 #                          (docker-registry on loopback): sfaasd vs skopeo copy
 #                          + umoci unpack, interleaved
+#  13. bench/autoscale     a step load (closed-loop callers low -> high -> low)
+#                          on one http-mode function: the autoscaler vs a fixed
+#                          pool of max instances, instances and p50/p99 per second
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
@@ -38,7 +41,10 @@
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
 # AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1,
 # BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1,
-# BENCH_SKIP_OCI=1, OCI_ROUNDS (20), BENCH_SKIP_PULL=1, PULL_ROUNDS (3), PULL_WORK.
+# BENCH_SKIP_OCI=1, OCI_ROUNDS (20), BENCH_SKIP_PULL=1, PULL_ROUNDS (3), PULL_WORK,
+# BENCH_SKIP_AUTOSCALE=1, AS_STEP (seconds per step, 8), AS_LOW (callers, 2), AS_HIGH (8), AS_MAX (instances, 8), AS_BURN_MS
+# (CPU per call, 5), AS_WINDOW (scale-down window, 5s), AS_TYPE and AS_TARGET
+# (empty: sfaasd's defaults).
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -194,5 +200,13 @@ if [ "${BENCH_SKIP_PULL:-0}" != 1 ]; then
         echo "== 12. pull and unpack of a large image from a local registry: sfaasd vs skopeo copy + umoci unpack"
         "$PYTHON" bench/pull --sfaasd "$SFAASD" --rounds "${PULL_ROUNDS:-3}" --work "${PULL_WORK:-$tmp/pull}" \
                 --json "$OUT/pull-$stamp.json" || status=1
+fi
+
+if [ "${BENCH_SKIP_AUTOSCALE:-0}" != 1 ]; then
+        echo "== 13. autoscaling: a step load on one function, the autoscaler vs a fixed pool of max instances"
+        if [ ! -f tests/fixtures/out/httpfn-oci.tar ]; then
+                make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture images"
+        fi
+        "$PYTHON" bench/autoscale --sfaasd "$SFAASD" || status=1
 fi
 exit $status

@@ -86,6 +86,7 @@ struct sfaasd_config {
         uint64_t http_ready_timeout_ms; /* start to ready (default 30 s) */
         uint64_t http_queue_max;       /* calls waiting per function (default 1000) */
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
+        uint64_t scale_down_window_ms; /* autoscaler's scale-down window (default 30 s; core/runtime/scale.c) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
         uint64_t uid_base;             /* tenants' uid window start; 0: the first free one (core/daemon/uidrange.h) */

@@ -131,6 +131,7 @@
     $("deploy-env").value = formatKV(f.envVars);
     fillSecrets(secrets, Array.isArray(f.secrets) ? f.secrets : []);
     const labels = Object.assign({}, f.labels || {});
+    delete labels.faas_function; // added by the daemon to every answer, not the user's
     const annotations = Object.assign({}, f.annotations || {});
     for (const s of SETTINGS) {
       // The value the daemon uses (annotation first); the other copy, if

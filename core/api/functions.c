@@ -397,6 +397,22 @@ static void functions_delete(struct http_request *req)
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
 
+/* OpenFaaS providers label every function faas_function: NAME. Added to
+ * the answer only (the stored spec keeps the user's labels as deployed); a
+ * label of that name the user set is answered as the name too, as the
+ * providers do. The labels object of the answer is a copy: st holds a
+ * reference to the spec's, which must not change under it. */
+static void add_faas_function_label(json_t *st, const char *name)
+{
+        json_t *labels = json_object_get(st, "labels");
+        json_t *copy = json_is_object(labels) ? json_copy(labels) : json_object();
+
+        if (!copy)
+                return;
+        (void) json_object_set_new(copy, "faas_function", json_string(name));
+        (void) json_object_set_new(st, "labels", copy);
+}
+
 static json_t *function_status(struct sfaasd *sf, const struct store_function *f, bool with_count,
                                bool with_available)
 {
@@ -418,6 +434,7 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         }
         json_decref(spec);
         (void) json_object_set_new(st, "namespace", json_string(f->namespace));
+        add_faas_function_label(st, f->name);
         /* replicas/availableReplicas: the warm instances (http mode); exec
          * mode is always ready (core/runtime/pool.h). */
         pools_status(sf, f->namespace, f->name, st);

@@ -61,6 +61,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http_ready_timeout_ms = 30000;
         cfg->http_queue_max = 1000;
         cfg->http_max_instances = 20;
+        cfg->scale_down_window_ms = 30000;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
         cfg->metrics_auth = false;
         /* Tenants: counts that stop a runaway, not a capacity plan; the
@@ -161,6 +162,8 @@ static const struct key keys[] = {
         { "http_ready_timeout", K_MS, F(http_ready_timeout_ms) },
         { "http_queue_max", K_COUNT, F(http_queue_max) },
         { "http_max_instances", K_COUNT, F(http_max_instances) },
+        /* at most an hour: the window's buckets stay meaningful */
+        { "scale_down_window", K_MS, F(scale_down_window_ms), .zero_ok = true, .max = 3600ULL * 1000 },
         /* at least 1 s; at most ten years, so that now minus it stays far from
          * int64 nanoseconds' limits */
         { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },

@@ -197,6 +197,7 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
         p->grace_ms = cfg->http_grace_ms;
         (void) meta_ms(r, "com.sfaasd.grace-period", &p->grace_ms);
         p->floor = p->min;
+        scale_configure(p, r);
 }
 
 int pools_check_meta(json_t *spec, struct sf_err *err)
@@ -247,7 +248,7 @@ int pools_check_meta(json_t *spec, struct sf_err *err)
         v = fn_recipe_meta(&r, "com.openfaas.scale.zero");
         if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
                 return sf_err_set(err, -EINVAL, "com.openfaas.scale.zero must be 'true' or 'false', not '%.32s'", v);
-        return 0;
+        return scale_check_meta(&r, err);
 }
 
 /* (Re)read the function. -ENOENT when it is gone. */
@@ -756,6 +757,7 @@ static const char *stop_words(enum inst_stop why)
         case INST_STOP_REMOVED: return "the function was removed";
         case INST_STOP_SHUTDOWN: return "sfaasd is shutting down";
         case INST_STOP_NOT_READY: return "not ready in time";
+        case INST_STOP_AUTOSCALE: return "scaled down by the autoscaler";
         case INST_STOP_NONE: break;
         }
         return "stopped";
@@ -1252,6 +1254,54 @@ static struct instance *pick_instance(struct pool *p)
         return best;
 }
 
+/* The instances the autoscaler wants beyond the floor and the queue's
+ * need: started only where a sandbox slot is free now and the tenant's
+ * instances quota has room. They never wait in the admission queue nor
+ * make other pools give up idle instances (pools_reclaim_idle): on a
+ * shared host the calls queue briefly on the instances there are. */
+static void pool_ensure_scaled(struct pool *p, size_t alive)
+{
+        struct sfaasd *sf = p->sf;
+        size_t want = scale_wanted(p);
+        struct sf_err err = { 0 };
+
+        if (want > p->max)
+                want = p->max;
+        while (alive < want) {
+                struct tenant_quota q = { 0 };
+                uint64_t used = 0, inflight = 0;
+
+                if (now_ns() < p->restart_at_ns) {
+                        scale_held(p, "a failed start's backoff");
+                        return;
+                }
+                if (tenants_quota(sf, p->ns, &q) == 0 && q.instances) {
+                        tenants_counts(sf, p->ns, &used, &inflight);
+                        if (used >= q.instances) {
+                                scale_held(p, "the namespace's instances quota");
+                                return;
+                        }
+                }
+                if (!p->slot_reserved && !admit_take(sf)) {
+                        scale_held(p, "the daemon's sandbox slots (max_sandboxes)");
+                        return;
+                }
+                p->slot_reserved = false;
+                if (instance_start(p, &err) < 0) {
+                        admit_release(sf);
+                        (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
+                                         err.msg);
+                        logs_daemon(sf->logs, p->ns, p->name, "%s", p->last_error);
+                        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+                        if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
+                                p->backoff_ms = POOL_BACKOFF_MAX_MS;
+                        p->restart_at_ns = now_ns() + p->backoff_ms * 1000000ULL;
+                        return;
+                }
+                alive++;
+        }
+}
+
 /* A default replica given up (pool_internal.h, floor_default): the pool
  * does not ask for it again until a call starts an instance. */
 static void floor_yield(struct pool *p)
@@ -1323,6 +1373,7 @@ static void pool_ensure(struct pool *p)
                 }
                 alive++;
         }
+        pool_ensure_scaled(p, alive);
 }
 
 void pool_dispatch(struct pool *p)
@@ -1347,30 +1398,39 @@ void pool_call_done(struct pool *p, struct instance *inst)
         pool_dispatch(p);
 }
 
-/* Every 100 ms: idle instances above the floor stop; starts delayed by a
- * backoff happen. */
+/* The autoscaler's decision (core/runtime/scale.c): start what it wants
+ * more (pool_ensure, within the caps); above it, stop idle instances, the
+ * one idle longest first, one per tick, and none while calls wait. */
+static void pool_autoscale(struct pool *p, uint64_t now, size_t alive)
+{
+        uint32_t keep = scale_tick(p, now);
+        struct instance *idlest = NULL;
+
+        if (keep > alive) {
+                pool_ensure(p);
+                return;
+        }
+        if (keep == alive || p->queued)
+                return;
+        for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
+                if (i->state == INST_READY && i->inflight == 0 && (!idlest || i->last_used_ns < idlest->last_used_ns))
+                        idlest = i;
+        if (idlest) {
+                log_debug("function '%s.%s': instance %s idle above the %u wanted, stopping", p->name, p->ns,
+                          idlest->id, keep);
+                instance_stop(idlest, p->grace_ms, keep == 0 ? INST_STOP_IDLE : INST_STOP_AUTOSCALE);
+        }
+}
+
+/* Every 100 ms: the autoscaler decides; starts delayed by a backoff
+ * happen. */
 static void on_tick(uv_timer_t *t)
 {
         struct pools *ps = t->data;
         uint64_t now = now_ns();
         for (struct pool *p = ps->list; p; p = p->next) {
-                size_t alive;
                 if (p->mode != FN_MODE_HTTP)
                         continue;
-                alive = p->n_starting + p->n_ready;
-                if (p->scale_zero && !ps->sf->stopping) {
-                        struct instance *next;
-                        for (struct instance *i = list_first(&p->instances, struct instance, node); i && alive > p->floor; i = next) {
-                                next = list_next(&p->instances, i, node);
-                                if (i->state == INST_READY && i->inflight == 0 &&
-                                    now - i->last_used_ns >= p->idle_ms * 1000000ULL) {
-                                        log_debug("function '%s.%s': instance %s idle, stopping", p->name, p->ns,
-                                                  i->id);
-                                        instance_stop(i, p->grace_ms, INST_STOP_IDLE);
-                                        alive--;
-                                }
-                        }
-                }
                 /* A start that hangs (a health check never answered) ends too. */
                 if (p->n_starting) {
                         struct instance *next;
@@ -1385,6 +1445,9 @@ static void on_tick(uv_timer_t *t)
                         p->restart_at_ns = 0;
                         pool_dispatch(p);
                 }
+                /* Last: instances it starts are younger than now. */
+                if (!ps->sf->stopping)
+                        pool_autoscale(p, now, p->n_starting + p->n_ready);
         }
 }
 
@@ -1684,6 +1747,7 @@ void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *s
                 (void) json_object_set_new(ext, "restarts", json_integer((json_int_t) p->restarts));
                 if (p->last_error[0])
                         (void) json_object_set_new(ext, "lastError", json_string(p->last_error));
+                (void) json_object_set_new(ext, "autoscaling", scale_status(p));
         } else {
                 /* Exec mode: every call gets a fresh sandbox, so the function
                  * is always ready to serve. */
@@ -1701,6 +1765,20 @@ uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name)
         if (!p || p->mode != FN_MODE_HTTP)
                 return 1;
         return p->n_starting + p->n_ready;
+}
+
+void pools_scale_metrics(struct sfaasd *sf, const char *ns, const char *name, struct metrics_scale *ret)
+{
+        struct pool *p = pool_lookup(sf, ns, name);
+
+        memset(ret, 0, sizeof *ret);
+        if (!p || p->mode != FN_MODE_HTTP)
+                return;
+        ret->http = true;
+        ret->type = scale_type_name(p->sc.type);
+        ret->target = p->sc.target;
+        ret->load = p->sc.load;
+        ret->desired = p->sc.desired;
 }
 
 void pools_counts(const struct sfaasd *sf, struct pools_counts *ret)
@@ -1780,12 +1858,14 @@ void pools_pcall_put(struct sfaasd *sf, struct pcall *pc)
 
 void pools_call_ref(struct sfaasd *sf, struct pool *p)
 {
+        scale_note_calls(p, true);
         sf->pools->calls++;
         p->calls++;
 }
 
 void pools_call_unref(struct sfaasd *sf, struct pool *p)
 {
+        scale_note_calls(p, false);
         sf->pools->calls--;
         p->calls--;
         pool_unref(p);

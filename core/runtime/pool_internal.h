@@ -14,6 +14,8 @@
 #include "core/runtime/admit.h"
 #include "core/runtime/pool.h"
 
+struct fn_recipe;
+
 enum inst_state { INST_STARTING, INST_READY, INST_STOPPING };
 
 /* Why the daemon stopped an instance (pool.c stop_words): an instance that
@@ -27,6 +29,44 @@ enum inst_stop {
         INST_STOP_REMOVED,     /* the function was removed */
         INST_STOP_SHUTDOWN,    /* sfaasd is shutting down */
         INST_STOP_NOT_READY,   /* not ready within http_ready_timeout */
+        INST_STOP_AUTOSCALE,   /* the autoscaler wants fewer (core/runtime/scale.c) */
+};
+
+/* The autoscaler of one pool (core/runtime/scale.c): what it measures on
+ * the pools' 100 ms tick and what it wants. */
+enum scale_type { SCALE_RPS, SCALE_CAPACITY, SCALE_CPU };
+
+#define SCALE_RATE_SLOTS 10 /* ticks in the load's sliding window (1 s) */
+#define SCALE_DOWN_SLOTS 30 /* buckets of the scale-down window */
+
+struct scaler {
+        enum scale_type type;
+        bool type_default;         /* no com.openfaas.scale.type: sfaasd's default */
+        double target;             /* load one instance should carry */
+        double proportion;         /* of the target, before another instance starts */
+        uint64_t down_window_ms;   /* desired = the most wanted over this long */
+        /* what the pool counts as calls come and go */
+        uint64_t arrivals;         /* calls since the pool was made */
+        double busy_area;          /* calls (queued or in flight) x ns */
+        uint64_t busy_at_ns;       /* busy_area is up to date to here */
+        uint64_t last_call_ns;     /* last call began or ended (idle time) */
+        /* the last SCALE_RATE_SLOTS ticks' cumulative counts */
+        uint64_t t_ns[SCALE_RATE_SLOTS], arr[SCALE_RATE_SLOTS], cpu_usec[SCALE_RATE_SLOTS];
+        double area[SCALE_RATE_SLOTS];
+        unsigned head, filled;
+        double load;               /* over the window: calls/s, calls, millicores */
+        uint32_t raw;              /* instances the load asks for now */
+        /* the most wanted per bucket of down_window_ms / SCALE_DOWN_SLOTS */
+        uint32_t down_max[SCALE_DOWN_SLOTS];
+        uint64_t down_bucket;      /* index of the current bucket (time / width) */
+        uint32_t desired;          /* what it wants: min <= desired <= max */
+        const char *held;          /* why fewer run than desired (NULL: nothing holds it) */
+        uint64_t ups, downs;       /* decisions since the pool was made */
+        /* decisions are logged at most once a second */
+        uint64_t log_ns;
+        uint32_t log_from;         /* desired when the last line was written */
+        bool log_pending;
+        char log_why[160];
 };
 
 /* com.openfaas.health.http.path, its NUL included. */
@@ -107,6 +147,7 @@ struct pool {
         char last_error[256];      /* why the last start failed */
         struct admit_waiter waiter; /* for a sandbox slot (core/runtime/admit.h) */
         bool slot_reserved;        /* a slot taken for the next instance_start */
+        struct scaler sc;
 };
 
 /* Upstream HTTP connection to one instance. */
@@ -194,6 +235,24 @@ void proxy_upstream_read(struct pcall *pc, ssize_t n, const char *data);
 void proxy_upstream_connected(struct pcall *pc, int status);
 /* An upstream write finished; wake a paused client body when drained. */
 void proxy_upstream_drained(struct pcall *pc);
+
+/* scale.c: the autoscaler. */
+/* Read the scaling labels into p->sc (defaults for the absent ones). */
+void scale_configure(struct pool *p, const struct fn_recipe *r);
+/* Deploy-time check of the scaling labels: -EINVAL naming the key. */
+int scale_check_meta(const struct fn_recipe *r, struct sf_err *err);
+/* p->calls is about to change (a call begins: began true). */
+void scale_note_calls(struct pool *p, bool began);
+/* The 100 ms tick: measure, decide. Returns how many instances the pool
+ * keeps (the rest stop when idle). */
+uint32_t scale_tick(struct pool *p, uint64_t now);
+/* Instances beyond the queue's need that the autoscaler wants started. */
+uint32_t scale_wanted(const struct pool *p);
+/* An instance the autoscaler wanted could not start (held: why). */
+void scale_held(struct pool *p, const char *held);
+/* The scaler's part of a function status (the "autoscaling" object). */
+json_t *scale_status(const struct pool *p);
+const char *scale_type_name(enum scale_type t);
 
 /* proxy.c */
 /* Start call pc on instance inst (pool.c, when capacity appears). */

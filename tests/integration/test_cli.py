@@ -91,7 +91,7 @@ def test_deploy_list_invoke_rm(cli, images, daemon):
     p = cli("list", "--json", check=0)
     fn = {f["name"]: f for f in json.loads(p.stdout)}["clifn"]
     assert fn["envVars"] == {"GREETING": "hello there", "N": "1"}
-    assert fn["labels"] == {"team": "qa"}
+    assert fn["labels"] == {"team": "qa", "faas_function": "clifn"}
 
     p = cli("invoke", "clifn", input=b"body", password=False, check=0)
     env = parse_env(p.stdout.decode())

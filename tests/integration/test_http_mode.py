@@ -293,8 +293,9 @@ def test_scale_from_zero_first_call(api, fn):
 @pytest.mark.parametrize("n", [20, 200])
 def test_concurrent_first_calls_share_one_start(api, fn, n):
     # 200: the burst of first calls to a scaled-to-zero function,
-    # every one answered 200 with the default queue bound.
-    fn("burst", labels={ZERO: "true"})
+    # every one answered 200 with the default queue bound. A target no
+    # burst reaches keeps the autoscaler out of it.
+    fn("burst", labels={ZERO: "true", "com.openfaas.scale.target": "1000"})
     barrier = threading.Barrier(n)
 
     def one():
@@ -458,7 +459,8 @@ def test_scale_function_api(api, fn):
 
 def test_idle_scale_to_zero(api, fn):
     fn("idle-keep", labels={ZERO_DURATION: "1s", ZERO: "false"})
-    fn("idle-min", labels={ZERO_DURATION: "1s", MIN: "1", MAX: "2"}, annotations={MAX_INFLIGHT: "1"})
+    fn("idle-min", labels={ZERO_DURATION: "1s", MIN: "1", MAX: "2", "com.sfaasd.scale.down-window": "1s"},
+       annotations={MAX_INFLIGHT: "1"})
     fn("idle-zero", labels={ZERO_DURATION: "1s", ZERO: "true"})
     # idle-keep and idle-min are used before idle-zero, so by the time
     # idle-zero has been idle for 1 s, they have been idle longer
