@@ -5,6 +5,7 @@
 
 #include "cmd/commands.h"
 #include "core/base/cleanup.h"
+#include "core/base/log.h"
 
 struct command {
         const char *name;
@@ -35,6 +36,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+        log_open();
         if (argc < 2) {
                 usage(stderr);
                 return 2;
