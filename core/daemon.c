@@ -40,6 +40,7 @@ void sfaasd_maybe_finish(struct sfaasd *sf)
         /* Everything acknowledged is committed; close what is left. */
         (void) uv_timer_stop(&sf->grace_timer);
         uv_close((uv_handle_t *) &sf->grace_timer, NULL);
+        uv_close((uv_handle_t *) &sf->watchdog, NULL);
         uv_close((uv_handle_t *) &sf->sigterm, NULL);
         uv_close((uv_handle_t *) &sf->sigint, NULL);
 }
@@ -71,6 +72,7 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("received %s: finishing %zu request(s), then exiting", strsignal(signum),
                  http_server_connections(sf->http));
         sf->stopping = true;
+        (void) notify_send(&sf->notify, "STOPPING=1");
         /* Log followers would hold their connections open for ever. */
         logs_shutdown(&sf->logs);
         async_shutdown(sf);
@@ -78,6 +80,15 @@ static void on_signal(uv_signal_t *h, int signum)
         pools_shutdown(sf);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);
         http_server_shutdown(sf->http, on_http_closed);
+}
+
+/* The watchdog pings from a loop timer: a loop that stops turning (a
+ * callback that never returns, a timer re-armed for ever) stops the pings
+ * and systemd restarts the service. */
+static void on_watchdog(uv_timer_t *t)
+{
+        struct sfaasd *sf = t->data;
+        (void) notify_send(&sf->notify, "WATCHDOG=1");
 }
 
 static int prepare_data_dir(struct sfaasd *sf, struct sf_err *err)
@@ -135,6 +146,9 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 return log_error_errno(-ENOMEM, "out of memory");
         sf->cfg = *cfg;
         sf->tmp_fd = -1;
+        r = notify_init(&sf->notify);
+        if (r < 0)
+                log_warning_errno(r, "ignoring $NOTIFY_SOCKET");
         metrics_init(&sf->metrics);
         /* A closed client socket must be an error return, not a fatal signal. */
         (void) sigaction(SIGPIPE, &sa, NULL);
@@ -193,7 +207,8 @@ int sfaasd_run(struct sfaasd_config *cfg)
         uv_signal_init(&sf->loop, &sf->sigterm);
         uv_signal_init(&sf->loop, &sf->sigint);
         uv_timer_init(&sf->loop, &sf->grace_timer);
-        sf->sigterm.data = sf->sigint.data = sf->grace_timer.data = sf;
+        uv_timer_init(&sf->loop, &sf->watchdog);
+        sf->sigterm.data = sf->sigint.data = sf->grace_timer.data = sf->watchdog.data = sf;
         (void) uv_signal_start(&sf->sigterm, on_signal, SIGTERM);
         (void) uv_signal_start(&sf->sigint, on_signal, SIGINT);
         pools_start(sf);
@@ -207,6 +222,16 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 log_info("%s user 'admin', password: cat %s/secrets/basic-auth-password",
                          created ? "created credentials:" : "credentials:", sf->cfg.data_dir);
                 log_info("web UI: http://%s:%d/ui/", host, http_server_port(sf->http));
+                /* Ready means accepting: the listener is up, the store open,
+                 * the queue recovered. systemd starts what is ordered after
+                 * sfaasd.service only now (Type=notify). */
+                (void) notify_send(&sf->notify, "READY=1\nSTATUS=listening on %s:%d", host,
+                                   http_server_port(sf->http));
+        }
+        if (sf->notify.watchdog_usec) {
+                uint64_t ms = sf->notify.watchdog_usec / 2000;
+                (void) notify_send(&sf->notify, "WATCHDOG=1");
+                (void) uv_timer_start(&sf->watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
         }
         (void) fflush(stderr);
 
@@ -225,5 +250,6 @@ out:
         metrics_release(&sf->metrics);
         free(sf->password);
         secret_key_wipe(&sf->secret_key);
+        notify_release(&sf->notify);
         return r;
 }

@@ -15,6 +15,7 @@
 #include "core/http.h"
 #include "core/logs.h"
 #include "core/metrics.h"
+#include "core/notify.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
 #include "store/image.h"
@@ -75,6 +76,8 @@ struct sfaasd {
         int tmp_fd;
         uv_signal_t sigterm, sigint;
         uv_timer_t grace_timer;
+        struct notify notify;             /* systemd's READY/STOPPING/WATCHDOG (core/notify.h) */
+        uv_timer_t watchdog;              /* WATCHDOG=1 at half of $WATCHDOG_USEC */
         bool stopping;
         bool http_closed;
         bool finished;                 /* the loop's last handles are closing */
