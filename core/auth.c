@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "core/base/cleanup.h"
+#include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/sfaasd.h"
 
@@ -112,13 +113,48 @@ bool auth_check_basic(const struct sfaasd *sf, const struct http_request *req)
         return (strcmp((char *) decoded, AUTH_USER) == 0) & (CRYPTO_memcmp(want, got, sizeof want) == 0);
 }
 
+/* The user name of a Basic Authorization header, for the log: printable
+ * ASCII only (the rest becomes '?'), at most 32 bytes; "" when unreadable. */
+static void basic_user(const char *h, char *out, size_t size)
+{
+        unsigned char decoded[512];
+        size_t in_len, i;
+        int n;
+
+        out[0] = '\0';
+        if (!h || strncasecmp(h, "Basic ", 6) != 0)
+                return;
+        for (h += 6; *h == ' '; h++)
+                ;
+        in_len = strlen(h);
+        if (in_len == 0 || in_len % 4 != 0 || in_len / 4 * 3 >= sizeof decoded)
+                return;
+        n = EVP_DecodeBlock(decoded, (const unsigned char *) h, (int) in_len);
+        for (i = 0; n > 0 && i < (size_t) n && i + 1 < size && i < 32 && decoded[i] != ':'; i++)
+                out[i] = decoded[i] >= 0x20 && decoded[i] < 0x7f ? (char) decoded[i] : '?';
+        out[i < size ? i : size - 1] = '\0';
+}
+
 void auth_respond_unauthorized(struct http_request *req)
 {
         static const char body[] = "{\"error\":\"invalid credentials\"}\n";
+        const char *authz = http_request_header(req, "Authorization");
         /* The web UI signs in with its own form and marks its requests with
          * X-Requested-With; a challenge would make the browser pop its own
          * password prompt over the form. */
         const char *xrw = http_request_header(req, "X-Requested-With");
+
+        /* Logged once per refused request, here where every 401 is made:
+         * wrong credentials are a failed login (warning: someone tries
+         * passwords), none at all a denied request (notice). The peer is
+         * the TCP peer: behind a proxy, its address. */
+        if (authz) {
+                char user[40];
+                basic_user(authz, user, sizeof user);
+                log_warning("failed login as '%s' from %s: %s %.128s", user, req->remote, req->method, req->path);
+        } else {
+                log_notice("denied %s %.128s from %s: no credentials", req->method, req->path, req->remote);
+        }
         http_respond(req, 401, "application/json",
                      xrw ? NULL : "WWW-Authenticate: Basic realm=\"Restricted\"\r\n", body, sizeof body - 1);
 }
