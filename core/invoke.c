@@ -284,12 +284,22 @@ static void inv_finish(struct invocation *inv)
         double secs;
         char hdr[256], msg[256];
         int code = 500; /* the answer's status, for the metrics */
+        struct sandbox_stats st = { 0 };
+        bool oom = false;
 
         if (inv->finished || !inv->exited || !inv->out_eof || !inv->err_eof)
                 return;
         inv->finished = true;
         (void) uv_timer_stop(&inv->timer);
         secs = (double) (now_ns() - inv->start_ns) / 1e9;
+        /* The memory cgroup counts the kernel's OOM kills in the sandbox,
+         * its pid 1 or any other process: one line per call that had any. */
+        if (sandbox_stats(inv->sb, &st) == 0 && st.oom_kills > 0) {
+                oom = true;
+                log_warning("function '%s.%s': call %s ran out of memory: the kernel killed %llu process(es) at "
+                            "its memory limit",
+                            inv->name, inv->ns, inv->call_id, (unsigned long long) st.oom_kills);
+        }
         /* Logs first: when the answer arrives, the call's lines are there. */
         if (inv->ebuf.len)
                 logs_append(&sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.data, inv->ebuf.len);
@@ -307,7 +317,8 @@ static void inv_finish(struct invocation *inv)
                 if (WIFSIGNALED(inv->wait_status))
                         (void) xsnprintf(msg, sizeof msg, "function '%s.%s' was killed by signal %d%s", inv->name,
                                          inv->ns, WTERMSIG(inv->wait_status),
-                                         WTERMSIG(inv->wait_status) == SIGKILL ? " (out of memory or killed)" : "");
+                                         oom ? " (out of memory)"
+                                             : WTERMSIG(inv->wait_status) == SIGKILL ? " (killed)" : "");
                 else
                         (void) xsnprintf(msg, sizeof msg, "function '%s.%s' exited with status %d", inv->name, inv->ns,
                                          WEXITSTATUS(inv->wait_status));

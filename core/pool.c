@@ -654,6 +654,7 @@ static void instance_gone(struct instance *inst, int wait_status)
         uint64_t now = now_ns();
         /* A start that failed its readiness counts as a crash (backoff). */
         bool crash = was != INST_STOPPING || inst->failed_start;
+        struct sandbox_stats st = { 0 };
         char why[200];
 
         inst->gone = true;
@@ -669,9 +670,19 @@ static void instance_gone(struct instance *inst, int wait_status)
                 inst->next->prev = inst->prev;
         inst->prev = inst->next = NULL;
 
+        /* One line per instance that met the OOM killer: in the crash line
+         * below when it died of it, else its own. */
+        if (sandbox_stats(inst->sb, &st) == 0 && st.oom_kills > 0 && !crash)
+                log_warning("function '%s.%s': instance %s ran out of memory: the kernel killed %llu process(es) at "
+                            "its memory limit",
+                            p->name, p->ns, inst->id, (unsigned long long) st.oom_kills);
         if (WIFSIGNALED(wait_status))
-                (void) xsnprintf(why, sizeof why, "instance %s was killed by signal %d", inst->id,
-                                 WTERMSIG(wait_status));
+                (void) xsnprintf(why, sizeof why, "instance %s was killed by signal %d%s", inst->id,
+                                 WTERMSIG(wait_status), st.oom_kills > 0 ? " (out of memory)" : "");
+        else if (st.oom_kills > 0)
+                (void) xsnprintf(why, sizeof why, "instance %s exited with status %d after the kernel killed %llu "
+                                 "of its process(es) at its memory limit", inst->id, WEXITSTATUS(wait_status),
+                                 (unsigned long long) st.oom_kills);
         else
                 (void) xsnprintf(why, sizeof why, "instance %s exited with status %d", inst->id,
                                  WEXITSTATUS(wait_status));
