@@ -16,3 +16,4 @@ int cmd_rm(int argc, char **argv);
 int cmd_image(int argc, char **argv);   /* "image import FILE [--name REF]" */
 int cmd_logs(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_backup(int argc, char **argv);   /* "backup [--data DIR] DEST" */

@@ -23,6 +23,7 @@ static const struct command commands[] = {
         { "rm", cmd_rm, "remove a function" },
         { "logs", cmd_logs, "print a function's logs (-f to follow)" },
         { "image", cmd_image, "image import FILE [--name NAME:TAG]: import an image archive" },
+        { "backup", cmd_backup, "backup [--data DIR] DEST: snapshot the database and secrets, daemon running" },
         { "version", cmd_version, "print the version" },
 };
 
