@@ -26,7 +26,7 @@ class Proc:
     """`sfaasd serve` with a chosen environment and stderr on a pipe of ours
     (so the test knows the pipe's device and inode for $JOURNAL_STREAM)."""
 
-    def __init__(self, data_dir, env=None, journal=False, config=None):
+    def __init__(self, data_dir, env=None, journal=False, config=None, umask=None):
         self.r, w = os.pipe()
         st = os.fstat(w)
         e = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "JOURNAL_STREAM")}
@@ -36,7 +36,8 @@ class Proc:
         args = [BIN, "serve", "--listen", "127.0.0.1:0", "--data", str(data_dir)]
         if config:
             args += ["--config", config]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=w, stderr=w, env=e, cwd=REPO)
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=w, stderr=w, env=e, cwd=REPO,
+                                     preexec_fn=(lambda: os.umask(umask)) if umask is not None else None)
         os.close(w)
         self.buf = b""
         self.lines = []
@@ -233,6 +234,28 @@ def test_oom_kill_logged_once(tmp_path, images):
         p.kill()
     oom = [x for x in p.lines if "ran out of memory" in x]
     assert len(oom) == 1 and oom[0].startswith("<4>function 'hog.openfaas-fn': call %s" % call), p.lines
+
+
+def test_service_umask_not_passed_to_functions(tmp_path, images):
+    """The unit's UMask=0077 is the daemon's: a function still starts with
+    0022 and can traverse the folders the launcher made for its mounts (the
+    secrets' folder, owned by nobody it knows)."""
+    p = Proc(tmp_path / "data", umask=0o077)
+    try:
+        port = int(p.read_until(r"listening on http://127\.0\.0\.1:(\d+)/").group(1))
+        d = types.SimpleNamespace(url="http://127.0.0.1:%d" % port,
+                                  password=open(tmp_path / "data" / "secrets" / "basic-auth-password").read().strip())
+        api = Api(d)
+        assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
+        assert api.post("/system/secrets", json={"name": "k", "value": "v1"}).status_code == 200
+        api.deploy("um", fprocess="sh", secrets=["k"], expect=202)
+        r = api.invoke("um", data=b"umask; stat -c %a /var/openfaas/secrets; cat /var/openfaas/secrets/k")
+        assert r.status_code == 200, r.text
+        assert r.text == "0022\n755\nv1", r.text
+        assert oct(os.stat(tmp_path / "data").st_mode & 0o777) == "0o700"
+        assert p.stop() == 0
+    finally:
+        p.kill()
 
 
 def test_not_root_says_run_as_root(tmp_path):
