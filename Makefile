@@ -3,6 +3,7 @@
 #   make run      install deps, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
 #   make test     install deps, build, run every test tier; last line "N passed, N failed"
 #   make asan     the whole suite under ASan + UBSan
+#   make test-service  the daemon's tests and the probes under packaging/sfaasd.service's settings, without systemd
 #   make bench    benchmarks against the peers (not part of make test)
 
 PYTHON   := /usr/bin/python3
@@ -80,7 +81,7 @@ FUZZ_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard store/image*.c) $(BASE_SRC
 fixtures:
 	@bash tests/fixtures/mkimages.sh tests/fixtures/out
 
-.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint bench install clean format fuzz
+.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint bench install test-service clean format fuzz
 all: sfaasd
 
 sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
@@ -201,6 +202,26 @@ install: sfaasd
 	install -D -m 0755 sfaasd $(DESTDIR)/usr/bin/sfaasd
 	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)/lib/systemd/system/sfaasd.service
 	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
+
+# The daemon's own tests and the hostile probes with the unit's sandboxing
+# applied by tests/service/as-unit.sh (no systemd needed). The probes run
+# `sfaasd run`, which needs CAP_SYS_PTRACE the service never uses (docs/SERVICE.md).
+SERVICE_TESTS := tests/integration/test_invoke.py tests/integration/test_http_mode.py \
+                 tests/integration/test_secrets.py tests/integration/test_images.py \
+                 tests/integration/test_usage.py tests/integration/test_async.py \
+                 tests/integration/test_service.py tests/integration/test_backup.py
+test-service: deps sfaasd fixtures $(BUILD)/tests/unitexec
+	@SFAASD_BIN=$(CURDIR)/tests/service/as-unit.sh SFAASD_UNIT_BIN=$(CURDIR)/sfaasd \
+	  SFAASD_UNIT_FILE=$(CURDIR)/packaging/sfaasd.service SFAASD_UNITEXEC=$(CURDIR)/$(BUILD)/tests/unitexec \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider $(SERVICE_TESTS) -k 'not test_not_root_says_run_as_root'
+	@SFAASD_BIN=$(CURDIR)/tests/service/as-unit.sh SFAASD_UNIT_BIN=$(CURDIR)/sfaasd SFAASD_UNIT_EXTRA_CAPS=CAP_SYS_PTRACE \
+	  SFAASD_UNIT_FILE=$(CURDIR)/packaging/sfaasd.service SFAASD_UNITEXEC=$(CURDIR)/$(BUILD)/tests/unitexec \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/probes
+
+# Loads a unit's seccomp settings for tests/service/as-unit.sh.
+$(BUILD)/tests/unitexec: tests/service/unitexec.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lseccomp
 
 format:
 	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/base/*.h)
