@@ -4,6 +4,7 @@
 #   make test     install deps, build, run every test tier; last line "N passed, N failed"
 #   make asan     the whole suite under ASan + UBSan
 #   make test-service  the daemon's tests and the probes under packaging/sfaasd.service's settings, without systemd
+#   make install  binary, unit, config, man page, bash completion (make uninstall takes them back)
 #   make bench    benchmarks against the peers (not part of make test)
 
 PYTHON   := /usr/bin/python3
@@ -81,7 +82,7 @@ FUZZ_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard store/image*.c) $(BASE_SRC
 fixtures:
 	@bash tests/fixtures/mkimages.sh tests/fixtures/out
 
-.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint bench install test-service clean format fuzz
+.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint bench install uninstall test-service clean format fuzz
 all: sfaasd
 
 sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
@@ -198,10 +199,22 @@ lint:
 bench: deps-bench sfaasd
 	@bash bench/run-all.sh
 
+# /lib/systemd/system: bookworm's unit folder (usr-merged hosts see it in /usr/lib too).
+UNITDIR := /lib/systemd/system
 install: sfaasd
 	install -D -m 0755 sfaasd $(DESTDIR)/usr/bin/sfaasd
-	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)/lib/systemd/system/sfaasd.service
+	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)$(UNITDIR)/sfaasd.service
+	install -D -m 0644 docs/sfaasd.8 $(DESTDIR)/usr/share/man/man8/sfaasd.8
+	install -D -m 0644 packaging/sfaasd.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/sfaasd
 	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
+
+# The config (/etc/sfaasd) and the data (/var/lib/sfaasd) stay; remove them by hand.
+uninstall:
+	-systemctl disable --now sfaasd.service 2>/dev/null
+	rm -f $(DESTDIR)/usr/bin/sfaasd $(DESTDIR)$(UNITDIR)/sfaasd.service $(DESTDIR)/usr/share/man/man8/sfaasd.8 \
+	      $(DESTDIR)/usr/share/bash-completion/completions/sfaasd
+	-systemctl daemon-reload 2>/dev/null
+	@echo "kept: /etc/sfaasd (config) and /var/lib/sfaasd (data); apt/dpkg installs are removed with apt"
 
 # The daemon's own tests and the hostile probes with the unit's sandboxing
 # applied by tests/service/as-unit.sh (no systemd needed). The probes run
