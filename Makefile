@@ -1,7 +1,7 @@
 # sfaasd: one binary, plain Makefile. See README.md.
 #   make          build ./sfaasd
-#   make run      install deps, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
-#   make test     install deps, build, run every test tier; last line "N passed, N failed"
+#   make run      install what the build needs, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
+#   make test     install the test tools, build, run every test tier; last line "N passed, N failed"
 #   make asan     the whole suite under ASan + UBSan
 #   make test-service  the daemon's tests and the probes under packaging/sfaasd.service's settings, without systemd
 #   make install  binary, unit, config, man page, bash completion (make uninstall takes them back)
@@ -13,12 +13,20 @@ CC       ?= cc
 VERSION  := 0.1.0
 GIT_SHA  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
+# make run: what the build and the daemon need, nothing more.
+DEB_BUILD := build-essential pkg-config python3 libuv1-dev node-llhttp libseccomp-dev \
              libsqlite3-dev libssl-dev libjansson-dev libarchive-dev \
-             zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev libcmocka-dev
+             zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev
+# make fixtures: the images of the README's first steps and of the tests.
+DEB_FIXTURES := busybox-static umoci skopeo
+# make test: the test tiers.
 # prometheus: for promtool (tests/integration/test_metrics.py); 19 MB, 12.5 s to
-# install here. On a systemd host the package also enables its server on :9090.
-DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus
+# install here. On a systemd host the package also enables its server on :9090,
+# which is why make run no longer installs it.
+# systemd: systemd-analyze, which tests/service/as-unit.sh uses; bash-completion:
+# tests/integration/test_completion.py.
+DEB_TEST := $(DEB_FIXTURES) libcmocka-dev python3-pytest python3-requests iproute2 curl prometheus \
+            systemd bash-completion
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
 LLHTTP_DIR := /usr/share/llhttp
@@ -79,10 +87,10 @@ FUZZ_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard store/image*.c) $(BASE_SRC
 
 .DEFAULT_GOAL := all
 
-fixtures:
+fixtures: deps-fixtures
 	@bash tests/fixtures/mkimages.sh tests/fixtures/out
 
-.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint bench install uninstall test-service clean format fuzz
+.PHONY: all fixtures deps deps-fixtures deps-test deps-bench run test test-unit test-integration asan lint bench install uninstall test-service clean format fuzz
 all: sfaasd
 
 sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
@@ -153,31 +161,33 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	    $(PKGLIBS) $(shell pkg-config --libs libarchive)
 
 # Installs only what is missing; silent and quick when everything is there.
-deps:
-	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(DEB_BUILD) $(DEB_TEST) 2>/dev/null \
-	    | awk '$$2 != "ii" {print $$1}'; \
-	  for p in $(DEB_BUILD) $(DEB_TEST); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done | sort -u); \
+#   $(call apt_install,PACKAGES)
+apt_install = missing=$$(for p in $(1); do dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "installing: $$missing"; \
+	  echo "installing:" $$missing; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-deps-bench: deps
-	@missing=$$(for p in $(DEB_BENCH); do dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || echo $$p; done); \
-	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+deps:
+	@$(call apt_install,$(DEB_BUILD))
+deps-fixtures:
+	@$(call apt_install,$(DEB_FIXTURES))
+deps-test:
+	@$(call apt_install,$(DEB_BUILD) $(DEB_TEST))
+deps-bench: deps deps-fixtures
+	@$(call apt_install,$(DEB_BENCH))
 
 run: deps
 	@$(MAKE) --no-print-directory sfaasd
 	./sfaasd serve --listen 127.0.0.1:8080 --data ./.sfaasd-data
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory sfaasd $(UNIT_BIN) $(FUZZ_BIN)
 	@$(MAKE) --no-print-directory lint
 	@SFAASD_BIN=$(CURDIR)/sfaasd BUILD=$(BUILD) PYTHON=$(PYTHON) bash tests/run-all.sh
 
-asan: deps
+asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
 	    EXTRA_CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE' \
 	    EXTRA_LDFLAGS='-fsanitize=address,undefined' test-asan-inner
@@ -223,7 +233,7 @@ SERVICE_TESTS := tests/integration/test_invoke.py tests/integration/test_http_mo
                  tests/integration/test_secrets.py tests/integration/test_images.py \
                  tests/integration/test_usage.py tests/integration/test_async.py \
                  tests/integration/test_service.py tests/integration/test_backup.py
-test-service: deps sfaasd fixtures $(BUILD)/tests/unitexec
+test-service: deps-test sfaasd fixtures $(BUILD)/tests/unitexec
 	@SFAASD_BIN=$(CURDIR)/tests/service/as-unit.sh SFAASD_UNIT_BIN=$(CURDIR)/sfaasd \
 	  SFAASD_UNIT_FILE=$(CURDIR)/packaging/sfaasd.service SFAASD_UNITEXEC=$(CURDIR)/$(BUILD)/tests/unitexec \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider $(SERVICE_TESTS) -k 'not test_not_root_says_run_as_root'
