@@ -1,17 +1,20 @@
 # sfaasd: one binary, plain Makefile. See README.md.
-#   make          build ./sfaasd
-#   make run      install what the build needs, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
-#   make test     install the test tools, build, run every test tier; last line "N passed, N failed"
-#   make asan     the whole suite under ASan + UBSan
+#   make               build ./sfaasd
+#   make run           install what the build needs, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
+#   make test          install the test tools, build, run every test tier; last line "N passed, N failed"
+#   make asan          the whole suite under ASan + UBSan
+#   make deb           ./sfaasd_VERSION_ARCH.deb and its -dbgsym package (debian/, dpkg-buildpackage)
+#   make test-package  the .deb installed, upgraded from 0.1.0 and purged in a throwaway bookworm root, and lintian
 #   make test-service  the daemon's tests and the probes under packaging/sfaasd.service's settings, without systemd
-#   make install  binary, unit, config, man page, bash completion (make uninstall takes them back)
-#   make bench    benchmarks against the peers (not part of make test)
+#   make install       binary, unit, config, man page, bash completion (make uninstall takes them back)
+#   make bench         benchmarks against the peers (not part of make test)
 
 PYTHON   := /usr/bin/python3
 BUILD    ?= build
 CC       ?= cc
-VERSION  := 0.1.0
-GIT_SHA  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The package's version too (debian/changelog; tests/package checks they agree).
+VERSION  := 0.2.0
+GIT_SHA  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 # make run: what the build and the daemon need, nothing more.
 DEB_BUILD := build-essential pkg-config python3 libuv1-dev node-llhttp libseccomp-dev \
@@ -19,14 +22,16 @@ DEB_BUILD := build-essential pkg-config python3 libuv1-dev node-llhttp libseccom
              zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev
 # make fixtures: the images of the README's first steps and of the tests.
 DEB_FIXTURES := busybox-static umoci skopeo
-# make test: the test tiers.
+# make test: the test tiers and the package test.
 # prometheus: for promtool (tests/integration/test_metrics.py); 19 MB, 12.5 s to
 # install here. On a systemd host the package also enables its server on :9090,
 # which is why make run no longer installs it.
-# systemd: systemd-analyze, which tests/service/as-unit.sh uses; bash-completion:
-# tests/integration/test_completion.py.
+# debhelper, lintian: make deb and its check; mmdebstrap: the throwaway bookworm
+# root of tests/package (16 s for a root here, from the host's apt sources);
+# systemd: systemd-analyze, which tests/service/as-unit.sh and the package test use;
+# bash-completion: tests/integration/test_completion.py.
 DEB_TEST := $(DEB_FIXTURES) libcmocka-dev python3-pytest python3-requests iproute2 curl prometheus \
-            systemd bash-completion
+            debhelper lintian mmdebstrap systemd bash-completion
 DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
 
 LLHTTP_DIR := /usr/share/llhttp
@@ -90,7 +95,8 @@ FUZZ_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard store/image*.c) $(BASE_SRC
 fixtures: deps-fixtures
 	@bash tests/fixtures/mkimages.sh tests/fixtures/out
 
-.PHONY: all fixtures deps deps-fixtures deps-test deps-bench run test test-unit test-integration asan lint bench install uninstall test-service clean format fuzz
+.PHONY: all fixtures deps deps-fixtures deps-test deps-deb deps-bench run test test-unit test-integration asan lint bench install \
+        uninstall deb test-package test-service clean format fuzz
 all: sfaasd
 
 sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
@@ -175,6 +181,8 @@ deps-fixtures:
 	@$(call apt_install,$(DEB_FIXTURES))
 deps-test:
 	@$(call apt_install,$(DEB_BUILD) $(DEB_TEST))
+deps-deb:
+	@$(call apt_install,$(DEB_BUILD) debhelper)
 deps-bench: deps deps-fixtures
 	@$(call apt_install,$(DEB_BENCH))
 
@@ -226,6 +234,30 @@ uninstall:
 	-systemctl daemon-reload 2>/dev/null
 	@echo "kept: /etc/sfaasd (config) and /var/lib/sfaasd (data); apt/dpkg installs are removed with apt"
 
+# ---- the Debian package (debian/) -------------------------------------------------
+# Built from a copy of the source files (tracked and new, edits included; not
+# what .gitignore ignores) in
+# build-deb/, so the working tree's build/ and ./sfaasd are left alone; the
+# two .deb files land here.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE := sfaasd_$(VERSION)_$(DEB_ARCH).deb
+deb: deps-deb
+	@rm -rf build-deb && mkdir -p build-deb/sfaasd-$(VERSION)
+	@git ls-files -z --cached --others --exclude-standard | xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh \
+	    | tar --null -T - -cf - | tar -xf - -C build-deb/sfaasd-$(VERSION)
+	cd build-deb/sfaasd-$(VERSION) && GIT_SHA=$(GIT_SHA) dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	cp build-deb/$(DEB_FILE) build-deb/sfaasd-dbgsym_$(VERSION)_$(DEB_ARCH).deb .
+	@echo "built ./$(DEB_FILE) and ./sfaasd-dbgsym_$(VERSION)_$(DEB_ARCH).deb (log: build-deb/build.log)"
+
+# Install, upgrade from 0.1.0 (built from PREV_COMMIT with this debian/), remove
+# and purge in a fresh bookworm root made by mmdebstrap; lintian on the package.
+# In a mount namespace of its own: every mount it makes goes with it.
+PREV_COMMIT := 46d8a61
+test-package: deb fixtures $(BUILD)/tests/unitexec
+	@SFAASD_DEB=$(CURDIR)/$(DEB_FILE) SFAASD_PREV_COMMIT=$(PREV_COMMIT) SFAASD_UNITEXEC=$(CURDIR)/$(BUILD)/tests/unitexec \
+	  unshare --mount --propagation private $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
+
 # The daemon's own tests and the hostile probes with the unit's sandboxing
 # applied by tests/service/as-unit.sh (no systemd needed). The probes run
 # `sfaasd run`, which needs CAP_SYS_PTRACE the service never uses (docs/SERVICE.md).
@@ -250,6 +282,6 @@ format:
 	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/base/*.h)
 
 clean:
-	rm -rf build build-asan sfaasd sfaasd-asan
+	rm -rf build build-asan build-deb sfaasd sfaasd-asan sfaasd_*.deb sfaasd-dbgsym_*.deb
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
