@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The HTTP API: OpenFaaS gateway routes (shared/OPENFAAS-COMPAT.md) plus
+ * The HTTP API: OpenFaaS gateway routes (docs/OPENFAAS-COMPAT.md) plus
  * sfaasd's /system/images. Handlers answer in the loop thread, except image
  * import, which runs on the libuv thread pool and answers from its
  * after-work callback. State changes are committed before they are answered.

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Namespace (tenant) CRUD and scale-function, as faas-cli and the gateway
- * drive them (shared/OPENFAAS-COMPAT.md §2.1, §2.3, §2.4, §3.2):
+ * drive them (docs/OPENFAAS-COMPAT.md §2.1, §2.3, §2.4, §3.2):
  *
  *   POST   /system/namespace/        {"name","labels","annotations"}
  *                                    201; 409 when it exists

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * /system/secrets, as faas-cli drives it (shared/OPENFAAS-COMPAT.md §2.3,
+ * /system/secrets, as faas-cli drives it (docs/OPENFAAS-COMPAT.md §2.3,
  * §2.4, §3.2):
  *
  *   GET    ?namespace=NS          200 [{"name","namespace"}...]; never values

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * GET /metrics: the Prometheus text exposition format 0.0.4 with the
- * OpenFaaS gateway's names (shared/OPENFAAS-COMPAT.md 2.7) plus sfaasd's own.
+ * OpenFaaS gateway's names (docs/OPENFAAS-COMPAT.md 2.7) plus sfaasd's own.
  *
  * By default the route has no authentication, as the OpenFaaS gateway's
  * metrics port has none: what it shows is function names, counts and sizes,

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Maps method + path to a route of the OpenFaaS gateway API (see
- * shared/OPENFAAS-COMPAT.md section 2.1) plus sfaasd's own /system/images.
+ * docs/OPENFAAS-COMPAT.md section 2.1) plus sfaasd's own /system/images.
  * Pure: no I/O, unit-tested in tests/unit/test_router.c.
  */
 #pragma once

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """faas-cli conformance: the exact request sequences faas-cli sends
-(shared/OPENFAAS-COMPAT.md section 3.2, payloads from Appendix A), replayed
+(docs/OPENFAAS-COMPAT.md section 3.2, payloads from Appendix A), replayed
 over HTTP with faas-cli's headers, and every answer checked against what
 faas-cli and the go-sdk accept (section 2.4): status codes, headers and the
 JSON shapes field by field (section 2.3).

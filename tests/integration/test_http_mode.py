@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Warm http-mode functions (issue 5; shared/OPENFAAS-COMPAT.md 2.5 and 4):
+"""Warm http-mode functions (issue 5; docs/OPENFAAS-COMPAT.md 2.5 and 4):
 mode and port selection, pools (scale from zero, concurrent first calls,
 scale.min/max, max-inflight, the bounded queue and 429, scale-function, idle
 scale to zero), readiness (/_/health for watchdog images, TCP connect for the

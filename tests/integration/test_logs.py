@@ -1,6 +1,6 @@
 """GET /system/logs and `sfaasd logs`: a function's stderr and the daemon's
 lines about it, as NDJSON records (OpenFaaS logs.Message), with tail, since,
-instance and follow (shared/OPENFAAS-COMPAT.md section 2.3, Logs)."""
+instance and follow (docs/OPENFAAS-COMPAT.md section 2.3, Logs)."""
 import json
 import os
 import queue
