@@ -332,8 +332,11 @@ def test_upgrade_backs_up_then_restarts(root, new_deb):
 def test_new_service_starts_hardened_and_migrated(root):
     pre = unit_lines(root, "ExecStartPre")
     assert pre and pre[0].split()[1] == "check"
-    r = root.run(*pre[0].split(), check=False)
+    argv = pre[0].split()
+    r = root.run("/bin/bash", "/tmp/as-unit.sh", *argv[1:], check=False,
+                 env=dict(SFAASD_UNIT_BIN=argv[0], SFAASD_UNIT_FILE=UNIT, SFAASD_UNITEXEC="/tmp/unitexec"))
     assert r.returncode == 0, "ExecStartPre refused the start:\n" + r.stdout + r.stderr
+    assert "ready: 0 required feature(s) missing" in r.stdout, r.stdout
     svc = Service(root, hardened=True)
     state["new"] = svc
     ready = svc.notified()
