@@ -32,3 +32,4 @@ int cmd_secret(int argc, char **argv);  /* "secret create|list|rm" */
 int cmd_routes(int argc, char **argv);
 int cmd_audit(int argc, char **argv);   /* "audit [list]|verify" */  /* the route table and its policies */
 int cmd_secrets(int argc, char **argv); /* "secrets rotate-key" */
+int cmd_backup(int argc, char **argv);   /* "backup [--data DIR] DEST" */

@@ -5,6 +5,7 @@
 
 #include "cmd/commands.h"
 #include "core/base/cleanup.h"
+#include "core/base/log.h"
 
 struct command {
         const char *name;
@@ -29,6 +30,7 @@ static const struct command commands[] = {
         { "audit", cmd_audit, "read the audit trail, or verify its hash chain" },
         { "routes", cmd_routes, "print the route table: who may call each route" },
         { "secrets", cmd_secrets, "secrets rotate-key: re-seal every secret under a new key (daemon stopped)" },
+        { "backup", cmd_backup, "backup [--config FILE] DEST: snapshot the database, credentials and secrets key" },
         { "version", cmd_version, "print the version" },
 };
 
@@ -42,6 +44,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+        log_open();
         if (argc < 2) {
                 usage(stderr);
                 return EXIT_USAGE;

@@ -288,40 +288,63 @@ static int write_id_maps(pid_t pid, uint32_t base)
 }
 
 /* A user namespace mapping 0..65535 to base.., used only as the idmapping of
- * mounts. Made by a short-lived fork-style child. */
+ * mounts. Made by a short-lived fork-style child.
+ *
+ * The child opens its own /proc/self/ns/user and hands the fd over through
+ * the fd table it shares with us (CLONE_FILES), instead of us opening
+ * /proc/PID/ns/user: that needs ptrace read access to the child, and the
+ * child, a copy of our mm, is not dumpable once a sandbox child has set our
+ * shared mm non-dumpable for its setup (child.c), so the open would need
+ * CAP_SYS_PTRACE in the host's user namespace, which the service's
+ * capability bounding set leaves out. */
 static int make_userns(uint32_t base, int *ret_fd)
 {
-        _cleanup_close_ int rd = -1, wr = -1;
+        _cleanup_close_ int rd = -1, wr = -1, ready_rd = -1, ready_wr = -1;
         int pfd[2], fd = -1, r, status;
-        char path[64];
+        ssize_t n;
         pid_t pid;
 
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -errno;
         rd = pfd[0];
         wr = pfd[1];
-        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        ready_rd = pfd[0];
+        ready_wr = pfd[1];
+        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | CLONE_FILES | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                /* Shared fd table: close nothing; our exit drops our use of it. */
+                int nsfd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
                 char c;
-                (void) close(wr);
+                if (nsfd < 0)
+                        nsfd = -errno;
+                if (write(ready_wr, &nsfd, sizeof nsfd) != (ssize_t) sizeof nsfd)
+                        _exit(1);
+                /* Until the parent closes wr: EOF. */
                 while (read(rd, &c, 1) < 0 && errno == EINTR)
                         ;
                 _exit(0);
         }
-        r = write_id_maps(pid, base);
-        if (r >= 0) {
-                (void) xsnprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        r = -errno;
-        }
+        do
+                n = read(ready_rd, &fd, sizeof fd);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof fd)
+                r = n < 0 ? -errno : -EIO;
+        else if (fd < 0)
+                r = fd;
+        else
+                r = write_id_maps(pid, base);
         (void) close(TAKE_FD(wr));
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        if (r < 0)
+        if (r < 0) {
+                if (fd >= 0)
+                        (void) close(fd);
                 return r;
+        }
         *ret_fd = fd;
         return 0;
 }

@@ -236,10 +236,17 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
         }
         if (r < 0 || (n == 0 && !k->zero_ok))
                 return sf_err_set(err, -EINVAL, "config: '%s' has a bad value", k->name);
-        if ((k->min && n < k->min) || (k->max && n > k->max))
-                return sf_err_set(err, -ERANGE, "config: '%s' must be between %llu%s and %llu%s", k->name,
-                                  (unsigned long long) k->min, k->kind == K_MS ? "ms" : "",
-                                  (unsigned long long) k->max, k->kind == K_MS ? "ms" : "");
+        if ((k->min && n < k->min) || (k->max && n > k->max)) {
+                char lo[32], hi[32]; /* any uint64_t with a unit fits */
+                if (k->kind == K_MS) {
+                        (void) format_duration_ms(k->min, lo, sizeof lo);
+                        (void) format_duration_ms(k->max, hi, sizeof hi);
+                } else {
+                        (void) xsnprintf(lo, sizeof lo, "%llu", (unsigned long long) k->min);
+                        (void) xsnprintf(hi, sizeof hi, "%llu", (unsigned long long) k->max);
+                }
+                return sf_err_set(err, -ERANGE, "config: '%s' must be between %s and %s", k->name, lo, hi);
+        }
         set_uint(field, k->width, n);
         return 0;
 }
@@ -291,17 +298,17 @@ char *config_to_json(const struct sfaasd_config *cfg)
                 else {
                         uint64_t n = keys[i].width == sizeof(uint64_t) ? *(const uint64_t *) field
                                                                       : *(const uint32_t *) field;
-                        if (keys[i].kind == K_MS) {
-                                char buf[32];
-                                (void) xsnprintf(buf, sizeof buf, "%llums", (unsigned long long) n);
-                                v = json_string(buf);
-                        } else if (keys[i].kind == K_CPU) {
-                                char buf[32];
-                                (void) xsnprintf(buf, sizeof buf, "%llum", (unsigned long long) n);
-                                v = json_string(buf);
-                        } else {
+                        /* As a config file writes them (packaging/config.json),
+                         * so the output is a valid config that means the same. */
+                        char buf[32];
+                        if (keys[i].kind == K_MS)
+                                v = format_duration_ms(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else if (keys[i].kind == K_CPU)
+                                v = format_cpu_millis(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else if (keys[i].kind == K_SIZE)
+                                v = format_size(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else
                                 v = json_integer((json_int_t) n);
-                        }
                 }
                 (void) json_object_set_new(o, keys[i].name, v);
         }
