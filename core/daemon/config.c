@@ -97,7 +97,7 @@ struct key {
         size_t off;
         size_t width; /* sizeof the field */
         uint64_t min, max; /* numbers: the accepted range (in the field's unit); 0 = none */
-        bool zero_ok;      /* 0 is a value (no limit) */
+        bool zero_ok;      /* 0 is a value (no limit, or derived at start), outside min..max */
 };
 
 #define F(field) .off = offsetof(struct sfaasd_config, field), .width = sizeof(((struct sfaasd_config *) 0)->field)
@@ -179,10 +179,10 @@ static const struct key keys[] = {
         { "subgid_file", K_STR, F(subgid_file) },
         { "passwd_file", K_STR, F(passwd_file) },
         { "group_file", K_STR, F(group_file) },
-        /* absent (0 in --print-config): derived from the host at start */
-        { "max_sandboxes", K_COUNT, F(max_sandboxes) },
-        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20 },
-        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64 },
+        /* absent or 0 (as --print-config writes it): derived from the host at start */
+        { "max_sandboxes", K_COUNT, F(max_sandboxes), .zero_ok = true },
+        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20, .zero_ok = true },
+        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64, .zero_ok = true },
         { "exec_max_inflight", K_COUNT, F(exec_max_inflight) },
         { "exec_queue_max", K_COUNT, F(exec_queue_max) },
         { "auth_throttle_after", K_COUNT, F(auth_throttle_after) },
@@ -236,7 +236,7 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
         }
         if (r < 0 || (n == 0 && !k->zero_ok))
                 return sf_err_set(err, -EINVAL, "config: '%s' has a bad value", k->name);
-        if ((k->min && n < k->min) || (k->max && n > k->max)) {
+        if (!(n == 0 && k->zero_ok) && ((k->min && n < k->min) || (k->max && n > k->max))) {
                 char lo[32], hi[32]; /* any uint64_t with a unit fits */
                 if (k->kind == K_MS) {
                         (void) format_duration_ms(k->min, lo, sizeof lo);
