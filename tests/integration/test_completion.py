@@ -47,18 +47,27 @@ def test_subcommands():
     assert listed and listed <= complete("")
 
 
-@pytest.mark.parametrize("cmd", ["serve", "run", "check", "backup", "deploy", "list", "invoke", "rm", "logs"])
+@pytest.mark.parametrize("cmd", ["serve", "run", "check", "backup", "deploy", "list", "invoke", "rm", "logs",
+                                 "routes"])
 def test_options_match_help(cmd):
     assert complete(cmd, "--") == long_options(help_of(cmd)) | {"--help"}
 
 
-@pytest.mark.parametrize("sub", ["import", "list", "rm", "prune"])
-def test_image_options(sub):
-    text = help_of("image")
-    usage = [line for line in text.splitlines() if re.search(r"sfaasd image %s\b" % sub, line)]
+SUBCOMMANDS = [("image", s) for s in ("import", "list", "rm", "prune")] + \
+    [("secret", s) for s in ("create", "list", "rm")] + \
+    [("tenant", s) for s in ("create", "list", "show", "rm", "quota", "invoke-auth")] + \
+    [(c, s) for c in ("token", "key") for s in ("create", "list", "revoke")] + \
+    [("audit", "list"), ("audit", "verify"), ("secrets", "rotate-key")]
+
+
+@pytest.mark.parametrize("cmd,sub", SUBCOMMANDS)
+def test_subcommand_options(cmd, sub):
+    text = help_of(cmd)
+    usage = [line for line in text.splitlines() if re.search(r"sfaasd %s (\[)?%s\b" % (cmd, sub), line)]
     assert usage, text
-    offered = complete("image", sub, "--")
-    # every option offered is one `image --help` knows; each in that
+    assert sub in complete(cmd, sub[:1])
+    offered = complete(cmd, sub, "--")
+    # every option offered is one `CMD --help` knows; each in that
     # subcommand's usage line is offered
     assert offered <= long_options(text) | {"--help"}
     assert long_options(usage[0]) <= offered
