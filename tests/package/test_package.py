@@ -446,6 +446,7 @@ def test_new_service_starts_hardened_and_migrated(root):
     # The key left the data folder for the config's secrets_key_file, and the
     # pair was made where the config says: both in /etc/sfaasd, which the
     # unit leaves writable (its config.json stays read-only).
+    svc.wait_line(rb"web UI: ")  # the last of the start's lines
     out = svc.out.decode(errors="replace")
     assert "moved the secrets key" in out and "'/etc/sfaasd/secrets.key'" in out, out
     assert not os.path.exists(root.p("/var/lib/sfaasd/secrets/store.key"))
@@ -454,6 +455,8 @@ def test_new_service_starts_hardened_and_migrated(root):
     with open("/proc/%d/mountinfo" % svc.proc.pid) as f:
         mounts = {line.split()[4]: line.split()[5].split(",")[0] for line in f}
     assert mounts.get("/etc/sfaasd") == "rw" and mounts.get("/etc/sfaasd/config.json") == "ro", mounts
+    assert mounts.get("/run/sfaasd") == "rw" and mounts.get("/run") == "ro", mounts
+    assert any(n.startswith("uids-") for n in os.listdir(root.p("/run/sfaasd"))), "the uid range claim"
     assert mounts.get("/usr") in (None, "ro") and mounts.get("/") == "ro", mounts
 
     # HTTPS on 8443 with the self-signed pair: trusted as its own CA for

@@ -10,7 +10,8 @@
 #
 # It reads the unit file and applies, in systemd's order:
 #   mount namespace  ProtectSystem=strict (every mount read-only but /proc,
-#                    /sys, /dev and the writable paths below), StateDirectory=
+#                    /sys, /dev and the writable paths below), StateDirectory=,
+#                    RuntimeDirectory= (kept: as with RuntimeDirectoryPreserve=)
 #                    and ReadWritePaths= writable, ReadOnlyPaths= read-only
 #                    (after those: the deeper path wins, as in systemd),
 #                    PrivateTmp= (/tmp and
@@ -71,6 +72,11 @@ shift
 # ---- mounts (we are root in a private mount namespace; nothing propagates back)
 rw=(/tmp /var/tmp)
 for d in ${S[StateDirectory]:-}; do rw+=("/var/lib/$d"); mkdir -p "/var/lib/$d"; done
+for d in ${S[RuntimeDirectory]:-}; do
+        rw+=("/run/$d")
+        mkdir -p "/run/$d"
+        chmod "${S[RuntimeDirectoryMode]:-0755}" "/run/$d"
+done
 for d in ${S[ReadWritePaths]:-}; do rw+=("${d#-}"); done
 if [ "${S[ProtectSystem]:-no}" = strict ]; then
         for p in "${rw[@]}"; do [ -d "$p" ] && mount -n --bind "$p" "$p"; done
