@@ -83,6 +83,7 @@ struct sandbox_launcher {
 struct sandbox {
         pid_t pid;                /* the init's (pid 1 inside) */
         int pidfd;
+        int netns_fd;             /* its network namespace, or -1 (sandbox_netns_fd) */
         int status_fd;            /* read end of the init's exit-status pipe */
         struct sb_cgroup cg;
         uint64_t timeout_ms;
@@ -848,7 +849,7 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
  * *pidfd is set. The child runs sb_child_main(p) on the launcher's stack
  * map, in our memory, until it execs. */
 static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const struct sb_cgroup *cg, int *pidfd,
-                        struct sf_err *err)
+                        int *ret_net_fd, struct sf_err *err)
 {
         struct clone_args args;
         sigset_t all, old;
@@ -866,9 +867,17 @@ static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const str
         } else
                 p->unshare_cgroupns = true; /* after the parent moved us (v1) */
 
-        /* A pooled netns: enter it on this thread just for the clone, so the
-         * child is born in it; then come straight back. */
-        if (l->have_pool && (net_fd = sb_netns_pool_take(&l->pool)) >= 0) {
+        /* A pooled netns (made here when none is ready): enter it on this
+         * thread just for the clone, so the child is born in it; then come
+         * straight back. */
+        if (l->have_pool) {
+                net_fd = sb_netns_pool_take(&l->pool);
+                if (net_fd < 0)
+                        net_fd = sb_netns_make(&l->pool);
+                if (net_fd < 0)
+                        net_fd = -1; /* CLONE_NEWNET, as without a pool */
+        }
+        if (net_fd >= 0) {
                 if (setns(net_fd, CLONE_NEWNET) == 0) {
                         args.flags &= ~(uint64_t) CLONE_NEWNET;
                         p->pooled_netns = true;
@@ -884,7 +893,10 @@ static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const str
         pid = sb_clone3_vm(&args, sizeof args, (char *) l->stack_map + getpagesize(), SB_STACK_SIZE, p);
         (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (net_fd >= 0) {
-                (void) close(TAKE_FD(net_fd));
+                if (pid > 0)
+                        *ret_net_fd = TAKE_FD(net_fd);
+                else
+                        (void) close(TAKE_FD(net_fd));
                 if (setns(l->pool.orig_fd, CLONE_NEWNET) < 0) {
                         /* Cannot happen with the privileges we hold; if it did,
                          * this thread would be stranded in a sandbox's netns. */
@@ -941,7 +953,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         struct sandbox_limits lim;
         struct sb_cgroup cg = SB_CGROUP_INIT;
         struct sandbox *sb = NULL;
-        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, r;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1, r;
         long pid;
 
         sf_err_clear(err);
@@ -969,7 +981,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->err_fd = err_p[1];
         p->status_fd = status_p[1];
 
-        pid = spawn_clone(l, p, &cg, &pidfd, err);
+        pid = spawn_clone(l, p, &cg, &pidfd, &net_fd, err);
         if (pid < 0) {
                 r = (int) pid;
                 goto out;
@@ -987,6 +999,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         }
         sb->pid = (pid_t) pid;
         sb->pidfd = TAKE_FD(pidfd);
+        sb->netns_fd = TAKE_FD(net_fd);
         sb->status_fd = TAKE_FD(status_p[0]);
         sb->cg = cg;
         cg = (struct sb_cgroup) SB_CGROUP_INIT;
@@ -1006,6 +1019,8 @@ out:
         }
         if (pidfd >= 0)
                 (void) close(pidfd);
+        if (net_fd >= 0)
+                (void) close(net_fd);
         (void) sb_cgroup_destroy(&cg);
         spawn_ctx_release(&c);
         return r;
@@ -1019,6 +1034,11 @@ pid_t sandbox_pid(const struct sandbox *sb)
 int sandbox_pidfd(const struct sandbox *sb)
 {
         return sb ? sb->pidfd : -1;
+}
+
+int sandbox_netns_fd(const struct sandbox *sb)
+{
+        return sb ? sb->netns_fd : -1;
 }
 
 int sandbox_kill(struct sandbox *sb)
@@ -1138,6 +1158,8 @@ void sandbox_free(struct sandbox *sb)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)
                 (void) close(sb->status_fd);
+        if (sb->netns_fd >= 0)
+                (void) close(sb->netns_fd);
         free(sb);
 }
 

@@ -1086,8 +1086,15 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (ret < 0)
                 goto fail;
         inst->pid = sandbox_pid(inst->sb);
-        (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
-        inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        /* The launcher's handle on the instance's netns; /proc/PID/ns/net
+         * only from a launcher without the netns pool (it needs ptrace
+         * access to the non-dumpable init: sandbox/sandbox.h). */
+        if (sandbox_netns_fd(inst->sb) >= 0) {
+                inst->netns_fd = fcntl(sandbox_netns_fd(inst->sb), F_DUPFD_CLOEXEC, 3);
+        } else {
+                (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
+                inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        }
         if (inst->netns_fd < 0) {
                 ret = sf_err_errno(err, -errno, "cannot open the network namespace of instance %s", inst->id);
                 (void) sandbox_kill(inst->sb);
