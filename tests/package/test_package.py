@@ -65,6 +65,7 @@ DEB = os.environ.get("SFAASD_DEB")
 PREV_COMMIT = os.environ.get("SFAASD_PREV_COMMIT", "46d8a61")
 UNITEXEC = os.environ.get("SFAASD_UNITEXEC", os.path.join(REPO, "build", "tests", "unitexec"))
 BUSYBOX = os.path.join(REPO, "tests", "fixtures", "out", "busybox-oci.tar")
+HTTPFN = os.path.join(REPO, "tests", "fixtures", "out", "httpfn-oci.tar")  # http mode (tests/fixtures/httpfn.c)
 TIMEOUT = 120
 UNIT = "/lib/systemd/system/sfaasd.service"
 
@@ -479,6 +480,15 @@ def test_new_service_starts_hardened_and_migrated(root):
     assert r.status_code == 200 and r.text == "kept", r.text
     r = svc.call("echo", b"cat /var/openfaas/secrets/token", url="https://127.0.0.1:8443", verify=cert)
     assert r.status_code == 200 and r.text == "kept", r.text
+    # an http-mode instance too: the daemon reaches it in its network
+    # namespace with the unit's capabilities (no CAP_SYS_PTRACE)
+    with open(HTTPFN, "rb") as f:
+        assert svc.api("POST", "/system/images", data=f.read()).status_code == 200
+    r = svc.api("POST", "/system/functions", json={"service": "web", "image": "httpfn:latest"})
+    assert r.status_code == 202, r.text
+    with svc.net():
+        r = requests.get("https://127.0.0.1:8443/function/web/hello", verify=cert, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.text == "hello\n", r.text
 
     # A backup as the README says takes the key from where it is now.
     r = root.run("sfaasd", "backup", "--config", "/etc/sfaasd/config.json", "--data", "/var/lib/sfaasd",
