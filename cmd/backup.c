@@ -102,8 +102,8 @@ static int copy_secrets(const char *data, int dest_fd, json_t *contains, size_t 
  * DEST/secrets.key (0600). A missing key is not an error: a data folder
  * that never held a secret may have none yet, and an older installation's
  * is DATA/secrets/store.key (copied with secrets/); *ret_from is then "". */
-static int copy_key(const struct sfaasd_config *cfg, int dest_fd, json_t *contains, char *ret_from, size_t size,
-                    struct sf_err *err)
+static int copy_key(const struct sfaasd_config *cfg, int dest_fd, json_t *contains, char *ret_from,
+                    size_t size, struct sf_err *err)
 {
         struct keys_source src;
         _cleanup_free_ char *buf = NULL;
@@ -141,9 +141,10 @@ static int write_manifest(int dest_fd, const char *data, const char *key_from, i
         (void) clock_gettime(CLOCK_REALTIME, &now);
         (void) gmtime_r(&now.tv_sec, &tm);
         (void) strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        o = json_pack("{s:s, s:s, s:s, s:i, s:O, s:s?, s:s}", "sfaasd", SFAASD_VERSION, "created", when, "data",
-                      data, "schema", schema, "contains", contains, "secretsKeyFrom", key_from[0] ? key_from : NULL,
-                      "notContained", "images/ and blobs/ (image content), logs/ (function logs), tmp/");
+        o = json_pack("{s:s, s:s, s:s, s:i, s:O, s:s?, s:s}", "sfaasd", SFAASD_VERSION, "created", when,
+                      "data", data, "schema", schema, "contains", contains, "secretsKeyFrom",
+                      key_from[0] ? key_from : NULL, "notContained",
+                      "images/ and blobs/ (image content), logs/ (function logs), tmp/");
         s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         if (!s)

@@ -348,8 +348,8 @@ void auth_respond_unauthorized(struct http_request *req, const char *why)
         if (authz) {
                 char who[64];
                 claimed_user(authz, who, sizeof who);
-                log_warning("failed login %s from %s: %s %.128s%s%s%s", who, req->remote, req->method, req->path,
-                            why ? " (" : "", why ? why : "", why ? ")" : "");
+                log_warning("failed login %s from %s: %s %.128s%s%s%s", who, req->remote, req->method,
+                            req->path, why ? " (" : "", why ? why : "", why ? ")" : "");
         } else {
                 log_notice("denied %s %.128s from %s: no credentials", req->method, req->path, req->remote);
         }
