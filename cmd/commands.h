@@ -34,3 +34,4 @@ int cmd_audit(int argc, char **argv);   /* "audit [list]|verify" */
 int cmd_secrets(int argc, char **argv); /* "secrets rotate-key" */
 /* sfaasd oci ... (cmd/oci.c): the runc command line; also argv[0] "sfaasd-runc". */
 int cmd_oci(int argc, char **argv);
+int cmd_backup(int argc, char **argv);   /* "backup [--data DIR] DEST" */

@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "core/base/list.h"
+#include "core/base/notify.h"
 #include "core/http/server.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
@@ -155,6 +156,8 @@ struct sfaasd {
         struct http_tls *tls;          /* the HTTPS listener's pair, reloaded on SIGHUP; NULL = none */
         uv_timer_t grace_timer;
         uv_prepare_t drain;            /* while stopping: finish once nothing is in flight */
+        struct notify notify;          /* systemd's READY/STOPPING/WATCHDOG (core/base/notify.h) */
+        uv_timer_t watchdog;           /* WATCHDOG=1 at half of $WATCHDOG_USEC */
         bool stopping;
         bool grace_over;               /* the shutdown grace period ran out (not a second signal) */
         bool http_closed;

@@ -912,6 +912,11 @@ static int sb_child_main(void *arg)
 
         /* Non-dumpable while setting up (the mm is the daemon's). */
         (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* The daemon's umask is its own (the service runs with UMask=0077):
+         * the folders this child makes for mount points must be 0755 to the
+         * function, whose uid does not own them, and the function starts with
+         * the OCI runtime spec's default, 0022. */
+        (void) S1(SYS_umask, 022);
         (void) S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         /* Our copy of the launcher's end of the sync socket goes, so that a
          * launcher killed before the prctl above took effect (the child may

@@ -190,6 +190,10 @@ struct sb_netns_pool {
 int sb_netns_pool_start(struct sb_netns_pool *pool, struct sf_err *err);
 /* A fresh netns fd (CLOEXEC), or -EAGAIN when none is ready. */
 int sb_netns_pool_take(struct sb_netns_pool *pool);
+/* When none is ready: one made the helper's way (loopback up, owned by our
+ * user namespace) on the calling thread, which returns to pool->orig_fd.
+ * An fd (CLOEXEC), or -errno. */
+int sb_netns_make(struct sb_netns_pool *pool);
 void sb_netns_pool_stop(struct sb_netns_pool *pool);
 
 /* The architecture this code is built for, as seccomp_data.arch reports it. */

@@ -86,6 +86,7 @@ struct sandbox_launcher {
 struct sandbox {
         pid_t pid;                /* the init's (pid 1 inside) */
         int pidfd;
+        int netns_fd;             /* its network namespace, or -1 (sandbox_netns_fd) */
         int status_fd;            /* read end of the init's exit-status pipe */
         struct sb_cgroup cg;
         uint64_t timeout_ms;
@@ -315,40 +316,63 @@ static int write_id_maps(pid_t pid, uint32_t base)
 }
 
 /* A user namespace mapping 0..65535 to base.., used only as the idmapping of
- * mounts. Made by a short-lived fork-style child. */
+ * mounts. Made by a short-lived fork-style child.
+ *
+ * The child opens its own /proc/self/ns/user and hands the fd over through
+ * the fd table it shares with us (CLONE_FILES), instead of us opening
+ * /proc/PID/ns/user: that needs ptrace read access to the child, and the
+ * child, a copy of our mm, is not dumpable once a sandbox child has set our
+ * shared mm non-dumpable for its setup (child.c), so the open would need
+ * CAP_SYS_PTRACE in the host's user namespace, which the service's
+ * capability bounding set leaves out. */
 static int make_userns(uint32_t base, int *ret_fd)
 {
-        _cleanup_close_ int rd = -1, wr = -1;
+        _cleanup_close_ int rd = -1, wr = -1, ready_rd = -1, ready_wr = -1;
         int pfd[2], fd = -1, r, status;
-        char path[64];
+        ssize_t n;
         pid_t pid;
 
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -errno;
         rd = pfd[0];
         wr = pfd[1];
-        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        ready_rd = pfd[0];
+        ready_wr = pfd[1];
+        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | CLONE_FILES | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                /* Shared fd table: close nothing; our exit drops our use of it. */
+                int nsfd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
                 char c;
-                (void) close(wr);
+                if (nsfd < 0)
+                        nsfd = -errno;
+                if (write(ready_wr, &nsfd, sizeof nsfd) != (ssize_t) sizeof nsfd)
+                        _exit(1);
+                /* Until the parent closes wr: EOF. */
                 while (read(rd, &c, 1) < 0 && errno == EINTR)
                         ;
                 _exit(0);
         }
-        r = write_id_maps(pid, base);
-        if (r >= 0) {
-                (void) xsnprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        r = -errno;
-        }
+        do
+                n = read(ready_rd, &fd, sizeof fd);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof fd)
+                r = n < 0 ? -errno : -EIO;
+        else if (fd < 0)
+                r = fd;
+        else
+                r = write_id_maps(pid, base);
         (void) close(TAKE_FD(wr));
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        if (r < 0)
+        if (r < 0) {
+                if (fd >= 0)
+                        (void) close(fd);
                 return r;
+        }
         *ret_fd = fd;
         return 0;
 }
@@ -1198,12 +1222,14 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
 }
 
 /* Step 4: clone3 into the new namespaces (and the cgroup, on v2), in a
- * pooled network namespace when there is one, or in the one the spec joins
- * (an engine's, whose net.* sysctls are written while we are in it).
- * Returns the child's pid; *pidfd is set. The child runs sb_child_main(p)
- * on the launcher's stack map, in our memory, until it execs. */
+ * pooled network namespace when there is one (made here when none is
+ * ready), or in the one the spec joins (an engine's, whose net.* sysctls
+ * are written while we are in it). Returns the child's pid; *pidfd is set,
+ * and *ret_net_fd to the pooled namespace the child was born in (the
+ * caller's to keep or close), else -1. The child runs sb_child_main(p) on
+ * the launcher's stack map, in our memory, until it execs. */
 static long spawn_clone(struct sandbox_launcher *l, struct spawn_ctx *c, const struct sandbox_spec *spec,
-                        const struct sb_cgroup *cg, int *pidfd, struct sf_err *err)
+                        const struct sb_cgroup *cg, int *pidfd, int *ret_net_fd, struct sf_err *err)
 {
         struct sb_plan *p = &c->plan;
         _cleanup_close_ int orig_net = -1;
@@ -1223,9 +1249,10 @@ static long spawn_clone(struct sandbox_launcher *l, struct spawn_ctx *c, const s
         } else
                 p->unshare_cgroupns = true; /* after the parent moved us (v1) */
 
-        /* A pooled netns: enter it on this thread just for the clone, so the
-         * child is born in it; then come straight back. A joined one (an
-         * engine's) the same way, writing its net.* sysctls while there. */
+        /* A pooled netns (made here when none is ready): enter it on this
+         * thread just for the clone, so the child is born in it; then come
+         * straight back. A joined one (an engine's) the same way, writing
+         * its net.* sysctls while there. */
         if (spec->join_netns) {
                 orig_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
                 if (orig_net < 0)
@@ -1240,7 +1267,14 @@ static long spawn_clone(struct sandbox_launcher *l, struct spawn_ctx *c, const s
                                 abort(); /* as below: never stay in a sandbox's network namespace */
                         return r;
                 }
-        } else if (l->have_pool && (net_fd = sb_netns_pool_take(&l->pool)) >= 0) {
+        } else if (l->have_pool) {
+                net_fd = sb_netns_pool_take(&l->pool);
+                if (net_fd < 0)
+                        net_fd = sb_netns_make(&l->pool);
+                if (net_fd < 0)
+                        net_fd = -1; /* CLONE_NEWNET, as without a pool */
+        }
+        if (net_fd >= 0) {
                 if (setns(net_fd, CLONE_NEWNET) == 0) {
                         args.flags &= ~(uint64_t) CLONE_NEWNET;
                         p->pooled_netns = true;
@@ -1258,7 +1292,10 @@ static long spawn_clone(struct sandbox_launcher *l, struct spawn_ctx *c, const s
         if (orig_net >= 0 && setns(orig_net, CLONE_NEWNET) < 0)
                 abort(); /* as below: never stay in a sandbox's network namespace */
         if (net_fd >= 0) {
-                (void) close(TAKE_FD(net_fd));
+                if (pid > 0)
+                        *ret_net_fd = TAKE_FD(net_fd);
+                else
+                        (void) close(TAKE_FD(net_fd));
                 if (setns(l->pool.orig_fd, CLONE_NEWNET) < 0) {
                         /* Cannot happen with the privileges we hold; if it did,
                          * this thread would be stranded in a sandbox's netns. */
@@ -1325,7 +1362,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         struct sandbox_limits lim;
         struct sb_cgroup cg = SB_CGROUP_INIT;
         struct sandbox *sb = NULL;
-        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, r;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1, r;
         long pid;
 
         sf_err_clear(err);
@@ -1353,7 +1390,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->err_fd = err_p[1];
         p->status_fd = status_p[1];
 
-        pid = spawn_clone(l, &c, spec, &cg, &pidfd, err);
+        pid = spawn_clone(l, &c, spec, &cg, &pidfd, &net_fd, err);
         if (pid < 0) {
                 r = (int) pid;
                 goto out;
@@ -1371,6 +1408,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         }
         sb->pid = (pid_t) pid;
         sb->pidfd = TAKE_FD(pidfd);
+        sb->netns_fd = TAKE_FD(net_fd);
         sb->status_fd = TAKE_FD(status_p[0]);
         sb->cg = cg;
         cg = (struct sb_cgroup) SB_CGROUP_INIT;
@@ -1391,6 +1429,8 @@ out:
         }
         if (pidfd >= 0)
                 (void) close(pidfd);
+        if (net_fd >= 0)
+                (void) close(net_fd);
         (void) sb_cgroup_destroy(&cg);
         spawn_ctx_release(&c);
         return r;
@@ -1404,6 +1444,11 @@ pid_t sandbox_pid(const struct sandbox *sb)
 int sandbox_pidfd(const struct sandbox *sb)
 {
         return sb ? sb->pidfd : -1;
+}
+
+int sandbox_netns_fd(const struct sandbox *sb)
+{
+        return sb ? sb->netns_fd : -1;
 }
 
 int sandbox_kill(struct sandbox *sb)
@@ -1523,6 +1568,8 @@ void sandbox_free(struct sandbox *sb)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)
                 (void) close(sb->status_fd);
+        if (sb->netns_fd >= 0)
+                (void) close(sb->netns_fd);
         free(sb);
 }
 

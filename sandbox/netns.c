@@ -154,6 +154,28 @@ int sb_netns_pool_take(struct sb_netns_pool *pool)
         return fd;
 }
 
+int sb_netns_make(struct sb_netns_pool *pool)
+{
+        int fd = -1, r = 0;
+
+        if (pool->orig_fd < 0)
+                return -EBADF;
+        if (unshare(CLONE_NEWNET) < 0)
+                return -errno;
+        r = loopback_up();
+        if (r >= 0) {
+                fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        r = -errno;
+        }
+        /* Cannot fail with the privileges that made the namespace; if it
+         * did, this thread would stay in a sandbox's netns (see
+         * spawn_clone). */
+        if (setns(pool->orig_fd, CLONE_NEWNET) < 0)
+                abort();
+        return r < 0 ? r : fd;
+}
+
 void sb_netns_pool_stop(struct sb_netns_pool *pool)
 {
         if (pool->sock >= 0)

@@ -335,6 +335,12 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
  * command shares. */
 pid_t sandbox_pid(const struct sandbox *sb);
 int sandbox_pidfd(const struct sandbox *sb);
+/* The sandbox's network namespace, for setns() around socket() (the
+ * sandbox keeps it; valid until sandbox_free). A launcher with the netns
+ * pool always has it; -1 without the pool. /proc/PID/ns/net is no
+ * substitute: the init is non-dumpable (initfd.c), so opening its
+ * namespaces takes CAP_SYS_PTRACE, which the service does not have. */
+int sandbox_netns_fd(const struct sandbox *sb);
 /* Kill every process of the sandbox (SIGKILL to its pid 1, which takes the
  * whole pid namespace with it; cgroup.kill where available). Idempotent. */
 int sandbox_kill(struct sandbox *sb);

@@ -105,7 +105,7 @@ struct key {
         size_t off;
         size_t width; /* sizeof the field */
         uint64_t min, max; /* numbers: the accepted range (in the field's unit); 0 = none */
-        bool zero_ok;      /* 0 is a value (no limit) */
+        bool zero_ok;      /* 0 is a value (no limit, or derived at start), outside min..max */
 };
 
 #define F(field) .off = offsetof(struct sfaasd_config, field), .width = sizeof(((struct sfaasd_config *) 0)->field)
@@ -189,10 +189,10 @@ static const struct key keys[] = {
         { "subgid_file", K_STR, F(subgid_file) },
         { "passwd_file", K_STR, F(passwd_file) },
         { "group_file", K_STR, F(group_file) },
-        /* absent (0 in --print-config): derived from the host at start */
-        { "max_sandboxes", K_COUNT, F(max_sandboxes) },
-        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20 },
-        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64 },
+        /* absent or 0 (as --print-config writes it): derived from the host at start */
+        { "max_sandboxes", K_COUNT, F(max_sandboxes), .zero_ok = true },
+        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20, .zero_ok = true },
+        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64, .zero_ok = true },
         { "exec_max_inflight", K_COUNT, F(exec_max_inflight) },
         { "exec_queue_max", K_COUNT, F(exec_queue_max) },
         { "auth_throttle_after", K_COUNT, F(auth_throttle_after) },
@@ -303,10 +303,17 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
         }
         if (r < 0 || (n == 0 && !k->zero_ok))
                 return sf_err_set(err, -EINVAL, "config: '%s' has a bad value", k->name);
-        if ((k->min && n < k->min) || (k->max && n > k->max))
-                return sf_err_set(err, -ERANGE, "config: '%s' must be between %llu%s and %llu%s", k->name,
-                                  (unsigned long long) k->min, k->kind == K_MS ? "ms" : "",
-                                  (unsigned long long) k->max, k->kind == K_MS ? "ms" : "");
+        if (!(n == 0 && k->zero_ok) && ((k->min && n < k->min) || (k->max && n > k->max))) {
+                char lo[32], hi[32]; /* any uint64_t with a unit fits */
+                if (k->kind == K_MS) {
+                        (void) format_duration_ms(k->min, lo, sizeof lo);
+                        (void) format_duration_ms(k->max, hi, sizeof hi);
+                } else {
+                        (void) xsnprintf(lo, sizeof lo, "%llu", (unsigned long long) k->min);
+                        (void) xsnprintf(hi, sizeof hi, "%llu", (unsigned long long) k->max);
+                }
+                return sf_err_set(err, -ERANGE, "config: '%s' must be between %s and %s", k->name, lo, hi);
+        }
         set_uint(field, k->width, n);
         return 0;
 }
@@ -372,17 +379,17 @@ char *config_to_json(const struct sfaasd_config *cfg)
                 else {
                         uint64_t n = keys[i].width == sizeof(uint64_t) ? *(const uint64_t *) field
                                                                       : *(const uint32_t *) field;
-                        if (keys[i].kind == K_MS) {
-                                char buf[32];
-                                (void) xsnprintf(buf, sizeof buf, "%llums", (unsigned long long) n);
-                                v = json_string(buf);
-                        } else if (keys[i].kind == K_CPU) {
-                                char buf[32];
-                                (void) xsnprintf(buf, sizeof buf, "%llum", (unsigned long long) n);
-                                v = json_string(buf);
-                        } else {
+                        /* As a config file writes them (packaging/config.json),
+                         * so the output is a valid config that means the same. */
+                        char buf[32];
+                        if (keys[i].kind == K_MS)
+                                v = format_duration_ms(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else if (keys[i].kind == K_CPU)
+                                v = format_cpu_millis(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else if (keys[i].kind == K_SIZE)
+                                v = format_size(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else
                                 v = json_integer((json_int_t) n);
-                        }
                 }
                 (void) json_object_set_new(o, keys[i].name, v);
         }

@@ -792,6 +792,7 @@ static void instance_gone(struct instance *inst, int wait_status)
         uint64_t now = now_ns();
         /* A start that failed its readiness counts as a crash (backoff). */
         bool crash = was != INST_STOPPING || inst->failed_start;
+        struct sandbox_stats st = { 0 };
         char why[200];
         int call_status;
 
@@ -804,8 +805,16 @@ static void instance_gone(struct instance *inst, int wait_status)
 
         {
                 char how[128];
-                (void) sandbox_describe_end(inst->sb, wait_status, how, sizeof how);
+                enum sandbox_end end = sandbox_describe_end(inst->sb, wait_status, how, sizeof how);
                 call_status = pool_instance_words(inst, how, why, sizeof why);
+                /* An instance that met the OOM killer gets one line: the
+                 * crash line below when it died of it, else its own (a
+                 * process of it was the victim, or we stopped it after). */
+                if ((!crash || inst->failed_start || end != SANDBOX_END_OOM) && sandbox_stats(inst->sb, &st) == 0 &&
+                    st.oom_kills > 0)
+                        log_warning("function '%s.%s': instance %s ran out of memory: the kernel killed %llu "
+                                    "process(es) at its memory limit",
+                                    p->name, p->ns, inst->id, (unsigned long long) st.oom_kills);
         }
         /* Calls on its connections lose their upstream. */
         while (!list_empty(&inst->conns)) {
@@ -1193,8 +1202,15 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (ret < 0)
                 goto fail;
         inst->pid = sandbox_pid(inst->sb);
-        (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
-        inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        /* The launcher's handle on the instance's netns; /proc/PID/ns/net
+         * only from a launcher without the netns pool (it needs ptrace
+         * access to the non-dumpable init: sandbox/sandbox.h). */
+        if (sandbox_netns_fd(inst->sb) >= 0) {
+                inst->netns_fd = fcntl(sandbox_netns_fd(inst->sb), F_DUPFD_CLOEXEC, 3);
+        } else {
+                (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
+                inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        }
         if (inst->netns_fd < 0) {
                 ret = sf_err_errno(err, -errno, "cannot open the network namespace of instance %s", inst->id);
                 (void) sandbox_kill(inst->sb);

@@ -87,14 +87,16 @@ class Podman:
                      "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
         self.base += ["--runtime-flag=%s" % f for f in runtime_flags]
         self.base += ["--runtime", runtime]
+        self.cwd = str(base)  # Debian's conmon writes its "oom" file into its working folder
 
     def run(self, *args, timeout=120, env=None):
         return subprocess.run(self.base + list(args), capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, env=env)
+                              stdin=subprocess.DEVNULL, env=env, cwd=self.cwd)
 
     def with_runtime(self, runtime):
         p = Podman.__new__(Podman)
         p.base = [a for a in self.base[:-1] if not a.startswith("--runtime-flag")] + [runtime]
+        p.cwd = self.cwd
         return p
 
 
