@@ -1,28 +1,53 @@
 # sfaasd: one binary, plain Makefile. See README.md.
-#   make          build ./sfaasd
-#   make run      install deps, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
-#   make test     install deps, build, run every test tier; last line "N passed, N failed"
-#   make asan     the whole suite under ASan + UBSan
-#   make bench    benchmarks against the peers (not part of make test)
+#   make               build ./sfaasd
+#   make run           install what the build needs, build, serve on 127.0.0.1:8080 with ./.sfaasd-data
+#   make test          install the test tools, build, run every test tier; last line "N passed, N failed"
+#   make asan          the whole suite under ASan + UBSan
+#   make deb           ./sfaasd_VERSION_ARCH.deb and its -dbgsym package (debian/, dpkg-buildpackage)
+#   make test-package  the .deb installed, upgraded from 0.1.0 and purged in a throwaway bookworm root, and lintian
+#   make test-service  the daemon's tests and the probes under packaging/sfaasd.service's settings, without systemd
+#   make install       binary, unit, config, man page, bash completion (make uninstall takes them back)
+#   make bench         benchmarks against the peers (not part of make test)
 
 PYTHON   := /usr/bin/python3
 BUILD    ?= build
 CC       ?= cc
-VERSION  := 0.1.0
-GIT_SHA  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The package's version too (debian/changelog; tests/package checks they agree).
+VERSION  := 0.2.0
+GIT_SHA  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
-DEB_BUILD := build-essential pkg-config libuv1-dev node-llhttp libseccomp-dev \
+# make run: what the build and the daemon need, nothing more.
+DEB_BUILD := build-essential pkg-config python3 libuv1-dev node-llhttp libseccomp-dev \
              libsqlite3-dev libssl-dev libjansson-dev libarchive-dev \
-             zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev libcmocka-dev \
-             libjs-chart.js
+             zlib1g-dev libzstd-dev liblzma-dev libbz2-dev liblz4-dev libjs-chart.js
+# make fixtures: the images of the README's first steps and of the tests.
+DEB_FIXTURES := busybox-static umoci skopeo
+# make test: the test tiers and the package test.
 # prometheus: for promtool (tests/integration/test_metrics.py); 19 MB, 12.5 s to
-# install here. On a systemd host the package also enables its server on :9090.
+# install here. On a systemd host the package also enables its server on :9090,
+# which is why make run does not install it.
 # chromium, chromium-driver, python3-selenium: the web console's browser tests
 # (tests/browser), headless against the real daemon.
 # openssl: the command that makes the test CA and certificates (test_tls.py).
-DEB_TEST := python3-pytest python3-requests busybox-static umoci skopeo iproute2 curl prometheus \
-            chromium chromium-driver python3-selenium openssl
-DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx
+# debhelper, lintian: make deb and its check; mmdebstrap: the throwaway bookworm
+# root of tests/package (16 s for a root here, from the host's apt sources);
+# systemd: systemd-analyze, which tests/service/as-unit.sh and the package test use;
+# bash-completion: tests/integration/test_completion.py.
+# podman, containerd: the OCI runtime's engine tests (tests/integration/
+# test_oci_engines.py, tests/probes/test_oci_probes.py) drive sfaasd-runc
+# through Debian's Podman (conmon) and containerd (ctr, runc shim v2).
+# docker-registry (the reference distribution server), apache2-utils (htpasswd)
+# and python3-cryptography (the token server's signed JWTs): the registry pull
+# tests (tests/integration/test_registry.py) run a real registry on loopback.
+DEB_TEST := $(DEB_FIXTURES) libcmocka-dev python3-pytest python3-requests iproute2 curl prometheus \
+            chromium chromium-driver python3-selenium openssl \
+            debhelper lintian mmdebstrap systemd bash-completion \
+            podman containerd docker-registry apache2-utils python3-cryptography
+# make test-package alone (make test installs these too): the package's build
+# and check, its throwaway root, the unit's tools; ip and openssl for the
+# service's network namespace and the renewed TLS pair.
+DEB_PACKAGE_TEST := debhelper lintian mmdebstrap systemd iproute2 openssl python3-pytest python3-requests
+DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx docker-registry skopeo umoci
 
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp
@@ -87,10 +112,11 @@ FUZZ_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard store/image*.c) $(BASE_SRC
 
 .DEFAULT_GOAL := all
 
-fixtures:
+fixtures: deps-fixtures
 	@bash tests/fixtures/mkimages.sh tests/fixtures/out
 
-.PHONY: all fixtures deps deps-bench run test test-unit test-integration asan lint layers bench install clean format fuzz
+.PHONY: all fixtures deps deps-fixtures deps-test deps-deb deps-package deps-bench run test test-unit test-integration asan lint \
+        layers bench install uninstall deb test-package test-service clean format fuzz
 all: sfaasd
 
 sfaasd: $(CMD_OBJ) $(LIB_OBJ) $(LLHTTP_OBJ)
@@ -185,31 +211,37 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJ)
 	    $(PKGLIBS) $(shell pkg-config --libs libarchive)
 
 # Installs only what is missing; silent and quick when everything is there.
-deps:
-	@missing=$$(dpkg-query -W -f='$${Package} $${db:Status-Abbrev}\n' $(DEB_BUILD) $(DEB_TEST) 2>/dev/null \
-	    | awk '$$2 != "ii" {print $$1}'; \
-	  for p in $(DEB_BUILD) $(DEB_TEST); do dpkg-query -W $$p >/dev/null 2>&1 || echo $$p; done | sort -u); \
+#   $(call apt_install,PACKAGES)
+apt_install = missing=$$(for p in $(1); do dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-	  echo "installing: $$missing"; \
+	  echo "installing:" $$missing; \
 	  if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-deps-bench: deps
-	@missing=$$(for p in $(DEB_BENCH); do dpkg-query -W -f='$${db:Status-Abbrev}' $$p 2>/dev/null | grep -q '^ii' || echo $$p; done); \
-	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
+deps:
+	@$(call apt_install,$(DEB_BUILD))
+deps-fixtures:
+	@$(call apt_install,$(DEB_FIXTURES))
+deps-test:
+	@$(call apt_install,$(DEB_BUILD) $(DEB_TEST))
+deps-deb:
+	@$(call apt_install,$(DEB_BUILD) debhelper)
+deps-package:
+	@$(call apt_install,$(DEB_BUILD) $(DEB_PACKAGE_TEST))
+deps-bench: deps deps-fixtures
+	@$(call apt_install,$(DEB_BENCH))
 
 run: deps
 	@$(MAKE) --no-print-directory sfaasd
 	./sfaasd serve --listen 127.0.0.1:8080 --data ./.sfaasd-data
 
-test: deps
+test: deps-test
 	@$(MAKE) --no-print-directory sfaasd $(UNIT_BIN) $(FUZZ_BIN)
 	@$(MAKE) --no-print-directory lint layers
 	@SFAASD_BIN=$(CURDIR)/sfaasd BUILD=$(BUILD) PYTHON=$(PYTHON) bash tests/run-all.sh
 
-asan: deps
+asan: deps-test
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' \
 	    EXTRA_CFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE' \
 	    EXTRA_LDFLAGS='-fsanitize=address,undefined' test-asan-inner
@@ -236,15 +268,74 @@ lint:
 bench: deps-bench sfaasd
 	@bash bench/run-all.sh
 
+# /lib/systemd/system: bookworm's unit folder (usr-merged hosts see it in /usr/lib too).
+UNITDIR := /lib/systemd/system
 install: sfaasd
 	install -D -m 0755 sfaasd $(DESTDIR)/usr/bin/sfaasd
-	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)/lib/systemd/system/sfaasd.service
+	ln -sf sfaasd $(DESTDIR)/usr/bin/sfaasd-runc
+	install -D -m 0644 packaging/oci/sfaasd-runc.conf $(DESTDIR)/etc/containers/containers.conf.d/sfaasd-runc.conf
+	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)$(UNITDIR)/sfaasd.service
+	install -D -m 0644 docs/sfaasd.8 $(DESTDIR)/usr/share/man/man8/sfaasd.8
+	install -D -m 0644 packaging/sfaasd.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/sfaasd
 	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
+
+# The config (/etc/sfaasd) and the data (/var/lib/sfaasd) stay; remove them by hand.
+uninstall:
+	-systemctl disable --now sfaasd.service 2>/dev/null
+	rm -f $(DESTDIR)/usr/bin/sfaasd $(DESTDIR)/usr/bin/sfaasd-runc $(DESTDIR)$(UNITDIR)/sfaasd.service \
+	      $(DESTDIR)/usr/share/man/man8/sfaasd.8 $(DESTDIR)/usr/share/bash-completion/completions/sfaasd \
+	      $(DESTDIR)/etc/containers/containers.conf.d/sfaasd-runc.conf
+	-systemctl daemon-reload 2>/dev/null
+	@echo "kept: /etc/sfaasd (config) and /var/lib/sfaasd (data); apt/dpkg installs are removed with apt"
+
+# ---- the Debian package (debian/) -------------------------------------------------
+# Built from a copy of the source files (tracked and new, edits included; not
+# what .gitignore ignores) in
+# build-deb/, so the working tree's build/ and ./sfaasd are left alone; the
+# two .deb files land here.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB_FILE := sfaasd_$(VERSION)_$(DEB_ARCH).deb
+deb: deps-deb
+	@rm -rf build-deb && mkdir -p build-deb/sfaasd-$(VERSION)
+	@git ls-files -z --cached --others --exclude-standard | xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh \
+	    | tar --null -T - -cf - | tar -xf - -C build-deb/sfaasd-$(VERSION)
+	cd build-deb/sfaasd-$(VERSION) && GIT_SHA=$(GIT_SHA) dpkg-buildpackage -b -us -uc -j2 >../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	cp build-deb/$(DEB_FILE) build-deb/sfaasd-dbgsym_$(VERSION)_$(DEB_ARCH).deb .
+	@echo "built ./$(DEB_FILE) and ./sfaasd-dbgsym_$(VERSION)_$(DEB_ARCH).deb (log: build-deb/build.log)"
+
+# Install, upgrade from 0.1.0 (built from PREV_COMMIT with this debian/), remove
+# and purge in a fresh bookworm root made by mmdebstrap; lintian on the package.
+# In a mount namespace of its own: every mount it makes goes with it.
+PREV_COMMIT := 46d8a61
+test-package: deps-package deb fixtures $(BUILD)/tests/unitexec
+	@SFAASD_DEB=$(CURDIR)/$(DEB_FILE) SFAASD_PREV_COMMIT=$(PREV_COMMIT) SFAASD_UNITEXEC=$(CURDIR)/$(BUILD)/tests/unitexec \
+	  unshare --mount --propagation private $(PYTHON) -m pytest -q -p no:cacheprovider tests/package
+
+# The daemon's own tests and the hostile probes with the unit's sandboxing
+# applied by tests/service/as-unit.sh (no systemd needed). The probes run
+# `sfaasd run`, which needs CAP_SYS_PTRACE the service never uses (docs/SERVICE.md).
+SERVICE_TESTS := tests/integration/test_invoke.py tests/integration/test_http_mode.py \
+                 tests/integration/test_secrets.py tests/integration/test_images.py \
+                 tests/integration/test_usage.py tests/integration/test_async.py \
+                 tests/integration/test_service.py tests/integration/test_backup.py
+test-service: deps-test sfaasd fixtures $(BUILD)/tests/unitexec
+	@SFAASD_BIN=$(CURDIR)/tests/service/as-unit.sh SFAASD_UNIT_BIN=$(CURDIR)/sfaasd \
+	  SFAASD_UNIT_FILE=$(CURDIR)/packaging/sfaasd.service SFAASD_UNITEXEC=$(CURDIR)/$(BUILD)/tests/unitexec \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider $(SERVICE_TESTS) -k 'not test_not_root_says_run_as_root'
+	@SFAASD_BIN=$(CURDIR)/tests/service/as-unit.sh SFAASD_UNIT_BIN=$(CURDIR)/sfaasd SFAASD_UNIT_EXTRA_CAPS=CAP_SYS_PTRACE \
+	  SFAASD_UNIT_FILE=$(CURDIR)/packaging/sfaasd.service SFAASD_UNITEXEC=$(CURDIR)/$(BUILD)/tests/unitexec \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider tests/probes
+
+# Loads a unit's seccomp settings for tests/service/as-unit.sh.
+$(BUILD)/tests/unitexec: tests/service/unitexec.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 $(WARN) -o $@ $< -lseccomp
 
 format:
 	clang-format -i $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/*/*.h)
 
 clean:
-	rm -rf build build-asan sfaasd sfaasd-asan
+	rm -rf build build-asan build-deb sfaasd sfaasd-asan sfaasd_*.deb sfaasd-dbgsym_*.deb
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

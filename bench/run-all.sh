@@ -24,7 +24,16 @@
 #                          vs nginx (1 and auto workers), the same certificate
 #  10. bench/admission     the issue-13 sandbox floods (20 concurrent calls,
 #                          60 callers that give up) counted host-side
-#  11. bench/egress        the egress proxy (issue 16) vs a direct veth route:
+#  11. bench/oci           sfaasd-runc vs crun vs runc under Podman and
+#                          containerd: the hostile probes through Podman, the
+#                          cold start of podman run --rm and ctr run --rm
+#  12. bench/pull          pull+unpack of a large image from a local registry
+#                          (docker-registry on loopback): sfaasd vs skopeo copy
+#                          + umoci unpack, interleaved
+#  13. bench/autoscale     a step load (closed-loop callers low -> high -> low)
+#                          on one http-mode function: the autoscaler vs a fixed
+#                          pool of max instances, instances and p50/p99 per second
+#  14. bench/egress        the egress proxy (issue 16) vs a direct veth route:
 #                          download/upload throughput and connection setup
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
@@ -33,7 +42,11 @@
 # BENCH_SKIP_WARM=1, WARM_ROUNDS (5), WARM_DURATION (wrk seconds, 10),
 # BENCH_SKIP_COLDINVOKE=1, COLD_FIRST (200), COLD_EXEC (500), BENCH_SKIP_AUTHCOST=1,
 # AUTH_ROUNDS (5), AUTH_DURATION (wrk seconds, 10), BENCH_PROFILE=1,
-# BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1.
+# BENCH_SKIP_TLS=1, TLS_ROUNDS (3), TLS_DURATION (wrk seconds, 10), BENCH_SKIP_ADMISSION=1,
+# BENCH_SKIP_OCI=1, OCI_ROUNDS (20), BENCH_SKIP_PULL=1, PULL_ROUNDS (3), PULL_WORK,
+# BENCH_SKIP_AUTOSCALE=1, AS_STEP (seconds per step, 8), AS_LOW (callers, 2), AS_HIGH (8), AS_MAX (instances, 8), AS_BURN_MS
+# (CPU per call, 5), AS_WINDOW (scale-down window, 5s), AS_TYPE and AS_TARGET
+# (empty: sfaasd's defaults), BENCH_SKIP_EGRESS=1.
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -157,27 +170,50 @@ if [ "${BENCH_SKIP_AUTHCOST:-0}" != 1 ]; then
                 --out "$OUT" || status=1
 fi
 
-if [ "${BENCH_SKIP_TLS:-0}" != 1 ]; then
-        echo "== 8. HTTPS: handshakes and warm requests, sfaasd vs nginx with the same certificate (wrk, interleaved)"
-        "$PYTHON" bench/tls --sfaasd "$SFAASD" --rounds "${TLS_ROUNDS:-3}" --duration "${TLS_DURATION:-10}" \
-                --out "$OUT" || status=1
-fi
-
-if [ "${BENCH_SKIP_ADMISSION:-0}" != 1 ]; then
-        echo "== 9. sandbox floods: 20 concurrent calls of one function, 60 callers that give up"
-        "$PYTHON" bench/admission --sfaasd "$SFAASD" || status=1
-fi
-
-if [ "${BENCH_SKIP_EGRESS:-0}" != 1 ]; then
-        echo "== 11. egress proxy vs a direct veth route: throughput and connection setup"
-        SFAASD_BIN="$SFAASD" "$PYTHON" bench/egress/bench.py | tee "$OUT/egress-$stamp.json" || status=1
-fi
-
 if [ "${BENCH_PROFILE:-0}" = 1 ] && command -v strace >/dev/null; then
         echo "== 8. where the time goes: strace -c -f (syscall counts; times inflated by strace)"
         strace -c -f -o "$OUT/strace-run-$stamp.txt" "$SFAASD" run --rootfs "$tmp/rootfs" -- /bin/true
         head -25 "$OUT/strace-run-$stamp.txt"
         strace -c -f -o "$OUT/strace-spawnbench-$stamp.txt" "$sb" --rootfs "$tmp/rootfs" -n 200 >/dev/null
         head -25 "$OUT/strace-spawnbench-$stamp.txt"
+fi
+
+if [ "${BENCH_SKIP_TLS:-0}" != 1 ]; then
+        echo "== 9. HTTPS: handshakes and warm requests, sfaasd vs nginx with the same certificate (wrk, interleaved)"
+        "$PYTHON" bench/tls --sfaasd "$SFAASD" --rounds "${TLS_ROUNDS:-3}" --duration "${TLS_DURATION:-10}" \
+                --out "$OUT" || status=1
+fi
+
+if [ "${BENCH_SKIP_ADMISSION:-0}" != 1 ]; then
+        echo "== 10. sandbox floods: 20 concurrent calls of one function, 60 callers that give up"
+        "$PYTHON" bench/admission --sfaasd "$SFAASD" || status=1
+fi
+
+if [ "${BENCH_SKIP_OCI:-0}" != 1 ]; then
+        echo "== 11. sfaasd-runc vs crun vs runc under Podman and containerd (probes, cold start)"
+        if command -v podman >/dev/null; then
+                "$PYTHON" bench/oci --sfaasd "$SFAASD" --rounds "${OCI_ROUNDS:-20}" --out "$OUT" || status=1
+        else
+                echo "   skipped: podman is not installed (make deps)"
+        fi
+fi
+
+if [ "${BENCH_SKIP_PULL:-0}" != 1 ]; then
+        echo "== 12. pull and unpack of a large image from a local registry: sfaasd vs skopeo copy + umoci unpack"
+        "$PYTHON" bench/pull --sfaasd "$SFAASD" --rounds "${PULL_ROUNDS:-3}" --work "${PULL_WORK:-$tmp/pull}" \
+                --json "$OUT/pull-$stamp.json" || status=1
+fi
+
+if [ "${BENCH_SKIP_AUTOSCALE:-0}" != 1 ]; then
+        echo "== 13. autoscaling: a step load on one function, the autoscaler vs a fixed pool of max instances"
+        if [ ! -f tests/fixtures/out/httpfn-oci.tar ]; then
+                make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture images"
+        fi
+        "$PYTHON" bench/autoscale --sfaasd "$SFAASD" || status=1
+fi
+
+if [ "${BENCH_SKIP_EGRESS:-0}" != 1 ]; then
+        echo "== 14. egress proxy vs a direct veth route: throughput and connection setup"
+        SFAASD_BIN="$SFAASD" "$PYTHON" bench/egress/bench.py | tee "$OUT/egress-$stamp.json" || status=1
 fi
 exit $status

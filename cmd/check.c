@@ -6,7 +6,12 @@
  * tried (a namespace is unshared, an idmapped mount is made on a temporary
  * directory, a seccomp filter is loaded in a throwaway child), and the
  * hardening sysctls with one line of advice when weak. Exit status 1 when
- * something the launcher REQUIRES is missing, else 0.
+ * something the launcher REQUIRES is missing, else 0. Not root: one
+ * failure that says so, and nothing tried (every probe would fail with
+ * EPERM and blame the kernel). --quiet prints only warnings and failures
+ * and the verdict: the service runs it before every start
+ * (ExecStartPre=), where a full report at each start would bury the
+ * reason of a refusal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -48,6 +53,7 @@ enum level { LV_OK, LV_WARN, LV_FAIL, LV_INFO };
 
 struct report {
         bool json;
+        bool quiet;
         bool first;
         int failures, warnings;
 };
@@ -94,6 +100,8 @@ __attribute__((format(printf, 5, 6))) static void item(struct report *rep, enum 
                 rep->first = false;
                 return;
         }
+        if (rep->quiet && lv != LV_WARN && lv != LV_FAIL)
+                return;
         printf("%-5s %-34s %s\n", tags[lv], name, detail);
         if (advice && (lv == LV_WARN || lv == LV_FAIL))
                 printf("      -> %s\n", advice);
@@ -422,6 +430,7 @@ int cmd_check(int argc, char **argv)
 {
         static const struct option opts[] = {
                 { "json", no_argument, NULL, 'j' },
+                { "quiet", no_argument, NULL, 'q' },
                 { "data", required_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 { NULL, 0, NULL, 0 },
@@ -432,14 +441,18 @@ int cmd_check(int argc, char **argv)
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
                 switch (c) {
                 case 'j': rep.json = true; break;
+                case 'q': rep.quiet = true; break;
                 case 'd': data = optarg; break;
                 case 'h':
-                        printf("usage: sfaasd check [--json] [--data DIR]\n"
+                        printf("usage: sfaasd check [--json] [--quiet] [--data DIR]\n"
                                "Report what this host offers for sandboxing; exit 1 when a required feature "
-                               "is missing.\n");
+                               "is missing.\n"
+                               "  --json      one JSON object\n"
+                               "  --quiet     only warnings, failures and the verdict\n"
+                               "  --data DIR  also try idmapped mounts on the data folder's file system\n");
                         return EXIT_SUCCESS;
                 default:
                         fprintf(stderr, "sfaasd check: unknown option '%s'\n", argv[optind - 1]);
@@ -448,13 +461,20 @@ int cmd_check(int argc, char **argv)
         }
         if (rep.json)
                 printf("{\"checks\": [");
-        check_kernel(&rep);
-        check_namespaces(&rep);
-        check_seccomp(&rep);
-        check_cgroups(&rep);
-        check_idmap(&rep, data);
-        check_syscalls(&rep);
-        check_sysctls(&rep);
+        if (geteuid() != 0) {
+                item(&rep, LV_FAIL, "privileges",
+                     "run as root: the launcher creates user namespaces, idmapped mounts and cgroups for every "
+                     "sandbox (sudo sfaasd check)",
+                     "running as uid %u, not root: nothing else tried", (unsigned) geteuid());
+        } else {
+                check_kernel(&rep);
+                check_namespaces(&rep);
+                check_seccomp(&rep);
+                check_cgroups(&rep);
+                check_idmap(&rep, data);
+                check_syscalls(&rep);
+                check_sysctls(&rep);
+        }
         if (rep.json)
                 printf("\n], \"failures\": %d, \"warnings\": %d, \"ok\": %s}\n", rep.failures, rep.warnings,
                        rep.failures ? "false" : "true");

@@ -29,6 +29,9 @@ int cmd_tenant(int argc, char **argv);  /* "tenant create|list|show|rm" (cmd/cli
 int cmd_token(int argc, char **argv);   /* "token create|list|revoke" */
 int cmd_key(int argc, char **argv);     /* "key create|list|revoke": invoke keys */
 int cmd_secret(int argc, char **argv);  /* "secret create|list|rm" */
-int cmd_routes(int argc, char **argv);
-int cmd_audit(int argc, char **argv);   /* "audit [list]|verify" */  /* the route table and its policies */
+int cmd_routes(int argc, char **argv);  /* the route table and its policies */
+int cmd_audit(int argc, char **argv);   /* "audit [list]|verify" */
 int cmd_secrets(int argc, char **argv); /* "secrets rotate-key" */
+/* sfaasd oci ... (cmd/oci.c): the runc command line; also argv[0] "sfaasd-runc". */
+int cmd_oci(int argc, char **argv);
+int cmd_backup(int argc, char **argv);   /* "backup [--data DIR] DEST" */

@@ -23,21 +23,30 @@
 #define IMAGE_REF_MAX 512 /* image rm REF: a name, a name:tag, an id or name@digest */
 
 static const char image_help[] =
-        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [OPTIONS]\n"
-        "       sfaasd image list [--json] [OPTIONS]\n"
+        "usage: sfaasd image import FILE|DIR [--name NAME:TAG] [-n NS] [OPTIONS]\n"
+        "       sfaasd image pull REF [-n NS] [OPTIONS]\n"
+        "       sfaasd image list [--json] [-n NS] [OPTIONS]\n"
         "       sfaasd image rm REF [-n NS] [OPTIONS]\n"
         "       sfaasd image prune [OPTIONS]\n"
         "\n"
         "Import an image archive (docker save tar, OCI archive tar, or an OCI image\n"
         "layout directory, sent as a tar) into the gateway's image store, or list\n"
         "the images it holds. A progress bar is drawn on stderr when it is a terminal.\n"
+        "pull fetches REF (registry/name:tag or registry/name@sha256:...) from its\n"
+        "registry into the store and waits for it (no --timeout unless given; the\n"
+        "gateway's log and GET /system/images/pulls show the progress); a deploy\n"
+        "of such a name pulls it too when the namespace lacks it.\n"
         "rm removes a name (REF a tag) or every name of the namespace for an image\n"
         "(REF an id), and the image once nothing refers to it; an image a function\n"
-        "uses is refused. prune removes every image without a name or a function.\n"
+        "uses is refused. prune (the admin's) removes every image of every namespace\n"
+        "without a name or a function that is not shared.\n"
+        "Image names are per namespace (a tenant): a function finds only the names\n"
+        "of its own namespace; the same image imported into two namespaces is\n"
+        "stored and unpacked once.\n"
         "\n"
         "      --name NAME:TAG       tag the imported image (import)\n"
         "      --json                print the gateway's JSON as is (list)\n"
-        "  -n, --namespace NS        the namespace (import, list, rm; default: the gateway's,\n"
+        "  -n, --namespace NS        the namespace (import, pull, list, rm; default: the gateway's,\n"
         "                            or the tenant's own with a tenant's token)\n" COMMON_HELP;
 
 
@@ -148,8 +157,8 @@ static int import_plan(struct import_cmd *m)
         return 0;
 }
 
-/* "imported ID TAG,TAG..." from the gateway's answer. */
-static int print_imported(json_t *ans)
+/* "imported ID TAG,TAG..." (or "pulled ...") from the gateway's answer. */
+static int print_imported(json_t *ans, const char *verb)
 {
         json_t *t = json_object_get(ans, "tags"), *v;
         _cleanup_free_ char *tags = NULL;
@@ -171,7 +180,7 @@ static int print_imported(json_t *ans)
                 memcpy(p, json_string_value(v), json_string_length(v));
                 p += json_string_length(v);
         }
-        printf("imported %s %s\n", cli_str_or(ans, "id", "?"), *tags ? tags : "<none>");
+        printf("%s %s %s\n", verb, cli_str_or(ans, "id", "?"), *tags ? tags : "<none>");
         return cli_flush_stdout();
 }
 
@@ -210,7 +219,7 @@ static int import_call(const struct import_cmd *m)
         r = cli_parse_answer(&resp, m->cmd, &ans);
         if (r < 0)
                 return r;
-        return print_imported(ans);
+        return print_imported(ans, "imported");
 }
 
 static int image_import(int argc, char **argv, const char *cmd)
@@ -499,16 +508,78 @@ static int image_remove(int argc, char **argv, const char *cmd, bool prune)
         return image_rm_call(&m) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* "image pull REF [-n NS]": POST /system/images/pull, answered when the
+ * image is in the store. Parsed like rm (REF and -n). */
+static int image_pull(int argc, char **argv, const char *cmd)
+{
+        _cleanup_(image_rm_cmd_release) struct image_rm_cmd m = { .co = COMMON_INIT, .cmd = cmd };
+        _cleanup_(client_release) struct client cl = {};
+        _cleanup_(client_response_release) struct client_response resp = {};
+        _cleanup_(json_decrefp) json_t *ans = NULL, *body = NULL;
+        _cleanup_free_ char *body_s = NULL;
+        struct sf_err e = {};
+        int r;
+
+        /* A pull takes as long as the registry does: no whole-request
+         * timeout unless one is given. */
+        m.co.timeout_ms = 0;
+        r = image_rm_parse(&m, argc, argv);
+        if (r != 0)
+                return cli_args_exit(r);
+        r = image_rm_validate(&m, argc, argv);
+        if (r < 0)
+                return cli_args_exit(r);
+        r = cli_gateway_check(&m.co);
+        if (r < 0)
+                return cli_args_exit(r);
+        body = json_pack("{s:s}", "image", m.ref);
+        body_s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        if (!body_s) {
+                (void) cli_fail(-ENOMEM, NULL);
+                return EXIT_FAILURE;
+        }
+        r = cli_connect(&cl, &m.co, true);
+        if (r < 0)
+                return EXIT_FAILURE;
+        r = client_do(&cl,
+                      &(struct client_request) {
+                              .method = "POST",
+                              .path = "/system/images/pull",
+                              .query = (const char *const[]) { m.q },
+                              .n_query = m.q ? 1 : 0,
+                              .auth = true,
+                              .content_type = "application/json",
+                              .has_body = true,
+                              .body = body_s,
+                              .body_len = strlen(body_s),
+                      },
+                      &resp, &e);
+        if (r < 0) {
+                (void) cli_fail(r, &e);
+                return EXIT_FAILURE;
+        }
+        if (!cli_is_2xx(resp.status)) {
+                (void) cli_fail_response(&resp, true, m.cmd);
+                return EXIT_FAILURE;
+        }
+        r = cli_parse_answer(&resp, m.cmd, &ans);
+        if (r < 0)
+                return EXIT_FAILURE;
+        return print_imported(ans, "pulled") < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 int cmd_image(int argc, char **argv)
 {
         if (argc < 2)
-                return cli_args_exit(cli_usage_error("image", "a subcommand is required: import, list, rm or prune"));
+                return cli_args_exit(cli_usage_error("image", "a subcommand is required: import, pull, list, rm or prune"));
         if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
                 fputs(image_help, stdout);
                 return EXIT_SUCCESS;
         }
         if (strcmp(argv[1], "import") == 0)
                 return image_import(argc - 1, argv + 1, "image import");
+        if (strcmp(argv[1], "pull") == 0)
+                return image_pull(argc - 1, argv + 1, "image pull");
         if (strcmp(argv[1], "list") == 0 || strcmp(argv[1], "ls") == 0)
                 return image_list(argc - 1, argv + 1, "image list");
         if (strcmp(argv[1], "rm") == 0 || strcmp(argv[1], "remove") == 0)

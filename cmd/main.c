@@ -5,6 +5,7 @@
 
 #include "cmd/commands.h"
 #include "core/base/cleanup.h"
+#include "core/base/log.h"
 
 struct command {
         const char *name;
@@ -29,7 +30,9 @@ static const struct command commands[] = {
         { "audit", cmd_audit, "read the audit trail, or verify its hash chain" },
         { "routes", cmd_routes, "print the route table: who may call each route" },
         { "secrets", cmd_secrets, "secrets rotate-key: re-seal every secret under a new key (daemon stopped)" },
+        { "backup", cmd_backup, "backup [--config FILE] DEST: snapshot the database, credentials and secrets key" },
         { "version", cmd_version, "print the version" },
+        { "oci", cmd_oci, "the runc command line (create/start/state/kill/delete/...), also as sfaasd-runc" },
 };
 
 static void usage(FILE *f)
@@ -42,6 +45,15 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+        log_open();
+
+        const char *base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+
+        /* Installed as a link named sfaasd-runc, it is the OCI runtime: what
+         * containerd's runc shim (BinaryName) and Podman (--runtime) exec. */
+        base = base ? base + 1 : argc > 0 ? argv[0] : "";
+        if (strcmp(base, "sfaasd-runc") == 0)
+                return cmd_oci(argc, argv);
         if (argc < 2) {
                 usage(stderr);
                 return EXIT_USAGE;

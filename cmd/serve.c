@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/commands.h"
 #include "core/base/log.h"
@@ -106,6 +107,11 @@ int cmd_serve(int argc, char **argv)
                 printf("%s\n", s);
                 free(s);
                 return EXIT_SUCCESS;
+        }
+        if (geteuid() != 0) {
+                fprintf(stderr, "sfaasd serve: run as root: the daemon creates user namespaces, idmapped mounts and "
+                                "cgroups for every sandbox (running as uid %u)\n", (unsigned) geteuid());
+                return EXIT_FAILURE;
         }
         return sfaasd_run(&cfg) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

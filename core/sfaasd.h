@@ -17,6 +17,7 @@
 #include <uv.h>
 
 #include "core/base/list.h"
+#include "core/base/notify.h"
 #include "core/http/server.h"
 #include "sandbox/sandbox.h"
 #include "store/db.h"
@@ -47,6 +48,9 @@ struct function_ceilings {
         uint64_t timeout_ms;         /* envVars.exec_timeout, com.sfaasd.timeout */
         uint64_t scale_max;          /* com.openfaas.scale.max and .min */
 };
+
+#define SFAASD_REGISTRIES_MAX 32
+#define SFAASD_REGISTRY_NAME_MAX 256
 
 struct sfaasd_config {
         char listen[128];              /* plain HTTP: "127.0.0.1:8080"; "" = none */
@@ -88,6 +92,7 @@ struct sfaasd_config {
         uint64_t http_ready_timeout_ms; /* start to ready (default 30 s) */
         uint64_t http_queue_max;       /* calls waiting per function (default 1000) */
         uint64_t http_max_instances;   /* com.openfaas.scale.max default (20) */
+        uint64_t scale_down_window_ms; /* autoscaler's scale-down window (default 30 s; core/runtime/scale.c) */
         uint64_t async_retention_ms;   /* finished calls kept this long, then purged (default 24 h) */
         bool metrics_auth;             /* GET /metrics needs the admin's Basic auth (default false) */
         uint64_t uid_base;             /* tenants' uid window start; 0: the first free one (core/daemon/uidrange.h) */
@@ -107,6 +112,23 @@ struct sfaasd_config {
         /* authentication failures per client address (core/api/throttle.h) */
         uint64_t auth_throttle_after;  /* failures in a row before blocks begin (default 5) */
         uint64_t auth_throttle_max_ms; /* longest block (default 10 min) */
+        /* registry pulls (core/runtime/pull.h) */
+        char insecure_registries[SFAASD_REGISTRIES_MAX][SFAASD_REGISTRY_NAME_MAX]; /* "host[:port]": http://, trusted */
+        size_t n_insecure_registries;
+        char registry_auth_file[PATH_MAX]; /* a Docker config.json: the operator's registry credentials ("" none) */
+        char registry_ca_file[PATH_MAX]; /* PEM CA certificates trusted for registries besides the system's ("" none) */
+        /* registry_mirrors: {"registry": ["mirror host[:port]", ...]}, flattened
+         * in order: [i][0] the registry, [i][1] a mirror of it, tried first */
+        char registry_mirrors[SFAASD_REGISTRIES_MAX][2][SFAASD_REGISTRY_NAME_MAX];
+        size_t n_registry_mirrors;
+        uint64_t registry_concurrency; /* blobs fetched at once per pull (default 3) */
+        uint64_t registry_attempts;    /* per blob (default 3) */
+        uint64_t registry_timeout_ms;  /* manifests and tokens (default 60 s) */
+        uint64_t registry_idle_timeout_ms; /* a stalled blob transfer (default 30 s) */
+        uint64_t registry_retry_delay_ms; /* before a blob's second attempt, doubled after (default 500 ms) */
+        bool pull_on_deploy;           /* a deploy pulls a registry reference the store lacks (default true) */
+        bool registry_allow_loopback;  /* pulls may reach 127/8 and ::1 on a registry not in
+                                          insecure_registries, a token realm or a redirect (default false) */
 };
 
 struct admit;
@@ -139,13 +161,17 @@ struct sfaasd {
         struct http_tls *tls;          /* the HTTPS listener's pair, reloaded on SIGHUP; NULL = none */
         uv_timer_t grace_timer;
         uv_prepare_t drain;            /* while stopping: finish once nothing is in flight */
+        struct notify notify;          /* systemd's READY/STOPPING/WATCHDOG (core/base/notify.h) */
+        uv_timer_t watchdog;           /* WATCHDOG=1 at half of $WATCHDOG_USEC */
         bool stopping;
         bool grace_over;               /* the shutdown grace period ran out (not a second signal) */
         bool http_closed;
         bool finished;                 /* the loop's last handles are closing */
         struct list_head invocations;     /* live exec-mode invocations (core/runtime/invoke.c) */
         size_t n_invocations;
-        size_t n_imports;                 /* image imports on the thread pool */
+        size_t n_imports;                 /* image imports and pulls on the thread pool */
+        int pull_cancel_fd;               /* an eventfd: readable from the first SIGTERM, ends pulls (-1 none) */
+        struct list_head pulls;           /* registry pulls under way (core/api/pull.c) */
         struct metrics *metrics;          /* core/runtime/metrics.h */
         struct history *history;          /* the last hour for the console's charts (core/runtime/history.h) */
         struct logs *logs;                /* per-function logs and their followers (core/runtime/logs.h) */

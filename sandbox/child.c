@@ -269,6 +269,10 @@ static void setup_proc(const struct sb_plan *p, int rootfd)
         /* No nested user namespaces from here on (SECURITY.md "lock the setup");
          * this sysctl is per user namespace, and we are root in ours. */
         TRY(p, SB_STEP_PROC_LIMIT_USERNS, c_write_str((int) pfd, "sys/user/max_user_namespaces", "0"));
+        /* The spec's sysctls, of namespaces we own (checked by the parent),
+         * while /proc/sys is still writable. */
+        for (size_t i = 0; i < p->n_sysctls; i++)
+                TRY(p, SB_STEP_SYSCTL, c_write_str((int) pfd, p->sysctls[i].path, p->sysctls[i].value));
 
         for (const char *const *m = proc_masked; *m; m++) {
                 struct stat st;
@@ -612,6 +616,80 @@ static long setup_root_mirror(const struct sb_plan *p, long rootfd)
         return mfd;
 }
 
+/* The fd (O_PATH) of dst inside the root, made when missing: the missing
+ * directories on the way, and the last component as a directory or an
+ * empty file. Symlinks in the image are followed, but only inside the root
+ * (RESOLVE_IN_ROOT, each prefix resolved from the root again). */
+static long c_mount_point(const struct sb_plan *p, int rootfd, const char *dst, bool is_dir)
+{
+        char prefix[4096];
+        size_t n = 0;
+        long cur, next;
+
+        cur = c_openat2(rootfd, "/", O_PATH | O_DIRECTORY, RESOLVE_IN_ROOT);
+        TRY(p, SB_STEP_MOUNT, cur);
+        for (const char *c = dst; *c;) {
+                size_t len;
+                bool last;
+                while (*c == '/')
+                        c++;
+                len = strcspn(c, "/");
+                if (len == 0)
+                        break;
+                last = c[len] == '\0' || c[len + strspn(c + len, "/")] == '\0';
+                if (n + 1 + len + 1 > sizeof prefix || len > 255)
+                        child_fail(p, SB_STEP_MOUNT, -ENAMETOOLONG);
+                prefix[n++] = '/';
+                memcpy(prefix + n, c, len);
+                n += len;
+                prefix[n] = '\0';
+                next = c_openat2(rootfd, prefix, O_PATH | (last && !is_dir ? 0 : O_DIRECTORY),
+                                 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                if (next == -ENOENT) {
+                        char comp[256];
+                        memcpy(comp, c, len);
+                        comp[len] = '\0';
+                        if (last && !is_dir) {
+                                long fd = S4(SYS_openat, cur, comp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW,
+                                             0644);
+                                TRY(p, SB_STEP_MOUNT, fd);
+                                (void) c_close((int) fd);
+                        } else
+                                TRY(p, SB_STEP_MOUNT, S3(SYS_mkdirat, cur, comp, 0755));
+                        next = c_openat2(rootfd, prefix, O_PATH | (last && !is_dir ? 0 : O_DIRECTORY),
+                                         RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+                }
+                TRY(p, SB_STEP_MOUNT, next);
+                (void) c_close((int) cur);
+                cur = next;
+                c += len;
+        }
+        return cur;
+}
+
+/* The spec's mounts (sandbox_spec.mounts), in order, then the root
+ * read-only if asked. Binds are trees the parent opened and set up. */
+static void setup_mounts(const struct sb_plan *p, int rootfd)
+{
+        for (size_t i = 0; i < p->n_mounts; i++) {
+                const struct sb_mount_plan *m = &p->mounts[i];
+                long t = c_mount_point(p, rootfd, m->dst, m->is_dir), fd;
+
+                if (m->type == SANDBOX_MOUNT_BIND) {
+                        TRY(p, SB_STEP_MOUNT, c_move_to_fd(m->mnt_fd, (int) t));
+                } else {
+                        const char *kv[] = { "size", m->size, "nr_inodes", m->inodes, "mode", m->mode, NULL };
+                        fd = c_newfs("tmpfs", kv, m->attrs);
+                        TRY(p, SB_STEP_MOUNT, fd);
+                        TRY(p, SB_STEP_MOUNT, c_move_to_fd((int) fd, (int) t));
+                        (void) c_close((int) fd);
+                }
+                (void) c_close((int) t);
+        }
+        if (p->rootfs_readonly)
+                TRY(p, SB_STEP_ROOTFS_READONLY, c_setattr(rootfd, MOUNT_ATTR_RDONLY, 0));
+}
+
 static void setup_loopback(const struct sb_plan *p)
 {
         struct ifreq ifr;
@@ -647,35 +725,95 @@ static void reset_signals(const struct sb_plan *p)
         }
 }
 
-static void drop_privileges(const struct sb_plan *p)
+static long c_capset(uint64_t eff, uint64_t perm, uint64_t inh)
 {
         struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
-        struct __user_cap_data_struct data[2];
-        uint32_t gid = p->gid;
+        struct __user_cap_data_struct data[2] = {
+                { .effective = (uint32_t) eff, .permitted = (uint32_t) perm, .inheritable = (uint32_t) inh },
+                { .effective = (uint32_t) (eff >> 32), .permitted = (uint32_t) (perm >> 32),
+                  .inheritable = (uint32_t) (inh >> 32) },
+        };
+        return S2(SYS_capset, &hdr, data);
+}
 
-        for (int c = 0; c <= p->last_cap; c++) {
-                long r = S5(SYS_prctl, PR_CAPBSET_DROP, c, 0, 0, 0);
+/*
+ * Ids, capabilities, no_new_privs (shared with the exec child, join_main).
+ *
+ * Without capabilities (the default, c->caps == 0): every set empty, the
+ * bounding set dropped, and securebits locked so that nothing can bring a
+ * capability back (root inside gets none on exec, setuid touches none).
+ *
+ * With capabilities (an OCI spec's, SANDBOX_CAPS_ALLOWED at most), the
+ * command ends up as runc leaves an OCI process: the bounding set is
+ * c->caps; a command running as uid 0 holds c->caps (the kernel gives
+ * root the bounding set on exec, capped by the permitted set under
+ * no_new_privs), any other uid c->caps_ambient through the ambient set,
+ * which also carries them across the init's exec and the function's.
+ * Securebits are left to the usual rules (a later setuid() to a non-root
+ * uid drops them, as apt and su expect); KEEP_CAPS keeps our own setuid
+ * from dropping them before the capset, and exec clears it.
+ */
+static void drop_privileges_on(int fd, const struct sb_creds *c)
+{
+        uint64_t bits;
+        long r;
+
+        for (int cap = 0; cap <= c->last_cap; cap++) {
+                if (c->caps & (1ULL << cap))
+                        continue;
+                r = S5(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0);
                 if (r < 0 && r != -EINVAL)
-                        child_fail(p, SB_STEP_CAP_BOUNDING, r);
+                        child_fail_on(fd, SB_STEP_CAP_BOUNDING, r);
         }
-        TRY(p, SB_STEP_CAP_AMBIENT, S5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
+        r = S5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_CAP_AMBIENT, r);
         /* Root inside gets no implicit capabilities on exec, setuid does not
          * touch capabilities (we clear them ourselves below), and nothing can
          * turn these off again. */
-        TRY(p, SB_STEP_SECUREBITS,
-            S5(SYS_prctl, PR_SET_SECUREBITS,
-               SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                       SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
-               0, 0, 0));
-        TRY(p, SB_STEP_SETGROUPS, S2(SYS_setgroups, 1, &gid));
-        TRY(p, SB_STEP_SETUID, S3(SYS_setresgid, p->gid, p->gid, p->gid));
-        TRY(p, SB_STEP_SETUID, S3(SYS_setresuid, p->uid, p->uid, p->uid));
-        memset(data, 0, sizeof data);
-        TRY(p, SB_STEP_CAPSET, S2(SYS_capset, &hdr, data));
-        TRY(p, SB_STEP_NO_NEW_PRIVS, S5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+        bits = c->caps ? SECBIT_KEEP_CAPS
+                       : SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                                 SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                                 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+        r = S5(SYS_prctl, PR_SET_SECUREBITS, bits, 0, 0, 0);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_SECUREBITS, r);
+        r = S2(SYS_setgroups, c->n_groups, c->groups);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_SETGROUPS, r);
+        r = S3(SYS_setresgid, c->gid, c->gid, c->gid);
+        if (r >= 0)
+                r = S3(SYS_setresuid, c->uid, c->uid, c->uid);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_SETUID, r);
+        r = c_capset(c->caps, c->caps, c->caps_ambient);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_CAPSET, r);
+        for (int cap = 0; cap <= c->last_cap; cap++) {
+                if (!(c->caps_ambient & (1ULL << cap)))
+                        continue;
+                r = S5(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0);
+                if (r < 0)
+                        child_fail_on(fd, SB_STEP_CAP_AMBIENT, r);
+        }
+        r = S5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_NO_NEW_PRIVS, r);
         /* Changing ids cleared the parent-death signal; set it again so a
-         * dying `sfaasd run` takes its sandbox with it. */
-        TRY(p, SB_STEP_NO_NEW_PRIVS, S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+         * dying `sfaasd run` takes its sandbox with it. A detached sandbox
+         * (OCI create) outlives its launcher on purpose. */
+        if (!c->detached) {
+                r = S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+                if (r < 0)
+                        child_fail_on(fd, SB_STEP_NO_NEW_PRIVS, r);
+        }
+        if (c->set_umask)
+                (void) S1(SYS_umask, c->umask & 0777);
+}
+
+static void drop_privileges(const struct sb_plan *p)
+{
+        drop_privileges_on(p->err_fd, &p->creds);
 }
 
 /* Returns the rootfs tree the parent sent with the byte (late_root), else -1. */
@@ -721,17 +859,22 @@ static long wait_parent(const struct sb_plan *p)
  * our fd table is a copy of the daemon's, whose lowest free number above 4
  * may be past the sandbox's limit. */
 struct init_fds {
-        long report, status, image;
+        long report, status, image, gate;
 };
 
 static void lift_init_fds(const struct sb_plan *p, struct init_fds *f)
 {
-        f->report = S3(SYS_fcntl, p->err_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        f->report = S3(SYS_fcntl, p->err_fd, F_DUPFD_CLOEXEC, SB_INIT_GATE_FD + 1);
         TRY(p, SB_STEP_INIT_FDS, f->report);
-        f->status = S3(SYS_fcntl, p->status_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        f->status = S3(SYS_fcntl, p->status_fd, F_DUPFD_CLOEXEC, SB_INIT_GATE_FD + 1);
         TRY(p, SB_STEP_INIT_FDS, f->status);
-        f->image = S3(SYS_fcntl, p->init_fd, F_DUPFD_CLOEXEC, SB_INIT_STATUS_FD + 1);
+        f->image = S3(SYS_fcntl, p->init_fd, F_DUPFD_CLOEXEC, SB_INIT_GATE_FD + 1);
         TRY(p, SB_STEP_INIT_FDS, f->image);
+        f->gate = -1;
+        if (p->gated) {
+                f->gate = S3(SYS_fcntl, p->gate_fd, F_DUPFD_CLOEXEC, SB_INIT_GATE_FD + 1);
+                TRY(p, SB_STEP_INIT_FDS, f->gate);
+        }
 }
 
 /* The start-report and exit-status pipes at the fixed fds the init expects
@@ -744,10 +887,14 @@ static void place_init_fds(const struct sb_plan *p, const struct init_fds *f)
 
         TRY(p, SB_STEP_INIT_FDS, S3(SYS_dup3, f->report, SB_INIT_REPORT_FD, 0));
         r = S3(SYS_dup3, f->status, SB_INIT_STATUS_FD, 0);
+        if (r >= 0 && f->gate >= 0)
+                r = S3(SYS_dup3, f->gate, SB_INIT_GATE_FD, 0);
         if (r < 0)
                 child_fail_on(SB_INIT_REPORT_FD, SB_STEP_INIT_FDS, r);
         (void) c_close((int) f->report);
         (void) c_close((int) f->status);
+        if (f->gate >= 0)
+                (void) c_close((int) f->gate);
 }
 
 #define TRY_AT(step, expr)                                                \
@@ -765,6 +912,11 @@ static int sb_child_main(void *arg)
 
         /* Non-dumpable while setting up (the mm is the daemon's). */
         (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* The daemon's umask is its own (the service runs with UMask=0077):
+         * the folders this child makes for mount points must be 0755 to the
+         * function, whose uid does not own them, and the function starts with
+         * the OCI runtime spec's default, 0022. */
+        (void) S1(SYS_umask, 022);
         (void) S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         /* Our copy of the launcher's end of the sync socket goes, so that a
          * launcher killed before the prctl above took effect (the child may
@@ -802,6 +954,16 @@ static int sb_child_main(void *arg)
         TRY(p, SB_STEP_SETUID, S3(SYS_setresgid, 0, 0, 0));
         TRY(p, SB_STEP_SETUID, S3(SYS_setresuid, 0, 0, 0));
 
+        /* A writable root (an OCI bundle's, an overlay with its upper in
+         * memory) may lack the mount points the launcher needs. Made before
+         * the mirror below, which copies the root's top level. */
+        if (p->root_writable)
+                for (size_t i = 0; i < 3; i++) {
+                        static const char *const dirs[] = { "proc", "dev", "tmp" };
+                        r = S3(SYS_mkdirat, rootfd, dirs[i], 0755);
+                        if (r < 0 && r != -EEXIST && r != -EROFS)
+                                child_fail(p, SB_STEP_MOUNT, r);
+                }
         rootfd = setup_root_mirror(p, rootfd);
         setup_proc(p, (int) rootfd);
         setup_dev(p, (int) rootfd);
@@ -812,6 +974,7 @@ static int sb_child_main(void *arg)
                 (void) c_close((int) r);
         }
         setup_binds(p, (int) rootfd);
+        setup_mounts(p, (int) rootfd);
 
         TRY(p, SB_STEP_HOSTNAME, S2(SYS_sethostname, p->hostname, p->hostname_len));
         if (!p->pooled_netns)
@@ -862,6 +1025,8 @@ static int sb_child_main(void *arg)
 
         /* Last step before execve: from here only allowlisted syscalls. */
         TRY_AT(SB_STEP_SECCOMP, S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->seccomp));
+        if (p->extra_seccomp)
+                TRY_AT(SB_STEP_SECCOMP, S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->extra_seccomp));
 
         /* The init becomes pid 1 and execs the function (sandbox/init/). Never
          * the daemon's binary (CVE-2019-5736 class): a sealed memfd. */
@@ -875,4 +1040,108 @@ long sb_clone3_vm(void *clone_args, size_t size, void *stack, size_t stack_size,
         a->stack = (uint64_t) (uintptr_t) stack;
         a->stack_size = stack_size;
         return sb_raw_clone3(a, size, sb_child_main, plan);
+}
+
+/*
+ * The exec child (sandbox_join): a fork of `sfaasd oci exec`, already in
+ * the sandbox's pid namespace (the parent set it for its children). It
+ * shares no memory with anyone, but keeps the spawn child's rules so the
+ * policy steps are the same code (drop_privileges_on) and the same order:
+ * cgroup, namespaces, session and stdio, rlimits, ids and capabilities,
+ * no_new_privs, working directory, fds, seccomp last, execve.
+ *
+ * It is made non-dumpable first: between setns() and execve() it runs the
+ * sfaasd binary inside the sandbox's namespaces, and a process there of
+ * the same uid could otherwise ptrace it or open its /proc/PID/exe and fds
+ * (CVE-2016-9962). Dumpability is recomputed by the exec.
+ */
+void sb_join_child(const struct sb_join_plan *p)
+{
+        const int fd = p->err_fd;
+        long r, nullfd;
+        uint64_t empty = 0;
+
+        (void) S5(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (!p->creds.detached)
+                (void) S5(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        {
+                struct k_sigaction sa = { .handler = SIG_DFL };
+                for (int sig = 1; sig < 65; sig++)
+                        if (sig != SIGKILL && sig != SIGSTOP)
+                                (void) S4(SYS_rt_sigaction, sig, &sa, NULL, 8);
+        }
+        for (int c = 0; c < SB_CTRL_MAX_; c++) {
+                if (p->cg_fd[c] < 0)
+                        continue;
+                r = S3(SYS_write, p->cg_fd[c], "0", 1);
+                if (r < 0)
+                        child_fail_on(fd, SB_STEP_CGROUP_JOIN, r);
+                (void) c_close(p->cg_fd[c]);
+        }
+        r = S2(SYS_setns, p->pidfd,
+               CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_SYNC, r);
+        (void) c_close(p->pidfd);
+
+        r = S0(SYS_setsid);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_SETSID, r);
+        nullfd = S3(SYS_openat, AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (nullfd < 0)
+                child_fail_on(fd, SB_STEP_STDIO, nullfd);
+        {
+                long tmp[3];
+                for (int i = 0; i < 3; i++) {
+                        tmp[i] = S3(SYS_fcntl, p->stdio[i] >= 0 ? p->stdio[i] : nullfd, F_DUPFD_CLOEXEC, 3);
+                        if (tmp[i] < 0)
+                                child_fail_on(fd, SB_STEP_STDIO, tmp[i]);
+                }
+                for (int i = 0; i < 3; i++) {
+                        r = S3(SYS_dup3, tmp[i], i, 0);
+                        if (r < 0)
+                                child_fail_on(fd, SB_STEP_STDIO, r);
+                }
+        }
+        if (p->terminal) {
+                r = S3(SYS_ioctl, 0, TIOCSCTTY, 0);
+                if (r < 0)
+                        child_fail_on(fd, SB_STEP_STDIO, r);
+        }
+        for (size_t i = 0; i < p->n_rlimits; i++) {
+                struct rlimit rl = { .rlim_cur = p->rlimits[i].cur, .rlim_max = p->rlimits[i].max };
+                r = S4(SYS_prlimit64, 0, p->rlimits[i].resource, &rl, NULL);
+                if (r < 0)
+                        child_fail_on(fd, SB_STEP_RLIMITS, r);
+        }
+        drop_privileges_on(fd, &p->creds);
+        r = S1(SYS_chdir, p->cwd);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_CHDIR, r);
+        r = S3(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_CLOSE_FDS, r);
+        r = S4(SYS_rt_sigprocmask, SIG_SETMASK, &empty, NULL, 8);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_SIGMASK, r);
+        r = S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->seccomp);
+        if (r >= 0 && p->extra_seccomp)
+                r = S3(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, p->extra_seccomp);
+        if (r < 0)
+                child_fail_on(fd, SB_STEP_SECCOMP, r);
+        /* The same candidate order and errno choice as the init's. */
+        {
+                long first_eacces = 0;
+                r = -ENOENT;
+                for (const char *const *c = p->exec_paths; *c; c++) {
+                        r = S3(SYS_execve, *c, p->argv, p->envp);
+                        if (r == -EACCES && !first_eacces)
+                                first_eacces = r;
+                        else if (r != -ENOENT && r != -ENOTDIR && r != -EACCES)
+                                break;
+                }
+                if (first_eacces && (r == -ENOENT || r == -ENOTDIR))
+                        r = first_eacces;
+                child_fail_on(fd, SB_STEP_EXEC, r);
+        }
 }

@@ -36,13 +36,44 @@ enum sb_ctrl { SB_CTRL_MEMORY = 0, SB_CTRL_PIDS, SB_CTRL_CPU, SB_CTRL_CPUACCT, S
 
 #define SB_MAX_BINDS 64
 #define SB_MAX_EXEC_PATHS 64
-#define SB_MAX_RLIMITS 5
+#define SB_MAX_RLIMITS 24
+#define SB_MAX_MOUNTS 64
+#define SB_MAX_SYSCTLS 64
 
 struct sb_bind_plan {
         int mnt_fd;           /* detached read-only tree of the source (parent's namespace) */
         int parent_index;     /* index into sb_plan.bind_parents */
         const char *name;     /* last component of the destination */
         bool is_dir;
+};
+
+/* A spec mount (sandbox_spec.mounts) as the child makes it. */
+struct sb_mount_plan {
+        int type;             /* enum sandbox_mount_type */
+        int mnt_fd;           /* BIND: detached tree of the source, flags set already */
+        const char *dst;      /* absolute inside the root */
+        bool is_dir;          /* the destination to make: a directory, else a file */
+        unsigned attrs;       /* TMPFS: MOUNT_ATTR_* */
+        char size[24], mode[8], inodes[24];   /* TMPFS */
+};
+
+/* A sysctl the child writes: path below /proc ("sys/net/...") and value. */
+struct sb_sysctl_plan {
+        const char *path;
+        const char *value;
+};
+
+/* Who the command runs as: ids, capabilities (sandbox_spec.caps), the
+ * rest of its process attributes. Applied by sb_drop_privileges(). */
+struct sb_creds {
+        uint32_t uid, gid;
+        uint32_t groups[SANDBOX_MAX_GROUPS];   /* supplementary groups; [0] = gid when none given */
+        size_t n_groups;
+        uint64_t caps, caps_ambient;
+        bool set_umask;
+        uint32_t umask;
+        bool detached;         /* no parent-death signal */
+        int last_cap;
 };
 
 struct sb_rlimit_plan {
@@ -85,15 +116,53 @@ struct sb_plan {
         struct sb_rlimit_plan rlimits[SB_MAX_RLIMITS];
         size_t n_rlimits;
 
-        uint32_t uid, gid;
-        int last_cap;
+        struct sb_mount_plan mounts[SB_MAX_MOUNTS];
+        size_t n_mounts;
+        bool root_writable;    /* the root is an overlay with its upper in memory (rootfs_writable) */
+        bool rootfs_readonly;  /* make that root read-only after the mounts */
+        struct sb_sysctl_plan sysctls[SB_MAX_SYSCTLS];
+        size_t n_sysctls;
+
+        struct sb_creds creds;
+        bool gated;            /* the init waits at the start gate (gate_fd) */
+        int gate_fd;
         const struct sock_fprog *seccomp;
+        const struct sock_fprog *extra_seccomp;   /* stacked after seccomp, or NULL */
 
         /* The init's argv (protocol.h): the function's executable candidates
          * (PATH resolved here) and argv; envp is the function's. */
         char *const *init_argv;
         char *const *envp;
 };
+
+/* The exec child (sandbox_join, join.c; runs join_main in child.c): a
+ * plain fork of a small process, but written like the spawn child (raw
+ * system calls, {step, errno} on err_fd) because it shares its steps. */
+struct sb_join_plan {
+        int err_fd;            /* CLOEXEC write end: EOF once exec'd */
+        int pidfd;             /* the sandbox init's: setns() into all its namespaces */
+        int cg_fd[SB_CTRL_MAX_];   /* "cgroup.procs" (v2) / "tasks" (v1) of the sandbox's leaves, or -1 */
+        int stdio[3];          /* -1 = /dev/null */
+        bool terminal;
+        const char *cwd;
+        struct sb_creds creds;
+        struct sb_rlimit_plan rlimits[SB_MAX_RLIMITS];
+        size_t n_rlimits;
+        const struct sock_fprog *seccomp;
+        const struct sock_fprog *extra_seccomp;
+        const char *const *exec_paths;   /* candidates, NULL-terminated */
+        char *const *argv;
+        char *const *envp;
+};
+__attribute__((noreturn)) void sb_join_child(const struct sb_join_plan *p);
+
+/* launcher.c: the paths execve will try for name: itself when it has a
+ * '/', else each directory of envp's PATH (a default without one); into
+ * paths[SB_MAX_EXEC_PATHS + 1], NULL-terminated, with the strings in
+ * *ret_buf (free it; NULL when none was needed). */
+int sb_exec_candidates(const char *name, char *const *envp, const char **paths, char **ret_buf, struct sf_err *err);
+/* launcher.c: the highest capability number of this kernel. */
+int sb_last_cap(void);
 
 /* child.c: clone3 with CLONE_VM on a dedicated stack, child runs sb_child_main.
  * Returns the pid in the parent, -errno on failure. */
@@ -122,7 +191,9 @@ int sb_netns_pool_start(struct sb_netns_pool *pool, struct sf_err *err);
 /* A fresh netns fd (CLOEXEC), or -EAGAIN when none is ready. */
 int sb_netns_pool_take(struct sb_netns_pool *pool);
 void sb_netns_pool_stop(struct sb_netns_pool *pool);
-/* A new netns with loopback up, made on this thread (which stays in its own). */
+/* A new netns with loopback up, made the helper's way (owned by our user
+ * namespace) on this thread, which stays in its own: for when the pool has
+ * none ready. An fd (CLOEXEC), or -errno. */
 int sb_netns_make(void);
 
 /* The architecture this code is built for, as seccomp_data.arch reports it. */
@@ -171,6 +242,12 @@ struct sb_cgroup_root {
         int lock_fd;          /* our "<name>.lock" in it, held; or -1 */
         uint64_t limit_memory; /* on the subtree itself: all sandboxes together (0: none) */
         uint64_t limit_pids;
+        /* the mount point of each hierarchy (v2: [0]); from sb_cgroup_detect */
+        char *mnt[SB_CTRL_MAX_];
+        /* subtree[] is the parent of a cgroup path of the caller's choosing
+         * (sandbox_launcher_config.cgroup_path): not ours to remove, and
+         * v1 cpuacct gets a leaf like the other controllers */
+        bool external;
 };
 
 struct sb_cgroup {
@@ -183,6 +260,9 @@ struct sb_cgroup {
 
 /* Describe the hierarchy (no side effects). */
 int sb_cgroup_detect(struct sb_cgroup_root *root, struct sf_err *err);
+/* The same for a cgroup path below the hierarchies' roots (an engine's):
+ * v2 when its root offers memory and pids, wherever we sit ourselves. */
+int sb_cgroup_detect_external(struct sb_cgroup_root *root, struct sf_err *err);
 
 struct sb_root_opts {
         const char *name;      /* the subtree's name (sb_subtree_name_make, or a test's own) */
@@ -191,6 +271,9 @@ struct sb_root_opts {
         bool legacy;           /* also sweep the "sfaasd-<pid>" subtrees of older versions */
         uint64_t memory_bytes; /* sandbox_launcher_config.subtree_memory_bytes */
         uint64_t pids;         /* sandbox_launcher_config.subtree_pids */
+        /* instead of all the above: the parent of a cgroup path below the
+         * root of every hierarchy ("" for the root itself), made if missing */
+        const char *external_parent;
 };
 /* Take our lock file, sweep what dead launchers left (sb_cgroup_sweep; its
  * counts into rep), then create our subtree in every hierarchy. */
@@ -216,6 +299,13 @@ int sb_cgroup_kill(const struct sb_cgroup *cg);
 /* Remove the leaf once its processes are gone (waits briefly for them). */
 int sb_cgroup_destroy(struct sb_cgroup *cg);
 int sb_cgroup_stats(const struct sb_cgroup *cg, struct sandbox_stats *ret);
+/* The directory of cgroup_path (below each hierarchy's root) in every
+ * hierarchy the launcher would use, into dirs[SB_CTRL_MAX_] (NULL where
+ * none; v2: [0] only; free each). *ret_v2 says which. */
+int sb_cgroup_path_dirs(const char *cgroup_path, char *dirs[SB_CTRL_MAX_], bool *ret_v2, struct sf_err *err);
+/* A cgroup path a caller may choose: absolute, levels of [A-Za-z0-9_.@:-]+,
+ * none "." or "..". */
+bool sb_cgroup_path_valid(const char *path);
 /* Report for `sfaasd check`: mode and available controllers. */
 int sb_cgroup_describe(char *buf, size_t size);
 /* Write value into dir/file (a control file: no create, no truncate). */

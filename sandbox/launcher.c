@@ -78,11 +78,15 @@ struct sandbox_launcher {
         struct userns_slot userns[SB_USERNS_CACHE];
         uint64_t tick;
         uint64_t counter;
+        char *cg_path;            /* sandbox_launcher_config.cgroup_path, or NULL */
+        const char *cg_leaf;      /* its last level (points into cg_path) */
+        bool spawned;             /* with cg_path: one sandbox per launcher */
 };
 
 struct sandbox {
         pid_t pid;                /* the init's (pid 1 inside) */
         int pidfd;
+        int netns_fd;             /* its network namespace, or -1 (sandbox_netns_fd) */
         int status_fd;            /* read end of the init's exit-status pipe */
         struct sb_cgroup cg;
         uint64_t timeout_ms;
@@ -141,7 +145,7 @@ const char *sb_step_name(int step)
         return step_names[step];
 }
 
-static int read_last_cap(void)
+int sb_last_cap(void)
 {
         _cleanup_free_ char *buf = NULL;
         uint64_t v;
@@ -174,7 +178,7 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
         r = sb_init_memfd(&l->init_fd, err);
         if (r < 0)
                 goto fail;
-        l->last_cap = read_last_cap();
+        l->last_cap = sb_last_cap();
 
         /* The child's stack (see child.c), with a guard page below it. */
         l->stack_map_size = SB_STACK_SIZE + (size_t) getpagesize();
@@ -201,7 +205,30 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
         }
         l->no_cgroups = cfg && cfg->no_cgroups;
         l->one_shot = cfg && cfg->one_shot;
-        if (!l->no_cgroups) {
+        if (cfg && cfg->cgroup_path) {
+                char *slash;
+                if (!sb_cgroup_path_valid(cfg->cgroup_path) || strcmp(cfg->cgroup_path, "/") == 0) {
+                        r = sf_err_set(err, -EINVAL, "bad cgroup path '%.200s' (absolute, levels of "
+                                       "[A-Za-z0-9_.@:-]+)", cfg->cgroup_path);
+                        goto fail;
+                }
+                if (!(l->cg_path = strdup(cfg->cgroup_path))) {
+                        r = sf_err_set(err, -ENOMEM, "out of memory");
+                        goto fail;
+                }
+                slash = strrchr(l->cg_path, '/');
+                l->cg_leaf = slash + 1;
+        }
+        if (!l->no_cgroups && l->cg_path) {
+                char parent[1100];
+                struct sb_root_opts o = { .external_parent = parent };
+                (void) xsnprintf(parent, sizeof parent, "%.*s", (int) (l->cg_leaf - 1 - l->cg_path), l->cg_path);
+                r = sb_cgroup_detect_external(&l->cg, err);
+                if (r >= 0)
+                        r = sb_cgroup_root_init(&l->cg, &o, &l->swept, err);
+                if (r < 0)
+                        goto fail;
+        } else if (!l->no_cgroups) {
                 struct sb_root_opts o = {
                         .name = cfg ? cfg->cgroup_subtree : NULL,
                         .owner_id = cfg ? cfg->owner_id : NULL,
@@ -270,6 +297,7 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
                         (void) close(l->userns[i].fd);
         if (l->stack_map)
                 (void) munmap(l->stack_map, l->stack_map_size);
+        free(l->cg_path);
         free(l);
 }
 
@@ -288,40 +316,63 @@ static int write_id_maps(pid_t pid, uint32_t base)
 }
 
 /* A user namespace mapping 0..65535 to base.., used only as the idmapping of
- * mounts. Made by a short-lived fork-style child. */
+ * mounts. Made by a short-lived fork-style child.
+ *
+ * The child opens its own /proc/self/ns/user and hands the fd over through
+ * the fd table it shares with us (CLONE_FILES), instead of us opening
+ * /proc/PID/ns/user: that needs ptrace read access to the child, and the
+ * child, a copy of our mm, is not dumpable once a sandbox child has set our
+ * shared mm non-dumpable for its setup (child.c), so the open would need
+ * CAP_SYS_PTRACE in the host's user namespace, which the service's
+ * capability bounding set leaves out. */
 static int make_userns(uint32_t base, int *ret_fd)
 {
-        _cleanup_close_ int rd = -1, wr = -1;
+        _cleanup_close_ int rd = -1, wr = -1, ready_rd = -1, ready_wr = -1;
         int pfd[2], fd = -1, r, status;
-        char path[64];
+        ssize_t n;
         pid_t pid;
 
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -errno;
         rd = pfd[0];
         wr = pfd[1];
-        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        ready_rd = pfd[0];
+        ready_wr = pfd[1];
+        pid = (pid_t) syscall(SYS_clone, CLONE_NEWUSER | CLONE_FILES | SIGCHLD, NULL, NULL, NULL, NULL);
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                /* Shared fd table: close nothing; our exit drops our use of it. */
+                int nsfd = open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC);
                 char c;
-                (void) close(wr);
+                if (nsfd < 0)
+                        nsfd = -errno;
+                if (write(ready_wr, &nsfd, sizeof nsfd) != (ssize_t) sizeof nsfd)
+                        _exit(1);
+                /* Until the parent closes wr: EOF. */
                 while (read(rd, &c, 1) < 0 && errno == EINTR)
                         ;
                 _exit(0);
         }
-        r = write_id_maps(pid, base);
-        if (r >= 0) {
-                (void) xsnprintf(path, sizeof path, "/proc/%d/ns/user", (int) pid);
-                fd = open(path, O_RDONLY | O_CLOEXEC);
-                if (fd < 0)
-                        r = -errno;
-        }
+        do
+                n = read(ready_rd, &fd, sizeof fd);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof fd)
+                r = n < 0 ? -errno : -EIO;
+        else if (fd < 0)
+                r = fd;
+        else
+                r = write_id_maps(pid, base);
         (void) close(TAKE_FD(wr));
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
-        if (r < 0)
+        if (r < 0) {
+                if (fd >= 0)
+                        (void) close(fd);
                 return r;
+        }
         *ret_fd = fd;
         return 0;
 }
@@ -476,6 +527,12 @@ struct spawn_ctx {
         char *bind_strs;
         int bind_fds[SB_MAX_BINDS];
         size_t n_bind_fds;
+        int mount_fds[SB_MAX_MOUNTS];
+        size_t n_mount_fds;
+        char *sysctl_strs;
+        /* net.* sysctls of a joined network namespace, written by us */
+        struct sb_sysctl_plan host_sysctls[SB_MAX_SYSCTLS];
+        size_t n_host_sysctls;
 };
 
 static void spawn_ctx_release(struct spawn_ctx *c)
@@ -483,10 +540,92 @@ static void spawn_ctx_release(struct spawn_ctx *c)
         free(c->exec_buf);
         free(c->init_argv);
         free(c->bind_strs);
+        free(c->sysctl_strs);
         for (size_t i = 0; i < c->n_bind_fds; i++)
                 (void) close(c->bind_fds[i]);
+        for (size_t i = 0; i < c->n_mount_fds; i++)
+                (void) close(c->mount_fds[i]);
         if (c->plan.root_mnt_fd >= 0)
                 (void) close(c->plan.root_mnt_fd);
+}
+
+bool sandbox_sysctl_allowed(const char *key)
+{
+        static const char *const ipc[] = { "kernel.shmmax", "kernel.shmall", "kernel.shmmni", "kernel.shm_rmid_forced",
+                                           "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem" };
+        size_t n = key ? strlen(key) : 0;
+
+        if (n == 0 || n > 200 || key[0] == '.' || key[n - 1] == '.' || strstr(key, ".."))
+                return false;
+        for (const char *c = key; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+                      *c == '.' || *c == '-'))
+                        return false;
+        if (str_startswith(key, "net.") || str_startswith(key, "fs.mqueue."))
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(ipc); i++)
+                if (strcmp(key, ipc[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* "key=value" -> a path below /proc ("sys/net/...") and the value; the
+ * child writes those of its own namespaces, we the net.* ones of a joined
+ * network namespace (the sandbox holds no capability over it). */
+static int plan_sysctls(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
+{
+        size_t total = 0, off = 0;
+
+        if (spec->n_sysctls == 0)
+                return 0;
+        if (spec->n_sysctls > SB_MAX_SYSCTLS)
+                return sf_err_set(err, -E2BIG, "too many sysctls (max %d)", SB_MAX_SYSCTLS);
+        for (size_t i = 0; i < spec->n_sysctls; i++)
+                total += strlen(spec->sysctls[i]) + 6;
+        c->sysctl_strs = malloc(total);
+        if (!c->sysctl_strs)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < spec->n_sysctls; i++) {
+                const char *kv = spec->sysctls[i], *eq = strchr(kv, '=');
+                char *path = c->sysctl_strs + off, *key;
+                size_t klen = eq ? (size_t) (eq - kv) : 0;
+                struct sb_sysctl_plan *sp;
+
+                memcpy(path, "sys/", 4);
+                memcpy(path + 4, kv, klen);
+                path[4 + klen] = '\0';
+                key = path + 4;
+                if (!eq || !sandbox_sysctl_allowed(key) || strchr(eq + 1, '\n') || strlen(eq + 1) > 4096)
+                        return sf_err_set(err, -EPERM, "sysctl '%.200s' is not one of the sandbox's own namespaces "
+                                          "(net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)", kv);
+                if (spec->join_netns && str_startswith(key, "net."))
+                        sp = &c->host_sysctls[c->n_host_sysctls++];
+                else
+                        sp = &c->plan.sysctls[c->plan.n_sysctls++];
+                for (char *d = key; *d; d++)
+                        if (*d == '.')
+                                *d = '/';
+                sp->path = path;
+                sp->value = eq + 1;
+                off += 4 + klen + 1;
+        }
+        return 0;
+}
+
+/* Write the net.* sysctls of a joined network namespace: the caller has
+ * entered it (/proc/sys/net shows the writer's namespace). */
+static int write_host_sysctls(const struct spawn_ctx *c, struct sf_err *err)
+{
+        for (size_t i = 0; i < c->n_host_sysctls; i++) {
+                char path[PATH_MAX];
+                int r = xsnprintf(path, sizeof path, "/proc/%s", c->host_sysctls[i].path);
+                if (r >= 0)
+                        r = write_string_file(path, c->host_sysctls[i].value);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot write sysctl '%s' in the network namespace",
+                                            c->host_sysctls[i].path + 4);
+        }
+        return 0;
 }
 
 /* The init's argv (sandbox/init/protocol.h): its name, the candidates,
@@ -502,7 +641,7 @@ static int plan_init_argv(struct spawn_ctx *c, const struct sandbox_spec *spec, 
         c->init_argv = calloc(n_paths + argc + 3, sizeof *c->init_argv);
         if (!c->init_argv)
                 return sf_err_set(err, -ENOMEM, "out of memory");
-        c->init_argv[k++] = (char *) SB_INIT_ARGV0;
+        c->init_argv[k++] = (char *) (spec->gated ? SB_INIT_ARGV0_GATED : SB_INIT_ARGV0);
         for (size_t i = 0; i < n_paths; i++)
                 c->init_argv[k++] = (char *) c->exec_paths[i];
         c->init_argv[k++] = (char *) SB_INIT_SEP;
@@ -513,54 +652,84 @@ static int plan_init_argv(struct spawn_ctx *c, const struct sandbox_spec *spec, 
         return 0;
 }
 
-static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
+int sb_exec_candidates(const char *name, char *const *envp, const char **paths, char **ret_buf, struct sf_err *err)
 {
-        const char *name = spec->argv[0], *path = SB_DEFAULT_PATH;
+        const char *path = SB_DEFAULT_PATH;
         size_t nlen = strlen(name), cap, off = 0, n = 0;
+        char *buf;
 
+        *ret_buf = NULL;
         if (strchr(name, '/')) {
-                c->exec_paths[0] = name;
-                c->exec_paths[1] = NULL;
-                return plan_init_argv(c, spec, err);
+                paths[0] = name;
+                paths[1] = NULL;
+                return 0;
         }
         if (nlen == 0 || nlen > NAME_MAX)
                 return sf_err_set(err, -EINVAL, "bad command name '%s'", name);
-        for (char *const *e = spec->envp; e && *e; e++)
+        for (char *const *e = envp; e && *e; e++)
                 if (strncmp(*e, "PATH=", 5) == 0) {
                         path = *e + 5;
                         break;
                 }
         /* Each candidate is "dir/name\0": at most strlen(path) + count*(nlen+2). */
         cap = strlen(path) + (SB_MAX_EXEC_PATHS + 1) * (nlen + 2) + 1;
-        c->exec_buf = malloc(cap);
-        if (!c->exec_buf)
+        buf = malloc(cap);
+        if (!buf)
                 return sf_err_set(err, -ENOMEM, "out of memory");
         for (const char *p = path; *p && n < SB_MAX_EXEC_PATHS;) {
                 size_t dl = strcspn(p, ":");
                 if (dl > 0 && off + dl + nlen + 2 <= cap) {
-                        char *dst = c->exec_buf + off;
+                        char *dst = buf + off;
                         memcpy(dst, p, dl);
                         dst[dl] = '/';
                         memcpy(dst + dl + 1, name, nlen + 1);
-                        c->exec_paths[n++] = dst;
+                        paths[n++] = dst;
                         off += dl + nlen + 2;
                 }
                 p += dl;
                 if (*p == ':')
                         p++;
         }
-        c->exec_paths[n] = NULL;
+        paths[n] = NULL;
+        *ret_buf = buf;
         if (n == 0)
                 return sf_err_set(err, -ENOENT, "'%s' not found: PATH is empty", name);
+        return 0;
+}
+
+static int plan_exec_paths(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
+{
+        int r = sb_exec_candidates(spec->argv[0], spec->envp, c->exec_paths, &c->exec_buf, err);
+        if (r < 0)
+                return r;
         return plan_init_argv(c, spec, err);
+}
+
+/* Set (or replace) one rlimit of the plan, at most our own hard limit:
+ * the child cannot raise it without CAP_SYS_RESOURCE in the init ns. */
+static int plan_rlimit2(struct sb_plan *p, int res, uint64_t soft, uint64_t hard)
+{
+        struct rlimit cur;
+        size_t i;
+
+        if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && hard > cur.rlim_max)
+                hard = cur.rlim_max;
+        if (soft > hard)
+                soft = hard;
+        for (i = 0; i < p->n_rlimits; i++)
+                if (p->rlimits[i].resource == res)
+                        break;
+        if (i == SB_MAX_RLIMITS)
+                return -E2BIG;
+        if (i == p->n_rlimits)
+                p->n_rlimits++;
+        p->rlimits[i] = (struct sb_rlimit_plan) { .resource = res, .cur = soft, .max = hard };
+        return 0;
 }
 
 static void plan_rlimit(struct sb_plan *p, int res, uint64_t v)
 {
-        struct rlimit cur;
-        if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && v > cur.rlim_max)
-                v = cur.rlim_max; /* cannot raise without CAP_SYS_RESOURCE in the init ns */
-        p->rlimits[p->n_rlimits++] = (struct sb_rlimit_plan) { .resource = res, .cur = v, .max = v };
+        (void) plan_rlimit2(p, res, v, v);
 }
 
 static int plan_binds(struct sandbox_launcher *l, struct spawn_ctx *c, const struct sandbox_spec *spec,
@@ -621,6 +790,170 @@ static int plan_binds(struct sandbox_launcher *l, struct spawn_ctx *c, const str
         return 0;
 }
 
+/* Below which a spec mount may not go: the launcher's own /proc and /dev
+ * (a mount over /proc/self/attr or /proc/sys is the CVE-2019-16884 and
+ * CVE-2019-19921 shape) and /sys, which a sandbox does not get. */
+static bool mount_dst_refused(const char *dst)
+{
+        static const char *const roots[] = { "/proc", "/dev", "/sys" };
+
+        if (strcmp(dst, "/") == 0)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(roots); i++) {
+                size_t n = strlen(roots[i]);
+                if (strncmp(dst, roots[i], n) == 0 && (dst[n] == '\0' || dst[n] == '/'))
+                        return true;
+        }
+        return false;
+}
+
+static int plan_mounts(struct spawn_ctx *c, const struct sandbox_spec *spec, struct sf_err *err)
+{
+        struct sb_plan *p = &c->plan;
+
+        if (spec->n_mounts > SB_MAX_MOUNTS)
+                return sf_err_set(err, -E2BIG, "too many mounts (max %d)", SB_MAX_MOUNTS);
+        for (size_t i = 0; i < spec->n_mounts; i++) {
+                const struct sandbox_mount *m = &spec->mounts[i];
+                struct sb_mount_plan *mp = &p->mounts[p->n_mounts];
+                unsigned attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (m->readonly ? MOUNT_ATTR_RDONLY : 0) |
+                                 (m->noexec ? MOUNT_ATTR_NOEXEC : 0);
+
+                if (!clean_abs_path(m->dst) || mount_dst_refused(m->dst))
+                        return sf_err_set(err, -EPERM, "mount destination '%.200s' refused (absolute, without '.' "
+                                          "or '..', not /, not below /proc, /dev or /sys)", m->dst ? m->dst : "(null)");
+                memset(mp, 0, sizeof *mp);
+                mp->type = (int) m->type;
+                mp->dst = m->dst;
+                mp->mnt_fd = -1;
+                if (m->type == SANDBOX_MOUNT_BIND) {
+                        struct mount_attr a = { .attr_set = attrs, .propagation = MS_PRIVATE };
+                        struct stat st;
+                        int fd;
+
+                        if (!m->src || m->src[0] != '/')
+                                return sf_err_set(err, -EINVAL, "bind source '%.200s' must be absolute",
+                                                  m->src ? m->src : "(null)");
+                        if (stat(m->src, &st) < 0)
+                                return sf_err_errno(err, -errno, "bind source '%.200s'", m->src);
+                        if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+                                return sf_err_set(err, -EPERM, "bind source '%.200s' is not a file or directory "
+                                                  "(no devices, sockets or fifos)", m->src);
+                        fd = (int) syscall(SYS_open_tree, AT_FDCWD, m->src,
+                                           OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (m->recursive ? AT_RECURSIVE : 0));
+                        if (fd < 0)
+                                return sf_err_errno(err, -errno, "bind source '%.200s'", m->src);
+                        c->mount_fds[c->n_mount_fds++] = fd;
+                        if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (m->recursive ? AT_RECURSIVE : 0), &a,
+                                    sizeof a) < 0)
+                                return sf_err_errno(err, -errno, "bind source '%.200s'", m->src);
+                        mp->mnt_fd = fd;
+                        mp->is_dir = S_ISDIR(st.st_mode);
+                } else if (m->type == SANDBOX_MOUNT_TMPFS) {
+                        mp->is_dir = true;
+                        mp->attrs = attrs;
+                        (void) xsnprintf(mp->size, sizeof mp->size, "%llu",
+                                         (unsigned long long) (m->tmpfs_bytes ? m->tmpfs_bytes : 64ULL << 20));
+                        (void) xsnprintf(mp->mode, sizeof mp->mode, "%o", m->tmpfs_mode ? m->tmpfs_mode & 07777 : 01777);
+                        (void) xsnprintf(mp->inodes, sizeof mp->inodes, "%llu",
+                                         (unsigned long long) (m->tmpfs_inodes ? m->tmpfs_inodes : 16384));
+                } else
+                        return sf_err_set(err, -EINVAL, "unknown mount type %d", (int) m->type);
+                p->n_mounts++;
+        }
+        return 0;
+}
+
+/*
+ * A writable rootfs (spec->rootfs_writable): an overlay whose lower layers
+ * are id-mapped clones of the given directories and whose upper one lives
+ * on a fresh tmpfs, all made here in the initial user namespace (overlayfs
+ * takes id-mapped layers only from there) and handed to the child as one
+ * detached tree. Why not id-map the engine's own overlay: overlayfs cannot
+ * be id-mapped, and a second overlay on the engine's upper directory would
+ * share it with the engine's mount ("undefined behavior", the kernel says).
+ * The upper's root takes the top layer's owner and mode, so the root
+ * directory stays the image's.
+ */
+static int make_overlay_root(const struct sandbox_spec *spec, int userns_fd, uint64_t upper_bytes, int *ret_fd,
+                             struct sf_err *err)
+{
+        const char *const *layers = spec->n_rootfs_layers ? spec->rootfs_layers : &spec->rootfs;
+        size_t n = spec->n_rootfs_layers ? spec->n_rootfs_layers : 1;
+        _cleanup_close_ int fs = -1, tmp = -1, upper = -1, work = -1, ov = -1;
+        int *lfds = NULL;
+        char size[24];
+        struct stat st;
+        int m, r = 0;
+
+        if (n > 128)
+                return sf_err_set(err, -E2BIG, "too many rootfs layers (max 128)");
+        (void) xsnprintf(size, sizeof size, "%llu", (unsigned long long) upper_bytes);
+        fs = (int) syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0 || syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "mode", "0700", 0) < 0 ||
+            syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+            (tmp = (int) syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)) < 0)
+                return sf_err_errno(err, -errno, "cannot make the tmpfs for the rootfs's writes");
+        if (mkdirat(tmp, "upper", 0755) < 0 || mkdirat(tmp, "work", 0700) < 0)
+                return sf_err_errno(err, -errno, "cannot make the rootfs's upper directory");
+        ov = (int) syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+        if (ov < 0)
+                return sf_err_errno(err, -errno, "overlayfs is not available");
+        /* Each layer's fd stays open until the overlay is made: overlayfs
+         * clones the layer's mount then, and a detached tree whose last fd
+         * is closed is dissolved. */
+        lfds = calloc(n, sizeof *lfds);
+        if (!lfds)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+                lfds[i] = -1;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                r = make_tree(layers[i], userns_fd, true, 0, &lfds[i]);
+                if (r < 0) {
+                        r = rootfs_tree_error(err, r, layers[i]);
+                        break;
+                }
+                if (i == 0 && fstat(lfds[i], &st) < 0)
+                        r = sf_err_errno(err, -errno, "rootfs layer '%s'", layers[i]);
+                else if (syscall(SYS_fsconfig, ov, FSCONFIG_SET_FD, "lowerdir+", NULL, lfds[i]) < 0)
+                        r = sf_err_errno(err, -errno, "overlayfs refused the id-mapped layer '%s' (a kernel "
+                                         ">= 6.13 takes layers as fds)", layers[i]);
+        }
+        if (r < 0)
+                goto out;
+        if (fchownat(tmp, "upper", st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+            fchmodat(tmp, "upper", st.st_mode & 07777, 0) < 0) {
+                r = sf_err_errno(err, -errno, "cannot give the rootfs's upper directory its owner");
+                goto out;
+        }
+        upper = openat(tmp, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        work = openat(tmp, "work", O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (upper < 0 || work < 0) {
+                r = sf_err_errno(err, -errno, "cannot open the rootfs's upper directory");
+                goto out;
+        }
+        if (syscall(SYS_fsconfig, ov, FSCONFIG_SET_FD, "upperdir", NULL, upper) < 0 ||
+            syscall(SYS_fsconfig, ov, FSCONFIG_SET_FD, "workdir", NULL, work) < 0 ||
+            syscall(SYS_fsconfig, ov, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+                r = sf_err_errno(err, -errno, "cannot make the overlay of rootfs '%s'", spec->rootfs);
+                goto out;
+        }
+        m = (int) syscall(SYS_fsmount, ov, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (m < 0) {
+                r = sf_err_errno(err, -errno, "cannot mount the overlay of rootfs '%s'", spec->rootfs);
+                goto out;
+        }
+        *ret_fd = m;
+        r = 0;
+out:
+        for (size_t i = 0; i < n; i++)
+                if (lfds[i] >= 0)
+                        (void) close(lfds[i]);
+        free(lfds);
+        return r;
+}
+
 /* The mount points the launcher needs, checked up front for a clear message;
  * the child resolves them again (never through a symlink) when it mounts. */
 static int check_rootfs_dirs(const char *rootfs, struct sf_err *err)
@@ -646,7 +979,7 @@ static int check_rootfs_dirs(const char *rootfs, struct sf_err *err)
         return 0;
 }
 
-static int check_stdio(int fd, int i, struct sf_err *err)
+static int check_stdio(int fd, int i, bool terminal, struct sf_err *err)
 {
         if (fd < 0)
                 return 0;
@@ -661,7 +994,7 @@ static int check_stdio(int fd, int i, struct sf_err *err)
                 return sf_err_set(err, -EBADF, "stdio %d: fd %d is not a pipe, socket, file or character device", i, fd);
         /* A terminal inside would allow TIOCSTI/TIOCLINUX injection into the
          * caller's session; the caller relays through a pipe instead. */
-        if (isatty(fd))
+        if (isatty(fd) && !terminal)
                 return sf_err_set(err, -ENOTTY, "stdio %d: fd %d is a terminal; pass a pipe or socket", i, fd);
         return 0;
 }
@@ -693,7 +1026,7 @@ static void kill_and_wait(int pidfd)
 }
 
 /* Step 1: refuse a spec that cannot be run safely, before anything is made. */
-static int spawn_validate(const struct sandbox_spec *spec, struct sf_err *err)
+static int spawn_validate(const struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sf_err *err)
 {
         if (!spec->rootfs || spec->rootfs[0] != '/')
                 return sf_err_set(err, -EINVAL, "rootfs must be an absolute path");
@@ -707,6 +1040,29 @@ static int spawn_validate(const struct sandbox_spec *spec, struct sf_err *err)
                 return sf_err_set(err, -ERANGE, "uid/gid must be below %u", SANDBOX_UID_COUNT);
         if (spec->net != SANDBOX_NET_NONE && (spec->net != SANDBOX_NET_GIVEN || spec->netns_fd < 0))
                 return sf_err_set(err, -EOPNOTSUPP, "only the 'none' network mode exists");
+        if ((spec->caps & ~SANDBOX_CAPS_ALLOWED) || (spec->caps_ambient & ~spec->caps))
+                return sf_err_set(err, -EPERM, "capabilities %#llx are beyond what a sandbox may keep (%#llx)",
+                                  (unsigned long long) (spec->caps | spec->caps_ambient),
+                                  (unsigned long long) SANDBOX_CAPS_ALLOWED);
+        if (spec->n_groups > SANDBOX_MAX_GROUPS)
+                return sf_err_set(err, -E2BIG, "too many supplementary groups (max %d)", SANDBOX_MAX_GROUPS);
+        for (size_t i = 0; i < spec->n_groups; i++)
+                if (spec->groups[i] >= SANDBOX_UID_COUNT)
+                        return sf_err_set(err, -ERANGE, "group %u must be below %u", spec->groups[i],
+                                          SANDBOX_UID_COUNT);
+        if ((spec->n_rootfs_layers || spec->rootfs_readonly) && !spec->rootfs_writable)
+                return sf_err_set(err, -EINVAL, "rootfs layers need a writable rootfs");
+        if (l->cg_path && (spec->name || spec->group))
+                return sf_err_set(err, -EINVAL, "a launcher with a cgroup path names the sandbox's cgroup itself");
+        if (l->cg_path && l->spawned)
+                return sf_err_set(err, -EBUSY, "a launcher with a cgroup path runs one sandbox");
+        if (spec->gated && fcntl(spec->gate_fd, F_GETFD) < 0)
+                return sf_err_errno(err, -errno, "start gate fd %d", spec->gate_fd);
+        if (spec->join_netns && fcntl(spec->netns_fd, F_GETFD) < 0)
+                return sf_err_errno(err, -errno, "network namespace fd %d", spec->netns_fd);
+        for (size_t i = 0; i < spec->n_rlimits; i++)
+                if (spec->rlimits[i].resource == RLIMIT_CORE && spec->rlimits[i].max != 0)
+                        return sf_err_set(err, -EPERM, "core dumps stay off (RLIMIT_CORE 0)");
         if (spec->workdir && spec->workdir[0] != '/')
                 return sf_err_set(err, -EINVAL, "workdir '%s' must be absolute", spec->workdir);
         if ((spec->name && !valid_name(spec->name)) || (spec->group && !valid_group(spec->group)))
@@ -715,7 +1071,7 @@ static int spawn_validate(const struct sandbox_spec *spec, struct sf_err *err)
         if (spec->hostname && (strlen(spec->hostname) == 0 || strlen(spec->hostname) > 64))
                 return sf_err_set(err, -EINVAL, "hostname must be 1..64 bytes");
         for (int i = 0; i < 3; i++) {
-                int r = check_stdio(spec->stdio[i], i, err);
+                int r = check_stdio(spec->stdio[i], i, spec->terminal, err);
                 if (r < 0)
                         return r;
         }
@@ -738,9 +1094,9 @@ static int spawn_defaults(const struct sandbox_limits *in, struct sandbox_limits
                 lim->tmpfs_inodes = SANDBOX_DEFAULT_TMPFS_INODES;
         if (!lim->nofile)
                 lim->nofile = SANDBOX_DEFAULT_NOFILE;
-        if (lim->nofile <= SB_INIT_STATUS_FD)
+        if (lim->nofile <= SB_INIT_GATE_FD)
                 return sf_err_set(err, -EINVAL, "nofile %llu is too low: the sandbox's init needs fds 0..%d",
-                                  (unsigned long long) lim->nofile, SB_INIT_STATUS_FD);
+                                  (unsigned long long) lim->nofile, SB_INIT_GATE_FD);
         if (!lim->fsize)
                 lim->fsize = lim->tmpfs_bytes;
         return 0;
@@ -748,7 +1104,7 @@ static int spawn_defaults(const struct sandbox_limits *in, struct sandbox_limits
 
 /* Step 3: everything the child will use, made before the clone (the child
  * shares our memory and may not allocate): the plan, the id-mapped root
- * and binds, the cgroup leaf. */
+ * (or the overlay of a writable one), binds and mounts, the cgroup leaf. */
 static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const struct sandbox_spec *spec,
                       const struct sandbox_limits *lim, struct sb_cgroup *cg, struct sf_err *err)
 {
@@ -761,9 +1117,23 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
         p->hostname = spec->hostname ? spec->hostname : "sandbox";
         p->hostname_len = strlen(p->hostname);
         p->workdir = spec->workdir ? spec->workdir : "/";
-        p->uid = spec->uid;
-        p->gid = spec->gid;
-        p->last_cap = l->last_cap;
+        p->creds.uid = spec->uid;
+        p->creds.gid = spec->gid;
+        p->creds.groups[0] = spec->gid;
+        p->creds.n_groups = 1;
+        if (spec->n_groups) {
+                memcpy(p->creds.groups, spec->groups, spec->n_groups * sizeof *spec->groups);
+                p->creds.n_groups = spec->n_groups;
+        }
+        p->creds.caps = spec->caps;
+        p->creds.caps_ambient = spec->caps_ambient;
+        p->creds.set_umask = spec->set_umask;
+        p->creds.umask = spec->umask;
+        p->creds.detached = spec->detached;
+        p->creds.last_cap = l->last_cap;
+        p->gated = spec->gated;
+        p->gate_fd = spec->gated ? spec->gate_fd : -1;
+        p->extra_seccomp = spec->extra_seccomp;
         p->seccomp = &l->prog;
         p->init_fd = l->init_fd;
         p->dev_tmpl_fd = l->dev_tmpl_fd;
@@ -780,18 +1150,49 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
         plan_rlimit(p, RLIMIT_FSIZE, lim->fsize);
         plan_rlimit(p, RLIMIT_CORE, 0);
         plan_rlimit(p, RLIMIT_MEMLOCK, 64 * 1024);
+        for (size_t i = 0; i < spec->n_rlimits; i++)
+                if (plan_rlimit2(p, spec->rlimits[i].resource, spec->rlimits[i].cur, spec->rlimits[i].max) < 0)
+                        return sf_err_set(err, -E2BIG, "too many rlimits (max %d)", SB_MAX_RLIMITS);
+        for (size_t i = 0; i < p->n_rlimits; i++)
+                if (p->rlimits[i].resource == RLIMIT_NOFILE && p->rlimits[i].cur <= SB_INIT_GATE_FD)
+                        return sf_err_set(err, -EINVAL, "RLIMIT_NOFILE %llu is too low: the sandbox's init needs "
+                                          "fds 0..%d", (unsigned long long) p->rlimits[i].cur, SB_INIT_GATE_FD);
 
         r = plan_exec_paths(c, spec, err);
         if (r < 0)
                 return r;
-        r = check_rootfs_dirs(spec->rootfs, err);
+        r = plan_sysctls(c, spec, err);
+        if (r < 0)
+                return r;
+        /* A writable root gets the launcher's mount points made by the child. */
+        if (!spec->rootfs_writable) {
+                r = check_rootfs_dirs(spec->rootfs, err);
+                if (r < 0)
+                        return r;
+        }
+        r = plan_mounts(c, spec, err);
         if (r < 0)
                 return r;
         /* A one-shot launcher idmaps the rootfs with the child's own user
-         * namespace after clone3 (send_late_root); binds still need the
-         * template, made before the clone. */
-        p->late_root = l->one_shot && spec->n_binds == 0 && !userns_cached(l, spec->uid_base);
-        if (!p->late_root) {
+         * namespace after clone3 (send_late_root); binds and writable roots
+         * still need the template, made before the clone. */
+        p->late_root = l->one_shot && spec->n_binds == 0 && !spec->rootfs_writable && !userns_cached(l, spec->uid_base);
+        if (spec->rootfs_writable) {
+                r = get_userns(l, spec->uid_base, &userns_fd);
+                if (r < 0)
+                        return sf_err_errno(err, r, "cannot create the id-mapping user namespace for uid_base %u",
+                                            spec->uid_base);
+                r = make_overlay_root(spec, userns_fd, spec->rootfs_upper_bytes ? spec->rootfs_upper_bytes
+                                                                                : lim->tmpfs_bytes,
+                                      &p->root_mnt_fd, err);
+                if (r < 0)
+                        return r;
+                p->root_writable = true;
+                p->rootfs_readonly = spec->rootfs_readonly;
+                r = plan_binds(l, c, spec, userns_fd, err);
+                if (r < 0)
+                        return r;
+        } else if (!p->late_root) {
                 r = get_userns(l, spec->uid_base, &userns_fd);
                 if (r < 0)
                         return sf_err_errno(err, r, "cannot create the id-mapping user namespace for uid_base %u",
@@ -804,7 +1205,7 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
                         return r;
         }
 
-        name = spec->name;
+        name = l->cg_path ? l->cg_leaf : spec->name;
         if (!name) {
                 (void) xsnprintf(gen_name, sizeof gen_name, "sb-%d-%llu", (int) getpid(),
                                  (unsigned long long) ++l->counter);
@@ -821,22 +1222,22 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
 }
 
 /* Step 4: clone3 into the new namespaces (and the cgroup, on v2), in a
- * pooled network namespace when there is one. Returns the child's pid;
- * *pidfd is set. The child runs sb_child_main(p) on the launcher's stack
- * map, in our memory, until it execs. */
-static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const struct sb_cgroup *cg, int spec_net_fd,
-                        int *pidfd, struct sf_err *err)
+ * pooled network namespace when there is one (made here when none is
+ * ready), or in the one the spec gives (SANDBOX_NET_GIVEN: the egress
+ * proxy's) or joins (an engine's, whose net.* sysctls are written while we
+ * are in it). Returns the child's pid; *pidfd is set, and *ret_net_fd to
+ * the namespace the child was born in (the caller's to keep or close; a
+ * copy for a given one), else -1. The child runs sb_child_main(p) on the
+ * launcher's stack map, in our memory, until it execs. */
+static long spawn_clone(struct sandbox_launcher *l, struct spawn_ctx *c, const struct sandbox_spec *spec,
+                        const struct sb_cgroup *cg, int *pidfd, int *ret_net_fd, struct sf_err *err)
 {
+        struct sb_plan *p = &c->plan;
+        _cleanup_close_ int orig_net = -1;
         struct clone_args args;
         sigset_t all, old;
-        _cleanup_close_ int own_orig = -1;
-        int net_fd = -1, orig_fd = l->have_pool ? l->pool.orig_fd : -1;
+        int net_fd = -1, r;
         long pid;
-
-        if (spec_net_fd >= 0 && orig_fd < 0) {
-                own_orig = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-                orig_fd = own_orig < 0 ? -errno : own_orig;
-        }
 
         memset(&args, 0, sizeof args);
         args.flags = CLONE_VM | CLONE_PIDFD | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
@@ -849,19 +1250,32 @@ static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const str
         } else
                 p->unshare_cgroupns = true; /* after the parent moved us (v1) */
 
-        /* A pooled netns: enter it on this thread just for the clone, so the
-         * child is born in it; then come straight back. A given one the
-         * same way (it is the caller's to close). */
-        if (spec_net_fd >= 0) {
-                if (orig_fd < 0 || (net_fd = fcntl(spec_net_fd, F_DUPFD_CLOEXEC, 3)) < 0)
-                        return sf_err_errno(err, orig_fd < 0 ? orig_fd : -errno, "cannot use the given netns");
-                if (setns(net_fd, CLONE_NEWNET) < 0) {
-                        (void) close(TAKE_FD(net_fd));
-                        return sf_err_errno(err, -errno, "cannot enter the given netns");
-                }
+        /* A pooled netns (made here when none is ready): enter it on this
+         * thread just for the clone, so the child is born in it; then come
+         * straight back. A given or joined one the same way, writing a
+         * joined one's net.* sysctls while there. */
+        if (spec->join_netns || spec->net == SANDBOX_NET_GIVEN) {
+                orig_net = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+                if (orig_net < 0)
+                        return sf_err_errno(err, -errno, "cannot open our own network namespace");
+                if (setns(spec->netns_fd, CLONE_NEWNET) < 0)
+                        return sf_err_errno(err, -errno, "cannot enter the network namespace");
                 args.flags &= ~(uint64_t) CLONE_NEWNET;
                 p->pooled_netns = true;
-        } else if (l->have_pool && (net_fd = sb_netns_pool_take(&l->pool)) >= 0) {
+                r = spec->join_netns ? write_host_sysctls(c, err) : 0;
+                if (r < 0) {
+                        if (setns(orig_net, CLONE_NEWNET) < 0)
+                                abort(); /* as below: never stay in a sandbox's network namespace */
+                        return r;
+                }
+        } else if (l->have_pool) {
+                net_fd = sb_netns_pool_take(&l->pool);
+                if (net_fd < 0)
+                        net_fd = sb_netns_make();
+                if (net_fd < 0)
+                        net_fd = -1; /* CLONE_NEWNET, as without a pool */
+        }
+        if (net_fd >= 0) {
                 if (setns(net_fd, CLONE_NEWNET) == 0) {
                         args.flags &= ~(uint64_t) CLONE_NEWNET;
                         p->pooled_netns = true;
@@ -876,9 +1290,16 @@ static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const str
         (void) pthread_sigmask(SIG_SETMASK, &all, &old);
         pid = sb_clone3_vm(&args, sizeof args, (char *) l->stack_map + getpagesize(), SB_STACK_SIZE, p);
         (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (orig_net >= 0 && setns(orig_net, CLONE_NEWNET) < 0)
+                abort(); /* as below: never stay in a sandbox's network namespace */
+        if (pid > 0 && spec->net == SANDBOX_NET_GIVEN)
+                *ret_net_fd = fcntl(spec->netns_fd, F_DUPFD_CLOEXEC, 3);
         if (net_fd >= 0) {
-                (void) close(TAKE_FD(net_fd));
-                if (setns(orig_fd, CLONE_NEWNET) < 0) {
+                if (pid > 0)
+                        *ret_net_fd = TAKE_FD(net_fd);
+                else
+                        (void) close(TAKE_FD(net_fd));
+                if (setns(l->pool.orig_fd, CLONE_NEWNET) < 0) {
                         /* Cannot happen with the privileges we hold; if it did,
                          * this thread would be stranded in a sandbox's netns. */
                         (void) sf_err_errno(err, -errno, "cannot return to the launcher's network namespace");
@@ -894,7 +1315,12 @@ static long spawn_clone(struct sandbox_launcher *l, struct sb_plan *p, const str
 
 /* Step 5: write the child's id maps and let it go on (with the late root
  * for a one-shot launcher), then block until it execs (EOF on the report
- * pipe's CLOEXEC end) or reports the step that failed. */
+ * pipe's CLOEXEC end), reports the step that failed, or, gated, reports
+ * that its init waits at the start gate.
+ *
+ * A failure before the release returns at once, without reading the
+ * report: the child still waits for its byte, and only the caller's
+ * kill_and_wait() (SIGKILL first, then the wait) ends it. */
 static int spawn_release(pid_t pid, struct sb_plan *p, const struct sandbox_spec *spec, int sync_fd, int err_fd,
                          struct sf_err *err)
 {
@@ -914,6 +1340,10 @@ static int spawn_release(pid_t pid, struct sb_plan *p, const struct sandbox_spec
         do
                 n = read(err_fd, &cerr, sizeof cerr);
         while (n < 0 && errno == EINTR);
+        if (spec->gated && n == (ssize_t) sizeof cerr && cerr.step == SB_STEP_READY)
+                return 0; /* the init waits at the start gate */
+        if (spec->gated && n == 0)
+                return sf_err_set(err, -EIO, "the sandbox's init ended before it reached the start gate");
         if (n == (ssize_t) sizeof cerr) {
                 r = -(cerr.err ? cerr.err : EIO);
                 if (cerr.step == SB_STEP_EXEC)
@@ -929,18 +1359,19 @@ static int spawn_release(pid_t pid, struct sb_plan *p, const struct sandbox_spec
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err)
 {
-        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .sync_peer_fd = -1, .err_fd = -1, .status_fd = -1 } };
+        struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .sync_peer_fd = -1, .err_fd = -1,
+                                         .status_fd = -1, .gate_fd = -1 } };
         struct sb_plan *p = &c.plan;
         struct sandbox_limits lim;
         struct sb_cgroup cg = SB_CGROUP_INIT;
         struct sandbox *sb = NULL;
-        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, r;
+        int sync_p[2] = { -1, -1 }, err_p[2] = { -1, -1 }, status_p[2] = { -1, -1 }, pidfd = -1, net_fd = -1, r;
         long pid;
 
         sf_err_clear(err);
         if (!l || !spec || !ret)
                 return sf_err_set(err, -EINVAL, "invalid arguments");
-        r = spawn_validate(spec, err);
+        r = spawn_validate(l, spec, err);
         if (r < 0)
                 return r;
         r = spawn_defaults(&spec->limits, &lim, err);
@@ -962,7 +1393,7 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         p->err_fd = err_p[1];
         p->status_fd = status_p[1];
 
-        pid = spawn_clone(l, p, &cg, spec->net == SANDBOX_NET_GIVEN ? spec->netns_fd : -1, &pidfd, err);
+        pid = spawn_clone(l, &c, spec, &cg, &pidfd, &net_fd, err);
         if (pid < 0) {
                 r = (int) pid;
                 goto out;
@@ -980,12 +1411,14 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         }
         sb->pid = (pid_t) pid;
         sb->pidfd = TAKE_FD(pidfd);
+        sb->netns_fd = TAKE_FD(net_fd);
         sb->status_fd = TAKE_FD(status_p[0]);
         sb->cg = cg;
         cg = (struct sb_cgroup) SB_CGROUP_INIT;
         sb_cgroup_close_spawn_fds(&sb->cg);
         sb->timeout_ms = spec->limits.timeout_ms;
         sb->memory_limit = l->no_cgroups ? 0 : lim.memory_bytes;
+        l->spawned = true;
         *ret = sb;
         r = 0;
 out:
@@ -999,6 +1432,8 @@ out:
         }
         if (pidfd >= 0)
                 (void) close(pidfd);
+        if (net_fd >= 0)
+                (void) close(net_fd);
         (void) sb_cgroup_destroy(&cg);
         spawn_ctx_release(&c);
         return r;
@@ -1024,6 +1459,11 @@ pid_t sandbox_pid(const struct sandbox *sb)
 int sandbox_pidfd(const struct sandbox *sb)
 {
         return sb ? sb->pidfd : -1;
+}
+
+int sandbox_netns_fd(const struct sandbox *sb)
+{
+        return sb ? sb->netns_fd : -1;
 }
 
 int sandbox_kill(struct sandbox *sb)
@@ -1139,6 +1579,22 @@ void sandbox_free(struct sandbox *sb)
                 }
         }
         (void) sb_cgroup_destroy(&sb->cg);
+        if (sb->pidfd >= 0)
+                (void) close(sb->pidfd);
+        if (sb->status_fd >= 0)
+                (void) close(sb->status_fd);
+        if (sb->netns_fd >= 0)
+                (void) close(sb->netns_fd);
+        free(sb);
+}
+
+void sandbox_detach(struct sandbox *sb)
+{
+        if (!sb)
+                return;
+        sb_cgroup_close_spawn_fds(&sb->cg);
+        for (int c = 0; c < SB_CTRL_MAX_; c++)
+                free(sb->cg.path[c]);
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)

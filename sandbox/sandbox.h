@@ -88,6 +88,47 @@ struct sandbox_bind {
         const char *dst;
 };
 
+/* A mount asked for by an OCI bundle (sandbox_spec.mounts). Every one is
+ * nosuid and nodev. A bind is NOT id-mapped: inside, its files show the
+ * host's owners through the sandbox's user namespace (host root's as
+ * nobody), and the sandbox writes only where the host lets its
+ * unprivileged host uid write. An idmapped bind would let the sandbox's
+ * root write host-root-owned (setuid) files into a host folder. */
+enum sandbox_mount_type { SANDBOX_MOUNT_BIND = 0, SANDBOX_MOUNT_TMPFS };
+struct sandbox_mount {
+        enum sandbox_mount_type type;
+        const char *src;             /* BIND: absolute host path, a file or a directory */
+        const char *dst;             /* absolute, without "." or ".."; made inside the root
+                                        when missing, which needs rootfs_writable */
+        bool readonly;
+        bool noexec;
+        bool recursive;              /* BIND: with the mounts below src (rbind) */
+        uint64_t tmpfs_bytes;        /* TMPFS: size; 0 = 64 MiB */
+        uint32_t tmpfs_mode;         /* TMPFS: mode of its root; 0 = 01777 */
+        uint64_t tmpfs_inodes;       /* TMPFS: inodes; 0 = 16384 */
+};
+
+/* An rlimit set after the launcher's defaults (sandbox_spec.rlimits). A
+ * value above the launcher's own hard limit is lowered to it. */
+struct sandbox_rlimit {
+        int resource;                /* RLIMIT_* */
+        uint64_t cur, max;
+};
+
+/* Capabilities a spec may keep inside its user namespace (sandbox_spec.caps,
+ * bit 1 << CAP_*): they act only on what that namespace owns (its own files
+ * through the id-mapped rootfs, its own processes, ports in its own network
+ * namespace). Anything else is refused by sandbox_spawn. */
+#define SANDBOX_CAPS_ALLOWED                                                                      \
+        ((1ULL << 0) /* CHOWN */ | (1ULL << 1) /* DAC_OVERRIDE */ | (1ULL << 3) /* FOWNER */ |     \
+         (1ULL << 4) /* FSETID */ | (1ULL << 5) /* KILL */ | (1ULL << 6) /* SETGID */ |            \
+         (1ULL << 7) /* SETUID */ | (1ULL << 8) /* SETPCAP */ | (1ULL << 10) /* NET_BIND_SERVICE */ | \
+         (1ULL << 18) /* SYS_CHROOT */ | (1ULL << 31) /* SETFCAP */)
+
+#define SANDBOX_MAX_GROUPS 64
+
+struct sock_fprog;
+
 struct sandbox_spec {
         const char *rootfs;          /* absolute path to the image rootfs (read-only, shared) */
         char *const *argv;           /* argv[0] without '/' is looked up in PATH from envp */
@@ -105,10 +146,67 @@ struct sandbox_spec {
                                         demand); NULL = none */
         struct sandbox_limits limits;
         enum sandbox_net net;
-        int netns_fd;                /* SANDBOX_NET_GIVEN only */
         int stdio[3];                /* fds dup'ed to 0,1,2 in the child; -1 = /dev/null */
         const struct sandbox_bind *binds;
         size_t n_binds;
+
+        /* For OCI bundles (cmd/oci*). Zero values keep the defaults above. */
+        /* The rootfs becomes writable: an overlay of its layers, id-mapped,
+         * under an upper directory on a tmpfs of rootfs_upper_bytes (in
+         * memory, charged to the sandbox's memory limit, gone when it ends).
+         * Nothing is ever written to the rootfs on disk. The layers are
+         * rootfs_layers (top first, each a directory; an engine's overlay
+         * taken apart with sandbox_overlay_layers), or rootfs itself. */
+        bool rootfs_writable;
+        const char *const *rootfs_layers;
+        size_t n_rootfs_layers;
+        uint64_t rootfs_upper_bytes; /* 0 = limits.tmpfs_bytes */
+        bool rootfs_readonly;        /* with rootfs_writable: read-only once mounts are made */
+        const struct sandbox_mount *mounts;
+        size_t n_mounts;
+        /* Capabilities inside the user namespace (SANDBOX_CAPS_ALLOWED at
+         * most), as runc gives an OCI process its sets: a command running as
+         * uid 0 holds caps (the bounding set), any other uid caps_ambient
+         * (a subset). 0 = none in any set and securebits locked, the
+         * default. */
+        uint64_t caps;
+        uint64_t caps_ambient;
+        const uint32_t *groups;      /* supplementary groups (< 65536); none = gid alone */
+        size_t n_groups;
+        bool set_umask;
+        uint32_t umask;
+        const struct sandbox_rlimit *rlimits;
+        size_t n_rlimits;
+        /* A second seccomp filter, attached after the built-in one: the
+         * kernel runs both and takes the stricter answer, so it can only
+         * refuse more. It must allow what the sandbox init calls. */
+        const struct sock_fprog *extra_seccomp;
+        /* "key=value" sysctls of the sandbox's own namespaces (net.*, the
+         * IPC ones: sandbox_sysctl_allowed); anything else is refused. */
+        const char *const *sysctls;
+        size_t n_sysctls;
+        /* Run in this network namespace (a container engine's, set up by
+         * it) instead of a new loopback-only one. Its net.* sysctls are then
+         * written by the launcher, which owns the namespace, not by the
+         * sandbox, which has no capability over it. */
+        bool join_netns;
+        /* The namespace of join_netns or of SANDBOX_NET_GIVEN (the caller's
+         * to close); unused otherwise. */
+        int netns_fd;
+        /* OCI create/start: the init waits for one byte on gate_fd before
+         * it starts the command (a terminating signal sent meanwhile ends
+         * it); sandbox_spawn returns once it waits, after checking that the
+         * command's executable exists. */
+        bool gated;
+        int gate_fd;
+        /* The sandbox may outlive the process that spawned it (OCI create):
+         * no parent-death signal; see sandbox_detach(). */
+        bool detached;
+        /* stdio[] is the slave of a pseudo-terminal made for this sandbox
+         * alone (OCI process.terminal), not the caller's terminal: it is
+         * allowed as stdio and becomes the command's controlling terminal.
+         * TIOCSTI/TIOCLINUX stay refused by seccomp. */
+        bool terminal;
 };
 
 /*
@@ -152,6 +250,22 @@ struct sandbox_spec {
  */
 #define SANDBOX_LOCK_DIR "/run/sfaasd"
 
+/* Host uid windows in use on this host, so that no two users of sandboxes
+ * hand out the same ids:
+ *   SANDBOX_LOCK_DIR/uids-<id>.claim  a daemon's tenants' window, "START END\n"
+ *                                     (END exclusive), flock'ed while it runs
+ *                                     (core/daemon/uidrange.c)
+ *   SANDBOX_OCI_UID_DIR/window        "START END\n": sfaasd-runc's window
+ *   SANDBOX_OCI_UID_DIR/<slot>        one container's 65536 ids from START +
+ *                                     slot * 65536; the file names the
+ *                                     container's state folder (gone = free)
+ * A daemon refuses a window that holds a live container's range; sfaasd-runc
+ * never gives a container a range inside a running daemon's window. The
+ * folder's flock (exclusive for the runtime, shared for a daemon's check)
+ * orders the two. */
+#define SANDBOX_OCI_UID_DIR "/run/sfaasd-runc.uids"
+#define SANDBOX_OCI_WINDOW_FILE "window"
+
 struct sandbox_launcher_config {
         /* Name of the launcher's cgroup subtree, created under the calling
          * process's own cgroup in every hierarchy used. NULL = the names
@@ -172,6 +286,14 @@ struct sandbox_launcher_config {
          * launchers (the daemon); a one-shot `run` gains nothing. Each netns
          * is used once; when none is ready, spawn makes its own as usual. */
         bool netns_pool;
+        /* Put the sandbox's cgroup at this path below the root of every
+         * hierarchy (an OCI cgroupsPath such as "/libpod_parent/libpod-ID",
+         * each level [A-Za-z0-9_.@:-]+), its parents made as needed, instead
+         * of in a subtree of the launcher's own: no subtree, no sweep, no
+         * lock file, and nothing removed when the launcher is freed. The
+         * leaf's name is the path's last level (spec->name and spec->group
+         * must be NULL). One sandbox per launcher. */
+        const char *cgroup_path;
         /* One sandbox and exit (`sfaasd run`): skip the sweep of the old
          * "sfaasd-<pid>" names (it walks their trees and reads /proc for
          * each, ~1 ms per start on a host with many); the lock-file sweep
@@ -224,6 +346,12 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
 int sandbox_netns_new(struct sandbox_launcher *l, struct sf_err *err);
 pid_t sandbox_pid(const struct sandbox *sb);
 int sandbox_pidfd(const struct sandbox *sb);
+/* The sandbox's network namespace, for setns() around socket() (the
+ * sandbox keeps it; valid until sandbox_free). A launcher with the netns
+ * pool always has it; -1 without the pool. /proc/PID/ns/net is no
+ * substitute: the init is non-dumpable (initfd.c), so opening its
+ * namespaces takes CAP_SYS_PTRACE, which the service does not have. */
+int sandbox_netns_fd(const struct sandbox *sb);
 /* Kill every process of the sandbox (SIGKILL to its pid 1, which takes the
  * whole pid namespace with it; cgroup.kill where available). Idempotent. */
 int sandbox_kill(struct sandbox *sb);
@@ -242,6 +370,11 @@ struct sandbox_stats {
 };
 int sandbox_stats(struct sandbox *sb, struct sandbox_stats *ret);
 void sandbox_free(struct sandbox *sb);
+/* Let the sandbox run on without us (OCI create; spec->detached): frees
+ * the handle and closes its fds, kills nothing, keeps its cgroup. Its
+ * init is reparented to our parent (or the nearest subreaper) when we
+ * exit. */
+void sandbox_detach(struct sandbox *sb);
 
 /* What the kernel accounts to a group of sandboxes (spec->group). */
 struct sandbox_usage {
@@ -301,3 +434,60 @@ int sandbox_seccomp_probe(size_t *ret_insns, struct sf_err *err);
  * every sandbox, sandbox/init/) as a launcher would, and report its size.
  * Fails where the host refuses executable memfds (vm.memfd_noexec=2). */
 int sandbox_init_probe(size_t *ret_bytes, struct sf_err *err);
+
+/*
+ * For the OCI runtime (cmd/oci*): sandboxes whose state lives in files
+ * between commands, as containerd and Podman drive them.
+ */
+
+/* The directories an overlayfs mounted at path is made of, as the kernel
+ * reports them (/proc/self/mountinfo): the upper directory first, then the
+ * lower ones in order, as the lower layers of a writable rootfs
+ * (spec->rootfs_layers). *ret_n = 0 when path is not the root of an
+ * overlay mount. Refused (-EOPNOTSUPP) for overlays whose layers cannot be
+ * read back faithfully (data-only layers, metacopy, escaped names). Free
+ * with sandbox_strv_free. */
+int sandbox_overlay_layers(const char *path, char ***ret_layers, size_t *ret_n, struct sf_err *err);
+void sandbox_strv_free(char **v);
+
+/* Whether "key" is a sysctl of a namespace the sandbox owns (net.*, the
+ * IPC ones kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*). */
+bool sandbox_sysctl_allowed(const char *key);
+
+/* The processes in the cgroup at path (a launcher's cgroup_path), from
+ * the first hierarchy that has it; at most max into pids. */
+int sandbox_cgroup_procs(const char *cgroup_path, pid_t *pids, size_t max, size_t *ret_n, struct sf_err *err);
+/* Kill what is left in the cgroup at path and remove it in every
+ * hierarchy (not its parents). 0 when it is gone or never existed. */
+int sandbox_cgroup_remove(const char *cgroup_path, struct sf_err *err);
+
+/* A process started inside a running sandbox (OCI exec). It joins the
+ * sandbox's namespaces (all seven, by the init's pidfd) and cgroup, takes
+ * the init's rlimits, and gets the same policy as the command: its uid,
+ * no capabilities but caps, no_new_privs, the built-in seccomp filter
+ * (and extra_seccomp), only stdio surviving. Until it execs it is
+ * non-dumpable, so nothing inside can ptrace it or open its /proc files
+ * while it still runs our binary (CVE-2016-9962). */
+struct sandbox_join_spec {
+        pid_t pid;                   /* the sandbox init's host pid ... */
+        int pidfd;                   /* ... and a pidfd of it (the caller checked it) */
+        const char *cgroup_path;     /* the launcher's cgroup_path, or NULL */
+        char *const *argv;           /* argv[0] without '/' is looked up in PATH from envp */
+        char *const *envp;
+        const char *cwd;             /* inside the root; NULL = "/" */
+        uint32_t uid, gid;           /* < 65536 */
+        const uint32_t *groups;
+        size_t n_groups;
+        uint64_t caps, caps_ambient; /* as in sandbox_spec */
+        bool set_umask;
+        uint32_t umask;
+        const struct sandbox_rlimit *rlimits;
+        size_t n_rlimits;
+        const struct sock_fprog *extra_seccomp;
+        int stdio[3];                /* -1 = /dev/null inside */
+        bool terminal;               /* as sandbox_spec.terminal */
+        bool detached;               /* may outlive us: no parent-death signal */
+};
+/* Returns once the process has exec'd (its host pid and a pidfd; the
+ * caller reaps it) or failed (err names the step). */
+int sandbox_join(const struct sandbox_join_spec *spec, pid_t *ret_pid, int *ret_pidfd, struct sf_err *err);

@@ -222,34 +222,24 @@ static int unpack_and_publish(int dir_fd, const struct image_plan *plan, int sta
         return 0;
 }
 
-static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_fd, struct blob_store *bs,
-                         const struct image_limits *lim, struct image_import_result **ret, struct sf_err *err)
+int image_import_planned(const char *images_dir, int dir_fd, int stage_fd, struct blob_store *bs,
+                         const struct image_limits *lim, struct image_plan *plan,
+                         struct image_import_result **ret, struct sf_err *err)
 {
         _cleanup_(image_import_result_freep) struct image_import_result *res = NULL;
-        struct staged_set set = { 0 };
-        struct image_plan plan;
-        const char *hex;
+        const char *hex = plan->config_digest + STRLEN(IMAGE_DIGEST_PREFIX);
         uint64_t dropped = 0;
         int r;
-
-        memset(&plan, 0, sizeof plan);
-        r = image_stage_archive(fd, stage_fd, lim, &set, err);
-        if (r < 0)
-                goto out;
-        r = image_plan_load(&set, stage_fd, lim, &plan, err);
-        if (r < 0)
-                goto out;
-        hex = plan.config_digest + STRLEN(IMAGE_DIGEST_PREFIX);
 
         res = calloc(1, sizeof *res);
         if (!res) {
                 r = -ENOMEM;
                 goto out;
         }
-        memcpy(res->id, plan.config_digest, sizeof plan.config_digest);
-        memcpy(res->manifest_digest, plan.manifest_digest, sizeof plan.manifest_digest);
-        res->tags = TAKE_PTR(plan.tags);
-        res->config_json = json_dumps(plan.config_clean, JSON_COMPACT | JSON_SORT_KEYS);
+        memcpy(res->id, plan->config_digest, sizeof plan->config_digest);
+        memcpy(res->manifest_digest, plan->manifest_digest, sizeof plan->manifest_digest);
+        res->tags = TAKE_PTR(plan->tags);
+        res->config_json = json_dumps(plan->config_clean, JSON_COMPACT | JSON_SORT_KEYS);
         res->rootfs = xasprintf("%s/%s/rootfs", images_dir, hex);
         if (!res->config_json || !res->rootfs) {
                 r = -ENOMEM;
@@ -273,7 +263,7 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
                                 goto out;
                         }
                 }
-                r = unpack_and_publish(dir_fd, &plan, stage_fd, bs, lim, res->config_json, &res->size, &dropped,
+                r = unpack_and_publish(dir_fd, plan, stage_fd, bs, lim, res->config_json, &res->size, &dropped,
                                        &res->existed, err);
                 if (r < 0)
                         goto out;
@@ -284,6 +274,22 @@ static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_f
         *ret = TAKE_PTR(res);
         r = 0;
 out:
+        return r;
+}
+
+static int import_staged(const char *images_dir, int dir_fd, int fd, int stage_fd, struct blob_store *bs,
+                         const struct image_limits *lim, struct image_import_result **ret, struct sf_err *err)
+{
+        struct staged_set set = { 0 };
+        struct image_plan plan;
+        int r;
+
+        memset(&plan, 0, sizeof plan);
+        r = image_stage_archive(fd, stage_fd, lim, &set, err);
+        if (r >= 0)
+                r = image_plan_load(&set, stage_fd, lim, &plan, err);
+        if (r >= 0)
+                r = image_import_planned(images_dir, dir_fd, stage_fd, bs, lim, &plan, ret, err);
         image_plan_release(&plan);
         staged_set_release(&set);
         return r;

@@ -114,6 +114,63 @@ int image_import(const char *images_dir, const char *blobs_dir, int fd, const st
                  struct image_import_result **ret, struct sf_err *err);
 void image_import_result_free(struct image_import_result *r);
 
+/* ---- import of blobs fetched one by one (a registry pull) ---------------
+ *
+ * The caller does the network (core/runtime/pull.c), store/ the rest: each
+ * byte handed over is staged and hashed as it streams; a blob that is not
+ * the one asked for (digest or size) is refused at its end; then the plan,
+ * the blob store and the confined unpack of an archive import. A pull:
+ *   image_pull_new(); add the top manifest (image_pull_add_manifest);
+ *   loop: image_pull_missing() lists what the plan lacks (the manifest an
+ *         index names for this host, then the config and the layers):
+ *         fetch each (image_pull_have_blob() first for layers: a stored
+ *         one is used as it is), as a manifest or through a blob sink;
+ *   until it lists nothing; image_pull_finish(); image_pull_free().
+ * Blob sinks of one pull may be used from several threads at once. */
+struct image_pull;
+struct image_blob_sink;
+
+/* What the plan lacks (image_pull_missing). */
+struct image_missing {
+        char digest[IMAGE_ID_SIZE];
+        int64_t size;
+        bool manifest;   /* an index or a manifest: fetched as a manifest */
+        bool config;     /* the image config: fetched as a blob, never taken from the store */
+};
+
+int image_pull_new(const char *images_dir, const char *blobs_dir, const struct image_limits *limits,
+                   struct image_pull **ret, struct sf_err *err);
+void image_pull_free(struct image_pull *p);
+/* Stage a manifest or index document fetched whole; want_digest (may be
+ * NULL: a tag) must match its content. *ret_digest: its digest. */
+int image_pull_add_manifest(struct image_pull *p, const void *data, size_t len, const char *want_digest,
+                            char ret_digest[IMAGE_ID_SIZE], struct sf_err *err);
+/* 1 (and staged from the store) when the blob store holds digest with
+ * this size, 0 when it must be fetched. */
+int image_pull_have_blob(struct image_pull *p, const char *digest, uint64_t size);
+/* Stream one blob: begin with the digest and size its descriptor gives;
+ * write (-EFBIG past the size, -E2BIG past the pull's max_archive_bytes);
+ * restart (a retry from its first byte); end checks size and digest
+ * (-EBADMSG, the reason in err) and frees the sink, as abort does. */
+int image_blob_sink_begin(struct image_pull *p, const char *digest, uint64_t size, struct image_blob_sink **ret,
+                          struct sf_err *err);
+int image_blob_sink_write(struct image_blob_sink *b, const void *data, size_t n);
+void image_blob_sink_restart(struct image_blob_sink *b);
+uint64_t image_blob_sink_bytes(const struct image_blob_sink *b);
+int image_blob_sink_end(struct image_blob_sink *b, struct sf_err *err);
+void image_blob_sink_abort(struct image_blob_sink *b);
+/* Plan from the top manifest (its digest, media type and size), tagged
+ * tag ("name:tag" or "name@digest"; may be NULL). Returns how many blobs
+ * are missing (*ret points into the pull, valid until the next call), 0
+ * when the image is complete, or -errno with err (a bad manifest, no image
+ * for this platform, a cap). */
+int image_pull_missing(struct image_pull *p, const char *top_digest, const char *top_media_type, uint64_t top_size,
+                       const char *tag, struct image_missing **ret, size_t *ret_n, struct sf_err *err);
+/* Store the blobs, unpack, publish (as image_import()). */
+int image_pull_finish(struct image_pull *p, struct image_import_result **ret, struct sf_err *err);
+/* Bytes staged so far (progress). */
+uint64_t image_pull_fetched_bytes(struct image_pull *p);
+
 /* Parse a config JSON (as stored in config_json) into its parts. */
 int image_config_parse(const char *config_json, struct image_config **ret, struct sf_err *err);
 void image_config_free(struct image_config *c);

@@ -25,7 +25,10 @@
  *   image_helper.c    the helper process (its entry, the parent's spawn and
  *                     report) and the parent's check of the tree it left;
  *   image.c           the import: stage, plan, store the blobs, unpack in
- *                     the helper, publish.
+ *                     the helper, publish;
+ *   image_pull.c      the import of blobs a caller fetches one by one (a
+ *                     registry pull): staged and hashed as they stream,
+ *                     then planned and unpacked as an archive is.
  */
 #pragma once
 
@@ -166,6 +169,14 @@ struct image_plan_layer {
 #define IMAGE_INDEX_MAX_DEPTH 4
 
 struct image_plan {
+        /* Set by the caller: a blob missing from the set is listed in
+         * missing instead of failing the plan; image_plan_load() then
+         * returns -EAGAIN when anything is missing. Layers are all
+         * listed; a missing index, manifest or config stops the walk
+         * there (what it names is not known yet). */
+        bool collect_missing;
+        struct image_missing *missing;
+        size_t n_missing;
         char config_digest[IMAGE_DIGEST_LEN + 1];
         char manifest_digest[IMAGE_DIGEST_LEN + 1];  /* "" for docker save */
         const struct staged_entry *config;
@@ -211,6 +222,15 @@ int blob_store_open_blob(const struct blob_store *bs, const struct staged_entry 
                          struct sf_err *err);
 /* The blobs.json of an image folder for the plan. */
 int image_blobs_json(const struct image_plan *plan, char **ret);
+
+/* --- image.c ------------------------------------------------------------ */
+
+/* From a loaded plan over the staged blobs in stage_fd: store the blobs
+ * (bs; NULL: none), unpack in the confined helper, publish. The plan's
+ * tags move to the result. */
+int image_import_planned(const char *images_dir, int dir_fd, int stage_fd, struct blob_store *bs,
+                         const struct image_limits *lim, struct image_plan *plan,
+                         struct image_import_result **ret, struct sf_err *err);
 
 /* --- image_unpack.c ----------------------------------------------------- */
 

@@ -104,8 +104,30 @@ static int desc_parse(const json_t *d, const char *what, struct desc *ret, struc
 
 /* Find blobs/sha256/<hex> and check it against a descriptor (size < 0:
  * unknown, docker save). */
-static int blob_verify(const struct staged_set *set, const char *digest, json_int_t size, const char *what,
-                       const struct staged_entry **ret, struct sf_err *err)
+/* Note a blob the set lacks (plan->collect_missing): -EAGAIN. */
+static int missing_add(struct image_plan *plan, const char *digest, json_int_t size, bool manifest, bool config)
+{
+        struct image_missing *nv;
+
+        for (size_t i = 0; i < plan->n_missing; i++)
+                if (strcmp(plan->missing[i].digest, digest) == 0)
+                        return -EAGAIN;
+        nv = reallocarray(plan->missing, plan->n_missing + 1, sizeof *nv);
+        if (!nv)
+                return -ENOMEM;
+        plan->missing = nv;
+        nv = &plan->missing[plan->n_missing++];
+        memset(nv, 0, sizeof *nv);
+        memcpy(nv->digest, digest, IMAGE_DIGEST_LEN);
+        nv->digest[IMAGE_DIGEST_LEN] = '\0';
+        nv->size = size;
+        nv->manifest = manifest;
+        nv->config = config;
+        return -EAGAIN;
+}
+
+static int blob_verify(struct image_plan *plan, const struct staged_set *set, const char *digest, json_int_t size,
+                       const char *what, const struct staged_entry **ret, struct sf_err *err)
 {
         _cleanup_free_ char *name = NULL;
         const struct staged_entry *e;
@@ -115,6 +137,9 @@ static int blob_verify(const struct staged_set *set, const char *digest, json_in
         if (!name)
                 return -ENOMEM;
         e = staged_lookup(set, name);
+        if (!e && plan->collect_missing)
+                return missing_add(plan, digest, size, strcmp(what, "index") == 0 || strcmp(what, "manifest") == 0,
+                                   strcmp(what, "config") == 0);
         if (!e)
                 return sf_err_set(err, -EBADMSG, "blob %s (%s): missing from the archive", digest, what);
         if (size >= 0 && e->size != (uint64_t) size)
@@ -329,7 +354,7 @@ static int oci_manifest_find(const struct staged_set *set, int stage_fd, const s
                 if (depth >= IMAGE_INDEX_MAX_DEPTH)
                         return sf_err_set(err, -EBADMSG, "index.json: indexes nested more than %d deep",
                                           IMAGE_INDEX_MAX_DEPTH);
-                r = blob_verify(set, de.digest, de.size, is_index ? "index" : "manifest", &blob, err);
+                r = blob_verify(plan, set, de.digest, de.size, is_index ? "index" : "manifest", &blob, err);
                 if (r < 0)
                         return r;
                 plan->manifests[plan->n_manifests++] = blob;
@@ -375,7 +400,7 @@ static int oci_config_verify(const struct staged_set *set, const json_t *manifes
         if (de.media_type && strcmp(de.media_type, MT_OCI_CONFIG) != 0 &&
             strcmp(de.media_type, MT_DOCKER_CONFIG) != 0)
                 return sf_err_set(err, -EBADMSG, "manifest: config media type is not an image config");
-        r = blob_verify(set, de.digest, de.size, "config", &plan->config, err);
+        r = blob_verify(plan, set, de.digest, de.size, "config", &plan->config, err);
         if (r < 0)
                 return r;
         memcpy(plan->config_digest, de.digest, IMAGE_DIGEST_LEN + 1);
@@ -399,6 +424,7 @@ static int oci_layers_verify(const struct staged_set *set, const json_t *manifes
                 "application/vnd.docker.image.rootfs.diff.tar",
         };
         const json_t *arr = json_object_get(manifest, "layers"), *d;
+        bool missing = false;
         size_t i;
         int r;
 
@@ -424,11 +450,15 @@ static int oci_layers_verify(const struct staged_set *set, const json_t *manifes
                 if (de.media_type && !known)
                         return sf_err_set(err, -EBADMSG, "layer %zu: unsupported media type", i + 1);
                 (void) xsnprintf(what, sizeof what, "layer %zu", i + 1);
-                r = blob_verify(set, de.digest, de.size, what, &plan->layers[i].blob, err);
+                r = blob_verify(plan, set, de.digest, de.size, what, &plan->layers[i].blob, err);
+                if (r == -EAGAIN) {
+                        missing = true; /* every missing layer is listed */
+                        continue;
+                }
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return missing ? -EAGAIN : 0;
 }
 
 /* An OCI image layout: oci-layout, index.json, then the verified chain of
@@ -445,10 +475,13 @@ static int oci_load(const struct staged_set *set, int stage_fd, const struct ima
                 r = oci_index_load(set, stage_fd, plan, &index, &top, err);
         if (r >= 0)
                 r = oci_manifest_find(set, stage_fd, &top, plan, &manifest, err);
-        if (r >= 0)
-                r = oci_config_verify(set, manifest, plan, err);
-        if (r >= 0)
-                r = oci_layers_verify(set, manifest, l, plan, err);
+        if (r >= 0) {
+                /* The config and the layers are fetched together. */
+                int rc = oci_config_verify(set, manifest, plan, err);
+                r = rc == -EAGAIN || rc >= 0 ? oci_layers_verify(set, manifest, l, plan, err) : rc;
+                if (r >= 0 && rc == -EAGAIN)
+                        r = rc;
+        }
         return r;
 }
 
@@ -558,10 +591,12 @@ int image_plan_load(const struct staged_set *set, int stage_fd, const struct ima
                     struct image_plan *plan, struct sf_err *err)
 {
         const json_t *ids, *id;
+        bool collect = plan->collect_missing;
         size_t i;
         int r;
 
         memset(plan, 0, sizeof *plan);
+        plan->collect_missing = collect;
         plan->tags = calloc(1, sizeof *plan->tags);
         if (!plan->tags)
                 return -ENOMEM;
@@ -594,6 +629,7 @@ void image_plan_release(struct image_plan *plan)
 {
         if (!plan)
                 return;
+        free(plan->missing);
         json_decref(plan->config_doc);
         json_decref(plan->config_clean);
         free(plan->layers);

@@ -78,6 +78,8 @@ void secret_key_wipe(struct secret_key *k);
  * '_' are common there. Never "", ".", ".." or anything with '/'.
  */
 bool secret_name_valid(const char *name);
+/* The store also keeps rows named "." + a valid name: sfaasd's own sealed
+ * values (core/api/registry_auth.c), which no API call can name. */
 
 /* -EEXIST when (ns, name) exists; -ENOENT when ns does not exist;
  * -EFBIG when len > SECRET_VALUE_MAX. */

@@ -252,7 +252,10 @@ int store_tenant_usage(struct store *s, const char *ns, struct store_tenant_usag
         int r;
 
         if ((r = count(s, "SELECT COUNT(*) FROM functions WHERE namespace = ?1", ns, &u.functions)) < 0 ||
-            (r = count(s, "SELECT COUNT(*) FROM secrets WHERE namespace = ?1", ns, &u.secrets)) < 0 ||
+            /* Rows named ".NAME" are sfaasd's own (a namespace's registry
+             * credentials, store/secrets.h), not the tenant's secrets. */
+            (r = count(s, "SELECT COUNT(*) FROM secrets WHERE namespace = ?1 AND substr(name, 1, 1) <> '.'", ns,
+                       &u.secrets)) < 0 ||
             (r = store_image_owned_bytes(s, ns, &u.image_bytes)) < 0 ||
             (r = count(s, "SELECT COUNT(*) FROM async_calls WHERE namespace = ?1 AND state IN ('queued', 'running')",
                        ns, &u.async_queued)) < 0)

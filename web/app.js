@@ -12,6 +12,9 @@
 //   #/ns/NS/fn/NAME[/TAB]         a function: overview, invoke, logs, charts, edit
 //   #/ns/NS/images, #/ns/NS/secrets
 //   #/host                        the host's charts (admin)
+//   #/tenants, #/tenants/NS       tenants, one tenant's quotas, tokens, keys (admin)
+//   #/ns/NS/settings              a tenant's own quotas, invoke setting and keys
+//   #/audit[?tenant=&actor=&outcome=&q=]   the audit trail
 // The other files (functions.js, deploy.js, ...) register their views in
 // SF.views; this one routes between them.
 "use strict";
@@ -82,6 +85,13 @@
 
   function fmtAgo(d) {
     const s = Math.round((Date.now() - d.getTime()) / 1000);
+    if (s < -30) {
+      // A time to come (a token's expiry).
+      const f = -s;
+      if (f < 3600) return "in " + Math.round(f / 60) + " min";
+      if (f < 86400) return "in " + Math.round(f / 3600) + " h";
+      return "in " + Math.round(f / 86400) + " days";
+    }
     if (s < 5) return "just now";
     if (s < 60) return s + " s ago";
     if (s < 3600) return Math.round(s / 60) + " min ago";
@@ -158,7 +168,10 @@
       throw new HttpError(0, "Cannot reach the gateway (" + e.message + ").");
     }
     if (res.status === 401) {
-      const err = new HttpError(401, "Wrong user name, password or token.");
+      // At sign-in: wrong credentials. Later: they stopped working (a
+      // revoked or expired token, a changed password); expired() says so.
+      const err = new HttpError(401, opts.auth ? "Wrong user name, password or token."
+        : "The gateway no longer accepts your credentials.");
       if (!opts.auth) expired();
       throw err;
     }
@@ -247,7 +260,8 @@
   function expired() {
     if (SF.session) {
       wanted = location.hash;
-      signOut("Your session is no longer valid; sign in again.");
+      signOut("Signed out: the gateway no longer accepts your credentials (a token that was revoked or " +
+        "expired, or a changed password). Sign in again.");
     }
   }
 
@@ -258,10 +272,23 @@
     $("who-name").textContent = s.user;
     $("who-name").setAttribute("title", "Signed in as " + s.user + (s.admin ? " (admin)" : ""));
     show(document.querySelector('[data-nav="host"]'), s.admin);
+    show(document.querySelector('[data-nav="tenants"]'), s.admin);
+    show(document.querySelector('[data-nav="settings"]'), !s.admin);
     // The switcher: every namespace for the admin; a tenant has one.
     const sel = $("namespace");
     sel.replaceChildren(...s.namespaces.map((n) => el("option", { value: n }, n)));
     show($("ns-box"), s.namespaces.length > 1);
+  }
+
+  // Read the namespaces again (after a tenant was created or removed).
+  async function reidentify() {
+    if (!SF.session) return;
+    const s = await identify(SF.session.auth, SF.session.user);
+    SF.session = s;
+    enterShell();
+    // The namespace shown may be the one just removed.
+    if (!SF.ns || !s.namespaces.includes(SF.ns)) SF.ns = defaultNs();
+    $("namespace").value = SF.ns;
   }
 
   async function restore() {
@@ -333,6 +360,17 @@
     images: (ns) => "#/ns/" + enc(ns || SF.ns) + "/images",
     secrets: (ns) => "#/ns/" + enc(ns || SF.ns) + "/secrets",
     host: () => "#/host",
+    tenants: () => "#/tenants",
+    tenant: (ns) => "#/tenants/" + enc(ns),
+    // A tenant's own quotas, invoke setting and keys.
+    settings: (ns) => "#/ns/" + enc(ns || SF.ns) + "/settings",
+    // The audit trail, with filters ({tenant, actor, outcome, q}).
+    audit: (f) => {
+      const q = new URLSearchParams();
+      for (const k of ["tenant", "actor", "outcome", "q"]) if (f && f[k]) q.set(k, f[k]);
+      const qs = q.toString();
+      return "#/audit" + (qs ? "?" + qs : "");
+    },
   };
 
   function defaultNs() {
@@ -351,10 +389,17 @@
     if (parts.length === 0 || parts[0] === "login") return { redirect: link.functions(defaultNs()) };
     if (parts[0] === "host" && parts.length === 1)
       return SF.session.admin ? { view: SF.views.host, params: {} } : missing("The host view is for the admin.");
+    if (parts[0] === "audit" && parts.length === 1) return { view: SF.views.audit, params: { query } };
+    if (parts[0] === "tenants" && parts.length <= 2) {
+      if (!SF.session.admin) return missing("The tenants are the admin's to see.");
+      if (parts.length === 1) return { view: SF.views.tenants, params: {} };
+      return { view: SF.views.tenant, params: { tenant: parts[1] } };
+    }
     if (parts[0] !== "ns" || parts.length < 3) return missing("There is no page at this address.");
     const ns = parts[1];
     if (!SF.session.namespaces.includes(ns)) return missing("There is no namespace \"" + ns + "\" (or it is not yours).");
     const rest = parts.slice(2);
+    if (rest.length === 1 && rest[0] === "settings") return { view: SF.views.tenant, params: { ns, tenant: ns, self: true } };
     const simple = { functions: "functions", new: "deploy", images: "images", secrets: "secrets" };
     if (rest.length === 1 && simple[rest[0]])
       return { view: SF.views[simple[rest[0]]], params: { ns, query, mode: "new" } };
@@ -368,7 +413,7 @@
   }
 
   const VIEW_IDS = ["view-login", "view-functions", "view-function", "view-deploy", "view-images",
-    "view-secrets", "view-host", "view-missing"];
+    "view-secrets", "view-host", "view-tenants", "view-tenant", "view-audit", "view-missing"];
 
   let routing = Promise.resolve();
 
@@ -417,10 +462,12 @@
   function markNav(r) {
     const ns = SF.ns || (SF.session && defaultNs());
     const section = r.view === SF.views.images ? "images" : r.view === SF.views.secrets ? "secrets"
-      : r.view === SF.views.host ? "host" : "functions";
+      : r.view === SF.views.host ? "host" : r.view === SF.views.tenant && r.params.self ? "settings"
+      : r.view === SF.views.tenants || r.view === SF.views.tenant ? "tenants"
+      : r.view === SF.views.audit ? "audit" : "functions";
     for (const a of document.querySelectorAll("#nav a")) {
       const which = a.dataset.nav;
-      if (ns && which !== "host") a.href = link[which](ns);
+      if (ns && ["functions", "images", "secrets", "settings"].includes(which)) a.href = link[which](ns);
       if (which === section && r.view !== SF.views.missing) a.setAttribute("aria-current", "page");
       else a.removeAttribute("aria-current");
     }
@@ -505,7 +552,7 @@
 
   window.SF = {
     $, el, show, say, showError, fieldError, fmtBytes, fmtSeconds, fmtAgo, parseTime, timeEl, parseKV, formatKV,
-    api, HttpError, errorText, authHeaders, nsq, enc, link, go, every, confirm: confirmDialog, cssVar,
+    api, HttpError, errorText, authHeaders, nsq, enc, link, go, every, confirm: confirmDialog, cssVar, reidentify,
     views, session: null, ns: null, DEFAULT_NS,
     // Views call this when what they show no longer exists (404).
     current: () => current,
@@ -521,7 +568,9 @@
       const ns = $("namespace").value;
       const r = current && current.view;
       const to = r === SF.views.images ? link.images(ns) : r === SF.views.secrets ? link.secrets(ns)
-        : r === SF.views.host ? link.host() : link.functions(ns);
+        : r === SF.views.host ? link.host() : r === SF.views.tenants ? link.tenants()
+        : r === SF.views.tenant ? (current.params.self ? link.settings(ns) : link.tenant(ns)) : r === SF.views.audit ? link.audit({ tenant: ns })
+        : link.functions(ns);
       go(to);
     });
     // The skip link targets #main, which is not a route.

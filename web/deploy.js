@@ -131,6 +131,7 @@
     $("deploy-env").value = formatKV(f.envVars);
     fillSecrets(secrets, Array.isArray(f.secrets) ? f.secrets : []);
     const labels = Object.assign({}, f.labels || {});
+    delete labels.faas_function; // added by the daemon to every answer, not the user's
     const annotations = Object.assign({}, f.annotations || {});
     for (const s of SETTINGS) {
       // The value the daemon uses (annotation first); the other copy, if
@@ -227,7 +228,7 @@
       readOnlyRootFilesystem: $("deploy-readonly").checked,
     };
     // Kept as they were: the API takes them, the form has no field.
-    // TODO(egress): a field for egress grants once the API has them.
+    // Egress grants are an annotation (com.sfaasd.egress) where the daemon has them.
     if (Array.isArray(o.constraints)) body.constraints = o.constraints;
     return body;
   }

@@ -226,7 +226,7 @@ void access_check_body(struct http_request *req, const struct route *rt, struct 
 void access_respond(struct http_request *req, const struct access *a)
 {
         if (a->status == 401) {
-                auth_respond_unauthorized(req);
+                auth_respond_unauthorized(req, a->caller.why);
         } else if (a->status == 429) {
                 char retry[48];
                 (void) xsnprintf(retry, sizeof retry, "Retry-After: %llu\r\n", (unsigned long long) a->retry_s);

@@ -74,6 +74,9 @@ static const struct {
         [ROUTE_TENANT_KEYS] = { NULL, api_tenants },
         [ROUTE_TENANT_KEY] = { NULL, api_tenants },
         [ROUTE_TENANT_EGRESS] = { NULL, api_tenants },
+        [ROUTE_IMAGE_PULL] = { NULL, api_images },
+        [ROUTE_IMAGE_PULLS] = { NULL, api_images },
+        [ROUTE_REGISTRY_AUTH] = { NULL, api_registry_auth },
 };
 
 

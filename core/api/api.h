@@ -62,6 +62,30 @@ void api_ui(struct http_request *req, const struct route *rt);
  * head streams an upload to a temporary file. */
 int api_images_head(struct http_request *req, const struct route *rt);
 void api_images(struct http_request *req, const struct route *rt);
+/* Record an imported or pulled image in ns with its own tags and
+ * extra_tags (NULL-terminated, may be NULL): *ret_json its answer object
+ * ("existed" included). -errno with *ret_status and msg for the answer. */
+struct image_import_result;
+int api_image_record(struct sfaasd *sf, const char *ns, const struct image_import_result *res,
+                     const char *const *extra_tags, json_t **ret_json, int *ret_status, char *msg, size_t msg_size);
+/* Whether namespace ns already owns as many image bytes as its imageBytes
+ * quota allows (nothing new may come in): the reason in msg. */
+bool api_image_quota_full(struct sfaasd *sf, const char *ns, char *msg, size_t size);
+/* pull.c: POST /system/images/pull {"image": REF}, and the pull a deploy
+ * of a registry reference starts (api_pull_start). */
+void api_image_pull(struct http_request *req);
+/* Pull ref into ns on the thread pool; progress lines go to the daemon's
+ * log and, with fn, to that function's logs. done runs on the loop with
+ * the outcome: r < 0 with status and msg for an answer; else the image's
+ * answer object (borrowed). */
+typedef void (*api_pull_done_fn)(struct sfaasd *sf, void *data, int r, int status, const char *msg, json_t *image);
+int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const char *fn, api_pull_done_fn done,
+                   void *data);
+/* Add "pull": {image, progress, seconds} to a function's "sfaasd" status
+ * object while a pull for it runs: 1 added, 0 none, -ENOMEM. */
+int api_pull_status(struct sfaasd *sf, const char *ns, const char *fn, json_t *sfaasd_obj);
+/* GET /system/images/pulls. */
+void api_image_pulls(struct http_request *req);
 /* core/api/namespaces.c: GET/POST/PUT/DELETE /system/namespace/{name}
  * (tenant CRUD; POST takes the name from the body). */
 void api_namespace(struct http_request *req, const struct route *rt);
@@ -73,6 +97,12 @@ void api_scale(struct http_request *req, const struct route *rt);
 void api_tenants(struct http_request *req, const struct route *rt);
 /* core/api/secrets.c: /system/secrets. */
 void api_secrets(struct http_request *req, const struct route *rt);
+/* core/api/registry_auth.c: /system/registry-auth, a namespace's registry
+ * credentials (a Docker config.json, sealed like a secret). */
+void api_registry_auth(struct http_request *req, const struct route *rt);
+/* The namespace's credentials document (cleartext, wipe and free it), or
+ * NULL with 0 when it has none; -errno. Loop thread. */
+int api_registry_auth_get(struct sfaasd *sf, const char *ns, char **ret, size_t *ret_len);
 /* core/api/async.c: POST /async-function/..., GET /system/async/{call-id}. */
 void api_async_invoke(struct http_request *req, const struct route *rt);
 void api_async_status(struct http_request *req, const struct route *rt);

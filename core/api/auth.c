@@ -305,13 +305,54 @@ int auth_token_new(const char *prefix, char ret_text[AUTH_TOKEN_TEXT_MAX], unsig
         return 0;
 }
 
-void auth_respond_unauthorized(struct http_request *req)
+/* Who the credentials of h claim to be, for the log: "as 'USER'" for Basic
+ * (printable ASCII only, the rest '?', at most 32 bytes), else the scheme.
+ * The password is wiped from the stack. */
+static void claimed_user(const char *h, char *out, size_t size)
+{
+        char buf[512], user[33];
+        const char *u, *pass;
+        size_t i;
+
+        if (strncasecmp(h, "Basic ", 6) != 0) {
+                (void) xsnprintf(out, size, "%s",
+                                 strncasecmp(h, "Bearer ", 7) == 0 ? "with a token" : "with another scheme");
+                return;
+        }
+        if (!decode_basic(h + 6, buf, sizeof buf, &u, &pass)) {
+                (void) xsnprintf(out, size, "with malformed Basic credentials");
+                OPENSSL_cleanse(buf, sizeof buf);
+                return;
+        }
+        for (i = 0; u[i] && i < sizeof user - 1; i++)
+                user[i] = (unsigned char) u[i] >= 0x20 && (unsigned char) u[i] < 0x7f ? u[i] : '?';
+        user[i] = '\0';
+        OPENSSL_cleanse(buf, sizeof buf);
+        (void) xsnprintf(out, size, "as '%s'", user);
+}
+
+void auth_respond_unauthorized(struct http_request *req, const char *why)
 {
         static const char body[] = "{\"error\":\"invalid credentials\"}\n";
+        const char *authz = http_request_header(req, "Authorization");
         /* The web UI signs in with its own form and marks its requests with
          * X-Requested-With; a challenge would make the browser pop its own
          * password prompt over the form. */
         const char *xrw = http_request_header(req, "X-Requested-With");
+
+        /* Logged once per refused request, here where every 401 is made:
+         * wrong credentials are a failed login (warning: someone tries
+         * passwords or tokens), none at all a denied request (notice). The
+         * peer is the TCP peer: behind a proxy, its address. Under journald
+         * the level is the line's priority (core/base/log.h). */
+        if (authz) {
+                char who[64];
+                claimed_user(authz, who, sizeof who);
+                log_warning("failed login %s from %s: %s %.128s%s%s%s", who, req->remote, req->method,
+                            req->path, why ? " (" : "", why ? why : "", why ? ")" : "");
+        } else {
+                log_notice("denied %s %.128s from %s: no credentials", req->method, req->path, req->remote);
+        }
         http_respond(req, 401, "application/json",
                      xrw ? NULL : "WWW-Authenticate: Basic realm=\"Restricted\"\r\n", body, sizeof body - 1);
 }

@@ -68,4 +68,7 @@ void auth_identify(struct sfaasd *sf, const struct http_request *req, struct api
 int auth_token_new(const char *prefix, char ret_text[AUTH_TOKEN_TEXT_MAX], unsigned char ret_hash[32],
                    char ret_id[AUTH_TOKEN_ID_MAX]);
 
-void auth_respond_unauthorized(struct http_request *req);
+/* The 401 answer (with a Basic challenge unless the web UI asked), logged:
+ * a failed login (warning, with why, the caller's reason, when known) when
+ * the request carried credentials, a denied request (notice) when none. */
+void auth_respond_unauthorized(struct http_request *req, const char *why);

@@ -23,6 +23,7 @@
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
 #include "core/model/egress_grant.h"
+#include "core/http/registry.h"
 #include "core/model/secret_files.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
@@ -196,7 +197,81 @@ static int check_egress(struct sfaasd *sf, const char *ns, json_t *spec, struct 
         return r;
 }
 
+static void functions_deploy_run(struct http_request *req, bool update, bool pulled);
+
+/* A deploy waiting for its pull (deploy_pull). */
+struct deploy_wait {
+        struct http_request *req;
+        bool update;
+        char ns[ROUTE_NAME_MAX];
+};
+
+static void deploy_pulled(struct sfaasd *sf, void *data, int r, int status, const char *msg, json_t *image)
+{
+        struct deploy_wait *w = data;
+        struct http_request *req = w->req;
+        bool update = w->update;
+        char ns[ROUTE_NAME_MAX];
+
+        (void) sf;
+        (void) status;
+        (void) image;
+        memcpy(ns, w->ns, sizeof ns);
+        free(w);
+        if (r < 0) {
+                /* 400 whatever the cause: a 404 would tell faas-cli's PUT
+                 * that the function does not exist. */
+                http_respond_error(req, 400, "image not in the image store of namespace '%s'; %s", ns,
+                                   msg);
+                return;
+        }
+        functions_deploy_run(req, update, true);
+}
+
+/* Deploy by reference (faas-cli deploy --image REGISTRY/NAME:TAG, faas-cli
+ * up): an image the namespace lacks whose name says which registry it is
+ * in is pulled first; the deploy goes on when it is in the store, and a
+ * failed pull is its answer. Progress goes to the function's logs. 0 when
+ * the request is held for the pull. */
+static int deploy_pull(struct http_request *req, const char *image, const char *ns, const char *fn, bool update)
+{
+        struct sfaasd *sf = api_sfaasd(req);
+        struct deploy_wait *w;
+        int r;
+
+        if (!sf->cfg.pull_on_deploy || !registry_ref_has_registry(image))
+                return -ENOENT;
+        {
+                /* Nothing new fits the namespace's images: no pull (400, as
+                 * every failed pull of a deploy is). */
+                char msg[160];
+                if (api_image_quota_full(sf, ns, msg, sizeof msg)) {
+                        http_respond_error(req, 400, "image not in the image store of namespace '%s'; %s", ns, msg);
+                        return 0;
+                }
+        }
+        w = calloc(1, sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        w->req = req;
+        w->update = update;
+        (void) xsnprintf(w->ns, sizeof w->ns, "%s", ns);
+        http_request_hold(req);
+        logs_daemon(sf->logs, ns, fn, "pulling image '%s' for the deploy", image);
+        r = api_pull_start(sf, image, ns, fn, deploy_pulled, w);
+        if (r < 0) {
+                free(w);
+                http_respond_error(req, 500, "cannot start the pull of '%s': %s", image, strerror(-r));
+        }
+        return 0;
+}
+
 static void functions_deploy(struct http_request *req, bool update)
+{
+        functions_deploy_run(req, update, false);
+}
+
+static void functions_deploy_run(struct http_request *req, bool update, bool pulled)
 {
         struct sfaasd *sf = api_sfaasd(req);
         _cleanup_json_ json_t *body = NULL;
@@ -269,12 +344,27 @@ static void functions_deploy(struct http_request *req, bool update)
         r = api_caller(req)->kind == CALLER_TENANT
                     ? store_image_resolve_ns(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img)
                     : store_image_resolve_all(sf->store, ns, json_string_value(json_object_get(spec, "image")), &img);
-        if (r == -ENOENT || r == -EINVAL || r == -ENOTUNIQ) {
+        /* A registry reference the namespace lacks is pulled into it. */
+        if (r == -ENOENT && !pulled &&
+            deploy_pull(req, json_string_value(json_object_get(spec, "image")), ns,
+                        json_string_value(json_object_get(spec, "service")), update) == 0)
+                return;
+        if (r == -ENOENT) {
+                /* Image names are per namespace: say which one was searched
+                 * and how the image gets there. */
                 http_respond_error(req, 400,
-                                   "image '%s' %s: import it first (POST /system/images or 'sfaasd image import')",
+                                   "image '%s' is not in the image store of namespace '%s' (image names are per "
+                                   "namespace): import it there with 'sfaasd image import -n %s FILE' or "
+                                   "POST /system/images?namespace=%s, or pull it ('sfaasd image pull -n %s "
+                                   "REGISTRY/NAME:TAG'; a deploy pulls a name that starts with its registry) (an "
+                                   "image imported into another namespace is stored once and not unpacked again)",
+                                   json_string_value(json_object_get(spec, "image")), ns, ns, ns, ns);
+                return;
+        }
+        if (r == -EINVAL || r == -ENOTUNIQ) {
+                http_respond_error(req, 400, "image '%s' %s in namespace '%s'",
                                    json_string_value(json_object_get(spec, "image")),
-                                   r == -ENOTUNIQ ? "is ambiguous" : r == -EINVAL ? "is not a valid reference"
-                                                                                : "is not in the image store");
+                                   r == -ENOTUNIQ ? "is ambiguous" : "is not a valid reference", ns);
                 return;
         }
         if (r < 0) {
@@ -358,6 +448,22 @@ static void functions_delete(struct http_request *req)
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
 
+/* OpenFaaS providers label every function faas_function: NAME. Added to
+ * the answer only (the stored spec keeps the user's labels as deployed); a
+ * label of that name the user set is answered as the name too, as the
+ * providers do. The labels object of the answer is a copy: st holds a
+ * reference to the spec's, which must not change under it. */
+static void add_faas_function_label(json_t *st, const char *name)
+{
+        json_t *labels = json_object_get(st, "labels");
+        json_t *copy = json_is_object(labels) ? json_copy(labels) : json_object();
+
+        if (!copy)
+                return;
+        (void) json_object_set_new(copy, "faas_function", json_string(name));
+        (void) json_object_set_new(st, "labels", copy);
+}
+
 static json_t *function_status(struct sfaasd *sf, const struct store_function *f, bool with_count,
                                bool with_available)
 {
@@ -379,9 +485,15 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         }
         json_decref(spec);
         (void) json_object_set_new(st, "namespace", json_string(f->namespace));
+        add_faas_function_label(st, f->name);
         /* replicas/availableReplicas: the warm instances (http mode); exec
          * mode is always ready (core/runtime/pool.h). */
         pools_status(sf, f->namespace, f->name, st);
+        {
+                json_t *x = json_object_get(st, "sfaasd");
+                if (json_is_object(x))
+                        (void) api_pull_status(sf, f->namespace, f->name, x);
+        }
         if (!with_available)
                 (void) json_object_del(st, "availableReplicas");
         if (with_count)

@@ -14,6 +14,9 @@
  *                                    namespace that use it; else removes the
  *                                    tag (an id: every tag of the namespace),
  *                                    and the image when nothing refers to it
+ *   POST   /system/images/pull       {"image": REF}: pull from a registry into
+ *                                    the namespace (core/api/pull.c)
+ *   GET    /system/images/pulls      the namespace's pulls under way
  *   POST   /system/images/prune      (admin) removes every image without a tag
  *                                    or a function that is not shared, and
  *                                    image folders no row refers to:
@@ -152,68 +155,55 @@ static void import_work(uv_work_t *w)
         j->r = image_import(j->sf->images_dir, blobs, j->fd, &j->sf->cfg.image, &j->result, &j->err);
 }
 
-static void import_done(uv_work_t *w, int status)
+int api_image_record(struct sfaasd *sf, const char *ns, const struct image_import_result *res,
+                     const char *const *extra_tags, json_t **ret_json, int *ret_status, char *msg, size_t msg_size)
 {
-        struct import_job *j = w->data;
-        struct sfaasd *sf = j->sf;
-        struct http_request *req = j->req;
-        struct image_import_result *res = j->result;
-        _cleanup_json_ json_t *o = NULL;
+        _cleanup_free_ char **tags = NULL;
         struct store_image *img = NULL;
         bool visible = false;
+        size_t n = 0, extra = 0;
+        json_t *o;
         int r;
 
-        sf->n_imports--;
-        if (status < 0 || j->r < 0) {
-                int code = j->r == -EFBIG ? 413 : (j->r == -EBADMSG || j->r == -EINVAL) ? 400
-                                                  : j->r == -ENOSPC                    ? 507
-                                                                                       : 500;
-                if (status < 0)
-                        http_respond_error(req, 500, "image import was cancelled");
-                else
-                        http_respond_error(req, code, "image import failed: %s",
-                                           j->err.msg[0] ? j->err.msg : strerror(-j->r));
-                goto out;
-        }
         {
                 /* "existed" says whether the namespace could see the image
                  * before (its own, or shared), never whether another tenant
                  * has it: the content is stored once for all, silently. */
                 struct store_image *before = NULL;
-                visible = store_image_resolve_ns(sf->store, j->ns, res->id, &before) >= 0;
+                visible = store_image_resolve_ns(sf->store, ns, res->id, &before) >= 0;
                 store_image_free(before);
         }
         if (!visible) {
                 /* A new image for the namespace: within its storage quota. */
                 struct tenant_quota q;
                 uint64_t owned = 0;
-                if (tenants_quota(sf, j->ns, &q) >= 0 && q.image_bytes &&
-                    store_image_owned_bytes(sf->store, j->ns, &owned) >= 0 && owned + res->size > q.image_bytes) {
-                        http_respond_error(req, 409,
-                                           "image %s (%llu bytes) would take namespace '%s' over its imageBytes "
-                                           "quota (%llu of %llu bytes used)",
-                                           res->id, (unsigned long long) res->size, j->ns, (unsigned long long) owned,
-                                           (unsigned long long) q.image_bytes);
-                        goto out;
+                if (tenants_quota(sf, ns, &q) >= 0 && q.image_bytes &&
+                    store_image_owned_bytes(sf->store, ns, &owned) >= 0 && owned + res->size > q.image_bytes) {
+                        *ret_status = 409;
+                        (void) xsnprintf(msg, msg_size,
+                                         "image %s (%llu bytes) would take namespace '%s' over its imageBytes "
+                                         "quota (%llu of %llu bytes used)",
+                                         res->id, (unsigned long long) res->size, ns, (unsigned long long) owned,
+                                         (unsigned long long) q.image_bytes);
+                        return -EDQUOT;
                 }
         }
-        {
-                /* Tags from the archive plus ?name=, in one transaction. */
-                size_t n = 0;
-                _cleanup_free_ char **tags = NULL;
-                for (char **t = res->tags; t && *t; t++)
-                        n++;
-                tags = calloc(n + 2, sizeof *tags);
-                if (!tags) {
-                        http_respond_error(req, 500, "out of memory");
-                        goto out;
-                }
-                for (size_t i = 0; i < n; i++)
-                        tags[i] = res->tags[i];
-                if (j->name)
-                        tags[n++] = j->name;
-                r = store_image_put_ns(sf->store, j->ns, res->id, res->config_json, res->rootfs, res->size, tags);
+        /* Tags from the archive plus the caller's, in one transaction. */
+        for (char **t = res->tags; t && *t; t++)
+                n++;
+        for (const char *const *t = extra_tags; t && *t; t++)
+                extra++;
+        tags = calloc(n + extra + 1, sizeof *tags);
+        if (!tags) {
+                *ret_status = 500;
+                (void) xsnprintf(msg, msg_size, "out of memory");
+                return -ENOMEM;
         }
+        for (size_t i = 0; i < n; i++)
+                tags[i] = res->tags[i];
+        for (const char *const *t = extra_tags; t && *t; t++)
+                tags[n++] = (char *) *t;
+        r = store_image_put_ns(sf->store, ns, res->id, res->config_json, res->rootfs, res->size, tags);
         if (r >= 0 && res->existed) {
                 /* The folder the worker found may have been removed since
                  * (DELETE or prune on this loop): never record a row
@@ -224,27 +214,60 @@ static void import_done(uv_work_t *w, int status)
                         r = -ENOMEM;
                 } else if (stat(complete, &sb) < 0) {
                         bool gone = false;
-                        (void) store_image_untag(sf->store, j->ns, res->id, NULL, &gone);
-                        http_respond_error(req, 503, "image %s was removed while it was imported; retry",
-                                           res->id);
-                        goto out;
+                        (void) store_image_untag(sf->store, ns, res->id, NULL, &gone);
+                        *ret_status = 503;
+                        (void) xsnprintf(msg, msg_size, "image %s was removed while it was imported; retry", res->id);
+                        return -EAGAIN;
                 }
         }
         if (r < 0) {
-                http_respond_error(req, 500, "cannot record image: %s", strerror(-r));
-                goto out;
+                *ret_status = 500;
+                (void) xsnprintf(msg, msg_size, "cannot record image: %s", strerror(-r));
+                return r;
         }
-        r = store_image_resolve_ns(sf->store, j->ns, res->id, &img);
-        if (r < 0 || !(o = image_json(sf, j->ns, img))) {
+        r = store_image_resolve_ns(sf->store, ns, res->id, &img);
+        if (r < 0 || !(o = image_json(sf, ns, img))) {
                 store_image_free(img);
-                http_respond_error(req, 500, "cannot read back image");
-                goto out;
+                *ret_status = 500;
+                (void) xsnprintf(msg, msg_size, "cannot read back image");
+                return r < 0 ? r : -ENOMEM;
         }
         store_image_free(img);
         (void) json_object_set_new(o, "existed", json_boolean(visible));
-        log_info("imported image %s (%s)", res->id, res->existed ? "already present" : "unpacked");
         if (!res->existed)
                 metrics_images_changed(sf);
+        *ret_json = o;
+        return 0;
+}
+
+static void import_done(uv_work_t *w, int status)
+{
+        struct import_job *j = w->data;
+        struct sfaasd *sf = j->sf;
+        struct http_request *req = j->req;
+        struct image_import_result *res = j->result;
+        _cleanup_json_ json_t *o = NULL;
+        char msg[512];
+        int r, code;
+
+        sf->n_imports--;
+        if (status < 0 || j->r < 0) {
+                code = j->r == -EFBIG ? 413 : (j->r == -EBADMSG || j->r == -EINVAL) ? 400
+                                              : j->r == -ENOSPC                    ? 507
+                                                                                   : 500;
+                if (status < 0)
+                        http_respond_error(req, 500, "image import was cancelled");
+                else
+                        http_respond_error(req, code, "image import failed: %s",
+                                           j->err.msg[0] ? j->err.msg : strerror(-j->r));
+                goto out;
+        }
+        r = api_image_record(sf, j->ns, res, (const char *const[]) { j->name, NULL }, &o, &code, msg, sizeof msg);
+        if (r < 0) {
+                http_respond_error(req, code, "%s", msg);
+                goto out;
+        }
+        log_info("imported image %s (%s)", res->id, res->existed ? "already present" : "unpacked");
         api_respond_json(req, 200, o);
 out:
         image_import_result_free(res);
@@ -252,24 +275,31 @@ out:
         free(j);
 }
 
+bool api_image_quota_full(struct sfaasd *sf, const char *ns, char *msg, size_t size)
+{
+        struct tenant_quota q;
+        uint64_t owned = 0;
+
+        if (tenants_quota(sf, ns, &q) < 0 || !q.image_bytes || store_image_owned_bytes(sf->store, ns, &owned) < 0 ||
+            owned < q.image_bytes)
+                return false;
+        (void) xsnprintf(msg, size, "namespace '%s' uses its whole imageBytes quota (%llu bytes)", ns,
+                         (unsigned long long) q.image_bytes);
+        return true;
+}
+
 static void handle_image_import(struct http_request *req)
 {
         struct sfaasd *sf = api_sfaasd(req);
         struct import_job *j;
         _cleanup_free_ char *name = http_query_param(req, "name");
-        char ns[ROUTE_NAME_MAX];
+        char ns[ROUTE_NAME_MAX], msg[160];
 
         if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
                 return;
-        {
-                struct tenant_quota q;
-                uint64_t owned = 0;
-                if (tenants_quota(sf, ns, &q) >= 0 && q.image_bytes &&
-                    store_image_owned_bytes(sf->store, ns, &owned) >= 0 && owned >= q.image_bytes) {
-                        http_respond_error(req, 409, "namespace '%s' uses its whole imageBytes quota (%llu bytes)", ns,
-                                           (unsigned long long) q.image_bytes);
-                        return;
-                }
+        if (api_image_quota_full(sf, ns, msg, sizeof msg)) {
+                http_respond_error(req, 409, "%s", msg);
+                return;
         }
         if (req->body_fd < 0 || req->body_file_len == 0) {
                 http_respond_error(req, 400, "request body must be an image archive (docker save or OCI layout tar)");
@@ -685,6 +715,10 @@ void api_images(struct http_request *req, const struct route *rt)
         }
         if (rt->id == ROUTE_IMAGE_PRUNE)
                 handle_image_prune(req);
+        else if (rt->id == ROUTE_IMAGE_PULL)
+                api_image_pull(req);
+        else if (rt->id == ROUTE_IMAGE_PULLS)
+                api_image_pulls(req);
         else if (strcmp(req->method, "DELETE") == 0)
                 handle_image_delete(req, rt->rest);
         else

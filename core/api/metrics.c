@@ -114,6 +114,7 @@ void api_metrics(struct http_request *req, const struct route *rt)
                 while (services[n])
                         n++;
                 g.service_replicas = calloc(n + 1, sizeof *g.service_replicas);
+                g.service_scale = calloc(n + 1, sizeof *g.service_scale);
                 for (size_t i = 0; g.service_replicas && i < n; i++) {
                         char fn[160], *dot;
                         (void) xsnprintf(fn, sizeof fn, "%s", services[i]);
@@ -122,6 +123,8 @@ void api_metrics(struct http_request *req, const struct route *rt)
                         if (dot) {
                                 *dot = '\0';
                                 g.service_replicas[i] = pools_replicas(sf, dot + 1, fn);
+                                if (g.service_scale)
+                                        pools_scale_metrics(sf, dot + 1, fn, &g.service_scale[i]);
                         }
                 }
                 pools_counts(sf, &pc);
@@ -155,6 +158,7 @@ void api_metrics(struct http_request *req, const struct route *rt)
                 log_debug("cannot read process metrics: %s", strerror(-r));
         r = metrics_render(sf->metrics, &g, &text, &len);
         free(g.service_replicas);
+        free(g.service_scale);
         if (r < 0) {
                 http_respond_error(req, 500, "out of memory");
                 return;

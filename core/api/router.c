@@ -52,8 +52,16 @@ static const struct route_rule rules[ROUTE__COUNT] = {
         [ROUTE_IMAGE] = { "/system/images/{ref}", "GET, DELETE", POLICY_TENANT, POLICY_TENANT },
         /* Prune removes images of every namespace. */
         [ROUTE_IMAGE_PRUNE] = { "/system/images/prune", "POST", POLICY_ADMIN, POLICY_ADMIN },
+        /* A pull lands in the caller's namespace (a tenant's own), with
+         * that namespace's credentials, registries and imageBytes quota. */
+        [ROUTE_IMAGE_PULL] = { "/system/images/pull", "POST", POLICY_TENANT, POLICY_TENANT },
+        [ROUTE_IMAGE_PULLS] = { "/system/images/pulls", "GET, HEAD", POLICY_TENANT, POLICY_TENANT },
         [ROUTE_SCALE] = { "/system/scale-function/{name}", "POST", POLICY_TENANT, POLICY_TENANT },
         [ROUTE_SECRETS] = { "/system/secrets", "GET, POST, PUT, DELETE", POLICY_TENANT, POLICY_TENANT },
+        /* A tenant's own registry credentials; the answer never shows
+         * one (core/api/registry_auth.c). */
+        [ROUTE_REGISTRY_AUTH] = { "/system/registry-auth", "GET, POST, PUT, DELETE", POLICY_TENANT,
+                                  POLICY_TENANT },
         [ROUTE_LOGS] = { "/system/logs", "GET, HEAD", POLICY_TENANT, POLICY_TENANT },
         /* The call's namespace is in its row: the handler answers 404 for
          * another tenant's call, as for one that does not exist. */
@@ -235,16 +243,25 @@ static int match_system(const char *method, const char *p, struct route *r)
                 r->id = ROUTE_IMAGES;
         } else if (str_startswith(p, "images/") && p[7]) {
                 /* A reference has '/', ':' and '@' in it: the rest is it.
-                 * GET and DELETE of "prune" are the image "prune:latest". */
-                r->id = strcmp(p + 7, "prune") == 0 && strcmp(method, "POST") == 0 ? ROUTE_IMAGE_PRUNE
-                                                                                   : ROUTE_IMAGE;
+                 * GET and DELETE of "prune" and "pull", and DELETE of
+                 * "pulls", are the images "prune:latest", "pull:latest"
+                 * and "pulls:latest". */
+                r->id = ROUTE_IMAGE;
                 r->rest = p + 7;
+                if (strcmp(r->rest, "prune") == 0 && strcmp(method, "POST") == 0)
+                        r->id = ROUTE_IMAGE_PRUNE;
+                else if (strcmp(r->rest, "pull") == 0 && strcmp(method, "POST") == 0)
+                        r->id = ROUTE_IMAGE_PULL;
+                else if (strcmp(r->rest, "pulls") == 0 && is_read(method))
+                        r->id = ROUTE_IMAGE_PULLS;
         } else if (str_startswith(p, "scale-function/")) {
                 r->id = ROUTE_SCALE;
                 if (!copy_seg(r->name, sizeof r->name, p + 15, strlen(p + 15)) || !route_valid_name(r->name))
                         return -EINVAL;
         } else if (strcmp(p, "secrets") == 0) {
                 r->id = ROUTE_SECRETS;
+        } else if (strcmp(p, "registry-auth") == 0) {
+                r->id = ROUTE_REGISTRY_AUTH;
         } else if (strcmp(p, "logs") == 0) {
                 r->id = ROUTE_LOGS;
         } else if (str_startswith(p, "async/")) {

@@ -45,6 +45,9 @@ enum route_id {
         ROUTE_TENANT_KEYS,     /* /system/tenants/{ns}/keys (sfaasd) */
         ROUTE_TENANT_KEY,      /* /system/tenants/{ns}/keys/{id} (sfaasd): rest = the key id */
         ROUTE_TENANT_EGRESS,   /* /system/tenants/{ns}/egress (sfaasd): the egress ceiling */
+        ROUTE_IMAGE_PULL,      /* POST /system/images/pull (sfaasd) */
+        ROUTE_IMAGE_PULLS,     /* GET /system/images/pulls (sfaasd) */
+        ROUTE_REGISTRY_AUTH,   /* /system/registry-auth (sfaasd): a namespace's registry credentials */
         ROUTE__COUNT
 };
 

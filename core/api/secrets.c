@@ -112,7 +112,8 @@ static void handle_list(struct http_request *req)
                 return;
         }
         for (char **n = names; *n; n++)
-                if (json_array_append_new(arr, json_pack("{s:s,s:s}", "name", *n, "namespace", ns)) < 0) {
+                if (**n != '.' && /* sfaasd's own rows (.registry-auth): no name a secret can have */
+                    json_array_append_new(arr, json_pack("{s:s,s:s}", "name", *n, "namespace", ns)) < 0) {
                         http_respond_error(req, 500, "out of memory");
                         return;
                 }

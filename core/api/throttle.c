@@ -215,8 +215,8 @@ bool throttle_verdict(struct sfaasd *sf, struct http_request *req, bool ok)
         e->last_ns = now;
         if (e->fails < UINT32_MAX)
                 e->fails++;
-        if (e->fails == 1)
-                log_notice("authentication failed for %s %s from %s", req->method, req->path, req->remote);
+        /* Each failure has its own line already (auth_respond_unauthorized);
+         * the throttle says only when it starts refusing. */
         if (e->fails > t->after) {
                 uint64_t n = e->fails - t->after - 1, delay = 1000000000;
                 while (n-- > 0 && delay < t->max_delay_ns)

@@ -6,11 +6,20 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <syslog.h>
+
+/* Look at the environment once, at start (main()): when stderr is the
+ * journal ($JOURNAL_STREAM names fd 2's device and inode), lines carry a
+ * "<N>" priority prefix and no timestamp of their own; otherwise
+ * "[TIMESTAMP ]LEVEL: message". Before it is called, the latter. */
+void log_open(void);
+bool log_to_journal(void);
 
 /* Minimum level printed (LOG_ERR..LOG_DEBUG); default LOG_INFO. */
 void log_set_level(int level);
-/* Prefix every line with an ISO timestamp (daemon) or not (CLI). */
+/* Prefix every line with an ISO timestamp (daemon) or not (CLI); never in
+ * the journal, which keeps its own. */
 void log_set_timestamps(int on);
 
 void log_internal(int level, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -171,6 +171,45 @@ int parse_duration_ms(const char *s, uint64_t *ret)
         return 0;
 }
 
+struct unit {
+        const char *suffix;
+        uint64_t mult;
+};
+
+/* value as "<n><suffix>" with the first unit (largest first) that divides it. */
+static int format_units(uint64_t v, const struct unit *units, size_t n, char *buf, size_t size)
+{
+        for (size_t i = 0; i < n; i++)
+                if (v % units[i].mult == 0 && (v != 0 || i + 1 == n))
+                        return xsnprintf(buf, size, "%llu%s", (unsigned long long) (v / units[i].mult),
+                                         units[i].suffix);
+        return xsnprintf(buf, size, "%llu", (unsigned long long) v);
+}
+
+int format_duration_ms(uint64_t ms, char *buf, size_t size)
+{
+        static const struct unit units[] = { { "h", 3600000 }, { "m", 60000 }, { "s", 1000 }, { "ms", 1 } };
+        if (ms == 0)
+                return xsnprintf(buf, size, "0s");
+        return format_units(ms, units, ELEMENTSOF(units), buf, size);
+}
+
+int format_size(uint64_t bytes, char *buf, size_t size)
+{
+        static const struct unit units[] = {
+                { "Ti", 1ULL << 40 }, { "Gi", 1ULL << 30 }, { "Mi", 1ULL << 20 }, { "Ki", 1ULL << 10 },
+                { "T", 1000000000000ULL }, { "G", 1000000000ULL }, { "M", 1000000ULL }, { "k", 1000ULL },
+                { "", 1 },
+        };
+        return format_units(bytes, units, ELEMENTSOF(units), buf, size);
+}
+
+int format_cpu_millis(uint64_t millis, char *buf, size_t size)
+{
+        static const struct unit units[] = { { "", 1000 }, { "m", 1 } };
+        return format_units(millis, units, ELEMENTSOF(units), buf, size);
+}
+
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
 {
         _cleanup_close_ int fd = -1;

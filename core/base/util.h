@@ -31,6 +31,17 @@ int parse_cpu_millis(const char *s, uint64_t *ret);
 /* Parse a duration into milliseconds: "30", "30s", "500ms", "2m", "1h", "1.5s". */
 int parse_duration_ms(const char *s, uint64_t *ret);
 
+/* The one way sizes, CPU quantities and durations are written back (the
+ * config printed by `serve --print-config`, the shipped config file, error
+ * texts): the largest unit that divides the value exactly, so the parser
+ * above reads back the same number. Durations: "24h", "5m", "30s", "500ms"
+ * ("0s"). Sizes: binary units first ("2Gi", "128Mi", "16Ki"), then decimal
+ * ("500M", "1k"), else bytes ("1001"). CPU: cores ("1", "2") or millicores
+ * ("500m"). -ENAMETOOLONG when buf is too small. */
+int format_duration_ms(uint64_t ms, char *buf, size_t size);
+int format_size(uint64_t bytes, char *buf, size_t size);
+int format_cpu_millis(uint64_t millis, char *buf, size_t size);
+
 /* Read a whole small file (at most max bytes) into a NUL-terminated buffer. */
 int read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len);
 /* Write all of buf, retrying on EINTR and short writes. */

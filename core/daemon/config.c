@@ -64,6 +64,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->http_ready_timeout_ms = 30000;
         cfg->http_queue_max = 1000;
         cfg->http_max_instances = 20;
+        cfg->scale_down_window_ms = 30000;
         cfg->async_retention_ms = 24ULL * 3600 * 1000;
         cfg->metrics_auth = false;
         /* Tenants: counts that stop a runaway, not a capacity plan; the
@@ -90,9 +91,16 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->exec_queue_max = 100;
         cfg->auth_throttle_after = 5;
         cfg->auth_throttle_max_ms = 10 * 60 * 1000;
+        cfg->registry_concurrency = 3;
+        cfg->registry_attempts = 3;
+        cfg->registry_timeout_ms = 60000;
+        cfg->registry_idle_timeout_ms = 30000;
+        cfg->registry_retry_delay_ms = 500;
+        cfg->pull_on_deploy = true;
+        cfg->registry_allow_loopback = false;
 }
 
-enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL };
+enum kind { K_STR, K_SIZE, K_COUNT, K_MS, K_CPU, K_BOOL, K_REGISTRIES, K_MIRRORS };
 
 struct key {
         const char *name;
@@ -100,7 +108,7 @@ struct key {
         size_t off;
         size_t width; /* sizeof the field */
         uint64_t min, max; /* numbers: the accepted range (in the field's unit); 0 = none */
-        bool zero_ok;      /* 0 is a value (no limit) */
+        bool zero_ok;      /* 0 is a value (no limit, or derived at start), outside min..max */
 };
 
 #define F(field) .off = offsetof(struct sfaasd_config, field), .width = sizeof(((struct sfaasd_config *) 0)->field)
@@ -162,6 +170,8 @@ static const struct key keys[] = {
         { "http_ready_timeout", K_MS, F(http_ready_timeout_ms) },
         { "http_queue_max", K_COUNT, F(http_queue_max) },
         { "http_max_instances", K_COUNT, F(http_max_instances) },
+        /* at most an hour: the window's buckets stay meaningful */
+        { "scale_down_window", K_MS, F(scale_down_window_ms), .zero_ok = true, .max = 3600ULL * 1000 },
         /* at least 1 s; at most ten years, so that now minus it stays far from
          * int64 nanoseconds' limits */
         { "async_retention", K_MS, F(async_retention_ms), .min = 1000, .max = 3650ULL * 24 * 3600 * 1000 },
@@ -187,14 +197,25 @@ static const struct key keys[] = {
         { "subgid_file", K_STR, F(subgid_file) },
         { "passwd_file", K_STR, F(passwd_file) },
         { "group_file", K_STR, F(group_file) },
-        /* absent (0 in --print-config): derived from the host at start */
-        { "max_sandboxes", K_COUNT, F(max_sandboxes) },
-        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20 },
-        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64 },
+        /* absent or 0 (as --print-config writes it): derived from the host at start */
+        { "max_sandboxes", K_COUNT, F(max_sandboxes), .zero_ok = true },
+        { "sandboxes_memory", K_SIZE, F(sandboxes_memory), .min = 64ULL << 20, .zero_ok = true },
+        { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64, .zero_ok = true },
         { "exec_max_inflight", K_COUNT, F(exec_max_inflight) },
         { "exec_queue_max", K_COUNT, F(exec_queue_max) },
         { "auth_throttle_after", K_COUNT, F(auth_throttle_after) },
         { "auth_throttle_max", K_MS, F(auth_throttle_max_ms), .min = 1000, .max = 24ULL * 3600 * 1000 },
+        { "insecure_registries", K_REGISTRIES, F(insecure_registries) },
+        { "registry_auth_file", K_STR, F(registry_auth_file) },
+        { "registry_ca_file", K_STR, F(registry_ca_file) },
+        { "registry_mirrors", K_MIRRORS, F(registry_mirrors) },
+        { "registry_concurrency", K_COUNT, F(registry_concurrency), .min = 1, .max = 16 },
+        { "registry_attempts", K_COUNT, F(registry_attempts), .min = 1, .max = 10 },
+        { "registry_timeout", K_MS, F(registry_timeout_ms) },
+        { "registry_idle_timeout", K_MS, F(registry_idle_timeout_ms) },
+        { "registry_retry_delay", K_MS, F(registry_retry_delay_ms) },
+        { "pull_on_deploy", K_BOOL, F(pull_on_deploy) },
+        { "registry_allow_loopback", K_BOOL, F(registry_allow_loopback) },
 };
 #undef F
 
@@ -216,6 +237,52 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
                 if (!json_is_boolean(v))
                         return sf_err_set(err, -EINVAL, "config: '%s' must be true or false", k->name);
                 *(bool *) field = json_is_true(v);
+                return 0;
+        }
+        if (k->kind == K_REGISTRIES) {
+                size_t i;
+                json_t *e;
+
+                if (!json_is_array(v) || json_array_size(v) > SFAASD_REGISTRIES_MAX)
+                        return sf_err_set(err, -EINVAL, "config: '%s' must be a list of at most %d \"host[:port]\"",
+                                          k->name, SFAASD_REGISTRIES_MAX);
+                json_array_foreach(v, i, e) {
+                        const char *h = json_string_value(e);
+                        if (!h || !*h || strpbrk(h, "/ \t\r\n@") ||
+                            xsnprintf(cfg->insecure_registries[i], SFAASD_REGISTRY_NAME_MAX, "%s", h) < 0)
+                                return sf_err_set(err, -EINVAL, "config: '%s': item %zu is not \"host[:port]\"",
+                                                  k->name, i);
+                }
+                cfg->n_insecure_registries = json_array_size(v);
+                return 0;
+        }
+        if (k->kind == K_MIRRORS) {
+                const char *reg;
+                json_t *list, *e;
+                size_t i, nm = 0;
+
+                if (!json_is_object(v))
+                        return sf_err_set(err, -EINVAL, "config: '%s' must map a registry to a list of mirrors",
+                                          k->name);
+                json_object_foreach(v, reg, list) {
+                        if (!json_is_array(list))
+                                return sf_err_set(err, -EINVAL, "config: '%s': '%.64s' needs a list of mirrors",
+                                                  k->name, reg);
+                        json_array_foreach(list, i, e) {
+                                const char *m = json_string_value(e);
+                                if (nm >= SFAASD_REGISTRIES_MAX)
+                                        return sf_err_set(err, -EINVAL, "config: '%s': more than %d mirrors",
+                                                          k->name, SFAASD_REGISTRIES_MAX);
+                                if (!m || !*m || strpbrk(m, "/ \t\r\n@") || !*reg || strpbrk(reg, "/ \t\r\n@") ||
+                                    xsnprintf(cfg->registry_mirrors[nm][0], SFAASD_REGISTRY_NAME_MAX, "%s", reg) < 0 ||
+                                    xsnprintf(cfg->registry_mirrors[nm][1], SFAASD_REGISTRY_NAME_MAX, "%s", m) < 0)
+                                        return sf_err_set(err, -EINVAL,
+                                                          "config: '%s': registries and mirrors are \"host[:port]\"",
+                                                          k->name);
+                                nm++;
+                        }
+                }
+                cfg->n_registry_mirrors = nm;
                 return 0;
         }
         if (k->kind == K_STR) {
@@ -244,10 +311,17 @@ static int apply_key(struct sfaasd_config *cfg, const struct key *k, json_t *v, 
         }
         if (r < 0 || (n == 0 && !k->zero_ok))
                 return sf_err_set(err, -EINVAL, "config: '%s' has a bad value", k->name);
-        if ((k->min && n < k->min) || (k->max && n > k->max))
-                return sf_err_set(err, -ERANGE, "config: '%s' must be between %llu%s and %llu%s", k->name,
-                                  (unsigned long long) k->min, k->kind == K_MS ? "ms" : "",
-                                  (unsigned long long) k->max, k->kind == K_MS ? "ms" : "");
+        if (!(n == 0 && k->zero_ok) && ((k->min && n < k->min) || (k->max && n > k->max))) {
+                char lo[32], hi[32]; /* any uint64_t with a unit fits */
+                if (k->kind == K_MS) {
+                        (void) format_duration_ms(k->min, lo, sizeof lo);
+                        (void) format_duration_ms(k->max, hi, sizeof hi);
+                } else {
+                        (void) xsnprintf(lo, sizeof lo, "%llu", (unsigned long long) k->min);
+                        (void) xsnprintf(hi, sizeof hi, "%llu", (unsigned long long) k->max);
+                }
+                return sf_err_set(err, -ERANGE, "config: '%s' must be between %s and %s", k->name, lo, hi);
+        }
         set_uint(field, k->width, n);
         return 0;
 }
@@ -292,24 +366,38 @@ char *config_to_json(const struct sfaasd_config *cfg)
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 const char *field = (const char *) cfg + keys[i].off;
                 json_t *v;
-                if (keys[i].kind == K_STR)
+                if (keys[i].kind == K_MIRRORS) {
+                        v = json_object();
+                        for (size_t j = 0; v && j < cfg->n_registry_mirrors; j++) {
+                                json_t *l = json_object_get(v, cfg->registry_mirrors[j][0]);
+                                if (!l) {
+                                        l = json_array();
+                                        (void) json_object_set_new(v, cfg->registry_mirrors[j][0], l);
+                                }
+                                (void) json_array_append_new(l, json_string(cfg->registry_mirrors[j][1]));
+                        }
+                } else if (keys[i].kind == K_REGISTRIES) {
+                        v = json_array();
+                        for (size_t j = 0; v && j < cfg->n_insecure_registries; j++)
+                                (void) json_array_append_new(v, json_string(cfg->insecure_registries[j]));
+                } else if (keys[i].kind == K_STR)
                         v = json_string(field);
                 else if (keys[i].kind == K_BOOL)
                         v = json_boolean(*(const bool *) field);
                 else {
                         uint64_t n = keys[i].width == sizeof(uint64_t) ? *(const uint64_t *) field
                                                                       : *(const uint32_t *) field;
-                        if (keys[i].kind == K_MS) {
-                                char buf[32];
-                                (void) xsnprintf(buf, sizeof buf, "%llums", (unsigned long long) n);
-                                v = json_string(buf);
-                        } else if (keys[i].kind == K_CPU) {
-                                char buf[32];
-                                (void) xsnprintf(buf, sizeof buf, "%llum", (unsigned long long) n);
-                                v = json_string(buf);
-                        } else {
+                        /* As a config file writes them (packaging/config.json),
+                         * so the output is a valid config that means the same. */
+                        char buf[32];
+                        if (keys[i].kind == K_MS)
+                                v = format_duration_ms(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else if (keys[i].kind == K_CPU)
+                                v = format_cpu_millis(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else if (keys[i].kind == K_SIZE)
+                                v = format_size(n, buf, sizeof buf) < 0 ? NULL : json_string(buf);
+                        else
                                 v = json_integer((json_int_t) n);
-                        }
                 }
                 (void) json_object_set_new(o, keys[i].name, v);
         }

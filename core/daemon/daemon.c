@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,6 +21,7 @@
 #include "core/api/throttle.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "core/base/notify.h"
 #include "core/base/util.h"
 #include "core/daemon/daemon.h"
 #include "core/daemon/datadir.h"
@@ -67,6 +69,7 @@ static void on_drain(uv_prepare_t *h)
         /* Everything acknowledged is committed; close what is left. */
         (void) uv_timer_stop(&sf->grace_timer);
         uv_close((uv_handle_t *) &sf->grace_timer, NULL);
+        uv_close((uv_handle_t *) &sf->watchdog, NULL);
         uv_close((uv_handle_t *) &sf->sigterm, NULL);
         uv_close((uv_handle_t *) &sf->sigint, NULL);
         uv_close((uv_handle_t *) &sf->sighup, NULL);
@@ -101,14 +104,26 @@ static void on_signal(uv_signal_t *h, int signum)
         log_info("received %s: finishing %zu request(s), then exiting", strsignal(signum),
                  http_server_connections(sf->http));
         sf->stopping = true;
+        (void) notify_send(&sf->notify, "STOPPING=1");
         (void) uv_prepare_start(&sf->drain, on_drain);
         /* Log followers would hold their connections open for ever. */
         logs_shutdown(sf->logs);
         async_shutdown(sf);
+        if (sf->pull_cancel_fd >= 0)
+                (void) eventfd_write(sf->pull_cancel_fd, 1);
         /* Warm instances get SIGTERM and their grace period. */
         pools_shutdown(sf);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);
         http_server_shutdown(sf->http, on_http_closed);
+}
+
+/* The watchdog pings from a loop timer: a loop that stops turning (a
+ * callback that never returns, a timer re-armed for ever) stops the pings
+ * and systemd restarts the service. */
+static void on_watchdog(uv_timer_t *t)
+{
+        struct sfaasd *sf = t->data;
+        (void) notify_send(&sf->notify, "WATCHDOG=1");
 }
 
 /* SIGHUP: the TLS pair is read again (a renewed certificate); connections
@@ -211,6 +226,29 @@ static void log_listeners(struct sfaasd *sf, bool created)
         }
 }
 
+/* READY=1 with a STATUS naming the listeners' addresses and real ports
+ * ("listening on 127.0.0.1:8080, 0.0.0.0:8443 (HTTPS)"), as `systemctl
+ * status` shows it. */
+static void notify_ready(struct sfaasd *sf)
+{
+        char plain[160] = "", tls[160] = "";
+        const char *colon;
+        size_t i = 0;
+
+        if (sf->cfg.listen[0]) {
+                colon = strrchr(sf->cfg.listen, ':');
+                (void) xsnprintf(plain, sizeof plain, "%.*s:%d", (int) (colon - sf->cfg.listen), sf->cfg.listen,
+                                 http_server_port_of(sf->http, i++));
+        }
+        if (sf->tls) {
+                colon = strrchr(sf->cfg.tls_listen, ':');
+                (void) xsnprintf(tls, sizeof tls, "%.*s:%d (HTTPS)", (int) (colon - sf->cfg.tls_listen),
+                                 sf->cfg.tls_listen, http_server_port_of(sf->http, i));
+        }
+        (void) notify_send(&sf->notify, "READY=1\nSTATUS=listening on %s%s%s", plain, plain[0] && tls[0] ? ", " : "",
+                           tls);
+}
+
 /* The data folder, locked for us (core/daemon/datadir.h), with what a killed
  * daemon left in it removed into *ret_res. */
 static int prepare_data_dir(struct sfaasd *sf, struct datadir_residue *ret_res, struct sf_err *err)
@@ -300,7 +338,13 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->async = &owned->async;
         sf->admit = &owned->admit;
         sf->tmp_fd = -1;
+        /* Pulls wait on registries: the shutdown ends them at their next wait. */
+        sf->pull_cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        r = notify_init(&sf->notify);
+        if (r < 0)
+                log_warning_errno(r, "ignoring $NOTIFY_SOCKET");
         list_init(&sf->invocations);
+        list_init(&sf->pulls);
         sf->uid_claim_fd = -1;
         sf->datadir->lock_fd = -1;
         metrics_init(sf->metrics);
@@ -447,8 +491,10 @@ int sfaasd_run(struct sfaasd_config *cfg)
         uv_signal_init(&sf->loop, &sf->sigint);
         uv_signal_init(&sf->loop, &sf->sighup);
         uv_timer_init(&sf->loop, &sf->grace_timer);
+        uv_timer_init(&sf->loop, &sf->watchdog);
         uv_prepare_init(&sf->loop, &sf->drain);
         sf->sigterm.data = sf->sigint.data = sf->sighup.data = sf->grace_timer.data = sf->drain.data = sf;
+        sf->watchdog.data = sf;
         (void) uv_signal_start(&sf->sigterm, on_signal, SIGTERM);
         (void) uv_signal_start(&sf->sigint, on_signal, SIGINT);
         (void) uv_signal_start(&sf->sighup, on_sighup, SIGHUP);
@@ -456,6 +502,15 @@ int sfaasd_run(struct sfaasd_config *cfg)
         history_sampler_start(sf);
 
         log_listeners(sf, created);
+        /* Ready means accepting: the listeners are up, the store open, the
+         * queue recovered. systemd starts what is ordered after
+         * sfaasd.service only now (Type=notify). */
+        notify_ready(sf);
+        if (sf->notify.watchdog_usec) {
+                uint64_t ms = sf->notify.watchdog_usec / 2000;
+                (void) notify_send(&sf->notify, "WATCHDOG=1");
+                (void) uv_timer_start(&sf->watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
+        }
         (void) fflush(stderr);
 
         r = uv_run(&sf->loop, UV_RUN_DEFAULT);
@@ -483,6 +538,9 @@ out:
         http_tls_free(sf->tls); /* when the start failed before the loop */
         throttle_free(sf->throttle);
         secret_key_wipe(&sf->secret_key);
+        if (sf->pull_cancel_fd >= 0)
+                (void) close(sf->pull_cancel_fd);
+        notify_release(&sf->notify);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);
         return r;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,6 +144,52 @@ static int check_claims(int dfd, const char *own, struct window w, struct sf_err
         return 0;
 }
 
+/* The ranges of live sfaasd-runc containers (sandbox/sandbox.h). */
+static int check_oci(struct window w, struct sf_err *err)
+{
+        _cleanup_close_ int dfd = open(SANDBOX_OCI_UID_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        _cleanup_free_ char *text = NULL;
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        uint64_t start, end;
+        int fd;
+
+        if (dfd < 0)
+                return 0; /* no container ever ran here */
+        /* Shared: the runtime holds it exclusively while it gives out a slot. */
+        while (flock(dfd, LOCK_SH) < 0)
+                if (errno != EINTR)
+                        return sf_err_errno(err, -errno, "cannot lock '%s'", SANDBOX_OCI_UID_DIR);
+        if (read_file_at(dfd, SANDBOX_OCI_WINDOW_FILE, 64, &text, NULL) < 0 ||
+            sscanf(text, "%" SCNu64 " %" SCNu64, &start, &end) != 2 || !overlaps(w, start, end))
+                return 0;
+        fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0 || !(d = fdopendir(fd))) {
+                if (fd >= 0)
+                        (void) close(fd);
+                return sf_err_errno(err, -errno, "cannot read '%s'", SANDBOX_OCI_UID_DIR);
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *owner = NULL;
+                struct stat st;
+                uint64_t slot, lo;
+                if (parse_u64(de->d_name, &slot) < 0)
+                        continue;
+                lo = start + slot * RANGE;
+                if (!overlaps(w, lo, lo + RANGE) || read_file_at(dfd, de->d_name, 8192, &owner, NULL) < 0)
+                        continue;
+                owner[strcspn(owner, "\n")] = '\0';
+                if (owner[0] == '/' && stat(owner, &st) < 0 && errno == ENOENT)
+                        continue; /* its container is gone */
+                return sf_err_set(err, -EADDRINUSE,
+                                  "the tenants' uid window %" PRIu64 "-%" PRIu64 " holds the ids of a running "
+                                  "sfaasd-runc container (%" PRIu64 "-%" PRIu64 ", %s): set uid_base to a free "
+                                  "window, or leave it 0 for one",
+                                  w.start, w.end - 1, lo, lo + RANGE - 1, owner);
+        }
+        return 0;
+}
+
 static int check_all(struct sfaasd *sf, int dfd, const char *own, struct window w, struct sf_err *err)
 {
         int r;
@@ -156,7 +203,9 @@ static int check_all(struct sfaasd *sf, int dfd, const char *own, struct window 
             (r = check_ids(sf->cfg.passwd_file, "user", w, err)) < 0 ||
             (r = check_ids(sf->cfg.group_file, "group", w, err)) < 0)
                 return r;
-        return check_claims(dfd, own, w, err);
+        if ((r = check_claims(dfd, own, w, err)) < 0)
+                return r;
+        return check_oci(w, err);
 }
 
 static int write_claim(int fd, struct window w)
@@ -206,7 +255,10 @@ int uidrange_setup(struct sfaasd *sf, struct sf_err *err)
         /* Claim first (our file, locked), then check the others: two
          * daemons starting at once each see the other's claim at least
          * once it is written, and one of them refuses. */
-        r = lockfile_acquire(dfd, own, false, &sf->uid_claim_fd);
+        /* Not waiting for ever: only a check of another daemon's, or of
+         * sfaasd-runc's, holds our claim, and for a moment. */
+        for (int i = 0; (r = lockfile_acquire(dfd, own, false, &sf->uid_claim_fd)) == -EAGAIN && i < 100; i++)
+                (void) usleep(10000);
         if (r < 0)
                 return sf_err_errno(err, r, "cannot take the uid claim '%s/%s'", SANDBOX_LOCK_DIR, own);
         if (base || sf->cfg.uid_base) {

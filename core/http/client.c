@@ -220,7 +220,7 @@ static int add_basic_auth(struct buf *b, const char *user, const char *password)
 static int request_head(const struct httpc_request *req, const struct endpoint *ep, const char *password,
                         long long body_len, struct buf *b, struct sf_err *err)
 {
-        bool own_host = true, own_agent = true;
+        bool own_host = true, own_agent = true, own_accept = true;
         char num[32];
         int r = 0;
 
@@ -247,6 +247,8 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
                         own_host = false;
                 if (header_is(h, "User-Agent"))
                         own_agent = false;
+                if (header_is(h, "Accept"))
+                        own_accept = false;
         }
 
         r = buf_appends(b, req->method);
@@ -260,7 +262,8 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
         }
         if (own_agent)
                 r = r < 0 ? r : buf_appends(b, "User-Agent: sfaasd/" SFAASD_VERSION "\r\n");
-        r = r < 0 ? r : buf_appends(b, "Accept: */*\r\n");
+        if (own_accept)
+                r = r < 0 ? r : buf_appends(b, "Accept: */*\r\n");
         if (password && r >= 0) {
                 const char *user = req->user ? req->user : "admin";
                 /* A ':' would end the user early; the rest would be the password. */
@@ -294,6 +297,8 @@ static int request_head(const struct httpc_request *req, const struct endpoint *
 struct until {
         uint64_t at;
         int cancel_fd;
+        uint64_t idle_ns;  /* > 0: no single wait lasts longer (an idle timeout) */
+        bool *idled;       /* set when the idle limit, not the deadline, ended a wait */
 };
 
 /* Milliseconds left before deadline (ns, monotonic; 0: none) for poll(). */
@@ -316,14 +321,24 @@ static int wait_fd(int fd, short events, struct until deadline)
         struct pollfd pfd[2] = { { .fd = fd, .events = events }, { .fd = deadline.cancel_fd, .events = POLLIN } };
         int r;
 
+        uint64_t at = deadline.at;
+        bool by_idle = false;
+
+        if (deadline.idle_ns && (!at || now_ns() + deadline.idle_ns < at)) {
+                at = now_ns() + deadline.idle_ns;
+                by_idle = true;
+        }
         for (;;) {
-                r = poll(pfd, deadline.cancel_fd > 0 ? 2 : 1, ms_left(deadline.at));
+                r = poll(pfd, deadline.cancel_fd > 0 ? 2 : 1, ms_left(at));
                 if (r > 0 && deadline.cancel_fd > 0 && pfd[1].revents)
                         return -ECANCELED;
                 if (r > 0)
                         return pfd[0].revents;
-                if (r == 0)
+                if (r == 0) {
+                        if (by_idle && deadline.idled)
+                                *deadline.idled = true;
                         return -ETIMEDOUT;
+                }
                 if (errno != EINTR)
                         return -errno;
         }
@@ -481,6 +496,13 @@ struct receiver {
         llhttp_t parser;
         bool head_request;
         FILE *sink;
+        int (*sink_fn)(void *data, const void *buf, size_t n);
+        void *sink_data;
+        int sink_error;            /* what sink_fn returned, when negative */
+        const char *const *capture;
+        size_t n_capture;
+        struct buf field, value;   /* the header being parsed */
+        char *captured[HTTPC_CAPTURE_MAX];
         bool to_sink, informational, complete;
         size_t max, max_body, head_bytes;
         long status;
@@ -501,6 +523,51 @@ static int count_head(llhttp_t *p, const char *at, size_t n)
         return 0;
 }
 
+/* Header capture: a name and a value may come in pieces. */
+static int on_field(llhttp_t *p, const char *at, size_t n)
+{
+        struct receiver *rc = p->data;
+
+        if (count_head(p, at, n) < 0)
+                return -1;
+        if (rc->n_capture && buf_append(&rc->field, at, n) < 0) {
+                rc->write_errno = ENOMEM;
+                return -1;
+        }
+        return 0;
+}
+
+static int on_value(llhttp_t *p, const char *at, size_t n)
+{
+        struct receiver *rc = p->data;
+
+        if (count_head(p, at, n) < 0)
+                return -1;
+        if (rc->n_capture && rc->value.len + n <= HTTPC_CAPTURE_VALUE_MAX && buf_append(&rc->value, at, n) < 0) {
+                rc->write_errno = ENOMEM;
+                return -1;
+        }
+        return 0;
+}
+
+static int on_value_complete(llhttp_t *p)
+{
+        struct receiver *rc = p->data;
+
+        for (size_t i = 0; i < rc->n_capture && i < HTTPC_CAPTURE_MAX; i++) {
+                if (rc->captured[i] || strlen(rc->capture[i]) != rc->field.len ||
+                    strncasecmp(rc->capture[i], rc->field.p ? rc->field.p : "", rc->field.len) != 0)
+                        continue;
+                rc->captured[i] = strndup(rc->value.p ? rc->value.p : "", rc->value.len);
+                if (!rc->captured[i]) {
+                        rc->write_errno = ENOMEM;
+                        return -1;
+                }
+        }
+        rc->field.len = rc->value.len = 0;
+        return 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
         struct receiver *rc = p->data;
@@ -508,8 +575,13 @@ static int on_headers_complete(llhttp_t *p)
         rc->status = llhttp_get_status_code(p);
         /* 1xx answers (100 Continue, 103 Early Hints) precede the real one. */
         rc->informational = rc->status >= 100 && rc->status < 200 && rc->status != 101;
-        rc->to_sink = rc->sink && rc->status >= 200 && rc->status < 300;
-        rc->max = rc->sink ? ERROR_BODY_MAX : rc->max_body;
+        if (rc->informational)
+                for (size_t i = 0; i < HTTPC_CAPTURE_MAX; i++) {
+                        free(rc->captured[i]);
+                        rc->captured[i] = NULL;
+                }
+        rc->to_sink = (rc->sink || rc->sink_fn) && rc->status >= 200 && rc->status < 300;
+        rc->max = rc->sink || rc->sink_fn ? ERROR_BODY_MAX : rc->max_body;
         /* A HEAD answer announces a length but carries no body. */
         return rc->head_request || rc->informational ? 1 : 0;
 }
@@ -518,6 +590,14 @@ static int on_body(llhttp_t *p, const char *data, size_t n)
 {
         struct receiver *rc = p->data;
 
+        if (rc->to_sink && rc->sink_fn) {
+                int r = rc->sink_fn(rc->sink_data, data, n);
+                if (r < 0) {
+                        rc->sink_error = r;
+                        return -1;
+                }
+                return 0;
+        }
         if (rc->to_sink) {
                 if (fwrite(data, 1, n, rc->sink) != n) {
                         rc->write_errno = errno ? errno : EIO;
@@ -526,7 +606,7 @@ static int on_body(llhttp_t *p, const char *data, size_t n)
                 return 0;
         }
         if (n > rc->max - rc->body.len) {
-                if (!rc->sink) {
+                if (!rc->sink && !rc->sink_fn) {
                         rc->too_large = true;
                         return -1;
                 }
@@ -558,8 +638,9 @@ static int on_message_complete(llhttp_t *p)
 
 static const llhttp_settings_t parser_settings = {
         .on_status = count_head,
-        .on_header_field = count_head,
-        .on_header_value = count_head,
+        .on_header_field = on_field,
+        .on_header_value = on_value,
+        .on_header_value_complete = on_value_complete,
         .on_headers_complete = on_headers_complete,
         .on_body = on_body,
         .on_message_complete = on_message_complete,
@@ -576,6 +657,8 @@ static int parse_error(const struct httpc_request *c, struct receiver *rc, struc
                                   c->peer, HEAD_MAX >> 10);
         if (rc->write_errno == ENOMEM)
                 return -ENOMEM;
+        if (rc->sink_error)
+                return sf_err_errno(err, rc->sink_error, "cannot take the answer of %s", c->peer);
         if (rc->write_errno)
                 return sf_err_set(err, -rc->write_errno, "cannot write the answer: %s",
                                   strerror(rc->write_errno));
@@ -583,8 +666,11 @@ static int parse_error(const struct httpc_request *c, struct receiver *rc, struc
                           llhttp_get_error_reason(&rc->parser));
 }
 
-static int timeout_error(const struct httpc_request *c, struct sf_err *err)
+static int timeout_error(const struct httpc_request *c, struct until deadline, struct sf_err *err)
 {
+        if (c->idle_timeout_ms > 0 && deadline.idled && *deadline.idled)
+                return sf_err_set(err, -ETIMEDOUT, "%s sent nothing for %ld.%03ld s", c->peer,
+                                  c->idle_timeout_ms / 1000, c->idle_timeout_ms % 1000);
         return sf_err_set(err, -ETIMEDOUT, "%s did not answer within %ld.%03ld s%s", c->peer,
                           c->timeout_ms / 1000, c->timeout_ms % 1000, c->timeout_hint ? c->timeout_hint : "");
 }
@@ -605,7 +691,7 @@ static int receive(const struct httpc_request *c, const struct io *io, struct re
                 ssize_t n = io_recv(io, buf, IO_CHUNK, deadline);
 
                 if (n == -ETIMEDOUT)
-                        return timeout_error(c, err);
+                        return timeout_error(c, deadline, err);
                 if (n == -ECANCELED)
                         return sf_err_errno(err, (int) n, "%s", c->peer);
                 if (n == -EPROTO)
@@ -699,6 +785,8 @@ static int tls_connect(struct io *io, const struct endpoint *ep, const struct ht
         } else {
                 int ok = req->cacert ? SSL_CTX_load_verify_locations(ctx, req->cacert, NULL)
                                      : SSL_CTX_set_default_verify_paths(ctx);
+                if (ok == 1 && req->cacert && req->cacert_and_system)
+                        ok = SSL_CTX_set_default_verify_paths(ctx);
                 if (ok != 1) {
                         ERR_clear_error();
                         return sf_err_set(err, -EINVAL, "cannot load the CA certificates%s%s%s",
@@ -728,7 +816,7 @@ static int tls_connect(struct io *io, const struct endpoint *ep, const struct ht
                         ERR_clear_error();
                         r = tls_wait(&tmp, e, deadline);
                         if (r == -ETIMEDOUT)
-                                return timeout_error(req, err);
+                                return timeout_error(req, deadline, err);
                         if (r < 0)
                                 return sf_err_errno(err, r, "%s", req->peer);
                         continue;
@@ -736,10 +824,11 @@ static int tls_connect(struct io *io, const struct endpoint *ep, const struct ht
                 if (SSL_get_verify_result(ssl) != X509_V_OK) {
                         long v = SSL_get_verify_result(ssl);
                         ERR_clear_error();
-                        return sf_err_set(err, -EPROTO,
-                                          "cannot verify the certificate of %s: %s (trust it with --cacert FILE, or "
-                                          "pin it with --tls-fingerprint)",
-                                          req->peer, X509_verify_cert_error_string(v));
+                        return sf_err_set(err, -EPROTO, "cannot verify the certificate of %s: %s (%s)", req->peer,
+                                          X509_verify_cert_error_string(v),
+                                          req->verify_hint ? req->verify_hint
+                                                           : "trust it with --cacert FILE, or pin it with "
+                                                             "--tls-fingerprint");
                 }
                 {
                         unsigned long oe = ERR_peek_last_error();
@@ -804,6 +893,10 @@ void httpc_response_release(struct httpc_response *r)
         free(r->body);
         r->body = NULL;
         r->len = 0;
+        for (size_t i = 0; i < HTTPC_CAPTURE_MAX; i++) {
+                free(r->captured[i]);
+                r->captured[i] = NULL;
+        }
 }
 
 int httpc_url_check(const char *url, struct sf_err *err)
@@ -866,7 +959,13 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
         struct io io = { .fd = -1 };
         struct endpoint ep = {};
         struct buf head = {};
-        struct receiver rc = { .sink = req->sink, .max_body = req->max_body ? req->max_body : RESPONSE_MAX };
+        struct receiver rc = { .sink = req->sink,
+                               .sink_fn = req->sink_fn,
+                               .sink_data = req->sink_data,
+                               .capture = req->capture,
+                               .n_capture = req->n_capture,
+                               .max_body = req->max_body ? req->max_body : RESPONSE_MAX };
+        bool idled = false;
         struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
         uint64_t start = now_ns();
         struct until deadline = { .cancel_fd = req->cancel_fd }, connect_deadline = deadline;
@@ -892,6 +991,10 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
 
         if (req->timeout_ms > 0)
                 deadline.at = start + (uint64_t) req->timeout_ms * 1000000;
+        if (req->idle_timeout_ms > 0) {
+                deadline.idle_ns = (uint64_t) req->idle_timeout_ms * 1000000;
+                deadline.idled = &idled;
+        }
         connect_deadline.at = start + (uint64_t) CONNECT_MAX_MS * 1000000;
         if (deadline.at && deadline.at < connect_deadline.at)
                 connect_deadline.at = deadline.at;
@@ -907,7 +1010,7 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
         }
         fd = connect_allowed(req, ais, connect_deadline);
         if (fd == -ETIMEDOUT && connect_deadline.at == deadline.at) {
-                r = timeout_error(req, err);
+                r = timeout_error(req, deadline, err);
                 goto out;
         }
         if (fd == -EACCES && req->addr_ok) {
@@ -935,7 +1038,7 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
                 goto out;
         }
         if (r == -ETIMEDOUT) {
-                r = timeout_error(req, err);
+                r = timeout_error(req, deadline, err);
                 goto out;
         }
         if (r == -ENOMEM)
@@ -961,6 +1064,8 @@ int httpc_do(const struct httpc_request *req, struct httpc_response *ret, struct
                 .truncated = rc.truncated,
                 .seconds = (double) (now_ns() - start) / 1e9,
         };
+        for (size_t i = 0; i < HTTPC_CAPTURE_MAX; i++)
+                ret->captured[i] = TAKE_PTR(rc.captured[i]);
         r = 0;
 out:
         if (io.ssl) {
@@ -971,6 +1076,10 @@ out:
         }
         buf_wipe(&head);
         free(rc.body.p);
+        free(rc.field.p);
+        free(rc.value.p);
+        for (size_t i = 0; i < HTTPC_CAPTURE_MAX; i++)
+                free(rc.captured[i]);
         endpoint_release(&ep);
         return r;
 }

@@ -36,8 +36,8 @@ struct httpc_request {
         const char *user;           /* Basic user; NULL: "admin" */
         const char *password;       /* Basic password (or a tenant's token); NULL: no credentials */
         const char *content_type;   /* NULL: no Content-Type header */
-        const char *const *headers; /* extra "Name: value" lines, checked here; Host and
-                                     * User-Agent replace ours, framing ones are refused */
+        const char *const *headers; /* extra "Name: value" lines, checked here; Host,
+                                     * User-Agent and Accept replace ours, framing ones are refused */
         size_t n_headers;
         bool has_body;              /* send body/body_len (may be empty) */
         const void *body;
@@ -45,6 +45,18 @@ struct httpc_request {
         FILE *upload;               /* else stream this many bytes of upload_len from here */
         off_t upload_len;
         FILE *sink;                 /* a 2xx body is written here instead of kept (no size limit) */
+        /* Or a 2xx body goes to this function, piece by piece, as it
+         * arrives (no size limit here; the function sets its own): a
+         * negative return ends the request with that -errno. */
+        int (*sink_fn)(void *data, const void *buf, size_t n);
+        void *sink_data;
+        /* Answer headers to keep (names, any case): the first value of
+         * each lands in httpc_response.captured[i]; at most
+         * HTTPC_CAPTURE_MAX, each value at most HTTPC_CAPTURE_VALUE_MAX. */
+        const char *const *capture;
+        size_t n_capture;
+        long idle_timeout_ms;       /* > 0: also give up when nothing arrives or leaves for this
+                                     * long (a stalled download), whatever the whole timeout */
         long timeout_ms;            /* whole request; 0: none, but connecting never waits more than 10 s */
         int cancel_fd;              /* > 0: an fd (an eventfd) whose readability aborts the request
                                      * with -ECANCELED at its next wait (the daemon's shutdown) */
@@ -57,12 +69,19 @@ struct httpc_request {
         bool (*addr_ok)(const struct sockaddr *sa, socklen_t len, void *data);
         void *addr_data;
         const char *cacert;         /* https: trust these CA certificates (PEM file) instead of the system's */
+        bool cacert_and_system;     /* https: trust cacert as well as the system's store, not instead */
+        const char *verify_hint;    /* after a certificate that fails verification, what to do about it;
+                                     * NULL: the command line's "--cacert FILE, or --tls-fingerprint" */
         const char *tls_pin;        /* https: trust exactly the certificate with this SHA-256 fingerprint
                                      * ("AB:CD:..."), whoever signed it, whatever name it has */
 };
 
+#define HTTPC_CAPTURE_MAX 8
+#define HTTPC_CAPTURE_VALUE_MAX 4096
+
 struct httpc_response {
         long status;
+        char *captured[HTTPC_CAPTURE_MAX]; /* httpc_request.capture's values, NULL when absent */
         char *body;     /* NUL-terminated copy of the body (not of a sunk one), at most
                          * max_body (64 KiB for an error body of a sunk call) */
         size_t len;

@@ -297,7 +297,10 @@ static int count_header_bytes(struct http_conn *c, size_t n)
 {
         if (size_add(c->header_bytes, n, &c->header_bytes) < 0 ||
             c->header_bytes > c->server->limits.max_header_bytes) {
-                conn_fail(c, 431, "request headers exceed the limit of bytes");
+                char msg[160];
+                (void) xsnprintf(msg, sizeof msg, "request headers exceed the limit of %llu bytes (max_header_bytes)",
+                                 (unsigned long long) c->server->limits.max_header_bytes);
+                conn_fail(c, 431, msg);
                 return -1;
         }
         return 0;

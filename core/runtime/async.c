@@ -59,7 +59,7 @@ struct async_receiver {
 };
 
 struct async_cb {
-        struct async_cb *next;     /* in the workers' todo or done list */
+        struct async_cb *next;     /* in the workers' pending or done list */
         struct async *q;
         struct async_receiver *rcv;
         struct store_async_call *call;
@@ -77,15 +77,15 @@ struct async_cb {
  * The callback senders: up to CALLBACK_WORKERS threads of our own, started
  * as needed, each sending one callback at a time with the blocking client
  * (core/http/client.h: connect and total deadlines, the address policy on
- * the address connected to). The loop hands a callback over through todo;
+ * the address connected to). The loop hands a callback over through pending;
  * a finished one comes back through done and the wake handle. The mutex
- * guards todo, done, idle and quit; everything else is the loop's.
+ * guards pending, done, idle and quit; everything else is the loop's.
  * Shutdown writes cancel_fd, which ends every callback at its next wait.
  */
 struct async_workers {
         uv_mutex_t mu;
         uv_cond_t cv;
-        struct async_cb *todo, **todo_tail, *done;
+        struct async_cb *pending, **pending_tail, *done;
         unsigned idle;
         bool quit;
         uv_async_t wake;
@@ -245,15 +245,15 @@ static void worker_main(void *arg)
                 struct async_cb *cb;
 
                 w->idle++;
-                while (!w->todo && !w->quit)
+                while (!w->pending && !w->quit)
                         uv_cond_wait(&w->cv, &w->mu);
                 w->idle--;
-                if (!w->todo)
+                if (!w->pending)
                         break; /* quit, and nothing left to send */
-                cb = w->todo;
-                w->todo = cb->next;
-                if (!w->todo)
-                        w->todo_tail = &w->todo;
+                cb = w->pending;
+                w->pending = cb->next;
+                if (!w->pending)
+                        w->pending_tail = &w->pending;
                 uv_mutex_unlock(&w->mu);
 
                 cb_send(cb);
@@ -282,8 +282,8 @@ static int workers_submit(struct async_workers *w, struct async_cb *cb)
         }
         if (r == 0) {
                 cb->next = NULL;
-                *w->todo_tail = cb;
-                w->todo_tail = &cb->next;
+                *w->pending_tail = cb;
+                w->pending_tail = &cb->next;
                 uv_cond_signal(&w->cv);
         }
         uv_mutex_unlock(&w->mu);
@@ -354,11 +354,12 @@ static void cb_done(struct async_cb *cb)
         if (cb->r == -ECANCELED)
                 log_info("async call %s: callback to '%s' interrupted by the shutdown, due again at the next start",
                          c->id, c->callback_url);
-        else if (cb->r < 0 || cb->status >= 300)
-                log_warning("async call %s: callback to '%s' %s (attempt %d): %s%s", c->id, c->callback_url,
-                            strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts,
-                            cb->r < 0 ? cb->error : "status ",
-                            cb->r < 0 ? "" : (cb->status >= 500 ? "5xx" : "not 2xx"));
+        else if (cb->r < 0)
+                log_warning("async call %s: callback to '%s' %s (attempt %d): %s", c->id, c->callback_url,
+                            strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts, cb->error);
+        else if (cb->status >= 300)
+                log_warning("async call %s: callback to '%s' %s (attempt %d): status %ld", c->id, c->callback_url,
+                            strcmp(state, "pending") == 0 ? "failed, will retry" : "failed", attempts, cb->status);
         if (cb->r < 0)
                 logs_daemon(sf->logs, c->namespace, c->function, "call %s: callback %s (attempt %d, %s)", c->id,
                             state, attempts, cb->error);
@@ -771,7 +772,7 @@ int async_start(struct sfaasd *sf)
         w = calloc(1, sizeof *w);
         if (!w)
                 return log_error_errno(-ENOMEM, "cannot set up the callback senders");
-        w->todo_tail = &w->todo;
+        w->pending_tail = &w->pending;
         w->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (w->cancel_fd < 0) {
                 r = -errno;

@@ -374,12 +374,20 @@ static void inv_finish(struct invocation *inv)
         double secs;
         char hdr[256], msg[256];
         int code = 500; /* the answer's status, for the metrics */
+        struct sandbox_stats st = { 0 };
 
         if (inv->finished || !inv->exited || !inv->out_eof || !inv->err_eof)
                 return;
         inv->finished = true;
         (void) uv_timer_stop(&inv->timer);
         secs = (double) (now_ns() - inv->start_ns) / 1e9;
+        /* The memory cgroup counts the kernel's OOM kills in the sandbox,
+         * its pid 1 or any other process: one line per call that had any
+         * (the answer says so too, sandbox_describe_end). */
+        if (sandbox_stats(inv->sb, &st) == 0 && st.oom_kills > 0)
+                log_warning("function '%s.%s': call %s ran out of memory: the kernel killed %llu process(es) at "
+                            "its memory limit",
+                            inv->name, inv->ns, inv->call_id, (unsigned long long) st.oom_kills);
         /* Logs first: when the answer arrives, the call's lines are there. */
         if (inv->ebuf.b.len)
                 logs_append(sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.b.p, inv->ebuf.b.len);
@@ -822,6 +830,9 @@ static bool inv_start(struct invocation *inv)
         if (tenants_instance_begin(sf, ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, ns, &q);
+                /* An idle default replica of the tenant gives its place to
+                 * the retry (core/runtime/pool.h). */
+                (void) pools_reclaim_tenant_idle(sf, ns);
                 fail_status = 429;
                 (void) xsnprintf(msg, sizeof msg, "namespace '%s' runs its quota of %llu instances: try again later",
                                  ns, (unsigned long long) q.instances);

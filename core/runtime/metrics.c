@@ -320,6 +320,50 @@ static bool any_codes(const struct metrics *m)
         return false;
 }
 
+/* function_name="key",scaling_type="type" into lb (reset first). */
+static const char *scale_labels(struct buf *lb, const char *key, const char *type)
+{
+        (void) fn_labels(lb, key, 0);
+        buf_printf(lb, ",scaling_type=\"");
+        label_value(lb, type);
+        buf_appendc(lb, '"');
+        return lb->err ? "" : lb->p;
+}
+
+/* The autoscalers (http-mode functions only): the target as OpenFaaS Pro's
+ * gateway exports it, the load against it and the instances wanted. */
+static void render_scale(struct buf *b, struct buf *lb, const struct metrics_gauges *g)
+{
+        static const char *const names[] = { "gateway_service_target_load", "sfaasd_function_load" };
+        static const char *const helps[] = {
+                "Target load per replica of a function, by scaling type (rps, capacity, cpu millicores).",
+                "Load of a function over the last second, by scaling type (calls/s, calls in flight or "
+                "queued, cpu millicores)."
+        };
+        char num[40];
+        bool any = false;
+
+        for (size_t i = 0; g->services[i]; i++)
+                any = any || g->service_scale[i].http;
+        if (!any)
+                return;
+        for (size_t n = 0; n < ELEMENTSOF(names); n++) {
+                family(b, names[n], "gauge", helps[n]);
+                for (size_t i = 0; g->services[i]; i++) {
+                        const struct metrics_scale *sc = &g->service_scale[i];
+                        if (!sc->http)
+                                continue;
+                        fmt_double(num, n == 0 ? sc->target : sc->load);
+                        buf_printf(b, "%s{%s} %s\n", names[n], scale_labels(lb, g->services[i], sc->type), num);
+                }
+        }
+        family(b, "sfaasd_function_desired_replicas", "gauge", "Instances the autoscaler wants for a function.");
+        for (size_t i = 0; g->services[i]; i++)
+                if (g->service_scale[i].http)
+                        sample_u64(b, "sfaasd_function_desired_replicas", fn_labels(lb, g->services[i], 0),
+                                   g->service_scale[i].desired);
+}
+
 int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char **ret, size_t *ret_len)
 {
         struct buf b = { 0 }, lb = { 0 };
@@ -355,6 +399,8 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
                         sample_u64(&b, "gateway_service_count", fn_labels(&lb, g->services[i], 0),
                                    g->service_replicas ? g->service_replicas[i] : g->replicas);
         }
+        if (g->services && g->service_scale)
+                render_scale(&b, &lb, g);
 
         {
                 static const char *const verdicts[] = { "allowed", "denied", "cap", "error" };

@@ -78,8 +78,18 @@ struct metrics {
 };
 
 /* What the scrape reads fresh; see api_metrics() in core/runtime/metrics.c. */
+/* The autoscaler of one http-mode function (core/runtime/scale.c). */
+struct metrics_scale {
+        bool http;                     /* false: exec mode, no series */
+        const char *type;              /* rps | capacity | cpu */
+        double target;                 /* load per instance */
+        double load;                   /* now, over the last second */
+        uint64_t desired;              /* instances it wants */
+};
+
 struct metrics_gauges {
         char **services;               /* "name.namespace" of each deployed function, NULL-terminated */
+        struct metrics_scale *service_scale; /* of services[i], or NULL */
         uint64_t replicas;             /* per function when service_replicas is NULL */
         uint64_t *service_replicas;    /* replicas of services[i] (http mode: its instances) */
         uint64_t in_flight;            /* invocations being answered */

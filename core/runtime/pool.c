@@ -95,6 +95,58 @@ static bool meta_ms(const struct fn_recipe *r, const char *key, uint64_t *v)
         return true;
 }
 
+/* The value of K in the function's environment (image Env, then its
+ * envVars), or NULL. */
+static const char *recipe_env(const struct fn_recipe *r, const char *k)
+{
+        size_t kl = strlen(k);
+
+        for (size_t i = 0; i < r->env.n; i++)
+                if (strncmp(r->env.v[i], k, kl) == 0 && r->env.v[i][kl] == '=')
+                        return r->env.v[i] + kl + 1;
+        return NULL;
+}
+
+/* of-watchdog in http mode (env mode=http) forwards every call to the
+ * server it starts, at upstream_url (http_upstream_url): "http://127.0.0.1:
+ * 8082" in the templates. Its GET /_/health answers 200 as soon as its lock
+ * file exists, which can be before that server listens: a call in between
+ * gets 500 "Upstream HTTP request error: ... connection refused". The
+ * upstream's port on the instance's loopback, else 0 (another mode, or an
+ * upstream elsewhere, which sfaasd cannot see into). */
+static uint16_t watchdog_upstream_port(const struct fn_recipe *r)
+{
+        const char *mode = recipe_env(r, "mode");
+        const char *url = recipe_env(r, "upstream_url");
+        static const char *const hosts[] = { "http://127.0.0.1:", "http://localhost:" };
+        uint64_t port;
+
+        if (!url || !*url)
+                url = recipe_env(r, "http_upstream_url");
+        if (!mode || strcmp(mode, "http") != 0 || !url)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(hosts); i++) {
+                char digits[8];
+                size_t n;
+
+                if (!str_startswith(url, hosts[i]))
+                        continue;
+                n = strspn(url + strlen(hosts[i]), "0123456789");
+                if (n == 0 || n >= sizeof digits)
+                        return 0;
+                memcpy(digits, url + strlen(hosts[i]), n);
+                digits[n] = '\0';
+                if (parse_u64(digits, &port) < 0 || port == 0 || port > 65535)
+                        return 0;
+                return (uint16_t) port;
+        }
+        return 0;
+}
+
+/* What a readiness path may hold: it goes into a request line as is. */
+#define HEALTH_PATH_CHARS                                                                   \
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/%!$&'()*+,;=:@?"
+
 static void pool_configure(struct pool *p, struct fn_recipe *r)
 {
         const struct sfaasd_config *cfg = &p->sf->cfg;
@@ -115,8 +167,18 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
         arg0 = r->argv.n ? r->argv.v[0] : "";
         slash = strrchr(arg0, '/');
         p->watchdog = strcmp(slash ? slash + 1 : arg0, "fwatchdog") == 0;
-        p->min = 0;
-        (void) meta_u32(r, "com.openfaas.scale.min", &p->min);
+        p->upstream_port = p->watchdog ? watchdog_upstream_port(r) : 0;
+        if (p->upstream_port == p->port)
+                p->upstream_port = 0;
+        (void) xsnprintf(p->health_path, sizeof p->health_path, "%s",
+                         fn_recipe_meta(r, "com.openfaas.health.http.path") ?: "");
+        p->initial_delay_ms = 0;
+        (void) meta_ms(r, "com.openfaas.health.http.initialDelay", &p->initial_delay_ms);
+        /* OpenFaaS starts every function with one replica; scale to zero
+         * (none until the first call) only where the function asks for it
+         * with com.openfaas.scale.zero: "true". */
+        p->min = zero && (strcmp(zero, "true") == 0 || strcmp(zero, "1") == 0) ? 0 : 1;
+        p->floor_default = !meta_u32(r, "com.openfaas.scale.min", &p->min) && p->min > 0;
         p->max = (uint32_t) cfg->http_max_instances;
         (void) meta_u32(r, "com.openfaas.scale.max", &p->max);
         if (p->max == 0)
@@ -135,6 +197,7 @@ static void pool_configure(struct pool *p, struct fn_recipe *r)
         p->grace_ms = cfg->http_grace_ms;
         (void) meta_ms(r, "com.sfaasd.grace-period", &p->grace_ms);
         p->floor = p->min;
+        scale_configure(p, r);
 }
 
 int pools_check_meta(json_t *spec, struct sf_err *err)
@@ -142,7 +205,7 @@ int pools_check_meta(json_t *spec, struct sf_err *err)
         static const char *const counts[] = { "com.openfaas.scale.min", "com.openfaas.scale.max",
                                               "com.sfaasd.max-inflight", "com.sfaasd.queue-max", "com.sfaasd.port" };
         static const char *const durations[] = { "com.openfaas.scale.zero-duration", "com.sfaasd.timeout",
-                                                  "com.sfaasd.grace-period" };
+                                                  "com.sfaasd.grace-period", "com.openfaas.health.http.initialDelay" };
         struct fn_recipe r = { .spec = spec };
         const char *v;
         uint64_t n, min = 0, max = 0;
@@ -176,10 +239,16 @@ int pools_check_meta(json_t *spec, struct sf_err *err)
                         return sf_err_set(err, -EINVAL, "%s must be a duration such as '30s' or '500ms', not '%.32s'",
                                           durations[i], v);
         }
+        v = fn_recipe_meta(&r, "com.openfaas.health.http.path");
+        if (v && (v[0] != '/' || strlen(v) >= POOL_HEALTH_PATH_MAX || strspn(v, HEALTH_PATH_CHARS) != strlen(v)))
+                return sf_err_set(err, -EINVAL,
+                                  "com.openfaas.health.http.path must be a path such as '/_/ready' (at most %d "
+                                  "characters, no spaces), not '%.32s'",
+                                  POOL_HEALTH_PATH_MAX - 1, v);
         v = fn_recipe_meta(&r, "com.openfaas.scale.zero");
         if (v && strcmp(v, "true") != 0 && strcmp(v, "false") != 0 && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
                 return sf_err_set(err, -EINVAL, "com.openfaas.scale.zero must be 'true' or 'false', not '%.32s'", v);
-        return 0;
+        return scale_check_meta(&r, err);
 }
 
 /* (Re)read the function. -ENOENT when it is gone. */
@@ -498,7 +567,14 @@ static void on_up_connect(uv_connect_t *creq, int status)
 
 /* A socket made inside the instance's network namespace, connecting to its
  * loopback port. The loop thread enters the namespace only for socket(). */
+static struct upconn *upconn_open_port(struct instance *inst, uint16_t port);
+
 struct upconn *upconn_open(struct instance *inst)
+{
+        return upconn_open_port(inst, inst->pool->port);
+}
+
+static struct upconn *upconn_open_port(struct instance *inst, uint16_t port)
 {
         struct pools *ps = inst->pool->sf->pools;
         struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -544,7 +620,7 @@ struct upconn *upconn_open(struct instance *inst)
         (void) uv_tcp_nodelay(&uc->tcp, 1);
         uc->inst = inst;
         list_add_head(&inst->conns, &uc->anode);
-        sa.sin_port = htons(inst->pool->port);
+        sa.sin_port = htons(port);
         sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         e = uv_tcp_connect(&uc->creq, &uc->tcp, (struct sockaddr *) &sa, on_up_connect);
         if (e < 0) {
@@ -682,6 +758,7 @@ static const char *stop_words(enum inst_stop why)
         case INST_STOP_REMOVED: return "the function was removed";
         case INST_STOP_SHUTDOWN: return "sfaasd is shutting down";
         case INST_STOP_NOT_READY: return "not ready in time";
+        case INST_STOP_AUTOSCALE: return "scaled down by the autoscaler";
         case INST_STOP_NONE: break;
         }
         return "stopped";
@@ -716,6 +793,7 @@ static void instance_gone(struct instance *inst, int wait_status)
         uint64_t now = now_ns();
         /* A start that failed its readiness counts as a crash (backoff). */
         bool crash = was != INST_STOPPING || inst->failed_start;
+        struct sandbox_stats st = { 0 };
         char why[200];
         int call_status;
 
@@ -728,8 +806,16 @@ static void instance_gone(struct instance *inst, int wait_status)
 
         {
                 char how[128];
-                (void) sandbox_describe_end(inst->sb, wait_status, how, sizeof how);
+                enum sandbox_end end = sandbox_describe_end(inst->sb, wait_status, how, sizeof how);
                 call_status = pool_instance_words(inst, how, why, sizeof why);
+                /* An instance that met the OOM killer gets one line: the
+                 * crash line below when it died of it, else its own (a
+                 * process of it was the victim, or we stopped it after). */
+                if ((!crash || inst->failed_start || end != SANDBOX_END_OOM) && sandbox_stats(inst->sb, &st) == 0 &&
+                    st.oom_kills > 0)
+                        log_warning("function '%s.%s': instance %s ran out of memory: the kernel killed %llu "
+                                    "process(es) at its memory limit",
+                                    p->name, p->ns, inst->id, (unsigned long long) st.oom_kills);
         }
         /* Calls on its connections lose their upstream. */
         while (!list_empty(&inst->conns)) {
@@ -830,6 +916,10 @@ static void instance_ready(struct instance *inst)
         instance_set_state(inst, INST_READY);
         inst->ready_ns = now;
         inst->last_used_ns = now;
+        /* A default replica given up under pressure is kept again once a
+         * call has brought an instance back. */
+        if (p->floor_default && p->floor < p->min)
+                p->floor = p->min;
         log_debug("function '%s.%s': instance %s ready in %.3f ms (%u probes)", p->name, p->ns, inst->id,
                   (double) (now - inst->start_ns) / 1e6, inst->probes);
         pool_dispatch(p);
@@ -905,27 +995,39 @@ static void on_probe_timer(uv_timer_t *t)
 /* Next attempt: at once while the instance is young (a server binds within
  * a few ms of exec), then every ms, then every 10 ms; give up at the ready
  * timeout. */
+/* The start of inst took longer than http_ready_timeout: say what it
+ * waited for (the port, the health path, an upstream that never listened)
+ * and stop it. From the probe's retry or from the tick, whichever sees it
+ * first (under load, or ASan, the tick may). */
+static void instance_not_ready(struct instance *inst)
+{
+        struct pool *p = inst->pool;
+
+        (void) xsnprintf(p->last_error, sizeof p->last_error,
+                         "instance %s was not ready within %llu ms (port %u%s%s%s)", inst->id,
+                         (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
+                         p->health_path[0] ? ", GET " : p->watchdog ? ", GET /_/health" : "", p->health_path,
+                         inst->health_ok ? ", healthy, but its upstream never listened" : "");
+        logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
+        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
+        inst->failed_start = true;
+        instance_stop(inst, 0, INST_STOP_NOT_READY);
+}
+
 static void probe_retry(struct instance *inst)
 {
         struct pool *p = inst->pool;
         uint64_t age_ms = (now_ns() - inst->start_ns) / 1000000ULL, delay;
         if (age_ms >= p->sf->cfg.http_ready_timeout_ms) {
-                (void) xsnprintf(p->last_error, sizeof p->last_error,
-                                 "instance %s was not ready within %llu ms (port %u%s)", inst->id,
-                                 (unsigned long long) p->sf->cfg.http_ready_timeout_ms, p->port,
-                                 p->watchdog ? ", GET /_/health" : "");
-                logs_daemon(p->sf->logs, p->ns, p->name, "%s", p->last_error);
-                log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                inst->failed_start = true;
-                instance_stop(inst, 0, INST_STOP_NOT_READY);
+                instance_not_ready(inst);
                 return;
         }
-        if (!p->watchdog && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
+        if (!p->watchdog && !p->health_path[0] && age_ms < PROBE_FAST_FOR_MS && p->sf->pools->probe_tfd >= 0) {
                 inst->fast_wait = true;
                 probe_arm(p->sf->pools, true);
                 return;
         }
-        delay = p->watchdog ? (age_ms < 100 ? 2 : 20) : (age_ms < 100 ? 1 : 10);
+        delay = p->watchdog || p->health_path[0] ? (age_ms < 100 ? 2 : 20) : (age_ms < 100 ? 1 : 10);
         (void) uv_timer_start(&inst->timer, on_probe_timer, delay, 0);
 }
 
@@ -935,7 +1037,7 @@ static void probe_start(struct instance *inst)
         if (inst->probe || inst->gone || inst->state != INST_STARTING)
                 return;
         inst->probes++;
-        uc = upconn_open(inst);
+        uc = upconn_open_port(inst, inst->health_ok ? inst->pool->upstream_port : inst->pool->port);
         if (!uc) {
                 probe_retry(inst);
                 return;
@@ -947,7 +1049,9 @@ static void probe_start(struct instance *inst)
 static void probe_connected(struct upconn *uc, int status)
 {
         struct instance *inst = uc->inst;
-        static const char health[] = "GET /_/health HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sfaasd-probe\r\n\r\n";
+        static const char get[] = "GET ";
+        static const char rest[] = " HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: sfaasd-probe\r\n\r\n";
+        const char *path;
 
         if (!inst || inst->gone || inst->state != INST_STARTING) {
                 upconn_close(uc);
@@ -958,7 +1062,15 @@ static void probe_connected(struct upconn *uc, int status)
                 probe_retry(inst);
                 return;
         }
-        if (!inst->pool->watchdog) {
+        if (inst->health_ok) {
+                /* The watchdog's upstream listens: calls will reach it.
+                 * This connection goes to the upstream, never to a call. */
+                inst->probe = NULL;
+                upconn_close(uc);
+                instance_ready(inst);
+                return;
+        }
+        if (!inst->pool->watchdog && !inst->pool->health_path[0]) {
                 /* Listening: ready, and this connection serves the first call. */
                 uc->probe = false;
                 inst->probe = NULL;
@@ -967,9 +1079,10 @@ static void probe_connected(struct upconn *uc, int status)
                 instance_ready(inst);
                 return;
         }
+        path = inst->pool->health_path[0] ? inst->pool->health_path : "/_/health";
         llhttp_init(&uc->parser, HTTP_RESPONSE, &probe_settings);
         uc->parser.data = uc;
-        if (upconn_write(uc, health, sizeof health - 1, NULL, 0, NULL, 0) < 0) {
+        if (upconn_write(uc, get, sizeof get - 1, path, strlen(path), rest, sizeof rest - 1) < 0) {
                 upconn_close(uc);
                 probe_retry(inst);
         }
@@ -990,10 +1103,22 @@ static void probe_read(struct upconn *uc, ssize_t n, const char *data)
         }
         if (n > 0 && e == HPE_OK)
                 return; /* more to come */
-        if (e == HPE_PAUSED && uc->probe_status == 200) {
+        /* A named path passes as a Kubernetes HTTP probe does (200-399);
+         * the watchdog's /_/health with 200 only. */
+        if (e == HPE_PAUSED && (inst->pool->health_path[0] ? uc->probe_status >= 200 && uc->probe_status < 400
+                                                           : uc->probe_status == 200)) {
+                struct pool *p = inst->pool;
+
                 uc->probe = false;
                 inst->probe = NULL;
                 upconn_release(uc);
+                if (p->upstream_port && !p->health_path[0]) {
+                        /* of-watchdog in http mode: healthy is not ready
+                         * until its upstream listens (watchdog_upstream_port). */
+                        inst->health_ok = true;
+                        probe_start(inst);
+                        return;
+                }
                 instance_ready(inst);
                 return;
         }
@@ -1079,7 +1204,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (tenants_instance_begin(sf, p->ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, p->ns, &q);
-                ret = sf_err_set(err, -EAGAIN, "namespace '%s' runs its quota of %llu instances", p->ns,
+                ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,
                                  (unsigned long long) q.instances);
         } else {
                 ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
@@ -1098,8 +1223,15 @@ static int instance_start(struct pool *p, struct sf_err *err)
         if (ret < 0)
                 goto fail;
         inst->pid = sandbox_pid(inst->sb);
-        (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
-        inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        /* The launcher's handle on the instance's netns; /proc/PID/ns/net
+         * only from a launcher without the netns pool (it needs ptrace
+         * access to the non-dumpable init: sandbox/sandbox.h). */
+        if (sandbox_netns_fd(inst->sb) >= 0) {
+                inst->netns_fd = fcntl(sandbox_netns_fd(inst->sb), F_DUPFD_CLOEXEC, 3);
+        } else {
+                (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
+                inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+        }
         if (inst->netns_fd < 0) {
                 ret = sf_err_errno(err, -errno, "cannot open the network namespace of instance %s", inst->id);
                 (void) sandbox_kill(inst->sb);
@@ -1124,7 +1256,10 @@ static int instance_start(struct pool *p, struct sf_err *err)
         (void) uv_read_start((uv_stream_t *) &inst->out, up_alloc, on_inst_output);
         (void) uv_read_start((uv_stream_t *) &inst->err, up_alloc, on_inst_output);
         (void) uv_poll_start(&inst->exit_poll, UV_READABLE, on_inst_exit);
-        if (inst->netns_fd >= 0)
+        /* com.openfaas.health.http.initialDelay: no probe before it. */
+        if (inst->netns_fd >= 0 && p->initial_delay_ms)
+                (void) uv_timer_start(&inst->timer, on_probe_timer, p->initial_delay_ms, 0);
+        else if (inst->netns_fd >= 0)
                 probe_start(inst);
         return 0;
 
@@ -1159,11 +1294,68 @@ static struct instance *pick_instance(struct pool *p)
         return best;
 }
 
+/* The instances the autoscaler wants beyond the floor and the queue's
+ * need: started only where a sandbox slot is free now and the tenant's
+ * instances quota has room. They never wait in the admission queue nor
+ * make other pools give up idle instances (pools_reclaim_idle): on a
+ * shared host the calls queue briefly on the instances there are. */
+static void pool_ensure_scaled(struct pool *p, size_t alive)
+{
+        struct sfaasd *sf = p->sf;
+        size_t want = scale_wanted(p);
+        struct sf_err err = { 0 };
+
+        if (want > p->max)
+                want = p->max;
+        while (alive < want) {
+                struct tenant_quota q = { 0 };
+                uint64_t used = 0, inflight = 0;
+
+                if (now_ns() < p->restart_at_ns) {
+                        scale_held(p, "a failed start's backoff");
+                        return;
+                }
+                if (tenants_quota(sf, p->ns, &q) == 0 && q.instances) {
+                        tenants_counts(sf, p->ns, &used, &inflight);
+                        if (used >= q.instances) {
+                                scale_held(p, "the namespace's instances quota");
+                                return;
+                        }
+                }
+                if (!p->slot_reserved && !admit_take(sf)) {
+                        scale_held(p, "the daemon's sandbox slots (max_sandboxes)");
+                        return;
+                }
+                p->slot_reserved = false;
+                if (instance_start(p, &err) < 0) {
+                        admit_release(sf);
+                        (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
+                                         err.msg);
+                        logs_daemon(sf->logs, p->ns, p->name, "%s", p->last_error);
+                        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+                        if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
+                                p->backoff_ms = POOL_BACKOFF_MAX_MS;
+                        p->restart_at_ns = now_ns() + p->backoff_ms * 1000000ULL;
+                        return;
+                }
+                alive++;
+        }
+}
+
+/* A default replica given up (pool_internal.h, floor_default): the pool
+ * does not ask for it again until a call starts an instance. */
+static void floor_yield(struct pool *p)
+{
+        if (p->floor_default && p->floor > 0)
+                p->floor = 0;
+}
+
 static void pool_ensure(struct pool *p)
 {
         struct sfaasd *sf = p->sf;
         size_t alive, want;
         struct sf_err err = { 0 };
+        int r;
 
         if (p->mode != FN_MODE_HTTP || p->removed || sf->stopping)
                 return;
@@ -1194,7 +1386,18 @@ static void pool_ensure(struct pool *p)
                         return;
                 }
                 p->slot_reserved = false;
-                if (instance_start(p, &err) < 0) {
+                r = instance_start(p, &err);
+                if (r == -EDQUOT && !p->queued && p->floor_default) {
+                        /* The tenant's instances quota is a hard bound: a
+                         * default replica does without (pool_internal.h). */
+                        admit_release(sf);
+                        log_info("function '%s.%s': no default replica kept warm: %s", p->name, p->ns, err.msg);
+                        floor_yield(p);
+                        return;
+                }
+                if (r == -EDQUOT)
+                        (void) pools_reclaim_tenant_idle(sf, p->ns);
+                if (r < 0) {
                         admit_release(sf);
                         (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
                                          err.msg);
@@ -1210,6 +1413,7 @@ static void pool_ensure(struct pool *p)
                 }
                 alive++;
         }
+        pool_ensure_scaled(p, alive);
 }
 
 void pool_dispatch(struct pool *p)
@@ -1234,51 +1438,56 @@ void pool_call_done(struct pool *p, struct instance *inst)
         pool_dispatch(p);
 }
 
-/* Every 100 ms: idle instances above the floor stop; starts delayed by a
- * backoff happen. */
+/* The autoscaler's decision (core/runtime/scale.c): start what it wants
+ * more (pool_ensure, within the caps); above it, stop idle instances, the
+ * one idle longest first, one per tick, and none while calls wait. */
+static void pool_autoscale(struct pool *p, uint64_t now, size_t alive)
+{
+        uint32_t keep = scale_tick(p, now);
+        struct instance *idlest = NULL;
+
+        if (keep > alive) {
+                pool_ensure(p);
+                return;
+        }
+        if (keep == alive || p->queued)
+                return;
+        for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
+                if (i->state == INST_READY && i->inflight == 0 && (!idlest || i->last_used_ns < idlest->last_used_ns))
+                        idlest = i;
+        if (idlest) {
+                log_debug("function '%s.%s': instance %s idle above the %u wanted, stopping", p->name, p->ns,
+                          idlest->id, keep);
+                instance_stop(idlest, p->grace_ms, keep == 0 ? INST_STOP_IDLE : INST_STOP_AUTOSCALE);
+        }
+}
+
+/* Every 100 ms: the autoscaler decides; starts delayed by a backoff
+ * happen. */
 static void on_tick(uv_timer_t *t)
 {
         struct pools *ps = t->data;
         uint64_t now = now_ns();
         for (struct pool *p = ps->list; p; p = p->next) {
-                size_t alive;
                 if (p->mode != FN_MODE_HTTP)
                         continue;
-                alive = p->n_starting + p->n_ready;
-                if (p->scale_zero && !ps->sf->stopping) {
-                        struct instance *next;
-                        for (struct instance *i = list_first(&p->instances, struct instance, node); i && alive > p->floor; i = next) {
-                                next = list_next(&p->instances, i, node);
-                                if (i->state == INST_READY && i->inflight == 0 &&
-                                    now - i->last_used_ns >= p->idle_ms * 1000000ULL) {
-                                        log_debug("function '%s.%s': instance %s idle, stopping", p->name, p->ns,
-                                                  i->id);
-                                        instance_stop(i, p->grace_ms, INST_STOP_IDLE);
-                                        alive--;
-                                }
-                        }
-                }
                 /* A start that hangs (a health check never answered) ends too. */
                 if (p->n_starting) {
                         struct instance *next;
                         for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = next) {
                                 next = list_next(&p->instances, i, node);
                                 if (i->state == INST_STARTING && !i->gone &&
-                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL) {
-                                        (void) xsnprintf(p->last_error, sizeof p->last_error,
-                                                         "instance %s was not ready within %llu ms", i->id,
-                                                         (unsigned long long) ps->sf->cfg.http_ready_timeout_ms);
-                                        logs_daemon(ps->sf->logs, p->ns, p->name, "%s", p->last_error);
-                                        log_warning("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                                        i->failed_start = true;
-                                        instance_stop(i, 0, INST_STOP_NOT_READY);
-                                }
+                                    now - i->start_ns >= ps->sf->cfg.http_ready_timeout_ms * 1000000ULL)
+                                        instance_not_ready(i);
                         }
                 }
                 if (p->restart_at_ns && now >= p->restart_at_ns) {
                         p->restart_at_ns = 0;
                         pool_dispatch(p);
                 }
+                /* Last: instances it starts are younger than now. */
+                if (!ps->sf->stopping)
+                        pool_autoscale(p, now, p->n_starting + p->n_ready);
         }
 }
 
@@ -1298,7 +1507,9 @@ void pools_reclaim_idle(struct sfaasd *sf)
         if (stopping >= sf->admit->waiting)
                 return;
         for (struct pool *p = ps->list; p; p = p->next) {
-                if (p->mode != FN_MODE_HTTP || p->n_starting + p->n_ready <= p->floor)
+                /* A default replica is no reason to keep a slot from a call
+                 * (pool_internal.h, floor_default). */
+                if (p->mode != FN_MODE_HTTP || p->n_starting + p->n_ready <= (p->floor_default ? 0 : p->floor))
                         continue;
                 for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
                         if (i->state == INST_READY && i->inflight == 0 &&
@@ -1309,8 +1520,33 @@ void pools_reclaim_idle(struct sfaasd *sf)
                 log_info("function '%s.%s': stopping idle instance %s early: every sandbox slot (%zu) is taken "
                          "and %zu call(s) or pool(s) wait for one",
                          oldest->pool->name, oldest->pool->ns, oldest->id, sf->admit->max, sf->admit->waiting);
+                floor_yield(oldest->pool);
                 instance_stop(oldest, oldest->pool->grace_ms, INST_STOP_IDLE);
         }
+}
+
+bool pools_reclaim_tenant_idle(struct sfaasd *sf, const char *ns)
+{
+        struct pools *ps = sf->pools;
+        struct instance *oldest = NULL;
+
+        if (!ps || sf->stopping)
+                return false;
+        for (struct pool *p = ps->list; p; p = p->next) {
+                if (p->mode != FN_MODE_HTTP || !p->floor_default || p->n_stopping || strcmp(p->ns, ns) != 0)
+                        continue;
+                for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = list_next(&p->instances, i, node))
+                        if (i->state == INST_READY && i->inflight == 0 &&
+                            (!oldest || i->last_used_ns < oldest->last_used_ns))
+                                oldest = i;
+        }
+        if (!oldest)
+                return false;
+        log_info("function '%s.%s': stopping idle instance %s, its default replica: namespace '%s' is at its "
+                 "instances quota and a call waits", oldest->pool->name, ns, oldest->id, ns);
+        floor_yield(oldest->pool);
+        instance_stop(oldest, oldest->pool->grace_ms, INST_STOP_IDLE);
+        return true;
 }
 
 /* ---- the daemon's side ---- */
@@ -1503,6 +1739,7 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
         if (replicas > p->max)
                 replicas = p->max;
         p->floor = (uint32_t) replicas;
+        p->floor_default = false; /* asked for: kept as any floor is */
         alive = p->n_starting + p->n_ready;
         /* Down: the idle first, then the least busy. */
         for (int pass = 0; pass < 2 && alive > replicas; pass++) {
@@ -1550,6 +1787,7 @@ void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *s
                 (void) json_object_set_new(ext, "restarts", json_integer((json_int_t) p->restarts));
                 if (p->last_error[0])
                         (void) json_object_set_new(ext, "lastError", json_string(p->last_error));
+                (void) json_object_set_new(ext, "autoscaling", scale_status(p));
         } else {
                 /* Exec mode: every call gets a fresh sandbox, so the function
                  * is always ready to serve. */
@@ -1567,6 +1805,20 @@ uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name)
         if (!p || p->mode != FN_MODE_HTTP)
                 return 1;
         return p->n_starting + p->n_ready;
+}
+
+void pools_scale_metrics(struct sfaasd *sf, const char *ns, const char *name, struct metrics_scale *ret)
+{
+        struct pool *p = pool_lookup(sf, ns, name);
+
+        memset(ret, 0, sizeof *ret);
+        if (!p || p->mode != FN_MODE_HTTP)
+                return;
+        ret->http = true;
+        ret->type = scale_type_name(p->sc.type);
+        ret->target = p->sc.target;
+        ret->load = p->sc.load;
+        ret->desired = p->sc.desired;
 }
 
 void pools_counts(const struct sfaasd *sf, struct pools_counts *ret)
@@ -1646,12 +1898,14 @@ void pools_pcall_put(struct sfaasd *sf, struct pcall *pc)
 
 void pools_call_ref(struct sfaasd *sf, struct pool *p)
 {
+        scale_note_calls(p, true);
         sf->pools->calls++;
         p->calls++;
 }
 
 void pools_call_unref(struct sfaasd *sf, struct pool *p)
 {
+        scale_note_calls(p, false);
         sf->pools->calls--;
         p->calls--;
         pool_unref(p);

@@ -15,11 +15,14 @@
  * connects to 127.0.0.1:PORT of the instance without a bridge or veth.
  * Upstream connections are kept alive and reused.
  *
- * Scaling: instances start on the first call (concurrent first calls wait
- * for the same start), stay warm while used, and stop after an idle time
- * (scale to zero) down to the pool's floor: com.openfaas.scale.min, or the
+ * Scaling: the pool's floor runs at all times: com.openfaas.scale.min
+ * (default 1 as in OpenFaaS; 0 with com.openfaas.scale.zero "true"), or the
  * replicas of the last POST /system/scale-function (kept until the next
- * deploy or daemon restart). com.openfaas.scale.max caps the instances;
+ * deploy or daemon restart). With a floor of 0 the first call starts an
+ * instance (concurrent first calls wait for the same start) and the last
+ * one stops after com.openfaas.scale.zero-duration idle. Between the floor
+ * and the max the autoscaler (core/runtime/scale.c: rps, capacity, cpu)
+ * starts and stops instances. com.openfaas.scale.max caps the instances;
  * com.sfaasd.max-inflight caps the calls per instance; calls that find no
  * capacity wait in a bounded queue (com.sfaasd.queue-max), a full queue
  * answers 429. Readiness: GET /_/health == 200 for watchdog images
@@ -57,9 +60,13 @@ void pools_kill_all(struct sfaasd *sf);
 /* Instances alive and calls under way (shutdown waits for 0). */
 size_t pools_busy(const struct sfaasd *sf);
 /* Every sandbox slot is taken and someone waits for one (admit.h): stop
- * the warm instance idle longest above its pool's floor, unless instances
- * already stopping will free enough. */
+ * the warm instance idle longest above its pool's floor (or holding only
+ * a default replica), unless instances already stopping will free enough. */
 void pools_reclaim_idle(struct sfaasd *sf);
+/* A call of namespace ns was refused for its instances quota: stop the
+ * idle default replica (pool_internal.h, floor_default) of ns that was used
+ * longest ago, so that a retry finds room. true when one is stopping. */
+bool pools_reclaim_tenant_idle(struct sfaasd *sf, const char *ns);
 /* Close the pools' handles (at exit, once pools_busy() is 0). */
 void pools_close(struct sfaasd *sf);
 void pools_free(struct sfaasd *sf);
@@ -101,13 +108,18 @@ int pools_check_meta(json_t *spec, struct sf_err *err);
 int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t replicas, struct sf_err *err);
 
 /* Fill replicas, availableReplicas and the "sfaasd" extension object of a
- * FunctionStatus. */
+ * FunctionStatus (with "autoscaling": type, target, targetProportion,
+ * load, desiredReplicas, ... for http mode). */
 void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *st);
 
 /* Warm instances (starting or ready) of an http-mode function; 0 otherwise. */
 uint32_t pools_warm_instances(struct sfaasd *sf, const char *ns, const char *name);
 /* gateway_service_count: instances of an http-mode function, 1 for exec mode. */
 uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name);
+/* The autoscaler of ns/name for GET /metrics (ret->http false for an
+ * exec-mode or unknown function). */
+struct metrics_scale;
+void pools_scale_metrics(struct sfaasd *sf, const char *ns, const char *name, struct metrics_scale *ret);
 /* For GET /metrics. */
 struct pools_counts {
         size_t starting, ready, stopping, queued, inflight;

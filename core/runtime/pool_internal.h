@@ -15,6 +15,8 @@
 #include "core/runtime/admit.h"
 #include "core/runtime/pool.h"
 
+struct fn_recipe;
+
 enum inst_state { INST_STARTING, INST_READY, INST_STOPPING };
 
 /* Why the daemon stopped an instance (pool.c stop_words): an instance that
@@ -28,7 +30,48 @@ enum inst_stop {
         INST_STOP_REMOVED,     /* the function was removed */
         INST_STOP_SHUTDOWN,    /* sfaasd is shutting down */
         INST_STOP_NOT_READY,   /* not ready within http_ready_timeout */
+        INST_STOP_AUTOSCALE,   /* the autoscaler wants fewer (core/runtime/scale.c) */
 };
+
+/* The autoscaler of one pool (core/runtime/scale.c): what it measures on
+ * the pools' 100 ms tick and what it wants. */
+enum scale_type { SCALE_RPS, SCALE_CAPACITY, SCALE_CPU };
+
+#define SCALE_RATE_SLOTS 10 /* ticks in the load's sliding window (1 s) */
+#define SCALE_DOWN_SLOTS 30 /* buckets of the scale-down window */
+
+struct scaler {
+        enum scale_type type;
+        bool type_default;         /* no com.openfaas.scale.type: sfaasd's default */
+        double target;             /* load one instance should carry */
+        double proportion;         /* of the target, before another instance starts */
+        uint64_t down_window_ms;   /* desired = the most wanted over this long */
+        /* what the pool counts as calls come and go */
+        uint64_t arrivals;         /* calls since the pool was made */
+        double busy_area;          /* calls (queued or in flight) x ns */
+        uint64_t busy_at_ns;       /* busy_area is up to date to here */
+        uint64_t last_call_ns;     /* last call began or ended (idle time) */
+        /* the last SCALE_RATE_SLOTS ticks' cumulative counts */
+        uint64_t t_ns[SCALE_RATE_SLOTS], arr[SCALE_RATE_SLOTS], cpu_usec[SCALE_RATE_SLOTS];
+        double area[SCALE_RATE_SLOTS];
+        unsigned head, filled;
+        double load;               /* over the window: calls/s, calls, millicores */
+        uint32_t raw;              /* instances the load asks for now */
+        /* the most wanted per bucket of down_window_ms / SCALE_DOWN_SLOTS */
+        uint32_t down_max[SCALE_DOWN_SLOTS];
+        uint64_t down_bucket;      /* index of the current bucket (time / width) */
+        uint32_t desired;          /* what it wants: min <= desired <= max */
+        const char *held;          /* why fewer run than desired (NULL: nothing holds it) */
+        uint64_t ups, downs;       /* decisions since the pool was made */
+        /* decisions are logged at most once a second */
+        uint64_t log_ns;
+        uint32_t log_from;         /* desired when the last line was written */
+        bool log_pending;
+        char log_why[160];
+};
+
+/* com.openfaas.health.http.path, its NUL included. */
+#define POOL_HEALTH_PATH_MAX 128
 
 struct linebuf {
         char buf[4096];
@@ -56,6 +99,7 @@ struct instance {
         struct upconn *probe;      /* readiness probe under way */
         unsigned probes;
         bool fast_wait;            /* waits for the fast probe tick */
+        bool health_ok;            /* the watchdog is healthy: now its upstream is probed */
         bool exited, gone;
         bool failed_start;         /* stopped for not getting ready in time */
         bool outdated;             /* the function changed: stop when idle */
@@ -76,7 +120,20 @@ struct pool {
         struct fn_recipe *recipe;  /* http mode: how instances are made */
         uint16_t port;
         bool watchdog;
+        /* Readiness (pool.c "readiness"): the path a function names
+         * (com.openfaas.health.http.path; "" none), and the upstream port
+         * of an of-watchdog in http mode (0 none). */
+        char health_path[POOL_HEALTH_PATH_MAX];
+        uint16_t upstream_port;
+        uint64_t initial_delay_ms; /* com.openfaas.health.http.initialDelay: the first probe waits */
         uint32_t min, max, max_inflight, queue_max, floor;
+        /* The floor is OpenFaaS's one replica by default, not a number the
+         * function or the operator asked for (com.openfaas.scale.min, POST
+         * /system/scale-function): it yields to the hard bounds. Its
+         * instance is given up when a call waits for a sandbox slot or its
+         * tenant's instances quota, and kept again once a call has started
+         * one (pool.c "admission"). */
+        bool floor_default;
         bool scale_zero;
         uint64_t idle_ms, timeout_ms, grace_ms;
         struct list_head instances;
@@ -92,6 +149,7 @@ struct pool {
         char last_error[256];      /* why the last start failed */
         struct admit_waiter waiter; /* for a sandbox slot (core/runtime/admit.h) */
         bool slot_reserved;        /* a slot taken for the next instance_start */
+        struct scaler sc;
 };
 
 /* Upstream HTTP connection to one instance. */
@@ -179,6 +237,24 @@ void proxy_upstream_read(struct pcall *pc, ssize_t n, const char *data);
 void proxy_upstream_connected(struct pcall *pc, int status);
 /* An upstream write finished; wake a paused client body when drained. */
 void proxy_upstream_drained(struct pcall *pc);
+
+/* scale.c: the autoscaler. */
+/* Read the scaling labels into p->sc (defaults for the absent ones). */
+void scale_configure(struct pool *p, const struct fn_recipe *r);
+/* Deploy-time check of the scaling labels: -EINVAL naming the key. */
+int scale_check_meta(const struct fn_recipe *r, struct sf_err *err);
+/* p->calls is about to change (a call begins: began true). */
+void scale_note_calls(struct pool *p, bool began);
+/* The 100 ms tick: measure, decide. Returns how many instances the pool
+ * keeps (the rest stop when idle). */
+uint32_t scale_tick(struct pool *p, uint64_t now);
+/* Instances beyond the queue's need that the autoscaler wants started. */
+uint32_t scale_wanted(const struct pool *p);
+/* An instance the autoscaler wanted could not start (held: why). */
+void scale_held(struct pool *p, const char *held);
+/* The scaler's part of a function status (the "autoscaling" object). */
+json_t *scale_status(const struct pool *p);
+const char *scale_type_name(enum scale_type t);
 
 /* proxy.c */
 /* Start call pc on instance inst (pool.c, when capacity appears). */

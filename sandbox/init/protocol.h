@@ -33,6 +33,12 @@
  *                         exits, the init writes one struct sb_init_status
  *                         with the function's raw wait status. Close-on-exec
  *                         too: the function never holds it.
+ *   SB_INIT_GATE_FD       gated inits only (SB_INIT_ARGV0_GATED): the start
+ *                         gate, closed before the function is forked.
+ *
+ * A function whose fd 0 is a terminal (OCI process.terminal: a pty made
+ * for this sandbox; the launcher refuses any other terminal) gets it as
+ * its controlling terminal after its setsid().
  *
  * Why a status record and not the init's exit code alone: the init exits
  * with the function's code, or 128+N when a signal N killed it (as a shell
@@ -48,6 +54,17 @@
 #include <stdint.h>
 
 #define SB_INIT_ARGV0 "sfaasd-init"
+/* argv[0] of an init that waits at the start gate (sandbox_spec.gated):
+ * before it forks the function it checks that one of the candidate paths
+ * is executable (else it reports SB_STEP_EXEC with ENOENT or EACCES),
+ * writes a struct sb_child_error with step SB_STEP_READY on
+ * SB_INIT_REPORT_FD, closes that fd, and waits for one byte on
+ * SB_INIT_GATE_FD. A terminating signal (SIGTERM, SIGINT, SIGHUP, SIGQUIT)
+ * that arrives first ends it as if the function had been killed by it.
+ * Start failures after the gate (the function's execve) are then only an
+ * exit status: 127. */
+#define SB_INIT_ARGV0_GATED "sfaasd-init+gate"
+#define SB_INIT_GATE_FD 5
 #define SB_INIT_SEP "--"
 #define SB_INIT_REPORT_FD 3
 #define SB_INIT_STATUS_FD 4
@@ -95,6 +112,12 @@ enum sb_step {
         SB_STEP_INIT_ARGS,    /* the init was given a malformed argv */
         SB_STEP_INIT_FORK,    /* the init could not fork the function */
         SB_STEP_EXEC,         /* execve of the function (by the init's child) */
+        SB_STEP_SYSCTL,       /* a sysctl of the spec */
+        SB_STEP_MOUNT,        /* a mount of the spec (sandbox_spec.mounts) */
+        SB_STEP_ROOTFS_READONLY,
+        SB_STEP_UMASK,
+        SB_STEP_GATE,         /* the init's wait at the start gate */
+        SB_STEP_READY,        /* not a failure: the gated init waits (err 0) */
         SB_STEP_MAX_,
 };
 

@@ -41,6 +41,11 @@
 
 /* System call numbers. The generic table (aarch64) and x86_64's own. */
 #if defined(__x86_64__)
+#define NR_read 0
+#define NR_ioctl 16
+#define NR_faccessat 269
+#define NR_ppoll 271
+#define NR_signalfd4 289
 #define NR_write 1
 #define NR_close 3
 #define NR_rt_sigprocmask 14
@@ -54,6 +59,11 @@
 #define NR_prctl 157
 #define NR_exit_group 231
 #elif defined(__aarch64__)
+#define NR_read 63
+#define NR_ioctl 29
+#define NR_faccessat 48
+#define NR_ppoll 73
+#define NR_signalfd4 74
 #define NR_write 64
 #define NR_close 57
 #define NR_rt_sigprocmask 135
@@ -78,7 +88,8 @@ _Static_assert(NR_write == __NR_write && NR_close == __NR_close && NR_rt_sigproc
                        NR_clone == __NR_clone && NR_execve == __NR_execve && NR_wait4 == __NR_wait4 &&
                        NR_kill == __NR_kill && NR_fcntl == __NR_fcntl && NR_setsid == __NR_setsid &&
                        NR_rt_sigtimedwait == __NR_rt_sigtimedwait && NR_prctl == __NR_prctl &&
-                       NR_exit_group == __NR_exit_group,
+                       NR_exit_group == __NR_exit_group && NR_read == __NR_read && NR_ioctl == __NR_ioctl &&
+                       NR_faccessat == __NR_faccessat && NR_ppoll == __NR_ppoll && NR_signalfd4 == __NR_signalfd4,
                "sfaasd-init: system call numbers disagree with <asm/unistd.h>");
 #endif
 
@@ -94,6 +105,12 @@ _Static_assert(NR_write == __NR_write && NR_close == __NR_close && NR_rt_sigproc
 #define SIGWINCH 28
 
 #define SIG_SETMASK 2
+#define AT_FDCWD (-100)
+#define X_OK 1
+#define POLLIN 1
+#define O_CLOEXEC 02000000
+#define TCGETS 0x5401
+#define TIOCSCTTY 0x540E
 #define F_SETFD 2
 #define FD_CLOEXEC 1
 #define WNOHANG 1
@@ -213,6 +230,13 @@ __attribute__((noreturn)) static void exec_function(char **paths, char **argv, c
         r = S4(NR_rt_sigprocmask, SIG_SETMASK, &none, 0, SIGSET_SIZE);
         if (r < 0)
                 report_failure(SB_STEP_SIGMASK, r);
+        /* A terminal made for this sandbox (the launcher lets no other one
+         * in) becomes ours, as a shell or getty would take it. */
+        {
+                unsigned char termios[64];
+                if (S3(NR_ioctl, 0, TCGETS, termios) == 0)
+                        (void) S3(NR_ioctl, 0, TIOCSCTTY, 0);
+        }
         r = -E_NOENT;
         for (char **p = paths; *p; p++) {
                 r = S3(NR_execve, *p, argv, envp);
@@ -224,6 +248,82 @@ __attribute__((noreturn)) static void exec_function(char **paths, char **argv, c
         if (first_eacces && (r == -E_NOENT || r == -E_NOTDIR))
                 r = first_eacces;
         report_failure(SB_STEP_EXEC, r);
+}
+
+/* The candidate the function's execve will take, checked for the gated
+ * start: the same order and errno choice as exec_function. */
+static long check_exec(char **paths)
+{
+        long r = -E_NOENT, first_eacces = 0;
+
+        for (char **p = paths; *p; p++) {
+                r = S3(NR_faccessat, AT_FDCWD, *p, X_OK);
+                if (r == 0)
+                        return 0;
+                if (r == -E_ACCES && !first_eacces)
+                        first_eacces = r;
+                else if (r != -E_NOENT && r != -E_NOTDIR && r != -E_ACCES)
+                        break;
+        }
+        return first_eacces && (r == -E_NOENT || r == -E_NOTDIR) ? first_eacces : r;
+}
+
+__attribute__((noreturn)) static void finish(int status);
+
+/* The start gate (protocol.h, SB_INIT_ARGV0_GATED). Every signal is
+ * blocked already; the terminating ones are read from a signalfd so that
+ * stopping a container that was never started ends it. */
+static void wait_gate(char **paths)
+{
+        static const uint64_t stop = SIGBIT(SIGTERM) | SIGBIT(SIGINT) | SIGBIT(SIGHUP) | SIGBIT(SIGQUIT);
+        struct sb_child_error ready;
+        struct pollfd_k {
+                int fd;
+                short events, revents;
+        } pfd[2];
+        unsigned char info[128];
+        long r, sfd;
+        char c;
+
+        r = check_exec(paths);
+        if (r < 0)
+                report_failure(SB_STEP_EXEC, r);
+        sfd = S4(NR_signalfd4, -1, &stop, SIGSET_SIZE, O_CLOEXEC);
+        if (sfd < 0)
+                report_failure(SB_STEP_GATE, sfd);
+        ready.step = SB_STEP_READY;
+        ready.err = 0;
+        if (S3(NR_write, SB_INIT_REPORT_FD, &ready, sizeof ready) != (long) sizeof ready)
+                die(127);
+        (void) S1(NR_close, SB_INIT_REPORT_FD);
+        for (;;) {
+                pfd[0].fd = SB_INIT_GATE_FD;
+                pfd[1].fd = (int) sfd;
+                pfd[0].events = pfd[1].events = POLLIN;
+                pfd[0].revents = pfd[1].revents = 0;
+                r = S5(NR_ppoll, pfd, 2, 0, 0, SIGSET_SIZE);
+                if (r == -E_INTR)
+                        continue;
+                if (r < 0)
+                        die(127);
+                if (pfd[1].revents) {
+                        r = S3(NR_read, sfd, info, sizeof info);
+                        /* ssi_signo is the first field of signalfd_siginfo */
+                        if (r == (long) sizeof info)
+                                finish((int) (info[0] | info[1] << 8) & 0x7f);
+                        continue;
+                }
+                if (pfd[0].revents) {
+                        r = S3(NR_read, SB_INIT_GATE_FD, &c, 1);
+                        if (r == 1)
+                                break;
+                        if (r == -E_INTR)
+                                continue;
+                        die(127); /* the gate went away: nobody will start us */
+                }
+        }
+        (void) S1(NR_close, SB_INIT_GATE_FD);
+        (void) S1(NR_close, sfd);
 }
 
 /* Exit as the function did: its code, or 128+N for signal N. */
@@ -258,10 +358,13 @@ __attribute__((used)) __attribute__((noreturn)) void init_main(long *sp)
         long argc = sp[0], pid, r;
         char **argv = (char **) (sp + 1), **envp = argv + argc + 1, **paths, **fn_argv = 0;
         uint64_t all = ~0ULL;
+        int gated = argc >= 1 && streq(argv[0], SB_INIT_ARGV0_GATED);
 
         (void) S2(NR_prctl, PR_SET_DUMPABLE, 0);
         (void) S3(NR_fcntl, SB_INIT_REPORT_FD, F_SETFD, FD_CLOEXEC);
         (void) S3(NR_fcntl, SB_INIT_STATUS_FD, F_SETFD, FD_CLOEXEC);
+        if (gated)
+                (void) S3(NR_fcntl, SB_INIT_GATE_FD, F_SETFD, FD_CLOEXEC);
 
         /* argv: SB_INIT_ARGV0, path..., SB_INIT_SEP, function argv... */
         paths = argv + 1;
@@ -278,6 +381,8 @@ __attribute__((used)) __attribute__((noreturn)) void init_main(long *sp)
          * none is lost between the fork and the first wait: a signal blocked
          * by pid 1 is queued, not dropped as an unhandled one would be. */
         (void) S4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, SIGSET_SIZE);
+        if (gated)
+                wait_gate(paths);
 
         pid = S5(NR_clone, SIGCHLD, 0, 0, 0, 0);
         if (pid == 0)

@@ -6,6 +6,7 @@ session, with the fixture images of tests/integration).
   daemon    session: one `sfaasd serve` (sfaasd_testlib.Daemon)
   api       session: authenticated sfaasd_testlib.Api on it
   busybox   session: busybox:latest imported into openfaas-fn
+  console_for  function: makes a Console on a daemon of the test's own
   ui        function: a Console (below) on a signed-in tab at 1280x900; after
             the test the browser's log must hold no JavaScript error, CSP
             violation or console.error (failed HTTP answers are expected in
@@ -223,6 +224,18 @@ def ui(browser, daemon, request):
     errs = c.errors()
     assert not errs, "the console logged errors:\n" + "\n".join("%s %s: %s" % (e["level"], e.get("source"), e["message"])
                                                              for e in errs)
+
+
+@pytest.fixture
+def console_for(browser, request):
+    """A Console on another daemon than the session's (its failure
+    artifacts are kept as the ui fixture's are)."""
+    def make(daemon):
+        c = Console(browser, daemon)
+        request.node._console = c
+        browser.get_log("browser")
+        return c
+    return make
 
 
 @pytest.hookimpl(hookwrapper=True)

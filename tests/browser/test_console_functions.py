@@ -21,6 +21,8 @@ def spec(api, name, ns=NS):
     # What the daemon adds to the stored spec.
     for k in ("replicas", "availableReplicas", "invocationCount", "createdAt", "sfaasd", "usage"):
         f.pop(k, None)
+    # faas_function: NAME is added to every answer's labels (not stored)
+    assert f["labels"].pop("faas_function") == name, f["labels"]
     return f
 
 

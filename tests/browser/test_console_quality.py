@@ -20,6 +20,10 @@ PAGES = [
     ("#/ns/openfaas-fn/images", "image-list"),
     ("#/ns/openfaas-fn/secrets", "secret-list"),
     ("#/host", "host-summary"),
+    ("#/tenants", "tenant-list"),
+    ("#/tenants/openfaas-fn", "quota-table"),
+    ("#/audit", "audit-list"),
+    ("#/ns/openfaas-fn/settings", "quota-table"),
 ]
 
 
@@ -30,6 +34,11 @@ def qfn(api, busybox):
     assert r.status_code in (200, 409), r.text
     api.deploy("q-fn", fprocess="sh -s", secrets=["q-secret"], labels={"a-rather-long-label-name": "x" * 80},
                envVars={"LONG": "y" * 200}, expect=202)
+    # A token and an invoke key with long names, for the tenant page.
+    r = api.post("/system/tenants/openfaas-fn/tokens", json={"name": "q-" + "t" * 60})
+    assert r.status_code == 201, r.text
+    r = api.post("/system/tenants/openfaas-fn/keys", json={"name": "q-" + "k" * 60, "function": "q-fn"})
+    assert r.status_code == 201, r.text
     for i in range(3):
         requests.post(api.d.url + "/function/q-fn", data=b"echo line-%d-%s >&2; echo ok" % (i, b"z" * 150),
                       timeout=HTTP_TIMEOUT)
@@ -44,6 +53,12 @@ def visit_all(ui, check):
             ui.wait(lambda: len(ui.ta("log-line")) >= 3, "the log lines")
         if "/charts" in hash_:
             ui.wait(lambda: ui.t("chart-summary").get_attribute("data-calls") is not None, "the charts")
+        if hash_.startswith("#/tenants/"):
+            ui.wait(lambda: len(ui.ta("quota-row")) > 0 and len(ui.ta("token-row")) > 0, "the quotas and tokens")
+        if hash_.endswith("/settings"):
+            ui.wait(lambda: len(ui.ta("quota-row")) > 0 and len(ui.ta("key-row")) > 0, "the quotas and keys")
+        if hash_ == "#/audit":
+            ui.wait(lambda: ui.t("audit-chain").get_attribute("data-state"), "the audit trail read and checked")
         if hash_.endswith("/invoke"):
             ui.click("invoke-kind-text")
             ui.fill("invoke-body", "echo " + "w" * 300)
@@ -100,6 +115,15 @@ def test_dark_mode_follows_the_system_and_the_toggle(ui, qfn):
     assert sum(background(ui)) < 120  # the choice holds
     ui.d.refresh()
     ui.wait(lambda: ui.t("theme-toggle").text == "Theme: dark", "the choice kept across a reload")
+    # The tenant page's boxes and the audit trail's rows are dark too.
+    ui.go("#/tenants/openfaas-fn")
+    ui.wait(lambda: ui.ta("quota-input"), "the quotas")
+    rgb = ui.d.execute_script("return getComputedStyle(arguments[0]).backgroundColor", ui.ta("quota-input")[0])
+    assert sum(int(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]) < 120, rgb
+    ui.go("#/audit")
+    ui.wait(lambda: ui.ta("audit-row"), "the audit rows")
+    rgb = ui.d.execute_script("return getComputedStyle(arguments[0]).color", ui.ta("audit-row")[0])
+    assert sum(int(x) for x in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3]) > 500, rgb  # light text
     ui.click("theme-toggle")  # dark -> auto
     ui.wait(lambda: sum(background(ui)) > 600, "following the (light) system again")
 

@@ -236,6 +236,11 @@ def test_loopback_callback_refused_by_default(make_daemon, images, receiver):
     assert "not allowed" in st["callbackError"]
     assert st["callbackAttempts"] == 1
     assert not receiver.of(cid)
+    # issue 14: the log line ended "...is not allowed0" (a stray number);
+    # the egress policy's reason ends it now (core/http/egress.h)
+    lines = [l for l in d.log().splitlines() if "callback to" in l and cid in l]
+    assert lines and all(l.endswith("is a loopback address, not allowed for callbacks (egress_allow opens it)")
+                         for l in lines), lines
 
 
 def test_queue_gauge_in_metrics(api, fns):

@@ -84,11 +84,13 @@ def test_setting_validated_and_printed(tmp_path):
                               text=True, timeout=HTTP_TIMEOUT)
 
     out = subprocess.run([BIN, "serve", "--print-config"], capture_output=True, text=True, timeout=HTTP_TIMEOUT)
-    assert json.loads(out.stdout)["async_retention"] == "86400000ms"  # 24 h by default
+    assert json.loads(out.stdout)["async_retention"] == "24h"  # by default
     out = print_config({"async_retention": "90m"})
-    assert out.returncode == 0 and json.loads(out.stdout)["async_retention"] == "5400000ms"
+    assert out.returncode == 0 and json.loads(out.stdout)["async_retention"] == "90m"
     out = print_config({"async_retention": 30})  # a bare number is seconds, as every duration
-    assert json.loads(out.stdout)["async_retention"] == "30000ms"
+    assert json.loads(out.stdout)["async_retention"] == "30s"
+    out = print_config({"async_retention": "1h30m"})  # printed in the largest exact unit
+    assert json.loads(out.stdout)["async_retention"] == "90m"
     for bad in (0, "500ms", "nonsense", -1, "100000d", 2 ** 62):
         out = print_config({"async_retention": bad})
         assert out.returncode != 0 and "async_retention" in out.stderr, (bad, out.stderr)

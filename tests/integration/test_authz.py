@@ -97,6 +97,14 @@ def build(pattern, method, ns, world):
         return "/system/images/busybox:latest", {"params": q}                          # DELETE: 409 (in use)
     if pattern == "/system/images/prune":
         return "/system/images/prune", {}
+    if pattern == "/system/images/pull":
+        return "/system/images/pull", {"params": q, "json": {"image": ""}}           # 400: no reference
+    if pattern == "/system/images/pulls":
+        return "/system/images/pulls", {"params": q}
+    if pattern == "/system/registry-auth":
+        if method in ("GET", "HEAD", "DELETE"):
+            return "/system/registry-auth", {"params": q}                             # DELETE: none to forget
+        return "/system/registry-auth", {"params": q, "json": {"auths": "none"}}     # 400
     if pattern == "/system/audit":
         return "/system/audit", {"params": q}
     if pattern == "/system/shared-images":

@@ -91,7 +91,7 @@ def test_deploy_list_invoke_rm(cli, images, daemon):
     p = cli("list", "--json", check=0)
     fn = {f["name"]: f for f in json.loads(p.stdout)}["clifn"]
     assert fn["envVars"] == {"GREETING": "hello there", "N": "1"}
-    assert fn["labels"] == {"team": "qa"}
+    assert fn["labels"] == {"team": "qa", "faas_function": "clifn"}
 
     p = cli("invoke", "clifn", input=b"body", password=False, check=0)
     env = parse_env(p.stdout.decode())
@@ -227,3 +227,29 @@ def test_invoke_client_timeout(cli, images):
     assert p.returncode == 1
     err = one_line_error(p)
     assert "did not answer" in err
+
+
+def test_image_names_per_namespace(cli, api, images):
+    """-n on every image command; a deploy in a namespace that lacks the
+    name says which namespace it searched and how to import it there."""
+    r = api.post("/system/namespace/", json={"name": "cli-ns2", "labels": {"openfaas": "1"}})
+    assert r.status_code in (201, 409), r.text
+    cli("image", "import", images.path("layers-oci.tar"), "--name", "cli/layers:v1", check=0)
+    p = cli("deploy", "--name", "clins", "--image", "cli/layers:v1", "--fprocess", "cat", "-n", "cli-ns2",
+            check=1)
+    err = one_line_error(p)
+    assert "'cli/layers:v1' is not in the image store of namespace 'cli-ns2'" in err, err
+    assert "sfaasd image import -n cli-ns2 FILE" in err and "POST /system/images?namespace=cli-ns2" in err, err
+    assert "cli/layers:v1" not in cli("image", "list", "-n", "cli-ns2", check=0).stdout.decode()
+    p = cli("image", "import", images.path("layers-oci.tar"), "--name", "cli/layers:v1", "-n", "cli-ns2", check=0)
+    assert p.stdout.decode().startswith("imported sha256:")
+    assert "cli/layers:v1" in cli("image", "list", "-n", "cli-ns2", check=0).stdout.decode()
+    ids = [i["id"] for i in json.loads(cli("image", "list", "--json", "--namespace", "cli-ns2", check=0).stdout)]
+    assert len(ids) == 1
+    cli("deploy", "--name", "clins", "--image", "cli/layers:v1", "--fprocess", "cat", "-n", "cli-ns2", check=0)
+    cli("rm", "clins", "-n", "cli-ns2", check=0)
+    p = cli("image", "rm", "cli/layers:v1", "-n", "cli-ns2", check=0)
+    assert "untagged cli/layers:v1" in p.stdout.decode()
+    cli("image", "prune", "-n", "cli-ns2", check=0)
+    p = cli("image", "list", "-n", "no-such-ns", check=1)
+    assert "no-such-ns" in one_line_error(p)

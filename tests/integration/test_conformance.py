@@ -307,7 +307,7 @@ def test_list(cli, deployed):
         assert f["envProcess"] == "cat"
         assert f["envVars"] == {"X": "1"}
         assert f["secrets"] == ["api-key"]
-        assert f["labels"] == {"a": "b"}
+        assert f["labels"] == {"a": "b", "faas_function": "figlet"}
         assert f["annotations"] == {}
         assert f["limits"] == {"memory": "64Mi"}
         assert "requests" not in f and "constraints" not in f  # omitempty: not sent, not invented

@@ -226,10 +226,15 @@ def hdr(d, name):
 # ---- mode and port ----------------------------------------------------------------------
 
 def test_mode_from_image_config_and_annotations(api, fn, busybox):
-    # httpfn exposes 8080/tcp: http mode, port 8080, nothing started by the deploy
+    # httpfn exposes 8080/tcp: http mode, port 8080; the deploy starts one
+    # replica, as OpenFaaS does (issue 14: it started none before the first
+    # call, and faas-cli ready failed); scale to zero is opt-in
     fn("m-exposed")
     st = status(api, "m-exposed")
     assert st["sfaasd"]["mode"] == "http" and st["sfaasd"]["port"] == 8080, st
+    wait_ready(api, "m-exposed", 1)
+    fn("m-exposed-zero", annotations={ZERO: "true"})
+    st = status(api, "m-exposed-zero")
     assert replicas(st) == 0 and available(st) == 0 and insts(st) == [], st
     # no ExposedPorts: exec mode, no instances
     fn("m-noport", image="httpfn-noport:latest")
@@ -268,7 +273,7 @@ def test_mode_from_image_config_and_annotations(api, fn, busybox):
 # ---- scale from zero ----------------------------------------------------------------------
 
 def test_scale_from_zero_first_call(api, fn):
-    fn("sfz")
+    fn("sfz", labels={ZERO: "true"})
     st = status(api, "sfz")
     assert replicas(st) == 0 and insts(st) == [], st
     r = call(api, "sfz", "/hello")
@@ -288,8 +293,9 @@ def test_scale_from_zero_first_call(api, fn):
 @pytest.mark.parametrize("n", [20, 200])
 def test_concurrent_first_calls_share_one_start(api, fn, n):
     # 200: the issue's burst of first calls to a scaled-to-zero function,
-    # every one answered 200 with the default queue bound.
-    fn("burst")
+    # every one answered 200 with the default queue bound. A target no
+    # burst reaches keeps the autoscaler out of it.
+    fn("burst", labels={ZERO: "true", "com.openfaas.scale.target": "1000"})
     barrier = threading.Barrier(n)
 
     def one():
@@ -318,7 +324,7 @@ def test_scale_min_started_at_deploy(api, fn):
 def test_watchdog_image_ready_by_health(api, fn):
     # httpfn-wd is /usr/bin/fwatchdog: its /_/health answers 503 for 300 ms
     # after start. The first call must wait for 200, so it sees 200 itself.
-    fn("wd", image="httpfn-wd:latest")
+    fn("wd", image="httpfn-wd:latest", labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, "wd", "/_/health")
     took = time.monotonic() - t0
@@ -331,7 +337,7 @@ def test_watchdog_image_ready_by_health(api, fn):
 def test_other_images_ready_by_tcp_connect(api, fn):
     # not a watchdog: readiness is a TCP connect, so a health that stays 503
     # for 60 s does not hold the first call back
-    fn("tcpready", env={"HEALTH_DELAY_MS": "60000"})
+    fn("tcpready", env={"HEALTH_DELAY_MS": "60000"}, labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, "tcpready", "/_/health")
     assert r.status_code == 503 and r.text == "starting\n", (r.status_code, r.text)
@@ -346,7 +352,7 @@ def test_slow_listener_still_gets_the_first_call(api, fn, delay_ms):
     # probing (its first 30 ms) the first call still waits for it and
     # succeeds, instead of the instance staying "starting" for ever.
     name = "slowlisten%d" % delay_ms
-    fn(name, env={"LISTEN_DELAY_MS": str(delay_ms)})
+    fn(name, env={"LISTEN_DELAY_MS": str(delay_ms)}, labels={ZERO: "true"})
     t0 = time.monotonic()
     r = call(api, name, "/hello")
     assert r.status_code == 200, (r.status_code, r.text)
@@ -453,8 +459,9 @@ def test_scale_function_api(api, fn):
 
 def test_idle_scale_to_zero(api, fn):
     fn("idle-keep", labels={ZERO_DURATION: "1s", ZERO: "false"})
-    fn("idle-min", labels={ZERO_DURATION: "1s", MIN: "1", MAX: "2"}, annotations={MAX_INFLIGHT: "1"})
-    fn("idle-zero", labels={ZERO_DURATION: "1s"})
+    fn("idle-min", labels={ZERO_DURATION: "1s", MIN: "1", MAX: "2", "com.sfaasd.scale.down-window": "1s"},
+       annotations={MAX_INFLIGHT: "1"})
+    fn("idle-zero", labels={ZERO_DURATION: "1s", ZERO: "true"})
     # idle-keep and idle-min are used before idle-zero, so by the time
     # idle-zero has been idle for 1 s, they have been idle longer
     assert call(api, "idle-keep", "/hello").status_code == 200
@@ -515,7 +522,7 @@ def test_kill9_replaced_when_min(api, fn):
 
 
 def test_crash_mid_call_is_502_then_scale_from_zero(api, fn):
-    fn("crasher")
+    fn("crasher", labels={ZERO: "true"})
     iid = whoami(api, "crasher")
     st = wait_ready(api, "crasher", 1)
     pid = insts(st)[0]["pid"]
@@ -903,7 +910,7 @@ def test_config_defaults(make_daemon, images):
                             "http_grace": "400ms"})
     a = Api(d)
     import_http_images(a, images)
-    a.deploy("c-timeout", image="httpfn:latest", expect=202)
+    a.deploy("c-timeout", image="httpfn:latest", labels={ZERO: "true"}, expect=202)
     a.deploy("c-queue", image="httpfn:latest", labels={MAX: "1"},
              annotations={MAX_INFLIGHT: "1", TIMEOUT: "30s"}, expect=202)
     a.deploy("c-grace", image="httpfn:latest", labels={ZERO: "false"}, env={"IGNORE_SIGTERM": "1"}, expect=202)
@@ -935,7 +942,8 @@ def test_ready_timeout_fails_the_start(make_daemon, images):
     d = make_daemon(config={"http_ready_timeout": "1s"})
     a = Api(d)
     import_http_images(a, images)
-    a.deploy("never-ready", image="httpfn:latest", env={"LISTEN_DELAY_MS": "60000"}, expect=202)
+    a.deploy("never-ready", image="httpfn:latest", env={"LISTEN_DELAY_MS": "60000"}, labels={ZERO: "true"},
+             expect=202)
     t0 = time.monotonic()
     r = call(a, "never-ready", "/hello")
     took = time.monotonic() - t0

@@ -40,7 +40,7 @@ def check_state(api, img):
     assert set(fns) == {"keep-cat", "keep-env"}, fns
     g = api.get("/system/function/keep-env").json()
     assert g["envVars"] == {"PERSIST": "updated"}
-    assert g["labels"] == {"tier": "gold"}
+    assert g["labels"] == {"tier": "gold", "faas_function": "keep-env"}
     assert g["annotations"] == {"note": "kept"}
     assert g["limits"] == {"memory": "64Mi"}
     assert g["namespace"] == DEFAULT_NS

@@ -151,6 +151,51 @@ def test_concurrency_and_instances(api, daemon, tenant, key, message):
     assert r.status_code == 200, r.text
 
 
+def test_default_replicas_yield_to_the_instances_quota(api, daemon, tenant, images):
+    """OpenFaaS's one replica at deploy (issue 14) inside the instances
+    quota, a hard bound: the first http function's replica takes the one
+    instance; the second's is not started and not retried; an exec call
+    refused for the quota makes the idle replica give way, so its retry
+    runs; a call brings the first function back."""
+    with open(images.path("httpfn-oci.tar"), "rb") as f:
+        r = t(tenant, "POST", "/system/images", data=f.read(), headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200, r.text
+    quota(api, instances=1)
+
+    def available(name):
+        r = t(tenant, "GET", "/system/function/" + name)
+        return r.status_code == 200 and r.json().get("availableReplicas", 0)
+
+    try:
+        r = t(tenant, "POST", "/system/functions", json={"service": "rep1", "image": "httpfn:latest"})
+        assert r.status_code == 202, r.text
+        wait_until(lambda: available("rep1") == 1, 30 * SLOW, "rep1's replica")
+        r = t(tenant, "POST", "/system/functions", json={"service": "rep2", "image": "httpfn:latest"})
+        assert r.status_code == 202, r.text
+        wait_until(lambda: "'rep2.%s': no default replica kept warm" % NS in daemon.log(), 30 * SLOW,
+                   "rep2's replica to be given up")
+        assert available("rep2") == 0
+        r = t(tenant, "POST", "/system/functions", json={"service": "rep-ex", "image": "busybox:latest",
+                                                        "envProcess": "cat"})
+        assert r.status_code == 202, r.text
+        r = requests.post(daemon.url + "/function/rep-ex." + NS, data=b"x", timeout=HTTP_TIMEOUT)
+        assert r.status_code == 429 and "instances" in r.json()["error"], r.text
+        wait_until(lambda: requests.post(daemon.url + "/function/rep-ex." + NS, data=b"retry",
+                                         timeout=HTTP_TIMEOUT).text == "retry", 30 * SLOW,
+                   "the retry to find room")
+        assert "stopping idle instance rep1-1, its default replica" in daemon.log()
+        # Not restarted on its own (it would take the room again) ...
+        assert available("rep1") == 0
+        assert daemon.log().count("no default replica kept warm") == 1
+        # ... but a call starts it, as from zero.
+        r = requests.get(daemon.url + "/function/rep1." + NS + "/hello", timeout=HTTP_TIMEOUT)
+        assert r.status_code == 200 and r.text == "hello\n", r.text
+    finally:
+        quota(api, instances=None)
+        for name in ("rep1", "rep2", "rep-ex"):
+            t(tenant, "DELETE", "/system/functions", json={"functionName": name})
+
+
 def test_async_queued(api, daemon, tenant):
     marker = "gate-async"
     t(tenant, "POST", "/system/functions", json={"service": "queued", "image": "busybox:latest",

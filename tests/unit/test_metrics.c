@@ -208,6 +208,43 @@ static void test_gauges_and_omissions(void **state)
         metrics_release(&m);
 }
 
+/* The autoscalers' series: http-mode functions only, the target as
+ * OpenFaaS Pro names it, the load and the desired instances. */
+static void test_scale_series(void **state)
+{
+        struct metrics m;
+        char *services[] = { "web.openfaas-fn", "cat.openfaas-fn", "q\"x.t", NULL };
+        uint64_t reps[] = { 3, 1, 1 };
+        struct metrics_scale sc[] = {
+                { .http = true, .type = "capacity", .target = 2, .load = 4.5, .desired = 3 },
+                { .http = false },
+                { .http = true, .type = "rps", .target = 50, .load = 0, .desired = 1 },
+        };
+        struct metrics_gauges g = { .services = services, .service_replicas = reps, .service_scale = sc };
+        char *text;
+
+        (void) state;
+        metrics_init(&m);
+        text = render(&m, &g);
+        assert_non_null(strstr(text, "# TYPE gateway_service_target_load gauge\n"));
+        assert_value(text, "gateway_service_target_load{function_name=\"web.openfaas-fn\",scaling_type=\"capacity\"}",
+                     "2");
+        assert_value(text, "sfaasd_function_load{function_name=\"web.openfaas-fn\",scaling_type=\"capacity\"}",
+                     "4.5");
+        assert_value(text, "sfaasd_function_desired_replicas{function_name=\"web.openfaas-fn\"}", "3");
+        assert_value(text, "gateway_service_target_load{function_name=\"q\\\"x.t\",scaling_type=\"rps\"}", "50");
+        /* exec mode: no autoscaler, no series */
+        assert_null(strstr(text, "sfaasd_function_load{function_name=\"cat."));
+        free(text);
+        /* no http-mode function: no families at all */
+        sc[0].http = sc[2].http = false;
+        text = render(&m, &g);
+        assert_null(strstr(text, "gateway_service_target_load"));
+        assert_null(strstr(text, "sfaasd_function_desired_replicas"));
+        free(text);
+        metrics_release(&m);
+}
+
 static void test_read_process(void **state)
 {
         struct metrics_gauges g = { 0 };
@@ -225,6 +262,7 @@ int main(void)
                 cmocka_unit_test(test_invocations_render),
                 cmocka_unit_test(test_label_escaping),
                 cmocka_unit_test(test_gauges_and_omissions),
+                cmocka_unit_test(test_scale_series),
                 cmocka_unit_test(test_read_process),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

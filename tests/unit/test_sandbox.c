@@ -30,6 +30,7 @@
 
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <net/if.h>
 #include <netinet/tcp.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -401,6 +402,84 @@ static void test_netns_loopback_only(void **state)
                 assert_null(strstr(out, "DOWN"));
         }
         sandbox_launcher_free(pooled);
+}
+
+/* Whether the network namespace of fd has loopback up (asked from a child
+ * that enters it: this thread stays where it is). */
+static bool netns_loopback_up(int fd)
+{
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct ifreq ifr = { .ifr_name = "lo" };
+                int s;
+                if (setns(fd, CLONE_NEWNET) < 0 || (s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0 ||
+                    ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                        _exit(2);
+                _exit(ifr.ifr_flags & IFF_UP ? 0 : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static ino_t ino_of_fd(int fd)
+{
+        struct stat st;
+        assert_int_equal(fstat(fd, &st), 0);
+        return st.st_ino;
+}
+
+/* The sandbox keeps its network namespace for the daemon (sandbox_netns_fd:
+ * no /proc/PID/ns/net of a non-dumpable init, which needs CAP_SYS_PTRACE),
+ * from the pool or, when the pool has none ready, made on the spot the same
+ * way; a launcher without the pool has none to give. */
+static void test_netns_fd(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sleep", "30", NULL };
+        struct sandbox_launcher_config cfg = { .netns_pool = true, .no_cgroups = true };
+        struct sandbox_launcher *pooled = NULL;
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sb_netns_pool pool = { .sock = -1, .helper = -1 };
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        char path[64];
+        struct stat st;
+        int own, made;
+
+        if (sandbox_launcher_new(&cfg, &pooled, &err) < 0)
+                fail_msg("launcher: %s", err.msg);
+        if (sandbox_spawn(pooled, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_true(sandbox_netns_fd(sb) >= 0);
+        (void) xsnprintf(path, sizeof path, "/proc/%d/ns/net", (int) sandbox_pid(sb));
+        assert_int_equal(stat(path, &st), 0);
+        assert_true(st.st_ino == ino_of_fd(sandbox_netns_fd(sb)));
+        assert_true(netns_loopback_up(sandbox_netns_fd(sb)));
+        sandbox_free(sb);
+        sandbox_launcher_free(pooled);
+
+        s = base_spec(f, argv);
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_int_equal(sandbox_netns_fd(sb), -1);
+        sandbox_free(sb);
+
+        /* the pool's fallback: a new netns, loopback up, and this thread back home */
+        own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        pool.orig_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+        assert_true(own >= 0 && pool.orig_fd >= 0);
+        made = sb_netns_make(&pool);
+        assert_true(made >= 0);
+        assert_true(ino_of_fd(made) != ino_of_fd(own));
+        assert_int_equal(stat("/proc/thread-self/ns/net", &st), 0);
+        assert_true(st.st_ino == ino_of_fd(own));
+        assert_true(netns_loopback_up(made));
+        (void) close(made);
+        (void) close(own);
+        (void) close(pool.orig_fd);
 }
 
 static void test_cgroup_limits(void **state)
@@ -868,6 +947,7 @@ int main(void)
                 cmocka_unit_test(test_policy_denials),
                 cmocka_unit_test(test_terminal_refused),
                 cmocka_unit_test(test_netns_loopback_only),
+                cmocka_unit_test(test_netns_fd),
                 cmocka_unit_test(test_seccomp_policy),
                 cmocka_unit_test(test_secret_binds),
                 cmocka_unit_test(test_cgroup_limits),
