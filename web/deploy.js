@@ -22,6 +22,9 @@
     { id: "deploy-queue", key: "com.sfaasd.queue-max", map: "annotations", kind: "count" },
     { id: "deploy-timeout", key: "com.sfaasd.timeout", map: "annotations", kind: "duration" },
     { id: "deploy-grace", key: "com.sfaasd.grace-period", map: "annotations", kind: "duration" },
+    { id: "deploy-scale-type", key: "com.openfaas.scale.type", map: "labels" },
+    { id: "deploy-scale-target", key: "com.openfaas.scale.target", map: "labels", kind: "count" },
+    { id: "deploy-egress", key: "com.sfaasd.egress", map: "annotations" },
   ];
   // What the API takes beyond the form's fields is kept as it was on edit.
   const FORM = { mode: "new", ns: null, name: null, original: null, where: {}, existing: [] };
@@ -228,7 +231,6 @@
       readOnlyRootFilesystem: $("deploy-readonly").checked,
     };
     // Kept as they were: the API takes them, the form has no field.
-    // Egress grants are an annotation (com.sfaasd.egress) where the daemon has them.
     if (Array.isArray(o.constraints)) body.constraints = o.constraints;
     return body;
   }

@@ -280,3 +280,35 @@ def test_invoke_method_path_query_headers(ui, api, busybox):
     ui.fill("invoke-body", "{not json")
     ui.click("invoke-button")
     assert "not valid JSON" in ui.wait_text("invoke-error", r"\w")
+
+
+def test_egress_grant_and_scaling_from_the_form(ui, api, busybox):
+    """Egress grants (issue 16) and the autoscaler's type and target (issue
+    20) have fields: a grant within the tenant's ceiling is stored as the
+    annotation, one beyond it is the daemon's 400, said at the form; an edit
+    shows them again."""
+    r = api.put("/system/tenants/%s/egress" % NS, json={"ceiling": "api.example.com:443"})
+    assert r.status_code == 200, r.text
+    ui.go("#/ns/openfaas-fn/new")
+    ui.wait(lambda: "busybox:latest" in ui.t("deploy-image").text, "the deploy form")
+    ui.fill("deploy-name", "egress-fn")
+    ui.fill("deploy-fprocess", "cat")
+    ui.fill("deploy-egress", "db.example.com:5432")
+    ui.click("deploy-submit")
+    msg = ui.wait_text("deploy-error", r"\w")
+    assert "beyond the egress ceiling" in msg and "db.example.com:5432" in msg, msg
+    assert api.get("/system/function/egress-fn", params={"namespace": NS}).status_code == 404
+    ui.fill("deploy-egress", "api.example.com:443")
+    from selenium.webdriver.support.ui import Select
+    Select(ui.t("deploy-scale-type")).select_by_value("rps")
+    ui.fill("deploy-scale-target", "20")
+    ui.click("deploy-submit")
+    ui.wait_visible("panel-overview")
+    f = spec(api, "egress-fn")
+    assert f["annotations"]["com.sfaasd.egress"] == "api.example.com:443", f
+    assert f["labels"]["com.openfaas.scale.type"] == "rps" and f["labels"]["com.openfaas.scale.target"] == "20", f
+    ui.click("function-edit")
+    ui.wait(lambda: ui.t("deploy-egress").get_attribute("value") == "api.example.com:443", "the grant in its field")
+    assert ui.t("deploy-scale-type").get_attribute("value") == "rps"
+    assert ui.t("deploy-scale-target").get_attribute("value") == "20"
+    assert "com.sfaasd.egress" not in ui.t("deploy-annotations").get_attribute("value")
