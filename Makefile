@@ -276,6 +276,7 @@ install: sfaasd
 	install -D -m 0644 packaging/oci/sfaasd-runc.conf $(DESTDIR)/etc/containers/containers.conf.d/sfaasd-runc.conf
 	install -D -m 0644 packaging/sfaasd.service $(DESTDIR)$(UNITDIR)/sfaasd.service
 	install -D -m 0644 docs/sfaasd.8 $(DESTDIR)/usr/share/man/man8/sfaasd.8
+	install -D -m 0644 docs/sfaasd-runc.8 $(DESTDIR)/usr/share/man/man8/sfaasd-runc.8
 	install -D -m 0644 packaging/sfaasd.bash-completion $(DESTDIR)/usr/share/bash-completion/completions/sfaasd
 	test -e $(DESTDIR)/etc/sfaasd/config.json || install -D -m 0644 packaging/config.json $(DESTDIR)/etc/sfaasd/config.json
 
@@ -283,7 +284,8 @@ install: sfaasd
 uninstall:
 	-systemctl disable --now sfaasd.service 2>/dev/null
 	rm -f $(DESTDIR)/usr/bin/sfaasd $(DESTDIR)/usr/bin/sfaasd-runc $(DESTDIR)$(UNITDIR)/sfaasd.service \
-	      $(DESTDIR)/usr/share/man/man8/sfaasd.8 $(DESTDIR)/usr/share/bash-completion/completions/sfaasd \
+	      $(DESTDIR)/usr/share/man/man8/sfaasd.8 $(DESTDIR)/usr/share/man/man8/sfaasd-runc.8 \
+	      $(DESTDIR)/usr/share/bash-completion/completions/sfaasd \
 	      $(DESTDIR)/etc/containers/containers.conf.d/sfaasd-runc.conf
 	-systemctl daemon-reload 2>/dev/null
 	@echo "kept: /etc/sfaasd (config) and /var/lib/sfaasd (data); apt/dpkg installs are removed with apt"
