@@ -80,36 +80,60 @@ static void on_done(uv_async_t *a)
         http_server_shutdown(h->srv, NULL);
 }
 
-static void *client_main(void *arg)
-{
-        struct harness *h = arg;
-        h->client(h);
-        uv_async_send(&h->done);
-        return NULL;
-}
-
 static const struct http_limits base_limits = {
         .max_header_bytes = 1024, .max_headers = 10, .max_url_bytes = 256, .max_body_bytes = 1024,
         .max_connections = 3, .header_timeout_ms = 300, .idle_timeout_ms = 5000,
         .first_byte_timeout_ms = 5000,
 };
 
+/* The loop runs on a thread of its own and the client on the test's: a
+ * failed assert in the client (cmocka leaves the test by a longjmp on the
+ * thread that runs it) then ends the test with its message, and the
+ * teardown stops the loop. The server's handlers run on the loop's thread. */
+static struct harness H;
+static pthread_t loop_thread;
+static bool loop_running;
+
+static void *loop_main(void *arg)
+{
+        uv_run(&H.loop, UV_RUN_DEFAULT);
+        return NULL;
+}
+
+static int loop_finish(void)
+{
+        int r;
+
+        if (!loop_running)
+                return 0;
+        loop_running = false;
+        uv_async_send(&H.done);
+        pthread_join(loop_thread, NULL);
+        r = uv_loop_close(&H.loop);
+        http_server_free(H.srv);
+        return r;
+}
+
+static int teardown(void **s)
+{
+        (void) loop_finish();
+        return 0;
+}
+
 static void run_on(void (*client)(struct harness *h), const struct http_limits *lim, const char *listen)
 {
-        struct harness h = { .client = client };
-        pthread_t t;
-
-        assert_int_equal(uv_loop_init(&h.loop), 0);
-        assert_int_equal(http_server_new(&h.loop, lim, NULL, on_request, &h, &h.srv), 0);
-        assert_int_equal(http_server_listen(h.srv, listen), 0);
-        h.port = http_server_port(h.srv);
-        uv_async_init(&h.loop, &h.done, on_done);
-        h.done.data = &h;
-        assert_int_equal(pthread_create(&t, NULL, client_main, &h), 0);
-        uv_run(&h.loop, UV_RUN_DEFAULT);
-        pthread_join(t, NULL);
-        assert_int_equal(uv_loop_close(&h.loop), 0);
-        http_server_free(h.srv);
+        memset(&H, 0, sizeof H);
+        H.client = client;
+        assert_int_equal(uv_loop_init(&H.loop), 0);
+        assert_int_equal(http_server_new(&H.loop, lim, NULL, on_request, &H, &H.srv), 0);
+        assert_int_equal(http_server_listen(H.srv, listen), 0);
+        H.port = http_server_port(H.srv);
+        uv_async_init(&H.loop, &H.done, on_done);
+        H.done.data = &H;
+        assert_int_equal(pthread_create(&loop_thread, NULL, loop_main, NULL), 0);
+        loop_running = true;
+        client(&H);
+        assert_int_equal(loop_finish(), 0);
 }
 
 static void run_with_limits(void (*client)(struct harness *h), const struct http_limits *lim)
@@ -602,17 +626,17 @@ int main(void)
         /* As the daemon does: a client that hangs up is an error return, not a signal. */
         struct sigaction sa = { .sa_handler = SIG_IGN };
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_basic),
-                cmocka_unit_test(test_stream),
-                cmocka_unit_test(test_stream_abort),
-                cmocka_unit_test(test_limits),
-                cmocka_unit_test(test_evict_idle),
-                cmocka_unit_test(test_connections_busy),
-                cmocka_unit_test(test_first_byte),
-                cmocka_unit_test(test_per_client),
-                cmocka_unit_test(test_client_keys),
-                cmocka_unit_test(test_dual_stack),
-                cmocka_unit_test(test_slow_headers),
+                cmocka_unit_test_teardown(test_basic, teardown),
+                cmocka_unit_test_teardown(test_stream, teardown),
+                cmocka_unit_test_teardown(test_stream_abort, teardown),
+                cmocka_unit_test_teardown(test_limits, teardown),
+                cmocka_unit_test_teardown(test_evict_idle, teardown),
+                cmocka_unit_test_teardown(test_connections_busy, teardown),
+                cmocka_unit_test_teardown(test_first_byte, teardown),
+                cmocka_unit_test_teardown(test_per_client, teardown),
+                cmocka_unit_test_teardown(test_client_keys, teardown),
+                cmocka_unit_test_teardown(test_dual_stack, teardown),
+                cmocka_unit_test_teardown(test_slow_headers, teardown),
         };
         (void) sigaction(SIGPIPE, &sa, NULL);
         abort_efd = eventfd(0, EFD_CLOEXEC);
