@@ -195,11 +195,13 @@ int store_token_revoke_kind(struct store *s, const char *ns, const char *kind, c
         return sqlite3_changes(sqlite3_db_handle(st)) == 0 ? -ENOENT : 0;
 }
 
-int store_tenant_quotas_get(struct store *s, const char *ns, char **ret_json)
+/* One text column of a namespace's row (sql: "SELECT col ... WHERE name =
+ * ?1"): -ENOENT without the namespace. */
+static int text_column_get(struct store *s, const char *sql, const char *ns, char **ret)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        char *j;
-        int rc, r = store_sql_prepare(s, "SELECT quotas FROM namespaces WHERE name = ?1", &st);
+        int rc, r = store_sql_prepare(s, sql, &st);
+        char *v;
 
         if (r < 0)
                 return r;
@@ -209,26 +211,38 @@ int store_tenant_quotas_get(struct store *s, const char *ns, char **ret_json)
                 return -ENOENT;
         if (rc != SQLITE_ROW)
                 return store_sql_errno(rc);
-        j = store_sql_column_strdup(st, 0);
-        if (!j)
+        v = store_sql_column_strdup(st, 0);
+        if (!v)
                 return -ENOMEM;
-        *ret_json = j;
+        *ret = v;
         return 0;
 }
 
-int store_tenant_quotas_set(struct store *s, const char *ns, const char *json)
+/* Sets it (sql: "UPDATE ... SET col = ?2 WHERE name = ?1"): -ENOENT
+ * without the namespace. */
+static int text_column_set(struct store *s, const char *sql, const char *ns, const char *value)
 {
         _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_sql_prepare(s, "UPDATE namespaces SET quotas = ?2 WHERE name = ?1", &st);
+        int r = store_sql_prepare(s, sql, &st);
 
         if (r < 0)
                 return r;
         sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
         r = store_sql_step_done(st);
         if (r < 0)
                 return r;
         return sqlite3_changes(sqlite3_db_handle(st)) == 0 ? -ENOENT : 0;
+}
+
+int store_tenant_quotas_get(struct store *s, const char *ns, char **ret_json)
+{
+        return text_column_get(s, "SELECT quotas FROM namespaces WHERE name = ?1", ns, ret_json);
+}
+
+int store_tenant_quotas_set(struct store *s, const char *ns, const char *json)
+{
+        return text_column_set(s, "UPDATE namespaces SET quotas = ?2 WHERE name = ?1", ns, json);
 }
 
 static int count(struct store *s, const char *sql, const char *ns, uint64_t *ret)
@@ -298,36 +312,10 @@ int store_tenant_invoke_auth_set(struct store *s, const char *ns, bool on)
 
 int store_tenant_egress_get(struct store *s, const char *ns, char **ret)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int rc, r = store_sql_prepare(s, "SELECT egress_ceiling FROM namespaces WHERE name = ?1", &st);
-        char *v;
-
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return store_sql_errno(rc);
-        v = strdup(sqlite3_column_text(st, 0) ? (const char *) sqlite3_column_text(st, 0) : "");
-        if (!v)
-                return -ENOMEM;
-        *ret = v;
-        return 0;
+        return text_column_get(s, "SELECT egress_ceiling FROM namespaces WHERE name = ?1", ns, ret);
 }
 
 int store_tenant_egress_set(struct store *s, const char *ns, const char *ceiling)
 {
-        _cleanup_stmt_ sqlite3_stmt *st = NULL;
-        int r = store_sql_prepare(s, "UPDATE namespaces SET egress_ceiling = ?2 WHERE name = ?1", &st);
-
-        if (r < 0)
-                return r;
-        sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, ceiling, -1, SQLITE_STATIC);
-        r = store_sql_step_done(st);
-        if (r < 0)
-                return r;
-        return sqlite3_changes(sqlite3_db_handle(st)) == 0 ? -ENOENT : 0;
+        return text_column_set(s, "UPDATE namespaces SET egress_ceiling = ?2 WHERE name = ?1", ns, ceiling);
 }
