@@ -594,9 +594,21 @@ def test_purge_removes_everything(root):
 
 
 def test_lintian(new_deb):
-    changes = os.path.join(REPO, "build-deb", "sfaasd_%s_%s.changes" % (
-        deb_version(new_deb), run(["dpkg", "--print-architecture"]).stdout.strip()))
-    r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp", "lintian",
-             "--fail-on", "error,warning", changes], check=False)
+    name = "sfaasd_%s_%s.changes" % (deb_version(new_deb), run(["dpkg", "--print-architecture"]).stdout.strip())
+    built = os.path.join(REPO, "build-deb")
+    # lintian runs as nobody, which may not enter the clone (a mktemp -d
+    # folder is 0700): it reads a copy of what the .changes names, from a
+    # folder of its own, and starts there.
+    d = tempfile.mkdtemp(prefix="sfaasd-lintian-", dir="/var/tmp")
+    try:
+        os.chmod(d, 0o755)
+        for f in os.listdir(built):
+            if os.path.isfile(os.path.join(built, f)):
+                shutil.copy(os.path.join(built, f), d)
+                os.chmod(os.path.join(d, f), 0o644)
+        r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp", "lintian",
+                 "--fail-on", "error,warning", name], check=False, cwd=d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     tags = [line for line in r.stdout.splitlines() if re.match(r"^[EW]: ", line)]
     assert r.returncode == 0 and not tags, r.stdout + r.stderr
