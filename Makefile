@@ -264,6 +264,7 @@ lint:
 	@bad=$$(grep -nE '\b(sprintf|strcpy|strcat|gets|atoi|atol|strtok|system|popen)\s*\(|\bsignal\(' \
 	    $(LIB_SRC) $(CMD_SRC) $(wildcard */*.h core/*/*.h) | grep -v 'snprintf\|vsnprintf' || true); \
 	if [ -n "$$bad" ]; then echo "lint: forbidden calls:"; echo "$$bad"; exit 1; fi
+	@$(PYTHON) tools/fnsize.py $(LIB_SRC) $(CMD_SRC) || { echo "lint: split the functions above into named steps (docs/STYLE.md)"; exit 1; }
 
 bench: deps-bench sfaasd
 	@bash bench/run-all.sh

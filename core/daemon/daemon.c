@@ -314,22 +314,22 @@ struct sfaasd_owned {
         struct admit admit;
 };
 
-int sfaasd_run(struct sfaasd_config *cfg)
+/* Logs a failed start step's message (its errno when it left none) and
+ * returns r. */
+static int start_failed(int r, const char *what, const struct sf_err *err)
 {
-        _cleanup_free_ struct sfaasd_owned *owned = calloc(1, sizeof *owned);
-        struct sfaasd *sf = owned ? &owned->sf : NULL;
-        struct sandbox_launcher_config lc = { 0 };
-        struct sandbox_sweep swept = { 0 };
-        struct datadir_residue residue = { 0 };
-        struct sf_err err = { 0 };
-        char dbpath[PATH_MAX + 16];
-        bool created = false;
+        log_error("%s%s", what, err->msg[0] ? err->msg : strerror(-r));
+        return r;
+}
+
+/* The context's pointers into its one allocation, and what must be set
+ * before anything can fail (every release below is safe on it). */
+static void context_init(struct sfaasd_owned *owned, const struct sfaasd_config *cfg)
+{
+        struct sfaasd *sf = &owned->sf;
         struct sigaction sa = { .sa_handler = SIG_IGN };
-        uint64_t sb_memory, sb_pids;
         int r;
 
-        if (!sf)
-                return log_error_errno(-ENOMEM, "out of memory");
         sf->cfg = *cfg;
         sf->datadir = &owned->datadir;
         sf->metrics = &owned->metrics;
@@ -352,52 +352,61 @@ int sfaasd_run(struct sfaasd_config *cfg)
         sf->metrics->history = sf->history;
         /* A closed client socket must be an error return, not a fatal signal. */
         (void) sigaction(SIGPIPE, &sa, NULL);
+}
 
-        r = prepare_data_dir(sf, &residue, &err);
-        if (r < 0) {
-                log_error("%s", err.msg);
-                datadir_close(sf->datadir);
-                return r;
-        }
-        r = auth_ensure_credentials(sf->cfg.data_dir, &sf->password, &created, &err);
-        if (r < 0) {
-                log_error("%s", err.msg);
-                goto out;
-        }
+/* What the daemon keeps on disk and in memory before it runs anything: the
+ * locked data folder (its leftovers into *residue), the admin credentials
+ * (*created when made now), the TLS pair, logs, the store and its key.
+ * Logs its own failure. */
+static int open_state(struct sfaasd *sf, struct datadir_residue *residue, bool *created)
+{
+        struct sf_err err = { 0 };
+        char dbpath[PATH_MAX + 16];
+        int r;
+
+        r = prepare_data_dir(sf, residue, &err);
+        if (r < 0)
+                return start_failed(r, "", &err);
+        r = auth_ensure_credentials(sf->cfg.data_dir, &sf->password, created, &err);
+        if (r < 0)
+                return start_failed(r, "", &err);
         r = auth_new(&sf->auth);
         if (r >= 0)
                 r = tenants_new(&sf->tenants);
-        if (r < 0) {
-                log_error_errno(r, "out of memory");
-                goto out;
-        }
+        if (r < 0)
+                return log_error_errno(r, "out of memory");
         r = tls_setup(sf, &err);
-        if (r < 0) {
-                log_error("%s", err.msg[0] ? err.msg : strerror(-r));
-                goto out;
-        }
+        if (r < 0)
+                return start_failed(r, "", &err);
         (void) xsnprintf(dbpath, sizeof dbpath, "%s/sfaasd.db", sf->cfg.data_dir);
         r = logs_init(sf->logs, sf->cfg.data_dir, sf->cfg.log_bytes);
-        if (r < 0) {
-                log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
-                goto out;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot create '%s/logs'", sf->cfg.data_dir);
         r = throttle_new(sf->cfg.auth_throttle_after, sf->cfg.auth_throttle_max_ms, &sf->throttle);
-        if (r < 0) {
-                log_error_errno(r, "out of memory");
-                goto out;
-        }
+        if (r < 0)
+                return log_error_errno(r, "out of memory");
         r = store_open(dbpath, &sf->store, &err);
-        if (r < 0) {
-                log_error("%s", err.msg);
-                goto out;
-        }
+        if (r < 0)
+                return start_failed(r, "", &err);
         /* After the store: the key must open what it holds (keys.h). */
         r = keys_open(&sf->cfg, sf->store, &sf->secret_key, &err);
-        if (r < 0) {
-                log_error("%s", err.msg[0] ? err.msg : strerror(-r));
-                goto out;
-        }
+        if (r < 0)
+                return start_failed(r, "", &err);
+        return 0;
+}
+
+/* The sandbox launcher with the subtree's budget (*sb_memory, *sb_pids),
+ * the tenants' uid ranges and cgroup levels, and the sweep of what a killed
+ * predecessor left. Logs its own failure. */
+static int start_launcher(struct sfaasd *sf, const struct datadir_residue *residue, uint64_t *sb_memory,
+                          uint64_t *sb_pids)
+{
+        struct sandbox_launcher_config lc = { 0 };
+        struct sandbox_sweep swept = { 0 };
+        struct sf_err err = { 0 };
+        char where[4096];
+        int r;
+
         lc.no_cgroups = !sf->cfg.cgroups;
         /* Our cgroup subtree carries the data folder's identity, whose
          * lock we hold: the subtrees of every earlier daemon on this
@@ -407,42 +416,34 @@ int sfaasd_run(struct sfaasd_config *cfg)
         lc.netns_pool = true;
         /* What all sandboxes together may take of the host (admit.h): the
          * kernel holds the subtree to it, the cap on their number follows. */
-        admit_host_budget(&sf->cfg, &sb_memory, &sb_pids);
-        lc.subtree_memory_bytes = sb_memory;
-        lc.subtree_pids = sb_pids;
+        admit_host_budget(&sf->cfg, sb_memory, sb_pids);
+        lc.subtree_memory_bytes = *sb_memory;
+        lc.subtree_pids = *sb_pids;
         r = sandbox_launcher_new(&lc, &sf->launcher, &err);
-        if (r < 0) {
-                log_error("cannot start the sandbox launcher: %s", err.msg);
-                goto out;
-        }
+        if (r < 0)
+                return start_failed(r, "cannot start the sandbox launcher: ", &err);
         /* The tenants' uid ranges: no overlap with the host's users, its
          * subordinate ids or another sfaasd's tenants. */
         r = uidrange_setup(sf, &err);
-        if (r < 0) {
-                log_error("refusing to start: %s", err.msg);
-                goto out;
-        }
+        if (r < 0)
+                return start_failed(r, "refusing to start: ", &err);
         /* Every tenant's cgroup level with its quotas' limits. */
         tenants_apply_all(sf);
         sandbox_launcher_sweep(sf->launcher, &swept);
-        log_cleanup(&swept, &residue);
-        {
-                char where[4096];
-                if (sandbox_launcher_describe_cgroups(sf->launcher, where, sizeof where) >= 0)
-                        log_info("cgroups: %s", where);
-        }
+        log_cleanup(&swept, residue);
+        if (sandbox_launcher_describe_cgroups(sf->launcher, where, sizeof where) >= 0)
+                log_info("cgroups: %s", where);
+        return 0;
+}
 
-        r = uv_loop_init(&sf->loop);
-        if (r < 0) {
-                log_error("cannot init event loop: %s", uv_strerror(r));
-                goto out;
-        }
-        sf->loop.data = sf;
+/* Admission, the pools and the async queue, on the loop. */
+static int start_engines(struct sfaasd *sf, uint64_t sb_memory, uint64_t sb_pids)
+{
+        int r;
+
         r = admit_init(sf, sb_memory, sb_pids);
-        if (r < 0) {
-                log_error_errno(r, "cannot set up admission");
-                goto out_loop;
-        }
+        if (r < 0)
+                return log_error_errno(r, "cannot set up admission");
         sf->admit->reclaim = pools_reclaim_idle;
         log_info("sandboxes: at most %zu at once%s; all together at most %llu MiB of memory and %llu "
                  "pids%s; exec calls of one function: %llu at once, %llu waiting",
@@ -451,30 +452,32 @@ int sfaasd_run(struct sfaasd_config *cfg)
                  sf->cfg.cgroups ? "" : " (not enforced: cgroups are off)",
                  (unsigned long long) sf->cfg.exec_max_inflight, (unsigned long long) sf->cfg.exec_queue_max);
         r = pools_new(sf);
-        if (r < 0) {
-                log_error_errno(r, "cannot set up the instance pools");
-                goto out_loop;
-        }
-        metrics_images_changed(sf);
-        r = async_start(sf);
         if (r < 0)
-                goto out_loop;
+                return log_error_errno(r, "cannot set up the instance pools");
+        metrics_images_changed(sf);
+        return async_start(sf);
+}
+
+/* The HTTP server on the plain and the TLS listeners. */
+static int start_listeners(struct sfaasd *sf)
+{
+        int r;
+
         r = http_server_new(&sf->loop, &sf->cfg.http, api_on_head, api_on_request, sf, &sf->http);
         if (r < 0)
-                goto out_loop;
+                return r;
         http_server_on_response(sf->http, on_http_response);
         http_server_on_request_free(sf->http, api_on_request_free);
         if (!sf->cfg.listen[0] && !sf->tls) {
                 log_error("nothing to listen on: \"listen\" is empty and there is no TLS pair");
-                r = -EINVAL;
-                goto out_loop;
+                return -EINVAL;
         }
         if (sf->cfg.listen[0]) {
                 r = http_server_listen(sf->http, sf->cfg.listen);
                 if (r < 0) {
                         log_error("cannot listen on '%s': %s", sf->cfg.listen,
                                   r == -EINVAL ? "bad address" : uv_strerror(r));
-                        goto out_loop;
+                        return r;
                 }
         }
         if (sf->tls) {
@@ -484,9 +487,17 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 if (r < 0) {
                         log_error("cannot listen on '%s': %s", sf->cfg.tls_listen,
                                   r == -EINVAL ? "bad address" : uv_strerror(r));
-                        goto out_loop;
+                        return r;
                 }
         }
+        return 0;
+}
+
+/* Signals, the pools' and charts' timers, then ready: listeners up, store
+ * open, queue recovered. systemd starts what is ordered after
+ * sfaasd.service only now (Type=notify). */
+static void start_serving(struct sfaasd *sf, bool created)
+{
         uv_signal_init(&sf->loop, &sf->sigterm);
         uv_signal_init(&sf->loop, &sf->sigint);
         uv_signal_init(&sf->loop, &sf->sighup);
@@ -502,9 +513,6 @@ int sfaasd_run(struct sfaasd_config *cfg)
         history_sampler_start(sf);
 
         log_listeners(sf, created);
-        /* Ready means accepting: the listeners are up, the store open, the
-         * queue recovered. systemd starts what is ordered after
-         * sfaasd.service only now (Type=notify). */
         notify_ready(sf);
         if (sf->notify.watchdog_usec) {
                 uint64_t ms = sf->notify.watchdog_usec / 2000;
@@ -512,21 +520,12 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 (void) uv_timer_start(&sf->watchdog, on_watchdog, ms ? ms : 1, ms ? ms : 1);
         }
         (void) fflush(stderr);
+}
 
-        r = uv_run(&sf->loop, UV_RUN_DEFAULT);
-        r = 0;
-        log_info("stopped");
-out_loop:
-        admit_close(sf); /* no wake may be armed while the pools are freed */
-        uv_walk(&sf->loop, close_walk, NULL);
-        (void) uv_run(&sf->loop, UV_RUN_DEFAULT);
-        (void) uv_loop_close(&sf->loop);
-        http_server_free(sf->http);
-        pools_free(sf);
-        http_tls_free(sf->tls);
-        sf->tls = NULL;
-        admit_release_all(sf);
-out:
+/* Everything outside the loop, in reverse order; safe on a context whose
+ * start failed at any step. */
+static void release_all(struct sfaasd *sf)
+{
         sandbox_launcher_free(sf->launcher);
         store_close(sf->store);
         metrics_release(sf->metrics);
@@ -543,5 +542,52 @@ out:
         notify_release(&sf->notify);
         /* Last: the lock outlives our cgroup subtree (removed above). */
         datadir_close(sf->datadir);
+}
+
+int sfaasd_run(struct sfaasd_config *cfg)
+{
+        _cleanup_free_ struct sfaasd_owned *owned = calloc(1, sizeof *owned);
+        struct sfaasd *sf = owned ? &owned->sf : NULL;
+        struct datadir_residue residue = { 0 };
+        bool created = false;
+        uint64_t sb_memory, sb_pids;
+        int r;
+
+        if (!sf)
+                return log_error_errno(-ENOMEM, "out of memory");
+        context_init(owned, cfg);
+        r = open_state(sf, &residue, &created);
+        if (r >= 0)
+                r = start_launcher(sf, &residue, &sb_memory, &sb_pids);
+        if (r < 0)
+                goto out;
+        r = uv_loop_init(&sf->loop);
+        if (r < 0) {
+                log_error("cannot init event loop: %s", uv_strerror(r));
+                goto out;
+        }
+        sf->loop.data = sf;
+        r = start_engines(sf, sb_memory, sb_pids);
+        if (r >= 0)
+                r = start_listeners(sf);
+        if (r < 0)
+                goto out_loop;
+        start_serving(sf, created);
+
+        r = uv_run(&sf->loop, UV_RUN_DEFAULT);
+        r = 0;
+        log_info("stopped");
+out_loop:
+        admit_close(sf); /* no wake may be armed while the pools are freed */
+        uv_walk(&sf->loop, close_walk, NULL);
+        (void) uv_run(&sf->loop, UV_RUN_DEFAULT);
+        (void) uv_loop_close(&sf->loop);
+        http_server_free(sf->http);
+        pools_free(sf);
+        http_tls_free(sf->tls);
+        sf->tls = NULL;
+        admit_release_all(sf);
+out:
+        release_all(sf);
         return r;
 }
