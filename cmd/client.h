@@ -32,8 +32,9 @@ int client_kv_parse(const char *s, const char *what, char **ret_key, char **ret_
 int client_header_parse(const char *s, char **ret_name, char **ret_value, struct sf_err *err);
 
 /* True if s is a valid function or namespace name: [-a-zA-Z0-9_]+, at most
- * 253 bytes. No '.', since the last '.' of /function/NAME.NS separates the
- * namespace. */
+ * 63 bytes, starting with a letter or digit: the daemon's rule
+ * (route_valid_name). No '.', since the last '.' of /function/NAME.NS
+ * separates the namespace. */
 bool client_name_valid(const char *s);
 
 /* What `sfaasd deploy` was given. Arrays hold n_* borrowed strings. */

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "core/base/cleanup.h"
+#include "core/api/router.h"
 #include "core/base/util.h"
 
-#define NAME_MAX_LEN 253
 #define ERROR_LINE_MAX 300
 
 int client_gateway_normalise(const char *url, char **ret, struct sf_err *err)
@@ -104,14 +104,9 @@ int client_header_parse(const char *s, char **ret_name, char **ret_value, struct
 
 bool client_name_valid(const char *s)
 {
-        size_t n = 0;
-
-        if (!s || !*s)
-                return false;
-        for (const char *p = s; *p; p++, n++)
-                if (!isalnum((unsigned char) *p) && *p != '-' && *p != '_')
-                        return false;
-        return n <= NAME_MAX_LEN;
+        /* The daemon's own rule (core/api/router.c), so that the client
+         * refuses, naming the problem, what the gateway would refuse. */
+        return s && route_valid_name(s);
 }
 
 /* Fill a JSON object from "K=V" strings; later keys win, as in faas-cli. */

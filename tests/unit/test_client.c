@@ -139,8 +139,12 @@ static void test_name_valid(void **state)
         memset(long_name, 'a', sizeof long_name - 1);
         long_name[sizeof long_name - 1] = '\0';
         assert_false(client_name_valid(long_name));
-        long_name[253] = '\0';
+        long_name[64] = '\0';
+        assert_false(client_name_valid(long_name)); /* the daemon's bound: 63 bytes */
+        long_name[63] = '\0';
         assert_true(client_name_valid(long_name));
+        assert_false(client_name_valid("-fn"));
+        assert_false(client_name_valid("_fn"));
 }
 
 /* Build the deployment and compare its canonical (sorted, compact) form. */
