@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <llhttp.h>
 #include <netinet/in.h>
@@ -23,6 +24,7 @@
 #include "core/base/list.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/runtime/egress_tunnel.h"
 
 #define READ_SIZE 65536
 #define ADDRS_MAX 16
@@ -76,6 +78,10 @@ struct econn {
         uv_connect_t creq;
         bool client_eof, up_eof, client_paused, up_paused, reported, answered;
         bool forward;            /* from a port forward: a tunnel to its entry's destination, no head */
+        int n_writes;            /* uv_write()s not yet called back */
+        bool tunnel_wanted;      /* a byte tunnel: to the splice relay once no write is queued */
+        bool tunnel_on;          /* tun holds the sockets; client and up are closed */
+        struct egress_tunnel tun;
         uint64_t up_bytes, down_bytes, t0;
         const char *verdict;
         char reason[256];
@@ -168,6 +174,8 @@ static void conn_close(struct econn *c)
                 (void) uv_cancel((uv_req_t *) &c->gai);
         c->state = C_CLOSING;
         report(c);
+        if (c->tunnel_on)
+                egress_tunnel_close(&c->tun);
         if (!uv_is_closing((uv_handle_t *) &c->client))
                 uv_close((uv_handle_t *) &c->client, on_handle_closed);
         if (c->up_open && !uv_is_closing((uv_handle_t *) &c->up))
@@ -178,6 +186,7 @@ static void conn_close(struct econn *c)
 
 static void on_read_client(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 static void on_read_up(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+static void tunnel_begin(struct econn *c);
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -196,10 +205,16 @@ static void on_written(uv_write_t *w, int status)
                 OPENSSL_cleanse(ew->base, ew->len);
         free(ew->base);
         free(ew);
+        c->n_writes--;
         if (c->state == C_CLOSING)
                 return;
         if (status < 0) {
                 conn_close(c);
+                return;
+        }
+        if (c->tunnel_wanted) {
+                if (c->n_writes == 0)
+                        tunnel_begin(c);
                 return;
         }
         /* Below the mark again: the side that was paused reads on. */
@@ -236,8 +251,10 @@ static int send_owned(struct econn *c, bool to_client, char *base, size_t n)
         if (r < 0) {
                 free(base);
                 free(ew);
+                return r;
         }
-        return r;
+        c->n_writes++;
+        return 0;
 }
 
 static int send_copy(struct econn *c, bool to_client, const char *p, size_t n)
@@ -751,6 +768,8 @@ static void route(struct econn *c)
 
 /* ---- connecting and relaying ---- */
 
+static void relay_reads(struct econn *c);
+
 static void start_relay(struct econn *c)
 {
         struct egress_proxy *px = c->px;
@@ -830,6 +849,24 @@ static void start_relay(struct econn *c)
         } else {
                 free(pend);
         }
+        if (c->is_connect && !c->ssl) {
+                /* A byte tunnel: nothing is read on this path any more; the
+                 * sockets go to the splice relay once the writes above are
+                 * out (on_written). */
+                (void) uv_read_stop((uv_stream_t *) &c->client);
+                c->client_paused = true;
+                c->tunnel_wanted = true;
+                if (c->n_writes == 0)
+                        tunnel_begin(c);
+                return;
+        }
+        relay_reads(c);
+}
+
+/* The copying relay reads from both sides (plain HTTP, TLS the proxy
+ * originates, a tunnel the splice relay could not take). */
+static void relay_reads(struct econn *c)
+{
         if (!c->ssl && uv_read_start((uv_stream_t *) &c->up, alloc_cb, on_read_up) < 0) {
                 conn_close(c);
                 return;
@@ -842,6 +879,68 @@ static void start_relay(struct econn *c)
                 if (uv_read_start((uv_stream_t *) &c->client, alloc_cb, on_read_client) < 0)
                         conn_close(c);
         }
+}
+
+/* ---- byte tunnels: the splice relay (core/runtime/egress_tunnel.h) ---- */
+
+static size_t tunnel_budget(void *data)
+{
+        const struct egress_proxy *px = ((struct econn *) data)->px;
+        uint64_t left;
+
+        if (!px->max_bytes)
+                return SIZE_MAX;
+        left = px->n_bytes < px->max_bytes ? px->max_bytes - px->n_bytes : 0;
+        return left < SIZE_MAX ? (size_t) left + 1 : SIZE_MAX;
+}
+
+static bool tunnel_moved(void *data, int dir, size_t n)
+{
+        return account(data, n, dir == TUNNEL_UP);
+}
+
+static void tunnel_ended(void *data, int err)
+{
+        conn_close(data);
+}
+
+static void tunnel_closed(void *data)
+{
+        conn_unref(data);
+}
+
+static const struct egress_tunnel_ops tunnel_ops = {
+        .budget = tunnel_budget,
+        .moved = tunnel_moved,
+        .ended = tunnel_ended,
+        .closed = tunnel_closed,
+};
+
+/* The tunnel's sockets go from libuv's streams (no write queued, no read
+ * on) to the splice relay: duplicates of them, the streams closed. Short
+ * of descriptors, the copying relay goes on instead. */
+static void tunnel_begin(struct econn *c)
+{
+        uv_os_fd_t a, b;
+        int da = -1, db = -1;
+
+        c->tunnel_wanted = false;
+        if (uv_fileno((uv_handle_t *) &c->client, &a) == 0 && uv_fileno((uv_handle_t *) &c->up, &b) == 0 &&
+            (da = fcntl(a, F_DUPFD_CLOEXEC, 3)) >= 0 && (db = fcntl(b, F_DUPFD_CLOEXEC, 3)) >= 0) {
+                int r = egress_tunnel_init(&c->tun, c->px->loop, da, db, c->client_eof, &tunnel_ops, c);
+                c->refs += c->tun.n_open;
+                if (r == 0) {
+                        c->tunnel_on = true;
+                        uv_close((uv_handle_t *) &c->client, on_handle_closed);
+                        uv_close((uv_handle_t *) &c->up, on_handle_closed);
+                        egress_tunnel_run(&c->tun);
+                        return;
+                }
+                log_debug("egress %s.%s: no splice relay (%s): copying", c->px->function, c->px->ns, strerror(-r));
+        } else if (da >= 0) {
+                (void) close(da);
+        }
+        relay_reads(c);
 }
 
 static SSL_CTX *tls_ctx(struct egress_proxy *px)
