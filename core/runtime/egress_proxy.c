@@ -38,6 +38,7 @@ struct egress_proxy {
         struct egress_policy policy;     /* a copy of the operator's */
         char *resolve_file, *ca_file;
         SSL_CTX *tls;            /* made at the first TLS the proxy originates */
+        struct egress_host_cache hosts; /* the host's addresses; fd -1: read at each decision */
         char *ns, *function, *call_id;
         uint64_t max_conns, max_bytes, max_open;
         uint64_t n_conns, n_bytes, n_open;
@@ -116,6 +117,7 @@ static void proxy_unref(struct egress_proxy *px)
                 return;
         egress_grant_release(&px->grant);
         egress_policy_release(&px->policy);
+        egress_host_cache_close(&px->hosts);
         free(px->resolve_file);
         free(px->ca_file);
         SSL_CTX_free(px->tls);
@@ -537,19 +539,23 @@ static bool check_addresses(struct econn *c)
         struct egress_proxy *px = c->px;
         struct egress_net nets[EGRESS_ENTRIES_MAX];
         size_t nn = granted_nets(&px->grant, c->port, nets, ELEMENTSOF(nets));
-        struct egress_host host = { 0 };
+        struct egress_host fresh = { 0 };
+        const struct egress_host *host = &fresh;
         bool ok = true;
+        int r;
 
-        /* The host's addresses now: one added a moment ago counts. Unreadable:
-         * refuse rather than guess. */
-        if (egress_host_read(&host) < 0) {
+        /* The host's addresses now: one added a moment ago counts (the
+         * cache hears of it before this). Unreadable: refuse rather than
+         * guess. */
+        r = px->hosts.fd >= 0 ? egress_host_cache_get(&px->hosts, &host) : egress_host_read(&fresh);
+        if (r < 0) {
                 answer(c, 403, "denied", "egress to %s:%u denied: cannot read this host's addresses", c->host,
                        (unsigned) c->port);
                 return false;
         }
         for (size_t i = 0; ok && i < c->n_addrs; i++) {
                 const struct sockaddr *sa = (const struct sockaddr *) &c->addrs[i];
-                const char *why = egress_refused_grant(&px->policy, &host, nets, nn, sa, sa_len(sa));
+                const char *why = egress_refused_grant(&px->policy, host, nets, nn, sa, sa_len(sa));
                 if (why) {
                         char a[INET6_ADDRSTRLEN];
                         addr_text(sa, a);
@@ -559,7 +565,7 @@ static bool check_addresses(struct econn *c)
                         ok = false;
                 }
         }
-        egress_host_release(&host);
+        egress_host_release(&fresh);
         return ok;
 }
 
@@ -1441,6 +1447,10 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
         if (!px)
                 return -ENOMEM;
         px->loop = p->loop;
+        /* In the loop thread's namespace, where the proxy connects from. */
+        if ((r = egress_host_cache_open(&px->hosts)) < 0)
+                log_warning("egress: no netlink watch of this host's addresses (%s): read at each connection",
+                            strerror(-r));
         if (p->policy && p->policy->n_allow) {
                 px->policy.allow = calloc(p->policy->n_allow, sizeof *px->policy.allow);
                 if (px->policy.allow) {

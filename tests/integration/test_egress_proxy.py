@@ -474,6 +474,40 @@ def test_http_mode_instance_has_its_proxy(eg, images):
     assert "dest=dest.test" in r.text and "verdict=allowed" in r.text, r.text
 
 
+def test_host_address_added_later_is_refused(eg, images):
+    """A warm instance's proxy has decided before (the host's addresses are
+    cached); an address the host gets afterwards is refused at the next
+    decision all the same."""
+    from sfaasd_testlib import procs_with_argv
+    new_ip = "10.231.%d.5" % SUBNET
+    with open(images.path("httpfn-oci.tar"), "rb") as f:
+        r = eg.call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
+                    headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200, r.text
+    r = eg.call("POST", "/system/functions", json={"service": "hany", "image": "httpfn:latest", "namespace": NS,
+                                                   "annotations": {"com.sfaasd.egress": "0.0.0.0/0:*"}})
+    assert r.status_code == 202, r.text
+    r = eg.call("GET", "/function/hany.%s/hello" % NS)
+    assert r.status_code == 200, r.text
+
+    def connect(pid, ip):
+        req = ("import socket\n"
+               "s = socket.create_connection(('127.0.0.1', 3128))\n"
+               "s.sendall(b'CONNECT %s:8443 HTTP/1.1\\r\\n\\r\\n')\n"
+               "print(s.recv(4096).decode())\n" % ip)
+        return subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", req], capture_output=True,
+                              text=True, timeout=30).stdout
+    mine = [p for p in procs_with_argv(["/httpfn"]) if "200 Connection established" in connect(p, DEST_IP)]
+    assert mine, "no instance whose proxy grants %s" % DEST_IP
+    sh("ip", "addr", "add", new_ip + "/32", "dev", VETH_H)
+    try:
+        for p in mine:
+            out = connect(p, new_ip)
+            assert "403" in out and "an address of this host" in out, out
+    finally:
+        subprocess.run(["ip", "addr", "del", new_ip + "/32", "dev", VETH_H], capture_output=True)
+
+
 def test_granted_function_finds_nothing_else_open(eg):
     """From a granted function: no route, no other address, no raw socket,
     no other port on its loopback than its proxy."""
