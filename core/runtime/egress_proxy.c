@@ -41,6 +41,7 @@ struct egress_proxy {
         struct egress_host_cache hosts; /* the host's addresses; fd -1: read at each decision */
         char *ns, *function, *call_id;
         uint64_t max_conns, max_bytes, max_open;
+        uint64_t connect_timeout_ms;
         uint64_t n_conns, n_bytes, n_open;
         egress_report_fn report;
         egress_secret_fn secret;
@@ -77,6 +78,9 @@ struct econn {
         size_t n_addrs, next_addr;
         char address[INET6_ADDRSTRLEN];
         uv_connect_t creq;
+        uv_timer_t timer;        /* the connect timeout (and a TLS handshake's) */
+        bool timer_open;
+        uint64_t connect_deadline; /* uv_now() ms */
         bool client_eof, up_eof, client_paused, up_paused, reported, answered;
         bool forward;            /* from a port forward: a tunnel to its entry's destination, no head */
         int n_writes;            /* uv_write()s not yet called back */
@@ -182,6 +186,8 @@ static void conn_close(struct econn *c)
                 uv_close((uv_handle_t *) &c->client, on_handle_closed);
         if (c->up_open && !uv_is_closing((uv_handle_t *) &c->up))
                 uv_close((uv_handle_t *) &c->up, on_handle_closed);
+        if (c->timer_open && !uv_is_closing((uv_handle_t *) &c->timer))
+                uv_close((uv_handle_t *) &c->timer, on_handle_closed);
 }
 
 /* ---- writes ---- */
@@ -366,7 +372,7 @@ static void answer(struct econn *c, int status, const char *verdict, const char 
 static void answer(struct econn *c, int status, const char *verdict, const char *fmt, ...)
 {
         const char *text = status == 403 ? "Forbidden" : status == 400 ? "Bad Request" : status == 429 ? "Too Many Requests"
-                           : status == 502 ? "Bad Gateway" : "Error";
+                           : status == 502 ? "Bad Gateway" : status == 504 ? "Gateway Timeout" : "Error";
         char *msg = NULL;
         uv_shutdown_t *sd;
         va_list ap;
@@ -785,6 +791,7 @@ static void start_relay(struct econn *c)
 
         c->state = C_RELAY;
         c->verdict = "allowed";
+        uv_timer_stop(&c->timer);
         (void) uv_tcp_nodelay(&c->up, 1);
         if (c->is_connect) {
                 static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -1030,35 +1037,88 @@ static void tls_begin(struct econn *c)
         tls_step(c);
 }
 
+static void on_up_closed_retry(uv_handle_t *h);
+
+/* This address failed (err) or took its share of the time (err 0): the
+ * next checked address, or the answer when none is left. */
+static void connect_failed(struct econn *c, int err)
+{
+        if (c->next_addr < c->n_addrs && uv_now(c->px->loop) < c->connect_deadline) {
+                /* A fresh handle for the next one, once this one closed. */
+                uv_timer_stop(&c->timer);
+                uv_close((uv_handle_t *) &c->up, on_up_closed_retry);
+                return;
+        }
+        uv_timer_stop(&c->timer);
+        if (err)
+                answer(c, 502, "error", "egress to %s:%u: cannot connect to %s: %s", c->host, (unsigned) c->port,
+                       c->address, uv_strerror(err));
+        else
+                answer(c, 504, "error", "egress to %s:%u: connecting to %s timed out (egress_connect_timeout %llu ms)",
+                       c->host, (unsigned) c->port, c->address, (unsigned long long) c->px->connect_timeout_ms);
+}
+
+static void on_up_closed_retry(uv_handle_t *h)
+{
+        struct econn *c = h->data;
+
+        c->up_open = false;
+        if (c->state != C_CLOSING)
+                try_connect(c);
+        conn_unref(c);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+        struct econn *c = t->data;
+
+        if (c->state != C_CONNECTING)
+                return;
+        if (c->ssl) {
+                answer(c, 504, "error", "egress to %s:%u: the TLS handshake with %s timed out", c->host,
+                       (unsigned) c->port, c->address);
+                return;
+        }
+        connect_failed(c, 0);
+}
+
 static void on_up_connected(uv_connect_t *req, int status)
 {
         struct econn *c = req->data;
 
-        if (c->state == C_CLOSING)
+        /* Closed meanwhile: the connection, or this attempt (its time was up). */
+        if (c->state == C_CLOSING || uv_is_closing((uv_handle_t *) &c->up))
                 return;
         if (status < 0) {
-                /* The first address of the answer only: every one was
-                 * checked, but a retry would need a fresh handle. */
-                answer(c, 502, "error", "egress to %s:%u: cannot connect to %s: %s", c->host, (unsigned) c->port,
-                       c->address, uv_strerror(status));
+                connect_failed(c, status);
                 return;
         }
-        if (c->inject)
-                tls_begin(c);
-        else
-                start_relay(c);
+        if (c->inject) {
+                tls_begin(c); /* the timer runs on until the handshake is over */
+                return;
+        }
+        start_relay(c); /* stops the timer */
 }
 
-/* Connect to the next address of c->addrs, every one of them checked. */
+/* Connect to the next address of c->addrs, every one of them checked, in
+ * its share of what is left of egress_connect_timeout. */
 static void try_connect(struct econn *c)
 {
         struct egress_proxy *px = c->px;
         const struct sockaddr *sa;
+        uint64_t now = uv_now(px->loop), share;
         int r;
 
         if (c->next_addr >= c->n_addrs) {
                 answer(c, 502, "error", "egress to %s:%u: no address to connect to", c->host, (unsigned) c->port);
                 return;
+        }
+        if (!c->timer_open) {
+                (void) uv_timer_init(px->loop, &c->timer);
+                c->timer.data = c;
+                c->timer_open = true;
+                c->refs++;
+                c->connect_deadline = now + px->connect_timeout_ms;
         }
         sa = (const struct sockaddr *) &c->addrs[c->next_addr++];
         addr_text(sa, c->address);
@@ -1075,10 +1135,11 @@ static void try_connect(struct econn *c)
         c->creq.data = c;
         r = uv_tcp_connect(&c->creq, &c->up, sa, on_up_connected);
         if (r < 0) {
-                c->state = C_HEAD;
-                answer(c, 502, "error", "egress to %s:%u: cannot connect to %s: %s", c->host, (unsigned) c->port,
-                       c->address, uv_strerror(r));
+                connect_failed(c, r);
+                return;
         }
+        share = c->connect_deadline > now ? (c->connect_deadline - now) / (c->n_addrs - c->next_addr + 1) : 0;
+        (void) uv_timer_start(&c->timer, on_connect_timeout, share ? share : 1, 0);
 }
 
 static void on_shutdown_done(uv_shutdown_t *s, int status)
@@ -1461,6 +1522,7 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
         px->max_conns = p->max_conns;
         px->max_bytes = p->max_bytes;
         px->max_open = p->max_open;
+        px->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms : EGRESS_CONNECT_TIMEOUT_MS;
         px->report = p->report;
         px->secret = p->secret;
         px->data = p->data;

@@ -133,13 +133,15 @@ ANSWERS = {"dest.test": [DEST_IP], "a.wild.test": [DEST_IP], "a.b.wild.test": [D
            "meta.test": ["169.254.169.254"], "self.test": [HOST_IP], "api.test": [DEST_IP],
            "bad.test": [DEST_IP]}
 SECRET = "s3cr3t-VALUE-9f1e"
+CONNECT_TIMEOUT = 3     # egress_connect_timeout of the test daemon, seconds
 
 
 @pytest.fixture(scope="module")
 def eg(dest, make_daemon_module, images):
     pin(dest, ANSWERS)
     d = make_daemon_module({"egress_resolve_file": str(dest["resolve"]), "egress_allow": DEST_IP + "/32",
-                            "egress_ca_file": dest["ca"], "egress_max_open": 4})
+                            "egress_ca_file": dest["ca"], "egress_max_open": 4,
+                            "egress_connect_timeout": "%ds" % CONNECT_TIMEOUT})
     s = requests.Session()
     s.auth = ("admin", d.password)
 
@@ -533,3 +535,84 @@ def test_open_connections_cap(eg):
     code, out = eg.run("web", script)
     assert code == 200, out
     assert "GET /fifth" not in out and "GET /after" in out, out
+
+
+REFUSING_IP = "10.231.%d.3" % SUBNET   # in the destination's namespace, nothing listens: a reset
+STUCK_IP = "10.231.%d.4" % SUBNET      # a listener whose accept queue is full: SYNs go unanswered
+
+STUCK = textwrap.dedent(r"""
+    import socket, sys, time
+    s = socket.socket()
+    s.bind((sys.argv[1], 8080))
+    s.listen(0)
+    # The one connection a backlog of 0 queues; it is never accepted, so
+    # the kernel drops every later SYN (a destination that never answers).
+    f = socket.create_connection((sys.argv[1], 8080))
+    print("ready", flush=True)
+    time.sleep(3600)
+""")
+
+
+def raw_wait(target):
+    """raw() with time for the proxy's connect timeout to pass."""
+    return raw(target).replace("nc -w 3", "nc -w %d" % (CONNECT_TIMEOUT * 3))
+
+
+@pytest.fixture(scope="module")
+def dead(eg):
+    """Two more addresses of the destination: one refuses, one never
+    answers; a function granted names of *.wild.test and their range."""
+    for ip in (REFUSING_IP, STUCK_IP):
+        sh("ip", "-n", NETNS, "addr", "add", ip + "/24", "dev", VETH_N)
+    (eg.dest["dir"] / "stuck.py").write_text(STUCK)
+    proc = subprocess.Popen(["ip", "netns", "exec", NETNS, sys.executable, str(eg.dest["dir"] / "stuck.py"), STUCK_IP],
+                            stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"ready"
+        r = eg.call("POST", "/system/functions",
+                    json={"service": "multi", "image": "busybox:latest", "namespace": NS, "envProcess": "sh",
+                          "annotations": {"com.sfaasd.egress": "*.wild.test:8080, 10.231.%d.0/24:8080" % SUBNET}})
+        assert r.status_code == 202, r.text
+        pin(eg.dest, dict(ANSWERS, **{"first-refuses.wild.test": [REFUSING_IP, DEST_IP],
+                                      "first-stuck.wild.test": [STUCK_IP, DEST_IP],
+                                      "stuck.wild.test": [STUCK_IP]}))
+        yield
+    finally:
+        pin(eg.dest, ANSWERS)
+        proc.kill()
+        proc.wait()
+        for ip in (REFUSING_IP, STUCK_IP):
+            subprocess.run(["ip", "-n", NETNS, "addr", "del", ip + "/24", "dev", VETH_N], capture_output=True)
+
+
+def test_each_checked_address_is_tried(eg, dead):
+    """A name's checked addresses are tried in order until one connects: one
+    that refuses, one that never answers (in its share of the connect
+    timeout), then the destination."""
+    code, out = eg.run("multi", raw_wait("http://first-refuses.wild.test:8080/one") +
+                       raw_wait("http://first-stuck.wild.test:8080/two"))
+    assert code == 200, out
+    parts = out.split("---")
+    assert "GET /one" in parts[0] and "GET /two" in parts[1], out
+    r = eg.call("GET", "/system/logs", params={"name": "multi", "namespace": NS})
+    lines = [json.loads(l)["text"] for l in r.text.splitlines() if "egress" in l]
+    for name in ("first-refuses.wild.test", "first-stuck.wild.test"):
+        mine = [l for l in lines if "dest=%s" % name in l]
+        assert mine and "verdict=allowed" in mine[-1] and "address=%s " % DEST_IP in mine[-1], lines
+
+
+def test_connect_timeout(eg, dead):
+    """A destination that never answers: 504 once egress_connect_timeout
+    passed, for a plain request and for CONNECT."""
+    t0 = time.monotonic()
+    code, out = eg.run("multi", raw_wait("http://stuck.wild.test:8080/never") +
+                       "printf 'CONNECT %s:8080 HTTP/1.1\\r\\n\\r\\n' | nc -w 10 127.0.0.1 3128; echo; echo ---\n"
+                       % STUCK_IP)
+    took = time.monotonic() - t0
+    assert code == 200, out
+    parts = out.split("---")
+    for p in parts[:2]:
+        assert "504 Gateway Timeout" in p and "timed out" in p and STUCK_IP in p, out
+    assert 2 * CONNECT_TIMEOUT <= took < 2 * CONNECT_TIMEOUT + 8, (took, out)
+    r = eg.call("GET", "/system/logs", params={"name": "multi", "namespace": NS})
+    assert "dest=stuck.wild.test" in r.text and "timed out" in r.text, r.text
