@@ -30,6 +30,7 @@
 #define ADDRS_MAX 16
 #define QUEUE_HIGH (1u << 20)   /* stop reading the other side above this many queued bytes */
 #define PENDING_MAX (256u << 10) /* bytes from the function held while the destination is not yet connected */
+#define TUNNEL_COPY_MAX (64u << 10) /* bytes a tunnel copies before it goes to the splice relay */
 
 struct egress_proxy {
         uv_loop_t *loop;
@@ -195,6 +196,7 @@ static void conn_close(struct econn *c)
 static void on_read_client(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 static void on_read_up(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 static void tunnel_begin(struct econn *c);
+static void tunnel_maybe(struct econn *c);
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -862,22 +864,12 @@ static void start_relay(struct econn *c)
         } else {
                 free(pend);
         }
-        if (c->is_connect && !c->ssl) {
-                /* A byte tunnel: nothing is read on this path any more; the
-                 * sockets go to the splice relay once the writes above are
-                 * out (on_written). */
-                (void) uv_read_stop((uv_stream_t *) &c->client);
-                c->client_paused = true;
-                c->tunnel_wanted = true;
-                if (c->n_writes == 0)
-                        tunnel_begin(c);
-                return;
-        }
         relay_reads(c);
 }
 
 /* The copying relay reads from both sides (plain HTTP, TLS the proxy
- * originates, a tunnel the splice relay could not take). */
+ * originates, a tunnel until it goes to the splice relay or when that
+ * could not take it). */
 static void relay_reads(struct econn *c)
 {
         if (!c->ssl && uv_read_start((uv_stream_t *) &c->up, alloc_cb, on_read_up) < 0) {
@@ -928,6 +920,27 @@ static const struct egress_tunnel_ops tunnel_ops = {
         .ended = tunnel_ended,
         .closed = tunnel_closed,
 };
+
+/* A byte tunnel (CONNECT, a port forward) that has moved TUNNEL_COPY_MAX
+ * bytes by copying goes to the splice relay: the switch costs some twenty
+ * syscalls, more than copying the few bytes of a short exchange (a TLS
+ * handshake, a request and its answer), far less than copying a transfer.
+ * Both sides still open: a half-closed tunnel ends on the copying path.
+ * Reads stop now; the switch happens once libuv holds no write of the
+ * connection (here or in on_written). */
+static void tunnel_maybe(struct econn *c)
+{
+        if (!c->is_connect || c->ssl || c->state != C_RELAY || c->tunnel_wanted || c->tunnel_on || c->client_eof ||
+            c->up_eof || c->up_bytes + c->down_bytes < TUNNEL_COPY_MAX)
+                return;
+        (void) uv_read_stop((uv_stream_t *) &c->client);
+        (void) uv_read_stop((uv_stream_t *) &c->up);
+        c->client_paused = true; /* relay_reads() resumes it if the switch cannot be made */
+        c->up_paused = false;
+        c->tunnel_wanted = true;
+        if (c->n_writes == 0)
+                tunnel_begin(c);
+}
 
 /* The tunnel's sockets go from libuv's streams (no write queued, no read
  * on) to the splice relay: duplicates of them, the streams closed. Short
@@ -1241,6 +1254,7 @@ static void on_read_up(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
                 c->up_paused = true;
                 (void) uv_read_stop(s);
         }
+        tunnel_maybe(c);
 }
 
 /* Feed the function's bytes to the parser (the head; then, for a plain
@@ -1320,6 +1334,7 @@ static void on_read_client(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
                         c->client_paused = true;
                         (void) uv_read_stop(s);
                 }
+                tunnel_maybe(c);
                 return;
         }
         had_head = c->head_done;

@@ -5,8 +5,9 @@
  * a pipe and from the pipe into the other socket, both non-blocking, driven
  * by a uv_poll_t per socket on the loop. The egress proxy
  * (core/runtime/egress_proxy.c) hands a CONNECT tunnel or a port forward to
- * it once the destination is connected and libuv holds no queued write of
- * the connection; the TLS it originates and plain HTTP requests stay on its
+ * it once the tunnel has moved 64 KiB by copying (a short exchange is
+ * cheaper to copy than to switch) and libuv holds no queued write of the
+ * connection; the TLS it originates and plain HTTP requests stay on its
  * copying path (their bytes are read and rewritten).
  *
  * libuv allows one watcher per file descriptor, so the tunnel works on

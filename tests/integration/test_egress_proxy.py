@@ -309,22 +309,44 @@ def test_byte_cap(eg):
     assert "verdict=cap" in r.text, r.text
 
 
-def test_byte_cap_in_a_tunnel(eg):
-    """The cap holds for a CONNECT tunnel's bytes too (the splice relay):
-    of 5000 bytes sent once the tunnel is up, the proxy takes in one beyond
-    the cap of 2000 (which goes nowhere) and closes."""
-    code, out = eg.run("bytes", "printf 'POST /big HTTP/1.1\\r\\nContent-Length: 5000\\r\\n\\r\\n' >/tmp/b; "
-                                "head -c 5000 /dev/zero >>/tmp/b\n"
-                                "(printf 'CONNECT dest.test:8080 HTTP/1.1\\r\\n\\r\\n'; sleep 1; cat /tmp/b; sleep 1) | "
-                                "nc -w 3 127.0.0.1 3128 | head -c 300; echo; echo done\n")
+def test_tunnel_moves_a_transfer_unchanged(eg):
+    """1 MiB of random bytes through a CONNECT tunnel to the echo server and
+    back (past its first 64 KiB the tunnel is spliced, not copied): the
+    same bytes return, and the end passes on as a half-close."""
+    script = ("head -c 1048576 /dev/urandom >/tmp/r\n"
+              "(printf 'CONNECT %s:8443 HTTP/1.1\\r\\n\\r\\n'; sleep 1; cat /tmp/r) | "
+              "nc -w 5 127.0.0.1 3128 >/tmp/o; echo rc=$?\n"
+              "head -c 39 /tmp/o; echo; tail -c +40 /tmp/o | md5sum; md5sum </tmp/r; wc -c </tmp/o\n" % DEST_IP)
+    code, out = eg.run("web", script)
     assert code == 200, out
-    # (the destination answers once it read the head; it never reads the body)
     assert "200 Connection established" in out, out
-    r = eg.call("GET", "/system/logs", params={"name": "bytes", "namespace": NS})
+    sums = re.findall(r"^([0-9a-f]{32})", out, re.M)
+    assert len(sums) == 2 and sums[0] == sums[1], out
+    assert re.search(r"^%d$" % (1048576 + 39), out, re.M), out
+    r = eg.call("GET", "/system/logs", params={"name": "web", "namespace": NS})
+    assert re.search(r"egress CONNECT dest=%s port=8443 .*up=1048576 down=1048576 " % re.escape(DEST_IP), r.text), r.text
+
+
+def test_byte_cap_in_a_tunnel(eg):
+    """The cap holds in a CONNECT tunnel, spliced past its first 64 KiB: of
+    400000 bytes sent to the echo server once the tunnel is up (its echo
+    counts too), the proxy takes in one byte beyond the cap of 200000, which
+    goes nowhere, and closes."""
+    r = eg.call("POST", "/system/functions",
+                json={"service": "bigcap", "image": "busybox:latest", "namespace": NS, "envProcess": "sh",
+                      "annotations": {"com.sfaasd.egress": "dest.test:8443",
+                                      "com.sfaasd.egress-max-bytes": "200000"}})
+    assert r.status_code == 202, r.text
+    code, out = eg.run("bigcap", "(printf 'CONNECT dest.test:8443 HTTP/1.1\\r\\n\\r\\n'; sleep 1; "
+                                 "head -c 400000 /dev/zero; sleep 1) | nc -w 3 127.0.0.1 3128 | wc -c; echo done\n")
+    assert code == 200 and "done" in out, out
+    r = eg.call("GET", "/system/logs", params={"name": "bigcap", "namespace": NS})
     caps = [l for l in r.text.splitlines() if "egress CONNECT" in l and "verdict=cap" in l]
     assert caps, r.text
-    up = int(re.search(r"up=(\d+)", caps[-1]).group(1))
-    assert up <= 2001, caps[-1]
+    up, down = (int(re.search(k + r"=(\d+)", caps[-1]).group(1)) for k in ("up", "down"))
+    assert up + down == 200001 and down < 200000, caps[-1]
+    received = int(re.findall(r"^(\d+)$", out, re.M)[0])
+    assert received <= down + 39, (received, caps[-1])
 
 
 def test_accounting(eg):
@@ -449,19 +471,25 @@ def test_port_forwards(eg):
     assert "dest=meta.test" in r.text and "verdict=denied" in r.text, r.text
 
 
+def http_function(eg, images, name, grant):
+    """An http-mode function (the httpfn image) granted grant, called once
+    (its warm instance runs); its answer."""
+    with open(images.path("httpfn-oci.tar"), "rb") as f:
+        r = eg.call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
+                    headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200, r.text
+    r = eg.call("POST", "/system/functions", json={"service": name, "image": "httpfn:latest", "namespace": NS,
+                                                   "annotations": {"com.sfaasd.egress": grant}})
+    assert r.status_code == 202, r.text
+    return eg.call("GET", "/function/%s.%s/hello" % (name, NS))
+
+
 def test_http_mode_instance_has_its_proxy(eg, images):
     """An http-mode function's warm instance is born in a namespace where its
     proxy listens (core/runtime/pool.c): reached from inside that namespace
     (nsenter), it serves the grant; the instance's own port still answers."""
     from sfaasd_testlib import procs_with_argv
-    with open(images.path("httpfn-oci.tar"), "rb") as f:
-        r = eg.call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
-                    headers={"Content-Type": "application/x-tar"})
-    assert r.status_code == 200, r.text
-    r = eg.call("POST", "/system/functions", json={"service": "hfn", "image": "httpfn:latest", "namespace": NS,
-                                                   "annotations": {"com.sfaasd.egress": "dest.test:8080"}})
-    assert r.status_code == 202, r.text
-    r = eg.call("GET", "/function/hfn.%s/hello" % NS)
+    r = http_function(eg, images, "hfn", "dest.test:8080")
     assert r.status_code == 200 and r.text == "hello\n", r.text
     pids = procs_with_argv(["/httpfn"])
     assert pids, "no httpfn process"
@@ -482,14 +510,7 @@ def test_host_address_added_later_is_refused(eg, images):
     decision all the same."""
     from sfaasd_testlib import procs_with_argv
     new_ip = "10.231.%d.5" % SUBNET
-    with open(images.path("httpfn-oci.tar"), "rb") as f:
-        r = eg.call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
-                    headers={"Content-Type": "application/x-tar"})
-    assert r.status_code == 200, r.text
-    r = eg.call("POST", "/system/functions", json={"service": "hany", "image": "httpfn:latest", "namespace": NS,
-                                                   "annotations": {"com.sfaasd.egress": "0.0.0.0/0:*"}})
-    assert r.status_code == 202, r.text
-    r = eg.call("GET", "/function/hany.%s/hello" % NS)
+    r = http_function(eg, images, "hany", "0.0.0.0/0:*")
     assert r.status_code == 200, r.text
 
     def connect(pid, ip):
