@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,14 @@ static void *egress_thread(void *arg)
                 .report = on_report,
                 .data = e,
         };
+        sigset_t sigpipe;
 
+        /* A write or splice to a socket its peer reset is EPIPE for the
+         * proxy, never a SIGPIPE that ends `sfaasd run` (the signal goes
+         * to the thread that wrote: blocked here, pending forever). */
+        (void) sigemptyset(&sigpipe);
+        (void) sigaddset(&sigpipe, SIGPIPE);
+        (void) pthread_sigmask(SIG_BLOCK, &sigpipe, NULL);
         /* This thread's own namespace, to come back to after the listener. */
         e->self_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         p.self_netns_fd = e->self_fd;

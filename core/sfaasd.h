@@ -81,6 +81,7 @@ struct sfaasd_config {
         uint64_t egress_max_connections; /* per sandbox, over its life (default 1000; 0: none) */
         uint64_t egress_max_bytes;     /* per sandbox, both ways (default 1 GiB; 0: none) */
         uint64_t egress_max_open;      /* per sandbox, open at once (default 64; 0: none) */
+        uint64_t egress_connect_timeout_ms; /* to connect to a destination, all its addresses (default 10 s) */
         uint64_t async_queue_max;      /* calls queued or running, all functions (default 100000) */
         uint64_t async_queue_max_bytes; /* their request bytes (default 1 GiB) */
         uint64_t async_function_queue_max; /* calls queued or running, one function (default 10000) */

@@ -15,7 +15,10 @@ into a throwaway root) then runs
 Rounds alternate the two. Reported: download and upload throughput
 (MB/s, median of rounds) and connection setup (connect until a one-byte
 echo came back, median of SETUP_N), and the proxy's cost against direct.
-Needs root. Knobs: ROUNDS (5), BYTES (256 MiB), SETUP_N (300).
+Needs root. Knobs: ROUNDS (5), BYTES (256 MiB), SETUP_N (300), and
+SFAASD_BIN_BASE: a second build (say, main's) whose proxy runs as the mode
+"proxy_base" in the same rounds, so that before and after are measured
+side by side.
 """
 import json
 import os
@@ -31,6 +34,7 @@ BYTES = int(os.environ.get("BYTES", str(256 << 20)))
 SETUP_N = int(os.environ.get("SETUP_N", "300"))
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("SFAASD_BIN", os.path.join(REPO, "sfaasd"))
+BIN_BASE = os.environ.get("SFAASD_BIN_BASE", "")
 TAG = "%x" % (os.getpid() & 0xfff)
 DST, CLI = "sfebd-" + TAG, "sfebc-" + TAG
 NET = 200 + os.getpid() % 50
@@ -150,13 +154,15 @@ def main():
                                stdout=subprocess.PIPE)
         assert srv.stdout.readline().strip() == b"ready"
         root = make_root(d)
-        res = {"proxy": [], "direct": []}
+        modes = ["proxy", "direct"] + (["proxy_base"] if BIN_BASE else [])
+        res = {m: [] for m in modes}
         for rnd in range(ROUNDS):
-            for mode in (("proxy", "direct") if rnd % 2 == 0 else ("direct", "proxy")):
-                if mode == "proxy":
-                    cmd = [BIN, "run", "--rootfs", root, "--memory", "256Mi", "--egress", "%s/32:9000" % D_IP,
-                           "--egress-allow", D_IP + "/32", "--", "/usr/bin/python3", "/client.py", "proxy", D_IP,
-                           str(BYTES), str(SETUP_N)]
+            # Each mode goes first in turn.
+            for mode in modes[rnd % len(modes):] + modes[:rnd % len(modes)]:
+                if mode in ("proxy", "proxy_base"):
+                    cmd = [BIN if mode == "proxy" else BIN_BASE, "run", "--rootfs", root, "--memory", "256Mi",
+                           "--egress", "%s/32:9000" % D_IP, "--egress-allow", D_IP + "/32", "--", "/usr/bin/python3",
+                           "/client.py", "proxy", D_IP, str(BYTES), str(SETUP_N)]
                 else:
                     cmd = ["ip", "netns", "exec", CLI, "/usr/bin/python3", os.path.join(root, "client.py"),
                            "direct", D2_IP, str(BYTES), str(SETUP_N)]
@@ -173,13 +179,15 @@ def main():
                 "setup_us_median": statistics.median(setup) / 1e3,
                 "setup_us_p90": sorted(setup)[int(len(setup) * 0.9)] / 1e3,
             }
-        p, q = out["proxy"], out["direct"]
-        out["proxy_vs_direct"] = {
-            "down_throughput": p["down_MBps"] / q["down_MBps"],
-            "up_throughput": p["up_MBps"] / q["up_MBps"],
-            "setup_added_us": p["setup_us_median"] - q["setup_us_median"],
-        }
-        out["params"] = {"rounds": ROUNDS, "bytes": BYTES, "setup_n": SETUP_N,
+        q = out["direct"]
+        for mode in [m for m in modes if m != "direct"]:
+            p = out[mode]
+            out[mode + "_vs_direct"] = {
+                "down_throughput": p["down_MBps"] / q["down_MBps"],
+                "up_throughput": p["up_MBps"] / q["up_MBps"],
+                "setup_added_us": p["setup_us_median"] - q["setup_us_median"],
+            }
+        out["params"] = {"rounds": ROUNDS, "bytes": BYTES, "setup_n": SETUP_N, "bin": BIN, "bin_base": BIN_BASE,
                          "loadavg": open("/proc/loadavg").read().split()[:3]}
         print(json.dumps(out, indent=2))
     finally:

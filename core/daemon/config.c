@@ -55,6 +55,7 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->egress_max_connections = 1000;
         cfg->egress_max_bytes = 1ULL << 30;
         cfg->egress_max_open = 64;
+        cfg->egress_connect_timeout_ms = 10000;
         cfg->async_queue_max_bytes = 1ULL << 30;
         cfg->async_function_queue_max = 10000;
         cfg->async_function_queue_max_bytes = 256ULL << 20;
@@ -160,6 +161,8 @@ static const struct key keys[] = {
         { "egress_max_connections", K_COUNT, F(egress_max_connections), .zero_ok = true },
         { "egress_max_bytes", K_SIZE, F(egress_max_bytes), .zero_ok = true },
         { "egress_max_open", K_COUNT, F(egress_max_open), .zero_ok = true },
+        /* at most an hour: a connect the kernel has long given up on */
+        { "egress_connect_timeout", K_MS, F(egress_connect_timeout_ms), .min = 1, .max = 3600ULL * 1000 },
         { "async_queue_max", K_COUNT, F(async_queue_max), .min = 1 },
         { "async_queue_max_bytes", K_SIZE, F(async_queue_max_bytes), .min = 1 },
         { "async_function_queue_max", K_COUNT, F(async_function_queue_max), .min = 1 },

@@ -5,9 +5,12 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
@@ -157,6 +160,69 @@ void egress_host_release(struct egress_host *h)
         free(h->addr);
         h->addr = NULL;
         h->n = 0;
+}
+
+int egress_host_cache_open(struct egress_host_cache *c)
+{
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR };
+
+        *c = (struct egress_host_cache) { .fd = -1 };
+        c->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (c->fd < 0)
+                return -errno;
+        if (bind(c->fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                int r = -errno;
+                egress_host_cache_close(c);
+                return r;
+        }
+        return 0;
+}
+
+int egress_host_cache_get(struct egress_host_cache *c, const struct egress_host **ret)
+{
+        struct egress_host h;
+        bool changed = !c->valid;
+        int r;
+
+        if (c->fd < 0)
+                return -EBADF;
+        /* Drain first, read after: a change announced between the two is
+         * read now and seen again (harmlessly) at the next get. */
+        for (;;) {
+                char msg[4096];
+                ssize_t n = recv(c->fd, msg, sizeof msg, MSG_DONTWAIT | MSG_TRUNC);
+                if (n >= 0 || errno == ENOBUFS) {
+                        /* Any announcement, or so many that some were lost. */
+                        changed = true;
+                        continue;
+                }
+                if (errno == EAGAIN)
+                        break;
+                if (errno != EINTR)
+                        return -errno;
+        }
+        if (changed) {
+                c->valid = false;
+                r = egress_host_read(&h);
+                if (r < 0)
+                        return r;
+                egress_host_release(&c->host);
+                c->host = h;
+                c->valid = true;
+        }
+        *ret = &c->host;
+        return 0;
+}
+
+void egress_host_cache_close(struct egress_host_cache *c)
+{
+        if (!c)
+                return;
+        if (c->fd >= 0)
+                (void) close(c->fd);
+        c->fd = -1;
+        c->valid = false;
+        egress_host_release(&c->host);
 }
 
 /* The class of an IPv4 address (host order) and why, in words. */

@@ -65,6 +65,24 @@ void egress_policy_release(struct egress_policy *p);
 int egress_host_read(struct egress_host *ret);
 void egress_host_release(struct egress_host *h);
 
+/* The host's addresses, read once and again only after the kernel announced
+ * a change: a netlink socket subscribed to address changes (IPv4 and IPv6)
+ * of the namespace it was opened in is drained at each get(), so an address
+ * added before a get() is in its answer, as with egress_host_read(), at one
+ * recv() instead of two netlink dumps. */
+struct egress_host_cache {
+        int fd;                 /* the netlink socket; -1 closed */
+        bool valid;
+        struct egress_host host;
+};
+
+/* In the calling thread's network namespace. */
+int egress_host_cache_open(struct egress_host_cache *c);
+/* The addresses now (valid until the next get or close). */
+int egress_host_cache_get(struct egress_host_cache *c, const struct egress_host **ret);
+/* NULL and a closed one are fine. */
+void egress_host_cache_close(struct egress_host_cache *c);
+
 /* NULL when sa may be connected to; else why not, in words ("a private
  * address", "an address of this host", ...). host may be NULL (then the
  * host's own addresses are not recognised: only for tests). */

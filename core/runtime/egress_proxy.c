@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <llhttp.h>
 #include <netinet/in.h>
@@ -23,11 +24,13 @@
 #include "core/base/list.h"
 #include "core/base/log.h"
 #include "core/base/util.h"
+#include "core/runtime/egress_tunnel.h"
 
 #define READ_SIZE 65536
 #define ADDRS_MAX 16
 #define QUEUE_HIGH (1u << 20)   /* stop reading the other side above this many queued bytes */
 #define PENDING_MAX (256u << 10) /* bytes from the function held while the destination is not yet connected */
+#define TUNNEL_COPY_MAX (64u << 10) /* bytes a tunnel copies before it goes to the splice relay */
 
 struct egress_proxy {
         uv_loop_t *loop;
@@ -36,8 +39,10 @@ struct egress_proxy {
         struct egress_policy policy;     /* a copy of the operator's */
         char *resolve_file, *ca_file;
         SSL_CTX *tls;            /* made at the first TLS the proxy originates */
+        struct egress_host_cache hosts; /* the host's addresses; fd -1: read at each decision */
         char *ns, *function, *call_id;
         uint64_t max_conns, max_bytes, max_open;
+        uint64_t connect_timeout_ms;
         uint64_t n_conns, n_bytes, n_open;
         egress_report_fn report;
         egress_secret_fn secret;
@@ -74,8 +79,15 @@ struct econn {
         size_t n_addrs, next_addr;
         char address[INET6_ADDRSTRLEN];
         uv_connect_t creq;
+        uv_timer_t timer;        /* the connect timeout (and a TLS handshake's) */
+        bool timer_open;
+        uint64_t connect_deadline; /* uv_now() ms */
         bool client_eof, up_eof, client_paused, up_paused, reported, answered;
         bool forward;            /* from a port forward: a tunnel to its entry's destination, no head */
+        int n_writes;            /* uv_write()s not yet called back */
+        bool tunnel_wanted;      /* a byte tunnel: to the splice relay once no write is queued */
+        bool tunnel_on;          /* tun holds the sockets; client and up are closed */
+        struct egress_tunnel tun;
         uint64_t up_bytes, down_bytes, t0;
         const char *verdict;
         char reason[256];
@@ -110,6 +122,7 @@ static void proxy_unref(struct egress_proxy *px)
                 return;
         egress_grant_release(&px->grant);
         egress_policy_release(&px->policy);
+        egress_host_cache_close(&px->hosts);
         free(px->resolve_file);
         free(px->ca_file);
         SSL_CTX_free(px->tls);
@@ -168,16 +181,22 @@ static void conn_close(struct econn *c)
                 (void) uv_cancel((uv_req_t *) &c->gai);
         c->state = C_CLOSING;
         report(c);
+        if (c->tunnel_on)
+                egress_tunnel_close(&c->tun);
         if (!uv_is_closing((uv_handle_t *) &c->client))
                 uv_close((uv_handle_t *) &c->client, on_handle_closed);
         if (c->up_open && !uv_is_closing((uv_handle_t *) &c->up))
                 uv_close((uv_handle_t *) &c->up, on_handle_closed);
+        if (c->timer_open && !uv_is_closing((uv_handle_t *) &c->timer))
+                uv_close((uv_handle_t *) &c->timer, on_handle_closed);
 }
 
 /* ---- writes ---- */
 
 static void on_read_client(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 static void on_read_up(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+static void tunnel_begin(struct econn *c);
+static void tunnel_maybe(struct econn *c);
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -196,10 +215,16 @@ static void on_written(uv_write_t *w, int status)
                 OPENSSL_cleanse(ew->base, ew->len);
         free(ew->base);
         free(ew);
+        c->n_writes--;
         if (c->state == C_CLOSING)
                 return;
         if (status < 0) {
                 conn_close(c);
+                return;
+        }
+        if (c->tunnel_wanted) {
+                if (c->n_writes == 0)
+                        tunnel_begin(c);
                 return;
         }
         /* Below the mark again: the side that was paused reads on. */
@@ -236,8 +261,10 @@ static int send_owned(struct econn *c, bool to_client, char *base, size_t n)
         if (r < 0) {
                 free(base);
                 free(ew);
+                return r;
         }
-        return r;
+        c->n_writes++;
+        return 0;
 }
 
 static int send_copy(struct econn *c, bool to_client, const char *p, size_t n)
@@ -347,7 +374,7 @@ static void answer(struct econn *c, int status, const char *verdict, const char 
 static void answer(struct econn *c, int status, const char *verdict, const char *fmt, ...)
 {
         const char *text = status == 403 ? "Forbidden" : status == 400 ? "Bad Request" : status == 429 ? "Too Many Requests"
-                           : status == 502 ? "Bad Gateway" : "Error";
+                           : status == 502 ? "Bad Gateway" : status == 504 ? "Gateway Timeout" : "Error";
         char *msg = NULL;
         uv_shutdown_t *sd;
         va_list ap;
@@ -520,19 +547,23 @@ static bool check_addresses(struct econn *c)
         struct egress_proxy *px = c->px;
         struct egress_net nets[EGRESS_ENTRIES_MAX];
         size_t nn = granted_nets(&px->grant, c->port, nets, ELEMENTSOF(nets));
-        struct egress_host host = { 0 };
+        struct egress_host fresh = { 0 };
+        const struct egress_host *host = &fresh;
         bool ok = true;
+        int r;
 
-        /* The host's addresses now: one added a moment ago counts. Unreadable:
-         * refuse rather than guess. */
-        if (egress_host_read(&host) < 0) {
+        /* The host's addresses now: one added a moment ago counts (the
+         * cache hears of it before this). Unreadable: refuse rather than
+         * guess. */
+        r = px->hosts.fd >= 0 ? egress_host_cache_get(&px->hosts, &host) : egress_host_read(&fresh);
+        if (r < 0) {
                 answer(c, 403, "denied", "egress to %s:%u denied: cannot read this host's addresses", c->host,
                        (unsigned) c->port);
                 return false;
         }
         for (size_t i = 0; ok && i < c->n_addrs; i++) {
                 const struct sockaddr *sa = (const struct sockaddr *) &c->addrs[i];
-                const char *why = egress_refused_grant(&px->policy, &host, nets, nn, sa, sa_len(sa));
+                const char *why = egress_refused_grant(&px->policy, host, nets, nn, sa, sa_len(sa));
                 if (why) {
                         char a[INET6_ADDRSTRLEN];
                         addr_text(sa, a);
@@ -542,7 +573,7 @@ static bool check_addresses(struct econn *c)
                         ok = false;
                 }
         }
-        egress_host_release(&host);
+        egress_host_release(&fresh);
         return ok;
 }
 
@@ -751,6 +782,8 @@ static void route(struct econn *c)
 
 /* ---- connecting and relaying ---- */
 
+static void relay_reads(struct econn *c);
+
 static void start_relay(struct econn *c)
 {
         struct egress_proxy *px = c->px;
@@ -760,6 +793,7 @@ static void start_relay(struct econn *c)
 
         c->state = C_RELAY;
         c->verdict = "allowed";
+        uv_timer_stop(&c->timer);
         (void) uv_tcp_nodelay(&c->up, 1);
         if (c->is_connect) {
                 static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
@@ -830,6 +864,14 @@ static void start_relay(struct econn *c)
         } else {
                 free(pend);
         }
+        relay_reads(c);
+}
+
+/* The copying relay reads from both sides (plain HTTP, TLS the proxy
+ * originates, a tunnel until it goes to the splice relay or when that
+ * could not take it). */
+static void relay_reads(struct econn *c)
+{
         if (!c->ssl && uv_read_start((uv_stream_t *) &c->up, alloc_cb, on_read_up) < 0) {
                 conn_close(c);
                 return;
@@ -842,6 +884,89 @@ static void start_relay(struct econn *c)
                 if (uv_read_start((uv_stream_t *) &c->client, alloc_cb, on_read_client) < 0)
                         conn_close(c);
         }
+}
+
+/* ---- byte tunnels: the splice relay (core/runtime/egress_tunnel.h) ---- */
+
+static size_t tunnel_budget(void *data)
+{
+        const struct egress_proxy *px = ((struct econn *) data)->px;
+        uint64_t left;
+
+        if (!px->max_bytes)
+                return SIZE_MAX;
+        left = px->n_bytes < px->max_bytes ? px->max_bytes - px->n_bytes : 0;
+        return left < SIZE_MAX ? (size_t) left + 1 : SIZE_MAX;
+}
+
+static bool tunnel_moved(void *data, int dir, size_t n)
+{
+        return account(data, n, dir == TUNNEL_UP);
+}
+
+static void tunnel_ended(void *data, int err)
+{
+        conn_close(data);
+}
+
+static void tunnel_closed(void *data)
+{
+        conn_unref(data);
+}
+
+static const struct egress_tunnel_ops tunnel_ops = {
+        .budget = tunnel_budget,
+        .moved = tunnel_moved,
+        .ended = tunnel_ended,
+        .closed = tunnel_closed,
+};
+
+/* A byte tunnel (CONNECT, a port forward) that has moved TUNNEL_COPY_MAX
+ * bytes by copying goes to the splice relay: the switch costs some twenty
+ * syscalls, more than copying the few bytes of a short exchange (a TLS
+ * handshake, a request and its answer), far less than copying a transfer.
+ * Both sides still open: a half-closed tunnel ends on the copying path.
+ * Reads stop now; the switch happens once libuv holds no write of the
+ * connection (here or in on_written). */
+static void tunnel_maybe(struct econn *c)
+{
+        if (!c->is_connect || c->ssl || c->state != C_RELAY || c->tunnel_wanted || c->tunnel_on || c->client_eof ||
+            c->up_eof || c->up_bytes + c->down_bytes < TUNNEL_COPY_MAX)
+                return;
+        (void) uv_read_stop((uv_stream_t *) &c->client);
+        (void) uv_read_stop((uv_stream_t *) &c->up);
+        c->client_paused = true; /* relay_reads() resumes it if the switch cannot be made */
+        c->up_paused = false;
+        c->tunnel_wanted = true;
+        if (c->n_writes == 0)
+                tunnel_begin(c);
+}
+
+/* The tunnel's sockets go from libuv's streams (no write queued, no read
+ * on) to the splice relay: duplicates of them, the streams closed. Short
+ * of descriptors, the copying relay goes on instead. */
+static void tunnel_begin(struct econn *c)
+{
+        uv_os_fd_t a, b;
+        int da = -1, db = -1;
+
+        c->tunnel_wanted = false;
+        if (uv_fileno((uv_handle_t *) &c->client, &a) == 0 && uv_fileno((uv_handle_t *) &c->up, &b) == 0 &&
+            (da = fcntl(a, F_DUPFD_CLOEXEC, 3)) >= 0 && (db = fcntl(b, F_DUPFD_CLOEXEC, 3)) >= 0) {
+                int r = egress_tunnel_init(&c->tun, c->px->loop, da, db, c->client_eof, &tunnel_ops, c);
+                c->refs += c->tun.n_open;
+                if (r == 0) {
+                        c->tunnel_on = true;
+                        uv_close((uv_handle_t *) &c->client, on_handle_closed);
+                        uv_close((uv_handle_t *) &c->up, on_handle_closed);
+                        egress_tunnel_run(&c->tun);
+                        return;
+                }
+                log_debug("egress %s.%s: no splice relay (%s): copying", c->px->function, c->px->ns, strerror(-r));
+        } else if (da >= 0) {
+                (void) close(da);
+        }
+        relay_reads(c);
 }
 
 static SSL_CTX *tls_ctx(struct egress_proxy *px)
@@ -925,35 +1050,88 @@ static void tls_begin(struct econn *c)
         tls_step(c);
 }
 
+static void on_up_closed_retry(uv_handle_t *h);
+
+/* This address failed (err) or took its share of the time (err 0): the
+ * next checked address, or the answer when none is left. */
+static void connect_failed(struct econn *c, int err)
+{
+        if (c->next_addr < c->n_addrs && uv_now(c->px->loop) < c->connect_deadline) {
+                /* A fresh handle for the next one, once this one closed. */
+                uv_timer_stop(&c->timer);
+                uv_close((uv_handle_t *) &c->up, on_up_closed_retry);
+                return;
+        }
+        uv_timer_stop(&c->timer);
+        if (err)
+                answer(c, 502, "error", "egress to %s:%u: cannot connect to %s: %s", c->host, (unsigned) c->port,
+                       c->address, uv_strerror(err));
+        else
+                answer(c, 504, "error", "egress to %s:%u: connecting to %s timed out (egress_connect_timeout %llu ms)",
+                       c->host, (unsigned) c->port, c->address, (unsigned long long) c->px->connect_timeout_ms);
+}
+
+static void on_up_closed_retry(uv_handle_t *h)
+{
+        struct econn *c = h->data;
+
+        c->up_open = false;
+        if (c->state != C_CLOSING)
+                try_connect(c);
+        conn_unref(c);
+}
+
+static void on_connect_timeout(uv_timer_t *t)
+{
+        struct econn *c = t->data;
+
+        if (c->state != C_CONNECTING)
+                return;
+        if (c->ssl) {
+                answer(c, 504, "error", "egress to %s:%u: the TLS handshake with %s timed out", c->host,
+                       (unsigned) c->port, c->address);
+                return;
+        }
+        connect_failed(c, 0);
+}
+
 static void on_up_connected(uv_connect_t *req, int status)
 {
         struct econn *c = req->data;
 
-        if (c->state == C_CLOSING)
+        /* Closed meanwhile: the connection, or this attempt (its time was up). */
+        if (c->state == C_CLOSING || uv_is_closing((uv_handle_t *) &c->up))
                 return;
         if (status < 0) {
-                /* The first address of the answer only: every one was
-                 * checked, but a retry would need a fresh handle. */
-                answer(c, 502, "error", "egress to %s:%u: cannot connect to %s: %s", c->host, (unsigned) c->port,
-                       c->address, uv_strerror(status));
+                connect_failed(c, status);
                 return;
         }
-        if (c->inject)
-                tls_begin(c);
-        else
-                start_relay(c);
+        if (c->inject) {
+                tls_begin(c); /* the timer runs on until the handshake is over */
+                return;
+        }
+        start_relay(c); /* stops the timer */
 }
 
-/* Connect to the next address of c->addrs, every one of them checked. */
+/* Connect to the next address of c->addrs, every one of them checked, in
+ * its share of what is left of egress_connect_timeout. */
 static void try_connect(struct econn *c)
 {
         struct egress_proxy *px = c->px;
         const struct sockaddr *sa;
+        uint64_t now = uv_now(px->loop), share;
         int r;
 
         if (c->next_addr >= c->n_addrs) {
                 answer(c, 502, "error", "egress to %s:%u: no address to connect to", c->host, (unsigned) c->port);
                 return;
+        }
+        if (!c->timer_open) {
+                (void) uv_timer_init(px->loop, &c->timer);
+                c->timer.data = c;
+                c->timer_open = true;
+                c->refs++;
+                c->connect_deadline = now + px->connect_timeout_ms;
         }
         sa = (const struct sockaddr *) &c->addrs[c->next_addr++];
         addr_text(sa, c->address);
@@ -970,10 +1148,11 @@ static void try_connect(struct econn *c)
         c->creq.data = c;
         r = uv_tcp_connect(&c->creq, &c->up, sa, on_up_connected);
         if (r < 0) {
-                c->state = C_HEAD;
-                answer(c, 502, "error", "egress to %s:%u: cannot connect to %s: %s", c->host, (unsigned) c->port,
-                       c->address, uv_strerror(r));
+                connect_failed(c, r);
+                return;
         }
+        share = c->connect_deadline > now ? (c->connect_deadline - now) / (c->n_addrs - c->next_addr + 1) : 0;
+        (void) uv_timer_start(&c->timer, on_connect_timeout, share ? share : 1, 0);
 }
 
 static void on_shutdown_done(uv_shutdown_t *s, int status)
@@ -1075,6 +1254,7 @@ static void on_read_up(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
                 c->up_paused = true;
                 (void) uv_read_stop(s);
         }
+        tunnel_maybe(c);
 }
 
 /* Feed the function's bytes to the parser (the head; then, for a plain
@@ -1154,6 +1334,7 @@ static void on_read_client(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
                         c->client_paused = true;
                         (void) uv_read_stop(s);
                 }
+                tunnel_maybe(c);
                 return;
         }
         had_head = c->head_done;
@@ -1342,6 +1523,10 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
         if (!px)
                 return -ENOMEM;
         px->loop = p->loop;
+        /* In the loop thread's namespace, where the proxy connects from. */
+        if ((r = egress_host_cache_open(&px->hosts)) < 0)
+                log_warning("egress: no netlink watch of this host's addresses (%s): read at each connection",
+                            strerror(-r));
         if (p->policy && p->policy->n_allow) {
                 px->policy.allow = calloc(p->policy->n_allow, sizeof *px->policy.allow);
                 if (px->policy.allow) {
@@ -1352,6 +1537,7 @@ int egress_proxy_start(const struct egress_proxy_params *p, struct egress_proxy 
         px->max_conns = p->max_conns;
         px->max_bytes = p->max_bytes;
         px->max_open = p->max_open;
+        px->connect_timeout_ms = p->connect_timeout_ms ? p->connect_timeout_ms : EGRESS_CONNECT_TIMEOUT_MS;
         px->report = p->report;
         px->secret = p->secret;
         px->data = p->data;

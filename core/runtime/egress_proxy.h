@@ -53,6 +53,7 @@
 
 #define EGRESS_PROXY_PORT 3128
 #define EGRESS_PROXY_HEAD_MAX 16384
+#define EGRESS_CONNECT_TIMEOUT_MS 10000
 
 /* One connection, when it ends (accounting). */
 struct egress_report {
@@ -87,6 +88,8 @@ struct egress_proxy_params {
         uint64_t max_conns;                   /* connections over the proxy's life; 0: no cap */
         uint64_t max_bytes;                   /* bytes both ways over its life; 0: no cap */
         uint64_t max_open;                    /* connections open at once (the daemon's fds); 0: no cap */
+        uint64_t connect_timeout_ms;          /* to connect to a destination, over all its addresses
+                                               * (each gets an equal share of what is left); 0: the default */
         egress_report_fn report;
         egress_secret_fn secret;
         void *data;

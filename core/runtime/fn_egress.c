@@ -166,6 +166,7 @@ int fn_egress_prepare(struct sfaasd *sf, const struct fn_recipe *rc, const char 
                                             false),
                         .max_bytes = cap_of(rc, "com.sfaasd.egress-max-bytes", sf->cfg.egress_max_bytes, true),
                         .max_open = sf->cfg.egress_max_open,
+                        .connect_timeout_ms = sf->cfg.egress_connect_timeout_ms,
                         .report = on_report,
                         .secret = on_secret,
                         .ca_file = sf->cfg.egress_ca_file,

@@ -133,13 +133,15 @@ ANSWERS = {"dest.test": [DEST_IP], "a.wild.test": [DEST_IP], "a.b.wild.test": [D
            "meta.test": ["169.254.169.254"], "self.test": [HOST_IP], "api.test": [DEST_IP],
            "bad.test": [DEST_IP]}
 SECRET = "s3cr3t-VALUE-9f1e"
+CONNECT_TIMEOUT = 3     # egress_connect_timeout of the test daemon, seconds
 
 
 @pytest.fixture(scope="module")
 def eg(dest, make_daemon_module, images):
     pin(dest, ANSWERS)
     d = make_daemon_module({"egress_resolve_file": str(dest["resolve"]), "egress_allow": DEST_IP + "/32",
-                            "egress_ca_file": dest["ca"], "egress_max_open": 4})
+                            "egress_ca_file": dest["ca"], "egress_max_open": 4,
+                            "egress_connect_timeout": "%ds" % CONNECT_TIMEOUT})
     s = requests.Session()
     s.auth = ("admin", d.password)
 
@@ -307,6 +309,46 @@ def test_byte_cap(eg):
     assert "verdict=cap" in r.text, r.text
 
 
+def test_tunnel_moves_a_transfer_unchanged(eg):
+    """1 MiB of random bytes through a CONNECT tunnel to the echo server and
+    back (past its first 64 KiB the tunnel is spliced, not copied): the
+    same bytes return, and the end passes on as a half-close."""
+    script = ("head -c 1048576 /dev/urandom >/tmp/r\n"
+              "(printf 'CONNECT %s:8443 HTTP/1.1\\r\\n\\r\\n'; sleep 1; cat /tmp/r) | "
+              "nc -w 5 127.0.0.1 3128 >/tmp/o; echo rc=$?\n"
+              "head -c 39 /tmp/o; echo; tail -c +40 /tmp/o | md5sum; md5sum </tmp/r; wc -c </tmp/o\n" % DEST_IP)
+    code, out = eg.run("web", script)
+    assert code == 200, out
+    assert "200 Connection established" in out, out
+    sums = re.findall(r"^([0-9a-f]{32})", out, re.M)
+    assert len(sums) == 2 and sums[0] == sums[1], out
+    assert re.search(r"^%d$" % (1048576 + 39), out, re.M), out
+    r = eg.call("GET", "/system/logs", params={"name": "web", "namespace": NS})
+    assert re.search(r"egress CONNECT dest=%s port=8443 .*up=1048576 down=1048576 " % re.escape(DEST_IP), r.text), r.text
+
+
+def test_byte_cap_in_a_tunnel(eg):
+    """The cap holds in a CONNECT tunnel, spliced past its first 64 KiB: of
+    400000 bytes sent to the echo server once the tunnel is up (its echo
+    counts too), the proxy takes in one byte beyond the cap of 200000, which
+    goes nowhere, and closes."""
+    r = eg.call("POST", "/system/functions",
+                json={"service": "bigcap", "image": "busybox:latest", "namespace": NS, "envProcess": "sh",
+                      "annotations": {"com.sfaasd.egress": "dest.test:8443",
+                                      "com.sfaasd.egress-max-bytes": "200000"}})
+    assert r.status_code == 202, r.text
+    code, out = eg.run("bigcap", "(printf 'CONNECT dest.test:8443 HTTP/1.1\\r\\n\\r\\n'; sleep 1; "
+                                 "head -c 400000 /dev/zero; sleep 1) | nc -w 3 127.0.0.1 3128 | wc -c; echo done\n")
+    assert code == 200 and "done" in out, out
+    r = eg.call("GET", "/system/logs", params={"name": "bigcap", "namespace": NS})
+    caps = [l for l in r.text.splitlines() if "egress CONNECT" in l and "verdict=cap" in l]
+    assert caps, r.text
+    up, down = (int(re.search(k + r"=(\d+)", caps[-1]).group(1)) for k in ("up", "down"))
+    assert up + down == 200001 and down < 200000, caps[-1]
+    received = int(re.findall(r"^(\d+)$", out, re.M)[0])
+    assert received <= down + 39, (received, caps[-1])
+
+
 def test_accounting(eg):
     r = eg.call("GET", "/system/logs", params={"name": "web", "namespace": NS})
     assert r.status_code == 200
@@ -429,19 +471,25 @@ def test_port_forwards(eg):
     assert "dest=meta.test" in r.text and "verdict=denied" in r.text, r.text
 
 
+def http_function(eg, images, name, grant):
+    """An http-mode function (the httpfn image) granted grant, called once
+    (its warm instance runs); its answer."""
+    with open(images.path("httpfn-oci.tar"), "rb") as f:
+        r = eg.call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
+                    headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200, r.text
+    r = eg.call("POST", "/system/functions", json={"service": name, "image": "httpfn:latest", "namespace": NS,
+                                                   "annotations": {"com.sfaasd.egress": grant}})
+    assert r.status_code == 202, r.text
+    return eg.call("GET", "/function/%s.%s/hello" % (name, NS))
+
+
 def test_http_mode_instance_has_its_proxy(eg, images):
     """An http-mode function's warm instance is born in a namespace where its
     proxy listens (core/runtime/pool.c): reached from inside that namespace
     (nsenter), it serves the grant; the instance's own port still answers."""
     from sfaasd_testlib import procs_with_argv
-    with open(images.path("httpfn-oci.tar"), "rb") as f:
-        r = eg.call("POST", "/system/images", params={"namespace": NS}, data=f.read(),
-                    headers={"Content-Type": "application/x-tar"})
-    assert r.status_code == 200, r.text
-    r = eg.call("POST", "/system/functions", json={"service": "hfn", "image": "httpfn:latest", "namespace": NS,
-                                                   "annotations": {"com.sfaasd.egress": "dest.test:8080"}})
-    assert r.status_code == 202, r.text
-    r = eg.call("GET", "/function/hfn.%s/hello" % NS)
+    r = http_function(eg, images, "hfn", "dest.test:8080")
     assert r.status_code == 200 and r.text == "hello\n", r.text
     pids = procs_with_argv(["/httpfn"])
     assert pids, "no httpfn process"
@@ -454,6 +502,33 @@ def test_http_mode_instance_has_its_proxy(eg, images):
     assert any("GET /from-http-mode" in a.stdout for a in answers), [(a.stdout, a.stderr) for a in answers]
     r = eg.call("GET", "/system/logs", params={"name": "hfn", "namespace": NS})
     assert "dest=dest.test" in r.text and "verdict=allowed" in r.text, r.text
+
+
+def test_host_address_added_later_is_refused(eg, images):
+    """A warm instance's proxy has decided before (the host's addresses are
+    cached); an address the host gets afterwards is refused at the next
+    decision all the same."""
+    from sfaasd_testlib import procs_with_argv
+    new_ip = "10.231.%d.5" % SUBNET
+    r = http_function(eg, images, "hany", "0.0.0.0/0:*")
+    assert r.status_code == 200, r.text
+
+    def connect(pid, ip):
+        req = ("import socket\n"
+               "s = socket.create_connection(('127.0.0.1', 3128))\n"
+               "s.sendall(b'CONNECT %s:8443 HTTP/1.1\\r\\n\\r\\n')\n"
+               "print(s.recv(4096).decode())\n" % ip)
+        return subprocess.run(["nsenter", "-t", str(pid), "-n", sys.executable, "-c", req], capture_output=True,
+                              text=True, timeout=30).stdout
+    mine = [p for p in procs_with_argv(["/httpfn"]) if "200 Connection established" in connect(p, DEST_IP)]
+    assert mine, "no instance whose proxy grants %s" % DEST_IP
+    sh("ip", "addr", "add", new_ip + "/32", "dev", VETH_H)
+    try:
+        for p in mine:
+            out = connect(p, new_ip)
+            assert "403" in out and "an address of this host" in out, out
+    finally:
+        subprocess.run(["ip", "addr", "del", new_ip + "/32", "dev", VETH_H], capture_output=True)
 
 
 def test_granted_function_finds_nothing_else_open(eg):
@@ -481,3 +556,84 @@ def test_open_connections_cap(eg):
     code, out = eg.run("web", script)
     assert code == 200, out
     assert "GET /fifth" not in out and "GET /after" in out, out
+
+
+REFUSING_IP = "10.231.%d.3" % SUBNET   # in the destination's namespace, nothing listens: a reset
+STUCK_IP = "10.231.%d.4" % SUBNET      # a listener whose accept queue is full: SYNs go unanswered
+
+STUCK = textwrap.dedent(r"""
+    import socket, sys, time
+    s = socket.socket()
+    s.bind((sys.argv[1], 8080))
+    s.listen(0)
+    # The one connection a backlog of 0 queues; it is never accepted, so
+    # the kernel drops every later SYN (a destination that never answers).
+    f = socket.create_connection((sys.argv[1], 8080))
+    print("ready", flush=True)
+    time.sleep(3600)
+""")
+
+
+def raw_wait(target):
+    """raw() with time for the proxy's connect timeout to pass."""
+    return raw(target).replace("nc -w 3", "nc -w %d" % (CONNECT_TIMEOUT * 3))
+
+
+@pytest.fixture(scope="module")
+def dead(eg):
+    """Two more addresses of the destination: one refuses, one never
+    answers; a function granted names of *.wild.test and their range."""
+    for ip in (REFUSING_IP, STUCK_IP):
+        sh("ip", "-n", NETNS, "addr", "add", ip + "/24", "dev", VETH_N)
+    (eg.dest["dir"] / "stuck.py").write_text(STUCK)
+    proc = subprocess.Popen(["ip", "netns", "exec", NETNS, sys.executable, str(eg.dest["dir"] / "stuck.py"), STUCK_IP],
+                            stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == b"ready"
+        r = eg.call("POST", "/system/functions",
+                    json={"service": "multi", "image": "busybox:latest", "namespace": NS, "envProcess": "sh",
+                          "annotations": {"com.sfaasd.egress": "*.wild.test:8080, 10.231.%d.0/24:8080" % SUBNET}})
+        assert r.status_code == 202, r.text
+        pin(eg.dest, dict(ANSWERS, **{"first-refuses.wild.test": [REFUSING_IP, DEST_IP],
+                                      "first-stuck.wild.test": [STUCK_IP, DEST_IP],
+                                      "stuck.wild.test": [STUCK_IP]}))
+        yield
+    finally:
+        pin(eg.dest, ANSWERS)
+        proc.kill()
+        proc.wait()
+        for ip in (REFUSING_IP, STUCK_IP):
+            subprocess.run(["ip", "-n", NETNS, "addr", "del", ip + "/24", "dev", VETH_N], capture_output=True)
+
+
+def test_each_checked_address_is_tried(eg, dead):
+    """A name's checked addresses are tried in order until one connects: one
+    that refuses, one that never answers (in its share of the connect
+    timeout), then the destination."""
+    code, out = eg.run("multi", raw_wait("http://first-refuses.wild.test:8080/one") +
+                       raw_wait("http://first-stuck.wild.test:8080/two"))
+    assert code == 200, out
+    parts = out.split("---")
+    assert "GET /one" in parts[0] and "GET /two" in parts[1], out
+    r = eg.call("GET", "/system/logs", params={"name": "multi", "namespace": NS})
+    lines = [json.loads(l)["text"] for l in r.text.splitlines() if "egress" in l]
+    for name in ("first-refuses.wild.test", "first-stuck.wild.test"):
+        mine = [l for l in lines if "dest=%s" % name in l]
+        assert mine and "verdict=allowed" in mine[-1] and "address=%s " % DEST_IP in mine[-1], lines
+
+
+def test_connect_timeout(eg, dead):
+    """A destination that never answers: 504 once egress_connect_timeout
+    passed, for a plain request and for CONNECT."""
+    t0 = time.monotonic()
+    code, out = eg.run("multi", raw_wait("http://stuck.wild.test:8080/never") +
+                       "printf 'CONNECT %s:8080 HTTP/1.1\\r\\n\\r\\n' | nc -w 10 127.0.0.1 3128; echo; echo ---\n"
+                       % STUCK_IP)
+    took = time.monotonic() - t0
+    assert code == 200, out
+    parts = out.split("---")
+    for p in parts[:2]:
+        assert "504 Gateway Timeout" in p and "timed out" in p and STUCK_IP in p, out
+    assert 2 * CONNECT_TIMEOUT <= took < 2 * CONNECT_TIMEOUT + 8, (took, out)
+    r = eg.call("GET", "/system/logs", params={"name": "multi", "namespace": NS})
+    assert "dest=stuck.wild.test" in r.text and "timed out" in r.text, r.text

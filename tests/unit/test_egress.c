@@ -3,6 +3,11 @@
  * go, address class by address class, with and without the allowlist. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "core/base/util.h"
 #include "core/http/egress.h"
 #include "core/model/egress_grant.h"
 
@@ -162,6 +168,64 @@ static void test_host_read(void **state)
         egress_host_release(&h);
 }
 
+static bool has_loopback4(const struct egress_host *h)
+{
+        for (size_t i = 0; i < h->n; i++)
+                if (h->addr[i][10] == 0xff && h->addr[i][12] == 127)
+                        return true;
+        return false;
+}
+
+/* In a network namespace of its own (a child; root only): loopback has no
+ * address until it is up. The cache must see 127.0.0.1 appear at the first
+ * get after the change, with nothing read in between. Exit status: the
+ * step that failed. */
+static int host_cache_child(void)
+{
+        struct egress_host_cache c;
+        const struct egress_host *h;
+        struct ifreq ifr = { 0 };
+        int s;
+
+        if (unshare(CLONE_NEWNET) < 0)
+                return errno == EPERM ? 77 : 1;
+        if (egress_host_cache_open(&c) < 0 || egress_host_cache_get(&c, &h) < 0 || has_loopback4(h))
+                return 2;
+        if (egress_host_cache_get(&c, &h) < 0 || has_loopback4(h))
+                return 3; /* cached: no change yet */
+        s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        (void) xsnprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                return 4;
+        ifr.ifr_flags |= IFF_UP;
+        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                return 5;
+        if (egress_host_cache_get(&c, &h) < 0 || !has_loopback4(h))
+                return 6; /* the change was announced before this get */
+        egress_host_cache_close(&c);
+        egress_host_cache_close(&c);
+        return 0;
+}
+
+static void test_host_cache(void **state)
+{
+        int status = 0;
+        pid_t pid;
+
+        (void) state;
+        if (geteuid() != 0)
+                skip();
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(host_cache_child());
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 77)
+                skip();
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_grant_parse(void **state)
 {
         static const char *const good[] = { "a.example:443", "A.Example.COM:1, *.x.example:*", "10.0.0.0/8:5432",
@@ -275,6 +339,7 @@ int main(void)
                 cmocka_unit_test(test_host_addresses),
                 cmocka_unit_test(test_parse_errors),
                 cmocka_unit_test(test_host_read),
+                cmocka_unit_test(test_host_cache),
                 cmocka_unit_test(test_grant_parse),
                 cmocka_unit_test(test_grant_ceiling_and_match),
                 cmocka_unit_test(test_refused_grant),
