@@ -43,6 +43,10 @@ struct fn_recipe {
         const char *rootfs;           /* img->rootfs */
         const char *workdir;          /* icfg->workdir or NULL */
         uint16_t exposed_port;        /* first TCP port the image exposes, 0 if none */
+        /* Which load of the function this is: set by the function table
+         * (core/runtime/pool.c), never the same for two loads; sandboxes
+         * made ahead of a call (core/runtime/stock.h) carry it. */
+        uint64_t generation;
 };
 
 /* Read function ns/name and everything its sandboxes need (a command may
