@@ -177,8 +177,10 @@ static void fn_free_if_idle(struct stock *st, struct stock_fn *e)
         free(e);
 }
 
-/* The calls of e in flight at once at most, over the window; 0 when it
- * has been idle for exec_stock_idle. */
+/* One more than the calls of e in flight at once at most over the window
+ * (the spare is what serves the next call while the one just taken is
+ * being replaced: a sandbox takes longer to make than a short call to
+ * run), at most its bound; 0 when it has been idle for exec_stock_idle. */
 static unsigned fn_target(const struct stock *st, const struct stock_fn *e, uint64_t now)
 {
         uint64_t sec = now / 1000000000ULL;
@@ -189,8 +191,7 @@ static unsigned fn_target(const struct stock *st, const struct stock_fn *e, uint
         for (unsigned i = 0; i < STOCK_WINDOW_S; i++)
                 if (e->peak_sec[i] + STOCK_WINDOW_S > sec && e->peak[i] > peak)
                         peak = e->peak[i];
-        if (peak < 1)
-                peak = 1;
+        peak++;
         return peak < e->bound ? peak : e->bound;
 }
 

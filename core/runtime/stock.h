@@ -12,9 +12,10 @@
  * would: the spec is built by the same function (invoke_spec) from the
  * same recipe.
  *
- * Size: 0 at first; a call of the function sets its target to the most
- * calls of it in flight at once over the last STOCK_WINDOW_S seconds, at
- * most exec_stock_max (config; 0 turns the stock off) or the function's
+ * Size: 0 at first; a call of the function sets its target to one more
+ * than the most calls of it in flight at once over the last
+ * STOCK_WINDOW_S seconds (the spare serves the next call while the one
+ * just taken is replaced), at most exec_stock_max (config; 0 turns the stock off) or the function's
  * annotation com.sfaasd.exec-stock (0..exec_stock_max). After
  * exec_stock_idle without a call the function's stock is dropped.
  *
