@@ -106,6 +106,8 @@ struct sandbox {
         char *argv0;
         bool reaped;
         bool killed;
+        bool have_record;         /* the init's status record was read (sandbox_peek_status) */
+        int record_status;
         int status;
 };
 
@@ -1571,7 +1573,11 @@ int sandbox_start_error(struct sandbox *sb, struct sf_err *err)
         ssize_t n;
 
         sf_err_clear(err);
-        if (!sb || sb->report_fd < 0 || !sb->reaped)
+        /* Once the command's status is known (reaped, or the init's record
+         * read), every writer of the report pipe is done: the init closed
+         * its copy after the fork, the command's went with its exec or its
+         * exit. */
+        if (!sb || sb->report_fd < 0 || !(sb->reaped || sb->have_record))
                 return 0;
         do
                 n = read(sb->report_fd, &cerr, sizeof cerr);
@@ -1636,6 +1642,12 @@ static void take_status(struct sandbox *sb, int init_status)
         sb->status = init_status;
         if (sb->status_fd < 0)
                 return;
+        if (sb->have_record) {
+                sb->status = sb->record_status;
+                (void) close(sb->status_fd);
+                sb->status_fd = -1;
+                return;
+        }
         do
                 n = read(sb->status_fd, &rec, sizeof rec);
         while (n < 0 && errno == EINTR);
@@ -1643,6 +1655,38 @@ static void take_status(struct sandbox *sb, int init_status)
                 sb->status = rec.wait_status;
         (void) close(sb->status_fd);
         sb->status_fd = -1;
+}
+
+int sandbox_status_fd(const struct sandbox *sb)
+{
+        return sb && !sb->reaped ? sb->status_fd : -1;
+}
+
+int sandbox_peek_status(struct sandbox *sb, int *ret_status)
+{
+        struct sb_init_status rec;
+        ssize_t n;
+
+        if (!sb)
+                return -EINVAL;
+        if (!sb->have_record) {
+                if (sb->reaped || sb->status_fd < 0)
+                        return -ENODATA;
+                do /* the pipe is O_NONBLOCK: one record of 8 bytes, written at once */
+                        n = read(sb->status_fd, &rec, sizeof rec);
+                while (n < 0 && errno == EINTR);
+                if (n < 0 && errno == EAGAIN)
+                        return -EAGAIN;
+                if (n != (ssize_t) sizeof rec || rec.magic != SB_INIT_STATUS_MAGIC)
+                        return -ENODATA;
+                /* The fd stays open until the reap: a caller may still
+                 * have it in a poll set. */
+                sb->have_record = true;
+                sb->record_status = rec.wait_status;
+        }
+        if (ret_status)
+                *ret_status = sb->record_status;
+        return 0;
 }
 
 int sandbox_reap(struct sandbox *sb, int *ret_status)

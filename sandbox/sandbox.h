@@ -363,7 +363,8 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
 int sandbox_hand_call(struct sandbox *sb, char *const *envp, const int stdio[3], struct sf_err *err);
 /* Parked and not handed its call yet. */
 bool sandbox_parked(const struct sandbox *sb);
-/* After sandbox_reap of a sandbox that was handed a call: < 0 with the
+/* After sandbox_reap (or a sandbox_peek_status that gave the status) of a
+ * sandbox that was handed a call: < 0 with the
  * failed step in err, worded as sandbox_spawn words it ("sandbox step
  * 'execve' failed for 'cmd'"), when its init could not start the command
  * (a malformed call, the fork, the command's execve); 0 when it started,
@@ -394,6 +395,17 @@ int sandbox_kill(struct sandbox *sb);
  * command's as the init saw it; when the init itself was killed before it
  * could tell (sandbox_kill, the OOM killer), the init's: SIGKILL. */
 int sandbox_reap(struct sandbox *sb, int *ret_status);
+/* The read end of the sandbox's exit-status pipe (sandbox/init/protocol.h),
+ * for polling: readable once the init has written the command's wait
+ * status, which it does just before it ends (before the kernel tears the
+ * sandbox's namespaces down), or at EOF when the init died without one
+ * (killed). Open until the sandbox is reaped (-1 then). */
+int sandbox_status_fd(const struct sandbox *sb);
+/* Non-blocking: the command's wait status from the init's record, while the
+ * init may still be ending: 0 and *ret_status; -EAGAIN not written yet;
+ * -ENODATA the init ended (or is ending) without one, when only
+ * sandbox_reap can tell. sandbox_reap later reports the same status. */
+int sandbox_peek_status(struct sandbox *sb, int *ret_status);
 /* Blocking wait with the spec's timeout (kills on expiry, *ret_timed_out). */
 int sandbox_wait(struct sandbox *sb, int *ret_status, bool *ret_timed_out);
 /* Resource figures from the cgroup (best effort; 0 when unknown). */

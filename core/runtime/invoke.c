@@ -71,6 +71,12 @@ struct invocation {
         void *done_data;
         struct sandbox *sb;
         uv_poll_t exit_poll;       /* on the pidfd */
+        /* On the exit-status pipe: the command's status arrives before the
+         * init has ended (sandbox_peek_status), and the answer need not
+         * wait for the kernel to tear the sandbox's namespaces down; the
+         * invocation still ends (slots, cgroup) only once it is reaped. */
+        uv_poll_t status_poll;
+        bool status_poll_open, reaped;
         uv_pipe_t in, out, err;
         uv_timer_t timer;
         uv_write_t wreq;
@@ -226,8 +232,36 @@ static void on_exit_poll(uv_poll_t *p, int status, int events)
         if (r == -EAGAIN)
                 return;
         (void) uv_poll_stop(p);
+        inv->reaped = true;
+        if (inv->finished) {
+                /* Answered on the status record already (on_status_poll):
+                 * now the sandbox is gone too. */
+                inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
+                return;
+        }
+        if (!inv->exited) {
+                inv->exited = true;
+                inv->wait_status = r < 0 ? (SIGKILL) : ws; /* reap failed: report as killed */
+        }
+        inv_finish(inv);
+}
+
+static void on_status_poll(uv_poll_t *p, int status, int events)
+{
+        struct invocation *inv = p->data;
+        int ws, r;
+
+        (void) uv_poll_stop(p);
+        r = sandbox_peek_status(inv->sb, &ws);
+        if (r == -EAGAIN) {
+                (void) uv_poll_start(p, UV_READABLE, on_status_poll);
+                return;
+        }
+        inv_close_handle(inv, (uv_handle_t *) p);
+        if (r < 0 || inv->exited)
+                return; /* killed: the reap tells (on_exit_poll) */
         inv->exited = true;
-        inv->wait_status = r < 0 ? (SIGKILL) : ws; /* reap failed: report as killed */
+        inv->wait_status = ws;
         inv_finish(inv);
 }
 
@@ -446,10 +480,14 @@ static void inv_finish(struct invocation *inv)
         }
         metrics_invocation_finished(sf->metrics, inv->name, inv->ns, code, secs);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
+        stock_call_answered(sf, inv->ns, inv->name);
 
         inv_list_remove(inv);
 
-        inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
+        if (inv->reaped || !uv_is_active((uv_handle_t *) &inv->exit_poll))
+                inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
+        if (inv->status_poll_open)
+                inv_close_handle(inv, (uv_handle_t *) &inv->status_poll);
         inv_close_handle(inv, (uv_handle_t *) &inv->out);
         inv_close_handle(inv, (uv_handle_t *) &inv->err);
         inv_close_handle(inv, (uv_handle_t *) &inv->timer);
@@ -626,6 +664,15 @@ static void inv_io_start(struct invocation *inv, int in, int out, int err)
         if (uv_poll_init(&sf->loop, &inv->exit_poll, sandbox_pidfd(inv->sb)) == 0) {
                 inv->open_handles++;
                 (void) uv_poll_start(&inv->exit_poll, UV_READABLE, on_exit_poll);
+                /* Only with the pidfd watched: the invocation must see the
+                 * end of the sandbox after answering early. */
+                if (sandbox_status_fd(inv->sb) >= 0 &&
+                    uv_poll_init(&sf->loop, &inv->status_poll, sandbox_status_fd(inv->sb)) == 0) {
+                        inv->status_poll.data = inv;
+                        inv->status_poll_open = true;
+                        inv->open_handles++;
+                        (void) uv_poll_start(&inv->status_poll, UV_READABLE, on_status_poll);
+                }
         }
         (void) uv_pipe_open(&inv->in, in);
         (void) uv_pipe_open(&inv->out, out);

@@ -606,7 +606,14 @@ void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const 
         }
         if (running > e->peak[slot])
                 e->peak[slot] = running;
-        schedule_fill(st);
+}
+
+void stock_call_answered(struct sfaasd *sf, const char *ns, const char *name)
+{
+        struct stock *st = sf->stock;
+
+        if (st && fn_find(st, ns, name))
+                schedule_fill(st);
 }
 
 void stock_drop(struct sfaasd *sf, const char *ns, const char *name)

@@ -74,9 +74,13 @@ bool stock_eligible(struct sfaasd *sf, const struct fn_recipe *rc);
 struct sandbox *stock_take(struct sfaasd *sf, const char *ns, const char *name, const struct fn_recipe *rc);
 /* A call of ns/name starts with running calls of it in flight (itself
  * included), served from the stock or not (hit): the demand that sizes the
- * stock; a refill is scheduled. */
+ * stock. */
 void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const struct fn_recipe *rc,
                      uint32_t running, bool hit);
+/* A call of ns/name has been answered: refill now (a refill made while
+ * the call runs would take the CPU it needs; the spare serves the next
+ * call meanwhile). */
+void stock_call_answered(struct sfaasd *sf, const char *ns, const char *name);
 /* The function changed or went: drop its stock now. */
 void stock_drop(struct sfaasd *sf, const char *ns, const char *name);
 /* Namespace ns's secrets changed: drop the stocks of all its functions. */

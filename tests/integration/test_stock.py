@@ -24,11 +24,12 @@ import concurrent.futures
 import os
 import re
 import signal
+import socket
 
 import pytest
 
-from sfaasd_testlib import (SLOW, Api, cgroup_subtree_candidates, data_dir_id, existing_dirs, function_cgroups,
-                            leaf_cgroups, wait_until)
+from sfaasd_testlib import (HTTP_TIMEOUT, SLOW, Api, cgroup_subtree_candidates, data_dir_id, existing_dirs,
+                            function_cgroups, leaf_cgroups, procs_with_argv, wait_until)
 
 DEADLINE = 30 * SLOW
 DAEMON_CONFIG = {"exec_stock_max": 2, "exec_stock_idle": "60s"}
@@ -52,7 +53,7 @@ def hits(api):
 
 def stocked_call(api, name, data=b"", **kw):
     """A call that a parked sandbox serves: waits for one, asserts the hit."""
-    wait_until(lambda: parked(api) >= 1, DEADLINE, "a parked sandbox")
+    wait_until(lambda: parked_of(api.d, name) >= 1, DEADLINE, "a parked sandbox of " + name)
     before = hits(api)
     r = api.invoke(name, data=data, **kw)
     assert hits(api) == before + 1, "the call was not served from the stock"
@@ -75,6 +76,40 @@ def subtree_procs(daemon):
         except OSError:
             pass
     return out
+
+
+def sandbox_inits(daemon):
+    """Sandboxes alive: processes of the subtree that are pid 1 of their
+    pid namespace (a command forked by an init has its argv until it
+    execs, so the command line alone would count it twice)."""
+    n = 0
+    for pid in subtree_procs(daemon):
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                nspid = [line.split()[1:] for line in f if line.startswith("NSpid:")][0]
+            n += len(nspid) > 1 and nspid[-1] == "1"
+        except (OSError, IndexError):
+            pass
+    return n
+
+
+def parked_of(daemon, name, ns="openfaas-fn"):
+    """Parked sandboxes of one function, host-side: leaves whose only
+    process is a parked init (one handed its call has forked the command)."""
+    subtrees = existing_dirs(cgroup_subtree_candidates(daemon))
+    mem = [s for s in subtrees if "/memory/" in s] or [s for s in subtrees if not s.endswith("-daemon")][:1]
+    n = 0
+    for g in function_cgroups(mem, ns, name):
+        for leaf in os.listdir(g):
+            try:
+                with open(os.path.join(g, leaf, "cgroup.procs")) as f:
+                    procs = f.read().split()
+                if len(procs) == 1:
+                    with open("/proc/%s/cmdline" % procs[0], "rb") as f:
+                        n += f.read().startswith(b"sfaasd-init+call")
+            except OSError:
+                pass
+    return n
 
 
 def fn_leaves(daemon, name, ns="openfaas-fn"):
@@ -150,10 +185,30 @@ def test_stocked_timeout(api, busybox):
     assert api.remove("stk-slow").status_code == 200
 
 
+def test_stocked_call_killed_when_its_caller_goes(api, busybox, daemon):
+    api.deploy("stk-gone", fprocess="sleep 987655", env={"exec_timeout": "1s"}, expect=202)
+    assert api.invoke("stk-gone").status_code == 504  # a miss: fills the stock
+    wait_until(lambda: parked_of(daemon, "stk-gone") >= 1, DEADLINE, "a parked sandbox of stk-gone")
+    api.deploy("stk-gone", fprocess="sleep 987655", env={"exec_timeout": "60s"}, method="PUT")
+    wait_until(lambda: parked_of(daemon, "stk-gone") == 0, DEADLINE, "the old version's stock dropped")
+    # One call to make the new version's stock, ended by its caller too.
+    before = hits(api)
+    for stocked in (False, True):
+        if stocked:
+            wait_until(lambda: parked_of(daemon, "stk-gone") >= 1, DEADLINE, "a parked sandbox of stk-gone")
+        s = socket.create_connection(("127.0.0.1", daemon.port), timeout=HTTP_TIMEOUT)
+        s.sendall(b"POST /function/stk-gone HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        wait_until(lambda: procs_with_argv(["sleep", "987655"]), DEADLINE, "the call's command running")
+        s.close()
+        wait_until(lambda: procs_with_argv(["sleep", "987655"]) == [], DEADLINE, "the command killed")
+    assert hits(api) == before + 1
+    assert api.remove("stk-gone").status_code == 200
+
+
 def test_stock_dropped_on_redeploy_and_delete(api, busybox, daemon):
     api.deploy("stk-gen", fprocess="echo-env", env={"GEN": "old"}, expect=202)
     assert "GEN=old" in api.invoke("stk-gen").text
-    wait_until(lambda: len(fn_leaves(daemon, "stk-gen")) >= 1, DEADLINE, "a parked sandbox of stk-gen")
+    wait_until(lambda: parked_of(daemon, "stk-gen") >= 1, DEADLINE, "a parked sandbox of stk-gen")
     old = set(fn_leaves(daemon, "stk-gen"))
     r = api.deploy("stk-gen", fprocess="echo-env", env={"GEN": "new"}, method="PUT")
     assert r.status_code == 200, r.text
@@ -162,19 +217,25 @@ def test_stock_dropped_on_redeploy_and_delete(api, busybox, daemon):
     r = api.invoke("stk-gen")
     assert "GEN=new" in r.text and "GEN=old" not in r.text
     assert not old & set(fn_leaves(daemon, "stk-gen"))
-    wait_until(lambda: len(fn_leaves(daemon, "stk-gen")) >= 1, DEADLINE, "the new version parked")
     r = stocked_call(api, "stk-gen")
     assert "GEN=new" in r.text
-    wait_until(lambda: len(fn_leaves(daemon, "stk-gen")) >= 1, DEADLINE, "parked again")
+    wait_until(lambda: parked_of(daemon, "stk-gen") >= 1, DEADLINE, "parked again")
     assert api.remove("stk-gen").status_code == 200
-    assert fn_leaves(daemon, "stk-gen") == []
+    # The parked ones at once; the last call's own a moment later (the
+    # answer does not wait for the kernel's teardown).
+    assert parked_of(daemon, "stk-gen") == 0
+    wait_until(lambda: fn_leaves(daemon, "stk-gen") == [], DEADLINE, "every sandbox of stk-gen gone")
 
 
 def test_opt_out_parks_nothing(api, busybox, daemon):
     api.deploy("stk-none", fprocess="cat", annotations={"com.sfaasd.exec-stock": "0"}, expect=202)
+    counted = (hits(api), metric(api, "sfaasd_exec_stock_misses_total"))
     for _ in range(3):
         assert api.invoke("stk-none", data=b"x").text == "x"
-    assert fn_leaves(daemon, "stk-none") == []
+    # Not a stocked function: its calls count neither way, and once the
+    # calls' own sandboxes are gone nothing of it is left.
+    assert (hits(api), metric(api, "sfaasd_exec_stock_misses_total")) == counted
+    wait_until(lambda: fn_leaves(daemon, "stk-none") == [], DEADLINE, "the calls' sandboxes gone")
     assert api.remove("stk-none").status_code == 200
 
 
@@ -187,19 +248,23 @@ def test_admission_caps_hold_with_a_stock(make_daemon, images):
     assert api.invoke("a", data=b"1").text == "1"
     # One slot of two may be parked: the last one stays free for a call.
     wait_until(lambda: parked(api) == 1, DEADLINE, "a parked sandbox of a")
+    # The first call's own sandbox may still be ending (the answer does not
+    # wait for the kernel's teardown of its namespaces): its slot goes with it.
+    wait_until(lambda: metric(api, "sfaasd_sandbox_slots", '{state="used"}') == 1, DEADLINE, "one slot used")
     subtrees = existing_dirs(cgroup_subtree_candidates(d))
     mem = [s for s in subtrees if "/memory/" in s] or [s for s in subtrees if not s.endswith("-daemon")][:1]
-    assert len(leaf_cgroups(mem)) == 1
-    assert metric(api, "sfaasd_sandbox_slots", '{state="used"}') == 1
+    wait_until(lambda: len(leaf_cgroups(mem)) == 1, DEADLINE, "one sandbox leaf")
     # Two calls of b at once need both slots: the parked sandbox of a
-    # gives its slot up, and never more than 2 sandboxes live.
+    # gives its slot up, and never more than 2 sandboxes live (their inits,
+    # parked or running, counted host-side; a cgroup directory may outlive
+    # its processes for a moment).
     dropped = metric(api, "sfaasd_exec_stock_dropped_total")
     script = b"sleep 1; echo done"
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         futs = [ex.submit(api.invoke, "b", data=script) for _ in range(2)]
         most = 0
         while not all(f.done() for f in futs):
-            most = max(most, len(leaf_cgroups(mem)))
+            most = max(most, sandbox_inits(d))
         rs = [f.result() for f in futs]
     assert [r.status_code for r in rs] == [200, 200], [r.text for r in rs]
     assert most <= 2
