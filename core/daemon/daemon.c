@@ -456,6 +456,7 @@ int sfaasd_run(struct sfaasd_config *cfg)
                 goto out_loop;
         }
         sf->admit->reclaim = reclaim_slot;
+        sf->admit->reclaim_tenant = stock_reclaim_tenant;
         log_info("sandboxes: at most %zu at once%s; all together at most %llu MiB of memory and %llu "
                  "pids%s; exec calls of one function: %llu at once, %llu waiting",
                  sf->admit->max, sf->cfg.max_sandboxes ? "" : " (from the host)",

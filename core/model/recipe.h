@@ -57,5 +57,14 @@ int fn_recipe_load(struct sfaasd *sf, const char *ns, const char *name, struct f
                    struct sf_err *err);
 void fn_recipe_release(struct fn_recipe *r);
 
+/* The sandbox of an exec call of function name.ns made from r, with
+ * environment envp: the one spec every exec sandbox gets, made fresh for
+ * the call (core/runtime/invoke.c) or ahead of it (core/runtime/stock.c).
+ * group is a buffer of FN_GROUP_MAX (core/model/group.h) the spec points
+ * into; every other pointer is into r, name and envp. */
+struct sandbox_spec;
+void fn_recipe_exec_spec(const struct fn_recipe *r, const char *name, const char *ns, char *const *envp, char *group,
+                         struct sandbox_spec *sp);
+
 /* Labels and annotations: the value of key in either (annotations win), or NULL. */
 const char *fn_recipe_meta(const struct fn_recipe *r, const char *key);

@@ -210,6 +210,11 @@ static void on_wake(uv_timer_t *t)
                 a->reclaim(sf);
 }
 
+bool admit_reclaim_tenant(struct sfaasd *sf, const char *ns)
+{
+        return sf->admit->reclaim_tenant && sf->admit->reclaim_tenant(sf, ns);
+}
+
 bool admit_take(struct sfaasd *sf)
 {
         struct admit *a = sf->admit;

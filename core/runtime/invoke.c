@@ -627,25 +627,6 @@ static int call_env(const struct fn_recipe *rc, const struct invoke_call *call, 
         return 0;
 }
 
-void invoke_spec(const struct fn_recipe *rc, const char *name, const char *ns, char *const *envp, char *group,
-                 struct sandbox_spec *sp)
-{
-        sp->limits = rc->limits;
-        sp->limits.timeout_ms = rc->exec_timeout_ms;
-        sp->uid_base = rc->uid_base;
-        sp->uid = rc->uid;
-        sp->gid = rc->gid;
-        sp->rootfs = rc->rootfs;
-        sp->argv = rc->exec_argv.v;
-        sp->envp = envp;
-        sp->workdir = rc->workdir;
-        sp->hostname = name;
-        /* Every sandbox of the function in its cgroup NS/NAME, where the
-         * kernel sums its usage (GET /system/function/NAME?usage=1). */
-        sp->group = fn_group(ns, name, group, FN_GROUP_MAX);
-        sp->net = SANDBOX_NET_NONE;
-}
-
 /* The sandbox runs: the invocation takes its pipes (in, out, err: our
  * ends), its exit and its timeout, writes the body to its stdin, and from
  * here on delivers the result itself. */
@@ -916,13 +897,13 @@ static bool inv_start(struct invocation *inv)
                 struct admit_fn_counts *fc = admit_fn_get(sf, ns, name);
                 stock_note_call(sf, ns, name, rc, fc ? fc->running : 1, inv->sb != NULL);
         }
-        /* As invoke_spec gives the sandbox (the timer starts with the call). */
+        /* As fn_recipe_exec_spec gives the sandbox (the timer starts with the call). */
         inv->timeout_ms = rc->exec_timeout_ms;
         if (inv->sb && inv_start_parked(inv, &env)) {
                 svec_free(&env);
                 return true;
         }
-        invoke_spec(rc, name, ns, env.v, group, &sp);
+        fn_recipe_exec_spec(rc, name, ns, env.v, group, &sp);
         inv->timeout_ms = sp.limits.timeout_ms;
         /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
          * into a private tmpfs that only this spawn and its sandbox reach ---- */
@@ -957,7 +938,7 @@ static bool inv_start(struct invocation *inv)
          * (core/runtime/stock.h); else an idle default replica gives its
          * place to the retry (core/runtime/pool.h). */
         if (!inv->tenant_counted && tenants_instance_begin(sf, ns) < 0 &&
-            (!stock_reclaim_tenant(sf, ns) || tenants_instance_begin(sf, ns) < 0)) {
+            (!admit_reclaim_tenant(sf, ns) || tenants_instance_begin(sf, ns) < 0)) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, ns, &q);
                 (void) pools_reclaim_tenant_idle(sf, ns);

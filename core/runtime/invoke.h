@@ -57,14 +57,5 @@ void invoke_cancel(struct invocation *inv);
 /* The synchronous HTTP path: runs the request and answers it. */
 void invoke_exec(struct sfaasd *sf, struct http_request *req, const char *name, const char *ns,
                  const char *subpath);
-/* The sandbox of an exec call of function name.ns made from rc, with
- * environment envp: the one spec every exec sandbox gets, made fresh for
- * the call or ahead of it (core/runtime/stock.h). group is a buffer of
- * FN_GROUP_MAX (core/model/group.h) the spec points into; every other
- * pointer is into rc, name and envp. */
-struct fn_recipe;
-struct sandbox_spec;
-void invoke_spec(const struct fn_recipe *rc, const char *name, const char *ns, char *const *envp, char *group,
-                 struct sandbox_spec *sp);
 /* Kill every live sandbox (shutdown after the grace period). */
 void invoke_kill_all(struct sfaasd *sf);

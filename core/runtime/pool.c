@@ -34,7 +34,6 @@
 #include "core/model/secret_files.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
-#include "core/runtime/stock.h"
 #include "core/runtime/tenants.h"
 #include "core/runtime/usage.h"
 
@@ -1207,7 +1206,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         /* A parked exec sandbox of the tenant gives its instance up first
          * (core/runtime/stock.h). */
         if (tenants_instance_begin(sf, p->ns) < 0 &&
-            (!stock_reclaim_tenant(sf, p->ns) || tenants_instance_begin(sf, p->ns) < 0)) {
+            (!admit_reclaim_tenant(sf, p->ns) || tenants_instance_begin(sf, p->ns) < 0)) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, p->ns, &q);
                 ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,

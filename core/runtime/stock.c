@@ -26,7 +26,6 @@
 #include "core/model/recipe.h"
 #include "core/model/secret_files.h"
 #include "core/runtime/admit.h"
-#include "core/runtime/invoke.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
 #include "core/runtime/stock.h"
@@ -238,12 +237,12 @@ static int fn_fill_one(struct stock *st, struct stock_fn *e, const struct fn_rec
         for (size_t i = 0; i < rc->env.n; i++)
                 if (svec_push(&j->env, strdup(rc->env.v[i])) < 0)
                         goto oom;
-        /* The same spec as a fresh call's (invoke_spec), its strings ours;
+        /* The same spec as a fresh call's (fn_recipe_exec_spec), its strings ours;
          * the init's own environment is the function's, without any call's
          * variables: the call brings its own. */
         {
                 static char *const no_env[] = { NULL };
-                invoke_spec(rc, j->name, j->ns, j->env.v ? j->env.v : no_env, j->group, &j->sp);
+                fn_recipe_exec_spec(rc, j->name, j->ns, j->env.v ? j->env.v : no_env, j->group, &j->sp);
         }
         j->sp.rootfs = j->rootfs;
         j->sp.argv = j->argv.v;

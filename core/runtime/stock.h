@@ -9,7 +9,7 @@
  * environment and stdio; only then does its init fork and exec the
  * command. A parked sandbox holds nothing of any call, and none is ever
  * used twice, so a call served from the stock sees what a fresh spawn
- * would: the spec is built by the same function (invoke_spec) from the
+ * would: the spec is built by the same function (fn_recipe_exec_spec) from the
  * same recipe.
  *
  * Size: 0 at first; a call of the function sets its target to one more
