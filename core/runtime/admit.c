@@ -9,6 +9,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/runtime/admit.h"
+#include "core/runtime/tenants.h"
 
 struct admit_fn {
         struct admit_fn *next;
@@ -210,9 +211,14 @@ static void on_wake(uv_timer_t *t)
                 a->reclaim(sf);
 }
 
-bool admit_reclaim_tenant(struct sfaasd *sf, const char *ns)
+int admit_tenant_instance_begin(struct sfaasd *sf, const char *ns)
 {
-        return sf->admit->reclaim_tenant && sf->admit->reclaim_tenant(sf, ns);
+        int r;
+
+        while ((r = tenants_instance_begin(sf, ns)) < 0 && sf->admit->reclaim_tenant &&
+               sf->admit->reclaim_tenant(sf, ns))
+                ;
+        return r;
 }
 
 bool admit_take(struct sfaasd *sf)

@@ -86,8 +86,10 @@ int admit_init(struct sfaasd *sf, uint64_t memory, uint64_t pids);
 void admit_close(struct sfaasd *sf);
 void admit_release_all(struct sfaasd *sf);
 
-/* The reclaim_tenant hook, when set. */
-bool admit_reclaim_tenant(struct sfaasd *sf, const char *ns);
+/* tenants_instance_begin (core/runtime/tenants.h) for a sandbox of ns,
+ * having the reclaim_tenant hook give instances back while the quota is
+ * full and it can: 0, or -EAGAIN at the quota. */
+int admit_tenant_instance_begin(struct sfaasd *sf, const char *ns);
 /* A slot for a sandbox now, unless the cap is reached or others wait. */
 bool admit_take(struct sfaasd *sf);
 /* A waiter's slot, from its ready() callback: ignores the others waiting

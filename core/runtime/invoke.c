@@ -937,8 +937,7 @@ static bool inv_start(struct invocation *inv)
         /* A parked sandbox of the tenant gives its instance to the call
          * (core/runtime/stock.h); else an idle default replica gives its
          * place to the retry (core/runtime/pool.h). */
-        if (!inv->tenant_counted && tenants_instance_begin(sf, ns) < 0 &&
-            (!admit_reclaim_tenant(sf, ns) || tenants_instance_begin(sf, ns) < 0)) {
+        if (!inv->tenant_counted && admit_tenant_instance_begin(sf, ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, ns, &q);
                 (void) pools_reclaim_tenant_idle(sf, ns);

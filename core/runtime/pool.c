@@ -1205,8 +1205,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         t0 = now_ns();
         /* A parked exec sandbox of the tenant gives its instance up first
          * (core/runtime/stock.h). */
-        if (tenants_instance_begin(sf, p->ns) < 0 &&
-            (!admit_reclaim_tenant(sf, p->ns) || tenants_instance_begin(sf, p->ns) < 0)) {
+        if (admit_tenant_instance_begin(sf, p->ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, p->ns, &q);
                 ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,
