@@ -110,6 +110,9 @@ struct sfaasd_config {
         uint64_t sandboxes_pids;       /* pids limit of all sandboxes together (cgroup subtree) */
         uint64_t exec_max_inflight;    /* exec calls of one function at once (default 16) */
         uint64_t exec_queue_max;       /* exec calls of one function waiting (default 100) */
+        uint64_t exec_stock_max;       /* parked sandboxes per exec function at most (default 2; 0 off;
+                                          core/runtime/stock.h) */
+        uint64_t exec_stock_idle_ms;   /* a function's stock is dropped after this long without a call (60 s) */
         /* authentication failures per client address (core/api/throttle.h) */
         uint64_t auth_throttle_after;  /* failures in a row before blocks begin (default 5) */
         uint64_t auth_throttle_max_ms; /* longest block (default 10 min) */
@@ -141,6 +144,7 @@ struct invocation;
 struct logs;
 struct metrics;
 struct pools;
+struct stock;
 struct tenants;
 struct throttle;
 
@@ -180,6 +184,7 @@ struct sfaasd {
         struct pools *pools;              /* warm http-mode instances (core/runtime/pool.h) */
         struct tenants *tenants;          /* tenants' quotas in the engines (core/runtime/tenants.h) */
         struct admit *admit;              /* sandbox slots and exec queues (core/runtime/admit.h) */
+        struct stock *stock;              /* exec sandboxes made ahead of calls (core/runtime/stock.h) */
         struct throttle *throttle;        /* failed sign-ins per address (core/api/throttle.h) */
         int exit_code;
 };

@@ -20,6 +20,7 @@
 #include <linux/openat2.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -81,6 +82,11 @@ struct sandbox_launcher {
         char *cg_path;            /* sandbox_launcher_config.cgroup_path, or NULL */
         const char *cg_leaf;      /* its last level (points into cg_path) */
         bool spawned;             /* with cg_path: one sandbox per launcher */
+        /* Held by sandbox_spawn and every other call that uses the state
+         * above (the one child stack, the template user namespaces, the
+         * netns pool, the cgroup root): the daemon spawns parked
+         * sandboxes from a thread of their own (sandbox.h, "Threading"). */
+        pthread_mutex_t lock;
 };
 
 struct sandbox {
@@ -91,8 +97,17 @@ struct sandbox {
         struct sb_cgroup cg;
         uint64_t timeout_ms;
         uint64_t memory_limit;    /* bytes, as the cgroup was given; 0 = none */
+        /* Parked (spec->parked): our end of the call socket until the call
+         * is handed over, the read end of the start report, kept to learn
+         * how the start after the hand-off went, and the command's name
+         * for that report. -1 / NULL otherwise. */
+        int call_fd;
+        int report_fd;
+        char *argv0;
         bool reaped;
         bool killed;
+        bool have_record;         /* the init's status record was read (sandbox_peek_status) */
+        int record_status;
         int status;
 };
 
@@ -136,6 +151,9 @@ static const char *const step_names[SB_STEP_MAX_] = {
         [SB_STEP_INIT_ARGS] = "sandbox init arguments",
         [SB_STEP_INIT_FORK] = "fork of the function by the sandbox init",
         [SB_STEP_EXEC] = "execve",
+        [SB_STEP_GATE] = "start gate",
+        [SB_STEP_READY] = "ready",
+        [SB_STEP_CALL] = "call message of the parked init",
 };
 
 const char *sb_step_name(int step)
@@ -169,6 +187,7 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
         if (!l)
                 return sf_err_set(err, -ENOMEM, "out of memory");
         l->cg.lock_fd = l->cg.lock_dir_fd = -1;
+        (void) pthread_mutex_init(&l->lock, NULL);
         for (size_t i = 0; i < SB_USERNS_CACHE; i++)
                 l->userns[i].fd = -1;
         l->dev_tmpl_fd = l->mask_tmpl_fd = l->init_fd = -1;
@@ -298,6 +317,7 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
         if (l->stack_map)
                 (void) munmap(l->stack_map, l->stack_map_size);
         free(l->cg_path);
+        (void) pthread_mutex_destroy(&l->lock);
         free(l);
 }
 
@@ -533,6 +553,7 @@ struct spawn_ctx {
         /* net.* sysctls of a joined network namespace, written by us */
         struct sb_sysctl_plan host_sysctls[SB_MAX_SYSCTLS];
         size_t n_host_sysctls;
+        int call_fds[2];      /* parked: the call socket, ours and the init's */
 };
 
 static void spawn_ctx_release(struct spawn_ctx *c)
@@ -545,6 +566,9 @@ static void spawn_ctx_release(struct spawn_ctx *c)
                 (void) close(c->bind_fds[i]);
         for (size_t i = 0; i < c->n_mount_fds; i++)
                 (void) close(c->mount_fds[i]);
+        for (int i = 0; i < 2; i++)
+                if (c->call_fds[i] >= 0)
+                        (void) close(c->call_fds[i]);
         if (c->plan.root_mnt_fd >= 0)
                 (void) close(c->plan.root_mnt_fd);
 }
@@ -641,7 +665,8 @@ static int plan_init_argv(struct spawn_ctx *c, const struct sandbox_spec *spec, 
         c->init_argv = calloc(n_paths + argc + 3, sizeof *c->init_argv);
         if (!c->init_argv)
                 return sf_err_set(err, -ENOMEM, "out of memory");
-        c->init_argv[k++] = (char *) (spec->gated ? SB_INIT_ARGV0_GATED : SB_INIT_ARGV0);
+        c->init_argv[k++] = (char *) (spec->parked ? SB_INIT_ARGV0_CALL
+                                      : spec->gated ? SB_INIT_ARGV0_GATED : SB_INIT_ARGV0);
         for (size_t i = 0; i < n_paths; i++)
                 c->init_argv[k++] = (char *) c->exec_paths[i];
         c->init_argv[k++] = (char *) SB_INIT_SEP;
@@ -1056,6 +1081,8 @@ static int spawn_validate(const struct sandbox_launcher *l, const struct sandbox
                 return sf_err_set(err, -EINVAL, "a launcher with a cgroup path names the sandbox's cgroup itself");
         if (l->cg_path && l->spawned)
                 return sf_err_set(err, -EBUSY, "a launcher with a cgroup path runs one sandbox");
+        if (spec->parked && (spec->gated || spec->detached || spec->terminal))
+                return sf_err_set(err, -EINVAL, "a parked sandbox has no start gate, terminal or life of its own");
         if (spec->gated && fcntl(spec->gate_fd, F_GETFD) < 0)
                 return sf_err_errno(err, -errno, "start gate fd %d", spec->gate_fd);
         if (spec->join_netns && fcntl(spec->netns_fd, F_GETFD) < 0)
@@ -1131,8 +1158,10 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
         p->creds.umask = spec->umask;
         p->creds.detached = spec->detached;
         p->creds.last_cap = l->last_cap;
-        p->gated = spec->gated;
-        p->gate_fd = spec->gated ? spec->gate_fd : -1;
+        /* A parked init waits on its call socket where a gated one waits at
+         * its gate (sandbox_spawn makes the socket, c->call_fds). */
+        p->gated = spec->gated || spec->parked;
+        p->gate_fd = spec->gated ? spec->gate_fd : spec->parked ? c->call_fds[1] : -1;
         p->extra_seccomp = spec->extra_seccomp;
         p->seccomp = &l->prog;
         p->init_fd = l->init_fd;
@@ -1313,6 +1342,16 @@ static long spawn_clone(struct sandbox_launcher *l, struct spawn_ctx *c, const s
         return pid;
 }
 
+/* A {step, errno} of the start report as sandbox_spawn words it. */
+static int step_error(const struct sb_child_error *cerr, const char *argv0, struct sf_err *err)
+{
+        int r = -(cerr->err ? cerr->err : EIO);
+
+        if (cerr->step == SB_STEP_EXEC)
+                return sf_err_errno(err, r, "sandbox step '%s' failed for '%s'", sb_step_name(cerr->step), argv0);
+        return sf_err_errno(err, r, "sandbox step '%s' failed", sb_step_name(cerr->step));
+}
+
 /* Step 5: write the child's id maps and let it go on (with the late root
  * for a one-shot launcher), then block until it execs (EOF on the report
  * pipe's CLOEXEC end), reports the step that failed, or, gated, reports
@@ -1340,27 +1379,23 @@ static int spawn_release(pid_t pid, struct sb_plan *p, const struct sandbox_spec
         do
                 n = read(err_fd, &cerr, sizeof cerr);
         while (n < 0 && errno == EINTR);
-        if (spec->gated && n == (ssize_t) sizeof cerr && cerr.step == SB_STEP_READY)
-                return 0; /* the init waits at the start gate */
-        if (spec->gated && n == 0)
+        if ((spec->gated || spec->parked) && n == (ssize_t) sizeof cerr && cerr.step == SB_STEP_READY)
+                return 0; /* the init waits at the start gate, or for its call */
+        if ((spec->gated || spec->parked) && n == 0)
                 return sf_err_set(err, -EIO, "the sandbox's init ended before it reached the start gate");
-        if (n == (ssize_t) sizeof cerr) {
-                r = -(cerr.err ? cerr.err : EIO);
-                if (cerr.step == SB_STEP_EXEC)
-                        return sf_err_errno(err, r, "sandbox step '%s' failed for '%s'", sb_step_name(cerr.step),
-                                            spec->argv[0]);
-                return sf_err_errno(err, r, "sandbox step '%s' failed", sb_step_name(cerr.step));
-        }
+        if (n == (ssize_t) sizeof cerr)
+                return step_error(&cerr, spec->argv[0], err);
         if (n != 0)
                 return sf_err_errno(err, n < 0 ? -errno : -EIO, "reading the sandbox's start report");
         return 0;
 }
 
-int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
-                  struct sf_err *err)
+static int spawn_locked(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
+                        struct sf_err *err)
 {
         struct spawn_ctx c = { .plan = { .root_mnt_fd = -1, .sync_fd = -1, .sync_peer_fd = -1, .err_fd = -1,
-                                         .status_fd = -1, .gate_fd = -1 } };
+                                         .status_fd = -1, .gate_fd = -1 },
+                               .call_fds = { -1, -1 } };
         struct sb_plan *p = &c.plan;
         struct sandbox_limits lim;
         struct sb_cgroup cg = SB_CGROUP_INIT;
@@ -1377,6 +1412,9 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         r = spawn_defaults(&spec->limits, &lim, err);
         if (r < 0)
                 return r;
+        /* SEQPACKET: the call is one message, whole or not at all. */
+        if (spec->parked && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c.call_fds) < 0)
+                return sf_err_errno(err, -errno, "socketpair");
         r = spawn_plan(l, &c, spec, &lim, &cg, err);
         if (r < 0)
                 goto out;
@@ -1405,6 +1443,10 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         r = spawn_release((pid_t) pid, p, spec, sync_p[0], err_p[0], err);
         if (r >= 0 && !(sb = calloc(1, sizeof *sb)))
                 r = sf_err_set(err, -ENOMEM, "out of memory");
+        if (r >= 0 && spec->parked && !(sb->argv0 = strdup(spec->argv[0]))) {
+                free(TAKE_PTR(sb));
+                r = sf_err_set(err, -ENOMEM, "out of memory");
+        }
         if (r < 0) {
                 kill_and_wait(pidfd);
                 goto out;
@@ -1413,6 +1455,13 @@ int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, s
         sb->pidfd = TAKE_FD(pidfd);
         sb->netns_fd = TAKE_FD(net_fd);
         sb->status_fd = TAKE_FD(status_p[0]);
+        sb->call_fd = sb->report_fd = -1;
+        if (spec->parked) {
+                sb->call_fd = TAKE_FD(c.call_fds[0]);
+                /* Read only after the sandbox ended: never blocks. */
+                (void) fcntl(err_p[0], F_SETFL, O_NONBLOCK);
+                sb->report_fd = TAKE_FD(err_p[0]);
+        }
         sb->cg = cg;
         cg = (struct sb_cgroup) SB_CGROUP_INIT;
         sb_cgroup_close_spawn_fds(&sb->cg);
@@ -1439,11 +1488,115 @@ out:
         return r;
 }
 
+int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
+                  struct sf_err *err)
+{
+        int r;
+
+        if (!l)
+                return spawn_locked(l, spec, ret, err);
+        (void) pthread_mutex_lock(&l->lock);
+        r = spawn_locked(l, spec, ret, err);
+        (void) pthread_mutex_unlock(&l->lock);
+        return r;
+}
+
+int sandbox_hand_call(struct sandbox *sb, char *const *envp, const int stdio[3], struct sf_err *err)
+{
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *msg = NULL;
+        struct sb_call_head h = { .magic = SB_CALL_MAGIC };
+        union {
+                struct cmsghdr h;
+                char buf[CMSG_SPACE(3 * sizeof(int))];
+        } u;
+        struct iovec iov;
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
+        struct cmsghdr *c;
+        size_t total = sizeof h, off;
+        ssize_t n;
+
+        sf_err_clear(err);
+        if (!sb || sb->call_fd < 0)
+                return sf_err_set(err, -EINVAL, "not a parked sandbox, or its call was handed over already");
+        /* Used once, whatever happens below. */
+        fd = TAKE_FD(sb->call_fd);
+        for (int i = 0; i < 3; i++) {
+                int r = stdio[i] < 0 ? sf_err_set(err, -EBADF, "stdio %d: a parked sandbox needs all three", i)
+                                     : check_stdio(stdio[i], i, false, err);
+                if (r < 0)
+                        return r;
+        }
+        for (char *const *e = envp; e && *e; e++) {
+                total += strlen(*e) + 1;
+                h.env_count++;
+                if (total > SB_CALL_MAX || h.env_count > SB_CALL_ENV_MAX)
+                        return sf_err_set(err, -E2BIG, "the call's environment is larger than a parked sandbox "
+                                          "takes (%u bytes, %u variables)", SB_CALL_MAX, SB_CALL_ENV_MAX);
+        }
+        h.env_bytes = (uint32_t) (total - sizeof h);
+        msg = malloc(total);
+        if (!msg)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        memcpy(msg, &h, sizeof h);
+        off = sizeof h;
+        for (char *const *e = envp; e && *e; e++) {
+                size_t k = strlen(*e) + 1;
+                memcpy(msg + off, *e, k);
+                off += k;
+        }
+        iov = (struct iovec) { .iov_base = msg, .iov_len = total };
+        memset(u.buf, 0, sizeof u.buf);
+        c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(3 * sizeof(int));
+        memcpy(CMSG_DATA(c), stdio, 3 * sizeof(int));
+        /* The socket is empty and its buffer larger than SB_CALL_MAX: the
+         * message goes whole at once, or the init is gone (EPIPE). */
+        n = sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0)
+                return sf_err_errno(err, -errno, "cannot hand the call to the parked sandbox");
+        if ((size_t) n != total)
+                return sf_err_set(err, -EIO, "the call went to the parked sandbox only in part");
+        return 0;
+}
+
+bool sandbox_parked(const struct sandbox *sb)
+{
+        return sb && sb->call_fd >= 0;
+}
+
+int sandbox_start_error(struct sandbox *sb, struct sf_err *err)
+{
+        struct sb_child_error cerr;
+        ssize_t n;
+
+        sf_err_clear(err);
+        /* Once the command's status is known (reaped, or the init's record
+         * read), every writer of the report pipe is done: the init closed
+         * its copy after the fork, the command's went with its exec or its
+         * exit. */
+        if (!sb || sb->report_fd < 0 || !(sb->reaped || sb->have_record))
+                return 0;
+        do
+                n = read(sb->report_fd, &cerr, sizeof cerr);
+        while (n < 0 && errno == EINTR);
+        if (n != (ssize_t) sizeof cerr || cerr.step == SB_STEP_READY)
+                return 0;
+        return step_error(&cerr, sb->argv0 ? sb->argv0 : "?", err);
+}
+
 int sandbox_netns_new(struct sandbox_launcher *l, struct sf_err *err)
 {
-        int fd;
+        int fd = -1;
 
-        if (l && l->have_pool && (fd = sb_netns_pool_take(&l->pool)) >= 0)
+        if (l && l->have_pool) {
+                (void) pthread_mutex_lock(&l->lock);
+                fd = sb_netns_pool_take(&l->pool);
+                (void) pthread_mutex_unlock(&l->lock);
+        }
+        if (fd >= 0)
                 return fd;
         fd = sb_netns_make();
         if (fd < 0)
@@ -1489,6 +1642,12 @@ static void take_status(struct sandbox *sb, int init_status)
         sb->status = init_status;
         if (sb->status_fd < 0)
                 return;
+        if (sb->have_record) {
+                sb->status = sb->record_status;
+                (void) close(sb->status_fd);
+                sb->status_fd = -1;
+                return;
+        }
         do
                 n = read(sb->status_fd, &rec, sizeof rec);
         while (n < 0 && errno == EINTR);
@@ -1496,6 +1655,38 @@ static void take_status(struct sandbox *sb, int init_status)
                 sb->status = rec.wait_status;
         (void) close(sb->status_fd);
         sb->status_fd = -1;
+}
+
+int sandbox_status_fd(const struct sandbox *sb)
+{
+        return sb && !sb->reaped ? sb->status_fd : -1;
+}
+
+int sandbox_peek_status(struct sandbox *sb, int *ret_status)
+{
+        struct sb_init_status rec;
+        ssize_t n;
+
+        if (!sb)
+                return -EINVAL;
+        if (!sb->have_record) {
+                if (sb->reaped || sb->status_fd < 0)
+                        return -ENODATA;
+                do /* the pipe is O_NONBLOCK: one record of 8 bytes, written at once */
+                        n = read(sb->status_fd, &rec, sizeof rec);
+                while (n < 0 && errno == EINTR);
+                if (n < 0 && errno == EAGAIN)
+                        return -EAGAIN;
+                if (n != (ssize_t) sizeof rec || rec.magic != SB_INIT_STATUS_MAGIC)
+                        return -ENODATA;
+                /* The fd stays open until the reap: a caller may still
+                 * have it in a poll set. */
+                sb->have_record = true;
+                sb->record_status = rec.wait_status;
+        }
+        if (ret_status)
+                *ret_status = sb->record_status;
+        return 0;
 }
 
 int sandbox_reap(struct sandbox *sb, int *ret_status)
@@ -1585,6 +1776,11 @@ void sandbox_free(struct sandbox *sb)
                 (void) close(sb->status_fd);
         if (sb->netns_fd >= 0)
                 (void) close(sb->netns_fd);
+        if (sb->call_fd >= 0)
+                (void) close(sb->call_fd);
+        if (sb->report_fd >= 0)
+                (void) close(sb->report_fd);
+        free(sb->argv0);
         free(sb);
 }
 
@@ -1599,6 +1795,11 @@ void sandbox_detach(struct sandbox *sb)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)
                 (void) close(sb->status_fd);
+        if (sb->call_fd >= 0)
+                (void) close(sb->call_fd);
+        if (sb->report_fd >= 0)
+                (void) close(sb->report_fd);
+        free(sb->argv0);
         free(sb);
 }
 
@@ -1614,7 +1815,9 @@ int sandbox_group_usage(struct sandbox_launcher *l, const char *group, struct sa
                 memset(ret, 0, sizeof *ret);
                 return sf_err_set(err, -EOPNOTSUPP, "the launcher runs without cgroups");
         }
+        (void) pthread_mutex_lock(&l->lock);
         r = sb_cgroup_group_usage(&l->cg, group, ret);
+        (void) pthread_mutex_unlock(&l->lock);
         if (r < 0 && r != -ENOENT)
                 return sf_err_errno(err, r, "cgroup: cannot read the usage of group '%s'", group);
         return r;
@@ -1629,7 +1832,9 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
                 return sf_err_set(err, -EINVAL, "bad cgroup group '%.140s'", group ? group : "(null)");
         if (l->no_cgroups)
                 return 0;
+        (void) pthread_mutex_lock(&l->lock);
         r = sb_cgroup_group_remove(&l->cg, group);
+        (void) pthread_mutex_unlock(&l->lock);
         if (r < 0)
                 return sf_err_errno(err, r, "cgroup: cannot remove group '%s'", group);
         return 0;
@@ -1645,7 +1850,9 @@ int sandbox_group_set_limits(struct sandbox_launcher *l, const char *group, cons
                 return sf_err_set(err, -EINVAL, "bad cgroup group '%.140s'", group ? group : "(null)");
         if (l->no_cgroups)
                 return 0;
+        (void) pthread_mutex_lock(&l->lock);
         r = sb_cgroup_group_limit(&l->cg, group, lim);
+        (void) pthread_mutex_unlock(&l->lock);
         if (r < 0)
                 return sf_err_errno(err, r, "cgroup: cannot set the limits of group '%s'", group);
         return 0;

@@ -36,8 +36,18 @@
  * not close them (the caller closes its copies of the child ends after
  * sandbox_spawn returns). struct sandbox owns its pidfd and cgroup.
  *
- * Threading: sandbox_spawn may be called from one thread at a time per
- * launcher (the daemon calls it from the loop thread).
+ * Parked sandboxes (spec->parked, the daemon's exec stock): made up to the
+ * last step, each waits for exactly one call, which sandbox_hand_call()
+ * gives it (environment and stdio); only then does its init fork and exec
+ * the command. The policy is the same as for any spawn: everything,
+ * seccomp included, is in place before the init runs at all.
+ *
+ * Threading: the launcher's own state is behind a mutex, so sandbox_spawn,
+ * sandbox_netns_new and the sandbox_group_* calls may come from several
+ * threads (the daemon spawns from the loop thread and parks sandboxes from
+ * a thread of its own). A struct sandbox is used by one thread at a time.
+ * The parent-death signal of a sandbox is tied to the THREAD that spawned
+ * it (prctl(2) PR_SET_PDEATHSIG): that thread must outlive the sandbox.
  */
 #pragma once
 
@@ -207,6 +217,12 @@ struct sandbox_spec {
          * allowed as stdio and becomes the command's controlling terminal.
          * TIOCSTI/TIOCLINUX stay refused by seccomp. */
         bool terminal;
+        /* Park the sandbox for one call (see the top of this file): the
+         * init checks the command's executable, then waits for its call;
+         * sandbox_spawn returns once it waits. Its stdio until then are
+         * stdio[] (normally -1, /dev/null), replaced by the call's. Not
+         * with gated, detached or terminal. */
+        bool parked;
 };
 
 /*
@@ -336,6 +352,25 @@ int sandbox_launcher_describe_cgroups(const struct sandbox_launcher *l, char *bu
 int sandbox_spawn(struct sandbox_launcher *l, const struct sandbox_spec *spec, struct sandbox **ret,
                   struct sf_err *err);
 
+/* Hand a parked sandbox its one call: envp (the command's complete
+ * environment, at most SB_CALL_MAX bytes and SB_CALL_ENV_MAX strings of
+ * sandbox/init/protocol.h: -E2BIG) and the three stdio fds (checked as a
+ * spawn checks them; the caller keeps and closes its copies). The init
+ * puts them at 0..2 and starts the command; this does not wait for that
+ * (a failed start shows in sandbox_start_error). Whatever it returns, the
+ * sandbox cannot be handed another call: on failure the caller frees it.
+ * Non-blocking. */
+int sandbox_hand_call(struct sandbox *sb, char *const *envp, const int stdio[3], struct sf_err *err);
+/* Parked and not handed its call yet. */
+bool sandbox_parked(const struct sandbox *sb);
+/* After sandbox_reap (or a sandbox_peek_status that gave the status) of a
+ * sandbox that was handed a call: < 0 with the
+ * failed step in err, worded as sandbox_spawn words it ("sandbox step
+ * 'execve' failed for 'cmd'"), when its init could not start the command
+ * (a malformed call, the fork, the command's execve); 0 when it started,
+ * and for every other sandbox. Reads once. */
+int sandbox_start_error(struct sandbox *sb, struct sf_err *err);
+
 /* The host pid of the sandbox's init (pid 1 inside), whose namespaces the
  * command shares. */
 /* A fresh network namespace with only loopback, up, owned by the
@@ -360,6 +395,17 @@ int sandbox_kill(struct sandbox *sb);
  * command's as the init saw it; when the init itself was killed before it
  * could tell (sandbox_kill, the OOM killer), the init's: SIGKILL. */
 int sandbox_reap(struct sandbox *sb, int *ret_status);
+/* The read end of the sandbox's exit-status pipe (sandbox/init/protocol.h),
+ * for polling: readable once the init has written the command's wait
+ * status, which it does just before it ends (before the kernel tears the
+ * sandbox's namespaces down), or at EOF when the init died without one
+ * (killed). Open until the sandbox is reaped (-1 then). */
+int sandbox_status_fd(const struct sandbox *sb);
+/* Non-blocking: the command's wait status from the init's record, while the
+ * init may still be ending: 0 and *ret_status; -EAGAIN not written yet;
+ * -ENODATA the init ended (or is ending) without one, when only
+ * sandbox_reap can tell. sandbox_reap later reports the same status. */
+int sandbox_peek_status(struct sandbox *sb, int *ret_status);
 /* Blocking wait with the spec's timeout (kills on expiry, *ret_timed_out). */
 int sandbox_wait(struct sandbox *sb, int *ret_status, bool *ret_timed_out);
 /* Resource figures from the cgroup (best effort; 0 when unknown). */

@@ -29,6 +29,7 @@
 #include "core/runtime/metrics.h"
 #include "core/model/quota.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/stock.h"
 #include "core/runtime/tenants.h"
 #include "core/runtime/usage.h"
 #include "core/sfaasd.h"
@@ -408,6 +409,7 @@ static void functions_deploy_run(struct http_request *req, bool update, bool pul
         log_info("%s function '%s.%s' image '%s'", update ? "updated" : "deployed", f.name, ns, f.image);
         logs_daemon(sf->logs, ns, f.name, "%s with image '%s'", update ? "updated" : "deployed", f.image);
         /* Committed: warm instances of an old version are replaced, scale.min starts. */
+        stock_drop(sf, ns, f.name);
         pools_function_changed(sf, ns, f.name);
         http_respond(req, update ? 200 : 202, NULL, NULL, NULL, 0);
 }
@@ -441,6 +443,7 @@ static void functions_delete(struct http_request *req)
                 return;
         }
         metrics_forget_function(sf->metrics, name, ns);
+        stock_drop(sf, ns, name);
         pools_function_removed(sf, ns, name);
         usage_group_remove(sf, ns, name);
         log_info("removed function '%s.%s'", name, ns);

@@ -18,6 +18,7 @@
 #include "core/runtime/metrics.h"
 #include "core/runtime/admit.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/stock.h"
 #include "core/sfaasd.h"
 #include "store/async.h"
 
@@ -139,6 +140,17 @@ void api_metrics(struct http_request *req, const struct route *rt)
         g.slots_used = sf->admit->running;
         g.slots_max = sf->admit->max;
         g.admission_refused = sf->admit->refused;
+        {
+                struct stock_counts sc;
+                stock_counts(sf, &sc);
+                g.stock_parked = sc.parked;
+                g.stock_filling = sc.filling;
+                g.stock_hits = sc.hits;
+                g.stock_misses = sc.misses;
+                g.stock_fills_ok = sc.fills_ok;
+                g.stock_fills_failed = sc.fills_failed;
+                g.stock_dropped = sc.dropped;
+        }
         {
                 uint64_t remembered;
                 throttle_counts(sf->throttle, &remembered, &g.auth_blocked, &g.auth_refused);

@@ -27,6 +27,7 @@
 #include "core/api/api.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
+#include "core/runtime/stock.h"
 #include "core/runtime/tenants.h"
 #include "store/secrets.h"
 #include "store/tenants.h"
@@ -195,6 +196,8 @@ static void handle_write(struct http_request *req, bool update)
                 goto out;
         }
         log_info("%s secret '%s' in namespace '%s' (%zu bytes)", update ? "updated" : "created", name, ns, len);
+        /* Parked sandboxes hold the secrets as they were. */
+        stock_drop_namespace(sf, ns);
         http_respond(req, 200, NULL, NULL, NULL, 0);
 out:
         if (raw) {
@@ -230,6 +233,7 @@ static void handle_delete(struct http_request *req)
                 return;
         }
         log_info("removed secret '%s' from namespace '%s'", name, ns);
+        stock_drop_namespace(sf, ns);
         http_respond(req, 200, NULL, NULL, NULL, 0);
 }
 

@@ -47,6 +47,7 @@
 #include "core/base/util.h"
 #include "core/model/egress_grant.h"
 #include "core/model/quota.h"
+#include "core/runtime/stock.h"
 #include "core/runtime/tenants.h"
 #include "store/tenants.h"
 
@@ -275,6 +276,7 @@ static void tenant_delete(struct http_request *req, const char *ns)
         }
         auth_forget(sf->auth);
         tenants_changed(sf, ns);
+        stock_drop_namespace(sf, ns);
         log_info("removed tenant '%s' with its secrets and tokens", ns);
         api_audit_note(req, "removed tenant '%s'", ns);
         http_respond(req, 200, NULL, NULL, NULL, 0);
@@ -329,6 +331,9 @@ static void tenant_set_quotas(struct http_request *req, const char *ns)
                 return;
         }
         tenants_changed(sf, ns);
+        /* Parked sandboxes count in its instances: a lower quota must not
+         * find them holding more (they come back within it). */
+        stock_drop_namespace(sf, ns);
         log_info("tenant '%s': quotas %s", ns, next);
         api_audit_note(req, "quotas %s", next);
         tenant_get(req, ns);
@@ -620,6 +625,7 @@ static void egress_ceiling(struct http_request *req, const char *ns)
                         return;
                 }
                 tenants_changed(sf, ns);
+                stock_drop_namespace(sf, ns);
                 log_info("tenant '%s': egress ceiling '%s'", ns, text);
                 api_audit_note(req, "egress ceiling '%.400s'", text);
         }

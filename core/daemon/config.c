@@ -90,6 +90,8 @@ void config_defaults(struct sfaasd_config *cfg)
         cfg->sandboxes_pids = 0;   /* half of pid_max */
         cfg->exec_max_inflight = 16;
         cfg->exec_queue_max = 100;
+        cfg->exec_stock_max = 2;
+        cfg->exec_stock_idle_ms = 60000;
         cfg->auth_throttle_after = 5;
         cfg->auth_throttle_max_ms = 10 * 60 * 1000;
         cfg->registry_concurrency = 3;
@@ -206,6 +208,9 @@ static const struct key keys[] = {
         { "sandboxes_pids", K_COUNT, F(sandboxes_pids), .min = 64, .zero_ok = true },
         { "exec_max_inflight", K_COUNT, F(exec_max_inflight) },
         { "exec_queue_max", K_COUNT, F(exec_queue_max) },
+        /* 0 turns the exec stock off; STOCK_BOUND (core/runtime/stock.h) at most */
+        { "exec_stock_max", K_COUNT, F(exec_stock_max), .max = 8, .zero_ok = true },
+        { "exec_stock_idle", K_MS, F(exec_stock_idle_ms), .min = 1000 },
         { "auth_throttle_after", K_COUNT, F(auth_throttle_after) },
         { "auth_throttle_max", K_MS, F(auth_throttle_max_ms), .min = 1000, .max = 24ULL * 3600 * 1000 },
         { "insecure_registries", K_REGISTRIES, F(insecure_registries) },

@@ -35,6 +35,7 @@
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/stock.h"
 #include "core/runtime/tenants.h"
 #include "core/sfaasd.h"
 
@@ -56,12 +57,13 @@ static void on_drain(uv_prepare_t *h)
         struct sfaasd *sf = h->data;
 
         if (!sf->http_closed || sf->n_invocations > 0 || sf->n_imports > 0 || async_busy(sf) > 0 ||
-            pools_busy(sf) > 0 || sf->finished)
+            pools_busy(sf) > 0 || stock_busy(sf) > 0 || sf->finished)
                 return;
         sf->finished = true;
         (void) uv_prepare_stop(&sf->drain);
         uv_close((uv_handle_t *) &sf->drain, NULL);
         pools_close(sf);
+        stock_close(sf);
         admit_close(sf);
         history_sampler_close(sf);
         /* Queued calls and pending callbacks stay in the store for the next start. */
@@ -80,6 +82,14 @@ static void on_http_response(struct http_request *req, int status)
         struct sfaasd *sf = http_server_data(req->server);
         metrics_http_response(sf->metrics, req->method[0] ? req->method : "UNKNOWN", status);
         api_on_response(req, status);
+}
+
+/* Every sandbox slot is taken and a call waits (admit.h): a parked exec
+ * sandbox goes first, else a warm instance idle above its floor. */
+static void reclaim_slot(struct sfaasd *sf)
+{
+        if (!stock_reclaim(sf))
+                pools_reclaim_idle(sf);
 }
 
 static void on_grace_expired(uv_timer_t *t)
@@ -111,7 +121,9 @@ static void on_signal(uv_signal_t *h, int signum)
         async_shutdown(sf);
         if (sf->pull_cancel_fd >= 0)
                 (void) eventfd_write(sf->pull_cancel_fd, 1);
-        /* Warm instances get SIGTERM and their grace period. */
+        /* Parked exec sandboxes go now; warm instances get SIGTERM and
+         * their grace period. */
+        stock_shutdown(sf);
         pools_shutdown(sf);
         (void) uv_timer_start(&sf->grace_timer, on_grace_expired, sf->cfg.shutdown_grace_ms, 0);
         http_server_shutdown(sf->http, on_http_closed);
@@ -444,7 +456,8 @@ static int start_engines(struct sfaasd *sf, uint64_t sb_memory, uint64_t sb_pids
         r = admit_init(sf, sb_memory, sb_pids);
         if (r < 0)
                 return log_error_errno(r, "cannot set up admission");
-        sf->admit->reclaim = pools_reclaim_idle;
+        sf->admit->reclaim = reclaim_slot;
+        sf->admit->reclaim_tenant = stock_reclaim_tenant;
         log_info("sandboxes: at most %zu at once%s; all together at most %llu MiB of memory and %llu "
                  "pids%s; exec calls of one function: %llu at once, %llu waiting",
                  sf->admit->max, sf->cfg.max_sandboxes ? "" : " (from the host)",
@@ -454,6 +467,9 @@ static int start_engines(struct sfaasd *sf, uint64_t sb_memory, uint64_t sb_pids
         r = pools_new(sf);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the instance pools");
+        r = stock_new(sf);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the exec stock");
         metrics_images_changed(sf);
         return async_start(sf);
 }
@@ -584,6 +600,9 @@ out_loop:
         (void) uv_loop_close(&sf->loop);
         http_server_free(sf->http);
         pools_free(sf);
+        /* Joins its thread: every sandbox made there is gone by now (the
+         * drain waited for every call), as its parent-death signal wants. */
+        stock_free(sf);
         http_tls_free(sf->tls);
         sf->tls = NULL;
         admit_release_all(sf);

@@ -7,6 +7,7 @@
 
 #include "core/base/cleanup.h"
 #include "core/base/util.h"
+#include "core/model/group.h"
 
 int svec_push(struct svec *s, char *str)
 {
@@ -229,4 +230,23 @@ void fn_recipe_release(struct fn_recipe *r)
         store_function_free(r->fn);
         json_decref(r->spec);
         memset(r, 0, sizeof *r);
+}
+
+void fn_recipe_exec_spec(const struct fn_recipe *rc, const char *name, const char *ns, char *const *envp, char *group,
+                         struct sandbox_spec *sp)
+{
+        sp->limits = rc->limits;
+        sp->limits.timeout_ms = rc->exec_timeout_ms;
+        sp->uid_base = rc->uid_base;
+        sp->uid = rc->uid;
+        sp->gid = rc->gid;
+        sp->rootfs = rc->rootfs;
+        sp->argv = rc->exec_argv.v;
+        sp->envp = envp;
+        sp->workdir = rc->workdir;
+        sp->hostname = name;
+        /* Every sandbox of the function in its cgroup NS/NAME, where the
+         * kernel sums its usage (GET /system/function/NAME?usage=1). */
+        sp->group = fn_group(ns, name, group, FN_GROUP_MAX);
+        sp->net = SANDBOX_NET_NONE;
 }

@@ -43,6 +43,10 @@ struct fn_recipe {
         const char *rootfs;           /* img->rootfs */
         const char *workdir;          /* icfg->workdir or NULL */
         uint16_t exposed_port;        /* first TCP port the image exposes, 0 if none */
+        /* Which load of the function this is: set by the function table
+         * (core/runtime/pool.c), never the same for two loads; sandboxes
+         * made ahead of a call (core/runtime/stock.h) carry it. */
+        uint64_t generation;
 };
 
 /* Read function ns/name and everything its sandboxes need (a command may
@@ -52,6 +56,15 @@ struct fn_recipe {
 int fn_recipe_load(struct sfaasd *sf, const char *ns, const char *name, struct fn_recipe *r, int *ret_status,
                    struct sf_err *err);
 void fn_recipe_release(struct fn_recipe *r);
+
+/* The sandbox of an exec call of function name.ns made from r, with
+ * environment envp: the one spec every exec sandbox gets, made fresh for
+ * the call (core/runtime/invoke.c) or ahead of it (core/runtime/stock.c).
+ * group is a buffer of FN_GROUP_MAX (core/model/group.h) the spec points
+ * into; every other pointer is into r, name and envp. */
+struct sandbox_spec;
+void fn_recipe_exec_spec(const struct fn_recipe *r, const char *name, const char *ns, char *const *envp, char *group,
+                         struct sandbox_spec *sp);
 
 /* Labels and annotations: the value of key in either (annotations win), or NULL. */
 const char *fn_recipe_meta(const struct fn_recipe *r, const char *key);

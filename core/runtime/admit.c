@@ -9,6 +9,7 @@
 #include "core/base/log.h"
 #include "core/base/util.h"
 #include "core/runtime/admit.h"
+#include "core/runtime/tenants.h"
 
 struct admit_fn {
         struct admit_fn *next;
@@ -208,6 +209,16 @@ static void on_wake(uv_timer_t *t)
          * have stopped, which wakes the walk again). */
         if (a->head && a->running >= a->max && a->reclaim)
                 a->reclaim(sf);
+}
+
+int admit_tenant_instance_begin(struct sfaasd *sf, const char *ns)
+{
+        int r;
+
+        while ((r = tenants_instance_begin(sf, ns)) < 0 && sf->admit->reclaim_tenant &&
+               sf->admit->reclaim_tenant(sf, ns))
+                ;
+        return r;
 }
 
 bool admit_take(struct sfaasd *sf)

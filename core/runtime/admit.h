@@ -66,6 +66,11 @@ struct admit {
         uint64_t pids_budget;     /* the cgroup subtree's pids limit (0: none) */
         /* Every slot taken and someone waits: make room if possible. */
         void (*reclaim)(struct sfaasd *sf);
+        /* A sandbox of ns is refused for its tenant's instances quota: give
+         * one of ns's instances back now if something idle holds it (the
+         * daemon sets it to the exec stock's, core/runtime/stock.h); true
+         * when one was given back. NULL: nothing to give back. */
+        bool (*reclaim_tenant)(struct sfaasd *sf, const char *ns);
 };
 
 /* What the host can give its sandboxes: memory (3/4 of MemTotal) and pids
@@ -81,6 +86,10 @@ int admit_init(struct sfaasd *sf, uint64_t memory, uint64_t pids);
 void admit_close(struct sfaasd *sf);
 void admit_release_all(struct sfaasd *sf);
 
+/* tenants_instance_begin (core/runtime/tenants.h) for a sandbox of ns,
+ * having the reclaim_tenant hook give instances back while the quota is
+ * full and it can: 0, or -EAGAIN at the quota. */
+int admit_tenant_instance_begin(struct sfaasd *sf, const char *ns);
 /* A slot for a sandbox now, unless the cap is reached or others wait. */
 bool admit_take(struct sfaasd *sf);
 /* A waiter's slot, from its ready() callback: ignores the others waiting

@@ -49,6 +49,7 @@
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/stock.h"
 #include "core/runtime/tenants.h"
 #include "core/sfaasd.h"
 
@@ -70,6 +71,12 @@ struct invocation {
         void *done_data;
         struct sandbox *sb;
         uv_poll_t exit_poll;       /* on the pidfd */
+        /* On the exit-status pipe: the command's status arrives before the
+         * init has ended (sandbox_peek_status), and the answer need not
+         * wait for the kernel to tear the sandbox's namespaces down; the
+         * invocation still ends (slots, cgroup) only once it is reaped. */
+        uv_poll_t status_poll;
+        bool status_poll_open, reaped;
         uv_pipe_t in, out, err;
         uv_timer_t timer;
         uv_write_t wreq;
@@ -93,6 +100,7 @@ struct invocation {
         uint32_t max_inflight;       /* its function's limit when it was queued */
         bool tenant_counted;         /* counted in its tenant's instances (core/runtime/tenants.h) */
         struct fn_egress egress;     /* its egress proxy, when its function has a grant */
+        bool stocked;                /* served by a parked sandbox (core/runtime/stock.h) */
 };
 
 static void inv_finish(struct invocation *inv);
@@ -224,8 +232,36 @@ static void on_exit_poll(uv_poll_t *p, int status, int events)
         if (r == -EAGAIN)
                 return;
         (void) uv_poll_stop(p);
+        inv->reaped = true;
+        if (inv->finished) {
+                /* Answered on the status record already (on_status_poll):
+                 * now the sandbox is gone too. */
+                inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
+                return;
+        }
+        if (!inv->exited) {
+                inv->exited = true;
+                inv->wait_status = r < 0 ? (SIGKILL) : ws; /* reap failed: report as killed */
+        }
+        inv_finish(inv);
+}
+
+static void on_status_poll(uv_poll_t *p, int status, int events)
+{
+        struct invocation *inv = p->data;
+        int ws, r;
+
+        (void) uv_poll_stop(p);
+        r = sandbox_peek_status(inv->sb, &ws);
+        if (r == -EAGAIN) {
+                (void) uv_poll_start(p, UV_READABLE, on_status_poll);
+                return;
+        }
+        inv_close_handle(inv, (uv_handle_t *) p);
+        if (r < 0 || inv->exited)
+                return; /* killed: the reap tells (on_exit_poll) */
         inv->exited = true;
-        inv->wait_status = r < 0 ? (SIGKILL) : ws; /* reap failed: report as killed */
+        inv->wait_status = ws;
         inv_finish(inv);
 }
 
@@ -375,6 +411,7 @@ static void inv_finish(struct invocation *inv)
         char hdr[256], msg[256];
         int code = 500; /* the answer's status, for the metrics */
         struct sandbox_stats st = { 0 };
+        struct sf_err serr = { 0 };
 
         if (inv->finished || !inv->exited || !inv->out_eof || !inv->err_eof)
                 return;
@@ -392,7 +429,16 @@ static void inv_finish(struct invocation *inv)
         if (inv->ebuf.b.len)
                 logs_append(sf->logs, inv->ns, inv->name, inv->call_id, inv->ebuf.b.p, inv->ebuf.b.len);
 
-        if (inv->timed_out) {
+        if (inv->stocked && !inv->timed_out && !inv->killed && sandbox_start_error(inv->sb, &serr) < 0) {
+                /* The parked sandbox could not start the command: answered
+                 * as a fresh spawn that failed is (inv_start). */
+                invoke_done_fn done = inv->done;
+                log_error("function '%s.%s': sandbox start failed: %s", inv->name, inv->ns, serr.msg);
+                inv->done = NULL;
+                if (done)
+                        fail_early(done, inv->done_data, inv->call_id, code, "cannot start sandbox for '%s.%s': %s",
+                                   inv->name, inv->ns, serr.msg);
+        } else if (inv->timed_out) {
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s' timed out after %llu ms and was killed",
                                  inv->name, inv->ns, (unsigned long long) inv->timeout_ms);
                 code = 504;
@@ -434,10 +480,14 @@ static void inv_finish(struct invocation *inv)
         }
         metrics_invocation_finished(sf->metrics, inv->name, inv->ns, code, secs);
         log_debug("invoked '%s.%s' in %.3f ms, status %d", inv->name, inv->ns, secs * 1e3, inv->wait_status);
+        stock_call_answered(sf, inv->ns, inv->name);
 
         inv_list_remove(inv);
 
-        inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
+        if (inv->reaped || !uv_is_active((uv_handle_t *) &inv->exit_poll))
+                inv_close_handle(inv, (uv_handle_t *) &inv->exit_poll);
+        if (inv->status_poll_open)
+                inv_close_handle(inv, (uv_handle_t *) &inv->status_poll);
         inv_close_handle(inv, (uv_handle_t *) &inv->out);
         inv_close_handle(inv, (uv_handle_t *) &inv->err);
         inv_close_handle(inv, (uv_handle_t *) &inv->timer);
@@ -577,26 +627,6 @@ static int call_env(const struct fn_recipe *rc, const struct invoke_call *call, 
         return 0;
 }
 
-/* The sandbox of the call, from the function's recipe. */
-static void call_spec(const struct fn_recipe *rc, const char *name, const char *ns, char *const *envp,
-                      char group[FN_GROUP_MAX], struct sandbox_spec *sp)
-{
-        sp->limits = rc->limits;
-        sp->limits.timeout_ms = rc->exec_timeout_ms;
-        sp->uid_base = rc->uid_base;
-        sp->uid = rc->uid;
-        sp->gid = rc->gid;
-        sp->rootfs = rc->rootfs;
-        sp->argv = rc->exec_argv.v;
-        sp->envp = envp;
-        sp->workdir = rc->workdir;
-        sp->hostname = name;
-        /* Every sandbox of the function in its cgroup NS/NAME, where the
-         * kernel sums its usage (GET /system/function/NAME?usage=1). */
-        sp->group = fn_group(ns, name, group, FN_GROUP_MAX);
-        sp->net = SANDBOX_NET_NONE;
-}
-
 /* The sandbox runs: the invocation takes its pipes (in, out, err: our
  * ends), its exit and its timeout, writes the body to its stdin, and from
  * here on delivers the result itself. */
@@ -615,6 +645,15 @@ static void inv_io_start(struct invocation *inv, int in, int out, int err)
         if (uv_poll_init(&sf->loop, &inv->exit_poll, sandbox_pidfd(inv->sb)) == 0) {
                 inv->open_handles++;
                 (void) uv_poll_start(&inv->exit_poll, UV_READABLE, on_exit_poll);
+                /* Only with the pidfd watched: the invocation must see the
+                 * end of the sandbox after answering early. */
+                if (sandbox_status_fd(inv->sb) >= 0 &&
+                    uv_poll_init(&sf->loop, &inv->status_poll, sandbox_status_fd(inv->sb)) == 0) {
+                        inv->status_poll.data = inv;
+                        inv->status_poll_open = true;
+                        inv->open_handles++;
+                        (void) uv_poll_start(&inv->status_poll, UV_READABLE, on_status_poll);
+                }
         }
         (void) uv_pipe_open(&inv->in, in);
         (void) uv_pipe_open(&inv->out, out);
@@ -640,6 +679,50 @@ static void inv_io_start(struct invocation *inv, int in, int out, int err)
 }
 
 static bool inv_start(struct invocation *inv);
+
+/* Hand the call to the parked sandbox in inv->sb (core/runtime/stock.h):
+ * its environment and three fresh pipes; from here it runs as a fresh
+ * call's sandbox does. False when the sandbox refused it (its init gone,
+ * an environment too large for it): the sandbox is freed, inv->sb NULL,
+ * and the caller spawns a fresh one (the slot and tenant instance stay
+ * the call's). */
+static bool inv_start_parked(struct invocation *inv, struct svec *env)
+{
+        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 }, stdio[3];
+        struct sf_err err = { 0 };
+        int r = -EIO;
+
+        if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
+                (void) sf_err_errno(&err, -errno, "cannot create pipes");
+        } else {
+                stdio[0] = in[0];
+                stdio[1] = out[1];
+                stdio[2] = errp[1];
+                r = sandbox_hand_call(inv->sb, env->v, stdio, &err);
+        }
+        if (r >= 0) {
+                (void) close(in[0]);
+                (void) close(out[1]);
+                (void) close(errp[1]);
+                inv->stocked = true;
+                log_debug("call %s of '%s.%s' served by a parked sandbox", inv->call_id, inv->name, inv->ns);
+                inv_io_start(inv, in[1], out[0], errp[0]);
+                return true;
+        }
+        for (int i = 0; i < 2; i++) {
+                if (in[i] >= 0)
+                        (void) close(in[i]);
+                if (out[i] >= 0)
+                        (void) close(out[i]);
+                if (errp[i] >= 0)
+                        (void) close(errp[i]);
+        }
+        log_warning("function '%s.%s': a parked sandbox could not take call %s (%s): starting a fresh one",
+                    inv->name, inv->ns, inv->call_id, err.msg);
+        sandbox_free(inv->sb);
+        inv->sb = NULL;
+        return false;
+}
 
 /* A queued call's turn may have come (admit.h): its function below its
  * limit and a daemon-wide slot free. */
@@ -727,6 +810,14 @@ struct invocation *invoke_run(struct sfaasd *sf, const char *name, const char *n
                 return NULL;
         }
         inv_list_add(inv);
+        /* A parked sandbox of the function brings its own slot and tenant
+         * instance (core/runtime/stock.h), so it serves the call whenever
+         * the function is below its limit and nobody waits for a slot. */
+        if (fc->running < inv->max_inflight && !sf->admit->head && (inv->sb = stock_take(sf, ns, name, rc))) {
+                fc->running++;
+                inv->slot = inv->fn_running = inv->tenant_counted = true;
+                return inv_start(inv) ? inv : NULL;
+        }
         if (fc->running < inv->max_inflight && admit_take(sf)) {
                 fc->running++;
                 inv->slot = inv->fn_running = true;
@@ -796,7 +887,23 @@ static bool inv_start(struct invocation *inv)
 
         if (call_env(rc, call, inv->call_id, &env) < 0)
                 goto oom;
-        call_spec(rc, name, ns, env.v, group, &sp);
+        if (!inv->sb && (inv->sb = stock_take(sf, ns, name, rc))) {
+                /* A call that waited its turn holds a slot of its own; the
+                 * parked sandbox brings one, and a tenant instance. */
+                admit_release(sf);
+                inv->tenant_counted = true;
+        }
+        {
+                struct admit_fn_counts *fc = admit_fn_get(sf, ns, name);
+                stock_note_call(sf, ns, name, rc, fc ? fc->running : 1, inv->sb != NULL);
+        }
+        /* As fn_recipe_exec_spec gives the sandbox (the timer starts with the call). */
+        inv->timeout_ms = rc->exec_timeout_ms;
+        if (inv->sb && inv_start_parked(inv, &env)) {
+                svec_free(&env);
+                return true;
+        }
+        fn_recipe_exec_spec(rc, name, ns, env.v, group, &sp);
         inv->timeout_ms = sp.limits.timeout_ms;
         /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
          * into a private tmpfs that only this spawn and its sandbox reach ---- */
@@ -827,11 +934,12 @@ static bool inv_start(struct invocation *inv)
         sp.stdio[0] = in[0];
         sp.stdio[1] = out[1];
         sp.stdio[2] = errp[1];
-        if (tenants_instance_begin(sf, ns) < 0) {
+        /* A parked sandbox of the tenant gives its instance to the call
+         * (core/runtime/stock.h); else an idle default replica gives its
+         * place to the retry (core/runtime/pool.h). */
+        if (!inv->tenant_counted && admit_tenant_instance_begin(sf, ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, ns, &q);
-                /* An idle default replica of the tenant gives its place to
-                 * the retry (core/runtime/pool.h). */
                 (void) pools_reclaim_tenant_idle(sf, ns);
                 fail_status = 429;
                 (void) xsnprintf(msg, sizeof msg, "namespace '%s' runs its quota of %llu instances: try again later",
@@ -878,6 +986,8 @@ fail:
         fn_egress_stop(&inv->egress);
         fn_egress_spawned(&inv->egress);
         svec_free(&env);
+        sandbox_free(inv->sb); /* a parked one taken for a call that failed before it ran */
+        inv->sb = NULL;
         inv_list_remove(inv);
         inv_release_slots(inv);
         if (fail_status != 404)

@@ -439,6 +439,21 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
         sample_u64(&b, "sfaasd_sandbox_slots", "state=\"max\"", g->slots_max);
         family(&b, "sfaasd_admission_refused_total", "counter", "Exec-mode calls refused with 429: queue full.");
         sample_u64(&b, "sfaasd_admission_refused_total", "", g->admission_refused);
+        family(&b, "sfaasd_exec_stock_sandboxes", "gauge",
+               "Exec sandboxes made ahead of calls: parked (waiting for one call) or being made.");
+        sample_u64(&b, "sfaasd_exec_stock_sandboxes", "state=\"parked\"", g->stock_parked);
+        sample_u64(&b, "sfaasd_exec_stock_sandboxes", "state=\"filling\"", g->stock_filling);
+        family(&b, "sfaasd_exec_stock_hits_total", "counter", "Exec calls served by a parked sandbox.");
+        sample_u64(&b, "sfaasd_exec_stock_hits_total", "", g->stock_hits);
+        family(&b, "sfaasd_exec_stock_misses_total", "counter",
+               "Exec calls of stocked functions that found no parked sandbox and spawned one.");
+        sample_u64(&b, "sfaasd_exec_stock_misses_total", "", g->stock_misses);
+        family(&b, "sfaasd_exec_stock_fills_total", "counter", "Sandboxes made for the exec stock, by result.");
+        sample_u64(&b, "sfaasd_exec_stock_fills_total", "result=\"ok\"", g->stock_fills_ok);
+        sample_u64(&b, "sfaasd_exec_stock_fills_total", "result=\"error\"", g->stock_fills_failed);
+        family(&b, "sfaasd_exec_stock_dropped_total", "counter",
+               "Parked sandboxes killed unused (idle, redeploy, delete, a slot wanted, shutdown).");
+        sample_u64(&b, "sfaasd_exec_stock_dropped_total", "", g->stock_dropped);
         family(&b, "sfaasd_auth_blocked_addresses", "gauge", "Client addresses blocked for failed sign-ins now.");
         sample_u64(&b, "sfaasd_auth_blocked_addresses", "", g->auth_blocked);
         family(&b, "sfaasd_auth_throttled_total", "counter", "Requests refused with 429: their address was blocked.");

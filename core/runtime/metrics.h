@@ -101,6 +101,10 @@ struct metrics_gauges {
         uint64_t exec_queued;          /* exec calls waiting for their turn (admit.h) */
         uint64_t slots_used, slots_max; /* sandboxes alive, and the daemon-wide cap */
         uint64_t admission_refused;    /* 429s for a full exec queue, since start */
+        /* the exec stock (core/runtime/stock.h) */
+        uint64_t stock_parked, stock_filling;  /* parked sandboxes now, being made now */
+        uint64_t stock_hits, stock_misses;     /* exec calls served from it, or not, since start */
+        uint64_t stock_fills_ok, stock_fills_failed, stock_dropped;
         uint64_t auth_blocked;         /* client addresses blocked for failed sign-ins now */
         uint64_t auth_refused;         /* 429s to blocked addresses, since start */
         uint64_t images;

@@ -60,6 +60,7 @@ struct pools {
         size_t calls;             /* pcalls not yet freed */
         struct pcall *free_calls; /* ended, kept for reuse */
         size_t n_free_calls;
+        uint64_t recipe_gen;      /* the last fn_recipe.generation given */
         /* One read buffer for every upstream connection and instance pipe:
          * libuv calls a read callback before it reads another stream, and
          * what a read brings is copied before it returns. */
@@ -270,6 +271,7 @@ static int pool_load(struct pool *p, int *ret_status, struct sf_err *err)
                 free(p->recipe);
         }
         p->recipe = r;
+        r->generation = ++p->sf->pools->recipe_gen;
         pool_configure(p, r);
         return 0;
 }
@@ -1201,7 +1203,9 @@ static int instance_start(struct pool *p, struct sf_err *err)
         (void) xsnprintf(leaf, sizeof leaf, "i-%s-%llu-%d", p->name, (unsigned long long) p->seq, getpid());
         sp.name = leaf;
         t0 = now_ns();
-        if (tenants_instance_begin(sf, p->ns) < 0) {
+        /* A parked exec sandbox of the tenant gives its instance up first
+         * (core/runtime/stock.h). */
+        if (admit_tenant_instance_begin(sf, p->ns) < 0) {
                 struct tenant_quota q = { 0 };
                 (void) tenants_quota(sf, p->ns, &q);
                 ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,

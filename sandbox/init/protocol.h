@@ -34,7 +34,9 @@
  *                         with the function's raw wait status. Close-on-exec
  *                         too: the function never holds it.
  *   SB_INIT_GATE_FD       gated inits only (SB_INIT_ARGV0_GATED): the start
- *                         gate, closed before the function is forked.
+ *                         gate, closed before the function is forked. For
+ *                         a parked init (SB_INIT_ARGV0_CALL) the call
+ *                         socket, closed the same way.
  *
  * A function whose fd 0 is a terminal (OCI process.terminal: a pty made
  * for this sandbox; the launcher refuses any other terminal) gets it as
@@ -65,6 +67,25 @@
  * exit status: 127. */
 #define SB_INIT_ARGV0_GATED "sfaasd-init+gate"
 #define SB_INIT_GATE_FD 5
+/* argv[0] of an init parked for one call (sandbox_spec.parked, the exec
+ * stock): as a gated one it checks the executable, writes SB_STEP_READY
+ * and waits, but on SB_INIT_GATE_FD, a SOCK_SEQPACKET socket, for ONE call
+ * message: a struct sb_call_head, then env_bytes of "KEY=VALUE\0" strings
+ * (env_count of them, nothing after the last NUL), in one datagram of at
+ * most SB_CALL_MAX bytes, with exactly three fds (SCM_RIGHTS): the
+ * function's stdin, stdout and stderr. The init puts them at 0..2, closes
+ * the socket and forks the function with that environment instead of its
+ * own (argv stays the one it was started with). Unlike a gated init it
+ * keeps SB_INIT_REPORT_FD until the fork, so a failure after the call came
+ * (SB_STEP_CALL for a malformed message, the fork, the function's execve)
+ * is still reported as {step, errno}, read by the launcher once the
+ * sandbox has ended (sandbox_start_error). EOF on the socket (the daemon
+ * dropped the parked sandbox) ends the init with 127; so does a
+ * terminating signal before the call. */
+#define SB_INIT_ARGV0_CALL "sfaasd-init+call"
+#define SB_CALL_MAGIC 0x6c6c6163u /* "call" */
+#define SB_CALL_MAX (128u * 1024u)
+#define SB_CALL_ENV_MAX 4096u
 #define SB_INIT_SEP "--"
 #define SB_INIT_REPORT_FD 3
 #define SB_INIT_STATUS_FD 4
@@ -118,12 +139,21 @@ enum sb_step {
         SB_STEP_UMASK,
         SB_STEP_GATE,         /* the init's wait at the start gate */
         SB_STEP_READY,        /* not a failure: the gated init waits (err 0) */
+        SB_STEP_CALL,         /* a parked init got a malformed call message */
         SB_STEP_MAX_,
 };
 
 struct sb_child_error {
         int32_t step;
         int32_t err;   /* positive errno */
+};
+
+/* Head of the call message of a parked init (SB_INIT_ARGV0_CALL). */
+struct sb_call_head {
+        uint32_t magic;        /* SB_CALL_MAGIC */
+        uint32_t env_count;    /* strings, at most SB_CALL_ENV_MAX */
+        uint32_t env_bytes;    /* what follows the head, NULs included */
+        uint32_t reserved;     /* 0 */
 };
 
 struct sb_init_status {

@@ -23,7 +23,9 @@
  * It runs with everything the launcher set up: the sandbox's uid, no
  * capabilities, no_new_privs, the seccomp policy (clone without namespace
  * flags, execve, wait4, kill, rt_sigprocmask, rt_sigtimedwait, prctl,
- * setsid, fcntl, write, close, exit_group are all it calls). It makes itself
+ * setsid, fcntl, write, close, exit_group are all it calls; a gated or
+ * parked one also faccessat, signalfd4, ppoll, read, and a parked one
+ * recvmsg and dup3 for its call). It makes itself
  * non-dumpable (and the launcher gives the memfd no read permission, which
  * pins the init's mm to the launcher's user namespace), so the function,
  * which runs as the same uid, can neither ptrace it, nor write its memory
@@ -58,6 +60,8 @@
 #define NR_rt_sigtimedwait 128
 #define NR_prctl 157
 #define NR_exit_group 231
+#define NR_recvmsg 47
+#define NR_dup3 292
 #elif defined(__aarch64__)
 #define NR_read 63
 #define NR_ioctl 29
@@ -76,6 +80,8 @@
 #define NR_rt_sigtimedwait 137
 #define NR_prctl 167
 #define NR_exit_group 94
+#define NR_recvmsg 212
+#define NR_dup3 24
 #else
 #error "sfaasd-init: no system call table for this architecture"
 #endif
@@ -89,7 +95,8 @@ _Static_assert(NR_write == __NR_write && NR_close == __NR_close && NR_rt_sigproc
                        NR_kill == __NR_kill && NR_fcntl == __NR_fcntl && NR_setsid == __NR_setsid &&
                        NR_rt_sigtimedwait == __NR_rt_sigtimedwait && NR_prctl == __NR_prctl &&
                        NR_exit_group == __NR_exit_group && NR_read == __NR_read && NR_ioctl == __NR_ioctl &&
-                       NR_faccessat == __NR_faccessat && NR_ppoll == __NR_ppoll && NR_signalfd4 == __NR_signalfd4,
+                       NR_faccessat == __NR_faccessat && NR_ppoll == __NR_ppoll && NR_signalfd4 == __NR_signalfd4 &&
+                       NR_recvmsg == __NR_recvmsg && NR_dup3 == __NR_dup3,
                "sfaasd-init: system call numbers disagree with <asm/unistd.h>");
 #endif
 
@@ -121,6 +128,12 @@ _Static_assert(NR_write == __NR_write && NR_close == __NR_close && NR_rt_sigproc
 #define E_ACCES 13
 #define E_NOTDIR 20
 #define E_INVAL 22
+#define E_BADF 9
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
+#define MSG_CTRUNC 0x8
+#define MSG_TRUNC 0x20
+#define MSG_CMSG_CLOEXEC 0x40000000
 
 #if defined(__x86_64__)
 static inline long sys5(long n, long a, long b, long c, long d, long e)
@@ -270,10 +283,113 @@ static long check_exec(char **paths)
 
 __attribute__((noreturn)) static void finish(int status);
 
-/* The start gate (protocol.h, SB_INIT_ARGV0_GATED). Every signal is
+/* The kernel's struct msghdr, struct iovec and struct cmsghdr (LP64, the
+ * same on both architectures). */
+struct iovec_k {
+        void *base;
+        unsigned long len;
+};
+struct msghdr_k {
+        void *name;
+        int namelen;
+        struct iovec_k *iov;
+        unsigned long iovlen;
+        void *control;
+        unsigned long controllen;
+        int flags;
+};
+struct cmsg3_k {
+        unsigned long len;   /* CMSG_LEN(3 * sizeof(int)) */
+        int level, type;
+        int fds[3];
+        int pad;             /* CMSG_SPACE rounds up to 8 */
+};
+#define CMSG3_LEN (sizeof(unsigned long) + 2 * sizeof(int) + 3 * sizeof(int))
+
+/* The call message of a parked init (protocol.h, SB_INIT_ARGV0_CALL), and
+ * the environment made from it. In .bss: pages are touched only as far as
+ * a message reaches. */
+static char call_buf[SB_CALL_MAX];
+static char *call_envp[SB_CALL_ENV_MAX + 1];
+
+/* Read the one call message and take what it brings: its three fds onto
+ * 0..2 (the /dev/null the launcher gave the parked init goes), its
+ * environment into call_envp. The sender is the daemon, but the message is
+ * checked as if it were not: sizes against what arrived, every string
+ * ended, no truncation of data or fds. Returns 0, 1 at EOF (nobody will
+ * send one), or -errno. */
+static long take_call(void)
+{
+        struct iovec_k iov;
+        struct msghdr_k m;
+        struct cmsg3_k c;
+        const struct sb_call_head *h = (const struct sb_call_head *) call_buf;
+        unsigned long n = 0, k = 0;
+        long r;
+        int fds[3];
+
+        iov.base = call_buf;
+        iov.len = sizeof call_buf;
+        m.name = 0;
+        m.namelen = 0;
+        m.iov = &iov;
+        m.iovlen = 1;
+        m.control = &c;
+        m.controllen = sizeof c;
+        m.flags = 0;
+        c.len = 0;
+        /* CLOEXEC: until placed at 0..2, no fd of the call may reach the
+         * function by any other number. */
+        r = S3(NR_recvmsg, SB_INIT_GATE_FD, &m, MSG_CMSG_CLOEXEC);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;
+        if ((m.flags & (MSG_TRUNC | MSG_CTRUNC)) || m.controllen < CMSG3_LEN || c.len != CMSG3_LEN ||
+            c.level != SOL_SOCKET || c.type != SCM_RIGHTS)
+                return -E_INVAL;
+        fds[0] = c.fds[0];
+        fds[1] = c.fds[1];
+        fds[2] = c.fds[2];
+        n = (unsigned long) r;
+        if (n < sizeof *h || h->magic != SB_CALL_MAGIC || h->reserved != 0 || h->env_count > SB_CALL_ENV_MAX ||
+            h->env_bytes != n - sizeof *h)
+                return -E_INVAL;
+        /* Every string NUL-ended, exactly env_count of them. */
+        {
+                char *p = call_buf + sizeof *h, *end = call_buf + n, *start = p;
+                for (; p < end; p++)
+                        if (*p == 0) {
+                                if (k == h->env_count)
+                                        return -E_INVAL;
+                                call_envp[k++] = start;
+                                start = p + 1;
+                        }
+                if (start != end || k != h->env_count)
+                        return -E_INVAL;
+                call_envp[k] = 0;
+        }
+        /* 0..5 are taken (stdio, report, status, this socket): what came
+         * lies above them. */
+        for (int i = 0; i < 3; i++)
+                if (fds[i] <= SB_INIT_GATE_FD)
+                        return -E_BADF;
+        for (int i = 0; i < 3; i++) {
+                r = S3(NR_dup3, fds[i], i, 0);
+                if (r < 0)
+                        return r;
+        }
+        for (int i = 0; i < 3; i++)
+                (void) S1(NR_close, fds[i]);
+        return 0;
+}
+
+/* The start gate (protocol.h, SB_INIT_ARGV0_GATED), or a parked init's
+ * wait for its call (SB_INIT_ARGV0_CALL, with call set). Every signal is
  * blocked already; the terminating ones are read from a signalfd so that
- * stopping a container that was never started ends it. */
-static void wait_gate(char **paths)
+ * stopping a container that was never started (or dropping a parked
+ * sandbox) ends it. */
+static void wait_gate(char **paths, int call)
 {
         static const uint64_t stop = SIGBIT(SIGTERM) | SIGBIT(SIGINT) | SIGBIT(SIGHUP) | SIGBIT(SIGQUIT);
         struct sb_child_error ready;
@@ -295,7 +411,8 @@ static void wait_gate(char **paths)
         ready.err = 0;
         if (S3(NR_write, SB_INIT_REPORT_FD, &ready, sizeof ready) != (long) sizeof ready)
                 die(127);
-        (void) S1(NR_close, SB_INIT_REPORT_FD);
+        if (!call)
+                (void) S1(NR_close, SB_INIT_REPORT_FD);
         for (;;) {
                 pfd[0].fd = SB_INIT_GATE_FD;
                 pfd[1].fd = (int) sfd;
@@ -312,6 +429,16 @@ static void wait_gate(char **paths)
                         if (r == (long) sizeof info)
                                 finish((int) (info[0] | info[1] << 8) & 0x7f);
                         continue;
+                }
+                if (pfd[0].revents && call) {
+                        r = take_call();
+                        if (r == -E_INTR)
+                                continue;
+                        if (r == 1)
+                                die(127); /* dropped unused */
+                        if (r < 0)
+                                report_failure(SB_STEP_CALL, r);
+                        break;
                 }
                 if (pfd[0].revents) {
                         r = S3(NR_read, SB_INIT_GATE_FD, &c, 1);
@@ -358,7 +485,8 @@ __attribute__((used)) __attribute__((noreturn)) void init_main(long *sp)
         long argc = sp[0], pid, r;
         char **argv = (char **) (sp + 1), **envp = argv + argc + 1, **paths, **fn_argv = 0;
         uint64_t all = ~0ULL;
-        int gated = argc >= 1 && streq(argv[0], SB_INIT_ARGV0_GATED);
+        int call = argc >= 1 && streq(argv[0], SB_INIT_ARGV0_CALL);
+        int gated = call || (argc >= 1 && streq(argv[0], SB_INIT_ARGV0_GATED));
 
         (void) S2(NR_prctl, PR_SET_DUMPABLE, 0);
         (void) S3(NR_fcntl, SB_INIT_REPORT_FD, F_SETFD, FD_CLOEXEC);
@@ -382,7 +510,9 @@ __attribute__((used)) __attribute__((noreturn)) void init_main(long *sp)
          * by pid 1 is queued, not dropped as an unhandled one would be. */
         (void) S4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, SIGSET_SIZE);
         if (gated)
-                wait_gate(paths);
+                wait_gate(paths, call);
+        if (call)
+                envp = call_envp;
 
         pid = S5(NR_clone, SIGCHLD, 0, 0, 0, 0);
         if (pid == 0)

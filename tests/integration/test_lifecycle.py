@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from sfaasd_testlib import (GATE, DEFAULT_NS, cgroup_subtree_candidates, existing_dirs, open_gate, HTTP_TIMEOUT, SLOW, Api, DaemonError, basic, error_of, parse_env,
-                            procs_with_argv, wait_until)
+                            leaf_cgroups, procs_with_argv, wait_until)
 
 
 def setup_state(api, images):
@@ -399,7 +399,8 @@ def test_cgroup_subtree_removed_on_exit_and_empty_after_crash(make_daemon, image
 def test_cgroup_subtree_recreated_when_removed(make_daemon, images):
     """Someone removes the daemon's (empty) cgroup subtree while it runs: the
     next invocation makes it again instead of failing until a restart."""
-    d = make_daemon()
+    # An empty subtree: no exec stock, whose parked sandboxes live in it.
+    d = make_daemon(config={"exec_stock_max": 0})
     api = Api(d)
     assert api.import_image(images.path("busybox-oci.tar")).status_code == 200
     api.deploy("cgre", fprocess="cat", expect=202)
@@ -407,6 +408,8 @@ def test_cgroup_subtree_recreated_when_removed(make_daemon, images):
     cands = existing_dirs(cgroup_subtree_candidates(d))
     if not cands:
         pytest.skip("the daemon made no cgroup subtree on this host (no delegated cgroups)")
+    # The call's sandbox is answered for before the kernel has torn it down.
+    wait_until(lambda: leaf_cgroups(cands) == [], 30 * SLOW, "the call's sandbox gone")
     for top in cands:
         for dirpath, dirs, _ in sorted(os.walk(top, topdown=False), key=lambda w: -len(w[0])):
             try:

@@ -886,6 +886,146 @@ static void test_sigterm_forwarded(void **state)
 /* The launcher's process holds many fds (a busy daemon): the sandbox's
  * copy of the table has no free slot below its own nofile limit, and the
  * start must not depend on one. */
+/* A parked sandbox (spec.parked): it waits until handed its call, then runs
+ * the command with the call's environment (not the spawn's) and stdio, and
+ * with the same fds, pid 1 and status reporting as a fresh spawn. */
+static void hand_and_capture(struct sandbox *sb, char **envp, const char *in, char *out, size_t size, int *ret_status)
+{
+        int ip[2], op[2], stdio[3], status = -1;
+        struct sf_err err = { 0 };
+        size_t len = 0;
+        ssize_t n;
+        bool to;
+
+        assert_int_equal(pipe2(ip, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(op, O_CLOEXEC), 0);
+        stdio[0] = ip[0];
+        stdio[1] = stdio[2] = op[1];
+        if (sandbox_hand_call(sb, envp, stdio, &err) < 0)
+                fail_msg("hand call: %s", err.msg);
+        assert_false(sandbox_parked(sb));
+        (void) close(ip[0]);
+        (void) close(op[1]);
+        if (in)
+                assert_int_equal(write(ip[1], in, strlen(in)), (ssize_t) strlen(in));
+        (void) close(ip[1]);
+        while (len + 1 < size && (n = read(op[0], out + len, size - 1 - len)) > 0)
+                len += (size_t) n;
+        out[len] = '\0';
+        (void) close(op[0]);
+        assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        *ret_status = status;
+}
+
+static void test_parked_runs_its_call(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "sh", "-c",
+                         "echo \"$MARK-$HOME-$$\"; cat; for n in 3 4 5 6 7; do test -e /proc/self/fd/$n && echo LEAK$n; "
+                         "done; exit 3",
+                         NULL };
+        char *call_env[] = { "PATH=/bin", "MARK=call-one", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        char out[4096];
+        int status = -1;
+
+        s.parked = true;
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        assert_true(sandbox_parked(sb));
+        hand_and_capture(sb, call_env, "body\n", out, sizeof out, &status);
+        /* HOME was the spawn's, not the call's: gone. The command is pid 2
+         * (the init is 1). */
+        assert_string_equal(out, "call-one--2\nbody\n");
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 3);
+        assert_int_equal(sandbox_start_error(sb, &err), 0);
+        /* Once only. */
+        {
+                int fds[3] = { 0, 1, 2 };
+                assert_int_equal(sandbox_hand_call(sb, call_env, fds, &err), -EINVAL);
+        }
+        sandbox_free(sb);
+}
+
+static void test_parked_start_failure_reported(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "/bin/true", NULL };
+        char *argv_missing[] = { "/bin/does-not-exist", NULL };
+        char *call_env[] = { "PATH=/bin", NULL };
+        struct sandbox_spec s = base_spec(f, argv_missing);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        char out[256];
+        int status = -1;
+
+        /* A missing command is found before parking, as a spawn finds it. */
+        s.parked = true;
+        assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "execve"));
+
+        /* The executable goes between parking and the call: the execve's
+         * failure after the hand-off is the same report. */
+        {
+                char path[PATH_MAX + 32];
+                (void) xsnprintf(path, sizeof path, "%s/bin/vanishing", f->root);
+                assert_int_equal(link("/bin/busybox", path) == 0 || errno == EEXIST, 1);
+                argv[0] = "/bin/vanishing";
+                s = base_spec(f, argv);
+                s.parked = true;
+                if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                        fail_msg("spawn: %s", err.msg);
+                assert_int_equal(unlink(path), 0);
+        }
+        hand_and_capture(sb, call_env, NULL, out, sizeof out, &status);
+        assert_int_equal(sandbox_exit_code(status), 127);
+        assert_int_equal(sandbox_start_error(sb, &err), -ENOENT);
+        assert_non_null(strstr(err.msg, "sandbox step 'execve' failed for '/bin/vanishing'"));
+        sandbox_free(sb);
+}
+
+static void test_parked_dropped_and_refused(void **state)
+{
+        struct fixture *f = *state;
+        char *argv[] = { "/bin/true", NULL };
+        struct sandbox_spec s = base_spec(f, argv);
+        struct sandbox *sb = NULL;
+        struct sf_err err = { 0 };
+        int fds[3], p[2], status = -1;
+        static char big[SB_CALL_MAX];
+        char *env[] = { big, NULL };
+
+        s.parked = true;
+        s.gated = true;
+        s.gate_fd = 0;
+        assert_int_equal(sandbox_spawn(f->l, &s, &sb, &err), -EINVAL);
+        s.gated = false;
+        if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                fail_msg("spawn: %s", err.msg);
+        /* Too large an environment is refused before anything is sent,
+         * and the sandbox is spent. */
+        memset(big, 'x', sizeof big - 1);
+        big[0] = 'A';
+        big[1] = '=';
+        assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+        fds[0] = p[0];
+        fds[1] = fds[2] = p[1];
+        assert_int_equal(sandbox_hand_call(sb, env, fds, &err), -E2BIG);
+        assert_false(sandbox_parked(sb));
+        (void) close(p[0]);
+        (void) close(p[1]);
+        /* Its socket closed: the init ends by itself (127), nothing ran. */
+        {
+                bool to;
+                assert_int_equal(sandbox_wait(sb, &status, &to), 0);
+        }
+        assert_int_equal(sandbox_exit_code(status), 127);
+        sandbox_free(sb);
+}
+
 static void test_many_launcher_fds(void **state)
 {
         struct fixture *f = *state;
@@ -935,6 +1075,9 @@ int main(void)
                 cmocka_unit_test(test_status_through_init),
                 cmocka_unit_test(test_sigterm_forwarded),
                 cmocka_unit_test(test_many_launcher_fds),
+                cmocka_unit_test(test_parked_runs_its_call),
+                cmocka_unit_test(test_parked_start_failure_reported),
+                cmocka_unit_test(test_parked_dropped_and_refused),
                 cmocka_unit_test(test_uid_inside_and_host_view),
                 cmocka_unit_test(test_rootfs_read_only),
                 cmocka_unit_test(test_tmp_writable_with_cap),
