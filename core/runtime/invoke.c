@@ -844,6 +844,35 @@ struct invocation *invoke_run(struct sfaasd *sf, const char *name, const char *n
         return inv;
 }
 
+/* The call's function, read again (a queued call may find it changed or
+ * gone), with a command to run; NULL with *ret_status and msg when not. */
+static const struct fn_recipe *inv_recipe(struct invocation *inv, int *ret_status, char *msg, size_t size)
+{
+        struct sf_err err = { 0 };
+        struct pool *pool;
+        const struct fn_recipe *rc;
+        int status;
+
+        pool = pool_get(inv->sf, inv->ns, inv->name, &status, &err);
+        if (!pool) {
+                *ret_status = status;
+                (void) xsnprintf(msg, size, "%s", err.msg);
+                return NULL;
+        }
+        rc = pool_recipe(pool);
+        if (rc->has_fprocess && rc->exec_argv.n == 0) {
+                (void) xsnprintf(msg, size, "function '%s.%s': envProcess is empty", inv->name, inv->ns);
+                return NULL;
+        }
+        if (rc->exec_argv.n == 0) {
+                (void) xsnprintf(msg, size,
+                                 "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd",
+                                 inv->name, inv->ns);
+                return NULL;
+        }
+        return rc;
+}
+
 /* Start a call that was admitted (it holds its slots): build the spec,
  * spawn, hand the result to the loop's callbacks. False when it failed at
  * once: answered, its slots given back, freed. */
@@ -852,7 +881,6 @@ static bool inv_start(struct invocation *inv)
         struct sfaasd *sf = inv->sf;
         const struct invoke_call *call = &inv->call;
         const char *name = inv->name, *ns = inv->ns;
-        struct pool *pool;
         const struct fn_recipe *rc;
         struct svec env = { 0 };
         struct sandbox_spec sp = { 0 };
@@ -860,28 +888,13 @@ static bool inv_start(struct invocation *inv)
         struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
         int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
         char group[FN_GROUP_MAX], msg[1024];
-        int r, status, fail_status = 500;
+        int r, fail_status = 500;
 
         secret_files_init(&secrets);
         msg[0] = '\0';
-        /* Read again: a queued call may find its function changed or gone. */
-        pool = pool_get(sf, ns, name, &status, &err);
-        if (!pool) {
-                fail_status = status;
-                (void) xsnprintf(msg, sizeof msg, "%s", err.msg);
+        rc = inv_recipe(inv, &fail_status, msg, sizeof msg);
+        if (!rc)
                 goto fail;
-        }
-        rc = pool_recipe(pool);
-        if (rc->has_fprocess && rc->exec_argv.n == 0) {
-                (void) xsnprintf(msg, sizeof msg, "function '%s.%s': envProcess is empty", name, ns);
-                goto fail;
-        }
-        if (rc->exec_argv.n == 0) {
-                (void) xsnprintf(msg, sizeof msg,
-                                 "function '%s.%s' has no command: set envProcess or an image Entrypoint/Cmd", name,
-                                 ns);
-                goto fail;
-        }
         inv->obuf.b.max = sf->cfg.max_output_bytes;
         inv->ebuf.b.max = sf->cfg.max_stderr_bytes;
 
