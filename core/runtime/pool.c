@@ -46,6 +46,7 @@
 struct pools {
         struct sfaasd *sf;
         struct pool *list;        /* live functions */
+        struct htab by_name;      /* the same, by (ns, name) */
         struct pool *dead;        /* removed, draining */
         int self_netns;           /* the loop thread's own network namespace */
         uv_timer_t tick;
@@ -276,9 +277,14 @@ static int pool_load(struct pool *p, int *ret_status, struct sf_err *err)
 
 static struct pool *pool_find(struct pools *ps, const char *ns, const char *name)
 {
-        for (struct pool *p = ps->list; p; p = p->next)
+        uint64_t h = htab_hash2(ns, name);
+        struct htab_node *n;
+
+        htab_for_each_hash(n, &ps->by_name, h) {
+                struct pool *p = htab_entry(n, struct pool, hnode);
                 if (strcmp(p->name, name) == 0 && strcmp(p->ns, ns) == 0)
                         return p;
+        }
         return NULL;
 }
 
@@ -313,6 +319,10 @@ static struct pool *pool_new(struct pools *ps, const char *ns, const char *name)
         (void) xsnprintf(p->ns, sizeof p->ns, "%s", ns);
         (void) xsnprintf(p->name, sizeof p->name, "%s", name);
         p->waiter.ready = pool_slot_ready;
+        if (htab_add(&ps->by_name, &p->hnode, htab_hash2(p->ns, p->name)) < 0) {
+                free(p);
+                return NULL;
+        }
         p->next = ps->list;
         ps->list = p;
         return p;
@@ -1676,6 +1686,7 @@ void pools_free(struct sfaasd *sf)
                         pool_free(p);
                 }
         }
+        htab_release(&ps->by_name);
         if (ps->self_netns >= 0)
                 (void) close(ps->self_netns);
         if (ps->probe_tfd >= 0)
@@ -1718,6 +1729,7 @@ void pools_function_removed(struct sfaasd *sf, const char *ns, const char *name)
                         *pp = p->next;
                         break;
                 }
+        htab_del(&ps->by_name, &p->hnode);
         p->removed = true;
         p->next = ps->dead;
         ps->dead = p;

@@ -10,6 +10,7 @@
 
 #include "core/runtime/fn_egress.h"
 #include "core/base/buf.h"
+#include "core/base/htab.h"
 #include "core/base/list.h"
 #include "core/model/callid.h"
 #include "core/runtime/admit.h"
@@ -113,6 +114,7 @@ struct instance {
 
 struct pool {
         struct pool *next;
+        struct htab_node hnode;    /* in the pools' table by (ns, name), while in their list */
         struct sfaasd *sf;
         char ns[64], name[64];
         enum fn_mode mode;
