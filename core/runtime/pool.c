@@ -368,8 +368,120 @@ struct pool *pool_lookup(struct sfaasd *sf, const char *ns, const char *name)
         return pool_get(sf, ns, name, &status, &err);
 }
 
+static void pool_status_text_drop(struct pool *p)
+{
+        free(p->st_text);
+        free(p->st_src);
+        free(p->st_live_key);
+        free(p->st_live_text);
+        p->st_text = p->st_src = p->st_live_text = NULL;
+        p->st_live_key = NULL;
+}
+
+/* The inputs of pools_status() for p (pool_internal.h); false when its
+ * status is not kept: it has instances (their list changes call by
+ * call: state, inflight) or is not loaded. */
+static bool pool_live_key(const struct pool *p, uint64_t extra, struct pool_live_key *k)
+{
+        const struct scaler *sc = &p->sc;
+
+        memset(k, 0, sizeof *k);
+        if (p->mode == FN_MODE_UNKNOWN || !list_empty(&p->instances))
+                return false;
+        k->extra = extra;
+        k->mode = p->mode;
+        k->port = p->port;
+        k->n_starting = p->n_starting;
+        k->n_ready = p->n_ready;
+        k->queued = p->queued;
+        k->restarts = p->restarts;
+        memcpy(k->last_error, p->last_error, strnlen(p->last_error, sizeof k->last_error - 1));
+        k->type = sc->type;
+        k->type_default = sc->type_default;
+        k->target = sc->target;
+        k->proportion = sc->proportion;
+        k->load = sc->load;
+        k->desired = sc->desired;
+        k->floor = p->floor;
+        k->max = p->max;
+        k->down_window_ms = sc->down_window_ms;
+        k->ups = sc->ups;
+        k->downs = sc->downs;
+        k->held = sc->held;
+        return true;
+}
+
+const char *pools_status_live_text(struct sfaasd *sf, const char *ns, const char *name, uint64_t extra)
+{
+        struct pool *p = pool_find(sf->pools, ns, name);
+        struct pool_live_key k;
+
+        if (!p || !p->st_live_text || !pool_live_key(p, extra, &k) || memcmp(&k, p->st_live_key, sizeof k) != 0)
+                return NULL;
+        return p->st_live_text;
+}
+
+int pools_status_live_keep(struct sfaasd *sf, const char *ns, const char *name, uint64_t extra, const char *text)
+{
+        struct pool *p = pool_find(sf->pools, ns, name);
+        struct pool_live_key *k;
+        char *t;
+
+        if (!p)
+                return -ENOENT;
+        k = malloc(sizeof *k);
+        if (!k)
+                return -ENOMEM;
+        if (!pool_live_key(p, extra, k)) {
+                free(k);
+                return -EAGAIN;
+        }
+        t = strdup(text);
+        if (!t) {
+                free(k);
+                return -ENOMEM;
+        }
+        free(p->st_live_key);
+        free(p->st_live_text);
+        p->st_live_key = k;
+        p->st_live_text = t;
+        return 0;
+}
+
+const char *pools_status_text(struct sfaasd *sf, const char *ns, const char *name, const char *src, int64_t created)
+{
+        struct pool *p = pool_find(sf->pools, ns, name);
+
+        if (!p || !p->st_text || p->st_created != created || strcmp(p->st_src, src) != 0)
+                return NULL;
+        return p->st_text;
+}
+
+int pools_status_text_keep(struct sfaasd *sf, const char *ns, const char *name, const char *src, int64_t created,
+                           const char *text)
+{
+        struct pool *p = pool_find(sf->pools, ns, name);
+        char *t, *s;
+
+        if (!p)
+                return -ENOENT;
+        t = strdup(text);
+        s = strdup(src);
+        if (!t || !s) {
+                free(t);
+                free(s);
+                return -ENOMEM;
+        }
+        pool_status_text_drop(p);
+        p->st_text = t;
+        p->st_src = s;
+        p->st_created = created;
+        return 0;
+}
+
 static void pool_free(struct pool *p)
 {
+        pool_status_text_drop(p);
         admit_unwait(p->sf, &p->waiter);
         if (p->slot_reserved)
                 admit_release(p->sf);
@@ -1705,6 +1817,7 @@ void pools_function_changed(struct sfaasd *sf, const char *ns, const char *name)
         if (p) {
                 /* Instances of the old version finish what they serve, then go. */
                 pool_stop_all(p, p->grace_ms, INST_STOP_CHANGED);
+                pool_status_text_drop(p);
                 p->mode = FN_MODE_UNKNOWN;
                 p->backoff_ms = 0;
                 p->restart_at_ns = 0;

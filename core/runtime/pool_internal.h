@@ -112,6 +112,24 @@ struct instance {
         struct fn_egress egress;   /* its egress proxy, when the function has a grant */
 };
 
+/* Everything pools_status() prints for a pool without instances, and the
+ * API's own input (the invocation count), as one value compared with
+ * memcmp: zeroed before it is filled, strings copied up to their NUL. */
+struct pool_live_key {
+        uint64_t extra;
+        enum fn_mode mode;
+        uint16_t port;
+        size_t n_starting, n_ready, queued;
+        uint64_t restarts;
+        char last_error[256];
+        enum scale_type type;
+        bool type_default;
+        double target, proportion, load;
+        uint32_t desired, floor, max;
+        uint64_t down_window_ms, ups, downs;
+        const char *held;          /* static strings (scale_held) */
+};
+
 struct pool {
         struct pool *next;
         struct htab_node hnode;    /* in the pools' table by (ns, name), while in their list */
@@ -149,6 +167,14 @@ struct pool {
         uint64_t restart_at_ns;    /* backoff: no start before this */
         uint64_t backoff_ms;
         char last_error[256];      /* why the last start failed */
+        /* pools_status_text(): the API's text of the function's stored
+         * record, the spec it was made from and the record's creation. */
+        char *st_text, *st_src;
+        int64_t st_created;
+        /* pools_status_live_text(): the text of the live part for the
+         * inputs it was made from. */
+        struct pool_live_key *st_live_key;
+        char *st_live_text;
         struct admit_waiter waiter; /* for a sandbox slot (core/runtime/admit.h) */
         bool slot_reserved;        /* a slot taken for the next instance_start */
         struct scaler sc;
