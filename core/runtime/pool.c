@@ -786,8 +786,10 @@ static void instance_closed(uv_handle_t *h)
         if (inst->counted)
                 tenants_instance_end(p->sf, p->ns);
         admit_release(p->sf); /* every instance struct holds a sandbox slot */
-        if (inst->netns_fd >= 0)
-                (void) close(inst->netns_fd);
+        if (inst->netns_own >= 0)
+                (void) close(inst->netns_own);
+        free(inst->outl.buf);
+        free(inst->errl.buf);
         fn_egress_stop(&inst->egress);
         free(inst);
         ps->instances--;
@@ -801,29 +803,63 @@ static void instance_close_handle(struct instance *inst, uv_handle_t *h)
                 uv_close(h, instance_closed);
 }
 
-/* Lines of the instance's stdout/stderr into the function's log. */
-static void linebuf_feed(struct instance *inst, struct linebuf *lb, const char *data, size_t n, bool flush)
+/* Lines of the instance's stdout/stderr into the function's log, cut at
+ * LINEBUF_MAX as they always were: a chunk of up to LINEBUF_MAX bytes
+ * (after what is pending, if anything) is logged up to its last newline,
+ * or whole when it is full without one; the rest waits for more. While
+ * nothing is pending, lines are logged from the read itself and only a
+ * partial line at its end is copied (into a buffer made then, and freed
+ * once it is logged). */
+static void linebuf_log(struct instance *inst, const char *data, size_t n)
 {
         struct pool *p = inst->pool;
+        logs_append(p->sf->logs, p->ns, p->name, inst->id, data, n);
+}
+
+static void linebuf_feed(struct instance *inst, struct linebuf *lb, const char *data, size_t n, bool flush)
+{
         while (n > 0) {
-                size_t room = sizeof lb->buf - lb->len, take = n < room ? n : room;
+                size_t take, upto;
+                const char *nl;
+
+                if (lb->len == 0) {
+                        take = n < LINEBUF_MAX ? n : LINEBUF_MAX;
+                        nl = memrchr(data, '\n', take);
+                        upto = nl ? (size_t) (nl - data) + 1 : (take == LINEBUF_MAX ? take : 0);
+                        if (!upto && !lb->buf && !(lb->buf = malloc(LINEBUF_MAX)))
+                                upto = take; /* out of memory: the partial line is logged as one */
+                        if (upto) {
+                                linebuf_log(inst, data, upto);
+                                data += upto;
+                                n -= upto;
+                                continue;
+                        }
+                        memcpy(lb->buf, data, take);
+                        lb->len = take;
+                        data += take;
+                        n -= take;
+                        continue;
+                }
+                take = LINEBUF_MAX - lb->len < n ? LINEBUF_MAX - lb->len : n;
                 memcpy(lb->buf + lb->len, data, take);
                 lb->len += take;
                 data += take;
                 n -= take;
-                {
-                        char *nl = memrchr(lb->buf, '\n', lb->len);
-                        size_t upto = nl ? (size_t) (nl - lb->buf) + 1 : (lb->len == sizeof lb->buf ? lb->len : 0);
-                        if (upto) {
-                                logs_append(p->sf->logs, p->ns, p->name, inst->id, lb->buf, upto);
-                                memmove(lb->buf, lb->buf + upto, lb->len - upto);
-                                lb->len -= upto;
-                        }
+                nl = memrchr(lb->buf, '\n', lb->len);
+                upto = nl ? (size_t) (nl - lb->buf) + 1 : (lb->len == LINEBUF_MAX ? lb->len : 0);
+                if (upto) {
+                        linebuf_log(inst, lb->buf, upto);
+                        memmove(lb->buf, lb->buf + upto, lb->len - upto);
+                        lb->len -= upto;
                 }
         }
         if (flush && lb->len) {
-                logs_append(p->sf->logs, p->ns, p->name, inst->id, lb->buf, lb->len);
+                linebuf_log(inst, lb->buf, lb->len);
                 lb->len = 0;
+        }
+        if (lb->len == 0) {
+                free(lb->buf);
+                lb->buf = NULL;
         }
 }
 
@@ -1276,7 +1312,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
                 return sf_err_set(err, -ENOMEM, "out of memory");
         inst->pool = p;
         list_init(&inst->conns);
-        inst->netns_fd = -1;
+        inst->netns_fd = inst->netns_own = -1;
         inst->egress = (struct fn_egress) FN_EGRESS_INIT;
         p->seq++;
         (void) xsnprintf(inst->id, sizeof inst->id, "%s-%llu", p->name, (unsigned long long) p->seq);
@@ -1349,10 +1385,13 @@ static int instance_start(struct pool *p, struct sf_err *err)
          * only from a launcher without the netns pool (it needs ptrace
          * access to the non-dumpable init: sandbox/sandbox.h). */
         if (sandbox_netns_fd(inst->sb) >= 0) {
-                inst->netns_fd = fcntl(sandbox_netns_fd(inst->sb), F_DUPFD_CLOEXEC, 3);
+                /* Used as is, not duplicated: valid until sandbox_free(),
+                 * which instance_closed() calls last (an fd less per
+                 * instance). */
+                inst->netns_fd = sandbox_netns_fd(inst->sb);
         } else {
                 (void) xsnprintf(nspath, sizeof nspath, "/proc/%d/ns/net", (int) inst->pid);
-                inst->netns_fd = open(nspath, O_RDONLY | O_CLOEXEC);
+                inst->netns_fd = inst->netns_own = open(nspath, O_RDONLY | O_CLOEXEC);
         }
         if (inst->netns_fd < 0) {
                 ret = sf_err_errno(err, -errno, "cannot open the network namespace of instance %s", inst->id);

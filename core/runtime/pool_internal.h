@@ -74,8 +74,12 @@ struct scaler {
 /* com.openfaas.health.http.path, its NUL included. */
 #define POOL_HEALTH_PATH_MAX 128
 
+/* A line of an instance's output being received: the buffer only while a
+ * partial line waits for its end (a quiet instance holds none: 8 KiB less
+ * per instance, bench/density). Lines are cut at LINEBUF_MAX. */
+#define LINEBUF_MAX 4096
 struct linebuf {
-        char buf[4096];
+        char *buf;                 /* LINEBUF_MAX bytes, or NULL while len is 0 */
         size_t len;
 };
 
@@ -85,7 +89,8 @@ struct instance {
         char id[96];
         struct sandbox *sb;
         pid_t pid;
-        int netns_fd;
+        int netns_fd;              /* the sandbox's (sandbox_netns_fd), or netns_own */
+        int netns_own;             /* /proc/PID/ns/net opened here (a launcher without the netns pool), or -1 */
         enum inst_state state;
         unsigned inflight;
         uint64_t start_ns, ready_ns, last_used_ns;
