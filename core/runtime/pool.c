@@ -42,11 +42,21 @@
 #define POOL_BACKOFF_MAX_MS 10000
 #define POOL_STABLE_MS 10000      /* ready this long before a crash: no backoff */
 #define POOL_TICK_MS 100
+/* The tick's pools are split in slices, one handled every POOL_TICK_MS /
+ * POOL_TICK_SLICES: each pool still ticks every POOL_TICK_MS, and the loop
+ * stops for a tenth of the pools at a time (1,000 warm functions took the
+ * loop for about 0.8 ms every 100 ms, in the p99 of their calls:
+ * bench/density). */
+#define POOL_TICK_SLICES 10
 
 struct pools {
         struct sfaasd *sf;
         struct pool *list;        /* live functions */
         struct htab by_name;      /* the same, by (ns, name) */
+        struct list_head slices[POOL_TICK_SLICES]; /* the same, by tick slice (pool tnode) */
+        unsigned slice_next;      /* the slice of the next tick */
+        unsigned slice_new;       /* the slice of the next pool made */
+        struct list_head starting; /* instances in INST_STARTING (instance snode) */
         struct pool *dead;        /* removed, draining */
         int self_netns;           /* the loop thread's own network namespace */
         uv_timer_t tick;
@@ -325,6 +335,7 @@ static struct pool *pool_new(struct pools *ps, const char *ns, const char *name)
         }
         p->next = ps->list;
         ps->list = p;
+        list_add_tail(&ps->slices[ps->slice_new++ % POOL_TICK_SLICES], &p->tnode);
         return p;
 }
 
@@ -879,7 +890,10 @@ static void counts_leave(struct instance *inst)
 {
         struct pool *p = inst->pool;
         switch (inst->state) {
-        case INST_STARTING: p->n_starting--; break;
+        case INST_STARTING:
+                p->n_starting--;
+                list_del(&inst->snode);
+                break;
         case INST_READY: p->n_ready--; break;
         case INST_STOPPING: p->n_stopping--; break;
         }
@@ -891,7 +905,10 @@ static void instance_set_state(struct instance *inst, enum inst_state st)
         counts_leave(inst);
         inst->state = st;
         switch (st) {
-        case INST_STARTING: p->n_starting++; break;
+        case INST_STARTING:
+                p->n_starting++;
+                list_add_tail(&p->sf->pools->starting, &inst->snode);
+                break;
         case INST_READY: p->n_ready++; break;
         case INST_STOPPING: p->n_stopping++; break;
         }
@@ -1121,22 +1138,20 @@ static void on_probe_tick(uv_poll_t *h, int status, int events)
         (void) events;
         if (read(ps->probe_tfd, &n, sizeof n) < 0 && errno != EAGAIN)
                 return;
-        for (struct pool *p = ps->list; p; p = p->next) {
-                struct instance *next;
-                if (!p->n_starting)
+        /* The starting instances only: walking every pool every 200 us
+         * took the loop with 10,000 functions deployed. probe_start() may
+         * move i out of the list (not ready in time), never another. */
+        for (struct instance *i = list_first(&ps->starting, struct instance, snode), *next; i; i = next) {
+                next = list_next(&ps->starting, i, snode);
+                if (i->state != INST_STARTING || i->gone)
                         continue;
-                for (struct instance *i = list_first(&p->instances, struct instance, node); i; i = next) {
-                        next = list_next(&p->instances, i, node);
-                        if (i->state != INST_STARTING || i->gone)
-                                continue;
-                        /* Past its fast phase it probes once more from here,
-                         * and a failure moves it to the slower timer. */
-                        if (now - i->start_ns < PROBE_FAST_FOR_MS * 1000000ULL)
-                                young = true;
-                        if (i->fast_wait) {
-                                i->fast_wait = false;
-                                probe_start(i);
-                        }
+                /* Past its fast phase it probes once more from here,
+                 * and a failure moves it to the slower timer. */
+                if (now - i->start_ns < PROBE_FAST_FOR_MS * 1000000ULL)
+                        young = true;
+                if (i->fast_wait) {
+                        i->fast_wait = false;
+                        probe_start(i);
                 }
         }
         if (!young)
@@ -1401,6 +1416,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         inst->start_ns = t0;
         inst->state = INST_STARTING;
         p->n_starting++;
+        list_add_tail(&sf->pools->starting, &inst->snode);
         list_add_head(&p->instances, &inst->node);
         p->n_structs++;
         sf->pools->instances++;
@@ -1623,13 +1639,15 @@ static void pool_autoscale(struct pool *p, uint64_t now, size_t alive)
         }
 }
 
-/* Every 100 ms: the autoscaler decides; starts delayed by a backoff
- * happen. */
+/* Every 100 ms for each pool (a slice of them every 10 ms): the
+ * autoscaler decides; starts delayed by a backoff happen. */
 static void on_tick(uv_timer_t *t)
 {
         struct pools *ps = t->data;
+        struct list_head *slice = &ps->slices[ps->slice_next++ % POOL_TICK_SLICES];
         uint64_t now = now_ns();
-        for (struct pool *p = ps->list; p; p = p->next) {
+        for (struct pool *p = list_first(slice, struct pool, tnode), *pnext; p; p = pnext) {
+                pnext = list_next(slice, p, tnode);
                 if (p->mode != FN_MODE_HTTP)
                         continue;
                 /* A start that hangs (a health check never answered) ends too. */
@@ -1718,6 +1736,9 @@ int pools_new(struct sfaasd *sf)
         if (!ps)
                 return -ENOMEM;
         ps->sf = sf;
+        for (size_t i = 0; i < POOL_TICK_SLICES; i++)
+                list_init(&ps->slices[i]);
+        list_init(&ps->starting);
         ps->self_netns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
         if (ps->self_netns < 0) {
                 int r = -errno;
@@ -1738,7 +1759,7 @@ void pools_start(struct sfaasd *sf)
 
         uv_timer_init(&sf->loop, &ps->tick);
         ps->tick.data = ps;
-        (void) uv_timer_start(&ps->tick, on_tick, POOL_TICK_MS, POOL_TICK_MS);
+        (void) uv_timer_start(&ps->tick, on_tick, POOL_TICK_MS / POOL_TICK_SLICES, POOL_TICK_MS / POOL_TICK_SLICES);
         uv_unref((uv_handle_t *) &ps->tick);
         ps->tick_started = true;
         if (ps->probe_tfd >= 0 && uv_poll_init(&sf->loop, &ps->probe_poll, ps->probe_tfd) == 0) {
@@ -1882,6 +1903,7 @@ void pools_function_removed(struct sfaasd *sf, const char *ns, const char *name)
                         break;
                 }
         htab_del(&ps->by_name, &p->hnode);
+        list_del(&p->tnode);
         p->removed = true;
         p->next = ps->dead;
         ps->dead = p;

@@ -85,6 +85,7 @@ struct linebuf {
 
 struct instance {
         struct list_node node;     /* in its pool's instances */
+        struct list_node snode;    /* in the pools' starting instances while INST_STARTING */
         struct pool *pool;
         char id[96];
         struct sandbox *sb;
@@ -138,6 +139,7 @@ struct pool_live_key {
 struct pool {
         struct pool *next;
         struct htab_node hnode;    /* in the pools' table by (ns, name), while in their list */
+        struct list_node tnode;    /* in its slice of the pools' tick, while in their list */
         struct sfaasd *sf;
         char ns[64], name[64];
         enum fn_mode mode;
