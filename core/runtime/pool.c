@@ -362,6 +362,13 @@ uint32_t pools_warm_instances(struct sfaasd *sf, const char *ns, const char *nam
         return p && p->mode == FN_MODE_HTTP ? (uint32_t) (p->n_starting + p->n_ready) : 0;
 }
 
+void pools_foreach_warm(struct sfaasd *sf, pools_warm_fn fn, void *ctx)
+{
+        for (struct pool *p = sf->pools->list; p; p = p->next)
+                if (p->mode == FN_MODE_HTTP && p->n_starting + p->n_ready > 0)
+                        fn(sf, p->ns, p->name, (uint32_t) (p->n_starting + p->n_ready), ctx);
+}
+
 enum fn_mode pool_mode(const struct pool *p)
 {
         return p->mode;

@@ -136,6 +136,11 @@ int pools_status_live_keep(struct sfaasd *sf, const char *ns, const char *name, 
 
 /* Warm instances (starting or ready) of an http-mode function; 0 otherwise. */
 uint32_t pools_warm_instances(struct sfaasd *sf, const char *ns, const char *name);
+/* fn for every http-mode function that has warm instances now, with their
+ * number (the functions the daemon has a record of: every deployed one
+ * that was loaded). */
+typedef void (*pools_warm_fn)(struct sfaasd *sf, const char *ns, const char *name, uint32_t n, void *ctx);
+void pools_foreach_warm(struct sfaasd *sf, pools_warm_fn fn, void *ctx);
 /* gateway_service_count: instances of an http-mode function, 1 for exec mode. */
 uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name);
 /* The autoscaler of ns/name for GET /metrics (ret->http false for an
