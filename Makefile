@@ -47,7 +47,14 @@ DEB_TEST := $(DEB_FIXTURES) libcmocka-dev python3-pytest python3-requests iprout
 # and check, its throwaway root, the unit's tools; ip and openssl for the
 # service's network namespace and the renewed TLS pair.
 DEB_PACKAGE_TEST := debhelper lintian mmdebstrap systemd iproute2 openssl python3-pytest python3-requests
-DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx docker-registry skopeo umoci
+# make bench: the peers, and what the benches themselves use: libcap-dev
+# (bench/spawnbench links -lcap), python3-requests (bench/admission,
+# bench/autoscale), debootstrap (bench/unpack's large image), curl and
+# iproute2 (bench/warm's in-namespace checks, bench/egress's namespaces),
+# openssl (bench/tls's certificate), podman and containerd (bench/oci),
+# strace (BENCH_PROFILE=1).
+DEB_BENCH := crun runc runsc bubblewrap hyperfine wrk nginx docker-registry skopeo umoci \
+             libcap-dev python3-requests debootstrap curl iproute2 openssl podman containerd strace
 
 LLHTTP_DIR := /usr/share/llhttp
 LLHTTP_INC := /usr/share/include/llhttp

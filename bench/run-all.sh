@@ -35,6 +35,10 @@
 #                          pool of max instances, instances and p50/p99 per second
 #  14. bench/egress        the egress proxy (issue 16) vs a direct veth route:
 #                          download/upload throughput and connection setup
+#  15. bench/density       1,000 functions with a warm http instance each, then
+#                          10,000 functions (issue 18): start time, daemon and
+#                          kernel memory and fds per instance, warm-call p50/p99
+#                          at 1, 100 and 1,000 instances, GET /system/functions
 #
 # Knobs (environment): ITER (coldstart rounds, 200), RUNSC_ITER (30),
 # SPAWN_N (spawnbench iterations per mode, 2000), E2E_DURATION (wrk seconds, 10),
@@ -46,7 +50,8 @@
 # BENCH_SKIP_OCI=1, OCI_ROUNDS (20), BENCH_SKIP_PULL=1, PULL_ROUNDS (3), PULL_WORK,
 # BENCH_SKIP_AUTOSCALE=1, AS_STEP (seconds per step, 8), AS_LOW (callers, 2), AS_HIGH (8), AS_MAX (instances, 8), AS_BURN_MS
 # (CPU per call, 5), AS_WINDOW (scale-down window, 5s), AS_TYPE and AS_TARGET
-# (empty: sfaasd's defaults), BENCH_SKIP_EGRESS=1.
+# (empty: sfaasd's defaults), BENCH_SKIP_EGRESS=1, BENCH_SKIP_DENSITY=1, DENSITY_N (warm
+# instances, 1000), DENSITY_FUNCTIONS (10000), DENSITY_CALLS (per size, 10000).
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -194,7 +199,7 @@ if [ "${BENCH_SKIP_OCI:-0}" != 1 ]; then
         if command -v podman >/dev/null; then
                 "$PYTHON" bench/oci --sfaasd "$SFAASD" --rounds "${OCI_ROUNDS:-20}" --out "$OUT" || status=1
         else
-                echo "   skipped: podman is not installed (make deps)"
+                echo "   skipped: podman is not installed (make deps-bench)"
         fi
 fi
 
@@ -215,5 +220,14 @@ fi
 if [ "${BENCH_SKIP_EGRESS:-0}" != 1 ]; then
         echo "== 14. egress proxy vs a direct veth route: throughput and connection setup"
         SFAASD_BIN="$SFAASD" "$PYTHON" bench/egress/bench.py | tee "$OUT/egress-$stamp.json" || status=1
+fi
+
+if [ "${BENCH_SKIP_DENSITY:-0}" != 1 ]; then
+        echo "== 15. density: ${DENSITY_N:-1000} warm instances (a function each), then ${DENSITY_FUNCTIONS:-10000} functions"
+        if [ ! -f tests/fixtures/out/httpfn-oci.tar ]; then
+                make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture images"
+        fi
+        "$PYTHON" bench/density --sfaasd "$SFAASD" --instances "${DENSITY_N:-1000}" \
+                --functions "${DENSITY_FUNCTIONS:-10000}" --calls "${DENSITY_CALLS:-10000}" --out "$OUT" || status=1
 fi
 exit $status

@@ -84,6 +84,8 @@ int api_pull_start(struct sfaasd *sf, const char *ref, const char *ns, const cha
 /* Add "pull": {image, progress, seconds} to a function's "sfaasd" status
  * object while a pull for it runs: 1 added, 0 none, -ENOMEM. */
 int api_pull_status(struct sfaasd *sf, const char *ns, const char *fn, json_t *sfaasd_obj);
+/* A pull for function fn of ns is under way (its status has "pull"). */
+bool api_pull_pending(struct sfaasd *sf, const char *ns, const char *fn);
 /* GET /system/images/pulls. */
 void api_image_pulls(struct http_request *req);
 /* core/api/namespaces.c: GET/POST/PUT/DELETE /system/namespace/{name}

@@ -18,6 +18,7 @@
 #include "core/api/api.h"
 #include "core/api/router.h"
 #include "core/api/ui.h"
+#include "core/base/buf.h"
 #include "core/base/cleanup.h"
 #include "core/base/log.h"
 #include "core/base/timefmt.h"
@@ -467,8 +468,10 @@ static void add_faas_function_label(json_t *st, const char *name)
         (void) json_object_set_new(st, "labels", copy);
 }
 
-static json_t *function_status(struct sfaasd *sf, const struct store_function *f, bool with_count,
-                               bool with_available)
+/* The part of a function's status that its stored record alone decides:
+ * the spec's fields (service as name), namespace, labels with
+ * faas_function, createdAt. NULL when the spec is unreadable. */
+static json_t *function_status_stored(const struct store_function *f)
 {
         json_t *spec = json_loads(f->spec_json, 0, NULL);
         json_t *st;
@@ -489,51 +492,140 @@ static json_t *function_status(struct sfaasd *sf, const struct store_function *f
         json_decref(spec);
         (void) json_object_set_new(st, "namespace", json_string(f->namespace));
         add_faas_function_label(st, f->name);
-        /* replicas/availableReplicas: the warm instances (http mode); exec
-         * mode is always ready (core/runtime/pool.h). */
+        time_rfc3339(f->created_at, 9, ts);
+        (void) json_object_set_new(st, "createdAt", json_string(ts));
+        return st;
+}
+
+/* The part the runtime decides now, added to st: replicas and
+ * availableReplicas (the warm instances in http mode; exec mode is always
+ * ready: core/runtime/pool.h), the "sfaasd" extension, invocationCount.
+ * Its keys are never those of function_status_stored(). */
+static void function_status_live(struct sfaasd *sf, const struct store_function *f, json_t *st, bool with_count,
+                                 bool with_available)
+{
+        json_t *x;
+
         pools_status(sf, f->namespace, f->name, st);
-        {
-                json_t *x = json_object_get(st, "sfaasd");
-                if (json_is_object(x))
-                        (void) api_pull_status(sf, f->namespace, f->name, x);
-        }
+        x = json_object_get(st, "sfaasd");
+        if (json_is_object(x))
+                (void) api_pull_status(sf, f->namespace, f->name, x);
         if (!with_available)
                 (void) json_object_del(st, "availableReplicas");
         if (with_count)
                 (void) json_object_set_new(
                         st, "invocationCount",
                         json_real((double) metrics_invocation_count(sf->metrics, f->name, f->namespace)));
-        time_rfc3339(f->created_at, 9, ts);
-        (void) json_object_set_new(st, "createdAt", json_string(ts));
+}
+
+static json_t *function_status(struct sfaasd *sf, const struct store_function *f, bool with_count,
+                               bool with_available)
+{
+        json_t *st = function_status_stored(f);
+
+        if (st)
+                function_status_live(sf, f, st, with_count, with_available);
         return st;
+}
+
+/* Append text, a JSON object printed by jansson, to out: whole (open),
+ * or without its opening brace after a comma (joined to the object out
+ * ends with, whose closing brace was left off). */
+static void append_object(struct buf *out, const char *text, bool open)
+{
+        size_t tl = strlen(text);
+
+        if (open) {
+                (void) buf_append(out, text, tl - 1);
+                return;
+        }
+        if (tl > 2)
+                (void) buf_appendc(out, ',');
+        (void) buf_append(out, text + 1, tl - 1);
+}
+
+/* One function of the list, appended to out as one JSON object: the text
+ * of its stored part (made once per version of the function and kept with
+ * its record: pools_status_text) joined with the text of its live part
+ * (kept too while it has no instance: pools_status_live_text). Both are
+ * objects printed by jansson, with disjoint keys. 0 when it was appended
+ * or its spec is unreadable (left out of the list); -ENOMEM. */
+static int functions_list_one(struct sfaasd *sf, const struct store_function *f, bool usage, bool first,
+                              struct buf *out)
+{
+        const char *text = pools_status_text(sf, f->namespace, f->name, f->spec_json, f->created_at);
+        _cleanup_free_ char *made = NULL, *made_live = NULL;
+        uint64_t calls = metrics_invocation_count(sf->metrics, f->name, f->namespace);
+        bool keep_live = !usage && !api_pull_pending(sf, f->namespace, f->name);
+        const char *live = keep_live ? pools_status_live_text(sf, f->namespace, f->name, calls) : NULL;
+
+        if (!text) {
+                _cleanup_json_ json_t *st = function_status_stored(f);
+                if (!st)
+                        return 0;
+                made = json_dumps(st, JSON_COMPACT);
+                if (!made)
+                        return -ENOMEM;
+                (void) pools_status_text_keep(sf, f->namespace, f->name, f->spec_json, f->created_at, made);
+                text = made;
+        }
+        if (!live) {
+                _cleanup_json_ json_t *o = json_object();
+                if (!o)
+                        return -ENOMEM;
+                function_status_live(sf, f, o, true, false);
+                if (usage && api_add_usage(sf, o, f->namespace, f->name) < 0)
+                        return -ENOMEM;
+                made_live = json_dumps(o, JSON_COMPACT);
+                if (!made_live)
+                        return -ENOMEM;
+                if (keep_live)
+                        (void) pools_status_live_keep(sf, f->namespace, f->name, calls, made_live);
+                live = made_live;
+        }
+        if (strlen(text) < 2 || strlen(live) < 2)
+                return -EINVAL; /* jansson printed an object: never */
+        if (!first)
+                (void) buf_appendc(out, ',');
+        append_object(out, text, true);
+        append_object(out, live, false);
+        return out->err;
 }
 
 static void functions_list(struct http_request *req)
 {
         struct sfaasd *sf = api_sfaasd(req);
         struct store_function **fs = NULL;
-        _cleanup_json_ json_t *arr = json_array();
+        struct buf out = BUF_INIT(0);
         char ns[ROUTE_NAME_MAX];
         bool usage = api_usage_requested(req);
+        bool first = true;
         int r;
 
         if (api_resolve_namespace(req, NULL, ns, sizeof ns) < 0)
                 return;
         r = store_function_list(sf->store, ns, &fs);
-        if (r < 0 || !arr) {
-                store_function_list_free(fs);
-                http_respond_error(req, 500, "cannot list functions: %s", strerror(r < 0 ? -r : ENOMEM));
+        if (r < 0) {
+                http_respond_error(req, 500, "cannot list functions: %s", strerror(-r));
                 return;
         }
-        for (struct store_function **p = fs; *p; p++) {
-                json_t *st = function_status(sf, *p, true, false);
-                if (st && usage)
-                        (void) api_add_usage(sf, st, (*p)->namespace, (*p)->name);
-                if (st)
-                        (void) json_array_append_new(arr, st);
+        r = buf_appendc(&out, '[');
+        for (struct store_function **p = fs; r >= 0 && *p; p++) {
+                size_t before = out.len;
+                r = functions_list_one(sf, *p, usage, first, &out);
+                if (r >= 0 && out.len > before)
+                        first = false;
         }
         store_function_list_free(fs);
-        api_respond_json(req, 200, arr);
+        if (r >= 0)
+                r = buf_appendc(&out, ']');
+        if (r < 0) {
+                buf_release(&out);
+                http_respond_error(req, 500, "cannot list functions: %s", strerror(-r));
+                return;
+        }
+        http_respond(req, 200, "application/json", NULL, out.p, out.len);
+        buf_release(&out);
 }
 
 void api_function_get(struct http_request *req, const struct route *rt)

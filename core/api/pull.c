@@ -336,6 +336,16 @@ static json_t *pull_json(const struct pull_job *j)
                          (double) (now_ns() - j->started_ns) / 1e9);
 }
 
+bool api_pull_pending(struct sfaasd *sf, const char *ns, const char *fn)
+{
+        struct pull_job *j;
+
+        list_for_each_safe(j, &sf->pulls, node)
+                if (strcmp(j->ns, ns) == 0 && strcmp(j->fn, fn) == 0)
+                        return true;
+        return false;
+}
+
 int api_pull_status(struct sfaasd *sf, const char *ns, const char *fn, json_t *sfaasd_obj)
 {
         struct pull_job *j;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -326,6 +327,32 @@ struct sfaasd_owned {
         struct admit admit;
 };
 
+/* Each warm instance holds six fds in the daemon (its pidfd, its init's
+ * status pipe, stdout and stderr, its network namespace, a kept-alive
+ * upstream connection) and each client connection one: a soft
+ * RLIMIT_NOFILE of 1024, a login's or a unit's default, runs out at about
+ * 150 instances (bench/density). The soft limit goes up to the hard one
+ * (libuv uses epoll, no FD_SETSIZE; every sandbox sets its own,
+ * function_nofile); a hard limit below what the caps may need is said. */
+static void raise_nofile(const struct sfaasd *sf)
+{
+        uint64_t need = (uint64_t) sf->admit->max * 6 + sf->cfg.http.max_connections + 256;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+                return;
+        if (rl.rlim_cur < rl.rlim_max) {
+                struct rlimit up = { .rlim_cur = rl.rlim_max, .rlim_max = rl.rlim_max };
+                if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+                        rl.rlim_cur = rl.rlim_max;
+        }
+        if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+                log_warning("open files: at most %llu (RLIMIT_NOFILE), fewer than %zu sandboxes and %llu client "
+                            "connections may need (about %llu): raise the hard limit (LimitNOFILE= in a unit)",
+                            (unsigned long long) rl.rlim_cur, sf->admit->max,
+                            (unsigned long long) sf->cfg.http.max_connections, (unsigned long long) need);
+}
+
 /* Logs a failed start step's message (its errno when it left none) and
  * returns r. */
 static int start_failed(int r, const char *what, const struct sf_err *err)
@@ -464,6 +491,7 @@ static int start_engines(struct sfaasd *sf, uint64_t sb_memory, uint64_t sb_pids
                  (unsigned long long) (sb_memory >> 20), (unsigned long long) sb_pids,
                  sf->cfg.cgroups ? "" : " (not enforced: cgroups are off)",
                  (unsigned long long) sf->cfg.exec_max_inflight, (unsigned long long) sf->cfg.exec_queue_max);
+        raise_nofile(sf);
         r = pools_new(sf);
         if (r < 0)
                 return log_error_errno(r, "cannot set up the instance pools");

@@ -31,6 +31,7 @@ void history_release(struct history *h)
                 free(h->fns);
                 h->fns = n;
         }
+        htab_release(&h->by_name);
 }
 
 /* No libm: the bounds are powers of two, times sqrt(2) for odd i. */
@@ -157,9 +158,14 @@ static struct history_host_slot *host_at(struct history_host *hh, int64_t now)
 
 struct history_fn *history_find(struct history *h, const char *ns, const char *name)
 {
-        for (struct history_fn *f = h->fns; f; f = f->next)
+        uint64_t hash = htab_hash2(ns, name);
+        struct htab_node *n;
+
+        htab_for_each_hash(n, &h->by_name, hash) {
+                struct history_fn *f = htab_entry(n, struct history_fn, hnode);
                 if (strcmp(f->name, name) == 0 && strcmp(f->ns, ns) == 0)
                         return f;
+        }
         return NULL;
 }
 
@@ -172,7 +178,8 @@ static struct history_fn *fn_get(struct history *h, const char *ns, const char *
         if (!f)
                 return NULL;
         if (xsnprintf(f->ns, sizeof f->ns, "%s", ns) < 0 ||
-            xsnprintf(f->name, sizeof f->name, "%s", name) < 0) {
+            xsnprintf(f->name, sizeof f->name, "%s", name) < 0 ||
+            htab_add(&h->by_name, &f->hnode, htab_hash2(ns, name)) < 0) {
                 free(f);
                 return NULL;
         }
@@ -257,6 +264,7 @@ void history_forget(struct history *h, const char *ns, const char *name)
                 if (strcmp((*pp)->name, name) == 0 && strcmp((*pp)->ns, ns) == 0) {
                         struct history_fn *f = *pp;
                         *pp = f->next;
+                        htab_del(&h->by_name, &f->hnode);
                         free(f);
                         return;
                 }

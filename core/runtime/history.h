@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/base/htab.h"
 #include "core/model/group.h"
 
 #define HISTORY_STEP_S 10
@@ -58,6 +59,7 @@ struct history_ring {
 
 struct history_fn {
         struct history_fn *next;
+        struct htab_node hnode; /* in the history's table by (ns, name) */
         char ns[FN_NAME_MAX], name[FN_NAME_MAX];
         uint32_t inflight; /* calls under way now */
         uint64_t total_calls, total_errors;
@@ -81,6 +83,7 @@ struct history_host {
 
 struct history {
         struct history_fn *fns;
+        struct htab by_name;    /* the same, found in O(1) on every call */
         struct history_host host;
         /* core/runtime/history_sampler.c: the sampler and its last /proc/stat reading */
         uv_timer_t timer;

@@ -98,6 +98,8 @@ void metrics_release(struct metrics *m)
                 fn_free(m->fns);
                 m->fns = n;
         }
+        m->last = NULL;
+        htab_release(&m->by_key);
         free(m->http);
         m->http = NULL;
         m->n_http = 0;
@@ -111,20 +113,35 @@ static bool key_is(const char *key, const char *name, const char *ns)
 
 /* Find the function's series; with create, add them at the end (so that
  * the output keeps first-seen order). NULL when absent or out of memory. */
+static struct metrics_fn *fn_lookup(const struct metrics *m, const char *name, const char *ns, uint64_t h)
+{
+        struct htab_node *n;
+
+        htab_for_each_hash(n, &m->by_key, h) {
+                struct metrics_fn *f = htab_entry(n, struct metrics_fn, hnode);
+                if (key_is(f->key, name, ns))
+                        return f;
+        }
+        return NULL;
+}
+
 static struct metrics_fn *fn_find(struct metrics *m, const char *name, const char *ns, bool create)
 {
-        struct metrics_fn **pp = &m->fns, *f;
-        for (; *pp; pp = &(*pp)->next)
-                if (key_is((*pp)->key, name, ns))
-                        return *pp;
-        if (!create)
-                return NULL;
+        uint64_t h = htab_hash2(ns, name);
+        struct metrics_fn *f = fn_lookup(m, name, ns, h);
+
+        if (f || !create)
+                return f;
         f = calloc(1, sizeof *f);
-        if (!f || !(f->key = xasprintf("%s.%s", name, ns))) {
-                free(f);
+        if (!f || !(f->key = xasprintf("%s.%s", name, ns)) || htab_add(&m->by_key, &f->hnode, h) < 0) {
+                fn_free(f);
                 return NULL;
         }
-        *pp = f;
+        if (m->last)
+                m->last->next = f;
+        else
+                m->fns = f;
+        m->last = f;
         return f;
 }
 
@@ -171,13 +188,11 @@ void metrics_invocation_finished(struct metrics *m, const char *name, const char
 
 uint64_t metrics_invocation_count(const struct metrics *m, const char *name, const char *ns)
 {
+        const struct metrics_fn *f = fn_lookup(m, name, ns, htab_hash2(ns, name));
         uint64_t n = 0;
-        for (const struct metrics_fn *f = m->fns; f; f = f->next)
-                if (key_is(f->key, name, ns)) {
-                        for (size_t i = 0; i < f->n_codes; i++)
-                                n += f->codes[i].total;
-                        break;
-                }
+
+        for (size_t i = 0; f && i < f->n_codes; i++)
+                n += f->codes[i].total;
         return n;
 }
 
@@ -185,13 +200,21 @@ void metrics_forget_function(struct metrics *m, const char *name, const char *ns
 {
         if (m->history)
                 history_forget(m->history, ns, name);
-        for (struct metrics_fn **pp = &m->fns; *pp; pp = &(*pp)->next)
-                if (key_is((*pp)->key, name, ns)) {
-                        struct metrics_fn *f = *pp;
-                        *pp = f->next;
-                        fn_free(f);
-                        return;
-                }
+        struct metrics_fn *f = fn_find(m, name, ns, false), *prev = NULL;
+
+        if (!f)
+                return;
+        /* The list is singly linked: find the one before it. */
+        for (struct metrics_fn *g = m->fns; g != f; g = g->next)
+                prev = g;
+        if (prev)
+                prev->next = f->next;
+        else
+                m->fns = f->next;
+        if (m->last == f)
+                m->last = prev;
+        htab_del(&m->by_key, &f->hnode);
+        fn_free(f);
 }
 
 void metrics_sandbox_start(struct metrics *m, bool ok, double seconds)

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/base/htab.h"
+
 #define METRICS_MAX_BUCKETS 16
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
@@ -42,6 +44,7 @@ struct metrics_code {
 
 struct metrics_fn {
         struct metrics_fn *next;
+        struct htab_node hnode;        /* in by_key, hash of (namespace, name) */
         char *key;                     /* "name.namespace" */
         uint64_t started;
         struct metrics_code *codes;
@@ -57,7 +60,9 @@ struct metrics_http {
 struct history;
 
 struct metrics {
-        struct metrics_fn *fns;
+        struct metrics_fn *fns;        /* first seen first (the output's order) */
+        struct metrics_fn *last;
+        struct htab by_key;            /* the same, found in O(1) on every call */
         /* Calls are also counted into the console's last hour
          * (core/runtime/history.h) when set; NULL in the unit tests. */
         struct history *history;

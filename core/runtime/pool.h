@@ -112,8 +112,35 @@ int pools_scale(struct sfaasd *sf, const char *ns, const char *name, uint64_t re
  * load, desiredReplicas, ... for http mode). */
 void pools_status(struct sfaasd *sf, const char *ns, const char *name, json_t *st);
 
+/* A text the API keeps with a function's record: the part of its status
+ * that the stored record alone decides (GET /system/functions makes it
+ * once per version instead of once per listing: at 10,000 functions the
+ * listing spent a third of its time parsing and printing the same specs
+ * again). Valid only for the stored spec src and creation time created;
+ * NULL when none is kept for them. */
+const char *pools_status_text(struct sfaasd *sf, const char *ns, const char *name, const char *src, int64_t created);
+/* Keep a copy of text, made from src and created, for the function
+ * (-ENOENT: the daemon has no record of it; -ENOMEM). */
+int pools_status_text_keep(struct sfaasd *sf, const char *ns, const char *name, const char *src, int64_t created,
+                           const char *text);
+
+/* The same for the live part of the status (what pools_status() adds,
+ * with the API's own input extra, the invocation count), which does not
+ * change while the function has no instance and no call: kept only then
+ * (the 9,000 scale-to-zero functions of bench/density), keyed by every
+ * value it prints. NULL when none is kept for the values of now. */
+const char *pools_status_live_text(struct sfaasd *sf, const char *ns, const char *name, uint64_t extra);
+/* Keep a copy of text, made by pools_status() now; -EAGAIN when the
+ * function's live status is not one that is kept (it has instances). */
+int pools_status_live_keep(struct sfaasd *sf, const char *ns, const char *name, uint64_t extra, const char *text);
+
 /* Warm instances (starting or ready) of an http-mode function; 0 otherwise. */
 uint32_t pools_warm_instances(struct sfaasd *sf, const char *ns, const char *name);
+/* fn for every http-mode function that has warm instances now, with their
+ * number (the functions the daemon has a record of: every deployed one
+ * that was loaded). */
+typedef void (*pools_warm_fn)(struct sfaasd *sf, const char *ns, const char *name, uint32_t n, void *ctx);
+void pools_foreach_warm(struct sfaasd *sf, pools_warm_fn fn, void *ctx);
 /* gateway_service_count: instances of an http-mode function, 1 for exec mode. */
 uint64_t pools_replicas(struct sfaasd *sf, const char *ns, const char *name);
 /* The autoscaler of ns/name for GET /metrics (ret->http false for an

@@ -10,6 +10,7 @@
 
 #include "core/runtime/fn_egress.h"
 #include "core/base/buf.h"
+#include "core/base/htab.h"
 #include "core/base/list.h"
 #include "core/model/callid.h"
 #include "core/runtime/admit.h"
@@ -73,18 +74,24 @@ struct scaler {
 /* com.openfaas.health.http.path, its NUL included. */
 #define POOL_HEALTH_PATH_MAX 128
 
+/* A line of an instance's output being received: the buffer only while a
+ * partial line waits for its end (a quiet instance holds none: 8 KiB less
+ * per instance, bench/density). Lines are cut at LINEBUF_MAX. */
+#define LINEBUF_MAX 4096
 struct linebuf {
-        char buf[4096];
+        char *buf;                 /* LINEBUF_MAX bytes, or NULL while len is 0 */
         size_t len;
 };
 
 struct instance {
         struct list_node node;     /* in its pool's instances */
+        struct list_node snode;    /* in the pools' starting instances while INST_STARTING */
         struct pool *pool;
         char id[96];
         struct sandbox *sb;
         pid_t pid;
-        int netns_fd;
+        int netns_fd;              /* the sandbox's (sandbox_netns_fd), or netns_own */
+        int netns_own;             /* /proc/PID/ns/net opened here (a launcher without the netns pool), or -1 */
         enum inst_state state;
         unsigned inflight;
         uint64_t start_ns, ready_ns, last_used_ns;
@@ -111,8 +118,28 @@ struct instance {
         struct fn_egress egress;   /* its egress proxy, when the function has a grant */
 };
 
+/* Everything pools_status() prints for a pool without instances, and the
+ * API's own input (the invocation count), as one value compared with
+ * memcmp: zeroed before it is filled, strings copied up to their NUL. */
+struct pool_live_key {
+        uint64_t extra;
+        enum fn_mode mode;
+        uint16_t port;
+        size_t n_starting, n_ready, queued;
+        uint64_t restarts;
+        char last_error[256];
+        enum scale_type type;
+        bool type_default;
+        double target, proportion, load;
+        uint32_t desired, floor, max;
+        uint64_t down_window_ms, ups, downs;
+        const char *held;          /* static strings (scale_held) */
+};
+
 struct pool {
         struct pool *next;
+        struct htab_node hnode;    /* in the pools' table by (ns, name), while in their list */
+        struct list_node tnode;    /* in its slice of the pools' tick, while in their list */
         struct sfaasd *sf;
         char ns[64], name[64];
         enum fn_mode mode;
@@ -147,6 +174,14 @@ struct pool {
         uint64_t restart_at_ns;    /* backoff: no start before this */
         uint64_t backoff_ms;
         char last_error[256];      /* why the last start failed */
+        /* pools_status_text(): the API's text of the function's stored
+         * record, the spec it was made from and the record's creation. */
+        char *st_text, *st_src;
+        int64_t st_created;
+        /* pools_status_live_text(): the text of the live part for the
+         * inputs it was made from. */
+        struct pool_live_key *st_live_key;
+        char *st_live_text;
         struct admit_waiter waiter; /* for a sandbox slot (core/runtime/admit.h) */
         bool slot_reserved;        /* a slot taken for the next instance_start */
         struct scaler sc;

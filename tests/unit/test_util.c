@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include "core/base/buf.h"
+#include "core/base/htab.h"
 #include "core/base/lockfile.h"
 #include "core/base/timefmt.h"
 #include "core/base/util.h"
@@ -224,6 +226,66 @@ static void test_format_round_trip(void **state)
         assert_int_equal(format_duration_ms(UINT64_MAX, buf, 4), -ENAMETOOLONG);
 }
 
+/* core/base/htab.c: elements found by their keys through growth, removed
+ * ones gone, colliding hashes kept apart by the caller's compare. */
+struct htab_item {
+        struct htab_node node;
+        char ns[16], name[16];
+};
+
+static struct htab_item *htab_item_find(struct htab *t, const char *ns, const char *name, uint64_t h)
+{
+        struct htab_node *n;
+        htab_for_each_hash(n, t, h) {
+                struct htab_item *it = htab_entry(n, struct htab_item, node);
+                if (strcmp(it->ns, ns) == 0 && strcmp(it->name, name) == 0)
+                        return it;
+        }
+        return NULL;
+}
+
+static void test_htab(void **state)
+{
+        enum { N = 3000 };
+        struct htab t = { 0 };
+        struct htab_item *items = calloc(N, sizeof *items);
+        (void) state;
+        assert_non_null(items);
+        assert_null(htab_first(&t, 1)); /* zeroed: empty */
+        assert_true(htab_hash2("ab", "c") != htab_hash2("a", "bc"));
+        for (int i = 0; i < N; i++) {
+                (void) snprintf(items[i].ns, sizeof items[i].ns, "ns%d", i % 7);
+                (void) snprintf(items[i].name, sizeof items[i].name, "fn%d", i);
+                assert_int_equal(htab_add(&t, &items[i].node, htab_hash2(items[i].ns, items[i].name)), 0);
+        }
+        assert_int_equal(t.n, N);
+        assert_true(t.mask + 1 >= N); /* it grew */
+        for (int i = 0; i < N; i++)
+                assert_ptr_equal(htab_item_find(&t, items[i].ns, items[i].name, htab_hash2(items[i].ns, items[i].name)),
+                                 &items[i]);
+        assert_null(htab_item_find(&t, "ns1", "fn0", htab_hash2("ns1", "fn0"))); /* fn0 is in ns0 */
+        for (int i = 0; i < N; i += 2)
+                htab_del(&t, &items[i].node);
+        assert_int_equal(t.n, N / 2);
+        for (int i = 0; i < N; i++)
+                assert_true((htab_item_find(&t, items[i].ns, items[i].name, htab_hash2(items[i].ns, items[i].name)) !=
+                             NULL) == (i % 2 == 1));
+        /* Equal hashes: both found, each by its own key. */
+        {
+                struct htab_item a = { .ns = "x", .name = "a" }, b = { .ns = "x", .name = "b" };
+                assert_int_equal(htab_add(&t, &a.node, 42), 0);
+                assert_int_equal(htab_add(&t, &b.node, 42), 0);
+                assert_ptr_equal(htab_item_find(&t, "x", "a", 42), &a);
+                assert_ptr_equal(htab_item_find(&t, "x", "b", 42), &b);
+                htab_del(&t, &a.node);
+                assert_null(htab_item_find(&t, "x", "a", 42));
+                assert_ptr_equal(htab_item_find(&t, "x", "b", 42), &b);
+        }
+        htab_release(&t);
+        assert_null(htab_first(&t, 42));
+        free(items);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -233,6 +295,7 @@ int main(void)
                 cmocka_unit_test(test_time_formats),
                 cmocka_unit_test(test_buf),
                 cmocka_unit_test(test_format_round_trip),
+                cmocka_unit_test(test_htab),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
