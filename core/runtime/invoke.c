@@ -680,6 +680,19 @@ static void inv_io_start(struct invocation *inv, int in, int out, int err)
 
 static bool inv_start(struct invocation *inv);
 
+/* Close whichever ends of the call's three pipes are still open. */
+static void pipes_close(int in[2], int out[2], int errp[2])
+{
+        int *pairs[] = { in, out, errp };
+
+        for (size_t p = 0; p < sizeof pairs / sizeof *pairs; p++)
+                for (int i = 0; i < 2; i++)
+                        if (pairs[p][i] >= 0) {
+                                (void) close(pairs[p][i]);
+                                pairs[p][i] = -1;
+                        }
+}
+
 /* Hand the call to the parked sandbox in inv->sb (core/runtime/stock.h):
  * its environment and three fresh pipes; from here it runs as a fresh
  * call's sandbox does. False when the sandbox refused it (its init gone,
@@ -709,14 +722,7 @@ static bool inv_start_parked(struct invocation *inv, struct svec *env)
                 inv_io_start(inv, in[1], out[0], errp[0]);
                 return true;
         }
-        for (int i = 0; i < 2; i++) {
-                if (in[i] >= 0)
-                        (void) close(in[i]);
-                if (out[i] >= 0)
-                        (void) close(out[i]);
-                if (errp[i] >= 0)
-                        (void) close(errp[i]);
-        }
+        pipes_close(in, out, errp);
         log_warning("function '%s.%s': a parked sandbox could not take call %s (%s): starting a fresh one",
                     inv->name, inv->ns, inv->call_id, err.msg);
         sandbox_free(inv->sb);
@@ -987,14 +993,7 @@ static bool inv_start(struct invocation *inv)
 oom:
         (void) xsnprintf(msg, sizeof msg, "out of memory");
 fail:
-        for (int i = 0; i < 2; i++) {
-                if (in[i] >= 0)
-                        (void) close(in[i]);
-                if (out[i] >= 0)
-                        (void) close(out[i]);
-                if (errp[i] >= 0)
-                        (void) close(errp[i]);
-        }
+        pipes_close(in, out, errp);
         secret_files_release(&secrets);
         fn_egress_stop(&inv->egress);
         fn_egress_spawned(&inv->egress);
