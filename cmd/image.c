@@ -491,19 +491,26 @@ static int image_rm_call(const struct image_rm_cmd *m)
         return print_removed(ans, m->prune);
 }
 
+/* The arguments of rm and pull (REF, -n NS, the gateway's options):
+ * parsed, checked, the gateway's URL too; 0, or what cli_args_exit takes. */
+static int image_ref_args(struct image_rm_cmd *m, int argc, char **argv)
+{
+        int r = image_rm_parse(m, argc, argv);
+
+        if (r == 0)
+                r = image_rm_validate(m, argc, argv);
+        if (r == 0)
+                r = cli_gateway_check(&m->co);
+        return r;
+}
+
 static int image_remove(int argc, char **argv, const char *cmd, bool prune)
 {
         _cleanup_(image_rm_cmd_release) struct image_rm_cmd m = { .co = COMMON_INIT, .cmd = cmd, .prune = prune };
         int r;
 
-        r = image_rm_parse(&m, argc, argv);
+        r = image_ref_args(&m, argc, argv);
         if (r != 0)
-                return cli_args_exit(r);
-        r = image_rm_validate(&m, argc, argv);
-        if (r < 0)
-                return cli_args_exit(r);
-        r = cli_gateway_check(&m.co);
-        if (r < 0)
                 return cli_args_exit(r);
         return image_rm_call(&m) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
@@ -523,14 +530,8 @@ static int image_pull(int argc, char **argv, const char *cmd)
         /* A pull takes as long as the registry does: no whole-request
          * timeout unless one is given. */
         m.co.timeout_ms = 0;
-        r = image_rm_parse(&m, argc, argv);
+        r = image_ref_args(&m, argc, argv);
         if (r != 0)
-                return cli_args_exit(r);
-        r = image_rm_validate(&m, argc, argv);
-        if (r < 0)
-                return cli_args_exit(r);
-        r = cli_gateway_check(&m.co);
-        if (r < 0)
                 return cli_args_exit(r);
         body = json_pack("{s:s}", "image", m.ref);
         body_s = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -164,6 +164,10 @@ int oci_cmd_ps(struct oci_ctx *ctx, int argc, char **argv);
 int oci_cmd_list(struct oci_ctx *ctx, int argc, char **argv);
 int oci_cmd_features(struct oci_ctx *ctx, int argc, char **argv);
 
+/* Block the signals a foreground run or exec passes on to the container
+ * (TERM, INT, HUP, QUIT, USR1, USR2, WINCH) and return a non-blocking
+ * signalfd that reads them; -1 when none could be made (they stay blocked). */
+int oci_forward_signals(void);
 /* A signal by name ("TERM", "SIGTERM") or number; -EINVAL otherwise. */
 int oci_parse_signal(const char *s);
 /* Make a pty pair on the host's devpts, send the master to the unix

@@ -269,14 +269,9 @@ static json_t *cli_process(json_t *config, const struct exec_opts *o, char **arg
 static int wait_exec(int pidfd, pid_t pid)
 {
         _cleanup_close_ int sfd = -1;
-        sigset_t sigs;
         siginfo_t si;
 
-        (void) sigemptyset(&sigs);
-        for (const int *s = (const int[]) { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, 0 }; *s; s++)
-                (void) sigaddset(&sigs, *s);
-        (void) sigprocmask(SIG_BLOCK, &sigs, NULL);
-        sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+        sfd = oci_forward_signals();
         for (;;) {
                 struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
                 memset(&si, 0, sizeof si);

@@ -347,14 +347,9 @@ int oci_cmd_start(struct oci_ctx *ctx, int argc, char **argv)
 static int run_foreground(struct oci_ctx *ctx, struct created *c, int *ret_status)
 {
         _cleanup_close_ int sfd = -1;
-        sigset_t sigs;
         int r;
 
-        (void) sigemptyset(&sigs);
-        for (const int *s = (const int[]) { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH, 0 }; *s; s++)
-                (void) sigaddset(&sigs, *s);
-        (void) sigprocmask(SIG_BLOCK, &sigs, NULL);
-        sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+        sfd = oci_forward_signals();
         for (;;) {
                 struct pollfd p[2] = { { .fd = sandbox_pidfd(c->sb), .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
                 r = sandbox_reap(c->sb, ret_status);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -153,6 +154,18 @@ int oci_config_load(const struct oci_ctx *ctx, struct oci_config *ret, struct sf
                                   SANDBOX_UID_COUNT);
         *ret = c;
         return 0;
+}
+
+int oci_forward_signals(void)
+{
+        static const int forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH };
+        sigset_t sigs;
+
+        (void) sigemptyset(&sigs);
+        for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+                (void) sigaddset(&sigs, forwarded[i]);
+        (void) sigprocmask(SIG_BLOCK, &sigs, NULL);
+        return signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 int oci_parse_signal(const char *s)
