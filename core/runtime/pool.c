@@ -34,6 +34,7 @@
 #include "core/model/secret_files.h"
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
+#include "core/runtime/spawner.h"
 #include "core/runtime/tenants.h"
 #include "core/runtime/usage.h"
 
@@ -65,6 +66,7 @@ struct pools {
          * instance is young (libuv timers have 1 ms steps; spinning on the
          * loop would take the CPU the starting instance needs). */
         int probe_tfd;
+        struct spawner *spawner;   /* instances' sandboxes made off the loop (spawner.h), from the first start */
         uv_poll_t probe_poll;
         bool probe_armed, probe_poll_open;
         size_t instances;         /* alive (not yet reaped) */
@@ -1315,97 +1317,132 @@ static int pipe_pair(int fds[2])
         return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0;
 }
 
-static int instance_start(struct pool *p, struct sf_err *err)
+/* An instance's sandbox is made on a worker thread (uv_queue_work): the
+ * launcher's clone-to-exec takes one to a few milliseconds, and the loop
+ * goes on serving every other function meanwhile (the launcher's state is
+ * behind its own mutex: sandbox/launcher.c). Until the spawn is back the
+ * instance counts as starting (the pool does not start another for the
+ * same need), holds its slot and its tenant's instance, and is one of the
+ * daemon's instances (a shutdown waits for it); it is in no list, so a
+ * stop of every instance misses it, and inst_spawned() stops it at once
+ * when its function changed or went, or the daemon is stopping.
+ *
+ * The job owns copies of what the spec points to: the pool's recipe may be
+ * replaced (a redeploy) before the worker is done. */
+struct inst_spawn {
+        struct spawn_req req;
+        struct instance *inst;
+        struct sandbox_spec sp;
+        struct secret_files secrets;
+        struct svec argv, env;
+        char *rootfs, *workdir;
+        char leaf[128], group[FN_GROUP_MAX];
+        int out[2], errp[2];
+        uint64_t gen, t0;
+};
+
+static void inst_spawn_free(struct inst_spawn *j)
+{
+        secret_files_release(&j->secrets);
+        svec_free(&j->argv);
+        svec_free(&j->env);
+        free(j->rootfs);
+        free(j->workdir);
+        for (int i = 0; i < 2; i++) {
+                if (j->out[i] >= 0)
+                        (void) close(j->out[i]);
+                if (j->errp[i] >= 0)
+                        (void) close(j->errp[i]);
+        }
+        free(j);
+}
+
+static int svec_copy(struct svec *dst, const struct svec *src)
+{
+        for (size_t i = 0; i < src->n; i++) {
+                char *dup = strdup(src->v[i]);
+                if (!dup || svec_push(dst, dup) < 0) {
+                        free(dup);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* Everything of j's spec but the spawn itself, on the loop. */
+static int inst_spawn_prepare(struct pool *p, struct inst_spawn *j, struct sf_err *err)
 {
         struct sfaasd *sf = p->sf;
-        struct fn_recipe *r = p->recipe;
-        struct sandbox_spec sp = { 0 };
-        struct secret_files secrets;
-        struct svec env = { 0 };
-        struct instance *inst;
-        int out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        char leaf[128], nspath[64], group[160];
-        uint64_t t0;
+        const struct fn_recipe *r = p->recipe;
+        struct instance *inst = j->inst;
         int ret;
 
-        if (r->argv.n == 0)
-                return sf_err_set(err, -EINVAL, "function '%s.%s' has no command: set an image Entrypoint/Cmd",
-                                  p->name, p->ns);
-        inst = calloc(1, sizeof *inst);
-        if (!inst)
-                return sf_err_set(err, -ENOMEM, "out of memory");
-        inst->pool = p;
-        list_init(&inst->conns);
-        inst->netns_fd = inst->netns_own = -1;
-        inst->egress = (struct fn_egress) FN_EGRESS_INIT;
-        p->seq++;
-        (void) xsnprintf(inst->id, sizeof inst->id, "%s-%llu", p->name, (unsigned long long) p->seq);
-        secret_files_init(&secrets);
-        ret = secret_files_prepare(sf, p->ns, json_object_get(r->spec, "secrets"), &secrets, err);
+        ret = secret_files_prepare(sf, p->ns, json_object_get(r->spec, "secrets"), &j->secrets, err);
         if (ret < 0)
-                goto fail;
-        if ((ret = pipe_pair(out)) < 0 || (ret = pipe_pair(errp)) < 0) {
-                sf_err_set(err, ret, "cannot create pipes: %s", strerror(-ret));
-                goto fail;
-        }
-        sp.rootfs = r->rootfs;
-        sp.argv = r->argv.v;
-        sp.envp = r->env.v;
-        sp.workdir = r->workdir;
-        sp.uid = r->uid;
-        sp.gid = r->gid;
-        sp.uid_base = r->uid_base;
-        sp.hostname = p->name;
-        sp.group = fn_group(p->ns, p->name, group, sizeof group); /* usage is counted per function */
-        sp.limits = r->limits;
-        sp.net = SANDBOX_NET_NONE;
-        sp.stdio[0] = -1;
-        sp.stdio[1] = out[1];
-        sp.stdio[2] = errp[1];
-        sp.binds = secrets.binds;
-        sp.n_binds = secrets.n;
+                return ret;
+        if ((ret = pipe_pair(j->out)) < 0 || (ret = pipe_pair(j->errp)) < 0)
+                return sf_err_set(err, ret, "cannot create pipes: %s", strerror(-ret));
+        j->rootfs = strdup(r->rootfs);
+        j->workdir = r->workdir ? strdup(r->workdir) : NULL;
+        if (!j->rootfs || (r->workdir && !j->workdir) || svec_copy(&j->argv, &r->argv) < 0 ||
+            svec_copy(&j->env, &r->env) < 0)
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        j->gen = r->generation;
+        j->sp.rootfs = j->rootfs;
+        j->sp.argv = j->argv.v;
+        j->sp.envp = j->env.v;
+        j->sp.workdir = j->workdir;
+        j->sp.uid = r->uid;
+        j->sp.gid = r->gid;
+        j->sp.uid_base = r->uid_base;
+        j->sp.hostname = p->name; /* the pool outlives the job: it is one of its n_structs */
+        j->sp.group = fn_group(p->ns, p->name, j->group, sizeof j->group); /* usage is counted per function */
+        j->sp.limits = r->limits;
+        j->sp.net = SANDBOX_NET_NONE;
+        j->sp.stdio[0] = -1;
+        j->sp.stdio[1] = j->out[1];
+        j->sp.stdio[2] = j->errp[1];
+        j->sp.binds = j->secrets.binds;
+        j->sp.n_binds = j->secrets.n;
         if (fn_recipe_meta(r, EGRESS_ANNOTATION)) {
                 /* Egress by grant: the instance's own environment with the
                  * proxy's variables, its proxy listening in its namespace
                  * before it is born there (core/runtime/fn_egress.h). */
-                for (size_t i = 0; i < r->env.n; i++) {
-                        char *dup = strdup(r->env.v[i]);
-                        if (!dup || svec_push(&env, dup) < 0) {
-                                ret = sf_err_set(err, -ENOMEM, "out of memory");
-                                goto fail;
-                        }
-                }
-                ret = fn_egress_prepare(sf, r, p->ns, p->name, inst->id, p->port, sf->pools->self_netns, &env, &sp,
-                                        &inst->egress, err);
+                ret = fn_egress_prepare(sf, r, p->ns, p->name, inst->id, p->port, sf->pools->self_netns, &j->env,
+                                        &j->sp, &inst->egress, err);
                 if (ret < 0)
-                        goto fail;
+                        return ret;
         }
-        (void) xsnprintf(leaf, sizeof leaf, "i-%s-%llu-%d", p->name, (unsigned long long) p->seq, getpid());
-        sp.name = leaf;
-        t0 = now_ns();
-        /* A parked exec sandbox of the tenant gives its instance up first
-         * (core/runtime/stock.h). */
-        if (admit_tenant_instance_begin(sf, p->ns) < 0) {
-                struct tenant_quota q = { 0 };
-                (void) tenants_quota(sf, p->ns, &q);
-                ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,
-                                 (unsigned long long) q.instances);
-        } else {
-                ret = sandbox_spawn(sf->launcher, &sp, &inst->sb, err);
-                if (ret >= 0)
-                        inst->counted = true;
-                else
-                        tenants_instance_end(sf, p->ns);
-        }
-        metrics_sandbox_start(sf->metrics, ret >= 0, (double) (now_ns() - t0) / 1e9);
-        secret_files_release(&secrets);
-        fn_egress_spawned(&inst->egress);
-        svec_free(&env);
-        (void) close(out[1]);
-        (void) close(errp[1]);
-        out[1] = errp[1] = -1;
-        if (ret < 0)
-                goto fail;
+        (void) xsnprintf(j->leaf, sizeof j->leaf, "i-%s-%llu-%d", p->name, (unsigned long long) p->seq, getpid());
+        j->sp.name = j->leaf;
+        return 0;
+}
+
+/* A start that failed: said in the function's logs, retried after a
+ * backoff, and calls that wait for nothing get 503. */
+static void pool_start_failed(struct pool *p, const char *why)
+{
+        struct sfaasd *sf = p->sf;
+
+        (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s", why);
+        log_error("function '%s.%s': %s", p->name, p->ns, p->last_error);
+        logs_daemon(sf->logs, p->ns, p->name, "%s", p->last_error);
+        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+        if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
+                p->backoff_ms = POOL_BACKOFF_MAX_MS;
+        p->restart_at_ns = now_ns() + p->backoff_ms * 1000000ULL;
+        if (p->n_ready == 0 && p->n_starting == 0)
+                pool_fail_queue(p, 503, p->last_error);
+}
+
+/* The spawned instance joins its pool: its output read, its exit watched,
+ * its readiness probed. */
+static void inst_register(struct pool *p, struct inst_spawn *j)
+{
+        struct sfaasd *sf = p->sf;
+        struct instance *inst = j->inst;
+        char nspath[64];
+
         inst->pid = sandbox_pid(inst->sb);
         /* The launcher's handle on the instance's netns; /proc/PID/ns/net
          * only from a launcher without the netns pool (it needs ptrace
@@ -1420,11 +1457,11 @@ static int instance_start(struct pool *p, struct sf_err *err)
                 inst->netns_fd = inst->netns_own = open(nspath, O_RDONLY | O_CLOEXEC);
         }
         if (inst->netns_fd < 0) {
-                ret = sf_err_errno(err, -errno, "cannot open the network namespace of instance %s", inst->id);
+                log_error_errno(-errno, "cannot open the network namespace of instance %s", inst->id);
                 (void) sandbox_kill(inst->sb);
                 /* reaped below through the pidfd like any other exit */
         }
-        inst->start_ns = t0;
+        inst->start_ns = j->t0;
         inst->state = INST_STARTING;
         p->n_starting++;
         list_add_tail(&sf->pools->starting, &inst->snode);
@@ -1438,9 +1475,9 @@ static int instance_start(struct pool *p, struct sf_err *err)
         uv_poll_init(&sf->loop, &inst->exit_poll, sandbox_pidfd(inst->sb));
         inst->out.data = inst->err.data = inst->timer.data = inst->exit_poll.data = inst;
         inst->open_handles = 4;
-        (void) uv_pipe_open(&inst->out, out[0]);
-        (void) uv_pipe_open(&inst->err, errp[0]);
-        out[0] = errp[0] = -1;
+        (void) uv_pipe_open(&inst->out, j->out[0]);
+        (void) uv_pipe_open(&inst->err, j->errp[0]);
+        j->out[0] = j->errp[0] = -1;
         (void) uv_read_start((uv_stream_t *) &inst->out, up_alloc, on_inst_output);
         (void) uv_read_start((uv_stream_t *) &inst->err, up_alloc, on_inst_output);
         (void) uv_poll_start(&inst->exit_poll, UV_READABLE, on_inst_exit);
@@ -1449,19 +1486,104 @@ static int instance_start(struct pool *p, struct sf_err *err)
                 (void) uv_timer_start(&inst->timer, on_probe_timer, p->initial_delay_ms, 0);
         else if (inst->netns_fd >= 0)
                 probe_start(inst);
+}
+
+/* Back on the loop from the spawner. */
+static void inst_spawned(struct spawn_req *req)
+{
+        struct inst_spawn *j = req->data;
+        struct instance *inst = j->inst;
+        struct pool *p = inst->pool;
+        struct sfaasd *sf = p->sf;
+
+        inst->sb = req->sb;
+        p->n_starting--;
+        p->n_structs--;
+        sf->pools->instances--;
+        metrics_sandbox_start(sf->metrics, req->ret >= 0, (double) (req->done_ns - j->t0) / 1e9);
+        fn_egress_spawned(&inst->egress);
+        (void) close(j->out[1]);
+        (void) close(j->errp[1]);
+        j->out[1] = j->errp[1] = -1;
+        if (req->ret < 0) {
+                tenants_instance_end(sf, p->ns);
+                admit_release(sf);
+                fn_egress_stop(&inst->egress);
+                free(inst);
+                if (!p->removed && !sf->stopping)
+                        pool_start_failed(p, req->err.msg);
+                inst_spawn_free(j);
+                pool_unref(p);
+                return;
+        }
+        inst->counted = true;
+        inst_register(p, j);
+        if (p->removed)
+                instance_stop(inst, p->grace_ms, INST_STOP_REMOVED);
+        else if (sf->stopping)
+                instance_stop(inst, 0, INST_STOP_SHUTDOWN);
+        else if (!p->recipe || p->recipe->generation != j->gen)
+                instance_stop(inst, p->grace_ms, INST_STOP_CHANGED);
+        inst_spawn_free(j);
+}
+
+/* Start an instance of p: prepared here, its sandbox made on a worker
+ * (inst_spawned() goes on). An error is returned for what fails before the
+ * spawn; a failed spawn is handled when it is back. */
+static int instance_start(struct pool *p, struct sf_err *err)
+{
+        struct sfaasd *sf = p->sf;
+        struct inst_spawn *j;
+        struct instance *inst;
+        int ret;
+
+        if (p->recipe->argv.n == 0)
+                return sf_err_set(err, -EINVAL, "function '%s.%s' has no command: set an image Entrypoint/Cmd",
+                                  p->name, p->ns);
+        if (!sf->pools->spawner && (ret = spawner_new(&sf->loop, sf->launcher, &sf->pools->spawner)) < 0)
+                return sf_err_set(err, ret, "cannot start the spawner's thread: %s", strerror(-ret));
+        inst = calloc(1, sizeof *inst);
+        j = calloc(1, sizeof *j);
+        if (!inst || !j) {
+                free(inst);
+                free(j);
+                return sf_err_set(err, -ENOMEM, "out of memory");
+        }
+        inst->pool = p;
+        list_init(&inst->conns);
+        inst->netns_fd = inst->netns_own = -1;
+        inst->egress = (struct fn_egress) FN_EGRESS_INIT;
+        p->seq++;
+        (void) xsnprintf(inst->id, sizeof inst->id, "%s-%llu", p->name, (unsigned long long) p->seq);
+        j->inst = inst;
+        j->out[0] = j->out[1] = j->errp[0] = j->errp[1] = -1;
+        secret_files_init(&j->secrets);
+        ret = inst_spawn_prepare(p, j, err);
+        if (ret < 0)
+                goto fail;
+        j->t0 = now_ns();
+        /* A parked exec sandbox of the tenant gives its instance up first
+         * (core/runtime/stock.h). */
+        if (admit_tenant_instance_begin(sf, p->ns) < 0) {
+                struct tenant_quota q = { 0 };
+                (void) tenants_quota(sf, p->ns, &q);
+                ret = sf_err_set(err, -EDQUOT, "namespace '%s' runs its quota of %llu instances", p->ns,
+                                 (unsigned long long) q.instances);
+                goto fail;
+        }
+        j->req.sp = &j->sp;
+        j->req.done = inst_spawned;
+        j->req.data = j;
+        spawner_submit(sf->pools->spawner, &j->req);
+        p->n_starting++;
+        p->n_structs++;
+        sf->pools->instances++;
         return 0;
 
 fail:
-        secret_files_release(&secrets);
         fn_egress_stop(&inst->egress);
         fn_egress_spawned(&inst->egress);
-        svec_free(&env);
-        for (int i = 0; i < 2; i++) {
-                if (out[i] >= 0)
-                        (void) close(out[i]);
-                if (errp[i] >= 0)
-                        (void) close(errp[i]);
-        }
+        inst_spawn_free(j);
         free(inst);
         return ret < 0 ? ret : -EIO;
 }
@@ -1517,13 +1639,7 @@ static void pool_ensure_scaled(struct pool *p, size_t alive)
                 p->slot_reserved = false;
                 if (instance_start(p, &err) < 0) {
                         admit_release(sf);
-                        (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
-                                         err.msg);
-                        logs_daemon(sf->logs, p->ns, p->name, "%s", p->last_error);
-                        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
-                        if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
-                                p->backoff_ms = POOL_BACKOFF_MAX_MS;
-                        p->restart_at_ns = now_ns() + p->backoff_ms * 1000000ULL;
+                        pool_start_failed(p, err.msg);
                         return;
                 }
                 alive++;
@@ -1587,16 +1703,7 @@ static void pool_ensure(struct pool *p)
                         (void) pools_reclaim_tenant_idle(sf, p->ns);
                 if (r < 0) {
                         admit_release(sf);
-                        (void) xsnprintf(p->last_error, sizeof p->last_error, "cannot start an instance: %s",
-                                         err.msg);
-                        log_error("function '%s.%s': %s", p->name, p->ns, p->last_error);
-                        logs_daemon(sf->logs, p->ns, p->name, "%s", p->last_error);
-                        p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
-                        if (p->backoff_ms > POOL_BACKOFF_MAX_MS)
-                                p->backoff_ms = POOL_BACKOFF_MAX_MS;
-                        p->restart_at_ns = now_ns() + p->backoff_ms * 1000000ULL;
-                        if (p->n_ready == 0 && p->n_starting == 0)
-                                pool_fail_queue(p, 503, p->last_error);
+                        pool_start_failed(p, err.msg);
                         return;
                 }
                 alive++;
@@ -1845,6 +1952,7 @@ void pools_close(struct sfaasd *sf)
         if (!ps || ps->closed)
                 return;
         ps->closed = true;
+        spawner_close(ps->spawner);
         if (ps->tick_started)
                 uv_close((uv_handle_t *) &ps->tick, NULL);
         if (ps->probe_poll_open)
@@ -1870,6 +1978,9 @@ void pools_free(struct sfaasd *sf)
                 }
         }
         htab_release(&ps->by_name);
+        /* Every instance is gone: the thread their parent-death signal
+         * was tied to may end. */
+        spawner_free(ps->spawner);
         if (ps->self_netns >= 0)
                 (void) close(ps->self_netns);
         if (ps->probe_tfd >= 0)
