@@ -66,19 +66,21 @@ OPT ?= -O2 -g
 PKGCFLAGS = $(shell pkg-config --cflags libuv libseccomp sqlite3 libssl libcrypto jansson libarchive 2>/dev/null)
 PKGLIBS   = $(shell pkg-config --libs libuv libseccomp sqlite3 libssl libcrypto jansson 2>/dev/null)
 # Static by default: libssl and libcrypto (TLS: core/http/tls.c, the client),
-# SQLite, jansson and libarchive are linked
-# into the binary; libuv (Debian ships no libuv.a), the decompressors and libc
-# stay shared. Every subcommand, 'sfaasd run' included, otherwise pays the
-# dynamic loader for libraries it does not use: 2.6 ms -> 1.4 ms for a start
-# of the binary here, and the shared libarchive alone would load libxml2, ICU,
-# nettle and acl. The price: a security update of those four libraries needs
-# a rebuild of sfaasd (as with the Go-built faasd, containerd and runc).
-# STATIC_DEPS=0 links them shared.
+# SQLite, jansson, libarchive and its decompressors (zlib, zstd, xz, bzip2,
+# lz4), libseccomp and libuv (Debian's libuv1-dev ships it as libuv_a.a) are
+# linked into the binary; only glibc (libc, libm) stays shared. Every
+# subcommand, 'sfaasd run' included, otherwise pays the dynamic loader for
+# libraries it does not use: 2.6 ms -> 1.4 ms for a start of the binary here
+# with the first four static, 1.4 -> 1.1 ms with the rest (hyperfine
+# 'sfaasd version', bench/RESULTS.md), and the shared libarchive alone would
+# load libxml2, ICU, nettle and acl. The price: a security update of those
+# libraries needs a rebuild of sfaasd (as with the Go-built faasd, containerd
+# and runc); the decompressors only ever see image layers inside the confined
+# sfaasd-unpack helper. STATIC_DEPS=0 links them shared.
 STATIC_DEPS ?= 1
 ifeq ($(STATIC_DEPS),1)
-BIN_LIBS = $(shell pkg-config --libs libuv 2>/dev/null) \
-           -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -ljansson -larchive -lseccomp -Wl,-Bdynamic \
-           -lz -lzstd -llzma -lbz2 -llz4 -lpthread -ldl -lm
+BIN_LIBS = -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -ljansson -larchive -lseccomp -luv_a \
+           -lz -lzstd -llzma -lbz2 -llz4 -Wl,-Bdynamic -lpthread -ldl -lm
 else
 BIN_LIBS = $(PKGLIBS) $(shell pkg-config --libs libarchive 2>/dev/null)
 endif
