@@ -51,7 +51,8 @@
 # BENCH_SKIP_AUTOSCALE=1, AS_STEP (seconds per step, 8), AS_LOW (callers, 2), AS_HIGH (8), AS_MAX (instances, 8), AS_BURN_MS
 # (CPU per call, 5), AS_WINDOW (scale-down window, 5s), AS_TYPE and AS_TARGET
 # (empty: sfaasd's defaults), BENCH_SKIP_EGRESS=1, BENCH_SKIP_DENSITY=1, DENSITY_N (warm
-# instances, 1000), DENSITY_FUNCTIONS (10000), DENSITY_CALLS (per size, 10000).
+# instances, 1000), DENSITY_FUNCTIONS (10000), DENSITY_CALLS (per size, 10000),
+# BENCH_SKIP_LOOPSTALL=1, LOOPSTALL_ROUNDS (3), LOOPSTALL_BASE (an older build to compare).
 set -u
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-/usr/bin/python3}
@@ -229,5 +230,14 @@ if [ "${BENCH_SKIP_DENSITY:-0}" != 1 ]; then
         fi
         "$PYTHON" bench/density --sfaasd "$SFAASD" --instances "${DENSITY_N:-1000}" \
                 --functions "${DENSITY_FUNCTIONS:-10000}" --calls "${DENSITY_CALLS:-10000}" --out "$OUT" || status=1
+fi
+if [ "${BENCH_SKIP_LOOPSTALL:-0}" != 1 ]; then
+        echo "== 16. a warm function's calls while another function scales 0 -> 12 -> 0 (the loop during spawns)"
+        if [ ! -f tests/fixtures/out/httpfn-oci.tar ]; then
+                make --no-print-directory fixtures >/dev/null || echo "   cannot build the fixture images"
+        fi
+        # LOOPSTALL_BASE=/path/to/an/older/sfaasd adds it as a second runner, interleaved.
+        "$PYTHON" bench/loopstall --rounds "${LOOPSTALL_ROUNDS:-3}" --cycles 10 sfaasd="$SFAASD" \
+                ${LOOPSTALL_BASE:+base="$LOOPSTALL_BASE"} || status=1
 fi
 exit $status
