@@ -280,7 +280,10 @@ def test_shutdown_kills_parked(make_daemon, images):
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         rs = list(ex.map(lambda _: api.invoke("c", data=b"x"), range(2)))
     assert all(r.text == "x" for r in rs)
-    wait_until(lambda: parked(api) >= 1, DEADLINE, "parked sandboxes")
+    # None being made either: a sandbox's child shows the daemon's own
+    # command line until it execs the init.
+    wait_until(lambda: parked(api) >= 1 and metric(api, "sfaasd_exec_stock_sandboxes", '{state="filling"}') == 0,
+               DEADLINE, "parked sandboxes, none being made")
     procs = subtree_procs(d)
     assert procs, "no parked init found"
     assert all(c.startswith(b"sfaasd-init+call") for c in procs.values()), procs
