@@ -429,6 +429,8 @@ static void on_done(uv_async_t *h)
                         st->counts.fills_ok++;
                         st->counts.waits++;
                         w->ready(w, j->sb);
+                        if (e->n_parked == 0)
+                                schedule_fill(st);
                 } else {
                         st->counts.fills_ok++;
                         e->parked[e->n_parked++] = j->sb;
@@ -600,6 +602,8 @@ struct sandbox *stock_take(struct sfaasd *sf, const char *ns, const char *name, 
         memmove(&e->parked[0], &e->parked[1], (e->n_parked - 1) * sizeof *e->parked);
         e->parked[--e->n_parked] = NULL;
         st->counts.parked--;
+        if (e->n_parked == 0)
+                schedule_fill(st); /* no spare: stock_call_answered would be too late */
         return sb;
 }
 

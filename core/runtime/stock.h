@@ -39,7 +39,11 @@
  * loop thread, and take up to two spawns' time. The sandbox it gets is
  * a parked one like any other (same recipe generation, one call).
  *
- * Refill: off the call's path. Sandboxes are spawned on a thread of the
+ * Refill: off the call's path, after the call is answered while a spare
+ * is parked (a refill made while the call runs would take the CPU it
+ * needs, and the spare serves the next call meanwhile); at once when the
+ * call took the last one (the next call would find none, and the thread
+ * would idle while this one runs). Sandboxes are spawned on a thread of the
  * stock's own (the launcher serialises spawns: sandbox.h, "Threading"),
  * which lives until every sandbox it made is gone (their parent-death
  * signal is tied to it); the loop prepares each spawn (spec, secrets) and
@@ -91,7 +95,8 @@ void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const 
                      uint32_t running, enum stock_served served);
 /* A call of ns/name has been answered: refill now (a refill made while
  * the call runs would take the CPU it needs; the spare serves the next
- * call meanwhile). */
+ * call meanwhile; with no spare left the refill started when the call
+ * took the last one). */
 void stock_call_answered(struct sfaasd *sf, const char *ns, const char *name);
 /* The function changed or went: drop its stock now. */
 void stock_drop(struct sfaasd *sf, const char *ns, const char *name);
