@@ -147,6 +147,7 @@ void api_metrics(struct http_request *req, const struct route *rt)
                 g.stock_filling = sc.filling;
                 g.stock_hits = sc.hits;
                 g.stock_misses = sc.misses;
+                g.stock_waits = sc.waits;
                 g.stock_fills_ok = sc.fills_ok;
                 g.stock_fills_failed = sc.fills_failed;
                 g.stock_dropped = sc.dropped;

@@ -101,6 +101,11 @@ struct invocation {
         bool tenant_counted;         /* counted in its tenant's instances (core/runtime/tenants.h) */
         struct fn_egress egress;     /* its egress proxy, when its function has a grant */
         bool stocked;                /* served by a parked sandbox (core/runtime/stock.h) */
+        /* Waiting for a sandbox of the stock being made when it came
+         * (struct stock_waiter): it holds its slots, no sandbox, no handles. */
+        struct stock_waiter swait;
+        bool stock_waiting;
+        bool stock_resumed;          /* that wait is over: counted, no second wait */
 };
 
 static void inv_finish(struct invocation *inv);
@@ -168,8 +173,18 @@ static void inv_close_handle(struct invocation *inv, uv_handle_t *h)
 
 static void inv_dequeue_answer(struct invocation *inv, int status, const char *msg);
 
+static void inv_unwait_answer(struct invocation *inv, int status, const char *msg);
+
 static void inv_kill(struct invocation *inv, enum inv_kill why)
 {
+        if (inv->stock_waiting) {
+                /* Never ran either: answered and freed here. */
+                if (why == INV_KILL_ABORT)
+                        inv_unwait_answer(inv, 499, "the caller went away before the call could start");
+                else
+                        inv_unwait_answer(inv, 503, "sfaasd is shutting down");
+                return;
+        }
         if (inv->queued) {
                 /* Never ran: answered and freed here. */
                 if (why == INV_KILL_ABORT)
@@ -356,6 +371,25 @@ static void inv_dequeue_answer(struct invocation *inv, int status, const char *m
         admit_fn_put(sf, inv->ns, inv->name);
         inv->queued = false;
         inv_list_remove(inv);
+        inv->done = NULL;
+        metrics_invocation_finished(sf->metrics, inv->name, inv->ns, status, (double) (now_ns() - inv->start_ns) / 1e9);
+        if (done)
+                fail_early(done, inv->done_data, inv->call_id, status, "%s", msg);
+        free(inv->content_type);
+        free(inv);
+}
+
+/* A call waiting for a sandbox of the stock leaves without running: the
+ * same as a queued one, but it holds its slots. */
+static void inv_unwait_answer(struct invocation *inv, int status, const char *msg)
+{
+        struct sfaasd *sf = inv->sf;
+        invoke_done_fn done = inv->done;
+
+        stock_unwait(sf, &inv->swait);
+        inv->stock_waiting = false;
+        inv_list_remove(inv);
+        inv_release_slots(inv);
         inv->done = NULL;
         metrics_invocation_finished(sf->metrics, inv->name, inv->ns, status, (double) (now_ns() - inv->start_ns) / 1e9);
         if (done)
@@ -730,6 +764,57 @@ static bool inv_start_parked(struct invocation *inv, struct svec *env)
         return false;
 }
 
+/* The sandbox a waiting call waited for (stock.h, struct stock_waiter),
+ * or NULL: none came, the call spawns its own. Either way the call starts
+ * now, as it would have (inv_start). */
+static void inv_stock_ready(struct stock_waiter *w, struct sandbox *sb)
+{
+        struct invocation *inv = (struct invocation *) ((char *) w - offsetof(struct invocation, swait));
+
+        inv->stock_waiting = false;
+        inv->stock_resumed = true;
+        if (sb) {
+                /* It brings a slot and a tenant instance; the call gives
+                 * back the slot it held. */
+                admit_release(inv->sf);
+                inv->tenant_counted = true;
+                inv->sb = sb;
+        }
+        (void) inv_start(inv);
+}
+
+/* The stock's part of a call's start (core/runtime/stock.h): a parked
+ * sandbox (inv->sb), else the one being made for the function if no other
+ * call claimed it (true: the call waits, inv_stock_ready goes on), else a
+ * fresh spawn. Counted as the demand that sizes the stock. */
+static bool inv_stock_step(struct invocation *inv, const struct fn_recipe *rc)
+{
+        struct sfaasd *sf = inv->sf;
+        struct admit_fn_counts *fc;
+        enum stock_served served = STOCK_MISS;
+
+        if (inv->stock_resumed)
+                return false; /* after its wait: counted then */
+        if (!inv->sb && (inv->sb = stock_take(sf, inv->ns, inv->name, rc))) {
+                /* A call that waited its turn holds a slot of its own; the
+                 * parked sandbox brings one, and a tenant instance. */
+                admit_release(sf);
+                inv->tenant_counted = true;
+        }
+        if (inv->sb) {
+                served = STOCK_HIT;
+        } else {
+                inv->swait.ready = inv_stock_ready;
+                if (stock_wait(sf, inv->ns, inv->name, rc, &inv->swait)) {
+                        inv->stock_waiting = true;
+                        served = STOCK_WAIT;
+                }
+        }
+        fc = admit_fn_get(sf, inv->ns, inv->name);
+        stock_note_call(sf, inv->ns, inv->name, rc, fc ? fc->running : 1, served);
+        return inv->stock_waiting;
+}
+
 /* A queued call's turn may have come (admit.h): its function below its
  * limit and a daemon-wide slot free. */
 static bool inv_ready(struct admit_waiter *w)
@@ -906,15 +991,9 @@ static bool inv_start(struct invocation *inv)
 
         if (call_env(rc, call, inv->call_id, &env) < 0)
                 goto oom;
-        if (!inv->sb && (inv->sb = stock_take(sf, ns, name, rc))) {
-                /* A call that waited its turn holds a slot of its own; the
-                 * parked sandbox brings one, and a tenant instance. */
-                admit_release(sf);
-                inv->tenant_counted = true;
-        }
-        {
-                struct admit_fn_counts *fc = admit_fn_get(sf, ns, name);
-                stock_note_call(sf, ns, name, rc, fc ? fc->running : 1, inv->sb != NULL);
+        if (inv_stock_step(inv, rc)) {
+                svec_free(&env);
+                return true; /* inv_stock_ready starts it */
         }
         /* As fn_recipe_exec_spec gives the sandbox (the timer starts with the call). */
         inv->timeout_ms = rc->exec_timeout_ms;

@@ -471,6 +471,9 @@ int metrics_render(const struct metrics *m, const struct metrics_gauges *g, char
         family(&b, "sfaasd_exec_stock_misses_total", "counter",
                "Exec calls of stocked functions that found no parked sandbox and spawned one.");
         sample_u64(&b, "sfaasd_exec_stock_misses_total", "", g->stock_misses);
+        family(&b, "sfaasd_exec_stock_waits_total", "counter",
+               "Exec calls of stocked functions that found no parked sandbox and took the one being made.");
+        sample_u64(&b, "sfaasd_exec_stock_waits_total", "", g->stock_waits);
         family(&b, "sfaasd_exec_stock_fills_total", "counter", "Sandboxes made for the exec stock, by result.");
         sample_u64(&b, "sfaasd_exec_stock_fills_total", "result=\"ok\"", g->stock_fills_ok);
         sample_u64(&b, "sfaasd_exec_stock_fills_total", "result=\"error\"", g->stock_fills_failed);

@@ -109,6 +109,7 @@ struct metrics_gauges {
         /* the exec stock (core/runtime/stock.h) */
         uint64_t stock_parked, stock_filling;  /* parked sandboxes now, being made now */
         uint64_t stock_hits, stock_misses;     /* exec calls served from it, or not, since start */
+        uint64_t stock_waits;                  /* exec calls served by one being made when they came */
         uint64_t stock_fills_ok, stock_fills_failed, stock_dropped;
         uint64_t auth_blocked;         /* client addresses blocked for failed sign-ins now */
         uint64_t auth_refused;         /* 429s to blocked addresses, since start */

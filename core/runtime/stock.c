@@ -7,9 +7,11 @@
  * idle with nothing parked or being made. A refill is a struct stock_job,
  * made on the loop (spec, copies of the recipe's strings: the recipe may be
  * replaced while the job runs, secrets), spawned on the stock's thread,
- * and handed back through st->done and the uv_async; the loop parks its
- * sandbox or frees it. Each parked sandbox and each job holds one admit
- * slot and one tenant instance (stock.h, "Admission").
+ * and handed back through st->done and the uv_async; the loop hands its
+ * sandbox to the oldest call waiting for one of its function (e->waiters,
+ * never more than e->filling), parks it, or frees it. Each parked sandbox
+ * and each job holds one admit slot and one tenant instance (stock.h,
+ * "Admission"), which go to the call that takes it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +45,8 @@ struct stock_fn {
         struct sandbox *parked[STOCK_BOUND];
         unsigned n_parked;
         unsigned filling;              /* jobs under way */
+        struct list_head waiters;      /* calls waiting for them (struct stock_waiter), oldest first */
+        unsigned n_waiters;            /* at most filling */
         unsigned bound;                /* exec_stock_max or the function's annotation */
         uint64_t last_call_ns;
         uint64_t backoff_until_ns;
@@ -170,7 +174,7 @@ static void drop_parked(struct stock *st, struct stock_fn *e)
 
 static void fn_free_if_idle(struct stock *st, struct stock_fn *e)
 {
-        if (e->n_parked || e->filling)
+        if (e->n_parked || e->filling || e->n_waiters)
                 return;
         list_del(&e->node);
         free(e);
@@ -363,7 +367,23 @@ static void schedule_fill(struct stock *st)
                 (void) uv_timer_start(&st->tick, on_tick, STOCK_TICK_MS, STOCK_TICK_MS);
 }
 
-/* Jobs back from the thread: park what is still wanted. */
+/* More calls wait than sandboxes are being made for e (one failed, or
+ * was of an older recipe): the youngest go and spawn their own. Each is
+ * counted as the miss it now is. A waiter's ready() may start other calls
+ * (admission), which may wait on e again: the count is read anew each time. */
+static void waiters_release(struct stock *st, struct stock_fn *e)
+{
+        while (e->n_waiters > e->filling) {
+                struct stock_waiter *w = list_entry(e->waiters.n.prev, struct stock_waiter, node);
+                list_del(&w->node);
+                e->n_waiters--;
+                st->counts.misses++;
+                w->ready(w, NULL);
+        }
+}
+
+/* Jobs back from the thread: to the calls waiting for them, else parked
+ * if still wanted. */
 static void on_done(uv_async_t *h)
 {
         struct stock *st = h->data;
@@ -401,14 +421,26 @@ static void on_done(uv_async_t *h)
                         st->counts.dropped++;
                         sandbox_free(j->sb);
                         release_hold(sf, j->ns);
+                } else if (e->n_waiters) {
+                        /* A call that came while this was being made. */
+                        struct stock_waiter *w = list_first(&e->waiters, struct stock_waiter, node);
+                        list_del(&w->node);
+                        e->n_waiters--;
+                        st->counts.fills_ok++;
+                        st->counts.waits++;
+                        w->ready(w, j->sb);
+                        if (e->n_parked == 0)
+                                schedule_fill(st);
                 } else {
                         st->counts.fills_ok++;
                         e->parked[e->n_parked++] = j->sb;
                         st->counts.parked++;
                 }
                 j->sb = NULL;
-                if (e)
+                if (e) {
+                        waiters_release(st, e);
                         fn_free_if_idle(st, e);
+                }
                 job_free(j);
         }
 }
@@ -570,11 +602,13 @@ struct sandbox *stock_take(struct sfaasd *sf, const char *ns, const char *name, 
         memmove(&e->parked[0], &e->parked[1], (e->n_parked - 1) * sizeof *e->parked);
         e->parked[--e->n_parked] = NULL;
         st->counts.parked--;
+        if (e->n_parked == 0)
+                schedule_fill(st); /* no spare: stock_call_answered would be too late */
         return sb;
 }
 
 void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const struct fn_recipe *rc,
-                     uint32_t running, bool hit)
+                     uint32_t running, enum stock_served served)
 {
         struct stock *st = sf->stock;
         struct stock_fn *e;
@@ -583,9 +617,9 @@ void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const 
 
         if (!st || !stock_eligible(sf, rc))
                 return;
-        if (hit)
+        if (served == STOCK_HIT)
                 st->counts.hits++;
-        else
+        else if (served == STOCK_MISS)
                 st->counts.misses++;
         e = fn_find(st, ns, name);
         if (!e) {
@@ -595,6 +629,7 @@ void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const 
                 (void) xsnprintf(e->ns, sizeof e->ns, "%s", ns);
                 (void) xsnprintf(e->name, sizeof e->name, "%s", name);
                 e->gen = rc->generation;
+                list_init(&e->waiters);
                 list_add_tail(&st->fns, &e->node);
         }
         e->bound = fn_bound(sf, rc);
@@ -605,6 +640,33 @@ void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const 
         }
         if (running > e->peak[slot])
                 e->peak[slot] = running;
+}
+
+bool stock_wait(struct sfaasd *sf, const char *ns, const char *name, const struct fn_recipe *rc,
+                struct stock_waiter *w)
+{
+        struct stock *st = sf->stock;
+        struct stock_fn *e;
+
+        if (!st || !stock_eligible(sf, rc) || !(e = fn_find(st, ns, name)))
+                return false;
+        /* One unclaimed sandbox of this recipe on its way. (One made from
+         * an older recipe is not handed over: its waiter then spawns.) */
+        if (e->gen != rc->generation || e->filling <= e->n_waiters)
+                return false;
+        w->fn = e;
+        list_add_tail(&e->waiters, &w->node);
+        e->n_waiters++;
+        return true;
+}
+
+void stock_unwait(struct sfaasd *sf, struct stock_waiter *w)
+{
+        struct stock_fn *e = w->fn;
+
+        list_del(&w->node);
+        e->n_waiters--;
+        w->fn = NULL;
 }
 
 void stock_call_answered(struct sfaasd *sf, const char *ns, const char *name)

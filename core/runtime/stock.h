@@ -32,7 +32,18 @@
  * namespace), calls whose environment is larger than a parked init takes
  * (SB_CALL_MAX), and everything while the daemon stops.
  *
- * Refill: off the call's path. Sandboxes are spawned on a thread of the
+ * Waiting: a call that finds nothing parked while a sandbox of its
+ * function is being made, not yet claimed by another call, waits for it
+ * (struct stock_waiter below) rather than spawning its own: that spawn
+ * would wait for the launcher's mutex behind the one under way, on the
+ * loop thread, and take up to two spawns' time. The sandbox it gets is
+ * a parked one like any other (same recipe generation, one call).
+ *
+ * Refill: off the call's path, after the call is answered while a spare
+ * is parked (a refill made while the call runs would take the CPU it
+ * needs, and the spare serves the next call meanwhile); at once when the
+ * call took the last one (the next call would find none, and the thread
+ * would idle while this one runs). Sandboxes are spawned on a thread of the
  * stock's own (the launcher serialises spawns: sandbox.h, "Threading"),
  * which lives until every sandbox it made is gone (their parent-death
  * signal is tied to it); the loop prepares each spawn (spec, secrets) and
@@ -47,10 +58,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/base/list.h"
 #include "core/sfaasd.h"
 
 struct fn_recipe;
 struct sandbox;
+
+/* How a call of a stocked function was served (stock_note_call). */
+enum stock_served { STOCK_HIT, STOCK_MISS, STOCK_WAIT };
 
 #define STOCK_BOUND 8      /* exec_stock_max at most */
 #define STOCK_WINDOW_S 10  /* seconds of demand the target looks back */
@@ -73,13 +88,15 @@ bool stock_eligible(struct sfaasd *sf, const struct fn_recipe *rc);
  * which are the caller's from now on. Counts a hit. */
 struct sandbox *stock_take(struct sfaasd *sf, const char *ns, const char *name, const struct fn_recipe *rc);
 /* A call of ns/name starts with running calls of it in flight (itself
- * included), served from the stock or not (hit): the demand that sizes the
- * stock. */
+ * included): the demand that sizes the stock. served: from the stock
+ * (counted as a hit), spawned fresh (a miss), or waiting for a sandbox
+ * being made (counted when it gets one, stock_waiter). */
 void stock_note_call(struct sfaasd *sf, const char *ns, const char *name, const struct fn_recipe *rc,
-                     uint32_t running, bool hit);
+                     uint32_t running, enum stock_served served);
 /* A call of ns/name has been answered: refill now (a refill made while
  * the call runs would take the CPU it needs; the spare serves the next
- * call meanwhile). */
+ * call meanwhile; with no spare left the refill started when the call
+ * took the last one). */
 void stock_call_answered(struct sfaasd *sf, const char *ns, const char *name);
 /* The function changed or went: drop its stock now. */
 void stock_drop(struct sfaasd *sf, const char *ns, const char *name);
@@ -91,10 +108,31 @@ bool stock_reclaim(struct sfaasd *sf);
 /* The same for ns's instances quota. */
 bool stock_reclaim_tenant(struct sfaasd *sf, const char *ns);
 
+/* A call that found nothing parked while a sandbox of its function was
+ * being made: rather than spawn one of its own (behind the launcher's
+ * mutex, which that making holds: twice a spawn's time, on the loop
+ * thread), it waits for that sandbox. ready() is called once, on the loop:
+ * with the sandbox (it comes with a slot and a tenant instance, as from
+ * stock_take), or with NULL when none came for it (the making failed, the
+ * function changed, the daemon stops): the call then spawns its own. */
+struct stock_waiter {
+        struct list_node node;     /* stock.c's */
+        void *fn;                  /* stock.c's */
+        void (*ready)(struct stock_waiter *w, struct sandbox *sb);
+};
+/* Wait for a sandbox of ns/name (recipe rc) being made now that no other
+ * waiter has claimed. false when there is none (nothing claimed). */
+bool stock_wait(struct sfaasd *sf, const char *ns, const char *name, const struct fn_recipe *rc,
+                struct stock_waiter *w);
+/* Stop waiting (the call went away); ready() is not called. */
+void stock_unwait(struct sfaasd *sf, struct stock_waiter *w);
+
+
 struct stock_counts {
         uint64_t parked;           /* parked now */
         uint64_t filling;          /* being made now */
         uint64_t hits, misses;     /* stocked-eligible calls served from the stock, or not */
+        uint64_t waits;            /* calls that waited for a sandbox being made and got it */
         uint64_t fills_ok, fills_failed;
         uint64_t dropped;          /* parked sandboxes dropped unused */
 };

@@ -3,8 +3,9 @@
 
 An exec-mode call may be served by a sandbox parked ahead of it
 (core/runtime/stock.h). Each test that means the stocked path asserts the
-path was taken: sfaasd_exec_stock_hits_total moved by one for its call
-(the calls of a module run one after another).
+path was taken: sfaasd_exec_stock_hits_total (or _waits_total, a call
+that waited for the sandbox being made) moved by one for its call (the
+calls of a module run one after another).
 
 - a stocked call returns the right output, status, stderr and exit code;
 - consecutive stocked calls see nothing of earlier ones: a file in /tmp,
@@ -12,6 +13,8 @@ path was taken: sfaasd_exec_stock_hits_total moved by one for its call
   previous call's marker anywhere in the processes' memory the kernel
   shows (/proc/*/cmdline, environ), and host-side: a parked sandbox holds
   no call's variables at all (its init's environ, read by host root);
+- a call that finds nothing parked while a sandbox is being made takes
+  that one, and sees nothing of earlier calls either;
 - timeouts answer as they do for a fresh sandbox;
 - the stock drops on redeploy (new env seen by the very next call) and on
   delete (its sandboxes and their cgroups gone), and for a function that
@@ -48,7 +51,10 @@ def parked(api):
 
 
 def hits(api):
-    return metric(api, "sfaasd_exec_stock_hits_total")
+    """Calls served by a parked sandbox: one parked when the call came (a
+    hit), or the one being made then, which the call waited for (a wait:
+    a sandbox seen parked host-side may not be handed to the daemon yet)."""
+    return metric(api, "sfaasd_exec_stock_hits_total") + metric(api, "sfaasd_exec_stock_waits_total")
 
 
 def stocked_call(api, name, data=b"", **kw):
@@ -239,6 +245,55 @@ def test_opt_out_parks_nothing(api, busybox, daemon):
     assert api.remove("stk-none").status_code == 200
 
 
+def test_call_takes_the_sandbox_being_made(api, busybox, daemon):
+    """A call that finds nothing parked while a sandbox of its function is
+    being made waits for that one (sfaasd_exec_stock_waits_total) instead
+    of spawning its own; it is a parked sandbox like the others and sees
+    nothing of earlier calls. Three callers back to back outrun the refill
+    (one spawn at a time), so such calls come; each call checks its own
+    answer, and the counters add up: every call counted once, every
+    sandbox made once."""
+    api.deploy("stk-wait", fprocess="sh", expect=202)
+    assert api.invoke("stk-wait", data=b"echo warm").text == "warm\n"  # a miss: sets the demand
+    # Each call leaves a file, a background process (sleep 7<its number>)
+    # and its marker in its environment; it lists what it sees of others'.
+    script = (b'echo "$Http_X_Marker" > /tmp/left-$Http_X_Marker; sleep 7$Http_X_Num & '
+              b'echo "$Http_X_Marker"; ls /tmp; env | grep -c Http_X_Marker; '
+              b'ps -o args | grep "^sleep 7" | grep -v "^sleep 7$Http_X_Num$" | wc -l')
+    seq = iter(range(1000000, 2000000))
+
+    def one(marker):
+        r = api.invoke("stk-wait", data=script, headers={"X-Marker": marker, "X-Num": str(next(seq))})
+        assert r.status_code == 200, r.text
+        # Its own marker and file, one marker variable, no process of
+        # another call: nothing of the calls before it.
+        assert r.text == "%s\nleft-%s\n1\n0\n" % (marker, marker), r.text
+        return marker
+
+    def stream(k, n):
+        return [one("w%d-%d-%s" % (k, i, os.urandom(3).hex())) for i in range(n)]
+
+    wait_until(lambda: metric(api, "sfaasd_exec_stock_sandboxes", '{state="filling"}') == 0, DEADLINE, "no fill")
+    names = ("sfaasd_exec_stock_hits_total", "sfaasd_exec_stock_misses_total", "sfaasd_exec_stock_waits_total")
+    before = [metric(api, n) for n in names]
+    fills_before = metric(api, "sfaasd_exec_stock_fills_total", '{result="ok"}')
+    starts_before = metric(api, "sfaasd_sandbox_starts_total", '{result="ok"}')
+    calls = 0
+    with concurrent.futures.ThreadPoolExecutor(3) as ex:
+        for _ in range(20):
+            calls += sum(len(f.result()) for f in [ex.submit(stream, k, 20) for k in range(3)])
+            if metric(api, "sfaasd_exec_stock_waits_total") > before[2]:
+                break
+    wait_until(lambda: metric(api, "sfaasd_exec_stock_sandboxes", '{state="filling"}') == 0, DEADLINE, "no fill")
+    hit, miss, waited = (metric(api, n) - b for n, b in zip(names, before))
+    assert waited >= 1, "no call took a sandbox being made in %d calls" % calls
+    assert hit + miss + waited == calls
+    # Sandboxes made: the misses' own and the stock's; a waiting call made none.
+    assert metric(api, "sfaasd_sandbox_starts_total", '{result="ok"}') - starts_before == \
+        miss + metric(api, "sfaasd_exec_stock_fills_total", '{result="ok"}') - fills_before
+    assert api.remove("stk-wait").status_code == 200
+
+
 def test_admission_caps_hold_with_a_stock(make_daemon, images):
     d = make_daemon({"max_sandboxes": 2, "exec_stock_max": 2})
     api = Api(d)
@@ -280,7 +335,10 @@ def test_shutdown_kills_parked(make_daemon, images):
     with concurrent.futures.ThreadPoolExecutor(2) as ex:
         rs = list(ex.map(lambda _: api.invoke("c", data=b"x"), range(2)))
     assert all(r.text == "x" for r in rs)
-    wait_until(lambda: parked(api) >= 1, DEADLINE, "parked sandboxes")
+    # None being made either: a sandbox's child shows the daemon's own
+    # command line until it execs the init.
+    wait_until(lambda: parked(api) >= 1 and metric(api, "sfaasd_exec_stock_sandboxes", '{state="filling"}') == 0,
+               DEADLINE, "parked sandboxes, none being made")
     procs = subtree_procs(d)
     assert procs, "no parked init found"
     assert all(c.startswith(b"sfaasd-init+call") for c in procs.values()), procs
