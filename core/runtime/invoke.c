@@ -49,6 +49,7 @@
 #include "core/runtime/logs.h"
 #include "core/runtime/metrics.h"
 #include "core/runtime/pool.h"
+#include "core/runtime/spawner.h"
 #include "core/runtime/stock.h"
 #include "core/runtime/tenants.h"
 #include "core/sfaasd.h"
@@ -106,6 +107,10 @@ struct invocation {
         struct stock_waiter swait;
         bool stock_waiting;
         bool stock_resumed;          /* that wait is over: counted, no second wait */
+        /* Its fresh sandbox is being made on the spawner's thread (struct
+         * inv_spawn): no sandbox, no handles yet; a kill meanwhile is kept
+         * in killed and done when the sandbox is back. */
+        bool spawning;
 };
 
 static void inv_finish(struct invocation *inv);
@@ -191,6 +196,11 @@ static void inv_kill(struct invocation *inv, enum inv_kill why)
                         inv_dequeue_answer(inv, 499, "the caller went away before the call could start");
                 else
                         inv_dequeue_answer(inv, 503, "sfaasd is shutting down");
+                return;
+        }
+        if (inv->spawning) {
+                if (!inv->killed)
+                        inv->killed = why; /* inv_spawned kills it */
                 return;
         }
         if (!inv->killed && !inv->exited) {
@@ -964,6 +974,134 @@ static const struct fn_recipe *inv_recipe(struct invocation *inv, int *ret_statu
         return rc;
 }
 
+/* A call's fresh sandbox, made on the spawner's thread
+ * (core/runtime/spawner.h) while the loop serves everything else. The job
+ * owns what the spec points to: a redeploy may replace the recipe before
+ * the spawn is back. */
+struct inv_spawn {
+        struct spawn_req req;
+        struct invocation *inv;
+        struct sandbox_spec sp;
+        struct svec env, argv;
+        char *rootfs, *workdir;
+        char group[FN_GROUP_MAX];
+        struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
+        int in[2], out[2], errp[2];
+        uint64_t t0;
+};
+
+static void inv_spawned(struct spawn_req *req);
+
+static void inv_spawn_free(struct inv_spawn *j)
+{
+        if (!j)
+                return;
+        pipes_close(j->in, j->out, j->errp);
+        secret_files_release(&j->secrets);
+        svec_free(&j->env);
+        svec_free(&j->argv);
+        free(j->rootfs);
+        free(j->workdir);
+        free(j);
+}
+
+/* The job for inv, its spec as fn_recipe_exec_spec makes it from rc, the
+ * strings its own; it takes *env (the call's environment). NULL: out of
+ * memory. */
+static struct inv_spawn *inv_spawn_new(struct invocation *inv, const struct fn_recipe *rc, struct svec *env)
+{
+        struct inv_spawn *j = calloc(1, sizeof *j);
+
+        if (!j)
+                return NULL;
+        j->in[0] = j->in[1] = j->out[0] = j->out[1] = j->errp[0] = j->errp[1] = -1;
+        secret_files_init(&j->secrets);
+        j->env = *env;
+        *env = (struct svec) { 0 };
+        j->rootfs = strdup(rc->rootfs);
+        j->workdir = rc->workdir ? strdup(rc->workdir) : NULL;
+        if (!j->rootfs || (rc->workdir && !j->workdir)) {
+                inv_spawn_free(j);
+                return NULL;
+        }
+        for (size_t i = 0; i < rc->exec_argv.n; i++) {
+                char *dup = strdup(rc->exec_argv.v[i]);
+                if (!dup || svec_push(&j->argv, dup) < 0) {
+                        free(dup);
+                        inv_spawn_free(j);
+                        return NULL;
+                }
+        }
+        fn_recipe_exec_spec(rc, inv->name, inv->ns, j->env.v, j->group, &j->sp);
+        j->sp.rootfs = j->rootfs;
+        j->sp.argv = j->argv.v;
+        j->sp.workdir = j->workdir;
+        j->inv = inv;
+        j->req.sp = &j->sp;
+        j->req.done = inv_spawned;
+        j->req.data = j;
+        return j;
+}
+
+/* A call that could not start: answered (FAIL_STATUS, MSG), its slots given
+ * back, freed. */
+static void inv_start_failed(struct invocation *inv, int fail_status, const char *msg)
+{
+        struct sfaasd *sf = inv->sf;
+
+        fn_egress_stop(&inv->egress);
+        fn_egress_spawned(&inv->egress);
+        sandbox_free(inv->sb); /* a parked one taken for a call that failed before it ran */
+        inv->sb = NULL;
+        inv_list_remove(inv);
+        inv_release_slots(inv);
+        if (fail_status != 404)
+                metrics_invocation_finished(sf->metrics, inv->name, inv->ns, fail_status,
+                                            (double) (now_ns() - inv->start_ns) / 1e9);
+        {
+                invoke_done_fn done = inv->done;
+                void *data = inv->done_data;
+                char id[CALL_ID_MAX];
+                memcpy(id, inv->call_id, sizeof id);
+                free(inv->content_type);
+                free(inv);
+                if (done)
+                        fail_early(done, data, id, fail_status, "%s", msg);
+        }
+}
+
+/* Back on the loop from the spawner. */
+static void inv_spawned(struct spawn_req *req)
+{
+        struct inv_spawn *j = req->data;
+        struct invocation *inv = j->inv;
+        struct sfaasd *sf = inv->sf;
+        char msg[1024];
+
+        inv->spawning = false;
+        inv->sb = req->sb;
+        metrics_sandbox_start(sf->metrics, req->ret >= 0, (double) (req->done_ns - j->t0) / 1e9);
+        secret_files_release(&j->secrets); /* the sandbox holds its own mounts of them */
+        fn_egress_spawned(&inv->egress);
+        (void) close(j->in[0]);
+        (void) close(j->out[1]);
+        (void) close(j->errp[1]);
+        j->in[0] = j->out[1] = j->errp[1] = -1;
+        if (req->ret < 0) {
+                log_error("function '%s.%s': sandbox start failed: %s", inv->name, inv->ns, req->err.msg);
+                (void) xsnprintf(msg, sizeof msg, "cannot start sandbox for '%s.%s': %s", inv->name, inv->ns,
+                                 req->err.msg);
+                inv_spawn_free(j);
+                inv_start_failed(inv, 500, msg);
+                return;
+        }
+        inv_io_start(inv, j->in[1], j->out[0], j->errp[0]);
+        j->in[1] = j->out[0] = j->errp[0] = -1;
+        inv_spawn_free(j);
+        if (inv->killed) /* the caller went, or the daemon stops, while it was made */
+                (void) sandbox_kill(inv->sb);
+}
+
 /* Start a call that was admitted (it holds its slots): build the spec,
  * spawn, hand the result to the loop's callbacks. False when it failed at
  * once: answered, its slots given back, freed. */
@@ -974,14 +1112,12 @@ static bool inv_start(struct invocation *inv)
         const char *name = inv->name, *ns = inv->ns;
         const struct fn_recipe *rc;
         struct svec env = { 0 };
-        struct sandbox_spec sp = { 0 };
         struct sf_err err = { 0 };
-        struct secret_files secrets; /* the function's secrets (core/model/secret_files.h) */
-        int in[2] = { -1, -1 }, out[2] = { -1, -1 }, errp[2] = { -1, -1 };
-        char group[FN_GROUP_MAX], msg[1024];
+        struct inv_spawn *j = NULL;
+        struct spawner *spawner;
+        char msg[1024];
         int r, fail_status = 500;
 
-        secret_files_init(&secrets);
         msg[0] = '\0';
         rc = inv_recipe(inv, &fail_status, msg, sizeof msg);
         if (!rc)
@@ -1001,22 +1137,24 @@ static bool inv_start(struct invocation *inv)
                 svec_free(&env);
                 return true;
         }
-        fn_recipe_exec_spec(rc, name, ns, env.v, group, &sp);
-        inv->timeout_ms = sp.limits.timeout_ms;
+        j = inv_spawn_new(inv, rc, &env);
+        if (!j)
+                goto oom;
+        inv->timeout_ms = j->sp.limits.timeout_ms;
         /* ---- secrets: read-only files at /var/openfaas/secrets/NAME, decrypted
          * into a private tmpfs that only this spawn and its sandbox reach ---- */
-        r = secret_files_prepare(sf, ns, json_object_get(rc->spec, "secrets"), &secrets, &err);
+        r = secret_files_prepare(sf, ns, json_object_get(rc->spec, "secrets"), &j->secrets, &err);
         if (r < 0) {
                 log_error("function '%s.%s': %s", name, ns, err.msg);
                 (void) xsnprintf(msg, sizeof msg, "function '%s.%s': %s", name, ns, err.msg);
                 goto fail;
         }
-        sp.binds = secrets.binds;
-        sp.n_binds = secrets.n;
+        j->sp.binds = j->secrets.binds;
+        j->sp.n_binds = j->secrets.n;
         /* ---- end of secrets ---- */
         /* Egress by grant: its proxy listens in the sandbox's namespace
          * before the sandbox is born there (core/runtime/fn_egress.h). */
-        r = fn_egress_prepare(sf, rc, ns, name, inv->call_id, 0, pools_self_netns(sf), &env, &sp, &inv->egress,
+        r = fn_egress_prepare(sf, rc, ns, name, inv->call_id, 0, pools_self_netns(sf), &j->env, &j->sp, &inv->egress,
                               &err);
         if (r < 0) {
                 log_error("function '%s.%s': egress: %s", name, ns, err.msg);
@@ -1024,14 +1162,19 @@ static bool inv_start(struct invocation *inv)
                 goto fail;
         }
 
-        if (pipe_pair(in) < 0 || pipe_pair(out) < 0 || pipe_pair(errp) < 0) {
+        if (pipe_pair(j->in) < 0 || pipe_pair(j->out) < 0 || pipe_pair(j->errp) < 0) {
                 fail_status = 503;
                 (void) xsnprintf(msg, sizeof msg, "cannot create pipes: %s", strerror(errno));
                 goto fail;
         }
-        sp.stdio[0] = in[0];
-        sp.stdio[1] = out[1];
-        sp.stdio[2] = errp[1];
+        j->sp.stdio[0] = j->in[0];
+        j->sp.stdio[1] = j->out[1];
+        j->sp.stdio[2] = j->errp[1];
+        if ((r = pools_spawner(sf, &spawner)) < 0) {
+                fail_status = 503;
+                (void) xsnprintf(msg, sizeof msg, "cannot start the spawner's thread: %s", strerror(-r));
+                goto fail;
+        }
         /* A parked sandbox of the tenant gives its instance to the call
          * (core/runtime/stock.h); else an idle default replica gives its
          * place to the retry (core/runtime/pool.h). */
@@ -1045,55 +1188,17 @@ static bool inv_start(struct invocation *inv)
                 goto fail;
         }
         inv->tenant_counted = true;
-        {
-                uint64_t spawn_t0 = now_ns();
-                r = sandbox_spawn(sf->launcher, &sp, &inv->sb, &err);
-                metrics_sandbox_start(sf->metrics, r >= 0, (double) (now_ns() - spawn_t0) / 1e9);
-        }
-        secret_files_release(&secrets); /* the sandbox holds its own mounts of them */
-        fn_egress_spawned(&inv->egress);
-        (void) close(in[0]);
-        (void) close(out[1]);
-        (void) close(errp[1]);
-        in[0] = out[1] = errp[1] = -1;
-        if (r < 0) {
-                tenants_instance_end(sf, ns);
-                inv->tenant_counted = false;
-                log_error("function '%s.%s': sandbox start failed: %s", name, ns, err.msg);
-                (void) xsnprintf(msg, sizeof msg, "cannot start sandbox for '%s.%s': %s", name, ns, err.msg);
-                goto fail;
-        }
-
-        inv_io_start(inv, in[1], out[0], errp[0]);
-        in[1] = out[0] = errp[0] = -1;
-        svec_free(&env);
-        return true;
+        inv->spawning = true;
+        j->t0 = now_ns();
+        spawner_submit(spawner, &j->req);
+        return true; /* inv_spawned goes on */
 
 oom:
         (void) xsnprintf(msg, sizeof msg, "out of memory");
 fail:
-        pipes_close(in, out, errp);
-        secret_files_release(&secrets);
-        fn_egress_stop(&inv->egress);
-        fn_egress_spawned(&inv->egress);
+        inv_spawn_free(j);
         svec_free(&env);
-        sandbox_free(inv->sb); /* a parked one taken for a call that failed before it ran */
-        inv->sb = NULL;
-        inv_list_remove(inv);
-        inv_release_slots(inv);
-        if (fail_status != 404)
-                metrics_invocation_finished(sf->metrics, name, ns, fail_status,
-                                            (double) (now_ns() - inv->start_ns) / 1e9);
-        {
-                invoke_done_fn done = inv->done;
-                void *data = inv->done_data;
-                char id[CALL_ID_MAX];
-                memcpy(id, inv->call_id, sizeof id);
-                free(inv->content_type);
-                free(inv);
-                if (done)
-                        fail_early(done, data, id, fail_status, "%s", msg);
-        }
+        inv_start_failed(inv, fail_status, msg);
         return false;
 }
 

@@ -66,7 +66,7 @@ struct pools {
          * instance is young (libuv timers have 1 ms steps; spinning on the
          * loop would take the CPU the starting instance needs). */
         int probe_tfd;
-        struct spawner *spawner;   /* instances' sandboxes made off the loop (spawner.h), from the first start */
+        struct spawner *spawner;   /* sandboxes made off the loop (spawner.h), from the first start: pools_spawner */
         uv_poll_t probe_poll;
         bool probe_armed, probe_poll_open;
         size_t instances;         /* alive (not yet reaped) */
@@ -1535,12 +1535,13 @@ static int instance_start(struct pool *p, struct sf_err *err)
         struct sfaasd *sf = p->sf;
         struct inst_spawn *j;
         struct instance *inst;
+        struct spawner *spawner;
         int ret;
 
         if (p->recipe->argv.n == 0)
                 return sf_err_set(err, -EINVAL, "function '%s.%s' has no command: set an image Entrypoint/Cmd",
                                   p->name, p->ns);
-        if (!sf->pools->spawner && (ret = spawner_new(&sf->loop, sf->launcher, &sf->pools->spawner)) < 0)
+        if ((ret = pools_spawner(sf, &spawner)) < 0)
                 return sf_err_set(err, ret, "cannot start the spawner's thread: %s", strerror(-ret));
         inst = calloc(1, sizeof *inst);
         j = calloc(1, sizeof *j);
@@ -1574,7 +1575,7 @@ static int instance_start(struct pool *p, struct sf_err *err)
         j->req.sp = &j->sp;
         j->req.done = inst_spawned;
         j->req.data = j;
-        spawner_submit(sf->pools->spawner, &j->req);
+        spawner_submit(spawner, &j->req);
         p->n_starting++;
         p->n_structs++;
         sf->pools->instances++;
@@ -2217,6 +2218,17 @@ void pools_call_unref(struct sfaasd *sf, struct pool *p)
         sf->pools->calls--;
         p->calls--;
         pool_unref(p);
+}
+
+int pools_spawner(struct sfaasd *sf, struct spawner **ret)
+{
+        struct pools *ps = sf->pools;
+        int r;
+
+        if (!ps->spawner && (r = spawner_new(&sf->loop, sf->launcher, &ps->spawner)) < 0)
+                return r;
+        *ret = ps->spawner;
+        return 0;
 }
 
 int pools_self_netns(struct sfaasd *sf)

@@ -92,6 +92,10 @@ const struct fn_recipe *pool_recipe(const struct pool *p);
 /* The loop thread's own network namespace (an fd the pools keep), to
  * come back to after making a socket in a sandbox's. */
 int pools_self_netns(struct sfaasd *sf);
+/* The thread that makes sandboxes off the loop (spawner.h), for instances
+ * and exec calls alike; started by the first call. */
+struct spawner;
+int pools_spawner(struct sfaasd *sf, struct spawner **ret);
 
 /* Proxy a call (/function/NAME[.NS][/sub]) to http-mode function p, from
  * the HTTP head callback: HTTP_HEAD_TAKEN when the proxy took the request (held, its body
