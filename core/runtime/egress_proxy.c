@@ -8,7 +8,6 @@
 #include <jansson.h>
 #include <llhttp.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/http.h>
 #include <openssl/ssl.h>
@@ -795,6 +794,7 @@ static void start_relay(struct econn *c)
         c->state = C_RELAY;
         c->verdict = "allowed";
         uv_timer_stop(&c->timer);
+        (void) uv_tcp_nodelay(&c->up, 1);
         if (c->is_connect) {
                 static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
                 if (!c->forward && send_copy(c, true, ok, sizeof ok - 1) < 0) {
@@ -1102,12 +1102,6 @@ static void on_up_connected(uv_connect_t *req, int status)
         /* Closed meanwhile: the connection, or this attempt (its time was up). */
         if (c->state == C_CLOSING || uv_is_closing((uv_handle_t *) &c->up))
                 return;
-        if (c->state == C_RELAY) {
-                /* Relaying since try_connect() saw the connection made. */
-                if (status < 0)
-                        conn_close(c);
-                return;
-        }
         if (status < 0) {
                 connect_failed(c, status);
                 return;
@@ -1117,23 +1111,6 @@ static void on_up_connected(uv_connect_t *req, int status)
                 return;
         }
         start_relay(c); /* stops the timer */
-}
-
-/* Made already? A destination a veth away (or on this host) has answered
- * the SYN before connect() returned: the kernel handles the SYN-ACK in the
- * caller's context (the veth's softirq on the way out, then the socket's
- * backlog when connect() releases it). The relay then starts now, the
- * 200 a loop round earlier (bench/egress: the setup path); libuv still
- * completes its connect request at its next poll, and holds writes for
- * the destination until then. One getsockopt() otherwise. */
-static bool up_established(struct econn *c)
-{
-        struct tcp_info ti;
-        socklen_t len = sizeof ti;
-        uv_os_fd_t fd;
-
-        return uv_fileno((uv_handle_t *) &c->up, &fd) == 0 && getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
-               len >= offsetof(struct tcp_info, tcpi_state) + sizeof ti.tcpi_state && ti.tcpi_state == TCP_ESTABLISHED;
 }
 
 /* Connect to the next address of c->addrs, every one of them checked, in
@@ -1164,9 +1141,6 @@ static void try_connect(struct econn *c)
                 ((struct sockaddr_in6 *) &c->addrs[c->next_addr - 1])->sin6_port = htons(c->port);
         /* In the daemon's own network namespace: the loop thread is there. */
         (void) uv_tcp_init(px->loop, &c->up);
-        /* Recorded now, set by libuv on the socket it makes: before the
-         * connect, not on the way to the client's 200. */
-        (void) uv_tcp_nodelay(&c->up, 1);
         c->up.data = c;
         c->up_open = true;
         c->refs++;
@@ -1179,8 +1153,6 @@ static void try_connect(struct econn *c)
         }
         share = c->connect_deadline > now ? (c->connect_deadline - now) / (c->n_addrs - c->next_addr + 1) : 0;
         (void) uv_timer_start(&c->timer, on_connect_timeout, share ? share : 1, 0);
-        if (!c->inject && up_established(c))
-                start_relay(c);
 }
 
 static void on_shutdown_done(uv_shutdown_t *s, int status)
@@ -1427,7 +1399,7 @@ static void on_conn(uv_stream_t *l, int status)
                 return;
         llhttp_init(&c->parser, HTTP_REQUEST, &settings);
         c->parser.data = c;
-        /* TCP_NODELAY comes from the listener (listen_in). */
+        (void) uv_tcp_nodelay(&c->client, 1);
         if (uv_read_start((uv_stream_t *) &c->client, alloc_cb, on_read_client) < 0)
                 conn_close(c);
 }
@@ -1463,6 +1435,7 @@ static void on_fwd_conn(uv_stream_t *l, int status)
                        (unsigned) c->port);
                 return;
         }
+        (void) uv_tcp_nodelay(&c->client, 1);
         if (uv_read_start((uv_stream_t *) &c->client, alloc_cb, on_read_client) < 0) {
                 conn_close(c);
                 return;
@@ -1523,10 +1496,7 @@ static int listen_in(int netns_fd, int self_fd, uint16_t port)
         fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 r = -errno;
-        /* TCP_NODELAY here is inherited by every accepted socket: one
-         * setsockopt() less per connection. */
         else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-                 setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 ||
                  bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(fd, 128) < 0)
                 r = -errno;
         if (setns(self_fd, CLONE_NEWNET) < 0) {
