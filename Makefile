@@ -39,10 +39,12 @@ DEB_FIXTURES := busybox-static umoci skopeo
 # docker-registry (the reference distribution server), apache2-utils (htpasswd)
 # and python3-cryptography (the token server's signed JWTs): the registry pull
 # tests (tests/integration/test_registry.py) run a real registry on loopback.
+# golang-go: the egress proxy's Go client (tests/integration/goclient, built
+# static in the test), the net/http of issue 16's "curl, requests or Go".
 DEB_TEST := $(DEB_FIXTURES) libcmocka-dev python3-pytest python3-requests iproute2 curl prometheus \
             chromium chromium-driver python3-selenium openssl \
             debhelper lintian mmdebstrap systemd bash-completion \
-            podman containerd docker-registry apache2-utils python3-cryptography
+            podman containerd docker-registry apache2-utils python3-cryptography golang-go
 # make test-package alone (make test installs these too): the package's build
 # and check, its throwaway root, the unit's tools; ip and openssl for the
 # service's network namespace and the renewed TLS pair.

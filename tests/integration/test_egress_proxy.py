@@ -10,6 +10,7 @@ use busybox wget (which honours http_proxy) and nc (raw CONNECT).
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -386,11 +387,12 @@ def host_root(dest):
     return ["--rootfs", str(root)]
 
 
-def run_egress(dest, grant, *cmd):
+def run_egress(dest, grant, *cmd, env=()):
     from sfaasd_testlib import BIN
     return subprocess.run([BIN, "run"] + host_root(dest) + ["--timeout", "20s", "--egress", grant,
-                           "--egress-allow", DEST_IP + "/32", "--egress-resolve", str(dest["resolve"]), "--"] +
-                          list(cmd), capture_output=True, text=True, timeout=60)
+                           "--egress-allow", DEST_IP + "/32", "--egress-resolve", str(dest["resolve"])] +
+                          [a for kv in env for a in ("--env", kv)] + ["--"] + list(cmd),
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_run_egress_with_real_clients(dest):
@@ -417,6 +419,135 @@ def test_run_egress_with_real_clients(dest):
     p = subprocess.run([BIN, "run"] + host_root(dest) + ["--timeout", "20s", "--", "curl", "-sS", "--max-time", "3",
                         "http://%s:8080/" % DEST_IP], capture_output=True, text=True, timeout=60)
     assert p.returncode != 0, (p.stdout, p.stderr)
+
+
+GO_SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "goclient", "main.go")
+
+
+@pytest.fixture(scope="module")
+def goclient(tmp_path_factory):
+    """tests/integration/goclient built static (CGO_ENABLED=0: no libc, no
+    loader, it runs in any root), with a Go cache and path of its own."""
+    go = shutil.which("go")
+    if not go:
+        pytest.skip("go not installed (Debian package golang-go; make deps-test)")
+    d = tmp_path_factory.mktemp("goclient")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(d), "GOCACHE": str(d / "cache"),
+           "GOPATH": str(d / "path"), "GOFLAGS": "-trimpath", "GO111MODULE": "off", "GOENV": "off",
+           "CGO_ENABLED": "0", "GOOS": "linux"}
+    out = d / "goclient"
+    p = subprocess.run([go, "build", "-ldflags=-s -w", "-o", str(out), GO_SRC], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+def go_results(out):
+    """The client's lines: {url: (status or "error", rest)}."""
+    res = {}
+    for line in out.splitlines():
+        url, _, rest = line.partition(" ")
+        kind, _, more = rest.partition(" ")
+        res[url] = (kind, more)
+    return res
+
+
+GO_GRANT = "dest.test:8080, api.test:8444"
+GO_URLS = ["http://dest.test:8080/go-plain", "https://api.test:8444/go-tls", "http://other.test:8080/go-other",
+           "https://other.test:8444/go-other-tls", "http://%s:8080/go-host" % HOST_IP]
+
+
+def check_go_results(out, seen):
+    r = go_results(out)
+    assert set(r) == set(GO_URLS), out
+    # The granted host, over plain HTTP (absolute-form through the proxy) and
+    # over HTTPS (CONNECT, TLS end to end, verified against the test's CA).
+    assert r[GO_URLS[0]] == ("status", "200 GET /go-plain"), out
+    assert r[GO_URLS[1]] == ("status", "200 tls-ok /go-tls"), out
+    assert "GET /go-tls" in seen.read_text(), seen.read_text()
+    # Another name, by either way, and an address of this host: refused.
+    assert r[GO_URLS[2]][0] == "status" and r[GO_URLS[2]][1].startswith("403 "), out
+    assert r[GO_URLS[3]][0] == "error" and "Forbidden" in r[GO_URLS[3]][1], out
+    assert r[GO_URLS[4]][0] == "status" and r[GO_URLS[4]][1].startswith("403 "), out
+
+
+def test_run_egress_with_go_net_http(dest, goclient):
+    """Go's net/http (ProxyFromEnvironment) in `sfaasd run --egress`: the
+    granted host by plain HTTP and by HTTPS through CONNECT, nothing else."""
+    pin(dest, ANSWERS)
+    args = host_root(dest)
+    root = args[1]
+    shutil.copyfile(str(goclient), os.path.join(root, "usr/bin/goclient"))
+    os.chmod(os.path.join(root, "usr/bin/goclient"), 0o755)
+    shutil.copyfile(dest["ca"], os.path.join(root, "etc/egress-ca.pem"))
+    dest["seen"].write_text("")
+    p = run_egress(dest, GO_GRANT, "/usr/bin/goclient", *GO_URLS, env=["SSL_CERT_FILE=/etc/egress-ca.pem"])
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    check_go_results(p.stdout, dest["seen"])
+    assert re.search(r"egress CONNECT dest=api.test port=8444 .*verdict=allowed", p.stderr), p.stderr
+    assert re.search(r"dest=other.test port=8444 .*verdict=denied", p.stderr), p.stderr
+
+
+def oci_archive(path, files, tag):
+    """A one-layer OCI archive of files {name: (bytes, mode)}, tagged tag."""
+    import hashlib
+    import io
+    import tarfile
+
+    def tar_bytes(entries):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+            for name, data, mode in entries:
+                ti = tarfile.TarInfo(name)
+                ti.mode, ti.mtime = mode, 1704067200
+                if data is None:
+                    ti.type = tarfile.DIRTYPE
+                    t.addfile(ti)
+                else:
+                    ti.size = len(data)
+                    t.addfile(ti, io.BytesIO(data))
+        return buf.getvalue()
+    dirs = sorted({"/".join(n.split("/")[:i]) for n in files for i in range(1, n.count("/") + 1)})
+    layer = tar_bytes([(d, None, 0o755) for d in dirs] + [(n, data, mode) for n, (data, mode) in sorted(files.items())])
+    blobs = {}
+
+    def blob(data, mt):
+        h = hashlib.sha256(data).hexdigest()
+        blobs[h] = data
+        return {"mediaType": mt, "digest": "sha256:" + h, "size": len(data)}
+    ld = blob(layer, "application/vnd.oci.image.layer.v1.tar")
+    cfg = {"architecture": "amd64", "os": "linux", "config": {"Entrypoint": ["/goclient"]},
+           "rootfs": {"type": "layers", "diff_ids": [ld["digest"]]}}
+    man = blob(json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": blob(json.dumps(cfg).encode(), "application/vnd.oci.image.config.v1+json"),
+                           "layers": [ld]}).encode(), "application/vnd.oci.image.manifest.v1+json")
+    man["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    entries = [("oci-layout", b'{"imageLayoutVersion":"1.0.0"}', 0o644),
+               ("index.json", json.dumps({"schemaVersion": 2, "manifests": [man]}).encode(), 0o644)]
+    entries += [("blobs/sha256/" + h, data, 0o644) for h, data in blobs.items()]
+    with open(path, "wb") as f:
+        f.write(tar_bytes(entries))
+
+
+def test_function_with_go_net_http(eg, goclient):
+    """The same client as a deployed function (an image of the static binary
+    and the test's CA where Go looks for roots) granted one API."""
+    archive = goclient.parent / "goclient-oci.tar"
+    oci_archive(str(archive), {"goclient": (goclient.read_bytes(), 0o755),
+                               "etc/ssl/certs/ca-certificates.crt": (open(eg.dest["ca"], "rb").read(), 0o644)},
+                "goclient:latest")
+    r = eg.call("POST", "/system/images", params={"namespace": NS}, data=archive.read_bytes(),
+                headers={"Content-Type": "application/x-tar"})
+    assert r.status_code == 200, r.text
+    r = eg.call("POST", "/system/functions", json={"service": "gofn", "image": "goclient:latest", "namespace": NS,
+                                                   "annotations": {"com.sfaasd.egress": GO_GRANT}})
+    assert r.status_code == 202, r.text
+    eg.dest["seen"].write_text("")
+    code, out = eg.run("gofn", "\n".join(GO_URLS) + "\n")
+    assert code == 200, out
+    check_go_results(out, eg.dest["seen"])
+    r = eg.call("GET", "/system/logs", params={"name": "gofn", "namespace": NS})
+    assert re.search(r"egress CONNECT dest=api.test port=8444 .*verdict=allowed", r.text), r.text
 
 
 def raw(target, extra=""):
