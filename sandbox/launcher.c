@@ -82,6 +82,9 @@ struct sandbox_launcher {
         char *cg_path;            /* sandbox_launcher_config.cgroup_path, or NULL */
         const char *cg_leaf;      /* its last level (points into cg_path) */
         bool spawned;             /* with cg_path: one sandbox per launcher */
+        /* v1 leaves of ended anonymous sandboxes, for the next ones
+         * (cgroup_spare.c); NULL for one-shot launchers and a cg_path. */
+        struct sb_spares *spares;
         /* Held by sandbox_spawn and every other call that uses the state
          * above (the one child stack, the template user namespaces, the
          * netns pool, the cgroup root): the daemon spawns parked
@@ -270,6 +273,10 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                         r = sb_cgroup_root_init(&l->cg, &o, &l->swept, err);
                 if (r < 0)
                         goto fail;
+                if (!l->one_shot && l->cg.mode == SB_CGROUP_V1 && !(l->spares = sb_spares_new())) {
+                        r = sf_err_set(err, -ENOMEM, "out of memory");
+                        goto fail;
+                }
         }
         *ret = l;
         return 0;
@@ -304,6 +311,7 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
                 return;
         if (l->have_pool)
                 sb_netns_pool_stop(&l->pool);
+        sb_spares_close(l->spares);
         sb_cgroup_root_release(&l->cg);
         if (l->dev_tmpl_fd >= 0)
                 (void) close(l->dev_tmpl_fd);
@@ -1241,7 +1249,15 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
                 name = gen_name;
         }
         if (!l->no_cgroups) {
-                r = sb_cgroup_create(&l->cg, spec->group, name, lim, cg, err);
+                /* An anonymous sandbox may get the leaf an earlier one left
+                 * (cgroup_spare.c); a named one's leaf is its own. */
+                const bool spare = !spec->name && !l->cg_path;
+                r = spare ? sb_spares_take(l->spares, &l->cg, spec->group, name, lim, cg) : 0;
+                if (r == 0) {
+                        r = sb_cgroup_create(&l->cg, spec->group, name, lim, cg, err);
+                        if (r >= 0 && spare && sb_spares_adopt(l->spares, cg, spec->group, lim) < 0)
+                                r = sf_err_set(err, -ENOMEM, "out of memory");
+                }
                 if (r < 0)
                         return r;
         }
@@ -1791,6 +1807,8 @@ void sandbox_detach(struct sandbox *sb)
         sb_cgroup_close_spawn_fds(&sb->cg);
         for (int c = 0; c < SB_CTRL_MAX_; c++)
                 free(sb->cg.path[c]);
+        sb_spares_unref(sb->cg.spares);
+        free(sb->cg.group);
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)
@@ -1833,6 +1851,7 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
         if (l->no_cgroups)
                 return 0;
         (void) pthread_mutex_lock(&l->lock);
+        sb_spares_drop_group(l->spares, group);
         r = sb_cgroup_group_remove(&l->cg, group);
         (void) pthread_mutex_unlock(&l->lock);
         if (r < 0)

@@ -29,7 +29,7 @@ import socket
 import pytest
 
 from sfaasd_testlib import (HTTP_TIMEOUT, SLOW, Api, cgroup_subtree_candidates, data_dir_id, existing_dirs,
-                            function_cgroups, leaf_cgroups, procs_with_argv, wait_until)
+                            function_cgroups, is_spare_leaf, leaf_cgroups, procs_with_argv, wait_until)
 
 DEADLINE = 30 * SLOW
 DAEMON_CONFIG = {"exec_stock_max": 2, "exec_stock_idle": "60s"}
@@ -115,7 +115,7 @@ def parked_of(daemon, name, ns="openfaas-fn"):
 def fn_leaves(daemon, name, ns="openfaas-fn"):
     subtrees = existing_dirs(cgroup_subtree_candidates(daemon))
     return [leaf for g in function_cgroups(subtrees, ns, name) for leaf in os.listdir(g)
-            if os.path.isdir(os.path.join(g, leaf))]
+            if os.path.isdir(os.path.join(g, leaf)) and not is_spare_leaf(leaf)]
 
 
 @pytest.fixture(scope="module")
