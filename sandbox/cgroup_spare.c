@@ -25,7 +25,11 @@
  * The spares live in the launcher's subtree like every leaf: the launcher
  * removes them with the subtree (sb_cgroup_root_release), and after a
  * crash the next launcher's sweep does (cgroup_sweep.c). A group's spares
- * go before the group is removed (sb_spares_drop_group).
+ * go before the group is removed and when its limits change
+ * (sb_spares_drop_group): a v1 cpu quota above the group's is refused at
+ * creation and the leaf made unquoted instead (sb_cgroup_create), so a
+ * spare holds exactly what a new leaf would get only under the limits it
+ * was made under.
  *
  * Threading: sandboxes are freed on any thread, and a sandbox may in
  * principle outlive its launcher: the cache is reference-counted (the

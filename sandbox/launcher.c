@@ -1888,6 +1888,11 @@ int sandbox_group_set_limits(struct sandbox_launcher *l, const char *group, cons
         if (l->no_cgroups)
                 return 0;
         (void) pthread_mutex_lock(&l->lock);
+        /* A spare leaf's cpu quota depends on its group's when it was made
+         * (v1 refuses a quota above an ancestor's, sb_cgroup_create): the
+         * spares of a group whose limits change go, and the next sandboxes
+         * get leaves made under the new ones. */
+        sb_spares_drop_group(l->spares, group);
         r = sb_cgroup_group_limit(&l->cg, group, lim);
         (void) pthread_mutex_unlock(&l->lock);
         if (r < 0)

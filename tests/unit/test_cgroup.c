@@ -368,8 +368,8 @@ static int count_leaves(struct fixture *f, int c, const char *rel, int *ret_spar
 /* v1 spare leaves: the leaf of a sandbox that ended cleanly is kept, empty,
  * and the next sandbox of the group gets it (no new directory), with its
  * peak memory reset; a leaf whose sandbox hit pids.max is not kept (the
- * counter would show in the next one's stats); sandbox_group_remove takes
- * the spares with the group. v2 keeps none. */
+ * counter would show in the next one's stats); new limits on a group and
+ * sandbox_group_remove take the spares with them. v2 keeps none. */
 static void test_spare_leaves(void **state)
 {
         struct fixture *f = *state;
@@ -414,6 +414,16 @@ static void test_spare_leaves(void **state)
         /* that leaf went; the spare of the other limits stays */
         assert_int_equal(count_leaves(f, c, "tenant-s/fn", &spares), 0);
         assert_int_equal(spares, 1);
+        /* new limits on the tenant: the spares below it go */
+        {
+                struct sandbox_limits lim = { .cpu_millis = 500 };
+                assert_int_equal(sandbox_group_set_limits(f->l, "tenant-s", &lim, &err), 0);
+        }
+        assert_int_equal(count_leaves(f, c, "tenant-s/fn", &spares), 0);
+        assert_int_equal(spares, 0);
+        sb = spawn_in(f, "tenant-s/fn", idle, &fd);
+        wait_marker(fd, "ready");
+        finish(sb, fd);
         assert_int_equal(sandbox_group_remove(f->l, "tenant-s/fn", &err), 0);
         assert_false(group_dir_exists(f, c, "tenant-s/fn"));
 }
