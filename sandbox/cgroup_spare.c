@@ -218,7 +218,9 @@ static bool leaf_clean(const struct sb_cgroup *cg)
         return sb_cgroup_write(cg->path[SB_CTRL_MEMORY], "memory.max_usage_in_bytes", "0") >= 0;
 }
 
-int sb_spares_put(struct sb_cgroup *cg)
+/* Take cg into the cache when it is clean: 0 (cg is then emptied); < 0 when
+ * it must be removed as usual. */
+static int put(struct sb_cgroup *cg)
 {
         struct sb_spares *s = cg->spares;
         struct sb_cgroup evicted = SB_CGROUP_INIT;
@@ -268,6 +270,21 @@ int sb_spares_put(struct sb_cgroup *cg)
                 remove_leaf(&evicted);
         sb_spares_unref(s);
         return 0;
+}
+
+int sb_spares_release(struct sb_cgroup *cg)
+{
+        struct sb_spares *s = cg->spares;
+        int r;
+
+        if (s && put(cg) == 0)
+                return 0;
+        cg->spares = NULL;
+        r = sb_cgroup_destroy(cg);
+        free(cg->group);
+        cg->group = NULL;
+        sb_spares_unref(s);
+        return r;
 }
 
 void sb_spares_drop_group(struct sb_spares *s, const char *group)

@@ -304,8 +304,7 @@ int sb_cgroup_group_limit(const struct sb_cgroup_root *root, const char *group, 
 void sb_cgroup_close_spawn_fds(struct sb_cgroup *cg);
 int sb_cgroup_kill(const struct sb_cgroup *cg);
 /* Remove the leaf once its processes are gone (waits briefly for them).
- * A leaf of a spare cache goes back to it instead when it is clean
- * (cgroup_spare.c). */
+ * Not for a leaf that may be kept: sb_spares_release. */
 int sb_cgroup_destroy(struct sb_cgroup *cg);
 
 /* Spare leaves (cgroup_spare.c): v1 leaves of ended sandboxes kept, renamed
@@ -321,9 +320,9 @@ int sb_spares_take(struct sb_spares *s, const struct sb_cgroup_root *root, const
                    const struct sandbox_limits *lim, struct sb_cgroup *ret);
 /* Make a new leaf of sb_cgroup_create keepable in s (v1 only; -ENOMEM). */
 int sb_spares_adopt(struct sb_spares *s, struct sb_cgroup *cg, const char *group, const struct sandbox_limits *lim);
-/* Take cg into the cache when it is clean: 0 (cg is then emptied); < 0 when
- * it must be removed as usual. */
-int sb_spares_put(struct sb_cgroup *cg);
+/* The end of a sandbox's leaf: back to its cache when it is clean, else
+ * removed (sb_cgroup_destroy); cg is emptied either way. */
+int sb_spares_release(struct sb_cgroup *cg);
 /* Drop cg's reference to its cache (cg is being removed or forgotten). */
 void sb_spares_unref(struct sb_spares *s);
 /* Remove the kept leaves of group and of the groups below it. */

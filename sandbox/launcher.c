@@ -1507,7 +1507,7 @@ out:
                 (void) close(pidfd);
         if (net_fd >= 0)
                 (void) close(net_fd);
-        (void) sb_cgroup_destroy(&cg);
+        (void) sb_spares_release(&cg);
         spawn_ctx_release(&c);
         return r;
 }
@@ -1801,7 +1801,7 @@ void sandbox_free(struct sandbox *sb)
          * leaf may be kept for another sandbox (cgroup_spare.c). */
         if (sb->mntns_fd >= 0)
                 (void) close(sb->mntns_fd);
-        (void) sb_cgroup_destroy(&sb->cg);
+        (void) sb_spares_release(&sb->cg);
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)
