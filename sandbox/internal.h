@@ -250,12 +250,19 @@ struct sb_cgroup_root {
         bool external;
 };
 
+struct sb_spares;
+
 struct sb_cgroup {
         enum sb_cgroup_mode mode;
         char *path[SB_CTRL_MAX_];   /* leaf directories (v2: [0] only; never [SB_CTRL_CPUACCT]) */
         int dir_fd;                 /* v2: leaf directory for CLONE_INTO_CGROUP */
         int tasks_fd[SB_CTRL_MAX_]; /* v1: each leaf's "tasks", opened by us (see sb_cgroup_create) */
         bool has_kill;
+        /* A leaf that may be kept for the next sandbox (cgroup_spare.c):
+         * the cache it goes back to (a reference), and its key. */
+        struct sb_spares *spares;
+        char *group;
+        uint64_t key_memory, key_pids, key_cpu;
 };
 
 /* Describe the hierarchy (no side effects). */
@@ -296,9 +303,36 @@ int sb_cgroup_group_limit(const struct sb_cgroup_root *root, const char *group, 
 /* Close the fds only the spawn needs (dir_fd, tasks_fd). */
 void sb_cgroup_close_spawn_fds(struct sb_cgroup *cg);
 int sb_cgroup_kill(const struct sb_cgroup *cg);
-/* Remove the leaf once its processes are gone (waits briefly for them). */
+/* Remove the leaf once its processes are gone (waits briefly for them).
+ * Not for a leaf that may be kept: sb_spares_release. */
 int sb_cgroup_destroy(struct sb_cgroup *cg);
+
+/* Spare leaves (cgroup_spare.c): v1 leaves of ended sandboxes kept, renamed
+ * "spare-N", for the next anonymous sandbox of the same group and limits. */
+struct sb_spares *sb_spares_new(void);
+/* The launcher's end: no more leaves are kept; those kept are forgotten
+ * (sb_cgroup_root_release removes the directories), and the cache is freed
+ * with its last reference. */
+void sb_spares_close(struct sb_spares *s);
+/* A kept leaf of group and limits as *ret, renamed to name, its "tasks"
+ * opened: 1; none: 0; < 0 on an error (nothing taken). */
+int sb_spares_take(struct sb_spares *s, const struct sb_cgroup_root *root, const char *group, const char *name,
+                   const struct sandbox_limits *lim, struct sb_cgroup *ret);
+/* Make a new leaf of sb_cgroup_create keepable in s (v1 only; -ENOMEM). */
+int sb_spares_adopt(struct sb_spares *s, struct sb_cgroup *cg, const char *group, const struct sandbox_limits *lim);
+/* The end of a sandbox's leaf: back to its cache when it is clean, else
+ * removed (sb_cgroup_destroy); cg is emptied either way. */
+int sb_spares_release(struct sb_cgroup *cg);
+/* Drop cg's reference to its cache (cg is being removed or forgotten). */
+void sb_spares_unref(struct sb_spares *s);
+/* Remove the kept leaves of group and of the groups below it. */
+void sb_spares_drop_group(struct sb_spares *s, const char *group);
 int sb_cgroup_stats(const struct sb_cgroup *cg, struct sandbox_stats *ret);
+/* Open "tasks" of each of cg's leaves (v1), and of group's cpuacct
+ * directory, into cg->tasks_fd. */
+int sb_cgroup_open_tasks(const struct sb_cgroup_root *root, const char *group, struct sb_cgroup *cg);
+/* The number in dir/file, or with key: the value of the line "key N". */
+int sb_cgroup_read_number(const char *dir, const char *file, const char *key, uint64_t *ret);
 /* The directory of cgroup_path (below each hierarchy's root) in every
  * hierarchy the launcher would use, into dirs[SB_CTRL_MAX_] (NULL where
  * none; v2: [0] only; free each). *ret_v2 says which. */

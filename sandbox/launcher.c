@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -53,6 +54,8 @@
 #endif
 
 #define SB_STACK_SIZE (256u * 1024u)
+/* linux/pidfd.h of Linux 6.11 (PIDFS_IOCTL_MAGIC 0xFF, nr 3) */
+#define SB_PIDFD_GET_MNT_NAMESPACE _IO(0xFF, 3)
 #define SB_USERNS_CACHE 16
 #define SB_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -82,6 +85,9 @@ struct sandbox_launcher {
         char *cg_path;            /* sandbox_launcher_config.cgroup_path, or NULL */
         const char *cg_leaf;      /* its last level (points into cg_path) */
         bool spawned;             /* with cg_path: one sandbox per launcher */
+        /* v1 leaves of ended anonymous sandboxes, for the next ones
+         * (cgroup_spare.c); NULL for one-shot launchers and a cg_path. */
+        struct sb_spares *spares;
         /* Held by sandbox_spawn and every other call that uses the state
          * above (the one child stack, the template user namespaces, the
          * netns pool, the cgroup root): the daemon spawns parked
@@ -104,6 +110,9 @@ struct sandbox {
         int call_fd;
         int report_fd;
         char *argv0;
+        /* Its mount namespace (nsfs), held so that its teardown is not part
+         * of the exit (see sandbox_free); -1 when the kernel cannot say. */
+        int mntns_fd;
         bool reaped;
         bool killed;
         bool have_record;         /* the init's status record was read (sandbox_peek_status) */
@@ -270,6 +279,10 @@ int sandbox_launcher_new(const struct sandbox_launcher_config *cfg, struct sandb
                         r = sb_cgroup_root_init(&l->cg, &o, &l->swept, err);
                 if (r < 0)
                         goto fail;
+                if (!l->one_shot && l->cg.mode == SB_CGROUP_V1 && !(l->spares = sb_spares_new())) {
+                        r = sf_err_set(err, -ENOMEM, "out of memory");
+                        goto fail;
+                }
         }
         *ret = l;
         return 0;
@@ -304,6 +317,7 @@ void sandbox_launcher_free(struct sandbox_launcher *l)
                 return;
         if (l->have_pool)
                 sb_netns_pool_stop(&l->pool);
+        sb_spares_close(l->spares);
         sb_cgroup_root_release(&l->cg);
         if (l->dev_tmpl_fd >= 0)
                 (void) close(l->dev_tmpl_fd);
@@ -1241,7 +1255,15 @@ static int spawn_plan(struct sandbox_launcher *l, struct spawn_ctx *c, const str
                 name = gen_name;
         }
         if (!l->no_cgroups) {
-                r = sb_cgroup_create(&l->cg, spec->group, name, lim, cg, err);
+                /* An anonymous sandbox may get the leaf an earlier one left
+                 * (cgroup_spare.c); a named one's leaf is its own. */
+                const bool spare = !spec->name && !l->cg_path;
+                r = spare ? sb_spares_take(l->spares, &l->cg, spec->group, name, lim, cg) : 0;
+                if (r == 0) {
+                        r = sb_cgroup_create(&l->cg, spec->group, name, lim, cg, err);
+                        if (r >= 0 && spare && sb_spares_adopt(l->spares, cg, spec->group, lim) < 0)
+                                r = sf_err_set(err, -ENOMEM, "out of memory");
+                }
                 if (r < 0)
                         return r;
         }
@@ -1456,6 +1478,8 @@ static int spawn_locked(struct sandbox_launcher *l, const struct sandbox_spec *s
         sb->netns_fd = TAKE_FD(net_fd);
         sb->status_fd = TAKE_FD(status_p[0]);
         sb->call_fd = sb->report_fd = -1;
+        /* Best effort (Linux 6.11); without it the exit tears it down. */
+        sb->mntns_fd = ioctl(sb->pidfd, SB_PIDFD_GET_MNT_NAMESPACE, 0);
         if (spec->parked) {
                 sb->call_fd = TAKE_FD(c.call_fds[0]);
                 /* Read only after the sandbox ended: never blocks. */
@@ -1483,7 +1507,7 @@ out:
                 (void) close(pidfd);
         if (net_fd >= 0)
                 (void) close(net_fd);
-        (void) sb_cgroup_destroy(&cg);
+        (void) sb_spares_release(&cg);
         spawn_ctx_release(&c);
         return r;
 }
@@ -1769,7 +1793,15 @@ void sandbox_free(struct sandbox *sb)
                         take_status(sb, status);
                 }
         }
-        (void) sb_cgroup_destroy(&sb->cg);
+        /* The mount namespace goes here rather than in the init's exit:
+         * /proc, /tmp and /dev/shm and the mount tree, with an expedited
+         * RCU grace period (namespace_unlock), ~0.1 ms that a caller waiting
+         * for the exit no longer waits for (bench/RESULTS.md). Before the
+         * leaf: the pages its tmpfs charged there are uncharged before the
+         * leaf may be kept for another sandbox (cgroup_spare.c). */
+        if (sb->mntns_fd >= 0)
+                (void) close(sb->mntns_fd);
+        (void) sb_spares_release(&sb->cg);
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)
@@ -1791,6 +1823,10 @@ void sandbox_detach(struct sandbox *sb)
         sb_cgroup_close_spawn_fds(&sb->cg);
         for (int c = 0; c < SB_CTRL_MAX_; c++)
                 free(sb->cg.path[c]);
+        sb_spares_unref(sb->cg.spares);
+        free(sb->cg.group);
+        if (sb->mntns_fd >= 0)
+                (void) close(sb->mntns_fd);
         if (sb->pidfd >= 0)
                 (void) close(sb->pidfd);
         if (sb->status_fd >= 0)
@@ -1833,6 +1869,7 @@ int sandbox_group_remove(struct sandbox_launcher *l, const char *group, struct s
         if (l->no_cgroups)
                 return 0;
         (void) pthread_mutex_lock(&l->lock);
+        sb_spares_drop_group(l->spares, group);
         r = sb_cgroup_group_remove(&l->cg, group);
         (void) pthread_mutex_unlock(&l->lock);
         if (r < 0)
@@ -1851,6 +1888,11 @@ int sandbox_group_set_limits(struct sandbox_launcher *l, const char *group, cons
         if (l->no_cgroups)
                 return 0;
         (void) pthread_mutex_lock(&l->lock);
+        /* A spare leaf's cpu quota depends on its group's when it was made
+         * (v1 refuses a quota above an ancestor's, sb_cgroup_create): the
+         * spares of a group whose limits change go, and the next sandboxes
+         * get leaves made under the new ones. */
+        sb_spares_drop_group(l->spares, group);
         r = sb_cgroup_group_limit(&l->cg, group, lim);
         (void) pthread_mutex_unlock(&l->lock);
         if (r < 0)

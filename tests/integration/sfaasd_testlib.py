@@ -574,15 +574,22 @@ def _subdirs(d):
         return []
 
 
+def is_spare_leaf(path):
+    """A v1 leaf an ended sandbox left for the next one (sandbox/cgroup_spare.c):
+    empty, named "spare-N"; not a sandbox."""
+    return os.path.basename(path).startswith("spare-")
+
+
 def leaf_cgroups(subtrees):
     """Sandbox leaves below the subtrees: SUBTREE/NAMESPACE/FUNCTION/LEAF
     (the namespace and function group directories are excluded; they stay
-    while the function exists)."""
+    while the function exists; so are the spare leaves, which hold no
+    sandbox)."""
     out = []
     for st in subtrees:
         for ns in _subdirs(st):
             for fn in _subdirs(ns):
-                out += _subdirs(fn)
+                out += [d for d in _subdirs(fn) if not is_spare_leaf(d)]
     return out
 
 

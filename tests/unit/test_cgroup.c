@@ -177,6 +177,18 @@ static pid_t function_pid(pid_t init)
         return (pid_t) v;
 }
 
+/* A kept v1 leaf (sandbox/cgroup_spare.c): named "spare-N", and empty. */
+static bool spare_leaf(const char *dir, const char *name)
+{
+        _cleanup_free_ char *procs = NULL;
+        char p[PATH_MAX];
+
+        if (strncmp(name, "spare-", 6) != 0)
+                return false;
+        (void) xsnprintf(p, sizeof p, "%s/%s/cgroup.procs", dir, name);
+        return read_file_at(AT_FDCWD, p, 4096, &procs, NULL) >= 0 && procs[0] == '\0';
+}
+
 static void finish(struct sandbox *sb, int fd)
 {
         int status;
@@ -246,8 +258,10 @@ static void test_function_group_layout_and_usage(void **state)
 
         finish(sa, fa);
         finish(sb, fb);
-        /* The leaves are gone, the function directories stay, and the CPU
-         * time of the sandboxes that ended is still counted there. */
+        /* The leaves are gone (or kept empty as "spare-N" for the next
+         * sandbox, v1: sandbox/cgroup_spare.c), the function directories
+         * stay, and the CPU time of the sandboxes that ended is still
+         * counted there. */
         for (int c = 0; c < SB_CTRL_MAX_; c++) {
                 char leafdir[PATH_MAX];
                 _cleanup_(closedirp) DIR *d = NULL;
@@ -258,7 +272,7 @@ static void test_function_group_layout_and_usage(void **state)
                 d = opendir(leafdir);
                 assert_non_null(d);
                 while ((de = readdir(d)))
-                        if (de->d_type == DT_DIR && de->d_name[0] != '.')
+                        if (de->d_type == DT_DIR && de->d_name[0] != '.' && !spare_leaf(leafdir, de->d_name))
                                 fail_msg("leaf '%s/%s' left after sandbox_free", leafdir, de->d_name);
         }
         assert_int_equal(sandbox_group_usage(f->l, "tenant-x/fn-a", &after, &err), 0);
@@ -326,6 +340,92 @@ static void test_group_remove(void **state)
         wait_marker(fd, "ready");
         finish(sb, fd);
         assert_int_equal(sandbox_group_usage(f->l, "tenant-r/fn", &u, &err), 0);
+}
+
+/* The directories in SUBTREE/rel of hierarchy c: spares (sandbox/cgroup_spare.c)
+ * into *ret_spares, the others returned. */
+static int count_leaves(struct fixture *f, int c, const char *rel, int *ret_spares)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        struct dirent *de;
+        char p[PATH_MAX];
+        int n = 0;
+
+        *ret_spares = 0;
+        (void) xsnprintf(p, sizeof p, "%s/%s/%s", f->own[c], f->subtree, rel);
+        d = opendir(p);
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_type == DT_DIR && de->d_name[0] != '.') {
+                        if (strncmp(de->d_name, "spare-", 6) == 0)
+                                ++*ret_spares;
+                        else
+                                n++;
+                }
+        return n;
+}
+
+/* v1 spare leaves: the leaf of a sandbox that ended cleanly is kept, empty,
+ * and the next sandbox of the group gets it (no new directory), with its
+ * peak memory reset; a leaf whose sandbox hit pids.max is not kept (the
+ * counter would show in the next one's stats); new limits on a group and
+ * sandbox_group_remove take the spares with them. v2 keeps none. */
+static void test_spare_leaves(void **state)
+{
+        struct fixture *f = *state;
+        char *idle[] = { "sh", "-c", "echo ready; sleep 100", NULL };
+        /* sh gives up at the first fork pids.max refuses, and the sandbox ends */
+        char *forks[] = { "sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 100 & done; sleep 100", NULL };
+        struct sandbox_stats st;
+        struct sf_err err = { 0 };
+        struct sandbox *sb;
+        int fd, spares, c = f->v2 ? 0 : SB_CTRL_MEMORY;
+
+        sb = spawn_in(f, "tenant-s/fn", idle, &fd);
+        wait_marker(fd, "ready");
+        finish(sb, fd);
+        assert_int_equal(count_leaves(f, c, "tenant-s/fn", &spares), 0);
+        assert_int_equal(spares, f->v2 ? 0 : 1);
+        if (f->v2)
+                return;
+
+        sb = spawn_in(f, "tenant-s/fn", idle, &fd);
+        wait_marker(fd, "ready");
+        assert_int_equal(count_leaves(f, c, "tenant-s/fn", &spares), 1);
+        assert_int_equal(spares, 0); /* the spare became this sandbox's leaf */
+        assert_int_equal(sandbox_stats(sb, &st), 0);
+        assert_int_equal(st.oom_kills, 0);
+        assert_int_equal(st.pids_max_hits, 0);
+        finish(sb, fd);
+
+        {
+                struct sandbox_spec s = {
+                        .rootfs = f->root, .argv = forks, .envp = env_default, .uid_base = UID_BASE,
+                        .stdio = { -1, -1, -1 }, .group = "tenant-s/fn", .limits = { .pids = 4 },
+                };
+                int status;
+                if (sandbox_spawn(f->l, &s, &sb, &err) < 0)
+                        fail_msg("spawn: %s", err.msg);
+                assert_int_equal(sandbox_wait(sb, &status, NULL), 0);
+                assert_int_equal(sandbox_stats(sb, &st), 0);
+                assert_true(st.pids_max_hits > 0);
+                sandbox_free(sb);
+        }
+        /* that leaf went; the spare of the other limits stays */
+        assert_int_equal(count_leaves(f, c, "tenant-s/fn", &spares), 0);
+        assert_int_equal(spares, 1);
+        /* new limits on the tenant: the spares below it go */
+        {
+                struct sandbox_limits lim = { .cpu_millis = 500 };
+                assert_int_equal(sandbox_group_set_limits(f->l, "tenant-s", &lim, &err), 0);
+        }
+        assert_int_equal(count_leaves(f, c, "tenant-s/fn", &spares), 0);
+        assert_int_equal(spares, 0);
+        sb = spawn_in(f, "tenant-s/fn", idle, &fd);
+        wait_marker(fd, "ready");
+        finish(sb, fd);
+        assert_int_equal(sandbox_group_remove(f->l, "tenant-s/fn", &err), 0);
+        assert_false(group_dir_exists(f, c, "tenant-s/fn"));
 }
 
 static void put(const char *dir, const char *file, const char *text)
@@ -907,6 +1007,7 @@ int main(void)
                 cmocka_unit_test(test_function_group_layout_and_usage),
                 cmocka_unit_test(test_usage_of_unknown_and_bad_groups),
                 cmocka_unit_test(test_group_remove),
+                cmocka_unit_test(test_spare_leaves),
                 cmocka_unit_test(test_usage_files_v1_v2),
                 cmocka_unit_test(test_stale_three_level_subtree_swept),
                 cmocka_unit_test(test_subtree_names),
