@@ -1517,6 +1517,8 @@ static void inst_spawned(struct spawn_req *req)
                 return;
         }
         inst->counted = true;
+        log_debug("function '%s.%s': instance %s spawned in %.3f ms, back on the loop after %.3f ms", p->name, p->ns,
+                  inst->id, (double) (req->done_ns - j->t0) / 1e6, (double) (now_ns() - j->t0) / 1e6);
         inst_register(p, j);
         if (p->removed)
                 instance_stop(inst, p->grace_ms, INST_STOP_REMOVED);
