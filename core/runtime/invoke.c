@@ -182,20 +182,16 @@ static void inv_unwait_answer(struct invocation *inv, int status, const char *ms
 
 static void inv_kill(struct invocation *inv, enum inv_kill why)
 {
-        if (inv->stock_waiting) {
-                /* Never ran either: answered and freed here. */
-                if (why == INV_KILL_ABORT)
-                        inv_unwait_answer(inv, 499, "the caller went away before the call could start");
+        if (inv->stock_waiting || inv->queued) {
+                /* Never ran (queued, or waiting for a sandbox of the
+                 * stock): answered and freed here. */
+                int status = why == INV_KILL_ABORT ? 499 : 503;
+                const char *msg = why == INV_KILL_ABORT ? "the caller went away before the call could start"
+                                                        : "sfaasd is shutting down";
+                if (inv->stock_waiting)
+                        inv_unwait_answer(inv, status, msg);
                 else
-                        inv_unwait_answer(inv, 503, "sfaasd is shutting down");
-                return;
-        }
-        if (inv->queued) {
-                /* Never ran: answered and freed here. */
-                if (why == INV_KILL_ABORT)
-                        inv_dequeue_answer(inv, 499, "the caller went away before the call could start");
-                else
-                        inv_dequeue_answer(inv, 503, "sfaasd is shutting down");
+                        inv_dequeue_answer(inv, status, msg);
                 return;
         }
         if (inv->spawning) {
