@@ -69,19 +69,24 @@ PKGCFLAGS = $(shell pkg-config --cflags libuv libseccomp sqlite3 libssl libcrypt
 PKGLIBS   = $(shell pkg-config --libs libuv libseccomp sqlite3 libssl libcrypto jansson 2>/dev/null)
 # Static by default: libssl and libcrypto (TLS: core/http/tls.c, the client),
 # SQLite, jansson, libarchive and its decompressors (zlib, zstd, xz, bzip2,
-# lz4), libseccomp and libuv (Debian's libuv1-dev ships it as libuv_a.a) are
-# linked into the binary; only glibc (libc, libm) stays shared. Every
-# subcommand, 'sfaasd run' included, otherwise pays the dynamic loader for
-# libraries it does not use: 2.6 ms -> 1.4 ms for a start of the binary here
-# with the first four static, 1.4 -> 1.1 ms with the rest (hyperfine
-# 'sfaasd version', bench/RESULTS.md), and the shared libarchive alone would
-# load libxml2, ICU, nettle and acl. The price: a security update of those
-# libraries needs a rebuild of sfaasd (as with the Go-built faasd, containerd
-# and runc); the decompressors only ever see image layers inside the confined
-# sfaasd-unpack helper. STATIC_DEPS=0 links them shared.
+# lz4) and libseccomp are linked into the binary; libuv and glibc stay
+# shared. Every subcommand, 'sfaasd run' included, otherwise pays the
+# dynamic loader for libraries it does not use: 2.6 ms -> 1.4 ms for a start
+# of the binary here with the first four static, about 0.35 ms less with the
+# decompressors (bench/RESULTS.md, "Start of the binary"), and the shared
+# libarchive alone would load libxml2, ICU, nettle and acl. libuv stays
+# shared: linked statically (Debian ships libuv_a.a) its thread pool is shut
+# down after OpenSSL's exit handlers, and LeakSanitizer then reports the
+# pool threads' OpenSSL state after a failed TLS pull (make asan,
+# test_https_registry_through_the_egress_policy). The price of static
+# linking: a security update of those libraries needs a rebuild of sfaasd
+# (as with the Go-built faasd, containerd and runc); the decompressors only
+# ever see image layers inside the confined sfaasd-unpack helper.
+# STATIC_DEPS=0 links them shared.
 STATIC_DEPS ?= 1
 ifeq ($(STATIC_DEPS),1)
-BIN_LIBS = -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -ljansson -larchive -lseccomp -luv_a \
+BIN_LIBS = $(shell pkg-config --libs libuv 2>/dev/null) \
+           -Wl,-Bstatic -lssl -lcrypto -lsqlite3 -ljansson -larchive -lseccomp \
            -lz -lzstd -llzma -lbz2 -llz4 -Wl,-Bdynamic -lpthread -ldl -lm
 else
 BIN_LIBS = $(PKGLIBS) $(shell pkg-config --libs libarchive 2>/dev/null)
