@@ -364,11 +364,28 @@ static void fail_early(invoke_done_fn done, void *data, const char *call_id, int
 
 /* A queued call leaves the queue without running: answered, counted in
  * the metrics, freed. */
+/* A call that never ran, out of every list and holding no slot: counted
+ * (a 404 is no call of a function), answered, freed. */
+static void inv_answer_unrun(struct invocation *inv, int status, const char *msg)
+{
+        invoke_done_fn done = inv->done;
+        void *data = inv->done_data;
+        char id[CALL_ID_MAX];
+
+        if (status != 404)
+                metrics_invocation_finished(inv->sf->metrics, inv->name, inv->ns, status,
+                                            (double) (now_ns() - inv->start_ns) / 1e9);
+        memcpy(id, inv->call_id, sizeof id);
+        free(inv->content_type);
+        free(inv);
+        if (done)
+                fail_early(done, data, id, status, "%s", msg);
+}
+
 static void inv_dequeue_answer(struct invocation *inv, int status, const char *msg)
 {
         struct sfaasd *sf = inv->sf;
         struct admit_fn_counts *fc = admit_fn_get(sf, inv->ns, inv->name);
-        invoke_done_fn done = inv->done;
 
         admit_unwait(sf, &inv->waiter);
         if (fc && fc->queued)
@@ -377,12 +394,7 @@ static void inv_dequeue_answer(struct invocation *inv, int status, const char *m
         admit_fn_put(sf, inv->ns, inv->name);
         inv->queued = false;
         inv_list_remove(inv);
-        inv->done = NULL;
-        metrics_invocation_finished(sf->metrics, inv->name, inv->ns, status, (double) (now_ns() - inv->start_ns) / 1e9);
-        if (done)
-                fail_early(done, inv->done_data, inv->call_id, status, "%s", msg);
-        free(inv->content_type);
-        free(inv);
+        inv_answer_unrun(inv, status, msg);
 }
 
 /* A call waiting for a sandbox of the stock leaves without running: the
@@ -390,18 +402,12 @@ static void inv_dequeue_answer(struct invocation *inv, int status, const char *m
 static void inv_unwait_answer(struct invocation *inv, int status, const char *msg)
 {
         struct sfaasd *sf = inv->sf;
-        invoke_done_fn done = inv->done;
 
         stock_unwait(sf, &inv->swait);
         inv->stock_waiting = false;
         inv_list_remove(inv);
         inv_release_slots(inv);
-        inv->done = NULL;
-        metrics_invocation_finished(sf->metrics, inv->name, inv->ns, status, (double) (now_ns() - inv->start_ns) / 1e9);
-        if (done)
-                fail_early(done, inv->done_data, inv->call_id, status, "%s", msg);
-        free(inv->content_type);
-        free(inv);
+        inv_answer_unrun(inv, status, msg);
 }
 
 static void respond_failure(struct invocation *inv, int status, const char *error, double secs)
@@ -1043,27 +1049,13 @@ static struct inv_spawn *inv_spawn_new(struct invocation *inv, const struct fn_r
  * back, freed. */
 static void inv_start_failed(struct invocation *inv, int fail_status, const char *msg)
 {
-        struct sfaasd *sf = inv->sf;
-
         fn_egress_stop(&inv->egress);
         fn_egress_spawned(&inv->egress);
         sandbox_free(inv->sb); /* a parked one taken for a call that failed before it ran */
         inv->sb = NULL;
         inv_list_remove(inv);
         inv_release_slots(inv);
-        if (fail_status != 404)
-                metrics_invocation_finished(sf->metrics, inv->name, inv->ns, fail_status,
-                                            (double) (now_ns() - inv->start_ns) / 1e9);
-        {
-                invoke_done_fn done = inv->done;
-                void *data = inv->done_data;
-                char id[CALL_ID_MAX];
-                memcpy(id, inv->call_id, sizeof id);
-                free(inv->content_type);
-                free(inv);
-                if (done)
-                        fail_early(done, data, id, fail_status, "%s", msg);
-        }
+        inv_answer_unrun(inv, fail_status, msg);
 }
 
 /* Back on the loop from the spawner. */

@@ -18,7 +18,7 @@ struct spawner {
         bool thread_started;
         pthread_mutex_t mu;
         pthread_cond_t cv;
-        struct list_head todo, done;   /* under mu */
+        struct list_head queue, done;   /* under mu */
         bool quit;                     /* under mu */
 };
 
@@ -32,11 +32,11 @@ static void *spawner_thread(void *arg)
         for (;;) {
                 struct spawn_req *req;
 
-                while (!s->quit && list_empty(&s->todo))
+                while (!s->quit && list_empty(&s->queue))
                         (void) pthread_cond_wait(&s->cv, &s->mu);
-                if (list_empty(&s->todo))
+                if (list_empty(&s->queue))
                         break; /* quit, and nothing left to do */
-                req = list_first(&s->todo, struct spawn_req, node);
+                req = list_first(&s->queue, struct spawn_req, node);
                 list_del(&req->node);
                 (void) pthread_mutex_unlock(&s->mu);
 
@@ -86,7 +86,7 @@ int spawner_new(uv_loop_t *loop, struct sandbox_launcher *launcher, struct spawn
         if (!s)
                 return -ENOMEM;
         s->launcher = launcher;
-        list_init(&s->todo);
+        list_init(&s->queue);
         list_init(&s->done);
         (void) pthread_mutex_init(&s->mu, NULL);
         (void) pthread_cond_init(&s->cv, NULL);
@@ -121,7 +121,7 @@ void spawner_submit(struct spawner *s, struct spawn_req *req)
         if (s->out == 1)
                 uv_ref((uv_handle_t *) &s->async);
         (void) pthread_mutex_lock(&s->mu);
-        list_add_tail(&s->todo, &req->node);
+        list_add_tail(&s->queue, &req->node);
         (void) pthread_cond_signal(&s->cv);
         (void) pthread_mutex_unlock(&s->mu);
 }
